@@ -1,0 +1,65 @@
+"""ipvalue: value patent portfolios and turn them into pledge-eligible collateral for bank loans.
+
+The public names are loaded lazily so that ``import ipvalue`` does no work beyond reading this file and the
+patent model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ipvalue._version import __version__
+from ipvalue.patent import Patent, PatentNumberError, normalize_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ipvalue import collateral, options, quality, report, terms, valuation
+    from ipvalue._portfolio_io import PortfolioError, read_portfolio
+    from ipvalue.collateral import CollateralAssessment, Loan, assess_collateral
+    from ipvalue.valuation import value_portfolio
+
+__all__ = [
+    "__version__",
+    "Patent",
+    "PatentNumberError",
+    "PortfolioError",
+    "normalize_number",
+    "read_portfolio",
+    "value_portfolio",
+    "assess_collateral",
+    "Loan",
+    "CollateralAssessment",
+    "terms",
+    "options",
+    "quality",
+    "valuation",
+    "collateral",
+    "report",
+]
+
+_LAZY = {
+    "read_portfolio": ("ipvalue._portfolio_io", "read_portfolio"),
+    "PortfolioError": ("ipvalue._portfolio_io", "PortfolioError"),
+    "value_portfolio": ("ipvalue.valuation", "value_portfolio"),
+    "assess_collateral": ("ipvalue.collateral", "assess_collateral"),
+    "Loan": ("ipvalue.collateral", "Loan"),
+    "CollateralAssessment": ("ipvalue.collateral", "CollateralAssessment"),
+}
+_SUBMODULES = {"terms", "options", "quality", "valuation", "collateral", "report", "store"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"ipvalue.{name}")
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ipvalue' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
