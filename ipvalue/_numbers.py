@@ -10,6 +10,7 @@ their check digit and brought to ``CN`` + application number with the check digi
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
@@ -54,8 +55,39 @@ _WEIGHTS_12 = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 _WEIGHTS_8 = (2, 3, 4, 5, 6, 7, 8, 9)
 
 _OFFICES = {
-    "US", "EP", "CN", "JP", "KR", "WO", "DE", "FR", "GB", "TW", "HK", "CA", "AU", "IN", "RU", "BR", "MX",
-    "ES", "IT", "NL", "SE", "CH", "AT", "DK", "FI", "BE", "SG", "IL", "NZ", "ZA", "EA", "AP", "OA",
+    "US",
+    "EP",
+    "CN",
+    "JP",
+    "KR",
+    "WO",
+    "DE",
+    "FR",
+    "GB",
+    "TW",
+    "HK",
+    "CA",
+    "AU",
+    "IN",
+    "RU",
+    "BR",
+    "MX",
+    "ES",
+    "IT",
+    "NL",
+    "SE",
+    "CH",
+    "AT",
+    "DK",
+    "FI",
+    "BE",
+    "SG",
+    "IL",
+    "NZ",
+    "ZA",
+    "EA",
+    "AP",
+    "OA",
 }
 
 
@@ -125,10 +157,8 @@ _DOCDB = re.compile(r"^([A-Z]{2})\.([A-Z0-9]+)\.([A-Z]\d?)$")
 
 
 def _clean(raw: str) -> str:
-    s = raw.strip().upper()
-    # full-width characters typed in Chinese input methods
-    s = s.translate(str.maketrans("０１２３４５６７８９．Ｘ", "0123456789.X"))
-    return s
+    # NFKC folds the full-width characters typed with Chinese input methods (ＺＬ２０１７...) to ASCII
+    return unicodedata.normalize("NFKC", raw).strip().upper()
 
 
 def parse_number(raw: object) -> ParsedNumber:
@@ -211,17 +241,26 @@ def _publication(raw: object, cc: str, num: str, kind: str | None) -> ParsedNumb
         raise PatentNumberError(raw, "unreadable serial number")
     if cc == "CN" and kind:
         # CN kind codes: A/B invention, U/Y utility model, S/D design (CNIPA ZC 0007-2012)
-        ptype = {"A": "invention", "B": "invention", "C": "invention", "U": "utility_model",
-                 "Y": "utility_model", "S": "design", "D": "design"}.get(kind[0])
+        ptype = {
+            "A": "invention",
+            "B": "invention",
+            "C": "invention",
+            "U": "utility_model",
+            "Y": "utility_model",
+            "S": "design",
+            "D": "design",
+        }.get(kind[0])
         if ptype is None:
             raise PatentNumberError(raw, f"unknown CN kind code {kind!r}")
-    if cc == "WO" and len(num) >= 10 and num[:4].isdigit():
+    if cc == "WO" and len(num) >= 8 and num[:2] in ("19", "20"):
         # WO2020/123456 -> WO2020123456 (docdb pads the serial to 6 digits)
         year, serial = num[:4], num[4:]
         num = year + serial.zfill(6)
     if cc != "WO" and num.isdigit() and len(num.lstrip("0")) < 4:
         raise PatentNumberError(raw, "serial number too short")
-    return ParsedNumber(canonical=f"{cc}{num}{kind or ''}", country=cc, number=num, kind=kind, patent_type=ptype)
+    return ParsedNumber(
+        canonical=f"{cc}{num}{kind or ''}", country=cc, number=num, kind=kind, patent_type=ptype
+    )
 
 
 def normalize_number(raw: object) -> str:

@@ -40,7 +40,9 @@ def patent_rng(seed: int, patent_id: str, stream: str) -> np.random.Generator:
 
 def root_rng(seed: int, stream: str) -> np.random.Generator:
     """A generator for portfolio-level draws (not tied to one patent)."""
-    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, stable_key("__portfolio__"), stable_key(stream)])
+    ss = np.random.SeedSequence(
+        [int(seed) & 0xFFFFFFFFFFFFFFFF, stable_key("__portfolio__"), stable_key(stream)]
+    )
     return np.random.Generator(np.random.PCG64(ss))
 
 

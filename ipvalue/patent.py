@@ -90,8 +90,14 @@ ECONOMIC_COLUMNS: dict[str, str] = {
 
 COLUMN_KINDS: dict[str, str] = {**FACT_COLUMNS, **ECONOMIC_COLUMNS}
 
-_NON_NEGATIVE = ("term_adjustment_days", "claims", "independent_claims", "forward_citations",
-                 "backward_citations", "family_size")
+_NON_NEGATIVE = (
+    "term_adjustment_days",
+    "claims",
+    "independent_claims",
+    "forward_citations",
+    "backward_citations",
+    "family_size",
+)
 
 
 class Patent(BaseModel):
@@ -175,9 +181,13 @@ class Patent(BaseModel):
                 f"which says {parsed.patent_type!r}"
             )
         if self.filing_date and self.grant_date and self.grant_date < self.filing_date:
-            raise ValueError(f"patent {self.patent_id}: grant_date {self.grant_date} is before filing_date {self.filing_date}")
+            raise ValueError(
+                f"patent {self.patent_id}: grant_date {self.grant_date} is before filing_date {self.filing_date}"
+            )
         if self.expiry_date and self.grant_date and self.expiry_date < self.grant_date:
-            raise ValueError(f"patent {self.patent_id}: expiry_date {self.expiry_date} is before grant_date {self.grant_date}")
+            raise ValueError(
+                f"patent {self.patent_id}: expiry_date {self.expiry_date} is before grant_date {self.grant_date}"
+            )
         if self.priority_date and self.filing_date and self.priority_date > self.filing_date:
             raise ValueError(
                 f"patent {self.patent_id}: priority_date {self.priority_date} is after filing_date {self.filing_date}"

@@ -1,0 +1,743 @@
+"""Reading a portfolio: bank files with Chinese or English headers to the validated portfolio frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ipvalue._numbers import PatentNumberError, parse_number
+from ipvalue.patent import COLUMN_KINDS, LEGAL_STATUSES, PATENT_TYPES, Patent, patents_to_frame
+
+__all__ = ["read_portfolio", "PortfolioError", "ReadIssue", "HEADER_ALIASES", "parse_date"]
+
+
+@dataclass(frozen=True)
+class ReadIssue:
+    """One problem found while reading: the row (1-based, as in the file, after the header), patent and field."""
+
+    row: int
+    patent: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, patent {self.patent}, field {self.field}: {self.message}"
+
+
+class PortfolioError(ValueError):
+    """The portfolio could not be read; ``issues`` lists every problem found (row, patent, field)."""
+
+    def __init__(self, issues: Sequence[ReadIssue]):
+        self.issues = list(issues)
+        head = "; ".join(str(i) for i in self.issues[:20])
+        more = f" (and {len(self.issues) - 20} more)" if len(self.issues) > 20 else ""
+        super().__init__(f"{len(self.issues)} problem(s) in the portfolio: {head}{more}")
+
+
+# Header aliases: CNIPA-style Chinese headers and common English variants -> canonical names.
+# Keys are compared after _header_key() (lower case, spaces / dashes / brackets removed).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "patent_id": (
+        "patent_id",
+        "专利号",
+        "公告号",
+        "授权公告号",
+        "公开号",
+        "公开(公告)号",
+        "公开公告号",
+        "文献号",
+        "patentnumber",
+        "patentno",
+        "publicationnumber",
+        "publicationno",
+        "pubno",
+        "number",
+        "patent",
+    ),
+    "application_number": (
+        "application_number",
+        "申请号",
+        "专利申请号",
+        "applicationnumber",
+        "applicationno",
+        "appno",
+    ),
+    "jurisdiction": (
+        "jurisdiction",
+        "国家",
+        "国别",
+        "国家/地区",
+        "国家地区",
+        "受理局",
+        "country",
+        "office",
+        "countrycode",
+    ),
+    "patent_type": ("patent_type", "专利类型", "类型", "专利种类", "type", "patenttype", "kind"),
+    "title": ("title", "专利名称", "名称", "发明名称", "标题", "inventiontitle"),
+    "owner": (
+        "owner",
+        "专利权人",
+        "权利人",
+        "申请人",
+        "申请(专利权)人",
+        "申请专利权人",
+        "当前权利人",
+        "assignee",
+        "assignees",
+        "currentassignee",
+        "owners",
+        "applicant",
+        "patentee",
+    ),
+    "filing_date": ("filing_date", "申请日", "申请日期", "filingdate", "applicationdate", "appdate", "filed"),
+    "priority_date": ("priority_date", "优先权日", "最早优先权日", "prioritydate", "earliestprioritydate"),
+    "grant_date": (
+        "grant_date",
+        "授权公告日",
+        "授权日",
+        "授权日期",
+        "公告日",
+        "grantdate",
+        "issuedate",
+        "issued",
+        "grantpublicationdate",
+    ),
+    "expiry_date": (
+        "expiry_date",
+        "到期日",
+        "届满日",
+        "失效日",
+        "预估到期日",
+        "expirydate",
+        "expirationdate",
+        "anticipatedexpiry",
+    ),
+    "term_adjustment_days": (
+        "term_adjustment_days",
+        "期限补偿天数",
+        "pta",
+        "ptadays",
+        "termadjustment",
+        "patenttermadjustment",
+    ),
+    "legal_status": ("legal_status", "法律状态", "当前法律状态", "专利状态", "状态", "legalstatus", "status"),
+    "fees_paid_through": (
+        "fees_paid_through",
+        "年费缴至",
+        "年费缴纳至",
+        "年费已缴至",
+        "feespaidthrough",
+        "feespaiduntil",
+        "paidthrough",
+    ),
+    "claims": (
+        "claims",
+        "权利要求数",
+        "权利要求项数",
+        "权项数",
+        "numberofclaims",
+        "claimcount",
+        "claimscount",
+    ),
+    "independent_claims": ("independent_claims", "独立权利要求数", "独权数", "independentclaims"),
+    "forward_citations": (
+        "forward_citations",
+        "被引用次数",
+        "被引次数",
+        "被引证次数",
+        "forwardcitations",
+        "citedby",
+        "timescited",
+        "citedbycount",
+    ),
+    "backward_citations": (
+        "backward_citations",
+        "引用次数",
+        "引证次数",
+        "引用文献数",
+        "backwardcitations",
+        "referencescited",
+        "citations",
+    ),
+    "family_id": ("family_id", "同族号", "同族id", "familyid", "simplefamilyid"),
+    "family_size": ("family_size", "同族数", "同族专利数", "同族数量", "familysize", "simplefamilysize"),
+    "family_jurisdictions": (
+        "family_jurisdictions",
+        "同族国家",
+        "同族国家/地区",
+        "familyjurisdictions",
+        "familycountries",
+    ),
+    "cpc": (
+        "cpc",
+        "分类号",
+        "ipc",
+        "ipc分类号",
+        "主分类号",
+        "cpc分类号",
+        "classification",
+        "cpcclasses",
+        "ipcclasses",
+    ),
+    "entity_size": ("entity_size", "实体规模", "entitysize", "entitystatus"),
+    "pledged": ("pledged", "是否质押", "已质押", "质押状态", "质押", "alreadypledged", "encumbered"),
+    "invalidation_pending": (
+        "invalidation_pending",
+        "无效宣告中",
+        "是否无效宣告",
+        "无效宣告请求",
+        "invalidationpending",
+        "oppositionpending",
+    ),
+    "in_litigation": ("in_litigation", "诉讼", "是否诉讼", "涉诉", "inlitigation", "litigation"),
+    "licensed": ("licensed", "许可", "是否许可", "已许可", "licenced"),
+    "source": ("source", "数据来源", "来源"),
+    "fetched_at": ("fetched_at", "获取时间", "fetchedat"),
+    "group": ("group", "产品线", "产品", "productline", "product"),
+    "currency": ("currency", "币种", "货币"),
+    "revenue": ("revenue", "收入", "营业收入", "销售收入", "年收入", "sales", "annualrevenue"),
+    "revenue_growth": ("revenue_growth", "收入增长率", "增长率", "growth", "revenuegrowth"),
+    "royalty_rate": ("royalty_rate", "提成率", "许可费率", "royaltyrate", "royalty"),
+    "profit_margin": ("profit_margin", "利润率", "profitmargin", "margin"),
+    "tax_rate": ("tax_rate", "税率", "所得税率", "taxrate"),
+    "discount_rate": ("discount_rate", "折现率", "discountrate"),
+    "economic_life_years": (
+        "economic_life_years",
+        "经济寿命",
+        "经济寿命年限",
+        "economiclife",
+        "economiclifeyears",
+    ),
+    "rd_cost": ("rd_cost", "研发成本", "研发投入", "rdcost", "developmentcost"),
+    "rd_year": ("rd_year", "研发年份", "rdyear"),
+    "commercialization_cost": ("commercialization_cost", "产业化投资", "商业化成本", "commercializationcost"),
+    "volatility": ("volatility", "波动率"),
+    "industry": ("industry", "行业", "所属行业"),
+    "commercialized": ("commercialized", "是否实施", "已实施", "已产业化", "commercialised", "inuse"),
+}
+
+
+def _header_key(name: object) -> str:
+    s = str(name).strip().lower()
+    s = s.translate(str.maketrans("（）：", "():"))
+    return re.sub(r"[\s_\-.:#]", "", s)
+
+
+_ALIAS_INDEX: dict[str, str] = {
+    _header_key(a): canon for canon, aliases in HEADER_ALIASES.items() for a in aliases
+}
+
+PATENT_TYPE_VALUES: dict[str, str] = {
+    "invention": "invention",
+    "发明": "invention",
+    "发明专利": "invention",
+    "发明授权": "invention",
+    "发明申请": "invention",
+    "utility": "invention",
+    "utilitypatent": "invention",
+    "patent": "invention",
+    "utility_model": "utility_model",
+    "utilitymodel": "utility_model",
+    "实用新型": "utility_model",
+    "实用新型专利": "utility_model",
+    "um": "utility_model",
+    "gebrauchsmuster": "utility_model",
+    "design": "design",
+    "外观设计": "design",
+    "外观": "design",
+    "外观设计专利": "design",
+    "designpatent": "design",
+    "industrialdesign": "design",
+}
+
+LEGAL_STATUS_VALUES: dict[str, str] = {
+    **{s: s for s in LEGAL_STATUSES},
+    "有效": "granted",
+    "授权": "granted",
+    "专利权维持": "granted",
+    "维持": "granted",
+    "在保护期": "granted",
+    "active": "granted",
+    "alive": "granted",
+    "inforce": "granted",
+    "valid": "granted",
+    "issued": "granted",
+    "审中": "pending",
+    "审查中": "pending",
+    "实质审查": "pending",
+    "实审": "pending",
+    "公开": "pending",
+    "在审": "pending",
+    "application": "pending",
+    "published": "pending",
+    "underexamination": "pending",
+    "失效": "lapsed",
+    "未缴年费终止": "lapsed",
+    "未缴年费专利权终止": "lapsed",
+    "年费终止": "lapsed",
+    "专利权终止": "lapsed",
+    "终止": "lapsed",
+    "放弃": "lapsed",
+    "abandoned": "lapsed",
+    "inactive": "lapsed",
+    "dead": "lapsed",
+    "lapse": "lapsed",
+    "届满": "expired",
+    "期限届满": "expired",
+    "专利权期限届满": "expired",
+    "到期": "expired",
+    "无效": "revoked",
+    "全部无效": "revoked",
+    "宣告无效": "revoked",
+    "宣告专利权全部无效": "revoked",
+    "invalidated": "revoked",
+    "revocation": "revoked",
+    "撤回": "withdrawn",
+    "视为撤回": "withdrawn",
+    "主动撤回": "withdrawn",
+}
+
+_TRUE = {"1", "true", "t", "yes", "y", "是", "有", "已质押", "质押", "已许可", "√", "x"}
+_FALSE = {"0", "false", "f", "no", "n", "否", "无", "未质押", "未许可", ""}
+
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+
+
+def parse_date(value: object) -> dt.date | None:
+    """Read a date in the forms banks use.
+
+    Accepts ``2015-06-01``, ``2015/6/1``, ``2015.6.1``, ``20150601``, ``2015年6月1日``, date and datetime
+    objects. Blank gives None.
+
+    Raises
+    ------
+    ValueError
+        The text is not one of those forms or names an impossible date.
+    """
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, int | np.integer):
+        value = str(value)
+    if isinstance(value, float):
+        if value.is_integer():
+            value = str(int(value))
+        else:
+            raise ValueError(f"not a date: {value!r}")
+    s = str(value).strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if not s:
+        return None
+    for pat in _DATE_PATTERNS:
+        m = pat.match(s)
+        if m:
+            y, mo, d = (int(g) for g in m.groups())
+            try:
+                return dt.date(y, mo, d)
+            except ValueError as exc:
+                raise ValueError(f"impossible date {value!r}: {exc}") from None
+    raise ValueError(f"not a date in a known form (2015-06-01, 2015/6/1, 20150601, 2015年6月1日): {value!r}")
+
+
+def _is_blank(v: object) -> bool:
+    if v is None or v is pd.NaT or v is pd.NA:
+        return True
+    if isinstance(v, float) and np.isnan(v):
+        return True
+    return isinstance(v, str) and not v.strip()
+
+
+def _load(source: Any, sheet: str | int | None) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(
+            drop=source.index.name is None or source.index.name in source.columns
+        ).copy()
+    if isinstance(source, list | tuple):
+        if all(isinstance(p, Patent) for p in source):
+            return patents_to_frame(list(source)).reset_index(drop=True)
+        if all(isinstance(p, dict) for p in source):
+            return pd.DataFrame(list(source))
+        raise TypeError("read_portfolio takes a list of Patent objects or of dicts")
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"portfolio file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        sep = "\t" if suffix == ".tsv" else None
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                return pd.read_csv(
+                    path, dtype=str, keep_default_na=False, sep=sep, engine="python", encoding=enc
+                )
+            except UnicodeDecodeError:
+                continue
+        raise ValueError(f"{path}: neither UTF-8 nor GB18030 text")
+    if suffix in (".xlsx", ".xlsm"):
+        return pd.read_excel(path, sheet_name=sheet or 0, dtype=object)
+    if suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "patents" in data:
+            data = data["patents"]
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a JSON list of patents or an object with a 'patents' list")
+        return pd.DataFrame(data)
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    raise ValueError(f"{path}: unsupported file type {suffix!r} (CSV, XLSX, JSON or Parquet)")
+
+
+def _map_headers(raw: pd.DataFrame) -> tuple[dict[str, str], list[str]]:
+    mapping: dict[str, str] = {}
+    unmapped: list[str] = []
+    taken: set[str] = set()
+    for col in raw.columns:
+        canon = _ALIAS_INDEX.get(_header_key(col))
+        if canon is None or canon in taken:
+            unmapped.append(str(col))
+            continue
+        mapping[col] = canon
+        taken.add(canon)
+    return mapping, unmapped
+
+
+@dataclass
+class _Reader:
+    raw: pd.DataFrame
+    ids: list[str]
+    issues: list[ReadIssue] = field(default_factory=list)
+    bad_rows: dict[int, list[str]] = field(default_factory=dict)
+
+    def fail(self, i: int, fld: str, msg: str) -> None:
+        self.issues.append(ReadIssue(row=i + 1, patent=self.ids[i], field=fld, message=msg))
+        self.bad_rows.setdefault(i, []).append(f"{fld}: {msg}")
+
+    def column(self, name: str, kind: str, values: pd.Series) -> pd.Series:
+        if kind == "date":
+            return self._dates(name, values)
+        if kind in ("int", "float"):
+            return self._numbers(name, kind, values)
+        if kind == "bool":
+            return self._bools(name, values)
+        if kind == "list":
+            return values.map(
+                lambda v: (
+                    None
+                    if _is_blank(v)
+                    else ";".join(p.strip() for p in re.split(r"[;；,，、|]", str(v)) if p.strip()) or None
+                )
+            ).astype(object)
+        return values.map(lambda v: None if _is_blank(v) else str(v).strip()).astype(object)
+
+    def _dates(self, name: str, values: pd.Series) -> pd.Series:
+        cache: dict[object, object] = {}
+        out = []
+        for i, v in enumerate(values.tolist()):
+            key = v if isinstance(v, str | int | float) else repr(v)
+            if key not in cache:
+                try:
+                    cache[key] = parse_date(v)
+                except ValueError as exc:
+                    cache[key] = exc
+            r = cache[key]
+            if isinstance(r, ValueError):
+                self.fail(i, name, str(r))
+                r = None
+            out.append(pd.Timestamp(r) if r is not None else pd.NaT)
+        return pd.Series(
+            pd.to_datetime(pd.Series(out, dtype="datetime64[ns]")).to_numpy(), index=values.index
+        )
+
+    def _numbers(self, name: str, kind: str, values: pd.Series) -> pd.Series:
+        text = values.map(
+            lambda v: (
+                np.nan if _is_blank(v) else (str(v).strip().replace(",", "") if isinstance(v, str) else v)
+            )
+        )
+        pct = text.map(lambda v: isinstance(v, str) and v.endswith("%"))
+        text = text.where(~pct, text[pct].map(lambda v: v[:-1]) if pct.any() else text)
+        num = pd.to_numeric(text, errors="coerce")
+        bad = num.isna() & text.notna()
+        for i in np.flatnonzero(bad.to_numpy()):
+            self.fail(int(i), name, f"not a number: {values.iloc[i]!r}")
+        num = num.astype(float)
+        if pct.any():
+            num = num.where(~pct, num / 100.0)
+        if kind == "int":
+            frac = num.notna() & (num != np.floor(num))
+            for i in np.flatnonzero(frac.to_numpy()):
+                self.fail(int(i), name, f"not a whole number: {values.iloc[i]!r}")
+            num = num.where(~frac)
+            return num.round().astype("Int64")
+        return num
+
+    def _bools(self, name: str, values: pd.Series) -> pd.Series:
+        out = []
+        for i, v in enumerate(values.tolist()):
+            if isinstance(v, bool | np.bool_):
+                out.append(bool(v))
+                continue
+            s = "" if _is_blank(v) else str(v).strip().lower()
+            if s in _TRUE:
+                out.append(True)
+            elif s in _FALSE:
+                out.append(False)
+            else:
+                self.fail(i, name, f"not a yes/no value: {v!r}")
+                out.append(False)
+        return pd.Series(out, index=values.index, dtype=bool)
+
+
+def read_portfolio(
+    source: Any,
+    *,
+    errors: Literal["raise", "collect"] = "raise",
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Read a portfolio into the validated portfolio frame.
+
+    Parameters
+    ----------
+    source : path, DataFrame, list of Patent or list of dict
+        CSV (UTF-8 or GB18030), XLSX, JSON (a list, or an object with a ``patents`` list) or Parquet file.
+    errors : {"raise", "collect"}
+        ``"raise"`` (default) raises :class:`PortfolioError` listing every problem (row, patent, field).
+        ``"collect"`` keeps every row: a row with problems has them in ``input_errors`` and the offending
+        fields left blank, so later stages report it as a failure instead of losing it.
+    sheet : str or int, optional
+        Worksheet of an XLSX file (first by default).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by canonical ``patent_id`` (kept as a column too), canonical column names and values.
+        ``attrs["ipvalue_read"]`` records the header mapping, the unmapped columns (kept as they are) and
+        the issues found.
+
+    Raises
+    ------
+    PortfolioError
+        With ``errors="raise"``, when any row has a problem: unreadable or duplicate numbers, unknown
+        types or statuses, dates that cannot be read or are impossible (grant before filing, expiry before
+        grant), negative counts, rates that are not numbers.
+    """
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    raw = _load(source, sheet)
+    mapping, unmapped = _map_headers(raw)
+    df = raw.rename(columns=mapping)
+    if "patent_id" not in df.columns:
+        if "application_number" in df.columns:
+            df["patent_id"] = df["application_number"]
+        else:
+            raise PortfolioError(
+                [ReadIssue(0, "-", "patent_id", "no patent number column (专利号 / 申请号 / patent_id ...)")]
+            )
+    df = df.reset_index(drop=True)
+
+    raw_ids = df["patent_id"].tolist()
+    reader = _Reader(
+        raw=df, ids=[str(v) if not _is_blank(v) else f"<row {i + 1}>" for i, v in enumerate(raw_ids)]
+    )
+    ids: list[str] = []
+    parsed_types: list[str | None] = []
+    parsed_cc: list[str | None] = []
+    for i, v in enumerate(raw_ids):
+        if _is_blank(v):
+            reader.fail(i, "patent_id", "blank patent number")
+            ids.append(f"<row {i + 1}>")
+            parsed_types.append(None)
+            parsed_cc.append(None)
+            continue
+        try:
+            p = parse_number(str(v))
+        except PatentNumberError as exc:
+            reader.fail(i, "patent_id", exc.reason)
+            ids.append(str(v).strip())
+            parsed_types.append(None)
+            parsed_cc.append(None)
+            continue
+        ids.append(p.canonical)
+        parsed_types.append(p.patent_type)
+        parsed_cc.append(p.country)
+    reader.ids = ids
+    seen: dict[str, int] = {}
+    for i, pid in enumerate(ids):
+        if pid in seen:
+            reader.fail(i, "patent_id", f"duplicate of row {seen[pid] + 1} ({pid})")
+        else:
+            seen[pid] = i
+
+    out = pd.DataFrame(index=df.index)
+    out["patent_id"] = pd.Series(ids, dtype=object)
+    for col in df.columns:
+        if col == "patent_id":
+            continue
+        kind = COLUMN_KINDS.get(col)
+        if kind is None:
+            out[col] = df[col]
+            continue
+        if col == "patent_type":
+            out[col] = _map_values(reader, col, df[col], PATENT_TYPE_VALUES)
+        elif col == "legal_status":
+            out[col] = _map_values(reader, col, df[col], LEGAL_STATUS_VALUES)
+        elif col == "jurisdiction":
+            out[col] = df[col].map(lambda v: None if _is_blank(v) else str(v).strip().upper()).astype(object)
+        else:
+            out[col] = reader.column(col, kind, df[col])
+
+    # fill what the number tells, and check it agrees
+    if "jurisdiction" not in out.columns:
+        out["jurisdiction"] = pd.Series(parsed_cc, dtype=object)
+    else:
+        out["jurisdiction"] = out["jurisdiction"].where(
+            out["jurisdiction"].notna(), pd.Series(parsed_cc, dtype=object)
+        )
+    from_number = pd.Series(parsed_types, dtype=object)
+    if "patent_type" not in out.columns:
+        out["patent_type"] = from_number.fillna("invention")
+    else:
+        given = out["patent_type"]
+        clash = given.notna() & from_number.notna() & (given != from_number)
+        for i in np.flatnonzero(clash.to_numpy()):
+            reader.fail(
+                int(i),
+                "patent_type",
+                f"{given.iloc[i]!r} contradicts the number, which says {from_number.iloc[i]!r}",
+            )
+        out["patent_type"] = given.where(given.notna(), from_number).fillna("invention")
+    if "legal_status" not in out.columns:
+        out["legal_status"] = "granted"
+    else:
+        blank = out["legal_status"].isna()
+        out["legal_status"] = out["legal_status"].where(
+            ~blank,
+            np.where(out.get("grant_date", pd.Series(pd.NaT, index=out.index)).notna(), "granted", "pending"),
+        )
+
+    # defaults for the flags and ensure every canonical column exists
+    for col, kind in COLUMN_KINDS.items():
+        if col in out.columns:
+            continue
+        if col in ("pledged", "invalidation_pending", "in_litigation", "licensed"):
+            out[col] = False
+        elif col == "term_adjustment_days":
+            out[col] = pd.array([0] * len(out), dtype="Int64")
+        elif col in ("commercialized",) or kind in ("float",) or col in ("rd_year",):
+            continue  # economics stay absent unless given
+        elif kind == "date":
+            out[col] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+        elif kind == "int":
+            out[col] = pd.array([pd.NA] * len(out), dtype="Int64")
+        elif kind in ("str", "list"):
+            if col in ("group", "currency", "industry"):
+                continue
+            out[col] = pd.Series([None] * len(out), dtype=object)
+    if out["term_adjustment_days"].isna().any():
+        out["term_adjustment_days"] = out["term_adjustment_days"].fillna(0)
+
+    _check_rows(reader, out)
+
+    out["input_errors"] = pd.Series([""] * len(out), dtype=object)
+    for i, msgs in reader.bad_rows.items():
+        out.loc[i, "input_errors"] = "; ".join(msgs)
+    if reader.issues and errors == "raise":
+        raise PortfolioError(reader.issues)
+    if not reader.issues:
+        out = out.drop(columns="input_errors")
+    out = out.set_index(pd.Index(out["patent_id"].to_list(), name="patent_id"))
+    out.attrs["ipvalue_read"] = {
+        "header_mapping": {str(k): v for k, v in mapping.items()},
+        "unmapped_columns": unmapped,
+        "issues": [str(i) for i in reader.issues],
+    }
+    return out
+
+
+def _map_values(reader: _Reader, col: str, values: pd.Series, table: dict[str, str]) -> pd.Series:
+    out: list[str | None] = []
+    for i, v in enumerate(values.tolist()):
+        if _is_blank(v):
+            out.append(None)
+            continue
+        key = re.sub(r"[\s_\-]", "", str(v).strip().lower())
+        hit = table.get(key) or table.get(str(v).strip())
+        if hit is None:
+            known = sorted(set(table.values()))
+            reader.fail(
+                i, col, f"unknown value {v!r} (expected one of {', '.join(known)} or their Chinese names)"
+            )
+        out.append(hit)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
+    for col in (
+        "term_adjustment_days",
+        "claims",
+        "independent_claims",
+        "forward_citations",
+        "backward_citations",
+        "family_size",
+    ):
+        if col in out.columns:
+            neg = out[col].to_numpy(dtype=float, na_value=0.0) < 0
+            for i in np.flatnonzero(neg):
+                reader.fail(int(i), col, f"negative count {out[col].iloc[i]}")
+                out.loc[i, col] = pd.NA
+    if {"claims", "independent_claims"} <= set(out.columns):
+        ind = out["independent_claims"].to_numpy(dtype=float, na_value=0.0)
+        tot = out["claims"].to_numpy(dtype=float, na_value=np.inf)
+        more = ind > tot
+        for i in np.flatnonzero(more):
+            reader.fail(int(i), "independent_claims", "more independent claims than claims")
+    for col in ("revenue", "rd_cost", "commercialization_cost"):
+        if col in out.columns:
+            neg = (out[col] < 0).to_numpy(dtype=bool)
+            for i in np.flatnonzero(neg):
+                reader.fail(int(i), col, f"negative amount {out[col].iloc[i]}")
+    for col in ("royalty_rate", "tax_rate", "discount_rate", "profit_margin", "volatility"):
+        if col in out.columns:
+            bad = ((out[col] < 0) | (out[col] > (5.0 if col == "volatility" else 1.0))).to_numpy(dtype=bool)
+            for i in np.flatnonzero(bad):
+                reader.fail(int(i), col, f"rate {out[col].iloc[i]} outside [0, 1]")
+    f, g, e, p = (out.get(c) for c in ("filing_date", "grant_date", "expiry_date", "priority_date"))
+    pairs: Iterable[tuple[pd.Series | None, pd.Series | None, str, str]] = (
+        (g, f, "grant_date", "before filing_date"),
+        (e, g, "expiry_date", "before grant_date"),
+        (e, f, "expiry_date", "before filing_date"),
+    )
+    for later, earlier, fld, what in pairs:
+        if later is None or earlier is None:
+            continue
+        bad = (later < earlier).to_numpy(dtype=bool)
+        for i in np.flatnonzero(bad):
+            reader.fail(int(i), fld, f"{later.iloc[i].date()} is {what} {earlier.iloc[i].date()}")
+    if p is not None and f is not None:
+        bad = (p > f).to_numpy(dtype=bool)
+        for i in np.flatnonzero(bad):
+            reader.fail(
+                int(i), "priority_date", f"{p.iloc[i].date()} is after filing_date {f.iloc[i].date()}"
+            )
+    if "patent_type" in out.columns:
+        bad = ~out["patent_type"].isin(PATENT_TYPES)
+        for i in np.flatnonzero(bad.to_numpy()):
+            reader.fail(int(i), "patent_type", f"unknown patent type {out['patent_type'].iloc[i]!r}")

@@ -1,0 +1,177 @@
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ipvalue as iv
+from ipvalue._numbers import cn_check_digit
+from ipvalue._portfolio_io import PortfolioError, parse_date
+
+
+def zl(body: str) -> str:
+    return f"ZL{body}.{cn_check_digit(body)}"
+
+
+MESSY_CSV = f"""专利号,专利名称,专利类型,申请日,授权公告日,专利权人,法律状态,权利要求数,被引用次数,是否质押,备注
+{zl("201510123456")},一种方法,发明,2015/6/1,2017年3月2日,甲公司,有效,10,3,否,核心专利
+ CN 105123457 B ,一种装置,发明专利,20150602,2017-03-03,甲公司；乙大学,未缴年费终止,8,,是,
+{zl("201620123456")},一种结构,实用新型,2016.1.5,,甲公司,审中,,0,,
+"US 11,646,472 B2",Electronic device,utility patent,2021-01-07,2023-05-09,Acme Corp,Active,20,5,no,
+"""
+
+
+@pytest.fixture
+def messy(tmp_path):
+    p = tmp_path / "messy.csv"
+    p.write_text(MESSY_CSV, encoding="utf-8")
+    return p
+
+
+def test_messy_chinese_file(messy):
+    df = iv.read_portfolio(messy)
+    assert list(df.index) == [
+        "CN201510123456.1",
+        "CN105123457B",
+        f"CN201620123456.{cn_check_digit('201620123456')}",
+        "US11646472B2",
+    ]
+    assert df.loc["CN201510123456.1", "filing_date"] == pd.Timestamp("2015-06-01")
+    assert df.loc["CN201510123456.1", "grant_date"] == pd.Timestamp("2017-03-02")
+    assert df.loc["CN105123457B", "filing_date"] == pd.Timestamp("2015-06-02")
+    assert df.loc["CN105123457B", "legal_status"] == "lapsed"
+    assert df.loc["CN105123457B", "owner"] == "甲公司;乙大学"
+    assert bool(df.loc["CN105123457B", "pledged"]) is True
+    um = df.iloc[2]
+    assert um["patent_type"] == "utility_model" and um["legal_status"] == "pending"
+    assert pd.isna(um["grant_date"]) and pd.isna(um["claims"])
+    assert df.loc["US11646472B2", "legal_status"] == "granted"
+    assert df.loc["US11646472B2", "patent_type"] == "invention"
+    assert df.loc["US11646472B2", "jurisdiction"] == "US"
+    # the unmapped column is kept and reported
+    assert "备注" in df.columns and df.attrs["ipvalue_read"]["unmapped_columns"] == ["备注"]
+    assert df["claims"].dtype == "Int64"
+
+
+def test_duplicates_after_normalisation_are_errors(tmp_path):
+    p = tmp_path / "dup.csv"
+    p.write_text("patent number,title\nCN 105123456 B,a\nCN105123456B,b\n", encoding="utf-8")
+    with pytest.raises(PortfolioError) as err:
+        iv.read_portfolio(p)
+    (issue,) = err.value.issues
+    assert issue.row == 2 and issue.field == "patent_id" and "duplicate of row 1" in issue.message
+
+
+def test_every_problem_named_and_collect_keeps_rows(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text(
+        "专利号,专利类型,申请日,授权公告日,法律状态,权利要求数\n"
+        "CN105123456B,发明,2015-06-01,2014-01-01,有效,5\n"  # grant before filing
+        "CN105123457B,专利?,2015-06-01,,有效,5\n"  # unknown type
+        "CN105123458B,发明,2015-13-01,,有效,5\n"  # impossible date
+        "CN105123459B,发明,2015-06-01,,火星,5\n"  # unknown status
+        "CN105123460B,发明,2015-06-01,,有效,-2\n"  # negative count
+        "ZL201510123456.7,发明,2015-06-01,,有效,5\n"  # wrong check digit
+        "CN105123461B,发明,2015-06-01,2016-06-01,有效,7\n",  # fine
+        encoding="utf-8",
+    )
+    with pytest.raises(PortfolioError) as err:
+        iv.read_portfolio(p)
+    got = {(i.row, i.field) for i in err.value.issues}
+    assert got == {
+        (1, "grant_date"),
+        (2, "patent_type"),
+        (3, "filing_date"),
+        (4, "legal_status"),
+        (5, "claims"),
+        (6, "patent_id"),
+    }
+    assert "CN105123456B" in str(err.value)
+    df = iv.read_portfolio(p, errors="collect")
+    assert len(df) == 7  # no row lost
+    assert df.loc["CN105123461B", "input_errors"] == ""
+    assert "claims" in df.loc["CN105123460B", "input_errors"]
+    assert "ZL201510123456.7" in df.index
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2015-06-01", dt.date(2015, 6, 1)),
+        ("2015/6/1", dt.date(2015, 6, 1)),
+        ("20150601", dt.date(2015, 6, 1)),
+        ("2015年6月1日", dt.date(2015, 6, 1)),
+        ("2015.06.01", dt.date(2015, 6, 1)),
+        ("", None),
+        ("2015-06-01 00:00:00", dt.date(2015, 6, 1)),
+    ],
+)
+def test_parse_date_forms(text, expected):
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2015-02-30", "01/06/2015", "June 2015", "2015年13月1日"])
+def test_parse_date_rejects(text):
+    with pytest.raises(ValueError):
+        parse_date(text)
+
+
+def test_round_trips_xlsx_json_patents(tmp_path, messy):
+    df = iv.read_portfolio(messy)
+    x = tmp_path / "p.xlsx"
+    df.drop(columns=["备注"]).to_excel(x, index=False)
+    dx = iv.read_portfolio(x)
+    assert list(dx.index) == list(df.index)
+    assert (dx["filing_date"] == df["filing_date"]).all()
+    j = tmp_path / "p.json"
+    j.write_text(
+        json.dumps({"patents": [{"patent_id": "EP2400812A1", "filing_date": "2011-06-17", "title": "x"}]})
+    )
+    dj = iv.read_portfolio(j)
+    assert dj.index[0] == "EP2400812A1" and dj["filing_date"].iloc[0] == pd.Timestamp("2011-06-17")
+    pats = [iv.Patent(patent_id="US 11,646,472 B2", filing_date=dt.date(2021, 1, 7), claims=20)]
+    dp = iv.read_portfolio(pats)
+    assert dp.loc["US11646472B2", "claims"] == 20
+    again = iv.read_portfolio(df)  # an already-read frame reads back to the same facts
+    for col in ("patent_type", "legal_status", "filing_date", "grant_date", "owner", "claims", "pledged"):
+        pd.testing.assert_series_equal(again[col], df[col], check_names=False)
+
+
+def test_percent_and_thousands(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text('patent_id,revenue,royalty_rate\nCN105123456B,"1,200,000",4.5%\n', encoding="utf-8")
+    df = iv.read_portfolio(p)
+    assert df["revenue"].iloc[0] == 1_200_000.0
+    assert np.isclose(df["royalty_rate"].iloc[0], 0.045)
+
+
+def test_rate_out_of_range_named(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text("patent_id,royalty_rate\nCN105123456B,4.5\n", encoding="utf-8")
+    with pytest.raises(PortfolioError, match="CN105123456B.*royalty_rate"):
+        iv.read_portfolio(p)
+
+
+def test_gb18030_file(tmp_path):
+    p = tmp_path / "gbk.csv"
+    p.write_bytes("专利号,专利名称\nCN105123456B,一种方法\n".encode("gb18030"))
+    assert iv.read_portfolio(p)["title"].iloc[0] == "一种方法"
+
+
+def test_demo_portfolio_is_valid_and_matches_generator(tmp_path):
+    from ipvalue.demo import load_demo
+
+    frame, loan, as_of = load_demo()
+    assert 30 <= len(frame) <= 60
+    assert set(frame["jurisdiction"]) == {"CN", "US", "EP"}
+    assert {"granted", "lapsed", "pending"} <= set(frame["legal_status"])
+    assert frame["pledged"].any() and frame["invalidation_pending"].any()
+    assert frame["group"].nunique() == 3
+    assert loan.borrower == "示例智能装备科技有限公司"
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "examples" / "demo_portfolio.csv").read_bytes() == (
+        root / "ipvalue" / "data" / "demo_portfolio.csv"
+    ).read_bytes()
