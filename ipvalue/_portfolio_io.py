@@ -100,6 +100,12 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "filing_date": ("filing_date", "申请日", "申请日期", "filingdate", "applicationdate", "appdate", "filed"),
     "priority_date": ("priority_date", "优先权日", "最早优先权日", "prioritydate", "earliestprioritydate"),
+    "earliest_filing_date": (
+        "earliest_filing_date",
+        "最早非临时申请日",
+        "earliestfilingdate",
+        "earliestnonprovisionalfilingdate",
+    ),
     "grant_date": (
         "grant_date",
         "授权公告日",

@@ -81,7 +81,7 @@ def _facts_table(frame, as_of: dt.date):
 
     life = terms.remaining_life(frame, as_of)
     expiry = terms.expiry_dates(frame)
-    fees = terms.fees_due(frame, as_of, years=1.0) if hasattr(terms, "fees_due") else None
+    fees = terms.renewal_fees_due(frame, as_of, years=1.0)
     out = pd.DataFrame(
         {
             "type": frame["patent_type"],
@@ -92,8 +92,9 @@ def _facts_table(frame, as_of: dt.date):
         },
         index=frame.index,
     )
-    if fees is not None:
-        out["fees_12m"] = fees
+    out["fees_12m"] = fees["renewal_fees"]
+    if "next_fee_due" in fees:
+        out["next_fee_due"] = fees["next_fee_due"]
     return out
 
 

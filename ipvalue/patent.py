@@ -47,6 +47,7 @@ FACT_COLUMNS: dict[str, str] = {
     "owner": "list",
     "filing_date": "date",
     "priority_date": "date",
+    "earliest_filing_date": "date",
     "grant_date": "date",
     "expiry_date": "date",
     "term_adjustment_days": "int",
@@ -131,6 +132,7 @@ class Patent(BaseModel):
     owner: list[str] = Field(default_factory=list)
     filing_date: dt.date | None = None
     priority_date: dt.date | None = None
+    earliest_filing_date: dt.date | None = None
     grant_date: dt.date | None = None
     expiry_date: dt.date | None = None
     term_adjustment_days: int = Field(default=0, ge=0)

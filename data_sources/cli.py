@@ -1,0 +1,158 @@
+"""``ipvalue fetch``: patent numbers in, a facts file and a failures file out.
+
+:func:`fetch_command` is a typer-annotated function; ``ipvalue/cli.py`` registers it
+(``app.command("fetch")(fetch_command)``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["fetch_command", "read_numbers", "default_cache_path", "BASE_URL_ENV"]
+
+#: environment variables that point a source at another root (a proxy, a staging server, a test server)
+BASE_URL_ENV = {
+    "epo_ops": "IPVALUE_EPO_OPS_URL",
+    "lens": "IPVALUE_LENS_URL",
+    "uspto_odp": "IPVALUE_USPTO_ODP_URL",
+}
+
+
+def default_cache_path() -> Path:
+    """``$XDG_CACHE_HOME/ipvalue/fetch.sqlite`` (``~/.cache`` when unset)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "ipvalue" / "fetch.sqlite"
+
+
+def read_numbers(path: Path) -> list[str]:
+    """Patent numbers from a file.
+
+    A portfolio (CSV / XLSX / JSON / Parquet, read by ``ipvalue.read_portfolio``) or a plain text file with
+    one number per line (``#`` starts a comment).
+    """
+    if path.suffix.lower() in (".txt", ".lst", ""):
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+    import ipvalue
+
+    frame = ipvalue.read_portfolio(path, errors="collect")
+    return [str(x) for x in frame["patent_id"]]
+
+
+def fetch_command(
+    numbers: Annotated[list[str] | None, typer.Argument(help="Patent numbers (any usual form).")] = None,
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="File of numbers: a portfolio "  # noqa: A002
+            "(CSV/XLSX/JSON/Parquet) or a text file, one per line.",
+        ),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            "-s",
+            help="epo_ops, lens, uspto_odp, offline or file (the --input file's own facts); "
+            "repeat for several. Default: every service with credentials set, else offline.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Facts file: .csv, .parquet or .xlsx.")
+    ] = Path("facts.csv"),
+    failures: Annotated[
+        Path, typer.Option("--failures", help="Failure rows (.csv, .parquet, .xlsx).")
+    ] = Path("failures.csv"),
+    provenance: Annotated[
+        Path | None,
+        typer.Option("--provenance", help="Field-level provenance and conflicts (.csv, .parquet, .xlsx)."),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="SQLite fetch cache (default: $XDG_CACHE_HOME/ipvalue/fetch.sqlite)."),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use a cache.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers, fetch again.")] = False,
+) -> None:
+    """Fetch patent facts (status, dates, owner, family, citations, fees) into a facts file.
+
+    Credentials come from the environment: EPO_OPS_KEY and EPO_OPS_SECRET, LENS_API_TOKEN,
+    USPTO_ODP_API_KEY. Without any, the offline demo facts are used. Every number ends in the facts file
+    or in the failures file with its reason.
+    """
+    import data_sources as ds
+
+    nums = list(numbers or [])
+    if input is not None:
+        nums += read_numbers(input)
+    if not nums:
+        raise typer.BadParameter("give patent numbers or --input FILE")
+    names = list(source) if source else None
+    if names and "file" in names:
+        if input is None:
+            raise typer.BadParameter("--source file needs --input FILE")
+        names = [f"file:{input}" if n == "file" else n for n in names]
+    base_urls = {name: os.environ[var] for name, var in BASE_URL_ENV.items() if os.environ.get(var)}
+    cache_path = None if no_cache else (cache or default_cache_path())
+
+    bar = _progress()
+    try:
+        result = ds.fetch(
+            nums, sources=names, cache=cache_path, refresh=refresh, base_urls=base_urls, progress=bar.update
+        )
+    finally:
+        bar.close()
+    result.write(output, failures)
+    if provenance is not None:
+        from data_sources._fetch import _write
+
+        _write(result.provenance, provenance, index=False)
+    used = ", ".join(k for k, v in result.stats.items() if isinstance(v, dict))
+    typer.echo(
+        f"{len(result.facts)} patents fetched, {len(result.failures)} failed "
+        f"(sources: {used}; {result.requests} requests, {len(result.conflicts)} conflicts)"
+    )
+    typer.echo(f"facts: {output}")
+    typer.echo(f"failures: {failures}")
+    if result.facts.empty and len(result.failures):
+        raise typer.Exit(code=1)
+
+
+class _Bar:
+    """A progress bar: rich when installed, else a plain line on stderr."""
+
+    def __init__(self) -> None:
+        self._rich = None
+        self._task = None
+        self._last = -1
+        try:
+            from rich.progress import Progress
+
+            self._rich = Progress(transient=True)
+            self._rich.start()
+            self._task = self._rich.add_task("fetching", total=None)
+        except ImportError:  # pragma: no cover - rich comes with typer
+            self._rich = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._rich is not None:
+            self._rich.update(self._task, completed=done, total=total)
+            return
+        pct = int(100 * done / total) if total else 100  # pragma: no cover
+        if pct != self._last:  # pragma: no cover
+            self._last = pct
+            typer.echo(f"\rfetching {done}/{total} ({pct}%)", err=True, nl=done >= total)
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+def _progress() -> _Bar:
+    return _Bar()

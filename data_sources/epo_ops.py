@@ -1,0 +1,1054 @@
+"""EPO Open Patent Services (OPS 3.2): bibliographic data, INPADOC family and legal events, worldwide.
+
+Pure parse functions (:func:`parse_biblio`, :func:`parse_family`, :func:`parse_legal`, :func:`legal_facts`,
+:func:`parse_throttling`, :func:`parse_fault`) read what OPS sends; :class:`EpoOps` fetches it:
+
+- OAuth client credentials (``EPO_OPS_KEY`` / ``EPO_OPS_SECRET``), renewed when OPS answers
+  ``invalid_access_token``;
+- bibliographic data by bulk POST of up to 100 numbers (each document then cached under its own
+  single-number request, so later runs and other batch shapes hit the cache);
+- ``family/.../legal`` per number: INPADOC family (size, offices) and legal events (grant, lapse, fees,
+  transfers), mapped by :func:`legal_facts`;
+- throttling from ``X-Throttling-Control`` (per-service colour and requests per minute), rejections from
+  ``X-Rejection-Reason``, ``Retry-After``.
+
+Facts from ``patent_data_sources.md`` section 2 and the recorded responses in ``tests/fixtures/epo_ops``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from data_sources._base import HttpSource, Outcome, Progress, env_secret, make_patent, require
+from data_sources._errors import (
+    AuthError,
+    DataSourceError,
+    NotFound,
+    ParseError,
+    QuotaExceeded,
+    RateLimited,
+    ServiceBlocked,
+)
+from data_sources._http import parse_retry_after
+from data_sources._inpadoc import group_of
+from ipvalue._numbers import PatentNumberError, parse_number
+from ipvalue.patent import Patent
+
+__all__ = [
+    "EpoOps",
+    "parse_biblio",
+    "parse_family",
+    "parse_legal",
+    "legal_facts",
+    "parse_throttling",
+    "parse_fault",
+    "service_of",
+    "to_docdb",
+    "Throttling",
+    "Family",
+    "FamilyMember",
+    "LegalEvent",
+    "ENV_KEY",
+    "ENV_SECRET",
+    "BULK_LIMIT",
+]
+
+ENV_KEY = "EPO_OPS_KEY"
+ENV_SECRET = "EPO_OPS_SECRET"
+BASE_URL = "https://ops.epo.org/3.2"
+#: response headers counting the bytes used of the OPS fair-use quotas
+QUOTA_HEADERS = (
+    "X-IndividualQuotaPerHour-Used",
+    "X-RegisteredQuotaPerWeek-Used",
+    "X-RegisteredPayingQuotaPerWeek-Used",
+)
+#: numbers per bulk biblio POST (OPS accepts up to 100)
+BULK_LIMIT = 100
+
+NS = {"e": "http://www.epo.org/exchange", "ops": "http://ops.epo.org"}
+_E = "{http://www.epo.org/exchange}"
+_OPS = "{http://ops.epo.org}"
+
+# -------------------------------------------------------------------------------------------------
+# numbers and services
+
+
+def to_docdb(patent_id: str) -> tuple[str, str, str]:
+    """OPS reference type, format and input for a canonical number.
+
+    Returns
+    -------
+    tuple
+        ``("publication", "docdb", "EP.2400812.A1")`` for a number with a kind code,
+        ``("publication", "epodoc", "EP2400812")`` without one, and
+        ``("application", "epodoc", "CN201710601862")`` for a CN application number (the epodoc
+        application form is an assumption, not checked against OPS).
+    """
+    p = parse_number(patent_id)
+    if p.is_application:
+        return "application", "epodoc", f"CN{p.number.split('.')[0]}"
+    if p.kind:
+        return "publication", "docdb", f"{p.country}.{p.number}.{p.kind}"
+    return "publication", "epodoc", f"{p.country}{p.number}"
+
+
+def service_of(path: str) -> str:
+    """OPS throttling service of a request path: ``retrieval``, ``inpadoc``, ``search``, ``images``, ``other``."""
+    p = "/" + path.lower().lstrip("/")
+    if "/published-data/search" in p:
+        return "search"
+    if "/published-data/images" in p:
+        return "images"
+    if "/published-data/" in p:
+        return "retrieval"
+    if "/family/" in p or "/legal/" in p:
+        return "inpadoc"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Throttling:
+    """A parsed ``X-Throttling-Control`` header.
+
+    Attributes
+    ----------
+    system : str
+        ``idle``, ``busy`` or ``overloaded``.
+    services : dict
+        ``{service: (colour, requests_per_minute)}``; colour is green, yellow, red or black (blocked).
+    """
+
+    system: str
+    services: dict[str, tuple[str, int]]
+
+
+_THROTTLE = re.compile(r"([a-z-]+)\s*=\s*([a-z]+)\s*:\s*(\d+)", re.I)
+
+
+def parse_throttling(header: str | None) -> Throttling | None:
+    """Parse ``X-Throttling-Control``, e.g. ``busy (images=green:100, inpadoc=green:45, ...)``."""
+    if not header:
+        return None
+    system = header.split("(", 1)[0].strip().lower() or "unknown"
+    services = {m.group(1).lower(): (m.group(2).lower(), int(m.group(3))) for m in _THROTTLE.finditer(header)}
+    return Throttling(system, services)
+
+
+def parse_fault(body: bytes | str) -> tuple[str, str]:
+    """Code and message of an OPS ``<fault>`` or ``<error>`` body (empty strings when absent)."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", ""
+    code = root.findtext(f"{_OPS}code") or root.findtext("code") or ""
+    msg = root.findtext(f"{_OPS}message") or root.findtext("message") or ""
+    return code.strip(), msg.strip()
+
+
+# -------------------------------------------------------------------------------------------------
+# bibliographic data
+
+
+def _date(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    t = text.strip().replace("-", "")
+    if len(t) != 8 or not t.isdigit():
+        return None
+    try:
+        return dt.date(int(t[:4]), int(t[4:6]), int(t[6:]))
+    except ValueError:
+        return None
+
+
+def _xml(body: bytes | str, what: str) -> ET.Element:
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise ParseError(f"{what}: malformed XML ({exc})") from exc
+
+
+_IPC = re.compile(r"\s*([A-H]\d\d[A-Z])\s*(\d+)\s*/\s*(\d+)")
+_COUNTRY_SUFFIX = re.compile(r"\s*\[[A-Z]{2}\]\s*$")
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    return _COUNTRY_SUFFIX.sub("", name).strip().rstrip(",").strip()
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for it in items:
+        if it and it not in seen:
+            seen[it] = None
+    return list(seen)
+
+
+def _biblio_fields(doc: ET.Element) -> dict[str, Any]:
+    country, number, kind = doc.get("country", ""), doc.get("doc-number", ""), doc.get("kind", "")
+    bib = doc.find("e:bibliographic-data", NS)
+    if bib is None:
+        raise ParseError(f"{country}{number}{kind}: exchange-document without bibliographic-data")
+    pub = bib.find("e:publication-reference/e:document-id[@document-id-type='docdb']", NS)
+    titles = {
+        t.get("lang", ""): " ".join((t.text or "").split()) for t in bib.findall("e:invention-title", NS)
+    }
+    title = titles.get("en") or next(iter(titles.values()), None)
+    app = bib.find("e:application-reference", NS)
+    filing = None
+    app_number = None
+    if app is not None:
+        for d in app.findall("e:document-id", NS):
+            filing = filing or _date(d.findtext("e:date", namespaces=NS))
+            if d.get("document-id-type") == "epodoc":
+                app_number = (d.findtext("e:doc-number", namespaces=NS) or "").strip() or app_number
+    prio = [
+        _date(d.findtext("e:date", namespaces=NS))
+        for d in bib.findall("e:priority-claims/e:priority-claim/e:document-id", NS)
+    ]
+    prio = [p for p in prio if p]
+    applicants = bib.findall("e:parties/e:applicants/e:applicant", NS)
+    owners = [
+        _clean_name(a.findtext("e:applicant-name/e:name", default="", namespaces=NS))
+        for a in applicants
+        if a.get("data-format") == "epodoc"
+    ]
+    if not owners:
+        owners = [
+            _clean_name(a.findtext("e:applicant-name/e:name", default="", namespaces=NS)) for a in applicants
+        ]
+    inventors = [
+        _clean_name(i.findtext("e:inventor-name/e:name", default="", namespaces=NS))
+        for i in bib.findall("e:parties/e:inventors/e:inventor", NS)
+        if i.get("data-format") == "epodoc"
+    ]
+    cpc = []
+    for c in bib.findall("e:patent-classifications/e:patent-classification", NS):
+        parts = [
+            (c.findtext(f"e:{t}", default="", namespaces=NS) or "").strip()
+            for t in ("section", "class", "subclass", "main-group", "subgroup")
+        ]
+        if all(parts[:3]) and parts[3]:
+            cpc.append(f"{parts[0]}{parts[1]}{parts[2]}{parts[3]}/{parts[4] or '00'}")
+    ipc = []
+    for t in bib.findall("e:classifications-ipcr/e:classification-ipcr/e:text", NS):
+        m = _IPC.match(t.text or "")
+        if m:
+            ipc.append(f"{m.group(1)}{int(m.group(2))}/{m.group(3)}")
+    citations = bib.findall("e:references-cited/e:citation", NS)
+    backward = sum(1 for c in citations if c.find("e:patcit", NS) is not None)
+    pub_date = _date(pub.findtext("e:date", namespaces=NS)) if pub is not None else None
+    fields: dict[str, Any] = {
+        "title": title,
+        "filing_date": filing,
+        "priority_date": min(prio) if prio else None,
+        "owner": _unique(owners),
+        "cpc": _unique(cpc),
+        "backward_citations": backward if bib.find("e:references-cited", NS) is not None else None,
+        "family_id": doc.get("family-id"),
+        "inventors": ";".join(_unique(inventors)) or None,
+        "ipc": ";".join(_unique(ipc)) or None,
+        "publication_date": pub_date,
+        "application_number": app_number,
+    }
+    if _is_grant_kind(country, kind):
+        fields["legal_status"] = "granted"
+        fields["grant_date"] = pub_date
+    elif kind.startswith("A"):
+        fields["legal_status"] = "pending"
+    if fields["priority_date"] and fields["filing_date"] and fields["priority_date"] > fields["filing_date"]:
+        fields["priority_date"] = (
+            None  # a later "priority" is the application itself listed twice; keep facts sane
+        )
+    return fields
+
+
+def _is_grant_kind(country: str, kind: str) -> bool:
+    k = (kind or "").upper()
+    if country == "CN":
+        return k[:1] in ("B", "C", "U", "Y", "S")
+    if country == "US":
+        return k[:1] in ("B", "E", "S") or k == "P"
+    return k[:1] in ("B", "C")
+
+
+def _documents(root: ET.Element) -> list[ET.Element]:
+    return list(root.iter(f"{_E}exchange-document"))
+
+
+def parse_biblio(
+    xml: bytes | str, *, source: str = "epo_ops", fetched_at: float | None = None
+) -> list[Patent]:
+    """Patents from an OPS ``biblio`` answer (single or bulk).
+
+    Parameters
+    ----------
+    xml : bytes or str
+        The body of ``published-data/.../biblio`` (``ops:world-patent-data``).
+    source : str, default "epo_ops"
+    fetched_at : float, optional
+        Unix time of the answer; defaults to now.
+
+    Returns
+    -------
+    list of ipvalue.Patent
+        One per ``exchange-document`` (documents with an ``error`` status are skipped); ``patent_id`` is the
+        document's docdb number (``EP2400812A1``). Extra fields: ``inventors``, ``ipc``,
+        ``publication_date``, ``application_number``.
+
+    Raises
+    ------
+    ParseError
+        Malformed XML, or a document whose facts do not validate.
+    """
+    import time
+
+    root = _xml(xml, "biblio")
+    out = []
+    for doc in _documents(root):
+        if doc.get("status") and doc.get("status") != "ok" or doc.find("e:bibliographic-data", NS) is None:
+            continue
+        pid = f"{doc.get('country', '')}{doc.get('doc-number', '')}{doc.get('kind', '')}"
+        out.append(
+            make_patent(
+                pid,
+                _biblio_fields(doc),
+                source=source,
+                fetched_at=time.time() if fetched_at is None else fetched_at,
+            )
+        )
+    return out
+
+
+# -------------------------------------------------------------------------------------------------
+# family and legal events
+
+
+@dataclass(frozen=True)
+class LegalEvent:
+    """One INPADOC legal event.
+
+    Attributes
+    ----------
+    publication : str
+        Canonical number of the family member the event is attached to.
+    country : str
+        Office that reported it (``L001EP``).
+    code : str
+        Event code, spaces stripped (``PG25``, ``CF01``...).
+    description : str
+    influence : str
+        ``+``, ``-`` or blank (the event's effect on the right).
+    gazette_date, effective_date, payment_date : datetime.date or None
+        ``L007EP``, ``L525EP``, ``L518EP``.
+    state : str or None
+        Country of a national event (``L501EP``).
+    fee_year : int or None
+        ``L520EP``.
+    text : str or None
+        Free text (``L510EP``).
+    """
+
+    publication: str
+    country: str
+    code: str
+    description: str
+    influence: str
+    gazette_date: dt.date | None
+    effective_date: dt.date | None = None
+    payment_date: dt.date | None = None
+    state: str | None = None
+    fee_year: int | None = None
+    text: str | None = None
+
+    @property
+    def date(self) -> dt.date | None:
+        """Effective date when given, else the gazette date."""
+        return self.effective_date or self.gazette_date
+
+
+@dataclass(frozen=True)
+class FamilyMember:
+    """One member of an INPADOC family: publication and application with their dates."""
+
+    publication: str
+    country: str
+    kind: str
+    publication_date: dt.date | None
+    application: str
+    application_date: dt.date | None
+    events: tuple[LegalEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class Family:
+    """An INPADOC extended family as OPS returns it.
+
+    Attributes
+    ----------
+    family_id : str or None
+    size : int
+        ``total-result-count`` of the family answer.
+    members : list of FamilyMember
+    """
+
+    family_id: str | None
+    size: int
+    members: list[FamilyMember] = field(default_factory=list)
+
+    @property
+    def jurisdictions(self) -> list[str]:
+        """Offices of the members, sorted."""
+        return sorted({m.country for m in self.members})
+
+
+def _docdb_id(el: ET.Element | None) -> tuple[str, str, str, dt.date | None]:
+    if el is None:
+        return "", "", "", None
+    return (
+        (el.findtext("e:country", default="", namespaces=NS) or "").strip(),
+        (el.findtext("e:doc-number", default="", namespaces=NS) or "").strip(),
+        (el.findtext("e:kind", default="", namespaces=NS) or "").strip(),
+        _date(el.findtext("e:date", namespaces=NS)),
+    )
+
+
+def _l(ev: ET.Element, tag: str) -> str | None:
+    found = ev.find(f".//{_OPS}{tag}")
+    if found is None or found.text is None:
+        return None
+    return found.text.strip() or None
+
+
+def _event(ev: ET.Element, publication: str) -> LegalEvent:
+    fee = _l(ev, "L520EP")
+    return LegalEvent(
+        publication=publication,
+        country=_l(ev, "L001EP") or publication[:2],
+        code=(ev.get("code") or "").strip(),
+        description=" ".join((ev.get("desc") or "").split()),
+        influence=(ev.get("infl") or "").strip(),
+        gazette_date=_date(_l(ev, "L007EP")),
+        effective_date=_date(_l(ev, "L525EP")),
+        payment_date=_date(_l(ev, "L518EP")),
+        state=_l(ev, "L501EP"),
+        fee_year=int(fee) if fee and fee.isdigit() else None,
+        text=_l(ev, "L510EP"),
+    )
+
+
+def _members(root: ET.Element) -> tuple[ET.Element | None, list[FamilyMember]]:
+    fam = root.find(f".//{_OPS}patent-family")
+    members = []
+    for m in root.iter(f"{_OPS}family-member"):
+        cc, num, kind, pdate = _docdb_id(
+            m.find("e:publication-reference/e:document-id[@document-id-type='docdb']", NS)
+        )
+        acc, anum, akind, adate = _docdb_id(
+            m.find("e:application-reference/e:document-id[@document-id-type='docdb']", NS)
+        )
+        pub = f"{cc}{num}{kind}"
+        events = tuple(_event(ev, pub) for ev in m.findall("ops:legal", NS))
+        members.append(FamilyMember(pub, cc, kind, pdate, f"{acc}{anum}{akind}", adate, events))
+    return fam, members
+
+
+def parse_family(xml: bytes | str) -> Family:
+    """The INPADOC family of an OPS ``family`` answer (with or without ``/legal`` or ``/biblio``).
+
+    Raises
+    ------
+    ParseError
+        Malformed XML or no ``ops:patent-family`` element.
+    """
+    root = _xml(xml, "family")
+    fam, members = _members(root)
+    if fam is None:
+        raise ParseError("family: no ops:patent-family element")
+    count = fam.get("total-result-count")
+    fid = next((m.get("family-id") for m in root.iter(f"{_OPS}family-member") if m.get("family-id")), None)
+    return Family(fid, int(count) if count and count.isdigit() else len(members), members)
+
+
+def parse_legal(xml: bytes | str) -> list[LegalEvent]:
+    """Every INPADOC legal event of an OPS ``legal`` or ``family/.../legal`` answer, in document order.
+
+    Raises
+    ------
+    ParseError
+        Malformed XML or no ``ops:patent-family`` element.
+    """
+    root = _xml(xml, "legal")
+    fam, members = _members(root)
+    if fam is None:
+        raise ParseError("legal: no ops:patent-family element")
+    return [ev for m in members for ev in m.events]
+
+
+def _add_years(d: dt.date, years: float) -> dt.date:
+    whole = int(years)
+    months = round((years - whole) * 12)
+    y, m = d.year + whole, d.month + months
+    y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+    try:
+        return d.replace(year=y, month=m)
+    except ValueError:  # 29 February, or a short month
+        return d.replace(year=y, month=m, day=28)
+
+
+def legal_facts(family: Family, number: str, *, table: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Facts about one publication from its INPADOC family and legal events.
+
+    Parameters
+    ----------
+    family : Family
+        From :func:`parse_family` on a ``family/.../legal`` answer.
+    number : str
+        Canonical number of the publication asked about (``EP2400812A1``).
+    table : mapping, optional
+        Event code to group (:data:`data_sources._inpadoc.EVENT_GROUPS` by default).
+
+    Returns
+    -------
+    dict
+        ``legal_status`` (pending, granted, lapsed, expired, withdrawn), ``grant_date``, ``lapse_date``,
+        ``fees_paid_through``, ``family_id``, ``family_size``, ``family_jurisdictions``, ``transfers``,
+        ``last_transfer_date``, ``lapsed_states`` and ``in_force_states`` (European patents),
+        ``legal_event_codes``. A field the events do not decide is None.
+
+    Notes
+    -----
+    Rules (documented in ``docs/methodology/data_sources.md``):
+
+    - the publication's own application is found in the family; its members' events count;
+    - grant: a grant-kind member of the same application (its publication date), else a grant event;
+    - status: the last decisive event wins (lapse, expiry, withdrawal); a European patent is lapsed only when
+      it lapsed (``PG25``) in every state where a national fee was ever paid (``PGFP``), or in every state
+      mentioned when no fee event is known;
+    - fees paid through: filing date + fee year for annual fees (``PGFP``, highest year over the states still
+      in force); for US maintenance fees (``MAFP``, years 4, 8, 12) grant + 7.5, 11.5 years, or 20 years from
+      filing after the last one;
+    - no lapse event does not prove that a right is in force (offices report late).
+    """
+    p = parse_number(number)
+    country, serial, kind = p.country, p.number, (p.kind or "")
+    me = next((m for m in family.members if m.publication == f"{country}{serial}{kind}"), None)
+    if me is None:
+        me = next(
+            (m for m in family.members if m.country == country and m.publication[2:].startswith(serial)), None
+        )
+    out: dict[str, Any] = {
+        "family_id": family.family_id,
+        "family_size": family.size or None,
+        "family_jurisdictions": family.jurisdictions,
+    }
+    if me is None:
+        return out
+    same_app = [m for m in family.members if m.application and m.application == me.application]
+    events = sorted(
+        (e for m in same_app for e in m.events), key=lambda e: (e.gazette_date or dt.date.min, e.code)
+    )
+    groups = {e: group_of(e.code, dict(table) if table else None) for e in events}
+    filing = me.application_date
+
+    grant_members = [m for m in same_app if _is_grant_kind(m.country, m.kind) and m.publication_date]
+    grant_date = min((m.publication_date for m in grant_members), default=None)  # type: ignore[type-var]
+    if grant_date is None:
+        grant_events = [e for e in events if groups[e] == "grant" and e.date]
+        grant_date = min((e.date for e in grant_events), default=None)  # type: ignore[type-var]
+    status = "granted" if grant_date is not None else "pending"
+    lapse_date = None
+
+    for e in events:
+        g = groups[e]
+        if g == "grant" and status == "pending":
+            status = "granted"
+        elif g == "lapse":
+            status, lapse_date = "lapsed", e.date
+        elif g == "expiry":
+            status, lapse_date = "expired", e.date
+        elif g == "withdrawn" and grant_date is None:
+            status, lapse_date = "withdrawn", e.date
+
+    # European patents: national lapses and national fees per state
+    paid: dict[str, tuple[int, dt.date | None]] = {}
+    lapsed: dict[str, dt.date | None] = {}
+    for e in events:
+        if not e.state:
+            continue
+        if groups[e] == "fee_paid" and e.fee_year:
+            prev = paid.get(e.state)
+            if prev is None or e.fee_year > prev[0]:
+                paid[e.state] = (e.fee_year, e.payment_date or e.gazette_date)
+        elif groups[e] == "state_lapse":
+            lapsed[e.state] = e.date
+    in_force = sorted(
+        s
+        for s, (_, pay) in paid.items()
+        if s not in lapsed or (pay is not None and lapsed[s] is not None and lapsed[s] < pay)
+    )
+    if lapsed and status == "granted" and not in_force:
+        status = "lapsed"
+        lapse_date = max((d for d in lapsed.values() if d), default=None)
+
+    fees_through = None
+    if filing is not None and paid:
+        years = [paid[s][0] for s in in_force] or [y for y, _ in paid.values()]
+        fees_through = _add_years(filing, max(years))
+    us_years = [
+        e.fee_year
+        for e in events
+        if groups[e] == "fee_paid" and not e.state and e.country == "US" and e.fee_year in (4, 8, 12)
+    ]
+    if us_years and grant_date is not None:
+        last = max(us_years)
+        fees_through = (
+            _add_years(filing, 20)
+            if last == 12 and filing
+            else _add_years(grant_date, {4: 7.5, 8: 11.5, 12: 20}[last])
+        )
+
+    transfers = [e for e in events if groups[e] == "transfer"]
+    out.update(
+        {
+            "legal_status": status,
+            "grant_date": grant_date,
+            "lapse_date": lapse_date,
+            "fees_paid_through": fees_through,
+            "transfers": len(transfers),
+            "last_transfer_date": max((e.date for e in transfers if e.date), default=None),
+            "lapsed_states": ";".join(sorted(lapsed)) or None,
+            "in_force_states": ";".join(in_force) or None,
+            "legal_event_codes": ";".join(sorted({e.code for e in events})) or None,
+        }
+    )
+    if filing is not None:
+        out["filing_date"] = filing
+    return out
+
+
+# -------------------------------------------------------------------------------------------------
+# the client
+
+
+class EpoOps(HttpSource):
+    """EPO OPS connector.
+
+    Parameters
+    ----------
+    key, secret : str, optional
+        OPS consumer key and secret; read from ``EPO_OPS_KEY`` / ``EPO_OPS_SECRET`` when omitted.
+    legal : bool, default True
+        Also fetch ``family/.../legal`` (status, fees, family) per number.
+    black_retry_after_unit : {"ms", "s"}, default "ms"
+        Unit of ``Retry-After`` sent with a black service. python-epo-ops-client reads it as milliseconds;
+        this is not confirmed by EPO documentation, hence the parameter.
+    **kwargs
+        See :class:`data_sources._base.HttpSource` (``base_url``, ``client``, ``transport``, ``cache``...).
+
+    Notes
+    -----
+    The rate limiter starts from the allowances of the example header in the OPS documentation
+    (retrieval 100, inpadoc 45, search 15, images 100, other 1000 requests per minute) and follows every
+    ``X-Throttling-Control`` the service sends.
+    """
+
+    name = "epo_ops"
+    authority = ("legal_status", "fees_paid_through", "family_size", "family_jurisdictions", "family_id")
+    default_base_url = BASE_URL
+    default_concurrency = 2
+    default_allowance = {"retrieval": 100, "inpadoc": 45, "search": 15, "images": 100, "other": 1000}
+
+    def __init__(
+        self,
+        *,
+        key: str | None = None,
+        secret: str | None = None,
+        legal: bool = True,
+        black_retry_after_unit: str = "ms",
+        **kwargs: Any,
+    ):
+        from data_sources._http import Secret
+
+        self._key = Secret(key) if key else None
+        self._secret = Secret(secret) if secret else None
+        super().__init__(**kwargs)
+        self.legal = legal
+        self.black_unit = black_retry_after_unit
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock: asyncio.Lock | None = None
+        self.token_requests = 0
+        self.throttling: Throttling | None = None
+        self.quota_used: dict[str, int] = {}
+
+    def _check_credentials(self, env: Mapping[str, str] | None) -> None:
+        self._key = self._key or env_secret(ENV_KEY, env)
+        self._secret = self._secret or env_secret(ENV_SECRET, env)
+        require(self._key, ENV_KEY, self.name)
+        require(self._secret, ENV_SECRET, self.name)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of the run, plus token requests, the last throttling state and quota bytes used."""
+        out = super().stats()
+        out["token_requests"] = self.token_requests
+        if self.throttling is not None:
+            out["throttling"] = self.throttling.system
+        out.update(self.quota_used)
+        return out
+
+    async def __aenter__(self) -> EpoOps:
+        await super().__aenter__()
+        self._token_lock = asyncio.Lock()
+        return self
+
+    # -- auth ---------------------------------------------------------------------------------
+    async def _auth(self) -> dict[str, str]:
+        assert self._token_lock is not None
+        async with self._token_lock:
+            if self._token is None or self.core.clock() >= self._token_expires - 30:
+                await self._renew()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def _renew(self) -> None:
+        basic = base64.b64encode(f"{self._key.reveal()}:{self._secret.reveal()}".encode()).decode()  # type: ignore[union-attr]
+        self.token_requests += 1
+        try:
+            resp = await self.core.client.post(
+                f"{self.base_url}/auth/accesstoken",
+                headers={
+                    "Authorization": f"Basic {basic}",
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+                content=b"grant_type=client_credentials",
+            )
+        except httpx.HTTPError as exc:
+            raise AuthError(f"token request failed: {type(exc).__name__}", source=self.name) from exc
+        if resp.status_code != 200:
+            raise AuthError(
+                "token request refused (check EPO_OPS_KEY / EPO_OPS_SECRET)",
+                source=self.name,
+                status=resp.status_code,
+            )
+        try:
+            data = resp.json()
+            token = data["access_token"]
+            expires = float(data.get("expires_in", 1200))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuthError("token answer unreadable", source=self.name, status=resp.status_code) from exc
+        self._token, self._token_expires = token, self.core.clock() + expires
+
+    async def _invalidate(self, refused: Mapping[str, str]) -> None:
+        """Drop the token that was refused (not a newer one another request already obtained)."""
+        assert self._token_lock is not None
+        async with self._token_lock:
+            if refused.get("Authorization") == f"Bearer {self._token}":
+                self._token = None
+
+    # -- server signals -----------------------------------------------------------------------
+    def _on_response(self, resp: httpx.Response) -> None:
+        for name in QUOTA_HEADERS:  # bytes used of the hourly / weekly quotas (OPS counts volume)
+            value = resp.headers.get(name)
+            if value is not None and value.strip().isdigit():
+                self.quota_used[name.lower()] = int(value)
+        th = parse_throttling(resp.headers.get("x-throttling-control"))
+        if th is None:
+            return  # answers from an intermediate cache may lack the header
+        self.throttling = th
+        for svc, (colour, per_minute) in th.services.items():
+            if colour == "black":
+                wait = parse_retry_after(resp.headers.get("retry-after"), unit=self.black_unit)  # type: ignore[arg-type]
+                self.core.limiter.block(svc, wait if wait is not None else 60.0)
+            else:
+                self.core.limiter.set_allowance(svc, per_minute)
+
+    def _classify(self, service: str, what: str):  # noqa: ANN202 - returns a closure
+        def classify(resp: httpx.Response) -> Any:
+            s = resp.status_code
+            if 200 <= s < 300:
+                return "ok"
+            body = resp.content
+            code, message = parse_fault(body)
+            if s in (400, 401) and (
+                "invalid_access_token" in message or b"invalid_access_token" in body or s == 401
+            ):
+                return "reauth"
+            if s == 404:
+                return NotFound(
+                    f"{what}: not found in OPS ({code or 'SERVER.EntityNotFound'})",
+                    source=self.name,
+                    status=404,
+                )
+            if s == 403:
+                reason = resp.headers.get("x-rejection-reason", "")
+                th = parse_throttling(resp.headers.get("x-throttling-control"))
+                colour = th.services.get(service, ("", 0))[0] if th else ""
+                if colour == "black":
+                    wait = parse_retry_after(resp.headers.get("retry-after"), unit=self.black_unit)  # type: ignore[arg-type]
+                    return ServiceBlocked(
+                        f"{what}: OPS service {service} is black (blocked)",
+                        source=self.name,
+                        status=403,
+                        retry_after=wait if wait is not None else 60.0,
+                        retryable=True,
+                    )
+                if reason == "ThrottlingControlQuota":
+                    wait = parse_retry_after(resp.headers.get("retry-after"))
+                    return RateLimited(
+                        f"{what}: OPS throttling rejection",
+                        source=self.name,
+                        status=403,
+                        retry_after=wait,
+                        retryable=True,
+                    )
+                if reason == "IndividualQuotaPerHour":
+                    wait = parse_retry_after(resp.headers.get("retry-after"))
+                    return QuotaExceeded(
+                        f"{what}: OPS hourly quota spent",
+                        reason=reason,
+                        source=self.name,
+                        status=403,
+                        retry_after=wait,
+                        retryable=wait is not None,
+                    )
+                if reason in ("RegisteredQuotaPerWeek", "RegisteredPayingQuotaPerWeek"):
+                    return QuotaExceeded(
+                        f"{what}: OPS weekly quota spent", reason=reason, source=self.name, status=403
+                    )
+                if reason == "DeveloperBlocked" or "RobotDetected" in code:
+                    return AuthError(
+                        f"{what}: OPS refused the client ({reason or code})", source=self.name, status=403
+                    )
+                return AuthError(
+                    f"{what}: OPS refused the request ({reason or code or message})",
+                    source=self.name,
+                    status=403,
+                )
+            if s == 429:
+                wait = parse_retry_after(resp.headers.get("retry-after"))
+                return RateLimited(
+                    f"{what}: {message or 'fair use limit exceeded'}",
+                    source=self.name,
+                    status=429,
+                    retry_after=wait,
+                    retryable=True,
+                )
+            return None  # generic rules: 5xx retried, other 4xx raised
+
+        return classify
+
+    async def _get(self, path: str, *, kind: str, label: str, validate: Any) -> Any:
+        service = service_of(path)
+        return await self.core.request(
+            "GET",
+            f"{self.base_url}/rest-services/{path}",
+            kind=kind,
+            service=service,
+            auth=self._auth,
+            classify=self._classify(service, label),
+            on_response=self._on_response,
+            on_reauth=self._invalidate,
+            validate=validate,
+            label=label,
+        )
+
+    # -- fetching -----------------------------------------------------------------------------
+    def _biblio_path(self, number: str) -> str:
+        ref, fmt, inp = to_docdb(number)
+        return f"published-data/{ref}/{fmt}/{inp}/biblio"
+
+    async def fetch_biblio(self, numbers: Sequence[str]) -> dict[str, tuple[Patent, float] | DataSourceError]:
+        """Bibliographic facts per number: cached single answers, then bulk POSTs of the rest.
+
+        Returns
+        -------
+        dict
+            ``number -> (Patent, fetched_at)`` or the error for that number.
+        """
+        out: dict[str, tuple[Patent, float] | DataSourceError] = {}
+        todo: dict[tuple[str, str], list[str]] = {}
+        for n in numbers:
+            try:
+                ref, fmt, _ = to_docdb(n)
+            except PatentNumberError as exc:
+                out[n] = NotFound(f"{n}: {exc.reason}", source=self.name)
+                continue
+            key = self.core.cache_key("GET", f"{self.base_url}/rest-services/{self._biblio_path(n)}")
+            hit = self.core.cached(key)
+            if hit is None:
+                todo.setdefault((ref, fmt), []).append(n)
+            elif hit.status == 404:
+                out[n] = NotFound(f"{n}: not found in OPS (cached)", source=self.name, status=404)
+            else:
+                out[n] = self._one_biblio(n, hit.body, hit.fetched_at)
+        batches = [
+            (rf, group[i : i + BULK_LIMIT])
+            for rf, group in todo.items()
+            for i in range(0, len(group), BULK_LIMIT)
+        ]
+        results = await asyncio.gather(*(self._bulk(rf, batch) for rf, batch in batches))
+        for res in results:
+            out.update(res)
+        return out
+
+    def _one_biblio(self, n: str, body: bytes, fetched_at: float) -> tuple[Patent, float] | DataSourceError:
+        try:
+            pats = parse_biblio(body, fetched_at=fetched_at)
+        except DataSourceError as exc:
+            exc.source = self.name
+            return exc
+        match = _match(n, pats)
+        if match is None:
+            return NotFound(f"{n}: not in the OPS answer", source=self.name)
+        return match, fetched_at
+
+    async def _bulk(self, refmt: tuple[str, str], batch: list[str]) -> dict[str, Any]:
+        ref, fmt = refmt
+        inputs = [to_docdb(n)[2] for n in batch]
+        label = f"biblio of {len(batch)} numbers ({batch[0]}...)"
+        path = f"published-data/{ref}/{fmt}/biblio"
+        service = service_of(path)
+
+        def validate(body: bytes) -> None:
+            root = _xml(body, "biblio")
+            if root.find(f".//{_E}exchange-documents") is None:
+                raise ParseError("biblio: no exchange-documents element")
+
+        try:
+            ans = await self.core.request(
+                "POST",
+                f"{self.base_url}/rest-services/{path}",
+                kind="biblio",
+                service=service,
+                content="\n".join(inputs).encode(),
+                headers={"Content-Type": "text/plain"},
+                auth=self._auth,
+                classify=self._classify(service, label),
+                on_response=self._on_response,
+                on_reauth=self._invalidate,
+                validate=validate,
+                use_cache=False,
+                label=label,
+            )
+        except NotFound:
+            for n in batch:
+                self._store_single(n, 404, b"")
+            return {n: NotFound(f"{n}: not found in OPS", source=self.name, status=404) for n in batch}
+        except DataSourceError as exc:
+            return {n: exc for n in batch}
+        root = ET.fromstring(ans.body)
+        docs = _documents(root)
+        out: dict[str, Any] = {}
+        for n in batch:
+            doc = _match_doc(n, docs)
+            if doc is None:
+                self._store_single(n, 404, b"")
+                out[n] = NotFound(f"{n}: not in the OPS bulk answer", source=self.name, status=404)
+                continue
+            single = _envelope(doc)
+            res = self._one_biblio(n, single, ans.fetched_at)
+            if not isinstance(res, DataSourceError):
+                self._store_single(n, 200, single)
+            out[n] = res
+        return out
+
+    def _store_single(self, n: str, status: int, body: bytes) -> None:
+        url = f"{self.base_url}/rest-services/{self._biblio_path(n)}"
+        key = self.core.cache_key("GET", url)
+        from ipvalue.store import canonical_request
+
+        self.core.store(
+            key,
+            kind="biblio",
+            status=status,
+            body=body,
+            request=canonical_request("GET", url),
+            content_type="application/xml",
+        )
+
+    async def fetch_legal(self, number: str) -> tuple[dict[str, Any], float]:
+        """Legal facts and family of one number from ``family/.../legal``."""
+        ref, fmt, inp = to_docdb(number)
+        ans = await self._get(
+            f"family/{ref}/{fmt}/{inp}/legal", kind="legal", label=f"{number} legal", validate=parse_family
+        )
+        return legal_facts(parse_family(ans.body), number), ans.fetched_at
+
+    async def fetch_many(
+        self, numbers: Sequence[str], *, progress: Progress | None = None
+    ) -> dict[str, Outcome]:
+        """Facts per number: biblio (bulk) merged with INPADOC legal facts."""
+        biblio = await self.fetch_biblio(numbers)
+
+        async def one(n: str) -> Patent:
+            b = biblio.get(n)
+            if isinstance(b, DataSourceError):
+                raise b
+            assert b is not None
+            pat, fetched = b
+            fields = {
+                k: getattr(pat, k)
+                for k in pat.model_fields_set
+                if k not in ("patent_id", "source", "fetched_at")
+            }
+            fields.update(pat.model_extra or {})
+            if self.legal:
+                try:
+                    legal, legal_at = await self.fetch_legal(n)
+                except NotFound:
+                    # OPS has the document but no INPADOC record: keep the bibliographic facts, say so
+                    fields["legal_events_found"] = False
+                else:
+                    for k, v in legal.items():
+                        if v is not None and v != []:
+                            fields[k] = v
+                    fields["legal_events_found"] = True
+                    fetched = max(fetched, legal_at)
+            return make_patent(n, fields, source=self.name, fetched_at=fetched)
+
+        return await self._gather(numbers, one, progress)
+
+
+def _match(number: str, pats: list[Patent]) -> Patent | None:
+    for p in pats:
+        if p.patent_id == number:
+            return p
+    bare = parse_number(number)
+    for p in pats:
+        q = parse_number(p.patent_id)
+        if q.country == bare.country and q.number == bare.number and (not bare.kind or bare.kind == q.kind):
+            return p
+    return None
+
+
+def _match_doc(number: str, docs: list[ET.Element]) -> ET.Element | None:
+    p = parse_number(number)
+    serial = p.number.split(".")[0]
+    for d in docs:
+        if (
+            d.get("country") == p.country
+            and d.get("doc-number") == serial
+            and (not p.kind or d.get("kind") == p.kind)
+        ):
+            if d.find("e:bibliographic-data", NS) is not None:
+                return d
+    return None
+
+
+def _envelope(doc: ET.Element) -> bytes:
+    ET.register_namespace("", NS["e"])
+    ET.register_namespace("ops", NS["ops"])
+    root = ET.Element(f"{_OPS}world-patent-data")
+    docs = ET.SubElement(root, f"{_E}exchange-documents")
+    docs.append(doc)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,1 @@
+"""Implementation of the HTTP service (:mod:`ipvalue.service` is the public entry point)."""

@@ -1,0 +1,262 @@
+"""Request and response bodies of the HTTP API (their JSON Schemas are the OpenAPI contract)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ipvalue.patent import Patent
+
+__all__ = [
+    "PatentIn",
+    "LoanIn",
+    "RiskSharingIn",
+    "AssessmentRequest",
+    "ValuationRequest",
+    "MonitorRequest",
+    "AssessmentOut",
+    "ValuationOut",
+    "JobOut",
+    "PolicyList",
+    "Health",
+    "ErrorOut",
+    "MonitorOut",
+]
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+NonNeg = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+
+class PatentIn(Patent):
+    """One patent given inline: its facts (as :class:`ipvalue.Patent`) and optionally its economics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str | None = Field(default=None, description="product line whose revenue the patent protects")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    revenue: NonNeg | None = None
+    revenue_growth: Annotated[float, Field(ge=-1.0, le=10.0, allow_inf_nan=False)] | None = None
+    royalty_rate: Rate | None = None
+    profit_margin: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] | None = None
+    tax_rate: Rate | None = None
+    discount_rate: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    economic_life_years: Annotated[float, Field(gt=0.0, le=50.0, allow_inf_nan=False)] | None = None
+    rd_cost: NonNeg | None = None
+    rd_year: Annotated[int, Field(ge=1900, le=2200)] | None = None
+    commercialization_cost: NonNeg | None = None
+    volatility: Annotated[float, Field(gt=0.0, le=5.0, allow_inf_nan=False)] | None = None
+    industry: str | None = None
+    commercialized: bool | None = None
+
+
+class RiskSharingIn(BaseModel):
+    """Loss shares of other parties (decimals) and their caps (``null`` = uncapped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    compensation_fund: Rate = 0.0
+    guarantor: Rate = 0.0
+    insurer: Rate = 0.0
+    appraiser: Rate = 0.0
+    compensation_fund_cap: NonNeg | None = None
+    guarantor_cap: NonNeg | None = None
+    insurer_cap: NonNeg | None = None
+    appraiser_cap: NonNeg | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> RiskSharingIn:
+        total = self.compensation_fund + self.guarantor + self.insurer + self.appraiser
+        if total > 1.0 + 1e-12:
+            raise ValueError(f"risk-sharing shares add up to {total:.4f}, more than 1")
+        return self
+
+
+class LoanIn(BaseModel):
+    """The loan the patents secure (see :class:`ipvalue.Loan`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    tenor_years: Annotated[float, Field(gt=0.0, le=50.0, allow_inf_nan=False)]
+    probability_of_default: Rate | None = None
+    borrower: str | None = Field(default=None, max_length=500)
+    start_date: dt.date | None = None
+    coverage_trigger: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 1.0
+    interest_rate: Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)] = 0.05
+    risk_sharing: RiskSharingIn = Field(default_factory=RiskSharingIn)
+
+
+class _PortfolioRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patents: list[PatentIn] | None = Field(
+        default=None, description="the patents inline (give either `patents` or `numbers`)"
+    )
+    numbers: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, description="patent numbers whose facts the server fetches from public patent services"
+    )
+    assumptions: dict[str, Any] | None = Field(default=None, description="valuation assumptions (see value_portfolio)")
+    seed: int = Field(default=0, ge=0, lt=2**63, description="root seed of every random draw")
+    as_of: dt.date = Field(description="valuation date (explicit: nothing defaults to today)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _PortfolioRequest:
+        if (self.patents is None) == (self.numbers is None):
+            raise ValueError("give exactly one of `patents` (inline) or `numbers` (to fetch)")
+        if not (self.patents or self.numbers):
+            raise ValueError("the portfolio is empty")
+        return self
+
+    def n_patents(self) -> int:
+        """Number of patents in the request."""
+        return len(self.patents or self.numbers or [])
+
+
+class AssessmentRequest(_PortfolioRequest):
+    """Create a collateral assessment."""
+
+    loan: LoanIn
+    policy: str | dict[str, Any] | None = Field(
+        default=None, description="policy by name (GET /v1/policies) or inline; the server default when omitted"
+    )
+
+
+class ValuationRequest(_PortfolioRequest):
+    """Value a portfolio (no collateral assessment)."""
+
+
+class MonitorRequest(BaseModel):
+    """Run the post-loan checks (贷后管理) on a stored assessment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: dt.date
+    within_days: int = Field(default=90, ge=0, le=3660, description="renewal fees due within this many days")
+    facts: list[PatentIn] | None = Field(
+        default=None, description="current facts given by the caller; fetched through data_sources when omitted"
+    )
+    revalue: bool = Field(default=True, description="re-run valuation and collateral to check coverage")
+
+
+class Links(BaseModel):
+    """Related URLs."""
+
+    self: str
+    report: str | None = None
+    result: str | None = None
+    monitor: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    """One field-level problem."""
+
+    loc: list[str | int]
+    path: str
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Error payload."""
+
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error response."""
+
+    error: ErrorBody
+
+
+class AssessmentOut(BaseModel):
+    """A stored collateral assessment."""
+
+    id: str
+    status: Literal["done"]
+    created_at: str
+    links: Links
+    input_hash: str
+    output_hash: str
+    version: str
+    seed: int
+    summary: dict[str, Any]
+    patents: list[dict[str, Any]]
+    liquidation: list[dict[str, Any]]
+    stress: list[dict[str, Any]]
+    loan: dict[str, Any]
+    policy: dict[str, Any]
+    assumptions: list[dict[str, Any]] | dict[str, Any]
+    audit: dict[str, Any]
+
+
+class ValuationOut(BaseModel):
+    """A stored valuation."""
+
+    id: str
+    status: Literal["done"]
+    created_at: str
+    links: Links
+    input_hash: str
+    output_hash: str
+    version: str
+    seed: int
+    patents: list[dict[str, Any]]
+    valuation: dict[str, Any]
+
+
+class JobOut(BaseModel):
+    """A background job (large portfolio)."""
+
+    id: str
+    kind: Literal["assessment", "valuation"]
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    created_at: str
+    updated_at: str
+    links: Links
+    error: ErrorBody | None = None
+
+
+class PolicyList(BaseModel):
+    """Policies the server knows."""
+
+    default: str
+    policies: list[dict[str, Any]]
+
+
+class Health(BaseModel):
+    """Liveness and version."""
+
+    status: Literal["ok"]
+    version: str
+
+
+class MonitorEventOut(BaseModel):
+    """One monitoring event."""
+
+    code: str
+    severity: Literal["info", "warning", "critical"]
+    patent_id: str | None
+    message: str
+    details: dict[str, Any]
+
+
+class MonitorOut(BaseModel):
+    """Result of a monitoring run."""
+
+    assessment_id: str
+    as_of: str
+    level: Literal["ok", "warning", "critical"]
+    exit_code: int
+    n_patents: int
+    n_monitored: int
+    events: list[MonitorEventOut]
+    coverage_ratio: float | None
+    coverage_trigger: float | None
+    output_hash: str

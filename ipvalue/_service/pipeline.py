@@ -1,0 +1,276 @@
+"""The computing steps the service calls, behind one injectable seam.
+
+:class:`Pipeline` holds the callables (read, fetch, value, assess, policies, report); each default imports its
+module only when first called, so the service starts, and its tests run, while a stage is being built or when
+an optional extra is missing. Tests and other deployments pass their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ipvalue._numbers import normalize_number
+from ipvalue._service.errors import ApiError, InputError
+from ipvalue._service.serialize import (
+    assessment_to_json,
+    draws_to_bytes,
+    loan_from_json,
+    records_to_frame,
+    valued_to_json,
+)
+
+__all__ = ["Pipeline", "make_fetch", "run_assessment", "run_valuation", "monitor_record", "patents_payload_to_rows", "as_input_error"]
+
+log = logging.getLogger("ipvalue.service")
+
+Progress = Callable[[float], None]
+
+
+def _default_read(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    from ipvalue import read_portfolio
+
+    return read_portfolio(rows)
+
+
+def make_fetch(sources: list[str] | None = None, base_urls: dict[str, str] | None = None,
+               cache: Path | None = None) -> Callable[[list[str]], pd.DataFrame]:
+    """A ``fetch(numbers)`` through :func:`data_sources.fetch`.
+
+    The numbers no source could answer come back as rows holding only ``patent_id`` and ``fetch_error`` (the
+    reason), so no number is lost: an assessment refuses them by name, monitoring reports them unavailable.
+    """
+
+    def fetch(numbers: list[str]) -> pd.DataFrame:
+        try:
+            import data_sources
+        except ImportError as exc:  # pragma: no cover - data_sources ships with ipvalue
+            raise ApiError(503, "not_available", "fetching patent facts is not available on this server") from exc
+        res = data_sources.fetch(list(numbers), sources=sources, base_urls=base_urls or None,
+                                 cache=str(cache) if cache else None)
+        facts = res.facts
+        if len(res.failures):
+            fail = pd.DataFrame({"patent_id": res.failures["patent_id"].astype(str).to_numpy(),
+                                 "fetch_error": res.failures["reason"].astype(str).to_numpy()})
+            fail = fail.set_index("patent_id", drop=False)
+            facts = pd.concat([facts, fail]) if len(facts) else fail
+        return facts
+
+    return fetch
+
+
+_default_fetch = make_fetch()
+
+
+def _default_value(portfolio: pd.DataFrame, assumptions: dict[str, Any] | None, *, as_of: dt.date,
+                   rng: int) -> pd.DataFrame:
+    from ipvalue import value_portfolio
+
+    return value_portfolio(portfolio, assumptions, as_of=as_of, rng=rng)
+
+
+def _default_assess(valued: pd.DataFrame, *, loan: Any, policy: str | dict[str, Any], rng: int) -> Any:
+    from ipvalue import assess_collateral
+
+    return assess_collateral(valued, loan=loan, policy=policy, rng=rng)
+
+
+def _default_policies() -> list[dict[str, Any]]:
+    from ipvalue.collateral import list_policies, load_policy
+
+    return [load_policy(name).to_dict() for name in list_policies()]
+
+
+def _default_report(assessment: Any, path: Path, lang: str) -> None:
+    from ipvalue import report
+
+    report.write(assessment, path, lang=lang)
+
+
+@dataclass
+class Pipeline:
+    """The stages the service runs; every field can be replaced (tests, other deployments).
+
+    Attributes
+    ----------
+    read : callable
+        ``read(rows) -> portfolio frame`` from validated patent dictionaries (default :func:`ipvalue.read_portfolio`).
+    fetch : callable
+        ``fetch(numbers) -> portfolio frame`` through :mod:`data_sources` (patents that could not be fetched
+        appear as failure rows).
+    value : callable
+        ``value(portfolio, assumptions, *, as_of, rng)`` (default :func:`ipvalue.value_portfolio`).
+    assess : callable
+        ``assess(valued, *, loan, policy, rng)`` (default :func:`ipvalue.assess_collateral`).
+    policies : callable
+        ``policies() -> list of dict`` each with at least ``name``.
+    report : callable
+        ``report(assessment, path, lang)`` writes a report file whose format follows the suffix.
+    """
+
+    read: Callable[[list[dict[str, Any]]], pd.DataFrame] = _default_read
+    fetch: Callable[[list[str]], pd.DataFrame] = _default_fetch
+    value: Callable[..., pd.DataFrame] = _default_value
+    assess: Callable[..., Any] = _default_assess
+    policies: Callable[[], list[dict[str, Any]]] = _default_policies
+    report: Callable[[Any, Path, str], None] = _default_report
+
+    def policy_names(self) -> list[str] | None:
+        """Names of the known policies, or ``None`` when the list is not available."""
+        try:
+            return [str(p.get("name")) for p in self.policies()]
+        except (ApiError, ImportError):
+            return None
+
+
+_LIST_FIELDS = ("owner", "cpc", "family_jurisdictions")
+
+
+def patents_payload_to_rows(patents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Request patents (JSON) to reader rows: lists joined with ``;``, absent values left out."""
+    rows = []
+    for p in patents:
+        row = {}
+        for k, v in p.items():
+            if v is None:
+                continue
+            if k in _LIST_FIELDS and isinstance(v, list):
+                if not v:
+                    continue
+                v = ";".join(v)
+            row[k] = v
+        rows.append(row)
+    return rows
+
+
+def as_input_error(exc: Exception, where: str = "patents") -> InputError:
+    """Turn a reader / model error into :class:`InputError` with field paths where the error names them."""
+    if isinstance(exc, InputError):
+        return exc
+    issues = getattr(exc, "issues", None)
+    if issues:
+        details = []
+        for i in issues:
+            row = getattr(i, "row", 0)
+            loc: list[Any] = ["body", where]
+            if isinstance(row, int) and row >= 1:
+                loc.append(row - 1)
+            loc.append(getattr(i, "field", "-"))
+            details.append({"loc": loc, "path": ".".join(map(str, loc)), "msg": str(getattr(i, "message", i)),
+                            "type": "invalid_value", "patent": getattr(i, "patent", None)})
+        return InputError(str(exc), details)
+    if isinstance(exc, KeyError):
+        return InputError(str(exc.args[0]) if exc.args else "unknown key")
+    return InputError(str(exc))
+
+
+def _portfolio(pipeline: Pipeline, request: dict[str, Any]) -> pd.DataFrame:
+    if request.get("patents") is not None:
+        try:
+            return pipeline.read(patents_payload_to_rows(request["patents"]))
+        except ValueError as exc:
+            raise as_input_error(exc, "patents") from exc
+    numbers = list(request["numbers"])
+    frame = pipeline.fetch(numbers)
+    if "fetch_error" in frame.columns and frame["fetch_error"].notna().any():
+        failed = frame.loc[frame["fetch_error"].notna(), ["patent_id", "fetch_error"]]
+        reasons = dict(zip(failed["patent_id"].astype(str), failed["fetch_error"].astype(str), strict=True))
+        details = []
+        for i, n in enumerate(numbers):
+            try:
+                canon = normalize_number(n)
+            except ValueError:
+                canon = n
+            if canon in reasons or n in reasons:
+                loc = ["body", "numbers", i]
+                details.append({"loc": loc, "path": ".".join(map(str, loc)), "type": "fetch_failed",
+                                "msg": f"{n}: {reasons.get(canon, reasons.get(n))}"})
+        raise InputError(f"{len(failed)} patent(s) could not be fetched: {', '.join(reasons)}", details)
+    return frame
+
+
+def run_valuation(pipeline: Pipeline, request: dict[str, Any], progress: Progress | None = None
+                  ) -> tuple[dict[str, Any], bytes | None]:
+    """Value only: ``(output JSON, None)``."""
+    progress = progress or (lambda f: None)
+    frame = _portfolio(pipeline, request)
+    progress(0.3)
+    try:
+        valued = pipeline.value(frame, request.get("assumptions"), as_of=dt.date.fromisoformat(request["as_of"]),
+                                rng=int(request.get("seed", 0)))
+    except (ValueError, KeyError) as exc:
+        raise as_input_error(exc) from exc
+    progress(0.9)
+    return valued_to_json(valued), None
+
+
+def run_assessment(pipeline: Pipeline, request: dict[str, Any], progress: Progress | None = None
+                   ) -> tuple[dict[str, Any], bytes | None]:
+    """Facts, valuation and collateral assessment: ``(output JSON, Monte Carlo draws as .npy bytes)``."""
+    progress = progress or (lambda f: None)
+    frame = _portfolio(pipeline, request)
+    progress(0.2)
+    seed = int(request.get("seed", 0))
+    as_of = dt.date.fromisoformat(request["as_of"])
+    try:
+        valued = pipeline.value(frame, request.get("assumptions"), as_of=as_of, rng=seed)
+    except (ValueError, KeyError) as exc:
+        raise as_input_error(exc) from exc
+    progress(0.6)
+    try:
+        loan = loan_from_json(request["loan"])
+        assessment = pipeline.assess(valued, loan=loan, policy=request["policy"], rng=seed)
+    except (ValueError, KeyError) as exc:
+        raise as_input_error(exc) from exc
+    progress(0.9)
+    return assessment_to_json(assessment), draws_to_bytes(getattr(assessment, "recovery_draws", None))
+
+
+def monitor_record(pipeline: Pipeline, output: dict[str, Any], request: dict[str, Any] | None, *, as_of: dt.date,
+                   within_days: int, fetch: Callable[[list[str]], pd.DataFrame], revalue: bool = True
+                   ) -> dict[str, Any]:
+    """Monitor a stored assessment: the JSON of :class:`ipvalue.monitor.MonitorReport`.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Used to value and assess the refreshed portfolio when ``revalue`` (coverage check).
+    output : dict
+        The stored assessment (``assessment_to_json``): its ``patents`` are the snapshot at pledge.
+    request : dict or None
+        The stored request (assumptions, policy, seed); without it coverage is not re-computed.
+    fetch : callable
+        ``fetch(patent_ids) -> current facts``.
+    """
+    from ipvalue.monitor import monitor_portfolio, refresh_facts
+
+    snapshot = records_to_frame(output.get("patents") or [], index="patent_id")
+    loan_json = output.get("loan") or (request or {}).get("loan")
+    loan = loan_from_json(loan_json) if loan_json else None
+    reassess = None
+    if revalue and request is not None and loan is not None:
+        seed = int(request.get("seed", 0))
+
+        def reassess(current: pd.DataFrame) -> float:
+            portfolio = refresh_facts(snapshot, current)
+            try:
+                valued = pipeline.value(portfolio, request.get("assumptions"), as_of=as_of, rng=seed)
+                result = pipeline.assess(valued, loan=loan, policy=request["policy"], rng=seed)
+            except (ValueError, KeyError) as exc:
+                raise as_input_error(exc) from exc
+            summary = dict(result.summary)
+            cov = summary.get("coverage_ratio")
+            if cov is None:
+                cov = float(summary["collateral_value"]) / loan.amount
+            return float(cov)
+
+    report = monitor_portfolio(snapshot, as_of=as_of, fetch=fetch,
+                               coverage_trigger=loan.coverage_trigger if loan is not None else None,
+                               reassess=reassess, within_days=within_days)
+    return report.to_dict()

@@ -1,0 +1,162 @@
+"""JSON forms of frames and assessment results, and back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["to_jsonable", "frame_records", "assessment_to_json", "assessment_from_json", "valued_to_json",
+           "draws_to_bytes", "draws_from_bytes", "records_to_frame"]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON values: NaN, inf, NaT and NA become ``None``; dates ISO text; numpy scalars Python ones."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if obj is pd.NaT or obj is pd.NA:
+        return None
+    if isinstance(obj, pd.Timestamp):
+        if obj.tzinfo is None and obj == obj.normalize():
+            return obj.date().isoformat()
+        return obj.isoformat()
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, pd.DataFrame):
+        return frame_records(obj)
+    if isinstance(obj, pd.Series):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    try:
+        if pd.isna(obj):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(obj)
+
+
+def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``df`` as JSON objects (the index is dropped when it is also a column, else kept as one)."""
+    if df.index.name is not None and df.index.name not in df.columns:
+        df = df.reset_index()
+    else:
+        df = df.reset_index(drop=True)
+    return [{str(k): to_jsonable(v) for k, v in rec.items()} for rec in df.to_dict("records")]
+
+
+def records_to_frame(records: list[dict[str, Any]], *, index: str | None = None) -> pd.DataFrame:
+    """Inverse of :func:`frame_records` for the portfolio columns: dates back to ``datetime64``, counts ``Int64``."""
+    from ipvalue.patent import COLUMN_KINDS
+
+    df = pd.DataFrame.from_records(records)
+    for col, kind in COLUMN_KINDS.items():
+        if col not in df.columns:
+            continue
+        if kind == "date":
+            df[col] = pd.to_datetime(df[col], errors="raise")
+        elif kind == "int":
+            df[col] = pd.array(df[col].tolist(), dtype="Int64")
+        elif kind == "float":
+            df[col] = pd.to_numeric(df[col], errors="raise").astype(float)
+        elif kind == "bool":
+            df[col] = df[col].astype("boolean").fillna(False).astype(bool)
+    if index and index in df.columns:
+        df = df.set_index(index, drop=False).rename_axis(index=index)
+    return df
+
+
+def draws_to_bytes(draws: np.ndarray | None) -> bytes | None:
+    """The Monte Carlo draws as ``.npy`` bytes (no pickle)."""
+    if draws is None:
+        return None
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(draws, dtype=float), allow_pickle=False)
+    return buf.getvalue()
+
+
+def draws_from_bytes(data: bytes | None) -> np.ndarray:
+    """Inverse of :func:`draws_to_bytes` (an empty array when nothing was stored)."""
+    if not data:
+        return np.empty(0)
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def valued_to_json(valued: pd.DataFrame) -> dict[str, Any]:
+    """A valued portfolio frame (``value_portfolio``'s result) as JSON: ``patents`` rows and ``attrs``."""
+    attrs = valued.attrs.get("ipvalue", {}) if hasattr(valued, "attrs") else {}
+    return {"patents": frame_records(valued), "valuation": to_jsonable(attrs)}
+
+
+def assessment_to_json(a: Any) -> dict[str, Any]:
+    """A :class:`~ipvalue.CollateralAssessment` as JSON (the draws go to :func:`draws_to_bytes` instead)."""
+    return {
+        "summary": to_jsonable(dict(a.summary)),
+        "patents": frame_records(a.patents),
+        "liquidation": frame_records(a.liquidation),
+        "stress": frame_records(a.stress),
+        "loan": to_jsonable(a.loan.to_dict()),
+        "policy": to_jsonable(a.policy),
+        "assumptions": frame_records(a.assumptions) if isinstance(a.assumptions, pd.DataFrame) else
+        to_jsonable(a.assumptions),
+        "audit": to_jsonable(a.audit),
+    }
+
+
+def loan_from_json(d: dict[str, Any]) -> Any:
+    """Rebuild a :class:`~ipvalue.Loan` from its JSON form (``None`` caps read as uncapped)."""
+    from ipvalue.collateral._assessment import Loan, RiskSharing
+
+    d = dict(d)
+    rs = dict(d.pop("risk_sharing", None) or {})
+    for k in list(rs):
+        if k.endswith("_cap") and rs[k] is None:
+            rs[k] = float("inf")
+    if d.get("start_date"):
+        d["start_date"] = dt.date.fromisoformat(d["start_date"])
+    known = set(Loan.__dataclass_fields__)
+    return Loan(**{k: v for k, v in d.items() if k in known}, risk_sharing=RiskSharing(**rs))
+
+
+_TEXT_SUMMARY_KEYS = ("currency", "as_of", "policy", "flags", "seed")
+
+
+def assessment_from_json(d: dict[str, Any], draws: bytes | None = None) -> Any:
+    """Rebuild a :class:`~ipvalue.CollateralAssessment` from :func:`assessment_to_json` (for the report writers)."""
+    from ipvalue.collateral._assessment import CollateralAssessment
+
+    assumptions = d.get("assumptions")
+    summary = {k: (float("nan") if v is None and k not in _TEXT_SUMMARY_KEYS else v)
+               for k, v in (d.get("summary") or {}).items()}
+    return CollateralAssessment(
+        patents=records_to_frame(d.get("patents") or [], index="patent_id"),
+        summary=summary,
+        liquidation=pd.DataFrame.from_records(d.get("liquidation") or []),
+        stress=pd.DataFrame.from_records(d.get("stress") or []),
+        recovery_draws=draws_from_bytes(draws),
+        loan=loan_from_json(d["loan"]),
+        policy=dict(d.get("policy") or {}),
+        assumptions=pd.DataFrame.from_records(assumptions) if isinstance(assumptions, list) else
+        pd.DataFrame(columns=["name", "value", "source"]),
+        audit=dict(d.get("audit") or {}),
+    )

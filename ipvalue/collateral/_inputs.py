@@ -1,0 +1,175 @@
+"""Reading and checking the valued frame the collateral engine works on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.patent import LEGAL_STATUSES, PATENT_TYPES
+
+__all__ = ["CollateralInputError", "REQUIRED_COLUMNS", "check_frame", "num", "flag", "text", "to_date"]
+
+#: columns the collateral engine cannot work without
+REQUIRED_COLUMNS: tuple[str, ...] = ("patent_type", "legal_status", "value", "remaining_life_years")
+
+
+class CollateralInputError(ValueError):
+    """Bad input to the collateral engine, naming the patent (when one is to blame) and the field."""
+
+    def __init__(self, message: str, *, patent_id: str | None = None, field: str | None = None) -> None:
+        self.patent_id = patent_id
+        self.field = field
+        prefix = (
+            f"patent {patent_id}, field {field!r}: " if patent_id else (f"field {field!r}: " if field else "")
+        )
+        super().__init__(prefix + message)
+
+
+def to_date(value: object, name: str) -> dt.date:
+    """A ``datetime.date`` from a date, datetime, Timestamp or ISO string."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError as exc:
+            raise CollateralInputError(f"not an ISO date: {value!r}", field=name) from exc
+    raise CollateralInputError(f"expected a date, got {value!r}", field=name)
+
+
+def num(frame: pd.DataFrame, col: str, default: float = np.nan) -> np.ndarray:
+    """Column as a float array (NaN for missing); ``default`` everywhere when the column is absent."""
+    if col not in frame.columns:
+        return np.full(len(frame), default, dtype=float)
+    s = frame[col]
+    try:
+        return pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (ValueError, TypeError) as exc:
+        bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
+        pid = str(s.index[bad.to_numpy()][0]) if bad.any() else None
+        raise CollateralInputError(f"not a number: {s[bad].iloc[0]!r}", patent_id=pid, field=col) from exc
+
+
+def flag(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """Boolean column (missing read as False); a value that is not a bool raises."""
+    if col not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    s = frame[col]
+    known = s.notna()
+    vals = s[known]
+    ok = vals.isin([True, False]).to_numpy(dtype=bool)
+    if not ok.all():
+        pid = str(vals.index[~ok][0])
+        raise CollateralInputError(
+            f"expected true/false, got {vals[~ok].iloc[0]!r}", patent_id=pid, field=col
+        )
+    out = np.zeros(len(frame), dtype=bool)
+    out[known.to_numpy()] = vals.astype(bool).to_numpy()
+    return out
+
+
+def text(frame: pd.DataFrame, col: str) -> pd.Series:
+    """Column as a string Series (``<NA>`` for missing; all-NA when absent)."""
+    if col not in frame.columns:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    return frame[col].astype("string").str.strip().replace("", pd.NA)
+
+
+def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
+    """Check the valued frame and return a copy indexed by ``patent_id`` (input order kept).
+
+    Raises
+    ------
+    CollateralInputError
+        Missing required columns, duplicate patents, negative or inconsistent values, unknown types or
+        statuses, quality scores outside [0, 100]. The message names the patent and the field.
+    """
+    if not isinstance(valued, pd.DataFrame):
+        raise CollateralInputError(f"expected a pandas DataFrame, got {type(valued).__name__}")
+    frame = valued.copy()
+    if frame.index.name != "patent_id":
+        if "patent_id" in frame.columns:
+            frame = frame.set_index("patent_id", drop=False).rename_axis(index="patent_id")
+        else:
+            raise CollateralInputError("the frame has no patent_id index or column", field="patent_id")
+    frame.index = frame.index.astype(str)
+    if frame.index.hasnans or (frame.index == "").any():
+        raise CollateralInputError("a row has no patent number", field="patent_id")
+    dup = frame.index[frame.index.duplicated()]
+    if len(dup):
+        raise CollateralInputError("patent listed more than once", patent_id=str(dup[0]), field="patent_id")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise CollateralInputError(
+            f"the valued frame lacks {', '.join(missing)}; run ipvalue.value_portfolio first",
+            field=missing[0],
+        )
+
+    def first_bad(mask: np.ndarray, col: str, msg: str) -> None:
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            raise CollateralInputError(
+                f"{msg}, got {frame[col].iloc[i]!r}", patent_id=str(frame.index[i]), field=col
+            )
+
+    for col in ("value", "value_p05", "value_p50", "value_p95", "remaining_life_years"):
+        if col in frame.columns:
+            v = num(frame, col)
+            first_bad(v < 0, col, "must not be negative")
+            first_bad(np.isinf(v), col, "must be finite")
+    if {"value_p05", "value_p95"} <= set(frame.columns):
+        p05, p95 = num(frame, "value_p05"), num(frame, "value_p95")
+        first_bad(p05 > p95 * (1 + 1e-9) + 1e-9, "value_p05", "is above value_p95")
+    for col in ("quality_legal", "quality_score"):
+        if col in frame.columns:
+            q = num(frame, col)
+            first_bad((q < 0) | (q > 100), col, "must lie in [0, 100]")
+    if "volatility" in frame.columns:
+        first_bad(num(frame, "volatility") < 0, "volatility", "must not be negative")
+    pt = text(frame, "patent_type")
+    first_bad(
+        (pt.notna() & ~pt.isin(PATENT_TYPES)).to_numpy(dtype=bool),
+        "patent_type",
+        f"must be one of {', '.join(PATENT_TYPES)}",
+    )
+    ls = text(frame, "legal_status")
+    first_bad(
+        (ls.notna() & ~ls.isin(LEGAL_STATUSES)).to_numpy(dtype=bool),
+        "legal_status",
+        f"must be one of {', '.join(LEGAL_STATUSES)}",
+    )
+    return frame
+
+
+def fx_rates(
+    frame: pd.DataFrame, loan_currency: str, fx: Mapping[str, float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rate into the loan currency per patent and the currency-mismatch mask.
+
+    A patent valued in another currency needs ``fx[currency]`` = units of the loan currency per unit.
+    A frame without a ``currency`` column is taken to be in the loan currency.
+    """
+    cur = text(frame, "currency").str.upper()
+    cur = cur.fillna(loan_currency)
+    rates = np.ones(len(frame))
+    mismatch = (cur != loan_currency).to_numpy(dtype=bool)
+    fx = {str(k).upper(): v for k, v in (fx or {}).items()}
+    for code in pd.unique(cur[mismatch]):
+        rate = fx.get(code)
+        if rate is None or not np.isfinite(rate) or rate <= 0:
+            i = int(np.flatnonzero((cur == code).to_numpy(dtype=bool))[0])
+            raise CollateralInputError(
+                f"valued in {code} but the loan is in {loan_currency}; pass fx={{'{code}': rate}} "
+                f"({loan_currency} per {code})",
+                patent_id=str(frame.index[i]),
+                field="currency",
+            )
+        rates[(cur == code).to_numpy(dtype=bool)] = float(rate)
+    return rates, mismatch

@@ -1,0 +1,202 @@
+"""Pledge eligibility: CNIPA's grounds for refusing a pledge registration, plus the policy's own rules.
+
+Each failed check adds a stable reason code to ``ineligible_reasons`` (codes joined with ``;``, in the order
+of :data:`REASON_CODES`). The checks follow the grounds on which CNIPA refuses to register a patent pledge
+(专利权质押登记办法, CNIPA Announcement No. 461, 2021; CNIPA FAQ 2009; see
+``shared/reference/collateral_and_liquidation.md`` section 3.2):
+
+=========================  ===================================================================================
+ownership                  ``OWNER_MISMATCH`` (pledgor is not the registered patentee), ``OWNER_UNKNOWN``,
+                           ``CO_OWNED`` (when the policy will not rely on co-owners' consent)
+validity                   ``NOT_GRANTED``, ``LAPSED``, ``EXPIRED``, ``INVALIDATED``, ``STATUS_UNKNOWN``
+fees                       ``FEES_UNPAID`` (annual fee unpaid or in the late-payment period)
+disputes                   ``IN_LITIGATION`` (when the policy refuses litigated patents)
+tenor                      ``TERM_SHORTER_THAN_LOAN`` (debt term plus the disposal buffer beyond the remaining
+                           term), ``LIFE_BELOW_MINIMUM``, ``TERM_UNKNOWN``
+prior pledge               ``ALREADY_PLEDGED``
+invalidation               ``INVALIDATION_PENDING``
+policy                     ``TYPE_NOT_ACCEPTED``, ``JURISDICTION_NOT_ACCEPTED``, ``NOT_VALUED``
+=========================  ===================================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.collateral._assessment import Loan
+from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, num, text, to_date
+from ipvalue.collateral.policy import Policy, load_policy
+
+__all__ = ["REASON_CODES", "check_eligibility", "normalize_owner", "loan_horizon_years"]
+
+#: stable reason code -> (English, Chinese) description
+REASON_CODES: dict[str, tuple[str, str]] = {
+    "NOT_VALUED": ("no appraised value", "无评估价值"),
+    "STATUS_UNKNOWN": ("legal status unknown", "法律状态不明"),
+    "NOT_GRANTED": ("application not granted (pending or withdrawn)", "尚未授权(审中或已撤回)"),
+    "LAPSED": ("terminated for unpaid annual fees", "未缴年费终止"),
+    "EXPIRED": ("term expired", "专利权期限届满"),
+    "INVALIDATED": ("declared invalid (revoked)", "已被宣告无效"),
+    "TYPE_NOT_ACCEPTED": ("patent type not accepted by the policy", "该专利类型不接受质押"),
+    "JURISDICTION_NOT_ACCEPTED": (
+        "granted by an office the policy does not accept",
+        "非政策接受的专利局授权",
+    ),
+    "TERM_UNKNOWN": ("remaining life unknown", "剩余保护期不明"),
+    "TERM_SHORTER_THAN_LOAN": (
+        "remaining life shorter than the loan term plus the disposal buffer",
+        "剩余保护期短于贷款期限加处置期",
+    ),
+    "LIFE_BELOW_MINIMUM": ("remaining life below the policy minimum", "剩余保护期低于政策下限"),
+    "FEES_UNPAID": ("annual fee unpaid or in the late-payment period", "年费未缴或处于滞纳期"),
+    "ALREADY_PLEDGED": ("already pledged and the pledge is current", "已质押且质押尚在有效期"),
+    "INVALIDATION_PENDING": ("invalidation proceedings pending", "无效宣告程序进行中"),
+    "IN_LITIGATION": ("in litigation (policy refuses litigated patents)", "涉诉(政策不接受)"),
+    "OWNER_UNKNOWN": ("owner unknown, cannot match the borrower", "专利权人不明,无法核对出质人"),
+    "OWNER_MISMATCH": ("borrower is not a registered owner", "出质人不是登记的专利权人"),
+    "CO_OWNED": ("co-owned; the policy requires sole ownership", "共有专利,政策要求单独所有"),
+}
+
+_SUFFIXES = (
+    (r"\blimited\b", "ltd"),
+    (r"\bcompany\b", "co"),
+    (r"\bcorporation\b", "corp"),
+    (r"\bincorporated\b", "inc"),
+    (r"有限责任公司", "有限公司"),
+)
+
+
+def _normalize_series(s: pd.Series) -> pd.Series:
+    out = s.astype("string").str.normalize("NFKC").str.casefold()
+    for pat, rep in _SUFFIXES:
+        out = out.str.replace(pat, rep, regex=True)
+    return out.str.replace(r"[\W_]+", "", regex=True)
+
+
+def normalize_owner(name: str) -> str:
+    """Reduce a name for comparison.
+
+    NFKC (full-width to half-width), case-folded, common company suffixes shortened (``Limited`` -> ``ltd``,
+    有限责任公司 -> 有限公司), spaces and punctuation removed.
+    """
+    out = _normalize_series(pd.Series([name]))
+    return str(out.iloc[0])
+
+
+def loan_horizon_years(loan: Loan, as_of: dt.date) -> float:
+    """Years from ``as_of`` to the loan's maturity (start date, when given, shifts it)."""
+    start = to_date(loan.start_date, "loan.start_date") if loan.start_date else as_of
+    return max(0.0, (start - as_of).days / 365.25 + float(loan.tenor_years))
+
+
+def check_eligibility(
+    valued: pd.DataFrame, loan: Loan, policy: Policy | str = "cn-bank-standard", *, as_of: dt.date
+) -> pd.DataFrame:
+    """Run the pledge-eligibility checks.
+
+    Parameters
+    ----------
+    valued : pandas.DataFrame
+        The valued portfolio frame (facts plus ``value`` and ``remaining_life_years``).
+    loan : Loan
+        Its ``tenor_years``, ``start_date`` and ``borrower`` enter the checks.
+    policy : Policy or str
+    as_of : datetime.date
+        The date the fee status and remaining life refer to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``valued``: ``eligible`` (bool), ``ineligible_reasons`` (codes joined with ``;``, empty when
+        eligible), ``owner_match`` (bool or NA when not checked) and ``fees_verified`` (False when the frame does
+        not say how far fees are paid).
+    """
+    pol = load_policy(policy)
+    frame = check_frame(valued)
+    as_of = to_date(as_of, "as_of")
+    n = len(frame)
+    status = text(frame, "legal_status")
+    ptype = text(frame, "patent_type")
+    value = num(frame, "value")
+    life = num(frame, "remaining_life_years")
+    horizon = loan_horizon_years(loan, as_of) + float(pol["disposal_buffer_years"])
+
+    checks: dict[str, np.ndarray] = {}
+    checks["NOT_VALUED"] = np.isnan(value)
+    checks["STATUS_UNKNOWN"] = status.isna().to_numpy(dtype=bool)
+    st = status.fillna("")
+    checks["NOT_GRANTED"] = st.isin(["pending", "withdrawn"]).to_numpy(dtype=bool)
+    checks["LAPSED"] = (st == "lapsed").to_numpy(dtype=bool)
+    checks["EXPIRED"] = (st == "expired").to_numpy(dtype=bool)
+    checks["INVALIDATED"] = (st == "revoked").to_numpy(dtype=bool)
+    checks["TYPE_NOT_ACCEPTED"] = ~ptype.isin(list(pol["accepted_types"])).fillna(False).to_numpy(dtype=bool)
+    offices = pol["accepted_jurisdictions"]
+    if offices is None:
+        checks["JURISDICTION_NOT_ACCEPTED"] = np.zeros(n, dtype=bool)
+    else:
+        office = text(frame, "jurisdiction").str.upper()
+        if office.isna().any():  # take the office from the number (CN..., US..., EP...)
+            office = office.fillna(
+                pd.Series(frame.index, index=frame.index, dtype="string").str[:2].str.upper()
+            )
+        checks["JURISDICTION_NOT_ACCEPTED"] = ~office.isin(list(offices)).fillna(False).to_numpy(dtype=bool)
+    checks["TERM_UNKNOWN"] = np.isnan(life)
+    with np.errstate(invalid="ignore"):
+        checks["TERM_SHORTER_THAN_LOAN"] = life < horizon
+        checks["LIFE_BELOW_MINIMUM"] = life < float(pol["min_remaining_life_years"])
+
+    if "fees_paid_through" in frame.columns:
+        raw = frame["fees_paid_through"]
+        paid = pd.to_datetime(raw, errors="coerce")
+        bad = (paid.isna() & raw.notna()).to_numpy(dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise CollateralInputError(
+                f"not a date: {raw.iloc[i]!r}", patent_id=str(frame.index[i]), field="fees_paid_through"
+            )
+        cutoff = pd.Timestamp(as_of) - pd.Timedelta(days=int(pol["fee_grace_days"]))
+        fees_verified = paid.notna().to_numpy(dtype=bool)
+        checks["FEES_UNPAID"] = (paid < cutoff).fillna(False).to_numpy(dtype=bool)
+    else:
+        fees_verified = np.zeros(n, dtype=bool)
+        checks["FEES_UNPAID"] = np.zeros(n, dtype=bool)
+
+    checks["ALREADY_PLEDGED"] = flag(frame, "pledged")
+    checks["INVALIDATION_PENDING"] = flag(frame, "invalidation_pending")
+    checks["IN_LITIGATION"] = flag(frame, "in_litigation") & bool(pol["reject_in_litigation"])
+
+    owner_match = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+    owner_unknown = np.zeros(n, dtype=bool)
+    mismatch = np.zeros(n, dtype=bool)
+    owners = text(frame, "owner")
+    names = owners.str.replace("；", ";", regex=False).str.split(";").explode()
+    names = names.str.strip().replace("", pd.NA).dropna()
+    n_owners = names.groupby(level=0).size().reindex(frame.index, fill_value=0).to_numpy()
+    if pol["require_owner_match"] and loan.borrower is not None:
+        target = normalize_owner(loan.borrower)
+        hit = (_normalize_series(names) == target).groupby(level=0).any()
+        hit = hit.reindex(frame.index, fill_value=False).to_numpy(dtype=bool)
+        owner_unknown = n_owners == 0
+        mismatch = ~owner_unknown & ~hit
+        owner_match = pd.Series(hit, index=frame.index, dtype="boolean").mask(owner_unknown)
+    checks["OWNER_UNKNOWN"] = owner_unknown
+    checks["OWNER_MISMATCH"] = mismatch
+    checks["CO_OWNED"] = (n_owners > 1) & (not pol["accept_co_owned"])
+
+    reasons = np.full(n, "", dtype=object)
+    for code in REASON_CODES:
+        reasons = np.where(checks[code], reasons + code + ";", reasons)
+    reasons = pd.Series(reasons, index=frame.index, dtype="string").str.rstrip(";")
+    eligible = (reasons == "").to_numpy(dtype=bool)
+    return pd.DataFrame(
+        {
+            "eligible": eligible.astype(bool),
+            "ineligible_reasons": reasons,
+            "owner_match": owner_match,
+            "fees_verified": fees_verified,
+        },
+        index=frame.index,
+    )

@@ -1,0 +1,412 @@
+"""Haircuts from appraised value to collateral value, component by component.
+
+Each component is a fraction in [0, 1] and a column ``haircut_<component>`` of the assessment:
+
+``valuation``
+    Uncertainty of the appraisal itself: ``1 - exp(-k * s)`` with ``s = ln(p95 / p05) / (2 * 1.645)`` the
+    log-standard deviation implied by the valuation's 5-95% range.
+``market``
+    Price risk until the bank could sell after a default: ``1 - exp(mu*T - z*sigma*sqrt(T))`` with
+    ``mu = -obsolescence_rate`` and ``T = (N_R + T_M - 1) / 250`` years (revaluation interval plus liquidation
+    period, as in the Basel scaling). The ``basel_scaling`` method takes the same quantile over the estimation
+    period ``T_N`` and scales it linearly, ``H = H_N * sqrt(T_M / T_N) * sqrt((N_R + T_M - 1) / T_M)``.
+``legal``
+    Legal robustness: ``legal_max_haircut * (1 - quality_legal / 100)``.
+``life``
+    Remaining life against the loan: the share of the patent's remaining-life annuity that runs off before
+    maturity plus the disposal buffer.
+``concentration``
+    ``1 - prod_d (1 - w_d * excess(s_d))``, ``s_d`` the share of the pledged value in the patent's family,
+    technology class (CPC subclass) or product line (``group``), ``excess(s) = max(0, s - f) / (1 - f)``. With
+    ``f = 0`` the value-weighted mean of ``w_d * s_d`` is ``w_d * HHI_d``.
+``currency``
+    Currency mismatch: 8% over 10 days scaled by the Basel formula to the policy's revaluation interval and
+    liquidation period.
+
+The components compose multiplicatively, ``1 - prod(1 - h)``, and the policy's pledge-rate cap by patent type
+then bounds the collateral value: ``collateral = value * min(1 - composed, cap)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from ipvalue.collateral._inputs import num, text
+from ipvalue.collateral.policy import Policy
+
+__all__ = [
+    "COMPONENTS",
+    "BUSINESS_DAYS_PER_YEAR",
+    "basel_scaling_factor",
+    "market_haircut",
+    "basel_market_haircut",
+    "valuation_haircut",
+    "legal_haircut",
+    "life_factor",
+    "life_haircut",
+    "concentration_haircut",
+    "currency_haircut",
+    "compute_haircuts",
+]
+
+#: haircut components, in the order they compose
+COMPONENTS: tuple[str, ...] = ("valuation", "market", "legal", "life", "concentration", "currency")
+BUSINESS_DAYS_PER_YEAR = 250
+_Z90 = float(ndtri(0.95))  # 1.6449: half-width of a 5-95% range in standard deviations
+
+
+def basel_scaling_factor(revaluation_days, holding_days, estimation_days=None):
+    """Scale factor of a haircut for the holding period and revaluation interval.
+
+    ``sqrt((N_R + T_M - 1) / T_M)`` (DFSA PIB A4.3.25), times ``sqrt(T_M / T_N)`` when the haircut was
+    estimated over ``T_N = estimation_days`` (PIB A4.3.26).
+
+    Parameters
+    ----------
+    revaluation_days : float or array
+        ``N_R``, business days between revaluations (1 = daily).
+    holding_days : float or array
+        ``T_M``, the minimum holding period (5 repo-style, 10 capital market, 20 secured lending).
+    estimation_days : float or array, optional
+        ``T_N``, the holding period the haircut was estimated for (10 for the supervisory table).
+    """
+    n_r = np.asarray(revaluation_days, dtype=float)
+    t_m = np.asarray(holding_days, dtype=float)
+    f = np.sqrt((n_r + t_m - 1.0) / t_m)
+    if estimation_days is not None:
+        f = f * np.sqrt(t_m / np.asarray(estimation_days, dtype=float))
+    return f[()] if f.ndim == 0 else f
+
+
+def market_haircut(volatility, horizon_years, quantile, drift=0.0):
+    """Lognormal quantile haircut ``1 - exp(mu*T - z_q*sigma*sqrt(T))``, clipped to [0, 1].
+
+    Parameters
+    ----------
+    volatility : float or array
+        Annual volatility of the value.
+    horizon_years : float or array
+        ``T``.
+    quantile : float
+        One-sided confidence, e.g. 0.99 (``z_q = 2.326``).
+    drift : float or array
+        ``mu`` per year; negative for obsolescence.
+    """
+    sig = np.asarray(volatility, dtype=float)
+    t = np.asarray(horizon_years, dtype=float)
+    z = float(ndtri(quantile))
+    h = 1.0 - np.exp(np.asarray(drift, dtype=float) * t - z * sig * np.sqrt(t))
+    h = np.clip(h, 0.0, 1.0)
+    return h[()] if h.ndim == 0 else h
+
+
+def basel_market_haircut(volatility, quantile, drift, revaluation_days, holding_days, estimation_days):
+    """The lognormal haircut over ``estimation_days``, scaled linearly by :func:`basel_scaling_factor`."""
+    h_n = market_haircut(
+        volatility, np.asarray(estimation_days, dtype=float) / BUSINESS_DAYS_PER_YEAR, quantile, drift
+    )
+    h = np.clip(h_n * basel_scaling_factor(revaluation_days, holding_days, estimation_days), 0.0, 1.0)
+    return h[()] if np.ndim(h) == 0 else h
+
+
+def valuation_haircut(p05, p50, p95, k, missing_haircut):
+    """Appraisal-uncertainty haircut ``1 - exp(-k * s)`` from the valuation's range.
+
+    ``s = ln(p95 / p05) / (2 * 1.645)``; when ``p05`` is 0 the upper half ``ln(p95 / p50) / 1.645`` is used;
+    when the range is missing, ``missing_haircut``; when ``p50`` is also 0 the haircut is 1.
+
+    Returns
+    -------
+    (haircut, s) : tuple of arrays
+    """
+    p05, p50, p95 = (np.asarray(x, dtype=float) for x in (p05, p50, p95))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_full = np.log(p95 / p05) / (2.0 * _Z90)
+        s_upper = np.log(p95 / p50) / _Z90
+    s = np.where(p05 > 0, s_full, np.where(p50 > 0, s_upper, np.inf))
+    s = np.where(p95 <= 0, 0.0, s)  # nothing above zero: no range to speak of (value is 0 anyway)
+    s = np.maximum(s, 0.0)
+    h = 1.0 - np.exp(-float(k) * s)
+    missing = np.isnan(p05) | np.isnan(p95)
+    h = np.where(missing, float(missing_haircut), h)
+    s = np.where(missing, np.nan, s)
+    return np.clip(h, 0.0, 1.0), s
+
+
+def legal_haircut(quality_legal, max_haircut):
+    """``max_haircut * (1 - q / 100)``; a missing score takes the full ``max_haircut``."""
+    q = np.asarray(quality_legal, dtype=float)
+    h = float(max_haircut) * (1.0 - np.clip(q, 0.0, 100.0) / 100.0)
+    h = np.where(np.isnan(q), float(max_haircut), h)
+    return h[()] if h.ndim == 0 else h
+
+
+def life_factor(remaining_years, elapsed_years, rate):
+    """Share of a level annuity over ``remaining_years`` still to come after ``elapsed_years``.
+
+    ``a(L - t) / a(L)`` with ``a(n) = (1 - (1 + r)^-n) / r`` (``(L - t) / L`` when ``r = 0``); 0 once ``t >= L``.
+    Broadcasts; used for the remaining-life haircut and the liquidation value path.
+    """
+    big_l = np.asarray(remaining_years, dtype=float)
+    t = np.asarray(elapsed_years, dtype=float)
+    left = np.maximum(big_l - t, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if rate > 0:
+            kappa = np.log1p(rate)
+            f = -np.expm1(-kappa * left) / -np.expm1(-kappa * big_l)
+        else:
+            f = left / big_l
+    f = np.where(big_l > 0, f, 0.0)
+    return f[()] if np.ndim(f) == 0 else f
+
+
+def life_haircut(remaining_years, horizon_years, rate):
+    """``1 - life_factor(remaining, horizon, rate)``; 1 when the patent does not outlive the horizon."""
+    h = 1.0 - life_factor(remaining_years, horizon_years, rate)
+    h = np.where(np.isnan(np.asarray(remaining_years, dtype=float)), 1.0, h)
+    return h[()] if np.ndim(h) == 0 else h
+
+
+def concentration_haircut(values, buckets, weights, free_share=0.0):
+    """Concentration haircut per patent from the value shares of its buckets.
+
+    Parameters
+    ----------
+    values : array
+        Value of each patent in the pledged pool (0 for patents outside it).
+    buckets : dict of str -> array-like
+        Dimension name -> bucket label per patent.
+    weights : dict of str -> float
+        Haircut at a 100% share, per dimension.
+    free_share : float
+        Share a bucket may hold before it attracts a haircut.
+
+    Returns
+    -------
+    (haircut, shares, hhi) : array, dict of arrays, dict of float
+        ``shares[d]`` is the patent's bucket share; ``hhi[d]`` the Herfindahl index of the pool in ``d``.
+    """
+    v = np.asarray(values, dtype=float)
+    total = v.sum()
+    retain = np.ones(len(v))
+    shares, hhi = {}, {}
+    for dim, labels in buckets.items():
+        lab = pd.Series(np.asarray(labels, dtype=object))
+        by = pd.Series(v).groupby(lab.to_numpy()).transform("sum").to_numpy()
+        s = by / total if total > 0 else np.zeros(len(v))
+        bucket_vals = pd.Series(v).groupby(lab.to_numpy()).sum().to_numpy()
+        hhi[dim] = float(((bucket_vals / total) ** 2).sum()) if total > 0 else float("nan")
+        excess = np.maximum(s - free_share, 0.0) / (1.0 - free_share)
+        retain *= 1.0 - float(weights[dim]) * excess
+        shares[dim] = s
+    return 1.0 - retain, shares, hhi
+
+
+def currency_haircut(mismatch, fx_haircut_10d, revaluation_days, holding_days, estimation_days=10):
+    """Currency-mismatch haircut: ``Hfx`` (10-day) scaled by :func:`basel_scaling_factor`, where mismatched."""
+    h = min(
+        1.0, float(fx_haircut_10d) * basel_scaling_factor(revaluation_days, holding_days, estimation_days)
+    )
+    return np.where(np.asarray(mismatch, dtype=bool), h, 0.0)
+
+
+def _pct(x: np.ndarray, digits: int = 1) -> np.ndarray:
+    return np.char.add(np.char.mod(f"%.{digits}f", np.asarray(x, dtype=float) * 100.0), "%")
+
+
+def _fmt(x: np.ndarray, spec: str) -> np.ndarray:
+    return np.char.mod(spec, np.asarray(x, dtype=float))
+
+
+def technology_class(frame: pd.DataFrame) -> pd.Series:
+    """The CPC subclass (first four characters) of each patent's first class, ``"unknown"`` when missing."""
+    first = text(frame, "cpc").str.replace("；", ";", regex=False).str.split(";").str[0]
+    return first.str.replace(" ", "", regex=False).str[:4].str.upper().fillna("unknown")
+
+
+def compute_haircuts(
+    frame: pd.DataFrame,
+    *,
+    eligible: np.ndarray,
+    policy: Policy,
+    horizon_years: float,
+    fx_rate: np.ndarray,
+    currency_mismatch: np.ndarray,
+    obsolescence_shift: float = 0.0,
+) -> tuple[pd.DataFrame, dict]:
+    """All haircut components, the composed total, the cap and the collateral value per patent.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The checked valued frame.
+    eligible : array of bool
+    policy : Policy
+    horizon_years : float
+        Years from ``as_of`` to loan maturity (before the disposal buffer).
+    fx_rate : array
+        Loan-currency units per unit of each patent's valuation currency.
+    currency_mismatch : array of bool
+    obsolescence_shift : float
+        Added to the policy's obsolescence rate (stress tests).
+
+    Returns
+    -------
+    (columns, stats) : pandas.DataFrame, dict
+        ``haircut_<component>`` for each of :data:`COMPONENTS`, ``haircut_total``, ``pledge_rate_cap``,
+        ``cap_binding``, ``collateral_value`` (loan currency) and ``haircut_explanation``; ``stats`` holds the
+        pool's Herfindahl indices and the market horizon.
+    """
+    pol = policy
+    n = len(frame)
+    value = num(frame, "value")
+    value_ccy = np.nan_to_num(value) * fx_rate
+    sigma = num(frame, "volatility")
+    sigma = np.where(np.isfinite(sigma), sigma, float(pol["default_volatility"]))
+    mu = -(float(pol["obsolescence_rate"]) + obsolescence_shift)
+    n_r = int(pol["revaluation_interval_days"])
+    t_m = int(pol["liquidation_period_days"])
+    t_n = int(pol["estimation_period_days"])
+    q = float(pol["quantile"])
+    t_mkt = (n_r + t_m - 1) / BUSINESS_DAYS_PER_YEAR
+
+    h_val, s_val = valuation_haircut(
+        num(frame, "value_p05"),
+        num(frame, "value_p50") if "value_p50" in frame.columns else value,
+        num(frame, "value_p95"),
+        pol["valuation_k"],
+        pol["valuation_missing_range_haircut"],
+    )
+    if pol["market_method"] == "basel_scaling":
+        h_mkt = basel_market_haircut(sigma, q, mu, n_r, t_m, t_n)
+        mkt_note = np.char.add(
+            np.char.add("sigma ", _pct(sigma, 0)),
+            f", drift {mu:+.0%}/y, q{q:.0%}, {t_n}-day haircut x {basel_scaling_factor(n_r, t_m, t_n):.2f} "
+            f"(N_R={n_r}, T_M={t_m})",
+        )
+    else:
+        h_mkt = market_haircut(sigma, t_mkt, q, mu)
+        mkt_note = np.char.add(
+            np.char.add("sigma ", _pct(sigma, 0)), f", drift {mu:+.0%}/y, T={t_mkt:.2f}y, q{q:.0%}"
+        )
+    q_legal = num(frame, "quality_legal")
+    h_leg = legal_haircut(q_legal, pol["legal_max_haircut"])
+    life = num(frame, "remaining_life_years")
+    life_h = horizon_years + float(pol["disposal_buffer_years"])
+    h_life = life_haircut(life, life_h, float(pol["life_discount_rate"]))
+
+    pool = np.where(eligible, value_ccy, 0.0)
+    family = text(frame, "family_id").fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
+    tech = technology_class(frame)
+    line = text(frame, "group").fillna("unknown")
+    buckets = {
+        "family": family.to_numpy(dtype=object),
+        "technology_class": tech.to_numpy(dtype=object),
+        "product_line": line.to_numpy(dtype=object),
+    }
+    h_conc, shares, hhi = concentration_haircut(
+        pool, buckets, pol["concentration_weights"], float(pol["concentration_free_share"])
+    )
+    h_fx = currency_haircut(currency_mismatch, pol["fx_haircut_10d"], n_r, t_m, t_n)
+
+    comps = {
+        "valuation": h_val,
+        "market": h_mkt,
+        "legal": h_leg,
+        "life": h_life,
+        "concentration": h_conc,
+        "currency": h_fx,
+    }
+    retain = np.ones(n)
+    for c in COMPONENTS:
+        comps[c] = np.clip(np.asarray(comps[c], dtype=float), 0.0, 1.0)
+        retain *= 1.0 - comps[c]
+    caps_map = pol["pledge_rate_cap"]
+    ptype = text(frame, "patent_type")
+    cap = ptype.map(caps_map).astype(float).fillna(0.0).to_numpy()
+    rate = np.minimum(retain, cap)
+    cap_binding = cap < retain
+    rate = np.where(eligible, rate, 0.0)
+    total = 1.0 - rate
+    collateral = value_ccy * rate
+
+    # explanation, built column-wise
+    expl = pd.Series("", index=frame.index, dtype="string")
+    reasons = frame["ineligible_reasons"].astype("string") if "ineligible_reasons" in frame.columns else None
+    if reasons is not None:
+        expl = expl.mask(
+            ~eligible, "INELIGIBLE (" + reasons.str.replace(";", ", ", regex=False) + "): collateral 0; "
+        )
+    val_note = np.where(
+        np.isnan(s_val),
+        "no p05-p95 range, default haircut",
+        np.char.add(
+            np.char.add("range log-sd ", _fmt(np.nan_to_num(s_val, posinf=99.0), "%.2f")),
+            f" x k {float(pol['valuation_k']):.2f}",
+        ),
+    )
+    legal_note = np.where(
+        np.isnan(q_legal),
+        "no legal score, full legal haircut",
+        np.char.add("legal score ", _fmt(np.nan_to_num(q_legal), "%.0f")),
+    )
+    life_note = np.where(
+        np.isnan(life),
+        "remaining life unknown",
+        np.char.add(
+            np.char.add(_fmt(np.nan_to_num(life), "%.1f"), "y left vs "),
+            f"{life_h:.1f}y to maturity plus disposal",
+        ),
+    )
+    conc_note = np.char.add(
+        np.char.add(
+            np.char.add("family ", _pct(shares["family"], 0)),
+            np.char.add(
+                np.char.add(", class ", tech.to_numpy(dtype=str)),
+                np.char.add(" ", _pct(shares["technology_class"], 0)),
+            ),
+        ),
+        np.char.add(
+            np.char.add(np.char.add(", line ", line.to_numpy(dtype=str)), " "),
+            np.char.add(_pct(shares["product_line"], 0), " of pledged value"),
+        ),
+    )
+    fx_note = np.where(currency_mismatch, "valued in another currency", "same currency")
+    notes = {
+        "valuation": val_note,
+        "market": mkt_note,
+        "legal": legal_note,
+        "life": life_note,
+        "concentration": conc_note,
+        "currency": fx_note,
+    }
+    for c in COMPONENTS:
+        expl = expl + f"{c} " + _pct(comps[c]) + " (" + notes[c] + "); "
+    cap_txt = np.char.add(
+        np.char.add("cap ", _pct(cap, 0)), np.where(cap_binding, " binding", " not binding")
+    )
+    expl = (
+        expl
+        + "composed "
+        + _pct(1.0 - retain)
+        + "; "
+        + cap_txt
+        + " ("
+        + ptype.fillna("unknown type")
+        + "); "
+        + "collateral "
+        + _pct(rate)
+        + " of value"
+    )
+
+    out = pd.DataFrame({f"haircut_{c}": comps[c] for c in COMPONENTS}, index=frame.index)
+    out["haircut_total"] = total
+    out["pledge_rate_cap"] = cap
+    out["cap_binding"] = cap_binding & eligible
+    out["fx_rate"] = fx_rate
+    out["collateral_value"] = collateral
+    out["haircut_explanation"] = expl
+    stats = {"hhi": hhi, "market_horizon_years": t_mkt, "life_horizon_years": life_h}
+    return out, stats

@@ -1,0 +1,625 @@
+"""What the bank recovers from the pledged patents after a default: deterministic scenarios and a Monte Carlo.
+
+Monte Carlo, per path (reference note 5.3):
+
+1. default time within the tenor (constant hazard implied by the loan's PD, uniform when no PD is given);
+2. disposal mode: orderly sale, judicial auction or distressed sale (policy ``mode_probabilities``);
+3. market regime: a crashed IP market with probability ``crash_probability``;
+4. time to sale, lognormal around the mode's median;
+5. each patent's value at the sale: ``V0 * exp((mu - sigma^2/2) t + sigma sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z))``
+   with ``mu = -obsolescence``, times the remaining-life run-off and zero after an invalidation
+   (exponential time with a hazard scaled by legal quality and litigation);
+6. each patent is a lot with a best bid ``W = bid_median[mode] * (1 - crash drop) * exp(s * Zb)`` (a share of the
+   current value). Orderly and distressed lots go unsold when the bid is among the lowest ``p_no_sale`` of
+   bids, else sell at ``W * V``. Judicial lots sell at the first reserve (70% of the court's appraisal, taken
+   as the current value) when ``W`` reaches it, else at the second-round price (at most 20% lower) when ``W``
+   reaches that, else in the 60-day 变卖 at the second-round price if a buyer appears, else not at all;
+7. variable costs, the appraisal fee and legal costs; proceeds discounted to the default date;
+8. recovery capped at the exposure; the loss split with the risk sharers; the bank keeps the rest.
+
+Patent-level draws (value shock, invalidation time, bid) come from each patent's own stream
+(``ipvalue._random.patent_rng(seed, patent_id, "liquidation")``); path-level draws (default time, mode, regime,
+time to sale, market factor, 变卖 buyer) from ``root_rng(seed, "liquidation")``. Patents are processed in
+``patent_id`` order, so results do not depend on row order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from ipvalue._random import patent_rng, root_rng
+from ipvalue.collateral._assessment import Loan
+from ipvalue.collateral.haircut import life_factor
+from ipvalue.collateral.policy import MODES, Policy
+from ipvalue.collateral.sizing import risk_sharing_split
+
+__all__ = [
+    "LiquidationPool",
+    "MonteCarloResult",
+    "judicial_auction_prices",
+    "judicial_round_probabilities",
+    "default_time_quantile",
+    "deterministic_scenarios",
+    "simulate_liquidation",
+    "LIQUIDATION_COLUMNS",
+]
+
+LIQUIDATION_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    "description",
+    "probability",
+    "gross_proceeds",
+    "costs",
+    "recovery",
+    "recovery_rate",
+    "lgd_gross",
+    "lgd",
+    "time_to_cash_years",
+)
+_DAYS_PER_YEAR = 365.0  # the judicial time limits are calendar days
+
+
+def judicial_auction_prices(appraisal, first_reserve: float = 0.70, second_round_cut: float = 0.20) -> dict:
+    """Reserve prices of an online judicial auction (法释〔2016〕18号 Arts. 10 and 26).
+
+    The first reserve is at least 70% of the appraisal; a second auction may cut it by at most 20%; the 60-day
+    变卖 that follows a failed second auction sells at the second-auction price.
+
+    Parameters
+    ----------
+    appraisal : float or array
+        The court's appraised value.
+    first_reserve : float
+        First reserve as a share of the appraisal (>= 0.70).
+    second_round_cut : float
+        Reduction of the second reserve below the first (<= 0.20).
+
+    Returns
+    -------
+    dict
+        ``first_auction``, ``second_auction``, ``sale_period`` (变卖) prices.
+    """
+    if not 0.70 <= first_reserve <= 1.0:
+        raise ValueError(
+            f"first_reserve must lie in [0.70, 1] (法释〔2016〕18号 Art. 10), got {first_reserve!r}"
+        )
+    if not 0.0 <= second_round_cut <= 0.20:
+        raise ValueError(
+            f"second_round_cut must lie in [0, 0.20] (法释〔2016〕18号 Art. 26), got {second_round_cut!r}"
+        )
+    a = np.asarray(appraisal, dtype=float)
+    first = a * first_reserve
+    second = first * (1.0 - second_round_cut)
+    return {"first_auction": first, "second_auction": second, "sale_period": second.copy()}
+
+
+def judicial_round_probabilities(policy: Policy, *, crash_drop: float = 0.0) -> dict[str, float]:
+    """Per-lot probabilities of selling in each judicial round (no crash unless ``crash_drop`` > 0)."""
+    m = float(policy["bid_median"]["judicial"]) * (1.0 - crash_drop)
+    s = float(policy["bid_dispersion"])
+    r1 = float(policy["judicial_first_reserve"])
+    r2 = r1 * (1.0 - float(policy["judicial_second_round_cut"]))
+    if m <= 0:
+        return {"first_auction": 0.0, "second_auction": 0.0, "sale_period": 0.0, "unsold": 1.0}
+    if s > 0:
+        below1 = float(ndtr(np.log(r1 / m) / s))
+        below2 = float(ndtr(np.log(r2 / m) / s))
+    else:
+        below1, below2 = float(m < r1), float(m < r2)
+    succ = float(policy["judicial_sale_success"])
+    return {
+        "first_auction": 1.0 - below1,
+        "second_auction": below1 - below2,
+        "sale_period": below2 * succ,
+        "unsold": below2 * (1.0 - succ),
+    }
+
+
+def default_time_quantile(u, tenor_years: float, probability_of_default: float | None):
+    """Default time given default within the tenor, at uniform quantile ``u``.
+
+    A constant hazard ``lambda = -ln(1 - PD) / tenor`` conditioned on default before the tenor:
+    ``tau = -ln(1 - u (1 - exp(-lambda T))) / lambda``; uniform over the tenor when PD is unknown, 0 or 1.
+    """
+    u = np.asarray(u, dtype=float)
+    pd_ = probability_of_default
+    if tenor_years <= 0:
+        return np.zeros_like(u)
+    if pd_ is None or pd_ <= 0.0 or pd_ >= 1.0:
+        return u * tenor_years
+    lam = -np.log1p(-pd_) / tenor_years
+    return -np.log1p(-u * (1.0 - np.exp(-lam * tenor_years))) / lam
+
+
+@dataclass(frozen=True)
+class LiquidationPool:
+    """The pledged patents as the liquidation model sees them (arrays in ``patent_id`` order).
+
+    Attributes
+    ----------
+    ids : array of str
+    value : array
+        Appraised value in the loan currency.
+    volatility, remaining_life, hazard, crash_drop : array
+        Annual volatility, remaining life (years), invalidation hazard (per year), price drop in a crash.
+    """
+
+    ids: np.ndarray
+    value: np.ndarray
+    volatility: np.ndarray
+    remaining_life: np.ndarray
+    hazard: np.ndarray
+    crash_drop: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        ids,
+        value,
+        volatility,
+        remaining_life,
+        quality_legal,
+        quality_score,
+        in_litigation,
+        policy: Policy,
+    ):
+        """Assemble the pool from per-patent columns, applying the policy's hazard and crash rules.
+
+        The invalidation hazard is ``invalidation_hazard * (1.5 - quality_legal / 100)`` (x1.5 without a score),
+        times ``litigation_hazard_multiplier`` when in litigation; the crash drop is
+        ``min(1, 2 * crash_price_drop * (1 - quality / 100))`` (``quality_score``, else ``quality_legal``, else 50).
+        """
+        ids = np.asarray(ids, dtype=str)
+        order = np.argsort(ids, kind="stable")
+        ql = np.asarray(quality_legal, dtype=float)
+        qs = np.asarray(quality_score, dtype=float)
+        q = np.where(np.isnan(qs), np.where(np.isnan(ql), 50.0, ql), qs)
+        hazard = float(policy["invalidation_hazard"]) * np.where(np.isnan(ql), 1.5, 1.5 - ql / 100.0)
+        hazard = hazard * np.where(
+            np.asarray(in_litigation, dtype=bool), float(policy["litigation_hazard_multiplier"]), 1.0
+        )
+        drop = np.minimum(1.0, 2.0 * float(policy["crash_price_drop"]) * (1.0 - q / 100.0))
+        sig = np.asarray(volatility, dtype=float)
+        sig = np.where(np.isfinite(sig), sig, float(policy["default_volatility"]))
+        return cls(
+            ids=ids[order],
+            value=np.asarray(value, dtype=float)[order],
+            volatility=sig[order],
+            remaining_life=np.nan_to_num(np.asarray(remaining_life, dtype=float))[order],
+            hazard=hazard[order],
+            crash_drop=drop[order],
+        )
+
+
+@dataclass
+class MonteCarloResult:
+    """Per-path results of :func:`simulate_liquidation` (all arrays of length ``paths``).
+
+    Attributes
+    ----------
+    gross_proceeds, costs : array
+        Sale prices before costs, and all costs (undiscounted).
+    recovery : array
+        Discounted net proceeds at the default date, floored at 0 and capped at the exposure.
+    lgd_gross, lgd : array
+        Loss given default before and after the risk-sharing split (bank-retained).
+    time_to_cash : array
+        Proceeds-weighted years from default to cash (NaN when nothing is recovered).
+    default_time, mode, crash : array
+        Years from ``as_of`` to default; disposal mode index into :data:`MODES`; crashed market flag.
+    ead, seed, paths : float, int, int
+
+    Notes
+    -----
+    Paths are stored grouped by disposal mode (orderly, judicial, distressed), the order the engine processes
+    them in; the distribution does not depend on it.
+    """
+
+    gross_proceeds: np.ndarray
+    costs: np.ndarray
+    recovery: np.ndarray
+    lgd_gross: np.ndarray
+    lgd: np.ndarray
+    time_to_cash: np.ndarray
+    default_time: np.ndarray
+    mode: np.ndarray
+    crash: np.ndarray
+    ead: float
+    seed: int
+    paths: int
+
+    def summary(self) -> dict[str, float]:
+        """Expected, 95% and 99% LGD (bank-retained), their standard error, P(full recovery), time to cash."""
+        lgd = self.lgd
+        ttc = self.time_to_cash[np.isfinite(self.time_to_cash)]
+        return {
+            "expected_lgd": float(lgd.mean()),
+            "expected_lgd_stderr": float(lgd.std(ddof=1) / np.sqrt(len(lgd)))
+            if len(lgd) > 1
+            else float("nan"),
+            "lgd_95": float(np.quantile(lgd, 0.95)),
+            "lgd_99": float(np.quantile(lgd, 0.99)),
+            "expected_lgd_gross": float(self.lgd_gross.mean()),
+            "prob_full_recovery": float(np.mean(lgd <= 1e-12)),
+            "expected_time_to_cash_years": float(ttc.mean()) if len(ttc) else float("nan"),
+        }
+
+    def recovery_draws(self) -> np.ndarray:
+        """Recovery rate per path on the bank-retained basis (``1 - lgd``)."""
+        return 1.0 - self.lgd
+
+
+def _discount_rate(loan: Loan, policy: Policy) -> float:
+    r = policy["recovery_discount_rate"]
+    return float(loan.interest_rate if r is None else r)
+
+
+def simulate_liquidation(
+    pool: LiquidationPool,
+    *,
+    loan: Loan,
+    policy: Policy,
+    seed: int,
+    paths: int = 20_000,
+    start_offset_years: float = 0.0,
+    obsolescence_shift: float = 0.0,
+    crash_probability: float | None = None,
+    block_elements: int = 1_000_000,
+) -> MonteCarloResult:
+    """Monte Carlo of the disposal of the pledged patents after a default.
+
+    Parameters
+    ----------
+    pool : LiquidationPool
+    loan : Loan
+        EAD is the loan amount; PD shapes the default time; the interest rate discounts recoveries unless the
+        policy sets ``recovery_discount_rate``; ``risk_sharing`` splits the loss.
+    policy : Policy
+    seed : int
+    paths : int
+    start_offset_years : float
+        Years from ``as_of`` to the loan's start.
+    obsolescence_shift : float
+        Added to the policy's obsolescence rate (stress tests).
+    crash_probability : float, optional
+        Overrides the policy's (stress tests; 1.0 = the market has crashed).
+    block_elements : int
+        Patents x paths per vectorised block (memory bound).
+
+    Returns
+    -------
+    MonteCarloResult
+    """
+    if paths < 2:
+        raise ValueError(f"paths must be at least 2, got {paths!r}")
+    pol = policy
+    ead = float(loan.amount)
+    tenor = float(loan.tenor_years)
+    rate = _discount_rate(loan, pol)
+    v_rate = np.log1p(rate)
+    p_crash = float(pol["crash_probability"] if crash_probability is None else crash_probability)
+
+    g = root_rng(seed, "liquidation")
+    u_default = g.random(paths)
+    u_mode = g.random(paths)
+    u_crash = g.random(paths)
+    z_time = g.standard_normal(paths)
+    z_market = g.standard_normal(paths)
+    u_sale_period = g.random(paths)
+
+    cum = np.cumsum([float(pol["mode_probabilities"][m]) for m in MODES])
+    mode = np.minimum(np.searchsorted(cum, u_mode, side="right"), len(MODES) - 1)
+    # group the paths by disposal mode so that each mode is a contiguous slice of columns (paths are
+    # exchangeable: the per-patent draws of column j meet the path-level draws of the j-th path in this order)
+    order = np.argsort(mode, kind="stable")
+    mode, u_default, u_crash, z_time, z_market, u_sale_period = (
+        a[order] for a in (mode, u_default, u_crash, z_time, z_market, u_sale_period)
+    )
+    j0 = int(np.count_nonzero(mode == 0))
+    j1 = j0 + int(np.count_nonzero(mode == 1))
+    start = max(start_offset_years, 0.0)
+    span = max(start_offset_years + tenor - start, 0.0)
+    tau = start + default_time_quantile(u_default, span, loan.probability_of_default)
+    crash = u_crash < p_crash
+    med = np.array([float(pol["time_to_sale_median_years"][m]) for m in MODES])
+    t_sell = med[mode] * np.exp(float(pol["time_to_sale_dispersion"]) * z_time)
+    t = tau + t_sell
+    sqrt_t = np.sqrt(t)
+    rho = float(pol["market_correlation"])
+    common = np.sqrt(rho) * z_market * sqrt_t  # x sigma_i later
+    mu = -(float(pol["obsolescence_rate"]) + obsolescence_shift)
+    life_rate = float(pol["life_discount_rate"])
+
+    bid_med = np.array([float(pol["bid_median"][m]) for m in MODES])[mode]
+    s_bid = float(pol["bid_dispersion"])
+    ns = pol["no_sale_probability"]
+    ns_crash = pol["crash_no_sale_probability"]
+    p_ns = np.zeros(paths)
+    for i, m in enumerate(MODES):
+        if m in ns:
+            p_ns = np.where(mode == i, np.where(crash, ns_crash[m], ns[m]), p_ns)
+    ns_threshold = ndtri(p_ns)  # lot unsold when its bid normal is below this (-inf when p = 0)
+    judicial = mode == MODES.index("judicial")
+    r1 = float(pol["judicial_first_reserve"])
+    r2 = r1 * (1.0 - float(pol["judicial_second_round_cut"]))
+    sale_period_ok = u_sale_period < float(pol["judicial_sale_success"])
+    notice = float(pol["judicial_notice_days"]) / _DAYS_PER_YEAR
+    d1 = notice
+    d2 = d1 + (float(pol["judicial_second_round_days"]) + float(pol["judicial_notice_days"])) / _DAYS_PER_YEAR
+    d3 = d2 + float(pol["judicial_sale_period_days"]) / _DAYS_PER_YEAR
+    var_cost = np.array([float(pol["variable_cost"][m]) for m in MODES])[mode]
+    legal = np.array([float(pol["legal_cost"][m]) for m in MODES])[mode] * ead
+    fee = float(pol["appraisal_fee"])
+
+    # discount factors from the default date to cash, per judicial round, per path
+    df0 = np.exp(-v_rate * t_sell)
+    df1, df2, df3 = (np.exp(-v_rate * (t_sell + d)) for d in (d1, d2, d3))
+    keep = 1.0 - var_cost
+
+    # remaining-life run-off a(L - t) / a(L) = max(0, 1 - A_i B_p) C_i (see life_factor)
+    big_l = pool.remaining_life
+    if life_rate > 0:
+        kappa = np.log1p(life_rate)
+        a_i = np.exp(-kappa * big_l)
+        b_p = np.exp(kappa * t)
+    else:
+        with np.errstate(divide="ignore"):
+            a_i = np.where(big_l > 0, 1.0 / big_l, 0.0)
+        b_p = t
+    with np.errstate(divide="ignore"):
+        c_i = np.where(big_l > 0, 1.0 / (1.0 - np.where(life_rate > 0, a_i, 0.0)), 0.0)
+        log_vc = np.log(pool.value * c_i)
+
+    n = len(pool.ids)
+    sum_v = np.zeros(paths)  # value of the lots at the sale
+    s0 = np.zeros(paths)  # proceeds of orderly / distressed lots that sell
+    s1 = np.zeros(paths)  # value of judicial lots clearing the first reserve
+    s2 = np.zeros(paths)  # value of judicial lots clearing the second reserve
+    thr_bid = np.sqrt(1.0 - rho) * sqrt_t
+    crash_f = crash.astype(float)
+    # judicial lots compare the log best bid with the log reserves: s Zb + ln(1 - drop) >= ln r - ln m
+    with np.errstate(divide="ignore"):
+        theta1 = np.log(r1) - np.log(bid_med)
+        theta2 = np.log(r2) - np.log(bid_med)
+    log_keep = np.log(np.maximum(1.0 - pool.crash_drop, 1e-300))  # finite, so that x 0 stays 0
+    jud = slice(j0, j1)
+    others = [sl for sl in (slice(0, j0), slice(j1, paths)) if sl.stop > sl.start]
+    t_max = float(t.max()) if paths else 0.0
+    block = max(1, int(block_elements // paths))
+    for b0 in range(0, n, block):
+        b1 = min(n, b0 + block)
+        nb = b1 - b0
+        z = np.empty((nb, paths))
+        e = np.empty((nb, paths))
+        zb = np.empty((nb, paths))
+        for j in range(nb):
+            gp = patent_rng(seed, str(pool.ids[b0 + j]), "liquidation")
+            gp.standard_normal(out=z[j])
+            gp.standard_exponential(out=e[j])
+            gp.standard_normal(out=zb[j])
+        sig = pool.volatility[b0:b1, None]
+        # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
+        x = z
+        x *= thr_bid
+        x += common
+        x *= sig
+        x += np.multiply.outer(mu - 0.5 * pool.volatility[b0:b1] ** 2, t)
+        x += log_vc[b0:b1, None]
+        with np.errstate(under="ignore"):
+            np.exp(x, out=x)
+        tmp = np.multiply.outer(a_i[b0:b1], b_p)
+        np.subtract(1.0, tmp, out=tmp)
+        if t_max >= big_l[b0:b1].min():  # some sale after expiry: nothing left
+            np.maximum(tmp, 0.0, out=tmp)
+        x *= tmp
+        np.multiply.outer(pool.hazard[b0:b1], t, out=tmp)
+        x *= e > tmp  # invalidated before the sale: worth nothing
+        sum_v += x.sum(axis=0)
+        # judicial lots: which reserve the best bid reaches (masked products, then column sums)
+        if j1 > j0:
+            lw = zb[:, jud] * s_bid
+            if crash[jud].any():
+                lw += np.multiply.outer(log_keep[b0:b1], crash_f[jud])
+            xj, tj = x[:, jud], tmp[:, jud]
+            mask = lw >= theta1[jud]
+            np.multiply(xj, mask, out=tj)
+            s1[jud] += tj.sum(axis=0)
+            np.greater_equal(lw, theta2[jud], out=mask)
+            np.multiply(xj, mask, out=tj)
+            s2[jud] += tj.sum(axis=0)
+            del lw, xj, tj, mask
+        # orderly / distressed lots: sold at the best bid unless it is among the lowest p_no_sale
+        for sl in others:
+            zs = zb[:, sl]
+            w = zs * s_bid
+            np.exp(w, out=w)
+            w *= bid_med[sl]
+            if crash[sl].any():
+                w *= 1.0 - np.multiply.outer(pool.crash_drop[b0:b1], crash_f[sl])
+            w *= x[:, sl]
+            w *= zs > ns_threshold[sl]
+            s0[sl] += w.sum(axis=0)
+            del w, zs
+        del x, z, e, zb, tmp
+    fees = fee * sum_v
+    g1 = r1 * s1
+    g2 = r2 * (s2 - s1)
+    g3 = r2 * np.where(sale_period_ok, sum_v - s2, 0.0)
+    gross = np.where(judicial, g1 + g2 + g3, s0)
+    pv_net = keep * np.where(judicial, df1 * g1 + df2 * g2 + df3 * g3, df0 * s0)
+    pv_time = keep * np.where(
+        judicial, (t_sell + d1) * g1 + (t_sell + d2) * g2 + (t_sell + d3) * g3, t_sell * s0
+    )
+    net_total = pv_net - fees - legal
+    recovery = np.clip(net_total, 0.0, ead)
+    loss = ead - recovery
+    split = risk_sharing_split(loss, loan.risk_sharing)
+    undiscounted_net = gross * keep
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ttc = np.where(undiscounted_net > 0, pv_time / undiscounted_net, np.nan)
+    return MonteCarloResult(
+        gross_proceeds=gross,
+        costs=gross * var_cost + fees + legal,
+        recovery=recovery,
+        lgd_gross=loss / ead,
+        lgd=split["bank"] / ead,
+        time_to_cash=ttc,
+        default_time=tau,
+        mode=mode,
+        crash=crash,
+        ead=ead,
+        seed=int(seed),
+        paths=int(paths),
+    )
+
+
+def deterministic_scenarios(
+    pool: LiquidationPool,
+    *,
+    loan: Loan,
+    policy: Policy,
+    start_offset_years: float = 0.0,
+    obsolescence_shift: float = 0.0,
+) -> pd.DataFrame:
+    """Deterministic disposal scenarios after a default at maturity, the pledged patents sold as one package.
+
+    The value at the sale is ``V0 * exp(mu * t) * life run-off`` (no invalidation, no diffusion), with
+    ``t`` = maturity + the mode's median time to sale. Rows: ``orderly_sale`` (at the median orderly bid),
+    ``judicial_first_auction`` (first reserve), ``judicial_second_auction`` (second reserve),
+    ``judicial_sale_period`` (变卖 at the second-round price), ``judicial_unsold``, ``distressed_sale``
+    (median distressed bid times the chance of a sale). ``probability`` is the mode's probability times, for
+    judicial rows, the chance that a lot clears that round (see :func:`judicial_round_probabilities`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`LIQUIDATION_COLUMNS`.
+    """
+    pol = policy
+    ead = float(loan.amount)
+    rate = _discount_rate(loan, pol)
+    tau = max(start_offset_years + float(loan.tenor_years), 0.0)  # default at maturity
+    mu = -(float(pol["obsolescence_rate"]) + obsolescence_shift)
+    fee = float(pol["appraisal_fee"])
+    notice = float(pol["judicial_notice_days"]) / _DAYS_PER_YEAR
+    d2 = (
+        notice
+        + (float(pol["judicial_second_round_days"]) + float(pol["judicial_notice_days"])) / _DAYS_PER_YEAR
+    )
+    d3 = d2 + float(pol["judicial_sale_period_days"]) / _DAYS_PER_YEAR
+    p_mode = pol["mode_probabilities"]
+    jp = judicial_round_probabilities(pol)
+    rows = []
+
+    def value_at(mode: str) -> float:
+        t = tau + float(pol["time_to_sale_median_years"][mode])
+        return float(
+            (
+                pool.value
+                * np.exp(mu * t)
+                * life_factor(pool.remaining_life, t, float(pol["life_discount_rate"]))
+            ).sum()
+        )
+
+    def row(name, desc, prob, mode, share, delay=0.0):
+        v = value_at(mode)
+        gross = share * v
+        var = float(pol["variable_cost"][mode])
+        legal = float(pol["legal_cost"][mode]) * ead
+        t_cash = float(pol["time_to_sale_median_years"][mode]) + delay
+        pv = gross * (1.0 - var) * (1.0 + rate) ** (-t_cash)
+        rec = float(np.clip(pv - fee * v - legal, 0.0, ead))
+        loss = ead - rec
+        bank = float(risk_sharing_split(loss, loan.risk_sharing)["bank"])
+        rows.append(
+            {
+                "scenario": name,
+                "description": desc,
+                "probability": prob,
+                "gross_proceeds": gross,
+                "costs": gross * var + fee * v + legal,
+                "recovery": rec,
+                "recovery_rate": rec / ead,
+                "lgd_gross": loss / ead,
+                "lgd": bank / ead,
+                "time_to_cash_years": t_cash if gross > 0 else float("nan"),
+            }
+        )
+
+    m_o = float(pol["bid_median"]["orderly"])
+    row(
+        "orderly_sale",
+        f"orderly sale at the median bid, {m_o:.0%} of current value",
+        float(p_mode["orderly"]),
+        "orderly",
+        m_o,
+    )
+    prices = judicial_auction_prices(
+        1.0, float(pol["judicial_first_reserve"]), float(pol["judicial_second_round_cut"])
+    )
+    r1, r2 = float(prices["first_auction"]), float(prices["second_auction"])
+    pj = float(p_mode["judicial"])
+    row(
+        "judicial_first_auction",
+        f"sold at the first judicial auction, reserve {r1:.0%} of the appraisal",
+        pj * jp["first_auction"],
+        "judicial",
+        r1,
+        notice,
+    )
+    row(
+        "judicial_second_auction",
+        f"sold at the second auction, reserve {r2:.0%} of the appraisal",
+        pj * jp["second_auction"],
+        "judicial",
+        r2,
+        d2,
+    )
+    row(
+        "judicial_sale_period",
+        f"sold in the 60-day 变卖 at the second-auction price ({r2:.0%})",
+        pj * jp["sale_period"],
+        "judicial",
+        r2,
+        d3,
+    )
+    row(
+        "judicial_unsold",
+        "no buyer in either auction or the 变卖: no cash (以物抵债 or suspension)",
+        pj * jp["unsold"],
+        "judicial",
+        0.0,
+        d3,
+    )
+    m_d = float(pol["bid_median"]["distressed"])
+    p_ns = float(pol["no_sale_probability"]["distressed"])
+    row(
+        "distressed_sale",
+        f"distressed sale at the median bid {m_d:.0%} of current value, {p_ns:.0%} chance of no sale",
+        float(p_mode["distressed"]),
+        "distressed",
+        m_d * (1.0 - p_ns),
+    )
+    return pd.DataFrame(rows, columns=list(LIQUIDATION_COLUMNS))
+
+
+def monte_carlo_row(mc: MonteCarloResult) -> dict:
+    """The Monte Carlo's means as one row of the liquidation table."""
+    s = mc.summary()
+    return {
+        "scenario": "monte_carlo",
+        "description": f"Monte Carlo mean over {mc.paths:,} paths (seed {mc.seed}); "
+        f"95% LGD {s['lgd_95']:.1%}, 99% LGD {s['lgd_99']:.1%}",
+        "probability": 1.0,
+        "gross_proceeds": float(mc.gross_proceeds.mean()),
+        "costs": float(mc.costs.mean()),
+        "recovery": float(mc.recovery.mean()),
+        "recovery_rate": float(mc.recovery.mean() / mc.ead),
+        "lgd_gross": float(mc.lgd_gross.mean()),
+        "lgd": s["expected_lgd"],
+        "time_to_cash_years": s["expected_time_to_cash_years"],
+    }

@@ -1,0 +1,344 @@
+"""Named stress shocks: re-run valuation and collateral under each, and report the change.
+
+Where a shock changes the patents' economics (obsolescence, royalty cut, discount rate up) the shocked
+portfolio is revalued with :func:`ipvalue.valuation.value_portfolio` when the frame carries the input the shock
+changes and the valuation recorded in ``attrs["ipvalue"]`` can be repeated; otherwise the shock is applied to
+the valued frame directly and the row's description says so. Market and loan shocks act on the collateral
+engine only. Shocks follow the reference note's table (section 5.4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.collateral._assessment import Loan
+from ipvalue.collateral._inputs import num, text
+from ipvalue.collateral.haircut import life_factor
+from ipvalue.collateral.policy import Policy
+
+__all__ = ["STRESS_SHOCKS", "StressShock", "run_stress", "VALUE_COLUMNS"]
+
+#: money columns scaled together when a shock is applied to the valued frame directly
+VALUE_COLUMNS: tuple[str, ...] = (
+    "value",
+    "value_p05",
+    "value_p50",
+    "value_p95",
+    "value_income",
+    "value_cost",
+    "value_option",
+)
+#: columns value_portfolio adds (dropped before revaluing)
+_VALUATION_OUTPUT: tuple[str, ...] = VALUE_COLUMNS + (
+    "remaining_life_years",
+    "quality_legal",
+    "quality_technical",
+    "quality_economic",
+    "quality_score",
+    "methods_used",
+    "value_notes",
+)
+
+
+class _CannotRevalue(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StressShock:
+    """A named shock.
+
+    Attributes
+    ----------
+    name : str
+    description : str
+    revalue : callable or None
+        ``f(frame, assumptions) -> (frame, assumptions)``: the shock on the valuation inputs (raises when the frame
+        lacks what it needs); None for shocks that never revalue.
+    direct : callable
+        ``f(frame, ctx) -> (frame, note)``, the shock applied to the valued frame when revaluation is impossible
+        (or the only way, for market shocks).
+    engine : dict
+        Overrides for the collateral engine: ``obsolescence_shift``, ``crash_probability``, ``loan``.
+    """
+
+    name: str
+    description: str
+    revalue: Callable[[pd.DataFrame, dict], tuple[pd.DataFrame, dict]] | None
+    direct: Callable[[pd.DataFrame, dict], tuple[pd.DataFrame, str]]
+    engine: Mapping[str, Any]
+
+
+def _scale_values(frame: pd.DataFrame, factor) -> pd.DataFrame:
+    out = frame.copy()
+    for c in VALUE_COLUMNS:
+        if c in out.columns:
+            out[c] = num(out, c) * factor
+    return out
+
+
+def _in_obsolescence(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
+    econ = num(frame, "economic_life_years")
+    if a.get("economic_life_years") is not None:
+        econ = np.where(np.isfinite(econ), econ, float(a["economic_life_years"]))
+    life = num(frame, "remaining_life_years")
+    base = np.where(np.isfinite(econ), np.minimum(econ, np.where(np.isfinite(life), life, np.inf)), life)
+    if not np.isfinite(base).any():
+        raise _CannotRevalue("neither economic_life_years nor remaining_life_years is known")
+    out = frame.copy()
+    out["economic_life_years"] = np.where(
+        np.isfinite(base) & (base > 0), np.maximum(base / 2.0, 0.01), np.nan
+    )
+    return out, a
+
+
+def _in_royalty(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
+    roy = num(frame, "royalty_rate")
+    a = dict(a)
+    if a.get("royalty_rate") is not None:
+        a["royalty_rate"] = float(a["royalty_rate"]) * 0.6
+    else:
+        lacking = np.isnan(roy) & (np.nan_to_num(num(frame, "value")) > 0)
+        if lacking.any():
+            raise _CannotRevalue(
+                f"{int(lacking.sum())} valued patents take their royalty rate from the valuation's "
+                "industry table, not the frame"
+            )
+    out = frame.copy()
+    if "royalty_rate" in out.columns:
+        out["royalty_rate"] = roy * 0.6
+    return out, a
+
+
+def _in_discount(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
+    a = dict(a)
+    if a.get("discount_rate") is not None:
+        a["discount_rate"] = float(a["discount_rate"]) + 0.03
+    bu = dict(a.get("discount_rate_build_up") or {})
+    if "market_risk" in bu:
+        bu["market_risk"] = float(bu["market_risk"]) + 0.03
+        a["discount_rate_build_up"] = bu
+    elif a.get("discount_rate") is None and not np.isfinite(num(frame, "discount_rate")).all():
+        raise _CannotRevalue("no discount rate in the frame or the assumptions to raise")
+    out = frame.copy()
+    if "discount_rate" in out.columns:
+        out["discount_rate"] = num(frame, "discount_rate") + 0.03
+    return out, a
+
+
+def _direct_obsolescence(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+    life = num(frame, "remaining_life_years")
+    f = np.where(np.isfinite(life) & (life > 0), life_factor(life, life / 2.0, 0.10), 1.0)
+    out = _scale_values(frame, f)
+    out["remaining_life_years"] = life / 2.0
+    return out, "applied directly: remaining life halved and values scaled by the annuity run-off at 10%"
+
+
+def _direct_royalty(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+    return _scale_values(
+        frame, 0.6
+    ), "applied directly: every value column x 0.6 (treats the value as income-based)"
+
+
+def _direct_discount(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+    life = np.nan_to_num(num(frame, "remaining_life_years"))
+    r = num(frame, "discount_rate")
+    r = np.where(np.isfinite(r), r, 0.12)
+
+    def annuity(n, rate):
+        return -np.expm1(-n * np.log1p(rate)) / rate
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(life > 0, annuity(life, r + 0.03) / annuity(life, r), 1.0)
+    return (
+        _scale_values(frame, f),
+        "applied directly: values scaled by the level-annuity ratio a(L, r + 3%) / a(L, r) (r = discount_rate, else 12%)",
+    )
+
+
+def _direct_crash(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+    q = num(frame, "quality_score")
+    q = np.where(np.isnan(q), num(frame, "quality_legal"), q)
+    q = np.where(np.isnan(q), 50.0, q)
+    drop = np.minimum(1.0, 2.0 * float(ctx["policy"]["crash_price_drop"]) * (1.0 - q / 100.0))
+    return (
+        _scale_values(frame, 1.0 - drop),
+        "market shock, applied to the values directly: quality-dependent drop "
+        f"{2 * float(ctx['policy']['crash_price_drop']):.0%} x (1 - quality/100), and a crashed market at every disposal",
+    )
+
+
+def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+    base = ctx["base_patents"]
+    fam = text(frame, "family_id").fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
+    cv = base["collateral_value"].reindex(frame.index).to_numpy(dtype=float)
+    by = pd.Series(cv, index=frame.index).groupby(fam.to_numpy()).sum()
+    if by.empty or not (by > 0).any():
+        by = pd.Series(np.nan_to_num(num(frame, "value")), index=frame.index).groupby(fam.to_numpy()).sum()
+    if by.empty:
+        return frame, "no patent to invalidate"
+    target = by.sort_index().idxmax()  # ties: the first family id in sorted order
+    hit = (fam == target).to_numpy(dtype=bool)
+    out = frame.copy()
+    out["legal_status"] = text(out, "legal_status").mask(hit, "revoked")
+    for c in VALUE_COLUMNS:
+        if c in out.columns:
+            out[c] = np.where(hit, 0.0, num(out, c))
+    return out, f"applied directly: family {target} ({int(hit.sum())} patents) declared invalid, value 0"
+
+
+def _direct_none(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+    return frame, "loan shock: valuation unchanged"
+
+
+STRESS_SHOCKS: tuple[StressShock, ...] = (
+    StressShock(
+        "obsolescence",
+        "technology obsolescence: economic life halved and obsolescence drift +20%/y (reference 5.4: -10% to -30% a year)",
+        _in_obsolescence,
+        _direct_obsolescence,
+        {"obsolescence_shift": 0.20},
+    ),
+    StressShock(
+        "royalty_cut",
+        "royalty rates cut by 40% (reference 5.4: licensing income stops at default, haircut income by 30-50%)",
+        _in_royalty,
+        _direct_royalty,
+        {},
+    ),
+    StressShock(
+        "discount_rate_up",
+        "discount rates up 3 percentage points [C]",
+        _in_discount,
+        _direct_discount,
+        {},
+    ),
+    StressShock(
+        "ip_market_crash",
+        "IP-market crash (Ocean Tomo 2008-09: lots sold 50% -> 7%, proceeds -80%; mid-market -50%)",
+        None,
+        _direct_crash,
+        {"crash_probability": 1.0, "liquidation_frame": "base"},
+    ),
+    StressShock(
+        "invalidation_largest_family",
+        "the family with the most collateral value is declared invalid",
+        None,
+        _direct_invalidate_family,
+        {},
+    ),
+    StressShock(
+        "compensation_fund_exhausted",
+        "the risk-compensation fund is exhausted: its share drops to 0 (reference 3.5, 5.4)",
+        None,
+        _direct_none,
+        {"compensation_fund": 0.0},
+    ),
+)
+
+
+def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date) -> pd.DataFrame:
+    if shock.revalue is None:
+        raise _CannotRevalue("not a valuation input shock")
+    try:
+        from ipvalue.valuation import value_portfolio
+    except ImportError as exc:
+        raise _CannotRevalue("ipvalue.valuation.value_portfolio is not available") from exc
+    info = (frame.attrs or {}).get("ipvalue", {})
+    if "assumptions" not in info:
+        raise _CannotRevalue("the frame does not record the valuation's assumptions")
+    shocked, assumptions = shock.revalue(frame, dict(info["assumptions"] or {}))
+    shocked = shocked.drop(columns=[c for c in _VALUATION_OUTPUT if c in shocked.columns])
+    shocked.attrs = {}
+    try:
+        out = value_portfolio(shocked, assumptions, as_of=as_of, rng=int(info.get("seed", 0)))
+    except Exception as exc:  # the stress row reports why and falls back to the direct shock
+        raise _CannotRevalue(f"value_portfolio failed: {type(exc).__name__}: {exc}") from exc
+    return out.reindex(frame.index)
+
+
+def run_stress(
+    frame: pd.DataFrame,
+    *,
+    loan: Loan,
+    policy: Policy,
+    seed: int,
+    as_of: dt.date,
+    paths: int,
+    fx: Mapping[str, float] | None,
+    base: Mapping[str, Any],
+    base_patents: pd.DataFrame,
+    shocks: tuple[StressShock, ...] = STRESS_SHOCKS,
+) -> pd.DataFrame:
+    """Run each shock through valuation (when possible) and the collateral engine.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The checked valued frame.
+    loan, policy, seed, as_of, paths, fx
+        As for :func:`ipvalue.assess_collateral`; the same seed, so changes are not Monte Carlo noise.
+    base : mapping
+        The base case's numbers (``collateral_value``, ``expected_lgd``).
+    base_patents : pandas.DataFrame
+        The base case's patent table (to find the family with the most collateral value).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per shock with the columns of ``CollateralAssessment.stress``.
+    """
+    from ipvalue.collateral._engine import STRESS_COLUMNS, _assess_core
+
+    ctx = {"policy": policy, "base_patents": base_patents}
+    rows = []
+    for shock in shocks:
+        revalued = False
+        try:
+            shocked = _revalue(frame, shock, as_of=as_of)
+            note = "revalued with value_portfolio"
+            revalued = True
+        except _CannotRevalue as why:
+            shocked, note = shock.direct(frame, ctx)
+            if shock.revalue is not None:
+                note = f"{note} (revaluation impossible: {why})"
+        eng = dict(shock.engine)
+        if eng.get("liquidation_frame") == "base":
+            eng["liquidation_frame"] = (
+                frame  # the crash reaches the bids inside the Monte Carlo, not the values twice
+            )
+        loan_s = loan
+        if "compensation_fund" in eng:
+            loan_s = replace(
+                loan, risk_sharing=replace(loan.risk_sharing, compensation_fund=eng.pop("compensation_fund"))
+            )
+        core = _assess_core(
+            shocked, loan=loan_s, policy=policy, seed=seed, as_of=as_of, paths=paths, fx=fx, **eng
+        )
+        c = core.numbers
+        change = c["collateral_value"] - float(base["collateral_value"])
+        rows.append(
+            {
+                "shock": shock.name,
+                "description": f"{shock.description}; {note}",
+                "revalued": revalued,
+                "appraised_value": c["appraised_value"],
+                "collateral_value": c["collateral_value"],
+                "max_loan": c["max_loan"],
+                "coverage_ratio": c["coverage_ratio"],
+                "expected_lgd": c["expected_lgd"],
+                "lgd_99": c["lgd_99"],
+                "change_collateral_value": change,
+                "change_pct": change / float(base["collateral_value"])
+                if base["collateral_value"] > 0
+                else float("nan"),
+                "change_expected_lgd": c["expected_lgd"] - float(base["expected_lgd"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(STRESS_COLUMNS))

@@ -1,0 +1,521 @@
+"""The leaf indicators, each on a 0-1 scale (NaN when it cannot be observed), computed over the whole frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.quality._inputs import Inputs, read_inputs
+from ipvalue.quality._tree import QualityTree, load_tree
+
+__all__ = [
+    "quality_indicators",
+    "gdp_table",
+    "market_coverage_share",
+    "cpc_subclass",
+    "class_diversity",
+    "log_cap",
+]
+
+_DAYS_PER_YEAR = 365.25
+_DEAD = ("lapsed", "expired", "revoked", "withdrawn")
+
+
+# --------------------------------------------------------------------------- small pure helpers
+def log_cap(x: np.ndarray, cap: float) -> np.ndarray:
+    """``min(1, log(1 + x) / log(1 + cap))``: a concave 0-1 scale for counts (NaN stays NaN)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.minimum(1.0, np.log1p(x) / np.log1p(float(cap)))
+
+
+def cpc_subclass(code: object) -> str | None:
+    """The 4-character CPC/IPC subclass of one class symbol (``"H04L 9/32"`` -> ``"H04L"``), None if unusable."""
+    if not isinstance(code, str):
+        return None
+    s = "".join(code.split()).upper()
+    if len(s) < 4 or not (s[0].isalpha() and s[1:3].isdigit() and s[3].isalpha()):
+        return None
+    return s[:4]
+
+
+def class_diversity(classes: object) -> float:
+    """``1 - sum(s_j**2)`` over the class shares of a ``;``-joined list (one entry per citation); NaN if empty.
+
+    This is the OECD generality (citing classes) / originality (cited classes) index, Squicciarini, Dernis &
+    Criscuolo (2013), section on generality and originality.
+    """
+    if not isinstance(classes, str):
+        return float("nan")
+    items = [
+        c for c in (cpc_subclass(p) or p.strip().upper() for p in classes.replace("；", ";").split(";")) if c
+    ]
+    if not items:
+        return float("nan")
+    _, counts = np.unique(np.array(items), return_counts=True)
+    shares = counts / counts.sum()
+    return float(1.0 - np.sum(shares**2))
+
+
+@lru_cache(maxsize=4)
+def _read_gdp(path: str | None) -> tuple[dict[str, float], dict[str, tuple[str, ...]], str]:
+    if path is None:
+        text = resources.files("ipvalue").joinpath("data", "quality_gdp.csv").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    df = pd.read_csv(StringIO(text), comment="#", dtype={"code": str, "covers": str}, keep_default_na=False)
+    gdp: dict[str, float] = {}
+    covers: dict[str, tuple[str, ...]] = {}
+    for code, value, cov in zip(df["code"], df["gdp_usd_m"], df["covers"], strict=True):
+        code = str(code).strip().upper()
+        if cov:
+            covers[code] = tuple(c.strip().upper() for c in str(cov).split(";") if c.strip())
+        elif str(value).strip() != "":
+            gdp[code] = float(value)
+        else:
+            covers[code] = ()
+    year = ",".join(sorted({str(y) for y in df["year"]}))
+    return gdp, covers, year
+
+
+def gdp_table(path: str | Path | None = None) -> pd.DataFrame:
+    """The economic-size table used for market coverage (``code``, ``gdp_usd_m``, ``year``, ``covers``).
+
+    The packaged table is World Bank WDI GDP (current US$) for 2020, see ``ipvalue/data/quality_gdp.csv``.
+    """
+    gdp, covers, year = _read_gdp(None if path is None else str(path))
+    rows = [{"code": k, "gdp_usd_m": v, "year": year, "covers": ""} for k, v in gdp.items()]
+    rows += [{"code": k, "gdp_usd_m": np.nan, "year": year, "covers": ";".join(v)} for k, v in covers.items()]
+    return pd.DataFrame(rows)
+
+
+def market_coverage_share(jurisdictions: object, *, table: str | Path | None = None) -> float:
+    """Share of the table's total GDP covered by a set of offices (``;``-joined text or a list).
+
+    Regional codes (EP, EA) expand to the states listed in the table's ``covers`` column; the union is taken so
+    that a state is never counted twice; codes not in the table count zero.
+    """
+    gdp, covers, _ = _read_gdp(None if table is None else str(table))
+    if isinstance(jurisdictions, str):
+        codes = jurisdictions.replace("；", ";").split(";")
+    elif jurisdictions is None:
+        return float("nan")
+    else:
+        codes = list(jurisdictions)  # type: ignore[call-overload]
+    states: set[str] = set()
+    for c in codes:
+        c = str(c).strip().upper()
+        if not c:
+            continue
+        states.update(covers.get(c, (c,)))
+    total = sum(gdp.values())
+    return sum(gdp.get(s, 0.0) for s in states) / total
+
+
+# --------------------------------------------------------------------------- per-unique evaluation
+def _per_unique(values: pd.Series, fn: Callable[[object], float]) -> np.ndarray:
+    """Apply ``fn`` once per distinct value (not once per patent) and broadcast back."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    res = np.array([fn(u) for u in uniques], dtype=float)
+    out = np.full(len(values), np.nan)
+    ok = codes >= 0
+    out[ok] = res[codes[ok]]
+    return out
+
+
+def _first_subclass(cpc: object) -> str | None:
+    if not isinstance(cpc, str):
+        return None
+    for part in cpc.replace("；", ";").split(";"):
+        sc = cpc_subclass(part)
+        if sc:
+            return sc
+    return None
+
+
+def _n_subclasses(cpc: object) -> float:
+    if not isinstance(cpc, str):
+        return float("nan")
+    subs = {s for s in (cpc_subclass(p) for p in cpc.replace("；", ";").split(";")) if s}
+    return float(len(subs)) if subs else float("nan")
+
+
+def _offices(text: object) -> float:
+    if not isinstance(text, str):
+        return float("nan")
+    offices = {c.strip().upper() for c in text.replace("；", ";").split(";") if c.strip()} - {"WO"}
+    return float(len(offices)) if offices else float("nan")
+
+
+# --------------------------------------------------------------------------- remaining life
+def _terms_remaining_life(frame: pd.DataFrame, as_of: dt.date) -> np.ndarray | None:
+    if importlib.util.find_spec("ipvalue.terms") is None:
+        return None
+    terms = importlib.import_module("ipvalue.terms")
+    table = getattr(terms, "life_table", None)
+    if table is not None:
+        # rows whose term cannot be computed come back NaN: for the score that is a missing indicator
+        res = table(frame, as_of, errors="coerce")["remaining_life_years"]
+    else:
+        fn = getattr(terms, "remaining_life", None)
+        if fn is None:
+            return None
+        res = fn(frame, as_of)
+    arr = np.asarray(res, dtype=float).reshape(-1)
+    if arr.shape != (len(frame),):
+        raise ValueError(
+            f"ipvalue.terms.remaining_life returned {arr.shape[0]} values for {len(frame)} patents"
+        )
+    return arr
+
+
+def _fallback_remaining_life(inp: Inputs, as_of: np.datetime64) -> np.ndarray:
+    """Coarse statutory expiry from the filing date, used only when neither a column nor ipvalue.terms gives it.
+
+    Invention 20 years, utility model 10 years, design 15 years from filing (10 years for CN designs filed before
+    2021-06-01); an ``expiry_date`` column overrides; ``term_adjustment_days`` is added.
+    """
+    n = inp.n
+    filing = inp.dates.get("filing_date", np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
+    ptype = inp.text.get("patent_type", pd.Series([None] * n, dtype=object)).to_numpy(dtype=object)
+    juris = inp.text.get("jurisdiction", pd.Series([None] * n, dtype=object)).to_numpy(dtype=object)
+    years = np.select(
+        [ptype == "invention", ptype == "utility_model", ptype == "design"], [20, 10, 15], default=-1
+    ).astype(int)
+    old_cn_design = (ptype == "design") & (juris == "CN") & (filing < np.datetime64("2021-06-01"))
+    years = np.where(old_cn_design, 10, years)
+    expiry = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    for y in np.unique(years[years > 0]):  # one vectorised date shift per term length (a handful)
+        rows = (years == y) & ~np.isnat(filing)
+        shifted = pd.DatetimeIndex(filing[rows]) + pd.DateOffset(years=int(y))
+        expiry[rows] = shifted.to_numpy(dtype="datetime64[ns]")
+    tad = inp.num.get("term_adjustment_days")
+    if tad is not None:
+        add = np.where(np.isnan(tad), 0, tad).astype("int64").astype("timedelta64[D]")
+        expiry = expiry + add
+    override = inp.dates.get("expiry_date")
+    if override is not None:
+        expiry = np.where(np.isnat(override), expiry, override)
+    rl = (expiry - as_of) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
+    return np.where(np.isnan(rl), np.nan, np.maximum(rl, 0.0))
+
+
+# --------------------------------------------------------------------------- forward citations
+def _cohort_normalise(
+    rate: np.ndarray,
+    key1: np.ndarray,
+    key2: np.ndarray,
+    *,
+    min_size: int,
+    lo_q: float,
+    hi_q: float,
+    cap: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Winsorise and scale ``rate`` within cohorts, falling back to coarser cohorts and then a fixed cap.
+
+    Returns the 0-1 values and the level used per row: 1 = class x year, 2 = year, 3 = fixed cap, 0 = missing.
+    """
+    n = len(rate)
+    out = np.full(n, np.nan)
+    level = np.zeros(n, dtype=np.int8)
+    valid = ~np.isnan(rate)
+    todo = valid.copy()
+    for lvl, key in ((1, key1), (2, key2)):
+        use = todo & (key >= 0)
+        if not use.any():
+            continue
+        df = pd.DataFrame({"k": key[valid & (key >= 0)], "r": rate[valid & (key >= 0)]})
+        g = df.groupby("k")["r"]
+        size = g.size()
+        big = size.index[size.to_numpy() >= min_size]
+        if len(big) == 0:
+            continue
+        sub = df[df["k"].isin(big)]
+        q = sub.groupby("k")["r"].quantile([lo_q, hi_q]).unstack()
+        lo_map = pd.Series(q[lo_q].to_numpy(), index=q.index)
+        hi_map = pd.Series(q[hi_q].to_numpy(), index=q.index)
+        rows = use & np.isin(key, big.to_numpy())
+        lo = lo_map.reindex(key[rows]).to_numpy(dtype=float)
+        hi = hi_map.reindex(key[rows]).to_numpy(dtype=float)
+        x = np.clip(rate[rows], lo, hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = np.where(hi > 0, x / hi, (rate[rows] > 0).astype(float))
+        out[rows] = val
+        level[rows] = lvl
+        todo &= ~rows
+    if todo.any():
+        out[todo] = np.minimum(1.0, rate[todo] / cap)
+        level[todo] = 3
+    return out, level
+
+
+# --------------------------------------------------------------------------- the indicators
+def _level(flag: np.ndarray | None, n: int, yes: float, no: float) -> np.ndarray:
+    if flag is None:
+        return np.broadcast_to(np.float64(np.nan), (n,))
+    return np.where(np.isnan(flag), np.nan, np.where(flag == 1.0, yes, no))
+
+
+def compute_indicators(
+    frame: pd.DataFrame,
+    tree: QualityTree,
+    *,
+    as_of: dt.date,
+    remaining_life_years: object = None,
+    gdp_path: str | Path | None = None,
+    errors: str = "raise",
+) -> tuple[dict[str, np.ndarray], Inputs, dict[str, Any]]:
+    """Compute every leaf of ``tree``; returns ``({leaf: values}, inputs, notes)``.
+
+    Values are on a 0-1 scale, NaN where the indicator cannot be observed for that patent.
+    """
+    inp = read_inputs(
+        frame, expert_columns=tree.expert_columns(), remaining_life_years=remaining_life_years, errors=errors
+    )
+    n = inp.n
+    asof64 = np.datetime64(pd.Timestamp(as_of).normalize().to_datetime64(), "ns")
+    none = pd.Series([None] * n, dtype=object)
+    status = inp.text.get("legal_status", none).to_numpy(dtype=object)
+    ptype = inp.text.get("patent_type", none).to_numpy(dtype=object)
+    dead = pd.Series(status, dtype=object).isin(_DEAD).to_numpy(dtype=bool)
+    nan = np.full(n, np.nan)
+    absent = np.broadcast_to(np.float64(np.nan), (n,))  # a leaf with no input column: read-only, no memory
+    notes: dict[str, Any] = {}
+    want = set(tree.leaf_names)
+    vals: dict[str, np.ndarray] = {}
+
+    if "grant_status" in want:
+        p = tree.params("grant_status")
+        granted = p.get("granted", {})
+        v = nan.copy()
+        for t, x in granted.items():
+            v[(status == "granted") & (ptype == t)] = float(x)
+        for s in ("pending", *_DEAD):
+            if s in p:
+                v[status == s] = float(p[s])
+        vals["grant_status"] = v
+
+    if "invalidation_history" in want:
+        p = tree.params("invalidation_history")
+        pend = inp.flags.get("invalidation_pending")
+        surv = inp.flags.get("invalidation_survived")
+        v = nan.copy()
+        if pend is not None:
+            v[pend == 0.0] = float(p["unchallenged"])
+        if surv is not None:
+            v[(surv == 1.0) & ~(pend == 1.0 if pend is not None else np.zeros(n, bool))] = float(
+                p["survived"]
+            )
+        if pend is not None:
+            v[pend == 1.0] = float(p["pending"])
+        vals["invalidation_history"] = v
+
+    if "remaining_life" in want or "fee_continuity" in want:
+        rl = inp.num.get("remaining_life_years")
+        source = "input"
+        if rl is None:
+            rl = _terms_remaining_life(frame, as_of)
+            source = "ipvalue.terms"
+            if rl is not None:
+                bad = rl < 0
+                if bad.any():
+                    raise ValueError("ipvalue.terms.remaining_life returned negative years")
+        if rl is None:
+            rl = _fallback_remaining_life(inp, asof64)
+            source = "fallback (filing date + statutory term)"
+        rl = np.where(dead, 0.0, rl)
+        notes["remaining_life_source"] = source
+        notes["remaining_life_years"] = rl
+        if "remaining_life" in want:
+            mt = tree.params("remaining_life").get("max_term_years", {})
+            max_term = np.full(n, np.nan)
+            for t, x in mt.items():
+                max_term[ptype == t] = float(x)
+            with np.errstate(invalid="ignore"):
+                vals["remaining_life"] = np.clip(rl / max_term, 0.0, 1.0)
+
+    if "fee_continuity" in want:
+        p = tree.params("fee_continuity")
+        fpt = inp.dates.get("fees_paid_through")
+        v = nan.copy()
+        if fpt is not None:
+            gap = (fpt - asof64) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
+            known = ~np.isnan(gap)
+            v[known & (gap >= 0)] = float(p["paid"])
+            v[known & (gap < 0) & (gap >= -float(p["grace_years"]))] = float(p["grace"])
+            v[known & (gap < -float(p["grace_years"]))] = float(p["overdue"])
+        v[dead] = float(p["overdue"])
+        vals["fee_continuity"] = v
+
+    for leaf in ("claims", "independent_claims", "backward_citations"):
+        if leaf in want:
+            p = tree.params(leaf)
+            x = inp.num.get(leaf)
+            vals[leaf] = absent if x is None else log_cap(x, p["cap"])
+
+    if "litigation" in want:
+        p = tree.params("litigation")
+        vals["litigation"] = _level(inp.flags.get("in_litigation"), n, p["in_litigation"], p["free"])
+    if "licensing" in want:
+        p = tree.params("licensing")
+        vals["licensing"] = _level(inp.flags.get("licensed"), n, p["licensed"], p["not_licensed"])
+    if "commercialisation" in want:
+        p = tree.params("commercialisation")
+        vals["commercialisation"] = _level(inp.flags.get("commercialized"), n, p["yes"], p["no"])
+
+    cpc = inp.text.get("cpc")
+    if "forward_citations" in want:
+        p = tree.params("forward_citations")
+        fwd = inp.num.get("forward_citations")
+        if fwd is None:
+            vals["forward_citations"] = absent
+            notes["forward_citation_levels"] = np.zeros(n, dtype=np.int8)
+        else:
+            fdate = inp.dates.get("filing_date", np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
+            pdate = inp.dates.get("priority_date")
+            if pdate is not None:
+                fdate = np.where(np.isnat(fdate), pdate, fdate)
+            age = (asof64 - fdate) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
+            rate = fwd / np.maximum(age, float(p["min_age_years"]))  # NaN when the date is unknown
+            year = np.where(np.isnat(fdate), -1, fdate.astype("datetime64[Y]").astype(np.int64) + 1970)
+            if cpc is not None:
+                sub_codes, _ = pd.factorize(pd.Series(_per_unique_text(cpc, _first_subclass), dtype=object))
+            else:
+                sub_codes = np.full(n, -1)
+            key1 = np.where((sub_codes >= 0) & (year >= 0), sub_codes.astype(np.int64) * 10_000 + year, -1)
+            key2 = year
+            lo_q, hi_q = (float(q) for q in p["trim"])
+            v, lvl = _cohort_normalise(
+                rate,
+                key1,
+                key2,
+                min_size=int(p["min_cohort_size"]),
+                lo_q=lo_q,
+                hi_q=hi_q,
+                cap=float(p["absolute_rate_cap"]),
+            )
+            vals["forward_citations"] = v
+            notes["forward_citation_levels"] = lvl
+
+    for leaf, col in (
+        ("generality", "forward_citation_classes"),
+        ("originality", "backward_citation_classes"),
+    ):
+        if leaf in want:
+            v = inp.num.get(leaf)
+            if col in inp.text:
+                computed = _per_unique(inp.text[col], class_diversity)
+                v = computed if v is None else np.where(np.isnan(v), computed, v)
+            vals[leaf] = absent if v is None else v
+
+    if "cpc_scope" in want:
+        p = tree.params("cpc_scope")
+        vals["cpc_scope"] = absent if cpc is None else log_cap(_per_unique(cpc, _n_subclasses), p["cap"])
+
+    fam = inp.text.get("family_jurisdictions")
+    juris = inp.text.get("jurisdiction", none)
+    fsize = inp.num.get("family_size")
+    if "family_size" in want:
+        p = tree.params("family_size")
+        x = nan.copy() if fsize is None else fsize.copy()
+        if fam is not None:
+            derived = _per_unique(_offices_text(juris, fam), _offices)
+            x = np.where(np.isnan(x), derived, x)
+        vals["family_size"] = log_cap(x, p["cap"])
+
+    if "market_coverage" in want:
+        table = tree.params("market_coverage").get("table")
+        path = gdp_path
+        if path is None and table not in (None, "quality_gdp.csv"):
+            path = table
+
+        def share(text: object) -> float:
+            return market_coverage_share(text, table=path) if isinstance(text, str) else float("nan")
+
+        v = nan.copy()
+        if fam is not None:
+            v = _per_unique(_offices_text(juris, fam), share)
+        if fsize is not None:
+            single = np.isnan(v) & (fsize == 1.0)
+            if single.any():
+                v[single] = _per_unique(juris.where(pd.Series(single), None), share)[single]
+        vals["market_coverage"] = v
+
+    for leaf in tree.expert_columns():
+        x = inp.num.get(leaf)
+        vals[leaf] = absent if x is None else x / 10.0
+
+    missing_leaves = want - set(vals)
+    if missing_leaves:  # pragma: no cover - guarded by tree validation
+        raise RuntimeError(f"no computation for leaves {sorted(missing_leaves)}")
+    return {leaf: vals[leaf] for leaf in tree.leaf_names}, inp, notes
+
+
+def _offices_text(juris: pd.Series, fam: pd.Series) -> pd.Series:
+    """Own office and family offices joined with ``;`` (None where the family offices are unknown)."""
+    j = juris.to_numpy(dtype=object)
+    f = fam.to_numpy(dtype=object)
+    known = ~pd.isna(f)
+    text = np.where(pd.isna(j), "", j).astype(object) + ";" + np.where(known, f, "").astype(object)
+    return pd.Series(np.where(known, text, None), dtype=object)
+
+
+def _per_unique_text(values: pd.Series, fn: Callable[[object], str | None]) -> np.ndarray:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    res = np.array([fn(u) for u in uniques] + [None], dtype=object)
+    return res[np.where(codes >= 0, codes, len(uniques))]
+
+
+def quality_indicators(
+    frame: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    scenario: str = "pledge",
+    tree: QualityTree | None = None,
+    remaining_life_years: object = None,
+    errors: str = "raise",
+) -> pd.DataFrame:
+    """The leaf indicators on their 0-1 scales, one column per leaf, indexed like ``frame``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Portfolio frame.
+    as_of : datetime.date
+        Valuation date (ages, remaining life, fee status are measured at this date).
+    scenario : str
+        Only used to load the packaged tree when ``tree`` is not given (the leaves do not depend on it).
+    tree : QualityTree, optional
+        Indicator tree; the packaged one when omitted.
+    remaining_life_years : array-like, optional
+        Remaining life per patent in years (else a ``remaining_life_years`` column, else :mod:`ipvalue.terms`,
+        else a coarse statutory fallback).
+    errors : {"raise", "missing"}
+        What to do with bad input values, see :func:`ipvalue.quality.score_quality`.
+
+    Returns
+    -------
+    DataFrame
+        NaN marks an indicator that could not be observed. ``attrs["ipvalue_quality"]`` says where remaining life
+        came from and at which cohort level forward citations were normalised (``forward_citation_level``:
+        1 = CPC subclass x filing year, 2 = filing year, 3 = fixed citations-per-year cap, 0 = missing).
+    """
+    tree = tree or load_tree(scenario=scenario)
+    vals, _, notes = compute_indicators(
+        frame, tree, as_of=as_of, remaining_life_years=remaining_life_years, errors=errors
+    )
+    out = pd.DataFrame(vals, index=frame.index)
+    if "forward_citation_levels" in notes:
+        out["forward_citation_level"] = notes["forward_citation_levels"]
+    out.attrs["ipvalue_quality"] = {"remaining_life_source": notes.get("remaining_life_source")}
+    return out

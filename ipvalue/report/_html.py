@@ -1,0 +1,493 @@
+"""The HTML report: one self-contained file (inline CSS, charts as base64 PNG), rendered by Jinja2 with autoescape.
+
+The same HTML feeds the PDF writer (WeasyPrint); its print CSS paginates it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.report import _data as D
+from ipvalue.report import _labels as L
+
+__all__ = ["render_html", "build_context", "write_html"]
+
+_TEMPLATES = Path(__file__).with_name("templates")
+
+#: the summary's key figures in display order: (key, kind)
+KEY_FIGURES: tuple[tuple[str, str], ...] = (
+    ("appraised_value", "money"),
+    ("appraised_range", "range"),
+    ("eligible_value", "money"),
+    ("collateral_value", "money"),
+    ("max_loan", "money"),
+    ("loan_amount", "money"),
+    ("ltv", "pct"),
+    ("coverage_ratio", "pct"),
+    ("shortfall", "money"),
+    ("bank_retained_exposure", "money"),
+    ("probability_of_default", "pct"),
+    ("expected_lgd", "pct"),
+    ("lgd_95", "pct"),
+    ("lgd_99", "pct"),
+    ("expected_loss", "money"),
+    ("prob_full_recovery", "pct"),
+    ("expected_time_to_cash_years", "years"),
+    ("n_patents", "int"),
+    ("n_eligible", "int"),
+)
+
+#: the per-patent table in the report: (column, kind)
+PATENT_TABLE: tuple[tuple[str, str], ...] = (
+    ("patent_id", "id"),
+    ("title", "text"),
+    ("owner", "text"),
+    ("patent_type", "type"),
+    ("legal_status", "status"),
+    ("remaining_life_years", "years"),
+    ("quality_score", "score"),
+    ("value", "money"),
+    ("value_p05", "money"),
+    ("value_p95", "money"),
+    ("eligible", "bool"),
+    ("haircut_total", "pct"),
+    ("collateral_value", "money"),
+)
+
+_UNSAFE_CSS = re.compile(r"[^\w\s,\"'\-.]")
+_NUMERIC_KINDS = {"money", "pct", "years", "int", "score", "range"}
+
+
+def fmt(kind: str, x: Any, lang: str) -> str:
+    """Format one value of the given kind for display."""
+    if kind == "money":
+        return D.fmt_money(x)
+    if kind == "pct":
+        return D.fmt_pct(x)
+    if kind == "years":
+        return D.fmt_num(x, 1)
+    if kind == "score":
+        return D.fmt_num(x, 0)
+    if kind == "int":
+        return D.fmt_int(x)
+    if kind == "date":
+        return D.fmt_date(x)
+    if kind == "bool":
+        if D.is_missing(x):
+            return D.DASH
+        return L.label("eligible_yes" if bool(x) else "eligible_no", lang)
+    if kind == "type":
+        return D.DASH if D.is_missing(x) else L.translate_code(x, L.PATENT_TYPES, lang)
+    if kind == "status":
+        return D.DASH if D.is_missing(x) else L.translate_code(x, L.LEGAL_STATUSES, lang)
+    return D.fmt_text(x)
+
+
+def _cell(kind: str, x: Any, lang: str) -> dict[str, str]:
+    return {
+        "text": fmt(kind, x, lang),
+        "cls": "num" if kind in _NUMERIC_KINDS else ("id" if kind == "id" else ""),
+    }
+
+
+def figure_png_uri(fig: Any, dpi: int = 150) -> str:
+    """PNG data URI of a matplotlib Figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, dict | list | tuple):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    if isinstance(v, float) and math.isnan(v):
+        return D.DASH
+    return D.fmt_text(v)
+
+
+def _policy_rows(policy: dict[str, Any], skip: set[str]) -> list[dict[str, str]]:
+    """Policy as rows: scalar entries, ``{value, source}`` entries, and one level of nested dictionaries.
+
+    Parameters already listed among the assumptions (``skip``) are not repeated.
+    """
+    rows = []
+
+    def add(name: str, v: Any) -> None:
+        if name.split(".")[-1] in skip:
+            return
+        if isinstance(v, dict) and "value" in v:
+            rows.append(
+                {"name": name, "value": _value_text(v.get("value")), "source": D.fmt_text(v.get("source"))}
+            )
+        else:
+            rows.append({"name": name, "value": _value_text(v), "source": ""})
+
+    for k, v in (policy or {}).items():
+        if isinstance(v, dict) and "value" not in v:
+            for sub, sv in v.items():
+                add(f"{k}.{sub}", sv)
+        else:
+            add(str(k), v)
+    return rows
+
+
+def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[str, Any]:
+    """Everything the template shows, already formatted as text (the template only lays it out)."""
+    L.check_lang(lang)
+    from ipvalue.report import charts as C
+
+    a = assessment
+    s = a.summary
+    df = a.patents
+    ccy = str(s.get("currency") or a.loan.currency)
+
+    key_figures = []
+    for key, kind in KEY_FIGURES:
+        if kind == "range":
+            text = (
+                f"{D.fmt_money(s.get('appraised_value_p05'))} – {D.fmt_money(s.get('appraised_value_p95'))}"
+            )
+        else:
+            text = fmt(kind, s.get(key), lang)
+        key_figures.append(
+            {
+                "key": key,
+                "label": L.label(key, lang, L.SUMMARY_LABELS),
+                "value": text,
+                "unit": ccy if kind in ("money", "range") else "",
+            }
+        )
+
+    raw_flags = s.get("flags") or []
+    if isinstance(raw_flags, str):
+        raw_flags = [f for f in raw_flags.replace(",", ";").split(";") if f.strip()]
+    flags = []
+    for f in raw_flags:
+        text = L.translate_code(f, L.FLAGS, lang)
+        flags.append({"code": str(f) if text != str(f) else "", "text": text})
+
+    def _png(fn: Any, **kw: Any) -> str:
+        return figure_png_uri(fn(a, lang=lang, **kw), dpi=dpi)
+
+    fees = D.fee_timeline(a)
+    charts = {
+        "waterfall": _png(C.waterfall),
+        "value_by_method": _png(C.value_by_method),
+        "quality_scores": _png(C.quality_scores),
+        "liquidation_scenarios": _png(C.liquidation_scenarios),
+        "recovery_distribution": _png(C.recovery_distribution),
+        "stress": _png(C.stress),
+        "remaining_life": _png(C.remaining_life),
+        "renewal_fees": _png(C.renewal_fees, fees=fees) if fees else None,
+    }
+
+    # per-patent table: known columns that exist, every row (no patent is dropped)
+    cols = [(c, k) for c, k in PATENT_TABLE if c in df.columns or c == "patent_id"]
+    ids = df["patent_id"] if "patent_id" in df.columns else pd.Series(df.index.astype(str), index=df.index)
+    patent_rows = []
+    for i in range(len(df)):
+        row = df.iloc[i]
+        cells = []
+        for c, k in cols:
+            v = ids.iloc[i] if c == "patent_id" else row[c]
+            cells.append(_cell(k, v, lang))
+        patent_rows.append({"cells": cells, "eligible": bool(D.eligible_mask(df)[i])})
+    patent_headers = [
+        {"text": L.label(c, lang, L.COLUMNS), "cls": "num" if k in _NUMERIC_KINDS else ""} for c, k in cols
+    ]
+
+    methods = D.method_totals(a)
+    method_rows = [
+        {
+            "method": L.translate_code(m, L.METHODS, lang),
+            "total": D.fmt_money(t),
+            "n": D.fmt_int(n),
+            "range": D.DASH
+            if (math.isnan(lo) or math.isnan(hi))
+            else f"{D.fmt_money(lo)} – {D.fmt_money(hi)}",
+            "final": m == "reconciled",
+        }
+        for m, t, n, lo, hi in methods[["method", "total", "n_valued", "low", "high"]].itertuples(index=False)
+    ]
+
+    steps = D.waterfall_steps(a, lang)
+    waterfall_rows = [
+        {"label": lb, "amount": D.fmt_money(am), "share": D.fmt_pct(sh), "total": kd == "total"}
+        for lb, am, sh, kd in steps[["label", "amount", "share", "kind"]].itertuples(index=False)
+    ]
+    comps = D.haircut_components(df)
+    elig = D.eligible_mask(df)
+    component_rows = []
+    for c in comps:
+        v = pd.to_numeric(df[f"haircut_{c}"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[elig]
+        v = v[np.isfinite(v)]
+        component_rows.append(
+            {
+                "label": L.translate_code(c, L.COMPONENTS, lang),
+                "code": c,
+                "mean": D.fmt_pct(v.mean() if v.size else np.nan),
+                "min": D.fmt_pct(v.min() if v.size else np.nan),
+                "max": D.fmt_pct(v.max() if v.size else np.nan),
+            }
+        )
+
+    exc = D.exceptions(a, lang)
+    exception_rows = [
+        {"patent_id": pid, "title": t, "value": D.fmt_money(v), "reasons": r, "codes": c}
+        for pid, t, v, c, r in exc[["patent_id", "title", "value", "codes", "reasons"]].itertuples(
+            index=False
+        )
+    ]
+
+    quality_rows = []
+    for c in D.QUALITY_COLUMNS:
+        if c in df.columns:
+            v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            v = v[np.isfinite(v)]
+            quality_rows.append(
+                {
+                    "label": L.label(c, lang, L.COLUMNS),
+                    "n": str(v.size),
+                    **{
+                        k: D.fmt_num(f(v) if v.size else np.nan, 1)
+                        for k, f in (
+                            ("mean", np.mean),
+                            ("median", np.median),
+                            ("min", np.min),
+                            ("max", np.max),
+                        )
+                    },
+                }
+            )
+
+    def _frame_rows(
+        frame: pd.DataFrame | None,
+        spec: list[tuple[str, str]],
+        code_table: dict | None = None,
+        code_col: str | None = None,
+    ) -> tuple[list[dict], list[list[dict]]]:
+        if frame is None or len(frame.columns) == 0:
+            return [], []
+        use = [(c, k) for c, k in spec if c in frame.columns]
+        heads = [
+            {"text": L.label(c, lang, L.COLUMNS), "cls": "num" if k in _NUMERIC_KINDS else ""} for c, k in use
+        ]
+        rows = []
+        for i in range(len(frame)):
+            r = frame.iloc[i]
+            rows.append(
+                [
+                    {"text": L.translate_code(r[c], code_table, lang), "cls": ""}
+                    if (c == code_col and code_table)
+                    else _cell(k, r[c], lang)
+                    for c, k in use
+                ]
+            )
+        return heads, rows
+
+    liq_heads, liq_rows = _frame_rows(
+        a.liquidation,
+        [
+            ("scenario", "text"),
+            ("probability", "pct"),
+            ("gross_proceeds", "money"),
+            ("costs", "money"),
+            ("recovery", "money"),
+            ("recovery_rate", "pct"),
+            ("lgd_gross", "pct"),
+            ("lgd", "pct"),
+            ("time_to_cash_years", "years"),
+        ],
+        L.SCENARIOS,
+        "scenario",
+    )
+    stress_heads, stress_rows = _frame_rows(
+        a.stress,
+        [
+            ("shock", "text"),
+            ("appraised_value", "money"),
+            ("collateral_value", "money"),
+            ("max_loan", "money"),
+            ("coverage_ratio", "pct"),
+            ("expected_lgd", "pct"),
+            ("lgd_99", "pct"),
+            ("change_pct", "pct"),
+        ],
+        L.SHOCKS,
+        "shock",
+    )
+
+    def _descriptions(frame: pd.DataFrame | None, code_col: str, table: dict) -> list[dict[str, str]]:
+        if frame is None or code_col not in frame.columns or "description" not in frame.columns:
+            return []
+        return [
+            {"name": L.translate_code(c, table, lang), "text": D.fmt_text(d)}
+            for c, d in zip(frame[code_col], frame["description"], strict=True)
+            if not D.is_missing(d)
+        ]
+
+    liq_notes = _descriptions(a.liquidation, "scenario", L.SCENARIOS)
+    stress_notes = _descriptions(a.stress, "shock", L.SHOCKS)
+
+    draws = np.asarray(a.recovery_draws if a.recovery_draws is not None else [], dtype=float).ravel()
+    draws = draws[np.isfinite(draws)]
+    recovery_stats = [
+        {"label": L.label("n_paths", lang), "value": f"{draws.size:,}"},
+        {"label": L.label("recovery_mean", lang), "value": D.fmt_pct(draws.mean() if draws.size else np.nan)},
+        {
+            "label": L.label("recovery_q01", lang),
+            "value": D.fmt_pct(np.quantile(draws, 0.01) if draws.size else np.nan),
+        },
+    ]
+
+    fee_rows, fee_patent_rows = [], []
+    if fees:
+        for k, start, end, amount, count in fees["by_year"][
+            ["loan_year", "start", "end", "amount", "count"]
+        ].itertuples(index=False):
+            if k == 0 and not amount:
+                continue
+            fee_rows.append(
+                {
+                    "year": L.label("fees_overdue", lang) if k == 0 else L.label("loan_year_n", lang, n=k),
+                    "period": f"{D.fmt_date(start)} – {D.fmt_date(end)}" if k else f"< {D.fmt_date(start)}",
+                    "amount": D.fmt_money(amount),
+                    "count": str(count),
+                }
+            )
+        titles = df["title"] if "title" in df.columns else pd.Series(None, index=df.index)
+        title_of = dict(zip((str(x) for x in ids), titles, strict=True))
+        for pid, due, n, amount, cur in fees["by_patent"][
+            ["patent_id", "next_fee_due", "fee_count", "renewal_fees", "fee_currency"]
+        ].itertuples(index=False):
+            fee_patent_rows.append(
+                {
+                    "patent_id": pid,
+                    "title": D.fmt_text(title_of.get(pid)),
+                    "due": D.fmt_date(due),
+                    "count": D.fmt_int(n),
+                    "amount": D.fmt_money(amount),
+                    "currency": D.fmt_text(cur),
+                }
+            )
+
+    assumptions = (
+        a.assumptions if a.assumptions is not None else pd.DataFrame(columns=["name", "value", "source"])
+    )
+    assumption_rows = [
+        {
+            "name": D.fmt_text(r.get("name")),
+            "value": _value_text(r.get("value")),
+            "source": D.fmt_text(r.get("source")),
+        }
+        for r in assumptions.to_dict("records")
+    ]
+
+    audit = dict(a.audit or {})
+    try:
+        from ipvalue import __version__ as report_version
+    except ImportError:  # pragma: no cover
+        report_version = "unknown"
+    audit_rows = [{"name": str(k), "value": _value_text(v)} for k, v in audit.items()]
+    audit_rows.append({"name": "report_version", "value": report_version})
+
+    loan = a.loan
+    return {
+        "lang": lang,
+        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "t": {k: v[lang] for k, v in L.LABELS.items()},
+        "col": {k: v[lang] for k, v in L.COLUMNS.items()},
+        "currency": ccy,
+        "borrower": loan.borrower or D.DASH,
+        "loan_amount": D.fmt_money(loan.amount),
+        "tenor": f"{loan.tenor_years:g}",
+        "as_of": D.fmt_date(s.get("as_of") or audit.get("as_of")),
+        "policy": D.fmt_text(s.get("policy") or audit.get("policy")),
+        "generated": D.fmt_text(audit.get("created_at")),
+        "key_figures": key_figures,
+        "flags": flags,
+        "charts": charts,
+        "patent_headers": patent_headers,
+        "patent_rows": patent_rows,
+        "method_rows": method_rows,
+        "waterfall_rows": waterfall_rows,
+        "component_rows": component_rows,
+        "exception_rows": exception_rows,
+        "quality_rows": quality_rows,
+        "liq_heads": liq_heads,
+        "liq_rows": liq_rows,
+        "recovery_stats": recovery_stats,
+        "liq_notes": liq_notes,
+        "stress_notes": stress_notes,
+        "stress_heads": stress_heads,
+        "stress_rows": stress_rows,
+        "fee_rows": fee_rows,
+        "fee_patent_rows": fee_patent_rows,
+        "assumption_rows": assumption_rows,
+        "policy_rows": _policy_rows(a.policy, {str(n) for n in assumptions.get("name", [])}),
+        "audit_rows": audit_rows,
+        "n_patents": len(df),
+    }
+
+
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=True,  # titles, owners and notes are untrusted text
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(assessment: Any, *, lang: str = "zh", font_css: str | None = None, dpi: int = 120) -> str:
+    """Render the report as one self-contained HTML document.
+
+    Parameters
+    ----------
+    assessment : CollateralAssessment
+    lang : {"zh", "en"}
+    font_css : str, optional
+        CSS ``font-family`` value; defaults to the installed CJK font first, then common CJK families.
+    dpi : int
+        Resolution of the embedded chart images.
+    """
+    ctx = build_context(assessment, lang=lang, dpi=dpi)
+    if font_css is None:
+        from ipvalue.report._fonts import PREFERRED_CJK_FAMILIES, CJKFontNotFoundError, find_cjk_font
+
+        try:
+            font_css = find_cjk_font().css_stack()
+        except CJKFontNotFoundError:  # the reader's browser may still have one
+            font_css = ", ".join(f'"{n}"' for n in PREFERRED_CJK_FAMILIES) + ", sans-serif"
+    font_css = _UNSAFE_CSS.sub("", font_css)  # the CSS is inserted unescaped: keep to family names
+    page = L.label("page", lang, page='" counter(page) "', pages='" counter(pages) "')
+    css = (
+        (_TEMPLATES / "report.css")
+        .read_text(encoding="utf-8")
+        .replace("__FONT_FAMILY__", font_css)
+        .replace("__PAGE_COUNTER__", f'"{page}"')
+    )
+    ctx["css"] = css
+    return _environment().get_template("report.html.j2").render(**ctx)
+
+
+def write_html(assessment: Any, path: Path | BinaryIO, *, lang: str) -> Path | BinaryIO:
+    """Write the HTML report (UTF-8) to ``path`` or a binary file object."""
+    data = render_html(assessment, lang=lang).encode("utf-8")
+    if hasattr(path, "write"):
+        path.write(data)
+    else:
+        path.write_bytes(data)
+    return path

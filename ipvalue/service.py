@@ -1,0 +1,67 @@
+"""The HTTP service for loan-origination and collateral-management systems.
+
+``create_app(settings)`` builds a FastAPI application serving ``/v1`` (see ``docs/openapi.json`` and
+``docs/methodology/service.md``); ``serve_command`` and ``monitor_command`` are the ``ipvalue serve`` and
+``ipvalue monitor`` commands. FastAPI is imported only when an app is built, so importing this module (and the
+command line) stays light.
+
+Examples
+--------
+>>> from ipvalue.service import ServiceSettings, new_api_key
+>>> secret, record = new_api_key("loan-system", ["read", "write"])
+>>> settings = ServiceSettings(db_path="ipvalue.db", api_keys=[record])
+>>> app = create_app(settings)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ipvalue._service.cli import monitor_command, serve_command
+from ipvalue._service.settings import ApiKey, ServiceSettings, load_keys_file, new_api_key, verify_api_key
+from ipvalue._store_assessments import AssessmentRepository, SQLiteAssessmentStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastapi import FastAPI
+
+    from ipvalue._service.pipeline import Pipeline
+
+__all__ = [
+    "create_app",
+    "ServiceSettings",
+    "ApiKey",
+    "new_api_key",
+    "verify_api_key",
+    "load_keys_file",
+    "Pipeline",
+    "AssessmentRepository",
+    "SQLiteAssessmentStore",
+    "serve_command",
+    "monitor_command",
+]
+
+
+def create_app(settings: ServiceSettings | None = None, *, pipeline: Pipeline | None = None,
+               store: AssessmentRepository | None = None) -> FastAPI:
+    """Build the HTTP service (see :func:`ipvalue._service.app.create_app`).
+
+    Parameters
+    ----------
+    settings : ServiceSettings, optional
+        Defaults to :meth:`ServiceSettings.from_env` (``IPVALUE_*`` environment variables).
+    pipeline : Pipeline, optional
+        The computing stages; the defaults are the ipvalue functions.
+    store : AssessmentRepository, optional
+        Defaults to SQLite at ``settings.db_path``.
+    """
+    from ipvalue._service.app import create_app as _create_app
+
+    return _create_app(settings, pipeline=pipeline, store=store)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Pipeline":
+        from ipvalue._service.pipeline import Pipeline
+
+        return Pipeline
+    raise AttributeError(f"module 'ipvalue.service' has no attribute {name!r}")

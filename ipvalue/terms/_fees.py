@@ -1,0 +1,481 @@
+"""Renewal-fee schedules (CNIPA annual fees, USPTO maintenance fees, EPO renewal fees), vectorised.
+
+One engine lays out every fee event of every patent over its whole life as a long table (one numpy block per
+office, no per-patent loop); the public functions filter that table by date window and status.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.terms._data import CNIPA_FILE, EPO_FILE, USPTO_FILE, load_table
+from ipvalue.terms._dates import NAT, add_months, month_end, to_day
+from ipvalue.terms._expiry import TermRules
+from ipvalue.terms._inputs import DEAD_STATUSES, TermError, TermInputs, as_frame, as_of_day, term_inputs
+from ipvalue.terms._life import _life
+
+SCHEDULE_COLUMNS = ("due_date", "fee_year", "amount", "currency", "office", "note")
+CURRENCY = {"CN": "CNY", "US": "USD", "EP": "EUR"}
+FEE_OFFICES = tuple(CURRENCY)
+ENTITY_SIZES = ("large", "small", "micro")
+_US_FEE_FLOOR = np.datetime64("1980-12-12", "D")  # 35 USC 41(b): applications filed on or after
+
+
+@dataclass(frozen=True)
+class _Tables:
+    cn_amounts: dict[str, np.ndarray]  # type -> amount by fee year (index 0 unused, NaN beyond the table)
+    cn_source: str
+    us_effective: np.ndarray  # datetime64[D], sorted
+    us_amounts: np.ndarray  # (schedule, entity, stage)
+    us_stages: np.ndarray  # months after grant
+    us_source: list[str]
+    ep_effective: np.ndarray
+    ep_amounts: np.ndarray  # (schedule, fee year 0..20)
+    ep_source: list[str]
+
+
+@functools.cache
+def _tables() -> _Tables:
+    cn = load_table(CNIPA_FILE)
+    cn_amounts = {}
+    for ptype, bands in cn["tables"].items():
+        arr = np.full(21, np.nan)
+        for b in bands:
+            arr[b["from_year"] : b["to_year"] + 1] = float(b["amount"])
+        cn_amounts[ptype] = arr
+    us = load_table(USPTO_FILE)
+    us_sched = sorted(us["schedules"], key=lambda s: s["effective_from"])
+    us_eff = np.array([to_day(s["effective_from"]) for s in us_sched])
+    us_amounts = np.array([[s[e] for e in ENTITY_SIZES] for s in us_sched], dtype=float)
+    us_stages = np.array([round(y * 12) for y in us["stages"]], dtype=np.int64)
+    ep = load_table(EPO_FILE)
+    ep_sched = sorted(ep["schedules"], key=lambda s: s["effective_from"])
+    ep_eff = np.array([to_day(s["effective_from"]) for s in ep_sched])
+    ep_amounts = np.full((len(ep_sched), 21), np.nan)
+    for i, s in enumerate(ep_sched):
+        for key, amount in s["amounts"].items():
+            if key.endswith("+"):
+                ep_amounts[i, int(key[:-1]) :] = float(amount)
+            else:
+                ep_amounts[i, int(key)] = float(amount)
+    return _Tables(
+        cn_amounts=cn_amounts,
+        cn_source=cn["source"],
+        us_effective=us_eff,
+        us_amounts=us_amounts,
+        us_stages=us_stages,
+        us_source=[s["source"] for s in us_sched],
+        ep_effective=ep_eff,
+        ep_amounts=ep_amounts,
+        ep_source=[s["source"] for s in ep_sched],
+    )
+
+
+def _schedule_index(effective: np.ndarray, due: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the schedule in force on each due date, and whether the date precedes every schedule."""
+    idx = np.searchsorted(effective, due, side="right") - 1
+    early = idx < 0
+    return np.where(early, 0, idx), early
+
+
+def _fee_years_containing(filing: np.ndarray, day: np.ndarray, max_year: int) -> np.ndarray:
+    """Fee year (1-based, counted from filing) containing ``day``; NaN where either date is NaT."""
+    k = np.arange(1, max_year + 2)
+    starts = add_months(filing[:, None], 12 * (k[None, :] - 1))
+    count = (starts <= day[:, None]).sum(axis=1).astype(float)
+    return np.where(np.isnat(filing) | np.isnat(day), np.nan, count)
+
+
+def _events(inp: TermInputs, expiry: np.ndarray) -> pd.DataFrame:
+    """Lay out every fee event of every patent over its life.
+
+    Columns: pos, due_date, fee_year, amount, currency, office, note, payable (False: before grant at
+    CNIPA, after grant at the EPO).
+    """
+    t = _tables()
+    blocks = []
+
+    # --- CNIPA annual fees: fee years from filing, due on the anniversary; grant-year fee at registration --
+    for ptype, amounts in t.cn_amounts.items():
+        rows = np.flatnonzero((inp.jurisdiction == "CN") & (inp.patent_type == ptype) & ~np.isnat(inp.filing))
+        if rows.size == 0:
+            continue
+        k = np.arange(1, 21)
+        starts = add_months(inp.filing[rows][:, None], 12 * (k[None, :] - 1))
+        amt = np.broadcast_to(amounts[k], starts.shape)
+        valid = (starts < expiry[rows][:, None]) & ~np.isnan(amt)
+        grant = inp.grant[rows]
+        k_grant = _fee_years_containing(inp.filing[rows], grant, 20)[:, None]
+        pending = np.isnat(grant)[:, None]
+        is_grant_year = k[None, :] == k_grant
+        due = np.where(is_grant_year, np.broadcast_to(grant[:, None], starts.shape), starts)
+        payable = pending | (k[None, :] >= k_grant)
+        is_pending = (inp.status[rows] == "pending")[:, None]
+        note = np.where(
+            pending & is_pending,
+            "projected: payable only once granted",
+            np.where(
+                pending,
+                "annual fee; grant date unknown, assumed payable",
+                np.where(is_grant_year, "grant-year fee, paid at grant registration", "annual fee"),
+            ),
+        )
+        r, c = np.nonzero(valid)
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "pos": rows[r],
+                    "due_date": due[r, c],
+                    "fee_year": k[c].astype(float),
+                    "amount": amt[r, c],
+                    "office": "CN",
+                    "note": note[r, c],
+                    "payable": payable[r, c],
+                }
+            )
+        )
+
+    # --- USPTO maintenance fees: 3.5 / 7.5 / 11.5 years after grant, by entity size -------------------------
+    rows = np.flatnonzero(
+        (inp.jurisdiction == "US")
+        & (inp.patent_type == "invention")
+        & ~np.isnat(inp.grant)
+        & ~(inp.filing < _US_FEE_FLOOR)
+    )
+    if rows.size:
+        due = add_months(inp.grant[rows][:, None], t.us_stages[None, :])
+        valid = due < expiry[rows][:, None]
+        entity = inp.entity_size[rows]
+        bad = ~np.isin(entity, ("", *ENTITY_SIZES))
+        if bad.any():
+            raise TermError(
+                [
+                    (
+                        inp.ids[i],
+                        "entity_size",
+                        f"patent {inp.ids[i]}: field entity_size {inp.entity_size[i]!r} is not one of large, small, micro",
+                    )
+                    for i in rows[bad]
+                ]
+            )
+        e_idx = np.select([entity == "small", entity == "micro"], [1, 2], 0)
+        s_idx, early = _schedule_index(t.us_effective, due)
+        stage = np.broadcast_to(np.arange(3)[None, :], due.shape)
+        amt = t.us_amounts[s_idx, e_idx[:, None], stage]
+        unknown = (entity == "")[:, None]
+        note = np.where(
+            unknown,
+            "maintenance fee; entity size unknown, large assumed",
+            np.char.add("maintenance fee; ", np.broadcast_to(entity[:, None].astype(str), due.shape))
+            + " entity",
+        ).astype(object)
+        note = np.where(
+            early, note + "; due before the earliest schedule in the table, its amounts used", note
+        )
+        r, c = np.nonzero(valid)
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "pos": rows[r],
+                    "due_date": due[r, c],
+                    "fee_year": (t.us_stages[c] / 12.0),
+                    "amount": amt[r, c],
+                    "office": "US",
+                    "note": note[r, c],
+                    "payable": True,
+                }
+            )
+        )
+
+    # --- EPO renewal fees: years 3.., due at the end of the anniversary month, to the EPO until grant -------
+    rows = np.flatnonzero(
+        (inp.jurisdiction == "EP") & (inp.patent_type == "invention") & ~np.isnat(inp.filing)
+    )
+    if rows.size:
+        k = np.arange(3, 21)
+        due = month_end(add_months(inp.filing[rows][:, None], 12 * (k[None, :] - 1)))
+        valid = due < expiry[rows][:, None]
+        k_grant = _fee_years_containing(inp.filing[rows], inp.grant[rows], 20)[:, None]
+        pending = np.isnat(inp.grant[rows])[:, None]
+        payable = pending | (k[None, :] <= k_grant)
+        s_idx, early = _schedule_index(t.ep_effective, due)
+        amt = t.ep_amounts[s_idx, np.broadcast_to(k[None, :], due.shape)]
+        note = np.where(
+            early,
+            "renewal fee; due before the earliest schedule in the table, its amounts used",
+            "renewal fee",
+        )
+        r, c = np.nonzero(valid)
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "pos": rows[r],
+                    "due_date": due[r, c],
+                    "fee_year": k[c].astype(float),
+                    "amount": amt[r, c],
+                    "office": "EP",
+                    "note": note[r, c],
+                    "payable": payable[r, c],
+                }
+            )
+        )
+
+    if not blocks:
+        out = pd.DataFrame(
+            {
+                "pos": np.array([], dtype=np.int64),
+                "due_date": np.array([], dtype="datetime64[D]"),
+                "fee_year": np.array([], dtype=float),
+                "amount": np.array([], dtype=float),
+                "office": np.array([], dtype=object),
+                "note": np.array([], dtype=object),
+                "payable": np.array([], dtype=bool),
+            }
+        )
+    else:
+        out = pd.concat(blocks, ignore_index=True)
+    out["currency"] = out["office"].map(CURRENCY)
+    return out
+
+
+def _prepare(portfolio: object, as_of: object):
+    frame, single = as_frame(portfolio)
+    day = as_of_day(as_of)
+    life = _life(frame, day, "coerce", TermRules.default())
+    inp = term_inputs(frame)
+    expiry = life["expiry_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    events = _events(inp, expiry)
+    return frame, single, day, life, inp, expiry, events
+
+
+def _modelled(inp: TermInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the fees of each patent are modelled here, and a note when not."""
+    n = len(inp)
+    note = np.full(n, "", dtype=object)
+    modelled = np.isin(inp.jurisdiction, FEE_OFFICES)
+    note = np.where(~modelled, "renewal fees of this office are not modelled", note)
+    ep_granted = (inp.jurisdiction == "EP") & (~np.isnat(inp.grant) | (inp.status != "pending"))
+    note = np.where(
+        ep_granted, "EP granted: national renewal fees in each validation state not modelled", note
+    )
+    us_design = (inp.jurisdiction == "US") & (inp.patent_type == "design")
+    note = np.where(us_design, "US design: no maintenance fees", note)
+    us_pending = (inp.jurisdiction == "US") & (inp.patent_type == "invention") & np.isnat(inp.grant)
+    note = np.where(us_pending, "US pending: maintenance fees depend on the grant date", note)
+    return modelled & ~ep_granted, note
+
+
+def _due_mask(
+    events: pd.DataFrame, inp: TermInputs, life: pd.DataFrame, day, until
+) -> tuple[np.ndarray, np.ndarray]:
+    """Events falling due in [as_of, until] while the patent lives, and overdue ones still in grace."""
+    pos = events["pos"].to_numpy()
+    due = events["due_date"].to_numpy(dtype="datetime64[D]")
+    alive = life["remaining_life_years"].to_numpy(dtype=float)[pos] > 0
+    expiry = life["expiry_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")[pos]
+    fpt = inp.fees_paid_through[pos]
+    payable = events["payable"].to_numpy(dtype=bool)
+    base = alive & payable & (due < expiry)
+    if until is not None:
+        base &= due <= until
+    not_yet_paid = np.isnat(fpt) | (due >= fpt)
+    upcoming = base & (due >= day) & not_yet_paid
+    overdue = base & ~np.isnat(fpt) & (due >= fpt) & (due < day)
+    return upcoming, overdue
+
+
+def renewal_schedule(patent: object, as_of: object, *, until: object = None) -> pd.DataFrame:
+    """Renewal fees falling due for one patent from ``as_of`` until expiry (or ``until``).
+
+    Parameters
+    ----------
+    patent : Patent, row Series or one-row DataFrame
+    as_of : date or str
+        Valuation date; fees due on or after it are listed, plus fees already overdue but still in grace.
+    until : date or str, optional
+        Last due date to list (inclusive); default the patent's expiry.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``due_date``, ``fee_year``, ``amount``, ``currency``, ``office``, ``note``, sorted by due date.
+        ``fee_year`` is the fee year counted from filing (CNIPA, EPO) or the years after grant (USPTO: 3.5,
+        7.5, 11.5). ``attrs["note"]`` explains an empty schedule (lapsed, expired, office not modelled).
+
+    Notes
+    -----
+    CNIPA annual fees use the invention or the utility-model/design table (``ipvalue/data/fees_cnipa_annual.json``);
+    USPTO maintenance fees the schedule in force on the due date and the patent's ``entity_size`` (large when
+    unknown, said in ``note``); EPO renewal fees only while the application is pending (after grant the fees are
+    national). Amounts of future due dates are today's amounts.
+    """
+    frame, _, day, life, inp, _, events = _prepare(patent, as_of)
+    if len(frame) != 1:
+        raise ValueError(
+            f"renewal_schedule takes one patent, got {len(frame)} rows; use renewal_fees_due for a portfolio"
+        )
+    until_day = None if until is None else as_of_day(until)
+    upcoming, overdue = _due_mask(events, inp, life, day, until_day)
+    sel = events[upcoming | overdue].copy()
+    sel.loc[overdue[upcoming | overdue], "note"] = sel["note"] + "; overdue, in grace period (surcharge due)"
+    out = sel.sort_values(["due_date", "office"]).reset_index(drop=True)
+    out["due_date"] = out["due_date"].astype("datetime64[s]")
+    out = out.loc[:, list(SCHEDULE_COLUMNS)]
+    modelled, why = _modelled(inp)
+    notes = [s for s in (life["lapse_reason"].iloc[0], life["term_problem"].iloc[0], why[0]) if s]
+    out.attrs["note"] = "; ".join(notes)
+    out.attrs["patent_id"] = str(inp.ids[0])
+    return out
+
+
+def renewal_fees_due(portfolio: pd.DataFrame, as_of: object, *, years: float = 5.0) -> pd.DataFrame:
+    """Total renewal fees each patent owes over the next ``years`` years (vectorised over the portfolio).
+
+    Parameters
+    ----------
+    portfolio : DataFrame
+        Portfolio frame indexed by ``patent_id``.
+    as_of : date or str
+        Start of the window (fees overdue but in grace are included).
+    years : float, default 5.0
+        Length of the window; a fee is counted when due in ``[as_of, as_of + years]`` and before expiry.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``portfolio``: ``renewal_fees`` (float; NaN when the office's fees are not modelled),
+        ``fee_currency``, ``fee_count``, ``next_fee_due`` (datetime64, NaT when none) and ``fees_note``.
+        Dead or expired patents owe 0.
+    """
+    frame, _, day, life, inp, _, events = _prepare(portfolio, as_of)
+    until = day + np.timedelta64(int(round(years * 365.25)), "D")
+    upcoming, overdue = _due_mask(events, inp, life, day, until)
+    take = events[upcoming | overdue]
+    n = len(frame)
+    total = np.bincount(take["pos"].to_numpy(), weights=take["amount"].to_numpy(), minlength=n)
+    count = np.bincount(take["pos"].to_numpy(), minlength=n)
+    nxt = np.full(n, NAT)
+    if len(take):
+        first = take.sort_values("due_date").drop_duplicates("pos")
+        nxt[first["pos"].to_numpy()] = first["due_date"].to_numpy(dtype="datetime64[D]")
+    modelled, why = _modelled(inp)
+    dead = life["remaining_life_years"].to_numpy(dtype=float) == 0
+    total = np.where(modelled | dead | (count > 0), total, np.nan)
+    currency = pd.Series(inp.jurisdiction, dtype=object).map(CURRENCY).fillna("").to_numpy(dtype=object)
+    note = np.where(dead, "", why)
+    note = np.where(
+        life["term_problem"].to_numpy(dtype=object) != "", life["term_problem"].to_numpy(dtype=object), note
+    )
+    total = np.where(np.isnan(life["remaining_life_years"].to_numpy(dtype=float)), np.nan, total)
+    return pd.DataFrame(
+        {
+            "renewal_fees": total,
+            "fee_currency": currency,
+            "fee_count": count.astype(np.int64),
+            "next_fee_due": nxt.astype("datetime64[s]"),
+            "fees_note": note,
+        },
+        index=frame.index,
+    )
+
+
+def fees_paid_to_date(patent_or_frame: object, as_of: object) -> float | pd.DataFrame:
+    """Renewal fees paid so far (the historical maintenance cost, for the cost method).
+
+    A fee counts as paid when it fell due on or before ``as_of``, while the patent lived (before expiry), was
+    payable (CNIPA: from the grant year; EPO: up to the year of grant) and, when ``fees_paid_through`` is given,
+    fell due before that date. Each fee at the amount in force on its due date (the earliest schedule in the
+    table for older dates, said in the note).
+
+    Parameters
+    ----------
+    patent_or_frame : Patent or DataFrame
+    as_of : date or str
+
+    Returns
+    -------
+    float or DataFrame
+        For one patent, the amount in the office's currency. For a frame, indexed like it: ``fees_paid``,
+        ``fee_currency``, ``fees_paid_note`` (NaN amount when the office's fees are not modelled).
+    """
+    frame, single, day, life, inp, expiry, events = _prepare(patent_or_frame, as_of)
+    pos = events["pos"].to_numpy()
+    due = events["due_date"].to_numpy(dtype="datetime64[D]")
+    fpt = inp.fees_paid_through[pos]
+    projected = events["note"].str.startswith("projected").to_numpy(dtype=bool)
+    paid = (
+        events["payable"].to_numpy(dtype=bool)
+        & ~projected
+        & (due <= day)
+        & (due < expiry[pos])
+        & (np.isnat(fpt) | (due < fpt))
+    )
+    take = events[paid]
+    n = len(frame)
+    total = np.bincount(take["pos"].to_numpy(), weights=take["amount"].to_numpy(), minlength=n)
+    modelled = np.isin(inp.jurisdiction, FEE_OFFICES)
+    total = np.where(modelled, total, np.nan)
+    note = np.where(modelled, "", "renewal fees of this office are not modelled").astype(object)
+    unknown_lapse = np.isin(inp.status, DEAD_STATUSES) & np.isnat(inp.fees_paid_through)
+    note = np.where(unknown_lapse & modelled, "lapse date unknown: fees counted up to as_of or expiry", note)
+    early = np.zeros(n, dtype=bool)
+    early_pos = take.loc[take["note"].str.contains("earliest schedule"), "pos"].to_numpy()
+    early[early_pos] = True
+    note = np.where(
+        early,
+        np.where(note == "", "", note + "; ") + "some fees before the earliest schedule in the table",
+        note,
+    )
+    unknown_grant = modelled & (inp.status != "pending") & np.isnat(inp.grant)
+    note = np.where(
+        unknown_grant,
+        np.where(note == "", "", note + "; ")
+        + "grant date unknown: CN/EP fees counted from the first fee year, US none",
+        note,
+    )
+    ep_granted = (inp.jurisdiction == "EP") & (~np.isnat(inp.grant) | (inp.status != "pending"))
+    note = np.where(
+        ep_granted,
+        np.where(note == "", "", note + "; ") + "EPO fees only; national fees after grant not included",
+        note,
+    )
+    if single:
+        return float(total[0])
+    currency = pd.Series(inp.jurisdiction, dtype=object).map(CURRENCY).fillna("").to_numpy(dtype=object)
+    return pd.DataFrame(
+        {"fees_paid": total, "fee_currency": currency, "fees_paid_note": note}, index=frame.index
+    )
+
+
+def fee_tables_sources() -> dict[str, object]:
+    """The sources and dates of the fee tables in use (for reports and audit records)."""
+    return {
+        "CN": {
+            "file": CNIPA_FILE,
+            "source": load_table(CNIPA_FILE)["source"],
+            "retrieved": load_table(CNIPA_FILE)["retrieved"],
+        },
+        "US": {
+            "file": USPTO_FILE,
+            "schedules": [s["effective_from"] for s in load_table(USPTO_FILE)["schedules"]],
+            "retrieved": load_table(USPTO_FILE)["retrieved"],
+        },
+        "EP": {
+            "file": EPO_FILE,
+            "schedules": [s["effective_from"] for s in load_table(EPO_FILE)["schedules"]],
+            "retrieved": load_table(EPO_FILE)["retrieved"],
+        },
+    }
+
+
+__all__ = [
+    "renewal_schedule",
+    "renewal_fees_due",
+    "fees_paid_to_date",
+    "fee_tables_sources",
+    "SCHEDULE_COLUMNS",
+]

@@ -1,0 +1,144 @@
+"""Pulling the term-relevant columns out of a portfolio frame, a Patent or a row, as numpy arrays."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.patent import Patent, patents_to_frame
+from ipvalue.terms._dates import NAT, to_days
+
+DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
+KNOWN_STATUSES = ("pending", "granted", *DEAD_STATUSES)
+
+
+class TermError(ValueError):
+    """Bad or missing term input; ``problems`` lists ``(patent_id, field, message)`` for every bad row."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        lines = [msg for _, _, msg in problems[:20]]
+        if len(problems) > 20:
+            lines.append(f"... and {len(problems) - 20} more")
+        super().__init__("; ".join(lines) if len(lines) <= 1 else "\n  " + "\n  ".join(lines))
+
+
+@dataclass(frozen=True)
+class TermInputs:
+    """Columns needed by the term, life and fee computations, aligned with the frame's rows."""
+
+    index: pd.Index
+    ids: np.ndarray  # object (str)
+    jurisdiction: np.ndarray  # object (upper-case str, "" when missing)
+    patent_type: np.ndarray  # object (str, "" when missing)
+    status: np.ndarray  # object (lower-case str)
+    status_given: np.ndarray  # bool: legal_status present in the row
+    filing: np.ndarray  # datetime64[D]
+    earliest: np.ndarray  # datetime64[D]
+    grant: np.ndarray  # datetime64[D]
+    override: np.ndarray  # datetime64[D] (expiry_date column)
+    fees_paid_through: np.ndarray  # datetime64[D]
+    adjustment_days: np.ndarray  # float (NaN when given as negative or unreadable)
+    entity_size: np.ndarray  # object (str, "" when missing)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _text(frame: pd.DataFrame, col: str, *, upper: bool = False, lower: bool = False) -> np.ndarray:
+    if col not in frame.columns:
+        return np.full(len(frame), "", dtype=object)
+    s = frame[col].astype("string").str.strip().fillna("")
+    if upper:
+        s = s.str.upper()
+    if lower:
+        s = s.str.lower()
+    return s.to_numpy(dtype=object, na_value="")
+
+
+def _dates(frame: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in frame.columns:
+        return np.full(len(frame), NAT)
+    try:
+        return to_days(frame[col])
+    except (ValueError, TypeError) as exc:
+        bad = []
+        for pid, v in zip(_ids(frame), frame[col], strict=True):
+            try:
+                pd.Timestamp(v)
+            except (ValueError, TypeError):
+                bad.append((pid, col, f"patent {pid}: field {col} is not a date: {v!r}"))
+        raise TermError(bad or [("?", col, f"field {col} is not a date column: {exc}")]) from exc
+
+
+def _ids(frame: pd.DataFrame) -> np.ndarray:
+    if "patent_id" in frame.columns:
+        return frame["patent_id"].astype("string").fillna("?").to_numpy(dtype=object)
+    return frame.index.astype("string").to_numpy(dtype=object)
+
+
+def as_frame(obj: object) -> tuple[pd.DataFrame, bool]:
+    """Turn a frame, a :class:`Patent`, a row (Series) or a mapping into a frame; also say if it was one patent."""
+    if isinstance(obj, pd.DataFrame):
+        return obj, False
+    if isinstance(obj, Patent):
+        return patents_to_frame([obj]), True
+    if isinstance(obj, pd.Series):
+        row = obj.to_frame().T
+        pid = obj.get("patent_id", obj.name)
+        row.index = pd.Index([pid], name="patent_id")
+        return row.infer_objects(), True
+    if isinstance(obj, Mapping):
+        return patents_to_frame([Patent(**obj)]), True
+    raise TypeError(
+        f"expected a portfolio DataFrame, a Patent, a row Series or a mapping, got {type(obj).__name__}"
+    )
+
+
+def term_inputs(frame: pd.DataFrame) -> TermInputs:
+    """Read the term columns of a portfolio frame (missing columns read as missing values)."""
+    n = len(frame)
+    if "term_adjustment_days" in frame.columns:
+        tad = pd.to_numeric(frame["term_adjustment_days"], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        given = frame["term_adjustment_days"].notna().to_numpy()
+        tad = np.where(given, tad, 0.0)  # missing means none; unreadable stays NaN and is reported
+        tad = np.where(tad < 0, np.nan, tad)
+    else:
+        tad = np.zeros(n)
+    status = _text(frame, "legal_status", lower=True)
+    return TermInputs(
+        index=frame.index,
+        ids=_ids(frame),
+        jurisdiction=_text(frame, "jurisdiction", upper=True),
+        patent_type=_text(frame, "patent_type", lower=True),
+        status=np.where(status == "", "granted", status).astype(object),
+        status_given=status != "",
+        filing=_dates(frame, "filing_date"),
+        earliest=_dates(frame, "earliest_filing_date"),
+        grant=_dates(frame, "grant_date"),
+        override=_dates(frame, "expiry_date"),
+        fees_paid_through=_dates(frame, "fees_paid_through"),
+        adjustment_days=tad,
+        entity_size=_text(frame, "entity_size", lower=True),
+    )
+
+
+def as_of_day(as_of: object) -> np.datetime64:
+    """The valuation date as ``datetime64[D]``; it must be given explicitly."""
+    if as_of is None:
+        raise ValueError("as_of is required (an explicit valuation date, e.g. '2026-06-30')")
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"as_of is not a date: {as_of!r}") from exc
+    if ts is pd.NaT:
+        raise ValueError("as_of is missing (NaT)")
+    return np.datetime64(ts.date(), "D")

@@ -1,0 +1,79 @@
+"""Patent valuation: income, cost and real-option methods, reconciled over a portfolio.
+
+Kernels broadcast over numpy arrays (one patent: ``(years,)``; many: ``(patents, years)``).
+:func:`value_portfolio` runs them over a portfolio frame. ``deferral_option`` comes from
+:mod:`ipvalue.valuation.real_option` and is loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ipvalue.valuation.cost import (
+    CostResult,
+    cost_value,
+    depreciation_rate,
+    multiplier_cost,
+    reproduction_cost,
+    trend_cost,
+)
+from ipvalue.valuation.income import (
+    IncomeResult,
+    annuity_factor,
+    contributory_asset_charge,
+    equivalent_investment_share,
+    excess_earnings,
+    exponential_decay,
+    income_period,
+    linear_step_down,
+    period_weights,
+    profit_split,
+    relief_from_royalty,
+    tab_factor,
+    with_and_without,
+)
+from ipvalue.valuation.portfolio import (
+    VALUE_COLUMNS,
+    ValuationInputError,
+    resolve_assumptions,
+    value_portfolio,
+)
+from ipvalue.valuation.reconcile import classify_situation, method_weights
+
+__all__ = [
+    "relief_from_royalty",
+    "profit_split",
+    "equivalent_investment_share",
+    "tab_factor",
+    "excess_earnings",
+    "contributory_asset_charge",
+    "with_and_without",
+    "income_period",
+    "period_weights",
+    "exponential_decay",
+    "linear_step_down",
+    "annuity_factor",
+    "IncomeResult",
+    "trend_cost",
+    "multiplier_cost",
+    "reproduction_cost",
+    "depreciation_rate",
+    "cost_value",
+    "CostResult",
+    "classify_situation",
+    "method_weights",
+    "deferral_option",
+    "value_portfolio",
+    "resolve_assumptions",
+    "ValuationInputError",
+    "VALUE_COLUMNS",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "deferral_option":
+        value = importlib.import_module("ipvalue.valuation.real_option").deferral_option
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ipvalue.valuation' has no attribute {name!r}")

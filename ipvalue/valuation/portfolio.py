@@ -1,0 +1,1412 @@
+"""``value_portfolio``: income, cost and real-option values for every patent, reconciled into a range.
+
+The whole computation is vectorised over the portfolio: economics are resolved column-wise, the income kernels run
+on ``(patents, years)`` matrices in chunks, and the Monte Carlo range uses closed-form sums over ``(patents, draws)``
+blocks. Each patent's draws come from its own random stream (:mod:`ipvalue._random`), so no patent's numbers depend
+on row order or chunking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from ipvalue._random import patent_uniforms
+from ipvalue._version import __version__
+from ipvalue.valuation import reconcile as _rc
+from ipvalue.valuation._data import decay_table, load_defaults, price_index, royalty_ranges
+from ipvalue.valuation.cost import cost_value, reproduction_cost
+from ipvalue.valuation.income import income_period, relief_from_royalty
+
+__all__ = ["value_portfolio", "ValuationInputError", "VALUE_COLUMNS", "resolve_assumptions"]
+
+#: columns value_portfolio adds (``currency`` is added or kept)
+VALUE_COLUMNS: tuple[str, ...] = (
+    "remaining_life_years",
+    "quality_legal",
+    "quality_technical",
+    "quality_economic",
+    "quality_score",
+    "value_income",
+    "value_cost",
+    "value_option",
+    "value",
+    "value_p05",
+    "value_p50",
+    "value_p95",
+    "methods_used",
+    "value_notes",
+)
+QUALITY_COLUMNS = ("quality_legal", "quality_technical", "quality_economic", "quality_score")
+DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
+LEGAL_STATUSES = ("pending", "granted", *DEAD_STATUSES)
+
+
+class ValuationInputError(ValueError):
+    """Bad valuation input; names the patent(s) and the field.
+
+    Attributes
+    ----------
+    problems : list of (patent_id, field, message)
+    """
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        lines = [m for _, _, m in problems[:10]]
+        if len(problems) > 10:
+            lines.append(f"... and {len(problems) - 10} more")
+        super().__init__("; ".join(lines))
+
+
+# ------------------------------------------------------------------------------------------ assumptions
+
+_SCALAR_KEYS = {
+    "currency": str,
+    "tax_rate": float,
+    "revenue_growth": float,
+    "discount_rate": float,
+    "risk_free": float,
+    "royalty_rate": float,
+    "decay_rate": float,
+    "volatility": float,
+    "economic_life_years": float,
+    "tab_years": float,
+    "mid_year": bool,
+    "decay_curve": str,
+    "draws": int,
+    "developer_profit_rate": float,
+    "opportunity_rate": float,
+    "development_years": float,
+    "functional_obsolescence": float,
+    "economic_obsolescence": float,
+    "royalty_spread_relative": float,
+    "discount_rate_sd": float,
+    "life_spread_relative": float,
+    "growth_sd": float,
+    "volatility_log_sd": float,
+    "chunk_patents": int,
+    "term_errors": str,
+    "allocation_weight": str,
+}
+_MAPPING_KEYS = ("method_weights", "royalty_ranges", "discount_rate_build_up")
+
+
+def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
+    """Defaults from ``ipvalue/data/valuation_defaults.json`` overridden by ``assumptions``.
+
+    Parameters
+    ----------
+    assumptions : dict or pydantic model, optional
+        Keys: ``discount_rate``, ``tax_rate``, ``revenue_growth``, ``royalty_rate``, ``decay_rate``, ``volatility``,
+        ``economic_life_years`` (defaults for patents whose row lacks them; the portfolio's own values win),
+        ``risk_free``, ``tab_years`` (None: no tax amortisation benefit), ``mid_year``, ``decay_curve``
+        (``"exponential"``, ``"linear"`` or ``"none"``), ``draws`` (0: point values only), ``method_weights``
+        (situation -> method -> weight), ``royalty_ranges`` (industry -> (low, high)), ``discount_rate_build_up``
+        (component -> rate), cost settings (``developer_profit_rate``, ``opportunity_rate``,
+        ``development_years``, ``functional_obsolescence``, ``economic_obsolescence``), Monte Carlo spreads,
+        ``term_errors`` (``"raise"`` or ``"coerce"``), ``allocation_weight`` (column name), ``currency``.
+
+    Returns
+    -------
+    dict
+        The resolved assumptions (JSON-serialisable), as recorded in ``attrs["ipvalue"]["assumptions"]``.
+    """
+    if assumptions is None:
+        given: dict[str, Any] = {}
+    elif hasattr(assumptions, "model_dump"):
+        given = dict(assumptions.model_dump(exclude_none=True))
+    elif isinstance(assumptions, Mapping):
+        given = dict(assumptions)
+    else:
+        raise TypeError(f"assumptions must be a dict or a pydantic model, got {type(assumptions).__name__}")
+    unknown = set(given) - set(_SCALAR_KEYS) - set(_MAPPING_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown assumption(s) {sorted(unknown)}; known: {sorted([*_SCALAR_KEYS, *_MAPPING_KEYS])}"
+        )
+    d = load_defaults()
+    mc = d["monte_carlo"]
+    bu = {k: v["value"] for k, v in d["discount_rate_build_up"].items() if isinstance(v, dict)}
+    out: dict[str, Any] = {
+        "currency": d["currency"],
+        "tax_rate": d["tax_rate"]["value"],
+        "revenue_growth": d["revenue_growth"]["value"],
+        "discount_rate": None,
+        "risk_free": None,
+        "royalty_rate": None,
+        "decay_rate": None,
+        "volatility": None,
+        "economic_life_years": None,
+        "tab_years": None,
+        "mid_year": False,
+        "decay_curve": "exponential",
+        "draws": int(mc["draws"]),
+        "developer_profit_rate": d["cost"]["developer_profit_rate"]["value"],
+        "opportunity_rate": d["cost"]["opportunity_rate"]["value"],
+        "development_years": d["cost"]["development_years"]["value"],
+        "functional_obsolescence": d["cost"]["functional_obsolescence"]["value"],
+        "economic_obsolescence": d["cost"]["economic_obsolescence"]["value"],
+        "royalty_spread_relative": mc["royalty_spread_relative"]["value"],
+        "discount_rate_sd": mc["discount_rate_sd"]["value"],
+        "life_spread_relative": mc["life_spread_relative"]["value"],
+        "growth_sd": mc["growth_sd"]["value"],
+        "volatility_log_sd": mc["volatility_log_sd"]["value"],
+        "chunk_patents": int(mc["chunk_patents"]),
+        "term_errors": "raise",
+        "allocation_weight": None,
+        "method_weights": {s: dict(w) for s, w in d["reconciliation_weights"].items() if isinstance(w, dict)},
+        "royalty_ranges": {},
+        "discount_rate_build_up": bu,
+    }
+    for k, v in given.items():
+        if k in _MAPPING_KEYS:
+            if not isinstance(v, Mapping):
+                raise ValueError(f"assumption {k!r} must be a mapping, got {type(v).__name__}")
+            if k == "method_weights":
+                merged = {s: dict(w) for s, w in out[k].items()}
+                for s, w in v.items():
+                    if s not in _rc.SITUATIONS:
+                        raise ValueError(
+                            f"method_weights: unknown situation {s!r}; use {list(_rc.SITUATIONS)}"
+                        )
+                    merged[s] = {m: float(x) for m, x in dict(w).items()}
+                out[k] = merged
+            elif k == "royalty_ranges":
+                rr = {}
+                for ind, lh in v.items():
+                    lo, hi = (float(x) for x in lh)
+                    if not (0.0 <= lo <= hi <= 1.0):
+                        raise ValueError(
+                            f"royalty_ranges[{ind!r}] must satisfy 0 <= low <= high <= 1, got {lh!r}"
+                        )
+                    rr[str(ind)] = [lo, hi]
+                out[k] = rr
+            else:
+                merged_bu = dict(out[k])
+                for comp, x in v.items():
+                    merged_bu[str(comp)] = float(x)
+                out[k] = merged_bu
+        elif v is None:
+            out[k] = None
+        else:
+            out[k] = _SCALAR_KEYS[k](v)
+    if out["risk_free"] is None:
+        out["risk_free"] = out["discount_rate_build_up"].get("risk_free", 0.0)
+    if out["decay_curve"] not in ("exponential", "linear", "none"):
+        raise ValueError(f"decay_curve must be 'exponential', 'linear' or 'none', got {out['decay_curve']!r}")
+    if out["term_errors"] not in ("raise", "coerce"):
+        raise ValueError(f"term_errors must be 'raise' or 'coerce', got {out['term_errors']!r}")
+    if out["draws"] < 0:
+        raise ValueError(f"draws must be >= 0, got {out['draws']}")
+    for k in (
+        "tax_rate",
+        "discount_rate",
+        "risk_free",
+        "royalty_rate",
+        "decay_rate",
+        "developer_profit_rate",
+        "functional_obsolescence",
+        "economic_obsolescence",
+        "opportunity_rate",
+    ):
+        v = out[k]
+        if v is not None and not (0.0 <= v <= 1.0):
+            raise ValueError(f"assumption {k} must be a rate in [0, 1], got {v!r}")
+    if out["economic_life_years"] is not None and not out["economic_life_years"] > 0:
+        raise ValueError(
+            f"assumption economic_life_years must be positive, got {out['economic_life_years']!r}"
+        )
+    if out["tab_years"] is not None and not out["tab_years"] > 0:
+        raise ValueError(f"assumption tab_years must be positive, got {out['tab_years']!r}")
+    _rc.method_weights(np.array(list(_rc.SITUATIONS), dtype=object), out["method_weights"])  # validates
+    return out
+
+
+# ------------------------------------------------------------------------------------------ notes
+
+
+class _Notes:
+    """Per-patent notes built column-wise: ``add(mask, message)`` with a str or an array of str.
+
+    Pieces are kept as columns and joined once at the end (one pass over the rows).
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self.pieces: list[tuple[np.ndarray, Any]] = []
+
+    def add(self, mask: np.ndarray, message: Any) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.pieces.append((mask, message))
+
+    def series(self, index: pd.Index) -> pd.Series:
+        cols = []
+        for mask, msg in self.pieces:
+            col = np.full(self.n, None, dtype=object)
+            col[mask] = msg if isinstance(msg, str) else np.asarray(msg, dtype=object)[mask]
+            cols.append(col)
+        if not cols:
+            return pd.Series("", index=index, dtype=object)
+        text = ["; ".join([p for p in row if p]) for row in zip(*cols, strict=True)]
+        return pd.Series(text, index=index, dtype=object)
+
+
+def _fmt_pct(x: np.ndarray, digits: int = 2) -> np.ndarray:
+    """Format rates as percentages, formatting each distinct value once."""
+    codes, uniques = pd.factorize(pd.Series(np.round(np.asarray(x, dtype=float) * 100, digits)))
+    labels = np.array([f"{u:.{digits}f}%" for u in uniques] + ["nan%"], dtype=object)
+    return labels[np.where(codes < 0, len(uniques), codes)]
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def _ids(frame: pd.DataFrame) -> np.ndarray:
+    if "patent_id" in frame.columns:
+        ids = frame["patent_id"].astype("object").to_numpy()
+    else:
+        ids = frame.index.astype("object").to_numpy()
+    return np.array([str(i) for i in ids], dtype=object)
+
+
+def _num(frame: pd.DataFrame, col: str, ids: np.ndarray) -> np.ndarray:
+    if col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    s = frame[col]
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("float64").to_numpy()
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    coerced = pd.to_numeric(s, errors="coerce")
+    bad = (
+        coerced.isna().to_numpy()
+        & s.notna().to_numpy()
+        & (s.astype("object").astype(str).str.strip() != "").to_numpy()
+    )
+    if bad.any():
+        i = np.flatnonzero(bad)
+        raise ValuationInputError(
+            [(ids[j], col, f"patent {ids[j]}: field {col} is not a number: {s.iloc[j]!r}") for j in i]
+        )
+    return coerced.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _flag(frame: pd.DataFrame, col: str, ids: np.ndarray) -> np.ndarray:
+    """1.0 / 0.0 / NaN from a bool-ish column (True/False, 1/0, yes/no, 是/否)."""
+    if col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    s = frame[col]
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype("float64").to_numpy() if s.notna().all() else s.to_numpy(dtype=float, na_value=np.nan)
+    m = {
+        "true": 1.0,
+        "1": 1.0,
+        "yes": 1.0,
+        "y": 1.0,
+        "是": 1.0,
+        "false": 0.0,
+        "0": 0.0,
+        "no": 0.0,
+        "n": 0.0,
+        "否": 0.0,
+    }
+    txt = s.astype("object").where(s.notna(), None)
+    out = txt.map(lambda v: m.get(str(v).strip().lower(), -1.0) if v is not None else np.nan).to_numpy(
+        dtype=float
+    )
+    bad = out == -1.0
+    if bad.any():
+        raise ValuationInputError(
+            [
+                (ids[j], col, f"patent {ids[j]}: field {col} must be true or false, got {s.iloc[j]!r}")
+                for j in np.flatnonzero(bad)
+            ]
+        )
+    return out
+
+
+def _text(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """A text column as stripped str ('' when missing), processing each distinct value once."""
+    if col not in frame.columns:
+        return np.full(len(frame), "", dtype=object)
+    codes, uniques = pd.factorize(frame[col].astype("object"), use_na_sentinel=True)
+    u = np.array([str(v).strip() for v in uniques] + [""], dtype=object)
+    return u[np.where(codes < 0, len(uniques), codes)]
+
+
+def _check_range(problems: list, ids: np.ndarray, col: str, x: np.ndarray, ok: np.ndarray, rule: str) -> None:
+    bad = ~np.isnan(x) & ~ok
+    for j in np.flatnonzero(bad)[:50]:
+        problems.append((ids[j], col, f"patent {ids[j]}: field {col} {rule}, got {x[j]!r}"))
+
+
+def _group_fill(values: np.ndarray, codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Fill NaN from the group's member with the smallest ``patent_id`` that has a value (codes < 0: no group).
+
+    Taking the member by ``patent_id`` (not by row position) keeps the result independent of row order.
+    """
+    if (codes < 0).all():
+        return values
+    s = pd.Series(values[order])
+    first_sorted = s.groupby(codes[order]).transform("first").to_numpy(dtype=float)
+    first = np.empty_like(first_sorted)
+    first[order] = first_sorted
+    return np.where(np.isnan(values) & (codes >= 0), first, values)
+
+
+def _forecast(
+    frame: pd.DataFrame, ids: np.ndarray, problems: list
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Parse the optional ``revenue_forecast`` column: yearly revenues from year 1, ``;``-separated or a list.
+
+    Returns the matrix ``(patents, years)`` (NaN past each row's horizon), the horizon per row and the
+    normalised text (for the group consistency check); ``None`` when the column is absent. Gaps (an empty or
+    NaN year followed by a number), non-numbers and negative values are reported in ``problems``.
+    """
+    if "revenue_forecast" not in frame.columns:
+        return None
+    raw = frame["revenue_forecast"].astype("object")
+    listy = raw.map(lambda v: isinstance(v, (list, tuple, np.ndarray)))
+    if listy.any():
+        raw = raw.where(~listy, raw[listy].map(lambda v: ";".join("" if x is None else str(x) for x in v)))
+    txt = (
+        raw.where(raw.notna(), "").astype(str).str.strip().str.replace("；", ";", regex=False).str.rstrip(";")
+    )
+    n = len(frame)
+    if (txt == "").all():
+        return np.full((n, 0), np.nan), np.zeros(n, dtype=int), txt.to_numpy(dtype=object)
+    parts = txt.str.split(";", expand=True)
+    cells = parts.apply(lambda c: c.str.strip()).fillna("")
+    nums = cells.apply(
+        lambda c: pd.to_numeric(c.where(~c.str.lower().isin(["", "nan", "none"]), None), errors="coerce")
+    )
+    mat = nums.to_numpy(dtype=float, na_value=np.nan)
+    present = ~cells.isin(["", "nan", "NaN", "none", "None"]).to_numpy()
+    bad_num = present & np.isnan(mat)
+    for i, j in np.argwhere(bad_num)[:20]:
+        problems.append(
+            (
+                ids[i],
+                "revenue_forecast",
+                f"patent {ids[i]}: field revenue_forecast year {j + 1} is not a number: {cells.iat[i, j]!r}",
+            )
+        )
+    has = ~np.isnan(mat)
+    horizon = np.where(has.any(axis=1), mat.shape[1] - np.argmax(has[:, ::-1], axis=1), 0)
+    gap = ~has & (np.arange(mat.shape[1])[None, :] < horizon[:, None]) & ~bad_num
+    for i, j in np.argwhere(gap)[:20]:
+        problems.append(
+            (
+                ids[i],
+                "revenue_forecast",
+                f"patent {ids[i]}: field revenue_forecast has a gap at year {j + 1}: give every year a number (0 for none)",
+            )
+        )
+    neg = has & (mat < 0) | np.isinf(mat)
+    for i, j in np.argwhere(neg)[:20]:
+        problems.append(
+            (
+                ids[i],
+                "revenue_forecast",
+                f"patent {ids[i]}: field revenue_forecast year {j + 1} must be a finite number >= 0, got {mat[i, j]!r}",
+            )
+        )
+    return mat, horizon.astype(int), txt.to_numpy(dtype=object)
+
+
+# ------------------------------------------------------------------------------------------ the parts
+
+
+def _remaining_life(
+    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: _Notes, status: np.ndarray
+) -> np.ndarray:
+    try:
+        from ipvalue.terms import life_table
+    except ImportError:  # pragma: no cover - the terms module is part of the package
+        life_table = None
+    if life_table is not None:
+        tbl = life_table(frame, as_of, errors=a["term_errors"])
+        life = tbl["remaining_life_years"].to_numpy(dtype=float)
+        reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
+        tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
+        prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
+        notes.add((life <= 0) & (reason != ""), "no remaining life (" + reason + "): value 0")
+        notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
+        notes.add(tnote != "", tnote)
+        notes.add(np.isnan(life), "remaining life unknown (" + prob + "): not valued")
+        return life
+    # fallback without the terms module: the expiry_date column, dead statuses -> 0
+    exp = (
+        pd.to_datetime(frame["expiry_date"])
+        if "expiry_date" in frame.columns
+        else pd.Series(pd.NaT, index=frame.index)
+    )
+    days = (exp - pd.Timestamp(as_of)).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    life = np.clip(days / 365.25, 0.0, None)
+    life = np.where(np.isin(status, DEAD_STATUSES), 0.0, life)
+    notes.add(np.ones(len(life), bool), "terms module not available: remaining life from expiry_date only")
+    notes.add(life <= 0, "no remaining life: value 0")
+    notes.add(np.isnan(life), "remaining life unknown: not valued")
+    return life
+
+
+def _quality(frame: pd.DataFrame, as_of: dt.date, life: np.ndarray) -> tuple[pd.DataFrame, str]:
+    """Quality columns (and ``quality_coverage``): kept when the frame has them, else from :mod:`ipvalue.quality`."""
+    if all(c in frame.columns for c in QUALITY_COLUMNS):
+        cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in frame.columns else [])]
+        return frame.loc[:, cols], "given"
+    try:
+        from ipvalue.quality import score_quality
+    except ImportError:  # pragma: no cover - the quality module is part of the package
+        return pd.DataFrame({c: np.nan for c in QUALITY_COLUMNS}, index=frame.index), "absent"
+    scored = score_quality(frame, as_of=as_of, remaining_life_years=life)
+    cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in scored.columns else [])]
+    return scored.loc[:, cols], "computed"
+
+
+def _royalty_position(score: np.ndarray, coverage: np.ndarray | None) -> np.ndarray:
+    """Position inside the royalty range from the quality score (0.5 where there is none)."""
+    try:
+        from ipvalue.quality import royalty_position
+    except ImportError:  # pragma: no cover
+        return np.where(np.isfinite(score), np.clip(score / 100.0, 0.0, 1.0), 0.5)
+    return np.asarray(royalty_position(score, coverage), dtype=float)
+
+
+def _fees_paid(
+    frame: pd.DataFrame, as_of: dt.date, currency: str, notes: _Notes, rows: np.ndarray
+) -> np.ndarray | None:
+    """Renewal fees actually paid (from :func:`ipvalue.terms.fees_paid_to_date`) in the valuation currency.
+
+    Fees in another currency or of offices the terms module does not model are left out, with a note.
+    """
+    try:
+        from ipvalue.terms import fees_paid_to_date
+    except ImportError:  # pragma: no cover
+        return None
+    out = np.zeros(len(frame))
+    if not rows.any():
+        return out
+    tbl = fees_paid_to_date(frame.iloc[np.flatnonzero(rows)], as_of)
+    amt = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
+    fcur = tbl["fee_currency"].astype("object").fillna("").to_numpy(dtype=object)
+    usable = np.isfinite(amt) & (fcur == currency)
+    sub = np.where(usable, amt, 0.0)
+    out[rows] = sub
+    mask = np.zeros(len(frame), bool)
+    mask[rows] = usable
+    notes.add(
+        mask,
+        "cost includes renewal fees paid "
+        + pd.Series(np.round(out, 0)).map("{:,.0f}".format).to_numpy(dtype=object),
+    )
+    mask_other = np.zeros(len(frame), bool)
+    mask_other[rows] = np.isfinite(amt) & (fcur != currency)
+    notes.add(mask_other, "renewal fees paid in another currency: not in the cost")
+    mask_nm = np.zeros(len(frame), bool)
+    mask_nm[rows] = ~np.isfinite(amt)
+    notes.add(mask_nm, "renewal fees of this office not modelled: not in the cost")
+    return out
+
+
+def _cpc_field(cpc: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    """Technology field of the first CPC code by the longest matching prefix (matched once per distinct code)."""
+    codes, raw = pd.factorize(pd.Series(cpc, dtype=object))
+    uniques = [str(v).split(";")[0].replace(" ", "").upper() for v in raw]
+    uniq = np.asarray(uniques, dtype=object)
+    field_u = np.full(len(uniq), "default", dtype=object)
+    best = np.zeros(len(uniq), dtype=int)
+    for fld, prefixes in zip(table["field"], table["cpc_prefixes"], strict=True):
+        for p in str(prefixes).split():
+            hit = np.fromiter((u.startswith(p.upper()) for u in uniq), dtype=bool, count=len(uniq)) & (
+                len(p) > best
+            )
+            field_u[hit] = fld
+            best[hit] = len(p)
+    return np.where(codes < 0, "default", field_u[np.maximum(codes, 0)]).astype(object)
+
+
+@dataclass
+class _Econ:
+    ids: np.ndarray
+    status: np.ndarray
+    life_legal: np.ndarray
+    period: np.ndarray
+    revenue: np.ndarray
+    growth: np.ndarray
+    royalty: np.ndarray
+    royalty_low: np.ndarray
+    royalty_high: np.ndarray
+    royalty_given: np.ndarray
+    tax: np.ndarray
+    discount: np.ndarray
+    decay: np.ndarray
+    volatility: np.ndarray
+    launch_cost: np.ndarray
+    situation: np.ndarray
+    econ_life_given: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ closed forms for draws
+
+
+def _geometric_pv(x: np.ndarray, life: np.ndarray) -> np.ndarray:
+    """``sum_{t=1}^{m} x^t + f x^{m+1}`` with ``m = floor(life)``, ``f = life - m`` (x > 0)."""
+    m = np.floor(life)
+    f = life - m
+    lx = np.log(x)
+    small = np.abs(lx) < 1e-10
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        full = np.where(small, m, x * np.expm1(m * lx) / np.where(small, 1.0, np.expm1(lx)))
+    return full + f * np.exp((m + 1.0) * lx)
+
+
+def _loop_income(
+    revenue: np.ndarray,
+    g: np.ndarray,
+    decay: np.ndarray,
+    r: np.ndarray,
+    life: np.ndarray,
+    fmat: np.ndarray,
+    horizon: np.ndarray,
+    last: np.ndarray,
+    n_years: int,
+    linear: bool,
+) -> np.ndarray:
+    """Year-by-year PV of the revenue path (forecast, then growth) per draw: ``(patents, draws)``.
+
+    Used for draws of patents with a revenue forecast or under the linear step-down; the others use the closed
+    form :func:`_geometric_pv`.
+    """
+    acc = np.zeros(np.broadcast_shapes(g.shape, r.shape, life.shape))
+    disc = np.ones_like(acc)
+    dec = np.ones((len(revenue), 1))
+    h = horizon[:, None].astype(float)
+    start = np.where(horizon > 0, last, revenue)[:, None]
+    for t in range(1, n_years + 1):
+        disc = disc / (1.0 + r)
+        dec = dec * (1.0 - decay)
+        base = start * (1.0 + g) ** (t - h)
+        if t <= fmat.shape[1]:
+            base = np.where(t <= h, fmat[:, t - 1 : t], base)
+        w = np.clip(life - (t - 1.0), 0.0, 1.0)
+        if linear:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = w * np.where(
+                    life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0
+                )
+        acc += base * dec * disc * w
+    return acc
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def _revenue_path(
+    revenue: np.ndarray,
+    growth: np.ndarray,
+    fmat: np.ndarray,
+    horizon: np.ndarray,
+    last: np.ndarray,
+    n_years: int,
+) -> np.ndarray:
+    """Revenue in years ``1..n_years``, shaped ``(patents, n_years)``.
+
+    The forecast where given, then growth from its last year; else ``revenue * (1 + g) ** t``.
+    """
+    t = np.arange(1, n_years + 1, dtype=float)[None, :]
+    h = horizon[:, None].astype(float)
+    start = np.where(horizon > 0, last, revenue)[:, None]
+    grown = start * (1.0 + growth) ** (t - h)
+    if fmat.shape[1] == 0 or not (horizon > 0).any():
+        return grown
+    fm = np.full((len(revenue), n_years), np.nan)
+    k = min(n_years, fmat.shape[1])
+    fm[:, :k] = fmat[:, :k]
+    return np.where(t <= h, fm, grown)
+
+
+def _year_weights(life: np.ndarray, n_years: int, linear: bool) -> np.ndarray:
+    """Share of year ``t`` inside the income period, times the linear step-down factor when asked."""
+    t = np.arange(1, n_years + 1, dtype=float)[None, :]
+    w = np.clip(life - (t - 1.0), 0.0, 1.0)
+    if linear:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = w * np.where(
+                life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0
+            )
+    return w
+
+
+def _as_of(as_of: Any) -> dt.date:
+    if as_of is None:
+        raise ValueError("as_of is required (the valuation date)")
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    return pd.Timestamp(as_of).date()
+
+
+def _seed(rng: Any) -> int:
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)):
+        raise TypeError(f"rng must be an int seed (recorded in the result), got {type(rng).__name__}")
+    return int(rng)
+
+
+def _column_bytes(s: pd.Series) -> bytes:
+    """One column in the canonical serialisation used by :func:`input_hash`."""
+    dtype = s.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        v = s.to_numpy(dtype="datetime64[D]").astype("<i8")
+        return b"date:" + v.tobytes()
+    if pd.api.types.is_bool_dtype(dtype):
+        v = (
+            s.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+            if s.isna().any()
+            else s.to_numpy(dtype=float)
+        )
+        return b"num:" + np.where(np.isnan(v), np.nan, v).astype("<f8").tobytes()
+    if pd.api.types.is_numeric_dtype(dtype):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        return b"num:" + np.where(np.isnan(v), np.nan, v).astype("<f8").tobytes()
+    o = s.astype("object")
+    txt = o.where(o.notna(), "\x00").astype(str).to_numpy(dtype=object)
+    return b"text:" + "\x1f".join(txt).encode("utf-8")
+
+
+def input_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 of a canonical serialisation of the frame.
+
+    Rows are sorted by index (as text) and columns by name; then the index and every column are written in turn:
+    the name, then numbers as little-endian float64 (one NaN pattern for every missing value), dates as int64 days,
+    text as UTF-8 joined by the unit separator (missing as NUL). Row and column order do not change the hash;
+    any value does. Binary rather than CSV text so that a million-row portfolio hashes in about a second.
+    """
+    idx = np.asarray(frame.index.astype(str), dtype=object)
+    order = np.argsort(idx, kind="stable")
+    h = hashlib.sha256()
+    h.update(b"ipvalue-input-v1\x1e__index__\x1e" + "\x1f".join(idx[order]).encode("utf-8"))
+    for name in sorted(frame.columns, key=str):
+        h.update(b"\x1e" + str(name).encode("utf-8") + b"\x1e")
+        h.update(_column_bytes(frame[name].iloc[order]))
+    return h.hexdigest()
+
+
+def value_portfolio(
+    portfolio: pd.DataFrame, assumptions: Any = None, *, as_of: Any, rng: int = 0
+) -> pd.DataFrame:
+    """Value every patent of a portfolio by the income, cost and real-option methods and reconcile.
+
+    Parameters
+    ----------
+    portfolio : pandas.DataFrame
+        Portfolio frame (see :mod:`ipvalue.patent`), indexed by ``patent_id``. Economics may be per patent or per
+        ``group`` (a product line): rows of a group share the group's ``revenue`` and ``commercialization_cost``,
+        allocated by the weight column (``allocation_weight`` assumption, else ``quality_score``, else equal);
+        other economics missing in a row are taken from the group.
+    assumptions : dict or pydantic model, optional
+        Overrides of the defaults in ``ipvalue/data/valuation_defaults.json`` (see :func:`resolve_assumptions`).
+    as_of : date or str
+        Valuation date (explicit).
+    rng : int
+        Root seed of the per-patent Monte Carlo streams.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The portfolio with :data:`VALUE_COLUMNS` and ``currency`` added; ``attrs["ipvalue"]`` holds ``as_of``,
+        ``seed``, ``version``, ``input_hash`` and the resolved ``assumptions``.
+
+    Raises
+    ------
+    ValuationInputError
+        On bad inputs (rates outside [0, 1], negative revenue or cost, non-positive economic life, conflicting
+        group revenue, unknown legal status...), naming every patent and field at fault.
+    """
+    day = _as_of(as_of)
+    seed = _seed(rng)
+    a = resolve_assumptions(assumptions)
+    if not isinstance(portfolio, pd.DataFrame):
+        raise TypeError(
+            f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
+        )
+    frame = portfolio.copy()
+    ids = _ids(frame)
+    n = len(frame)
+    problems: list[tuple[str, str, str]] = []
+    if pd.Series(ids).duplicated().any():
+        dup = pd.Series(ids)[pd.Series(ids).duplicated()].unique()[:10]
+        raise ValuationInputError([(d, "patent_id", f"patent {d}: appears more than once") for d in dup])
+    notes = _Notes(n)
+
+    # ---- currency
+    cur = _text(frame, "currency")
+    given_cur = sorted(set(cur[cur != ""]))
+    if len(given_cur) > 1:
+        raise ValuationInputError(
+            [
+                (
+                    "",
+                    "currency",
+                    f"field currency: several currencies in one run {given_cur}; convert through an FX table first",
+                )
+            ]
+        )
+    currency = given_cur[0] if given_cur else a["currency"]
+
+    # ---- status
+    status = np.char.lower(_text(frame, "legal_status").astype(str)).astype(object)
+    if "legal_status" not in frame.columns:
+        status[:] = "granted"
+        notes.add(np.ones(n, bool), "legal_status not given: granted assumed")
+    missing_status = status == ""
+    for j in np.flatnonzero(missing_status)[:50]:
+        problems.append((ids[j], "legal_status", f"patent {ids[j]}: field legal_status is missing"))
+    for j in np.flatnonzero(~missing_status & ~np.isin(status, LEGAL_STATUSES))[:50]:
+        problems.append(
+            (
+                ids[j],
+                "legal_status",
+                f"patent {ids[j]}: field legal_status {status[j]!r} is not one of {', '.join(LEGAL_STATUSES)}",
+            )
+        )
+
+    # ---- numbers
+    cols = (
+        "revenue",
+        "revenue_growth",
+        "royalty_rate",
+        "profit_margin",
+        "tax_rate",
+        "discount_rate",
+        "economic_life_years",
+        "rd_cost",
+        "rd_year",
+        "commercialization_cost",
+        "volatility",
+        "decay_rate",
+    )
+    x = {c: _num(frame, c, ids) for c in cols}
+    chk = _check_range
+    chk(
+        problems,
+        ids,
+        "revenue",
+        x["revenue"],
+        np.isfinite(x["revenue"]) & (x["revenue"] >= 0),
+        "must be a finite number >= 0",
+    )
+    chk(
+        problems,
+        ids,
+        "revenue_growth",
+        x["revenue_growth"],
+        (x["revenue_growth"] > -1) & (x["revenue_growth"] <= 1),
+        "must be a rate in (-1, 1]",
+    )
+    chk(
+        problems,
+        ids,
+        "royalty_rate",
+        x["royalty_rate"],
+        (x["royalty_rate"] >= 0) & (x["royalty_rate"] <= 1),
+        "must be a rate in [0, 1]",
+    )
+    chk(
+        problems,
+        ids,
+        "profit_margin",
+        x["profit_margin"],
+        (x["profit_margin"] >= -1) & (x["profit_margin"] <= 1),
+        "must be a rate in [-1, 1]",
+    )
+    chk(
+        problems,
+        ids,
+        "tax_rate",
+        x["tax_rate"],
+        (x["tax_rate"] >= 0) & (x["tax_rate"] < 1),
+        "must be a rate in [0, 1)",
+    )
+    chk(
+        problems,
+        ids,
+        "discount_rate",
+        x["discount_rate"],
+        (x["discount_rate"] >= 0) & (x["discount_rate"] <= 1),
+        "must be a rate in [0, 1]",
+    )
+    chk(
+        problems,
+        ids,
+        "economic_life_years",
+        x["economic_life_years"],
+        np.isfinite(x["economic_life_years"]) & (x["economic_life_years"] > 0),
+        "must be a positive number of years",
+    )
+    chk(
+        problems,
+        ids,
+        "rd_cost",
+        x["rd_cost"],
+        np.isfinite(x["rd_cost"]) & (x["rd_cost"] >= 0),
+        "must be a finite number >= 0",
+    )
+    chk(
+        problems,
+        ids,
+        "rd_year",
+        x["rd_year"],
+        (x["rd_year"] >= 1900) & (x["rd_year"] <= day.year),
+        f"must be a year between 1900 and {day.year}",
+    )
+    chk(
+        problems,
+        ids,
+        "commercialization_cost",
+        x["commercialization_cost"],
+        np.isfinite(x["commercialization_cost"]) & (x["commercialization_cost"] >= 0),
+        "must be a finite number >= 0",
+    )
+    chk(
+        problems,
+        ids,
+        "volatility",
+        x["volatility"],
+        (x["volatility"] > 0) & (x["volatility"] <= 5),
+        "must be a positive number (at most 5)",
+    )
+    chk(
+        problems,
+        ids,
+        "decay_rate",
+        x["decay_rate"],
+        (x["decay_rate"] >= 0) & (x["decay_rate"] < 1),
+        "must be a rate in [0, 1)",
+    )
+    commercialized = _flag(frame, "commercialized", ids)
+    fc = _forecast(frame, ids, problems)
+
+    # ---- groups
+    grp = _text(frame, "group")
+    codes, group_names = pd.factorize(pd.Series(np.where(grp == "", None, grp), dtype=object))
+    codes = np.asarray(codes)
+    in_group = codes >= 0
+    id_order = np.argsort(ids, kind="stable") if in_group.any() else np.arange(n)
+    for col in ("revenue", "commercialization_cost"):
+        v = x[col]
+        if in_group.any():
+            s = pd.Series(v[in_group])
+            nun = s.groupby(codes[in_group]).nunique()
+            for gcode in nun.index[nun.to_numpy() > 1][:10]:
+                members = np.flatnonzero(codes == gcode)
+                vals = ", ".join(f"{ids[j]}: {v[j]:g}" for j in members if not np.isnan(v[j]))
+                problems.append(
+                    (
+                        ids[members[0]],
+                        col,
+                        f"group {group_names[gcode]!r}: field {col} differs between its patents ({vals}); give the group's total once or the same on every row",
+                    )
+                )
+    if problems:
+        raise ValuationInputError(problems)
+    for col in (
+        "revenue_growth",
+        "royalty_rate",
+        "profit_margin",
+        "tax_rate",
+        "discount_rate",
+        "economic_life_years",
+        "volatility",
+        "decay_rate",
+    ):
+        x[col] = _group_fill(x[col], codes, id_order)
+    commercialized = _group_fill(commercialized, codes, id_order)
+    group_rev = _group_fill(x["revenue"], codes, id_order)
+    group_k = _group_fill(x["commercialization_cost"], codes, id_order)
+
+    # ---- remaining life, quality
+    life_legal = _remaining_life(frame, day, a, notes, status)
+    dead = np.isin(status, DEAD_STATUSES) | (life_legal <= 0)
+    qual, qsource = _quality(frame, day, life_legal)
+    qscore = qual["quality_score"].to_numpy(dtype=float, na_value=np.nan) if len(qual) else np.full(n, np.nan)
+
+    # ---- allocation of group totals
+    alloc = np.ones(n)
+    if in_group.any():
+        wcol = a["allocation_weight"]
+        if wcol is not None:
+            if wcol not in frame.columns:
+                raise ValuationInputError(
+                    [("", wcol, f"allocation weight column {wcol!r} is not in the portfolio")]
+                )
+            w = _num(frame, wcol, ids)
+            chk(problems, ids, wcol, w, w >= 0, "must be a weight >= 0")
+            if problems:
+                raise ValuationInputError(problems)
+            wname = wcol
+        elif qsource != "absent" and np.isfinite(qscore).any():
+            w, wname = qscore.copy(), "quality_score"
+        else:
+            w, wname = np.ones(n), "equal weights"
+        w = np.where(np.isnan(w), np.nan, w)
+        live = in_group & ~dead & ~np.isnan(life_legal)
+        wl = pd.Series(np.where(live, w, np.nan))
+        gmean = (
+            wl.groupby(codes).transform("mean").to_numpy(dtype=float)
+            if in_group.any()
+            else np.full(n, np.nan)
+        )
+        filled = np.where(live & np.isnan(w), gmean, w)
+        filled = np.where(live, np.nan_to_num(filled, nan=1.0), 0.0)
+        gsum = pd.Series(filled).groupby(codes).transform("sum").to_numpy(dtype=float)
+        gcount = pd.Series(live.astype(float)).groupby(codes).transform("sum").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(
+                gsum > 0,
+                filled / np.where(gsum > 0, gsum, 1.0),
+                np.where(gcount > 0, live / np.maximum(gcount, 1.0), 0.0),
+            )
+        alloc = np.where(in_group, share, 1.0)
+        has_total = in_group & (np.isfinite(group_rev) | np.isfinite(group_k)) & live
+        gname = (
+            np.asarray(group_names, dtype=object)[np.where(in_group, codes, 0)]
+            if len(group_names)
+            else np.full(n, "", dtype=object)
+        )
+        notes.add(
+            has_total,
+            "group " + gname.astype(str) + ": " + _fmt_pct(alloc, 1) + " of the group's revenue by " + wname,
+        )
+    revenue = np.where(in_group, group_rev * alloc, x["revenue"])
+    launch_cost = np.where(in_group, group_k * alloc, x["commercialization_cost"])
+    # revenue forecast: the matrix, each row's horizon and the last forecast year (growth applies after it)
+    if fc is not None and fc[0].shape[1] > 0:
+        fmat, horizon = fc[0], fc[1]
+        if in_group.any():
+            # rows of a group without a forecast take the group's (from its member with the smallest patent_id)
+            pos = pd.Series(np.where(horizon > 0, np.arange(n), -1)[id_order])
+            src_sorted = pos.where(pos >= 0).groupby(codes[id_order]).transform("first").to_numpy(dtype=float)
+            src = np.empty(n)
+            src[id_order] = src_sorted
+            take = in_group & (horizon == 0) & np.isfinite(src)
+            fmat = fmat.copy()
+            fmat[take] = fmat[src[take].astype(int)]
+            horizon = np.where(take, horizon[np.where(take, src, 0).astype(int)], horizon)
+            fmat = np.where(in_group[:, None], fmat * alloc[:, None], fmat)
+        fmat = np.where(np.arange(fmat.shape[1])[None, :] < horizon[:, None], fmat, np.nan)
+        last_fc = np.where(horizon > 0, fmat[np.arange(n), np.maximum(horizon - 1, 0)], np.nan)
+        revenue = np.where(horizon > 0, fmat[:, 0], revenue)
+        notes.add(
+            horizon > 0,
+            "revenue forecast of "
+            + pd.Series(horizon).astype(str).to_numpy(dtype=object)
+            + " years, then growth",
+        )
+    else:
+        fmat, horizon, last_fc = np.full((n, 0), np.nan), np.zeros(n, dtype=int), np.full(n, np.nan)
+
+    # ---- defaults (noted only for live patents with revenue, where they matter)
+    live_rev = np.isfinite(revenue) & ~dead
+    growth = x["revenue_growth"].copy()
+    m = np.isnan(growth) & np.isfinite(revenue)
+    growth[m] = a["revenue_growth"]
+    notes.add(m & live_rev, f"revenue_growth default {a['revenue_growth']:.1%}")
+    tax = x["tax_rate"].copy()
+    m = np.isnan(tax) & np.isfinite(revenue)
+    tax[m] = a["tax_rate"]
+    notes.add(m & live_rev, f"tax_rate default {a['tax_rate']:.1%}")
+    disc = x["discount_rate"].copy()
+    m = np.isnan(disc)
+    if a["discount_rate"] is not None:
+        disc[m] = a["discount_rate"]
+        notes.add(m & live_rev, f"discount_rate {a['discount_rate']:.1%} (assumption)")
+    else:
+        bu = a["discount_rate_build_up"]
+        r_bu = float(sum(bu.values()))
+        disc[m] = r_bu
+        notes.add(
+            m & live_rev,
+            f"discount_rate default {r_bu:.1%} (build-up: "
+            + " + ".join(f"{k} {v:.1%}" for k, v in bu.items())
+            + ")",
+        )
+
+    dt_table = decay_table()
+    fld = _cpc_field(_text(frame, "cpc"), dt_table)
+    fld_decay = dt_table.set_index("field")["decay_rate"].reindex(fld).to_numpy(dtype=float)
+    fld_vol = dt_table.set_index("field")["volatility"].reindex(fld).to_numpy(dtype=float)
+    decay = x["decay_rate"].copy()
+    m = np.isnan(decay) & np.isfinite(revenue)
+    if a["decay_rate"] is not None:
+        decay[m] = a["decay_rate"]
+        notes.add(m & live_rev, f"decay {a['decay_rate']:.1%}/yr (assumption)")
+    else:
+        decay[m] = fld_decay[m]
+        notes.add(m & live_rev, "decay " + _fmt_pct(fld_decay, 2) + "/yr (field " + fld.astype(str) + ")")
+    if a["decay_curve"] == "none":
+        decay[:] = 0.0
+    vol = x["volatility"].copy()
+    m = np.isnan(vol)
+    if a["volatility"] is not None:
+        vol[m] = a["volatility"]
+    else:
+        vol[m] = fld_vol[m]
+
+    # royalty: given, else the industry range positioned by the quality score (midpoint without one)
+    ranges = royalty_ranges()
+    for ind, (lo, hi) in a["royalty_ranges"].items():
+        ranges[ind] = (lo, hi, "assumption")
+    industry = _text(frame, "industry")
+    ind_key = pd.Series(industry).map(_industry_aliases(ranges)).fillna("unknown").to_numpy(dtype=object)
+    lo = (
+        np.array([ranges[k][0] for k in ind_key])
+        if n < 64
+        else pd.Series(ind_key).map({k: v[0] for k, v in ranges.items()}).to_numpy(dtype=float)
+    )
+    hi = (
+        np.array([ranges[k][1] for k in ind_key])
+        if n < 64
+        else pd.Series(ind_key).map({k: v[1] for k, v in ranges.items()}).to_numpy(dtype=float)
+    )
+    roy = x["royalty_rate"].copy()
+    roy_given = ~np.isnan(roy)
+    qcov = (
+        qual["quality_coverage"].to_numpy(dtype=float, na_value=np.nan)
+        if "quality_coverage" in qual
+        else None
+    )
+    pos = _royalty_position(qscore, qcov)
+    need = ~roy_given & np.isfinite(revenue)
+    if a["royalty_rate"] is not None:
+        roy[need] = a["royalty_rate"]
+        notes.add(need & live_rev, f"royalty_rate {a['royalty_rate']:.2%} (assumption)")
+        lo = np.where(need, a["royalty_rate"] * (1 - a["royalty_spread_relative"]), lo)
+        hi = np.where(need, a["royalty_rate"] * (1 + a["royalty_spread_relative"]), hi)
+    else:
+        roy[need] = (lo + (hi - lo) * pos)[need]
+        how = np.where(np.isfinite(qscore), "positioned by quality_score", "midpoint")
+        notes.add(
+            need & live_rev,
+            "royalty_rate default "
+            + _fmt_pct(roy, 2)
+            + " ("
+            + ind_key.astype(str)
+            + " range "
+            + _fmt_pct(lo, 1)
+            + "-"
+            + _fmt_pct(hi, 1)
+            + ", "
+            + how
+            + ")",
+        )
+    spread = a["royalty_spread_relative"]
+    lo = np.where(roy_given, roy * (1 - spread), lo)
+    hi = np.where(roy_given, np.minimum(roy * (1 + spread), 1.0), hi)
+
+    # ---- situation and income period
+    situation = _rc.classify_situation(commercialized, revenue, launch_cost)
+    econ_life = x["economic_life_years"].copy()
+    m = np.isnan(econ_life)
+    if a["economic_life_years"] is not None:
+        econ_life[m] = a["economic_life_years"]
+    period = np.asarray(income_period(np.where(dead, 0.0, life_legal), econ_life), dtype=float)
+    period = np.where(np.isnan(life_legal), np.nan, period)
+    notes.add(
+        np.isnan(econ_life) & np.isfinite(revenue) & ~dead,
+        "economic life not given: remaining legal life used",
+    )
+
+    # ---- income (RfR on the revenue stream) for patents with revenue
+    tab = a["tab_years"]
+    has_rev = np.isfinite(revenue) & np.isfinite(period) & ~dead
+    pv = np.full(n, np.nan)
+    idx = np.flatnonzero(has_rev)
+    chunk = max(1, a["chunk_patents"] * 8)
+    linear = a["decay_curve"] == "linear"
+    for start in range(0, len(idx), chunk):
+        sl = idx[start : start + chunk]
+        n_years = max(1, math.ceil(float(np.max(period[sl])) if len(sl) else 1))
+        base = _revenue_path(revenue[sl], growth[sl, None], fmat[sl], horizon[sl], last_fc[sl], n_years)
+        t = np.arange(1, n_years + 1, dtype=float)
+        base = base * (1.0 - decay[sl, None]) ** t[None, :]
+        w = _year_weights(period[sl, None], n_years, linear)
+        res = relief_from_royalty(base * w, roy[sl], tax[sl], disc[sl], mid_year=a["mid_year"], tab_years=tab)
+        pv[sl] = res.value
+    comm = situation == "commercialised"
+    pre = situation == "pre_commercial"
+    value_income = np.where(comm & has_rev, pv, np.nan)
+    value_income = np.where(dead, 0.0, value_income)
+    notes.add(pre & has_rev, "income: pre-commercial, the revenue forecast is the option's underlying")
+    notes.add(~dead & ~np.isfinite(revenue) & ~np.isnan(life_legal), "income: no revenue, method not applied")
+    if tab is not None:
+        notes.add(has_rev, f"tax amortisation benefit over {tab:g} years")
+
+    # ---- real option (deferral) for pre-commercial patents
+    value_option = np.where(dead, 0.0, np.nan)
+    deferral = _deferral_option()
+    opt_ok = pre & has_rev & np.isfinite(launch_cost) & (period > 0)
+    if deferral is None:
+        notes.add(pre & ~dead, "option: real-option module not available, method not applied")
+    else:
+        if opt_ok.any():
+            ov = deferral(pv[opt_ok], launch_cost[opt_ok], period[opt_ok], a["risk_free"], vol[opt_ok])
+            value_option[opt_ok] = np.asarray(getattr(ov, "value", ov), dtype=float)
+            notes.add(
+                opt_ok & np.isnan(x["volatility"]),
+                "volatility default " + _fmt_pct(vol, 0) + " (field " + fld.astype(str) + ")",
+            )
+        notes.add(
+            pre & ~dead & has_rev & ~np.isfinite(launch_cost),
+            "option: no commercialization_cost, method not applied",
+        )
+
+    # ---- cost
+    rd = x["rd_cost"]
+    rd_year = x["rd_year"]
+    years_idx, cpi = price_index()
+    factor = np.ones(n)
+    has_year = np.isfinite(rd_year)
+    if has_year.any():
+        lvl_then = np.interp(rd_year, years_idx, cpi, left=np.nan, right=cpi[-1])
+        lvl_now = float(np.interp(day.year, years_idx, cpi, right=cpi[-1]))
+        factor = np.where(
+            has_year & np.isfinite(lvl_then), lvl_now / np.where(np.isfinite(lvl_then), lvl_then, 1.0), 1.0
+        )
+        notes.add(
+            np.isfinite(rd) & ~dead & has_year & np.isfinite(lvl_then),
+            "cost trended by CPI x" + pd.Series(np.round(factor, 3)).astype(str).to_numpy(dtype=object),
+        )
+        notes.add(
+            np.isfinite(rd) & ~dead & (day.year > years_idx[-1]),
+            f"CPI table ends {int(years_idx[-1])}: later years held flat",
+        )
+        notes.add(
+            np.isfinite(rd) & ~dead & has_year & ~np.isfinite(lvl_then),
+            f"rd_year before the CPI table ({int(years_idx[0])}): cost not trended",
+        )
+    notes.add(np.isfinite(rd) & ~dead & ~has_year, "rd_year missing: cost not trended")
+    fees = _fees_paid(frame, day, currency, notes, np.isfinite(rd) & ~dead & ~np.isnan(life_legal))
+    fees_arr = np.zeros(n) if fees is None else fees
+    opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
+    filing = (
+        pd.to_datetime(frame["filing_date"])
+        if "filing_date" in frame.columns
+        else pd.Series(pd.NaT, index=frame.index)
+    )
+    used = ((pd.Timestamp(day) - filing).dt.days / 365.25).to_numpy(dtype=float, na_value=np.nan)
+    used = np.clip(used, 0.0, None)
+    cost_ok = np.isfinite(rd) & ~dead & np.isfinite(period) & np.isfinite(used)
+    value_cost = np.where(dead, 0.0, np.nan)
+    if cost_ok.any():
+        rc = reproduction_cost(
+            rd[cost_ok] * factor[cost_ok],
+            developer_profit_rate=a["developer_profit_rate"],
+            opportunity_rate=opp,
+            development_years=a["development_years"],
+            fees_paid=fees_arr[cost_ok],
+        )
+        cv = cost_value(
+            rc,
+            used[cost_ok],
+            period[cost_ok],
+            functional_obsolescence=a["functional_obsolescence"],
+            economic_obsolescence=a["economic_obsolescence"],
+        )
+        value_cost[cost_ok] = cv.value
+        notes.add(cost_ok, "cost: 贬值率 " + _fmt_pct(np.asarray(_dep(used, period)), 1))
+    notes.add(~dead & ~np.isfinite(rd), "cost: no rd_cost, method not applied")
+    notes.add(~dead & np.isfinite(rd) & ~np.isfinite(used), "cost: filing_date missing, method not applied")
+
+    # ---- reconcile
+    W = _rc.method_weights(situation, a["method_weights"])
+    value, w_eff = _rc.reconcile(value_income, value_cost, value_option, W)
+    value = np.where(dead, 0.0, value)
+    notes.add(~dead & np.isnan(value) & ~np.isnan(life_legal), "no method applies: value not computed")
+    methods_used = _rc.describe_weights(w_eff).to_numpy(dtype=object)
+    methods_used = np.where(dead, "none (no remaining life)", methods_used)
+
+    # ---- Monte Carlo range
+    p05 = np.where(dead, 0.0, np.nan)
+    p50 = p05.copy()
+    p95 = p05.copy()
+    draws = a["draws"]
+    if draws > 0:
+        uncertain = ~dead & np.isfinite(value) & ((w_eff[:, 0] > 0) | (w_eff[:, 2] > 0))
+        cost_only = ~dead & np.isfinite(value) & ~uncertain
+        p05[cost_only] = p50[cost_only] = p95[cost_only] = value[cost_only]
+        notes.add(cost_only, "range: cost inputs not drawn (range = point)")
+        e = _Econ(
+            ids,
+            status,
+            life_legal,
+            period,
+            revenue,
+            growth,
+            roy,
+            lo,
+            hi,
+            roy_given,
+            tax,
+            disc,
+            decay,
+            vol,
+            launch_cost,
+            situation,
+            ~np.isnan(econ_life),
+            {"fmat": fmat, "horizon": horizon, "last": last_fc},
+        )
+        u_idx = np.flatnonzero(uncertain)
+        block = max(1, a["chunk_patents"])
+        for start in range(0, len(u_idx), block):
+            sl = u_idx[start : start + block]
+            q = _draw_values(e, sl, draws, seed, a, value_cost, w_eff, deferral, linear)
+            p05[sl], p50[sl], p95[sl] = q
+    else:
+        notes.add(~dead & np.isfinite(value), "range: draws=0, no range computed")
+
+    # ---- assemble
+    out = frame
+    out["remaining_life_years"] = life_legal
+    for c in QUALITY_COLUMNS:
+        out[c] = qual[c].to_numpy(dtype=float, na_value=np.nan) if c in qual else np.nan
+    out["value_income"] = value_income
+    out["value_cost"] = value_cost
+    out["value_option"] = value_option
+    out["value"] = value
+    out["value_p05"] = p05
+    out["value_p50"] = p50
+    out["value_p95"] = p95
+    out["methods_used"] = pd.Series(methods_used, index=out.index, dtype=object)
+    out["value_notes"] = notes.series(out.index)
+    out["currency"] = currency
+    out.attrs["ipvalue"] = {
+        "as_of": day.isoformat(),
+        "seed": seed,
+        "version": __version__,
+        "input_hash": input_hash(portfolio),
+        "assumptions": json.loads(json.dumps(a, default=str)),
+    }
+    return out
+
+
+def _dep(used: np.ndarray, period: np.ndarray) -> np.ndarray:
+    from ipvalue.valuation.cost import depreciation_rate
+
+    u = np.nan_to_num(used, nan=0.0)
+    p = np.nan_to_num(period, nan=0.0)
+    return np.asarray(depreciation_rate(u, p))
+
+
+def _industry_aliases(ranges: dict) -> dict[str, str]:
+    from ipvalue.valuation._data import royalty_aliases
+
+    al = royalty_aliases()
+    for k in ranges:
+        al.setdefault(k, k)
+        al.setdefault(k.lower(), k)
+    return al
+
+
+def _deferral_option():
+    try:
+        mod = importlib.import_module("ipvalue.valuation.real_option")
+        return mod.deferral_option
+    except (ImportError, AttributeError):
+        return None
+
+
+def _draw_values(
+    e: _Econ,
+    sl: np.ndarray,
+    draws: int,
+    seed: int,
+    a: dict,
+    value_cost: np.ndarray,
+    w_eff: np.ndarray,
+    deferral: Any,
+    linear: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams."""
+    D = draws
+    u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
+
+    def col(v):
+        return v[sl, None]
+
+    # royalty: triangular on [lo, hi] with mode at the point value
+    lo, hi, mode = col(e.royalty_low), col(e.royalty_high), col(e.royalty)
+    lo = np.minimum(lo, mode)
+    hi = np.maximum(hi, mode)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    fc = np.where(hi > lo, (mode - lo) / width, 0.5)
+    roy = np.where(
+        u_roy < fc,
+        lo + np.sqrt(u_roy * width * (mode - lo)),
+        hi - np.sqrt((1 - u_roy) * width * (hi - mode)),
+    )
+    roy = np.where(hi > lo, roy, mode)
+    r = np.maximum(col(e.discount) + a["discount_rate_sd"] * ndtri(u_r), 0.005)
+    g = np.maximum(col(e.growth) + a["growth_sd"] * ndtri(u_g), -0.9)
+    s = a["life_spread_relative"]
+    legal = col(np.where(np.isnan(e.life_legal), 0.0, e.life_legal))
+    life = np.minimum(col(e.period) * (1 - s + 2 * s * u_life), legal)
+    vol = col(e.volatility) * np.exp(a["volatility_log_sd"] * ndtri(u_vol))
+    rev = col(e.revenue)
+    tau = col(e.tax)
+    fmat, horizon, last = e.extra["fmat"][sl], e.extra["horizon"][sl], e.extra["last"][sl]
+    looped = (horizon > 0) | linear
+    S = np.empty_like(r)
+    cf = ~looped
+    if cf.any():
+        x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
+        S[cf] = rev[cf] * _geometric_pv(x, life[cf])
+    if looped.any():
+        n_years = max(1, math.ceil(float(np.nanmax(e.period[sl][looped]))))
+        S[looped] = _loop_income(
+            rev[looped, 0],
+            g[looped],
+            col(e.decay)[looped],
+            r[looped],
+            life[looped],
+            fmat[looped],
+            horizon[looped],
+            last[looped],
+            n_years,
+            linear,
+        )
+    if a["mid_year"]:
+        S = S * np.sqrt(1.0 + r)
+    pv = roy * (1.0 - tau) * S
+    if a["tab_years"] is not None:
+        from ipvalue.valuation.income import tab_factor
+
+        pv = pv * tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
+    pv = np.where(np.isfinite(rev), pv, np.nan)
+    income = pv
+    option = np.full_like(pv, np.nan)
+    we = w_eff[sl]
+    if (we[:, 2] > 0).any() and deferral is not None:
+        k = col(e.launch_cost)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ov = deferral(np.nan_to_num(pv), np.nan_to_num(k), np.maximum(life, 1e-6), a["risk_free"], vol)
+        option = np.where(life > 0, np.asarray(getattr(ov, "value", ov), dtype=float), 0.0)
+    cost = value_cost[sl, None]
+    vals = _rc.reconcile_draws(income, np.broadcast_to(cost, income.shape), option, we)
+    q = np.percentile(vals, [5, 50, 95], axis=1)
+    return q[0], q[1], q[2]

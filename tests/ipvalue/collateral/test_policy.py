@@ -1,0 +1,121 @@
+import json
+
+import pytest
+
+from ipvalue.collateral import Policy, PolicyError, list_policies, load_policy
+from ipvalue.collateral.policy import POLICY_PARAMETERS
+
+PRESETS = ("cn-bank-standard", "basel-internal", "conservative")
+
+
+def test_presets_are_listed_and_load():
+    assert set(PRESETS) <= set(list_policies())
+    for name in PRESETS:
+        pol = load_policy(name)
+        assert pol.name == name
+        assert set(pol.values) == set(POLICY_PARAMETERS)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_number_names_its_source_or_says_it_is_a_choice(name):
+    pol = load_policy(name)
+    for key, src in pol.sources.items():
+        assert src.strip(), key
+        # a tag: checked, recalled, illustrative or our own choice
+        assert any(tag in src for tag in ("[V]", "[M]", "[I]", "[C]")), (key, src)
+
+
+def test_cn_bank_standard_encodes_china_practice():
+    pol = load_policy("cn-bank-standard")
+    # issue 5 / reference 3.4: invention near 40%, utility model near 25%, designs not accepted
+    assert pol["pledge_rate_cap"] == {"invention": 0.40, "utility_model": 0.25, "design": 0.0}
+    assert "design" not in pol["accepted_types"]
+    # 法释〔2016〕18号: first reserve >= 70%, second round at most 20% lower
+    assert pol["judicial_first_reserve"] >= 0.70
+    assert pol["judicial_second_round_cut"] <= 0.20
+
+
+def test_basel_internal_uses_the_99_quantile_and_secured_lending_holding_period():
+    pol = load_policy("basel-internal")
+    assert pol["quantile"] == 0.99
+    assert pol["liquidation_period_days"] == 20  # secured lending T_M (CBB CA-4.3.11)
+    assert pol["market_method"] == "basel_scaling"
+    assert pol["fx_haircut_10d"] == 0.08
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(PolicyError) as err:
+        load_policy("cn-bank-premium")
+    msg = str(err.value)
+    assert "cn-bank-premium" in msg
+    for name in PRESETS:
+        assert name in msg
+
+
+def test_file_round_trip(tmp_path):
+    pol = load_policy("conservative")
+    path = tmp_path / "my_policy.json"
+    doc = pol.to_dict()
+    doc["name"] = "my-bank"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    again = load_policy(path)
+    assert again.name == "my-bank"
+    assert again.values == pol.values
+    assert again.sources == pol.sources
+    assert load_policy(str(path)).values == pol.values
+    assert load_policy(again) is again
+    assert isinstance(load_policy(doc), Policy)
+
+
+def _doc():
+    return load_policy("cn-bank-standard").to_dict()
+
+
+def test_missing_parameter_is_named():
+    doc = _doc()
+    del doc["parameters"]["quantile"]
+    with pytest.raises(PolicyError, match="quantile"):
+        load_policy(doc)
+
+
+def test_parameter_without_source_is_refused():
+    doc = _doc()
+    doc["parameters"]["appraisal_fee"]["source"] = " "
+    with pytest.raises(PolicyError, match="appraisal_fee.*no source"):
+        load_policy(doc)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("quantile", 1.2),
+        ("mode_probabilities", {"orderly": 0.5, "judicial": 0.6, "distressed": 0.1}),
+        ("pledge_rate_cap", {"invention": 0.4}),
+        ("accepted_types", ["invention", "software"]),
+        ("market_method", "var"),
+        ("judicial_first_reserve", 0.6),
+        ("judicial_second_round_cut", 0.3),
+        ("require_owner_match", "yes"),
+    ],
+)
+def test_out_of_range_values_are_refused(key, value):
+    doc = _doc()
+    doc["parameters"][key]["value"] = value
+    with pytest.raises(PolicyError, match=key):
+        load_policy(doc)
+
+
+def test_unknown_parameter_is_refused():
+    doc = _doc()
+    doc["parameters"]["magic"] = {"value": 1, "source": "[C]"}
+    with pytest.raises(PolicyError, match="magic"):
+        load_policy(doc)
+
+
+def test_replace_validates_and_records_the_reason():
+    pol = load_policy("cn-bank-standard")
+    p2 = pol.replace("[C] stress", obsolescence_rate=0.3)
+    assert p2["obsolescence_rate"] == 0.3 and p2.sources["obsolescence_rate"] == "[C] stress"
+    assert pol["obsolescence_rate"] == 0.10  # the original is untouched
+    with pytest.raises(PolicyError):
+        pol.replace("x", quantile=2.0)
