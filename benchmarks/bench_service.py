@@ -57,10 +57,15 @@ def body_50(seed: int = 7) -> dict:
                 p[k] = p[k].split(";")
         patents.append(p)
     lj = loan.to_dict()
-    lj["risk_sharing"] = {k: (None if isinstance(v, float) and math.isinf(v) else v)
-                          for k, v in lj["risk_sharing"].items()}
-    return {"patents": patents, "loan": {k: v for k, v in lj.items() if v is not None}, "as_of": str(as_of),
-            "seed": seed}
+    lj["risk_sharing"] = {
+        k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in lj["risk_sharing"].items()
+    }
+    return {
+        "patents": patents,
+        "loan": {k: v for k, v in lj.items() if v is not None},
+        "as_of": str(as_of),
+        "seed": seed,
+    }
 
 
 def _free_port() -> int:
@@ -105,12 +110,30 @@ def _service_work(payload: dict, body: dict, pipeline, tmp: Path, n: int) -> lis
             pipeline.policy_names()
             ih, oh = sha256_json(p), result_hash(output)
             now = dt.datetime.now(dt.UTC).isoformat()
-            rec = AssessmentRecord(id=new_record_id(), kind="assessment", status="done", progress=1.0, created_at=now,
-                                   updated_at=now, key_id="bench", input=p, output=output, error=None, input_hash=ih,
-                                   output_hash=oh, version="bench", policy="cn-bank-standard", seed=7,
-                                   artifacts=artifacts)
-            store.create(rec, AuditEntry(action="assessment.create", who="bench", record_id=rec.id, input_hash=ih,
-                                         output_hash=oh))
+            rec = AssessmentRecord(
+                id=new_record_id(),
+                kind="assessment",
+                status="done",
+                progress=1.0,
+                created_at=now,
+                updated_at=now,
+                key_id="bench",
+                input=p,
+                output=output,
+                error=None,
+                input_hash=ih,
+                output_hash=oh,
+                version="bench",
+                policy="cn-bank-standard",
+                seed=7,
+                artifacts=artifacts,
+            )
+            store.create(
+                rec,
+                AuditEntry(
+                    action="assessment.create", who="bench", record_id=rec.id, input_hash=ih, output_hash=oh
+                ),
+            )
             JSONResponse({"id": rec.id, **output})
             out.append(time.perf_counter() - t)
     finally:
@@ -146,8 +169,12 @@ def run(quick: bool = False) -> str:
         "from ipvalue.service import serve_command\n"
         f"serve_command(host='127.0.0.1', port={port}, db=Path({str(tmp / 'bench.db')!r}), "
         f"keys_file=Path({str(keys)!r}), job_workers=2, job_threshold=1000, max_patents=5000, add_key=None, "
-        "scopes='read,write', log_level='warning')\n", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(launcher)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        "scopes='read,write', log_level='warning')\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(launcher)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     h = {"Authorization": f"Bearer {secret}"}
     try:

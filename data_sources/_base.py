@@ -169,10 +169,19 @@ class HttpSource(Source):
 
     async def __aenter__(self) -> HttpSource:
         await self.core.open()
+        cache = self.core.cache
+        if cache is not None and hasattr(cache, "load_rate_state"):
+            # another process may have spent part of this minute's allowance, or been told to hold off
+            self.core.limiter.restore(cache.load_rate_state(self.name), self.core.clock())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.core.aclose()
+        cache = self.core.cache
+        try:
+            if cache is not None and hasattr(cache, "save_rate_state"):
+                cache.save_rate_state(self.name, self.core.limiter.export(self.core.clock()))
+        finally:
+            await self.core.aclose()
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -393,7 +393,9 @@ async def fetch_async(
 def fetch(numbers: Iterable[Any] | pd.DataFrame, **kwargs: Any) -> FetchResult:
     """Fetch the facts of many patents (synchronous wrapper of :func:`fetch_async`, same parameters).
 
-    Works inside a running event loop too (a notebook): the fetch then runs on a worker thread.
+    Works inside a running event loop too (a notebook): the fetch then runs on a worker thread with its own
+    loop, so an injected ``client`` (bound to the caller's loop) belongs with :func:`fetch_async` there; an
+    injected ``transport`` works in both.
 
     Examples
     --------

@@ -193,6 +193,37 @@ class RateLimiter:
         """Seconds left of a block on ``key`` (0 when none)."""
         return max(0.0, self._blocked.get(key, 0.0) - self.clock())
 
+    def export(self, wall: float) -> dict[str, dict[str, Any]]:
+        """State per key in wall-clock time (``wall`` = the wall clock now), for another process to load."""
+        now = self.clock()
+        keys = set(self._allowance) | set(self._blocked) | set(self._windows)
+        return {
+            k: {
+                "allowance": self._allowance.get(k),
+                "blocked_until": wall + self.blocked_for(k),
+                "recent": [wall - (now - t) for t in self._windows.get(k, ()) if t > now - self.window],
+            }
+            for k in keys
+        }
+
+    def restore(self, state: Mapping[str, Mapping[str, Any]], wall: float) -> None:
+        """Load :meth:`export` output: allowances, blocks still running, requests of the last window."""
+        now = self.clock()
+        for k, v in state.items():
+            if v.get("allowance") is not None:
+                self._allowance[k] = int(v["allowance"])
+            left = float(v.get("blocked_until") or 0.0) - wall
+            if left > 0:
+                self.block(k, left)
+            recent = sorted(
+                now - (wall - float(t)) for t in v.get("recent") or [] if wall - float(t) < self.window
+            )
+            if recent:
+                win = self._windows.setdefault(k, deque())
+                merged = sorted([*win, *recent])
+                win.clear()
+                win.extend(merged)
+
     async def acquire(self, key: str) -> None:
         """Wait until a request for ``key`` may go, then record it."""
         while True:

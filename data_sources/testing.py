@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -223,7 +224,7 @@ def lens_record(
 
     p = parse_number(number)
     return {
-        "lens_id": f"000-000-{abs(hash(number)) % 1000:03d}-000-000",
+        "lens_id": f"000-000-{zlib.crc32(number.encode()) % 1000:03d}-000-000",
         "jurisdiction": p.country,
         "doc_number": p.number,
         "kind": p.kind or "",
@@ -612,6 +613,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self._status = 0
+        started = fake.clock()
         top = path.strip("/").split("/", 1)[0]
         with fake._lock:
             fake.inflight[top] = fake.inflight.get(top, 0) + 1
@@ -645,7 +647,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "method": method,
                         "path": path,
                         "status": self._status,
-                        "t": fake.clock(),
+                        "t": started,
                         "service": service,
                     }
                 )

@@ -444,13 +444,19 @@ class _Reader:
         if kind == "bool":
             return self._bools(name, values)
         if kind == "list":
-            return values.map(
-                lambda v: (
-                    None
-                    if _is_blank(v)
-                    else ";".join(p.strip() for p in re.split(r"[;；,，、|]", str(v)) if p.strip()) or None
-                )
-            ).astype(object)
+            # owner names contain commas ("Acme Co., Ltd."), so only ; | and 、 separate owners
+            sep = r"[;；|、]" if name == "owner" else r"[;；,，、|]"
+
+            def join(v: object) -> str | None:
+                if isinstance(v, list | tuple | np.ndarray):
+                    parts = [str(p).strip() for p in v if not _is_blank(p)]
+                elif _is_blank(v):
+                    return None
+                else:
+                    parts = [p.strip() for p in re.split(sep, str(v))]
+                return ";".join(p for p in parts if p) or None
+
+            return values.map(join).astype(object)
         return values.map(lambda v: None if _is_blank(v) else str(v).strip()).astype(object)
 
     def _dates(self, name: str, values: pd.Series) -> pd.Series:

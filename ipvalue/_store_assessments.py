@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -309,8 +310,19 @@ INSERT OR IGNORE INTO schema_info (name, value) VALUES ('assessments_schema', '1
 """
 
 _GENESIS = "sha256:" + "0" * 64
-_AUDIT_FIELDS = ("at", "action", "who", "record_id", "input_hash", "output_hash", "version", "policy", "seed",
-                 "details_json", "prev_hash")
+_AUDIT_FIELDS = (
+    "at",
+    "action",
+    "who",
+    "record_id",
+    "input_hash",
+    "output_hash",
+    "version",
+    "policy",
+    "seed",
+    "details_json",
+    "prev_hash",
+)
 
 
 def _entry_hash(row: dict[str, Any]) -> str:
@@ -332,8 +344,13 @@ class SQLiteAssessmentStore:
         How long a writer waits for another writer's lock before failing.
     """
 
-    def __init__(self, path: str | Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL",
-                 busy_timeout_ms: int = 30_000):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        busy_timeout_ms: int = 30_000,
+    ):
         if str(path) == ":memory:":
             raise ValueError("SQLiteAssessmentStore needs a file path (one connection per thread)")
         if synchronous not in ("FULL", "NORMAL"):
@@ -346,6 +363,10 @@ class SQLiteAssessmentStore:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
+        try:  # loan data: a new file is readable by the service's user only (SQLite gives -wal/-shm its mode)
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
         self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
 
     # -- connections ------------------------------------------------------------------------------------------
@@ -354,8 +375,9 @@ class SQLiteAssessmentStore:
         if conn is None:
             if self._closed:
                 raise RuntimeError("the store is closed")
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=self._busy_timeout_ms / 1000)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+            )
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -422,7 +444,9 @@ class SQLiteAssessmentStore:
         if record_id is None:
             rows = conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
         else:
-            rows = conn.execute("SELECT * FROM audit_log WHERE record_id = ? ORDER BY seq", (record_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT * FROM audit_log WHERE record_id = ? ORDER BY seq", (record_id,)
+            ).fetchall()
         out = []
         for r in rows:
             d = dict(r)
@@ -486,9 +510,14 @@ class SQLiteAssessmentStore:
 
     def find_idempotent(self, key_id: str, idempotency_key: str) -> AssessmentRecord | None:
         """The record ``key_id`` created under ``idempotency_key``, or ``None``."""
-        r = self._conn().execute(
-            "SELECT * FROM assessments WHERE key_id = ? AND idempotency_key = ?", (key_id, idempotency_key)
-        ).fetchone()
+        r = (
+            self._conn()
+            .execute(
+                "SELECT * FROM assessments WHERE key_id = ? AND idempotency_key = ?",
+                (key_id, idempotency_key),
+            )
+            .fetchone()
+        )
         return self._from_row(r) if r else None
 
     def create(self, record: AssessmentRecord, audit: AuditEntry) -> AssessmentRecord:
@@ -509,12 +538,24 @@ class SQLiteAssessmentStore:
                 " output_json, error_json, input_hash, output_hash, version, policy, seed, idempotency_key,"
                 " request_hash, artifacts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    record.id, record.kind, record.status, record.progress, record.created_at, record.updated_at,
-                    record.key_id, canonical_json(record.input),
+                    record.id,
+                    record.kind,
+                    record.status,
+                    record.progress,
+                    record.created_at,
+                    record.updated_at,
+                    record.key_id,
+                    canonical_json(record.input),
                     canonical_json(record.output) if record.output is not None else None,
                     canonical_json(record.error) if record.error is not None else None,
-                    record.input_hash, record.output_hash, record.version, record.policy, record.seed,
-                    record.idempotency_key, record.request_hash, record.artifacts,
+                    record.input_hash,
+                    record.output_hash,
+                    record.version,
+                    record.policy,
+                    record.seed,
+                    record.idempotency_key,
+                    record.request_hash,
+                    record.artifacts,
                 ),
             )
             self._append_audit(conn, audit)
@@ -547,8 +588,13 @@ class SQLiteAssessmentStore:
                 "UPDATE assessments SET status = ?, progress = 1.0, updated_at = ?, output_json = ?, error_json = ?,"
                 " output_hash = ?, artifacts = ? WHERE id = ? AND status IN ('queued', 'running')",
                 (
-                    status, _now(), canonical_json(output) if output is not None else None,
-                    canonical_json(error) if error is not None else None, out_hash, artifacts, record_id,
+                    status,
+                    _now(),
+                    canonical_json(output) if output is not None else None,
+                    canonical_json(error) if error is not None else None,
+                    out_hash,
+                    artifacts,
+                    record_id,
                 ),
             )
             if cur.rowcount != 1:
@@ -560,25 +606,47 @@ class SQLiteAssessmentStore:
 
     def unfinished(self) -> list[str]:
         """Ids of records still ``queued`` or ``running``, oldest first."""
-        rows = self._conn().execute(
-            "SELECT id FROM assessments WHERE status IN ('queued', 'running') ORDER BY created_at"
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT id FROM assessments WHERE status IN ('queued', 'running') ORDER BY created_at")
+            .fetchall()
+        )
         return [r["id"] for r in rows]
 
     def get_artifact(self, record_id: str, name: str) -> bytes | None:
         """A derived file kept with a record (e.g. a rendered report), or ``None``."""
-        r = self._conn().execute("SELECT data FROM artifacts WHERE record_id = ? AND name = ?",
-                                 (record_id, name)).fetchone()
+        r = (
+            self._conn()
+            .execute("SELECT data FROM artifacts WHERE record_id = ? AND name = ?", (record_id, name))
+            .fetchone()
+        )
         return bytes(r["data"]) if r else None
 
     def put_artifact(self, record_id: str, name: str, data: bytes) -> None:
         """Keep a derived file with a record; an existing one under the same name is kept (first wins)."""
         with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO artifacts (record_id, name, created_at, data) VALUES (?, ?, ?, ?)",
-                         (record_id, name, _now(), data))
+            conn.execute(
+                "INSERT OR IGNORE INTO artifacts (record_id, name, created_at, data) VALUES (?, ?, ?, ?)",
+                (record_id, name, _now(), data),
+            )
+
+    def list_ids(self, *, kind: str | None = None, status: str | None = None) -> list[str]:
+        """Ids of the records of one kind and status (oldest first)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id FROM assessments WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR status = ?)"
+                " ORDER BY created_at, id",
+                (kind, kind, status, status),
+            )
+            .fetchall()
+        )
+        return [r["id"] for r in rows]
 
     def count(self, kind: str | None = None) -> int:
         """Number of stored records (of one kind)."""
         if kind is None:
             return int(self._conn().execute("SELECT COUNT(*) FROM assessments").fetchone()[0])
-        return int(self._conn().execute("SELECT COUNT(*) FROM assessments WHERE kind = ?", (kind,)).fetchone()[0])
+        return int(
+            self._conn().execute("SELECT COUNT(*) FROM assessments WHERE kind = ?", (kind,)).fetchone()[0]
+        )

@@ -25,13 +25,13 @@ def demo_portfolio_path():
 
 
 def demo_loan() -> Loan:
-    """The demo loan: CNY 12 million over 3 years, with a government compensation fund and an insurer sharing losses.
+    """The demo loan: CNY 2.5 million over 3 years, with a government compensation fund and an insurer sharing losses.
 
     The risk-sharing split (fund 30 %, insurer 20 %) is a choice made for the demo, in the range of the
     municipal schemes described in ``shared/reference/collateral_and_liquidation.md`` section 3.5.
     """
     return Loan(
-        amount=12_000_000.0,
+        amount=2_500_000.0,
         currency="CNY",
         tenor_years=3.0,
         probability_of_default=0.03,
@@ -40,7 +40,7 @@ def demo_loan() -> Loan:
         coverage_trigger=1.0,
         interest_rate=0.045,
         risk_sharing=RiskSharing(
-            compensation_fund=0.30, compensation_fund_cap=3_000_000.0, insurer=0.20, insurer_cap=2_000_000.0
+            compensation_fund=0.30, compensation_fund_cap=750_000.0, insurer=0.20, insurer_cap=500_000.0
         ),
     )
 

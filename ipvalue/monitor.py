@@ -51,13 +51,19 @@ _RANK = {"info": 0, "warning": 1, "critical": 2}
 #: every event code, its severity and what it means
 EVENT_CODES: dict[str, tuple[Severity, str]] = {
     "RENEWAL_FEE_DUE": ("warning", "a renewal (annual) fee falls due within the monitoring window"),
-    "RENEWAL_FEE_OVERDUE": ("critical", "the fees are paid through a date already past: the patent is in its grace "
-                                        "period and lapses if the fee and surcharge are not paid"),
+    "RENEWAL_FEE_OVERDUE": (
+        "critical",
+        "the fees are paid through a date already past: the patent is in its grace "
+        "period and lapses if the fee and surcharge are not paid",
+    ),
     "LAPSED": ("critical", "the patent lapsed (e.g. fees unpaid) since the pledge"),
     "EXPIRED": ("critical", "the patent reached the end of its term since the pledge"),
     "REVOKED": ("critical", "the patent was revoked / declared invalid since the pledge"),
     "WITHDRAWN": ("critical", "the patent was withdrawn or surrendered since the pledge"),
-    "INVALIDATION_REQUESTED": ("critical", "an invalidation (无效宣告) or opposition is pending, none was at pledge"),
+    "INVALIDATION_REQUESTED": (
+        "critical",
+        "an invalidation (无效宣告) or opposition is pending, none was at pledge",
+    ),
     "OWNER_CHANGED": ("critical", "the registered owner differs from the owner at pledge"),
     "NEW_PLEDGE": ("critical", "a pledge other than the lender's own was registered"),
     "LITIGATION_STARTED": ("warning", "the patent is in litigation, it was not at pledge"),
@@ -93,8 +99,13 @@ class MonitorEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary."""
-        return {"code": self.code, "severity": self.severity, "patent_id": self.patent_id,
-                "message": self.message, "details": self.details}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "patent_id": self.patent_id,
+            "message": self.message,
+            "details": self.details,
+        }
 
 
 def _event(code: str, patent_id: str | None, message: str, **details: Any) -> MonitorEvent:
@@ -151,8 +162,11 @@ class MonitorReport:
 
 
 def _owners(s: pd.Series) -> pd.Series:
-    return s.fillna("").astype(str).str.replace("；", ";").map(
-        lambda v: tuple(sorted({p.strip().casefold() for p in v.split(";") if p.strip()}))
+    return (
+        s.fillna("")
+        .astype(str)
+        .str.replace("；", ";")
+        .map(lambda v: tuple(sorted({p.strip().casefold() for p in v.split(";") if p.strip()})))
     )
 
 
@@ -186,8 +200,9 @@ def _monitored(snapshot: pd.DataFrame) -> pd.Index:
     return snapshot.index
 
 
-def compare_facts(snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: bool = True
-                  ) -> list[MonitorEvent]:
+def compare_facts(
+    snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: bool = True
+) -> list[MonitorEvent]:
     """Events from the changes between the facts at pledge and the current facts.
 
     Parameters
@@ -212,9 +227,16 @@ def compare_facts(snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: 
 
     have = cur["legal_status"].notna() if "legal_status" in cur.columns else pd.Series(False, index=ids)
     for pid in ids[~have.to_numpy()]:
-        events.append(_event("FACTS_UNAVAILABLE", str(pid), f"{pid}: facts could not be refreshed",
-                             reason=str(cur.at[pid, "fetch_error"]) if "fetch_error" in cur.columns
-                             and pd.notna(cur.at[pid, "fetch_error"]) else None))
+        events.append(
+            _event(
+                "FACTS_UNAVAILABLE",
+                str(pid),
+                f"{pid}: facts could not be refreshed",
+                reason=str(cur.at[pid, "fetch_error"])
+                if "fetch_error" in cur.columns and pd.notna(cur.at[pid, "fetch_error"])
+                else None,
+            )
+        )
     ok = have.to_numpy()
     snap, cur = snap[ok], cur[ok]
     if snap.empty:
@@ -224,12 +246,21 @@ def compare_facts(snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: 
     changed = (st_now != st_then) & st_now.isin(list(_STATUS_EVENTS))
     for pid in snap.index[changed.to_numpy()]:
         code = _STATUS_EVENTS[st_now[pid]]
-        events.append(_event(code, str(pid), f"{pid}: legal status {st_then[pid] or '?'} -> {st_now[pid]}",
-                             before=st_then[pid] or None, after=st_now[pid]))
+        events.append(
+            _event(
+                code,
+                str(pid),
+                f"{pid}: legal status {st_then[pid] or '?'} -> {st_now[pid]}",
+                before=st_then[pid] or None,
+                after=st_now[pid],
+            )
+        )
 
     inv = _flag(cur, "invalidation_pending") & ~_flag(snap, "invalidation_pending")
     for pid in snap.index[inv.to_numpy()]:
-        events.append(_event("INVALIDATION_REQUESTED", str(pid), f"{pid}: an invalidation request is pending"))
+        events.append(
+            _event("INVALIDATION_REQUESTED", str(pid), f"{pid}: an invalidation request is pending")
+        )
 
     lit = _flag(cur, "in_litigation") & ~_flag(snap, "in_litigation")
     for pid in snap.index[lit.to_numpy()]:
@@ -240,27 +271,47 @@ def compare_facts(snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: 
         o_then, o_now = _owners(t_then), _owners(t_now)
         moved = (o_then != o_now) & (o_now.map(len) > 0)
         for pid in snap.index[moved.to_numpy()]:
-            events.append(_event("OWNER_CHANGED", str(pid), f"{pid}: owner {t_then[pid] or '?'} -> {t_now[pid]}",
-                                 before=t_then[pid] or None, after=t_now[pid]))
+            events.append(
+                _event(
+                    "OWNER_CHANGED",
+                    str(pid),
+                    f"{pid}: owner {t_then[pid] or '?'} -> {t_now[pid]}",
+                    before=t_then[pid] or None,
+                    after=t_now[pid],
+                )
+            )
 
     if "pledgee" in cur.columns:
-        p_then = _owners(_text(snap, "pledgee")) if "pledgee" in snap.columns else pd.Series(
-            [()] * len(snap), index=snap.index)
+        p_then = (
+            _owners(_text(snap, "pledgee"))
+            if "pledgee" in snap.columns
+            else pd.Series([()] * len(snap), index=snap.index)
+        )
         p_now = _owners(_text(cur, "pledgee"))
         extra_allowed = 1 if own_pledge else 0
-        new = pd.Series([len(set(b) - set(a)) > extra_allowed for a, b in zip(p_then, p_now, strict=True)],
-                        index=snap.index)
-        pledge_detail = {pid: {"before": ";".join(p_then[pid]), "after": ";".join(p_now[pid])}
-                         for pid in snap.index[new.to_numpy()]}
+        new = pd.Series(
+            [len(set(b) - set(a)) > extra_allowed for a, b in zip(p_then, p_now, strict=True)],
+            index=snap.index,
+        )
+        pledge_detail = {
+            pid: {"before": ";".join(p_then[pid]), "after": ";".join(p_now[pid])}
+            for pid in snap.index[new.to_numpy()]
+        }
     elif "pledge_count" in cur.columns:
         c_then = pd.to_numeric(snap.get("pledge_count", pd.Series(np.nan, index=snap.index)), errors="coerce")
         c_then = c_then.fillna(_flag(snap, "pledged").astype(float))
         c_now = pd.to_numeric(cur["pledge_count"], errors="coerce").fillna(0)
         new = c_now > c_then + (1 if own_pledge else 0)
-        pledge_detail = {pid: {"before": float(c_then[pid]), "after": float(c_now[pid])}
-                         for pid in snap.index[new.to_numpy()]}
+        pledge_detail = {
+            pid: {"before": float(c_then[pid]), "after": float(c_now[pid])}
+            for pid in snap.index[new.to_numpy()]
+        }
     else:
-        new = _flag(cur, "pledged") & ~_flag(snap, "pledged") if not own_pledge else pd.Series(False, index=snap.index)
+        new = (
+            _flag(cur, "pledged") & ~_flag(snap, "pledged")
+            if not own_pledge
+            else pd.Series(False, index=snap.index)
+        )
         pledge_detail = {pid: {} for pid in snap.index[new.to_numpy()]}
     for pid, det in pledge_detail.items():
         events.append(_event("NEW_PLEDGE", str(pid), f"{pid}: a new pledge was registered", **det))
@@ -275,9 +326,15 @@ def _renewal_schedule() -> Callable[..., pd.DataFrame] | None:
     return renewal_schedule
 
 
-def renewal_events(current: pd.DataFrame, *, as_of: dt.date, within_days: int = 90,
-                   monitored: pd.Index | None = None, grace_months: int = 6,
-                   schedule: Callable[..., pd.DataFrame] | None | Literal["auto"] = "auto") -> list[MonitorEvent]:
+def renewal_events(
+    current: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    within_days: int = 90,
+    monitored: pd.Index | None = None,
+    grace_months: int = 6,
+    schedule: Callable[..., pd.DataFrame] | None | Literal["auto"] = "auto",
+) -> list[MonitorEvent]:
     """Renewal fees due within ``within_days`` of ``as_of``, or already past due.
 
     The next fee falls due when the period paid for ends (``fees_paid_through``). Past that date the patent is
@@ -320,9 +377,11 @@ def renewal_events(current: pd.DataFrame, *, as_of: dt.date, within_days: int = 
             if sched is None or len(sched) == 0:
                 continue
             first = sched.sort_values("due_date").iloc[0]
+            first_due = pd.Timestamp(first["due_date"])
             if pd.isna(due[pid]):
-                due[pid] = pd.Timestamp(first["due_date"])
-            amounts[str(pid)] = (float(first.get("amount", np.nan)), str(first.get("currency", "")))
+                due[pid] = first_due
+            if abs((first_due - due[pid]).days) <= 31:  # the same fee: keep its amount
+                amounts[str(pid)] = (float(first.get("amount", np.nan)), str(first.get("currency", "")))
     days = (due - as_of_ts).dt.days
     events: list[MonitorEvent] = []
     overdue = days < 0
@@ -330,10 +389,16 @@ def renewal_events(current: pd.DataFrame, *, as_of: dt.date, within_days: int = 
     for pid in cur.index[overdue.fillna(False).to_numpy(dtype=bool)]:
         d = due[pid].date()
         grace_end = (pd.Timestamp(d) + pd.DateOffset(months=grace_months)).date()
-        events.append(_event("RENEWAL_FEE_OVERDUE", str(pid),
-                             f"{pid}: fees paid only through {d}; the patent lapses after {grace_end} unless paid",
-                             due_date=d.isoformat(), grace_period_ends=grace_end.isoformat(),
-                             days_overdue=int(-days[pid])))
+        events.append(
+            _event(
+                "RENEWAL_FEE_OVERDUE",
+                str(pid),
+                f"{pid}: fees paid only through {d}; the patent lapses after {grace_end} unless paid",
+                due_date=d.isoformat(),
+                grace_period_ends=grace_end.isoformat(),
+                days_overdue=int(-days[pid]),
+            )
+        )
     for pid in cur.index[soon.fillna(False).to_numpy(dtype=bool)]:
         d = due[pid].date()
         det: dict[str, Any] = {"due_date": d.isoformat(), "days_left": int(days[pid])}
@@ -343,19 +408,33 @@ def renewal_events(current: pd.DataFrame, *, as_of: dt.date, within_days: int = 
     return events
 
 
-def coverage_events(coverage_ratio: float | None, trigger: float | None, *, near_margin: float = 0.10
-                    ) -> list[MonitorEvent]:
+def coverage_events(
+    coverage_ratio: float | None, trigger: float | None, *, near_margin: float = 0.10
+) -> list[MonitorEvent]:
     """``COVERAGE_BELOW_TRIGGER`` when ``coverage_ratio < trigger``; ``COVERAGE_NEAR_TRIGGER`` within the margin."""
     if coverage_ratio is None or trigger is None or not np.isfinite(coverage_ratio):
         return []
     if coverage_ratio < trigger:
-        return [_event("COVERAGE_BELOW_TRIGGER", None,
-                       f"collateral coverage {coverage_ratio:.2f} is below the trigger {trigger:.2f}",
-                       coverage_ratio=float(coverage_ratio), trigger=float(trigger))]
+        return [
+            _event(
+                "COVERAGE_BELOW_TRIGGER",
+                None,
+                f"collateral coverage {coverage_ratio:.2f} is below the trigger {trigger:.2f}",
+                coverage_ratio=float(coverage_ratio),
+                trigger=float(trigger),
+            )
+        ]
     if coverage_ratio < trigger * (1.0 + near_margin):
-        return [_event("COVERAGE_NEAR_TRIGGER", None,
-                       f"collateral coverage {coverage_ratio:.2f} is within {near_margin:.0%} of the trigger "
-                       f"{trigger:.2f}", coverage_ratio=float(coverage_ratio), trigger=float(trigger))]
+        return [
+            _event(
+                "COVERAGE_NEAR_TRIGGER",
+                None,
+                f"collateral coverage {coverage_ratio:.2f} is within {near_margin:.0%} of the trigger "
+                f"{trigger:.2f}",
+                coverage_ratio=float(coverage_ratio),
+                trigger=float(trigger),
+            )
+        ]
     return []
 
 
@@ -363,17 +442,33 @@ def _sorted(events: list[MonitorEvent]) -> list[MonitorEvent]:
     return sorted(events, key=lambda e: (-_RANK[e.severity], e.patent_id or "", e.code))
 
 
-def check_portfolio(snapshot: pd.DataFrame, current: pd.DataFrame, *, as_of: dt.date, within_days: int = 90,
-                    coverage_ratio: float | None = None, coverage_trigger: float | None = None,
-                    own_pledge: bool = True, schedule: Any = "auto") -> MonitorReport:
+def check_portfolio(
+    snapshot: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    within_days: int = 90,
+    coverage_ratio: float | None = None,
+    coverage_trigger: float | None = None,
+    own_pledge: bool = True,
+    schedule: Any = "auto",
+) -> MonitorReport:
     """All checks on already-fetched facts (no I/O): changes, renewal fees, coverage."""
     snapshot = _indexed(snapshot)
     monitored = _monitored(snapshot)
     events = compare_facts(snapshot, current, own_pledge=own_pledge)
-    events += renewal_events(current, as_of=as_of, within_days=within_days, monitored=monitored, schedule=schedule)
+    events += renewal_events(
+        current, as_of=as_of, within_days=within_days, monitored=monitored, schedule=schedule
+    )
     events += coverage_events(coverage_ratio, coverage_trigger)
-    return MonitorReport(as_of=as_of, n_patents=len(snapshot), n_monitored=len(monitored), events=_sorted(events),
-                         coverage_ratio=coverage_ratio, coverage_trigger=coverage_trigger)
+    return MonitorReport(
+        as_of=as_of,
+        n_patents=len(snapshot),
+        n_monitored=len(monitored),
+        events=_sorted(events),
+        coverage_ratio=coverage_ratio,
+        coverage_trigger=coverage_trigger,
+    )
 
 
 def refresh_facts(snapshot: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
@@ -447,5 +542,13 @@ def monitor_portfolio(
     coverage = None
     if reassess is not None and ids:
         coverage = float(reassess(current))
-    return check_portfolio(snapshot, current, as_of=as_of, within_days=within_days, coverage_ratio=coverage,
-                           coverage_trigger=coverage_trigger, own_pledge=own_pledge, schedule=schedule)
+    return check_portfolio(
+        snapshot,
+        current,
+        as_of=as_of,
+        within_days=within_days,
+        coverage_ratio=coverage,
+        coverage_trigger=coverage_trigger,
+        own_pledge=own_pledge,
+        schedule=schedule,
+    )

@@ -41,8 +41,12 @@ __all__ = [
 ]
 
 
-def create_app(settings: ServiceSettings | None = None, *, pipeline: Pipeline | None = None,
-               store: AssessmentRepository | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+    store: AssessmentRepository | None = None,
+) -> FastAPI:
     """Build the HTTP service (see :func:`ipvalue._service.app.create_app`).
 
     Parameters

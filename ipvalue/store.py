@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS fetch_cache (
     expires_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fetch_cache_source ON fetch_cache (source, kind);
+CREATE TABLE IF NOT EXISTS rate_state (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    allowance INTEGER,
+    blocked_until REAL NOT NULL,
+    recent TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    PRIMARY KEY (source, key)
+);
 """
 
 
@@ -249,6 +258,36 @@ class FetchCache:
             return self._conn.execute(
                 "DELETE FROM fetch_cache WHERE expires_at <= ?", (self._clock(),)
             ).rowcount
+
+    # -- rate-limit state shared between processes ----------------------------------------------
+    def save_rate_state(self, source: str, state: Mapping[str, Mapping[str, object]]) -> None:
+        """Store a source's rate-limit state: per key ``allowance``, ``blocked_until`` and ``recent`` (Unix times).
+
+        A later process reading it (:meth:`load_rate_state`) keeps within the same per-minute allowance and
+        honours a block (an OPS service turned black) that an earlier process was told about.
+        """
+        now = self._clock()
+        rows = [
+            (
+                source,
+                key,
+                v.get("allowance"),
+                float(v.get("blocked_until") or 0.0),
+                json.dumps([float(t) for t in v.get("recent") or []]),
+                now,
+            )
+            for key, v in state.items()
+        ]
+        with self._lock:
+            self._conn.executemany("INSERT OR REPLACE INTO rate_state VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def load_rate_state(self, source: str) -> dict[str, dict[str, object]]:
+        """The rate-limit state saved for ``source`` (see :meth:`save_rate_state`)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, allowance, blocked_until, recent FROM rate_state WHERE source = ?", (source,)
+            ).fetchall()
+        return {k: {"allowance": a, "blocked_until": b, "recent": json.loads(r)} for k, a, b, r in rows}
 
     def __len__(self) -> int:
         with self._lock:

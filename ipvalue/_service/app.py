@@ -23,12 +23,14 @@ from ipvalue._service.errors import ApiError, InputError, error_body, loc_path
 from ipvalue._service.models import (
     AssessmentOut,
     AssessmentRequest,
+    AuditTrail,
     ErrorOut,
     Health,
     JobOut,
     MonitorOut,
     MonitorRequest,
     PolicyList,
+    ReplayOut,
     ValuationOut,
     ValuationRequest,
 )
@@ -61,6 +63,7 @@ log = logging.getLogger("ipvalue.service")
 ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 
 _PUBLIC_PATHS = frozenset({"/v1/health", "/v1/openapi.json"})
+_SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _MEDIA = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
@@ -79,9 +82,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 # ---------------------------------------------------------------------------------------------------------------
 # raw ASGI middleware: body size limit, authentication, response headers
 # ---------------------------------------------------------------------------------------------------------------
-async def _send_json(send: Callable[[dict], Awaitable[None]], status: int, body: dict[str, Any],
-                     headers: dict[str, str] | None = None) -> None:
-    resp = JSONResponse(body, status_code=status, headers=headers)
+async def _send_json(
+    send: Callable[[dict], Awaitable[None]],
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
+    resp = JSONResponse(body, status_code=status, headers={**_SECURITY_HEADERS, **(headers or {})})
     await send({"type": "http.response.start", "status": status, "headers": resp.raw_headers})
     await send({"type": "http.response.body", "body": resp.body})
 
@@ -101,8 +108,9 @@ class _Guard:
         self.app = app
         self.settings = settings
 
-    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]],
-                       send: Callable[[dict], Awaitable[None]]) -> None:
+    async def __call__(
+        self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -126,22 +134,30 @@ class _Guard:
                 secret = auth[7:].strip()
             key = verify_api_key(secret, self.settings.api_keys)
             if key is None:
-                await _send_json(send, 401, error_body("unauthorized", "missing or invalid API key"),
-                                 {"WWW-Authenticate": "Bearer"})
+                await _send_json(
+                    send,
+                    401,
+                    error_body("unauthorized", "missing or invalid API key"),
+                    {"WWW-Authenticate": "Bearer"},
+                )
                 return
             scope.setdefault("state", {})["api_key"] = key
 
-        body = b""
+        chunks: list[bytes] = []
+        size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
             more = message.get("more_body", False)
-            if len(body) > limit:
+            if size > limit:
                 await _send_json(send, 413, too_large, {"Connection": "close"})
                 return
+        body = b"".join(chunks)
         replayed = False
 
         async def replay() -> dict:
@@ -158,8 +174,11 @@ class _Guard:
             if message["type"] == "http.response.start":
                 started = True
                 message = dict(message)
-                message["headers"] = [*message.get("headers", []), (b"cache-control", b"no-store"),
-                                      (b"x-content-type-options", b"nosniff")]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"cache-control", b"no-store"),
+                    (b"x-content-type-options", b"nosniff"),
+                ]
             await send(message)
 
         try:
@@ -169,8 +188,7 @@ class _Guard:
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             if started:
                 raise
-            await _send_json(send, 500, error_body("internal_error", "internal error"),
-                             {"cache-control": "no-store", "x-content-type-options": "nosniff"})
+            await _send_json(send, 500, error_body("internal_error", "internal error"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -197,6 +215,12 @@ class _Jobs:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, record_id: str) -> None:
+        try:
+            self._execute(record_id)
+        except Exception:  # noqa: BLE001 - e.g. the database stayed locked; the job resumes after a restart
+            log.exception("job %s could not be run", record_id)
+
+    def _execute(self, record_id: str) -> None:
         rec = self.store.get(record_id)
         if rec is None or rec.status not in ("queued", "running"):
             return
@@ -219,9 +243,16 @@ class _Jobs:
             log.exception("job %s failed", record_id)
             error = {"code": "internal_error", "message": "internal error"}
         action = f"{rec.kind}.{'fail' if error else 'complete'}"
-        audit = AuditEntry(action=action, who=rec.key_id, record_id=record_id, input_hash=rec.input_hash,
-                           output_hash=result_hash(output) if output is not None else None, version=__version__,
-                           policy=rec.policy, seed=rec.seed)
+        audit = AuditEntry(
+            action=action,
+            who=rec.key_id,
+            record_id=record_id,
+            input_hash=rec.input_hash,
+            output_hash=result_hash(output) if output is not None else None,
+            version=__version__,
+            policy=rec.policy,
+            seed=rec.seed,
+        )
         try:
             self.store.finish(record_id, output=output, error=error, audit=audit, artifacts=artifacts)
         except KeyError:  # finished meanwhile by another worker process sharing the database
@@ -237,14 +268,16 @@ class _Services:
         self._store = store
         self._own_store = store is None
         self._jobs: _Jobs | None = None
+        self._policy_names: list[str] | None = None
         self._lock = threading.Lock()
 
     @property
     def store(self) -> AssessmentRepository:
         with self._lock:
             if self._store is None:
-                self._store = SQLiteAssessmentStore(self.settings.db_path,
-                                                    synchronous=self.settings.sqlite_synchronous)
+                self._store = SQLiteAssessmentStore(
+                    self.settings.db_path, synchronous=self.settings.sqlite_synchronous
+                )
             return self._store
 
     @property
@@ -254,6 +287,12 @@ class _Services:
             if self._jobs is None:
                 self._jobs = _Jobs(store, self.pipeline, self.settings.job_workers)
             return self._jobs
+
+    def policy_names(self) -> list[str] | None:
+        """Known policy names (read once: the presets ship with the package)."""
+        if self._policy_names is None:
+            self._policy_names = self.pipeline.policy_names()
+        return self._policy_names
 
     def close(self) -> None:
         if self._jobs is not None:
@@ -281,7 +320,9 @@ def _require(scope: Literal["read", "write"]) -> Callable[..., ApiKey]:
     ) -> ApiKey:
         key = request.scope.get("state", {}).get("api_key")
         if key is None:  # the guard middleware already answered 401; this is a second line of defence
-            raise ApiError(401, "unauthorized", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401, "unauthorized", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+            )
         if scope not in key.scopes:
             raise ApiError(403, "forbidden", "this key is not allowed to do that")
         return key
@@ -293,8 +334,12 @@ ReadKey = Annotated[ApiKey, Depends(_require("read"))]
 WriteKey = Annotated[ApiKey, Depends(_require("write"))]
 IdemKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200, pattern=r"^[\x21-\x7e]+$",
-           description="retry-safe key: the same key and body return the same record; another body gives 409"),
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="retry-safe key: the same key and body return the same record; another body gives 409",
+    ),
 ]
 
 
@@ -311,23 +356,39 @@ def _job_body(rec: AssessmentRecord) -> dict[str, Any]:
     links = {"self": f"/v1/jobs/{rec.id}"}
     if rec.status == "done":
         links["result"] = _links(rec)["self"]
-    body: dict[str, Any] = {"id": rec.id, "kind": rec.kind, "status": rec.status, "progress": rec.progress,
-                            "created_at": rec.created_at, "updated_at": rec.updated_at, "links": links}
+    body: dict[str, Any] = {
+        "id": rec.id,
+        "kind": rec.kind,
+        "status": rec.status,
+        "progress": rec.progress,
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at,
+        "links": links,
+    }
     if rec.error:
         body["error"] = rec.error
     return body
 
 
 def _result_body(rec: AssessmentRecord) -> dict[str, Any]:
-    return {"id": rec.id, "status": rec.status, "created_at": rec.created_at, "links": _links(rec),
-            "input_hash": rec.input_hash, "output_hash": rec.output_hash, "version": rec.version,
-            "seed": rec.seed, **(rec.output or {})}
+    return {
+        "id": rec.id,
+        "status": rec.status,
+        "created_at": rec.created_at,
+        "links": _links(rec),
+        "input_hash": rec.input_hash,
+        "output_hash": rec.output_hash,
+        "version": rec.version,
+        "seed": rec.seed,
+        **(rec.output or {}),
+    }
 
 
 def _record_response(rec: AssessmentRecord, *, created: bool, replayed: bool = False) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if rec.status in ("queued", "running") or (rec.status == "failed"):
         headers["Location"] = f"/v1/jobs/{rec.id}"
+        headers["Retry-After"] = "1"
         return JSONResponse(_job_body(rec), status_code=202, headers=headers)
     headers["Location"] = _links(rec)["self"]
     return JSONResponse(_result_body(rec), status_code=201 if created else 200, headers=headers)
@@ -338,9 +399,12 @@ def _get_done(store: AssessmentRepository, record_id: str, kind: str) -> Assessm
     if rec is None or rec.kind != kind:
         raise ApiError(404, "not_found", f"no {kind} {record_id!r}")
     if rec.status != "done":
-        raise ApiError(409, "not_ready" if rec.status != "failed" else "failed",
-                       f"{kind} {record_id} is {rec.status}; see /v1/jobs/{record_id}",
-                       headers={"Location": f"/v1/jobs/{record_id}"})
+        raise ApiError(
+            409,
+            "not_ready" if rec.status != "failed" else "failed",
+            f"{kind} {record_id} is {rec.status}; see /v1/jobs/{record_id}",
+            headers={"Location": f"/v1/jobs/{record_id}"},
+        )
     return rec
 
 
@@ -349,25 +413,52 @@ def _check_policy(svc: _Services, policy: str | dict[str, Any] | None) -> str | 
         return svc.settings.default_policy
     if isinstance(policy, str):
         # only a known preset name passes: a string is never read as a path on the server
-        names = svc.pipeline.policy_names()
+        names = svc.policy_names()
         if names is None:
             raise ApiError(503, "not_available", "the policy list is not available on this server")
         if policy not in names:
-            raise ApiError(422, "validation_error", f"unknown policy {policy!r}", details=[
-                {"loc": ["body", "policy"], "path": "body.policy", "type": "unknown_policy",
-                 "msg": f"unknown policy {policy!r}; known: {', '.join(sorted(names))}"}])
+            raise ApiError(
+                422,
+                "validation_error",
+                f"unknown policy {policy!r}",
+                details=[
+                    {
+                        "loc": ["body", "policy"],
+                        "path": "body.policy",
+                        "type": "unknown_policy",
+                        "msg": f"unknown policy {policy!r}; known: {', '.join(sorted(names))}",
+                    }
+                ],
+            )
     return policy
 
 
 def _check_count(svc: _Services, n: int, field: str) -> None:
     if n > svc.settings.max_patents:
-        raise ApiError(422, "too_many_patents", f"at most {svc.settings.max_patents} patents per request", details=[
-            {"loc": ["body", field], "path": f"body.{field}", "type": "too_long",
-             "msg": f"{n} patents given; at most {svc.settings.max_patents} per request"}])
+        raise ApiError(
+            422,
+            "too_many_patents",
+            f"at most {svc.settings.max_patents} patents per request",
+            details=[
+                {
+                    "loc": ["body", field],
+                    "path": f"body.{field}",
+                    "type": "too_long",
+                    "msg": f"{n} patents given; at most {svc.settings.max_patents} per request",
+                }
+            ],
+        )
 
 
-def _submit(svc: _Services, key: ApiKey, kind: Literal["assessment", "valuation"], payload: dict[str, Any],
-            idem: str | None, policy_name: str | None, n_patents: int) -> JSONResponse:
+def _submit(
+    svc: _Services,
+    key: ApiKey,
+    kind: Literal["assessment", "valuation"],
+    payload: dict[str, Any],
+    idem: str | None,
+    policy_name: str | None,
+    n_patents: int,
+) -> JSONResponse:
     """Run (or queue) a request and store it with its audit entry; idempotent on ``idem``."""
     store = svc.store
     request_hash = sha256_json(payload)
@@ -375,15 +466,31 @@ def _submit(svc: _Services, key: ApiKey, kind: Literal["assessment", "valuation"
         existing = store.find_idempotent(key.id, idem)
         if existing is not None:
             if existing.request_hash != request_hash or existing.kind != kind:
-                raise ApiError(409, "idempotency_conflict",
-                               "this Idempotency-Key was already used with a different request")
+                raise ApiError(
+                    409,
+                    "idempotency_conflict",
+                    "this Idempotency-Key was already used with a different request",
+                )
             return _record_response(existing, created=True, replayed=True)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     input_hash = sha256_json(payload)
     rec = AssessmentRecord(
-        id=new_record_id(kind), kind=kind, status="queued", progress=0.0, created_at=now, updated_at=now,
-        key_id=key.id, input=payload, output=None, error=None, input_hash=input_hash, output_hash=None,
-        version=__version__, policy=policy_name, seed=int(payload.get("seed", 0)), idempotency_key=idem,
+        id=new_record_id(kind),
+        kind=kind,
+        status="queued",
+        progress=0.0,
+        created_at=now,
+        updated_at=now,
+        key_id=key.id,
+        input=payload,
+        output=None,
+        error=None,
+        input_hash=input_hash,
+        output_hash=None,
+        version=__version__,
+        policy=policy_name,
+        seed=int(payload.get("seed", 0)),
+        idempotency_key=idem,
         request_hash=request_hash,
     )
     is_job = n_patents > svc.settings.job_threshold
@@ -398,14 +505,23 @@ def _submit(svc: _Services, key: ApiKey, kind: Literal["assessment", "valuation"
         action = f"{kind}.create"
     else:
         action = "job.submit"
-    audit = AuditEntry(action=action, who=key.id, record_id=rec.id, input_hash=input_hash,
-                       output_hash=rec.output_hash, version=__version__, policy=policy_name, seed=rec.seed,
-                       details={"kind": kind, "n_patents": n_patents})
+    audit = AuditEntry(
+        action=action,
+        who=key.id,
+        record_id=rec.id,
+        input_hash=input_hash,
+        output_hash=rec.output_hash,
+        version=__version__,
+        policy=policy_name,
+        seed=rec.seed,
+        details={"kind": kind, "n_patents": n_patents},
+    )
     try:
         stored = store.create(rec, audit)
     except IdempotencyConflict as exc:
-        raise ApiError(409, "idempotency_conflict",
-                       "this Idempotency-Key was already used with a different request") from exc
+        raise ApiError(
+            409, "idempotency_conflict", "this Idempotency-Key was already used with a different request"
+        ) from exc
     if stored.id != rec.id:  # a concurrent retry with the same key won the race
         return _record_response(stored, created=True, replayed=True)
     if is_job:
@@ -422,8 +538,12 @@ def _policy_label(policy: str | dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # the factory
 # ---------------------------------------------------------------------------------------------------------------
-def create_app(settings: ServiceSettings | None = None, *, pipeline: Pipeline | None = None,
-               store: AssessmentRepository | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+    store: AssessmentRepository | None = None,
+) -> FastAPI:
     """Build the HTTP service.
 
     Parameters
@@ -442,7 +562,9 @@ def create_app(settings: ServiceSettings | None = None, *, pipeline: Pipeline | 
     """
     settings = settings or ServiceSettings.from_env()
     if pipeline is None:
-        pipeline = Pipeline(fetch=make_fetch(settings.fetch_sources, settings.fetch_base_urls, settings.fetch_cache))
+        pipeline = Pipeline(
+            fetch=make_fetch(settings.fetch_sources, settings.fetch_base_urls, settings.fetch_cache)
+        )
     services = _Services(settings, pipeline, store)
 
     @asynccontextmanager
@@ -461,7 +583,7 @@ def create_app(settings: ServiceSettings | None = None, *, pipeline: Pipeline | 
         summary="Patent portfolio valuation and pledge collateral assessment for loan systems",
         description=(
             "Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. GET endpoints need the "
-            "`read` scope, POST endpoints `write`. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`; "
+            '`read` scope, POST endpoints `write`. Errors are `{"error": {"code", "message", "details"}}`; '
             "`details[].path` names the field (`body.patents.0.filing_date`). POST requests accept an "
             "`Idempotency-Key`. Portfolios larger than the server's job threshold answer 202 with a `Location` "
             "to poll (`/v1/jobs/{id}`)."
@@ -476,67 +598,120 @@ def create_app(settings: ServiceSettings | None = None, *, pipeline: Pipeline | 
     # -- errors -------------------------------------------------------------------------------------------------
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
-                            headers=exc.headers)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = []
         for e in exc.errors():
             loc = [p if isinstance(p, int) else str(p) for p in e.get("loc", ())]
-            details.append({"loc": loc, "path": loc_path(loc), "msg": str(e.get("msg", "")),
-                            "type": str(e.get("type", ""))})
+            details.append(
+                {
+                    "loc": loc,
+                    "path": loc_path(loc),
+                    "msg": str(e.get("msg", "")),
+                    "type": str(e.get("type", "")),
+                }
+            )
         if any(d["type"] == "json_invalid" for d in details):
-            return JSONResponse(error_body("malformed_json", "the request body is not valid JSON",
-                                           [{**d, "msg": "invalid JSON"} for d in details]), status_code=400)
-        return JSONResponse(error_body("validation_error", "the request is not valid", details), status_code=422)
+            return JSONResponse(
+                error_body(
+                    "malformed_json",
+                    "the request body is not valid JSON",
+                    [{**d, "msg": "invalid JSON"} for d in details],
+                ),
+                status_code=400,
+            )
+        return JSONResponse(
+            error_body("validation_error", "the request is not valid", details), status_code=422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         msg = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "request failed")
-        return JSONResponse(error_body(code, msg), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, msg), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     # -- routes -------------------------------------------------------------------------------------------------
     @app.get("/v1/health", response_model=Health, tags=["service"], summary="Liveness and version (no key)")
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/v1/policies", response_model=PolicyList, tags=["service"], responses=_ERRORS,
-             summary="Collateral policies the server knows")
+    @app.get(
+        "/v1/policies",
+        response_model=PolicyList,
+        tags=["service"],
+        responses=_ERRORS,
+        summary="Collateral policies the server knows",
+    )
     def policies(request: Request, key: ReadKey) -> dict[str, Any]:
         svc = _services(request)
         return {"default": svc.settings.default_policy, "policies": svc.pipeline.policies()}
 
-    @app.post("/v1/assessments", response_model=AssessmentOut, status_code=201, tags=["assessments"],
-              responses={**_ERRORS, 202: {"model": JobOut, "description": "large portfolio: queued as a job"},
-                         409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"}},
-              summary="Value a portfolio and assess it as collateral for a loan")
-    def create_assessment(request: Request, body: AssessmentRequest, key: WriteKey,
-                          idempotency_key: IdemKey = None) -> JSONResponse:
+    @app.post(
+        "/v1/assessments",
+        response_model=AssessmentOut,
+        status_code=201,
+        tags=["assessments"],
+        responses={
+            **_ERRORS,
+            202: {"model": JobOut, "description": "large portfolio: queued as a job"},
+            409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"},
+        },
+        summary="Value a portfolio and assess it as collateral for a loan",
+    )
+    def create_assessment(
+        request: Request, body: AssessmentRequest, key: WriteKey, idempotency_key: IdemKey = None
+    ) -> JSONResponse:
         svc = _services(request)
         _check_count(svc, body.n_patents(), "patents" if body.patents is not None else "numbers")
         policy = _check_policy(svc, body.policy)
         payload = body.model_dump(mode="json", exclude_none=False)
         payload["policy"] = policy
-        return _submit(svc, key, "assessment", payload, idempotency_key, _policy_label(policy), body.n_patents())
+        return _submit(
+            svc, key, "assessment", payload, idempotency_key, _policy_label(policy), body.n_patents()
+        )
 
-    @app.get("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"],
-             responses={**_ERRORS, 404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "job not done"}},
-             summary="A stored assessment")
+    @app.get(
+        "/v1/assessments/{assessment_id}",
+        response_model=AssessmentOut,
+        tags=["assessments"],
+        responses={
+            **_ERRORS,
+            404: {"model": ErrorOut},
+            409: {"model": ErrorOut, "description": "job not done"},
+        },
+        summary="A stored assessment",
+    )
     def get_assessment(request: Request, assessment_id: str, key: ReadKey) -> JSONResponse:
         rec = _get_done(_services(request).store, assessment_id, "assessment")
         return JSONResponse(_result_body(rec))
 
-    @app.get("/v1/assessments/{assessment_id}/report", tags=["assessments"],
-             responses={**_ERRORS, 404: {"model": ErrorOut},
-                        200: {"description": "the report file",
-                              "content": {m.split(";")[0]: {} for m in _MEDIA.values()}}},
-             response_class=Response, summary="The collateral report (HTML, PDF or Excel; Chinese or English)")
-    def get_report(request: Request, assessment_id: str, key: ReadKey,
-                   format: Annotated[Literal["html", "pdf", "xlsx"], Query()] = "html",  # noqa: A002
-                   lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> Response:
+    @app.get(
+        "/v1/assessments/{assessment_id}/report",
+        tags=["assessments"],
+        responses={
+            **_ERRORS,
+            404: {"model": ErrorOut},
+            200: {
+                "description": "the report file",
+                "content": {m.split(";")[0]: {} for m in _MEDIA.values()},
+            },
+        },
+        response_class=Response,
+        summary="The collateral report (HTML, PDF or Excel; Chinese or English)",
+    )
+    def get_report(
+        request: Request,
+        assessment_id: str,
+        key: ReadKey,
+        format: Annotated[Literal["html", "pdf", "xlsx"], Query()] = "html",  # noqa: A002
+        lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    ) -> Response:
         from ipvalue._service.serialize import assessment_from_json
 
         svc = _services(request)
@@ -550,59 +725,153 @@ def create_app(settings: ServiceSettings | None = None, *, pipeline: Pipeline | 
                 try:
                     svc.pipeline.report(assessment, path, lang)
                 except ImportError as exc:
-                    raise ApiError(503, "not_available", f"{format} reports are not available on this server") \
-                        from exc
+                    raise ApiError(
+                        503, "not_available", f"{format} reports are not available on this server"
+                    ) from exc
                 content = path.read_bytes()
             svc.store.put_artifact(rec.id, name, content)
-        return Response(content, media_type=_MEDIA[format], headers={
-            "Content-Disposition": f'attachment; filename="ipvalue-{assessment_id}-{lang}.{format}"'})
+        return Response(
+            content,
+            media_type=_MEDIA[format],
+            headers={
+                "Content-Disposition": f'attachment; filename="ipvalue-{assessment_id}-{lang}.{format}"'
+            },
+        )
 
-    @app.post("/v1/assessments/{assessment_id}/monitor", response_model=MonitorOut, tags=["monitoring"],
-              responses={**_ERRORS, 404: {"model": ErrorOut}},
-              summary="Post-loan checks (贷后管理): refresh the facts and compare with the pledge snapshot")
+    @app.post(
+        "/v1/assessments/{assessment_id}/monitor",
+        response_model=MonitorOut,
+        tags=["monitoring"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="Post-loan checks (贷后管理): refresh the facts and compare with the pledge snapshot",
+    )
     def monitor(request: Request, assessment_id: str, body: MonitorRequest, key: WriteKey) -> dict[str, Any]:
         svc = _services(request)
         rec = _get_done(svc.store, assessment_id, "assessment")
         report = _run_monitor(svc, rec, body)
         out = {"assessment_id": rec.id, **report}
         out["output_hash"] = sha256_json(report)
-        svc.store.append_audit(AuditEntry(
-            action="monitor.run", who=key.id, record_id=rec.id, input_hash=sha256_json(body.model_dump(mode="json")),
-            output_hash=out["output_hash"], version=__version__, policy=rec.policy, seed=rec.seed,
-            details={"level": report["level"], "n_events": len(report["events"])}))
+        svc.store.append_audit(
+            AuditEntry(
+                action="monitor.run",
+                who=key.id,
+                record_id=rec.id,
+                input_hash=sha256_json(body.model_dump(mode="json")),
+                output_hash=out["output_hash"],
+                version=__version__,
+                policy=rec.policy,
+                seed=rec.seed,
+                details={"level": report["level"], "n_events": len(report["events"])},
+            )
+        )
         return out
 
-    @app.post("/v1/valuations", response_model=ValuationOut, status_code=201, tags=["valuations"],
-              responses={**_ERRORS, 202: {"model": JobOut, "description": "large portfolio: queued as a job"},
-                         409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"}},
-              summary="Value a portfolio (no collateral assessment)")
-    def create_valuation(request: Request, body: ValuationRequest, key: WriteKey,
-                         idempotency_key: IdemKey = None) -> JSONResponse:
+    @app.get(
+        "/v1/assessments/{assessment_id}/audit",
+        response_model=AuditTrail,
+        tags=["assessments"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="The audit entries of an assessment (append-only, hash-chained)",
+    )
+    def get_audit(request: Request, assessment_id: str, key: ReadKey) -> dict[str, Any]:
+        store = _services(request).store
+        rec = store.get(assessment_id) if len(assessment_id) <= 100 else None
+        if rec is None:
+            raise ApiError(404, "not_found", f"no record {assessment_id!r}")
+        return {"record_id": rec.id, "entries": store.audit_entries(rec.id)}
+
+    @app.post(
+        "/v1/assessments/{assessment_id}/replay",
+        response_model=ReplayOut,
+        tags=["assessments"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="Re-run a stored assessment from its stored input and compare the result hash",
+    )
+    def replay(request: Request, assessment_id: str, key: WriteKey) -> dict[str, Any]:
+        svc = _services(request)
+        rec = _get_done(svc.store, assessment_id, "assessment")
+        try:
+            output, _ = run_assessment(svc.pipeline, rec.input)
+        except InputError as exc:
+            raise ApiError(422, "invalid_input", exc.message, details=exc.details or None) from exc
+        now_hash = result_hash(output)
+        out = {
+            "assessment_id": rec.id,
+            "reproduced": now_hash == rec.output_hash,
+            "stored_output_hash": rec.output_hash,
+            "replayed_output_hash": now_hash,
+            "stored_version": rec.version,
+            "current_version": __version__,
+        }
+        svc.store.append_audit(
+            AuditEntry(
+                action="assessment.replay",
+                who=key.id,
+                record_id=rec.id,
+                input_hash=rec.input_hash,
+                output_hash=now_hash,
+                version=__version__,
+                policy=rec.policy,
+                seed=rec.seed,
+                details={"reproduced": out["reproduced"]},
+            )
+        )
+        return out
+
+    @app.post(
+        "/v1/valuations",
+        response_model=ValuationOut,
+        status_code=201,
+        tags=["valuations"],
+        responses={
+            **_ERRORS,
+            202: {"model": JobOut, "description": "large portfolio: queued as a job"},
+            409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"},
+        },
+        summary="Value a portfolio (no collateral assessment)",
+    )
+    def create_valuation(
+        request: Request, body: ValuationRequest, key: WriteKey, idempotency_key: IdemKey = None
+    ) -> JSONResponse:
         svc = _services(request)
         _check_count(svc, body.n_patents(), "patents" if body.patents is not None else "numbers")
         payload = body.model_dump(mode="json")
         return _submit(svc, key, "valuation", payload, idempotency_key, None, body.n_patents())
 
-    @app.get("/v1/valuations/{valuation_id}", response_model=ValuationOut, tags=["valuations"],
-             responses={**_ERRORS, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
-             summary="A stored valuation")
+    @app.get(
+        "/v1/valuations/{valuation_id}",
+        response_model=ValuationOut,
+        tags=["valuations"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+        summary="A stored valuation",
+    )
     def get_valuation(request: Request, valuation_id: str, key: ReadKey) -> JSONResponse:
         rec = _get_done(_services(request).store, valuation_id, "valuation")
         return JSONResponse(_result_body(rec))
 
-    @app.get("/v1/jobs/{job_id}", response_model=JobOut, tags=["jobs"],
-             responses={**_ERRORS, 404: {"model": ErrorOut}}, summary="Status and progress of a job")
+    @app.get(
+        "/v1/jobs/{job_id}",
+        response_model=JobOut,
+        tags=["jobs"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="Status and progress of a job",
+    )
     def get_job(request: Request, job_id: str, key: ReadKey) -> JSONResponse:
         rec = _services(request).store.get(job_id) if len(job_id) <= 100 else None
         if rec is None:
             raise ApiError(404, "not_found", f"no job {job_id!r}")
         return JSONResponse(_job_body(rec))
 
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
-                           expose_headers=["Location"], allow_credentials=False)
     app.add_middleware(_Guard, settings=settings)
+    if settings.cors_origins:  # outside the guard: preflights carry no key and must still be answered
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Location"],
+            allow_credentials=False,
+        )
     return app
 
 
@@ -612,14 +881,23 @@ def _run_monitor(svc: _Services, rec: AssessmentRecord, body: MonitorRequest) ->
         try:
             given = svc.pipeline.read(rows)
         except ValueError as exc:
-            raise ApiError(422, "invalid_input", str(exc), details=as_input_error(exc, "facts").details) from exc
+            raise ApiError(
+                422, "invalid_input", str(exc), details=as_input_error(exc, "facts").details
+            ) from exc
 
         def fetch(ids: list[str]) -> Any:
             return given
     else:
         fetch = svc.pipeline.fetch
     try:
-        return monitor_record(svc.pipeline, rec.output or {}, rec.input, as_of=body.as_of,
-                              within_days=body.within_days, fetch=fetch, revalue=body.revalue)
+        return monitor_record(
+            svc.pipeline,
+            rec.output or {},
+            rec.input,
+            as_of=body.as_of,
+            within_days=body.within_days,
+            fetch=fetch,
+            revalue=body.revalue,
+        )
     except InputError as exc:
         raise ApiError(422, "invalid_input", exc.message, details=exc.details or None) from exc

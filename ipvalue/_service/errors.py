@@ -23,8 +23,15 @@ class ApiError(Exception):
     headers : dict, optional
     """
 
-    def __init__(self, status: int, code: str, message: str, *, details: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code

@@ -23,6 +23,8 @@ __all__ = [
     "Health",
     "ErrorOut",
     "MonitorOut",
+    "AuditTrail",
+    "ReplayOut",
 ]
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -99,7 +101,9 @@ class _PortfolioRequest(BaseModel):
     numbers: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None, description="patent numbers whose facts the server fetches from public patent services"
     )
-    assumptions: dict[str, Any] | None = Field(default=None, description="valuation assumptions (see value_portfolio)")
+    assumptions: dict[str, Any] | None = Field(
+        default=None, description="valuation assumptions (see value_portfolio)"
+    )
     seed: int = Field(default=0, ge=0, lt=2**63, description="root seed of every random draw")
     as_of: dt.date = Field(description="valuation date (explicit: nothing defaults to today)")
 
@@ -121,7 +125,8 @@ class AssessmentRequest(_PortfolioRequest):
 
     loan: LoanIn
     policy: str | dict[str, Any] | None = Field(
-        default=None, description="policy by name (GET /v1/policies) or inline; the server default when omitted"
+        default=None,
+        description="policy by name (GET /v1/policies) or inline; the server default when omitted",
     )
 
 
@@ -137,7 +142,8 @@ class MonitorRequest(BaseModel):
     as_of: dt.date
     within_days: int = Field(default=90, ge=0, le=3660, description="renewal fees due within this many days")
     facts: list[PatentIn] | None = Field(
-        default=None, description="current facts given by the caller; fetched through data_sources when omitted"
+        default=None,
+        description="current facts given by the caller; fetched through data_sources when omitted",
     )
     revalue: bool = Field(default=True, description="re-run valuation and collateral to check coverage")
 
@@ -158,6 +164,7 @@ class ErrorDetail(BaseModel):
     path: str
     msg: str
     type: str
+    patent: str | None = Field(default=None, description="the patent concerned, when the problem is in one")
 
 
 class ErrorBody(BaseModel):
@@ -260,3 +267,39 @@ class MonitorOut(BaseModel):
     coverage_ratio: float | None
     coverage_trigger: float | None
     output_hash: str
+
+
+class AuditEntryOut(BaseModel):
+    """One audit entry."""
+
+    seq: int
+    at: str
+    action: str
+    who: str
+    record_id: str | None
+    input_hash: str | None
+    output_hash: str | None
+    version: str | None
+    policy: str | None
+    seed: int | None
+    details: dict[str, Any]
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditTrail(BaseModel):
+    """The audit entries of one record, oldest first."""
+
+    record_id: str
+    entries: list[AuditEntryOut]
+
+
+class ReplayOut(BaseModel):
+    """Result of re-running a stored assessment."""
+
+    assessment_id: str
+    reproduced: bool
+    stored_output_hash: str
+    replayed_output_hash: str
+    stored_version: str
+    current_version: str

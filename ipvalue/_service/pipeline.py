@@ -26,7 +26,15 @@ from ipvalue._service.serialize import (
     valued_to_json,
 )
 
-__all__ = ["Pipeline", "make_fetch", "run_assessment", "run_valuation", "monitor_record", "patents_payload_to_rows", "as_input_error"]
+__all__ = [
+    "Pipeline",
+    "make_fetch",
+    "run_assessment",
+    "run_valuation",
+    "monitor_record",
+    "patents_payload_to_rows",
+    "as_input_error",
+]
 
 log = logging.getLogger("ipvalue.service")
 
@@ -39,8 +47,9 @@ def _default_read(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return read_portfolio(rows)
 
 
-def make_fetch(sources: list[str] | None = None, base_urls: dict[str, str] | None = None,
-               cache: Path | None = None) -> Callable[[list[str]], pd.DataFrame]:
+def make_fetch(
+    sources: list[str] | None = None, base_urls: dict[str, str] | None = None, cache: Path | None = None
+) -> Callable[[list[str]], pd.DataFrame]:
     """A ``fetch(numbers)`` through :func:`data_sources.fetch`.
 
     The numbers no source could answer come back as rows holding only ``patent_id`` and ``fetch_error`` (the
@@ -51,13 +60,29 @@ def make_fetch(sources: list[str] | None = None, base_urls: dict[str, str] | Non
         try:
             import data_sources
         except ImportError as exc:  # pragma: no cover - data_sources ships with ipvalue
-            raise ApiError(503, "not_available", "fetching patent facts is not available on this server") from exc
-        res = data_sources.fetch(list(numbers), sources=sources, base_urls=base_urls or None,
-                                 cache=str(cache) if cache else None)
+            raise ApiError(
+                503, "not_available", "fetching patent facts is not available on this server"
+            ) from exc
+        try:
+            res = data_sources.fetch(
+                list(numbers),
+                sources=sources,
+                base_urls=base_urls or None,
+                cache=str(cache) if cache else None,
+            )
+        except data_sources.DataSourceError as exc:  # configuration or a source down: the reason is logged
+            log.warning("fetch failed: %s", exc)
+            raise ApiError(
+                502, "fetch_failed", "patent facts could not be fetched from the configured sources"
+            ) from exc
         facts = res.facts
         if len(res.failures):
-            fail = pd.DataFrame({"patent_id": res.failures["patent_id"].astype(str).to_numpy(),
-                                 "fetch_error": res.failures["reason"].astype(str).to_numpy()})
+            fail = pd.DataFrame(
+                {
+                    "patent_id": res.failures["patent_id"].astype(str).to_numpy(),
+                    "fetch_error": res.failures["reason"].astype(str).to_numpy(),
+                }
+            )
             fail = fail.set_index("patent_id", drop=False)
             facts = pd.concat([facts, fail]) if len(facts) else fail
         return facts
@@ -68,8 +93,9 @@ def make_fetch(sources: list[str] | None = None, base_urls: dict[str, str] | Non
 _default_fetch = make_fetch()
 
 
-def _default_value(portfolio: pd.DataFrame, assumptions: dict[str, Any] | None, *, as_of: dt.date,
-                   rng: int) -> pd.DataFrame:
+def _default_value(
+    portfolio: pd.DataFrame, assumptions: dict[str, Any] | None, *, as_of: dt.date, rng: int
+) -> pd.DataFrame:
     from ipvalue import value_portfolio
 
     return value_portfolio(portfolio, assumptions, as_of=as_of, rng=rng)
@@ -162,8 +188,15 @@ def as_input_error(exc: Exception, where: str = "patents") -> InputError:
             if isinstance(row, int) and row >= 1:
                 loc.append(row - 1)
             loc.append(getattr(i, "field", "-"))
-            details.append({"loc": loc, "path": ".".join(map(str, loc)), "msg": str(getattr(i, "message", i)),
-                            "type": "invalid_value", "patent": getattr(i, "patent", None)})
+            details.append(
+                {
+                    "loc": loc,
+                    "path": ".".join(map(str, loc)),
+                    "msg": str(getattr(i, "message", i)),
+                    "type": "invalid_value",
+                    "patent": getattr(i, "patent", None),
+                }
+            )
         return InputError(str(exc), details)
     if isinstance(exc, KeyError):
         return InputError(str(exc.args[0]) if exc.args else "unknown key")
@@ -189,29 +222,41 @@ def _portfolio(pipeline: Pipeline, request: dict[str, Any]) -> pd.DataFrame:
                 canon = n
             if canon in reasons or n in reasons:
                 loc = ["body", "numbers", i]
-                details.append({"loc": loc, "path": ".".join(map(str, loc)), "type": "fetch_failed",
-                                "msg": f"{n}: {reasons.get(canon, reasons.get(n))}"})
+                details.append(
+                    {
+                        "loc": loc,
+                        "path": ".".join(map(str, loc)),
+                        "type": "fetch_failed",
+                        "msg": f"{n}: {reasons.get(canon, reasons.get(n))}",
+                    }
+                )
         raise InputError(f"{len(failed)} patent(s) could not be fetched: {', '.join(reasons)}", details)
     return frame
 
 
-def run_valuation(pipeline: Pipeline, request: dict[str, Any], progress: Progress | None = None
-                  ) -> tuple[dict[str, Any], bytes | None]:
+def run_valuation(
+    pipeline: Pipeline, request: dict[str, Any], progress: Progress | None = None
+) -> tuple[dict[str, Any], bytes | None]:
     """Value only: ``(output JSON, None)``."""
     progress = progress or (lambda f: None)
     frame = _portfolio(pipeline, request)
     progress(0.3)
     try:
-        valued = pipeline.value(frame, request.get("assumptions"), as_of=dt.date.fromisoformat(request["as_of"]),
-                                rng=int(request.get("seed", 0)))
+        valued = pipeline.value(
+            frame,
+            request.get("assumptions"),
+            as_of=dt.date.fromisoformat(request["as_of"]),
+            rng=int(request.get("seed", 0)),
+        )
     except (ValueError, KeyError) as exc:
         raise as_input_error(exc) from exc
     progress(0.9)
     return valued_to_json(valued), None
 
 
-def run_assessment(pipeline: Pipeline, request: dict[str, Any], progress: Progress | None = None
-                   ) -> tuple[dict[str, Any], bytes | None]:
+def run_assessment(
+    pipeline: Pipeline, request: dict[str, Any], progress: Progress | None = None
+) -> tuple[dict[str, Any], bytes | None]:
     """Facts, valuation and collateral assessment: ``(output JSON, Monte Carlo draws as .npy bytes)``."""
     progress = progress or (lambda f: None)
     frame = _portfolio(pipeline, request)
@@ -232,9 +277,16 @@ def run_assessment(pipeline: Pipeline, request: dict[str, Any], progress: Progre
     return assessment_to_json(assessment), draws_to_bytes(getattr(assessment, "recovery_draws", None))
 
 
-def monitor_record(pipeline: Pipeline, output: dict[str, Any], request: dict[str, Any] | None, *, as_of: dt.date,
-                   within_days: int, fetch: Callable[[list[str]], pd.DataFrame], revalue: bool = True
-                   ) -> dict[str, Any]:
+def monitor_record(
+    pipeline: Pipeline,
+    output: dict[str, Any],
+    request: dict[str, Any] | None,
+    *,
+    as_of: dt.date,
+    within_days: int,
+    fetch: Callable[[list[str]], pd.DataFrame],
+    revalue: bool = True,
+) -> dict[str, Any]:
     """Monitor a stored assessment: the JSON of :class:`ipvalue.monitor.MonitorReport`.
 
     Parameters
@@ -270,7 +322,12 @@ def monitor_record(pipeline: Pipeline, output: dict[str, Any], request: dict[str
                 cov = float(summary["collateral_value"]) / loan.amount
             return float(cov)
 
-    report = monitor_portfolio(snapshot, as_of=as_of, fetch=fetch,
-                               coverage_trigger=loan.coverage_trigger if loan is not None else None,
-                               reassess=reassess, within_days=within_days)
+    report = monitor_portfolio(
+        snapshot,
+        as_of=as_of,
+        fetch=fetch,
+        coverage_trigger=loan.coverage_trigger if loan is not None else None,
+        reassess=reassess,
+        within_days=within_days,
+    )
     return report.to_dict()

@@ -11,8 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["to_jsonable", "frame_records", "assessment_to_json", "assessment_from_json", "valued_to_json",
-           "draws_to_bytes", "draws_from_bytes", "records_to_frame"]
+__all__ = [
+    "to_jsonable",
+    "frame_records",
+    "assessment_to_json",
+    "assessment_from_json",
+    "valued_to_json",
+    "draws_to_bytes",
+    "draws_from_bytes",
+    "records_to_frame",
+]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -117,8 +125,9 @@ def assessment_to_json(a: Any) -> dict[str, Any]:
         "stress": frame_records(a.stress),
         "loan": to_jsonable(a.loan.to_dict()),
         "policy": to_jsonable(a.policy),
-        "assumptions": frame_records(a.assumptions) if isinstance(a.assumptions, pd.DataFrame) else
-        to_jsonable(a.assumptions),
+        "assumptions": frame_records(a.assumptions)
+        if isinstance(a.assumptions, pd.DataFrame)
+        else to_jsonable(a.assumptions),
         "audit": to_jsonable(a.audit),
     }
 
@@ -146,8 +155,10 @@ def assessment_from_json(d: dict[str, Any], draws: bytes | None = None) -> Any:
     from ipvalue.collateral._assessment import CollateralAssessment
 
     assumptions = d.get("assumptions")
-    summary = {k: (float("nan") if v is None and k not in _TEXT_SUMMARY_KEYS else v)
-               for k, v in (d.get("summary") or {}).items()}
+    summary = {
+        k: (float("nan") if v is None and k not in _TEXT_SUMMARY_KEYS else v)
+        for k, v in (d.get("summary") or {}).items()
+    }
     return CollateralAssessment(
         patents=records_to_frame(d.get("patents") or [], index="patent_id"),
         summary=summary,
@@ -156,7 +167,8 @@ def assessment_from_json(d: dict[str, Any], draws: bytes | None = None) -> Any:
         recovery_draws=draws_from_bytes(draws),
         loan=loan_from_json(d["loan"]),
         policy=dict(d.get("policy") or {}),
-        assumptions=pd.DataFrame.from_records(assumptions) if isinstance(assumptions, list) else
-        pd.DataFrame(columns=["name", "value", "source"]),
+        assumptions=pd.DataFrame.from_records(assumptions)
+        if isinstance(assumptions, list)
+        else pd.DataFrame(columns=["name", "value", "source"]),
         audit=dict(d.get("audit") or {}),
     )

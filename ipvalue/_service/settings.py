@@ -18,7 +18,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ApiKey", "ServiceSettings", "new_api_key", "hash_api_key", "verify_api_key", "load_keys_file", "SCOPES"]
+__all__ = [
+    "ApiKey",
+    "ServiceSettings",
+    "new_api_key",
+    "hash_api_key",
+    "verify_api_key",
+    "load_keys_file",
+    "SCOPES",
+]
 
 SCOPES: tuple[str, ...] = ("read", "write")
 Scope = Literal["read", "write"]
@@ -163,7 +171,9 @@ class ServiceSettings(BaseModel):
             keys += load_keys_file(env["IPVALUE_API_KEYS_FILE"])
         if env.get("IPVALUE_API_KEYS"):
             data = json.loads(env["IPVALUE_API_KEYS"])
-            keys += [ApiKey.model_validate(d) for d in (data.get("keys", []) if isinstance(data, dict) else data)]
+            keys += [
+                ApiKey.model_validate(d) for d in (data.get("keys", []) if isinstance(data, dict) else data)
+            ]
         if keys:
             values["api_keys"] = keys
         for name, field_name in (
@@ -177,7 +187,9 @@ class ServiceSettings(BaseModel):
         if env.get("IPVALUE_CORS_ORIGINS"):
             values["cors_origins"] = [o.strip() for o in env["IPVALUE_CORS_ORIGINS"].split(",") if o.strip()]
         if env.get("IPVALUE_FETCH_SOURCES"):
-            values["fetch_sources"] = [o.strip() for o in env["IPVALUE_FETCH_SOURCES"].split(",") if o.strip()]
+            values["fetch_sources"] = [
+                o.strip() for o in env["IPVALUE_FETCH_SOURCES"].split(",") if o.strip()
+            ]
         if env.get("IPVALUE_FETCH_CACHE"):
             values["fetch_cache"] = Path(env["IPVALUE_FETCH_CACHE"])
         if env.get("IPVALUE_FETCH_BASE_URLS"):

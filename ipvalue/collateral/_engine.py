@@ -280,6 +280,7 @@ def assess_collateral(
     frame = frame.sort_index(kind="stable")
     input_hash = _hash(
         _canonical_frame(frame),
+        json.dumps((valued.attrs or {}).get("ipvalue", {}), sort_keys=True, default=_json_default),
         json.dumps(loan.to_dict(), sort_keys=True, default=_json_default),
         json.dumps(pol.to_dict(), sort_keys=True, ensure_ascii=False),
         json.dumps(

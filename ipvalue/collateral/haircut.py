@@ -152,13 +152,15 @@ def life_factor(remaining_years, elapsed_years, rate):
     big_l = np.asarray(remaining_years, dtype=float)
     t = np.asarray(elapsed_years, dtype=float)
     left = np.maximum(big_l - t, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if rate > 0:
             kappa = np.log1p(rate)
-            f = -np.expm1(-kappa * left) / -np.expm1(-kappa * big_l)
+            num_, den = -np.expm1(-kappa * left), -np.expm1(-kappa * big_l)
         else:
-            f = left / big_l
-    f = np.where(big_l > 0, f, 0.0)
+            num_, den = left, big_l
+        f = np.where(den > 0, num_ / den, (left > 0).astype(float))  # den underflows for a tiny L
+    f = np.clip(np.where(big_l > 0, f, 0.0), 0.0, 1.0)
+    f = np.where(np.isnan(big_l), np.nan, f)
     return f[()] if np.ndim(f) == 0 else f
 
 

@@ -371,7 +371,8 @@ def simulate_liquidation(
             a_i = np.where(big_l > 0, 1.0 / big_l, 0.0)
         b_p = t
     with np.errstate(divide="ignore"):
-        c_i = np.where(big_l > 0, 1.0 / (1.0 - np.where(life_rate > 0, a_i, 0.0)), 0.0)
+        den = 1.0 - a_i if life_rate > 0 else np.ones_like(big_l)
+        c_i = np.where((big_l > 0) & (den > 0), 1.0 / np.where(den > 0, den, 1.0), 0.0)
         log_vc = np.log(pool.value * c_i)
 
     n = len(pool.ids)

@@ -141,7 +141,6 @@ def _scaled_rollback(pay_n, pay_n1, pu, pd, log_a, steps, checks):
         factors = dict(zip(ex_levels.tolist(), np.exp(-offs[:, None] * log_a - log_c), strict=True))
     cur = q_n.copy()  # level N: c_N = 0, so W = V a^j
     nxt = np.empty_like(cur)
-    tmp = np.empty_like(cur)
     for i in range(steps - 1, -1, -1):
         np.add(cur[: i + 1], cur[1 : i + 2], out=nxt[: i + 1])
         cur, nxt = nxt, cur
@@ -152,8 +151,9 @@ def _scaled_rollback(pay_n, pay_n1, pu, pd, log_a, steps, checks):
             _, a, b = check
             src, off = (q_n, (steps - i) // 2) if (steps - i) % 2 == 0 else (q_n1, (steps - 1 - i) // 2)
             # payoff(i, j) in W units: q[off + j] a^-off exp(-c_i)
-            np.multiply(src[off + a : off + b], factors[i], out=tmp[a:b])
-            np.maximum(cur[a:b], tmp[a:b], out=cur[a:b])
+            # the previous level's buffer is free until the next step: use it as scratch
+            np.multiply(src[off + a : off + b], factors[i], out=nxt[a:b])
+            np.maximum(cur[a:b], nxt[a:b], out=cur[a:b])
     final_log_c = steps * log_pd - (steps // _RESCALE) * np.log(_RESCALE_FACTOR)
     return cur[0] * np.exp(final_log_c)
 

@@ -220,16 +220,25 @@ def _cohort_normalise(
     lo_q: float,
     hi_q: float,
     cap: float,
+    ref_lo: np.ndarray | None = None,
+    ref_hi: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Winsorise and scale ``rate`` within cohorts, falling back to coarser cohorts and then a fixed cap.
 
-    Returns the 0-1 values and the level used per row: 1 = class x year, 2 = year, 3 = fixed cap, 0 = missing.
+    Returns the 0-1 values and the level used per row: 4 = external reference table, 1 = class x year,
+    2 = year, 3 = fixed cap, 0 = missing. Reference caps, where given, come first.
     """
     n = len(rate)
     out = np.full(n, np.nan)
     level = np.zeros(n, dtype=np.int8)
     valid = ~np.isnan(rate)
     todo = valid.copy()
+    if ref_hi is not None and ref_lo is not None:
+        rows = todo & ~np.isnan(ref_hi)
+        if rows.any():
+            out[rows] = np.clip(rate[rows], ref_lo[rows], ref_hi[rows]) / ref_hi[rows]
+            level[rows] = 4
+            todo &= ~rows
     for lvl, key in ((1, key1), (2, key2)):
         use = todo & (key >= 0)
         if not use.any():
@@ -259,6 +268,44 @@ def _cohort_normalise(
     return out, level
 
 
+_REFERENCE_COLUMNS = ("cpc_subclass", "filing_year", "rate_p99")
+
+
+def _check_reference(ref: pd.DataFrame) -> pd.DataFrame:
+    """Validate a cohort reference table and index it by (cpc_subclass, filing_year)."""
+    if not isinstance(ref, pd.DataFrame):
+        raise TypeError(f"cohort_reference must be a DataFrame, got {type(ref).__name__}")
+    missing = [c for c in _REFERENCE_COLUMNS if c not in ref.columns]
+    if missing:
+        raise ValueError(
+            f"cohort_reference: missing columns {missing} (needs {list(_REFERENCE_COLUMNS)}, rate_p01 optional)"
+        )
+    sub = ref["cpc_subclass"].astype(object).map(cpc_subclass, na_action="ignore")
+    year = pd.to_numeric(ref["filing_year"], errors="coerce")
+    hi = pd.to_numeric(ref["rate_p99"], errors="coerce").astype(float)
+    lo = (
+        pd.to_numeric(ref["rate_p01"], errors="coerce").astype(float)
+        if "rate_p01" in ref.columns
+        else pd.Series(0.0, index=ref.index)
+    )
+    bad = sub.isna() | year.isna() | (year != year.round()) | ~(hi > 0) | ~(lo >= 0) | ~(lo <= hi)
+    if bad.any():
+        row = ref.loc[bad].iloc[0]
+        raise ValueError(
+            "cohort_reference: row "
+            f"{row.get('cpc_subclass')!r} / {row.get('filing_year')!r} needs a CPC subclass, a whole filing year, "
+            "rate_p99 > 0 and 0 <= rate_p01 <= rate_p99"
+        )
+    out = pd.DataFrame(
+        {"rate_p01": lo.to_numpy(), "rate_p99": hi.to_numpy()},
+        index=pd.MultiIndex.from_arrays([sub.to_numpy(dtype=object), year.astype(np.int64).to_numpy()]),
+    )
+    if out.index.has_duplicates:
+        dup = out.index[out.index.duplicated()][0]
+        raise ValueError(f"cohort_reference: cohort {dup[0]} / {dup[1]} appears more than once")
+    return out
+
+
 # --------------------------------------------------------------------------- the indicators
 def _level(flag: np.ndarray | None, n: int, yes: float, no: float) -> np.ndarray:
     if flag is None:
@@ -274,6 +321,7 @@ def compute_indicators(
     remaining_life_years: object = None,
     gdp_path: str | Path | None = None,
     errors: str = "raise",
+    cohort_reference: pd.DataFrame | None = None,
 ) -> tuple[dict[str, np.ndarray], Inputs, dict[str, Any]]:
     """Compute every leaf of ``tree``; returns ``({leaf: values}, inputs, notes)``.
 
@@ -296,7 +344,7 @@ def compute_indicators(
 
     if "grant_status" in want:
         p = tree.params("grant_status")
-        granted = p.get("granted", {})
+        granted = p["granted"]
         v = nan.copy()
         for t, x in granted.items():
             v[(status == "granted") & (ptype == t)] = float(x)
@@ -320,7 +368,7 @@ def compute_indicators(
             v[pend == 1.0] = float(p["pending"])
         vals["invalidation_history"] = v
 
-    if "remaining_life" in want or "fee_continuity" in want:
+    if "remaining_life" in want:
         rl = inp.num.get("remaining_life_years")
         source = "input"
         if rl is None:
@@ -336,13 +384,11 @@ def compute_indicators(
         rl = np.where(dead, 0.0, rl)
         notes["remaining_life_source"] = source
         notes["remaining_life_years"] = rl
-        if "remaining_life" in want:
-            mt = tree.params("remaining_life").get("max_term_years", {})
-            max_term = np.full(n, np.nan)
-            for t, x in mt.items():
-                max_term[ptype == t] = float(x)
-            with np.errstate(invalid="ignore"):
-                vals["remaining_life"] = np.clip(rl / max_term, 0.0, 1.0)
+        max_term = np.full(n, np.nan)
+        for t, x in tree.params("remaining_life")["max_term_years"].items():
+            max_term[ptype == t] = float(x)
+        with np.errstate(invalid="ignore"):
+            vals["remaining_life"] = np.clip(rl / max_term, 0.0, 1.0)
 
     if "fee_continuity" in want:
         p = tree.params("fee_continuity")
@@ -388,10 +434,16 @@ def compute_indicators(
             age = (asof64 - fdate) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
             rate = fwd / np.maximum(age, float(p["min_age_years"]))  # NaN when the date is unknown
             year = np.where(np.isnat(fdate), -1, fdate.astype("datetime64[Y]").astype(np.int64) + 1970)
-            if cpc is not None:
-                sub_codes, _ = pd.factorize(pd.Series(_per_unique_text(cpc, _first_subclass), dtype=object))
-            else:
-                sub_codes = np.full(n, -1)
+            subs = (
+                _per_unique_text(cpc, _first_subclass) if cpc is not None else np.full(n, None, dtype=object)
+            )
+            sub_codes, _ = pd.factorize(pd.Series(subs, dtype=object))
+            ref_lo = ref_hi = None
+            if cohort_reference is not None:
+                ref = _check_reference(cohort_reference)
+                look = ref.reindex(pd.MultiIndex.from_arrays([subs, year]))
+                ref_lo = look["rate_p01"].to_numpy(dtype=float)
+                ref_hi = look["rate_p99"].to_numpy(dtype=float)
             key1 = np.where((sub_codes >= 0) & (year >= 0), sub_codes.astype(np.int64) * 10_000 + year, -1)
             key2 = year
             lo_q, hi_q = (float(q) for q in p["trim"])
@@ -403,6 +455,8 @@ def compute_indicators(
                 lo_q=lo_q,
                 hi_q=hi_q,
                 cap=float(p["absolute_rate_cap"]),
+                ref_lo=ref_lo,
+                ref_hi=ref_hi,
             )
             vals["forward_citations"] = v
             notes["forward_citation_levels"] = lvl
@@ -484,6 +538,7 @@ def quality_indicators(
     tree: QualityTree | None = None,
     remaining_life_years: object = None,
     errors: str = "raise",
+    cohort_reference: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The leaf indicators on their 0-1 scales, one column per leaf, indexed like ``frame``.
 
@@ -502,17 +557,25 @@ def quality_indicators(
         else a coarse statutory fallback).
     errors : {"raise", "missing"}
         What to do with bad input values, see :func:`ipvalue.quality.score_quality`.
+    cohort_reference : DataFrame, optional
+        Forward-citation caps of a larger population, see :func:`ipvalue.quality.score_quality`.
 
     Returns
     -------
     DataFrame
         NaN marks an indicator that could not be observed. ``attrs["ipvalue_quality"]`` says where remaining life
         came from and at which cohort level forward citations were normalised (``forward_citation_level``:
-        1 = CPC subclass x filing year, 2 = filing year, 3 = fixed citations-per-year cap, 0 = missing).
+        1 = CPC subclass x filing year, 2 = filing year, 3 = fixed citations-per-year cap, 4 = the
+        ``cohort_reference`` table, 0 = missing).
     """
     tree = tree or load_tree(scenario=scenario)
     vals, _, notes = compute_indicators(
-        frame, tree, as_of=as_of, remaining_life_years=remaining_life_years, errors=errors
+        frame,
+        tree,
+        as_of=as_of,
+        remaining_life_years=remaining_life_years,
+        errors=errors,
+        cohort_reference=cohort_reference,
     )
     out = pd.DataFrame(vals, index=frame.index)
     if "forward_citation_levels" in notes:

@@ -183,6 +183,7 @@ def score_quality(
     remaining_life_years: object = None,
     errors: str = "raise",
     lang: str = "en",
+    cohort_reference: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score patent quality on the legal, technical and economic dimensions (0-100).
 
@@ -210,6 +211,11 @@ def score_quality(
         treated as missing and listed in ``quality_missing`` as ``field(invalid)``; no row is dropped.
     lang : {"en", "zh"}
         Language of the indicator labels in ``quality_explanation``.
+    cohort_reference : DataFrame, optional
+        Forward-citation caps measured on a larger population than the portfolio: columns ``cpc_subclass``,
+        ``filing_year``, ``rate_p99`` and optionally ``rate_p01`` (percentiles of forward citations per year of
+        age). A patent whose cohort is listed is winsorised to and divided by these caps instead of its
+        in-portfolio cohort; the others fall back as usual.
 
     Returns
     -------
@@ -237,7 +243,12 @@ def score_quality(
         raise TypeError(f"as_of must be a datetime.date, got {as_of!r}")
     tree = _resolve_tree(scenario, weights)
     vals, inp, notes = compute_indicators(
-        frame, tree, as_of=as_of, remaining_life_years=remaining_life_years, errors=errors
+        frame,
+        tree,
+        as_of=as_of,
+        remaining_life_years=remaining_life_years,
+        errors=errors,
+        cohort_reference=cohort_reference,
     )
     leaves = tree.leaf_names
     n = len(frame)

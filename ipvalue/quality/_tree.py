@@ -118,8 +118,8 @@ class QualityTree:
         return out
 
     def params(self, leaf: str) -> dict[str, Any]:
-        """The ``params`` block of a leaf (empty when it has none)."""
-        return dict(self.leaves[leaf].get("params", {}))
+        """The ``params`` block of a leaf; reading a parameter the file lacks raises :class:`QualityTreeError`."""
+        return _Params(self.leaf_path(leaf), self.origin, self.leaves[leaf].get("params", {}))
 
     def label(self, leaf: str, lang: str = "en") -> str:
         """Short label of a leaf (``lang`` is ``"en"`` or ``"zh"``)."""
@@ -182,6 +182,18 @@ class QualityTree:
             "origin": self.origin,
             "weights": dict(self.weights),
         }
+
+
+class _Params(dict):
+    """A leaf's parameters; a missing one is an error in the tree file, named as such."""
+
+    def __init__(self, path: str, origin: str, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.path = path
+        self.origin = origin
+
+    def __missing__(self, key: str) -> Any:
+        raise QualityTreeError(f"{self.origin}: leaf {self.path!r} lacks the parameter {key!r}", self.path)
 
 
 def _known_hint(weights: Mapping[str, float], path: str) -> str:

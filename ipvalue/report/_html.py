@@ -46,6 +46,9 @@ KEY_FIGURES: tuple[tuple[str, str], ...] = (
     ("n_eligible", "int"),
 )
 
+#: key figures shown only when the engine provides them (beyond ``SUMMARY_KEYS``)
+OPTIONAL_KEY_FIGURES: tuple[tuple[str, str], ...] = (("expected_lgd_gross", "pct"),)
+
 #: the per-patent table in the report: (column, kind)
 PATENT_TABLE: tuple[tuple[str, str], ...] = (
     ("patent_id", "id"),
@@ -151,7 +154,8 @@ def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[
     ccy = str(s.get("currency") or a.loan.currency)
 
     key_figures = []
-    for key, kind in KEY_FIGURES:
+    shown = [*KEY_FIGURES, *((k, kind) for k, kind in OPTIONAL_KEY_FIGURES if k in s)]
+    for key, kind in shown:
         if kind == "range":
             text = (
                 f"{D.fmt_money(s.get('appraised_value_p05'))} – {D.fmt_money(s.get('appraised_value_p95'))}"

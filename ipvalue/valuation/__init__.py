@@ -36,6 +36,7 @@ from ipvalue.valuation.income import (
 from ipvalue.valuation.portfolio import (
     VALUE_COLUMNS,
     ValuationInputError,
+    input_hash,
     resolve_assumptions,
     value_portfolio,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "deferral_option",
     "value_portfolio",
     "resolve_assumptions",
+    "input_hash",
     "ValuationInputError",
     "VALUE_COLUMNS",
 ]

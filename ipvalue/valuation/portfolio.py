@@ -28,7 +28,7 @@ from ipvalue.valuation._data import decay_table, load_defaults, price_index, roy
 from ipvalue.valuation.cost import cost_value, reproduction_cost
 from ipvalue.valuation.income import income_period, relief_from_royalty
 
-__all__ = ["value_portfolio", "ValuationInputError", "VALUE_COLUMNS", "resolve_assumptions"]
+__all__ = ["value_portfolio", "ValuationInputError", "VALUE_COLUMNS", "resolve_assumptions", "input_hash"]
 
 #: columns value_portfolio adds (``currency`` is added or kept)
 VALUE_COLUMNS: tuple[str, ...] = (
@@ -262,11 +262,17 @@ class _Notes:
         return pd.Series(text, index=index, dtype=object)
 
 
-def _fmt_pct(x: np.ndarray, digits: int = 2) -> np.ndarray:
-    """Format rates as percentages, formatting each distinct value once."""
-    codes, uniques = pd.factorize(pd.Series(np.round(np.asarray(x, dtype=float) * 100, digits)))
-    labels = np.array([f"{u:.{digits}f}%" for u in uniques] + ["nan%"], dtype=object)
+def _fmt(x: Any, spec: str) -> np.ndarray:
+    """Format numbers with ``spec`` (e.g. ``"{:.1%}"``), formatting each distinct value once; object array."""
+    v = np.asarray(x, dtype=float)
+    codes, uniques = pd.factorize(v)
+    labels = np.array([spec.format(u) for u in uniques] + ["n/a"], dtype=object)
     return labels[np.where(codes < 0, len(uniques), codes)]
+
+
+def _fmt_pct(x: np.ndarray, digits: int = 2) -> np.ndarray:
+    """Rates as percentages with ``digits`` decimals (object array)."""
+    return _fmt(np.round(np.asarray(x, dtype=float), digits + 2), f"{{:.{digits}%}}")
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -321,28 +327,30 @@ def _flag(frame: pd.DataFrame, col: str, ids: np.ndarray) -> np.ndarray:
         "n": 0.0,
         "否": 0.0,
     }
-    txt = s.astype("object").where(s.notna(), None)
-    out = txt.map(lambda v: m.get(str(v).strip().lower(), -1.0) if v is not None else np.nan).to_numpy(
-        dtype=float
-    )
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    lut = np.array([m.get(str(v).strip().lower(), -1.0) for v in uniques] + [np.nan], dtype=float)
+    out = lut[np.where(codes < 0, len(uniques), codes)]
     bad = out == -1.0
     if bad.any():
         raise ValuationInputError(
             [
                 (ids[j], col, f"patent {ids[j]}: field {col} must be true or false, got {s.iloc[j]!r}")
-                for j in np.flatnonzero(bad)
+                for j in np.flatnonzero(bad)[:50]
             ]
         )
     return out
 
 
-def _text(frame: pd.DataFrame, col: str) -> np.ndarray:
-    """A text column as stripped str ('' when missing), processing each distinct value once."""
+def _text(frame: pd.DataFrame, col: str, *, lower: bool = False) -> np.ndarray:
+    """A text column as stripped str ('' when missing) in an object array, processing each distinct value once."""
     if col not in frame.columns:
         return np.full(len(frame), "", dtype=object)
-    codes, uniques = pd.factorize(frame[col].astype("object"), use_na_sentinel=True)
-    u = np.array([str(v).strip() for v in uniques] + [""], dtype=object)
-    return u[np.where(codes < 0, len(uniques), codes)]
+    codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+    u = [str(v).strip() for v in uniques]
+    if lower:
+        u = [v.lower() for v in u]
+    lut = np.array([*u, ""], dtype=object)
+    return lut[np.where(codes < 0, len(u), codes)]
 
 
 def _check_range(problems: list, ids: np.ndarray, col: str, x: np.ndarray, ok: np.ndarray, rule: str) -> None:
@@ -498,18 +506,23 @@ def _fees_paid(
     out = np.zeros(len(frame))
     if not rows.any():
         return out
-    tbl = fees_paid_to_date(frame.iloc[np.flatnonzero(rows)], as_of)
-    amt = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
-    fcur = tbl["fee_currency"].astype("object").fillna("").to_numpy(dtype=object)
+    # in blocks of rows, which bounds the memory of the per-fee event table the terms module builds
+    where = np.flatnonzero(rows)
+    amt = np.empty(len(where))
+    fcur = np.empty(len(where), dtype=object)
+    step = 50_000
+    for start in range(0, len(where), step):
+        tbl = fees_paid_to_date(frame.iloc[where[start : start + step]], as_of)
+        amt[start : start + step] = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
+        fcur[start : start + step] = _text(tbl, "fee_currency")
     usable = np.isfinite(amt) & (fcur == currency)
     sub = np.where(usable, amt, 0.0)
     out[rows] = sub
     mask = np.zeros(len(frame), bool)
-    mask[rows] = usable
+    mask[rows] = usable & (amt > 0)
     notes.add(
         mask,
-        "cost includes renewal fees paid "
-        + pd.Series(np.round(out, 0)).map("{:,.0f}".format).to_numpy(dtype=object),
+        "cost includes renewal fees paid " + _fmt(np.round(out, 0), "{:,.0f}"),
     )
     mask_other = np.zeros(len(frame), bool)
     mask_other[rows] = np.isfinite(amt) & (fcur != currency)
@@ -563,14 +576,18 @@ class _Econ:
 
 
 def _geometric_pv(x: np.ndarray, life: np.ndarray) -> np.ndarray:
-    """``sum_{t=1}^{m} x^t + f x^{m+1}`` with ``m = floor(life)``, ``f = life - m`` (x > 0)."""
+    """``sum_{t=1}^{m} x^t + f x^{m+1}`` with ``m = floor(life)``, ``f = life - m`` (x > 0).
+
+    ``(x - x^{m+1}) / (1 - x) + f x^{m+1}``; within 1e-6 of ``x = 1`` the first-order expansion
+    ``m + (x - 1) m (m + 1) / 2`` (error of order ``m^3 (x - 1)^2``) avoids the cancellation.
+    """
     m = np.floor(life)
-    f = life - m
-    lx = np.log(x)
-    small = np.abs(lx) < 1e-10
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        full = np.where(small, m, x * np.expm1(m * lx) / np.where(small, 1.0, np.expm1(lx)))
-    return full + f * np.exp((m + 1.0) * lx)
+    xm1 = np.exp((m + 1.0) * np.log(x))
+    one_m_x = 1.0 - x
+    near = np.abs(one_m_x) < 1e-6
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = np.where(near, m - one_m_x * m * (m + 1.0) / 2.0, (x - xm1) / np.where(near, 1.0, one_m_x))
+    return full + (life - m) * xm1
 
 
 def _loop_income(
@@ -705,6 +722,157 @@ def input_hash(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def _allocation(
+    frame: pd.DataFrame,
+    a: dict[str, Any],
+    ids: np.ndarray,
+    codes: np.ndarray,
+    group_names: Any,
+    dead: np.ndarray,
+    life_legal: np.ndarray,
+    qscore: np.ndarray,
+    qsource: str,
+    group_rev: np.ndarray,
+    group_k: np.ndarray,
+    notes: _Notes,
+) -> np.ndarray:
+    """Each patent's share of its group's totals (1 outside groups, 0 for dead patents in a group).
+
+    Weights: the ``allocation_weight`` assumption's column, else ``quality_score``, else equal; a live patent
+    without a weight gets its group's mean weight.
+    """
+    n = len(frame)
+    in_group = codes >= 0
+    if not in_group.any():
+        return np.ones(n)
+    wcol = a["allocation_weight"]
+    if wcol is not None:
+        if wcol not in frame.columns:
+            raise ValuationInputError(
+                [("", wcol, f"allocation weight column {wcol!r} is not in the portfolio")]
+            )
+        w = _num(frame, wcol, ids)
+        problems: list[tuple[str, str, str]] = []
+        _check_range(problems, ids, wcol, w, w >= 0, "must be a weight >= 0")
+        if problems:
+            raise ValuationInputError(problems)
+        wname = wcol
+    elif qsource != "absent" and np.isfinite(qscore).any():
+        w, wname = qscore.copy(), "quality_score"
+    else:
+        w, wname = np.ones(n), "equal weights"
+    live = in_group & ~dead & ~np.isnan(life_legal)
+    gmean = pd.Series(np.where(live, w, np.nan)).groupby(codes).transform("mean").to_numpy(dtype=float)
+    filled = np.where(live & np.isnan(w), gmean, w)
+    filled = np.where(live, np.nan_to_num(filled, nan=1.0), 0.0)
+    gsum = pd.Series(filled).groupby(codes).transform("sum").to_numpy(dtype=float)
+    gcount = pd.Series(live.astype(float)).groupby(codes).transform("sum").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(
+            gsum > 0,
+            filled / np.where(gsum > 0, gsum, 1.0),
+            np.where(gcount > 0, live / np.maximum(gcount, 1.0), 0.0),
+        )
+    alloc = np.where(in_group, share, 1.0)
+    has_total = in_group & (np.isfinite(group_rev) | np.isfinite(group_k)) & live
+    gname = np.asarray(group_names, dtype=object)[np.where(in_group, codes, 0)]
+    notes.add(has_total, "group " + gname + ": " + _fmt_pct(alloc, 1) + " of the group's revenue by " + wname)
+    return alloc
+
+
+def _cost_values(
+    frame: pd.DataFrame,
+    x: dict[str, np.ndarray],
+    day: dt.date,
+    a: dict[str, Any],
+    notes: _Notes,
+    dead: np.ndarray,
+    life_legal: np.ndarray,
+    period: np.ndarray,
+    currency: str,
+) -> np.ndarray:
+    """Cost approach for every patent (NaN with a note where it cannot apply, 0 for dead patents).
+
+    Trended ``rd_cost`` plus developer's profit, opportunity cost and fees paid, less 贬值率 and obsolescence.
+    """
+    n = len(frame)
+    rd = x["rd_cost"]
+    rd_year = x["rd_year"]
+    years_idx, cpi = price_index()
+    factor = np.ones(n)
+    has_year = np.isfinite(rd_year)
+    if has_year.any():
+        lvl_then = np.interp(rd_year, years_idx, cpi, left=np.nan, right=cpi[-1])
+        lvl_now = float(np.interp(day.year, years_idx, cpi, right=cpi[-1]))
+        factor = np.where(
+            has_year & np.isfinite(lvl_then), lvl_now / np.where(np.isfinite(lvl_then), lvl_then, 1.0), 1.0
+        )
+        notes.add(
+            np.isfinite(rd) & ~dead & has_year & np.isfinite(lvl_then),
+            "cost trended by CPI x" + _fmt(np.round(factor, 3), "{:.3f}"),
+        )
+        notes.add(
+            np.isfinite(rd) & ~dead & (day.year > years_idx[-1]),
+            f"CPI table ends {int(years_idx[-1])}: later years held flat",
+        )
+        notes.add(
+            np.isfinite(rd) & ~dead & has_year & ~np.isfinite(lvl_then),
+            f"rd_year before the CPI table ({int(years_idx[0])}): cost not trended",
+        )
+    notes.add(np.isfinite(rd) & ~dead & ~has_year, "rd_year missing: cost not trended")
+    fees = _fees_paid(frame, day, currency, notes, np.isfinite(rd) & ~dead & ~np.isnan(life_legal))
+    fees_arr = np.zeros(n) if fees is None else fees
+    opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
+    filing = (
+        pd.to_datetime(frame["filing_date"])
+        if "filing_date" in frame.columns
+        else pd.Series(pd.NaT, index=frame.index)
+    )
+    used = ((pd.Timestamp(day) - filing).dt.days / 365.25).to_numpy(dtype=float, na_value=np.nan)
+    used = np.clip(used, 0.0, None)
+    cost_ok = np.isfinite(rd) & ~dead & np.isfinite(period) & np.isfinite(used)
+    value_cost = np.where(dead, 0.0, np.nan)
+    if cost_ok.any():
+        rc = reproduction_cost(
+            rd[cost_ok] * factor[cost_ok],
+            developer_profit_rate=a["developer_profit_rate"],
+            opportunity_rate=opp,
+            development_years=a["development_years"],
+            fees_paid=fees_arr[cost_ok],
+        )
+        cv = cost_value(
+            rc,
+            used[cost_ok],
+            period[cost_ok],
+            functional_obsolescence=a["functional_obsolescence"],
+            economic_obsolescence=a["economic_obsolescence"],
+        )
+        value_cost[cost_ok] = cv.value
+        notes.add(cost_ok, "cost: 贬值率 " + _fmt_pct(np.asarray(_dep(used, period)), 1))
+    notes.add(~dead & ~np.isfinite(rd), "cost: no rd_cost, method not applied")
+    notes.add(~dead & np.isfinite(rd) & ~np.isfinite(used), "cost: filing_date missing, method not applied")
+    return value_cost
+
+
+def _input_rules(year: int) -> tuple[tuple[str, Any, str], ...]:
+    """(column, test on the non-NaN values, rule in words) for the numeric economics."""
+    fin = np.isfinite
+    return (
+        ("revenue", lambda v: fin(v) & (v >= 0), "must be a finite number >= 0"),
+        ("revenue_growth", lambda v: (v > -1) & (v <= 1), "must be a rate in (-1, 1]"),
+        ("royalty_rate", lambda v: (v >= 0) & (v <= 1), "must be a rate in [0, 1]"),
+        ("profit_margin", lambda v: (v >= -1) & (v <= 1), "must be a rate in [-1, 1]"),
+        ("tax_rate", lambda v: (v >= 0) & (v < 1), "must be a rate in [0, 1)"),
+        ("discount_rate", lambda v: (v >= 0) & (v <= 1), "must be a rate in [0, 1]"),
+        ("economic_life_years", lambda v: fin(v) & (v > 0), "must be a positive number of years"),
+        ("rd_cost", lambda v: fin(v) & (v >= 0), "must be a finite number >= 0"),
+        ("rd_year", lambda v: (v >= 1900) & (v <= year), f"must be a year between 1900 and {year}"),
+        ("commercialization_cost", lambda v: fin(v) & (v >= 0), "must be a finite number >= 0"),
+        ("volatility", lambda v: (v > 0) & (v <= 5), "must be a positive number (at most 5)"),
+        ("decay_rate", lambda v: (v >= 0) & (v < 1), "must be a rate in [0, 1)"),
+    )
+
+
 def value_portfolio(
     portfolio: pd.DataFrame, assumptions: Any = None, *, as_of: Any, rng: int = 0
 ) -> pd.DataFrame:
@@ -743,12 +911,13 @@ def value_portfolio(
         raise TypeError(
             f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
         )
-    frame = portfolio.copy()
+    frame = portfolio.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     ids = _ids(frame)
     n = len(frame)
     problems: list[tuple[str, str, str]] = []
-    if pd.Series(ids).duplicated().any():
-        dup = pd.Series(ids)[pd.Series(ids).duplicated()].unique()[:10]
+    dup_mask = pd.Series(ids, dtype=object).duplicated().to_numpy()
+    if dup_mask.any():
+        dup = pd.unique(ids[dup_mask])[:10]
         raise ValuationInputError([(d, "patent_id", f"patent {d}: appears more than once") for d in dup])
     notes = _Notes(n)
 
@@ -756,19 +925,21 @@ def value_portfolio(
     cur = _text(frame, "currency")
     given_cur = sorted(set(cur[cur != ""]))
     if len(given_cur) > 1:
+        first = {c: ids[np.flatnonzero(cur == c)[0]] for c in given_cur}
         raise ValuationInputError(
             [
                 (
-                    "",
+                    pid,
                     "currency",
-                    f"field currency: several currencies in one run {given_cur}; convert through an FX table first",
+                    f"patent {pid}: field currency {c!r} differs from the others in this run {given_cur}; convert through an FX table first",
                 )
+                for c, pid in first.items()
             ]
         )
     currency = given_cur[0] if given_cur else a["currency"]
 
     # ---- status
-    status = np.char.lower(_text(frame, "legal_status").astype(str)).astype(object)
+    status = _text(frame, "legal_status", lower=True)
     if "legal_status" not in frame.columns:
         status[:] = "granted"
         notes.add(np.ones(n, bool), "legal_status not given: granted assumed")
@@ -801,108 +972,14 @@ def value_portfolio(
     )
     x = {c: _num(frame, c, ids) for c in cols}
     chk = _check_range
-    chk(
-        problems,
-        ids,
-        "revenue",
-        x["revenue"],
-        np.isfinite(x["revenue"]) & (x["revenue"] >= 0),
-        "must be a finite number >= 0",
-    )
-    chk(
-        problems,
-        ids,
-        "revenue_growth",
-        x["revenue_growth"],
-        (x["revenue_growth"] > -1) & (x["revenue_growth"] <= 1),
-        "must be a rate in (-1, 1]",
-    )
-    chk(
-        problems,
-        ids,
-        "royalty_rate",
-        x["royalty_rate"],
-        (x["royalty_rate"] >= 0) & (x["royalty_rate"] <= 1),
-        "must be a rate in [0, 1]",
-    )
-    chk(
-        problems,
-        ids,
-        "profit_margin",
-        x["profit_margin"],
-        (x["profit_margin"] >= -1) & (x["profit_margin"] <= 1),
-        "must be a rate in [-1, 1]",
-    )
-    chk(
-        problems,
-        ids,
-        "tax_rate",
-        x["tax_rate"],
-        (x["tax_rate"] >= 0) & (x["tax_rate"] < 1),
-        "must be a rate in [0, 1)",
-    )
-    chk(
-        problems,
-        ids,
-        "discount_rate",
-        x["discount_rate"],
-        (x["discount_rate"] >= 0) & (x["discount_rate"] <= 1),
-        "must be a rate in [0, 1]",
-    )
-    chk(
-        problems,
-        ids,
-        "economic_life_years",
-        x["economic_life_years"],
-        np.isfinite(x["economic_life_years"]) & (x["economic_life_years"] > 0),
-        "must be a positive number of years",
-    )
-    chk(
-        problems,
-        ids,
-        "rd_cost",
-        x["rd_cost"],
-        np.isfinite(x["rd_cost"]) & (x["rd_cost"] >= 0),
-        "must be a finite number >= 0",
-    )
-    chk(
-        problems,
-        ids,
-        "rd_year",
-        x["rd_year"],
-        (x["rd_year"] >= 1900) & (x["rd_year"] <= day.year),
-        f"must be a year between 1900 and {day.year}",
-    )
-    chk(
-        problems,
-        ids,
-        "commercialization_cost",
-        x["commercialization_cost"],
-        np.isfinite(x["commercialization_cost"]) & (x["commercialization_cost"] >= 0),
-        "must be a finite number >= 0",
-    )
-    chk(
-        problems,
-        ids,
-        "volatility",
-        x["volatility"],
-        (x["volatility"] > 0) & (x["volatility"] <= 5),
-        "must be a positive number (at most 5)",
-    )
-    chk(
-        problems,
-        ids,
-        "decay_rate",
-        x["decay_rate"],
-        (x["decay_rate"] >= 0) & (x["decay_rate"] < 1),
-        "must be a rate in [0, 1)",
-    )
+    for col, ok, rule in _input_rules(day.year):
+        chk(problems, ids, col, x[col], ok(x[col]), rule)
     commercialized = _flag(frame, "commercialized", ids)
     fc = _forecast(frame, ids, problems)
 
     # ---- groups
     grp = _text(frame, "group")
-    codes, group_names = pd.factorize(pd.Series(np.where(grp == "", None, grp), dtype=object))
+    codes, group_names = pd.factorize(np.where(grp == "", None, grp))
     codes = np.asarray(codes)
     in_group = codes >= 0
     id_order = np.argsort(ids, kind="stable") if in_group.any() else np.arange(n)
@@ -945,52 +1022,9 @@ def value_portfolio(
     qscore = qual["quality_score"].to_numpy(dtype=float, na_value=np.nan) if len(qual) else np.full(n, np.nan)
 
     # ---- allocation of group totals
-    alloc = np.ones(n)
-    if in_group.any():
-        wcol = a["allocation_weight"]
-        if wcol is not None:
-            if wcol not in frame.columns:
-                raise ValuationInputError(
-                    [("", wcol, f"allocation weight column {wcol!r} is not in the portfolio")]
-                )
-            w = _num(frame, wcol, ids)
-            chk(problems, ids, wcol, w, w >= 0, "must be a weight >= 0")
-            if problems:
-                raise ValuationInputError(problems)
-            wname = wcol
-        elif qsource != "absent" and np.isfinite(qscore).any():
-            w, wname = qscore.copy(), "quality_score"
-        else:
-            w, wname = np.ones(n), "equal weights"
-        w = np.where(np.isnan(w), np.nan, w)
-        live = in_group & ~dead & ~np.isnan(life_legal)
-        wl = pd.Series(np.where(live, w, np.nan))
-        gmean = (
-            wl.groupby(codes).transform("mean").to_numpy(dtype=float)
-            if in_group.any()
-            else np.full(n, np.nan)
-        )
-        filled = np.where(live & np.isnan(w), gmean, w)
-        filled = np.where(live, np.nan_to_num(filled, nan=1.0), 0.0)
-        gsum = pd.Series(filled).groupby(codes).transform("sum").to_numpy(dtype=float)
-        gcount = pd.Series(live.astype(float)).groupby(codes).transform("sum").to_numpy(dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(
-                gsum > 0,
-                filled / np.where(gsum > 0, gsum, 1.0),
-                np.where(gcount > 0, live / np.maximum(gcount, 1.0), 0.0),
-            )
-        alloc = np.where(in_group, share, 1.0)
-        has_total = in_group & (np.isfinite(group_rev) | np.isfinite(group_k)) & live
-        gname = (
-            np.asarray(group_names, dtype=object)[np.where(in_group, codes, 0)]
-            if len(group_names)
-            else np.full(n, "", dtype=object)
-        )
-        notes.add(
-            has_total,
-            "group " + gname.astype(str) + ": " + _fmt_pct(alloc, 1) + " of the group's revenue by " + wname,
-        )
+    alloc = _allocation(
+        frame, a, ids, codes, group_names, dead, life_legal, qscore, qsource, group_rev, group_k, notes
+    )
     revenue = np.where(in_group, group_rev * alloc, x["revenue"])
     launch_cost = np.where(in_group, group_k * alloc, x["commercialization_cost"])
     # revenue forecast: the matrix, each row's horizon and the last forecast year (growth applies after it)
@@ -1012,9 +1046,7 @@ def value_portfolio(
         revenue = np.where(horizon > 0, fmat[:, 0], revenue)
         notes.add(
             horizon > 0,
-            "revenue forecast of "
-            + pd.Series(horizon).astype(str).to_numpy(dtype=object)
-            + " years, then growth",
+            "revenue forecast of " + _fmt(horizon, "{:.0f}") + " years, then growth",
         )
     else:
         fmat, horizon, last_fc = np.full((n, 0), np.nan), np.zeros(n, dtype=int), np.full(n, np.nan)
@@ -1056,7 +1088,7 @@ def value_portfolio(
         notes.add(m & live_rev, f"decay {a['decay_rate']:.1%}/yr (assumption)")
     else:
         decay[m] = fld_decay[m]
-        notes.add(m & live_rev, "decay " + _fmt_pct(fld_decay, 2) + "/yr (field " + fld.astype(str) + ")")
+        notes.add(m & live_rev, "decay " + _fmt_pct(fld_decay, 2) + "/yr (field " + fld + ")")
     if a["decay_curve"] == "none":
         decay[:] = 0.0
     vol = x["volatility"].copy()
@@ -1071,16 +1103,21 @@ def value_portfolio(
     for ind, (lo, hi) in a["royalty_ranges"].items():
         ranges[ind] = (lo, hi, "assumption")
     industry = _text(frame, "industry")
-    ind_key = pd.Series(industry).map(_industry_aliases(ranges)).fillna("unknown").to_numpy(dtype=object)
+    ind_key = (
+        pd.Series(industry, dtype=object)
+        .map(_industry_aliases(ranges))
+        .fillna("unknown")
+        .to_numpy(dtype=object)
+    )
     lo = (
         np.array([ranges[k][0] for k in ind_key])
         if n < 64
-        else pd.Series(ind_key).map({k: v[0] for k, v in ranges.items()}).to_numpy(dtype=float)
+        else pd.Series(ind_key, dtype=object).map({k: v[0] for k, v in ranges.items()}).to_numpy(dtype=float)
     )
     hi = (
         np.array([ranges[k][1] for k in ind_key])
         if n < 64
-        else pd.Series(ind_key).map({k: v[1] for k, v in ranges.items()}).to_numpy(dtype=float)
+        else pd.Series(ind_key, dtype=object).map({k: v[1] for k, v in ranges.items()}).to_numpy(dtype=float)
     )
     roy = x["royalty_rate"].copy()
     roy_given = ~np.isnan(roy)
@@ -1104,7 +1141,7 @@ def value_portfolio(
             "royalty_rate default "
             + _fmt_pct(roy, 2)
             + " ("
-            + ind_key.astype(str)
+            + ind_key
             + " range "
             + _fmt_pct(lo, 1)
             + "-"
@@ -1113,6 +1150,17 @@ def value_portfolio(
             + how
             + ")",
         )
+    # 25% rule (Goldscheider et al. 2002): a sanity check on the royalty, never an input (Uniloc v. Microsoft, 2011)
+    margin = x["profit_margin"]
+    chk25 = live_rev & np.isfinite(margin) & (margin > 0)
+    notes.add(
+        chk25,
+        "25% rule cross-check: 0.25 x profit_margin = "
+        + _fmt_pct(0.25 * margin, 2)
+        + " (royalty used "
+        + _fmt_pct(roy, 2)
+        + ")",
+    )
     spread = a["royalty_spread_relative"]
     lo = np.where(roy_given, roy * (1 - spread), lo)
     hi = np.where(roy_given, np.minimum(roy * (1 + spread), 1.0), hi)
@@ -1151,7 +1199,11 @@ def value_portfolio(
     value_income = np.where(comm & has_rev, pv, np.nan)
     value_income = np.where(dead, 0.0, value_income)
     notes.add(pre & has_rev, "income: pre-commercial, the revenue forecast is the option's underlying")
-    notes.add(~dead & ~np.isfinite(revenue) & ~np.isnan(life_legal), "income: no revenue, method not applied")
+    notes.add(
+        ~dead & ~np.isfinite(revenue) & ~np.isnan(life_legal),
+        "income and option: no revenue, methods not applied",
+    )
+    notes.add(comm & has_rev, "option: already commercialised, no deferral option")
     if tab is not None:
         notes.add(has_rev, f"tax amortisation benefit over {tab:g} years")
 
@@ -1166,8 +1218,13 @@ def value_portfolio(
             ov = deferral(pv[opt_ok], launch_cost[opt_ok], period[opt_ok], a["risk_free"], vol[opt_ok])
             value_option[opt_ok] = np.asarray(getattr(ov, "value", ov), dtype=float)
             notes.add(
+                opt_ok,
+                f"option: deferral call on the RfR value, strike = launch cost, T = income period, "
+                f"risk-free {a['risk_free']:.1%}, leakage 1/T",
+            )
+            notes.add(
                 opt_ok & np.isnan(x["volatility"]),
-                "volatility default " + _fmt_pct(vol, 0) + " (field " + fld.astype(str) + ")",
+                "volatility default " + _fmt_pct(vol, 0) + " (field " + fld + ")",
             )
         notes.add(
             pre & ~dead & has_rev & ~np.isfinite(launch_cost),
@@ -1175,61 +1232,7 @@ def value_portfolio(
         )
 
     # ---- cost
-    rd = x["rd_cost"]
-    rd_year = x["rd_year"]
-    years_idx, cpi = price_index()
-    factor = np.ones(n)
-    has_year = np.isfinite(rd_year)
-    if has_year.any():
-        lvl_then = np.interp(rd_year, years_idx, cpi, left=np.nan, right=cpi[-1])
-        lvl_now = float(np.interp(day.year, years_idx, cpi, right=cpi[-1]))
-        factor = np.where(
-            has_year & np.isfinite(lvl_then), lvl_now / np.where(np.isfinite(lvl_then), lvl_then, 1.0), 1.0
-        )
-        notes.add(
-            np.isfinite(rd) & ~dead & has_year & np.isfinite(lvl_then),
-            "cost trended by CPI x" + pd.Series(np.round(factor, 3)).astype(str).to_numpy(dtype=object),
-        )
-        notes.add(
-            np.isfinite(rd) & ~dead & (day.year > years_idx[-1]),
-            f"CPI table ends {int(years_idx[-1])}: later years held flat",
-        )
-        notes.add(
-            np.isfinite(rd) & ~dead & has_year & ~np.isfinite(lvl_then),
-            f"rd_year before the CPI table ({int(years_idx[0])}): cost not trended",
-        )
-    notes.add(np.isfinite(rd) & ~dead & ~has_year, "rd_year missing: cost not trended")
-    fees = _fees_paid(frame, day, currency, notes, np.isfinite(rd) & ~dead & ~np.isnan(life_legal))
-    fees_arr = np.zeros(n) if fees is None else fees
-    opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
-    filing = (
-        pd.to_datetime(frame["filing_date"])
-        if "filing_date" in frame.columns
-        else pd.Series(pd.NaT, index=frame.index)
-    )
-    used = ((pd.Timestamp(day) - filing).dt.days / 365.25).to_numpy(dtype=float, na_value=np.nan)
-    used = np.clip(used, 0.0, None)
-    cost_ok = np.isfinite(rd) & ~dead & np.isfinite(period) & np.isfinite(used)
-    value_cost = np.where(dead, 0.0, np.nan)
-    if cost_ok.any():
-        rc = reproduction_cost(
-            rd[cost_ok] * factor[cost_ok],
-            developer_profit_rate=a["developer_profit_rate"],
-            opportunity_rate=opp,
-            development_years=a["development_years"],
-            fees_paid=fees_arr[cost_ok],
-        )
-        cv = cost_value(
-            rc,
-            used[cost_ok],
-            period[cost_ok],
-            functional_obsolescence=a["functional_obsolescence"],
-            economic_obsolescence=a["economic_obsolescence"],
-        )
-        value_cost[cost_ok] = cv.value
-        notes.add(cost_ok, "cost: 贬值率 " + _fmt_pct(np.asarray(_dep(used, period)), 1))
-    notes.add(~dead & ~np.isfinite(rd), "cost: no rd_cost, method not applied")
-    notes.add(~dead & np.isfinite(rd) & ~np.isfinite(used), "cost: filing_date missing, method not applied")
+    value_cost = _cost_values(frame, x, day, a, notes, dead, life_legal, period, currency)
 
     # ---- reconcile
     W = _rc.method_weights(situation, a["method_weights"])
@@ -1293,12 +1296,15 @@ def value_portfolio(
     out["methods_used"] = pd.Series(methods_used, index=out.index, dtype=object)
     out["value_notes"] = notes.series(out.index)
     out["currency"] = currency
-    out.attrs["ipvalue"] = {
-        "as_of": day.isoformat(),
-        "seed": seed,
-        "version": __version__,
-        "input_hash": input_hash(portfolio),
-        "assumptions": json.loads(json.dumps(a, default=str)),
+    out.attrs = {
+        **dict(portfolio.attrs),
+        "ipvalue": {
+            "as_of": day.isoformat(),
+            "seed": seed,
+            "version": __version__,
+            "input_hash": input_hash(portfolio),
+            "assumptions": json.loads(json.dumps(a, default=str)),
+        },
     }
     return out
 
@@ -1342,8 +1348,8 @@ def _draw_values(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams."""
     D = draws
+    # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
     u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
-    u = np.clip(u, 1e-12, 1 - 1e-12)
     u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
 
     def col(v):
@@ -1355,27 +1361,27 @@ def _draw_values(
     hi = np.maximum(hi, mode)
     width = np.where(hi > lo, hi - lo, 1.0)
     fc = np.where(hi > lo, (mode - lo) / width, 0.5)
-    roy = np.where(
-        u_roy < fc,
-        lo + np.sqrt(u_roy * width * (mode - lo)),
-        hi - np.sqrt((1 - u_roy) * width * (hi - mode)),
-    )
+    left = u_roy < fc
+    root = np.sqrt(np.where(left, u_roy * width * (mode - lo), (1.0 - u_roy) * width * (hi - mode)))
+    roy = np.where(left, lo + root, hi - root)
     roy = np.where(hi > lo, roy, mode)
     r = np.maximum(col(e.discount) + a["discount_rate_sd"] * ndtri(u_r), 0.005)
     g = np.maximum(col(e.growth) + a["growth_sd"] * ndtri(u_g), -0.9)
     s = a["life_spread_relative"]
     legal = col(np.where(np.isnan(e.life_legal), 0.0, e.life_legal))
     life = np.minimum(col(e.period) * (1 - s + 2 * s * u_life), legal)
-    vol = col(e.volatility) * np.exp(a["volatility_log_sd"] * ndtri(u_vol))
     rev = col(e.revenue)
     tau = col(e.tax)
     fmat, horizon, last = e.extra["fmat"][sl], e.extra["horizon"][sl], e.extra["last"][sl]
     looped = (horizon > 0) | linear
-    S = np.empty_like(r)
-    cf = ~looped
-    if cf.any():
-        x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
-        S[cf] = rev[cf] * _geometric_pv(x, life[cf])
+    if not looped.any():
+        S = rev * _geometric_pv((1.0 + g) * (1.0 - col(e.decay)) / (1.0 + r), life)
+    else:
+        S = np.empty_like(r)
+        cf = ~looped
+        if cf.any():
+            x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
+            S[cf] = rev[cf] * _geometric_pv(x, life[cf])
     if looped.any():
         n_years = max(1, math.ceil(float(np.nanmax(e.period[sl][looped]))))
         S[looped] = _loop_income(
@@ -1397,15 +1403,19 @@ def _draw_values(
         from ipvalue.valuation.income import tab_factor
 
         pv = pv * tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
-    pv = np.where(np.isfinite(rev), pv, np.nan)
     income = pv
     option = np.full_like(pv, np.nan)
     we = w_eff[sl]
-    if (we[:, 2] > 0).any() and deferral is not None:
-        k = col(e.launch_cost)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ov = deferral(np.nan_to_num(pv), np.nan_to_num(k), np.maximum(life, 1e-6), a["risk_free"], vol)
-        option = np.where(life > 0, np.asarray(getattr(ov, "value", ov), dtype=float), 0.0)
+    opt = we[:, 2] > 0
+    if opt.any() and deferral is not None:
+        # only the patents whose value uses the option: the volatility draws and the pricing are theirs alone
+        vol = col(e.volatility)[opt] * np.exp(a["volatility_log_sd"] * ndtri(u_vol[opt]))
+        k = col(e.launch_cost)[opt]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            ov = deferral(
+                np.nan_to_num(pv[opt]), np.nan_to_num(k), np.maximum(life[opt], 1e-6), a["risk_free"], vol
+            )
+        option[opt] = np.where(life[opt] > 0, np.asarray(getattr(ov, "value", ov), dtype=float), 0.0)
     cost = value_cost[sl, None]
     vals = _rc.reconcile_draws(income, np.broadcast_to(cost, income.shape), option, we)
     q = np.percentile(vals, [5, 50, 95], axis=1)

@@ -734,8 +734,8 @@ def staged_development_value(
 
     Notes
     -----
-    Cost: O(patents x paths x steps). A portfolio of pending patents with 10,000 paths and 80 steps each is
-    about a second per hundred patents on one core.
+    Cost: O(patents x paths x steps). With 10,000 paths and 40-80 steps, about 0.1-0.3 s per patent on one
+    core (``benchmarks/results/kernels.md``); value the pending patents only, or use fewer paths.
     """
     inputs = {
         "cost_to_complete": cost_to_complete,

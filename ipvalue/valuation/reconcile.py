@@ -132,13 +132,11 @@ def reconcile_draws(
 
 def describe_weights(effective_weights: np.ndarray) -> pd.Series:
     """``"income 80%; cost 20%"`` per patent (empty when no method applies)."""
-    parts = []
+    out = np.full(effective_weights.shape[0], "", dtype=object)
     for j, m in enumerate(METHODS):
         w = effective_weights[:, j]
-        pct = pd.Series(np.round(w * 100).astype(int)).astype(str)
-        parts.append(pd.Series(np.where(w > 0, m + " " + pct + "%", "")))
-    out = parts[0]
-    for p in parts[1:]:
-        sep = np.where((out != "") & (p != ""), "; ", "")
-        out = out + sep + p
-    return out
+        labels = np.array([""] + [f"{m} {k}%" for k in range(101)], dtype=object)
+        part = labels[np.where(w > 0, np.clip(np.round(w * 100).astype(int), 0, 100) + 1, 0)]
+        sep = np.where((out != "") & (part != ""), "; ", "")
+        out = out + sep.astype(object) + part
+    return pd.Series(out, dtype=object)

@@ -23,3 +23,13 @@ def server():
 @pytest.fixture
 def vclock() -> VirtualClock:
     return VirtualClock(start=1_000.0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Live tests talk to the real services: they run only when asked for (``-m live``), never by default."""
+    if "live" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="live test: run with -m live (and credentials) to reach the real service")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)

@@ -508,3 +508,27 @@ def test_a_bug_in_one_source_loses_no_row(server):
     assert set(res.source_errors["error"]) == {"INTERNAL"}
     res = ds.fetch(nums, sources=[Broken()])
     assert set(res.failures["error"]) == {"INTERNAL"} and len(res.failures) == 2
+
+
+def test_rate_limit_state_is_shared_through_the_cache(vclock, tmp_path):
+    """A second run right after the first does not exceed the minute's allowance the first one spent."""
+    with FakePatentServer(ops_allowance={"inpadoc": 5}, clock=vclock.now, fixtures=False) as srv:
+        nums = srv.add_synthetic(10)
+        cache = FetchCache(tmp_path / "c.sqlite", clock=vclock.now)
+        opts = {"concurrency": 1, "clock": vclock.now}
+        first = fetch(srv, nums[:5], vclock=vclock, cache=cache, epo_ops_options=opts)
+        second = fetch(srv, nums[5:], vclock=vclock, cache=cache, epo_ops_options=opts)
+        assert len(first.facts) == 5 and len(second.facts) == 5
+        assert srv.rejections == 0
+        times = sorted(r["t"] for r in srv.requests("/epo/3.2/rest-services/family"))
+        assert times[5] - times[0] >= 60  # the sixth legal request waited for the first to leave the window
+
+
+def test_without_shared_state_the_server_would_refuse(vclock):
+    """Control for the test above: without a cache, the second run starts a fresh minute and is refused."""
+    with FakePatentServer(ops_allowance={"inpadoc": 5}, clock=vclock.now, fixtures=False) as srv:
+        nums = srv.add_synthetic(10)
+        opts = {"concurrency": 1, "clock": vclock.now}
+        fetch(srv, nums[:5], vclock=vclock, epo_ops_options=opts)
+        fetch(srv, nums[5:], vclock=vclock, epo_ops_options=opts)
+        assert srv.rejections > 0

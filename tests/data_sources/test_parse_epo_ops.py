@@ -181,3 +181,40 @@ def test_malformed_raises(body):
         parse_biblio(body)
     with pytest.raises(ParseError):
         parse_family(body)
+
+
+def test_legal_status_follows_the_last_decisive_event():
+    """Property over random CN event histories: the status is the one of the last decisive event, a grant
+    kind is granted without one, and the fees and transfers counted are those in the history."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from data_sources.testing import legal_document
+
+    kinds = {
+        "GR01": "grant",
+        "CF01": "lapsed",
+        "CX01": "expired",
+        "TR01": "transfer",
+        "PB01": None,
+        "SE01": None,
+    }
+    event = st.tuples(st.sampled_from(sorted(kinds)), st.dates(dt.date(2016, 1, 1), dt.date(2035, 12, 31)))
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(event, max_size=8, unique_by=lambda e: e[1]), st.sampled_from(["B", "A"]))
+    def check(events, kind):
+        number = f"CN105123456{kind}"
+        doc = legal_document(number, events=[{"code": c, "date": d.isoformat()} for c, d in events])
+        f = legal_facts(parse_family(doc), number)
+        ordered = sorted(events, key=lambda e: e[1])
+        decisive = [kinds[c] for c, _ in ordered if kinds[c] in ("lapsed", "expired")]
+        granted = kind == "B" or any(c == "GR01" for c, _ in events)
+        if decisive:
+            assert f["legal_status"] == decisive[-1]
+        else:
+            assert f["legal_status"] == ("granted" if granted else "pending")
+        assert f["transfers"] == sum(1 for c, _ in events if c == "TR01")
+        assert f["legal_status"] in ("pending", "granted", "lapsed", "expired", "withdrawn")
+
+    check()

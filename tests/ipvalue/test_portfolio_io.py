@@ -175,3 +175,21 @@ def test_demo_portfolio_is_valid_and_matches_generator(tmp_path):
     assert (root / "examples" / "demo_portfolio.csv").read_bytes() == (
         root / "ipvalue" / "data" / "demo_portfolio.csv"
     ).read_bytes()
+
+
+def test_list_columns_from_json_lists_and_owner_commas(tmp_path):
+    j = tmp_path / "p.json"
+    j.write_text(
+        json.dumps(
+            [
+                {"patent_id": "US11646472B2", "owner": ["Samsung Electronics Co., Ltd.", "Acme"], "cpc": ["G06F1/16"]},
+                {"patent_id": "EP2400812A1", "owner": "Nokia Oyj, Espoo; Acme", "cpc": "H04W4/00, H04L1/00"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    df = iv.read_portfolio(j)
+    assert df.loc["US11646472B2", "owner"] == "Samsung Electronics Co., Ltd.;Acme"
+    assert df.loc["US11646472B2", "cpc"] == "G06F1/16"
+    assert df.loc["EP2400812A1", "owner"] == "Nokia Oyj, Espoo;Acme"
+    assert df.loc["EP2400812A1", "cpc"] == "H04W4/00;H04L1/00"

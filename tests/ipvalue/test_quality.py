@@ -831,3 +831,49 @@ def test_allocation_weights_property(rows):
             assert (g.loc[~live, "w"] == 0).all()
             scored = g[live & g["quality_score"].notna()].sort_values("quality_score")
             assert scored["w"].is_monotonic_increasing
+
+
+class TestCohortReference:
+    def test_reference_caps_replace_the_small_portfolio_fallback(self):
+        rows = [
+            base(forward_citations=6, cpc="H04L9/32", filing_date="2015-06-30"),
+            base(forward_citations=6, cpc="A61K31/00", filing_date="2015-06-30"),  # not in the reference
+        ]
+        ref = pd.DataFrame(
+            {"cpc_subclass": ["H04L"], "filing_year": [2015], "rate_p99": [2.0], "rate_p01": [0.1]}
+        )
+        out = quality_indicators(frame(rows), as_of=AS_OF, cohort_reference=ref)
+        age = (AS_OF - dt.date(2015, 6, 30)).days / 365.25
+        assert out["forward_citations"].iloc[0] == pytest.approx(min(max(6 / age, 0.1), 2.0) / 2.0)
+        assert out["forward_citation_level"].tolist() == [4, 3]
+        assert out["forward_citations"].iloc[1] == pytest.approx(min(1.0, 6 / age))
+
+    @pytest.mark.parametrize(
+        ("ref", "message"),
+        [
+            (pd.DataFrame({"cpc_subclass": ["H04L"], "filing_year": [2015]}), "missing columns"),
+            (
+                pd.DataFrame({"cpc_subclass": ["H04L"], "filing_year": [2015], "rate_p99": [0.0]}),
+                "rate_p99 > 0",
+            ),
+            (
+                pd.DataFrame(
+                    {"cpc_subclass": ["H04L", "H04L"], "filing_year": [2015, 2015], "rate_p99": [1, 2]}
+                ),
+                "more than once",
+            ),
+        ],
+    )
+    def test_bad_reference_refused(self, ref, message):
+        with pytest.raises(ValueError, match=message):
+            score_quality(frame([base()]), as_of=AS_OF, cohort_reference=ref)
+
+
+def test_tree_file_missing_a_parameter_is_named(tmp_path):
+    def bad(d):
+        del d["leaves"]["litigation"]["params"]["in_litigation"]
+
+    with pytest.raises(
+        QualityTreeError, match="'legal/disputes/litigation' lacks the parameter 'in_litigation'"
+    ):
+        score_quality(frame([base()]), as_of=AS_OF, weights=write_tree(tmp_path, bad))

@@ -348,3 +348,18 @@ def reports(tmp_path_factory) -> dict[tuple[str, str], object]:
         for lang in ("zh", "en")
         for ext in ("html", "pdf", "xlsx")
     }
+
+
+@pytest.fixture(scope="session")
+def fx():
+    """The helpers and constants of this conftest (test modules cannot import it under --import-mode=importlib)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        make_assessment=make_assessment,
+        make_patents=make_patents,
+        SCRIPT_TITLE=SCRIPT_TITLE,
+        FORMULA_TITLE=FORMULA_TITLE,
+        COMPONENTS=COMPONENTS,
+        AS_OF=AS_OF,
+    )

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import COMPONENTS, make_assessment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
@@ -68,19 +67,19 @@ def test_charts_never_import_pyplot():
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def _component_amounts_by_hand(a):
+def _component_amounts_by_hand(fx, a):
     """The fixture's haircuts compose as 1 - prod(1 - h); component i takes h_i of what the earlier ones left."""
     p = a.patents[a.patents["eligible"]]
     left = p["value"].to_numpy(dtype=float)
     out = {}
-    for c in COMPONENTS:
+    for c in fx.COMPONENTS:
         h = p[f"haircut_{c}"].to_numpy(dtype=float)
         out[c] = float((left * h).sum())
         left = left * (1 - h)
     return out
 
 
-def test_waterfall_reconciles_to_collateral_and_max_loan(assessment):
+def test_waterfall_reconciles_to_collateral_and_max_loan(fx, assessment):
     steps = D.waterfall_steps(assessment, "en")
     s = assessment.summary
     amounts = dict(zip(steps["key"], steps["amount"], strict=True))
@@ -93,14 +92,14 @@ def test_waterfall_reconciles_to_collateral_and_max_loan(assessment):
     assert start + between["amount"].sum() == pytest.approx(s["collateral_value"], rel=1e-12)
     p = assessment.patents
     assert -amounts["ineligible"] == pytest.approx(p.loc[~p["eligible"], "value"].sum())
-    hand = _component_amounts_by_hand(assessment)
-    for c in COMPONENTS:
+    hand = _component_amounts_by_hand(fx, assessment)
+    for c in fx.COMPONENTS:
         assert -amounts[f"haircut_{c}"] == pytest.approx(hand[c], rel=1e-9)
     assert "other" not in amounts and "pledge_cap" not in amounts
 
 
-def test_waterfall_shows_cap_and_other_separately():
-    a = make_assessment()
+def test_waterfall_shows_cap_and_other_separately(fx):
+    a = fx.make_assessment()
     p = a.patents.copy()
     elig = p["eligible"].to_numpy()
     # a pledge-rate cap of 30% binds on some patents: collateral falls below what the components leave
@@ -108,7 +107,7 @@ def test_waterfall_shows_cap_and_other_separately():
     capped = np.where(elig, p["value"].to_numpy() * np.minimum(keep, 0.30), 0.0)
     p["pledge_rate_cap"] = 0.30
     p["collateral_value"] = capped
-    a = make_assessment(p)
+    a = fx.make_assessment(p)
     steps = D.waterfall_steps(a, "zh")
     amounts = dict(zip(steps["key"], steps["amount"], strict=True))
     extra = float(np.where(elig, p["value"].to_numpy() * (keep - np.minimum(keep, 0.30)), 0).sum())

@@ -7,7 +7,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from conftest import FORMULA_TITLE, SCRIPT_TITLE, make_assessment, make_patents
 from PIL import Image, ImageStat
 
 import ipvalue.report as R
@@ -51,19 +50,19 @@ def test_self_contained(html_zh):
     assert "Content-Security-Policy" in html_zh
 
 
-def test_untrusted_text_is_escaped(html_zh):
+def test_untrusted_text_is_escaped(fx, html_zh):
     assert "<script>" not in html_zh
-    assert htmllib.escape(SCRIPT_TITLE, quote=False) in html_zh
+    assert htmllib.escape(fx.SCRIPT_TITLE, quote=False) in html_zh
     doc = parse(html_zh)
     text = "".join(doc.text)
-    assert SCRIPT_TITLE in text  # shown as text
+    assert fx.SCRIPT_TITLE in text  # shown as text
     assert "<b>bold</b>" in text and "b" not in [t for t, _ in doc.tags if t == "b"]
-    assert FORMULA_TITLE in text
+    assert fx.FORMULA_TITLE in text
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_patent_and_every_section(reports, lang):
-    a = make_assessment()
+def test_every_patent_and_every_section(fx, reports, lang):
+    a = fx.make_assessment()
     doc = reports[lang, "html"].read_text(encoding="utf-8")
     text = "".join(parse(doc).text)
     for pid in a.patents.index:
@@ -120,9 +119,9 @@ def test_nan_and_extra_columns(nan_assessment):
     assert L.translate_code("VALUATION_FAILED", L.REASONS, "en") in text
 
 
-def test_many_patents_all_rows():
-    p = make_patents(60, seed=11)
-    doc = R.render_html(make_assessment(p), lang="zh")
+def test_many_patents_all_rows(fx):
+    p = fx.make_patents(60, seed=11)
+    doc = R.render_html(fx.make_assessment(p), lang="zh")
     assert doc.count("<tr") > 60
     for pid in p.index:
         assert pid in doc
@@ -154,9 +153,9 @@ def test_chromium_renders_without_console_errors(chromium, reports, tmp_path, la
     assert _nonblank(png) > 20  # text, tables and a chart, not an empty page
 
 
-def test_chromium_shows_script_title_as_text(chromium, reports):
+def test_chromium_shows_script_title_as_text(fx, chromium, reports):
     dom, console = chromium.dom(reports["zh", "html"])
     assert console == [], console
     doc = parse(dom)
     assert "script" not in [t for t, _ in doc.tags]  # nothing became a script element
-    assert SCRIPT_TITLE in "".join(doc.text)  # the DOM after loading shows the title as text
+    assert fx.SCRIPT_TITLE in "".join(doc.text)  # the DOM after loading shows the title as text

@@ -8,7 +8,6 @@ import subprocess
 
 import pypdf
 import pytest
-from conftest import make_assessment, make_patents
 from PIL import Image, ImageStat
 
 from ipvalue.report import _data as D
@@ -44,8 +43,8 @@ def _fonts(path) -> set[str]:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_summary_page_has_the_figures(reports, lang):
-    a = make_assessment()
+def test_summary_page_has_the_figures(fx, reports, lang):
+    a = fx.make_assessment()
     pages = _texts(reports[lang, "pdf"])
     first = pages[0]
     s = a.summary
@@ -100,12 +99,12 @@ def test_english_report_keeps_chinese_titles(reports):
     assert "<script>alert(1)</script>" in text
 
 
-def test_patent_table_splits_with_repeated_header(tmp_path):
+def test_patent_table_splits_with_repeated_header(fx, tmp_path):
     from ipvalue.report._pdf import write_pdf
 
-    p = make_patents(48, seed=5)
+    p = fx.make_patents(48, seed=5)
     path = write_pdf(
-        make_assessment(p), tmp_path / "long.pdf", lang="zh", dpi=40
+        fx.make_assessment(p), tmp_path / "long.pdf", lang="zh", dpi=40
     )  # low-resolution charts: faster
     pages = _texts(path)
     header = _squash(L.label("haircut_total", "zh", L.COLUMNS))  # only the patent table has this header
@@ -140,7 +139,7 @@ def test_pdftoppm_pages(reports, tmp_path):
     assert h > w  # A4 portrait summary
 
 
-def test_pdftotext_agrees(reports):
+def test_pdftotext_agrees(fx, reports):
     exe = shutil.which("pdftotext")
     if exe is None:
         pytest.skip("pdftotext is not installed (apt-get install poppler-utils); CI installs it")
@@ -152,4 +151,4 @@ def test_pdftotext_agrees(reports):
         timeout=60,
     ).stdout
     assert "押品价值" in out and "最高可贷额" in out
-    assert D.fmt_money(make_assessment().summary["collateral_value"]) in out
+    assert D.fmt_money(fx.make_assessment().summary["collateral_value"]) in out

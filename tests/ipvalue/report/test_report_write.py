@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_assessment
 
 import ipvalue.report as R
 from ipvalue.report import _fonts
@@ -14,12 +13,12 @@ from ipvalue.report import _fonts
 def test_public_names():
     assert set(R.__all__) >= {"write", "charts", "find_cjk_font", "CJKFontNotFoundError"}
     assert callable(R.charts.waterfall)
-    assert issubclass(R.PDFBackendError, RuntimeError)
+    assert issubclass(R.PDFBackendError, ImportError)  # the service turns ImportError into 503
 
 
 @pytest.mark.parametrize("name", ["r.HTML", "r.XLSX"])
-def test_suffix_picks_the_format(tmp_path, name):
-    out = R.write(make_assessment(), tmp_path / name, lang="en")
+def test_suffix_picks_the_format(fx, tmp_path, name):
+    out = R.write(fx.make_assessment(), tmp_path / name, lang="en")
     assert out == tmp_path / name and out.exists()
     head = out.read_bytes()[:4]
     assert head == b"PK\x03\x04" if name.lower().endswith("xlsx") else head.startswith(b"<!DO")
@@ -30,16 +29,16 @@ def test_pdf_magic(reports):
 
 
 @pytest.mark.parametrize("name", ["r.docx", "r", "r.csv"])
-def test_unknown_suffix(tmp_path, name):
+def test_unknown_suffix(fx, tmp_path, name):
     with pytest.raises(ValueError, match=r"\.html.*\.pdf.*\.xlsx|\.htm"):
-        R.write(make_assessment(), tmp_path / name)
+        R.write(fx.make_assessment(), tmp_path / name)
 
 
-def test_bad_lang_and_missing_folder(tmp_path):
+def test_bad_lang_and_missing_folder(fx, tmp_path):
     with pytest.raises(ValueError, match="lang"):
-        R.write(make_assessment(), tmp_path / "r.html", lang="de")
+        R.write(fx.make_assessment(), tmp_path / "r.html", lang="de")
     with pytest.raises(FileNotFoundError, match="no_such_dir"):
-        R.write(make_assessment(), tmp_path / "no_such_dir" / "r.html")
+        R.write(fx.make_assessment(), tmp_path / "no_such_dir" / "r.html")
 
 
 @pytest.mark.parametrize("ext", ["html", "pdf", "xlsx"])
@@ -67,14 +66,14 @@ def no_cjk_font(monkeypatch):
     _fonts.find_cjk_font.cache_clear()
 
 
-def test_missing_cjk_font_names_the_package(no_cjk_font, tmp_path):
+def test_missing_cjk_font_names_the_package(fx, no_cjk_font, tmp_path):
     with pytest.raises(R.CJKFontNotFoundError, match="fonts-noto-cjk"):
         R.find_cjk_font()
     with pytest.raises(R.CJKFontNotFoundError, match="apt-get install -y fonts-noto-cjk"):
-        R.write(make_assessment(), tmp_path / "r.pdf", lang="en")
+        R.write(fx.make_assessment(), tmp_path / "r.pdf", lang="en")
     assert not (tmp_path / "r.pdf").exists()
     with pytest.raises(R.CJKFontNotFoundError):
-        R.charts.waterfall(make_assessment(), lang="zh")
+        R.charts.waterfall(fx.make_assessment(), lang="zh")
 
 
 def test_fontconfig_route_finds_a_font(monkeypatch):
@@ -146,21 +145,21 @@ def test_demo_waterfall_reconciles(demo_assessment):
     )
 
 
-def test_missing_weasyprint_is_a_clear_error(monkeypatch, tmp_path):
+def test_missing_weasyprint_is_a_clear_error(fx, monkeypatch, tmp_path):
     import sys
 
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # import fails as if not installed
     with pytest.raises(R.PDFBackendError, match=r"ipvalue\[pdf\]"):
-        R.write(make_assessment(), tmp_path / "r.pdf", lang="zh")
+        R.write(fx.make_assessment(), tmp_path / "r.pdf", lang="zh")
 
 
 @pytest.mark.parametrize("fmt", ["html", ".xlsx"])
-def test_to_bytes_matches_the_file(tmp_path, fmt):
+def test_to_bytes_matches_the_file(fx, tmp_path, fmt):
     import io
 
     import openpyxl
 
-    a = make_assessment()
+    a = fx.make_assessment()
     data = R.to_bytes(a, fmt, lang="en")
     suffix = "." + fmt.lstrip(".")
     assert suffix in R.MEDIA_TYPES
@@ -171,3 +170,16 @@ def test_to_bytes_matches_the_file(tmp_path, fmt):
         assert wb.sheetnames[0] == "Summary"
     with pytest.raises(ValueError, match="unknown report format"):
         R.to_bytes(a, "docx")
+
+
+def test_empty_portfolio(fx, tmp_path):
+    a = fx.make_assessment()
+    a.patents = a.patents.iloc[0:0]
+    a.recovery_draws = a.recovery_draws[:0]
+    a.liquidation = a.liquidation.iloc[0:0]
+    html = R.write(a, tmp_path / "e.html", lang="en").read_text(encoding="utf-8")
+    assert "n = 0" in html
+    import openpyxl
+
+    wb = openpyxl.load_workbook(R.write(a, tmp_path / "e.xlsx", lang="en"))
+    assert wb["Patents"].max_row == 1

@@ -8,7 +8,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import FORMULA_TITLE, SCRIPT_TITLE, make_assessment
 
 import ipvalue.report as R
 from ipvalue.report import _labels as L
@@ -32,8 +31,8 @@ def test_sheets_and_frozen_headers(wb_zh):
     assert wb_zh["Patents"].freeze_panes == "B2"
 
 
-def test_summary_values_equal_the_assessment(wb_zh):
-    a = make_assessment()
+def test_summary_values_equal_the_assessment(fx, wb_zh):
+    a = fx.make_assessment()
     ws = wb_zh["Summary"]
     by_key = {row[2]: (row[0], row[1]) for row in ws.iter_rows(min_row=2, values_only=True) if row[2]}
     for key, v in a.summary.items():
@@ -52,8 +51,8 @@ def test_summary_values_equal_the_assessment(wb_zh):
     assert fmt["ltv"] == PCT_FORMAT and fmt["lgd_99"] == PCT_FORMAT
 
 
-def test_patents_sheet_round_trip(reports):
-    a = make_assessment()
+def test_patents_sheet_round_trip(fx, reports):
+    a = fx.make_assessment()
     df = pd.read_excel(reports["zh", "xlsx"], sheet_name="Patents")
     back = {L.label(c, "zh", L.COLUMNS): c for c in a.patents.columns}
     assert len(back) == len(a.patents.columns)  # headers are unique
@@ -76,14 +75,14 @@ def test_patents_sheet_round_trip(reports):
             err_msg=col,
         )
     assert "bank_internal_ref" in df.columns  # unknown columns are kept
-    assert df.loc[a.patents.index[1], "title"] == SCRIPT_TITLE
+    assert df.loc[a.patents.index[1], "title"] == fx.SCRIPT_TITLE
     assert df.loc[a.patents.index[5], "ineligible_reasons"] == "; ".join(
         L.translate_codes("LAPSED;FEES_UNPAID", L.REASONS, "zh")
     )
 
 
-def test_patents_formats_and_text_not_formula(wb_zh):
-    a = make_assessment()
+def test_patents_formats_and_text_not_formula(fx, wb_zh):
+    a = fx.make_assessment()
     ws = wb_zh["Patents"]
     head = {c.value: c.column for c in ws[1]}
     col_value = head[L.label("value", "zh", L.COLUMNS)]
@@ -93,13 +92,13 @@ def test_patents_formats_and_text_not_formula(wb_zh):
     assert ws.cell(2, col_value).number_format == MONEY_FORMAT
     assert ws.cell(2, col_cut).number_format == PCT_FORMAT
     assert ws.cell(2, col_date).number_format == DATE_FORMAT
-    row_formula = list(a.patents["title"]).index(FORMULA_TITLE) + 2
+    row_formula = list(a.patents["title"]).index(fx.FORMULA_TITLE) + 2
     cell = ws.cell(row_formula, col_title)
-    assert cell.data_type == "s" and cell.value == FORMULA_TITLE  # stored as text, not a formula
+    assert cell.data_type == "s" and cell.value == fx.FORMULA_TITLE  # stored as text, not a formula
 
 
-def test_haircuts_liquidation_stress(wb_zh):
-    a = make_assessment()
+def test_haircuts_liquidation_stress(fx, wb_zh):
+    a = fx.make_assessment()
     hc = _sheet_frame(wb_zh["Haircuts"])
     assert len(hc) == len(a.patents)
     amount = hc[L.label("haircut_amount", "zh", L.COLUMNS)].to_numpy(dtype=float)

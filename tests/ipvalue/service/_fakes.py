@@ -39,14 +39,23 @@ def value(portfolio: pd.DataFrame, assumptions: dict | None, *, as_of: dt.date, 
         raise RuntimeError("secret internal detail: /etc/ipvalue/credentials")
     if assumptions.get("sleep"):
         time.sleep(float(assumptions["sleep"]))
+    if assumptions.get("wait_for"):  # block until the test creates this file (a job caught mid-run)
+        deadline = time.monotonic() + 60
+        while not Path(assumptions["wait_for"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     out = portfolio.copy()
     claims = pd.to_numeric(out.get("claims"), errors="coerce").fillna(1).to_numpy(dtype=float)
     alive = (out["legal_status"] == "granted").to_numpy()
     scale = float((assumptions or {}).get("scale", 1.0))
     out["value"] = np.where(alive, 10_000.0 * claims * scale, 0.0)
     out["value_p05"], out["value_p95"] = out["value"] * 0.5, out["value"] * 1.5
-    out.attrs["ipvalue"] = {"as_of": as_of.isoformat(), "seed": rng, "version": "fake", "input_hash": "x",
-                            "assumptions": assumptions or {}}
+    out.attrs["ipvalue"] = {
+        "as_of": as_of.isoformat(),
+        "seed": rng,
+        "version": "fake",
+        "input_hash": "x",
+        "assumptions": assumptions or {},
+    }
     return out
 
 
@@ -61,17 +70,30 @@ def assess(valued: pd.DataFrame, *, loan: Any, policy: str | dict, rng: int) -> 
     p["haircut_total"] = h
     p["collateral_value"] = np.where(p["eligible"], p["value"] * (1 - h), 0.0)
     cv = float(p["collateral_value"].sum())
-    summary = {"currency": loan.currency, "as_of": valued.attrs["ipvalue"]["as_of"], "policy": name, "seed": rng,
-               "n_patents": len(p), "n_eligible": int(p["eligible"].sum()),
-               "appraised_value": float(p["value"].sum()), "collateral_value": cv, "max_loan": cv * 0.8,
-               "loan_amount": loan.amount, "coverage_ratio": cv / loan.amount, "expected_loss": float("nan"),
-               "flags": []}
+    summary = {
+        "currency": loan.currency,
+        "as_of": valued.attrs["ipvalue"]["as_of"],
+        "policy": name,
+        "seed": rng,
+        "n_patents": len(p),
+        "n_eligible": int(p["eligible"].sum()),
+        "appraised_value": float(p["value"].sum()),
+        "collateral_value": cv,
+        "max_loan": cv * 0.8,
+        "loan_amount": loan.amount,
+        "coverage_ratio": cv / loan.amount,
+        "expected_loss": float("nan"),
+        "flags": [],
+    }
     draws = np.random.default_rng(rng).uniform(0, 1, 200)
     return CollateralAssessment(
-        patents=p, summary=summary,
+        patents=p,
+        summary=summary,
         liquidation=pd.DataFrame({"scenario": ["base"], "recovery": [cv * 0.5]}),
         stress=pd.DataFrame({"shock": ["none"], "collateral_value": [cv]}),
-        recovery_draws=draws, loan=loan, policy={"name": name, "haircut": h},
+        recovery_draws=draws,
+        loan=loan,
+        policy={"name": name, "haircut": h},
         assumptions=pd.DataFrame({"name": ["haircut"], "value": [h], "source": ["fake"]}),
         audit={"seed": rng, "policy": name},
     )
@@ -79,9 +101,12 @@ def assess(valued: pd.DataFrame, *, loan: Any, policy: str | dict, rng: int) -> 
 
 def report(assessment: CollateralAssessment, path, lang: str) -> None:
     s = assessment.summary
-    path.write_text(f"<html><body lang='{lang}'>collateral {s['collateral_value']:.2f} "
-                    f"{s['currency']} n={len(assessment.patents)} draws={len(assessment.recovery_draws)}"
-                    f"</body></html>", encoding="utf-8")
+    path.write_text(
+        f"<html><body lang='{lang}'>collateral {s['collateral_value']:.2f} "
+        f"{s['currency']} n={len(assessment.patents)} draws={len(assessment.recovery_draws)}"
+        f"</body></html>",
+        encoding="utf-8",
+    )
 
 
 def fake_pipeline(fetch=None) -> Pipeline:
@@ -97,7 +122,10 @@ def file_fetch(path: Path):
         rows = json.loads(Path(path).read_text(encoding="utf-8"))
         by_id = {Patent(**r).patent_id: r for r in rows}
         wanted = [Patent(patent_id=n).patent_id for n in numbers]
-        return read([by_id[n] for n in wanted if n in by_id]) if any(n in by_id for n in wanted) else \
-            patents_to_frame([])
+        return (
+            read([by_id[n] for n in wanted if n in by_id])
+            if any(n in by_id for n in wanted)
+            else patents_to_frame([])
+        )
 
     return fetch

@@ -27,33 +27,51 @@ def main() -> None:
     ap.add_argument("--max-body-bytes", type=int, default=2_000_000)
     ap.add_argument("--facts-file", type=Path, default=None)
     ap.add_argument("--pipeline", choices=("fake", "real"), default="fake")
-    ap.add_argument("--fetch-base-urls", default=None, help="JSON object: data_sources fetch through these roots")
+    ap.add_argument(
+        "--fetch-base-urls", default=None, help="JSON object: data_sources fetch through these roots"
+    )
     ap.add_argument("--fetch-sources", default=None, help="comma-separated data_sources sources")
     args = ap.parse_args()
     if args.pipeline == "real":
         from ipvalue.service import serve_command
 
-        serve_command(host="127.0.0.1", port=args.port, db=args.db, keys_file=args.keys_file, job_workers=2,
-                      job_threshold=args.job_threshold, max_patents=args.max_patents, add_key=None,
-                      scopes="read,write", log_level="warning")
+        serve_command(
+            host="127.0.0.1",
+            port=args.port,
+            db=args.db,
+            keys_file=args.keys_file,
+            job_workers=2,
+            job_threshold=args.job_threshold,
+            max_patents=args.max_patents,
+            add_key=None,
+            scopes="read,write",
+            log_level="warning",
+        )
         return
     import uvicorn
     from _fakes import fake_pipeline, file_fetch
 
     from ipvalue.service import ServiceSettings, create_app, load_keys_file
 
-    settings = ServiceSettings(db_path=args.db, api_keys=load_keys_file(args.keys_file),
-                               job_threshold=args.job_threshold, max_patents=args.max_patents,
-                               max_body_bytes=args.max_body_bytes)
+    settings = ServiceSettings(
+        db_path=args.db,
+        api_keys=load_keys_file(args.keys_file),
+        job_threshold=args.job_threshold,
+        max_patents=args.max_patents,
+        max_body_bytes=args.max_body_bytes,
+    )
     if args.fetch_base_urls:
         from ipvalue._service.pipeline import make_fetch
 
-        fetch = make_fetch(args.fetch_sources.split(",") if args.fetch_sources else None,
-                           json.loads(args.fetch_base_urls))
+        fetch = make_fetch(
+            args.fetch_sources.split(",") if args.fetch_sources else None, json.loads(args.fetch_base_urls)
+        )
     else:
         fetch = file_fetch(args.facts_file) if args.facts_file else None
     pipeline = fake_pipeline(fetch=fetch)
-    uvicorn.run(create_app(settings, pipeline=pipeline), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, pipeline=pipeline), host="127.0.0.1", port=args.port, log_level="warning"
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import assessment_body
+from _helpers import assessment_body
 
 from ipvalue._store_assessments import SQLiteAssessmentStore
 
@@ -23,8 +23,10 @@ def db_counts(db) -> dict:
         return {
             "assessments": c.execute("SELECT COUNT(*) FROM assessments").fetchone()[0],
             "distinct_ids": c.execute("SELECT COUNT(DISTINCT id) FROM assessments").fetchone()[0],
-            "creates": c.execute("SELECT COUNT(*) FROM audit_log WHERE action IN "
-                                 "('assessment.create', 'valuation.create', 'job.submit')").fetchone()[0],
+            "creates": c.execute(
+                "SELECT COUNT(*) FROM audit_log WHERE action IN "
+                "('assessment.create', 'valuation.create', 'job.submit')"
+            ).fetchone()[0],
             "integrity": c.execute("PRAGMA integrity_check").fetchone()[0],
             "journal": c.execute("PRAGMA journal_mode").fetchone()[0],
         }
@@ -35,19 +37,24 @@ def test_concurrent_mixed_load(make_server, keys):
     n_requests, concurrency = 520, 16
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with httpx.Client(base_url=srv.url, timeout=60, limits=limits) as client:
-        seeded = [client.post("/v1/assessments", json=assessment_body(3, seed=s), headers=auth(keys.rw)).json()
-                  for s in range(4)]
+        seeded = [
+            client.post("/v1/assessments", json=assessment_body(3, seed=s), headers=auth(keys.rw)).json()
+            for s in range(4)
+        ]
         idem_pool = {f"retry-{k}": assessment_body(2, seed=10_000 + k) for k in range(10)}
 
         def op(i: int) -> tuple[str, int, str | None, str | None]:
             kind = i % 6
             if kind in (0, 1):  # a new assessment
-                r = client.post("/v1/assessments", json=assessment_body(1 + i % 5, seed=i), headers=auth(keys.rw))
+                r = client.post(
+                    "/v1/assessments", json=assessment_body(1 + i % 5, seed=i), headers=auth(keys.rw)
+                )
                 return "create", r.status_code, r.json().get("id"), None
             if kind == 2:  # a client retrying with an Idempotency-Key
                 k = f"retry-{i % 10}"
-                r = client.post("/v1/assessments", json=idem_pool[k],
-                                headers={**auth(keys.rw), "Idempotency-Key": k})
+                r = client.post(
+                    "/v1/assessments", json=idem_pool[k], headers={**auth(keys.rw), "Idempotency-Key": k}
+                )
                 return "idem", r.status_code, r.json().get("id"), k
             if kind == 3:
                 target = seeded[i % len(seeded)]
@@ -96,8 +103,11 @@ def test_kill_mid_load_and_restart(make_server, keys):
     stop = threading.Event()
 
     with httpx.Client(base_url=srv.url, timeout=30) as client:
-        job = client.post("/v1/assessments", json=assessment_body(25, assumptions={"sleep": 2.5}),
-                          headers=auth(keys.rw))
+        job = client.post(
+            "/v1/assessments",
+            json=assessment_body(25, assumptions={"wait_for": str(srv.db.parent / "release-job")}),
+            headers=auth(keys.rw),
+        )
         assert job.status_code == 202
         job_id = job.json()["id"]
 
@@ -105,8 +115,11 @@ def test_kill_mid_load_and_restart(make_server, keys):
             i = 0
             while not stop.is_set():
                 try:
-                    r = client.post("/v1/assessments", json=assessment_body(1 + i % 4, seed=w * 1000 + i),
-                                    headers=auth(keys.rw))
+                    r = client.post(
+                        "/v1/assessments",
+                        json=assessment_body(1 + i % 4, seed=w * 1000 + i),
+                        headers=auth(keys.rw),
+                    )
                 except httpx.TransportError:
                     return
                 if r.status_code == 201:
@@ -118,13 +131,13 @@ def test_kill_mid_load_and_restart(make_server, keys):
         for t in threads:
             t.start()
         deadline = time.monotonic() + 20
-        while len(acknowledged) < 60 and time.monotonic() < deadline:
+        while len(acknowledged) < 40 and time.monotonic() < deadline:
             time.sleep(0.02)
         srv.kill()  # SIGKILL while writers are mid-request and the job is mid-run
         stop.set()
         for t in threads:
             t.join(10)
-    assert len(acknowledged) >= 60
+    assert len(acknowledged) >= 40
 
     counts = db_counts(srv.db)
     assert counts["integrity"] == "ok"
@@ -133,13 +146,14 @@ def test_kill_mid_load_and_restart(make_server, keys):
         status = c.execute("SELECT status FROM assessments WHERE id = ?", (job_id,)).fetchone()[0]
     assert status in ("queued", "running")  # the job was interrupted by the kill
 
+    (srv.db.parent / "release-job").touch()  # the job may finish once it runs again
     srv.start()  # same database
     with httpx.Client(base_url=srv.url, timeout=30) as client:
         for rid, out_hash in acknowledged.items():
             r = client.get(f"/v1/assessments/{rid}", headers=auth(keys.ro))
             assert r.status_code == 200, rid
             assert r.json()["output_hash"] == out_hash
-        for _ in range(200):  # the interrupted job resumes after the restart
+        for _ in range(600):  # the interrupted job resumes after the restart
             j = client.get(f"/v1/jobs/{job_id}", headers=auth(keys.ro)).json()
             if j["status"] in ("done", "failed"):
                 break
@@ -182,8 +196,12 @@ def test_idempotency_key_with_another_body_is_409(client, keys):
 
 def test_idempotency_keys_are_per_api_key(client, keys):
     body = assessment_body(2, seed=3)
-    a = client.post("/v1/assessments", json=body, headers={**auth(keys.rw), "Idempotency-Key": "shared"}).json()
-    b = client.post("/v1/assessments", json=body, headers={**auth(keys.other), "Idempotency-Key": "shared"}).json()
+    a = client.post(
+        "/v1/assessments", json=body, headers={**auth(keys.rw), "Idempotency-Key": "shared"}
+    ).json()
+    b = client.post(
+        "/v1/assessments", json=body, headers={**auth(keys.other), "Idempotency-Key": "shared"}
+    ).json()
     assert a["id"] != b["id"] and a["output_hash"] == b["output_hash"]
 
 

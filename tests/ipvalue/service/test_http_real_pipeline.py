@@ -31,18 +31,25 @@ def demo_body(n: int | None = None, *, seed: int = 7) -> dict:
                 p[k] = p[k].split(";")
         patents.append(p)
     lj = loan.to_dict()
-    lj["risk_sharing"] = {k: (None if isinstance(v, float) and math.isinf(v) else v)
-                          for k, v in lj["risk_sharing"].items()}
-    return {"patents": patents, "loan": {k: v for k, v in lj.items() if v is not None}, "as_of": str(as_of),
-            "seed": seed}
+    lj["risk_sharing"] = {
+        k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in lj["risk_sharing"].items()
+    }
+    return {
+        "patents": patents,
+        "loan": {k: v for k, v in lj.items() if v is not None},
+        "as_of": str(as_of),
+        "seed": seed,
+    }
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, keys):
-    from conftest import Server
+    from _helpers import Server
 
     d = tmp_path_factory.mktemp("real")
-    s = Server(db=d / "service.db", keys_file=keys.file, args=["--pipeline", "real", "--job-threshold", "100"])
+    s = Server(
+        db=d / "service.db", keys_file=keys.file, args=["--pipeline", "real", "--job-threshold", "100"]
+    )
     s.start(timeout=60)
     yield s
     s.stop()
@@ -64,29 +71,55 @@ def test_demo_assessment_end_to_end(real, keys):
         # reproducible: the same request gives the same numbers (a new record, the same output hash)
         again = c.post("/v1/assessments", json=body, headers=auth(keys.rw)).json()
         assert again["output_hash"] == a["output_hash"] and again["id"] != a["id"]
+        # a validator re-runs it from the stored input: the same result hash, recorded in the audit trail
+        rep = c.post(f"/v1/assessments/{a['id']}/replay", headers=auth(keys.rw))
+        assert rep.status_code == 200 and rep.json()["reproduced"] is True
+        trail = c.get(f"/v1/assessments/{a['id']}/audit", headers=auth(keys.ro)).json()["entries"]
+        assert [e["action"] for e in trail] == ["assessment.create", "assessment.replay"]
+        assert trail[0]["output_hash"] == a["output_hash"] == trail[1]["output_hash"]
+        assert trail[1]["prev_hash"] != trail[0]["prev_hash"]
         # reports in both languages, rebuilt from the stored record
-        html = c.get(f"/v1/assessments/{a['id']}/report", params={"format": "html", "lang": "en"},
-                     headers=auth(keys.ro))
+        html = c.get(
+            f"/v1/assessments/{a['id']}/report",
+            params={"format": "html", "lang": "en"},
+            headers=auth(keys.ro),
+        )
         assert html.status_code == 200 and b"<html" in html.content[:2000].lower()
-        xlsx = c.get(f"/v1/assessments/{a['id']}/report", params={"format": "xlsx", "lang": "zh"},
-                     headers=auth(keys.ro))
+        xlsx = c.get(
+            f"/v1/assessments/{a['id']}/report",
+            params={"format": "xlsx", "lang": "zh"},
+            headers=auth(keys.ro),
+        )
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
-        again_html = c.get(f"/v1/assessments/{a['id']}/report", params={"format": "html", "lang": "en"},
-                           headers=auth(keys.ro))
+        again_html = c.get(
+            f"/v1/assessments/{a['id']}/report",
+            params={"format": "html", "lang": "en"},
+            headers=auth(keys.ro),
+        )
         assert again_html.content == html.content
         # a real policy list: an unknown name is refused, a file path is never read
         for bad in ("no-such-policy", "/etc/passwd", "../ipvalue/data/policy_conservative.json"):
             e = c.post("/v1/assessments", json={**body, "policy": bad}, headers=auth(keys.rw))
             assert e.status_code == 422 and e.json()["error"]["details"][0]["path"] == "body.policy"
-        other = c.post("/v1/assessments", json={**body, "policy": "conservative"}, headers=auth(keys.rw)).json()
+        # the real reader's checks come back with the field path and the patent
+        dup = {**body, "patents": [dict(p) for p in body["patents"]]}
+        dup["patents"][5]["patent_id"] = dup["patents"][2]["patent_id"]
+        e = c.post("/v1/assessments", json=dup, headers=auth(keys.rw))
+        assert e.status_code == 422
+        d = e.json()["error"]["details"][0]
+        assert d["path"] == "body.patents.5.patent_id" and d["patent"] == body["patents"][2]["patent_id"]
+        other = c.post(
+            "/v1/assessments", json={**body, "policy": "conservative"}, headers=auth(keys.rw)
+        ).json()
         assert other["summary"]["policy"] == "conservative"
 
 
 def test_demo_valuation_and_monitoring(real, keys):
     body = demo_body(12)
     with httpx.Client(base_url=real.url, timeout=120) as c:
-        v = c.post("/v1/valuations", json={k: body[k] for k in ("patents", "as_of", "seed")},
-                   headers=auth(keys.rw))
+        v = c.post(
+            "/v1/valuations", json={k: body[k] for k in ("patents", "as_of", "seed")}, headers=auth(keys.rw)
+        )
         assert v.status_code == 201, v.text
         assert len(v.json()["patents"]) == 12 and v.json()["valuation"]["seed"] == 7
         a = c.post("/v1/assessments", json=body, headers=auth(keys.rw)).json()
@@ -96,11 +129,16 @@ def test_demo_valuation_and_monitoring(real, keys):
         for f in facts:
             if f["patent_id"] == eligible[0]:
                 f["legal_status"] = "lapsed"
-        m = c.post(f"/v1/assessments/{a['id']}/monitor", json={"as_of": body["as_of"], "facts": facts},
-                   headers=auth(keys.rw))
+        m = c.post(
+            f"/v1/assessments/{a['id']}/monitor",
+            json={"as_of": body["as_of"], "facts": facts},
+            headers=auth(keys.rw),
+        )
         assert m.status_code == 200, m.text
         out = m.json()
         assert ("LAPSED", eligible[0]) in {(e["code"], e["patent_id"]) for e in out["events"]}
         assert out["exit_code"] == 2
         assert out["coverage_ratio"] is not None
-        assert out["coverage_ratio"] <= a["summary"]["coverage_ratio"] + 1e-12  # losing a patent cannot raise it
+        assert (
+            out["coverage_ratio"] <= a["summary"]["coverage_ratio"] + 1e-12
+        )  # losing a patent cannot raise it

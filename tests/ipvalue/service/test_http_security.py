@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import assessment_body
+from _helpers import assessment_body
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +23,30 @@ def test_health_needs_no_key(client):
     assert r.json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer ipv_wrong"}, {"X-API-Key": "ipv_wrong"},
-                                     {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer ipv_wrong"},
+        {"X-API-Key": "ipv_wrong"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer"},
+    ],
+)
 def test_missing_or_wrong_key_is_401_without_detail(client, headers):
-    for method, path in (("GET", "/v1/policies"), ("POST", "/v1/assessments"), ("GET", "/v1/assessments/x"),
-                         ("GET", "/v1/no-such-route")):
-        r = client.request(method, path, headers=headers, json=assessment_body() if method == "POST" else None)
+    for method, path in (
+        ("GET", "/v1/policies"),
+        ("POST", "/v1/assessments"),
+        ("GET", "/v1/assessments/x"),
+        ("GET", "/v1/no-such-route"),
+    ):
+        r = client.request(
+            method, path, headers=headers, json=assessment_body() if method == "POST" else None
+        )
         assert r.status_code == 401, (method, path)
         assert r.json() == {"error": {"code": "unauthorized", "message": "missing or invalid API key"}}
         assert r.headers["www-authenticate"] == "Bearer"
+        assert r.headers["cache-control"] == "no-store"
 
 
 def test_a_prefix_of_a_real_key_is_rejected(client, keys):
@@ -54,8 +69,11 @@ def test_read_only_key_cannot_write_and_write_only_cannot_read(client, keys):
 
 
 def test_malformed_json_is_400(client, keys):
-    r = client.post("/v1/assessments", headers={**auth(keys.rw), "Content-Type": "application/json"},
-                    content=b'{"patents": [')
+    r = client.post(
+        "/v1/assessments",
+        headers={**auth(keys.rw), "Content-Type": "application/json"},
+        content=b'{"patents": [',
+    )
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "malformed_json"
 
@@ -82,8 +100,9 @@ def test_oversized_chunked_body_is_413(client, keys):
             yield chunk
         yield b'"}'
 
-    r = client.post("/v1/assessments", headers={**auth(keys.rw), "Content-Type": "application/json"},
-                    content=gen())
+    r = client.post(
+        "/v1/assessments", headers={**auth(keys.rw), "Content-Type": "application/json"}, content=gen()
+    )
     assert r.status_code == 413
 
 
@@ -140,7 +159,9 @@ def test_patents_and_numbers_are_exclusive(client, keys):
 
 
 def test_internal_error_leaks_nothing(client, keys):
-    r = client.post("/v1/assessments", headers=auth(keys.rw), json=assessment_body(assumptions={"explode": True}))
+    r = client.post(
+        "/v1/assessments", headers=auth(keys.rw), json=assessment_body(assumptions={"explode": True})
+    )
     assert r.status_code == 500
     assert r.json() == {"error": {"code": "internal_error", "message": "internal error"}}
     assert "secret" not in r.text and "Traceback" not in r.text
@@ -149,16 +170,20 @@ def test_internal_error_leaks_nothing(client, keys):
 def test_not_found_and_wrong_kind(client, keys):
     r = client.get("/v1/assessments/asm_doesnotexist", headers=auth(keys.rw))
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    v = client.post("/v1/valuations", headers=auth(keys.rw), json={k: v for k, v in assessment_body().items()
-                                                                     if k != "loan"})
+    v = client.post(
+        "/v1/valuations",
+        headers=auth(keys.rw),
+        json={k: v for k, v in assessment_body().items() if k != "loan"},
+    )
     assert v.status_code == 201
     assert client.get(f"/v1/assessments/{v.json()['id']}", headers=auth(keys.rw)).status_code == 404
     assert client.get(f"/v1/valuations/{v.json()['id']}", headers=auth(keys.rw)).status_code == 200
 
 
 def test_cors_closed_by_default(client, keys):
-    r = client.options("/v1/policies", headers={"Origin": "https://evil.example", "Access-Control-Request-Method":
-                                                "GET"})
+    r = client.options(
+        "/v1/policies", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
     assert "access-control-allow-origin" not in r.headers
     r = client.get("/v1/policies", headers={**auth(keys.ro), "Origin": "https://evil.example"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
@@ -181,13 +206,18 @@ def test_round_trip_and_report(client, keys):
     assert [p["patent_id"] for p in created["patents"]] == [p["patent_id"] for p in body["patents"]]
     got = client.get(r.headers["location"], headers=auth(keys.ro)).json()
     assert got == created
-    rep = client.get(f"/v1/assessments/{created['id']}/report", params={"format": "html", "lang": "en"},
-                     headers=auth(keys.ro))
+    rep = client.get(
+        f"/v1/assessments/{created['id']}/report",
+        params={"format": "html", "lang": "en"},
+        headers=auth(keys.ro),
+    )
     assert rep.status_code == 200 and rep.headers["content-type"].startswith("text/html")
     # the report is rebuilt from the stored record: same collateral value, same patents, the draws kept
     assert f"collateral {created['summary']['collateral_value']:.2f}" in rep.text
     assert "n=4 draws=200" in rep.text
-    bad = client.get(f"/v1/assessments/{created['id']}/report", params={"format": "doc"}, headers=auth(keys.ro))
+    bad = client.get(
+        f"/v1/assessments/{created['id']}/report", params={"format": "doc"}, headers=auth(keys.ro)
+    )
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["path"] == "query.format"
 
 
@@ -203,10 +233,11 @@ def test_large_portfolio_runs_as_job(client, keys):
     r = client.post("/v1/assessments", headers=auth(keys.rw), json=assessment_body(25))
     assert r.status_code == 202
     loc = r.headers["location"]
+    assert r.headers["retry-after"] == "1"
     assert loc == f"/v1/jobs/{r.json()['id']}"
     import time
 
-    for _ in range(100):
+    for _ in range(600):
         j = client.get(loc, headers=auth(keys.ro)).json()
         assert 0.0 <= j["progress"] <= 1.0
         if j["status"] == "done":
@@ -224,7 +255,7 @@ def test_failed_job_reports_the_error(client, keys):
     assert r.status_code == 202
     import time
 
-    for _ in range(100):
+    for _ in range(600):
         j = client.get(r.headers["location"], headers=auth(keys.ro)).json()
         if j["status"] in ("done", "failed"):
             break
@@ -234,3 +265,16 @@ def test_failed_job_reports_the_error(client, keys):
     assert client.get(f"/v1/assessments/{j['id']}", headers=auth(keys.ro)).status_code == 409
 
 
+def test_audit_trail_scopes(client, keys):
+    a = client.post("/v1/assessments", headers=auth(keys.rw), json=assessment_body(2)).json()
+    trail = client.get(f"/v1/assessments/{a['id']}/audit", headers=auth(keys.ro))
+    assert trail.status_code == 200
+    (entry,) = trail.json()["entries"]
+    assert entry["who"] == "key-rw" and entry["action"] == "assessment.create"
+    assert entry["input_hash"] == a["input_hash"] and entry["output_hash"] == a["output_hash"]
+    assert keys.rw not in trail.text  # the key id is recorded, never the secret
+    assert client.get(f"/v1/assessments/{a['id']}/audit", headers=auth(keys.wo)).status_code == 403
+    assert client.get("/v1/assessments/asm_nope/audit", headers=auth(keys.ro)).status_code == 404
+    assert client.post(f"/v1/assessments/{a['id']}/replay", headers=auth(keys.ro)).status_code == 403
+    rep = client.post(f"/v1/assessments/{a['id']}/replay", headers=auth(keys.rw)).json()
+    assert rep["reproduced"] is True

@@ -28,9 +28,15 @@ AS_OF = dt.date(2026, 3, 1)
 
 def frame(**overrides) -> pd.DataFrame:
     base = [
-        dict(patent_id="US11000001B2", owner="Acme Ltd", legal_status="granted", fees_paid_through="2027-01-01"),
-        dict(patent_id="US11000002B2", owner="Acme Ltd", legal_status="granted", fees_paid_through="2027-01-01"),
-        dict(patent_id="US11000003B2", owner="Acme Ltd", legal_status="granted", fees_paid_through="2027-01-01"),
+        dict(
+            patent_id="US11000001B2", owner="Acme Ltd", legal_status="granted", fees_paid_through="2027-01-01"
+        ),
+        dict(
+            patent_id="US11000002B2", owner="Acme Ltd", legal_status="granted", fees_paid_through="2027-01-01"
+        ),
+        dict(
+            patent_id="US11000003B2", owner="Acme Ltd", legal_status="granted", fees_paid_through="2027-01-01"
+        ),
     ]
     for pid, changes in overrides.items():
         for row in base:
@@ -102,23 +108,32 @@ def test_only_eligible_patents_are_monitored():
 
 def test_renewal_window_boundaries():
     due = AS_OF + dt.timedelta(days=30)
-    cur = frame(US11000001B2={"fees_paid_through": due.isoformat()},
-                US11000002B2={"fees_paid_through": (due + dt.timedelta(days=1)).isoformat()},
-                US11000003B2={"fees_paid_through": (AS_OF - dt.timedelta(days=10)).isoformat()})
+    cur = frame(
+        US11000001B2={"fees_paid_through": due.isoformat()},
+        US11000002B2={"fees_paid_through": (due + dt.timedelta(days=1)).isoformat()},
+        US11000003B2={"fees_paid_through": (AS_OF - dt.timedelta(days=10)).isoformat()},
+    )
     ev = renewal_events(cur, as_of=AS_OF, within_days=30, schedule=None)
     assert codes(ev) == {("RENEWAL_FEE_DUE", "US11000001B2"), ("RENEWAL_FEE_OVERDUE", "US11000003B2")}
     over = next(e for e in ev if e.code == "RENEWAL_FEE_OVERDUE")
     assert over.details["days_overdue"] == 10 and over.details["grace_period_ends"] == "2026-08-19"
     assert codes(renewal_events(cur, as_of=AS_OF, within_days=31, schedule=None)) >= {
-        ("RENEWAL_FEE_DUE", "US11000002B2")}
+        ("RENEWAL_FEE_DUE", "US11000002B2")
+    }
 
 
 def test_renewal_uses_a_schedule_when_paid_through_is_unknown():
     cur = frame(US11000001B2={"fees_paid_through": None})
 
     def schedule(patent, as_of, *, until):
-        return pd.DataFrame({"due_date": [pd.Timestamp("2026-03-20")], "fee_year": [7], "amount": [2000.0],
-                             "currency": ["CNY"]})
+        return pd.DataFrame(
+            {
+                "due_date": [pd.Timestamp("2026-03-20")],
+                "fee_year": [7],
+                "amount": [2000.0],
+                "currency": ["CNY"],
+            }
+        )
 
     ev = renewal_events(cur, as_of=AS_OF, within_days=30, schedule=schedule)
     e = next(e for e in ev if e.patent_id == "US11000001B2")
@@ -129,7 +144,9 @@ def test_renewal_uses_a_schedule_when_paid_through_is_unknown():
 @settings(max_examples=30, deadline=None)
 def test_a_wider_window_never_loses_an_event(a, b):
     lo, hi = sorted((a, b))
-    cur = frame(US11000001B2={"fees_paid_through": "2026-04-15"}, US11000002B2={"fees_paid_through": "2026-12-01"})
+    cur = frame(
+        US11000001B2={"fees_paid_through": "2026-04-15"}, US11000002B2={"fees_paid_through": "2026-12-01"}
+    )
     narrow = codes(renewal_events(cur, as_of=AS_OF, within_days=lo, schedule=None))
     wide = codes(renewal_events(cur, as_of=AS_OF, within_days=hi, schedule=None))
     assert narrow <= wide
@@ -154,8 +171,9 @@ def test_monitor_portfolio_fetches_and_reassesses():
         alive = (current["legal_status"] == "granted").sum()
         return alive * 0.4
 
-    rep = monitor_portfolio(frame(), as_of=AS_OF, fetch=fetch, coverage_trigger=1.0, reassess=reassess,
-                            schedule=None)
+    rep = monitor_portfolio(
+        frame(), as_of=AS_OF, fetch=fetch, coverage_trigger=1.0, reassess=reassess, schedule=None
+    )
     assert calls == [["US11000001B2", "US11000002B2", "US11000003B2"]]
     assert rep.coverage_ratio == pytest.approx(0.8)
     assert {e.code for e in rep.events} == {"LAPSED", "COVERAGE_BELOW_TRIGGER"}
@@ -169,7 +187,44 @@ def test_refresh_facts_keeps_economics_and_unrefreshed_rows():
     cur = cur.drop(columns=["revenue"])
     out = refresh_facts(snap, cur)
     assert list(out.index) == list(snap.index)
-    assert out.loc["US11000002B2", "legal_status"] == "lapsed" and out.loc["US11000002B2", "owner"] == "New Owner"
+    assert (
+        out.loc["US11000002B2", "legal_status"] == "lapsed"
+        and out.loc["US11000002B2", "owner"] == "New Owner"
+    )
     assert (out["revenue"] == 1000.0).all()
     assert out.loc["US11000003B2", "legal_status"] == "granted"
     assert pd.api.types.is_datetime64_any_dtype(out["fees_paid_through"])
+
+
+def test_renewal_amount_from_the_terms_module():
+    pytest.importorskip("ipvalue.terms", reason="the terms module is not in this checkout")
+    # CNIPA annual fee for an invention patent, fee years 10-12: CNY 4,000 (CNIPA annual fee table, as compiled in
+    # shared/reference/patent_data_sources.md, "CNIPA annual fees, invention"). Filed 2015-08-01: the 12th year
+    # starts 2026-08-01.
+    cur = patents_to_frame(
+        [
+            Patent(
+                patent_id="CN201510410881.9",
+                legal_status="granted",
+                filing_date=dt.date(2015, 8, 1),
+                grant_date=dt.date(2018, 3, 2),
+                fees_paid_through=dt.date(2026, 7, 31),
+                owner=["Acme"],
+            )
+        ]
+    )
+    ev = renewal_events(cur, as_of=dt.date(2026, 6, 30), within_days=60)
+    assert [(e.code, e.details["amount"], e.details["currency"]) for e in ev] == [
+        ("RENEWAL_FEE_DUE", 4000.0, "CNY")
+    ]
+    assert renewal_events(cur, as_of=dt.date(2026, 6, 30), within_days=20) == []
+
+
+def test_failure_rows_carry_the_reason():
+    cur = frame()
+    cur["fetch_error"] = None
+    cur.loc["US11000002B2", ["legal_status", "fetch_error"]] = [None, "epo_ops: 503 service unavailable"]
+    ev = compare_facts(frame(), cur)
+    assert [(e.code, e.patent_id, e.details["reason"]) for e in ev] == [
+        ("FACTS_UNAVAILABLE", "US11000002B2", "epo_ops: 503 service unavailable")
+    ]

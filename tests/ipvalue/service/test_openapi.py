@@ -27,9 +27,16 @@ def test_running_server_serves_the_same_document(server):
 def test_contract_essentials():
     doc = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     paths = doc["paths"]
-    for p in ("/v1/assessments", "/v1/assessments/{assessment_id}", "/v1/assessments/{assessment_id}/report",
-              "/v1/assessments/{assessment_id}/monitor", "/v1/valuations", "/v1/policies", "/v1/health",
-              "/v1/jobs/{job_id}"):
+    for p in (
+        "/v1/assessments",
+        "/v1/assessments/{assessment_id}",
+        "/v1/assessments/{assessment_id}/report",
+        "/v1/assessments/{assessment_id}/monitor",
+        "/v1/valuations",
+        "/v1/policies",
+        "/v1/health",
+        "/v1/jobs/{job_id}",
+    ):
         assert p in paths, p
     post = paths["/v1/assessments"]["post"]
     assert {"201", "202", "401", "403", "409", "413", "422"} <= set(post["responses"])

@@ -24,15 +24,38 @@ def record(status="done", idem=None, body=None, key="k1") -> AssessmentRecord:
     body = body or {"x": 1}
     now = dt.datetime.now(dt.UTC).isoformat()
     out = {"summary": {"v": 2}} if status == "done" else None
-    return AssessmentRecord(id=new_record_id(), kind="assessment", status=status, progress=1.0 if out else 0.0,
-                            created_at=now, updated_at=now, key_id=key, input=body, output=out, error=None,
-                            input_hash=sha256_json(body), output_hash=sha256_json(out) if out else None,
-                            version="t", policy="p", seed=1, idempotency_key=idem, request_hash=sha256_json(body))
+    return AssessmentRecord(
+        id=new_record_id(),
+        kind="assessment",
+        status=status,
+        progress=1.0 if out else 0.0,
+        created_at=now,
+        updated_at=now,
+        key_id=key,
+        input=body,
+        output=out,
+        error=None,
+        input_hash=sha256_json(body),
+        output_hash=sha256_json(out) if out else None,
+        version="t",
+        policy="p",
+        seed=1,
+        idempotency_key=idem,
+        request_hash=sha256_json(body),
+    )
 
 
 def audit(rec, action="assessment.create") -> AuditEntry:
-    return AuditEntry(action=action, who=rec.key_id, record_id=rec.id, input_hash=rec.input_hash,
-                      output_hash=rec.output_hash, version="t", policy="p", seed=1)
+    return AuditEntry(
+        action=action,
+        who=rec.key_id,
+        record_id=rec.id,
+        input_hash=rec.input_hash,
+        output_hash=rec.output_hash,
+        version="t",
+        policy="p",
+        seed=1,
+    )
 
 
 @pytest.fixture
@@ -164,3 +187,14 @@ def test_artifacts_first_wins(store):
     store.put_artifact(rec.id, "report.zh.html", b"one")
     store.put_artifact(rec.id, "report.zh.html", b"two")
     assert store.get_artifact(rec.id, "report.zh.html") == b"one"
+
+
+def test_new_database_is_private(tmp_path):
+    s = SQLiteAssessmentStore(tmp_path / "p.db")
+    try:
+        rec = record()
+        s.create(rec, audit(rec))
+        for f in tmp_path.glob("p.db*"):
+            assert f.stat().st_mode & 0o077 == 0, f
+    finally:
+        s.close()

@@ -81,7 +81,7 @@ def test_nan_with_note_never_made_up(valued):
     live = valued["remaining_life_years"] > 0
     no_rev = live & valued["revenue"].isna()
     assert valued.loc[no_rev, "value_income"].isna().all()
-    assert valued.loc[no_rev, "value_notes"].str.contains("no revenue").all()
+    assert valued.loc[no_rev, "value_notes"].str.contains("income and option: no revenue").all()
     no_rd = live & valued["rd_cost"].isna()
     assert valued.loc[no_rd, "value_cost"].isna().all()
     assert valued.loc[no_rd, "value_notes"].str.contains("no rd_cost").all()
@@ -245,7 +245,7 @@ def test_bad_call_arguments():
         iv.value_portfolio(f, as_of=AS_OF, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="as_of"):
         iv.value_portfolio(f, as_of=None)
-    with pytest.raises(ValuationInputError, match="several currencies"):
+    with pytest.raises(ValuationInputError, match="currency .USD. differs"):
         iv.value_portfolio(
             pd.concat([f, _one(currency="USD").rename(index=lambda s: s + "9").assign(patent_id="X9")]),
             POINT,
@@ -330,6 +330,13 @@ def test_pre_commercial_uses_the_option_when_available():
     else:
         assert v["value_option"] > 0
         assert v["methods_used"] == "cost 30%; option 70%"
+        assert "option: deferral call on the RfR value" in v["value_notes"]
+        # Damodaran's mapping: S = the RfR value of the forecast, K = launch cost, T = income period (10 y here)
+        from ipvalue.valuation.real_option import deferral_option
+
+        s = iv.value_portfolio(f.assign(commercialized=True), POINT, as_of=AS_OF).iloc[0]["value_income"]
+        expected = deferral_option(s, 3e5, v["remaining_life_years"], 0.018, 0.35)
+        assert v["value_option"] == pytest.approx(float(getattr(expected, "value", expected)), rel=1e-9)
 
 
 def test_demo_portfolio_values():
@@ -421,3 +428,127 @@ def test_deferral_option_is_reexported():
 
     assert deferral_option is original
     assert "deferral_option" in iv.valuation.__all__
+
+
+@settings(max_examples=50, deadline=None)
+@given(g=st.floats(-0.5, 0.5), r=st.floats(0.0, 0.5), d=st.floats(0.0, 0.6), life=st.floats(0.0, 25.0))
+def test_closed_form_draw_sum_equals_year_by_year(g, r, d, life):
+    from ipvalue.valuation.portfolio import _geometric_pv, _loop_income
+
+    x = np.array([[(1 + g) * (1 - d) / (1 + r)]])
+    closed = _geometric_pv(x, np.array([[life]]))[0, 0]
+    direct = sum(x[0, 0] ** t * min(max(life - (t - 1), 0.0), 1.0) for t in range(1, 27))
+    assert closed == pytest.approx(direct, rel=1e-9, abs=1e-12)
+    looped = _loop_income(
+        np.array([1.0]),
+        np.array([[g]]),
+        np.array([[d]]),
+        np.array([[r]]),
+        np.array([[life]]),
+        np.full((1, 0), np.nan),
+        np.array([0]),
+        np.array([np.nan]),
+        26,
+        False,
+    )[0, 0]
+    assert looped == pytest.approx(direct, rel=1e-9, abs=1e-12)
+
+
+def test_commercialized_flag_text_and_bad_value():
+    f = _one(revenue=1e7, royalty_rate=0.04, commercialized=False, commercialization_cost=1e5)
+    v = iv.value_portfolio(f, POINT, as_of=AS_OF).iloc[0]
+    assert np.isnan(v["value_income"])  # pre-commercial: no income value
+    f = _one(revenue=1e7, commercialized="maybe")
+    with pytest.raises(ValuationInputError, match="commercialized must be true or false"):
+        iv.value_portfolio(f, POINT, as_of=AS_OF)
+
+
+def test_term_problems_raise_or_coerce_to_nan_with_note():
+    f = _one(revenue=1e7, royalty_rate=0.04, rd_cost=1e5, rd_year=2016, filing_date=pd.NaT)
+    with pytest.raises(ValueError, match="CN201610000001"):
+        iv.value_portfolio(f, POINT, as_of=AS_OF)
+    v = iv.value_portfolio(f, {"draws": 0, "term_errors": "coerce"}, as_of=AS_OF).iloc[0]
+    assert np.isnan(v["remaining_life_years"]) and np.isnan(v["value"])
+    assert "remaining life unknown" in v["value_notes"]
+
+
+def test_tab_and_mid_year_assumptions():
+    f = _one(
+        revenue=1e7,
+        royalty_rate=0.04,
+        discount_rate=0.12,
+        tax_rate=0.25,
+        economic_life_years=5.0,
+        decay_rate=0.0,
+    )
+    base = iv.value_portfolio(f, POINT, as_of=AS_OF).iloc[0]["value_income"]
+    tab = iv.value_portfolio(f, {"draws": 0, "tab_years": 15}, as_of=AS_OF).iloc[0]
+    assert tab["value_income"] == pytest.approx(base * iv.valuation.tab_factor(0.25, 15, 0.12))
+    assert "tax amortisation benefit over 15 years" in tab["value_notes"]
+    mid = iv.value_portfolio(f, {"draws": 0, "mid_year": True}, as_of=AS_OF).iloc[0]["value_income"]
+    assert mid == pytest.approx(base * 1.12**0.5)
+    r = iv.value_portfolio(f, {"draws": 500, "tab_years": 15, "mid_year": True}, as_of=AS_OF).iloc[0]
+    assert r["value_p05"] < r["value"] < r["value_p95"]
+
+
+def test_quality_score_allocates_group_revenue_and_pydantic_assumptions():
+    from pydantic import BaseModel
+
+    class Assumptions(BaseModel):
+        draws: int = 0
+        discount_rate: float | None = None
+
+    a = _one(revenue=1e7, royalty_rate=0.05, discount_rate=0.1, group="g").iloc[0].to_dict()
+    b = dict(a, patent_id="CN201610000002")
+    f = pd.DataFrame([a, b]).set_index("patent_id", drop=False)
+    f = f.assign(
+        quality_legal=50.0, quality_technical=50.0, quality_economic=50.0, quality_score=[20.0, 60.0]
+    )
+    v = iv.value_portfolio(f, Assumptions(), as_of=AS_OF)
+    assert v["value_income"].iloc[1] == pytest.approx(3 * v["value_income"].iloc[0])
+    assert "75.0% of the group's revenue by quality_score" in v["value_notes"].iloc[1]
+    assert v.attrs["ipvalue"]["assumptions"]["draws"] == 0
+
+
+def test_profit_margin_gives_a_25_percent_rule_cross_check_only():
+    with_margin = iv.value_portfolio(
+        _one(revenue=1e7, royalty_rate=0.03, profit_margin=0.2), POINT, as_of=AS_OF
+    ).iloc[0]
+    without = iv.value_portfolio(_one(revenue=1e7, royalty_rate=0.03), POINT, as_of=AS_OF).iloc[0]
+    assert "0.25 x profit_margin = 5.00% (royalty used 3.00%)" in with_margin["value_notes"]
+    assert with_margin["value"] == pytest.approx(without["value"])
+
+
+@pytest.mark.parametrize(
+    ("assumptions", "match"),
+    [
+        ({"method_weights": {"commercialised": {"income": -1.0}}}, "non-negative"),
+        ({"method_weights": {"commercialised": {"income": 0.0}}}, "not all zero"),
+        ({"method_weights": {"booming": {"income": 1.0}}}, "unknown situation"),
+        ({"method_weights": {"commercialised": {"market": 1.0}}}, "unknown method"),
+        ({"draws": -5}, "draws"),
+        ({"discount_rate": 1.5}, "discount_rate"),
+        ({"royalty_ranges": {"machinery": (0.05, 0.01)}}, "royalty_ranges"),
+        ({"decay_curve": "sigmoid"}, "decay_curve"),
+        ({"economic_life_years": 0}, "economic_life_years"),
+    ],
+)
+def test_bad_assumptions(assumptions, match):
+    with pytest.raises(ValueError, match=match):
+        iv.value_portfolio(_one(revenue=1e7), assumptions, as_of=AS_OF)
+
+
+def test_royalty_range_override_moves_the_default_rate():
+    f = _one(revenue=1e7).assign(
+        quality_legal=np.nan, quality_technical=np.nan, quality_economic=np.nan, quality_score=np.nan
+    )
+    v = iv.value_portfolio(f, {"draws": 0, "royalty_ranges": {"machinery": (0.04, 0.06)}}, as_of=AS_OF).iloc[
+        0
+    ]
+    assert "royalty_rate default 5.00% (machinery range 4.0%-6.0%, midpoint)" in v["value_notes"]
+
+
+def test_curated_all_resolves():
+    for name in iv.valuation.__all__:
+        assert getattr(iv.valuation, name) is not None, name
+    assert iv.value_portfolio is iv.valuation.value_portfolio
