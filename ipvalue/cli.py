@@ -29,7 +29,7 @@ Seed = Annotated[
 ]
 
 
-def _as_of(value: str | None, *, default: dt.date | None = None) -> dt.date:
+def parse_as_of(value: str | None, *, default: dt.date | None = None) -> dt.date:
     if value is None:
         d = default or dt.date.today()
         typer.echo(
@@ -111,7 +111,7 @@ def demo(
     from ipvalue.demo import DEMO_AS_OF, load_demo
 
     frame, loan, _ = load_demo()
-    when = _as_of(as_of, default=DEMO_AS_OF)
+    when = parse_as_of(as_of, default=DEMO_AS_OF)
     typer.echo(f"Demo portfolio (fictional company {loan.borrower}): {len(frame)} patents")
     _print_frame(_facts_table(frame, when), "Facts and terms")
 
@@ -174,7 +174,7 @@ def value(
     """Value every patent of a portfolio (income, cost, real option; with a range)."""
     import ipvalue as iv
 
-    when = _as_of(as_of)
+    when = parse_as_of(as_of)
     frame = iv.read_portfolio(portfolio)
     extra = json.loads(assumptions.read_text(encoding="utf-8")) if assumptions else None
     valued = iv.value_portfolio(frame, extra, as_of=when, rng=seed)
@@ -206,17 +206,19 @@ def assess(
     """Assess a portfolio as collateral for a loan: eligibility, haircuts, loan sizing, liquidation, stress."""
     import ipvalue as iv
 
-    when = _as_of(as_of)
-    frame = iv.read_portfolio(portfolio)
-    valued = iv.value_portfolio(frame, as_of=when, rng=seed)
-    loan = iv.Loan(
-        amount=loan_amount,
-        currency=currency,
-        tenor_years=tenor,
-        probability_of_default=pd_,
-        borrower=borrower,
+    assessment = assess_file(
+        portfolio,
+        loan=iv.Loan(
+            amount=loan_amount,
+            currency=currency,
+            tenor_years=tenor,
+            probability_of_default=pd_,
+            borrower=borrower,
+        ),
+        policy=policy,
+        as_of=parse_as_of(as_of),
+        seed=seed,
     )
-    assessment = iv.assess_collateral(valued, loan=loan, policy=policy, rng=seed)
     _print_summary(assessment)
     if output:
         _write_frame(assessment.patents, output)
@@ -224,6 +226,15 @@ def assess(
     if report:
         iv.report.write(assessment, report, lang=lang)
         typer.echo(f"wrote {report}")
+
+
+def assess_file(portfolio: Path, *, loan, policy: str, as_of: dt.date, seed: int):
+    """Read, value and assess a portfolio file: the pipeline behind ``ipvalue assess`` and ``ipvalue report``."""
+    import ipvalue as iv
+
+    frame = iv.read_portfolio(portfolio)
+    valued = iv.value_portfolio(frame, as_of=as_of, rng=seed)
+    return iv.assess_collateral(valued, loan=loan, policy=policy, rng=seed)
 
 
 def _write_frame(df, path: Path) -> None:

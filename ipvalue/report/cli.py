@@ -7,7 +7,6 @@ given by the options) or an assessment saved as JSON in the service's format (``
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,18 +75,8 @@ def report_command(
         if loan_amount is None:
             raise typer.BadParameter("--loan is required when the source is a portfolio")
         import ipvalue as iv
+        from ipvalue.cli import assess_file, parse_as_of
 
-        if as_of is None:
-            when = dt.date.today()
-            typer.echo(f"as_of: {when.isoformat()} (default)")
-        else:
-            try:
-                when = dt.date.fromisoformat(as_of)
-            except ValueError:
-                raise typer.BadParameter(f"--as-of must be YYYY-MM-DD, got {as_of!r}") from None
-            typer.echo(f"as_of: {when.isoformat()}")
-        frame = iv.read_portfolio(source)
-        valued = iv.value_portfolio(frame, as_of=when, rng=seed)
         loan = iv.Loan(
             amount=loan_amount,
             currency=currency,
@@ -95,7 +84,7 @@ def report_command(
             probability_of_default=pd_,
             borrower=borrower,
         )
-        assessment = iv.assess_collateral(valued, loan=loan, policy=policy, rng=seed)
+        assessment = assess_file(source, loan=loan, policy=policy, as_of=parse_as_of(as_of), seed=seed)
     else:
         typer.echo(f"assessment read from {source} (as_of {assessment.summary.get('as_of')})")
 
