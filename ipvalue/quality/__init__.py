@@ -9,7 +9,9 @@ computes the leaves from the portfolio frame, redistributes the weight of missin
 """
 
 from ipvalue.quality._indicators import (
+    citation_cohorts,
     class_diversity,
+    cohort_quantiles,
     cpc_subclass,
     gdp_table,
     log_cap,
@@ -41,4 +43,6 @@ __all__ = [
     "cpc_subclass",
     "class_diversity",
     "log_cap",
+    "citation_cohorts",
+    "cohort_quantiles",
 ]

@@ -25,6 +25,8 @@ __all__ = [
     "cpc_subclass",
     "class_diversity",
     "log_cap",
+    "citation_cohorts",
+    "cohort_quantiles",
 ]
 
 _DAYS_PER_YEAR = 365.25
@@ -211,6 +213,60 @@ def _fallback_remaining_life(inp: Inputs, as_of: np.datetime64) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- forward citations
+def _subclass_code(sub: object) -> int:
+    """A CPC subclass (``"H04L"``) as an integer that is the same in every process (-1 when missing)."""
+    if not isinstance(sub, str) or len(sub) != 4:
+        return -1
+    return (ord(sub[0]) * 100 + int(sub[1:3])) * 0x110000 + ord(sub[3])
+
+
+def _cohort_keys(subs: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cohort keys: class x year (``subclass_code * 10_000 + year``) and year (-1 where unknown).
+
+    The keys are computed from the values themselves, not from the order rows appear in, so that a key means the
+    same cohort in every chunk of a partitioned book.
+    """
+    codes, uniques = pd.factorize(pd.Series(subs, dtype=object), use_na_sentinel=True)
+    lut = np.array([_subclass_code(u) for u in uniques] + [-1], dtype=np.int64)
+    sub_code = lut[np.where(codes >= 0, codes, len(uniques))]
+    key1 = np.where((sub_code >= 0) & (year >= 0), sub_code * 10_000 + year, -1).astype(np.int64)
+    return key1, np.asarray(year, dtype=np.int64)
+
+
+def _quantile_table(
+    key: np.ndarray, rate: np.ndarray, *, min_size: int, lo_q: float, hi_q: float
+) -> pd.DataFrame:
+    """Exact (linear-interpolation) quantiles of ``rate`` per cohort ``key``, for cohorts of ``min_size`` or more.
+
+    ``key < 0`` and NaN rates are left out. The result depends only on the multiset of (key, rate) pairs, not on
+    their order, so a cohort's rows gathered from any number of chunks give the same caps to the last bit.
+    Columns ``size``, ``lo``, ``hi``, indexed by ``key``.
+    """
+    ok = (key >= 0) & ~np.isnan(rate)
+    df = pd.DataFrame({"k": key[ok], "r": rate[ok]})
+    empty = pd.DataFrame(
+        {"size": np.empty(0, np.int64), "lo": np.empty(0), "hi": np.empty(0)},
+        index=pd.Index([], dtype=np.int64),
+    )
+    if df.empty:
+        return empty
+    size = df.groupby("k")["r"].size()
+    big = size.index[size.to_numpy() >= min_size]
+    if len(big) == 0:
+        return empty
+    sub = df[df["k"].isin(big)]
+    q = sub.groupby("k")["r"].quantile([lo_q, hi_q]).unstack()
+    out = pd.DataFrame(
+        {
+            "size": size.reindex(q.index).to_numpy(np.int64),
+            "lo": q[lo_q].to_numpy(),
+            "hi": q[hi_q].to_numpy(),
+        },
+        index=pd.Index(q.index.to_numpy(np.int64), dtype=np.int64),
+    )
+    return out.sort_index()
+
+
 def _cohort_normalise(
     rate: np.ndarray,
     key1: np.ndarray,
@@ -222,11 +278,14 @@ def _cohort_normalise(
     cap: float,
     ref_lo: np.ndarray | None = None,
     ref_hi: np.ndarray | None = None,
+    tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Winsorise and scale ``rate`` within cohorts, falling back to coarser cohorts and then a fixed cap.
 
     Returns the 0-1 values and the level used per row: 4 = external reference table, 1 = class x year,
-    2 = year, 3 = fixed cap, 0 = missing. Reference caps, where given, come first.
+    2 = year, 3 = fixed cap, 0 = missing. Reference caps, where given, come first. ``tables`` (class x year,
+    year), as made by :func:`_quantile_table` over the whole book, replace the quantiles of the rows at hand
+    (how a chunk of a partitioned book gets the caps of the book).
     """
     n = len(rate)
     out = np.full(n, np.nan)
@@ -239,23 +298,19 @@ def _cohort_normalise(
             out[rows] = np.clip(rate[rows], ref_lo[rows], ref_hi[rows]) / ref_hi[rows]
             level[rows] = 4
             todo &= ~rows
-    for lvl, key in ((1, key1), (2, key2)):
+    for i, (lvl, key) in enumerate(((1, key1), (2, key2))):
         use = todo & (key >= 0)
         if not use.any():
             continue
-        df = pd.DataFrame({"k": key[valid & (key >= 0)], "r": rate[valid & (key >= 0)]})
-        g = df.groupby("k")["r"]
-        size = g.size()
-        big = size.index[size.to_numpy() >= min_size]
-        if len(big) == 0:
+        if tables is None:
+            tbl = _quantile_table(key, rate, min_size=min_size, lo_q=lo_q, hi_q=hi_q)
+        else:
+            tbl = tables[i]
+        if tbl.empty:
             continue
-        sub = df[df["k"].isin(big)]
-        q = sub.groupby("k")["r"].quantile([lo_q, hi_q]).unstack()
-        lo_map = pd.Series(q[lo_q].to_numpy(), index=q.index)
-        hi_map = pd.Series(q[hi_q].to_numpy(), index=q.index)
-        rows = use & np.isin(key, big.to_numpy())
-        lo = lo_map.reindex(key[rows]).to_numpy(dtype=float)
-        hi = hi_map.reindex(key[rows]).to_numpy(dtype=float)
+        rows = use & np.isin(key, tbl.index.to_numpy())
+        lo = tbl["lo"].reindex(key[rows]).to_numpy(dtype=float)
+        hi = tbl["hi"].reindex(key[rows]).to_numpy(dtype=float)
         x = np.clip(rate[rows], lo, hi)
         with np.errstate(invalid="ignore", divide="ignore"):
             val = np.where(hi > 0, x / hi, (rate[rows] > 0).astype(float))
@@ -266,6 +321,87 @@ def _cohort_normalise(
         out[todo] = np.minimum(1.0, rate[todo] / cap)
         level[todo] = 3
     return out, level
+
+
+def _citation_rates(inp: Inputs, cpc: pd.Series | None, asof64: np.datetime64, p: dict) -> tuple:
+    """Forward citations per year of age, the first CPC subclass and the filing year of every row."""
+    n = inp.n
+    fwd = inp.num.get("forward_citations")
+    fdate = inp.dates.get("filing_date", np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
+    pdate = inp.dates.get("priority_date")
+    if pdate is not None:
+        fdate = np.where(np.isnat(fdate), pdate, fdate)
+    age = (asof64 - fdate) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
+    rate = fwd / np.maximum(age, float(p["min_age_years"]))  # NaN when the date is unknown
+    year = np.where(np.isnat(fdate), -1, fdate.astype("datetime64[Y]").astype(np.int64) + 1970)
+    subs = _per_unique_text(cpc, _first_subclass) if cpc is not None else np.full(n, None, dtype=object)
+    return rate, subs, year
+
+
+_CITATION_INPUTS = ("forward_citations", "filing_date", "priority_date", "cpc")
+
+
+def citation_cohorts(frame: pd.DataFrame, *, as_of: dt.date, tree: QualityTree | None = None) -> pd.DataFrame:
+    """The map step of the cohort normalisation: one small row per patent with citations.
+
+    Columns ``key1`` (class x filing year cohort), ``key2`` (filing year cohort) and ``rate`` (forward citations
+    per year of age), int64/int64/float64; rows without a rate are dropped. Concatenated over the chunks of a book
+    and grouped by key (e.g. after a shuffle on the key), :func:`cohort_quantiles` turns them into the caps every
+    chunk then uses through ``score_quality(..., cohort_quantiles=)``.
+    """
+    tree = tree or load_tree()
+    cols = [c for c in _CITATION_INPUTS if c in frame.columns]
+    empty = pd.DataFrame({"key1": np.empty(0, np.int64), "key2": np.empty(0, np.int64), "rate": np.empty(0)})
+    if "forward_citations" not in cols or "forward_citations" not in tree.leaf_names:
+        return empty
+    inp = read_inputs(frame.loc[:, cols], expert_columns={}, remaining_life_years=None, errors="raise")
+    asof64 = np.datetime64(pd.Timestamp(as_of).normalize().to_datetime64(), "ns")
+    rate, subs, year = _citation_rates(inp, inp.text.get("cpc"), asof64, tree.params("forward_citations"))
+    key1, key2 = _cohort_keys(subs, year)
+    ok = ~np.isnan(rate)
+    return pd.DataFrame({"key1": key1[ok], "key2": key2[ok], "rate": rate[ok]})
+
+
+def cohort_quantiles(
+    rates: pd.DataFrame, *, level: int | None = None, tree: QualityTree | None = None
+) -> dict[str, pd.DataFrame] | pd.DataFrame:
+    """The reduce step: exact winsorisation caps per cohort from :func:`citation_cohorts` rows.
+
+    Parameters
+    ----------
+    rates : DataFrame
+        Rows of :func:`citation_cohorts` holding *every* row of each cohort present (the whole book, or one
+        partition of a shuffle on the cohort key).
+    level : {1, 2}, optional
+        Only the class x year (1) or year (2) table, as one DataFrame; both in a dict when omitted.
+    tree : QualityTree, optional
+        Supplies ``min_cohort_size`` and ``trim`` (the packaged tree by default).
+
+    Returns
+    -------
+    dict or DataFrame
+        ``{"class_year": table, "year": table}``; a table has ``size``, ``lo``, ``hi`` indexed by the cohort key
+        (cohorts smaller than ``min_cohort_size`` are left out: their patents fall back as in a single run).
+    """
+    tree = tree or load_tree()
+    p = tree.params("forward_citations")
+    lo_q, hi_q = (float(q) for q in p["trim"])
+    rate = rates["rate"].to_numpy(dtype=float)
+
+    def one(col: str) -> pd.DataFrame:
+        return _quantile_table(
+            rates[col].to_numpy(dtype=np.int64),
+            rate,
+            min_size=int(p["min_cohort_size"]),
+            lo_q=lo_q,
+            hi_q=hi_q,
+        )
+
+    if level == 1:
+        return one("key1")
+    if level == 2:
+        return one("key2")
+    return {"class_year": one("key1"), "year": one("key2")}
 
 
 _REFERENCE_COLUMNS = ("cpc_subclass", "filing_year", "rate_p99")
@@ -322,6 +458,7 @@ def compute_indicators(
     gdp_path: str | Path | None = None,
     errors: str = "raise",
     cohort_reference: pd.DataFrame | None = None,
+    cohort_quantiles: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, np.ndarray], Inputs, dict[str, Any]]:
     """Compute every leaf of ``tree``; returns ``({leaf: values}, inputs, notes)``.
 
@@ -427,26 +564,18 @@ def compute_indicators(
             vals["forward_citations"] = absent
             notes["forward_citation_levels"] = np.zeros(n, dtype=np.int8)
         else:
-            fdate = inp.dates.get("filing_date", np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
-            pdate = inp.dates.get("priority_date")
-            if pdate is not None:
-                fdate = np.where(np.isnat(fdate), pdate, fdate)
-            age = (asof64 - fdate) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
-            rate = fwd / np.maximum(age, float(p["min_age_years"]))  # NaN when the date is unknown
-            year = np.where(np.isnat(fdate), -1, fdate.astype("datetime64[Y]").astype(np.int64) + 1970)
-            subs = (
-                _per_unique_text(cpc, _first_subclass) if cpc is not None else np.full(n, None, dtype=object)
-            )
-            sub_codes, _ = pd.factorize(pd.Series(subs, dtype=object))
+            rate, subs, year = _citation_rates(inp, cpc, asof64, p)
             ref_lo = ref_hi = None
             if cohort_reference is not None:
                 ref = _check_reference(cohort_reference)
                 look = ref.reindex(pd.MultiIndex.from_arrays([subs, year]))
                 ref_lo = look["rate_p01"].to_numpy(dtype=float)
                 ref_hi = look["rate_p99"].to_numpy(dtype=float)
-            key1 = np.where((sub_codes >= 0) & (year >= 0), sub_codes.astype(np.int64) * 10_000 + year, -1)
-            key2 = year
+            key1, key2 = _cohort_keys(subs, year)
             lo_q, hi_q = (float(q) for q in p["trim"])
+            tables = None
+            if cohort_quantiles is not None:
+                tables = (cohort_quantiles["class_year"], cohort_quantiles["year"])
             v, lvl = _cohort_normalise(
                 rate,
                 key1,
@@ -457,6 +586,7 @@ def compute_indicators(
                 cap=float(p["absolute_rate_cap"]),
                 ref_lo=ref_lo,
                 ref_hi=ref_hi,
+                tables=tables,
             )
             vals["forward_citations"] = v
             notes["forward_citation_levels"] = lvl
@@ -539,6 +669,7 @@ def quality_indicators(
     remaining_life_years: object = None,
     errors: str = "raise",
     cohort_reference: pd.DataFrame | None = None,
+    cohort_quantiles: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """The leaf indicators on their 0-1 scales, one column per leaf, indexed like ``frame``.
 
@@ -559,6 +690,8 @@ def quality_indicators(
         What to do with bad input values, see :func:`ipvalue.quality.score_quality`.
     cohort_reference : DataFrame, optional
         Forward-citation caps of a larger population, see :func:`ipvalue.quality.score_quality`.
+    cohort_quantiles : dict, optional
+        In-book cohort caps computed over a whole partitioned book, see :func:`ipvalue.quality.score_quality`.
 
     Returns
     -------
@@ -576,6 +709,7 @@ def quality_indicators(
         remaining_life_years=remaining_life_years,
         errors=errors,
         cohort_reference=cohort_reference,
+        cohort_quantiles=cohort_quantiles,
     )
     out = pd.DataFrame(vals, index=frame.index)
     if "forward_citation_levels" in notes:

@@ -184,6 +184,7 @@ def score_quality(
     errors: str = "raise",
     lang: str = "en",
     cohort_reference: pd.DataFrame | None = None,
+    cohort_quantiles: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Score patent quality on the legal, technical and economic dimensions (0-100).
 
@@ -216,6 +217,11 @@ def score_quality(
         ``filing_year``, ``rate_p99`` and optionally ``rate_p01`` (percentiles of forward citations per year of
         age). A patent whose cohort is listed is winsorised to and divided by these caps instead of its
         in-portfolio cohort; the others fall back as usual.
+    cohort_quantiles : mapping, optional
+        The in-portfolio cohort caps (``{"class_year": table, "year": table}`` from
+        :func:`ipvalue.quality.cohort_quantiles`) computed over a whole book when ``frame`` is only one chunk
+        of it; the chunk's patents are then normalised exactly as in a single run over the book. Omitted: the
+        caps come from ``frame`` itself.
 
     Returns
     -------
@@ -249,6 +255,7 @@ def score_quality(
         remaining_life_years=remaining_life_years,
         errors=errors,
         cohort_reference=cohort_reference,
+        cohort_quantiles=None if cohort_quantiles is None else dict(cohort_quantiles),
     )
     leaves = tree.leaf_names
     n = len(frame)

@@ -67,6 +67,9 @@ class ValuationInputError(ValueError):
             lines.append(f"... and {len(problems) - 10} more")
         super().__init__("; ".join(lines))
 
+    def __reduce__(self):  # picklable, so that it crosses process and cluster boundaries intact
+        return (type(self), (self.problems,))
+
 
 # ------------------------------------------------------------------------------------------ assumptions
 
@@ -469,7 +472,9 @@ def _remaining_life(
     return life
 
 
-def _quality(frame: pd.DataFrame, as_of: dt.date, life: np.ndarray) -> tuple[pd.DataFrame, str]:
+def _quality(
+    frame: pd.DataFrame, as_of: dt.date, life: np.ndarray, cohort: dict | None = None
+) -> tuple[pd.DataFrame, str]:
     """Quality columns (and ``quality_coverage``): kept when the frame has them, else from :mod:`ipvalue.quality`."""
     if all(c in frame.columns for c in QUALITY_COLUMNS):
         cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in frame.columns else [])]
@@ -478,7 +483,10 @@ def _quality(frame: pd.DataFrame, as_of: dt.date, life: np.ndarray) -> tuple[pd.
         from ipvalue.quality import score_quality
     except ImportError:  # pragma: no cover - the quality module is part of the package
         return pd.DataFrame({c: np.nan for c in QUALITY_COLUMNS}, index=frame.index), "absent"
-    scored = score_quality(frame, as_of=as_of, remaining_life_years=life)
+    if cohort is None:
+        scored = score_quality(frame, as_of=as_of, remaining_life_years=life)
+    else:
+        scored = score_quality(frame, as_of=as_of, remaining_life_years=life, cohort_quantiles=cohort)
     cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in scored.columns else [])]
     return scored.loc[:, cols], "computed"
 
@@ -762,11 +770,29 @@ def _allocation(
     else:
         w, wname = np.ones(n), "equal weights"
     live = in_group & ~dead & ~np.isnan(life_legal)
-    gmean = pd.Series(np.where(live, w, np.nan)).groupby(codes).transform("mean").to_numpy(dtype=float)
+    # group sums over each group's members in patent_id order, one group at a time (np.add.reduceat), so that a
+    # group's totals do not depend on the row order nor on the other rows of the frame (pandas' grouped sums do)
+    order = np.lexsort((ids, codes))
+    sc = codes[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+
+    def by_group(values: np.ndarray, how: str) -> np.ndarray:
+        v = values[order]
+        known = ~np.isnan(v)
+        total = np.add.reduceat(np.where(known, v, 0.0), starts)
+        if how == "mean":
+            count = np.add.reduceat(known.astype(float), starts)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan)
+        out = np.empty(n)
+        out[order] = np.repeat(total, np.diff(np.r_[starts, n]))
+        return out
+
+    gmean = by_group(np.where(live, w, np.nan), "mean")
     filled = np.where(live & np.isnan(w), gmean, w)
     filled = np.where(live, np.nan_to_num(filled, nan=1.0), 0.0)
-    gsum = pd.Series(filled).groupby(codes).transform("sum").to_numpy(dtype=float)
-    gcount = pd.Series(live.astype(float)).groupby(codes).transform("sum").to_numpy(dtype=float)
+    gsum = by_group(filled, "sum")
+    gcount = by_group(live.astype(float), "sum")
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(
             gsum > 0,
@@ -874,8 +900,15 @@ def _input_rules(year: int) -> tuple[tuple[str, Any, str], ...]:
 
 
 def value_portfolio(
-    portfolio: pd.DataFrame, assumptions: Any = None, *, as_of: Any, rng: int = 0
-) -> pd.DataFrame:
+    portfolio: Any,
+    assumptions: Any = None,
+    *,
+    as_of: Any,
+    rng: int = 0,
+    backend: Any = None,
+    chunk_size: int | None = None,
+    client: Any = None,
+) -> Any:
     """Value every patent of a portfolio by the income, cost and real-option methods and reconcile.
 
     Parameters
@@ -891,12 +924,22 @@ def value_portfolio(
         Valuation date (explicit).
     rng : int
         Root seed of the per-patent Monte Carlo streams.
+    backend : {"serial", "processes", "dask"} or Backend, optional
+        Where the chunks run (:mod:`ipvalue._backend`). Omitted with a pandas frame and no ``chunk_size``: one
+        pass over the whole frame in this process. The numbers are the same to the last bit on every backend
+        and chunking (see ``docs/methodology/scale.md``).
+    chunk_size : int, optional
+        Patents per chunk (a ``group`` is never split); default 50 000.
+    client : distributed.Client, optional
+        For ``backend="dask"``: the cluster to use (else a 2-worker ``LocalCluster`` is started and closed).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame or dask.dataframe.DataFrame
         The portfolio with :data:`VALUE_COLUMNS` and ``currency`` added; ``attrs["ipvalue"]`` holds ``as_of``,
-        ``seed``, ``version``, ``input_hash`` and the resolved ``assumptions``.
+        ``seed``, ``version``, ``input_hash`` and the resolved ``assumptions``. A Dask DataFrame in gives a lazy
+        Dask DataFrame out (book-level tables already computed, valuation not yet run; rows of a group are moved
+        to one partition, so compare by index), with the provenance in ``attrs["ipvalue"]``.
 
     Raises
     ------
@@ -907,10 +950,53 @@ def value_portfolio(
     day = _as_of(as_of)
     seed = _seed(rng)
     a = resolve_assumptions(assumptions)
+    if backend is not None or chunk_size is not None or client is not None or _is_dask_frame(portfolio):
+        from ipvalue._backend import run_value_portfolio
+
+        return run_value_portfolio(
+            portfolio, a, day=day, seed=seed, backend=backend, chunk_size=chunk_size, client=client
+        )
     if not isinstance(portfolio, pd.DataFrame):
         raise TypeError(
             f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
         )
+    out = _value_frame(portfolio, a, day, seed)
+    out.attrs = {**dict(portfolio.attrs), "ipvalue": provenance(a, day, seed, input_hash(portfolio))}
+    return out
+
+
+def _is_dask_frame(obj: Any) -> bool:
+    mod = type(obj).__module__ or ""
+    return mod.startswith(("dask.", "dask_expr")) and hasattr(obj, "map_partitions")
+
+
+def provenance(a: dict[str, Any], day: dt.date, seed: int, in_hash: str | None) -> dict[str, Any]:
+    """What ``attrs["ipvalue"]`` records: ``as_of``, ``seed``, ``version``, ``input_hash``, ``assumptions``."""
+    return {
+        "as_of": day.isoformat(),
+        "seed": seed,
+        "version": __version__,
+        "input_hash": in_hash,
+        "assumptions": json.loads(json.dumps(a, default=str)),
+    }
+
+
+def _value_frame(
+    portfolio: pd.DataFrame,
+    a: dict[str, Any],
+    day: dt.date,
+    seed: int,
+    *,
+    currency: str | None = None,
+    cohort: dict | None = None,
+) -> pd.DataFrame:
+    """The pure per-chunk valuation: every backend runs this on each chunk (the serial run on the whole frame).
+
+    ``currency`` and ``cohort`` (the quality cohort caps) are the book-level results of the first pass when the
+    frame is one chunk of a larger book; omitted, they come from the frame itself. Rows of a ``group`` must all be
+    in the same chunk. Returns the frame with :data:`VALUE_COLUMNS` and ``currency`` (no ``attrs``).
+    """
+    book_currency = currency
     frame = portfolio.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     ids = _ids(frame)
     n = len(frame)
@@ -937,6 +1023,8 @@ def value_portfolio(
             ]
         )
     currency = given_cur[0] if given_cur else a["currency"]
+    if book_currency is not None:
+        currency = book_currency
 
     # ---- status
     status = _text(frame, "legal_status", lower=True)
@@ -1018,7 +1106,7 @@ def value_portfolio(
     # ---- remaining life, quality
     life_legal = _remaining_life(frame, day, a, notes, status)
     dead = np.isin(status, DEAD_STATUSES) | (life_legal <= 0)
-    qual, qsource = _quality(frame, day, life_legal)
+    qual, qsource = _quality(frame, day, life_legal, cohort)
     qscore = qual["quality_score"].to_numpy(dtype=float, na_value=np.nan) if len(qual) else np.full(n, np.nan)
 
     # ---- allocation of group totals
@@ -1185,9 +1273,17 @@ def value_portfolio(
     idx = np.flatnonzero(has_rev)
     chunk = max(1, a["chunk_patents"] * 8)
     linear = a["decay_curve"] == "linear"
-    for start in range(0, len(idx), chunk):
-        sl = idx[start : start + chunk]
-        n_years = max(1, math.ceil(float(np.max(period[sl])) if len(sl) else 1))
+    # blocks of patents with the same number of years: a patent's year sum then never depends on which other
+    # patents share its block (numpy's pairwise summation groups terms by the row length), so the value is the
+    # same to the last bit whatever the chunking of the book
+    idx_years = np.maximum(1, np.ceil(period[idx])).astype(np.int64) if len(idx) else np.empty(0, np.int64)
+    blocks = [
+        (int(ny), same[start : start + chunk])
+        for ny in np.unique(idx_years)
+        for same in (idx[idx_years == ny],)
+        for start in range(0, len(same), chunk)
+    ]
+    for n_years, sl in blocks:
         base = _revenue_path(revenue[sl], growth[sl, None], fmat[sl], horizon[sl], last_fc[sl], n_years)
         t = np.arange(1, n_years + 1, dtype=float)
         base = base * (1.0 - decay[sl, None]) ** t[None, :]
@@ -1296,16 +1392,7 @@ def value_portfolio(
     out["methods_used"] = pd.Series(methods_used, index=out.index, dtype=object)
     out["value_notes"] = notes.series(out.index)
     out["currency"] = currency
-    out.attrs = {
-        **dict(portfolio.attrs),
-        "ipvalue": {
-            "as_of": day.isoformat(),
-            "seed": seed,
-            "version": __version__,
-            "input_hash": input_hash(portfolio),
-            "assumptions": json.loads(json.dumps(a, default=str)),
-        },
-    }
+    out.attrs = {}
     return out
 
 
