@@ -49,11 +49,15 @@ def _print_frame(df, title: str, *, max_rows: int = 80) -> None:
     from rich.table import Table
 
     table = Table(title=title, show_lines=False, header_style="bold")
+    show_index = df.index.name is not None
+    if show_index:
+        table.add_column(str(df.index.name), overflow="fold", no_wrap=True)
     for col in df.columns:
         table.add_column(str(col), overflow="fold")
-    for _, row in df.head(max_rows).iterrows():
-        table.add_row(*[_fmt(v) for v in row.tolist()])
-    Console(width=max(100, min(220, 24 * len(df.columns)))).print(table)
+    for idx, row in df.head(max_rows).iterrows():
+        cells = [_fmt(v) for v in row.tolist()]
+        table.add_row(*([str(idx)] if show_index else []), *cells)
+    Console(width=max(100, min(240, 24 * (len(df.columns) + 1)))).print(table)
     if len(df) > max_rows:
         typer.echo(f"... {len(df) - max_rows} more rows")
 

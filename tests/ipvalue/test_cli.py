@@ -1,0 +1,45 @@
+import datetime as dt
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import ipvalue as iv
+from ipvalue.cli import _register_optional, app
+from ipvalue.demo import DEMO_AS_OF, demo_portfolio_path, load_demo
+
+_register_optional()
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["demo", "fetch", "value", "assess", "report", "monitor", "serve"])
+def test_every_command_has_help(command):
+    res = runner.invoke(app, [command, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage" in res.output
+
+
+def test_demo_prints_facts_values_and_collateral():
+    res = runner.invoke(app, ["demo", "--no-report"], terminal_width=240)
+    assert res.exit_code == 0, res.output
+    assert f"as_of: {DEMO_AS_OF.isoformat()} (the demo data's date)" in res.output
+    frame, loan, as_of = load_demo()
+    for pid in frame.index[:3]:
+        assert pid in res.output
+    a = iv.assess_collateral(iv.value_portfolio(frame, as_of=as_of, rng=0), loan=loan, rng=0)
+    assert f"{a.summary['collateral_value']:,.0f}" in res.output
+
+
+def test_value_defaults_as_of_to_today_and_prints_it(tmp_path):
+    out = tmp_path / "v.csv"
+    res = runner.invoke(app, ["value", str(demo_portfolio_path()), "-o", str(out)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert f"as_of: {dt.date.today().isoformat()} (default)" in res.output
+    valued = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(valued) == len(load_demo()[0])
+
+
+def test_bad_as_of_is_refused():
+    res = runner.invoke(app, ["value", str(demo_portfolio_path()), "--as-of", "30/06/2026"])
+    assert res.exit_code != 0
+    assert "YYYY-MM-DD" in res.output
