@@ -471,11 +471,16 @@ def check_portfolio(
     )
 
 
-def refresh_facts(snapshot: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+def refresh_facts(snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: bool = True) -> pd.DataFrame:
     """The portfolio as at pledge with its fact columns overwritten by the current facts where known.
 
     Economics (revenue, rates...) and every patent not refreshed keep their pledge-time values; the result holds
     only the portfolio columns (facts and economics), ready to be valued again.
+
+    With ``own_pledge`` (default) the ``pledged`` flag keeps its pledge-time value: once the lender's own pledge
+    is registered the refreshed facts show every collateral patent as pledged, and re-assessing them as
+    ``ALREADY_PLEDGED`` would wipe out the collateral and raise a false coverage alarm. Another lender's pledge
+    is reported by :func:`compare_facts` instead.
     """
     from ipvalue.patent import COLUMN_KINDS, FACT_COLUMNS
 
@@ -484,7 +489,7 @@ def refresh_facts(snapshot: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame
     cur = _indexed(current)
     ids = cur.index.intersection(base.index)
     for col in FACT_COLUMNS:
-        if col == "patent_id" or col not in cur.columns:
+        if col == "patent_id" or col not in cur.columns or (own_pledge and col == "pledged"):
             continue
         new = cur.loc[ids, col]
         known = new.notna().to_numpy()
