@@ -21,7 +21,9 @@ PY = sys.executable
 
 
 def run(*args, env=None, timeout=300):
-    res = subprocess.run([PY, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    res = subprocess.run(
+        [PY, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout
 
@@ -46,8 +48,12 @@ def test_value_in_a_script(tmp_path):
 def test_collateral_report(tmp_path):
     text = run(EXAMPLES / "collateral_report.py", "--out", tmp_path, "--formats", "html,xlsx")
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["collateral_report_en.html", "collateral_report_en.xlsx", "collateral_report_zh.html",
-                     "collateral_report_zh.xlsx"]
+    assert names == [
+        "collateral_report_en.html",
+        "collateral_report_en.xlsx",
+        "collateral_report_zh.html",
+        "collateral_report_zh.xlsx",
+    ]
     frame, loan, as_of = load_demo()
     a = iv.assess_collateral(iv.value_portfolio(frame, as_of=as_of, rng=0), loan=loan, rng=0)
     assert f"collateral {a.summary['collateral_value']:,.0f}" in text
@@ -64,17 +70,44 @@ def _free_port() -> int:
 def test_loan_system_client_against_a_real_service(tmp_path):
     keys = tmp_path / "keys.json"
     add = subprocess.run(
-        [PY, "-m", "ipvalue.cli", "serve", "--keys-file", str(keys), "--add-key", "loan-system",
-         "--scopes", "read,write"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [
+            PY,
+            "-m",
+            "ipvalue.cli",
+            "serve",
+            "--keys-file",
+            str(keys),
+            "--add-key",
+            "loan-system",
+            "--scopes",
+            "read,write",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert add.returncode == 0, add.stderr
     secret = add.stdout.strip().splitlines()[-1].strip()
     port = _free_port()
     server = subprocess.Popen(
-        [PY, "-m", "ipvalue.cli", "serve", "--keys-file", str(keys), "--db", str(tmp_path / "s.db"),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+        [
+            PY,
+            "-m",
+            "ipvalue.cli",
+            "serve",
+            "--keys-file",
+            str(keys),
+            "--db",
+            str(tmp_path / "s.db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -86,12 +119,15 @@ def test_loan_system_client_against_a_real_service(tmp_path):
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail("service did not start: " + (server.stdout.read().decode() if server.poll() is not None else ""))
+                pytest.fail(
+                    "service did not start: "
+                    + (server.stdout.read().decode() if server.poll() is not None else "")
+                )
             time.sleep(0.3)
         out = tmp_path / "report.html"
         env = {**os.environ, "IPVALUE_API_KEY": secret}
         text = run(EXAMPLES / "loan_system_client.py", "--url", url, "--out", out, env=env)
-        shown = json.loads(text[text.index("{"): text.index("}") + 1])
+        shown = json.loads(text[text.index("{") : text.index("}") + 1])
         frame, loan, as_of = load_demo()
         a = iv.assess_collateral(iv.value_portfolio(frame, as_of=as_of, rng=0), loan=loan, rng=0)
         assert shown["collateral_value"] == pytest.approx(a.summary["collateral_value"], rel=1e-9)
