@@ -189,12 +189,25 @@ def test_ep_pending_renewal_schedule():
     assert list(s["due_date"]) == [pd.Timestamp(f"{y}-06-30") for y in (2026, 2027, 2028, 2029)]
     assert list(s["fee_year"]) == [17, 18, 19, 20]
     assert (s["currency"] == "EUR").all() and (s["office"] == "EP").all()
-    assert (s["amount"] == 1755).all()
+    # EUR 1 775: WIPO PCT Applicant's Guide, National Chapter EP, Annex EP.I (applicable from 2024-04-12), and
+    # williamspowell.com 'European Patent Office Fees increase from 1 April 2024' (10th-20th year 1775 -> 1775)
+    assert (s["amount"] == 1775).all()
     # year 3 of an application filed 2023-02-15 falls due 2025-02-28 -> schedule of 2024-04-01: EUR 690
     q = Patent(patent_id="EP4000000A1", filing_date="2023-02-15", legal_status="pending")
     s = renewal_schedule(q, "2025-01-01", until="2026-12-31")
     assert list(s["due_date"]) == [pd.Timestamp("2025-02-28"), pd.Timestamp("2026-02-28")]
     assert list(s["amount"]) == [690, 845]
+    # the 2023-04-01 schedule (due dates 2023-04-01 .. 2024-03-31): the fees for years 7, 8, 9 and 10 of
+    # applications filed in June 2017, 2016, 2015 and 2014 fall due on 2023-06-30 (6th..9th anniversary,
+    # Rule 51(1)) -> EUR 1 305 / 1 440 / 1 570 / 1 775
+    # (hgf.com 'EPO Fees - changes applying from 1 April 2023'; williamspowell.com 2024 note, 'current amount')
+    amounts = []
+    for year, filed in ((7, "2017-06-10"), (8, "2016-06-10"), (9, "2015-06-10"), (10, "2014-06-10")):
+        r = Patent(patent_id=f"EP{year}000000A1", filing_date=filed, legal_status="pending")
+        s = renewal_schedule(r, "2023-06-01", until="2023-06-30")
+        assert list(s["fee_year"]) == [year] and list(s["due_date"]) == [pd.Timestamp("2023-06-30")]
+        amounts.append(s["amount"].iloc[0])
+    assert amounts == [1305, 1440, 1570, 1775]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -411,7 +424,7 @@ def test_portfolio_remaining_life_and_fees_due(portfolio):
     assert due.loc["CN111736987B", "renewal_fees"] == 8000
     # US 9,805,429 small entity: only the 11.5-year fee (2029-04-30) falls in 2026-11-27 .. 2029-11-27
     assert due.loc["US9805429B2", "renewal_fees"] == 3312
-    assert due.loc["EP2400812A1", "renewal_fees"] == 3 * 1755
+    assert due.loc["EP2400812A1", "renewal_fees"] == 3 * 1775  # EPO 10th-and-later-year fee from 2024-04-01
     assert due.loc["US10916753B2", "renewal_fees"] == 0
     assert np.isnan(due.loc["JP2015123456A", "renewal_fees"])
     assert "not modelled" in due.loc["JP2015123456A", "fees_note"]
