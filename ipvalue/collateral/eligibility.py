@@ -30,13 +30,19 @@ from ipvalue.collateral._assessment import Loan
 from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, num, text, to_date
 from ipvalue.collateral.policy import Policy, load_policy
 
-__all__ = ["REASON_CODES", "check_eligibility", "normalize_owner", "loan_horizon_years"]
+__all__ = [
+    "REASON_CODES",
+    "check_eligibility",
+    "describe_reasons",
+    "normalize_owner",
+    "loan_horizon_years",
+]
 
 #: stable reason code -> (English, Chinese) description
 REASON_CODES: dict[str, tuple[str, str]] = {
     "NOT_VALUED": ("no appraised value", "无评估价值"),
     "STATUS_UNKNOWN": ("legal status unknown", "法律状态不明"),
-    "NOT_GRANTED": ("application not granted (pending or withdrawn)", "尚未授权(审中或已撤回)"),
+    "NOT_GRANTED": ("application not granted (pending or withdrawn)", "尚未授权（审中或已撤回）"),
     "LAPSED": ("terminated for unpaid annual fees", "未缴年费终止"),
     "EXPIRED": ("term expired", "专利权期限届满"),
     "INVALIDATED": ("declared invalid (revoked)", "已被宣告无效"),
@@ -54,11 +60,45 @@ REASON_CODES: dict[str, tuple[str, str]] = {
     "FEES_UNPAID": ("annual fee unpaid or in the late-payment period", "年费未缴或处于滞纳期"),
     "ALREADY_PLEDGED": ("already pledged and the pledge is current", "已质押且质押尚在有效期"),
     "INVALIDATION_PENDING": ("invalidation proceedings pending", "无效宣告程序进行中"),
-    "IN_LITIGATION": ("in litigation (policy refuses litigated patents)", "涉诉(政策不接受)"),
-    "OWNER_UNKNOWN": ("owner unknown, cannot match the borrower", "专利权人不明,无法核对出质人"),
+    "IN_LITIGATION": ("in litigation (policy refuses litigated patents)", "涉诉（政策不接受涉诉专利）"),
+    "OWNER_UNKNOWN": ("owner unknown, cannot match the borrower", "专利权人不明，无法核对出质人"),
     "OWNER_MISMATCH": ("borrower is not a registered owner", "出质人不是登记的专利权人"),
-    "CO_OWNED": ("co-owned; the policy requires sole ownership", "共有专利,政策要求单独所有"),
+    "CO_OWNED": ("co-owned; the policy requires sole ownership", "共有专利，政策要求单独所有"),
 }
+
+
+def describe_reasons(reasons: pd.Series, lang: str = "zh", *, sep: str | None = None) -> pd.Series:
+    """Translate ``;``-joined reason codes into their descriptions, per patent.
+
+    Parameters
+    ----------
+    reasons : pandas.Series
+        ``ineligible_reasons`` as :func:`check_eligibility` gives them (empty or missing when eligible).
+    lang : {"zh", "en"}
+        The language of :data:`REASON_CODES` to use.
+    sep : str, optional
+        Joins the descriptions of one patent; ``"、"`` for Chinese and ``"; "`` for English by default.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``reasons`` (string dtype): the descriptions in the order of the codes, empty when there is
+        no code. A code :data:`REASON_CODES` does not know is kept as it is, never dropped.
+    """
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    sep = ("、" if lang == "zh" else "; ") if sep is None else sep
+    j = 1 if lang == "zh" else 0
+    codes = pd.Series(np.asarray(reasons, dtype=object), index=reasons.index, dtype="string").fillna("")
+    # few distinct combinations of codes in a portfolio: translate each once, then map
+    table = {
+        combo: sep.join(
+            REASON_CODES[c][j] if c in REASON_CODES else c for c in (x.strip() for x in combo.split(";")) if c
+        )
+        for combo in codes.unique()
+    }
+    return codes.map(table).astype("string")
+
 
 _SUFFIXES = (
     (r"\blimited\b", "ltd"),

@@ -29,6 +29,8 @@ then bounds the collateral value: ``collateral = value * min(1 - composed, cap)`
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
@@ -49,11 +51,28 @@ __all__ = [
     "concentration_haircut",
     "currency_haircut",
     "compute_haircuts",
+    "COMPONENT_LABELS_ZH",
+    "PATENT_TYPE_LABELS_ZH",
 ]
 
 #: haircut components, in the order they compose
 COMPONENTS: tuple[str, ...] = ("valuation", "market", "legal", "life", "concentration", "currency")
 BUSINESS_DAYS_PER_YEAR = 250
+#: the components' names in the Chinese explanation (``haircut_explanation_zh``)
+COMPONENT_LABELS_ZH: dict[str, str] = {
+    "valuation": "估值不确定性",
+    "market": "持有期价格波动",
+    "legal": "法律风险",
+    "life": "剩余保护期",
+    "concentration": "集中度",
+    "currency": "币种错配",
+}
+#: patent types as the Chinese explanation names them (the policy caps the pledge rate by type)
+PATENT_TYPE_LABELS_ZH: dict[str, str] = {
+    "invention": "发明专利",
+    "utility_model": "实用新型",
+    "design": "外观设计",
+}
 _Z90 = float(ndtri(0.95))  # 1.6449: half-width of a 5-95% range in standard deviations
 
 
@@ -258,8 +277,9 @@ def compute_haircuts(
     -------
     (columns, stats) : pandas.DataFrame, dict
         ``haircut_<component>`` for each of :data:`COMPONENTS`, ``haircut_total``, ``pledge_rate_cap``,
-        ``cap_binding``, ``collateral_value`` (loan currency) and ``haircut_explanation``; ``stats`` holds the
-        pool's Herfindahl indices and the market horizon.
+        ``cap_binding``, ``collateral_value`` (loan currency), ``haircut_explanation`` (English) and
+        ``haircut_explanation_zh`` (the same figures in Chinese, see :func:`_explanation_zh`); ``stats`` holds
+        the pool's Herfindahl indices and the market horizon.
     """
     pol = policy
     n = len(frame)
@@ -274,12 +294,11 @@ def compute_haircuts(
     q = float(pol["quantile"])
     t_mkt = (n_r + t_m - 1) / BUSINESS_DAYS_PER_YEAR
 
+    p05 = num(frame, "value_p05")
+    p50 = num(frame, "value_p50") if "value_p50" in frame.columns else value
+    p95 = num(frame, "value_p95")
     h_val, s_val = valuation_haircut(
-        num(frame, "value_p05"),
-        num(frame, "value_p50") if "value_p50" in frame.columns else value,
-        num(frame, "value_p95"),
-        pol["valuation_k"],
-        pol["valuation_missing_range_haircut"],
+        p05, p50, p95, pol["valuation_k"], pol["valuation_missing_range_haircut"]
     )
     if pol["market_method"] == "basel_scaling":
         h_mkt = basel_market_haircut(sigma, q, mu, n_r, t_m, t_n)
@@ -334,7 +353,18 @@ def compute_haircuts(
     total = 1.0 - rate
     collateral = value_ccy * rate
 
-    # explanation, built column-wise
+    # explanation, built column-wise; the figures are formatted once and shared by the English and Chinese texts
+    fig = {c: _pct(comps[c]) for c in COMPONENTS}
+    fig.update(
+        composed=_pct(1.0 - retain),
+        cap=_pct(cap, 0),
+        rate=_pct(rate),
+        sigma=_pct(sigma, 0),
+        s=_fmt(np.nan_to_num(s_val, posinf=99.0), "%.2f"),
+        q_legal=_fmt(np.nan_to_num(q_legal), "%.0f"),
+        life_years=_fmt(np.nan_to_num(life), "%.1f"),
+        **{f"share_{d}": _pct(shares[d], 0) for d in ("family", "technology_class", "product_line")},
+    )
     expl = pd.Series("", index=frame.index, dtype="string")
     reasons = frame["ineligible_reasons"].astype("string") if "ineligible_reasons" in frame.columns else None
     if reasons is not None:
@@ -345,34 +375,34 @@ def compute_haircuts(
         np.isnan(s_val),
         "no p05-p95 range, default haircut",
         np.char.add(
-            np.char.add("range log-sd ", _fmt(np.nan_to_num(s_val, posinf=99.0), "%.2f")),
+            np.char.add("range log-sd ", fig["s"]),
             f" x k {float(pol['valuation_k']):.2f}",
         ),
     )
     legal_note = np.where(
         np.isnan(q_legal),
         "no legal score, full legal haircut",
-        np.char.add("legal score ", _fmt(np.nan_to_num(q_legal), "%.0f")),
+        np.char.add("legal score ", fig["q_legal"]),
     )
     life_note = np.where(
         np.isnan(life),
         "remaining life unknown",
         np.char.add(
-            np.char.add(_fmt(np.nan_to_num(life), "%.1f"), "y left vs "),
+            np.char.add(fig["life_years"], "y left vs "),
             f"{life_h:.1f}y to maturity plus disposal",
         ),
     )
     conc_note = np.char.add(
         np.char.add(
-            np.char.add("family ", _pct(shares["family"], 0)),
+            np.char.add("family ", fig["share_family"]),
             np.char.add(
                 np.char.add(", class ", tech.to_numpy(dtype=str)),
-                np.char.add(" ", _pct(shares["technology_class"], 0)),
+                np.char.add(" ", fig["share_technology_class"]),
             ),
         ),
         np.char.add(
             np.char.add(np.char.add(", line ", line.to_numpy(dtype=str)), " "),
-            np.char.add(_pct(shares["product_line"], 0), " of pledged value"),
+            np.char.add(fig["share_product_line"], " of pledged value"),
         ),
     )
     fx_note = np.where(currency_mismatch, "valued in another currency", "same currency")
@@ -385,21 +415,19 @@ def compute_haircuts(
         "currency": fx_note,
     }
     for c in COMPONENTS:
-        expl = expl + f"{c} " + _pct(comps[c]) + " (" + notes[c] + "); "
-    cap_txt = np.char.add(
-        np.char.add("cap ", _pct(cap, 0)), np.where(cap_binding, " binding", " not binding")
-    )
+        expl = expl + f"{c} " + fig[c] + " (" + notes[c] + "); "
+    cap_txt = np.char.add(np.char.add("cap ", fig["cap"]), np.where(cap_binding, " binding", " not binding"))
     expl = (
         expl
         + "composed "
-        + _pct(1.0 - retain)
+        + fig["composed"]
         + "; "
         + cap_txt
         + " ("
         + ptype.fillna("unknown type")
         + "); "
         + "collateral "
-        + _pct(rate)
+        + fig["rate"]
         + " of value"
     )
 
@@ -410,5 +438,131 @@ def compute_haircuts(
     out["fx_rate"] = fx_rate
     out["collateral_value"] = collateral
     out["haircut_explanation"] = expl
+    out["haircut_explanation_zh"] = _explanation_zh(
+        frame,
+        eligible=eligible,
+        fig=fig,
+        cap_binding=cap_binding,
+        ptype=ptype,
+        valuation=(p05, p50, p95, s_val, float(pol["valuation_k"])),
+        market=(mu, q, t_mkt, n_r, t_m, t_n, pol["market_method"]),
+        q_legal=q_legal,
+        life=(life, life_h),
+        buckets=(tech, line),
+        currency_mismatch=currency_mismatch,
+    )
     stats = {"hhi": hhi, "market_horizon_years": t_mkt, "life_horizon_years": life_h}
     return out, stats
+
+
+def _join_rows(parts: list) -> list[str]:
+    """Concatenate per row: each part is one string for every row, or a sequence with one string per row."""
+    cols = [
+        itertools.repeat(p) if isinstance(p, str) else (p.tolist() if isinstance(p, np.ndarray) else p)
+        for p in parts
+    ]
+    return ["".join(row) for row in zip(*cols, strict=False)]  # the repeated parts are endless
+
+
+def _explanation_zh(
+    frame: pd.DataFrame,
+    *,
+    eligible: np.ndarray,
+    fig: dict[str, np.ndarray],
+    cap_binding: np.ndarray,
+    ptype: pd.Series,
+    valuation: tuple,
+    market: tuple,
+    q_legal: np.ndarray,
+    life: tuple,
+    buckets: tuple,
+    currency_mismatch: np.ndarray,
+) -> pd.Series:
+    """The Chinese ``haircut_explanation_zh``: the same component values and drivers as the English text.
+
+    ``[不符合质押条件（原因）：押品价值为 0；]`` then, per component, ``<name> <haircut>（<what drove it>）；``, then
+    the composed haircut, the cap by patent type and whether it binds, and the pledge rate. The pieces are
+    arrays over the portfolio; only the final concatenation is a per-row string join.
+    """
+    from ipvalue.collateral.eligibility import describe_reasons
+
+    p05, p50, p95, s_val, k = valuation
+    mu, q, t_mkt, n_r, t_m, t_n, method = market
+    life_years, life_h = life
+    tech, line = buckets
+    n = len(frame)
+
+    # valuation: which range the log-sd came from, or why there was none
+    missing = np.isnan(s_val)
+    show_s = ~missing & (np.nan_to_num(p95) > 0) & ((p05 > 0) | (p50 > 0)) & np.isfinite(s_val)
+    val_head = np.select(
+        [missing, np.nan_to_num(p95) <= 0, p05 > 0, p50 > 0],
+        [
+            "无 P05–P95 估值区间，采用默认折扣",
+            "评估价值为 0，无估值区间",
+            "P05–P95 区间对数标准差 ",
+            "P05 为 0，按 P50–P95 上半区间对数标准差 ",
+        ],
+        "P05 与 P50 均为 0，全额折扣",
+    )
+    val_tail = np.where(show_s, np.char.add(fig["s"], f" × k {k:.2f}"), "")
+    if method == "basel_scaling":
+        mkt_tail = (
+            f"，漂移 {mu:+.0%}/年，{q:.0%} 置信度，{t_n} 日折扣 × {basel_scaling_factor(n_r, t_m, t_n):.2f}"
+            f"（N_R={n_r}，T_M={t_m}）"
+        )
+    else:
+        mkt_tail = f"，漂移 {mu:+.0%}/年，重估间隔加处置期 {t_mkt:.2f} 年，{q:.0%} 置信度"
+    no_q = np.isnan(q_legal)
+    no_life = np.isnan(life_years)
+    tech_txt = np.where(tech.to_numpy(dtype=str) == "unknown", "未知", tech.to_numpy(dtype=str))
+    line_txt = np.where(line.to_numpy(dtype=str) == "unknown", "未知", line.to_numpy(dtype=str))
+    notes = {
+        "valuation": [val_head, val_tail],
+        "market": ["年波动率 ", fig["sigma"], mkt_tail],
+        "legal": [
+            np.where(no_q, "无法律评分，按最高法律折扣", "法律评分 "),
+            np.where(no_q, "", fig["q_legal"]),
+        ],
+        "life": [
+            np.where(no_life, "剩余保护期不明", "剩余 "),
+            np.where(no_life, "", fig["life_years"]),
+            np.where(no_life, "", f" 年，贷款到期加处置期共 {life_h:.1f} 年"),
+        ],
+        "concentration": [
+            "占质押价值：同族 ",
+            fig["share_family"],
+            "，技术分类 ",
+            tech_txt,
+            " ",
+            fig["share_technology_class"],
+            "，产品线 ",
+            line_txt,
+            " ",
+            fig["share_product_line"],
+        ],
+        "currency": [np.where(currency_mismatch, "以其他币种估值", "与贷款币种相同")],
+    }
+
+    head: list = [""] * n
+    if "ineligible_reasons" in frame.columns:
+        labels = describe_reasons(frame["ineligible_reasons"], "zh", sep="、").fillna("")
+        refused = ("不符合质押条件（" + labels + "）：押品价值为 0；").to_numpy(dtype=object)
+        head = np.where(eligible, "", refused)
+    parts: list = [head]
+    for c in COMPONENTS:
+        parts += [f"{COMPONENT_LABELS_ZH[c]} ", fig[c], "（", *notes[c], "）；"]
+    type_txt = ptype.map(PATENT_TYPE_LABELS_ZH).fillna(ptype).fillna("类型不明").to_numpy(dtype=object)
+    parts += [
+        "综合折扣 ",
+        fig["composed"],
+        "；质押率上限 ",
+        fig["cap"],
+        "（",
+        type_txt,
+        "）",
+        np.where(cap_binding, "已生效", "未生效"),
+        "；押品价值为评估价值的 ",
+        fig["rate"],
+    ]
+    return pd.Series(_join_rows(parts), index=frame.index, dtype="string")

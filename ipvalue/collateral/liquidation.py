@@ -51,6 +51,7 @@ __all__ = [
 LIQUIDATION_COLUMNS: tuple[str, ...] = (
     "scenario",
     "description",
+    "description_zh",
     "probability",
     "gross_proceeds",
     "costs",
@@ -498,7 +499,8 @@ def deterministic_scenarios(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`LIQUIDATION_COLUMNS`.
+        Columns :data:`LIQUIDATION_COLUMNS`; ``description`` is English and ``description_zh`` says the same
+        in Chinese (the report picks one by language).
     """
     pol = policy
     ead = float(loan.amount)
@@ -511,7 +513,8 @@ def deterministic_scenarios(
         notice
         + (float(pol["judicial_second_round_days"]) + float(pol["judicial_notice_days"])) / _DAYS_PER_YEAR
     )
-    d3 = d2 + float(pol["judicial_sale_period_days"]) / _DAYS_PER_YEAR
+    sale_days = float(pol["judicial_sale_period_days"])
+    d3 = d2 + sale_days / _DAYS_PER_YEAR
     p_mode = pol["mode_probabilities"]
     jp = judicial_round_probabilities(pol)
     rows = []
@@ -526,7 +529,7 @@ def deterministic_scenarios(
             ).sum()
         )
 
-    def row(name, desc, prob, mode, share, delay=0.0):
+    def row(name, desc, desc_zh, prob, mode, share, delay=0.0):
         v = value_at(mode)
         gross = share * v
         var = float(pol["variable_cost"][mode])
@@ -540,6 +543,7 @@ def deterministic_scenarios(
             {
                 "scenario": name,
                 "description": desc,
+                "description_zh": desc_zh,
                 "probability": prob,
                 "gross_proceeds": gross,
                 "costs": gross * var + fee * v + legal,
@@ -555,6 +559,7 @@ def deterministic_scenarios(
     row(
         "orderly_sale",
         f"orderly sale at the median bid, {m_o:.0%} of current value",
+        f"按中位报价有序处置，成交价为处置时价值的 {m_o:.0%}",
         float(p_mode["orderly"]),
         "orderly",
         m_o,
@@ -567,6 +572,7 @@ def deterministic_scenarios(
     row(
         "judicial_first_auction",
         f"sold at the first judicial auction, reserve {r1:.0%} of the appraisal",
+        f"司法拍卖一拍成交，起拍价为评估价的 {r1:.0%}",
         pj * jp["first_auction"],
         "judicial",
         r1,
@@ -575,6 +581,7 @@ def deterministic_scenarios(
     row(
         "judicial_second_auction",
         f"sold at the second auction, reserve {r2:.0%} of the appraisal",
+        f"二拍成交，起拍价为评估价的 {r2:.0%}",
         pj * jp["second_auction"],
         "judicial",
         r2,
@@ -582,7 +589,8 @@ def deterministic_scenarios(
     )
     row(
         "judicial_sale_period",
-        f"sold in the 60-day 变卖 at the second-auction price ({r2:.0%})",
+        f"sold in the {sale_days:.0f}-day 变卖 at the second-auction price ({r2:.0%})",
+        f"在 {sale_days:.0f} 日变卖期内按二拍价格（{r2:.0%}）成交",
         pj * jp["sale_period"],
         "judicial",
         r2,
@@ -591,6 +599,7 @@ def deterministic_scenarios(
     row(
         "judicial_unsold",
         "no buyer in either auction or the 变卖: no cash (以物抵债 or suspension)",
+        "一拍、二拍及变卖均无人竞买：无现金回收（以物抵债或中止执行）",
         pj * jp["unsold"],
         "judicial",
         0.0,
@@ -601,6 +610,7 @@ def deterministic_scenarios(
     row(
         "distressed_sale",
         f"distressed sale at the median bid {m_d:.0%} of current value, {p_ns:.0%} chance of no sale",
+        f"困境出售，中位报价为处置时价值的 {m_d:.0%}，{p_ns:.0%} 的概率无法成交",
         float(p_mode["distressed"]),
         "distressed",
         m_d * (1.0 - p_ns),
@@ -615,6 +625,8 @@ def monte_carlo_row(mc: MonteCarloResult) -> dict:
         "scenario": "monte_carlo",
         "description": f"Monte Carlo mean over {mc.paths:,} paths (seed {mc.seed}); "
         f"95% LGD {s['lgd_95']:.1%}, 99% LGD {s['lgd_99']:.1%}",
+        "description_zh": f"蒙特卡洛模拟 {mc.paths:,} 条路径的均值（随机数种子 {mc.seed}）；"
+        f"95% 分位违约损失率 {s['lgd_95']:.1%}，99% 分位违约损失率 {s['lgd_99']:.1%}",
         "probability": 1.0,
         "gross_proceeds": float(mc.gross_proceeds.mean()),
         "costs": float(mc.costs.mean()),

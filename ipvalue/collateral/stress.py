@@ -47,7 +47,22 @@ _VALUATION_OUTPUT: tuple[str, ...] = VALUE_COLUMNS + (
 
 
 class _CannotRevalue(Exception):
-    pass
+    """Why a shock could not be run through the valuation: ``str(exc)`` in English, ``.zh`` in Chinese."""
+
+    def __init__(self, message: str, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = message if zh is None else zh
+
+
+#: a shock's note: English text, or ``(English, Chinese)``
+Note = str | tuple[str, str]
+
+
+def _note_texts(note: Note) -> tuple[str, str]:
+    """``(English, Chinese)`` of a note; a plain string serves both languages."""
+    if isinstance(note, tuple):
+        return str(note[0]), str(note[1])
+    return str(note), str(note)
 
 
 @dataclass(frozen=True)
@@ -58,21 +73,25 @@ class StressShock:
     ----------
     name : str
     description : str
+        What the shock does, in English.
     revalue : callable or None
         ``f(frame, assumptions) -> (frame, assumptions)``: the shock on the valuation inputs (raises when the frame
         lacks what it needs); None for shocks that never revalue.
     direct : callable
         ``f(frame, ctx) -> (frame, note)``, the shock applied to the valued frame when revaluation is impossible
-        (or the only way, for market shocks).
+        (or the only way, for market shocks); ``note`` is English text or an ``(English, Chinese)`` pair.
     engine : dict
         Overrides for the collateral engine: ``obsolescence_shift``, ``crash_probability``, ``loan``.
+    description_zh : str
+        ``description`` in Chinese (the English one stands in when empty).
     """
 
     name: str
     description: str
     revalue: Callable[[pd.DataFrame, dict], tuple[pd.DataFrame, dict]] | None
-    direct: Callable[[pd.DataFrame, dict], tuple[pd.DataFrame, str]]
+    direct: Callable[[pd.DataFrame, dict], tuple[pd.DataFrame, Note]]
     engine: Mapping[str, Any]
+    description_zh: str = ""
 
 
 def _scale_values(frame: pd.DataFrame, factor) -> pd.DataFrame:
@@ -90,7 +109,9 @@ def _in_obsolescence(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
     life = num(frame, "remaining_life_years")
     base = np.where(np.isfinite(econ), np.minimum(econ, np.where(np.isfinite(life), life, np.inf)), life)
     if not np.isfinite(base).any():
-        raise _CannotRevalue("neither economic_life_years nor remaining_life_years is known")
+        raise _CannotRevalue(
+            "neither economic_life_years nor remaining_life_years is known", "经济寿命与剩余保护期均未知"
+        )
     out = frame.copy()
     out["economic_life_years"] = np.where(
         np.isfinite(base) & (base > 0), np.maximum(base / 2.0, 0.01), np.nan
@@ -108,7 +129,8 @@ def _in_royalty(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
         if lacking.any():
             raise _CannotRevalue(
                 f"{int(lacking.sum())} valued patents take their royalty rate from the valuation's "
-                "industry table, not the frame"
+                "industry table, not the frame",
+                f"{int(lacking.sum())} 项已估值专利的提成率取自估值的行业参数表，而非输入数据",
             )
     out = frame.copy()
     if "royalty_rate" in out.columns:
@@ -125,28 +147,35 @@ def _in_discount(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
         bu["market_risk"] = float(bu["market_risk"]) + 0.03
         a["discount_rate_build_up"] = bu
     elif a.get("discount_rate") is None and not np.isfinite(num(frame, "discount_rate")).all():
-        raise _CannotRevalue("no discount rate in the frame or the assumptions to raise")
+        raise _CannotRevalue(
+            "no discount rate in the frame or the assumptions to raise",
+            "输入数据与估值假设中均无可上调的折现率",
+        )
     out = frame.copy()
     if "discount_rate" in out.columns:
         out["discount_rate"] = num(frame, "discount_rate") + 0.03
     return out, a
 
 
-def _direct_obsolescence(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+def _direct_obsolescence(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
     life = num(frame, "remaining_life_years")
     f = np.where(np.isfinite(life) & (life > 0), life_factor(life, life / 2.0, 0.10), 1.0)
     out = _scale_values(frame, f)
     out["remaining_life_years"] = life / 2.0
-    return out, "applied directly: remaining life halved and values scaled by the annuity run-off at 10%"
+    return out, (
+        "applied directly: remaining life halved and values scaled by the annuity run-off at 10%",
+        "直接作用于估值结果：剩余保护期减半，价值按 10% 年金的剩余比例缩减",
+    )
 
 
-def _direct_royalty(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
-    return _scale_values(
-        frame, 0.6
-    ), "applied directly: every value column x 0.6 (treats the value as income-based)"
+def _direct_royalty(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
+    return _scale_values(frame, 0.6), (
+        "applied directly: every value column x 0.6 (treats the value as income-based)",
+        "直接作用于估值结果：各价值列 × 0.6（视价值全部来自收益）",
+    )
 
 
-def _direct_discount(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+def _direct_discount(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
     life = np.nan_to_num(num(frame, "remaining_life_years"))
     r = num(frame, "discount_rate")
     r = np.where(np.isfinite(r), r, 0.12)
@@ -158,23 +187,30 @@ def _direct_discount(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]
         f = np.where(life > 0, annuity(life, r + 0.03) / annuity(life, r), 1.0)
     return (
         _scale_values(frame, f),
-        "applied directly: values scaled by the level-annuity ratio a(L, r + 3%) / a(L, r) (r = discount_rate, else 12%)",
+        (
+            "applied directly: values scaled by the level-annuity ratio a(L, r + 3%) / a(L, r) (r = discount_rate, else 12%)",
+            "直接作用于估值结果：价值按等额年金比 a(L, r + 3%) / a(L, r) 缩放（r 取 discount_rate，缺失时取 12%）",
+        ),
     )
 
 
-def _direct_crash(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+def _direct_crash(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
     q = num(frame, "quality_score")
     q = np.where(np.isnan(q), num(frame, "quality_legal"), q)
     q = np.where(np.isnan(q), 50.0, q)
     drop = np.minimum(1.0, 2.0 * float(ctx["policy"]["crash_price_drop"]) * (1.0 - q / 100.0))
+    worst = 2 * float(ctx["policy"]["crash_price_drop"])
     return (
         _scale_values(frame, 1.0 - drop),
-        "market shock, applied to the values directly: quality-dependent drop "
-        f"{2 * float(ctx['policy']['crash_price_drop']):.0%} x (1 - quality/100), and a crashed market at every disposal",
+        (
+            "market shock, applied to the values directly: quality-dependent drop "
+            f"{worst:.0%} x (1 - quality/100), and a crashed market at every disposal",
+            f"市场冲击，直接作用于价值：按质量评分下跌 {worst:.0%} × (1 − 质量评分/100)，且每次处置均处于市场崩溃状态",
+        ),
     )
 
 
-def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
     base = ctx["base_patents"]
     fam = text(frame, "family_id").fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
     cv = base["collateral_value"].reindex(frame.index).to_numpy(dtype=float)
@@ -182,7 +218,7 @@ def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFr
     if by.empty or not (by > 0).any():
         by = pd.Series(np.nan_to_num(num(frame, "value")), index=frame.index).groupby(fam.to_numpy()).sum()
     if by.empty:
-        return frame, "no patent to invalidate"
+        return frame, ("no patent to invalidate", "没有可宣告无效的专利")
     target = by.sort_index().idxmax()  # ties: the first family id in sorted order
     hit = (fam == target).to_numpy(dtype=bool)
     out = frame.copy()
@@ -190,11 +226,14 @@ def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFr
     for c in VALUE_COLUMNS:
         if c in out.columns:
             out[c] = np.where(hit, 0.0, num(out, c))
-    return out, f"applied directly: family {target} ({int(hit.sum())} patents) declared invalid, value 0"
+    return out, (
+        f"applied directly: family {target} ({int(hit.sum())} patents) declared invalid, value 0",
+        f"直接作用于估值结果：同族 {target}（{int(hit.sum())} 项专利）被宣告无效，价值为 0",
+    )
 
 
-def _direct_none(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
-    return frame, "loan shock: valuation unchanged"
+def _direct_none(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
+    return frame, ("loan shock: valuation unchanged", "贷款端冲击：估值不变")
 
 
 STRESS_SHOCKS: tuple[StressShock, ...] = (
@@ -204,6 +243,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _in_obsolescence,
         _direct_obsolescence,
         {"obsolescence_shift": 0.20},
+        "技术过时：经济寿命减半，过时漂移每年再加 20%（参考资料 5.4：每年 -10% 至 -30%）",
     ),
     StressShock(
         "royalty_cut",
@@ -211,6 +251,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _in_royalty,
         _direct_royalty,
         {},
+        "提成率下调 40%（参考资料 5.4：违约后许可收入中断，收益折减 30%–50%）",
     ),
     StressShock(
         "discount_rate_up",
@@ -218,6 +259,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _in_discount,
         _direct_discount,
         {},
+        "折现率上升 3 个百分点 [C]",
     ),
     StressShock(
         "ip_market_crash",
@@ -225,6 +267,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         None,
         _direct_crash,
         {"crash_probability": 1.0, "liquidation_frame": "base"},
+        "知识产权交易市场崩溃（Ocean Tomo 2008–09：拍品成交比例由 50% 降至 7%，成交额 -80%；中端市场 -50%）",
     ),
     StressShock(
         "invalidation_largest_family",
@@ -232,6 +275,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         None,
         _direct_invalidate_family,
         {},
+        "押品价值最大的专利同族被宣告无效",
     ),
     StressShock(
         "compensation_fund_exhausted",
@@ -239,27 +283,35 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         None,
         _direct_none,
         {"compensation_fund": 0.0},
+        "风险补偿资金池耗尽：其分担比例降为 0（参考资料 3.5、5.4）",
     ),
 )
 
 
 def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date) -> pd.DataFrame:
     if shock.revalue is None:
-        raise _CannotRevalue("not a valuation input shock")
+        raise _CannotRevalue("not a valuation input shock", "非估值输入冲击")
     try:
         from ipvalue.valuation import value_portfolio
     except ImportError as exc:
-        raise _CannotRevalue("ipvalue.valuation.value_portfolio is not available") from exc
+        raise _CannotRevalue(
+            "ipvalue.valuation.value_portfolio is not available", "ipvalue.valuation.value_portfolio 不可用"
+        ) from exc
     info = (frame.attrs or {}).get("ipvalue", {})
     if "assumptions" not in info:
-        raise _CannotRevalue("the frame does not record the valuation's assumptions")
+        raise _CannotRevalue(
+            "the frame does not record the valuation's assumptions", "输入数据未记录估值假设"
+        )
     shocked, assumptions = shock.revalue(frame, dict(info["assumptions"] or {}))
     shocked = shocked.drop(columns=[c for c in _VALUATION_OUTPUT if c in shocked.columns])
     shocked.attrs = {}
     try:
         out = value_portfolio(shocked, assumptions, as_of=as_of, rng=int(info.get("seed", 0)))
     except Exception as exc:  # the stress row reports why and falls back to the direct shock
-        raise _CannotRevalue(f"value_portfolio failed: {type(exc).__name__}: {exc}") from exc
+        raise _CannotRevalue(
+            f"value_portfolio failed: {type(exc).__name__}: {exc}",
+            f"value_portfolio 运行失败：{type(exc).__name__}: {exc}",
+        ) from exc
     return out.reindex(frame.index)
 
 
@@ -292,7 +344,8 @@ def run_stress(
     Returns
     -------
     pandas.DataFrame
-        One row per shock with the columns of ``CollateralAssessment.stress``.
+        One row per shock with the columns of ``CollateralAssessment.stress`` (``STRESS_COLUMNS``), and
+        ``description_zh`` (the ``description`` in Chinese) right after ``description``.
     """
     from ipvalue.collateral._engine import STRESS_COLUMNS, _assess_core
 
@@ -302,12 +355,14 @@ def run_stress(
         revalued = False
         try:
             shocked = _revalue(frame, shock, as_of=as_of)
-            note = "revalued with value_portfolio"
+            note, note_zh = "revalued with value_portfolio", "已用 value_portfolio 重新估值"
             revalued = True
         except _CannotRevalue as why:
-            shocked, note = shock.direct(frame, ctx)
+            shocked, direct_note = shock.direct(frame, ctx)
+            note, note_zh = _note_texts(direct_note)
             if shock.revalue is not None:
                 note = f"{note} (revaluation impossible: {why})"
+                note_zh = f"{note_zh}（无法重新估值：{why.zh}）"
         eng = dict(shock.engine)
         if eng.get("liquidation_frame") == "base":
             eng["liquidation_frame"] = (
@@ -327,6 +382,7 @@ def run_stress(
             {
                 "shock": shock.name,
                 "description": f"{shock.description}; {note}",
+                "description_zh": f"{shock.description_zh or shock.description}；{note_zh}",
                 "revalued": revalued,
                 "appraised_value": c["appraised_value"],
                 "collateral_value": c["collateral_value"],
@@ -341,4 +397,7 @@ def run_stress(
                 "change_expected_lgd": c["expected_lgd"] - float(base["expected_lgd"]),
             }
         )
-    return pd.DataFrame(rows, columns=list(STRESS_COLUMNS))
+    columns = list(STRESS_COLUMNS)
+    if "description_zh" not in columns:  # until the engine's STRESS_COLUMNS lists it
+        columns.insert(columns.index("description") + 1, "description_zh")
+    return pd.DataFrame(rows, columns=columns)

@@ -31,11 +31,22 @@ __all__ = [
     "fmt_date",
     "fmt_text",
     "eligible_mask",
+    "ZH_SUFFIX",
+    "localized_text",
+    "localize_frame",
 ]
 
 METHOD_COLUMNS: dict[str, str] = {"income": "value_income", "cost": "value_cost", "option": "value_option"}
 QUALITY_COLUMNS: tuple[str, ...] = ("quality_legal", "quality_technical", "quality_economic", "quality_score")
-_NOT_COMPONENTS = {"haircut_total", "haircut_explanation", "haircut_amount", "haircut_notes"}
+_NOT_COMPONENTS = {
+    "haircut_total",
+    "haircut_explanation",
+    "haircut_explanation_zh",
+    "haircut_amount",
+    "haircut_notes",
+}
+#: suffix of the Chinese twin of an English text column (``haircut_explanation_zh``, ``description_zh``)
+ZH_SUFFIX = "_zh"
 DASH = "—"
 
 
@@ -117,6 +128,54 @@ def eligible_mask(df: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(df), dtype=bool)
     s = df["eligible"]
     return s.fillna(False).astype(bool).to_numpy() if s.dtype != bool else s.to_numpy()
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    """True where a text cell is missing or only whitespace."""
+    return s.isna() | s.astype("string").str.strip().fillna("").eq("")
+
+
+def localized_text(frame: pd.DataFrame | None, column: str, lang: str) -> pd.Series | None:
+    """The text column ``column`` in ``lang``.
+
+    For ``lang="zh"`` the Chinese twin ``<column>_zh`` is used where it has text, the English ``column``
+    elsewhere (an assessment from older JSON has no ``_zh`` columns); for ``"en"`` the English column.
+    ``None`` when the frame has neither column.
+    """
+    if frame is None:
+        return None
+    zh_col = column + ZH_SUFFIX
+    en = frame[column] if column in frame.columns else None
+    zh = frame[zh_col] if (lang == "zh" and zh_col in frame.columns) else None
+    if zh is None:
+        return en
+    if en is None:
+        return zh
+    return zh.astype(object).where(~_blank(zh).to_numpy(), en.astype(object))
+
+
+def localize_frame(frame: pd.DataFrame | None, lang: str) -> pd.DataFrame | None:
+    """A copy with each text column that has a ``_zh`` twin shown in ``lang`` and the twins dropped.
+
+    The column keeps its English name (so its header and position do not change with the language); see
+    :func:`localized_text` for the fallback.
+    """
+    if frame is None:
+        return None
+    twins = [
+        c for c in frame.columns if isinstance(c, str) and c.endswith(ZH_SUFFIX) and len(c) > len(ZH_SUFFIX)
+    ]
+    if not twins:
+        return frame
+    out = frame.copy()
+    for twin in twins:
+        base = twin.removesuffix(ZH_SUFFIX)
+        text = localized_text(frame, base, lang)
+        if base in out.columns:
+            out[base] = text
+        elif lang == "zh":  # only the Chinese text exists: it takes the English column's name
+            out.insert(out.columns.get_loc(twin), base, text)
+    return out.drop(columns=twins)
 
 
 def haircut_components(df: pd.DataFrame) -> list[str]:

@@ -244,6 +244,17 @@ def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[
             }
         )
 
+    # per-patent haircut explanation, every patent, in the report's language (English where no Chinese text)
+    explanations = D.localized_text(df, "haircut_explanation", lang)
+    explanation_rows = (
+        []
+        if explanations is None
+        else [
+            {"patent_id": str(pid), "text": D.fmt_text(t), "eligible": bool(e)}
+            for pid, t, e in zip(ids, explanations, D.eligible_mask(df), strict=True)
+        ]
+    )
+
     exc = D.exceptions(a, lang)
     exception_rows = [
         {"patent_id": pid, "title": t, "value": D.fmt_money(v), "reasons": r, "codes": c}
@@ -331,11 +342,12 @@ def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[
     )
 
     def _descriptions(frame: pd.DataFrame | None, code_col: str, table: dict) -> list[dict[str, str]]:
-        if frame is None or code_col not in frame.columns or "description" not in frame.columns:
+        text = D.localized_text(frame, "description", lang)  # description_zh in Chinese, where present
+        if frame is None or code_col not in frame.columns or text is None:
             return []
         return [
             {"name": L.translate_code(c, table, lang), "text": D.fmt_text(d)}
-            for c, d in zip(frame[code_col], frame["description"], strict=True)
+            for c, d in zip(frame[code_col], text, strict=True)
             if not D.is_missing(d)
         ]
 
@@ -425,6 +437,7 @@ def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[
         "method_rows": method_rows,
         "waterfall_rows": waterfall_rows,
         "component_rows": component_rows,
+        "explanation_rows": explanation_rows,
         "exception_rows": exception_rows,
         "quality_rows": quality_rows,
         "liq_heads": liq_heads,

@@ -111,6 +111,7 @@ LABELS: dict[str, dict[str, str]] = {
     "fees_by_patent": {"zh": "各专利年费（贷款期内）", "en": "Fees by patent (during the loan)"},
     "next_fee_due": {"zh": "下次缴费日", "en": "Next fee due"},
     "pledge_cap": {"zh": "质押率上限（按专利类型）", "en": "Pledge-rate cap (by patent type)"},
+    "haircut_explanations": {"zh": "逐项专利折扣说明", "en": "Haircut explanation by patent"},
     "fee_amount": {"zh": "年费合计", "en": "Fees due"},
     "fee_count": {"zh": "缴费笔数", "en": "Payments"},
     "name": {"zh": "名称", "en": "Name"},
@@ -225,6 +226,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "haircut_amount": {"zh": "折扣金额", "en": "Haircut amount"},
     "collateral_value": {"zh": "押品价值", "en": "Collateral value"},
     "haircut_explanation": {"zh": "折扣说明", "en": "Haircut explanation"},
+    "haircut_explanation_zh": {"zh": "折扣说明（中文）", "en": "Haircut explanation (Chinese)"},
     # liquidation frame
     "scenario": {"zh": "情景", "en": "Scenario"},
     "probability": {"zh": "概率", "en": "Probability"},
@@ -255,6 +257,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     # stress frame
     "shock": {"zh": "压力情景", "en": "Shock"},
     "description": {"zh": "说明", "en": "Description"},
+    "description_zh": {"zh": "说明（中文）", "en": "Description (Chinese)"},
     "appraised_value": {"zh": "评估价值", "en": "Appraised value"},
     "max_loan": {"zh": "最高可贷额", "en": "Maximum loan"},
     "coverage_ratio": {"zh": "押品覆盖率", "en": "Coverage"},

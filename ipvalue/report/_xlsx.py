@@ -257,7 +257,8 @@ def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str) -> Path | B
     _widths(ws, [34 if lang == "zh" else 44, 22, 30])
     ws.freeze_panes = "A2"
 
-    patents = _patents_frame(a.patents)
+    # a text with a Chinese twin (haircut_explanation_zh) is written once, in the workbook's language
+    patents = _patents_frame(D.localize_frame(a.patents, lang))
     _table(
         wb.create_sheet("Patents"),
         patents,
@@ -291,7 +292,7 @@ def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str) -> Path | B
         ("Liquidation", a.liquidation, "scenario", L.SCENARIOS),
         ("Stress", a.stress, "shock", L.SHOCKS),
     ):
-        frame = frame if frame is not None else pd.DataFrame()
+        frame = D.localize_frame(frame, lang) if frame is not None else pd.DataFrame()
         ws = wb.create_sheet(name)
         cols = list(frame.columns)
         _table(ws, frame, cols, lang)

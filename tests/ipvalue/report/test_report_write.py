@@ -116,6 +116,15 @@ def test_demo_report_all_formats(demo_assessment, tmp_path):
     text = "".join("".join((p.extract_text() or "").split()) for p in reader.pages)
     for pid in a.patents.index:
         assert str(pid) in text, pid
+    # the Chinese report explains every haircut in Chinese, and shows no English explanation or note
+    squeeze = lambda t: "".join(str(t).split())  # noqa: E731
+    for pid, zh, en in a.patents[["haircut_explanation_zh", "haircut_explanation"]].itertuples():
+        assert squeeze(zh) in text, pid
+        assert squeeze(en) not in text, pid
+    for frame in (a.liquidation, a.stress):
+        for zh, en in frame[["description_zh", "description"]].itertuples(index=False):
+            assert squeeze(zh) in text and squeeze(en) not in text
+    assert "INELIGIBLE(" not in text and "ofpledgedvalue" not in text
     first = "".join((reader.pages[0].extract_text() or "").split())
     assert "押品价值" in first and "最高可贷额" in first
     assert f"{a.summary['collateral_value']:,.0f}" in first
@@ -133,6 +142,21 @@ def test_demo_report_all_formats(demo_assessment, tmp_path):
         assert L.translate_code(shock, L.SHOCKS, "zh") != shock, shock
     for scenario in a.liquidation["scenario"]:
         assert L.translate_code(scenario, L.SCENARIOS, "zh") != scenario, scenario
+
+
+def test_demo_html_explains_haircuts_in_the_reports_language(demo_assessment):
+    import html
+
+    a = demo_assessment
+    zh_page = R.render_html(a, lang="zh")
+    en_page = R.render_html(a, lang="en")
+    for pid, zh, en in a.patents[["haircut_explanation_zh", "haircut_explanation"]].itertuples():
+        assert html.escape(zh) in zh_page and html.escape(en) not in zh_page, pid
+        assert html.escape(en) in en_page and html.escape(zh) not in en_page, pid
+    for frame in (a.liquidation, a.stress):
+        for zh, en in frame[["description_zh", "description"]].itertuples(index=False):
+            assert html.escape(zh) in zh_page and html.escape(en) not in zh_page
+            assert html.escape(en) in en_page and html.escape(zh) not in en_page
 
 
 def test_demo_waterfall_reconciles(demo_assessment):
