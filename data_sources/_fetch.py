@@ -114,6 +114,7 @@ EXTRA_DATE_FIELDS = (
     "last_transfer_date",
     "anticipated_term_date",
     "publication_date",
+    "ep_register_status_date",
 )
 EXTRA_INT_FIELDS = ("transfers", "status_code")
 

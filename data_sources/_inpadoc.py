@@ -22,16 +22,42 @@ Verification pass of 2026-11-27 (public sources searched that day):
   ``CX01``, ``EXPY``, ``GR01``, ``C14``, ``TR01``, ``C41``, ``PCNP``). ``EXP.`` is a USPTO maintenance-fee
   event code (expired for non-payment, bulk product PTMNFEE2), not an INPADOC code; it is not mapped here.
 * revocation: no INPADOC code for "patent revoked" could be confirmed (a ``27W`` seen in third-party code is
-  not backed by a source), so ``revoked`` is still never produced. The EPO reports the status of an EP
-  application or patent as ``STAA`` with free text ``STATUS: ...`` in ``L510EP`` (e.g. "STATUS: THE PATENT HAS
-  BEEN GRANTED" in the fixture); ``STAA`` itself must NOT be mapped to a group, because its meaning is in the
-  text. Producing ``revoked`` would need a rule on the ``STAA`` status text in ``epo_ops.legal_facts`` (exact
-  wording to be taken from a real response).
+  not backed by a source), so no code maps to it. The EPO reports the status of an EP application or patent as
+  ``STAA`` with free text ``STATUS: ...`` in ``L510EP`` (e.g. "STATUS: THE PATENT HAS BEEN GRANTED" in the
+  fixture); ``STAA`` itself must NOT be mapped to a group, because its meaning is in the text. ``revoked``,
+  withdrawals and pending oppositions now come from that text (:data:`EP_STATUS_TEXTS`, below).
+
+EP Register status texts (``STAA``)
+-----------------------------------
+``STAA`` ("INFORMATION ON THE STATUS OF AN EP PATENT APPLICATION OR GRANTED EP PATENT") carries the EP
+Register status of the application or patent as free text ``STATUS: <text>`` in ``L510EP``. The texts are the
+EP Register's ``ep-patent-status`` values, upper-cased. :data:`EP_STATUS_TEXTS` maps the stable part of each
+text (matched at the start, case-insensitively, after the ``STATUS:`` prefix) to facts: a ``status`` (pending,
+granted, revoked, withdrawn, or None) and ``opposition`` (True: an opposition or a limitation / revocation
+request is pending at the EPO, False: none is, None: the text does not say). Sources (key in
+:data:`STATUS_TEXT_SOURCES`) are named per row; rows whose wording was not seen in any public source are marked
+``verified=False``. There is no status text for a lapse or the end of term: the Register status stays at
+"NO OPPOSITION FILED WITHIN TIME LIMIT" after every national part lapsed or expired (recorded OPS answer for
+EP1000000A1, source ``patent_client``), so lapse and expiry keep coming from ``PG25`` and the national codes.
 """
 
 from __future__ import annotations
 
-__all__ = ["CODE_TABLE_VERSION", "EVENT_GROUPS", "group_of"]
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "CODE_TABLE_VERSION",
+    "EVENT_GROUPS",
+    "group_of",
+    "STATUS_TEXT_TABLE_VERSION",
+    "STATUS_TEXT_SOURCES",
+    "EP_STATUS_TEXTS",
+    "StatusText",
+    "normalize_status_text",
+    "status_text_facts",
+]
 
 CODE_TABLE_VERSION = "2026-11-27"
 
@@ -70,3 +96,132 @@ EVENT_GROUPS: dict[str, str] = {
 def group_of(code: str, table: dict[str, str] | None = None) -> str | None:
     """Group of an INPADOC event code (spaces stripped), or None when it decides nothing here."""
     return (table or EVENT_GROUPS).get(code.strip().upper())
+
+
+# -------------------------------------------------------------------------------------------------
+# EP Register status texts carried by STAA
+
+STATUS_TEXT_TABLE_VERSION = "2026-11-27"
+
+#: where the wording of each status text was read (searched 2026-11-27)
+STATUS_TEXT_SOURCES: dict[str, str] = {
+    "fixture": "recorded OPS answer tests/fixtures/epo_ops/legal_EP.2400812.A1.xml (STAA L510EP texts, verbatim)",
+    "patent_client": "recorded OPS legal answer for EP1000000A1 (2023-12-05) in parkerhancock/patent_client, "
+    "patent_client/epo/ops/legal/cassettes/test_async_example.yaml (STAA L510EP text, verbatim)",
+    "register_codes": "EP Register ep-patent-status code list 0-17 (status-code to text) as used by public "
+    "EPO Register client code (TypeScript, EP_STATUS_BY_CODE; the code index did not name the repository); "
+    "codes 10 and 17 also in a real Register answer quoted in Patent2net/P2N p2n/ops/decoder.py",
+    "register_help": "EPO, European Patent Register help 'Legal status' (register.epo.org/help?topic=legalstatus): "
+    "status events incl. 'Opposition procedure running', 'Patent revoked/limited'; 'Patent granted (this does "
+    "not exclude the possibility of an ongoing opposition or appeal procedure)'",
+    "ops_refused": "STAA free text 'STATUS: THE APPLICATION HAS BEEN REFUSED' next to 18R 'APPLICATION REFUSED' "
+    "in public EPO OPS client tests (TypeScript; the code index did not name the repository)",
+    "brief": "wording given in the project brief (issue 6 follow-up); not found in a public source",
+}
+
+
+@dataclass(frozen=True)
+class StatusText:
+    """One EP Register status text and the facts it states.
+
+    Attributes
+    ----------
+    pattern : str
+        Regular expression for the stable part of the text, matched at its start (upper case, single spaces,
+        ``STATUS:`` prefix removed), ending at a word boundary.
+    status : str or None
+        ``pending``, ``granted``, ``revoked`` or ``withdrawn``; None when the text decides no status.
+    opposition : bool or None
+        ``invalidation_pending``: True while an opposition (or a limitation / revocation request) is pending at
+        the EPO, False when the text says none is, None when it does not say.
+    sources : tuple of str
+        Keys of :data:`STATUS_TEXT_SOURCES`.
+    verified : bool
+        False when the wording was not seen in a public source.
+    """
+
+    pattern: str
+    status: str | None
+    opposition: bool | None
+    sources: tuple[str, ...]
+    verified: bool = True
+
+    @property
+    def decides(self) -> bool:
+        """Whether the text states any fact (texts that state none are skipped like unknown ones)."""
+        return self.status is not None or self.opposition is not None
+
+
+#: EP Register status texts, first match wins. Register status codes in brackets.
+EP_STATUS_TEXTS: tuple[StatusText, ...] = (
+    # application stage [17, 16, 15, 14, 12]
+    StatusText(r"THE INTERNATIONAL PUBLICATION HAS BEEN MADE", "pending", None, ("register_codes",)),
+    StatusText(r"THE APPLICATION HAS BEEN PUBLISHED", "pending", None, ("register_codes",)),
+    StatusText(r"REQUEST FOR EXAMINATION WAS MADE", "pending", None, ("register_codes",)),
+    StatusText(r"EXAMINATION IS IN PROGRESS", "pending", None, ("fixture", "register_codes")),
+    StatusText(r"GRANT OF PATENT IS INTENDED", "pending", None, ("fixture", "register_codes")),
+    # granted; the opposition period (nine months) may still be running, so no opposition fact [8]
+    StatusText(
+        r"THE PATENT HAS BEEN GRANTED", "granted", None, ("fixture", "register_codes", "register_help")
+    ),
+    # granted, no opposition pending [7, 3, 5, 6]
+    StatusText(
+        r"NO OPPOSITION FILED WITHIN TIME LIMIT",
+        "granted",
+        False,
+        ("fixture", "patent_client", "register_codes", "register_help"),
+    ),
+    StatusText(r"(?:THE )?PATENT (?:HAS BEEN )?MAINTAINED AS AMENDED", "granted", False, ("register_codes",)),
+    StatusText(r"OPPOSITION REJECTED", "granted", False, ("register_codes", "register_help")),
+    StatusText(r"OPPOSITION PROCEDURE CLOSED", "granted", False, ("register_codes", "register_help")),
+    # limited at the proprietor's request: still granted, the text says nothing of oppositions [2]
+    StatusText(r"THE PATENT HAS BEEN LIMITED", "granted", None, ("register_codes",)),
+    # opposition or limitation / revocation request pending (wording not confirmed as a status text)
+    StatusText(r"OPPOSITION (?:FILED|PROCEDURE RUNNING)", "granted", True, ("register_help", "brief"), False),
+    StatusText(
+        r"(?:REQUEST FOR (?:LIMITATION|REVOCATION)|(?:LIMITATION|REVOCATION) (?:HAS BEEN )?REQUESTED)",
+        "granted",
+        True,
+        ("brief",),
+        False,
+    ),
+    # revoked (after opposition, or on the proprietor's request) [4, 1]
+    StatusText(
+        r"(?:THE )?PATENT (?:HAS BEEN )?REVOKED", "revoked", None, ("register_codes", "register_help")
+    ),
+    # no right will issue [9, 10, 11]; a refusal is treated as withdrawn (see the methodology notes)
+    StatusText(r"THE APPLICATION HAS BEEN WITHDRAWN", "withdrawn", None, ("register_codes",)),
+    StatusText(r"THE APPLICATION IS DEEMED TO BE WITHDRAWN", "withdrawn", None, ("register_codes",)),
+    StatusText(r"THE APPLICATION HAS BEEN REFUSED", "withdrawn", None, ("register_codes", "ops_refused")),
+    # known texts that decide nothing here [13, 0]
+    StatusText(
+        r"PROCEEDINGS CLOSED FOLLOWING CONSOLIDATION WITH ANOTHER APPLICATION",
+        None,
+        None,
+        ("register_codes",),
+    ),
+    StatusText(r"UNKNOWN", None, None, ("register_codes",)),
+)
+
+_PREFIX = re.compile(r"^\s*STATUS\s*:\s*", re.IGNORECASE)
+
+
+def normalize_status_text(text: str) -> str:
+    """Upper case, single spaces, the ``STATUS:`` prefix and trailing full stops removed."""
+    return _PREFIX.sub("", " ".join(text.split())).upper().rstrip(". ")
+
+
+@lru_cache(maxsize=8)
+def _compiled(table: tuple[StatusText, ...]) -> tuple[tuple[re.Pattern[str], StatusText], ...]:
+    return tuple((re.compile(rf"(?:{row.pattern})\b"), row) for row in table)
+
+
+def status_text_facts(text: str | None, table: tuple[StatusText, ...] | None = None) -> StatusText | None:
+    """The row of :data:`EP_STATUS_TEXTS` (or ``table``) an ``STAA`` free text matches, or None when unknown."""
+    if not text:
+        return None
+    norm = normalize_status_text(text)
+    for rx, row in _compiled(tuple(table) if table is not None else EP_STATUS_TEXTS):
+        if rx.match(norm):
+            return row
+    return None

@@ -8,7 +8,8 @@ Pure parse functions (:func:`parse_biblio`, :func:`parse_family`, :func:`parse_l
 - bibliographic data by bulk POST of up to 100 numbers (each document then cached under its own
   single-number request, so later runs and other batch shapes hit the cache);
 - ``family/.../legal`` per number: INPADOC family (size, offices) and legal events (grant, lapse, fees,
-  transfers), mapped by :func:`legal_facts`;
+  transfers; for European patents the EP Register status text of ``STAA``: revocation, withdrawal, pending
+  oppositions), mapped by :func:`legal_facts`;
 - throttling from ``X-Throttling-Control`` (per-service colour and requests per minute), rejections from
   ``X-Rejection-Reason``, ``Retry-After``.
 
@@ -39,7 +40,7 @@ from data_sources._errors import (
     ServiceBlocked,
 )
 from data_sources._http import parse_retry_after
-from data_sources._inpadoc import group_of
+from data_sources._inpadoc import StatusText, group_of, status_text_facts
 from ipvalue._numbers import PatentNumberError, parse_number
 from ipvalue.patent import Patent
 
@@ -506,7 +507,28 @@ def _add_years(d: dt.date, years: float) -> dt.date:
         return d.replace(year=y, month=m, day=28)
 
 
-def legal_facts(family: Family, number: str, *, table: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _register_status(
+    events: Sequence[LegalEvent], table: Sequence[StatusText] | None
+) -> tuple[LegalEvent, StatusText] | None:
+    """The latest ``STAA`` event (by date) whose status text states a fact, with the row it matched."""
+    found = None
+    for e in events:  # sorted by date; a later one on the same date wins
+        if e.code.strip().upper() != "STAA" or e.country != "EP":
+            continue
+        row = status_text_facts(e.text, tuple(table) if table is not None else None)
+        if row is not None and row.decides:
+            if found is None or (e.date or dt.date.min) >= (found[0].date or dt.date.min):
+                found = (e, row)
+    return found
+
+
+def legal_facts(
+    family: Family,
+    number: str,
+    *,
+    table: Mapping[str, str] | None = None,
+    status_texts: Sequence[StatusText] | None = None,
+) -> dict[str, Any]:
     """Facts about one publication from its INPADOC family and legal events.
 
     Parameters
@@ -517,14 +539,17 @@ def legal_facts(family: Family, number: str, *, table: Mapping[str, str] | None 
         Canonical number of the publication asked about (``EP2400812A1``).
     table : mapping, optional
         Event code to group (:data:`data_sources._inpadoc.EVENT_GROUPS` by default).
+    status_texts : sequence of StatusText, optional
+        EP Register status texts of ``STAA`` events (:data:`data_sources._inpadoc.EP_STATUS_TEXTS` by default).
 
     Returns
     -------
     dict
-        ``legal_status`` (pending, granted, lapsed, expired, withdrawn), ``grant_date``, ``lapse_date``,
+        ``legal_status`` (pending, granted, lapsed, expired, revoked, withdrawn), ``grant_date``, ``lapse_date``,
         ``fees_paid_through``, ``family_id``, ``family_size``, ``family_jurisdictions``, ``transfers``,
         ``last_transfer_date``, ``lapsed_states`` and ``in_force_states`` (European patents),
-        ``legal_event_codes``. A field the events do not decide is None.
+        ``invalidation_pending``, ``ep_register_status`` and ``ep_register_status_date`` (European patents, from
+        ``STAA``), ``legal_event_codes``. A field the events do not decide is None.
 
     Notes
     -----
@@ -535,6 +560,11 @@ def legal_facts(family: Family, number: str, *, table: Mapping[str, str] | None 
     - status: the last decisive event wins (lapse, expiry, withdrawal); a European patent is lapsed only when
       it lapsed (``PG25``) in every state where a national fee was ever paid (``PGFP``), or in every state
       mentioned when no fee event is known;
+    - European patents: the latest ``STAA`` event (by date) whose EP Register status text is known decides the
+      EP-level status before the national lapses are looked at: revoked and withdrawn (refused included) always;
+      granted over pending or withdrawn; pending (the application revived) only over withdrawn when nothing
+      shows a grant. Its text also sets ``invalidation_pending`` (an opposition, or a limitation or revocation
+      request, pending at the EPO); an unknown text changes nothing;
     - fees paid through: filing date + fee year for annual fees (``PGFP``, highest year over the states still
       in force); for US maintenance fees (``MAFP``, years 4, 8, 12) grant + 7.5, 11.5 years, or 20 years from
       filing after the last one;
@@ -579,6 +609,19 @@ def legal_facts(family: Family, number: str, *, table: Mapping[str, str] | None 
             status, lapse_date = "expired", e.date
         elif g == "withdrawn" and grant_date is None:
             status, lapse_date = "withdrawn", e.date
+
+    # European patents: the EP Register status text of the latest STAA event
+    register = _register_status(events, status_texts)
+    opposition = None
+    if register is not None:
+        staa, row = register
+        opposition = row.opposition
+        if row.status in ("revoked", "withdrawn"):
+            status, lapse_date = row.status, staa.date
+        elif row.status == "granted" and status in ("pending", "withdrawn"):
+            status, lapse_date = "granted", None
+        elif row.status == "pending" and status == "withdrawn" and grant_date is None:
+            status, lapse_date = "pending", None
 
     # European patents: national lapses and national fees per state
     paid: dict[str, tuple[int, dt.date | None]] = {}
@@ -629,6 +672,9 @@ def legal_facts(family: Family, number: str, *, table: Mapping[str, str] | None 
             "last_transfer_date": max((e.date for e in transfers if e.date), default=None),
             "lapsed_states": ";".join(sorted(lapsed)) or None,
             "in_force_states": ";".join(in_force) or None,
+            "invalidation_pending": opposition,
+            "ep_register_status": register[0].text if register else None,
+            "ep_register_status_date": register[0].date if register else None,
             "legal_event_codes": ";".join(sorted({e.code for e in events})) or None,
         }
     )
