@@ -75,9 +75,22 @@ class Backend:
         """Handles for ``items`` to pass to :meth:`map` several times (the items themselves by default)."""
         return list(items)
 
-    def map(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any) -> list[Any]:
-        """``[fn(item, **kwargs) for item in items]``, in order; an exception in any call is raised here."""
+    def map(
+        self, fn: Callable[..., Any], items: Sequence[Any], *, keep: bool = False, **kwargs: Any
+    ) -> list[Any]:
+        """``[fn(item, **kwargs) for item in items]``, in order; an exception in any call is raised here.
+
+        ``keep=True`` may return handles that stay where they were computed (a cluster's futures) instead of the
+        results; handles can be passed back as items, or inside a list item, to a later :meth:`map`.
+        """
         raise NotImplementedError
+
+    def regroup(self, handles: Sequence[Any], field: str, buckets: int) -> list[list[Any]]:
+        """The shuffle: ``[[h[field][b] for h in handles] for b in range(buckets)]`` (map results split by bucket).
+
+        A cluster backend does it where the results are, returning handles.
+        """
+        return [[h[field][b] for h in handles] for b in range(buckets)]
 
     def close(self) -> None:
         """Release the resources this backend started."""
@@ -94,7 +107,9 @@ class SerialBackend(Backend):
 
     name = "serial"
 
-    def map(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any) -> list[Any]:
+    def map(
+        self, fn: Callable[..., Any], items: Sequence[Any], *, keep: bool = False, **kwargs: Any
+    ) -> list[Any]:
         return [fn(item, **kwargs) for item in items]
 
 
@@ -113,7 +128,9 @@ class ProcessBackend(Backend):
         self.max_workers = max_workers or os.cpu_count() or 1
         self._pool: cf.ProcessPoolExecutor | None = None
 
-    def map(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any) -> list[Any]:
+    def map(
+        self, fn: Callable[..., Any], items: Sequence[Any], *, keep: bool = False, **kwargs: Any
+    ) -> list[Any]:
         if self._pool is None:
             self._pool = cf.ProcessPoolExecutor(max_workers=self.max_workers)
         return list(self._pool.map(functools.partial(fn, **kwargs), items))
@@ -169,9 +186,19 @@ class DaskBackend(Backend):
     def put(self, items: Sequence[Any]) -> list[Any]:
         return list(self.client.scatter(list(items)))
 
-    def map(self, fn: Callable[..., Any], items: Sequence[Any], **kwargs: Any) -> list[Any]:
-        futures = self.client.map(fn, list(items), pure=False, **kwargs)
-        return list(self.client.gather(futures))
+    def map(
+        self, fn: Callable[..., Any], items: Sequence[Any], *, keep: bool = False, **kwargs: Any
+    ) -> list[Any]:
+        # kwargs through a partial: client.map reserves some keyword names (key=, workers=...); futures inside
+        # the items (or inside a list item) are resolved on the workers, without passing through this process
+        futures = self.client.map(functools.partial(fn, **kwargs), list(items), pure=False)
+        return futures if keep else list(self.client.gather(futures))
+
+    def regroup(self, handles: Sequence[Any], field: str, buckets: int) -> list[list[Any]]:
+        pairs = [(h, field, b) for b in range(buckets) for h in handles]
+        picked = self.client.map(_pick, pairs, pure=False)
+        n = len(handles)
+        return [picked[b * n : (b + 1) * n] for b in range(buckets)]
 
     def close(self) -> None:
         if self._owned is not None:
@@ -253,6 +280,15 @@ def _first_pass(chunk: pd.DataFrame, *, as_of: dt.date, buckets: int) -> dict[st
     }
 
 
+def _chunk_currencies(first: dict[str, Any]) -> dict[str, str]:
+    return first["currencies"]
+
+
+def _pick(job: tuple[dict[str, Any], str, int]) -> pd.DataFrame:
+    first, field, b = job
+    return first[field][b]
+
+
 def _bucket_quantiles(pieces: list[pd.DataFrame], *, key: str) -> pd.DataFrame:
     """Reduce step: exact cohort caps of every cohort in one hash bucket (all its rows, from every chunk)."""
     from ipvalue.quality import cohort_quantiles
@@ -269,12 +305,22 @@ def _bucket_quantiles(pieces: list[pd.DataFrame], *, key: str) -> pd.DataFrame:
 
 
 def _value_chunk(
-    chunk: pd.DataFrame, *, a: dict, as_of: dt.date, seed: int, currency: str | None, cohort: dict | None
+    chunk: pd.DataFrame,
+    *,
+    a: dict,
+    as_of: dt.date,
+    seed: int,
+    currency: str | None,
+    cohort: dict | None,
+    attrs: dict | None = None,
 ) -> pd.DataFrame:
-    """The per-chunk valuation (the same function on every backend)."""
+    """The per-chunk valuation (the same function on every backend); ``attrs`` are set on the chunk's result."""
     from ipvalue.valuation.portfolio import _value_frame
 
-    return _value_frame(chunk, a, as_of, seed, currency=currency, cohort=cohort)
+    out = _value_frame(chunk, a, as_of, seed, currency=currency, cohort=cohort)
+    if attrs is not None:
+        out.attrs = dict(attrs)
+    return out
 
 
 def _currency(first: dict[str, str], default: str) -> str:
@@ -336,17 +382,19 @@ def run_value_portfolio(
     try:
         handles = be.put(chunks)
         n_buckets = max(1, min(len(chunks), 16))
-        first = be.map(_first_pass, handles, as_of=day, buckets=n_buckets)
+        # map: per chunk, its currencies and its citation rows split into hash buckets of the cohort key (kept on
+        # the workers by a cluster backend)
+        first = be.map(_first_pass, handles, keep=True, as_of=day, buckets=n_buckets)
         currencies: dict[str, str] = {}
-        for f in first:
-            for c, pid in f["currencies"].items():
+        for found in be.map(_chunk_currencies, first):
+            for c, pid in found.items():
                 currencies.setdefault(c, pid)
         currency = _currency(currencies, a["currency"])
+        # reduce: one task per bucket gathers that bucket from every chunk and takes exact quantiles per cohort
         tables = {}
         for name, key in (("class_year", "key1"), ("year", "key2")):
-            grouped = [[f[name][b] for f in first] for b in range(n_buckets)]
-            parts_q = be.map(_bucket_quantiles, grouped, key=key)
-            tables[name] = pd.concat(parts_q).sort_index() if parts_q else None
+            parts_q = be.map(_bucket_quantiles, be.regroup(first, name, n_buckets), key=key)
+            tables[name] = pd.concat(parts_q).sort_index()
         del first
         results = be.map(_value_chunk, handles, a=a, as_of=day, seed=seed, currency=currency, cohort=tables)
     finally:
@@ -420,7 +468,6 @@ def _value_dask_frame(
         client = backend.client
     if "patent_id" not in ddf.columns:
         ddf = ddf.assign(patent_id=ddf.index)
-    dd = importlib.import_module("dask.dataframe")
     empty_rates = pd.DataFrame(
         {"key1": np.empty(0, np.int64), "key2": np.empty(0, np.int64), "rate": np.empty(0)}
     )
@@ -461,24 +508,18 @@ def _value_dask_frame(
         # some group spans partitions: move each group's rows to one partition (rows without a group stay spread)
         keyed = ddf.map_partitions(_group_key, meta=_group_key(ddf._meta))
         ddf = keyed.shuffle(on="_ipvalue_group_key").drop(columns=["_ipvalue_group_key"])
-    meta = _value_chunk(ddf._meta, a=a, as_of=day, seed=seed, currency=currency, cohort=tables)
-    out = ddf.map_partitions(
-        _value_chunk,
-        a=a,
-        as_of=day,
-        seed=seed,
-        currency=currency,
-        cohort=tables,
-        meta=meta,
-        align_dataframes=False,
-    )
     prov = provenance(a, day, seed, None)
     prov["input_hash_note"] = (
         "not computed for a Dask DataFrame: hash the input with ipvalue.valuation.input_hash"
     )
-    try:
-        out.attrs["ipvalue"] = prov
-    except (AttributeError, TypeError):  # pragma: no cover - a Dask version without attrs
-        pass
-    del dd
-    return out
+    kw = {
+        "a": a,
+        "as_of": day,
+        "seed": seed,
+        "currency": currency,
+        "cohort": tables,
+        "attrs": {"ipvalue": prov},
+    }
+    meta = _value_chunk(ddf._meta, **kw)
+    # every partition carries the provenance in attrs, so the computed frame has it (pandas keeps equal attrs)
+    return ddf.map_partitions(_value_chunk, meta=meta, align_dataframes=False, **kw)

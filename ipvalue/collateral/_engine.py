@@ -67,6 +67,14 @@ def _seed(rng: Any) -> int:
     return int(rng)
 
 
+def _computed(valued: Any) -> Any:
+    """A Dask DataFrame computed into pandas (its partitions carry the valuation's ``attrs``); else as given."""
+    mod = type(valued).__module__ or ""
+    if mod.startswith(("dask.", "dask_expr")) and hasattr(valued, "compute"):
+        return valued.compute()
+    return valued
+
+
 def _resolve_as_of(valued: pd.DataFrame, as_of: Any) -> dt.date:
     if as_of is None:
         as_of = (getattr(valued, "attrs", {}) or {}).get("ipvalue", {}).get("as_of")
@@ -236,10 +244,12 @@ def assess_collateral(
 
     Parameters
     ----------
-    valued : pandas.DataFrame
+    valued : pandas.DataFrame or dask.dataframe.DataFrame
         Output of :func:`ipvalue.value_portfolio`: facts plus ``value``, ``value_p05/p50/p95``,
         ``remaining_life_years``, ``quality_legal`` and ``currency`` (missing optional columns are named in the
-        assumptions and flags).
+        assumptions and flags). A Dask DataFrame (e.g. ``value_portfolio`` run on a Dask frame) is computed
+        here, on Dask's current scheduler, into one pandas frame: the pledged pool of one loan is assessed in one
+        process (see ``docs/methodology/scale.md``).
     loan : Loan
         The loan the patents secure.
     policy : str, Policy or mapping
@@ -270,6 +280,7 @@ def assess_collateral(
     if not isinstance(loan, Loan):
         raise TypeError(f"loan must be an ipvalue.Loan, got {type(loan).__name__}")
     seed = _seed(rng)
+    valued = _computed(valued)
     if not isinstance(paths, numbers.Integral) or paths < 2:
         raise ValueError(f"paths must be an integer of at least 2, got {paths!r}")
     pol = load_policy(policy)
