@@ -213,6 +213,8 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "revenue": ("revenue", "收入", "营业收入", "销售收入", "年收入", "sales", "annualrevenue"),
     "revenue_growth": ("revenue_growth", "收入增长率", "增长率", "growth", "revenuegrowth"),
     "royalty_rate": ("royalty_rate", "提成率", "许可费率", "royaltyrate", "royalty"),
+    "income_method": ("income_method", "收益法", "收益法类型", "收益方法", "incomemethod"),
+    "profit_share": ("profit_share", "利润分成率", "profitshare", "profitsplit"),
     "profit_margin": ("profit_margin", "利润率", "profitmargin", "margin"),
     "tax_rate": ("tax_rate", "税率", "所得税率", "taxrate"),
     "discount_rate": ("discount_rate", "折现率", "discountrate"),
@@ -726,7 +728,7 @@ def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
             neg = (out[col] < 0).to_numpy(dtype=bool)
             for i in np.flatnonzero(neg):
                 reader.fail(int(i), col, f"negative amount {out[col].iloc[i]}")
-    for col in ("royalty_rate", "tax_rate", "discount_rate", "profit_margin", "volatility"):
+    for col in ("royalty_rate", "profit_share", "tax_rate", "discount_rate", "profit_margin", "volatility"):
         if col in out.columns:
             bad = ((out[col] < 0) | (out[col] > (5.0 if col == "volatility" else 1.0))).to_numpy(dtype=bool)
             for i in np.flatnonzero(bad):

@@ -77,6 +77,8 @@ ECONOMIC_COLUMNS: dict[str, str] = {
     "revenue": "float",
     "revenue_growth": "float",
     "royalty_rate": "float",
+    "income_method": "str",
+    "profit_share": "float",
     "profit_margin": "float",
     "tax_rate": "float",
     "discount_rate": "float",
