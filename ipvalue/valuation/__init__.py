@@ -34,6 +34,7 @@ from ipvalue.valuation.income import (
     with_and_without,
 )
 from ipvalue.valuation.portfolio import (
+    INCOME_METHODS,
     VALUE_COLUMNS,
     ValuationInputError,
     input_hash,
@@ -70,6 +71,7 @@ __all__ = [
     "input_hash",
     "ValuationInputError",
     "VALUE_COLUMNS",
+    "INCOME_METHODS",
 ]
 
 

@@ -26,9 +26,22 @@ from ipvalue._version import __version__
 from ipvalue.valuation import reconcile as _rc
 from ipvalue.valuation._data import decay_table, load_defaults, price_index, royalty_ranges
 from ipvalue.valuation.cost import cost_value, reproduction_cost
-from ipvalue.valuation.income import income_period, relief_from_royalty
+from ipvalue.valuation.income import (
+    equivalent_investment_share,
+    income_period,
+    profit_split,
+    relief_from_royalty,
+    tab_factor,
+)
 
-__all__ = ["value_portfolio", "ValuationInputError", "VALUE_COLUMNS", "resolve_assumptions", "input_hash"]
+__all__ = [
+    "value_portfolio",
+    "ValuationInputError",
+    "VALUE_COLUMNS",
+    "INCOME_METHODS",
+    "resolve_assumptions",
+    "input_hash",
+]
 
 #: columns value_portfolio adds (``currency`` is added or kept)
 VALUE_COLUMNS: tuple[str, ...] = (
@@ -49,6 +62,32 @@ VALUE_COLUMNS: tuple[str, ...] = (
 )
 QUALITY_COLUMNS = ("quality_legal", "quality_technical", "quality_economic", "quality_score")
 DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
+#: income methods ``value_portfolio`` can apply per patent (the ``income_method`` column or assumption)
+INCOME_METHODS: tuple[str, ...] = ("relief_from_royalty", "profit_split", "equivalent_investment")
+_METHOD_LABELS = {
+    "relief_from_royalty": "relief from royalty",
+    "profit_split": "profit split",
+    "equivalent_investment": "equivalent-investment profit split",
+}
+# spellings accepted for each method (compared after lower-casing and turning spaces and hyphens into "_")
+_METHOD_ALIASES: dict[str, str] = {
+    **{m: m for m in INCOME_METHODS},
+    "rfr": "relief_from_royalty",
+    "节省许可费法": "relief_from_royalty",
+    "许可费节省法": "relief_from_royalty",
+    "分成法": "profit_split",
+    "利润分成法": "profit_split",
+    "约当投资": "equivalent_investment",
+    "约当投资分成法": "equivalent_investment",
+    "equivalent_investment_share": "equivalent_investment",
+}
+
+
+def _method_key(text: str) -> str | None:
+    """The method a spelling names (None when unknown)."""
+    return _METHOD_ALIASES.get(text.strip().lower().replace("-", "_").replace(" ", "_"))
+
+
 LEGAL_STATUSES = ("pending", "granted", *DEAD_STATUSES)
 
 
@@ -100,7 +139,27 @@ _SCALAR_KEYS = {
     "chunk_patents": int,
     "term_errors": str,
     "allocation_weight": str,
+    "income_method": str,
+    "profit_share": float,
+    "profit_share_range": lambda v: _rate_pair(v, "profit_share_range"),
+    "profit_share_decline": str,
+    "profit_share_spread_relative": float,
+    "patent_profit_rate": float,
+    "licensee_profit_rate": float,
 }
+
+
+def _rate_pair(v: Any, name: str) -> list[float]:
+    """``(low, high)`` as two floats (checked for order and range by :func:`resolve_assumptions`)."""
+    try:
+        out = [float(x) for x in v]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (low, high), got {v!r}") from None
+    if len(out) != 2:
+        raise ValueError(f"{name} must be (low, high), got {v!r}")
+    return out
+
+
 _MAPPING_KEYS = ("method_weights", "royalty_ranges", "discount_rate_build_up")
 
 
@@ -117,7 +176,11 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         (situation -> method -> weight), ``royalty_ranges`` (industry -> (low, high)), ``discount_rate_build_up``
         (component -> rate), cost settings (``developer_profit_rate``, ``opportunity_rate``,
         ``development_years``, ``functional_obsolescence``, ``economic_obsolescence``), Monte Carlo spreads,
-        ``term_errors`` (``"raise"`` or ``"coerce"``), ``allocation_weight`` (column name), ``currency``.
+        ``term_errors`` (``"raise"`` or ``"coerce"``), ``allocation_weight`` (column name), ``currency``;
+        income method: ``income_method`` (one of :data:`INCOME_METHODS`, for rows without an ``income_method``),
+        ``profit_share`` (default share of profit, else ``profit_share_range`` positioned by the quality score),
+        ``profit_share_decline`` (``"none"`` or ``"linear"``: 动态分成率), ``profit_share_spread_relative``,
+        ``patent_profit_rate`` and ``licensee_profit_rate`` (约当投资 cost-profit rates).
 
     Returns
     -------
@@ -170,6 +233,13 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         "method_weights": {s: dict(w) for s, w in d["reconciliation_weights"].items() if isinstance(w, dict)},
         "royalty_ranges": {},
         "discount_rate_build_up": bu,
+        "income_method": d["income_method"]["value"],
+        "profit_share": None,
+        "profit_share_range": [float(d["profit_share"]["low"]), float(d["profit_share"]["high"])],
+        "profit_share_decline": d["profit_share"]["decline"],
+        "profit_share_spread_relative": mc["profit_share_spread_relative"]["value"],
+        "patent_profit_rate": d["equivalent_investment"]["patent_profit_rate"]["value"],
+        "licensee_profit_rate": d["equivalent_investment"]["licensee_profit_rate"]["value"],
     }
     for k, v in given.items():
         if k in _MAPPING_KEYS:
@@ -209,6 +279,26 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         raise ValueError(f"decay_curve must be 'exponential', 'linear' or 'none', got {out['decay_curve']!r}")
     if out["term_errors"] not in ("raise", "coerce"):
         raise ValueError(f"term_errors must be 'raise' or 'coerce', got {out['term_errors']!r}")
+    method = _method_key(str(out["income_method"]))
+    if method is None:
+        raise ValueError(
+            f"income_method must be one of {', '.join(INCOME_METHODS)}, got {out['income_method']!r}"
+        )
+    out["income_method"] = method
+    if out["profit_share_decline"] not in ("none", "linear"):
+        raise ValueError(
+            f"profit_share_decline must be 'none' or 'linear', got {out['profit_share_decline']!r}"
+        )
+    lo_s, hi_s = out["profit_share_range"]
+    if not (0.0 <= lo_s <= hi_s <= 1.0):
+        raise ValueError(
+            f"profit_share_range must be (low, high) with 0 <= low <= high <= 1, got {out['profit_share_range']!r}"
+        )
+    for k in ("patent_profit_rate", "licensee_profit_rate"):
+        if not out[k] > -1.0:
+            raise ValueError(f"assumption {k} must be a cost-profit rate above -1, got {out[k]!r}")
+    if not out["profit_share_spread_relative"] >= 0.0:
+        raise ValueError("assumption profit_share_spread_relative must be >= 0")
     if out["draws"] < 0:
         raise ValueError(f"draws must be >= 0, got {out['draws']}")
     for k in (
@@ -221,6 +311,7 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         "functional_obsolescence",
         "economic_obsolescence",
         "opportunity_rate",
+        "profit_share",
     ):
         v = out[k]
         if v is not None and not (0.0 <= v <= 1.0):
@@ -354,6 +445,38 @@ def _text(frame: pd.DataFrame, col: str, *, lower: bool = False) -> np.ndarray:
         u = [v.lower() for v in u]
     lut = np.array([*u, ""], dtype=object)
     return lut[np.where(codes < 0, len(u), codes)]
+
+
+def _income_methods(frame: pd.DataFrame, ids: np.ndarray, problems: list) -> np.ndarray:
+    """The optional ``income_method`` column as codes into :data:`INCOME_METHODS` (NaN where not given).
+
+    Each distinct spelling is looked up once; unknown ones are reported in ``problems`` naming the patent.
+    """
+    n = len(frame)
+    if "income_method" not in frame.columns:
+        return np.full(n, np.nan)
+    codes, uniques = pd.factorize(frame["income_method"], use_na_sentinel=True)
+    texts = [str(v).strip() for v in uniques]
+    keys = [_method_key(t) if t else None for t in texts]
+    lut = np.array(
+        [
+            np.nan if not t else (INCOME_METHODS.index(k) if k else -1.0)
+            for t, k in zip(texts, keys, strict=True)
+        ]
+        + [np.nan],
+        dtype=float,
+    )
+    out = lut[np.where(codes < 0, len(texts), codes)]
+    for j in np.flatnonzero(out == -1.0)[:50]:
+        problems.append(
+            (
+                ids[j],
+                "income_method",
+                f"patent {ids[j]}: field income_method {frame['income_method'].iloc[j]!r} is not one of "
+                + ", ".join(INCOME_METHODS),
+            )
+        )
+    return out
 
 
 def _check_range(problems: list, ids: np.ndarray, col: str, x: np.ndarray, ok: np.ndarray, rule: str) -> None:
@@ -609,11 +732,13 @@ def _loop_income(
     last: np.ndarray,
     n_years: int,
     linear: bool,
+    *,
+    extra_step: bool = False,
 ) -> np.ndarray:
     """Year-by-year PV of the revenue path (forecast, then growth) per draw: ``(patents, draws)``.
 
     Used for draws of patents with a revenue forecast or under the linear step-down; the others use the closed
-    form :func:`_geometric_pv`.
+    form :func:`_geometric_pv`. ``extra_step`` applies the step-down (once more) for a declining profit share.
     """
     acc = np.zeros(np.broadcast_shapes(g.shape, r.shape, life.shape))
     disc = np.ones_like(acc)
@@ -627,11 +752,15 @@ def _loop_income(
         if t <= fmat.shape[1]:
             base = np.where(t <= h, fmat[:, t - 1 : t], base)
         w = np.clip(life - (t - 1.0), 0.0, 1.0)
-        if linear:
+        if linear or extra_step:
             with np.errstate(divide="ignore", invalid="ignore"):
-                w = w * np.where(
+                step = np.where(
                     life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0
                 )
+            if linear:
+                w = w * step
+            if extra_step:
+                w = w * step
         acc += base * dec * disc * w
     return acc
 
@@ -673,6 +802,13 @@ def _year_weights(life: np.ndarray, n_years: int, linear: bool) -> np.ndarray:
                 life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0
             )
     return w
+
+
+def _step_down(life: np.ndarray, n_years: int) -> np.ndarray:
+    """Linear step-down ``(N - t + 1) / N`` of year ``t`` in an income period ``N`` (动态分成率), 0 when N = 0."""
+    t = np.arange(1, n_years + 1, dtype=float)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0)
 
 
 def _as_of(as_of: Any) -> dt.date:
@@ -806,6 +942,24 @@ def _allocation(
     return alloc
 
 
+def _trend_factor(rd_year: np.ndarray, day: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CPI factor from ``rd_year`` to the valuation year (1 where the year is missing or before the table).
+
+    Returns the factor, the price level of ``rd_year`` (NaN where unknown) and the table's years.
+    """
+    years_idx, cpi = price_index()
+    factor = np.ones(len(rd_year))
+    lvl_then = np.full(len(rd_year), np.nan)
+    has_year = np.isfinite(rd_year)
+    if has_year.any():
+        lvl_then = np.interp(rd_year, years_idx, cpi, left=np.nan, right=cpi[-1])
+        lvl_now = float(np.interp(day.year, years_idx, cpi, right=cpi[-1]))
+        factor = np.where(
+            has_year & np.isfinite(lvl_then), lvl_now / np.where(np.isfinite(lvl_then), lvl_then, 1.0), 1.0
+        )
+    return factor, lvl_then, years_idx
+
+
 def _cost_values(
     frame: pd.DataFrame,
     x: dict[str, np.ndarray],
@@ -821,18 +975,11 @@ def _cost_values(
 
     Trended ``rd_cost`` plus developer's profit, opportunity cost and fees paid, less 贬值率 and obsolescence.
     """
-    n = len(frame)
     rd = x["rd_cost"]
     rd_year = x["rd_year"]
-    years_idx, cpi = price_index()
-    factor = np.ones(n)
+    factor, lvl_then, years_idx = _trend_factor(rd_year, day)
     has_year = np.isfinite(rd_year)
     if has_year.any():
-        lvl_then = np.interp(rd_year, years_idx, cpi, left=np.nan, right=cpi[-1])
-        lvl_now = float(np.interp(day.year, years_idx, cpi, right=cpi[-1]))
-        factor = np.where(
-            has_year & np.isfinite(lvl_then), lvl_now / np.where(np.isfinite(lvl_then), lvl_then, 1.0), 1.0
-        )
         notes.add(
             np.isfinite(rd) & ~dead & has_year & np.isfinite(lvl_then),
             "cost trended by CPI x" + _fmt(np.round(factor, 3), "{:.3f}"),
@@ -847,7 +994,7 @@ def _cost_values(
         )
     notes.add(np.isfinite(rd) & ~dead & ~has_year, "rd_year missing: cost not trended")
     fees = _fees_paid(frame, day, currency, notes, np.isfinite(rd) & ~dead & ~np.isnan(life_legal))
-    fees_arr = np.zeros(n) if fees is None else fees
+    fees_arr = np.zeros(len(frame)) if fees is None else fees
     opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
     filing = (
         pd.to_datetime(frame["filing_date"])
@@ -887,6 +1034,7 @@ def _input_rules(year: int) -> tuple[tuple[str, Any, str], ...]:
         ("revenue", lambda v: fin(v) & (v >= 0), "must be a finite number >= 0"),
         ("revenue_growth", lambda v: (v > -1) & (v <= 1), "must be a rate in (-1, 1]"),
         ("royalty_rate", lambda v: (v >= 0) & (v <= 1), "must be a rate in [0, 1]"),
+        ("profit_share", lambda v: (v >= 0) & (v <= 1), "must be a rate in [0, 1]"),
         ("profit_margin", lambda v: (v >= -1) & (v <= 1), "must be a rate in [-1, 1]"),
         ("tax_rate", lambda v: (v >= 0) & (v < 1), "must be a rate in [0, 1)"),
         ("discount_rate", lambda v: (v >= 0) & (v <= 1), "must be a rate in [0, 1]"),
@@ -917,7 +1065,9 @@ def value_portfolio(
         Portfolio frame (see :mod:`ipvalue.patent`), indexed by ``patent_id``. Economics may be per patent or per
         ``group`` (a product line): rows of a group share the group's ``revenue`` and ``commercialization_cost``,
         allocated by the weight column (``allocation_weight`` assumption, else ``quality_score``, else equal);
-        other economics missing in a row are taken from the group.
+        other economics missing in a row are taken from the group. The income method is the row's (or group's)
+        ``income_method`` (one of :data:`INCOME_METHODS`: relief from royalty, profit split on
+        ``revenue x profit_margin`` with ``profit_share``, or 约当投资), else the ``income_method`` assumption.
     assumptions : dict or pydantic model, optional
         Overrides of the defaults in ``ipvalue/data/valuation_defaults.json`` (see :func:`resolve_assumptions`).
     as_of : date or str
@@ -1048,6 +1198,7 @@ def _value_frame(
         "revenue",
         "revenue_growth",
         "royalty_rate",
+        "profit_share",
         "profit_margin",
         "tax_rate",
         "discount_rate",
@@ -1063,6 +1214,7 @@ def _value_frame(
     for col, ok, rule in _input_rules(day.year):
         chk(problems, ids, col, x[col], ok(x[col]), rule)
     commercialized = _flag(frame, "commercialized", ids)
+    method_given = _income_methods(frame, ids, problems)
     fc = _forecast(frame, ids, problems)
 
     # ---- groups
@@ -1091,6 +1243,7 @@ def _value_frame(
     for col in (
         "revenue_growth",
         "royalty_rate",
+        "profit_share",
         "profit_margin",
         "tax_rate",
         "discount_rate",
@@ -1100,6 +1253,7 @@ def _value_frame(
     ):
         x[col] = _group_fill(x[col], codes, id_order)
     commercialized = _group_fill(commercialized, codes, id_order)
+    method_given = _group_fill(method_given, codes, id_order)
     group_rev = _group_fill(x["revenue"], codes, id_order)
     group_k = _group_fill(x["commercialization_cost"], codes, id_order)
 
@@ -1165,6 +1319,21 @@ def _value_frame(
             + ")",
         )
 
+    # ---- income method per patent: the row's (or its group's), else the assumption
+    method_code = np.where(
+        np.isnan(method_given), float(INCOME_METHODS.index(a["income_method"])), method_given
+    )
+    method_code = method_code.astype(np.int64)
+    split = method_code > 0  # profit_split or equivalent_investment: a share of the profit stream
+    eqi = method_code == INCOME_METHODS.index("equivalent_investment")
+    method_name = np.asarray(INCOME_METHODS, dtype=object)[method_code]
+    notes.add(
+        live_rev,
+        "income method: "
+        + method_name
+        + np.where(np.isnan(method_given), " (assumption default)", " (given)").astype(object),
+    )
+
     dt_table = decay_table()
     fld = _cpc_field(_text(frame, "cpc"), dt_table)
     fld_decay = dt_table.set_index("field")["decay_rate"].reindex(fld).to_numpy(dtype=float)
@@ -1218,14 +1387,14 @@ def _value_frame(
     need = ~roy_given & np.isfinite(revenue)
     if a["royalty_rate"] is not None:
         roy[need] = a["royalty_rate"]
-        notes.add(need & live_rev, f"royalty_rate {a['royalty_rate']:.2%} (assumption)")
+        notes.add(need & live_rev & ~split, f"royalty_rate {a['royalty_rate']:.2%} (assumption)")
         lo = np.where(need, a["royalty_rate"] * (1 - a["royalty_spread_relative"]), lo)
         hi = np.where(need, a["royalty_rate"] * (1 + a["royalty_spread_relative"]), hi)
     else:
         roy[need] = (lo + (hi - lo) * pos)[need]
         how = np.where(np.isfinite(qscore), "positioned by quality_score", "midpoint")
         notes.add(
-            need & live_rev,
+            need & live_rev & ~split,
             "royalty_rate default "
             + _fmt_pct(roy, 2)
             + " ("
@@ -1240,7 +1409,7 @@ def _value_frame(
         )
     # 25% rule (Goldscheider et al. 2002): a sanity check on the royalty, never an input (Uniloc v. Microsoft, 2011)
     margin = x["profit_margin"]
-    chk25 = live_rev & np.isfinite(margin) & (margin > 0)
+    chk25 = live_rev & np.isfinite(margin) & (margin > 0) & ~split
     notes.add(
         chk25,
         "25% rule cross-check: 0.25 x profit_margin = "
@@ -1252,6 +1421,80 @@ def _value_frame(
     spread = a["royalty_spread_relative"]
     lo = np.where(roy_given, roy * (1 - spread), lo)
     hi = np.where(roy_given, np.minimum(roy * (1 + spread), 1.0), hi)
+
+    # ---- profit share (分成率) of profit_split and equivalent_investment patents, and its Monte Carlo range
+    share, s_lo, s_hi = (np.full(n, np.nan) for _ in range(3))
+    decline = a["profit_share_decline"] == "linear"
+    if split.any():
+        sp_rel = a["profit_share_spread_relative"]
+        psplit = split & ~eqi
+        given_s = psplit & ~np.isnan(x["profit_share"])
+        share[given_s] = x["profit_share"][given_s]
+        need_s = psplit & ~given_s
+        if a["profit_share"] is not None:
+            share[need_s] = a["profit_share"]
+            s_lo[need_s] = a["profit_share"] * (1 - sp_rel)
+            s_hi[need_s] = min(a["profit_share"] * (1 + sp_rel), 1.0)
+            notes.add(need_s & live_rev, f"profit_share {a['profit_share']:.2%} (assumption)")
+        else:
+            lo_s, hi_s = a["profit_share_range"]
+            share[need_s] = (lo_s + (hi_s - lo_s) * pos)[need_s]
+            s_lo[need_s], s_hi[need_s] = lo_s, hi_s
+            how = np.where(np.isfinite(qscore), "positioned by quality_score", "midpoint")
+            notes.add(
+                need_s & live_rev,
+                "profit_share default "
+                + _fmt_pct(share, 2)
+                + f" (range {lo_s:.0%}-{hi_s:.0%} of profit, 四分法/三分法 rule of thumb, "
+                + how
+                + ")",
+            )
+        ok_e = np.zeros(n, bool)
+        if eqi.any():
+            # 约当投资分成率: the patent's replacement cost (rd_cost trended by CPI) against the licensee's assets
+            trend, _, _ = _trend_factor(x["rd_year"], day)
+            cp = x["rd_cost"] * trend
+            pp, pl = a["patent_profit_rate"], a["licensee_profit_rate"]
+            ok_e = eqi & np.isfinite(cp) & np.isfinite(launch_cost)
+            ok_e &= np.where(ok_e, cp * (1.0 + pp) + np.where(ok_e, launch_cost, 0.0) * (1.0 + pl), 0.0) > 0
+            if ok_e.any():
+                share[ok_e] = equivalent_investment_share(cp[ok_e], pp, launch_cost[ok_e], pl)
+            notes.add(
+                ok_e & live_rev,
+                "profit_share "
+                + _fmt_pct(share, 2)
+                + " by 约当投资: patent rd_cost x CPI "
+                + _fmt(np.round(cp, 0), "{:,.0f}")
+                + f" at {pp:.1%}, licensee commercialization_cost "
+                + _fmt(np.round(launch_cost, 0), "{:,.0f}")
+                + f" at {pl:.1%}",
+            )
+            notes.add(
+                eqi & ~ok_e & live_rev,
+                "income: equivalent_investment needs rd_cost and commercialization_cost, method not applied",
+            )
+            notes.add(
+                eqi & live_rev & ~np.isnan(x["profit_share"]),
+                "profit_share given but not used: equivalent_investment computes the share",
+            )
+        fixed = given_s | ok_e
+        s_lo = np.where(fixed, share * (1 - sp_rel), s_lo)
+        s_hi = np.where(fixed, np.minimum(share * (1 + sp_rel), 1.0), s_hi)
+        notes.add(
+            split & live_rev & ~np.isfinite(margin),
+            "income: " + method_name + " needs profit_margin, method not applied",
+        )
+        notes.add(split & live_rev & (margin < 0), "income: profit_margin negative, profit split not applied")
+    split_ok = split & np.isfinite(share) & np.isfinite(margin) & (margin >= 0)
+    notes.add(
+        split_ok & live_rev,
+        "income: "
+        + _fmt_pct(share, 2)
+        + " of profit (revenue x profit_margin "
+        + _fmt_pct(margin, 1)
+        + "), after tax"
+        + (", share declining linearly (动态分成率)" if decline else ""),
+    )
 
     # ---- situation and income period
     situation = _rc.classify_situation(commercialized, revenue, launch_cost)
@@ -1288,8 +1531,31 @@ def _value_frame(
         t = np.arange(1, n_years + 1, dtype=float)
         base = base * (1.0 - decay[sl, None]) ** t[None, :]
         w = _year_weights(period[sl, None], n_years, linear)
-        res = relief_from_royalty(base * w, roy[sl], tax[sl], disc[sl], mid_year=a["mid_year"], tab_years=tab)
-        pv[sl] = res.value
+        sp = split[sl]
+        if not sp.any():
+            res = relief_from_royalty(
+                base * w, roy[sl], tax[sl], disc[sl], mid_year=a["mid_year"], tab_years=tab
+            )
+            pv[sl] = res.value
+            continue
+        # row-wise kernels: valuing the RfR rows apart from the split rows leaves every row's numbers unchanged
+        rr = ~sp
+        if rr.any():
+            k = sl[rr]
+            res = relief_from_royalty(
+                base[rr] * w[rr], roy[k], tax[k], disc[k], mid_year=a["mid_year"], tab_years=tab
+            )
+            pv[k] = res.value
+        ok = split_ok[sl]
+        if ok.any():
+            k = sl[ok]
+            ws = w[ok] * _step_down(period[k, None], n_years) if decline else w[ok]
+            profit = base[ok] * ws * margin[k, None]
+            res = profit_split(profit * (1.0 - tax[k, None]), share[k], disc[k], mid_year=a["mid_year"])
+            v = np.asarray(res.value, dtype=float)
+            if tab is not None:
+                v = v * tab_factor(tax[k], tab, disc[k], mid_year=a["mid_year"])
+            pv[k] = v
     comm = situation == "commercialised"
     pre = situation == "pre_commercial"
     value_income = np.where(comm & has_rev, pv, np.nan)
@@ -1306,7 +1572,7 @@ def _value_frame(
     # ---- real option (deferral) for pre-commercial patents
     value_option = np.where(dead, 0.0, np.nan)
     deferral = _deferral_option()
-    opt_ok = pre & has_rev & np.isfinite(launch_cost) & (period > 0)
+    opt_ok = pre & has_rev & np.isfinite(launch_cost) & (period > 0) & np.isfinite(pv)
     if deferral is None:
         notes.add(pre & ~dead, "option: real-option module not available, method not applied")
     else:
@@ -1315,7 +1581,7 @@ def _value_frame(
             value_option[opt_ok] = np.asarray(getattr(ov, "value", ov), dtype=float)
             notes.add(
                 opt_ok,
-                f"option: deferral call on the RfR value, strike = launch cost, T = income period, "
+                f"option: deferral call on the income value, strike = launch cost, T = income period, "
                 f"risk-free {a['risk_free']:.1%}, leakage 1/T",
             )
             notes.add(
@@ -1335,7 +1601,16 @@ def _value_frame(
     value, w_eff = _rc.reconcile(value_income, value_cost, value_option, W)
     value = np.where(dead, 0.0, value)
     notes.add(~dead & np.isnan(value) & ~np.isnan(life_legal), "no method applies: value not computed")
-    methods_used = _rc.describe_weights(w_eff).to_numpy(dtype=object)
+    methods_used = _rc.describe_weights(w_eff).to_numpy(dtype=object, copy=True)
+    with_income = w_eff[:, 0] > 0
+    for j, m in enumerate(INCOME_METHODS):
+        mm = with_income & (method_code == j)
+        if mm.any():
+            methods_used[mm] = (
+                pd.Series(methods_used[mm], dtype=object)
+                .str.replace("income ", f"income ({_METHOD_LABELS[m]}) ", n=1, regex=False)
+                .to_numpy(dtype=object)
+            )
     methods_used = np.where(dead, "none (no remaining life)", methods_used)
 
     # ---- Monte Carlo range
@@ -1355,9 +1630,9 @@ def _value_frame(
             period,
             revenue,
             growth,
-            roy,
-            lo,
-            hi,
+            np.where(split, share, roy),
+            np.where(split, s_lo, lo),
+            np.where(split, s_hi, hi),
             roy_given,
             tax,
             disc,
@@ -1366,7 +1641,14 @@ def _value_frame(
             launch_cost,
             situation,
             ~np.isnan(econ_life),
-            {"fmat": fmat, "horizon": horizon, "last": last_fc},
+            {
+                "fmat": fmat,
+                "horizon": horizon,
+                "last": last_fc,
+                "split": split_ok,
+                "margin": np.where(split_ok, margin, np.nan),
+                "decline": split_ok & decline,
+            },
         )
         u_idx = np.flatnonzero(uncertain)
         block = max(1, a["chunk_patents"])
@@ -1460,7 +1742,11 @@ def _draw_values(
     rev = col(e.revenue)
     tau = col(e.tax)
     fmat, horizon, last = e.extra["fmat"][sl], e.extra["horizon"][sl], e.extra["last"][sl]
-    looped = (horizon > 0) | linear
+    sp = e.extra["split"][sl]
+    dec = e.extra["decline"][
+        sl
+    ]  # declining profit share: year by year with the step-down, valued apart below
+    looped = ((horizon > 0) | linear) & ~dec
     if not looped.any():
         S = rev * _geometric_pv((1.0 + g) * (1.0 - col(e.decay)) / (1.0 + r), life)
     else:
@@ -1470,7 +1756,9 @@ def _draw_values(
             x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
             S[cf] = rev[cf] * _geometric_pv(x, life[cf])
     if looped.any():
-        n_years = max(1, math.ceil(float(np.nanmax(e.period[sl][looped]))))
+        # years up to the longest drawn life (which may exceed the point period by the life spread): a shorter
+        # loop would cut some draws short depending on which other patents share the block
+        n_years = max(1, math.ceil(float(np.nanmax(life[looped]))))
         S[looped] = _loop_income(
             rev[looped, 0],
             g[looped],
@@ -1483,12 +1771,28 @@ def _draw_values(
             n_years,
             linear,
         )
+    if dec.any():
+        n_dec = max(1, math.ceil(float(np.nanmax(life[dec]))))
+        S[dec] = _loop_income(
+            rev[dec, 0],
+            g[dec],
+            col(e.decay)[dec],
+            r[dec],
+            life[dec],
+            fmat[dec],
+            horizon[dec],
+            last[dec],
+            n_dec,
+            linear,
+            extra_step=True,
+        )
     if a["mid_year"]:
         S = S * np.sqrt(1.0 + r)
     pv = roy * (1.0 - tau) * S
+    if sp.any():
+        # profit split: the drawn share of the profit (revenue x margin), after tax
+        pv = np.where(sp[:, None], roy * col(e.extra["margin"]) * (1.0 - tau) * S, pv)
     if a["tab_years"] is not None:
-        from ipvalue.valuation.income import tab_factor
-
         pv = pv * tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
     income = pv
     option = np.full_like(pv, np.nan)

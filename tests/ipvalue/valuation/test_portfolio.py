@@ -107,12 +107,15 @@ def test_range_brackets_and_weights(valued):
 def test_reconciled_value_is_weighted_average():
     f = _one(revenue=1e7, royalty_rate=0.04, discount_rate=0.12, rd_cost=5e5, rd_year=2016)
     v = iv.value_portfolio(f, POINT, as_of=AS_OF).iloc[0]
-    assert v["methods_used"] == "income 80%; cost 20%"
+    assert v["methods_used"] == "income (relief from royalty) 80%; cost 20%"
     assert v["value"] == pytest.approx(0.8 * v["value_income"] + 0.2 * v["value_cost"])
     w = iv.value_portfolio(
         f, {"draws": 0, "method_weights": {"commercialised": {"income": 1.0}}}, as_of=AS_OF
     ).iloc[0]
-    assert w["value"] == pytest.approx(w["value_income"]) and w["methods_used"] == "income 100%"
+    assert (
+        w["value"] == pytest.approx(w["value_income"])
+        and w["methods_used"] == "income (relief from royalty) 100%"
+    )
 
 
 def test_income_matches_the_kernel():
@@ -330,7 +333,7 @@ def test_pre_commercial_uses_the_option_when_available():
     else:
         assert v["value_option"] > 0
         assert v["methods_used"] == "cost 30%; option 70%"
-        assert "option: deferral call on the RfR value" in v["value_notes"]
+        assert "option: deferral call on the income value" in v["value_notes"]
         # Damodaran's mapping: S = the RfR value of the forecast, K = launch cost, T = income period (10 y here)
         from ipvalue.valuation.real_option import deferral_option
 
