@@ -7,6 +7,7 @@ the same way, per patent, see ``bench_valuation.py``):
 * throughput and peak memory of the serial pipeline at 10k, 100k and 1M patents (each in a fresh spawned process,
   so peak RSS is the case's own), and the exponent of cost against size (least squares on log-log);
 * serial against a 2-worker ``LocalCluster`` (worker processes, one thread each) at 100k and 1M;
+* ``assess_collateral`` (no stress) in one pass against a 2-worker ``LocalCluster`` (100k patents, 10k paths);
 * 10M patents through the Dask backend: the partitions are generated inside the workers (``dask.dataframe.from_map``),
   valued there, and only per-partition sums come back, so the 10M rows never sit in one process.
 
@@ -130,6 +131,45 @@ def _process_case(n: int) -> dict:
     return {"n": n, "seconds": time.perf_counter() - t0, "total": float(res["value"].sum())}
 
 
+def _collateral_case(n: int, paths: int) -> dict:
+    """assess_collateral on an n-patent book: one pass in this process against a 2-worker LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    import ipvalue as iv
+
+    f = _book(n)
+    valued = iv.value_portfolio(f, {"draws": 0}, as_of=AS_OF, rng=1)
+    loan = iv.Loan(
+        amount=5e8, currency="CNY", tenor_years=3.0, interest_rate=0.045, probability_of_default=0.03
+    )
+    t0 = time.perf_counter()
+    ref = iv.assess_collateral(valued, loan=loan, paths=paths, stress=False)
+    t_serial = time.perf_counter() - t0
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        t0 = time.perf_counter()
+        got = iv.assess_collateral(
+            valued, loan=loan, paths=paths, stress=False, client=client, chunk_size=25_000
+        )
+        t_cluster = time.perf_counter() - t0
+    keys = [k for k, v in ref.summary.items() if isinstance(v, float) and np.isfinite(v) and v != 0]
+    rel = max(abs(got.summary[k] - ref.summary[k]) / abs(ref.summary[k]) for k in keys)
+    same = bool(
+        (got.patents["collateral_value"].to_numpy() == ref.patents["collateral_value"].to_numpy()).all()
+    )
+    return {
+        "n": n,
+        "eligible": int(ref.summary["n_eligible"]),
+        "paths": paths,
+        "serial": t_serial,
+        "cluster": t_cluster,
+        "max_rel": rel,
+        "same_collateral": same,
+    }
+
+
 def _part_summary(frame):
     import pandas as pd
 
@@ -196,6 +236,7 @@ def run(quick: bool = False) -> str:
     cluster = _spawned(_cluster_case, sizes[1:])
     procs = {r["n"]: r for r in (_spawned(_process_case, n) for n in sizes[1:])}
     big = None if quick else _spawned(_ten_million, 10_000_000)
+    coll = _spawned(_collateral_case, 10_000 if quick else 100_000, 2_000 if quick else 10_000)
 
     ln = np.log([r["n"] for r in serial])
     lt = np.log([r["seconds"] for r in serial])
@@ -275,6 +316,18 @@ def run(quick: bool = False) -> str:
             f"{(big['n'] / big['seconds']) / (serial[-1]['n'] / serial[-1]['seconds']):.2f}x "
             "(2 workers, book-level tables included).",
         ]
+    lines += [
+        "",
+        "### assess_collateral at scale",
+        "",
+        f"{coll['n']:,} patents ({coll['eligible']:,} pledge-eligible), {coll['paths']:,} Monte Carlo paths, no stress: "
+        f"one pass {coll['serial']:.1f} s, 2-worker LocalCluster (25k-patent chunks) {coll['cluster']:.1f} s "
+        f"({coll['serial'] / coll['cluster']:.2f}x); per-patent collateral values identical: {coll['same_collateral']}; "
+        f"largest relative difference of a summary figure: {coll['max_rel']:.1e} (sums added chunk by chunk).",
+        "The audit hashes (the input and output patent tables rendered as CSV) and gathering the patent table "
+        "run in the driver and take about a third of the one-pass time at this size; the Monte Carlo is what "
+        "the workers share.",
+    ]
     lines += ["", "Machine: shared 2-core VM (other jobs running); wall times are indicative.", ""]
     return "\n".join(lines)
 

@@ -17,6 +17,10 @@ per-chunk function sums in patent_id order and in blocks of equal length, so the
 bit on every backend (tested in ``tests/ipvalue/test_backend.py``).
 
 Dask is an optional dependency (``pip install 'ipvalue[dask]'``), imported only when the Dask backend is used.
+
+:func:`ipvalue.assess_collateral` uses the same backends (``backend=``, ``chunk_size=``, ``client=``); its chunked
+engine is in :mod:`ipvalue.collateral._distributed` (concentration totals, sums and the liquidation Monte Carlo's
+per-path partial sums are the reductions there).
 """
 
 from __future__ import annotations

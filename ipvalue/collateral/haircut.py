@@ -49,6 +49,9 @@ __all__ = [
     "life_factor",
     "life_haircut",
     "concentration_haircut",
+    "concentration_buckets",
+    "concentration_totals",
+    "add_concentration_totals",
     "currency_haircut",
     "compute_haircuts",
     "COMPONENT_LABELS_ZH",
@@ -190,7 +193,7 @@ def life_haircut(remaining_years, horizon_years, rate):
     return h[()] if np.ndim(h) == 0 else h
 
 
-def concentration_haircut(values, buckets, weights, free_share=0.0):
+def concentration_haircut(values, buckets, weights, free_share=0.0, *, totals=None):
     """Concentration haircut per patent from the value shares of its buckets.
 
     Parameters
@@ -203,6 +206,10 @@ def concentration_haircut(values, buckets, weights, free_share=0.0):
         Haircut at a 100% share, per dimension.
     free_share : float
         Share a bucket may hold before it attracts a haircut.
+    totals : dict, optional
+        The whole book's bucket totals when ``values`` is one chunk of it: ``{"total": float, <dimension>:
+        pandas.Series of the pooled value by bucket label}`` (:func:`concentration_totals` per chunk, added up
+        with :func:`add_concentration_totals`). Without it the totals are those of ``values``.
 
     Returns
     -------
@@ -210,19 +217,69 @@ def concentration_haircut(values, buckets, weights, free_share=0.0):
         ``shares[d]`` is the patent's bucket share; ``hhi[d]`` the Herfindahl index of the pool in ``d``.
     """
     v = np.asarray(values, dtype=float)
-    total = v.sum()
+    total = v.sum() if totals is None else float(totals["total"])
     retain = np.ones(len(v))
     shares, hhi = {}, {}
     for dim, labels in buckets.items():
         lab = pd.Series(np.asarray(labels, dtype=object))
-        by = pd.Series(v).groupby(lab.to_numpy()).transform("sum").to_numpy()
+        if totals is None:
+            by = pd.Series(v).groupby(lab.to_numpy()).transform("sum").to_numpy()
+            bucket_vals = pd.Series(v).groupby(lab.to_numpy()).sum().to_numpy()
+        else:
+            table = totals[dim]
+            by = lab.map(table).fillna(0.0).to_numpy(dtype=float)
+            bucket_vals = table.sort_index().to_numpy(dtype=float)
         s = by / total if total > 0 else np.zeros(len(v))
-        bucket_vals = pd.Series(v).groupby(lab.to_numpy()).sum().to_numpy()
         hhi[dim] = float(((bucket_vals / total) ** 2).sum()) if total > 0 else float("nan")
         excess = np.maximum(s - free_share, 0.0) / (1.0 - free_share)
         retain *= 1.0 - float(weights[dim]) * excess
         shares[dim] = s
     return 1.0 - retain, shares, hhi
+
+
+def concentration_buckets(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Bucket label per patent: ``family`` (family_id, else the patent), ``technology_class``, ``product_line``."""
+    family = text(frame, "family_id").fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
+    return {
+        "family": family.to_numpy(dtype=object),
+        "technology_class": technology_class(frame).to_numpy(dtype=object),
+        "product_line": text(frame, "group").fillna("unknown").to_numpy(dtype=object),
+    }
+
+
+def concentration_totals(values, buckets) -> dict:
+    """Map step of the bucket totals: pooled value by bucket label in one chunk (buckets with value 0 left out).
+
+    Returns
+    -------
+    dict
+        ``{"total": float, <dimension>: pandas.Series label -> value}``, a few rows per dimension.
+    """
+    v = np.asarray(values, dtype=float)
+    out: dict = {"total": float(v.sum())}
+    for dim, labels in buckets.items():
+        by = pd.Series(v).groupby(np.asarray(labels, dtype=object)).sum()
+        out[dim] = by[by != 0.0].astype(float)
+    return out
+
+
+def add_concentration_totals(parts) -> dict:
+    """Reduce step of the bucket totals: add the chunks' tables (:func:`concentration_totals`), in order."""
+    parts = list(parts)
+    total = 0.0
+    for p in parts:
+        total += p["total"]
+    out: dict = {"total": total}
+    dims = [k for k in (parts[0] if parts else {}) if k != "total"]
+    for dim in dims:
+        pieces = [p[dim] for p in parts if len(p[dim])]
+        if pieces:
+            by = pd.concat(pieces).groupby(level=0).sum().astype(float)
+        else:
+            by = pd.Series([], dtype=float)
+        by.index = by.index.astype(object)
+        out[dim] = by.sort_index()
+    return out
 
 
 def currency_haircut(mismatch, fx_haircut_10d, revaluation_days, holding_days, estimation_days=10):
@@ -256,6 +313,7 @@ def compute_haircuts(
     fx_rate: np.ndarray,
     currency_mismatch: np.ndarray,
     obsolescence_shift: float = 0.0,
+    totals: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """All haircut components, the composed total, the cap and the collateral value per patent.
 
@@ -272,6 +330,9 @@ def compute_haircuts(
     currency_mismatch : array of bool
     obsolescence_shift : float
         Added to the policy's obsolescence rate (stress tests).
+    totals : dict, optional
+        The whole book's concentration bucket totals when ``frame`` is one chunk of it (see
+        :func:`concentration_haircut`); the frame's own totals when omitted.
 
     Returns
     -------
@@ -319,16 +380,15 @@ def compute_haircuts(
     h_life = life_haircut(life, life_h, float(pol["life_discount_rate"]))
 
     pool = np.where(eligible, value_ccy, 0.0)
-    family = text(frame, "family_id").fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
     tech = technology_class(frame)
     line = text(frame, "group").fillna("unknown")
-    buckets = {
-        "family": family.to_numpy(dtype=object),
-        "technology_class": tech.to_numpy(dtype=object),
-        "product_line": line.to_numpy(dtype=object),
-    }
+    buckets = concentration_buckets(frame)
     h_conc, shares, hhi = concentration_haircut(
-        pool, buckets, pol["concentration_weights"], float(pol["concentration_free_share"])
+        pool,
+        buckets,
+        pol["concentration_weights"],
+        float(pol["concentration_free_share"]),
+        totals=totals,
     )
     h_fx = currency_haircut(currency_mismatch, pol["fx_haircut_10d"], n_r, t_m, t_n)
 

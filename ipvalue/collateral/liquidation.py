@@ -45,6 +45,12 @@ __all__ = [
     "default_time_quantile",
     "deterministic_scenarios",
     "simulate_liquidation",
+    "LiquidationPaths",
+    "liquidation_paths",
+    "liquidation_partial_sums",
+    "finish_liquidation",
+    "scenario_values",
+    "PARTIAL_SUMS",
     "LIQUIDATION_COLUMNS",
 ]
 
@@ -259,8 +265,57 @@ def _discount_rate(loan: Loan, policy: Policy) -> float:
     return float(loan.interest_rate if r is None else r)
 
 
-def simulate_liquidation(
-    pool: LiquidationPool,
+@dataclass(frozen=True)
+class LiquidationPaths:
+    """The path-level part of the Monte Carlo (:func:`liquidation_paths`): the same for every chunk of the pool.
+
+    Drawn from ``root_rng(seed, "liquidation")`` only (default time, disposal mode, crash regime, time to sale,
+    market factor, 变卖 buyer), so it does not depend on the patents; paths are grouped by disposal mode.
+    """
+
+    paths: int
+    seed: int
+    ead: float
+    loan: Loan
+    mode: np.ndarray
+    tau: np.ndarray
+    crash: np.ndarray
+    t: np.ndarray
+    t_sell: np.ndarray
+    sqrt_t: np.ndarray
+    common: np.ndarray
+    mu: float
+    rho: float
+    life_rate: float
+    bid_med: np.ndarray
+    s_bid: float
+    ns_threshold: np.ndarray
+    judicial: np.ndarray
+    j0: int
+    j1: int
+    r1: float
+    r2: float
+    theta1: np.ndarray
+    theta2: np.ndarray
+    sale_period_ok: np.ndarray
+    d1: float
+    d2: float
+    d3: float
+    var_cost: np.ndarray
+    legal: np.ndarray
+    fee: float
+    df0: np.ndarray
+    df1: np.ndarray
+    df2: np.ndarray
+    df3: np.ndarray
+    keep: np.ndarray
+
+
+#: names of the per-path partial sums :func:`liquidation_partial_sums` returns
+PARTIAL_SUMS: tuple[str, ...] = ("sum_v", "s0", "s1", "s2")
+
+
+def liquidation_paths(
     *,
     loan: Loan,
     policy: Policy,
@@ -269,31 +324,10 @@ def simulate_liquidation(
     start_offset_years: float = 0.0,
     obsolescence_shift: float = 0.0,
     crash_probability: float | None = None,
-    block_elements: int = 1_000_000,
-) -> MonteCarloResult:
-    """Monte Carlo of the disposal of the pledged patents after a default.
+) -> LiquidationPaths:
+    """Step (a) of :func:`simulate_liquidation`: the path-level draws and the per-path constants.
 
-    Parameters
-    ----------
-    pool : LiquidationPool
-    loan : Loan
-        EAD is the loan amount; PD shapes the default time; the interest rate discounts recoveries unless the
-        policy sets ``recovery_discount_rate``; ``risk_sharing`` splits the loss.
-    policy : Policy
-    seed : int
-    paths : int
-    start_offset_years : float
-        Years from ``as_of`` to the loan's start.
-    obsolescence_shift : float
-        Added to the policy's obsolescence rate (stress tests).
-    crash_probability : float, optional
-        Overrides the policy's (stress tests; 1.0 = the market has crashed).
-    block_elements : int
-        Patents x paths per vectorised block (memory bound).
-
-    Returns
-    -------
-    MonteCarloResult
+    Parameters are those of :func:`simulate_liquidation`. Computed once per run and handed to every chunk.
     """
     if paths < 2:
         raise ValueError(f"paths must be at least 2, got {paths!r}")
@@ -360,7 +394,71 @@ def simulate_liquidation(
     df0 = np.exp(-v_rate * t_sell)
     df1, df2, df3 = (np.exp(-v_rate * (t_sell + d)) for d in (d1, d2, d3))
     keep = 1.0 - var_cost
+    # judicial lots compare the log best bid with the log reserves: s Zb + ln(1 - drop) >= ln r - ln m
+    with np.errstate(divide="ignore"):
+        theta1 = np.log(r1) - np.log(bid_med)
+        theta2 = np.log(r2) - np.log(bid_med)
+    return LiquidationPaths(
+        paths=int(paths),
+        seed=int(seed),
+        ead=ead,
+        loan=loan,
+        mode=mode,
+        tau=tau,
+        crash=crash,
+        t=t,
+        t_sell=t_sell,
+        sqrt_t=sqrt_t,
+        common=common,
+        mu=mu,
+        rho=rho,
+        life_rate=life_rate,
+        bid_med=bid_med,
+        s_bid=s_bid,
+        ns_threshold=ns_threshold,
+        judicial=judicial,
+        j0=j0,
+        j1=j1,
+        r1=r1,
+        r2=r2,
+        theta1=theta1,
+        theta2=theta2,
+        sale_period_ok=sale_period_ok,
+        d1=d1,
+        d2=d2,
+        d3=d3,
+        var_cost=var_cost,
+        legal=legal,
+        fee=fee,
+        df0=df0,
+        df1=df1,
+        df2=df2,
+        df3=df3,
+        keep=keep,
+    )
 
+
+def liquidation_partial_sums(
+    pool: LiquidationPool, setup: LiquidationPaths, *, block_elements: int = 1_000_000
+) -> dict[str, np.ndarray]:
+    """Step (b) of :func:`simulate_liquidation`: per-path sums over the patents of ``pool`` (one chunk).
+
+    Each patent draws from its own stream, so the sums of two chunks add up to the sums of their union (up to
+    the order of the floating additions).
+
+    Returns
+    -------
+    dict
+        :data:`PARTIAL_SUMS` -> array of length ``paths``: value of the lots at the sale (``sum_v``), proceeds
+        of orderly / distressed lots that sell (``s0``), value of judicial lots clearing the first (``s1``) and
+        the second (``s2``) reserve.
+    """
+    ps = setup
+    paths = ps.paths
+    seed = ps.seed
+    t, mu, rho, life_rate = ps.t, ps.mu, ps.rho, ps.life_rate
+    crash, bid_med, s_bid = ps.crash, ps.bid_med, ps.s_bid
+    j0, j1 = ps.j0, ps.j1
     # remaining-life run-off a(L - t) / a(L) = max(0, 1 - A_i B_p) C_i (see life_factor)
     big_l = pool.remaining_life
     if life_rate > 0:
@@ -381,12 +479,9 @@ def simulate_liquidation(
     s0 = np.zeros(paths)  # proceeds of orderly / distressed lots that sell
     s1 = np.zeros(paths)  # value of judicial lots clearing the first reserve
     s2 = np.zeros(paths)  # value of judicial lots clearing the second reserve
-    thr_bid = np.sqrt(1.0 - rho) * sqrt_t
+    thr_bid = np.sqrt(1.0 - rho) * ps.sqrt_t
     crash_f = crash.astype(float)
-    # judicial lots compare the log best bid with the log reserves: s Zb + ln(1 - drop) >= ln r - ln m
-    with np.errstate(divide="ignore"):
-        theta1 = np.log(r1) - np.log(bid_med)
-        theta2 = np.log(r2) - np.log(bid_med)
+    theta1, theta2, ns_threshold = ps.theta1, ps.theta2, ps.ns_threshold
     log_keep = np.log(np.maximum(1.0 - pool.crash_drop, 1e-300))  # finite, so that x 0 stays 0
     jud = slice(j0, j1)
     others = [sl for sl in (slice(0, j0), slice(j1, paths)) if sl.stop > sl.start]
@@ -407,7 +502,7 @@ def simulate_liquidation(
         # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
         x = z
         x *= thr_bid
-        x += common
+        x += ps.common
         x *= sig
         x += np.multiply.outer(mu - 0.5 * pool.volatility[b0:b1] ** 2, t)
         x += log_vc[b0:b1, None]
@@ -447,12 +542,32 @@ def simulate_liquidation(
             s0[sl] += w.sum(axis=0)
             del w, zs
         del x, z, e, zb, tmp
-    fees = fee * sum_v
-    g1 = r1 * s1
-    g2 = r2 * (s2 - s1)
-    g3 = r2 * np.where(sale_period_ok, sum_v - s2, 0.0)
+    return {"sum_v": sum_v, "s0": s0, "s1": s1, "s2": s2}
+
+
+def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndarray]]) -> MonteCarloResult:
+    """Step (c) of :func:`simulate_liquidation`: the summed partial sums to recovery, LGD, time to cash.
+
+    The chunks' partial sums are added in the order given; then gross proceeds, costs, recovery, LGD and time
+    to cash per path.
+    """
+    ps = setup
+    if not partials:
+        partials = [{k: np.zeros(ps.paths) for k in PARTIAL_SUMS}]
+    acc = {k: partials[0][k] for k in PARTIAL_SUMS}
+    for part in partials[1:]:
+        acc = {k: acc[k] + part[k] for k in PARTIAL_SUMS}
+    sum_v, s0, s1, s2 = (acc[k] for k in PARTIAL_SUMS)
+    judicial, t_sell, keep = ps.judicial, ps.t_sell, ps.keep
+    d1, d2, d3 = ps.d1, ps.d2, ps.d3
+    loan, ead = ps.loan, ps.ead
+    legal = ps.legal
+    fees = ps.fee * sum_v
+    g1 = ps.r1 * s1
+    g2 = ps.r2 * (s2 - s1)
+    g3 = ps.r2 * np.where(ps.sale_period_ok, sum_v - s2, 0.0)
     gross = np.where(judicial, g1 + g2 + g3, s0)
-    pv_net = keep * np.where(judicial, df1 * g1 + df2 * g2 + df3 * g3, df0 * s0)
+    pv_net = keep * np.where(judicial, ps.df1 * g1 + ps.df2 * g2 + ps.df3 * g3, ps.df0 * s0)
     pv_time = keep * np.where(
         judicial, (t_sell + d1) * g1 + (t_sell + d2) * g2 + (t_sell + d3) * g3, t_sell * s0
     )
@@ -465,18 +580,99 @@ def simulate_liquidation(
         ttc = np.where(undiscounted_net > 0, pv_time / undiscounted_net, np.nan)
     return MonteCarloResult(
         gross_proceeds=gross,
-        costs=gross * var_cost + fees + legal,
+        costs=gross * ps.var_cost + fees + legal,
         recovery=recovery,
         lgd_gross=loss / ead,
         lgd=split["bank"] / ead,
         time_to_cash=ttc,
-        default_time=tau,
-        mode=mode,
-        crash=crash,
+        default_time=ps.tau,
+        mode=ps.mode,
+        crash=ps.crash,
         ead=ead,
-        seed=int(seed),
-        paths=int(paths),
+        seed=ps.seed,
+        paths=ps.paths,
     )
+
+
+def simulate_liquidation(
+    pool: LiquidationPool,
+    *,
+    loan: Loan,
+    policy: Policy,
+    seed: int,
+    paths: int = 20_000,
+    start_offset_years: float = 0.0,
+    obsolescence_shift: float = 0.0,
+    crash_probability: float | None = None,
+    block_elements: int = 1_000_000,
+) -> MonteCarloResult:
+    """Monte Carlo of the disposal of the pledged patents after a default.
+
+    Three steps, so that a chunked run can do (b) per chunk: (a) :func:`liquidation_paths`, the path-level
+    draws; (b) :func:`liquidation_partial_sums`, per-path sums over the patents; (c) :func:`finish_liquidation`,
+    recovery, LGD and time to cash from the summed partials.
+
+    Parameters
+    ----------
+    pool : LiquidationPool
+    loan : Loan
+        EAD is the loan amount; PD shapes the default time; the interest rate discounts recoveries unless the
+        policy sets ``recovery_discount_rate``; ``risk_sharing`` splits the loss.
+    policy : Policy
+    seed : int
+    paths : int
+    start_offset_years : float
+        Years from ``as_of`` to the loan's start.
+    obsolescence_shift : float
+        Added to the policy's obsolescence rate (stress tests).
+    crash_probability : float, optional
+        Overrides the policy's (stress tests; 1.0 = the market has crashed).
+    block_elements : int
+        Patents x paths per vectorised block (memory bound).
+
+    Returns
+    -------
+    MonteCarloResult
+    """
+    setup = liquidation_paths(
+        loan=loan,
+        policy=policy,
+        seed=seed,
+        paths=paths,
+        start_offset_years=start_offset_years,
+        obsolescence_shift=obsolescence_shift,
+        crash_probability=crash_probability,
+    )
+    return finish_liquidation(setup, [liquidation_partial_sums(pool, setup, block_elements=block_elements)])
+
+
+def scenario_values(
+    pool: LiquidationPool,
+    *,
+    loan: Loan,
+    policy: Policy,
+    start_offset_years: float = 0.0,
+    obsolescence_shift: float = 0.0,
+) -> dict[str, float]:
+    """Value of ``pool`` at the sale after a default at maturity, per disposal mode (deterministic scenarios).
+
+    ``sum V0 * exp(mu * t) * life run-off`` with ``t`` = maturity + the mode's median time to sale; sums over
+    chunks add up to the value of the whole pool (pass them to :func:`deterministic_scenarios` as ``values``).
+    """
+    pol = policy
+    tau = max(start_offset_years + float(loan.tenor_years), 0.0)  # default at maturity
+    mu = -(float(pol["obsolescence_rate"]) + obsolescence_shift)
+    out = {}
+    for mode in MODES:
+        t = tau + float(pol["time_to_sale_median_years"][mode])
+        out[mode] = float(
+            (
+                pool.value
+                * np.exp(mu * t)
+                * life_factor(pool.remaining_life, t, float(pol["life_discount_rate"]))
+            ).sum()
+        )
+    return out
 
 
 def deterministic_scenarios(
@@ -486,6 +682,7 @@ def deterministic_scenarios(
     policy: Policy,
     start_offset_years: float = 0.0,
     obsolescence_shift: float = 0.0,
+    values: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Deterministic disposal scenarios after a default at maturity, the pledged patents sold as one package.
 
@@ -505,8 +702,6 @@ def deterministic_scenarios(
     pol = policy
     ead = float(loan.amount)
     rate = _discount_rate(loan, pol)
-    tau = max(start_offset_years + float(loan.tenor_years), 0.0)  # default at maturity
-    mu = -(float(pol["obsolescence_rate"]) + obsolescence_shift)
     fee = float(pol["appraisal_fee"])
     notice = float(pol["judicial_notice_days"]) / _DAYS_PER_YEAR
     d2 = (
@@ -519,15 +714,17 @@ def deterministic_scenarios(
     jp = judicial_round_probabilities(pol)
     rows = []
 
-    def value_at(mode: str) -> float:
-        t = tau + float(pol["time_to_sale_median_years"][mode])
-        return float(
-            (
-                pool.value
-                * np.exp(mu * t)
-                * life_factor(pool.remaining_life, t, float(pol["life_discount_rate"]))
-            ).sum()
+    if values is None:
+        values = scenario_values(
+            pool,
+            loan=loan,
+            policy=pol,
+            start_offset_years=start_offset_years,
+            obsolescence_shift=obsolescence_shift,
         )
+
+    def value_at(mode: str) -> float:
+        return float(values[mode])
 
     def row(name, desc, desc_zh, prob, mode, share, delay=0.0):
         v = value_at(mode)

@@ -288,7 +288,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
 )
 
 
-def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date) -> pd.DataFrame:
+def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date, backend: Any = None) -> pd.DataFrame:
     if shock.revalue is None:
         raise _CannotRevalue("not a valuation input shock", "非估值输入冲击")
     try:
@@ -306,7 +306,8 @@ def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date) -> pd.D
     shocked = shocked.drop(columns=[c for c in _VALUATION_OUTPUT if c in shocked.columns])
     shocked.attrs = {}
     try:
-        out = value_portfolio(shocked, assumptions, as_of=as_of, rng=int(info.get("seed", 0)))
+        kw = {} if backend is None else {"backend": backend}
+        out = value_portfolio(shocked, assumptions, as_of=as_of, rng=int(info.get("seed", 0)), **kw)
     except Exception as exc:  # the stress row reports why and falls back to the direct shock
         raise _CannotRevalue(
             f"value_portfolio failed: {type(exc).__name__}: {exc}",
@@ -327,6 +328,8 @@ def run_stress(
     base: Mapping[str, Any],
     base_patents: pd.DataFrame,
     shocks: tuple[StressShock, ...] = STRESS_SHOCKS,
+    core: Callable[..., Any] | None = None,
+    backend: Any = None,
 ) -> pd.DataFrame:
     """Run each shock through valuation (when possible) and the collateral engine.
 
@@ -340,6 +343,11 @@ def run_stress(
         The base case's numbers (``collateral_value``, ``expected_lgd``).
     base_patents : pandas.DataFrame
         The base case's patent table (to find the family with the most collateral value).
+    core : callable, optional
+        The collateral engine run per shock, with the signature of ``ipvalue.collateral._engine._assess_core``
+        (the default); ``assess_collateral`` passes its chunked engine when a backend is given.
+    backend : Backend, optional
+        Passed to :func:`ipvalue.value_portfolio` for the revaluations (``backend=``); None: one pass.
 
     Returns
     -------
@@ -349,12 +357,14 @@ def run_stress(
     """
     from ipvalue.collateral._engine import STRESS_COLUMNS, _assess_core
 
+    core = _assess_core if core is None else core
+
     ctx = {"policy": policy, "base_patents": base_patents}
     rows = []
     for shock in shocks:
         revalued = False
         try:
-            shocked = _revalue(frame, shock, as_of=as_of)
+            shocked = _revalue(frame, shock, as_of=as_of, backend=backend)
             note, note_zh = "revalued with value_portfolio", "已用 value_portfolio 重新估值"
             revalued = True
         except _CannotRevalue as why:
@@ -373,10 +383,8 @@ def run_stress(
             loan_s = replace(
                 loan, risk_sharing=replace(loan.risk_sharing, compensation_fund=eng.pop("compensation_fund"))
             )
-        core = _assess_core(
-            shocked, loan=loan_s, policy=policy, seed=seed, as_of=as_of, paths=paths, fx=fx, **eng
-        )
-        c = core.numbers
+        result = core(shocked, loan=loan_s, policy=policy, seed=seed, as_of=as_of, paths=paths, fx=fx, **eng)
+        c = result.numbers
         change = c["collateral_value"] - float(base["collateral_value"])
         rows.append(
             {
