@@ -99,7 +99,9 @@ def _cluster_case(sizes: list[int]) -> list[dict]:
     out = []
     t0 = time.perf_counter()
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         t_start = time.perf_counter() - t0
@@ -146,7 +148,9 @@ def _collateral_case(n: int, paths: int) -> dict:
     ref = iv.assess_collateral(valued, loan=loan, paths=paths, stress=False)
     t_serial = time.perf_counter() - t0
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         t0 = time.perf_counter()
@@ -190,7 +194,9 @@ def _ten_million(n: int, part: int = PART) -> dict:
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import this file
     parts = list(range(n // part))
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         t0 = time.perf_counter()

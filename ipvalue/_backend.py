@@ -181,6 +181,8 @@ class DaskBackend(Backend):
                 n_workers=self.n_workers,
                 threads_per_worker=self.threads_per_worker,
                 processes=self.processes,
+                # a cluster of worker processes this process starts listens on loopback only
+                **({"host": "127.0.0.1"} if self.processes else {}),
                 dashboard_address=None,
             )
             self._client = distributed.Client(cluster)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # System packages ipvalue's reports and their tests use (Debian / Ubuntu):
 #   fonts-noto-cjk          Chinese glyphs in the PDF text and in the charts
+#   fontconfig              fc-list, the report's second route to find the CJK font
 #   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0   text layout for WeasyPrint (PDF writer)
 #   poppler-utils           pdftoppm / pdftotext, used by the tests to open the PDF
 #   chromium                headless browser, used by the tests to load the HTML report
 set -euo pipefail
-PKGS=(fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils chromium)
+PKGS=(fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils chromium)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import json
 import math
 from collections.abc import Mapping
@@ -562,36 +561,18 @@ def _forecast(
 # ------------------------------------------------------------------------------------------ the parts
 
 
-def _remaining_life(
-    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: _Notes, status: np.ndarray
-) -> np.ndarray:
-    try:
-        from ipvalue.terms import life_table
-    except ImportError:  # pragma: no cover - the terms module is part of the package
-        life_table = None
-    if life_table is not None:
-        tbl = life_table(frame, as_of, errors=a["term_errors"])
-        life = tbl["remaining_life_years"].to_numpy(dtype=float)
-        reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
-        tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
-        prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
-        notes.add((life <= 0) & (reason != ""), "no remaining life (" + reason + "): value 0")
-        notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
-        notes.add(tnote != "", tnote)
-        notes.add(np.isnan(life), "remaining life unknown (" + prob + "): not valued")
-        return life
-    # fallback without the terms module: the expiry_date column, dead statuses -> 0
-    exp = (
-        pd.to_datetime(frame["expiry_date"])
-        if "expiry_date" in frame.columns
-        else pd.Series(pd.NaT, index=frame.index)
-    )
-    days = (exp - pd.Timestamp(as_of)).dt.days.to_numpy(dtype=float, na_value=np.nan)
-    life = np.clip(days / 365.25, 0.0, None)
-    life = np.where(np.isin(status, DEAD_STATUSES), 0.0, life)
-    notes.add(np.ones(len(life), bool), "terms module not available: remaining life from expiry_date only")
-    notes.add(life <= 0, "no remaining life: value 0")
-    notes.add(np.isnan(life), "remaining life unknown: not valued")
+def _remaining_life(frame: pd.DataFrame, as_of: dt.date, a: dict, notes: _Notes) -> np.ndarray:
+    from ipvalue.terms import life_table
+
+    tbl = life_table(frame, as_of, errors=a["term_errors"])
+    life = tbl["remaining_life_years"].to_numpy(dtype=float)
+    reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
+    tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
+    prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
+    notes.add((life <= 0) & (reason != ""), "no remaining life (" + reason + "): value 0")
+    notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
+    notes.add(tnote != "", tnote)
+    notes.add(np.isnan(life), "remaining life unknown (" + prob + "): not valued")
     return life
 
 
@@ -602,10 +583,8 @@ def _quality(
     if all(c in frame.columns for c in QUALITY_COLUMNS):
         cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in frame.columns else [])]
         return frame.loc[:, cols], "given"
-    try:
-        from ipvalue.quality import score_quality
-    except ImportError:  # pragma: no cover - the quality module is part of the package
-        return pd.DataFrame({c: np.nan for c in QUALITY_COLUMNS}, index=frame.index), "absent"
+    from ipvalue.quality import score_quality
+
     if cohort is None:
         scored = score_quality(frame, as_of=as_of, remaining_life_years=life)
     else:
@@ -616,10 +595,8 @@ def _quality(
 
 def _royalty_position(score: np.ndarray, coverage: np.ndarray | None) -> np.ndarray:
     """Position inside the royalty range from the quality score (0.5 where there is none)."""
-    try:
-        from ipvalue.quality import royalty_position
-    except ImportError:  # pragma: no cover
-        return np.where(np.isfinite(score), np.clip(score / 100.0, 0.0, 1.0), 0.5)
+    from ipvalue.quality import royalty_position
+
     return np.asarray(royalty_position(score, coverage), dtype=float)
 
 
@@ -630,10 +607,8 @@ def _fees_paid(
 
     Fees in another currency or of offices the terms module does not model are left out, with a note.
     """
-    try:
-        from ipvalue.terms import fees_paid_to_date
-    except ImportError:  # pragma: no cover
-        return None
+    from ipvalue.terms import fees_paid_to_date
+
     out = np.zeros(len(frame))
     if not rows.any():
         return out
@@ -1258,7 +1233,7 @@ def _value_frame(
     group_k = _group_fill(x["commercialization_cost"], codes, id_order)
 
     # ---- remaining life, quality
-    life_legal = _remaining_life(frame, day, a, notes, status)
+    life_legal = _remaining_life(frame, day, a, notes)
     dead = np.isin(status, DEAD_STATUSES) | (life_legal <= 0)
     qual, qsource = _quality(frame, day, life_legal, cohort)
     qscore = qual["quality_score"].to_numpy(dtype=float, na_value=np.nan) if len(qual) else np.full(n, np.nan)
@@ -1571,27 +1546,25 @@ def _value_frame(
 
     # ---- real option (deferral) for pre-commercial patents
     value_option = np.where(dead, 0.0, np.nan)
-    deferral = _deferral_option()
     opt_ok = pre & has_rev & np.isfinite(launch_cost) & (period > 0) & np.isfinite(pv)
-    if deferral is None:
-        notes.add(pre & ~dead, "option: real-option module not available, method not applied")
-    else:
-        if opt_ok.any():
-            ov = deferral(pv[opt_ok], launch_cost[opt_ok], period[opt_ok], a["risk_free"], vol[opt_ok])
-            value_option[opt_ok] = np.asarray(getattr(ov, "value", ov), dtype=float)
-            notes.add(
-                opt_ok,
-                f"option: deferral call on the income value, strike = launch cost, T = income period, "
-                f"risk-free {a['risk_free']:.1%}, leakage 1/T",
-            )
-            notes.add(
-                opt_ok & np.isnan(x["volatility"]),
-                "volatility default " + _fmt_pct(vol, 0) + " (field " + fld + ")",
-            )
+    from ipvalue.valuation.real_option import deferral_option as deferral
+
+    if opt_ok.any():
+        ov = deferral(pv[opt_ok], launch_cost[opt_ok], period[opt_ok], a["risk_free"], vol[opt_ok])
+        value_option[opt_ok] = np.asarray(getattr(ov, "value", ov), dtype=float)
         notes.add(
-            pre & ~dead & has_rev & ~np.isfinite(launch_cost),
-            "option: no commercialization_cost, method not applied",
+            opt_ok,
+            f"option: deferral call on the income value, strike = launch cost, T = income period, "
+            f"risk-free {a['risk_free']:.1%}, leakage 1/T",
         )
+        notes.add(
+            opt_ok & np.isnan(x["volatility"]),
+            "volatility default " + _fmt_pct(vol, 0) + " (field " + fld + ")",
+        )
+    notes.add(
+        pre & ~dead & has_rev & ~np.isfinite(launch_cost),
+        "option: no commercialization_cost, method not applied",
+    )
 
     # ---- cost
     value_cost = _cost_values(frame, x, day, a, notes, dead, life_legal, period, currency)
@@ -1694,14 +1667,6 @@ def _industry_aliases(ranges: dict) -> dict[str, str]:
         al.setdefault(k, k)
         al.setdefault(k.lower(), k)
     return al
-
-
-def _deferral_option():
-    try:
-        mod = importlib.import_module("ipvalue.valuation.real_option")
-        return mod.deferral_option
-    except (ImportError, AttributeError):
-        return None
 
 
 def _draw_values(

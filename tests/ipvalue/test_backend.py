@@ -31,7 +31,9 @@ def synthetic_with_citations(n: int, seed: int = 1) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def client():
     dask = pytest.importorskip("distributed", reason="the dask extra is not installed")
-    cluster = dask.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = dask.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
     c = dask.Client(cluster)
     yield c
     c.close()

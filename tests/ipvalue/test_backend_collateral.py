@@ -49,7 +49,7 @@ BOOK_LOAN = Loan(
 def client():
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     )
     c = distributed.Client(cluster)
     yield c

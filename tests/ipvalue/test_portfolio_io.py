@@ -182,7 +182,11 @@ def test_list_columns_from_json_lists_and_owner_commas(tmp_path):
     j.write_text(
         json.dumps(
             [
-                {"patent_id": "US11646472B2", "owner": ["Samsung Electronics Co., Ltd.", "Acme"], "cpc": ["G06F1/16"]},
+                {
+                    "patent_id": "US11646472B2",
+                    "owner": ["Samsung Electronics Co., Ltd.", "Acme"],
+                    "cpc": ["G06F1/16"],
+                },
                 {"patent_id": "EP2400812A1", "owner": "Nokia Oyj, Espoo; Acme", "cpc": "H04W4/00, H04L1/00"},
             ]
         ),

@@ -258,13 +258,12 @@ def test_risk_sharing_lowers_bank_lgd(valued):
     assert b.summary["expected_lgd_gross"] == pytest.approx(a.summary["expected_lgd_gross"])
 
 
-def test_demo_portfolio_through_valuation_if_available():
-    demo = pytest.importorskip("ipvalue.demo", reason="the lead's demo module")
-    valuation = pytest.importorskip("ipvalue.valuation", reason="the valuation helper's module")
-    if not hasattr(valuation, "value_portfolio"):
-        pytest.skip("value_portfolio not built yet")
+def test_demo_portfolio_through_valuation():
+    from ipvalue import demo
+    from ipvalue.valuation import value_portfolio
+
     frame, loan, as_of = demo.load_demo()
-    valued = valuation.value_portfolio(frame, as_of=as_of, rng=0)
+    valued = value_portfolio(frame, as_of=as_of, rng=0)
     a = assess_collateral(valued, loan=loan, paths=2000)
     assert list(a.patents.index) == list(frame.index)
     st = a.stress.set_index("shock")

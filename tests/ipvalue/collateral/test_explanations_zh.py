@@ -111,8 +111,9 @@ def test_hand_case_names_each_component_with_its_figure(hand_case):
     assert "以其他币种估值" in zh
     composed = 1 - np.prod([1 - h for h in hand.values()])
     assert f"综合折扣 {pct(composed)}" in zh
-    # the cap by patent type; the composed haircut leaves less than 40%, so the cap does not bind
-    assert 1 - composed < 0.40
+    # the cap by patent type: the composed haircut leaves less than 40%, so the engine must not bind the cap
+    assert not out.loc["CN1001A", "cap_binding"]
+    assert out.loc["CN1001A", "haircut_total"] == pytest.approx(composed, rel=1e-9)
     assert "质押率上限 40%（发明专利）未生效" in zh
     assert zh.endswith(f"押品价值为评估价值的 {pct(1 - composed)}")
     assert not ENGLISH_WORDS.search(zh)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -60,16 +61,14 @@ def test_design_reason_codes_translated(code, lang):
 
 
 def test_engine_reason_codes_translated():
-    eligibility = pytest.importorskip(
-        "ipvalue.collateral.eligibility", reason="collateral engine not in this tree"
-    )
+    eligibility = importlib.import_module("ipvalue.collateral.eligibility")
     for code in eligibility.REASON_CODES:
         assert CJK.search(L.translate_code(code, L.REASONS, "zh")), code
         assert L.translate_code(code, L.REASONS, "en") != code
 
 
 def test_engine_haircut_components_translated():
-    haircut = pytest.importorskip("ipvalue.collateral.haircut", reason="collateral engine not in this tree")
+    haircut = importlib.import_module("ipvalue.collateral.haircut")
     for comp in haircut.COMPONENTS:
         assert comp in L.COMPONENTS, comp
 

@@ -80,8 +80,9 @@ def test_fontconfig_route_finds_a_font(monkeypatch):
     """The fallback for a matplotlib font cache built before the font was installed."""
     import shutil
 
-    if shutil.which("fc-list") is None:
-        pytest.skip("fontconfig's fc-list is not installed")
+    assert shutil.which("fc-list"), (
+        "fontconfig's fc-list is missing: scripts/install-system-deps.sh installs it"
+    )
     monkeypatch.setattr(_fonts, "_from_matplotlib", lambda: None)
     _fonts.find_cjk_font.cache_clear()
     try:

@@ -1,5 +1,4 @@
 import datetime as dt
-import importlib.util
 
 import numpy as np
 import pandas as pd
@@ -327,23 +326,20 @@ def test_pre_commercial_uses_the_option_when_available():
     )
     v = iv.value_portfolio(f, POINT, as_of=AS_OF).iloc[0]
     assert np.isnan(v["value_income"])
-    if importlib.util.find_spec("ipvalue.valuation.real_option") is None:
-        assert "real-option module not available" in v["value_notes"]
-        assert v["methods_used"] == "cost 100%"
-    else:
-        assert v["value_option"] > 0
-        assert v["methods_used"] == "cost 30%; option 70%"
-        assert "option: deferral call on the income value" in v["value_notes"]
-        # Damodaran's mapping: S = the RfR value of the forecast, K = launch cost, T = income period (10 y here)
-        from ipvalue.valuation.real_option import deferral_option
+    assert v["value_option"] > 0
+    assert v["methods_used"] == "cost 30%; option 70%"
+    assert "option: deferral call on the income value" in v["value_notes"]
+    # Damodaran's mapping: S = the RfR value of the forecast, K = launch cost, T = income period (10 y here)
+    from ipvalue.valuation.real_option import deferral_option
 
-        s = iv.value_portfolio(f.assign(commercialized=True), POINT, as_of=AS_OF).iloc[0]["value_income"]
-        expected = deferral_option(s, 3e5, v["remaining_life_years"], 0.018, 0.35)
-        assert v["value_option"] == pytest.approx(float(getattr(expected, "value", expected)), rel=1e-9)
+    s = iv.value_portfolio(f.assign(commercialized=True), POINT, as_of=AS_OF).iloc[0]["value_income"]
+    expected = deferral_option(s, 3e5, v["remaining_life_years"], 0.018, 0.35)
+    assert v["value_option"] == pytest.approx(float(getattr(expected, "value", expected)), rel=1e-9)
 
 
 def test_demo_portfolio_values():
-    demo = pytest.importorskip("ipvalue.demo")
+    from ipvalue import demo
+
     frame, _loan, as_of = demo.load_demo()
     v = iv.value_portfolio(frame, as_of=as_of)
     assert len(v) == len(frame)
@@ -424,8 +420,6 @@ def test_any_row_order_same_numbers_and_seed_reproduces(perm_seed, seed):
 
 
 def test_deferral_option_is_reexported():
-    if importlib.util.find_spec("ipvalue.valuation.real_option") is None:
-        pytest.skip("ipvalue.valuation.real_option is not in this checkout yet")
     from ipvalue.valuation import deferral_option
     from ipvalue.valuation.real_option import deferral_option as original
 
