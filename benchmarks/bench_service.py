@@ -33,10 +33,10 @@ HERE = Path(__file__).resolve().parent
 
 def body_50(seed: int = 7) -> dict:
     """The demo portfolio grown to 50 patents (variants of its granted ones get new CN numbers), as JSON."""
-    from ipvalue._numbers import cn_check_digit
     from ipvalue._service.serialize import frame_records
     from ipvalue.demo import load_demo
-    from ipvalue.patent import COLUMN_KINDS
+    from ipvalue.facts.numbers import cn_check_digit
+    from ipvalue.facts.patent import COLUMN_KINDS
 
     frame, loan, as_of = load_demo()
     cols = [c for c in COLUMN_KINDS if c in frame.columns and c not in ("source", "fetched_at")]

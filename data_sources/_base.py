@@ -14,7 +14,7 @@ import httpx
 
 from data_sources._errors import ConfigurationError, DataSourceError, InternalError, ParseError
 from data_sources._http import HttpCore, RateLimiter, RetryPolicy, Secret
-from ipvalue.patent import Patent
+from ipvalue.facts.patent import Patent
 
 logger = logging.getLogger("data_sources")
 

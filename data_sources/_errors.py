@@ -6,6 +6,8 @@ quota that ran out or a service that is down; :func:`data_sources.fetch` turns t
 
 from __future__ import annotations
 
+from ipvalue.errors import IpvalueError
+
 __all__ = [
     "DataSourceError",
     "ConfigurationError",
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 
-class DataSourceError(Exception):
+class DataSourceError(IpvalueError):
     """Base class of every connector error.
 
     Parameters

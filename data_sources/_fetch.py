@@ -18,8 +18,8 @@ import pandas as pd
 from data_sources._base import Outcome, Source, iso_time
 from data_sources._errors import ConfigurationError, DataSourceError, InternalError, NotFound
 from data_sources._merge import DEFAULT_PRIORITY, merge_patent
-from ipvalue._numbers import PatentNumberError, normalize_number
-from ipvalue.patent import FACT_COLUMNS, Patent, patents_to_frame
+from ipvalue.facts.numbers import PatentNumberError, normalize_number
+from ipvalue.facts.patent import FACT_COLUMNS, Patent, patents_to_frame
 
 __all__ = [
     "fetch",

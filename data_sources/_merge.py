@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ipvalue.patent import Patent
+from ipvalue.facts.patent import Patent
 
 __all__ = ["merge_patent", "DEFAULT_PRIORITY", "FIELD_PRIORITY", "comparable"]
 

@@ -41,8 +41,8 @@ from data_sources._errors import (
 )
 from data_sources._http import parse_retry_after
 from data_sources._inpadoc import StatusText, group_of, status_text_facts
-from ipvalue._numbers import PatentNumberError, parse_number
-from ipvalue.patent import Patent
+from ipvalue.facts.numbers import PatentNumberError, parse_number
+from ipvalue.facts.patent import Patent
 
 __all__ = [
     "EpoOps",

@@ -18,8 +18,8 @@ import httpx
 from data_sources._base import HttpSource, Outcome, Progress, env_secret, make_patent, require
 from data_sources._errors import AuthError, DataSourceError, NotFound, ParseError, QuotaExceeded, RateLimited
 from data_sources._http import Secret, parse_retry_after
-from ipvalue._numbers import PatentNumberError, parse_number
-from ipvalue.patent import Patent
+from ipvalue.facts.numbers import PatentNumberError, parse_number
+from ipvalue.facts.patent import Patent
 
 __all__ = ["Lens", "parse_lens", "lens_record_fields", "STATUS_MAP", "ENV_TOKEN", "PAGE_SIZE"]
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from data_sources._base import Outcome, Progress, Source, make_patent
 from data_sources._errors import ConfigurationError, DataSourceError, NotFound
-from ipvalue.patent import FACT_COLUMNS
+from ipvalue.facts.patent import FACT_COLUMNS
 
 __all__ = ["FileSource", "OfflineSource", "frame_facts"]
 

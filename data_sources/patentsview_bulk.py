@@ -33,12 +33,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ipvalue.errors import InputError
+
 __all__ = ["read_patentsview_bulk", "BulkFormatError", "iter_table"]
 
 _TYPE_MAP = {"utility": "invention", "design": "design"}
 
 
-class BulkFormatError(ValueError):
+class BulkFormatError(InputError):
     """A bulk table is missing or does not have the published columns."""
 
 
@@ -135,7 +137,7 @@ def read_patentsview_bulk(
         ``patent_type`` (utility → invention, design → design; plant and reissue patents are left out),
         ``legal_status`` (granted, or withdrawn), ``source`` = ``patentsview-bulk``.
     """
-    from ipvalue._numbers import parse_number
+    from ipvalue.facts.numbers import parse_number
 
     folder = Path(folder)
     wanted: set[str] | None = None

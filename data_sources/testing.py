@@ -118,7 +118,7 @@ def biblio_document(
     publication_date: str = "2016-09-07",
 ) -> str:
     """An OPS ``exchange-document`` for a canonical number (shape of the recorded biblio answers)."""
-    from ipvalue._numbers import parse_number
+    from ipvalue.facts.numbers import parse_number
 
     p = parse_number(number)
     parts = []
@@ -166,7 +166,7 @@ def legal_document(
     Each event is a mapping with ``code`` and optionally ``date`` (gazette), ``effective``, ``state``,
     ``fee_year``, ``text``, ``infl``, ``desc``.
     """
-    from ipvalue._numbers import parse_number
+    from ipvalue.facts.numbers import parse_number
 
     def member(num: str, evs: Iterable[Mapping[str, Any]]) -> str:
         p = parse_number(num)
@@ -220,7 +220,7 @@ def lens_record(
     filing_date: str = "2015-03-02",
 ) -> dict[str, Any]:
     """A Lens patent record for a canonical number (shape of the documented sample)."""
-    from ipvalue._numbers import parse_number
+    from ipvalue.facts.numbers import parse_number
 
     p = parse_number(number)
     return {
@@ -397,7 +397,7 @@ class FakePatentServer:
         self, number: str, *, events: Iterable[Mapping[str, Any]] = (), legal: bool = True, **biblio: Any
     ) -> None:
         """Serve a synthetic OPS patent (any office, docdb number) with legal events."""
-        from ipvalue._numbers import normalize_number
+        from ipvalue.facts.numbers import normalize_number
 
         n = normalize_number(number)
         with self._lock:
@@ -411,7 +411,7 @@ class FakePatentServer:
 
     def add_event(self, number: str, **event: Any) -> None:
         """Append a legal event to a synthetic OPS patent (its next ``legal`` answer changes)."""
-        from ipvalue._numbers import normalize_number
+        from ipvalue.facts.numbers import normalize_number
 
         n = normalize_number(number)
         with self._lock:
@@ -437,7 +437,7 @@ class FakePatentServer:
 
     def add_lens(self, number: str, **fields: Any) -> None:
         """Serve a synthetic Lens record."""
-        from ipvalue._numbers import normalize_number
+        from ipvalue.facts.numbers import normalize_number
 
         n = normalize_number(number)
         with self._lock:

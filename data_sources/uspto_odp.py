@@ -24,7 +24,7 @@ import httpx
 from data_sources._base import HttpSource, Outcome, Progress, env_secret, make_patent, require
 from data_sources._errors import AuthError, NotFound, ParseError
 from data_sources._http import Secret
-from ipvalue._numbers import parse_number
+from ipvalue.facts.numbers import parse_number
 
 __all__ = [
     "UsptoOdp",

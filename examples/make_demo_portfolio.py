@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ipvalue._numbers import cn_check_digit
+from ipvalue.facts.numbers import cn_check_digit
 
 BORROWER = "示例智能装备科技有限公司"
 ROOT = Path(__file__).resolve().parent.parent

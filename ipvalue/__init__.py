@@ -10,18 +10,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ipvalue._version import __version__
-from ipvalue.patent import Patent, PatentNumberError, normalize_number
+from ipvalue.errors import InputError, IpvalueError, Problem
+from ipvalue.facts.numbers import PatentNumberError, normalize_number
+from ipvalue.facts.patent import Patent
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipvalue import collateral, options, quality, report, terms, valuation
-    from ipvalue._portfolio_io import PortfolioError, read_portfolio
     from ipvalue.collateral import CollateralAssessment, Loan, assess_collateral
+    from ipvalue.facts.io import PortfolioError, read_portfolio
     from ipvalue.valuation import value_portfolio
 
 __all__ = [
     "__version__",
     "Patent",
     "PatentNumberError",
+    "IpvalueError",
+    "InputError",
+    "Problem",
     "PortfolioError",
     "normalize_number",
     "read_portfolio",
@@ -38,8 +43,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "read_portfolio": ("ipvalue._portfolio_io", "read_portfolio"),
-    "PortfolioError": ("ipvalue._portfolio_io", "PortfolioError"),
+    "read_portfolio": ("ipvalue.facts.io", "read_portfolio"),
+    "PortfolioError": ("ipvalue.facts.io", "PortfolioError"),
     "value_portfolio": ("ipvalue.valuation", "value_portfolio"),
     "assess_collateral": ("ipvalue.collateral", "assess_collateral"),
     "Loan": ("ipvalue.collateral", "Loan"),

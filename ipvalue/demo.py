@@ -47,7 +47,7 @@ def demo_loan() -> Loan:
 
 def load_demo() -> tuple[pd.DataFrame, Loan, dt.date]:
     """The demo portfolio frame, the demo loan and the ``as_of`` date the data were made for."""
-    from ipvalue._portfolio_io import read_portfolio
+    from ipvalue.facts.io import read_portfolio
 
     with resources.as_file(demo_portfolio_path()) as path:
         frame = read_portfolio(path)

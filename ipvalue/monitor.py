@@ -482,7 +482,7 @@ def refresh_facts(snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: 
     ``ALREADY_PLEDGED`` would wipe out the collateral and raise a false coverage alarm. Another lender's pledge
     is reported by :func:`compare_facts` instead.
     """
-    from ipvalue.patent import COLUMN_KINDS, FACT_COLUMNS
+    from ipvalue.facts.patent import COLUMN_KINDS, FACT_COLUMNS
 
     base = _indexed(snapshot)
     base = base[[c for c in COLUMN_KINDS if c in base.columns]].copy()

@@ -19,6 +19,7 @@ def _frame_digest(frame: pd.DataFrame) -> str:
 
 
 def main() -> None:
+    """Print each part's digest and the combined hash."""
     portfolio, loan, as_of = load_demo()
     valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
     assessment = iv.assess_collateral(valued, loan=loan, policy="cn-bank-standard", rng=0)

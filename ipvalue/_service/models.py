@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ipvalue.patent import Patent
+from ipvalue.facts.patent import Patent
 
 __all__ = [
     "PatentIn",

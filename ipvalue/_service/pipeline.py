@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from ipvalue._numbers import normalize_number
 from ipvalue._service.errors import ApiError, InputError
 from ipvalue._service.serialize import (
     assessment_to_json,
@@ -25,6 +24,7 @@ from ipvalue._service.serialize import (
     records_to_frame,
     valued_to_json,
 )
+from ipvalue.facts.numbers import normalize_number
 
 __all__ = [
     "Pipeline",

@@ -75,7 +75,7 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def records_to_frame(records: list[dict[str, Any]], *, index: str | None = None) -> pd.DataFrame:
     """Inverse of :func:`frame_records` for the portfolio columns: dates back to ``datetime64``, counts ``Int64``."""
-    from ipvalue.patent import COLUMN_KINDS
+    from ipvalue.facts.patent import COLUMN_KINDS
 
     df = pd.DataFrame.from_records(records)
     for col, kind in COLUMN_KINDS.items():

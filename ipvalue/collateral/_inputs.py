@@ -8,7 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ipvalue.patent import LEGAL_STATUSES, PATENT_TYPES
+from ipvalue.errors import InputError, Problem
+from ipvalue.facts.patent import LEGAL_STATUSES, PATENT_TYPES
 
 __all__ = ["CollateralInputError", "REQUIRED_COLUMNS", "check_frame", "num", "flag", "text", "to_date"]
 
@@ -16,7 +17,7 @@ __all__ = ["CollateralInputError", "REQUIRED_COLUMNS", "check_frame", "num", "fl
 REQUIRED_COLUMNS: tuple[str, ...] = ("patent_type", "legal_status", "value", "remaining_life_years")
 
 
-class CollateralInputError(ValueError):
+class CollateralInputError(InputError):
     """Bad input to the collateral engine, naming the patent (when one is to blame) and the field."""
 
     def __init__(self, message: str, *, patent_id: str | None = None, field: str | None = None) -> None:
@@ -25,7 +26,7 @@ class CollateralInputError(ValueError):
         prefix = (
             f"patent {patent_id}, field {field!r}: " if patent_id else (f"field {field!r}: " if field else "")
         )
-        super().__init__(prefix + message)
+        super().__init__([Problem(patent_id, field, prefix + message)])
 
 
 def to_date(value: object, name: str) -> dt.date:

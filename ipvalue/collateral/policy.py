@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ipvalue.patent import PATENT_TYPES
+from ipvalue.errors import InputError, Problem
+from ipvalue.facts.patent import PATENT_TYPES
 
 __all__ = ["Policy", "PolicyError", "load_policy", "list_policies", "POLICY_PARAMETERS"]
 
@@ -25,8 +26,11 @@ MODES: tuple[str, ...] = ("orderly", "judicial", "distressed")
 MARKET_METHODS: tuple[str, ...] = ("lognormal_quantile", "basel_scaling")
 
 
-class PolicyError(ValueError):
+class PolicyError(InputError):
     """A policy that cannot be found or does not validate."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__([Problem(None, field, message)])
 
 
 # --- validators --------------------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ipvalue.errors import InputError, Problem
+
 __all__ = ["OptionInputError", "as_array", "broadcast_inputs", "check_kind", "finish", "to_seed_and_rng"]
 
 
-class OptionInputError(ValueError):
+class OptionInputError(InputError):
     """An option input that cannot be priced: negative, not finite, not a number, or an unknown kind.
 
     Parameters
@@ -27,7 +29,7 @@ class OptionInputError(ValueError):
         self.field = field
         self.reason = reason
         self.index = index
-        super().__init__(f"{field}: {reason}")
+        super().__init__([Problem(None, field, f"{field}: {reason}")])
 
 
 def _where(arr: np.ndarray, bad: np.ndarray) -> tuple[str, tuple[int, ...] | None]:

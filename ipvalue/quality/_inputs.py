@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ipvalue.patent import LEGAL_STATUSES, PATENT_TYPES
+from ipvalue.errors import InputError, Problem
+from ipvalue.facts.patent import LEGAL_STATUSES, PATENT_TYPES
 
 __all__ = ["QualityInputError", "Inputs"]
 
@@ -29,16 +30,19 @@ DATE_COLUMNS: tuple[str, ...] = ("filing_date", "priority_date", "fees_paid_thro
 SHARE_COLUMNS: tuple[str, ...] = ("generality", "originality")
 
 
-class QualityInputError(ValueError):
+class QualityInputError(InputError):
     """Bad input for the quality score; ``field`` and ``patent_ids`` say where."""
 
     def __init__(self, field_name: str, patent_ids: list[str], problem: str) -> None:
         shown = ", ".join(patent_ids[:5]) + (
             f" and {len(patent_ids) - 5} more" if len(patent_ids) > 5 else ""
         )
-        super().__init__(f"patent {shown}: field {field_name!r}: {problem}")
+        message = f"patent {shown}: field {field_name!r}: {problem}"
+        problems = [
+            Problem(str(p), field_name, f"patent {p}: field {field_name!r}: {problem}") for p in patent_ids
+        ]
+        super().__init__(problems or [Problem(None, field_name, message)], message=message)
         self.field = field_name
-        self.patent_ids = list(patent_ids)
         self.problem = problem
 
 
@@ -181,7 +185,7 @@ def read_inputs(
     Parameters
     ----------
     frame : DataFrame
-        Portfolio frame (see :mod:`ipvalue.patent`).
+        Portfolio frame (see :mod:`ipvalue.facts.patent`).
     expert_columns : dict
         ``{leaf: column}`` of expert scores (0-10).
     remaining_life_years : array-like, optional

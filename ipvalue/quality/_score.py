@@ -191,7 +191,7 @@ def score_quality(
     Parameters
     ----------
     frame : DataFrame
-        Portfolio frame indexed by ``patent_id`` (see :mod:`ipvalue.patent`). Optional extra inputs: expert
+        Portfolio frame indexed by ``patent_id`` (see :mod:`ipvalue.facts.patent`). Optional extra inputs: expert
         scores on a 0-10 scale (``expert_advancement``, ``expert_maturity``, ``expert_design_around``, ... see
         ``docs/methodology/quality.md``), ``invalidation_survived``, ``commercialized``, ``generality`` /
         ``originality`` or ``forward_citation_classes`` / ``backward_citation_classes``, ``remaining_life_years``.

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ipvalue.errors import InputError, Problem
+
 __all__ = [
     "DIMENSIONS",
     "QualityTree",
@@ -49,11 +51,11 @@ _TOLERANCE = 1e-9
 _DEFAULT_FILE = "quality_tree.json"
 
 
-class QualityTreeError(ValueError):
+class QualityTreeError(InputError):
     """A weight file or weight override that cannot be used; ``node`` names the offending node path."""
 
     def __init__(self, message: str, node: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__([Problem(None, node, message)], message=message)
         self.node = node
 
 

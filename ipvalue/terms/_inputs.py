@@ -9,22 +9,25 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ipvalue.patent import Patent, patents_to_frame
+from ipvalue.errors import InputError, Problem
+from ipvalue.facts.patent import Patent, patents_to_frame
 from ipvalue.terms._dates import NAT, to_days
 
 DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
 KNOWN_STATUSES = ("pending", "granted", *DEAD_STATUSES)
 
 
-class TermError(ValueError):
+class TermError(InputError):
     """Bad or missing term input; ``problems`` lists ``(patent_id, field, message)`` for every bad row."""
 
     def __init__(self, problems: list[tuple[str, str, str]]):
-        self.problems = problems
-        lines = [msg for _, _, msg in problems[:20]]
-        if len(problems) > 20:
-            lines.append(f"... and {len(problems) - 20} more")
-        super().__init__("; ".join(lines) if len(lines) <= 1 else "\n  " + "\n  ".join(lines))
+        checked = [Problem(*p) for p in problems]
+        lines = [p.message for p in checked[:20]]
+        if len(checked) > 20:
+            lines.append(f"... and {len(checked) - 20} more")
+        super().__init__(
+            checked, message="; ".join(lines) if len(lines) <= 1 else "\n  " + "\n  ".join(lines)
+        )
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def synthetic_portfolio(
 
     About 10 % lapsed or expired, 8 % pending, 30 % without any economics (cost or nothing), 15 % pre-commercial
     with a revenue forecast and a launch cost, the rest commercialised; grouped patents share their product line's
-    revenue. Columns follow :data:`ipvalue.patent.FACT_COLUMNS` and :data:`ipvalue.patent.ECONOMIC_COLUMNS`.
+    revenue. Columns follow :data:`ipvalue.facts.patent.FACT_COLUMNS` and :data:`ipvalue.facts.patent.ECONOMIC_COLUMNS`.
     """
     g = np.random.default_rng(seed)
     day = np.datetime64(as_of, "D")

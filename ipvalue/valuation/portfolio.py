@@ -22,6 +22,7 @@ from scipy.special import ndtri
 
 from ipvalue._random import patent_uniforms
 from ipvalue._version import __version__
+from ipvalue.errors import InputError, Problem, summarise
 from ipvalue.valuation import reconcile as _rc
 from ipvalue.valuation._data import decay_table, load_defaults, price_index, royalty_ranges
 from ipvalue.valuation.cost import cost_value, reproduction_cost
@@ -90,23 +91,16 @@ def _method_key(text: str) -> str | None:
 LEGAL_STATUSES = ("pending", "granted", *DEAD_STATUSES)
 
 
-class ValuationInputError(ValueError):
+class ValuationInputError(InputError):
     """Bad valuation input; names the patent(s) and the field.
 
     Attributes
     ----------
-    problems : list of (patent_id, field, message)
+    problems : list of Problem (patent, field, message)
     """
 
     def __init__(self, problems: list[tuple[str, str, str]]):
-        self.problems = problems
-        lines = [m for _, _, m in problems[:10]]
-        if len(problems) > 10:
-            lines.append(f"... and {len(problems) - 10} more")
-        super().__init__("; ".join(lines))
-
-    def __reduce__(self):  # picklable, so that it crosses process and cluster boundaries intact
-        return (type(self), (self.problems,))
+        super().__init__(problems, message=summarise([Problem(*p) for p in problems], limit=10))
 
 
 # ------------------------------------------------------------------------------------------ assumptions
@@ -1037,7 +1031,7 @@ def value_portfolio(
     Parameters
     ----------
     portfolio : pandas.DataFrame
-        Portfolio frame (see :mod:`ipvalue.patent`), indexed by ``patent_id``. Economics may be per patent or per
+        Portfolio frame (see :mod:`ipvalue.facts.patent`), indexed by ``patent_id``. Economics may be per patent or per
         ``group`` (a product line): rows of a group share the group's ``revenue`` and ``commercialization_cost``,
         allocated by the weight column (``allocation_weight`` assumption, else ``quality_score``, else equal);
         other economics missing in a row are taken from the group. The income method is the row's (or group's)

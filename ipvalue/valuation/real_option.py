@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ipvalue._random import patent_rng
+from ipvalue.errors import Problem
 from ipvalue.options import binomial, black_scholes
 from ipvalue.options._inputs import OptionInputError, as_array, broadcast_inputs, finish, to_seed_and_rng
 from ipvalue.options._lsm import batched_regression
@@ -62,7 +63,8 @@ class RealOptionInputError(OptionInputError):
         super().__init__(field, reason, index)
         self.patent_id = patent_id
         if patent_id is not None:
-            self.args = (f"patent {patent_id}: {field}: {reason}",)
+            self.problems = [Problem(patent_id, field, f"patent {patent_id}: {field}: {reason}")]
+            self.args = (self.problems[0].message,)
 
 
 def _checked(named, patent_ids=None):

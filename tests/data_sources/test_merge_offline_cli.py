@@ -85,7 +85,7 @@ def test_offline_default_serves_the_demo():
 
 
 def test_offline_source_with_a_frame():
-    from ipvalue._numbers import cn_check_digit
+    from ipvalue.facts.numbers import cn_check_digit
 
     good = f"CN201510123456.{cn_check_digit('201510123456')}"
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")

@@ -1,7 +1,7 @@
 import pytest
 
 import ipvalue as iv
-from ipvalue._numbers import PatentNumberError, cn_check_digit, parse_number
+from ipvalue.facts.numbers import PatentNumberError, cn_check_digit, parse_number
 
 
 @pytest.mark.parametrize(

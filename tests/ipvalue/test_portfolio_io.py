@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import ipvalue as iv
-from ipvalue._numbers import cn_check_digit
-from ipvalue._portfolio_io import PortfolioError, parse_date
+from ipvalue.facts.io import PortfolioError, parse_date
+from ipvalue.facts.numbers import cn_check_digit
 
 
 def zl(body: str) -> str:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import ipvalue as iv
 from ipvalue import Patent
-from ipvalue.patent import patents_to_frame
+from ipvalue.facts.patent import patents_to_frame
 from ipvalue.terms import (
     TermError,
     expiry_date,

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipvalue.collateral import COMPONENTS, SUMMARY_KEYS, Loan, assess_collateral
-from ipvalue.patent import LEGAL_STATUSES, PATENT_TYPES
+from ipvalue.facts.patent import LEGAL_STATUSES, PATENT_TYPES
 
 AS_OF = dt.date(2026, 6, 30)  # the date conftest.make_valued builds for
 BORROWER = "深圳市示例科技有限公司"

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ipvalue._service.pipeline import Pipeline
 from ipvalue.collateral._assessment import CollateralAssessment
-from ipvalue.patent import Patent, patents_to_frame
+from ipvalue.facts.patent import Patent, patents_to_frame
 
 POLICIES = [{"name": "cn-bank-standard", "description": "fake standard"}, {"name": "conservative"}]
 HAIRCUT = {"cn-bank-standard": 0.4, "conservative": 0.6}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ipvalue._service.serialize import frame_records
-from ipvalue.patent import COLUMN_KINDS
+from ipvalue.facts.patent import COLUMN_KINDS
 
 demo = importlib.import_module("ipvalue.demo")
 

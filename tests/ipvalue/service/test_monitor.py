@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ipvalue.facts.patent import Patent, patents_to_frame
 from ipvalue.monitor import (
     EVENT_CODES,
     EXIT_CRITICAL,
@@ -22,7 +23,6 @@ from ipvalue.monitor import (
     refresh_facts,
     renewal_events,
 )
-from ipvalue.patent import Patent, patents_to_frame
 
 AS_OF = dt.date(2026, 3, 1)
 

@@ -13,8 +13,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ipvalue._numbers import PatentNumberError, parse_number
-from ipvalue.patent import COLUMN_KINDS, LEGAL_STATUSES, PATENT_TYPES, Patent, patents_to_frame
+from ipvalue.errors import InputError, Problem
+from ipvalue.facts.numbers import PatentNumberError, parse_number
+from ipvalue.facts.patent import COLUMN_KINDS, LEGAL_STATUSES, PATENT_TYPES, Patent, patents_to_frame
 
 __all__ = ["read_portfolio", "PortfolioError", "ReadIssue", "HEADER_ALIASES", "parse_date"]
 
@@ -32,14 +33,17 @@ class ReadIssue:
         return f"row {self.row}, patent {self.patent}, field {self.field}: {self.message}"
 
 
-class PortfolioError(ValueError):
+class PortfolioError(InputError):
     """The portfolio could not be read; ``issues`` lists every problem found (row, patent, field)."""
 
     def __init__(self, issues: Sequence[ReadIssue]):
         self.issues = list(issues)
         head = "; ".join(str(i) for i in self.issues[:20])
         more = f" (and {len(self.issues) - 20} more)" if len(self.issues) > 20 else ""
-        super().__init__(f"{len(self.issues)} problem(s) in the portfolio: {head}{more}")
+        super().__init__(
+            [Problem(i.patent or None, i.field, str(i)) for i in self.issues],
+            message=f"{len(self.issues)} problem(s) in the portfolio: {head}{more}",
+        )
 
 
 # Header aliases: CNIPA-style Chinese headers and common English variants -> canonical names.

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ipvalue._numbers import ParsedNumber, PatentNumberError, normalize_number, parse_number
+from ipvalue.facts.numbers import ParsedNumber, PatentNumberError, normalize_number, parse_number
 
 __all__ = [
     "Patent",

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from ipvalue.errors import InputError, Problem
+
 __all__ = [
     "PatentNumberError",
     "ParsedNumber",
@@ -23,7 +25,7 @@ __all__ = [
 ]
 
 
-class PatentNumberError(ValueError):
+class PatentNumberError(InputError):
     """A patent number that cannot be read, or whose check digit is wrong.
 
     Parameters
@@ -37,7 +39,8 @@ class PatentNumberError(ValueError):
     def __init__(self, number: object, reason: str):
         self.number = number
         self.reason = reason
-        super().__init__(f"patent number {number!r}: {reason}")
+        message = f"patent number {number!r}: {reason}"
+        super().__init__([Problem(str(number), "patent_id", message)])
 
 
 #: Type digit of a CN application number (5th digit of the 12-digit form, 3rd of the 8-digit form).
