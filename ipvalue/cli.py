@@ -1,19 +1,26 @@
 """The ``ipvalue`` command line: a thin layer over the library.
 
 Every command takes ``--as-of`` (default: today, printed) and ``--seed``; the computing happens in the library.
+A user error (a missing file, an unreadable portfolio, a bad option, bad input named by patent and field) ends
+in one line on standard error and exit code 2, never a Python traceback; ``ipvalue --debug <command>`` shows the
+traceback. Every command module is imported when the command line starts: a broken one fails loudly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.exceptions import TyperException
 
-__all__ = ["app", "main"]
+from ipvalue.errors import InputError, IpvalueError
+
+__all__ = ["app", "main", "report_command", "assess_file", "parse_as_of", "parse_fx", "error_line"]
 
 app = typer.Typer(
     name="ipvalue",
@@ -23,6 +30,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the Python traceback of an error (give it before the command)."),
+    ] = False,
+) -> None:
+    """Value patent portfolios and turn them into pledge-eligible collateral (知识产权质押融资)."""
+
+
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Valuation date YYYY-MM-DD (default: today).")]
 Seed = Annotated[
     int, typer.Option("--seed", help="Root seed of every random draw (recorded in the results).")
@@ -30,6 +48,7 @@ Seed = Annotated[
 
 
 def parse_as_of(value: str | None, *, default: dt.date | None = None) -> dt.date:
+    """The ``--as-of`` option as a date; today (printed) when not given, or ``default`` when one is given."""
     if value is None:
         d = default or dt.date.today()
         typer.echo(
@@ -206,6 +225,13 @@ def assess(
         Path | None, typer.Option("--report", help="Write the report (.html, .pdf, .xlsx).")
     ] = None,
     lang: Annotated[str, typer.Option("--lang")] = "zh",
+    fx: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fx",
+            help="Rate into the loan currency, CODE=RATE (loan-currency units per unit of CODE); repeat per currency.",
+        ),
+    ] = None,
 ) -> None:
     """Assess a portfolio as collateral for a loan: eligibility, haircuts, loan sizing, liquidation, stress."""
     import ipvalue as iv
@@ -222,6 +248,7 @@ def assess(
         policy=policy,
         as_of=parse_as_of(as_of),
         seed=seed,
+        fx=parse_fx(fx),
     )
     _print_summary(assessment)
     if output:
@@ -232,13 +259,40 @@ def assess(
         typer.echo(f"wrote {report}")
 
 
-def assess_file(portfolio: Path, *, loan, policy: str, as_of: dt.date, seed: int):
+def parse_fx(items: list[str] | None) -> dict[str, float] | None:
+    """``["USD=7.10", "EUR=7.80"]`` as ``{"USD": 7.1, "EUR": 7.8}``; each rate a positive finite number."""
+    if not items:
+        return None
+    out: dict[str, float] = {}
+    for item in items:
+        code, sep, rate = item.partition("=")
+        try:
+            value = float(rate) if sep else float("nan")
+        except ValueError:
+            value = float("nan")
+        if not sep or not code.strip().isalpha() or not math.isfinite(value) or value <= 0:
+            raise typer.BadParameter(
+                f"--fx takes CODE=RATE with a positive rate (e.g. USD=7.10), got {item!r}"
+            )
+        out[code.strip().upper()] = value
+    return out
+
+
+def assess_file(
+    portfolio: Path,
+    *,
+    loan: Any,
+    policy: str,
+    as_of: dt.date,
+    seed: int,
+    fx: dict[str, float] | None = None,
+) -> Any:
     """Read, value and assess a portfolio file: the pipeline behind ``ipvalue assess`` and ``ipvalue report``."""
     import ipvalue as iv
 
     frame = iv.read_portfolio(portfolio)
     valued = iv.value_portfolio(frame, as_of=as_of, rng=seed)
-    return iv.assess_collateral(valued, loan=loan, policy=policy, rng=seed)
+    return iv.assess_collateral(valued, loan=loan, policy=policy, rng=seed, fx=fx)
 
 
 def _write_frame(df, path: Path) -> None:
@@ -253,32 +307,153 @@ def _write_frame(df, path: Path) -> None:
         raise typer.BadParameter(f"unsupported output type {suffix!r} (.csv, .xlsx, .parquet)")
 
 
-def _register_optional() -> None:
-    """Commands whose implementation lives with the feature they drive."""
-    try:
-        from data_sources.cli import fetch_command
-    except ImportError:  # pragma: no cover - the connectors are part of the distribution
-        fetch_command = None
-    if fetch_command is not None:
-        app.command("fetch")(fetch_command)
-    for module, names in (("ipvalue.report.cli", ("report",)), ("ipvalue.service", ("serve", "monitor"))):
-        try:
-            mod = __import__(module, fromlist=["_"])
-        except ImportError:
-            continue
-        for name in names:
-            fn = getattr(mod, f"{name}_command", None)
-            if fn is not None:
-                app.command(name)(fn)
+_FORMATS = ("html", "pdf", "xlsx")
 
 
-def main() -> None:
-    """Entry point of the ``ipvalue`` console script."""
-    _register_optional()
+def _saved_assessment(path: Path) -> Any | None:
+    """The assessment stored in ``path`` when it is an assessment JSON, else ``None`` (a portfolio)."""
+    if path.suffix.lower() != ".json":
+        return None
     try:
-        app()
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}") from None
+    if not (isinstance(data, dict) and {"summary", "patents", "loan"} <= set(data)):
+        return None
+    from ipvalue._service.serialize import assessment_from_json
+
+    return assessment_from_json(data)
+
+
+def report_command(  # noqa: PLR0913 - one option per flag of the command
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Portfolio file (CSV, XLSX, JSON, Parquet) or a saved assessment (JSON).", exists=True
+        ),
+    ],
+    loan_amount: Annotated[
+        float | None, typer.Option("--loan", help="Loan amount (with a portfolio).")
+    ] = None,
+    tenor: Annotated[float, typer.Option("--tenor", help="Loan tenor in years.")] = 3.0,
+    currency: Annotated[str, typer.Option("--currency")] = "CNY",
+    pd_: Annotated[float | None, typer.Option("--pd", help="Probability of default over the tenor.")] = None,
+    borrower: Annotated[str | None, typer.Option("--borrower", help="Borrower name as registered.")] = None,
+    policy: Annotated[str, typer.Option("--policy", help="Policy name or JSON file.")] = "cn-bank-standard",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Valuation date YYYY-MM-DD (default: today).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Root seed of every random draw.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the report files.")] = Path("ipvalue-report"),
+    lang: Annotated[str, typer.Option("--lang", help="zh, en or both.")] = "zh",
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated: html,pdf,xlsx.")
+    ] = "html,pdf,xlsx",
+    name: Annotated[str, typer.Option("--name", help="File name stem.")] = "collateral_report",
+) -> None:
+    """Write the collateral report (HTML, PDF and Excel; Chinese and/or English) of a portfolio or an assessment."""
+    from ipvalue.report import write
+
+    langs = ("zh", "en") if lang == "both" else (lang,)
+    if any(x not in ("zh", "en") for x in langs):
+        raise typer.BadParameter(f"--lang must be zh, en or both, got {lang!r}")
+    fmts = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in _FORMATS]
+    if bad or not fmts:
+        raise typer.BadParameter(f"--format takes html, pdf and xlsx, got {formats!r}")
+
+    assessment = _saved_assessment(source)
+    if assessment is None:
+        if loan_amount is None:
+            raise typer.BadParameter("--loan is required when the source is a portfolio")
+        import ipvalue as iv
+
+        loan = iv.Loan(
+            amount=loan_amount,
+            currency=currency,
+            tenor_years=tenor,
+            probability_of_default=pd_,
+            borrower=borrower,
+        )
+        assessment = assess_file(source, loan=loan, policy=policy, as_of=parse_as_of(as_of), seed=seed)
+    else:
+        typer.echo(f"assessment read from {source} (as_of {assessment.summary.get('as_of')})")
+
+    out.mkdir(parents=True, exist_ok=True)
+    for code in langs:
+        for fmt in fmts:
+            path = write(assessment, out / f"{name}_{code}.{fmt}", lang=code)
+            typer.echo(f"wrote {path}")
+
+
+def register_commands() -> None:
+    """Add the commands whose implementation lives with the feature they drive (once).
+
+    No import error is hidden: a command module that cannot be imported makes the command line fail loudly.
+    """
+    if getattr(app, "_ipvalue_registered", False):
+        return
+    from data_sources.cli import fetch_command
+    from ipvalue.service import monitor_command, serve_command
+
+    app.command("fetch")(fetch_command)
+    app.command("report")(report_command)
+    app.command("serve")(serve_command)
+    app.command("monitor")(monitor_command)
+    app._ipvalue_registered = True  # type: ignore[attr-defined]
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a user error: the problem (patent and field where known), and how many more there are."""
+    if isinstance(exc, InputError) and exc.problems:
+        first = exc.problems[0]
+        where = ", ".join(
+            x
+            for x in (
+                f"patent {first.patent}" if first.patent and first.patent not in first.message else "",
+                f"field {first.field}" if first.field and first.field not in first.message else "",
+            )
+            if x
+        )
+        more = f" (and {len(exc.problems) - 1} more problem(s))" if len(exc.problems) > 1 else ""
+        text = (f"{where}: " if where else "") + first.message.splitlines()[0].strip() + more
+    elif isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+    return "error: " + text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``ipvalue`` console script: user errors end in one line and exit code 2."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args[: next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))]
+    register_commands()
+    try:
+        code = app(args=args, prog_name="ipvalue", standalone_mode=False)
     except KeyboardInterrupt:  # pragma: no cover
         sys.exit(130)
+    except typer.Abort:  # pragma: no cover - an interrupted prompt
+        sys.exit(130)
+    except TyperException as exc:  # a bad option or argument
+        if debug:
+            raise
+        text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo("error: " + " ".join(text.split()), err=True)
+        sys.exit(2)
+    except (IpvalueError, OSError, ValueError) as exc:
+        if debug:
+            raise
+        typer.echo(error_line(exc), err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback with --debug
+        if debug:
+            raise
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

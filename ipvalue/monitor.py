@@ -28,6 +28,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ipvalue.errors import InputError
+from ipvalue.facts.columns import dates, flags, texts
+from ipvalue.facts.patent import COLUMN_KINDS, FACT_COLUMNS
+from ipvalue.terms import renewal_schedule
+
 __all__ = [
     "MonitorEvent",
     "MonitorReport",
@@ -73,6 +78,10 @@ EVENT_CODES: dict[str, tuple[Severity, str]] = {
 }
 
 _STATUS_EVENTS = {"lapsed": "LAPSED", "expired": "EXPIRED", "revoked": "REVOKED", "withdrawn": "WITHDRAWN"}
+
+
+class MonitorInputError(InputError):
+    """Facts that monitoring cannot read (a flag that is not yes/no, a date that is not a date)."""
 
 
 @dataclass(frozen=True)
@@ -171,21 +180,16 @@ def _owners(s: pd.Series) -> pd.Series:
 
 
 def _flag(df: pd.DataFrame, col: str) -> pd.Series:
-    if col not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df[col].astype("boolean").fillna(False).astype(bool)
+    """A yes/no column as bool on the frame's index (missing read as no)."""
+    return pd.Series(flags(df, col, error=MonitorInputError) == 1.0, index=df.index)
 
 
 def _date(df: pd.DataFrame, col: str) -> pd.Series:
-    if col not in df.columns:
-        return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
-    return pd.to_datetime(df[col], errors="coerce")
+    return pd.Series(dates(df, col, error=MonitorInputError), index=df.index).astype("datetime64[ns]")
 
 
 def _text(df: pd.DataFrame, col: str) -> pd.Series:
-    if col not in df.columns:
-        return pd.Series("", index=df.index, dtype=object)
-    return df[col].astype(object).where(df[col].notna(), "").astype(str)
+    return pd.Series(texts(df, col), index=df.index, dtype=object)
 
 
 def _indexed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -318,14 +322,6 @@ def compare_facts(
     return events
 
 
-def _renewal_schedule() -> Callable[..., pd.DataFrame] | None:
-    try:
-        from ipvalue.terms import renewal_schedule  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return renewal_schedule
-
-
 def renewal_events(
     current: pd.DataFrame,
     *,
@@ -353,7 +349,7 @@ def renewal_events(
         Restrict to these patents.
     grace_months : int
     schedule : callable, None or "auto"
-        ``renewal_schedule(patent, as_of, *, until)``; ``"auto"`` uses :mod:`ipvalue.terms` when present.
+        ``renewal_schedule(patent, as_of, *, until)``; ``"auto"`` uses :func:`ipvalue.terms.renewal_schedule`.
     """
     cur = _indexed(current)
     if monitored is not None:
@@ -362,7 +358,7 @@ def renewal_events(
     if cur.empty:
         return []
     if schedule == "auto":
-        schedule = _renewal_schedule()
+        schedule = renewal_schedule
     as_of_ts = pd.Timestamp(as_of)
     until = as_of + dt.timedelta(days=int(within_days))
     due = _date(cur, "fees_paid_through")
@@ -482,8 +478,6 @@ def refresh_facts(snapshot: pd.DataFrame, current: pd.DataFrame, *, own_pledge: 
     ``ALREADY_PLEDGED`` would wipe out the collateral and raise a false coverage alarm. Another lender's pledge
     is reported by :func:`compare_facts` instead.
     """
-    from ipvalue.facts.patent import COLUMN_KINDS, FACT_COLUMNS
-
     base = _indexed(snapshot)
     base = base[[c for c in COLUMN_KINDS if c in base.columns]].copy()
     cur = _indexed(current)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipvalue.errors import InputError
 from ipvalue.report import _labels as L
 
 __all__ = [
@@ -382,10 +383,8 @@ def fee_timeline(assessment: Any) -> dict[str, pd.DataFrame] | None:
         loan with ``next_fee_due``, ``fee_count``, ``renewal_fees`` and ``fee_currency``. ``None`` when the terms
         module cannot schedule the portfolio (missing dates, office not modelled).
     """
-    try:
-        from ipvalue.terms import renewal_fees_due
-    except ImportError:
-        return None
+    from ipvalue.terms import renewal_fees_due
+
     as_of = _as_date(assessment.summary.get("as_of")) or _as_date((assessment.audit or {}).get("as_of"))
     tenor = as_float(getattr(assessment.loan, "tenor_years", np.nan))
     if as_of is None or not np.isfinite(tenor) or tenor <= 0:
@@ -394,7 +393,7 @@ def fee_timeline(assessment: Any) -> dict[str, pd.DataFrame] | None:
     horizons = [0.0] + [float(min(k, tenor)) for k in range(1, n_years + 1)]
     try:
         cum = [renewal_fees_due(assessment.patents, as_of, years=h) for h in horizons]
-    except Exception:  # noqa: BLE001 - the report must still be written when fees cannot be scheduled
+    except InputError:  # missing dates or an office not modelled: the report says the fees are not scheduled
         return None
     amounts = [float(np.nansum(c["renewal_fees"].to_numpy(dtype=float, na_value=np.nan))) for c in cum]
     counts = [int(np.nansum(c["fee_count"].to_numpy(dtype=float, na_value=np.nan))) for c in cum]

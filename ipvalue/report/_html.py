@@ -409,10 +409,8 @@ def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[
     ]
 
     audit = dict(a.audit or {})
-    try:
-        from ipvalue import __version__ as report_version
-    except ImportError:  # pragma: no cover
-        report_version = "unknown"
+    from ipvalue._version import __version__ as report_version
+
     audit_rows = [{"name": str(k), "value": _value_text(v)} for k, v in audit.items()]
     audit_rows.append({"name": "report_version", "value": report_version})
 

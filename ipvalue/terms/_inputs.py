@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ipvalue.errors import InputError, Problem
+from ipvalue.facts.columns import dates, patent_ids, texts
 from ipvalue.facts.patent import Patent, patents_to_frame
-from ipvalue.terms._dates import NAT, to_days
 
 DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
 KNOWN_STATUSES = ("pending", "granted", *DEAD_STATUSES)
@@ -52,38 +52,6 @@ class TermInputs:
         return len(self.ids)
 
 
-def _text(frame: pd.DataFrame, col: str, *, upper: bool = False, lower: bool = False) -> np.ndarray:
-    if col not in frame.columns:
-        return np.full(len(frame), "", dtype=object)
-    s = frame[col].astype("string").str.strip().fillna("")
-    if upper:
-        s = s.str.upper()
-    if lower:
-        s = s.str.lower()
-    return s.to_numpy(dtype=object, na_value="")
-
-
-def _dates(frame: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in frame.columns:
-        return np.full(len(frame), NAT)
-    try:
-        return to_days(frame[col])
-    except (ValueError, TypeError) as exc:
-        bad = []
-        for pid, v in zip(_ids(frame), frame[col], strict=True):
-            try:
-                pd.Timestamp(v)
-            except (ValueError, TypeError):
-                bad.append((pid, col, f"patent {pid}: field {col} is not a date: {v!r}"))
-        raise TermError(bad or [("?", col, f"field {col} is not a date column: {exc}")]) from exc
-
-
-def _ids(frame: pd.DataFrame) -> np.ndarray:
-    if "patent_id" in frame.columns:
-        return frame["patent_id"].astype("string").fillna("?").to_numpy(dtype=object)
-    return frame.index.astype("string").to_numpy(dtype=object)
-
-
 def as_frame(obj: object) -> tuple[pd.DataFrame, bool]:
     """Turn a frame, a :class:`Patent`, a row (Series) or a mapping into a frame; also say if it was one patent."""
     if isinstance(obj, pd.DataFrame):
@@ -114,21 +82,21 @@ def term_inputs(frame: pd.DataFrame) -> TermInputs:
         tad = np.where(tad < 0, np.nan, tad)
     else:
         tad = np.zeros(n)
-    status = _text(frame, "legal_status", lower=True)
+    status = texts(frame, "legal_status", lower=True)
     return TermInputs(
         index=frame.index,
-        ids=_ids(frame),
-        jurisdiction=_text(frame, "jurisdiction", upper=True),
-        patent_type=_text(frame, "patent_type", lower=True),
+        ids=patent_ids(frame),
+        jurisdiction=texts(frame, "jurisdiction", upper=True),
+        patent_type=texts(frame, "patent_type", lower=True),
         status=np.where(status == "", "granted", status).astype(object),
         status_given=status != "",
-        filing=_dates(frame, "filing_date"),
-        earliest=_dates(frame, "earliest_filing_date"),
-        grant=_dates(frame, "grant_date"),
-        override=_dates(frame, "expiry_date"),
-        fees_paid_through=_dates(frame, "fees_paid_through"),
+        filing=dates(frame, "filing_date", error=TermError),
+        earliest=dates(frame, "earliest_filing_date", error=TermError),
+        grant=dates(frame, "grant_date", error=TermError),
+        override=dates(frame, "expiry_date", error=TermError),
+        fees_paid_through=dates(frame, "fees_paid_through", error=TermError),
         adjustment_days=tad,
-        entity_size=_text(frame, "entity_size", lower=True),
+        entity_size=texts(frame, "entity_size", lower=True),
     )
 
 

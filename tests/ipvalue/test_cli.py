@@ -5,10 +5,10 @@ import pytest
 from typer.testing import CliRunner
 
 import ipvalue as iv
-from ipvalue.cli import _register_optional, app
+from ipvalue.cli import app, register_commands
 from ipvalue.demo import DEMO_AS_OF, demo_portfolio_path, load_demo
 
-_register_optional()
+register_commands()
 runner = CliRunner()
 
 

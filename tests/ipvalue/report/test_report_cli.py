@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ipvalue.report.cli import report_command
+from ipvalue.cli import report_command
 
 
 @pytest.fixture
