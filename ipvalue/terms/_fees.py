@@ -16,7 +16,7 @@ from ipvalue.terms._data import CNIPA_FILE, EPO_FILE, USPTO_FILE, load_table
 from ipvalue.terms._dates import NAT, add_months, month_end, to_day
 from ipvalue.terms._expiry import TermRules
 from ipvalue.terms._inputs import DEAD_STATUSES, TermError, TermInputs, as_frame, as_of_day, term_inputs
-from ipvalue.terms._life import _life
+from ipvalue.terms._life import life_frame
 
 SCHEDULE_COLUMNS = ("due_date", "fee_year", "amount", "currency", "office", "note")
 CURRENCY = {"CN": "CNY", "US": "USD", "EP": "EUR"}
@@ -245,7 +245,7 @@ def _events(inp: TermInputs, expiry: np.ndarray) -> pd.DataFrame:
 def _prepare(portfolio: object, as_of: object):
     frame, single = as_frame(portfolio)
     day = as_of_day(as_of)
-    life = _life(frame, day, "coerce", TermRules.default())
+    life = life_frame(frame, day, "coerce", TermRules.default())
     inp = term_inputs(frame)
     expiry = life["expiry_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     events = _events(inp, expiry)

@@ -25,9 +25,10 @@ LIFE_COLUMNS = (
 DEFAULT_GRACE_MONTHS = 6
 
 
-def _life(
+def life_frame(
     frame: pd.DataFrame, as_of: object, errors: Literal["raise", "coerce"], rules: TermRules
 ) -> pd.DataFrame:
+    """The life table of a frame under ``rules``: expiry, basis, remaining life and problems per patent."""
     day = as_of_day(as_of)
     inp = term_inputs(frame)
     n = len(inp)
@@ -136,7 +137,7 @@ def life_table(
     every office modelled) is before ``as_of``. A pending application's life runs to its statutory expiry.
     """
     frame, _ = as_frame(portfolio)
-    return _life(frame, as_of, errors, rules or TermRules.default())
+    return life_frame(frame, as_of, errors, rules or TermRules.default())
 
 
 def remaining_life(portfolio_or_patent: object, as_of: object) -> float | pd.Series:
@@ -168,10 +169,10 @@ def remaining_life(portfolio_or_patent: object, as_of: object) -> float | pd.Ser
     5.0
     """
     frame, single = as_frame(portfolio_or_patent)
-    out = _life(frame, as_of, "raise", TermRules.default())["remaining_life_years"]
+    out = life_frame(frame, as_of, "raise", TermRules.default())["remaining_life_years"]
     if single:
         return float(out.iloc[0])
     return out.rename("remaining_life_years")
 
 
-__all__ = ["life_table", "remaining_life", "LIFE_COLUMNS"]
+__all__ = ["life_table", "life_frame", "remaining_life", "LIFE_COLUMNS"]

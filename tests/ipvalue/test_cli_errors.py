@@ -92,9 +92,7 @@ def test_a_broken_command_module_fails_loudly(tmp_path: Path) -> None:
 
 
 def test_error_line_reads_the_structured_problems() -> None:
-    err = InputError(
-        [Problem("CN1", "claims", "must be a whole number"), Problem("CN2", "claims", "x")]
-    )
+    err = InputError([Problem("CN1", "claims", "must be a whole number"), Problem("CN2", "claims", "x")])
     line = error_line(err)
     assert line == "error: patent CN1, field claims: must be a whole number (and 1 more problem(s))"
 
