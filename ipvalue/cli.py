@@ -13,12 +13,15 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.exceptions import TyperException
 
 from ipvalue.errors import InputError, IpvalueError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["app", "main", "report_command", "assess_file", "parse_as_of", "parse_fx", "error_line"]
 
@@ -63,7 +66,7 @@ def parse_as_of(value: str | None, *, default: dt.date | None = None) -> dt.date
     return d
 
 
-def _print_frame(df, title: str, *, max_rows: int = 80) -> None:
+def _print_frame(df: pd.DataFrame, title: str, *, max_rows: int = 80) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -97,7 +100,7 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-def _facts_table(frame, as_of: dt.date):
+def _facts_table(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     import pandas as pd
 
     from ipvalue import terms
@@ -111,7 +114,7 @@ def _facts_table(frame, as_of: dt.date):
             "status": frame["legal_status"],
             "filed": frame["filing_date"],
             "expiry": expiry,
-            "life_y": life.round(2),
+            "life_y": pd.Series(life, index=frame.index).round(2),
         },
         index=frame.index,
     )
@@ -165,7 +168,7 @@ def demo(
             typer.echo(f"wrote {path}")
 
 
-def _print_summary(assessment) -> None:
+def _print_summary(assessment: Any) -> None:
     import pandas as pd
 
     pats = assessment.patents
@@ -295,7 +298,7 @@ def assess_file(
     return iv.assess_collateral(valued, loan=loan, policy=policy, rng=seed, fx=fx)
 
 
-def _write_frame(df, path: Path) -> None:
+def _write_frame(df: pd.DataFrame, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         df.to_csv(path, index=False, encoding="utf-8-sig")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ DEMO_AS_OF = dt.date(2026, 6, 30)
 DEMO_BORROWER = "示例智能装备科技有限公司"
 
 
-def demo_portfolio_path():
+def demo_portfolio_path() -> Traversable:
     """Path of the packaged demo portfolio CSV (Chinese CNIPA-style headers)."""
     return resources.files("ipvalue") / "data" / "demo_portfolio.csv"
 

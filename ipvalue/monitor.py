@@ -297,7 +297,7 @@ def compare_facts(
             [len(set(b) - set(a)) > extra_allowed for a, b in zip(p_then, p_now, strict=True)],
             index=snap.index,
         )
-        pledge_detail = {
+        pledge_detail: dict[Any, dict[str, Any]] = {
             pid: {"before": ";".join(p_then[pid]), "after": ";".join(p_now[pid])}
             for pid in snap.index[new.to_numpy()]
         }

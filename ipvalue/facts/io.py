@@ -635,9 +635,9 @@ def read_portfolio(
     else:
         given = out["patent_type"]
         clash = given.notna() & from_number.notna() & (given != from_number)
-        for i in np.flatnonzero(clash.to_numpy()):
+        for j in np.flatnonzero(clash.to_numpy()):
             reader.fail(
-                int(i),
+                int(j),
                 "patent_type",
                 f"{given.iloc[i]!r} contradicts the number, which says {from_number.iloc[i]!r}",
             )

@@ -54,7 +54,7 @@ CN_TYPE_DIGITS: dict[str, tuple[str, bool]] = {
     "9": ("utility_model", True),
 }
 
-_WEIGHTS_12 = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+_WEIGHTS_12: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 _WEIGHTS_8 = (2, 3, 4, 5, 6, 7, 8, 9)
 
 _OFFICES = {

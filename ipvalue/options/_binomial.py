@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -38,7 +40,15 @@ def exercise_steps(steps: int, american: bool, exercise_dates: int | None) -> np
     return allowed
 
 
-def deterministic_value(s, k, t, r, q, is_call, fractions: np.ndarray) -> np.ndarray:
+def deterministic_value(
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    is_call: bool | np.ndarray,
+    fractions: np.ndarray,
+) -> np.ndarray:
     """Value with zero volatility: the best of the discounted payoffs at the allowed exercise times.
 
     ``fractions`` are the allowed exercise times as fractions of the maturity (1.0 included).
@@ -58,12 +68,22 @@ def _geometric_rows(first: np.ndarray, log_ratio: np.ndarray, rows: int) -> np.n
     return out
 
 
-def _payoff(price: np.ndarray, k: np.ndarray, is_call: bool) -> np.ndarray:
+def _payoff(price: np.ndarray, k: np.ndarray, is_call: bool | np.ndarray) -> np.ndarray:
     out = price - k if is_call else k - price
     return np.maximum(out, 0.0, out=out)
 
 
-def _lattice_block(s, k, t, r, v, q, is_call, steps, allowed):
+def _lattice_block(
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    is_call: bool | np.ndarray,
+    steps: int,
+    allowed: Any,
+) -> np.ndarray:
     """Roll one block of options back through the lattice. All inputs are 1-D arrays of one block.
 
     The lattice is held as a 2-D array ``nodes x options`` (nodes on the first axis) so that every
@@ -97,7 +117,7 @@ def _lattice_block(s, k, t, r, v, q, is_call, steps, allowed):
         m_hi = moneyness.max()
         lo = 0 * levels
         hi = np.clip(np.ceil((levels + m_hi) / 2) + 2, 0, levels + 1) if np.isfinite(m_hi) else levels + 1
-    checks = [
+    checks: list[tuple[int, int, int] | None] = [
         (int(i), int(a), int(b)) if allowed[i] and b > a else None
         for i, a, b in zip(levels.tolist(), np.asarray(lo).tolist(), np.asarray(hi).tolist(), strict=True)
     ]
@@ -112,14 +132,23 @@ def _lattice_block(s, k, t, r, v, q, is_call, steps, allowed):
         np.multiply(values[1 : i + 2], pu, out=tmp[: i + 1])
         head *= pd
         head += tmp[: i + 1]
-        if checks[i] is not None:
-            _, a, b = checks[i]
+        check = checks[i]
+        if check is not None:
+            _, a, b = check
             src, off = (pay_n, (steps - i) // 2) if (steps - i) % 2 == 0 else (pay_n1, (steps - 1 - i) // 2)
             np.maximum(head[a:b], src[off + a : off + b], out=head[a:b])
     return values[0].copy()
 
 
-def _scaled_rollback(pay_n, pay_n1, pu, pd, log_a, steps, checks):
+def _scaled_rollback(
+    pay_n: np.ndarray,
+    pay_n1: np.ndarray,
+    pu: np.ndarray,
+    pd: np.ndarray,
+    log_a: np.ndarray,
+    steps: int,
+    checks: Any,
+) -> np.ndarray:
     """Roll back with one addition per node and level.
 
     With ``a = pu / pd`` the lattice is stored as ``V(i, j) = exp(c_i) a^-j W(i, j)``; then the CRR step
@@ -158,7 +187,17 @@ def _scaled_rollback(pay_n, pay_n1, pu, pd, log_a, steps, checks):
     return cur[0] * np.exp(final_log_c)
 
 
-def _tilted_lattice(s, k, t, r, v, q, is_call, steps, allowed):
+def _tilted_lattice(
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    is_call: bool | np.ndarray,
+    steps: int,
+    allowed: Any,
+) -> np.ndarray:
     """A binomial lattice centred on the forward, for options where the CRR probability leaves [0, 1].
 
     Nodes ``S d^i (u/d)^j`` with ``u, d = exp((r - q - v^2/2) dt +- v sqrt(dt))`` and the probability set so

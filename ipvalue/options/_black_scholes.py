@@ -11,7 +11,9 @@ from ipvalue.options._inputs import as_array, broadcast_inputs, check_kind, fini
 __all__ = ["black_scholes", "checked_inputs"]
 
 
-def checked_inputs(spot, strike, maturity, rate, volatility, dividend):
+def checked_inputs(
+    spot: object, strike: object, maturity: object, rate: object, volatility: object, dividend: object
+) -> tuple[tuple[int, ...], list[np.ndarray]]:
     """Check the six market inputs and broadcast them; return the shape and six flat arrays."""
     named = [
         ("spot", as_array("spot", spot, minimum=0.0)),
@@ -24,7 +26,15 @@ def checked_inputs(spot, strike, maturity, rate, volatility, dividend):
     return broadcast_inputs(named)
 
 
-def _bs_flat(s, k, t, r, v, q, is_call):
+def _bs_flat(
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    is_call: bool | np.ndarray,
+) -> np.ndarray:
     """Black-Scholes on flat arrays with every edge case resolved (no NaN for valid inputs)."""
     df_r = np.exp(-r * t)
     df_q = np.exp(-q * t)

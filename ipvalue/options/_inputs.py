@@ -125,7 +125,10 @@ def to_seed_and_rng(rng: int | np.random.Generator | None) -> tuple[int | None, 
     if isinstance(rng, np.random.Generator):
         return None, rng
     if rng is None:
-        seed = int(np.random.SeedSequence().entropy)
+        entropy = np.random.SeedSequence().entropy
+        seed = (
+            int(entropy) if isinstance(entropy, int) else int(np.random.SeedSequence().generate_state(1)[0])
+        )
         return seed, np.random.default_rng(seed)
     if isinstance(rng, bool) or not isinstance(rng, int | np.integer):
         raise OptionInputError("rng", f"must be an int seed, a numpy Generator or None, got {rng!r}")

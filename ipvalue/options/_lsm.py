@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -52,7 +53,7 @@ class LSMResult:
     def __float__(self) -> float:
         return float(self.price)
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return np.asarray(self.price, dtype=dtype)
 
 
@@ -192,7 +193,18 @@ def lsm(
     )
 
 
-def _lsm_block(s, k, t, r, v, q, sign, walk, degree, antithetic):
+def _lsm_block(
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    sign: float,
+    walk: np.ndarray,
+    degree: int,
+    antithetic: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     steps, n_paths = walk.shape
     dt = (t / steps)[:, None]
     drift = (r - q - 0.5 * v * v)[:, None] * dt
@@ -200,7 +212,7 @@ def _lsm_block(s, k, t, r, v, q, sign, walk, degree, antithetic):
     disc = np.exp(-r[:, None] * dt)
     s_col, k_col = s[:, None], k[:, None]
 
-    def spot_at(j):  # prices at exercise date j (1..steps), shape (options, paths)
+    def spot_at(j: int) -> np.ndarray:  # prices at exercise date j (1..steps), shape (options, paths)
         return s_col * np.exp(drift * j + vol * walk[j - 1][None, :])
 
     cash = np.maximum(sign * (spot_at(steps) - k_col), 0.0)

@@ -288,11 +288,12 @@ def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str) -> Path | B
         j = list(hc.columns).index(f"haircut_{c}") + 1
         _set(ws, 1, j, L.translate_code(c, L.COMPONENTS, lang))
 
-    for name, frame, code_col, table in (
+    for name, raw, code_col, table in (
         ("Liquidation", a.liquidation, "scenario", L.SCENARIOS),
         ("Stress", a.stress, "shock", L.SHOCKS),
     ):
-        frame = D.localize_frame(frame, lang) if frame is not None else pd.DataFrame()
+        localized = D.localize_frame(raw, lang) if raw is not None else None
+        frame = localized if localized is not None else pd.DataFrame()
         ws = wb.create_sheet(name)
         cols = list(frame.columns)
         _table(ws, frame, cols, lang)

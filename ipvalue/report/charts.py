@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ MAX_BARS = 40
 
 def _new_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax
+        return cast(Figure, ax.figure), ax
     fig = Figure(figsize=size, layout="constrained", facecolor="white")
     return fig, fig.add_subplot()
 
@@ -124,7 +124,7 @@ def waterfall(assessment: Any, *, lang: str = "zh", ax: Axes | None = None) -> F
     x = np.arange(len(steps))
     ax.bar(x, heights, bottom=bottoms, color=colors, width=0.65)
     for xi, b, h, a in zip(x, bottoms, heights, steps["amount"], strict=True):
-        ax.text(xi, b + h, _money_label(a, scale), ha="center", va="bottom", fontsize=7)
+        ax.text(float(xi), b + h, _money_label(a, scale), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [str(s) for s in steps["label"]], rotation=30, ha="right", fontsize=8)
     _money_axis(ax.yaxis, scale)
     ax.set_ylabel(L.label("chart_value_axis", lang, unit=unit), fontsize=8)
@@ -210,7 +210,7 @@ def liquidation_scenarios(assessment: Any, *, lang: str = "zh", ax: Axes | None 
     ax.barh(y, np.nan_to_num(rr), color=_BLUE, height=0.6)
     for yi, r, p in zip(y, rr, prob, strict=True):
         txt = D.fmt_pct(r) + ("" if math.isnan(p) else f"  (p={D.fmt_pct(p, 0)})")
-        ax.text(min(np.nan_to_num(r), 1.0) + 0.01, yi, txt, va="center", fontsize=7)
+        ax.text(min(np.nan_to_num(r), 1.0) + 0.01, float(yi), txt, va="center", fontsize=7)
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.25)
@@ -238,7 +238,7 @@ def recovery_distribution(
     weights = np.full(draws.size, 1.0 / draws.size)
     ax.hist(
         draws,
-        bins=np.linspace(min(0.0, draws.min()), max(1.0, draws.max()), bins + 1),
+        bins=np.linspace(min(0.0, draws.min()), max(1.0, draws.max()), bins + 1).tolist(),
         weights=weights,
         color="#7aa6d1",
         edgecolor="white",
@@ -272,7 +272,7 @@ def stress(assessment: Any, *, lang: str = "zh", ax: Axes | None = None) -> Figu
     for yi, c in zip(y, ch, strict=True):
         ax.text(
             np.nan_to_num(c),
-            yi,
+            float(yi),
             f" {D.fmt_pct(c)} ",
             va="center",
             ha="right" if c < 0 else "left",

@@ -242,7 +242,9 @@ def _events(inp: TermInputs, expiry: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def _prepare(portfolio: object, as_of: object):
+def _prepare(
+    portfolio: object, as_of: object
+) -> tuple[pd.DataFrame, bool, np.datetime64, pd.DataFrame, TermInputs, np.ndarray, pd.DataFrame]:
     frame, single = as_frame(portfolio)
     day = as_of_day(as_of)
     life = life_frame(frame, day, "coerce", TermRules.default())
@@ -270,7 +272,11 @@ def _modelled(inp: TermInputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _due_mask(
-    events: pd.DataFrame, inp: TermInputs, life: pd.DataFrame, day, until
+    events: pd.DataFrame,
+    inp: TermInputs,
+    life: pd.DataFrame,
+    day: np.datetime64,
+    until: np.datetime64 | np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Events falling due in [as_of, until] while the patent lives, and overdue ones still in grace."""
     pos = events["pos"].to_numpy()
