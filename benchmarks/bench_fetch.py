@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 import httpx
 
 import data_sources as ds
-from data_sources.testing import FakePatentServer, VirtualClock
+from tests.fakes import FakePatentServer, VirtualClock
 
 
 def _reference(srv: FakePatentServer, nums: list[str]) -> float:

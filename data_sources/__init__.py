@@ -4,7 +4,7 @@
 field-level provenance, conflicts reported) and failure rows for the numbers no source could answer.
 Each service module has pure parse functions and a client; every client takes an injected ``httpx``
 client or transport, reads credentials from the environment, keeps TLS verification on, never logs
-secrets, follows the service's rate-limit signals, caches answers in SQLite (:class:`ipvalue.store.FetchCache`)
+secrets, follows the service's rate-limit signals, caches answers in SQLite (:class:`data_sources.cache.FetchCache`)
 and turns every failure into a typed error (:mod:`data_sources._errors`).
 
 Names are loaded lazily: importing the package does no work.
@@ -99,7 +99,7 @@ _LAZY = {
         )
     },
 }
-_SUBMODULES = {"epo_ops", "lens", "uspto_odp", "offline", "testing", "cli"}
+_SUBMODULES = {"epo_ops", "lens", "uspto_odp", "offline", "cache", "cli"}
 
 
 def __getattr__(name: str) -> Any:

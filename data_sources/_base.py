@@ -102,7 +102,7 @@ class HttpSource(Source):
         Injected client (never closed here).
     transport : httpx.AsyncBaseTransport, optional
         Injected transport for the client built here.
-    cache : ipvalue.store.FetchCache, optional
+    cache : data_sources.cache.FetchCache, optional
     refresh : bool, default False
         Ignore cached answers (and replace them).
     concurrency : int, optional

@@ -18,6 +18,7 @@ import pandas as pd
 from data_sources._base import Outcome, Source, iso_time
 from data_sources._errors import ConfigurationError, DataSourceError, InternalError, NotFound
 from data_sources._merge import DEFAULT_PRIORITY, merge_patent
+from data_sources.cache import FetchCache
 from ipvalue.facts.numbers import PatentNumberError, normalize_number
 from ipvalue.facts.patent import FACT_COLUMNS, Patent, patents_to_frame
 
@@ -83,11 +84,18 @@ class FetchResult:
         """HTTP requests sent over every source (cache hits excluded)."""
         return int(sum(v.get("requests", 0) for k, v in self.stats.items() if isinstance(v, dict)))
 
-    def write(self, facts_path: str | Path, failures_path: str | Path | None = None) -> None:
-        """Write the facts (``.csv``, ``.parquet``, ``.xlsx``) and the failures (same choice of formats)."""
+    def write(
+        self,
+        facts_path: str | Path,
+        failures_path: str | Path | None = None,
+        provenance_path: str | Path | None = None,
+    ) -> None:
+        """Write the facts (``.csv``, ``.parquet``, ``.xlsx``), failures and provenance (same formats)."""
         _write(self.facts, Path(facts_path), index=False)
         if failures_path is not None:
             _write(self.failures, Path(failures_path), index=False)
+        if provenance_path is not None:
+            _write(self.provenance, Path(provenance_path), index=False)
 
 
 def _write(df: pd.DataFrame, path: Path, *, index: bool) -> None:
@@ -212,7 +220,7 @@ async def fetch_async(
     sources : sequence of str or Source, optional
         Names (``epo_ops``, ``lens``, ``uspto_odp``, ``offline``, ``file:PATH``) or built sources. By default
         every service whose credentials are in the environment, or ``offline`` when there are none.
-    cache : ipvalue.store.FetchCache, str or Path, optional
+    cache : data_sources.cache.FetchCache, str or Path, optional
         The SQLite fetch cache (a path opens one; it is closed at the end).
     refresh : bool, default False
         Ignore cached answers and fetch again.
@@ -236,8 +244,6 @@ async def fetch_async(
     -------
     FetchResult
     """
-    from ipvalue.store import FetchCache
-
     started = time.perf_counter()
     inputs = _read_inputs(numbers)
     canon: dict[str, str] = {}

@@ -31,6 +31,7 @@ from data_sources._errors import (
     ResponseError,
     SourceUnavailable,
 )
+from data_sources.cache import canonical_request
 
 __all__ = ["Secret", "RetryPolicy", "RateLimiter", "HttpCore", "Answer", "parse_retry_after", "USER_AGENT"]
 
@@ -299,7 +300,7 @@ class HttpCore:
         Requests in flight at once for this source.
     retry : RetryPolicy, optional
     limiter : RateLimiter, optional
-    cache : ipvalue.store.FetchCache, optional
+    cache : data_sources.cache.FetchCache, optional
     refresh : bool, default False
         Skip cache lookups (answers are still stored).
     clock : callable, default time.time
@@ -610,6 +611,4 @@ def _short(resp: httpx.Response) -> str:
 
 
 def _req_text(method: str, url: str, params: Mapping[str, Any] | None) -> str:
-    from ipvalue.store import canonical_request
-
     return canonical_request(method, url, params)

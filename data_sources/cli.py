@@ -1,18 +1,23 @@
 """``ipvalue fetch``: patent numbers in, a facts file and a failures file out.
 
-:func:`fetch_command` is a typer-annotated function; ``ipvalue/cli.py`` registers it
-(``app.command("fetch")(fetch_command)``).
+:func:`make_fetch_command` builds the typer-annotated command; ``ipvalue/cli.py`` registers it with the
+frame the offline source serves (the demo portfolio): ``app.command("fetch")(make_fetch_command(loader))``.
+This module knows nothing of the demo: the offline facts are injected.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
-__all__ = ["fetch_command", "read_numbers", "default_cache_path", "BASE_URL_ENV"]
+from ipvalue.facts.io import read_portfolio
+
+__all__ = ["make_fetch_command", "read_numbers", "default_cache_path", "BASE_URL_ENV"]
 
 #: environment variables that point a source at another root (a proxy, a staging server, a test server)
 BASE_URL_ENV = {
@@ -37,91 +42,109 @@ def read_numbers(path: Path) -> list[str]:
     if path.suffix.lower() in (".txt", ".lst", ""):
         lines = path.read_text(encoding="utf-8-sig").splitlines()
         return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
-    import ipvalue
-
-    frame = ipvalue.read_portfolio(path, errors="collect")
+    frame = read_portfolio(path, errors="collect")
     return [str(x) for x in frame["patent_id"]]
 
 
-def fetch_command(
-    numbers: Annotated[list[str] | None, typer.Argument(help="Patent numbers (any usual form).")] = None,
-    input: Annotated[
-        Path | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help="File of numbers: a portfolio "  # noqa: A002
-            "(CSV/XLSX/JSON/Parquet) or a text file, one per line.",
-        ),
-    ] = None,
-    source: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--source",
-            "-s",
-            help="epo_ops, lens, uspto_odp, offline or file (the --input file's own facts); "
-            "repeat for several. Default: every service with credentials set, else offline.",
-        ),
-    ] = None,
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Facts file: .csv, .parquet or .xlsx.")
-    ] = Path("facts.csv"),
-    failures: Annotated[
-        Path, typer.Option("--failures", help="Failure rows (.csv, .parquet, .xlsx).")
-    ] = Path("failures.csv"),
-    provenance: Annotated[
-        Path | None,
-        typer.Option("--provenance", help="Field-level provenance and conflicts (.csv, .parquet, .xlsx)."),
-    ] = None,
-    cache: Annotated[
-        Path | None,
-        typer.Option("--cache", help="SQLite fetch cache (default: $XDG_CACHE_HOME/ipvalue/fetch.sqlite)."),
-    ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use a cache.")] = False,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached answers, fetch again.")] = False,
-) -> None:
-    """Fetch patent facts (status, dates, owner, family, citations, fees) into a facts file.
+def make_fetch_command(offline_frame: Callable[[], pd.DataFrame] | None = None) -> Callable[..., None]:
+    """The ``ipvalue fetch`` command, serving ``offline_frame()`` as the offline source.
 
-    Credentials come from the environment: EPO_OPS_KEY and EPO_OPS_SECRET, LENS_API_TOKEN,
-    USPTO_ODP_API_KEY. Without any, the offline demo facts are used. Every number ends in the facts file
-    or in the failures file with its reason.
+    Parameters
+    ----------
+    offline_frame : callable, optional
+        Loader of the portfolio frame the ``offline`` source serves (called only when that source is used).
+        Without it, ``--source offline`` (and the default when no credentials are set) is a configuration error.
     """
-    import data_sources as ds
 
-    nums = list(numbers or [])
-    if input is not None:
-        nums += read_numbers(input)
-    if not nums:
-        raise typer.BadParameter("give patent numbers or --input FILE")
-    names = list(source) if source else None
-    if names and "file" in names:
-        if input is None:
-            raise typer.BadParameter("--source file needs --input FILE")
-        names = [f"file:{input}" if n == "file" else n for n in names]
-    base_urls = {name: os.environ[var] for name, var in BASE_URL_ENV.items() if os.environ.get(var)}
-    cache_path = None if no_cache else (cache or default_cache_path())
+    def fetch_command(
+        numbers: Annotated[list[str] | None, typer.Argument(help="Patent numbers (any usual form).")] = None,
+        input: Annotated[
+            Path | None,
+            typer.Option(
+                "--input",
+                "-i",
+                help="File of numbers: a portfolio "  # noqa: A002
+                "(CSV/XLSX/JSON/Parquet) or a text file, one per line.",
+            ),
+        ] = None,
+        source: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--source",
+                "-s",
+                help="epo_ops, lens, uspto_odp, offline or file (the --input file's own facts); "
+                "repeat for several. Default: every service with credentials set, else offline.",
+            ),
+        ] = None,
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="Facts file: .csv, .parquet or .xlsx.")
+        ] = Path("facts.csv"),
+        failures: Annotated[
+            Path, typer.Option("--failures", help="Failure rows (.csv, .parquet, .xlsx).")
+        ] = Path("failures.csv"),
+        provenance: Annotated[
+            Path | None,
+            typer.Option(
+                "--provenance", help="Field-level provenance and conflicts (.csv, .parquet, .xlsx)."
+            ),
+        ] = None,
+        cache: Annotated[
+            Path | None,
+            typer.Option(
+                "--cache", help="SQLite fetch cache (default: $XDG_CACHE_HOME/ipvalue/fetch.sqlite)."
+            ),
+        ] = None,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use a cache.")] = False,
+        refresh: Annotated[
+            bool, typer.Option("--refresh", help="Ignore cached answers, fetch again.")
+        ] = False,
+    ) -> None:
+        """Fetch patent facts (status, dates, owner, family, citations, fees) into a facts file.
 
-    bar = _progress()
-    try:
-        result = ds.fetch(
-            nums, sources=names, cache=cache_path, refresh=refresh, base_urls=base_urls, progress=bar.update
+        Credentials come from the environment: EPO_OPS_KEY and EPO_OPS_SECRET, LENS_API_TOKEN,
+        USPTO_ODP_API_KEY. Without any, the offline demo facts are used. Every number ends in the facts file
+        or in the failures file with its reason.
+        """
+        import data_sources as ds
+
+        nums = list(numbers or [])
+        if input is not None:
+            nums += read_numbers(input)
+        if not nums:
+            raise typer.BadParameter("give patent numbers or --input FILE")
+        names = list(source) if source else None
+        if names and "file" in names:
+            if input is None:
+                raise typer.BadParameter("--source file needs --input FILE")
+            names = [f"file:{input}" if n == "file" else n for n in names]
+        base_urls = {name: os.environ[var] for name, var in BASE_URL_ENV.items() if os.environ.get(var)}
+        cache_path = None if no_cache else (cache or default_cache_path())
+
+        bar = _progress()
+        try:
+            result = ds.fetch(
+                nums,
+                sources=names,
+                cache=cache_path,
+                refresh=refresh,
+                base_urls=base_urls,
+                progress=bar.update,
+                source_options={"offline": {"frame": offline_frame}},
+            )
+        finally:
+            bar.close()
+        result.write(output, failures, provenance)
+        used = ", ".join(k for k, v in result.stats.items() if isinstance(v, dict))
+        typer.echo(
+            f"{len(result.facts)} patents fetched, {len(result.failures)} failed "
+            f"(sources: {used}; {result.requests} requests, {len(result.conflicts)} conflicts)"
         )
-    finally:
-        bar.close()
-    result.write(output, failures)
-    if provenance is not None:
-        from data_sources._fetch import _write
+        typer.echo(f"facts: {output}")
+        typer.echo(f"failures: {failures}")
+        if result.facts.empty and len(result.failures):
+            raise typer.Exit(code=1)
 
-        _write(result.provenance, provenance, index=False)
-    used = ", ".join(k for k, v in result.stats.items() if isinstance(v, dict))
-    typer.echo(
-        f"{len(result.facts)} patents fetched, {len(result.failures)} failed "
-        f"(sources: {used}; {result.requests} requests, {len(result.conflicts)} conflicts)"
-    )
-    typer.echo(f"facts: {output}")
-    typer.echo(f"failures: {failures}")
-    if result.facts.empty and len(result.failures):
-        raise typer.Exit(code=1)
+    return fetch_command
 
 
 class _Bar:

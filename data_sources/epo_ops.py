@@ -41,6 +41,7 @@ from data_sources._errors import (
 )
 from data_sources._http import parse_retry_after
 from data_sources._inpadoc import StatusText, group_of, status_text_facts
+from data_sources.cache import canonical_request
 from ipvalue.facts.numbers import PatentNumberError, parse_number
 from ipvalue.facts.patent import Patent
 
@@ -1011,8 +1012,6 @@ class EpoOps(HttpSource):
     def _store_single(self, n: str, status: int, body: bytes) -> None:
         url = f"{self.base_url}/rest-services/{self._biblio_path(n)}"
         key = self.core.cache_key("GET", url)
-        from ipvalue.store import canonical_request
-
         self.core.store(
             key,
             kind="biblio",

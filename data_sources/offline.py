@@ -1,15 +1,15 @@
-"""Sources that need no network: the bank's own files and the embedded demo facts.
+"""Sources that need no network: the bank's own files and a frame of facts given by the caller.
 
-:class:`FileSource` reads a portfolio file through :func:`ipvalue.read_portfolio`; :class:`OfflineSource`
-serves the facts of the bundled demo portfolio (:func:`ipvalue.demo.load_demo`), or any frame given to it.
-:func:`data_sources.fetch` uses :class:`OfflineSource` when no service credentials are set, so everything
-runs offline.
+:class:`FileSource` reads a portfolio file through :func:`ipvalue.facts.io.read_portfolio`; :class:`OfflineSource`
+serves the facts of a frame injected by its caller (the command line passes the demo portfolio).
+:func:`data_sources.fetch` uses :class:`OfflineSource` when no service credentials are set; the frame comes
+through ``source_options={"offline": {"frame": ...}}``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from data_sources._base import Outcome, Progress, Source, make_patent
 from data_sources._errors import ConfigurationError, DataSourceError, NotFound
+from ipvalue.facts.io import read_portfolio
 from ipvalue.facts.patent import FACT_COLUMNS
 
 __all__ = ["FileSource", "OfflineSource", "frame_facts"]
@@ -93,34 +94,33 @@ class FileSource(_FrameSource):
         self.path = path
 
     def _frame(self) -> pd.DataFrame:
-        import ipvalue
-
-        return ipvalue.read_portfolio(self.path)
+        return read_portfolio(self.path)
 
 
 class OfflineSource(_FrameSource):
-    """The embedded offline source: facts of the demo portfolio, or of a frame given here.
+    """Facts of a portfolio frame given by the caller, served as a source.
 
     Parameters
     ----------
-    frame : DataFrame, optional
-        A portfolio frame; by default the demo portfolio of :func:`ipvalue.demo.load_demo`, loaded on first use.
+    frame : DataFrame or callable returning one
+        The portfolio frame, or a loader called on first use (so that building the source costs nothing).
+
+    Raises
+    ------
+    ConfigurationError
+        When no frame is given: this package has no facts of its own to serve.
     """
 
     name = "offline"
 
-    def __init__(self, frame: pd.DataFrame | None = None):
+    def __init__(self, frame: pd.DataFrame | Callable[[], pd.DataFrame] | None):
         super().__init__()
+        if frame is None:
+            raise ConfigurationError(
+                "the offline source needs a frame of facts (source_options={'offline': {'frame': ...}})",
+                source=self.name,
+            )
         self.frame = frame
 
     def _frame(self) -> pd.DataFrame:
-        if self.frame is not None:
-            return self.frame
-        try:
-            from ipvalue.demo import load_demo
-        except ImportError as exc:
-            raise ConfigurationError(
-                "the demo portfolio (ipvalue.demo) is not available", source=self.name
-            ) from exc
-        frame = load_demo()[0]
-        return frame
+        return self.frame if isinstance(self.frame, pd.DataFrame) else self.frame()

@@ -50,7 +50,7 @@ _LAZY = {
     "Loan": ("ipvalue.collateral", "Loan"),
     "CollateralAssessment": ("ipvalue.collateral", "CollateralAssessment"),
 }
-_SUBMODULES = {"terms", "options", "quality", "valuation", "collateral", "report", "store"}
+_SUBMODULES = {"terms", "options", "quality", "valuation", "collateral", "report"}
 
 
 def __getattr__(name: str) -> Any:

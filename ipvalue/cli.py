@@ -389,6 +389,13 @@ def report_command(  # noqa: PLR0913 - one option per flag of the command
             typer.echo(f"wrote {path}")
 
 
+def demo_frame() -> Any:
+    """The demo portfolio frame: the facts ``ipvalue fetch`` serves offline when no credentials are set."""
+    from ipvalue.demo import load_demo
+
+    return load_demo()[0]
+
+
 def register_commands() -> None:
     """Add the commands whose implementation lives with the feature they drive (once).
 
@@ -396,10 +403,10 @@ def register_commands() -> None:
     """
     if getattr(app, "_ipvalue_registered", False):
         return
-    from data_sources.cli import fetch_command
+    from data_sources.cli import make_fetch_command
     from ipvalue.service import monitor_command, serve_command
 
-    app.command("fetch")(fetch_command)
+    app.command("fetch")(make_fetch_command(demo_frame))
     app.command("report")(report_command)
     app.command("serve")(serve_command)
     app.command("monitor")(monitor_command)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from data_sources.testing import FakePatentServer, VirtualClock
+from tests.fakes import FakePatentServer, FakePatentService, VirtualClock
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -33,3 +33,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def service() -> FakePatentService:
+    """The fake services in process: pass ``transport=service.transport()`` (no socket at all)."""
+    return FakePatentService()
+
+
+@pytest.fixture(params=["in_process", "loopback"])
+def any_server(request):
+    """The same fake services reached through an ``httpx.MockTransport`` and through real loopback sockets."""
+    if request.param == "in_process":
+        yield FakePatentService()
+    else:
+        with FakePatentServer() as srv:
+            yield srv

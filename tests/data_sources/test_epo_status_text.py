@@ -22,7 +22,7 @@ from data_sources._inpadoc import (
     status_text_facts,
 )
 from data_sources.epo_ops import legal_facts, parse_family, parse_legal
-from data_sources.testing import FIXTURES
+from tests.fakes import FIXTURES
 
 OPS = "{http://ops.epo.org}"
 FIXTURE = FIXTURES / "epo_ops" / "legal_EP.2400812.A1.xml"

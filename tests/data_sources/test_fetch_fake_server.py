@@ -6,13 +6,14 @@ import asyncio
 import logging
 
 import httpx
+import pandas as pd
 import pytest
 
 import data_sources as ds
 from data_sources import RetryPolicy
-from data_sources.testing import FakePatentServer, VirtualClock
+from data_sources.cache import FetchCache
 from ipvalue import normalize_number
-from ipvalue.store import FetchCache
+from tests.fakes import FakePatentServer, VirtualClock
 
 ALL = ("epo_ops", "lens", "uspto_odp")
 
@@ -25,6 +26,8 @@ def fetch(server, numbers, *, sources=("epo_ops",), vclock=None, retry=None, tim
             o.update(monotonic=vclock.now, sleep=vclock.sleep)
         o.update(kw.pop(f"{s}_options", {}))
         opts[s] = o
+    if not isinstance(server, FakePatentServer):  # the in-process service: its stateful MockTransport
+        kw.setdefault("transport", server.transport())
     return ds.fetch(
         numbers, sources=list(sources), base_urls=server.base_urls, env=server.env, source_options=opts, **kw
     )
@@ -44,7 +47,8 @@ def accounted(res, numbers):
     return facts, failed
 
 
-def test_three_sources_end_to_end(server):
+def test_three_sources_end_to_end(any_server):
+    server = any_server
     nums = [
         "EP2400812A1",
         "EP 2533477 B1",
@@ -90,7 +94,8 @@ def test_three_sources_end_to_end(server):
         ("drop", "/uspto/"),
     ],
 )
-def test_transient_faults_are_retried(server, vclock, fault, match):
+def test_transient_faults_are_retried(any_server, vclock, fault, match):
+    server = any_server
     server.inject(fault, match, times=2, retry_after="3")
     nums = ["EP2400812A1", "EP2471949A1", "US11646472B2"]
     res = fetch(server, nums, sources=ALL, vclock=vclock)
@@ -498,6 +503,9 @@ def test_lazy_names_resolve():
 def test_a_bug_in_one_source_loses_no_row(server):
     class Broken(ds.OfflineSource):
         name = "broken"
+
+        def __init__(self):
+            super().__init__(pd.DataFrame({"patent_id": []}))
 
         async def fetch_many(self, numbers, *, progress=None):
             raise KeyError("sparse record")

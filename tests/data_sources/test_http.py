@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_sources._http import RateLimiter, RetryPolicy, Secret, parse_retry_after
-from data_sources.testing import VirtualClock
+from tests.fakes import VirtualClock
 
 
 def test_secret_hides_value():

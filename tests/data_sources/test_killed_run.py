@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import data_sources as ds
-from data_sources.testing import FakePatentServer
-from ipvalue.store import FetchCache
+from data_sources.cache import FetchCache
+from tests.fakes import FakePatentServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

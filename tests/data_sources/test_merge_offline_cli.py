@@ -70,18 +70,46 @@ def test_merged_facts_that_contradict_become_a_failure_row():
     assert res.failures.loc[0, "error"] == "CONFLICT" and "grant_date" in res.failures.loc[0, "reason"]
 
 
-def test_offline_default_serves_the_demo():
+def test_offline_default_serves_the_injected_frame():
     from ipvalue.demo import load_demo
 
     demo = load_demo()[0]
     ids = list(demo["patent_id"])
-    res = ds.fetch([*ids, "CN105123456B"], env={})
+    res = ds.fetch([*ids, "CN105123456B"], env={}, source_options={"offline": {"frame": demo}})
     assert set(res.facts.index) == set(ids)
     assert list(res.failures["patent_id"]) == ["CN105123456B"]
     assert (res.facts["source"] == "offline").all()
     for col in ("legal_status", "filing_date", "grant_date", "claims", "family_size"):
         assert res.facts.loc[ids, col].equals(demo.loc[ids, col].astype(res.facts[col].dtype)), col
     assert res.requests == 0
+
+
+def test_offline_source_without_a_frame_is_a_configuration_failure_per_number():
+    res = ds.fetch(["EP2400812A1", "EP2533477B1"], env={})
+    assert res.facts.empty
+    assert list(res.failures["patent_id"]) == ["EP2400812A1", "EP2533477B1"]
+    assert set(res.failures["error"]) == {"CONFIGURATION"}, res.failures
+    assert res.failures["reason"].str.contains("needs a frame").all()
+
+
+def test_data_sources_imports_nothing_of_the_demo_or_the_domain():
+    """data_sources depends on ipvalue.facts and ipvalue.errors only (DESIGN.md, Layout)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(ds.__file__).parent
+    allowed = ("ipvalue.facts", "ipvalue.errors")
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                if name == "ipvalue" or name.startswith("ipvalue."):
+                    assert name.startswith(allowed), f"{path.name} imports {name}"
+                assert not name.startswith("tests"), f"{path.name} imports {name}"
 
 
 def test_offline_source_with_a_frame():
@@ -109,11 +137,11 @@ def test_file_source_reads_through_read_portfolio(tmp_path):
 def test_cli_fetch_offline(tmp_path):
     import typer
 
-    from data_sources.cli import fetch_command
+    from data_sources.cli import make_fetch_command
     from ipvalue.demo import load_demo
 
     app = typer.Typer()
-    app.command("fetch")(fetch_command)
+    app.command("fetch")(make_fetch_command(lambda: load_demo()[0]))
     app.command("noop")(lambda: None)
     ids = list(load_demo()[0]["patent_id"])[:3]
     numbers = tmp_path / "numbers.txt"
@@ -145,10 +173,10 @@ def test_cli_fetch_offline(tmp_path):
 def test_cli_fetch_against_fake_server(server, tmp_path, monkeypatch):
     import typer
 
-    from data_sources.cli import BASE_URL_ENV, fetch_command
+    from data_sources.cli import BASE_URL_ENV, make_fetch_command
 
     app = typer.Typer()
-    app.command("fetch")(fetch_command)
+    app.command("fetch")(make_fetch_command())
     app.command("noop")(lambda: None)
     env = {**server.env, **{BASE_URL_ENV[k]: v for k, v in server.base_urls.items()}}
     out = tmp_path / "facts.parquet"

@@ -108,7 +108,7 @@ def test_legal_facts_other_members(fixtures):
 
 
 def test_legal_facts_lapse_rules():
-    from data_sources.testing import legal_document
+    from tests.fakes import legal_document
 
     # CN: granted, then terminated for an unpaid annual fee (CF01)
     doc = legal_document(
@@ -189,7 +189,7 @@ def test_legal_status_follows_the_last_decisive_event():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from data_sources.testing import legal_document
+    from tests.fakes import legal_document
 
     kinds = {
         "GR01": "grant",

@@ -1,5 +1,5 @@
 """Monitoring over HTTP: a pledged portfolio whose facts change between two fetches, served by the connectors'
-fake patent server (data_sources.testing.FakePatentServer) on loopback, fetched by the service process."""
+fake patent server (tests.fakes.FakePatentServer) on loopback, fetched by the service process."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from data_sources.testing import FakePatentServer
+from tests.fakes import FakePatentServer
 
 NUMBERS = ["EP3000001B1", "EP3000002B1", "EP3000003B1"]
 GRANTED = [

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipvalue.store import DEFAULT_TTL, FetchCache, canonical_request
+from data_sources.cache import DEFAULT_TTL, FetchCache, canonical_request
 
 
 class Clock:

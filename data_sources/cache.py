@@ -1,13 +1,10 @@
-"""SQLite store: the fetch cache of the connectors.
+"""The fetch cache of the connectors (SQLite).
 
 :class:`FetchCache` keeps the raw answers of the patent services, keyed by the canonical request
 (method, URL with sorted query, body), with a time to live per kind of data: long for bibliographic
 data, short for legal status, which loan monitoring needs fresh. Only answers worth keeping are stored:
 200, and 404 (a number the service does not know stays unknown for a while); 403, 429 and 5xx never are.
 Every entry is committed on its own, so a run that is killed loses nothing it already fetched.
-
-The assessments and the audit log of the service live in their own module (``ipvalue._store_assessments``);
-their public names are re-exported here lazily (``from ipvalue.store import SQLiteAssessmentStore``).
 """
 
 from __future__ import annotations
@@ -312,24 +309,3 @@ class FetchCache:
 
     def __repr__(self) -> str:
         return f"FetchCache(path={self.path!r})"
-
-
-_ASSESSMENT_NAMES = (
-    "AssessmentRecord",
-    "AuditEntry",
-    "AssessmentRepository",
-    "SQLiteAssessmentStore",
-    "IdempotencyConflict",
-    "AuditLogError",
-)
-
-
-def __getattr__(name: str) -> object:
-    """The assessment store's names, loaded on first use (``ipvalue._store_assessments``)."""
-    if name in _ASSESSMENT_NAMES:
-        import importlib
-
-        value = getattr(importlib.import_module("ipvalue._store_assessments"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ipvalue.store' has no attribute {name!r}")
