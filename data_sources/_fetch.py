@@ -291,9 +291,9 @@ async def fetch_async(
             config_errors[s] = exc
 
     per_number: dict[str, dict[str, Outcome]] = {n: {} for n in order}
-    for name, exc in config_errors.items():
+    for name, config_error in config_errors.items():
         for n in order:
-            per_number[n][name] = exc
+            per_number[n][name] = config_error
     routed = {src.name: [n for n in order if _covers(src, n)] for src in built}
     total = sum(len(v) for v in routed.values())
     done = 0

@@ -483,7 +483,6 @@ class HttpCore:
                     )
                     body = resp.content  # reads the whole body; a dropped connection raises here
                 except httpx.DecodingError as exc:
-                    resp, body = None, None
                     last_error = ParseError(f"{what}: body cannot be decoded ({exc})", source=self.source)
                     attempt += 1
                     if attempt < self.retry.max_attempts:

@@ -137,6 +137,6 @@ def merge_patent(
     fields["unstated_fields"] = ";".join(unstated) or None
     used_sorted = [s for s in default_rank if s in used] or default_rank[:1]
     fields["source"] = ";".join(used_sorted)
-    stamps = [when[s] for s in used_sorted if when.get(s)]
+    stamps = [stamp for s in used_sorted if (stamp := when.get(s))]
     fields["fetched_at"] = max(stamps) if stamps else None
     return fields, prov

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ["FetchCache", "CachedResponse", "DEFAULT_TTL", "CACHEABLE_STATUSES", "canonical_request"]
@@ -241,7 +242,7 @@ class FetchCache:
 
     def clear(self, source: str | None = None, kind: str | None = None) -> int:
         """Remove every entry, or those of one source / kind; returns the number removed."""
-        sql, args = "DELETE FROM fetch_cache WHERE 1=1", []
+        sql, args = "DELETE FROM fetch_cache WHERE 1=1", list[str]()
         if source:
             sql, args = sql + " AND source = ?", [*args, source]
         if kind:
@@ -269,8 +270,8 @@ class FetchCache:
                 source,
                 key,
                 v.get("allowance"),
-                float(v.get("blocked_until") or 0.0),
-                json.dumps([float(t) for t in v.get("recent") or []]),
+                float(cast(float, v.get("blocked_until") or 0.0)),
+                json.dumps([float(t) for t in cast(Iterable[float], v.get("recent") or [])]),
                 now,
             )
             for key, v in state.items()

@@ -164,7 +164,7 @@ class _Bar:
             self._rich = None
 
     def update(self, done: int, total: int) -> None:
-        if self._rich is not None:
+        if self._rich is not None and self._task is not None:
             self._rich.update(self._task, completed=done, total=total)
             return
         pct = int(100 * done / total) if total else 100  # pragma: no cover

@@ -23,7 +23,7 @@ import base64
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,7 +253,7 @@ def _biblio_fields(doc: ET.Element) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "title": title,
         "filing_date": filing,
-        "priority_date": min(prio) if prio else None,
+        "priority_date": min(d for d in prio if d is not None) if any(prio) else None,
         "owner": _unique(owners),
         "cpc": _unique(cpc),
         "backward_citations": backward if bib.find("e:references-cited", NS) is not None else None,
@@ -639,7 +639,7 @@ def legal_facts(
     in_force = sorted(
         s
         for s, (_, pay) in paid.items()
-        if s not in lapsed or (pay is not None and lapsed[s] is not None and lapsed[s] < pay)
+        if s not in lapsed or (pay is not None and (lapse := lapsed[s]) is not None and lapse < pay)
     )
     if lapsed and status == "granted" and not in_force:
         status = "lapsed"
@@ -819,7 +819,7 @@ class EpoOps(HttpSource):
             else:
                 self.core.limiter.set_allowance(svc, per_minute)
 
-    def _classify(self, service: str, what: str):  # noqa: ANN202 - returns a closure
+    def _classify(self, service: str, what: str) -> Callable[[httpx.Response], Any]:
         def classify(resp: httpx.Response) -> Any:
             s = resp.status_code
             if 200 <= s < 300:

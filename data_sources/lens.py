@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -196,7 +196,7 @@ class Lens(HttpSource):
             wait = _lens_wait(resp)
             self.core.limiter.block("search", wait if wait is not None else 60.0)
 
-    def _classify(self, what: str):  # noqa: ANN202
+    def _classify(self, what: str) -> Callable[[httpx.Response], Any]:
         def classify(resp: httpx.Response) -> Any:
             s = resp.status_code
             if s == 204:

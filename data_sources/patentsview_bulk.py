@@ -25,10 +25,10 @@ Tables read (columns as published in the PatentsView data dictionary):
 from __future__ import annotations
 
 import datetime as dt
-import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ class BulkFormatError(InputError):
     """A bulk table is missing or does not have the published columns."""
 
 
-def _require_pyarrow():
+def _require_pyarrow() -> tuple[Any, Any]:
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
@@ -55,7 +55,7 @@ def _require_pyarrow():
     return pa, pacsv
 
 
-def _open(path: Path) -> io.BufferedIOBase:
+def _open(path: Path) -> IO[bytes]:
     if path.suffix == ".zip":
         zf = zipfile.ZipFile(path)
         names = [n for n in zf.namelist() if not n.endswith("/")]
@@ -65,6 +65,10 @@ def _open(path: Path) -> io.BufferedIOBase:
     return path.open("rb")
 
 
+@overload
+def _find(folder: Path, table: str, *, required: Literal[True]) -> Path: ...
+@overload
+def _find(folder: Path, table: str, *, required: bool) -> Path | None: ...
 def _find(folder: Path, table: str, *, required: bool) -> Path | None:
     for name in (f"{table}.tsv.zip", f"{table}.tsv"):
         p = folder / name
@@ -204,7 +208,7 @@ def read_patentsview_bulk(
         if dates_by_id is not None:
             pos_d = dates_by_id.index.get_indexer(citing)
             cd = np.where(pos_d >= 0, dates_by_id.to_numpy()[np.maximum(pos_d, 0)], np.datetime64("NaT"))
-            keep = cd <= cutoff.to_datetime64()
+            keep = cd <= pd.Timestamp(cutoff).to_datetime64()
             chunk = chunk[keep]
             citing = chunk["patent_id"]
         cited_pos = ids.get_indexer(chunk["citation_patent_id"])

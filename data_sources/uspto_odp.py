@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,7 +278,7 @@ class UsptoOdp(HttpSource):
     async def _auth(self) -> dict[str, str]:
         return {"X-API-KEY": self._key.reveal()}  # type: ignore[union-attr]
 
-    def _classify(self, what: str):  # noqa: ANN202
+    def _classify(self, what: str) -> Callable[[httpx.Response], Any]:
         def classify(resp: httpx.Response) -> Any:
             if resp.status_code in (401, 403):
                 return AuthError(
