@@ -33,10 +33,10 @@ HERE = Path(__file__).resolve().parent
 
 def body_50(seed: int = 7) -> dict:
     """The demo portfolio grown to 50 patents (variants of its granted ones get new CN numbers), as JSON."""
-    from ipvalue._service.serialize import frame_records
     from ipvalue.demo import load_demo
     from ipvalue.facts.numbers import cn_check_digit
     from ipvalue.facts.patent import COLUMN_KINDS
+    from ipvalue.report.assessment_json import frame_records
 
     frame, loan, as_of = load_demo()
     cols = [c for c in COLUMN_KINDS if c in frame.columns and c not in ("source", "fetched_at")]
@@ -86,9 +86,9 @@ def _service_work(payload: dict, body: dict, pipeline, tmp: Path, n: int) -> lis
 
     from fastapi.responses import JSONResponse
 
-    from ipvalue._service.models import AssessmentRequest
-    from ipvalue._service.pipeline import run_assessment
-    from ipvalue._store_assessments import (
+    from ipvalue.service.models import AssessmentRequest
+    from ipvalue.service.pipeline import run_assessment
+    from ipvalue.service.store import (
         AssessmentRecord,
         AuditEntry,
         SQLiteAssessmentStore,
@@ -144,9 +144,9 @@ def _service_work(payload: dict, body: dict, pipeline, tmp: Path, n: int) -> lis
 def run(quick: bool = False) -> str:
     import httpx
 
-    from ipvalue._service.models import AssessmentRequest
-    from ipvalue._service.pipeline import Pipeline, run_assessment
     from ipvalue.service import new_api_key
+    from ipvalue.service.models import AssessmentRequest
+    from ipvalue.service.pipeline import Pipeline, run_assessment
 
     n_seq, n_conc, conc, n_get = (8, 16, 4, 100) if quick else (30, 60, 4, 500)
     body = body_50()

@@ -323,7 +323,7 @@ def _saved_assessment(path: Path) -> Any | None:
         raise typer.BadParameter(f"cannot read {path}: {exc}") from None
     if not (isinstance(data, dict) and {"summary", "patents", "loan"} <= set(data)):
         return None
-    from ipvalue._service.serialize import assessment_from_json
+    from ipvalue.report.assessment_json import assessment_from_json
 
     return assessment_from_json(data)
 

@@ -53,7 +53,7 @@ def test_report_from_demo_portfolio(app, tmp_path):
 
 
 def test_report_from_saved_assessment(app, fx, tmp_path):
-    serialize = importlib.import_module("ipvalue._service.serialize")
+    serialize = importlib.import_module("ipvalue.report.assessment_json")
     a = fx.make_assessment()
     src = tmp_path / "assessment.json"
     src.write_text(json.dumps(serialize.assessment_to_json(a), ensure_ascii=False), encoding="utf-8")

@@ -137,7 +137,7 @@ def test_chinese_html_falls_back_to_english_without_chinese_columns(fx):
 
 
 def test_old_json_without_chinese_columns_still_renders(fx):
-    serialize = importlib.import_module("ipvalue._service.serialize")
+    serialize = importlib.import_module("ipvalue.report.assessment_json")
     a = _without_zh(_bilingual(fx))
     back = serialize.assessment_from_json(serialize.assessment_to_json(a))
     page = render_html(back, lang="zh", dpi=30)

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ipvalue._service.pipeline import Pipeline
 from ipvalue.collateral._assessment import CollateralAssessment
 from ipvalue.facts.patent import Patent, patents_to_frame
+from ipvalue.service.pipeline import Pipeline
 
 POLICIES = [{"name": "cn-bank-standard", "description": "fake standard"}, {"name": "conservative"}]
 HAIRCUT = {"cn-bank-standard": 0.4, "conservative": 0.6}

@@ -61,7 +61,7 @@ def main() -> None:
         max_body_bytes=args.max_body_bytes,
     )
     if args.fetch_base_urls:
-        from ipvalue._service.pipeline import make_fetch
+        from ipvalue.service.pipeline import make_fetch
 
         fetch = make_fetch(
             args.fetch_sources.split(",") if args.fetch_sources else None, json.loads(args.fetch_base_urls)

@@ -88,7 +88,7 @@ def test_two_apps_share_nothing(tmp_path):
 
 
 def test_unfetchable_numbers_are_refused_by_name(tmp_path, monkeypatch):
-    from ipvalue._service.pipeline import make_fetch
+    from ipvalue.service.pipeline import make_fetch
 
     monkeypatch.delenv("EPO_OPS_KEY", raising=False)
     monkeypatch.delenv("EPO_OPS_SECRET", raising=False)

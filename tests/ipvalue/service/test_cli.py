@@ -96,7 +96,7 @@ def test_monitor_exit_codes(tmp_path):
     r = runner.invoke(app, ["monitor-command", "--id", aid, "--db", str(tmp_path / "missing.db")])
     assert r.exit_code == 3
 
-    from ipvalue._store_assessments import SQLiteAssessmentStore
+    from ipvalue.service.store import SQLiteAssessmentStore
 
     store = SQLiteAssessmentStore(tmp_path / "s.db")
     try:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from _helpers import assessment_body
 
-from ipvalue._store_assessments import SQLiteAssessmentStore
+from ipvalue.service.store import SQLiteAssessmentStore
 
 
 def auth(secret: str) -> dict:

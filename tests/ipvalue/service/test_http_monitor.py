@@ -110,7 +110,7 @@ def test_facts_change_between_two_fetches(make_server, keys, patents_server):
             == 403
         )
     srv.stop()
-    from ipvalue._store_assessments import SQLiteAssessmentStore
+    from ipvalue.service.store import SQLiteAssessmentStore
 
     store = SQLiteAssessmentStore(srv.db)
     try:

@@ -9,8 +9,8 @@ import math
 import httpx
 import pytest
 
-from ipvalue._service.serialize import frame_records
 from ipvalue.facts.patent import COLUMN_KINDS
+from ipvalue.report.assessment_json import frame_records
 
 demo = importlib.import_module("ipvalue.demo")
 

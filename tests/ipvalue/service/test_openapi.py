@@ -1,5 +1,5 @@
 """The OpenAPI contract: the committed docs/openapi.json must match the app (regenerate deliberately with
-``python -m ipvalue._service.openapi docs/openapi.json``)."""
+``python -m ipvalue.service.openapi docs/openapi.json``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from ipvalue._service.openapi import openapi_document, render
+from ipvalue.service.openapi import openapi_document, render
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ipvalue._store_assessments import (
+from ipvalue.service.store import (
     AssessmentRecord,
     AssessmentRepository,
     AuditEntry,

@@ -1,8 +1,7 @@
 """The computing steps the service calls, behind one injectable seam.
 
 :class:`Pipeline` holds the callables (read, fetch, value, assess, policies, report); each default imports its
-module only when first called, so the service starts, and its tests run, while a stage is being built or when
-an optional extra is missing. Tests and other deployments pass their own.
+module when first called, so starting the service stays light. Tests and other deployments pass their own.
 """
 
 from __future__ import annotations
@@ -16,15 +15,16 @@ from typing import Any
 
 import pandas as pd
 
-from ipvalue._service.errors import ApiError, InputError
-from ipvalue._service.serialize import (
+from ipvalue.errors import InputError, Problem
+from ipvalue.facts.numbers import normalize_number
+from ipvalue.report.assessment_json import (
     assessment_to_json,
     draws_to_bytes,
     loan_from_json,
     records_to_frame,
     valued_to_json,
 )
-from ipvalue.facts.numbers import normalize_number
+from ipvalue.service.errors import ApiError, request_problem
 
 __all__ = [
     "Pipeline",
@@ -57,12 +57,8 @@ def make_fetch(
     """
 
     def fetch(numbers: list[str]) -> pd.DataFrame:
-        try:
-            import data_sources
-        except ImportError as exc:  # pragma: no cover - data_sources ships with ipvalue
-            raise ApiError(
-                503, "not_available", "fetching patent facts is not available on this server"
-            ) from exc
+        import data_sources
+
         try:
             res = data_sources.fetch(
                 list(numbers),
@@ -147,12 +143,9 @@ class Pipeline:
     policies: Callable[[], list[dict[str, Any]]] = _default_policies
     report: Callable[[Any, Path, str], None] = _default_report
 
-    def policy_names(self) -> list[str] | None:
-        """Names of the known policies, or ``None`` when the list is not available."""
-        try:
-            return [str(p.get("name")) for p in self.policies()]
-        except (ApiError, ImportError):
-            return None
+    def policy_names(self) -> list[str]:
+        """Names of the known policies."""
+        return [str(p.get("name")) for p in self.policies()]
 
 
 _LIST_FIELDS = ("owner", "cpc", "family_jurisdictions")
@@ -175,31 +168,12 @@ def patents_payload_to_rows(patents: list[dict[str, Any]]) -> list[dict[str, Any
     return rows
 
 
-def as_input_error(exc: Exception, where: str = "patents") -> InputError:
-    """Turn a reader / model error into :class:`InputError` with field paths where the error names them."""
+def as_input_error(exc: Exception) -> InputError:
+    """A core error as :class:`ipvalue.errors.InputError` (ipvalue's own input errors pass through)."""
     if isinstance(exc, InputError):
         return exc
-    issues = getattr(exc, "issues", None)
-    if issues:
-        details = []
-        for i in issues:
-            row = getattr(i, "row", 0)
-            loc: list[Any] = ["body", where]
-            if isinstance(row, int) and row >= 1:
-                loc.append(row - 1)
-            loc.append(getattr(i, "field", "-"))
-            details.append(
-                {
-                    "loc": loc,
-                    "path": ".".join(map(str, loc)),
-                    "msg": str(getattr(i, "message", i)),
-                    "type": "invalid_value",
-                    "patent": getattr(i, "patent", None),
-                }
-            )
-        return InputError(str(exc), details)
     if isinstance(exc, KeyError):
-        return InputError(str(exc.args[0]) if exc.args else "unknown key")
+        return InputError(f"unknown name {exc.args[0]!r}" if exc.args else "unknown name")
     return InputError(str(exc))
 
 
@@ -208,29 +182,25 @@ def _portfolio(pipeline: Pipeline, request: dict[str, Any]) -> pd.DataFrame:
         try:
             return pipeline.read(patents_payload_to_rows(request["patents"]))
         except ValueError as exc:
-            raise as_input_error(exc, "patents") from exc
+            raise as_input_error(exc) from exc
     numbers = list(request["numbers"])
     frame = pipeline.fetch(numbers)
     if "fetch_error" in frame.columns and frame["fetch_error"].notna().any():
         failed = frame.loc[frame["fetch_error"].notna(), ["patent_id", "fetch_error"]]
         reasons = dict(zip(failed["patent_id"].astype(str), failed["fetch_error"].astype(str), strict=True))
-        details = []
+        problems: list[Problem] = []
         for i, n in enumerate(numbers):
             try:
                 canon = normalize_number(n)
             except ValueError:
                 canon = n
             if canon in reasons or n in reasons:
-                loc = ["body", "numbers", i]
-                details.append(
-                    {
-                        "loc": loc,
-                        "path": ".".join(map(str, loc)),
-                        "type": "fetch_failed",
-                        "msg": f"{n}: {reasons.get(canon, reasons.get(n))}",
-                    }
+                problems.append(
+                    request_problem(["numbers", i], f"{n}: {reasons.get(canon, reasons.get(n))}", canon)
                 )
-        raise InputError(f"{len(failed)} patent(s) could not be fetched: {', '.join(reasons)}", details)
+        raise InputError(
+            problems, message=f"{len(failed)} patent(s) could not be fetched: {', '.join(reasons)}"
+        )
     return frame
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,8 +19,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ipvalue._service.errors import ApiError, InputError, error_body, loc_path
-from ipvalue._service.models import (
+from ipvalue._version import __version__
+from ipvalue.errors import InputError
+from ipvalue.service.errors import ApiError, error_body, input_error_details, invalid_input, loc_path
+from ipvalue.service.models import (
     AssessmentOut,
     AssessmentRequest,
     AuditTrail,
@@ -34,7 +36,7 @@ from ipvalue._service.models import (
     ValuationOut,
     ValuationRequest,
 )
-from ipvalue._service.pipeline import (
+from ipvalue.service.pipeline import (
     Pipeline,
     as_input_error,
     make_fetch,
@@ -43,8 +45,8 @@ from ipvalue._service.pipeline import (
     run_assessment,
     run_valuation,
 )
-from ipvalue._service.settings import ApiKey, ServiceSettings, verify_api_key
-from ipvalue._store_assessments import (
+from ipvalue.service.settings import ApiKey, ServiceSettings, verify_api_key
+from ipvalue.service.store import (
     AssessmentRecord,
     AssessmentRepository,
     AuditEntry,
@@ -54,9 +56,8 @@ from ipvalue._store_assessments import (
     result_hash,
     sha256_json,
 )
-from ipvalue._version import __version__
 
-__all__ = ["create_app"]
+__all__ = ["build_app"]
 
 log = logging.getLogger("ipvalue.service")
 
@@ -236,7 +237,11 @@ class _Jobs:
         try:
             output, artifacts = fn(self.pipeline, rec.input, progress)
         except InputError as exc:
-            error = {"code": "invalid_input", "message": exc.message, "details": exc.details or None}
+            error = {
+                "code": "invalid_input",
+                "message": str(exc),
+                "details": input_error_details(exc, rec.input) or None,
+            }
         except ApiError as exc:
             error = {"code": exc.code, "message": exc.message}
         except Exception:  # noqa: BLE001 - a job's failure is stored, never leaked
@@ -268,7 +273,7 @@ class _Services:
         self._store = store
         self._own_store = store is None
         self._jobs: _Jobs | None = None
-        self._policy_names: list[str] | None = None
+        self._policy_names: list[str] | None = None  # read on first use
         self._lock = threading.Lock()
 
     @property
@@ -288,7 +293,7 @@ class _Services:
                 self._jobs = _Jobs(store, self.pipeline, self.settings.job_workers)
             return self._jobs
 
-    def policy_names(self) -> list[str] | None:
+    def policy_names(self) -> list[str]:
         """Known policy names (read once: the presets ship with the package)."""
         if self._policy_names is None:
             self._policy_names = self.pipeline.policy_names()
@@ -414,8 +419,6 @@ def _check_policy(svc: _Services, policy: str | dict[str, Any] | None) -> str | 
     if isinstance(policy, str):
         # only a known preset name passes: a string is never read as a path on the server
         names = svc.policy_names()
-        if names is None:
-            raise ApiError(503, "not_available", "the policy list is not available on this server")
         if policy not in names:
             raise ApiError(
                 422,
@@ -499,7 +502,7 @@ def _submit(
         try:
             output, artifacts = fn(svc.pipeline, payload)
         except InputError as exc:
-            raise ApiError(422, "invalid_input", exc.message, details=exc.details or None) from exc
+            raise invalid_input(exc, payload) from exc
         rec.status, rec.progress, rec.output, rec.artifacts = "done", 1.0, output, artifacts
         rec.output_hash = result_hash(output)
         action = f"{kind}.create"
@@ -538,7 +541,7 @@ def _policy_label(policy: str | dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # the factory
 # ---------------------------------------------------------------------------------------------------------------
-def create_app(
+def build_app(
     settings: ServiceSettings | None = None,
     *,
     pipeline: Pipeline | None = None,
@@ -568,7 +571,7 @@ def create_app(
     services = _Services(settings, pipeline, store)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI lifespan protocol
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         n = services.jobs.resume()
         if n:
             log.info("resumed %d unfinished job(s)", n)
@@ -712,7 +715,7 @@ def create_app(
         format: Annotated[Literal["html", "pdf", "xlsx"], Query()] = "html",  # noqa: A002
         lang: Annotated[Literal["zh", "en"], Query()] = "zh",
     ) -> Response:
-        from ipvalue._service.serialize import assessment_from_json
+        from ipvalue.report.assessment_json import assessment_from_json
 
         svc = _services(request)
         rec = _get_done(svc.store, assessment_id, "assessment")
@@ -793,7 +796,7 @@ def create_app(
         try:
             output, _ = run_assessment(svc.pipeline, rec.input)
         except InputError as exc:
-            raise ApiError(422, "invalid_input", exc.message, details=exc.details or None) from exc
+            raise invalid_input(exc, rec.input) from exc
         now_hash = result_hash(output)
         out = {
             "assessment_id": rec.id,
@@ -876,19 +879,17 @@ def create_app(
 
 
 def _run_monitor(svc: _Services, rec: AssessmentRecord, body: MonitorRequest) -> dict[str, Any]:
+    fetch: Callable[[list[str]], Any] = svc.pipeline.fetch
     if body.facts is not None:
         rows = patents_payload_to_rows([p.model_dump(mode="json") for p in body.facts])
         try:
             given = svc.pipeline.read(rows)
         except ValueError as exc:
-            raise ApiError(
-                422, "invalid_input", str(exc), details=as_input_error(exc, "facts").details
-            ) from exc
+            raise invalid_input(as_input_error(exc), {"facts": rows}, "facts") from exc
 
         def fetch(ids: list[str]) -> Any:
             return given
-    else:
-        fetch = svc.pipeline.fetch
+
     try:
         return monitor_record(
             svc.pipeline,
@@ -900,4 +901,4 @@ def _run_monitor(svc: _Services, rec: AssessmentRecord, body: MonitorRequest) ->
             revalue=body.revalue,
         )
     except InputError as exc:
-        raise ApiError(422, "invalid_input", exc.message, details=exc.details or None) from exc
+        raise invalid_input(exc, rec.input) from exc

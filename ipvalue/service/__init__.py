@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ipvalue._service.cli import monitor_command, serve_command
-from ipvalue._service.settings import ApiKey, ServiceSettings, load_keys_file, new_api_key, verify_api_key
-from ipvalue._store_assessments import AssessmentRepository, SQLiteAssessmentStore
+from ipvalue.service.cli import monitor_command, serve_command
+from ipvalue.service.settings import ApiKey, ServiceSettings, load_keys_file, new_api_key, verify_api_key
+from ipvalue.service.store import AssessmentRepository, SQLiteAssessmentStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import FastAPI
 
-    from ipvalue._service.pipeline import Pipeline
+    from ipvalue.service.pipeline import Pipeline
 
 __all__ = [
     "create_app",
@@ -47,7 +47,7 @@ def create_app(
     pipeline: Pipeline | None = None,
     store: AssessmentRepository | None = None,
 ) -> FastAPI:
-    """Build the HTTP service (see :func:`ipvalue._service.app.create_app`).
+    """Build the HTTP service (FastAPI is imported here, not when this package is).
 
     Parameters
     ----------
@@ -58,14 +58,14 @@ def create_app(
     store : AssessmentRepository, optional
         Defaults to SQLite at ``settings.db_path``.
     """
-    from ipvalue._service.app import create_app as _create_app
+    from ipvalue.service.app import build_app
 
-    return _create_app(settings, pipeline=pipeline, store=store)
+    return build_app(settings, pipeline=pipeline, store=store)
 
 
 def __getattr__(name: str) -> Any:
     if name == "Pipeline":
-        from ipvalue._service.pipeline import Pipeline
+        from ipvalue.service.pipeline import Pipeline
 
         return Pipeline
     raise AttributeError(f"module 'ipvalue.service' has no attribute {name!r}")

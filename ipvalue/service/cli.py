@@ -9,8 +9,9 @@ import datetime as dt
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -48,7 +49,7 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Start the HTTP service (API under /v1; see docs/openapi.json)."""
-    from ipvalue._service.settings import ServiceSettings, load_keys_file, new_api_key
+    from ipvalue.service.settings import ServiceSettings, load_keys_file, new_api_key
 
     if add_key is not None:
         if keys_file is None:
@@ -67,7 +68,7 @@ def serve_command(
 
     import uvicorn
 
-    from ipvalue._service.app import create_app
+    from ipvalue.service.app import build_app
 
     overrides: dict[str, object] = {"db_path": db, "job_workers": job_workers}
     if keys_file is not None:
@@ -76,10 +77,10 @@ def serve_command(
         overrides["job_threshold"] = job_threshold
     if max_patents is not None:
         overrides["max_patents"] = max_patents
-    settings = ServiceSettings.from_env(**overrides)
+    settings = ServiceSettings.from_env(None, **overrides)
     if not settings.api_keys:
         typer.echo("warning: no API keys configured; every authenticated endpoint will answer 401", err=True)
-    app = create_app(settings)
+    app = build_app(settings)
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
 
 
@@ -136,10 +137,10 @@ def _monitor(
     revalue: bool,
     all_: bool = False,
 ) -> tuple[int, dict]:
-    from ipvalue._service.pipeline import Pipeline, monitor_record
-    from ipvalue._store_assessments import AuditEntry, SQLiteAssessmentStore, sha256_json
     from ipvalue._version import __version__
     from ipvalue.monitor import EXIT_ERROR
+    from ipvalue.service.pipeline import Pipeline, monitor_record
+    from ipvalue.service.store import AuditEntry, SQLiteAssessmentStore, sha256_json
 
     if as_of is None:
         day = dt.date.today()
@@ -167,15 +168,15 @@ def _monitor(
     else:
         raise ValueError("give --id with --db, --all with --db, or --snapshot")
     pipeline = Pipeline()
+    fetch: Callable[[list[str]], Any] = pipeline.fetch
     if facts is not None:
         from ipvalue import read_portfolio
 
         current = read_portfolio(facts)
 
-        def fetch(ids: list[str]):  # noqa: ANN202
+        def fetch(ids: list[str]) -> Any:
             return current
-    else:
-        fetch = pipeline.fetch
+
     reports = []
     try:
         for output, request, record_id in targets:

@@ -119,7 +119,7 @@ class ServiceSettings(BaseModel):
     cors_origins : list of str
         Origins allowed by CORS; empty (the default) sends no CORS headers, so browsers block cross-origin calls.
     sqlite_synchronous : {"FULL", "NORMAL"}
-        See :class:`ipvalue._store_assessments.SQLiteAssessmentStore`.
+        See :class:`ipvalue.service.store.SQLiteAssessmentStore`.
     default_policy : str
         Policy used when a request names none.
     fetch_sources : list of str, optional

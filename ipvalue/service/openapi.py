@@ -1,6 +1,6 @@
 """Regenerate the committed OpenAPI document deliberately.
 
-    python -m ipvalue._service.openapi [docs/openapi.json]
+    python -m ipvalue.service.openapi [docs/openapi.json]
 
 The test ``tests/ipvalue/service/test_openapi.py`` fails when the app's contract differs from the committed
 file, so a change to the API is always a reviewed change to ``docs/openapi.json``.
@@ -19,11 +19,11 @@ __all__ = ["openapi_document", "main"]
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of an app built with default settings (nothing is opened or written)."""
-    from ipvalue._service.app import create_app
-    from ipvalue._service.settings import ServiceSettings
+    from ipvalue.service.app import build_app
+    from ipvalue.service.settings import ServiceSettings
 
     with tempfile.TemporaryDirectory() as tmp:
-        return create_app(ServiceSettings(db_path=Path(tmp) / "unused.db")).openapi()
+        return build_app(ServiceSettings(db_path=Path(tmp) / "unused.db")).openapi()
 
 
 def render(doc: dict[str, Any]) -> str:

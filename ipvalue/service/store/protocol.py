@@ -1,0 +1,233 @@
+"""The store protocol: what the service needs from a database of assessments and audit entries.
+
+The HTTP service and the monitoring job keep every assessment, its inputs and its outputs (JSON), and one
+audit entry per action (who, when, input hash, output hash, package version, policy, seed). The embedded
+default is SQLite in WAL mode; :class:`AssessmentRepository` is the seam for a server database later: the
+service only calls the methods of that protocol.
+
+Guarantees of :class:`SQLiteAssessmentStore`:
+
+* every write is one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a process killed mid-request leaves
+  either the whole record with its audit entry or nothing;
+* the audit log is append-only: SQLite triggers ``RAISE(ABORT)`` on ``UPDATE`` and ``DELETE``; each entry
+  also carries the SHA-256 of the previous entry (a hash chain, checked by :meth:`verify_audit_chain`);
+* a finished record (status ``done`` or ``failed``) cannot be changed or deleted (triggers again);
+* one SQLite connection per thread, created lazily and closed by :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "AssessmentRecord",
+    "AuditEntry",
+    "AssessmentRepository",
+    "IdempotencyConflict",
+    "AuditLogError",
+    "canonical_json",
+    "sha256_json",
+    "result_hash",
+    "new_record_id",
+]
+
+Status = Literal["queued", "running", "done", "failed"]
+Kind = Literal["assessment", "valuation"]
+FINAL_STATUSES = ("done", "failed")
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON text with sorted keys and no whitespace (the form every hash is taken over)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def sha256_json(obj: Any) -> str:
+    """``sha256:<hex>`` of :func:`canonical_json` of ``obj``."""
+    return "sha256:" + hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+#: wall-clock fields left out of the output hash, so that the same request gives the same hash
+VOLATILE_OUTPUT_FIELDS: tuple[tuple[str, str], ...] = (("audit", "created_at"),)
+
+
+def result_hash(output: dict[str, Any]) -> str:
+    """``sha256:`` of an output without its wall-clock fields (:data:`VOLATILE_OUTPUT_FIELDS`).
+
+    Two runs of the same request (same inputs, seed, policy and package version) have the same result hash.
+    """
+    trimmed = dict(output)
+    for outer, inner in VOLATILE_OUTPUT_FIELDS:
+        if isinstance(trimmed.get(outer), dict) and inner in trimmed[outer]:
+            trimmed[outer] = {k: v for k, v in trimmed[outer].items() if k != inner}
+    return sha256_json(trimmed)
+
+
+def new_record_id(kind: str = "assessment") -> str:
+    """A fresh random identifier (``asm_`` or ``val_`` + 32 hex digits)."""
+    prefix = "val" if kind == "valuation" else "asm"
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class IdempotencyConflict(Exception):
+    """An ``Idempotency-Key`` was reused with a different request body.
+
+    Attributes
+    ----------
+    existing : AssessmentRecord
+        The record first created under that key.
+    """
+
+    def __init__(self, existing: AssessmentRecord):
+        self.existing = existing
+        super().__init__("idempotency key already used with a different request body")
+
+
+class AuditLogError(RuntimeError):
+    """The audit log's hash chain does not verify (an entry was altered or removed outside SQLite triggers)."""
+
+
+@dataclass
+class AssessmentRecord:
+    """One stored assessment (or valuation), as the repository returns it.
+
+    Attributes
+    ----------
+    id : str
+    kind : {"assessment", "valuation"}
+    status : {"queued", "running", "done", "failed"}
+        ``queued`` / ``running`` for a job not finished yet.
+    progress : float
+        0 to 1.
+    created_at, updated_at : str
+        ISO 8601 UTC.
+    key_id : str
+        The API key (its id, never the secret) that created the record.
+    input : dict
+        The request as received (after validation), JSON.
+    output : dict or None
+        The result, JSON (``None`` until done).
+    error : dict or None
+        ``{"code", "message"}`` when failed.
+    input_hash, output_hash : str
+        ``sha256:`` of the canonical JSON of the input, and :func:`result_hash` of the output.
+    version, policy : str
+    seed : int
+    idempotency_key, request_hash : str or None
+        The client's ``Idempotency-Key`` and the hash of the body it was first used with.
+    artifacts : bytes or None
+        Binary side data kept with the record (e.g. the Monte Carlo recovery draws).
+    """
+
+    id: str
+    kind: str
+    status: str
+    progress: float
+    created_at: str
+    updated_at: str
+    key_id: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    error: dict[str, Any] | None
+    input_hash: str
+    output_hash: str | None
+    version: str
+    policy: str | None
+    seed: int | None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    artifacts: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log.
+
+    Attributes
+    ----------
+    action : str
+        ``assessment.create``, ``assessment.complete``, ``assessment.fail``, ``valuation.create``,
+        ``job.submit``, ``monitor.run``...
+    who : str
+        API key id (or ``cli:<user>`` for the command line).
+    record_id : str or None
+    input_hash, output_hash : str or None
+    version, policy : str or None
+    seed : int or None
+    details : dict
+        Small JSON extras (never secrets).
+    """
+
+    action: str
+    who: str
+    record_id: str | None = None
+    input_hash: str | None = None
+    output_hash: str | None = None
+    version: str | None = None
+    policy: str | None = None
+    seed: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class AssessmentRepository(Protocol):
+    """What the service needs from a store of assessments and audit entries (the seam for another database)."""
+
+    def create(self, record: AssessmentRecord, audit: AuditEntry) -> AssessmentRecord:
+        """Insert a record and its audit entry atomically.
+
+        With ``record.idempotency_key`` set and a record already stored under (``key_id``, that key): return the
+        stored one when ``request_hash`` matches, else raise :class:`IdempotencyConflict`.
+        """
+        ...
+
+    def get(self, record_id: str) -> AssessmentRecord | None:
+        """The record, or ``None``."""
+        ...
+
+    def find_idempotent(self, key_id: str, idempotency_key: str) -> AssessmentRecord | None:
+        """The record created by ``key_id`` under ``idempotency_key``, or ``None``."""
+        ...
+
+    def update_progress(self, record_id: str, status: Status, progress: float) -> None:
+        """Move an unfinished job on (``queued`` to ``running``, progress)."""
+        ...
+
+    def finish(
+        self,
+        record_id: str,
+        *,
+        output: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+        audit: AuditEntry,
+        artifacts: bytes | None = None,
+    ) -> AssessmentRecord:
+        """Store a job's result (or failure) and its audit entry atomically; a finished record is final."""
+        ...
+
+    def unfinished(self) -> list[str]:
+        """Ids of jobs still ``queued`` or ``running`` (to resume after a restart)."""
+        ...
+
+    def append_audit(self, entry: AuditEntry) -> int:
+        """Append one audit entry; returns its sequence number."""
+        ...
+
+    def audit_entries(self, record_id: str | None = None) -> list[dict[str, Any]]:
+        """Audit entries in order (all, or those of one record)."""
+        ...
+
+    def get_artifact(self, record_id: str, name: str) -> bytes | None:
+        """A derived file kept with a finished record (e.g. a rendered report), or ``None``."""
+        ...
+
+    def put_artifact(self, record_id: str, name: str, data: bytes) -> None:
+        """Keep a derived file; the first one stored under a name wins (they are deterministic)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
