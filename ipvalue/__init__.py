@@ -17,6 +17,7 @@ from ipvalue.facts.patent import Patent
 if TYPE_CHECKING:  # pragma: no cover
     from ipvalue import collateral, options, quality, report, terms, valuation
     from ipvalue.collateral import CollateralAssessment, Loan, assess_collateral
+    from ipvalue.facts.comparables import read_comparables
     from ipvalue.facts.io import PortfolioError, read_portfolio
     from ipvalue.valuation import value_portfolio
 
@@ -30,6 +31,7 @@ __all__ = [
     "PortfolioError",
     "normalize_number",
     "read_portfolio",
+    "read_comparables",
     "value_portfolio",
     "assess_collateral",
     "Loan",
@@ -45,6 +47,7 @@ __all__ = [
 _LAZY = {
     "read_portfolio": ("ipvalue.facts.io", "read_portfolio"),
     "PortfolioError": ("ipvalue.facts.io", "PortfolioError"),
+    "read_comparables": ("ipvalue.facts.comparables", "read_comparables"),
     "value_portfolio": ("ipvalue.valuation", "value_portfolio"),
     "assess_collateral": ("ipvalue.collateral", "assess_collateral"),
     "Loan": ("ipvalue.collateral", "Loan"),

@@ -17,7 +17,18 @@ from ipvalue.errors import InputError, Problem
 from ipvalue.facts.numbers import PatentNumberError, parse_number
 from ipvalue.facts.patent import COLUMN_KINDS, LEGAL_STATUSES, PATENT_TYPES, Patent, patents_to_frame
 
-__all__ = ["read_portfolio", "PortfolioError", "ReadIssue", "HEADER_ALIASES", "parse_date"]
+__all__ = [
+    "read_portfolio",
+    "PortfolioError",
+    "ReadIssue",
+    "HEADER_ALIASES",
+    "parse_date",
+    "header_key",
+    "load_table",
+    "is_blank",
+    "ColumnReader",
+    "map_values",
+]
 
 
 @dataclass(frozen=True)
@@ -759,3 +770,12 @@ def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
         bad = ~out["patent_type"].isin(PATENT_TYPES)
         for i in np.flatnonzero(bad.to_numpy()):
             reader.fail(int(i), "patent_type", f"unknown patent type {out['patent_type'].iloc[i]!r}")
+
+
+# Public names of the reading machinery, for readers of other bank tables (comparable transactions) that share
+# its header keys, file loading, blank test, column parsing (dates, numbers, flags) and value mapping.
+header_key = _header_key
+load_table = _load
+is_blank = _is_blank
+ColumnReader = _Reader
+map_values = _map_values

@@ -66,6 +66,8 @@ __all__ = [
     "classify_situation",
     "method_weights",
     "deferral_option",
+    "market_approach",
+    "MarketResult",
     "value_portfolio",
     "resolve_assumptions",
     "input_hash",
@@ -75,7 +77,14 @@ __all__ = [
 ]
 
 
+_METHODS = {"market_approach", "MarketResult"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _METHODS:
+        value = getattr(importlib.import_module("ipvalue.valuation.methods.market"), name)
+        globals()[name] = value
+        return value
     if name == "deferral_option":
         value = importlib.import_module("ipvalue.valuation.real_option").deferral_option
         globals()[name] = value
