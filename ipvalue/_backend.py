@@ -19,7 +19,7 @@ bit on every backend (tested in ``tests/ipvalue/test_backend.py``).
 Dask is an optional dependency (``pip install 'ipvalue[dask]'``), imported only when the Dask backend is used.
 
 :func:`ipvalue.assess_collateral` uses the same backends (``backend=``, ``chunk_size=``, ``client=``); its chunked
-engine is in :mod:`ipvalue.collateral._distributed` (concentration totals, sums and the liquidation Monte Carlo's
+engine is in :mod:`ipvalue.collateral.distributed` (concentration totals, sums and the liquidation Monte Carlo's
 per-path partial sums are the reductions there).
 """
 

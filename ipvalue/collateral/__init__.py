@@ -8,8 +8,8 @@ and stress shocks (:data:`STRESS_SHOCKS`).
 """
 
 from ipvalue.collateral._assessment import SUMMARY_KEYS, CollateralAssessment, Loan, RiskSharing
-from ipvalue.collateral._engine import STRESS_COLUMNS, assess_collateral
 from ipvalue.collateral._inputs import CollateralInputError
+from ipvalue.collateral.api import assess_collateral
 from ipvalue.collateral.eligibility import REASON_CODES, check_eligibility, normalize_owner
 from ipvalue.collateral.haircut import (
     COMPONENTS,
@@ -17,6 +17,7 @@ from ipvalue.collateral.haircut import (
     compute_haircuts,
     market_haircut,
 )
+from ipvalue.collateral.kernel import CollateralContext
 from ipvalue.collateral.liquidation import (
     LIQUIDATION_COLUMNS,
     LiquidationPool,
@@ -27,7 +28,7 @@ from ipvalue.collateral.liquidation import (
 )
 from ipvalue.collateral.policy import Policy, PolicyError, list_policies, load_policy
 from ipvalue.collateral.sizing import bank_retained_exposure, risk_sharing_split, size_loan
-from ipvalue.collateral.stress import STRESS_SHOCKS, run_stress
+from ipvalue.collateral.stress import STRESS_COLUMNS, STRESS_SHOCKS, run_stress
 
 __all__ = [
     "assess_collateral",
@@ -58,5 +59,6 @@ __all__ = [
     "bank_retained_exposure",
     "STRESS_SHOCKS",
     "STRESS_COLUMNS",
+    "CollateralContext",
     "run_stress",
 ]

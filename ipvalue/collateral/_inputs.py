@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from ipvalue.errors import InputError, Problem
+from ipvalue.facts import columns
 from ipvalue.facts.patent import LEGAL_STATUSES, PATENT_TYPES
 
-__all__ = ["CollateralInputError", "REQUIRED_COLUMNS", "check_frame", "num", "flag", "text", "to_date"]
+__all__ = ["CollateralInputError", "REQUIRED_COLUMNS", "check_frame", "fx_rates", "num", "flag"]
 
 #: columns the collateral engine cannot work without
 REQUIRED_COLUMNS: tuple[str, ...] = ("patent_type", "legal_status", "value", "remaining_life_years")
@@ -21,66 +21,32 @@ class CollateralInputError(InputError):
     """Bad input to the collateral engine, naming the patent (when one is to blame) and the field."""
 
     def __init__(self, message: str, *, patent_id: str | None = None, field: str | None = None) -> None:
-        self.patent_id = patent_id
-        self.field = field
         prefix = (
             f"patent {patent_id}, field {field!r}: " if patent_id else (f"field {field!r}: " if field else "")
         )
         super().__init__([Problem(patent_id, field, prefix + message)])
 
+    @property
+    def patent_id(self) -> str | None:
+        """The patent of the first problem (None for a whole-input problem)."""
+        first = self.first
+        return None if first is None else first.patent
 
-def to_date(value: object, name: str) -> dt.date:
-    """A ``datetime.date`` from a date, datetime, Timestamp or ISO string."""
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError as exc:
-            raise CollateralInputError(f"not an ISO date: {value!r}", field=name) from exc
-    raise CollateralInputError(f"expected a date, got {value!r}", field=name)
+    @property
+    def field(self) -> str | None:
+        """The field of the first problem."""
+        first = self.first
+        return None if first is None else first.field
 
 
 def num(frame: pd.DataFrame, col: str, default: float = np.nan) -> np.ndarray:
-    """Column as a float array (NaN for missing); ``default`` everywhere when the column is absent."""
-    if col not in frame.columns:
-        return np.full(len(frame), default, dtype=float)
-    s = frame[col]
-    try:
-        return pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
-    except (ValueError, TypeError) as exc:
-        bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
-        pid = str(s.index[bad.to_numpy()][0]) if bad.any() else None
-        raise CollateralInputError(f"not a number: {s[bad].iloc[0]!r}", patent_id=pid, field=col) from exc
+    """A column as float64 (:func:`ipvalue.facts.columns.numbers` raising :class:`CollateralInputError`)."""
+    return columns.numbers(frame, col, default=default, error=CollateralInputError)
 
 
 def flag(frame: pd.DataFrame, col: str) -> np.ndarray:
-    """Boolean column (missing read as False); a value that is not a bool raises."""
-    if col not in frame.columns:
-        return np.zeros(len(frame), dtype=bool)
-    s = frame[col]
-    known = s.notna()
-    vals = s[known]
-    ok = vals.isin([True, False]).to_numpy(dtype=bool)
-    if not ok.all():
-        pid = str(vals.index[~ok][0])
-        raise CollateralInputError(
-            f"expected true/false, got {vals[~ok].iloc[0]!r}", patent_id=pid, field=col
-        )
-    out = np.zeros(len(frame), dtype=bool)
-    out[known.to_numpy()] = vals.astype(bool).to_numpy()
-    return out
-
-
-def text(frame: pd.DataFrame, col: str) -> pd.Series:
-    """Column as a string Series (``<NA>`` for missing; all-NA when absent)."""
-    if col not in frame.columns:
-        return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return frame[col].astype("string").str.strip().replace("", pd.NA)
+    """A yes/no column as bool, a missing value (or column) read as False (:func:`ipvalue.facts.columns.flags`)."""
+    return columns.flags(frame, col, error=CollateralInputError) == 1.0
 
 
 def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
@@ -103,9 +69,7 @@ def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
     frame.index = frame.index.astype(str)
     if frame.index.hasnans or (frame.index == "").any():
         raise CollateralInputError("a row has no patent number", field="patent_id")
-    dup = frame.index[frame.index.duplicated()]
-    if len(dup):
-        raise CollateralInputError("patent listed more than once", patent_id=str(dup[0]), field="patent_id")
+    columns.check_unique_ids(frame.index.to_numpy(dtype=object), error=CollateralInputError)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise CollateralInputError(
@@ -134,13 +98,13 @@ def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
             first_bad((q < 0) | (q > 100), col, "must lie in [0, 100]")
     if "volatility" in frame.columns:
         first_bad(num(frame, "volatility") < 0, "volatility", "must not be negative")
-    pt = text(frame, "patent_type")
+    pt = columns.text_series(frame, "patent_type")
     first_bad(
         (pt.notna() & ~pt.isin(PATENT_TYPES)).to_numpy(dtype=bool),
         "patent_type",
         f"must be one of {', '.join(PATENT_TYPES)}",
     )
-    ls = text(frame, "legal_status")
+    ls = columns.text_series(frame, "legal_status")
     first_bad(
         (ls.notna() & ~ls.isin(LEGAL_STATUSES)).to_numpy(dtype=bool),
         "legal_status",
@@ -157,7 +121,7 @@ def fx_rates(
     A patent valued in another currency needs ``fx[currency]`` = units of the loan currency per unit.
     A frame without a ``currency`` column is taken to be in the loan currency.
     """
-    cur = text(frame, "currency").str.upper()
+    cur = columns.text_series(frame, "currency").str.upper()
     cur = cur.fillna(loan_currency)
     rates = np.ones(len(frame))
     mismatch = (cur != loan_currency).to_numpy(dtype=bool)

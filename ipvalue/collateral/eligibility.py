@@ -27,8 +27,11 @@ import numpy as np
 import pandas as pd
 
 from ipvalue.collateral._assessment import Loan
-from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, num, text, to_date
+from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, num
 from ipvalue.collateral.policy import Policy, load_policy
+from ipvalue.facts import columns
+from ipvalue.facts.columns import as_date
+from ipvalue.facts.columns import text_series as text
 
 __all__ = [
     "REASON_CODES",
@@ -128,7 +131,9 @@ def normalize_owner(name: str) -> str:
 
 def loan_horizon_years(loan: Loan, as_of: dt.date) -> float:
     """Years from ``as_of`` to the loan's maturity (start date, when given, shifts it)."""
-    start = to_date(loan.start_date, "loan.start_date") if loan.start_date else as_of
+    start = (
+        as_date(loan.start_date, "loan.start_date", error=CollateralInputError) if loan.start_date else as_of
+    )
     return max(0.0, (start - as_of).days / 365.25 + float(loan.tenor_years))
 
 
@@ -156,7 +161,7 @@ def check_eligibility(
     """
     pol = load_policy(policy)
     frame = check_frame(valued)
-    as_of = to_date(as_of, "as_of")
+    as_of = as_date(as_of, "as_of", error=CollateralInputError)
     n = len(frame)
     status = text(frame, "legal_status")
     ptype = text(frame, "patent_type")
@@ -189,17 +194,12 @@ def check_eligibility(
         checks["LIFE_BELOW_MINIMUM"] = life < float(pol["min_remaining_life_years"])
 
     if "fees_paid_through" in frame.columns:
-        raw = frame["fees_paid_through"]
-        paid = pd.to_datetime(raw, errors="coerce")
-        bad = (paid.isna() & raw.notna()).to_numpy(dtype=bool)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise CollateralInputError(
-                f"not a date: {raw.iloc[i]!r}", patent_id=str(frame.index[i]), field="fees_paid_through"
-            )
-        cutoff = pd.Timestamp(as_of) - pd.Timedelta(days=int(pol["fee_grace_days"]))
-        fees_verified = paid.notna().to_numpy(dtype=bool)
-        checks["FEES_UNPAID"] = (paid < cutoff).fillna(False).to_numpy(dtype=bool)
+        paid = columns.dates(
+            frame, "fees_paid_through", ids=frame.index.to_numpy(dtype=object), error=CollateralInputError
+        )
+        cutoff = np.datetime64(as_of, "D") - np.timedelta64(int(pol["fee_grace_days"]), "D")
+        fees_verified = ~np.isnat(paid)
+        checks["FEES_UNPAID"] = fees_verified & (paid < cutoff)
     else:
         fees_verified = np.zeros(n, dtype=bool)
         checks["FEES_UNPAID"] = np.zeros(n, dtype=bool)

@@ -30,13 +30,17 @@ then bounds the collateral value: ``collateral = value * min(1 - composed, cap)`
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-from ipvalue.collateral._inputs import num, text
+from ipvalue.collateral._inputs import num
 from ipvalue.collateral.policy import Policy
+from ipvalue.facts.columns import text_series as text
 
 __all__ = [
     "COMPONENTS",
@@ -79,7 +83,9 @@ PATENT_TYPE_LABELS_ZH: dict[str, str] = {
 _Z90 = float(ndtri(0.95))  # 1.6449: half-width of a 5-95% range in standard deviations
 
 
-def basel_scaling_factor(revaluation_days, holding_days, estimation_days=None):
+def basel_scaling_factor(
+    revaluation_days: ArrayLike, holding_days: ArrayLike, estimation_days: ArrayLike | None = None
+) -> Any:
     """Scale factor of a haircut for the holding period and revaluation interval.
 
     ``sqrt((N_R + T_M - 1) / T_M)`` (DFSA PIB A4.3.25), times ``sqrt(T_M / T_N)`` when the haircut was
@@ -102,7 +108,9 @@ def basel_scaling_factor(revaluation_days, holding_days, estimation_days=None):
     return f[()] if f.ndim == 0 else f
 
 
-def market_haircut(volatility, horizon_years, quantile, drift=0.0):
+def market_haircut(
+    volatility: ArrayLike, horizon_years: ArrayLike, quantile: float, drift: ArrayLike = 0.0
+) -> Any:
     """Lognormal quantile haircut ``1 - exp(mu*T - z_q*sigma*sqrt(T))``, clipped to [0, 1].
 
     Parameters
@@ -124,7 +132,14 @@ def market_haircut(volatility, horizon_years, quantile, drift=0.0):
     return h[()] if h.ndim == 0 else h
 
 
-def basel_market_haircut(volatility, quantile, drift, revaluation_days, holding_days, estimation_days):
+def basel_market_haircut(
+    volatility: ArrayLike,
+    quantile: float,
+    drift: ArrayLike,
+    revaluation_days: ArrayLike,
+    holding_days: ArrayLike,
+    estimation_days: ArrayLike,
+) -> Any:
     """The lognormal haircut over ``estimation_days``, scaled linearly by :func:`basel_scaling_factor`."""
     h_n = market_haircut(
         volatility, np.asarray(estimation_days, dtype=float) / BUSINESS_DAYS_PER_YEAR, quantile, drift
@@ -133,7 +148,9 @@ def basel_market_haircut(volatility, quantile, drift, revaluation_days, holding_
     return h[()] if np.ndim(h) == 0 else h
 
 
-def valuation_haircut(p05, p50, p95, k, missing_haircut):
+def valuation_haircut(
+    p05: ArrayLike, p50: ArrayLike, p95: ArrayLike, k: float, missing_haircut: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Appraisal-uncertainty haircut ``1 - exp(-k * s)`` from the valuation's range.
 
     ``s = ln(p95 / p05) / (2 * 1.645)``; when ``p05`` is 0 the upper half ``ln(p95 / p50) / 1.645`` is used;
@@ -157,7 +174,7 @@ def valuation_haircut(p05, p50, p95, k, missing_haircut):
     return np.clip(h, 0.0, 1.0), s
 
 
-def legal_haircut(quality_legal, max_haircut):
+def legal_haircut(quality_legal: ArrayLike, max_haircut: float) -> Any:
     """``max_haircut * (1 - q / 100)``; a missing score takes the full ``max_haircut``."""
     q = np.asarray(quality_legal, dtype=float)
     h = float(max_haircut) * (1.0 - np.clip(q, 0.0, 100.0) / 100.0)
@@ -165,7 +182,7 @@ def legal_haircut(quality_legal, max_haircut):
     return h[()] if h.ndim == 0 else h
 
 
-def life_factor(remaining_years, elapsed_years, rate):
+def life_factor(remaining_years: ArrayLike, elapsed_years: ArrayLike, rate: float) -> Any:
     """Share of a level annuity over ``remaining_years`` still to come after ``elapsed_years``.
 
     ``a(L - t) / a(L)`` with ``a(n) = (1 - (1 + r)^-n) / r`` (``(L - t) / L`` when ``r = 0``); 0 once ``t >= L``.
@@ -186,14 +203,21 @@ def life_factor(remaining_years, elapsed_years, rate):
     return f[()] if np.ndim(f) == 0 else f
 
 
-def life_haircut(remaining_years, horizon_years, rate):
+def life_haircut(remaining_years: ArrayLike, horizon_years: ArrayLike, rate: float) -> Any:
     """``1 - life_factor(remaining, horizon, rate)``; 1 when the patent does not outlive the horizon."""
     h = 1.0 - life_factor(remaining_years, horizon_years, rate)
     h = np.where(np.isnan(np.asarray(remaining_years, dtype=float)), 1.0, h)
     return h[()] if np.ndim(h) == 0 else h
 
 
-def concentration_haircut(values, buckets, weights, free_share=0.0, *, totals=None):
+def concentration_haircut(
+    values: ArrayLike,
+    buckets: Mapping[str, ArrayLike],
+    weights: Mapping[str, float],
+    free_share: float = 0.0,
+    *,
+    totals: Mapping[str, Any] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
     """Concentration haircut per patent from the value shares of its buckets.
 
     Parameters
@@ -247,7 +271,7 @@ def concentration_buckets(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def concentration_totals(values, buckets) -> dict:
+def concentration_totals(values: ArrayLike, buckets: Mapping[str, ArrayLike]) -> dict[str, Any]:
     """Map step of the bucket totals: pooled value by bucket label in one chunk (buckets with value 0 left out).
 
     Returns
@@ -263,7 +287,7 @@ def concentration_totals(values, buckets) -> dict:
     return out
 
 
-def add_concentration_totals(parts) -> dict:
+def add_concentration_totals(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Reduce step of the bucket totals: add the chunks' tables (:func:`concentration_totals`), in order."""
     parts = list(parts)
     total = 0.0
@@ -282,7 +306,13 @@ def add_concentration_totals(parts) -> dict:
     return out
 
 
-def currency_haircut(mismatch, fx_haircut_10d, revaluation_days, holding_days, estimation_days=10):
+def currency_haircut(
+    mismatch: ArrayLike,
+    fx_haircut_10d: float,
+    revaluation_days: ArrayLike,
+    holding_days: ArrayLike,
+    estimation_days: ArrayLike = 10,
+) -> np.ndarray:
     """Currency-mismatch haircut: ``Hfx`` (10-day) scaled by :func:`basel_scaling_factor`, where mismatched."""
     h = min(
         1.0, float(fx_haircut_10d) * basel_scaling_factor(revaluation_days, holding_days, estimation_days)
@@ -577,7 +607,7 @@ def _explanation_zh(
     no_life = np.isnan(life_years)
     tech_txt = np.where(tech.to_numpy(dtype=str) == "unknown", "未知", tech.to_numpy(dtype=str))
     line_txt = np.where(line.to_numpy(dtype=str) == "unknown", "未知", line.to_numpy(dtype=str))
-    notes = {
+    notes: dict[str, Any] = {
         "valuation": [val_head, val_tail],
         "market": ["年波动率 ", fig["sigma"], mkt_tail],
         "legal": [
@@ -604,7 +634,7 @@ def _explanation_zh(
         "currency": [np.where(currency_mismatch, "以其他币种估值", "与贷款币种相同")],
     }
 
-    head: list = [""] * n
+    head: Any = [""] * n
     if "ineligible_reasons" in frame.columns:
         labels = describe_reasons(frame["ineligible_reasons"], "zh", sep="、").fillna("")
         refused = ("不符合质押条件（" + labels + "）：押品价值为 0；").to_numpy(dtype=object)

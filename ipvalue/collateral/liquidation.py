@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
 from ipvalue._random import patent_rng, root_rng
@@ -70,7 +71,9 @@ LIQUIDATION_COLUMNS: tuple[str, ...] = (
 _DAYS_PER_YEAR = 365.0  # the judicial time limits are calendar days
 
 
-def judicial_auction_prices(appraisal, first_reserve: float = 0.70, second_round_cut: float = 0.20) -> dict:
+def judicial_auction_prices(
+    appraisal: ArrayLike, first_reserve: float = 0.70, second_round_cut: float = 0.20
+) -> dict:
     """Reserve prices of an online judicial auction (法释〔2016〕18号 Arts. 10 and 26).
 
     The first reserve is at least 70% of the appraisal; a second auction may cut it by at most 20%; the 60-day
@@ -126,7 +129,9 @@ def judicial_round_probabilities(policy: Policy, *, crash_drop: float = 0.0) -> 
     }
 
 
-def default_time_quantile(u, tenor_years: float, probability_of_default: float | None):
+def default_time_quantile(
+    u: ArrayLike, tenor_years: float, probability_of_default: float | None
+) -> np.ndarray:
     """Default time given default within the tenor, at uniform quantile ``u``.
 
     A constant hazard ``lambda = -ln(1 - PD) / tenor`` conditioned on default before the tenor:
@@ -165,15 +170,15 @@ class LiquidationPool:
     @classmethod
     def build(
         cls,
-        ids,
-        value,
-        volatility,
-        remaining_life,
-        quality_legal,
-        quality_score,
-        in_litigation,
+        ids: ArrayLike,
+        value: ArrayLike,
+        volatility: ArrayLike,
+        remaining_life: ArrayLike,
+        quality_legal: ArrayLike,
+        quality_score: ArrayLike,
+        in_litigation: ArrayLike,
         policy: Policy,
-    ):
+    ) -> LiquidationPool:
         """Assemble the pool from per-patent columns, applying the policy's hazard and crash rules.
 
         The invalidation hazard is ``invalidation_hazard * (1.5 - quality_legal / 100)`` (x1.5 without a score),
@@ -676,7 +681,7 @@ def scenario_values(
 
 
 def deterministic_scenarios(
-    pool: LiquidationPool,
+    pool: LiquidationPool | None,
     *,
     loan: Loan,
     policy: Policy,
@@ -715,6 +720,8 @@ def deterministic_scenarios(
     rows = []
 
     if values is None:
+        if pool is None:
+            raise ValueError("deterministic_scenarios needs the pool or its values at the sale")
         values = scenario_values(
             pool,
             loan=loan,
@@ -726,7 +733,9 @@ def deterministic_scenarios(
     def value_at(mode: str) -> float:
         return float(values[mode])
 
-    def row(name, desc, desc_zh, prob, mode, share, delay=0.0):
+    def row(
+        name: str, desc: str, desc_zh: str, prob: float, mode: str, share: float, delay: float = 0.0
+    ) -> None:
         v = value_at(mode)
         gross = share * v
         var = float(pol["variable_cost"][mode])

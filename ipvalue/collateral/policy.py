@@ -75,7 +75,9 @@ def _codes(v: Any) -> str | None:
     return None
 
 
-def _per_key(keys: tuple[str, ...], inner: Callable[[Any], str | None], *, sums_to_one: bool = False):
+def _per_key(
+    keys: tuple[str, ...], inner: Callable[[Any], str | None], *, sums_to_one: bool = False
+) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         if not isinstance(v, Mapping) or set(v) != set(keys):
             return f"must map exactly the keys {', '.join(keys)}, got {v!r}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ipvalue.collateral._assessment import Loan, RiskSharing
 
@@ -12,7 +13,7 @@ __all__ = ["SHARERS", "risk_sharing_split", "bank_retained_exposure", "size_loan
 SHARERS: tuple[str, ...] = ("compensation_fund", "guarantor", "insurer", "appraiser")
 
 
-def risk_sharing_split(loss, risk_sharing: RiskSharing) -> dict[str, np.ndarray]:
+def risk_sharing_split(loss: ArrayLike, risk_sharing: RiskSharing) -> dict[str, np.ndarray]:
     """Split a loss between the sharers and the bank.
 
     Each sharer pays ``min(share * loss, cap)``; the bank keeps the rest

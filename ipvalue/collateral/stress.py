@@ -17,12 +17,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ipvalue.collateral._assessment import Loan
-from ipvalue.collateral._inputs import num, text
+from ipvalue.collateral._inputs import num
 from ipvalue.collateral.haircut import life_factor
-from ipvalue.collateral.policy import Policy
+from ipvalue.collateral.kernel import CollateralContext, CoreResult, assess_frame
+from ipvalue.facts.columns import text_series as text
+from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
+from ipvalue.valuation import value_portfolio
 
-__all__ = ["STRESS_SHOCKS", "StressShock", "run_stress", "VALUE_COLUMNS"]
+__all__ = ["STRESS_SHOCKS", "STRESS_COLUMNS", "StressShock", "run_stress", "VALUE_COLUMNS"]
+
+#: columns of ``CollateralAssessment.stress`` (``description_zh`` follows ``description``)
+STRESS_COLUMNS: tuple[str, ...] = (
+    "shock",
+    "description",
+    "description_zh",
+    "revalued",
+    "appraised_value",
+    "collateral_value",
+    "max_loan",
+    "coverage_ratio",
+    "expected_lgd",
+    "lgd_99",
+    "change_collateral_value",
+    "change_pct",
+    "change_expected_lgd",
+)
 
 #: money columns scaled together when a shock is applied to the valued frame directly
 VALUE_COLUMNS: tuple[str, ...] = (
@@ -33,16 +52,6 @@ VALUE_COLUMNS: tuple[str, ...] = (
     "value_income",
     "value_cost",
     "value_option",
-)
-#: columns value_portfolio adds (dropped before revaluing)
-_VALUATION_OUTPUT: tuple[str, ...] = VALUE_COLUMNS + (
-    "remaining_life_years",
-    "quality_legal",
-    "quality_technical",
-    "quality_economic",
-    "quality_score",
-    "methods_used",
-    "value_notes",
 )
 
 
@@ -94,7 +103,7 @@ class StressShock:
     description_zh: str = ""
 
 
-def _scale_values(frame: pd.DataFrame, factor) -> pd.DataFrame:
+def _scale_values(frame: pd.DataFrame, factor: Any) -> pd.DataFrame:
     out = frame.copy()
     for c in VALUE_COLUMNS:
         if c in out.columns:
@@ -180,7 +189,7 @@ def _direct_discount(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note
     r = num(frame, "discount_rate")
     r = np.where(np.isfinite(r), r, 0.12)
 
-    def annuity(n, rate):
+    def annuity(n: np.ndarray, rate: np.ndarray) -> np.ndarray:
         return -np.expm1(-n * np.log1p(rate)) / rate
 
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -291,19 +300,13 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
 def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date, backend: Any = None) -> pd.DataFrame:
     if shock.revalue is None:
         raise _CannotRevalue("not a valuation input shock", "非估值输入冲击")
-    try:
-        from ipvalue.valuation import value_portfolio
-    except ImportError as exc:
-        raise _CannotRevalue(
-            "ipvalue.valuation.value_portfolio is not available", "ipvalue.valuation.value_portfolio 不可用"
-        ) from exc
     info = (frame.attrs or {}).get("ipvalue", {})
     if "assumptions" not in info:
         raise _CannotRevalue(
             "the frame does not record the valuation's assumptions", "输入数据未记录估值假设"
         )
     shocked, assumptions = shock.revalue(frame, dict(info["assumptions"] or {}))
-    shocked = shocked.drop(columns=[c for c in _VALUATION_OUTPUT if c in shocked.columns])
+    shocked = shocked.drop(columns=[c for c in VALUATION_OUTPUT if c in shocked.columns])
     shocked.attrs = {}
     try:
         kw = {} if backend is None else {"backend": backend}
@@ -318,17 +321,12 @@ def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date, backend
 
 def run_stress(
     frame: pd.DataFrame,
+    ctx: CollateralContext,
     *,
-    loan: Loan,
-    policy: Policy,
-    seed: int,
-    as_of: dt.date,
-    paths: int,
-    fx: Mapping[str, float] | None,
     base: Mapping[str, Any],
     base_patents: pd.DataFrame,
     shocks: tuple[StressShock, ...] = STRESS_SHOCKS,
-    core: Callable[..., Any] | None = None,
+    core: Callable[..., CoreResult] | None = None,
     backend: Any = None,
 ) -> pd.DataFrame:
     """Run each shock through valuation (when possible) and the collateral engine.
@@ -337,29 +335,27 @@ def run_stress(
     ----------
     frame : pandas.DataFrame
         The checked valued frame.
-    loan, policy, seed, as_of, paths, fx
-        As for :func:`ipvalue.assess_collateral`; the same seed, so changes are not Monte Carlo noise.
+    ctx : CollateralContext
+        The base run's context; each shock runs with the same seed, so changes are not Monte Carlo noise.
     base : mapping
         The base case's numbers (``collateral_value``, ``expected_lgd``).
     base_patents : pandas.DataFrame
         The base case's patent table (to find the family with the most collateral value).
     core : callable, optional
-        The collateral engine run per shock, with the signature of ``ipvalue.collateral._engine._assess_core``
-        (the default); ``assess_collateral`` passes its chunked engine when a backend is given.
+        The collateral engine run per shock, ``core(frame, ctx, liquidation_frame=None) -> CoreResult``:
+        :func:`ipvalue.collateral.kernel.assess_frame` by default; ``assess_collateral`` passes its chunked engine
+        when a backend is given.
     backend : Backend, optional
         Passed to :func:`ipvalue.value_portfolio` for the revaluations (``backend=``); None: one pass.
 
     Returns
     -------
     pandas.DataFrame
-        One row per shock with the columns of ``CollateralAssessment.stress`` (``STRESS_COLUMNS``), and
-        ``description_zh`` (the ``description`` in Chinese) right after ``description``.
+        One row per shock with the columns :data:`STRESS_COLUMNS`.
     """
-    from ipvalue.collateral._engine import STRESS_COLUMNS, _assess_core
-
-    core = _assess_core if core is None else core
-
-    ctx = {"policy": policy, "base_patents": base_patents}
+    run = assess_frame if core is None else core
+    as_of, loan = ctx.as_of, ctx.loan
+    shock_ctx = {"policy": ctx.policy, "base_patents": base_patents}
     rows = []
     for shock in shocks:
         revalued = False
@@ -368,22 +364,20 @@ def run_stress(
             note, note_zh = "revalued with value_portfolio", "已用 value_portfolio 重新估值"
             revalued = True
         except _CannotRevalue as why:
-            shocked, direct_note = shock.direct(frame, ctx)
+            shocked, direct_note = shock.direct(frame, shock_ctx)
             note, note_zh = _note_texts(direct_note)
             if shock.revalue is not None:
                 note = f"{note} (revaluation impossible: {why})"
                 note_zh = f"{note_zh}（无法重新估值：{why.zh}）"
         eng = dict(shock.engine)
-        if eng.get("liquidation_frame") == "base":
-            eng["liquidation_frame"] = (
-                frame  # the crash reaches the bids inside the Monte Carlo, not the values twice
-            )
+        # the crash reaches the bids inside the Monte Carlo, not the values twice
+        liquidation_frame = frame if eng.pop("liquidation_frame", None) == "base" else None
         loan_s = loan
         if "compensation_fund" in eng:
             loan_s = replace(
                 loan, risk_sharing=replace(loan.risk_sharing, compensation_fund=eng.pop("compensation_fund"))
             )
-        result = core(shocked, loan=loan_s, policy=policy, seed=seed, as_of=as_of, paths=paths, fx=fx, **eng)
+        result = run(shocked, replace(ctx, loan=loan_s, **eng), liquidation_frame=liquidation_frame)
         c = result.numbers
         change = c["collateral_value"] - float(base["collateral_value"])
         rows.append(
@@ -405,7 +399,4 @@ def run_stress(
                 "change_expected_lgd": c["expected_lgd"] - float(base["expected_lgd"]),
             }
         )
-    columns = list(STRESS_COLUMNS)
-    if "description_zh" not in columns:  # until the engine's STRESS_COLUMNS lists it
-        columns.insert(columns.index("description") + 1, "description_zh")
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=list(STRESS_COLUMNS))

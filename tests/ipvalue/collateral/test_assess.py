@@ -144,7 +144,7 @@ def test_reproducible_and_row_order_irrelevant(valued, loan):
 
 
 def test_created_at_does_not_enter_the_output_hash(valued, loan, monkeypatch):
-    import ipvalue.collateral._engine as eng
+    import ipvalue.collateral.api as eng
 
     a = assess_collateral(valued, loan=loan, stress=False, **FAST)
 

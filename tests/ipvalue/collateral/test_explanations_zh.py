@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipvalue.collateral import REASON_CODES, assess_collateral, load_policy
+from ipvalue.collateral import REASON_CODES, CollateralContext, assess_collateral, load_policy
 from ipvalue.collateral._inputs import check_frame
 from ipvalue.collateral.eligibility import describe_reasons
 from ipvalue.collateral.haircut import (
@@ -285,14 +285,16 @@ def test_a_custom_shock_without_chinese_falls_back_to_english(valued, loan):
     shock = StressShock("noop", "a shock with English text only", None, direct, {})
     frame = check_frame(valued).sort_index()
     base = assess_collateral(valued, loan=loan, paths=200, stress=False)
-    out = run_stress(
-        frame,
+    ctx = CollateralContext(
         loan=loan,
         policy=load_policy("cn-bank-standard"),
         seed=0,
         as_of=pd.Timestamp(valued.attrs["ipvalue"]["as_of"]).date(),
         paths=200,
-        fx=None,
+    )
+    out = run_stress(
+        frame,
+        ctx,
         base=base.summary,
         base_patents=base.patents,
         shocks=(shock,),

@@ -1,6 +1,6 @@
-"""assess_collateral over chunks on a backend (serial, process pool, Dask): the seam of ``ipvalue._backend``.
+"""assess_collateral over chunks on a backend (serial, process pool, Dask): the book-level reductions.
 
-The per-patent part runs as one pure per-chunk function, :func:`ipvalue.collateral._engine._assess_chunk`, on
+The per-patent part runs as one pure per-chunk function, :func:`ipvalue.collateral.kernel.assess_chunk`, on
 every backend (the single pass is the same function on the whole frame). What needs the whole book is reduced
 from small per-chunk results:
 
@@ -19,102 +19,48 @@ See ``docs/methodology/scale.md`` for what is exact.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from ipvalue.collateral._assessment import Loan
-from ipvalue.collateral.policy import Policy
+from ipvalue.collateral._inputs import CollateralInputError
+from ipvalue.collateral.haircut import add_concentration_totals
+from ipvalue.collateral.kernel import (
+    CollateralContext,
+    CoreResult,
+    assess_chunk,
+    chunk_totals,
+    finish_chunks,
+    liquidation_setup,
+    with_liquidation_values,
+)
 
-__all__ = ["chunked_core", "dask_partitions", "is_dask_frame"]
+__all__ = ["chunked_core", "core_on_handles", "dask_partitions"]
 
 
-def is_dask_frame(obj: Any) -> bool:
-    """Whether ``obj`` is a Dask DataFrame (without importing Dask)."""
-    mod = type(obj).__module__ or ""
-    return mod.startswith(("dask.", "dask_expr")) and hasattr(obj, "to_delayed")
-
-
-def core_on_handles(
-    handles: list[Any],
-    be: Any,
-    *,
-    loan: Loan,
-    policy: Policy,
-    seed: int,
-    as_of: dt.date,
-    paths: int,
-    fx: Mapping[str, float] | None,
-    obsolescence_shift: float = 0.0,
-    crash_probability: float | None = None,
-) -> Any:
+def core_on_handles(handles: list[Any], be: Any, ctx: CollateralContext) -> CoreResult:
     """The engine over chunks already placed by the backend (``handles``): totals, per-chunk step, finish."""
-    from ipvalue.collateral._engine import _assess_chunk, _chunk_totals, _finish, _setup
-    from ipvalue.collateral.haircut import add_concentration_totals
-
-    totals = add_concentration_totals(
-        be.map(_chunk_totals, handles, loan=loan, policy=policy, as_of=as_of, fx=fx)
-    )
-    setup = _setup(
-        loan=loan,
-        policy=policy,
-        seed=seed,
-        as_of=as_of,
-        paths=paths,
-        obsolescence_shift=obsolescence_shift,
-        crash_probability=crash_probability,
-    )
-    parts = be.map(
-        _assess_chunk,
-        handles,
-        loan=loan,
-        policy=policy,
-        as_of=as_of,
-        fx=fx,
-        setup=setup,
-        totals=totals,
-        obsolescence_shift=obsolescence_shift,
-    )
-    return _finish(parts, loan=loan, policy=policy, as_of=as_of, setup=setup)
+    totals = add_concentration_totals(be.map(chunk_totals, handles, ctx=ctx))
+    setup = liquidation_setup(ctx)
+    parts = be.map(assess_chunk, handles, ctx=ctx, setup=setup, totals=totals)
+    return finish_chunks(parts, ctx, setup=setup)
 
 
 def chunked_core(
     frame: pd.DataFrame,
+    ctx: CollateralContext,
     *,
     be: Any,
     chunk_size: int | None,
-    loan: Loan,
-    policy: Policy,
-    seed: int,
-    as_of: dt.date,
-    paths: int,
-    fx: Mapping[str, float] | None,
-    obsolescence_shift: float = 0.0,
-    crash_probability: float | None = None,
     liquidation_frame: pd.DataFrame | None = None,
-) -> Any:
-    """:func:`ipvalue.collateral._engine._assess_core` on a pandas frame cut into chunks of ``chunk_size`` rows."""
+) -> CoreResult:
+    """:func:`ipvalue.collateral.kernel.assess_frame` on a pandas frame cut into chunks of ``chunk_size`` rows."""
     from ipvalue._backend import DEFAULT_CHUNK_SIZE
-    from ipvalue.collateral._engine import _with_liquidation_values
 
-    frame = _with_liquidation_values(frame, liquidation_frame)
+    frame = with_liquidation_values(frame, liquidation_frame)
     size = int(chunk_size or DEFAULT_CHUNK_SIZE)
     chunks = [frame.iloc[i : i + size] for i in range(0, len(frame), size)] or [frame]
-    handles = be.put(chunks)
-    return core_on_handles(
-        handles,
-        be,
-        loan=loan,
-        policy=policy,
-        seed=seed,
-        as_of=as_of,
-        paths=paths,
-        fx=fx,
-        obsolescence_shift=obsolescence_shift,
-        crash_probability=crash_probability,
-    )
+    return core_on_handles(be.put(chunks), be, ctx)
 
 
 def _partition_ids(part: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +77,6 @@ def dask_partitions(ddf: Any, *, backend: Any, client: Any) -> tuple[list[Any], 
     (serial by default). Duplicate patents across partitions are found first by a ``value_counts`` reduction.
     """
     from ipvalue._backend import DaskBackend, get_backend, require_dask
-    from ipvalue.collateral._inputs import CollateralInputError
 
     dask, distributed = require_dask()
     if client is None and isinstance(backend, DaskBackend):
@@ -143,6 +88,7 @@ def dask_partitions(ddf: Any, *, backend: Any, client: Any) -> tuple[list[Any], 
             client = None
     if backend == "dask" or client is not None:
         be, owned = (backend, False) if isinstance(backend, DaskBackend) else get_backend("dask", client)
+        assert isinstance(be, DaskBackend)
         client = be.client
     else:
         be, owned = get_backend(backend, None)

@@ -1,0 +1,294 @@
+"""The collateral engine on one chunk of patents, and the reduction of the chunks' results.
+
+Everything a run needs besides the patents is one :class:`CollateralContext` (loan, policy, dates, seed, paths,
+FX table and the stress overrides). The per-patent part is :func:`assess_chunk`: eligibility, haircuts,
+collateral value, partial sums and the liquidation Monte Carlo's per-path partial sums over the chunk's pledged
+patents. :func:`finish_chunks` reduces the chunks' results (loan sizing, the liquidation), and
+:func:`assess_frame` is the whole engine in one pass in this process (one chunk). The distributed run
+(:mod:`ipvalue.collateral.distributed`) and the stress tests (:mod:`ipvalue.collateral.stress`) call these
+functions; nothing here imports them back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.collateral._assessment import Loan
+from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, fx_rates, num
+from ipvalue.collateral.eligibility import check_eligibility, loan_horizon_years
+from ipvalue.collateral.haircut import compute_haircuts, concentration_buckets, concentration_totals
+from ipvalue.collateral.liquidation import (
+    LIQUIDATION_COLUMNS,
+    LiquidationPaths,
+    LiquidationPool,
+    MonteCarloResult,
+    deterministic_scenarios,
+    finish_liquidation,
+    liquidation_partial_sums,
+    liquidation_paths,
+    monte_carlo_row,
+    scenario_values,
+)
+from ipvalue.collateral.policy import Policy
+from ipvalue.collateral.sizing import size_loan
+from ipvalue.facts.columns import as_date
+
+__all__ = [
+    "CollateralContext",
+    "ChunkResult",
+    "CoreResult",
+    "LIQUIDATION_VALUE",
+    "loan_offset_years",
+    "liquidation_setup",
+    "chunk_totals",
+    "assess_chunk",
+    "finish_chunks",
+    "assess_frame",
+    "with_liquidation_values",
+]
+
+#: helper column carrying the values the liquidation starts from (stress: the market crash)
+LIQUIDATION_VALUE = "_ipvalue_liquidation_value"
+
+
+@dataclass(frozen=True)
+class CollateralContext:
+    """Everything one run of the engine needs besides the patents.
+
+    Attributes
+    ----------
+    loan : Loan
+    policy : Policy
+    as_of : datetime.date
+        The assessment date.
+    seed : int
+        Root seed of the per-patent and path-level streams.
+    paths : int
+        Monte Carlo paths.
+    fx : mapping, optional
+        Loan-currency units per unit of any other valuation currency in the frame.
+    obsolescence_shift : float
+        Added to the policy's obsolescence rate (stress tests).
+    crash_probability : float, optional
+        Overrides the policy's probability of a crashed IP market (stress tests; 1.0 = crashed).
+    """
+
+    loan: Loan
+    policy: Policy
+    as_of: dt.date
+    seed: int
+    paths: int
+    fx: Mapping[str, float] | None = None
+    obsolescence_shift: float = 0.0
+    crash_probability: float | None = None
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk contributes: its patent rows, partial sums, and the liquidation's per-path partial sums."""
+
+    patents: pd.DataFrame
+    sums: dict[str, float]
+    stats: dict[str, Any]
+    mc_partial: dict[str, np.ndarray]
+    scenario_values: dict[str, float]
+
+
+@dataclass
+class CoreResult:
+    """One pass of the engine over the whole book (the base case or one stress shock)."""
+
+    patents: pd.DataFrame
+    numbers: dict[str, Any]
+    mc: MonteCarloResult
+    liquidation: pd.DataFrame
+    stats: dict[str, Any]
+
+
+def loan_offset_years(loan: Loan, as_of: dt.date) -> float:
+    """Years from ``as_of`` to the loan's start (0 when it starts at ``as_of``)."""
+    start = (
+        as_date(loan.start_date, "loan.start_date", error=CollateralInputError) if loan.start_date else as_of
+    )
+    return (start - as_of).days / 365.25
+
+
+def liquidation_setup(ctx: CollateralContext) -> LiquidationPaths:
+    """The Monte Carlo's path-level draws for this run (the same for every chunk)."""
+    return liquidation_paths(
+        loan=ctx.loan,
+        policy=ctx.policy,
+        seed=ctx.seed,
+        paths=ctx.paths,
+        start_offset_years=loan_offset_years(ctx.loan, ctx.as_of),
+        obsolescence_shift=ctx.obsolescence_shift,
+        crash_probability=ctx.crash_probability,
+    )
+
+
+def _pool_value(frame: pd.DataFrame, ctx: CollateralContext) -> np.ndarray:
+    elig = check_eligibility(frame, ctx.loan, ctx.policy, as_of=ctx.as_of)
+    fx_rate, _ = fx_rates(frame, ctx.loan.currency, ctx.fx)
+    eligible = elig["eligible"].to_numpy(dtype=bool)
+    return np.where(eligible, np.nan_to_num(num(frame, "value")) * fx_rate, 0.0)
+
+
+def chunk_totals(chunk: pd.DataFrame, ctx: CollateralContext) -> dict[str, Any]:
+    """Map step of the concentration totals: the chunk's pooled value by family, technology class, product line."""
+    frame = check_frame(chunk)
+    return concentration_totals(_pool_value(frame, ctx), concentration_buckets(frame))
+
+
+def assess_chunk(
+    chunk: pd.DataFrame,
+    ctx: CollateralContext,
+    *,
+    setup: LiquidationPaths,
+    totals: dict[str, Any] | None = None,
+) -> ChunkResult:
+    """The per-patent part on one chunk (the whole frame in a single pass).
+
+    Eligibility, haircuts, collateral value, partial sums and the liquidation's per-path partial sums over the
+    chunk's pledged patents.
+
+    Parameters
+    ----------
+    chunk : pandas.DataFrame
+        Valued patents. A column :data:`LIQUIDATION_VALUE` supplies the values the liquidation starts from
+        (the stress crash).
+    ctx : CollateralContext
+    setup : LiquidationPaths
+        The path-level draws (:func:`liquidation_setup`).
+    totals : dict, optional
+        The whole book's concentration bucket totals (None: the chunk is the whole book).
+    """
+    loan, policy, as_of = ctx.loan, ctx.policy, ctx.as_of
+    frame = check_frame(chunk)
+    liq_value = num(frame, LIQUIDATION_VALUE) if LIQUIDATION_VALUE in frame.columns else None
+    if liq_value is not None:
+        frame = frame.drop(columns=[LIQUIDATION_VALUE])
+    elig = check_eligibility(frame, loan, policy, as_of=as_of)
+    fx_rate, mismatch = fx_rates(frame, loan.currency, ctx.fx)
+    work = frame.copy()
+    work["ineligible_reasons"] = elig["ineligible_reasons"]
+    eligible = elig["eligible"].to_numpy(dtype=bool)
+    hc, stats = compute_haircuts(
+        work,
+        eligible=eligible,
+        policy=policy,
+        horizon_years=loan_horizon_years(loan, as_of),
+        fx_rate=fx_rate,
+        currency_mismatch=mismatch,
+        obsolescence_shift=ctx.obsolescence_shift,
+        totals=totals,
+    )
+    collateral_cols = list(elig.columns) + list(hc.columns)
+    patents = pd.concat(
+        [frame.drop(columns=[c for c in collateral_cols if c in frame.columns]), elig, hc], axis=1
+    )
+
+    value_ccy = num(frame, "value") * fx_rate
+    sums = {
+        "appraised_value": float(np.nansum(value_ccy)),
+        "appraised_value_p05": float(np.nansum(num(frame, "value_p05") * fx_rate))
+        if "value_p05" in frame.columns
+        else float("nan"),
+        "appraised_value_p95": float(np.nansum(num(frame, "value_p95") * fx_rate))
+        if "value_p95" in frame.columns
+        else float("nan"),
+        "eligible_value": float(np.nansum(np.where(eligible, value_ccy, 0.0))),
+        "collateral_value": float(hc["collateral_value"].sum()),
+    }
+    v0 = num(frame, "value") if liq_value is None else liq_value
+    pool = LiquidationPool.build(
+        ids=frame.index.to_numpy(dtype=str)[eligible],
+        value=np.nan_to_num(v0 * fx_rate)[eligible],
+        volatility=num(frame, "volatility")[eligible],
+        remaining_life=num(frame, "remaining_life_years")[eligible],
+        quality_legal=num(frame, "quality_legal")[eligible],
+        quality_score=num(frame, "quality_score")[eligible],
+        in_litigation=flag(frame, "in_litigation")[eligible],
+        policy=policy,
+    )
+    return ChunkResult(
+        patents=patents,
+        sums=sums,
+        stats={
+            **stats,
+            "currency_mismatch": bool(mismatch[eligible].any()),
+            "cap_binding": bool(hc["cap_binding"].any()),
+        },
+        mc_partial=liquidation_partial_sums(pool, setup),
+        scenario_values=scenario_values(
+            pool,
+            loan=loan,
+            policy=policy,
+            start_offset_years=loan_offset_years(loan, as_of),
+            obsolescence_shift=ctx.obsolescence_shift,
+        ),
+    )
+
+
+def _add(values: list[float]) -> float:
+    out = values[0]
+    for v in values[1:]:
+        out = out + v
+    return float(out)
+
+
+def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: LiquidationPaths) -> CoreResult:
+    """Reduce the chunks' results: loan sizing from the sums, the liquidation from the per-path partial sums."""
+    loan, policy = ctx.loan, ctx.policy
+    nums = {k: _add([p.sums[k] for p in parts]) for k in parts[0].sums}
+    sizing = size_loan(
+        nums["collateral_value"], nums["eligible_value"], loan, float(policy["loan_to_collateral"])
+    )
+    mc = finish_liquidation(setup, [p.mc_partial for p in parts])
+    values = {m: _add([p.scenario_values[m] for p in parts]) for m in parts[0].scenario_values}
+    det = deterministic_scenarios(
+        None,
+        loan=loan,
+        policy=policy,
+        start_offset_years=loan_offset_years(loan, ctx.as_of),
+        values=values,
+    )
+    liquidation = pd.concat([det, pd.DataFrame([monte_carlo_row(mc)])], ignore_index=True)[
+        list(LIQUIDATION_COLUMNS)
+    ]
+    stats = dict(parts[0].stats)
+    stats["currency_mismatch"] = any(p.stats["currency_mismatch"] for p in parts)
+    stats["cap_binding"] = any(p.stats["cap_binding"] for p in parts)
+    patents = pd.concat([p.patents for p in parts]) if len(parts) > 1 else parts[0].patents
+    return CoreResult(
+        patents=patents,
+        numbers={**nums, **sizing, **mc.summary()},
+        mc=mc,
+        liquidation=liquidation,
+        stats=stats,
+    )
+
+
+def with_liquidation_values(frame: pd.DataFrame, liquidation_frame: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` with the column :data:`LIQUIDATION_VALUE` taken from ``liquidation_frame``'s ``value``."""
+    if liquidation_frame is None:
+        return frame
+    return frame.assign(**{LIQUIDATION_VALUE: num(liquidation_frame.reindex(frame.index), "value")})
+
+
+def assess_frame(
+    frame: pd.DataFrame, ctx: CollateralContext, *, liquidation_frame: pd.DataFrame | None = None
+) -> CoreResult:
+    """Eligibility, haircuts, sizing and liquidation for a checked frame, in one pass in this process.
+
+    ``liquidation_frame`` (same index) supplies the values the liquidation starts from when a shock must not
+    reach them twice (the market crash acts on the bids inside the Monte Carlo).
+    """
+    setup = liquidation_setup(ctx)
+    part = assess_chunk(with_liquidation_values(frame, liquidation_frame), ctx, setup=setup)
+    return finish_chunks([part], ctx, setup=setup)
