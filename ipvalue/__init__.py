@@ -1,7 +1,7 @@
 """ipvalue: value patent portfolios and turn them into pledge-eligible collateral for bank loans.
 
 The public names are loaded lazily so that ``import ipvalue`` does no work beyond reading this file and the
-patent model.
+error tree: numpy, pandas and pydantic are imported when a name that needs them is first used.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from ipvalue._version import __version__
 from ipvalue.errors import InputError, IpvalueError, Problem
-from ipvalue.facts.numbers import PatentNumberError, normalize_number
-from ipvalue.facts.patent import Patent
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ipvalue.facts.numbers import PatentNumberError, normalize_number
+    from ipvalue.facts.patent import Patent
     from ipvalue import collateral, options, quality, report, terms, valuation
     from ipvalue.collateral import CollateralAssessment, Loan, assess_collateral
     from ipvalue.facts.comparables import read_comparables
@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Patent": ("ipvalue.facts.patent", "Patent"),
+    "PatentNumberError": ("ipvalue.facts.numbers", "PatentNumberError"),
+    "normalize_number": ("ipvalue.facts.numbers", "normalize_number"),
     "read_portfolio": ("ipvalue.facts.io", "read_portfolio"),
     "PortfolioError": ("ipvalue.facts.io", "PortfolioError"),
     "read_comparables": ("ipvalue.facts.comparables", "read_comparables"),

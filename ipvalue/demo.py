@@ -29,7 +29,8 @@ def demo_loan() -> Loan:
     """The demo loan: CNY 2.5 million over 3 years, with a government compensation fund and an insurer sharing losses.
 
     The risk-sharing split (fund 30 %, insurer 20 %) is a choice made for the demo, in the range of the
-    municipal schemes described in ``shared/reference/collateral_and_liquidation.md`` section 3.5.
+    municipal risk-sharing schemes described in ``docs/methodology/collateral.md`` (government compensation funds
+    and insurers sharing the loss of IP pledge loans).
     """
     return Loan(
         amount=2_500_000.0,

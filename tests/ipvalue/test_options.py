@@ -50,7 +50,7 @@ def test_binomial_hull_five_step_tree_parameters():
 # Longstaff and Schwartz (2001), "Valuing American Options by Simulation", RFS 14(1):113-147, Table 1:
 # K=40, r=6%, American put exercisable 50 times a year. Columns: finite-difference value, European
 # closed form, LSM value (s.e.). Row S=36, sigma=.2, T=1 was seen in the paper; the other rows are recalled
-# in ../shared/reference/valuation_methods.md section 4.3 and cross-checked there against their
+# from the same table (marked as recalled in docs/methodology/options.md) and cross-checked against their
 # closed-form European column (which the test below also checks).
 LS_TABLE = [
     # S, sigma, T, FD, European, LSM, s.e.

@@ -199,8 +199,8 @@ def test_refresh_facts_keeps_economics_and_unrefreshed_rows():
 
 def test_renewal_amount_from_the_terms_module():
     importlib.import_module("ipvalue.terms")
-    # CNIPA annual fee for an invention patent, fee years 10-12: CNY 4,000 (CNIPA annual fee table, as compiled in
-    # shared/reference/patent_data_sources.md, "CNIPA annual fees, invention"). Filed 2015-08-01: the 12th year
+    # CNIPA annual fee for an invention patent, fee years 10-12: CNY 4,000 (CNIPA 专利收费标准, https://www.cnipa.gov.cn/;
+    # the table and its sources are in ipvalue/data/fees_cnipa_annual.json). Filed 2015-08-01: the 12th year
     # starts 2026-08-01.
     cur = patents_to_frame(
         [
