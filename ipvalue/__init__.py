@@ -13,12 +13,12 @@ from ipvalue._version import __version__
 from ipvalue.errors import InputError, IpvalueError, Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ipvalue.facts.numbers import PatentNumberError, normalize_number
-    from ipvalue.facts.patent import Patent
     from ipvalue import collateral, options, quality, report, terms, valuation
     from ipvalue.collateral import CollateralAssessment, Loan, assess_collateral
     from ipvalue.facts.comparables import read_comparables
     from ipvalue.facts.io import PortfolioError, read_portfolio
+    from ipvalue.facts.numbers import PatentNumberError, normalize_number
+    from ipvalue.facts.patent import Patent
     from ipvalue.valuation import value_portfolio
 
 __all__ = [
