@@ -13,12 +13,13 @@ from ipvalue._version import __version__
 from ipvalue.errors import InputError, IpvalueError, Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ipvalue import collateral, options, quality, report, terms, valuation
+    from ipvalue import collateral, options, profile, quality, report, terms, valuation
     from ipvalue.collateral import CollateralAssessment, Loan, assess_collateral
     from ipvalue.facts.comparables import read_comparables
     from ipvalue.facts.io import PortfolioError, read_portfolio
     from ipvalue.facts.numbers import PatentNumberError, normalize_number
     from ipvalue.facts.patent import Patent
+    from ipvalue.profile import BorrowerProfile, profile_borrower
     from ipvalue.valuation import value_portfolio
 
 __all__ = [
@@ -36,12 +37,15 @@ __all__ = [
     "assess_collateral",
     "Loan",
     "CollateralAssessment",
+    "profile_borrower",
+    "BorrowerProfile",
     "terms",
     "options",
     "quality",
     "valuation",
     "collateral",
     "report",
+    "profile",
 ]
 
 _LAZY = {
@@ -55,8 +59,10 @@ _LAZY = {
     "assess_collateral": ("ipvalue.collateral", "assess_collateral"),
     "Loan": ("ipvalue.collateral", "Loan"),
     "CollateralAssessment": ("ipvalue.collateral", "CollateralAssessment"),
+    "profile_borrower": ("ipvalue.profile", "profile_borrower"),
+    "BorrowerProfile": ("ipvalue.profile", "BorrowerProfile"),
 }
-_SUBMODULES = {"terms", "options", "quality", "valuation", "collateral", "report"}
+_SUBMODULES = {"terms", "options", "quality", "valuation", "collateral", "report", "profile"}
 
 
 def __getattr__(name: str) -> Any:

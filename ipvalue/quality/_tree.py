@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,9 @@ __all__ = [
     "QualityTreeError",
     "load_tree",
     "tree_scenarios",
+    "check_weight",
+    "check_sibling_sums",
+    "read_json_file",
 ]
 
 #: the three first-level indicators of GB/T 42748-2023 and the CNIPA PVD system, in output order
@@ -164,7 +167,7 @@ class QualityTree:
                 raise QualityTreeError(
                     f"{label}: unknown node {path!r} (known: {_known_hint(weights, path)})", path
                 )
-            weights[path] = _check_weight(w, path, label)
+            weights[path] = check_weight(w, path, label)
         _check_sums(self.structure, weights, label)
         return QualityTree(
             structure=self.structure,
@@ -205,53 +208,95 @@ def _known_hint(weights: Mapping[str, float], path: str) -> str:
     return ", ".join(near[:12]) or ", ".join(list(weights)[:12])
 
 
-def _check_weight(w: object, path: str, label: str) -> float:
+def check_weight(
+    w: object, path: str, label: str, *, error: Callable[[str, str | None], InputError] = QualityTreeError
+) -> float:
+    """A weight read from a data file: a finite number >= 0, else ``error(message, path)`` is raised.
+
+    Shared by every weighted data file (the quality tree, the borrower-profile weights).
+    """
     if isinstance(w, bool) or not isinstance(w, int | float):
-        raise QualityTreeError(f"{label}: weight of {path!r} must be a number, got {w!r}", path)
+        raise error(f"{label}: weight of {path!r} must be a number, got {w!r}", path)
     w = float(w)
     if not math.isfinite(w) or w < 0:
-        raise QualityTreeError(f"{label}: weight of {path!r} must be finite and >= 0, got {w!r}", path)
+        raise error(f"{label}: weight of {path!r} must be finite and >= 0, got {w!r}", path)
     return w
+
+
+def check_sibling_sums(
+    groups: Sequence[tuple[str, Sequence[str]]],
+    weights: Mapping[str, float],
+    label: str,
+    *,
+    error: Callable[[str, str | None], InputError] = QualityTreeError,
+    top: str = "the top level",
+) -> None:
+    """Raise ``error(message, parent)`` unless the weights of each sibling group sum to one (within 1e-9).
+
+    Parameters
+    ----------
+    groups : sequence of (parent, [node path, ...])
+        Each parent with the paths of its children; the parent ``""`` names the top level.
+    weights : mapping of node path to weight
+    label : str
+        Where the weights come from (a file name), for the message.
+    error : callable
+        The error class to raise, called as ``error(message, node)``.
+    top : str
+        How the message names the top level (parent ``""``).
+    """
+    for parent, paths in groups:
+        total = math.fsum(weights[p] for p in paths)
+        if abs(total - 1.0) > _TOLERANCE:
+            parts = ", ".join(f"{p.rsplit('/', 1)[-1]}={weights[p]:g}" for p in paths)
+            where = f"under {parent!r}" if parent else f"of {top}"
+            raise error(f"{label}: weights {where} sum to {total:.12g}, not 1 ({parts})", parent or "/")
 
 
 def _check_sums(
     structure: Mapping[str, Mapping[str, list[str]]], weights: Mapping[str, float], label: str
 ) -> None:
-    groups: list[tuple[str, list[str]]] = [("the dimensions", list(structure))]
+    groups: list[tuple[str, list[str]]] = [("", list(structure))]
     for dim, subs in structure.items():
         groups.append((dim, [f"{dim}/{s}" for s in subs]))
         for sub, leaves in subs.items():
             groups.append((f"{dim}/{sub}", [f"{dim}/{sub}/{leaf}" for leaf in leaves]))
-    for parent, paths in groups:
-        total = math.fsum(weights[p] for p in paths)
-        if abs(total - 1.0) > _TOLERANCE:
-            parts = ", ".join(f"{p.rsplit('/', 1)[-1]}={weights[p]:g}" for p in paths)
-            node = parent if parent != "the dimensions" else ""
-            where = f"under {parent!r}" if node else "of the dimensions"
-            raise QualityTreeError(
-                f"{label}: weights {where} sum to {total:.12g}, not 1 ({parts})",
-                node or "/",
-            )
+    check_sibling_sums(groups, weights, label, top="the dimensions")
 
 
-def _read_json(path: str | Path | None) -> tuple[dict[str, Any], str]:
+def read_json_file(
+    path: str | Path | None,
+    *,
+    default_file: str,
+    what: str,
+    error: Callable[[str], InputError] = QualityTreeError,
+) -> tuple[dict[str, Any], str]:
+    """A JSON object from ``path``, or the packaged ``ipvalue/data/<default_file>`` when ``path`` is None.
+
+    Returns the object and its origin (the path as text). A file that cannot be read, is not JSON or is not an
+    object raises ``error(message)``; ``what`` names the file's kind in the message.
+    """
     if path is None:
-        text = resources.files("ipvalue").joinpath("data", _DEFAULT_FILE).read_text(encoding="utf-8")
-        origin = f"ipvalue/data/{_DEFAULT_FILE}"
+        text = resources.files("ipvalue").joinpath("data", default_file).read_text(encoding="utf-8")
+        origin = f"ipvalue/data/{default_file}"
     else:
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
-            raise QualityTreeError(f"cannot read quality tree file {str(p)!r}: {exc}") from exc
+            raise error(f"cannot read {what} file {str(p)!r}: {exc}") from exc
         origin = str(p)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise QualityTreeError(f"{origin}: not valid JSON ({exc})") from exc
+        raise error(f"{origin}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
-        raise QualityTreeError(f"{origin}: the top level must be a JSON object")
+        raise error(f"{origin}: the top level must be a JSON object")
     return data, origin
+
+
+def _read_json(path: str | Path | None) -> tuple[dict[str, Any], str]:
+    return read_json_file(path, default_file=_DEFAULT_FILE, what="quality tree")
 
 
 def _parse(data: Mapping[str, Any], origin: str) -> tuple[dict, dict, dict, dict]:
@@ -277,7 +322,7 @@ def _parse(data: Mapping[str, Any], origin: str) -> tuple[dict, dict, dict, dict
             or not dnode["children"]
         ):
             raise QualityTreeError(f"{origin}: dimension {dim!r} needs a non-empty 'children' object", dim)
-        weights[dim] = _check_weight(dnode.get("weight"), dim, origin)
+        weights[dim] = check_weight(dnode.get("weight"), dim, origin)
         labels[dim] = {k: str(v) for k, v in dnode.items() if k.startswith("label_")}
         structure[dim] = {}
         for sub, snode in dnode["children"].items():
@@ -290,7 +335,7 @@ def _parse(data: Mapping[str, Any], origin: str) -> tuple[dict, dict, dict, dict
                 raise QualityTreeError(
                     f"{origin}: sub-indicator {spath!r} needs a non-empty 'children' object", spath
                 )
-            weights[spath] = _check_weight(snode.get("weight"), spath, origin)
+            weights[spath] = check_weight(snode.get("weight"), spath, origin)
             labels[spath] = {k: str(v) for k, v in snode.items() if k.startswith("label_")}
             structure[dim][sub] = []
             for leaf, lnode in snode["children"].items():
@@ -330,7 +375,7 @@ def _parse(data: Mapping[str, Any], origin: str) -> tuple[dict, dict, dict, dict
                         )
                 else:
                     raise QualityTreeError(f"{origin}: leaf {lpath!r} has unknown kind {kind!r}", lpath)
-                weights[lpath] = _check_weight(lnode.get("weight"), lpath, origin)
+                weights[lpath] = check_weight(lnode.get("weight"), lpath, origin)
                 structure[dim][sub].append(leaf)
     return structure, weights, labels, leaves_def
 

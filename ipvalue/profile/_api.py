@@ -1,0 +1,633 @@
+"""``profile_borrower`` and ``profile_book``: the technology profile of one firm, or of every firm of a book.
+
+The work is split the same way on every backend (:mod:`ipvalue._backend`: serial, process pool, Dask):
+
+1. map, one pure function per chunk of whole firms (:func:`profile_chunk`): the patents' facts and each firm's
+   raw indicators, plus the quality score of every patent in force (for the cohort's top decile);
+2. reduce, in this process, on firm-level rows (about one hundredth of the patent rows): cohorts, the cohort
+   quality thresholds, percentiles, scores and grades.
+
+Chunks never split a firm, every firm-level number is computed from integer counts, medians or sums in a fixed
+order, and the reduction sees the same rows whatever the backend: the percentiles are identical on every backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipvalue import __version__
+from ipvalue._backend import DEFAULT_CHUNK_SIZE, get_backend, require_dask
+from ipvalue.facts import columns as C
+from ipvalue.profile._grade import grade_of, reason_text, strongest_weakest
+from ipvalue.profile._indicators import ProfileInputError, firm_indicators, patent_facts
+from ipvalue.profile._overlay import NotchTable, apply_pd_overlay, read_notch_table
+from ipvalue.profile._scoring import (
+    assign_cohorts,
+    cohort_keys,
+    cohort_percentiles,
+    score_firms,
+    top_decile_shares,
+)
+from ipvalue.profile._weights import ProfileWeights, load_profile_weights
+
+__all__ = ["BorrowerProfile", "BookProfile", "profile_borrower", "profile_book", "profile_chunk"]
+
+NO_PEERS_EN = (
+    "No peer cohort was given: the indicators are raw values only; no percentile, score or grade is computed, "
+    "and the top-decile quality share (which needs a cohort) is missing."
+)
+NO_PEERS_ZH = (
+    "未提供同业对照组：以下仅为原始指标值，不计算百分位、得分和等级；质量前10%占比需要对照组，因而缺失。"
+)
+
+
+# ------------------------------------------------------------------------------------------ per chunk
+
+
+def _facts(
+    frame: pd.DataFrame, *, as_of: dt.date, firm_column: str | None, firm: str
+) -> tuple[pd.DataFrame, frozenset[str]]:
+    life = None
+    if "remaining_life_years" not in frame.columns:
+        from ipvalue.terms import remaining_life
+
+        life = np.asarray(remaining_life(frame, as_of), dtype=float)
+    return patent_facts(frame, as_of=as_of, firm_column=firm_column, firm=firm, remaining_life_years=life)
+
+
+def _quality_rows(facts: pd.DataFrame) -> pd.DataFrame:
+    q = facts["quality_score"].to_numpy(dtype=float)
+    m = (facts["in_force"].to_numpy() == 1.0) & ~np.isnan(q)
+    return pd.DataFrame({"firm": facts["firm"].to_numpy(dtype=object)[m], "quality_score": q[m]})
+
+
+def profile_chunk(
+    chunk: pd.DataFrame, *, as_of: dt.date, firm_column: str, size_edges: tuple[int, ...]
+) -> dict[str, Any]:
+    """The map step: raw indicators of every firm of a chunk (whole firms only) and its in-force quality scores."""
+    facts, available = _facts(chunk, as_of=as_of, firm_column=firm_column, firm="")
+    return {
+        "firms": firm_indicators(facts, available, size_edges=size_edges),
+        "quality": _quality_rows(facts),
+        "available": available,
+    }
+
+
+def _firm_chunks(frame: pd.DataFrame, firm_column: str, chunk_size: int) -> list[pd.DataFrame]:
+    if firm_column not in frame.columns:
+        raise ProfileInputError([(None, firm_column, f"the peers frame has no firm column {firm_column!r}")])
+    codes, _ = pd.factorize(C.texts(frame, firm_column), sort=True)
+    order = np.argsort(codes, kind="stable")
+    first_row = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=np.int64)
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]) if len(codes) else []
+    first_row[sorted_codes[starts]] = starts
+    cid = first_row[sorted_codes] // max(1, int(chunk_size))
+    cuts = np.flatnonzero(np.diff(cid)) + 1
+    return [frame.iloc[p] for p in np.split(order, cuts) if len(p)]
+
+
+def _reference(
+    peers: Any,
+    *,
+    as_of: dt.date,
+    firm_column: str,
+    weights: ProfileWeights,
+    backend: Any,
+    chunk_size: int | None,
+    client: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, frozenset[str], list[str]]:
+    """Raw firm indicators and in-force quality rows of every firm of a book, on a backend."""
+    notes: list[str] = []
+    kw = {"as_of": as_of, "firm_column": firm_column, "size_edges": weights.size_edges}
+    if C.is_dask_frame(peers):
+        if "quality_score" not in peers.columns:
+            raise ProfileInputError(
+                [(None, "quality_score", "a Dask peers frame needs quality_score (value or score it first)")]
+            )
+        dask, _ = require_dask()
+        parts = peers.shuffle(on=firm_column).to_delayed()
+        if client is None and backend is not None and hasattr(backend, "client"):
+            client = backend.client
+        results = dask.compute(
+            *[dask.delayed(profile_chunk)(p, **kw) for p in parts],
+            **({"scheduler": client} if client else {}),
+        )
+    else:
+        if not isinstance(peers, pd.DataFrame):
+            raise TypeError(
+                f"peers must be a DataFrame of the peer firms' patents, got {type(peers).__name__}"
+            )
+        if chunk_size is not None and (not isinstance(chunk_size, int | np.integer) or chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if "quality_score" not in peers.columns and len(peers):
+            from ipvalue.quality import score_quality
+
+            peers = peers.assign(quality_score=score_quality(peers, as_of=as_of)["quality_score"].to_numpy())
+            notes.append(
+                "peers' quality scores computed by ipvalue.quality.score_quality over the whole book"
+            )
+        C.check_unique_ids(C.patent_ids(peers), error=ProfileInputError)
+        chunks = _firm_chunks(peers, firm_column, chunk_size or DEFAULT_CHUNK_SIZE)
+        be, owned = get_backend(backend, client)
+        try:
+            results = be.map(profile_chunk, be.put(chunks), **kw)
+        finally:
+            if owned:
+                be.close()
+    results = [r for r in results if len(r["firms"])]
+    if not results:
+        raise ProfileInputError([(None, firm_column, "the peers frame holds no patents")])
+    firms = pd.concat([r["firms"] for r in results]).sort_index()
+    if firms.index.has_duplicates:  # only a Dask frame could split a firm; the shuffle prevents it
+        raise ProfileInputError([(None, firm_column, "a firm was split across partitions")])
+    quality = pd.concat([r["quality"] for r in results], ignore_index=True)
+    available = frozenset().union(*(r["available"] for r in results))
+    return firms, quality, available, notes
+
+
+def _reference_top_shares(
+    reference: pd.DataFrame, reference_quality: pd.DataFrame, weights: ProfileWeights
+) -> pd.DataFrame:
+    """The reference firms with their own top-decile shares (each measured in its own cohort of the book)."""
+    ref_keys = cohort_keys(reference)
+    level, key, _ = assign_cohorts(ref_keys, ref_keys, weights.min_firms)
+    pos = pd.Series(np.arange(len(reference)), index=reference.index)
+    q = reference_quality.assign(subject=pos.reindex(reference_quality["firm"]).to_numpy())
+    _, share = top_decile_shares(q, level, key, ref_keys, weights.top_quantile)
+    out = reference.copy()
+    out["quality_top_decile_share"] = share
+    return out
+
+
+def _against(
+    subjects: pd.DataFrame,
+    subject_quality: pd.DataFrame,
+    reference: pd.DataFrame,
+    reference_quality: pd.DataFrame,
+    weights: ProfileWeights,
+    *,
+    same_book: bool,
+) -> dict[str, Any]:
+    ref = _reference_top_shares(reference, reference_quality, weights)
+    ref_keys = cohort_keys(ref)
+    level, key, n_peers = assign_cohorts(cohort_keys(subjects), ref_keys, weights.min_firms)
+    if same_book:
+        subj = ref
+        thr_q = subject_quality
+    else:
+        thr_q = pd.concat([reference_quality.assign(subject=-1), subject_quality], ignore_index=True)
+        subj = subjects.copy()
+    thr, share = top_decile_shares(thr_q, level, key, ref_keys, weights.top_quantile)
+    if not same_book:
+        subj["quality_top_decile_share"] = share
+    names = weights.indicator_names
+    pct = cohort_percentiles(ref, ref_keys, subj, level, key, names)
+    scores, dims, overall = score_firms(pct, weights)
+    gw = weights.global_weights()
+    w = np.array([gw[n] for n in names])
+    coverage = (~np.isnan(scores.to_numpy(dtype=float)) * w).sum(axis=1)
+    firms = pd.DataFrame(
+        {
+            "score": overall,
+            "grade": grade_of(overall, weights),
+            "coverage": coverage,
+            "cohort_level": level,
+            "cohort_key": key,
+            "n_peers": n_peers,
+            "quality_threshold": thr,
+            "size": subj["size"].to_numpy(),
+            "core_class": subj["core_class"].to_numpy(dtype=object),
+        },
+        index=subj.index,
+    )
+    return {
+        "firms": firms,
+        "indicators": subj[names],
+        "percentiles": pct,
+        "scores": scores,
+        "dimensions": dims,
+    }
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class BookProfile:
+    """Profiles of every firm of a book, each against its own cohort of the book.
+
+    Attributes
+    ----------
+    firms : DataFrame
+        One row per firm: ``score``, ``grade``, ``coverage`` (share of the nominal weight that was available),
+        ``cohort_level``, ``cohort_key``, ``n_peers``, ``quality_threshold``, ``size``, ``core_class``.
+    indicators, percentiles, scores, dimensions : DataFrame
+        Raw indicators, mid-rank percentiles in the cohort (0-100), oriented scores and dimension scores.
+    provenance : dict
+    """
+
+    firms: pd.DataFrame
+    indicators: pd.DataFrame
+    percentiles: pd.DataFrame
+    scores: pd.DataFrame
+    dimensions: pd.DataFrame
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BorrowerProfile:
+    """The technology profile (技术实力画像) of one borrower.
+
+    Attributes
+    ----------
+    firm : str
+    as_of : datetime.date
+    peers_given : bool
+        False: ``indicators`` holds raw values only (no percentile, score or grade) and ``notes`` says so.
+    indicators : DataFrame
+        One row per indicator (index ``indicator``): ``dimension``, ``label_en``, ``label_zh``, ``unit``,
+        ``direction`` (``higher`` / ``lower`` is better), ``weight`` (in the overall score), ``value``,
+        ``percentile`` (mid-rank among the peers, 0-100), ``score`` (oriented, higher is better).
+    dimensions : DataFrame
+        One row per dimension: ``label_en``, ``label_zh``, ``weight``, ``score``.
+    score : float or None
+        Overall score 0-100 (the weighted mean of the dimension scores); None without peers.
+    grade : str or None
+        T1 (strongest) .. T10 from the thresholds in the weight file; None without peers.
+    strongest, weakest : list of str
+        The three strongest and three weakest scored indicators.
+    reasons : dict
+        ``{"zh": {"strongest": [...], "weakest": [...]}, "en": {...}}``, one sentence per indicator.
+    cohort : dict
+        ``level``, ``key``, ``n_peers``, ``size``, ``core_class``, ``quality_threshold``.
+    counts : DataFrame
+        Patents by type (rows) and legal status (columns).
+    patents : DataFrame
+        Every input patent with the flags the indicators were counted from.
+    notes : dict
+        ``{"en": [...], "zh": [...]}``: what was missing, computed or assumed.
+    overlay : dict or None
+        The PD overlay record (table, PD before and after, rungs, notches) when one was asked for.
+    loan : ipvalue.Loan or None
+        The loan with the overlaid ``probability_of_default`` (the loan given, when no overlay was asked).
+    provenance : dict
+        Package version, ``as_of``, input hash, weight file version and weights.
+    """
+
+    firm: str
+    as_of: dt.date
+    peers_given: bool
+    indicators: pd.DataFrame
+    dimensions: pd.DataFrame
+    score: float | None
+    grade: str | None
+    strongest: list[str]
+    weakest: list[str]
+    reasons: dict[str, dict[str, list[str]]]
+    cohort: dict[str, Any]
+    counts: pd.DataFrame
+    patents: pd.DataFrame
+    notes: dict[str, list[str]]
+    overlay: dict[str, Any] | None = None
+    loan: Any = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: everything but the per-patent frame."""
+
+        def num(v: Any) -> Any:
+            if isinstance(v, float | np.floating):
+                return None if np.isnan(v) else float(v)
+            if isinstance(v, np.integer):
+                return int(v)
+            return v
+
+        ind = [
+            {"indicator": str(i), **{k: num(v) for k, v in row.items()}}
+            for i, row in self.indicators.iterrows()
+        ]
+        dims = [
+            {"dimension": str(i), **{k: num(v) for k, v in row.items()}}
+            for i, row in self.dimensions.iterrows()
+        ]
+        return {
+            "firm": self.firm,
+            "as_of": self.as_of.isoformat(),
+            "peers_given": self.peers_given,
+            "score": self.score,
+            "grade": self.grade,
+            "strongest": list(self.strongest),
+            "weakest": list(self.weakest),
+            "reasons": self.reasons,
+            "cohort": {k: num(v) for k, v in self.cohort.items()},
+            "indicators": ind,
+            "dimensions": dims,
+            "counts": {str(t): {str(s): int(v) for s, v in row.items()} for t, row in self.counts.iterrows()},
+            "notes": self.notes,
+            "overlay": self.overlay,
+            "provenance": self.provenance,
+        }
+
+
+# ------------------------------------------------------------------------------------------ entry points
+
+
+def _weights(weights: ProfileWeights | Mapping[str, float] | str | Path | None) -> ProfileWeights:
+    if isinstance(weights, ProfileWeights):
+        return weights
+    if isinstance(weights, Mapping):
+        return load_profile_weights().with_weights(weights)
+    return load_profile_weights(weights)
+
+
+def profile_book(
+    peers: Any,
+    *,
+    as_of: dt.date | str,
+    firm_column: str = "firm",
+    weights: ProfileWeights | Mapping[str, float] | str | Path | None = None,
+    backend: Any = None,
+    chunk_size: int | None = None,
+    client: Any = None,
+) -> BookProfile:
+    """Profile every firm of a book against its own cohort of that book.
+
+    Parameters
+    ----------
+    peers : DataFrame or dask DataFrame
+        The patents of many firms, one row per patent, with a ``firm_column``.
+    as_of : date
+    firm_column : str
+    weights : ProfileWeights, mapping of overrides, or path of a weight file, optional
+    backend : {"serial", "processes", "dask"} or Backend, optional
+        Where the per-chunk step runs (:mod:`ipvalue._backend`); a Dask DataFrame always runs on Dask.
+    chunk_size : int, optional
+        Patents per chunk (whole firms are kept together).
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    BookProfile
+    """
+    day = C.as_date(as_of, "as_of", error=ProfileInputError)
+    w = _weights(weights)
+    ref, quality, _, notes = _reference(
+        peers,
+        as_of=day,
+        firm_column=firm_column,
+        weights=w,
+        backend=backend,
+        chunk_size=chunk_size,
+        client=client,
+    )
+    pos = pd.Series(np.arange(len(ref)), index=ref.index)
+    subject_quality = quality.assign(subject=pos.reindex(quality["firm"]).to_numpy())
+    out = _against(ref, subject_quality, ref, quality, w, same_book=True)
+    prov = {"version": __version__, "as_of": day.isoformat(), "weights": w.to_dict(), "notes": notes}
+    return BookProfile(provenance=prov, **out)
+
+
+def _borrower_name(frame: pd.DataFrame, firm: str | None) -> str:
+    if firm:
+        return str(firm)
+    owners = C.texts(frame, "owner")
+    first = pd.Series([o.split(";")[0].strip() for o in owners if o], dtype=object)
+    if len(first):
+        counts = first.value_counts()
+        return str(sorted(counts.index[counts == counts.max()])[0])
+    return "borrower"
+
+
+def profile_borrower(
+    portfolio: pd.DataFrame,
+    *,
+    as_of: dt.date | str,
+    peers: Any = None,
+    firm: str | None = None,
+    firm_column: str = "firm",
+    weights: ProfileWeights | Mapping[str, float] | str | Path | None = None,
+    loan: Any = None,
+    overlay: NotchTable | Mapping[str, Any] | str | Path | None = None,
+    backend: Any = None,
+    chunk_size: int | None = None,
+    client: Any = None,
+) -> BorrowerProfile:
+    """The technology profile (科技企业技术实力画像) of a borrower from its patent portfolio.
+
+    Parameters
+    ----------
+    portfolio : DataFrame
+        The borrower's patents (a portfolio frame, see :func:`ipvalue.read_portfolio`), ideally valued by
+        :func:`ipvalue.value_portfolio` (``quality_score``, ``value``, ``remaining_life_years``). Without
+        ``quality_score`` the scores are computed with :func:`ipvalue.quality.score_quality`.
+    as_of : date
+        The date the profile is taken on (filing windows, remaining life, fees overdue).
+    peers : DataFrame or dask DataFrame, optional
+        The patents of the peer firms (a bank's own book, or facts read in bulk), with a ``firm_column``. Without
+        peers the result holds raw indicators only: no percentile, score or grade (``notes`` says so).
+    firm : str, optional
+        The borrower's name (default: the most frequent first owner). A peer firm of that name is left out of
+        the reference so that the borrower is not its own peer.
+    firm_column : str
+        The firm column of ``peers``.
+    weights : ProfileWeights, mapping of weight overrides, or path, optional
+        Default: ``ipvalue/data/profile_weights.json``.
+    loan : ipvalue.Loan, optional
+        The loan whose ``probability_of_default`` the overlay moves.
+    overlay : NotchTable, mapping or path, optional
+        A bank-supplied notch table (see :mod:`ipvalue.profile`); ipvalue ships none. Needs ``loan``.
+    backend, chunk_size, client
+        Where the peers' per-chunk step runs (see :func:`profile_book`).
+
+    Returns
+    -------
+    BorrowerProfile
+
+    Raises
+    ------
+    ProfileInputError
+        An empty portfolio, a bad value (naming the patent and field), or an overlay without a loan.
+    ProfileWeightsError, OverlayTableError
+        A weight file or overlay table that cannot be used.
+    """
+    E = ProfileInputError
+    day = C.as_date(as_of, "as_of", error=E)
+    if not isinstance(portfolio, pd.DataFrame):
+        raise TypeError(
+            f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
+        )
+    if not len(portfolio):
+        raise E([(None, "patent_id", "the portfolio holds no patents")])
+    if overlay is not None and loan is None:
+        raise E([(None, "loan", "the PD overlay needs the loan whose probability_of_default it moves")])
+    w = _weights(weights)
+    name = _borrower_name(portfolio, firm)
+    notes_en: list[str] = []
+    notes_zh: list[str] = []
+    frame = portfolio
+    if "quality_score" not in frame.columns:
+        from ipvalue.quality import score_quality
+
+        frame = frame.assign(quality_score=score_quality(frame, as_of=day)["quality_score"].to_numpy())
+        notes_en.append("quality scores computed by ipvalue.quality.score_quality (no quality_score column)")
+        notes_zh.append("组合无质量得分列：质量得分由 ipvalue.quality.score_quality 计算")
+    facts, available = _facts(frame, as_of=day, firm_column=None, firm=name)
+    own = firm_indicators(facts, available, size_edges=w.size_edges)
+    names = w.indicator_names
+    missing_inputs = sorted(
+        {
+            "family_jurisdictions",
+            "claims",
+            "group",
+            "licensed",
+            "value",
+            "transfers",
+            "in_litigation",
+            "pledged",
+        }
+        - set(available)
+    )
+    if missing_inputs:
+        notes_en.append(f"inputs absent, their indicators missing: {', '.join(missing_inputs)}")
+        notes_zh.append(f"缺少以下输入，相应指标缺失：{', '.join(missing_inputs)}")
+    cohort: dict[str, Any] = {
+        "level": None,
+        "key": None,
+        "n_peers": 0,
+        "size": int(own["size"].iloc[0]),
+        "core_class": str(own["core_class"].iloc[0]),
+        "quality_threshold": None,
+    }
+    if peers is None:
+        values = own.iloc[0][names].to_numpy(dtype=float)
+        pct = np.full(len(names), np.nan)
+        score_row = np.full(len(names), np.nan)
+        dim_scores = {d: np.nan for d in w.dimensions}
+        overall, grade = None, None
+        strongest: list[str] = []
+        weakest: list[str] = []
+        notes_en.insert(0, NO_PEERS_EN)
+        notes_zh.insert(0, NO_PEERS_ZH)
+        ref_notes: list[str] = []
+    else:
+        ref, ref_quality, _, ref_notes = _reference(
+            peers,
+            as_of=day,
+            firm_column=firm_column,
+            weights=w,
+            backend=backend,
+            chunk_size=chunk_size,
+            client=client,
+        )
+        if name in ref.index:
+            ref = ref.drop(index=name)
+            ref_quality = ref_quality[ref_quality["firm"] != name]
+            notes_en.append(f"the peers' firm {name!r} is the borrower and was left out of the reference")
+            notes_zh.append(f"对照组中的同名企业 {name!r} 即借款人本身，已从对照组中剔除")
+        if not len(ref):
+            raise E([(None, firm_column, "the peers frame holds no firm other than the borrower")])
+        q = _quality_rows(facts).assign(subject=0)
+        res = _against(own, q, ref, ref_quality, w, same_book=False)
+        f = res["firms"].iloc[0]
+        values = res["indicators"].iloc[0][names].to_numpy(dtype=float)
+        pct = res["percentiles"].iloc[0][names].to_numpy(dtype=float)
+        score_row = res["scores"].iloc[0][names].to_numpy(dtype=float)
+        dim_scores = res["dimensions"].iloc[0].to_dict()
+        overall = None if np.isnan(f["score"]) else float(f["score"])
+        grade = f["grade"]
+        cohort.update(
+            level=str(f["cohort_level"]),
+            key=str(f["cohort_key"]),
+            n_peers=int(f["n_peers"]),
+            quality_threshold=None if np.isnan(f["quality_threshold"]) else float(f["quality_threshold"]),
+        )
+        strongest, weakest = strongest_weakest(pd.Series(score_row, index=names), w)
+        notes_en.append(
+            f"peer cohort: {cohort['level']} = {cohort['key']} ({cohort['n_peers']} firms); the industry is the "
+            "firm's core CPC class (no IPC-to-industry concordance is applied yet)"
+        )
+        notes_zh.append(
+            f"同业对照组：{cohort['level']} = {cohort['key']}（{cohort['n_peers']}家企业）；行业按企业核心CPC大类划分"
+            "（尚未使用IPC与国民经济行业分类对照表）"
+        )
+    gw = w.global_weights()
+    indicators = pd.DataFrame(
+        {
+            "dimension": [w.dimension_of(n) for n in names],
+            "label_en": [w.label(n, "en") for n in names],
+            "label_zh": [w.label(n, "zh") for n in names],
+            "unit": [w.indicators[n]["unit"] for n in names],
+            "direction": ["higher" if w.indicators[n]["direction"] > 0 else "lower" for n in names],
+            "weight": [gw[n] for n in names],
+            "value": values,
+            "percentile": pct,
+            "score": score_row,
+        },
+        index=pd.Index(names, name="indicator"),
+    )
+    dimensions = pd.DataFrame(
+        {
+            "label_en": [w.dimension_labels[d]["en"] for d in w.dimensions],
+            "label_zh": [w.dimension_labels[d]["zh"] for d in w.dimensions],
+            "weight": [w.weights[d] for d in w.dimensions],
+            "score": [float(dim_scores[d]) for d in w.dimensions],
+        },
+        index=pd.Index(list(w.dimensions), name="dimension"),
+    )
+    reasons = {
+        lang: {
+            side: [
+                reason_text(
+                    n, indicators.at[n, "value"], indicators.at[n, "percentile"], cohort["n_peers"], w, lang
+                )
+                for n in picked
+            ]
+            for side, picked in (("strongest", strongest), ("weakest", weakest))
+        }
+        for lang in ("zh", "en")
+    }
+    ptype = C.texts(frame, "patent_type", lower=True)
+    status = C.texts(frame, "legal_status", lower=True)
+    counts = pd.crosstab(
+        pd.Series(np.where(ptype == "", "unknown", ptype), name="patent_type"),
+        pd.Series(np.where(status == "", "unknown", status), name="legal_status"),
+    )
+    record = None
+    new_loan = loan
+    if overlay is not None:
+        table = read_notch_table(overlay, [g for g, _ in w.grades])
+        new_loan, record = apply_pd_overlay(loan, grade, table)
+    provenance = {
+        "version": __version__,
+        "as_of": day.isoformat(),
+        "input_hash": C.input_hash(portfolio),
+        "weights": w.to_dict(),
+        "peers_notes": ref_notes,
+    }
+    return BorrowerProfile(
+        firm=name,
+        as_of=day,
+        peers_given=peers is not None,
+        indicators=indicators,
+        dimensions=dimensions,
+        score=overall,
+        grade=grade,
+        strongest=strongest,
+        weakest=weakest,
+        reasons=reasons,
+        cohort=cohort,
+        counts=counts,
+        patents=facts.drop(columns=["_line_with_revenue"]),
+        notes={"en": notes_en, "zh": notes_zh},
+        overlay=record,
+        loan=new_loan,
+        provenance=provenance,
+    )
