@@ -262,6 +262,62 @@ def assess(
         typer.echo(f"wrote {report}")
 
 
+@app.command()
+def profile(  # noqa: PLR0913 - one option per flag of the command
+    portfolio: Annotated[Path, typer.Argument(help="The borrower's portfolio: CSV, XLSX, JSON or Parquet.")],
+    peers: Annotated[
+        Path | None,
+        typer.Option(
+            "--peers", help="Peer firms' patents (CSV or Parquet) with a firm column; without: raw only."
+        ),
+    ] = None,
+    firm_column: Annotated[str, typer.Option("--firm-column", help="The firm column of --peers.")] = "firm",
+    firm: Annotated[
+        str | None, typer.Option("--firm", help="Borrower name (default: the main owner).")
+    ] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="Profile weight file (JSON).")] = None,
+    overlay: Annotated[
+        Path | None, typer.Option("--overlay", help="Bank PD notch table (JSON); needs --pd.")
+    ] = None,
+    pd_: Annotated[float | None, typer.Option("--pd", help="The loan's PD before the overlay.")] = None,
+    as_of: AsOf = None,
+    lang: Annotated[str, typer.Option("--lang")] = "zh",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the profile as JSON.")] = None,
+) -> None:
+    """Profile the borrower's technology strength (技术实力画像): indicators, peer percentiles, grade, reasons."""
+    import pandas as pd
+
+    import ipvalue as iv
+
+    when = parse_as_of(as_of)
+    frame = iv.read_portfolio(portfolio)
+    peer_frame = None
+    if peers is not None:
+        peer_frame = pd.read_parquet(peers) if peers.suffix.lower() == ".parquet" else pd.read_csv(peers)
+    loan = None
+    if overlay is not None:
+        if pd_ is None:
+            raise typer.BadParameter("--overlay needs --pd (the loan's PD before the overlay)")
+        loan = iv.Loan(amount=1.0, currency="CNY", tenor_years=1.0, probability_of_default=pd_)
+    prof = iv.profile_borrower(
+        frame, as_of=when, peers=peer_frame, firm=firm, firm_column=firm_column, weights=weights,
+        loan=loan, overlay=overlay,
+    )  # fmt: skip
+    label = "label_zh" if lang == "zh" else "label_en"
+    _print_frame(prof.indicators[[label, "value", "percentile", "score"]], f"Technology profile: {prof.firm}")
+    typer.echo(f"grade: {prof.grade or '-'}  score: {'-' if prof.score is None else f'{prof.score:.1f}'}")
+    for side in ("strongest", "weakest"):
+        for line in prof.reasons[lang if lang in ("zh", "en") else "en"][side]:
+            typer.echo(f"{side}: {line}")
+    for note in prof.notes["zh" if lang == "zh" else "en"]:
+        typer.echo(f"note: {note}")
+    if prof.overlay is not None:
+        typer.echo(f"PD overlay: {prof.overlay['pd_before']:.4%} -> {prof.overlay['pd_after']:.4%}")
+    if output:
+        output.write_text(json.dumps(prof.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
 def parse_fx(items: list[str] | None) -> dict[str, float] | None:
     """``["USD=7.10", "EUR=7.80"]`` as ``{"USD": 7.1, "EUR": 7.8}``; each rate a positive finite number."""
     if not items:
