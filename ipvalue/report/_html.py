@@ -10,6 +10,7 @@ import io
 import json
 import math
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -102,6 +103,30 @@ def _cell(kind: str, x: Any, lang: str) -> dict[str, str]:
     }
 
 
+#: chart images already drawn in this process, keyed by the assessment's output hash, the chart, its options, the
+#: language and the resolution: writing the HTML, the PDF (and the HTML again) of one assessment draws each chart
+#: once. An assessment without an output hash (built by hand) is drawn every time.
+_CHART_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_CHART_CACHE_SIZE = 128
+
+
+def cached_chart(assessment: Any, name: str, draw: Any, *, lang: str, dpi: int, **options: Any) -> str:
+    """The PNG data URI of chart ``name`` of ``assessment``, drawn by ``draw`` once per process and options."""
+    output_hash = (getattr(assessment, "audit", None) or {}).get("output_hash")
+    if not output_hash:
+        return figure_png_uri(draw(assessment, lang=lang, **options), dpi=dpi)
+    key = (output_hash, name, lang, dpi, repr(sorted(options.items())))
+    uri = _CHART_CACHE.get(key)
+    if uri is None:
+        uri = figure_png_uri(draw(assessment, lang=lang, **options), dpi=dpi)
+        _CHART_CACHE[key] = uri
+        while len(_CHART_CACHE) > _CHART_CACHE_SIZE:
+            _CHART_CACHE.popitem(last=False)
+    else:
+        _CHART_CACHE.move_to_end(key)
+    return uri
+
+
 def figure_png_uri(fig: Any, dpi: int = 150) -> str:
     """PNG data URI of a matplotlib Figure."""
     buf = io.BytesIO()
@@ -180,7 +205,7 @@ def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[
         flags.append({"code": str(f) if text != str(f) else "", "text": text})
 
     def _png(fn: Any, **kw: Any) -> str:
-        return figure_png_uri(fn(a, lang=lang, **kw), dpi=dpi)
+        return cached_chart(a, fn.__name__, fn, lang=lang, dpi=dpi, **kw)
 
     fees = D.fee_timeline(a)
     charts = {
