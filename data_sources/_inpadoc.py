@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = [
+    "CONVEYANCES",
+    "conveyance_of",
     "CODE_TABLE_VERSION",
     "EVENT_GROUPS",
     "group_of",
@@ -59,13 +61,15 @@ __all__ = [
     "status_text_facts",
 ]
 
-CODE_TABLE_VERSION = "2026-11-27"
+CODE_TABLE_VERSION = "2026-12-04"
 
 EVENT_GROUPS: dict[str, str] = {
     # grant
+    # grant: the status only ("GRAA" is the EP "(expected) grant" record: its date is not the grant date)
     "GRAA": "grant",  # EP (expected) grant, fixture
-    "GR01": "grant",  # CN patent right granted, notes section 2 (not confirmed 2026-11-27)
-    "C14": "grant",  # CN grant (old code), notes section 2 (not confirmed 2026-11-27)
+    # grant announced in the office's gazette: the event date is the publication date of the grant
+    "GR01": "grant_published",  # CN patent right granted, notes section 2 (not confirmed 2026-11-27)
+    "C14": "grant_published",  # CN grant (old code), notes section 2 (not confirmed 2026-11-27)
     "STCF": "grant",  # US information on status: patent grant, fixture
     # lapse of the whole right
     "CF01": "lapse",  # CN termination for non-payment of the annual fee, notes section 2 (not confirmed 2026-11-27)
@@ -90,7 +94,44 @@ EVENT_GROUPS: dict[str, str] = {
     "RAP1": "transfer",  # EP party data changed (applicant changed or rights transferred), fixture
     "TR01": "transfer",  # CN transfer of the patent right, notes section 2 (not confirmed 2026-11-27)
     "C41": "transfer",  # CN transfer (old code), notes section 2 (not confirmed 2026-11-27)
+    # CN patent-pledge contract registration (专利权质押合同登记): entry into force / change / cancellation.
+    # Codes from a CNIPA-gazette parsing schema (table ``constant``: PE01 的生效, PM01 的变更, PC01 的注销) whose
+    # headings match the gazette sections "专利权质押合同登记的生效 / 变更 / 注销" (CNIPA 专利公报); no recorded
+    # OPS answer carrying them was found (2026-12-04)
+    "PE01": "pledge",
+    "PM01": "pledge_change",
+    "PC01": "pledge_release",
+    # CN preservation of the patent right by a court (专利权的保全) and its release (专利权保全的解除), same source
+    "PP01": "preservation",
+    "PD01": "preservation_release",
+    # CN invalidation of the whole right (专利权全部无效), same source
+    "IW01": "invalidated",
+    # US AIA trial filed at the PTAB (inter partes review, post-grant review), recorded fixture
+    # family_legal_US.10465445.B2.xml ("AIA TRIAL PROCEEDING FILED BEFORE THE PATENT AND APPEAL BOARD")
+    "IPR": "invalidation",
+    "PGR": "invalidation",
 }
+
+#: US assignment conveyance texts (INPADOC ``AS`` free text, ODP ``conveyanceText``) by what they do to a
+#: pledge decision, matched in this order (a release text also says "security"): the USPTO Patent Assignment
+#: Dataset's conveyance types (Marco et al., "The USPTO Patent Assignment Dataset", USPTO Economic Working
+#: Paper 2015-2, ``convey_ty``: assignment, security, release, namechg, merger, correct, license ...)
+CONVEYANCES: tuple[tuple[str, str], ...] = (
+    ("RELEASE", "release"),
+    ("SECURITY", "security"),
+    ("CHANGE OF NAME", "name_change"),
+    ("CORRECT", "correction"),
+    ("LICENSE", "license"),
+    ("MERGER", "transfer"),
+    ("ASSIGNMENT", "transfer"),
+    ("NUNC PRO TUNC", "transfer"),
+)
+
+
+def conveyance_of(text: str | None) -> str | None:
+    """What a US assignment conveys (``transfer``, ``security``, ``release``, ``name_change``...), or None."""
+    upper = (text or "").upper()
+    return next((kind for key, kind in CONVEYANCES if key in upper), None)
 
 
 def group_of(code: str, table: dict[str, str] | None = None) -> str | None:

@@ -40,8 +40,9 @@ from data_sources._errors import (
     ServiceBlocked,
 )
 from data_sources._http import parse_retry_after
-from data_sources._inpadoc import StatusText, group_of, status_text_facts
+from data_sources._inpadoc import StatusText, conveyance_of, group_of, status_text_facts
 from data_sources.cache import canonical_request
+from data_sources.kind_codes import is_grant
 from ipvalue.facts.numbers import PatentNumberError, parse_number
 from ipvalue.facts.patent import Patent
 
@@ -220,15 +221,23 @@ def _biblio_fields(doc: ET.Element) -> dict[str, Any]:
     ]
     prio = [p for p in prio if p]
     applicants = bib.findall("e:parties/e:applicants/e:applicant", NS)
+    # every applicant: the epodoc list first, then any name only the office's original list holds
     owners = [
         _clean_name(a.findtext("e:applicant-name/e:name", default="", namespaces=NS))
+        for fmt in ("epodoc", "original", None)
         for a in applicants
-        if a.get("data-format") == "epodoc"
+        if a.get("data-format") == fmt
     ]
-    if not owners:
-        owners = [
-            _clean_name(a.findtext("e:applicant-name/e:name", default="", namespaces=NS)) for a in applicants
-        ]
+    owners = _dedupe_names(owners)
+    # older US applications list the inventors as applicants: an inventor is never the owner when another
+    # applicant (an assignee) is named
+    inventor_keys = {
+        _name_key(_clean_name(i.findtext("e:inventor-name/e:name", default="", namespaces=NS)))
+        for i in bib.findall("e:parties/e:inventors/e:inventor", NS)
+    }
+    assignees = [o for o in owners if _name_key(o) not in inventor_keys]
+    if assignees:
+        owners = assignees
     inventors = [
         _clean_name(i.findtext("e:inventor-name/e:name", default="", namespaces=NS))
         for i in bib.findall("e:parties/e:inventors/e:inventor", NS)
@@ -263,11 +272,13 @@ def _biblio_fields(doc: ET.Element) -> dict[str, Any]:
         "publication_date": pub_date,
         "application_number": app_number,
     }
-    if _is_grant_kind(country, kind):
+    grant = is_grant(country, kind, pub_date)
+    if grant:
         fields["legal_status"] = "granted"
         fields["grant_date"] = pub_date
-    elif kind.startswith("A"):
+    elif grant is False:
         fields["legal_status"] = "pending"
+    # grant is None: a kind code the table does not know leaves the status unknown
     if fields["priority_date"] and fields["filing_date"] and fields["priority_date"] > fields["filing_date"]:
         fields["priority_date"] = (
             None  # a later "priority" is the application itself listed twice; keep facts sane
@@ -275,13 +286,20 @@ def _biblio_fields(doc: ET.Element) -> dict[str, Any]:
     return fields
 
 
-def _is_grant_kind(country: str, kind: str) -> bool:
-    k = (kind or "").upper()
-    if country == "CN":
-        return k[:1] in ("B", "C", "U", "Y", "S")
-    if country == "US":
-        return k[:1] in ("B", "E", "S") or k == "P"
-    return k[:1] in ("B", "C")
+def _name_key(name: str) -> str:
+    return re.sub(r"[^0-9A-Z\u4e00-\u9fff]", "", name.upper())
+
+
+def _dedupe_names(names: Iterable[str]) -> list[str]:
+    """Names in order, one per party: case, punctuation and spacing do not make two parties."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        key = _name_key(name)
+        if name and key not in seen:
+            seen.add(key)
+            out.append(name)
+    return out
 
 
 def _documents(root: ET.Element) -> list[ET.Element]:
@@ -359,6 +377,11 @@ class LegalEvent:
         ``L520EP``.
     text : str or None
         Free text (``L510EP``).
+    party : str or None
+        The party the event names (``L509EP`` "OWNER": the new owner of a US assignment, the secured party of
+        a security interest).
+    ref_kind : str or None
+        Kind code of the document the event refers to (``L506EP``), e.g. ``B1`` on the events of a grant.
     """
 
     publication: str
@@ -372,6 +395,8 @@ class LegalEvent:
     state: str | None = None
     fee_year: int | None = None
     text: str | None = None
+    party: str | None = None
+    ref_kind: str | None = None
 
     @property
     def date(self) -> dt.date | None:
@@ -446,6 +471,8 @@ def _event(ev: ET.Element, publication: str) -> LegalEvent:
         state=_l(ev, "L501EP"),
         fee_year=int(fee) if fee and fee.isdigit() else None,
         text=_l(ev, "L510EP"),
+        party=_l(ev, "L509EP"),
+        ref_kind=_l(ev, "L506EP"),
     )
 
 
@@ -523,6 +550,49 @@ def _register_status(
     return found
 
 
+def encumbrances(events: Sequence[LegalEvent], groups: Mapping[LegalEvent, str | None]) -> dict[str, Any]:
+    """Pledge and preservation facts from legal events in date order.
+
+    A US assignment recorded as a security interest pledges the patent to the party it names (``L509EP``),
+    until a release by that secured party (or, when the release names no open pledgee, every open one); a
+    change of name or a correction changes nothing. CN patent-pledge registrations (``PE01``) pledge it,
+    changes (``PM01``) keep it pledged, cancellations (``PC01``) release it; a court preservation (``PP01``)
+    puts it in litigation until released (``PD01``).
+
+    Returns
+    -------
+    dict
+        ``pledged``, ``pledgee`` (``;`` between several), ``pledge_date`` (of the latest open pledge) and
+        ``in_litigation``, each None when no event speaks of it.
+    """
+    open_pledges: dict[str, dt.date | None] = {}
+    pledge_seen = preservation = False
+    in_litigation: bool | None = None
+    for e in events:
+        g = groups.get(e)
+        kind = conveyance_of(e.text) if e.code == "AS" else None
+        if kind == "security" or g == "pledge" or (g == "pledge_change" and not open_pledges):
+            pledge_seen = True
+            open_pledges[(e.party or "").strip()] = e.date
+        elif kind == "release" or g == "pledge_release":
+            pledge_seen = True
+            named = [p for p in open_pledges if p and p.upper() in (e.text or "").upper()]
+            for p in named or list(open_pledges):
+                open_pledges.pop(p, None)
+        elif g == "preservation":
+            preservation, in_litigation = True, True
+        elif g == "preservation_release" and preservation:
+            in_litigation = False
+    out: dict[str, Any] = {}
+    if pledge_seen:
+        out["pledged"] = bool(open_pledges)
+        out["pledgee"] = ";".join(p for p in open_pledges if p) or None
+        out["pledge_date"] = max((d for d in open_pledges.values() if d), default=None)
+    if in_litigation is not None:
+        out["in_litigation"] = in_litigation
+    return out
+
+
 def legal_facts(
     family: Family,
     number: str,
@@ -592,18 +662,31 @@ def legal_facts(
     groups = {e: group_of(e.code, dict(table) if table else None) for e in events}
     filing = me.application_date
 
-    grant_members = [m for m in same_app if _is_grant_kind(m.country, m.kind) and m.publication_date]
-    grant_date = min((m.publication_date for m in grant_members), default=None)  # type: ignore[type-var]
-    if grant_date is None:
-        grant_events = [e for e in events if groups[e] == "grant" and e.date]
-        grant_date = min((e.date for e in grant_events), default=None)  # type: ignore[type-var]
+    # the grant date is the publication date of the grant: a grant-kind member of the same application (kind
+    # codes by office and era), else an office's gazette announcement of the grant (never the EP "(expected)
+    # grant" record, whose date is when the EPO recorded the decision)
+    grant_dates = [
+        m.publication_date
+        for m in same_app
+        if m.publication_date is not None and is_grant(m.country, m.kind, m.publication_date)
+    ]
+    grant_dates += [e.gazette_date for e in events if groups[e] == "grant_published" and e.gazette_date]
+    if not grant_dates:  # the first event about the grant document itself is gazetted with its publication
+        grant_dates = [
+            e.gazette_date
+            for e in events
+            if e.ref_kind and e.gazette_date and is_grant(e.country, e.ref_kind, e.gazette_date)
+        ]
+    grant_date = min(grant_dates, default=None)
     status = "granted" if grant_date is not None else "pending"
     lapse_date = None
 
     for e in events:
         g = groups[e]
-        if g == "grant" and status == "pending":
+        if g in ("grant", "grant_published") and status == "pending":
             status = "granted"
+        elif g == "invalidated":
+            status, lapse_date = "revoked", e.date
         elif g == "lapse":
             status, lapse_date = "lapsed", e.date
         elif g == "expiry":
@@ -662,7 +745,12 @@ def legal_facts(
             else _add_years(grant_date, {4: 7.5, 8: 11.5, 12: 20}[last])
         )
 
-    transfers = [e for e in events if groups[e] == "transfer"]
+    transfers = [
+        e
+        for e in events
+        if groups[e] == "transfer" and (e.code != "AS" or conveyance_of(e.text) == "transfer")
+    ]
+    out.update(encumbrances(events, groups))
     out.update(
         {
             "legal_status": status,
@@ -673,7 +761,7 @@ def legal_facts(
             "last_transfer_date": max((e.date for e in transfers if e.date), default=None),
             "lapsed_states": ";".join(sorted(lapsed)) or None,
             "in_force_states": ";".join(in_force) or None,
-            "invalidation_pending": opposition,
+            "invalidation_pending": True if any(groups[e] == "invalidation" for e in events) else opposition,
             "ep_register_status": register[0].text if register else None,
             "ep_register_status_date": register[0].date if register else None,
             "legal_event_codes": ";".join(sorted({e.code for e in events})) or None,
@@ -856,6 +944,16 @@ class EpoOps(HttpSource):
                         source=self.name,
                         status=403,
                         retry_after=wait,
+                        retryable=True,
+                    )
+                if reason.startswith("AnonymousQuotaPer") and reason.endswith("Minute"):
+                    # a per-minute quota: transient, retried after the window, not an authorisation failure
+                    wait = parse_retry_after(resp.headers.get("retry-after"))
+                    return RateLimited(
+                        f"{what}: OPS per-minute quota ({reason})",
+                        source=self.name,
+                        status=403,
+                        retry_after=wait if wait is not None else 60.0,
                         retryable=True,
                     )
                 if reason == "IndividualQuotaPerHour":

@@ -155,7 +155,13 @@ def cn_check_digit(digits: str) -> str:
 
 
 _CN_APP = re.compile(r"^(?:ZL|CN)?(\d{12}|\d{8})[.\-]?([0-9X])$")
-_PUB = re.compile(r"^([A-Z]{2})(D?\d+)([A-Z]\d?)?$")
+_PUB = re.compile(r"^([A-Z]{2})([A-Z]?\d+)([A-Z]\d?)?$")
+
+#: letters that begin the serial of a docdb publication number, per office (WIPO ST.16 and the offices' own
+#: numbering as carried into EPO docdb): US designs D; Taiwan invention patents I, utility models M, designs D
+#: (``TWI452476B``, ``TWM123456U``); Austrian validations of European patents E (``ATE232441T1``); Spanish and
+#: Portuguese validations of European patents are numbered without a letter
+_SERIAL_PREFIXES: dict[str, str] = {"US": "D", "TW": "IMD", "AT": "E"}
 _DOCDB = re.compile(r"^([A-Z]{2})\.([A-Z0-9]+)\.([A-Z]\d?)$")
 
 
@@ -236,10 +242,17 @@ def _publication(raw: object, cc: str, num: str, kind: str | None) -> ParsedNumb
     if cc not in _OFFICES:
         raise PatentNumberError(raw, f"unknown office code {cc!r}")
     ptype: str | None = None
-    if num.startswith("D"):
-        if cc != "US":
-            raise PatentNumberError(raw, "only US design numbers start with D")
-        ptype = "design"
+    if num[:1].isalpha():
+        allowed = _SERIAL_PREFIXES.get(cc, "")
+        if num[0] not in allowed:
+            where = ", ".join(f"{c} {'/'.join(p)}" for c, p in _SERIAL_PREFIXES.items())
+            raise PatentNumberError(raw, f"a {cc} serial number does not start with a letter (only {where})")
+        if num[0] == "D":
+            ptype = "design"
+        elif cc == "TW":
+            ptype = {"I": "invention", "M": "utility_model"}[num[0]]
+        if not num[1:].isdigit():
+            raise PatentNumberError(raw, "unreadable serial number")
     elif not num.isdigit():
         raise PatentNumberError(raw, "unreadable serial number")
     if cc == "CN" and kind:
@@ -259,7 +272,7 @@ def _publication(raw: object, cc: str, num: str, kind: str | None) -> ParsedNumb
         # WO2020/123456 -> WO2020123456 (docdb pads the serial to 6 digits)
         year, serial = num[:4], num[4:]
         num = year + serial.zfill(6)
-    if cc != "WO" and num.isdigit() and len(num.lstrip("0")) < 4:
+    if cc != "WO" and len(num.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ").lstrip("0")) < 4:
         raise PatentNumberError(raw, "serial number too short")
     return ParsedNumber(
         canonical=f"{cc}{num}{kind or ''}", country=cc, number=num, kind=kind, patent_type=ptype

@@ -82,7 +82,10 @@ def test_recorded_answer_still_granted_with_no_opposition():
     without = facts(FIXTURE.read_bytes(), status_texts=())
     assert {k: v for k, v in f.items() if k not in NEW} == {k: v for k, v in without.items() if k not in NEW}
     assert without["invalidation_pending"] is None and without["ep_register_status"] is None
-    assert f["grant_date"] == dt.date(2019, 10, 25) and f["in_force_states"] == "DE;FI;GB;SE"
+    # the grant date is the B1's publication: the recording's first event on the B1 document ("2019-11-27AK
+    # +DESIGNATED CONTRACTING STATES Kind Code of Ref Document B1"), not the "(EXPECTED) GRANT" record of
+    # 2019-10-25 (issue 16)
+    assert f["grant_date"] == dt.date(2019, 11, 27) and f["in_force_states"] == "DE;FI;GB;SE"
     assert "STAA" in f["legal_event_codes"].split(";")
 
 
@@ -155,7 +158,7 @@ def test_revived_application_is_pending_again():
 def test_pending_text_does_not_undo_a_grant():
     # a stale application-stage text dated after the grant does not make a granted patent pending
     f = facts(edited([("2024-02-02", "STATUS: GRANT OF PATENT IS INTENDED")]))
-    assert f["legal_status"] == "granted" and f["grant_date"] == dt.date(2019, 10, 25)
+    assert f["legal_status"] == "granted" and f["grant_date"] == dt.date(2019, 11, 27)  # B1 publication
 
 
 @pytest.mark.parametrize(
