@@ -78,7 +78,7 @@ def assess_collateral(
     fx : mapping, optional
         Loan-currency units per unit of any other valuation currency in the frame.
     backend : {"serial", "processes", "dask"} or Backend, optional
-        Where the chunks run (:mod:`ipvalue._backend`). With none of ``backend``, ``chunk_size``, ``client`` and
+        Where the chunks run (:mod:`ipvalue.runtime`). With none of ``backend``, ``chunk_size``, ``client`` and
         a pandas frame: one pass in this process, as before. The per-patent columns are the same to the last
         bit on every backend except those that depend on the concentration totals, and the portfolio figures
         agree within 1e-12 relative (sums taken chunk by chunk; see ``docs/methodology/scale.md``). Stress
@@ -115,7 +115,7 @@ def assess_collateral(
         return _assess(
             valued, loan=loan, pol=pol, seed=seed, as_of=as_of, paths=int(paths), stress=stress, fx=fx
         )
-    from ipvalue._backend import get_backend
+    from ipvalue.runtime import get_backend
 
     if dask_input:
         handles, be, owned = dask_partitions(valued, backend=backend, client=client)

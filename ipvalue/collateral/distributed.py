@@ -55,7 +55,7 @@ def chunked_core(
     liquidation_frame: pd.DataFrame | None = None,
 ) -> CoreResult:
     """:func:`ipvalue.collateral.kernel.assess_frame` on a pandas frame cut into chunks of ``chunk_size`` rows."""
-    from ipvalue._backend import DEFAULT_CHUNK_SIZE
+    from ipvalue.runtime import DEFAULT_CHUNK_SIZE
 
     frame = with_liquidation_values(frame, liquidation_frame)
     size = int(chunk_size or DEFAULT_CHUNK_SIZE)
@@ -76,7 +76,7 @@ def dask_partitions(ddf: Any, *, backend: Any, client: Any) -> tuple[list[Any], 
     one, the partitions are computed on Dask's current scheduler into this process and run on ``backend``
     (serial by default). Duplicate patents across partitions are found first by a ``value_counts`` reduction.
     """
-    from ipvalue._backend import DaskBackend, get_backend, require_dask
+    from ipvalue.runtime import DaskBackend, get_backend, require_dask
 
     dask, distributed = require_dask()
     if client is None and isinstance(backend, DaskBackend):

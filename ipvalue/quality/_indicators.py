@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
@@ -17,6 +15,7 @@ import pandas as pd
 
 from ipvalue.quality._inputs import Inputs, read_inputs
 from ipvalue.quality._tree import QualityTree, load_tree
+from ipvalue.terms import life_table
 
 __all__ = [
     "quality_indicators",
@@ -160,56 +159,11 @@ def _offices(text: object) -> float:
 
 
 # --------------------------------------------------------------------------- remaining life
-def _terms_remaining_life(frame: pd.DataFrame, as_of: dt.date) -> np.ndarray | None:
-    if importlib.util.find_spec("ipvalue.terms") is None:
-        return None
-    terms = importlib.import_module("ipvalue.terms")
-    table = getattr(terms, "life_table", None)
-    if table is not None:
-        # rows whose term cannot be computed come back NaN: for the score that is a missing indicator
-        res = table(frame, as_of, errors="coerce")["remaining_life_years"]
-    else:
-        fn = getattr(terms, "remaining_life", None)
-        if fn is None:
-            return None
-        res = fn(frame, as_of)
-    arr = np.asarray(res, dtype=float).reshape(-1)
-    if arr.shape != (len(frame),):
-        raise ValueError(
-            f"ipvalue.terms.remaining_life returned {arr.shape[0]} values for {len(frame)} patents"
-        )
-    return arr
-
-
-def _fallback_remaining_life(inp: Inputs, as_of: np.datetime64) -> np.ndarray:
-    """Coarse statutory expiry from the filing date, used only when neither a column nor ipvalue.terms gives it.
-
-    Invention 20 years, utility model 10 years, design 15 years from filing (10 years for CN designs filed before
-    2021-06-01); an ``expiry_date`` column overrides; ``term_adjustment_days`` is added.
-    """
-    n = inp.n
-    filing = inp.dates.get("filing_date", np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
-    ptype = inp.text.get("patent_type", pd.Series([None] * n, dtype=object)).to_numpy(dtype=object)
-    juris = inp.text.get("jurisdiction", pd.Series([None] * n, dtype=object)).to_numpy(dtype=object)
-    years = np.select(
-        [ptype == "invention", ptype == "utility_model", ptype == "design"], [20, 10, 15], default=-1
-    ).astype(int)
-    old_cn_design = (ptype == "design") & (juris == "CN") & (filing < np.datetime64("2021-06-01"))
-    years = np.where(old_cn_design, 10, years)
-    expiry = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    for y in np.unique(years[years > 0]):  # one vectorised date shift per term length (a handful)
-        rows = (years == y) & ~np.isnat(filing)
-        shifted = pd.DatetimeIndex(filing[rows]) + pd.DateOffset(years=int(y))
-        expiry[rows] = shifted.to_numpy(dtype="datetime64[ns]")
-    tad = inp.num.get("term_adjustment_days")
-    if tad is not None:
-        add = np.where(np.isnan(tad), 0, tad).astype("int64").astype("timedelta64[D]")
-        expiry = expiry + add
-    override = inp.dates.get("expiry_date")
-    if override is not None:
-        expiry = np.where(np.isnat(override), expiry, override)
-    rl = (expiry - as_of) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
-    return np.where(np.isnan(rl), np.nan, np.maximum(rl, 0.0))
+def _terms_remaining_life(frame: pd.DataFrame, as_of: dt.date) -> np.ndarray:
+    """Remaining life in years from :func:`ipvalue.terms.life_table` (NaN where the term cannot be computed)."""
+    # rows whose term cannot be computed come back NaN: for the score that is a missing indicator
+    res = life_table(frame, as_of, errors="coerce")["remaining_life_years"]
+    return np.asarray(res, dtype=float).reshape(-1)
 
 
 # --------------------------------------------------------------------------- forward citations
@@ -331,7 +285,7 @@ def _citation_rates(inp: Inputs, cpc: pd.Series | None, asof64: np.datetime64, p
     pdate = inp.dates.get("priority_date")
     if pdate is not None:
         fdate = np.where(np.isnat(fdate), pdate, fdate)
-    age = (asof64 - fdate) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
+    age = (asof64 - fdate).astype("timedelta64[ns]") / np.timedelta64(1, "D") / _DAYS_PER_YEAR
     rate = fwd / np.maximum(age, float(p["min_age_years"]))  # NaN when the date is unknown
     year = np.where(np.isnat(fdate), -1, fdate.astype("datetime64[Y]").astype(np.int64) + 1970)
     subs = _per_unique_text(cpc, _first_subclass) if cpc is not None else np.full(n, None, dtype=object)
@@ -511,13 +465,6 @@ def compute_indicators(
         if rl is None:
             rl = _terms_remaining_life(frame, as_of)
             source = "ipvalue.terms"
-            if rl is not None:
-                bad = rl < 0
-                if bad.any():
-                    raise ValueError("ipvalue.terms.remaining_life returned negative years")
-        if rl is None:
-            rl = _fallback_remaining_life(inp, asof64)
-            source = "fallback (filing date + statutory term)"
         rl = np.where(dead, 0.0, rl)
         notes["remaining_life_source"] = source
         notes["remaining_life_years"] = rl
@@ -596,11 +543,11 @@ def compute_indicators(
         ("originality", "backward_citation_classes"),
     ):
         if leaf in want:
-            v = inp.num.get(leaf)
+            given = inp.num.get(leaf)
             if col in inp.text:
                 computed = _per_unique(inp.text[col], class_diversity)
-                v = computed if v is None else np.where(np.isnan(v), computed, v)
-            vals[leaf] = absent if v is None else v
+                given = computed if given is None else np.where(np.isnan(given), computed, given)
+            vals[leaf] = absent if given is None else given
 
     if "cpc_scope" in want:
         p = tree.params("cpc_scope")

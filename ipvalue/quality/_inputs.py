@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ipvalue.errors import InputError, Problem
+from ipvalue.facts.columns import patent_ids
 from ipvalue.facts.patent import LEGAL_STATUSES, PATENT_TYPES
 
 __all__ = ["QualityInputError", "Inputs"]
@@ -65,15 +66,7 @@ class Inputs:
     def ids_at(self, mask: np.ndarray) -> list[str]:
         """Patent ids of the rows selected by ``mask`` (built only when an error is reported)."""
         sub = self.frame.loc[mask] if len(mask) == len(self.frame) else self.frame.iloc[:0]
-        return [str(i) for i in _ids(sub)]
-
-
-def _ids(frame: pd.DataFrame) -> np.ndarray:
-    if "patent_id" in frame.columns:
-        vals = frame["patent_id"].astype(object).to_numpy()
-        idx = frame.index.astype(str).to_numpy(dtype=object)
-        return np.where(pd.isna(vals), idx, vals).astype(str)
-    return frame.index.astype(str).to_numpy(dtype=str)
+        return [str(i) for i in patent_ids(sub)]
 
 
 class _Checker:
@@ -162,7 +155,7 @@ class _Checker:
         ok_u = np.array([isinstance(u, str) and u in allowed for u in uniq], dtype=bool)
         bad = (codes >= 0) & ~np.append(ok_u, True)[codes]
         self.bad(name, bad, f"expected one of {list(allowed)}, got {_show(uniq[codes[bad]])}")
-        values = np.append(np.where(ok_u, uniq, None), None).astype(object)
+        values = np.append(np.where(ok_u, uniq, np.array(None)), np.array([None])).astype(object)
         return pd.Series(values[codes], dtype=object)
 
 
@@ -229,7 +222,8 @@ def read_inputs(
         sub.out.frame = frame
         arr = sub.numeric("remaining_life_years", low=0.0, high=None, what="a number of years")
         out.invalid.update(sub.out.invalid)
-        out.num["remaining_life_years"] = arr
+        if arr is not None:
+            out.num["remaining_life_years"] = arr
     else:
         arr = ck.numeric("remaining_life_years", low=0.0, high=None, what="a number of years")
         if arr is not None:

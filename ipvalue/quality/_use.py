@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ def royalty_position(score: np.ndarray, coverage: object = None, *, missing: flo
 def royalty_position(score: pd.Series, coverage: object = None, *, missing: float = 0.5) -> pd.Series: ...
 
 
-def royalty_position(score, coverage=None, *, missing=0.5):
+def royalty_position(score: Any, coverage: Any = None, *, missing: float = 0.5) -> Any:
     """Where a patent's royalty rate sits inside its comparable range, from its quality score.
 
     ``position = 0.5 + c * (score / 100 - 0.5)`` clipped to [0, 1], with ``c = coverage`` when given (1 when

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ipvalue.facts.columns import input_hash
+from ipvalue.valuation.api import value_portfolio
 from ipvalue.valuation.cost import (
     CostResult,
     cost_value,
@@ -37,9 +39,7 @@ from ipvalue.valuation.portfolio import (
     INCOME_METHODS,
     VALUE_COLUMNS,
     ValuationInputError,
-    input_hash,
     resolve_assumptions,
-    value_portfolio,
 )
 from ipvalue.valuation.reconcile import classify_situation, method_weights
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 __all__ = ["load_defaults", "royalty_ranges", "royalty_aliases", "decay_table", "price_index"]
 
 
-def _path(name: str):
+def _path(name: str) -> Traversable:
     return resources.files("ipvalue") / "data" / name
 
 

@@ -61,7 +61,7 @@ def synthetic_portfolio(
     pre = (econ_u >= 0.30) & (econ_u < 0.45)
     grouped = has_econ & (g.random(n) < 0.6)
     gid = np.where(grouped, seq // group_size, -1)
-    group = np.where(grouped, np.char.add("line-", gid.astype(str)), None)
+    group = np.where(grouped, np.char.add("line-", gid.astype(str)), np.array(None))
     group_rev = np.exp(g.normal(np.log(2e7), 1.0, n // group_size + 1))
     rev = np.where(grouped, group_rev[np.maximum(gid, 0)], np.exp(g.normal(np.log(3e6), 1.0, n)))
     rev = np.where(has_econ, rev, np.nan)
@@ -75,7 +75,7 @@ def synthetic_portfolio(
     if grouped.any():
         # a group's launch cost is one number on every row of the group
         launch = np.where(grouped & pre, rev * 0.1, launch)
-    commercialized = np.where(has_econ, ~pre, None)
+    commercialized = np.where(has_econ, ~pre, np.array(None))
     frame = pd.DataFrame(
         {
             "patent_id": ids,
@@ -85,7 +85,7 @@ def synthetic_portfolio(
             "grant_date": pd.to_datetime(grant_col),
             "legal_status": status,
             "cpc": _CPC[k],
-            "industry": np.where(has_econ, _INDUSTRY[k], None),
+            "industry": np.where(has_econ, _INDUSTRY[k], np.array(None)),
             "group": group,
             "revenue": rev,
             "revenue_growth": np.where(has_econ, growth, np.nan),

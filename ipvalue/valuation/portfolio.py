@@ -9,8 +9,6 @@ on row order or chunking.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,8 +19,8 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ipvalue._random import patent_uniforms
-from ipvalue._version import __version__
 from ipvalue.errors import InputError, Problem, summarise
+from ipvalue.facts.columns import check_unique_ids, flags, numbers, patent_ids, run_currency, texts
 from ipvalue.valuation import reconcile as _rc
 from ipvalue.valuation._data import decay_table, load_defaults, price_index, royalty_ranges
 from ipvalue.valuation.cost import cost_value, reproduction_cost
@@ -35,12 +33,11 @@ from ipvalue.valuation.income import (
 )
 
 __all__ = [
-    "value_portfolio",
     "ValuationInputError",
     "VALUE_COLUMNS",
     "INCOME_METHODS",
     "resolve_assumptions",
-    "input_hash",
+    "value_frame",
 ]
 
 #: columns value_portfolio adds (``currency`` is added or kept)
@@ -265,7 +262,7 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         elif v is None:
             out[k] = None
         else:
-            out[k] = _SCALAR_KEYS[k](v)
+            out[k] = _SCALAR_KEYS[k](v)  # type: ignore[operator]
     if out["risk_free"] is None:
         out["risk_free"] = out["discount_rate_build_up"].get("risk_free", 0.0)
     if out["decay_curve"] not in ("exponential", "linear", "none"):
@@ -363,81 +360,6 @@ def _fmt_pct(x: np.ndarray, digits: int = 2) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ inputs
-
-
-def _ids(frame: pd.DataFrame) -> np.ndarray:
-    if "patent_id" in frame.columns:
-        ids = frame["patent_id"].astype("object").to_numpy()
-    else:
-        ids = frame.index.astype("object").to_numpy()
-    return np.array([str(i) for i in ids], dtype=object)
-
-
-def _num(frame: pd.DataFrame, col: str, ids: np.ndarray) -> np.ndarray:
-    if col not in frame.columns:
-        return np.full(len(frame), np.nan)
-    s = frame[col]
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype("float64").to_numpy()
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        return s.to_numpy(dtype=float, na_value=np.nan)
-    coerced = pd.to_numeric(s, errors="coerce")
-    bad = (
-        coerced.isna().to_numpy()
-        & s.notna().to_numpy()
-        & (s.astype("object").astype(str).str.strip() != "").to_numpy()
-    )
-    if bad.any():
-        i = np.flatnonzero(bad)
-        raise ValuationInputError(
-            [(ids[j], col, f"patent {ids[j]}: field {col} is not a number: {s.iloc[j]!r}") for j in i]
-        )
-    return coerced.to_numpy(dtype=float, na_value=np.nan)
-
-
-def _flag(frame: pd.DataFrame, col: str, ids: np.ndarray) -> np.ndarray:
-    """1.0 / 0.0 / NaN from a bool-ish column (True/False, 1/0, yes/no, 是/否)."""
-    if col not in frame.columns:
-        return np.full(len(frame), np.nan)
-    s = frame[col]
-    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-        return s.astype("float64").to_numpy() if s.notna().all() else s.to_numpy(dtype=float, na_value=np.nan)
-    m = {
-        "true": 1.0,
-        "1": 1.0,
-        "yes": 1.0,
-        "y": 1.0,
-        "是": 1.0,
-        "false": 0.0,
-        "0": 0.0,
-        "no": 0.0,
-        "n": 0.0,
-        "否": 0.0,
-    }
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    lut = np.array([m.get(str(v).strip().lower(), -1.0) for v in uniques] + [np.nan], dtype=float)
-    out = lut[np.where(codes < 0, len(uniques), codes)]
-    bad = out == -1.0
-    if bad.any():
-        raise ValuationInputError(
-            [
-                (ids[j], col, f"patent {ids[j]}: field {col} must be true or false, got {s.iloc[j]!r}")
-                for j in np.flatnonzero(bad)[:50]
-            ]
-        )
-    return out
-
-
-def _text(frame: pd.DataFrame, col: str, *, lower: bool = False) -> np.ndarray:
-    """A text column as stripped str ('' when missing) in an object array, processing each distinct value once."""
-    if col not in frame.columns:
-        return np.full(len(frame), "", dtype=object)
-    codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
-    u = [str(v).strip() for v in uniques]
-    if lower:
-        u = [v.lower() for v in u]
-    lut = np.array([*u, ""], dtype=object)
-    return lut[np.where(codes < 0, len(u), codes)]
 
 
 def _income_methods(frame: pd.DataFrame, ids: np.ndarray, problems: list) -> np.ndarray:
@@ -612,9 +534,9 @@ def _fees_paid(
     fcur = np.empty(len(where), dtype=object)
     step = 50_000
     for start in range(0, len(where), step):
-        tbl = fees_paid_to_date(frame.iloc[where[start : start + step]], as_of)
+        tbl: Any = fees_paid_to_date(frame.iloc[where[start : start + step]], as_of)
         amt[start : start + step] = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
-        fcur[start : start + step] = _text(tbl, "fee_currency")
+        fcur[start : start + step] = texts(tbl, "fee_currency")
     usable = np.isfinite(amt) & (fcur == currency)
     sub = np.where(usable, amt, 0.0)
     out[rows] = sub
@@ -780,61 +702,6 @@ def _step_down(life: np.ndarray, n_years: int) -> np.ndarray:
         return np.where(life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0)
 
 
-def _as_of(as_of: Any) -> dt.date:
-    if as_of is None:
-        raise ValueError("as_of is required (the valuation date)")
-    if isinstance(as_of, dt.datetime):
-        return as_of.date()
-    if isinstance(as_of, dt.date):
-        return as_of
-    return pd.Timestamp(as_of).date()
-
-
-def _seed(rng: Any) -> int:
-    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)):
-        raise TypeError(f"rng must be an int seed (recorded in the result), got {type(rng).__name__}")
-    return int(rng)
-
-
-def _column_bytes(s: pd.Series) -> bytes:
-    """One column in the canonical serialisation used by :func:`input_hash`."""
-    dtype = s.dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        v = s.to_numpy(dtype="datetime64[D]").astype("<i8")
-        return b"date:" + v.tobytes()
-    if pd.api.types.is_bool_dtype(dtype):
-        v = (
-            s.astype("float64").to_numpy(dtype=float, na_value=np.nan)
-            if s.isna().any()
-            else s.to_numpy(dtype=float)
-        )
-        return b"num:" + np.where(np.isnan(v), np.nan, v).astype("<f8").tobytes()
-    if pd.api.types.is_numeric_dtype(dtype):
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-        return b"num:" + np.where(np.isnan(v), np.nan, v).astype("<f8").tobytes()
-    o = s.astype("object")
-    txt = o.where(o.notna(), "\x00").astype(str).to_numpy(dtype=object)
-    return b"text:" + "\x1f".join(txt).encode("utf-8")
-
-
-def input_hash(frame: pd.DataFrame) -> str:
-    """SHA-256 of a canonical serialisation of the frame.
-
-    Rows are sorted by index (as text) and columns by name; then the index and every column are written in turn:
-    the name, then numbers as little-endian float64 (one NaN pattern for every missing value), dates as int64 days,
-    text as UTF-8 joined by the unit separator (missing as NUL). Row and column order do not change the hash;
-    any value does. Binary rather than CSV text so that a million-row portfolio hashes in about a second.
-    """
-    idx = np.asarray(frame.index.astype(str), dtype=object)
-    order = np.argsort(idx, kind="stable")
-    h = hashlib.sha256()
-    h.update(b"ipvalue-input-v1\x1e__index__\x1e" + "\x1f".join(idx[order]).encode("utf-8"))
-    for name in sorted(frame.columns, key=str):
-        h.update(b"\x1e" + str(name).encode("utf-8") + b"\x1e")
-        h.update(_column_bytes(frame[name].iloc[order]))
-    return h.hexdigest()
-
-
 def _allocation(
     frame: pd.DataFrame,
     a: dict[str, Any],
@@ -864,7 +731,7 @@ def _allocation(
             raise ValuationInputError(
                 [("", wcol, f"allocation weight column {wcol!r} is not in the portfolio")]
             )
-        w = _num(frame, wcol, ids)
+        w = numbers(frame, wcol, ids=ids, error=ValuationInputError)
         problems: list[tuple[str, str, str]] = []
         _check_range(problems, ids, wcol, w, w >= 0, "must be a weight >= 0")
         if problems:
@@ -1016,91 +883,7 @@ def _input_rules(year: int) -> tuple[tuple[str, Any, str], ...]:
     )
 
 
-def value_portfolio(
-    portfolio: Any,
-    assumptions: Any = None,
-    *,
-    as_of: Any,
-    rng: int = 0,
-    backend: Any = None,
-    chunk_size: int | None = None,
-    client: Any = None,
-) -> Any:
-    """Value every patent of a portfolio by the income, cost and real-option methods and reconcile.
-
-    Parameters
-    ----------
-    portfolio : pandas.DataFrame
-        Portfolio frame (see :mod:`ipvalue.facts.patent`), indexed by ``patent_id``. Economics may be per patent or per
-        ``group`` (a product line): rows of a group share the group's ``revenue`` and ``commercialization_cost``,
-        allocated by the weight column (``allocation_weight`` assumption, else ``quality_score``, else equal);
-        other economics missing in a row are taken from the group. The income method is the row's (or group's)
-        ``income_method`` (one of :data:`INCOME_METHODS`: relief from royalty, profit split on
-        ``revenue x profit_margin`` with ``profit_share``, or 约当投资), else the ``income_method`` assumption.
-    assumptions : dict or pydantic model, optional
-        Overrides of the defaults in ``ipvalue/data/valuation_defaults.json`` (see :func:`resolve_assumptions`).
-    as_of : date or str
-        Valuation date (explicit).
-    rng : int
-        Root seed of the per-patent Monte Carlo streams.
-    backend : {"serial", "processes", "dask"} or Backend, optional
-        Where the chunks run (:mod:`ipvalue._backend`). Omitted with a pandas frame and no ``chunk_size``: one
-        pass over the whole frame in this process. The numbers are the same to the last bit on every backend
-        and chunking (see ``docs/methodology/scale.md``).
-    chunk_size : int, optional
-        Patents per chunk (a ``group`` is never split); default 50 000.
-    client : distributed.Client, optional
-        For ``backend="dask"``: the cluster to use (else a 2-worker ``LocalCluster`` is started and closed).
-
-    Returns
-    -------
-    pandas.DataFrame or dask.dataframe.DataFrame
-        The portfolio with :data:`VALUE_COLUMNS` and ``currency`` added; ``attrs["ipvalue"]`` holds ``as_of``,
-        ``seed``, ``version``, ``input_hash`` and the resolved ``assumptions``. A Dask DataFrame in gives a lazy
-        Dask DataFrame out (book-level tables already computed, valuation not yet run; rows of a group are moved
-        to one partition, so compare by index), with the provenance in ``attrs["ipvalue"]``.
-
-    Raises
-    ------
-    ValuationInputError
-        On bad inputs (rates outside [0, 1], negative revenue or cost, non-positive economic life, conflicting
-        group revenue, unknown legal status...), naming every patent and field at fault.
-    """
-    day = _as_of(as_of)
-    seed = _seed(rng)
-    a = resolve_assumptions(assumptions)
-    if backend is not None or chunk_size is not None or client is not None or _is_dask_frame(portfolio):
-        from ipvalue._backend import run_value_portfolio
-
-        return run_value_portfolio(
-            portfolio, a, day=day, seed=seed, backend=backend, chunk_size=chunk_size, client=client
-        )
-    if not isinstance(portfolio, pd.DataFrame):
-        raise TypeError(
-            f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
-        )
-    out = _value_frame(portfolio, a, day, seed)
-    out.attrs = {**dict(portfolio.attrs), "ipvalue": provenance(a, day, seed, input_hash(portfolio))}
-    return out
-
-
-def _is_dask_frame(obj: Any) -> bool:
-    mod = type(obj).__module__ or ""
-    return mod.startswith(("dask.", "dask_expr")) and hasattr(obj, "map_partitions")
-
-
-def provenance(a: dict[str, Any], day: dt.date, seed: int, in_hash: str | None) -> dict[str, Any]:
-    """What ``attrs["ipvalue"]`` records: ``as_of``, ``seed``, ``version``, ``input_hash``, ``assumptions``."""
-    return {
-        "as_of": day.isoformat(),
-        "seed": seed,
-        "version": __version__,
-        "input_hash": in_hash,
-        "assumptions": json.loads(json.dumps(a, default=str)),
-    }
-
-
-def _value_frame(
+def value_frame(
     portfolio: pd.DataFrame,
     a: dict[str, Any],
     day: dt.date,
@@ -1117,36 +900,21 @@ def _value_frame(
     """
     book_currency = currency
     frame = portfolio.copy(deep=False)  # copy-on-write: the caller's frame is never modified
-    ids = _ids(frame)
+    ids = patent_ids(frame)
     n = len(frame)
     problems: list[tuple[str, str, str]] = []
-    dup_mask = pd.Series(ids, dtype=object).duplicated().to_numpy()
-    if dup_mask.any():
-        dup = pd.unique(ids[dup_mask])[:10]
-        raise ValuationInputError([(d, "patent_id", f"patent {d}: appears more than once") for d in dup])
+    check_unique_ids(ids, error=ValuationInputError)
     notes = _Notes(n)
 
     # ---- currency
-    cur = _text(frame, "currency")
-    given_cur = sorted(set(cur[cur != ""]))
-    if len(given_cur) > 1:
-        first = {c: ids[np.flatnonzero(cur == c)[0]] for c in given_cur}
-        raise ValuationInputError(
-            [
-                (
-                    pid,
-                    "currency",
-                    f"patent {pid}: field currency {c!r} differs from the others in this run {given_cur}; convert through an FX table first",
-                )
-                for c, pid in first.items()
-            ]
-        )
-    currency = given_cur[0] if given_cur else a["currency"]
+    cur = texts(frame, "currency")
+    first_seen = {c: ids[np.flatnonzero(cur == c)[0]] for c in sorted(set(cur[cur != ""]))}
+    currency = run_currency(first_seen, a["currency"], error=ValuationInputError)
     if book_currency is not None:
         currency = book_currency
 
     # ---- status
-    status = _text(frame, "legal_status", lower=True)
+    status = texts(frame, "legal_status", lower=True)
     if "legal_status" not in frame.columns:
         status[:] = "granted"
         notes.add(np.ones(n, bool), "legal_status not given: granted assumed")
@@ -1178,17 +946,17 @@ def _value_frame(
         "volatility",
         "decay_rate",
     )
-    x = {c: _num(frame, c, ids) for c in cols}
+    x = {c: numbers(frame, c, ids=ids, error=ValuationInputError) for c in cols}
     chk = _check_range
     for col, ok, rule in _input_rules(day.year):
         chk(problems, ids, col, x[col], ok(x[col]), rule)
-    commercialized = _flag(frame, "commercialized", ids)
+    commercialized = flags(frame, "commercialized", ids=ids, error=ValuationInputError)
     method_given = _income_methods(frame, ids, problems)
     fc = _forecast(frame, ids, problems)
 
     # ---- groups
-    grp = _text(frame, "group")
-    codes, group_names = pd.factorize(np.where(grp == "", None, grp))
+    grp = texts(frame, "group")
+    codes, group_names = pd.factorize(np.where(grp == "", np.array(None), grp))
     codes = np.asarray(codes)
     in_group = codes >= 0
     id_order = np.argsort(ids, kind="stable") if in_group.any() else np.arange(n)
@@ -1304,7 +1072,7 @@ def _value_frame(
     )
 
     dt_table = decay_table()
-    fld = _cpc_field(_text(frame, "cpc"), dt_table)
+    fld = _cpc_field(texts(frame, "cpc"), dt_table)
     fld_decay = dt_table.set_index("field")["decay_rate"].reindex(fld).to_numpy(dtype=float)
     fld_vol = dt_table.set_index("field")["volatility"].reindex(fld).to_numpy(dtype=float)
     decay = x["decay_rate"].copy()
@@ -1328,7 +1096,7 @@ def _value_frame(
     ranges = royalty_ranges()
     for ind, (lo, hi) in a["royalty_ranges"].items():
         ranges[ind] = (lo, hi, "assumption")
-    industry = _text(frame, "industry")
+    industry = texts(frame, "industry")
     ind_key = (
         pd.Series(industry, dtype=object)
         .map(_industry_aliases(ranges))
@@ -1680,7 +1448,7 @@ def _draw_values(
     u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
     u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
 
-    def col(v):
+    def col(v: np.ndarray) -> np.ndarray:
         return v[sl, None]
 
     # royalty: triangular on [lo, hi] with mode at the point value

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 
 from ipvalue._random import patent_rng
@@ -67,7 +68,7 @@ class RealOptionInputError(OptionInputError):
             self.args = (self.problems[0].message,)
 
 
-def _checked(named, patent_ids=None):
+def _checked(named: Sequence[tuple[str, Any, dict[str, Any]]], patent_ids: Any = None) -> Any:
     """Check and broadcast ``(name, value, kwargs)`` triples; re-raise with the patent named."""
     arrays = []
     for name, value, kw in named:
@@ -78,7 +79,7 @@ def _checked(named, patent_ids=None):
     return broadcast_inputs(arrays)
 
 
-def _with_patent(exc: OptionInputError, value, patent_ids) -> RealOptionInputError:
+def _with_patent(exc: OptionInputError, value: Any, patent_ids: Any) -> RealOptionInputError:
     """The same error, with the patent named when the bad entry of a 1-D input maps onto ``patent_ids``."""
     pid = None
     if (
@@ -446,7 +447,7 @@ def renewal_option_value(
         )
     expected_life = np.nansum(renew_prob, axis=1)
 
-    def out(a):
+    def out(a: np.ndarray) -> Any:
         return float(a[0]) if (one_patent and scalars) else a
 
     return RenewalOptionResult(
@@ -492,7 +493,7 @@ class RenewalFees:
     as_of: str
 
 
-def renewal_fee_matrix(portfolio, as_of, *, max_years: int = 25) -> RenewalFees:
+def renewal_fee_matrix(portfolio: Any, as_of: Any, *, max_years: int = 25) -> RenewalFees:
     """Lay out the renewal fees of a portfolio frame by year from ``as_of`` (vectorised over patents).
 
     Built from :func:`ipvalue.terms.renewal_fees_due` over growing windows (one vectorised call per year of
@@ -519,7 +520,9 @@ def renewal_fee_matrix(portfolio, as_of, *, max_years: int = 25) -> RenewalFees:
     """
     from ipvalue import terms  # the facts layer; imported on use
 
-    life = terms.remaining_life(portfolio, as_of).to_numpy(dtype=float, na_value=np.nan)
+    life = np.asarray(
+        pd.Series(terms.remaining_life(portfolio, as_of)).to_numpy(dtype=float, na_value=np.nan)
+    )
     n = life.size
     finite = life[np.isfinite(life)]
     years = int(min(max_years, (np.ceil(finite.max()) if finite.size else 0) + 1))
@@ -545,7 +548,10 @@ def renewal_fee_matrix(portfolio, as_of, *, max_years: int = 25) -> RenewalFees:
 _RENEWAL_BLOCK_FLOATS = 4_000_000
 
 
-def _renewal_block(x0, g, r, lam, p, log_u, log_d, fees0, alive_year, last_step, m):
+def _renewal_block(
+    x0: np.ndarray, g: np.ndarray, r: np.ndarray, lam: np.ndarray, p: np.ndarray, log_u: np.ndarray,
+    log_d: np.ndarray, fees0: np.ndarray, alive_year: np.ndarray, last_step: np.ndarray, m: int,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Backward pass (values and decisions) and forward pass (renewal probabilities) for a block of patents."""
     n, years = fees0.shape
     dt = 1.0 / m
@@ -803,11 +809,16 @@ def staged_development_value(
     # Common draws when no patent ids: one (steps, half, 2) block shared by every patent.
     shared = gen.standard_normal((s_max, half, 2)) if gen is not None and n else None
 
+    pid: list[str] = ids if ids is not None else []
+
     def draws(idx: np.ndarray) -> np.ndarray:
         if shared is not None:
             return np.broadcast_to(shared, (idx.size, *shared.shape))
         return np.stack(
-            [patent_rng(seed, ids[i], "staged_development").standard_normal((s_max, half, 2)) for i in idx]
+            [
+                patent_rng(int(seed or 0), pid[i], "staged_development").standard_normal((s_max, half, 2))
+                for i in idx
+            ]
         )
 
     value = np.empty(n)
@@ -825,7 +836,7 @@ def staged_development_value(
         )  # fmt: skip
         value[idx], err[idx], committed[idx], t_done[idx], p_done[idx] = res
 
-    def out(a):
+    def out(a: np.ndarray) -> Any:
         return float(a.reshape(())) if scalars else a.reshape(shape)
 
     return StagedDevelopmentResult(
@@ -855,7 +866,11 @@ def _poly_basis(k: np.ndarray, c: np.ndarray, degree: int) -> np.ndarray:
     return out
 
 
-def _staged_block(z, k0, c0, n_steps, r, i_rate, phi, sig_k, mu, rho, lam, mult, dt, degree):
+def _staged_block(
+    z: np.ndarray, k0: np.ndarray, c0: np.ndarray, n_steps: np.ndarray, r: np.ndarray, i_rate: np.ndarray,
+    phi: np.ndarray, sig_k: np.ndarray, mu: np.ndarray, rho: np.ndarray, lam: np.ndarray, mult: np.ndarray,
+    dt: float, degree: int,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Simulate and roll back one block of patents. ``z``: (patents, steps, half, 2) standard normals."""
     b, s_max, half, _ = z.shape
     z = np.concatenate([z, -z], axis=2)  # antithetic: (b, steps, paths, 2)

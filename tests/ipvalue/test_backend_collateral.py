@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from ipvalue import _backend
+from ipvalue import runtime as _backend
 from ipvalue.collateral import CollateralInputError, Loan, assess_collateral
 from ipvalue.collateral.haircut import (
     add_concentration_totals,

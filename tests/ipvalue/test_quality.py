@@ -30,7 +30,6 @@ from ipvalue.quality import (
     score_quality,
     tree_scenarios,
 )
-from ipvalue.quality import _indicators as indicators_mod
 
 AS_OF = dt.date(2025, 6, 30)
 PACKAGED = Path(__file__).resolve().parents[2] / "ipvalue" / "data" / "quality_tree.json"
@@ -187,8 +186,9 @@ class TestIndicators:
         out = self.ind([base(remaining_life_years=10.0)], remaining_life_years=[4.0])
         assert out["remaining_life"].iloc[0] == pytest.approx(4.0 / 20.0)
 
-    def test_remaining_life_fallback_when_terms_is_absent(self, monkeypatch):
-        monkeypatch.setattr(indicators_mod, "_terms_remaining_life", lambda frame, as_of: None)
+    def test_remaining_life_from_the_statutory_terms(self):
+        # statutory terms: CN Patent Law art. 42 (2020 amendment): invention 20, utility model 10 years from
+        # filing; design 10 years for applications filed before 2021-06-01 (15 after)
         rows = [
             base(filing_date="2015-06-30"),  # invention: expires 2035-06-30, 10 years after as_of
             base(patent_type="utility_model", filing_date="2020-06-30"),  # expires 2030-06-30
@@ -208,7 +208,7 @@ class TestIndicators:
             / 365.25
         )
         np.testing.assert_allclose(out["remaining_life"].to_numpy(), days / np.array([20.0, 10.0, 15.0]))
-        assert out.attrs["ipvalue_quality"]["remaining_life_source"].startswith("fallback")
+        assert out.attrs["ipvalue_quality"]["remaining_life_source"] == "ipvalue.terms"
 
     def test_grant_status_levels(self):
         out = self.ind(

@@ -1,0 +1,80 @@
+"""``value_portfolio``: the public entry of valuation (checks the arguments, picks one pass or the chunked run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ipvalue.facts.columns import as_date, check_seed, input_hash, is_dask_frame
+from ipvalue.valuation.distributed import run_value_portfolio
+from ipvalue.valuation.kernel import provenance, value_chunk
+from ipvalue.valuation.portfolio import ValuationInputError, resolve_assumptions
+
+__all__ = ["value_portfolio"]
+
+
+def value_portfolio(
+    portfolio: Any,
+    assumptions: Any = None,
+    *,
+    as_of: Any,
+    rng: int = 0,
+    backend: Any = None,
+    chunk_size: int | None = None,
+    client: Any = None,
+) -> Any:
+    """Value every patent of a portfolio by the income, cost and real-option methods and reconcile.
+
+    Parameters
+    ----------
+    portfolio : pandas.DataFrame
+        Portfolio frame (see :mod:`ipvalue.facts.patent`), indexed by ``patent_id``. Economics may be per patent or per
+        ``group`` (a product line): rows of a group share the group's ``revenue`` and ``commercialization_cost``,
+        allocated by the weight column (``allocation_weight`` assumption, else ``quality_score``, else equal);
+        other economics missing in a row are taken from the group. The income method is the row's (or group's)
+        ``income_method`` (one of :data:`INCOME_METHODS`: relief from royalty, profit split on
+        ``revenue x profit_margin`` with ``profit_share``, or 约当投资), else the ``income_method`` assumption.
+    assumptions : dict or pydantic model, optional
+        Overrides of the defaults in ``ipvalue/data/valuation_defaults.json`` (see :func:`resolve_assumptions`).
+    as_of : date or str
+        Valuation date (explicit).
+    rng : int
+        Root seed of the per-patent Monte Carlo streams.
+    backend : {"serial", "processes", "dask"} or Backend, optional
+        Where the chunks run (:mod:`ipvalue.runtime`). Omitted with a pandas frame and no ``chunk_size``: one
+        pass over the whole frame in this process. The numbers are the same to the last bit on every backend
+        and chunking (see ``docs/methodology/scale.md``).
+    chunk_size : int, optional
+        Patents per chunk (a ``group`` is never split); default 50 000.
+    client : distributed.Client, optional
+        For ``backend="dask"``: the cluster to use (else a 2-worker ``LocalCluster`` is started and closed).
+
+    Returns
+    -------
+    pandas.DataFrame or dask.dataframe.DataFrame
+        The portfolio with :data:`VALUE_COLUMNS` and ``currency`` added; ``attrs["ipvalue"]`` holds ``as_of``,
+        ``seed``, ``version``, ``input_hash`` and the resolved ``assumptions``. A Dask DataFrame in gives a lazy
+        Dask DataFrame out (book-level tables already computed, valuation not yet run; rows of a group are moved
+        to one partition, so compare by index), with the provenance in ``attrs["ipvalue"]``.
+
+    Raises
+    ------
+    ValuationInputError
+        On bad inputs (rates outside [0, 1], negative revenue or cost, non-positive economic life, conflicting
+        group revenue, unknown legal status...), naming every patent and field at fault.
+    """
+    day = as_date(as_of, "as_of", error=ValuationInputError)
+    seed = check_seed(rng)
+    a = resolve_assumptions(assumptions)
+    if backend is not None or chunk_size is not None or client is not None or is_dask_frame(portfolio):
+        return run_value_portfolio(
+            portfolio, a, day=day, seed=seed, backend=backend, chunk_size=chunk_size, client=client
+        )
+    if not isinstance(portfolio, pd.DataFrame):
+        raise TypeError(
+            f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
+        )
+    out = value_chunk(portfolio, a=a, as_of=day, seed=seed, currency=None, cohort=None)
+    out.attrs = {**dict(portfolio.attrs), "ipvalue": provenance(a, day, seed, input_hash(portfolio))}
+    return out
