@@ -1,6 +1,6 @@
 """``profile_borrower`` and ``profile_book``: the technology profile of one firm, or of every firm of a book.
 
-The work is split the same way on every backend (:mod:`ipvalue._backend`: serial, process pool, Dask):
+The work is split the same way on every backend (:mod:`ipvalue.runtime`: serial, process pool, Dask):
 
 1. map, one pure function per chunk of whole firms (:func:`profile_chunk`): the patents' facts and each firm's
    raw indicators, plus the quality score of every patent in force (for the cohort's top decile);
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ipvalue import __version__
-from ipvalue._backend import DEFAULT_CHUNK_SIZE, get_backend, require_dask
+from ipvalue.runtime import DEFAULT_CHUNK_SIZE, get_backend, require_dask
 from ipvalue.facts import columns as C
 from ipvalue.profile._grade import grade_of, reason_text, strongest_weakest
 from ipvalue.profile._indicators import ProfileInputError, firm_indicators, patent_facts
@@ -368,7 +368,7 @@ def profile_book(
     firm_column : str
     weights : ProfileWeights, mapping of overrides, or path of a weight file, optional
     backend : {"serial", "processes", "dask"} or Backend, optional
-        Where the per-chunk step runs (:mod:`ipvalue._backend`); a Dask DataFrame always runs on Dask.
+        Where the per-chunk step runs (:mod:`ipvalue.runtime`); a Dask DataFrame always runs on Dask.
     chunk_size : int, optional
         Patents per chunk (whole firms are kept together).
     client : distributed.Client, optional

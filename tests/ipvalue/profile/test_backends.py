@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipvalue._backend import DaskBackend
+from ipvalue.runtime import DaskBackend
 from ipvalue.profile import profile_book, profile_borrower, synthetic_book
 
 AS_OF = dt.date(2026, 6, 30)
