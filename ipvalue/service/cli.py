@@ -15,7 +15,14 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["serve_command", "monitor_command"]
+__all__ = [
+    "serve_command",
+    "monitor_command",
+    "audit_app",
+    "audit_verify_command",
+    "run_server",
+    "verify_database",
+]
 
 
 def serve_command(
@@ -28,7 +35,7 @@ def serve_command(
         Path | None,
         typer.Option(
             "--keys-file",
-            help='JSON file of hashed API keys ({"keys": [...]}).',
+            help='JSON file of hashed API keys ({"keys": [...]}); re-read when it changes.',
             envvar="IPVALUE_API_KEYS_FILE",
         ),
     ] = None,
@@ -37,10 +44,34 @@ def serve_command(
         int | None, typer.Option(help="Portfolios with more patents than this run as a background job.")
     ] = None,
     max_patents: Annotated[int | None, typer.Option(help="Most patents in one request.")] = None,
+    compute_workers: Annotated[
+        int | None, typer.Option(help="Threads for assessments and reports (the bounded executor).")
+    ] = None,
+    queue_limit: Annotated[
+        int | None, typer.Option(help="Requests that may wait for a compute thread (503 beyond).")
+    ] = None,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(help="Key signing the audit trail (default <db>.audit-key, created 0600 when missing)."),
+    ] = None,
+    audit_anchor: Annotated[
+        Path | None,
+        typer.Option(help="File of signed audit checkpoints (default <db>.audit-anchor.jsonl)."),
+    ] = None,
+    shutdown_grace: Annotated[
+        float, typer.Option(help="Seconds running work gets to finish after SIGTERM.")
+    ] = 10.0,
     add_key: Annotated[
         str | None,
         typer.Option(
             "--add-key", help="Add a key with this id to --keys-file, print its secret once, and exit."
+        ),
+    ] = None,
+    revoke_key: Annotated[
+        str | None,
+        typer.Option(
+            "--revoke-key",
+            help="Remove the key with this id from --keys-file and exit (a running service stops accepting it).",
         ),
     ] = None,
     scopes: Annotated[
@@ -48,40 +79,125 @@ def serve_command(
     ] = "read,write",
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Start the HTTP service (API under /v1; see docs/openapi.json)."""
-    from ipvalue.service.settings import ServiceSettings, load_keys_file, new_api_key
+    """Start the HTTP service (API under /v1; see docs/openapi.json and docs/methodology/service.md)."""
+    from ipvalue.service.auth import add_key as add_key_to_file
+    from ipvalue.service.auth import revoke_key as revoke_key_in_file
+    from ipvalue.service.settings import ServiceSettings
 
-    if add_key is not None:
+    if add_key is not None or revoke_key is not None:
         if keys_file is None:
-            raise typer.BadParameter("--add-key needs --keys-file", param_hint="--keys-file")
-        records = load_keys_file(keys_file) if keys_file.exists() else []
-        if any(r.id == add_key for r in records):
-            raise typer.BadParameter(f"a key with id {add_key!r} already exists", param_hint="--add-key")
-        secret, record = new_api_key(add_key, [s.strip() for s in scopes.split(",") if s.strip()])
-        records.append(record)
-        keys_file.write_text(
-            json.dumps({"keys": [r.model_dump(mode="json") for r in records]}, indent=2), encoding="utf-8"
-        )
-        typer.echo(secret)
-        typer.echo(f"key {add_key!r} added to {keys_file}; the secret above is not stored, keep it", err=True)
+            raise typer.BadParameter("--add-key / --revoke-key need --keys-file", param_hint="--keys-file")
+        if add_key is not None:
+            secret = add_key_to_file(keys_file, add_key, [s.strip() for s in scopes.split(",") if s.strip()])
+            typer.echo(secret)
+            typer.echo(
+                f"key {add_key!r} added to {keys_file}; the secret above is not stored, keep it", err=True
+            )
+        if revoke_key is not None:
+            revoke_key_in_file(keys_file, revoke_key)
+            typer.echo(f"key {revoke_key!r} removed from {keys_file}", err=True)
         return
-
-    import uvicorn
 
     from ipvalue.service.app import build_app
 
-    overrides: dict[str, object] = {"db_path": db, "job_workers": job_workers}
-    if keys_file is not None:
-        overrides["api_keys"] = load_keys_file(keys_file)
-    if job_threshold is not None:
-        overrides["job_threshold"] = job_threshold
-    if max_patents is not None:
-        overrides["max_patents"] = max_patents
+    overrides: dict[str, object] = {
+        "db_path": db,
+        "job_workers": job_workers,
+        "shutdown_grace_s": shutdown_grace,
+    }
+    for name, value in (
+        ("api_keys_file", keys_file),
+        ("job_threshold", job_threshold),
+        ("max_patents", max_patents),
+        ("compute_workers", compute_workers),
+        ("queue_limit", queue_limit),
+        ("audit_key_file", audit_key_file),
+        ("audit_anchor_file", audit_anchor),
+    ):
+        if value is not None:
+            overrides[name] = value
     settings = ServiceSettings.from_env(None, **overrides)
-    if not settings.api_keys:
+    if not settings.api_keys and settings.api_keys_file is None:
         typer.echo("warning: no API keys configured; every authenticated endpoint will answer 401", err=True)
-    app = build_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+    run_server(build_app(settings), host, port, settings.shutdown_grace_s, log_level)
+
+
+def run_server(app: Any, host: str, port: int, grace_s: float, log_level: str = "info") -> None:
+    """Serve ``app`` with uvicorn until SIGTERM / SIGINT, then stop within ``grace_s`` (plus a margin).
+
+    Running computations cannot be interrupted inside a thread; when they have not finished in the grace
+    period the process exits anyway (``os._exit``): every write is a transaction, and an interrupted job's
+    lease lapses so that it is taken up again.
+    """
+    import logging
+    import os
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, int(grace_s)),
+    )
+    uvicorn.Server(config).run()
+    if not getattr(app.state, "drained", True):
+        logging.getLogger("ipvalue.service").warning("work still running after the grace period: exiting")
+        logging.shutdown()
+        os._exit(0)
+
+
+audit_app = typer.Typer(help="Check the service's audit trail.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify_command(
+    db: Annotated[
+        Path, typer.Option(help="Service database.", envvar="IPVALUE_DB", exists=True, dir_okay=False)
+    ] = Path("ipvalue-service.db"),
+    audit_key_file: Annotated[
+        Path | None, typer.Option(help="The audit key (default <db>.audit-key).")
+    ] = None,
+    audit_anchor: Annotated[
+        Path | None, typer.Option(help="The checkpoint file (default <db>.audit-anchor.jsonl).")
+    ] = None,
+) -> None:
+    """Verify the audit trail: chain, signatures, checkpoints, and every finished record against its entries.
+
+    Exit code 0 when everything verifies; 1 naming the first bad entry (and how many problems in all).
+    """
+    code, lines = verify_database(db, audit_key_file, audit_anchor)
+    for line in lines:
+        typer.echo(line, err=code != 0)
+    raise typer.Exit(code)
+
+
+def verify_database(
+    db: Path, key_file: Path | None = None, anchor: Path | None = None
+) -> tuple[int, list[str]]:
+    """Verify the audit trail of the service database ``db``: ``(exit code, report lines)``."""
+    from ipvalue.service.settings import ServiceSettings
+    from ipvalue.service.store.audit import AuditSigner, verify_audit
+    from ipvalue.service.store.sqlite import SQLiteAssessmentStore
+
+    settings = ServiceSettings(db_path=db, audit_key_file=key_file, audit_anchor_file=anchor)
+    key_path = settings.audit_key_path()
+    if not key_path.exists():
+        raise FileNotFoundError(2, "no audit key (give --audit-key-file)", str(key_path))
+    signer = AuditSigner.from_key_file(key_path, settings.audit_anchor_path())
+    store = SQLiteAssessmentStore(db)
+    try:
+        verdict = verify_audit(store.raw_audit_rows(), store.finished_records(), signer)
+    finally:
+        store.close()
+    counts = f"{verdict.entries} audit entries, {verdict.checkpoints} checkpoints, {verdict.records} finished records"
+    if verdict.ok:
+        return 0, [f"audit trail verified: {counts}"]
+    more = f" (and {len(verdict.problems) - 1} more problem(s))" if len(verdict.problems) > 1 else ""
+    return 1, [f"audit trail does NOT verify: {verdict.first}{more}", counts, *verdict.problems[1:20]]
 
 
 def monitor_command(

@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ipvalue.facts.patent import Patent
 
 __all__ = [
+    "AssumptionsIn",
+    "PolicyIn",
+    "AS_OF_MIN",
+    "AS_OF_MAX",
     "PatentIn",
     "LoanIn",
     "RiskSharingIn",
@@ -21,6 +25,7 @@ __all__ = [
     "JobOut",
     "PolicyList",
     "Health",
+    "Readiness",
     "ErrorOut",
     "MonitorOut",
     "AuditTrail",
@@ -30,6 +35,112 @@ __all__ = [
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 NonNeg = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Spread = Annotated[float, Field(ge=0.0, le=5.0, allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+#: the dates a request may be valued or checked at (the statutory terms and fee tables cover this span)
+AS_OF_MIN = dt.date(1980, 1, 1)
+AS_OF_MAX = dt.date(2200, 12, 31)
+
+
+def _as_of_in_range(v: dt.date) -> dt.date:
+    if not AS_OF_MIN <= v <= AS_OF_MAX:
+        raise ValueError(f"must lie between {AS_OF_MIN.isoformat()} and {AS_OF_MAX.isoformat()}")
+    return v
+
+
+AsOf = Annotated[dt.date, AfterValidator(_as_of_in_range)]
+
+
+def _fact_date_in_range(v: dt.date) -> dt.date:
+    if not dt.date(1850, 1, 1) <= v <= AS_OF_MAX:
+        raise ValueError(f"must lie between 1850-01-01 and {AS_OF_MAX.isoformat()}")
+    return v
+
+
+FactDate = Annotated[dt.date, AfterValidator(_fact_date_in_range)]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class AssumptionsIn(BaseModel):
+    """Valuation assumptions a request may set (see :func:`ipvalue.value_portfolio`), each bounded.
+
+    ``draws`` is at most the server's ``max_draws`` (checked against the settings, and ``draws`` times the
+    number of patents against ``max_draw_cells``); every number is finite; mappings hold at most 64 entries.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    tax_rate: Share | None = None
+    revenue_growth: Annotated[float, Field(ge=-1.0, le=10.0, allow_inf_nan=False)] | None = None
+    discount_rate: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    risk_free: Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)] | None = None
+    royalty_rate: Share | None = None
+    decay_rate: Annotated[float, Field(ge=0.0, le=5.0, allow_inf_nan=False)] | None = None
+    volatility: Annotated[float, Field(gt=0.0, le=5.0, allow_inf_nan=False)] | None = None
+    economic_life_years: Annotated[float, Field(gt=0.0, le=50.0, allow_inf_nan=False)] | None = None
+    tab_years: Annotated[float, Field(gt=0.0, le=50.0, allow_inf_nan=False)] | None = None
+    mid_year: bool | None = None
+    decay_curve: Literal["exponential", "linear", "none"] | None = None
+    draws: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    developer_profit_rate: Annotated[float, Field(ge=-1.0, le=10.0, allow_inf_nan=False)] | None = None
+    opportunity_rate: Annotated[float, Field(ge=-1.0, le=10.0, allow_inf_nan=False)] | None = None
+    development_years: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)] | None = None
+    functional_obsolescence: Share | None = None
+    economic_obsolescence: Share | None = None
+    royalty_spread_relative: Spread | None = None
+    discount_rate_sd: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    life_spread_relative: Share | None = None
+    growth_sd: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    volatility_log_sd: Spread | None = None
+    chunk_patents: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    term_errors: Literal["raise", "coerce"] | None = None
+    allocation_weight: Name | None = None
+    income_method: Name | None = None
+    profit_share: Share | None = None
+    profit_share_range: tuple[Share, Share] | None = None
+    profit_share_decline: Literal["none", "linear"] | None = None
+    profit_share_spread_relative: Spread | None = None
+    patent_profit_rate: Annotated[float, Field(gt=-1.0, le=10.0, allow_inf_nan=False)] | None = None
+    licensee_profit_rate: Annotated[float, Field(gt=-1.0, le=10.0, allow_inf_nan=False)] | None = None
+    method_weights: (
+        Annotated[dict[Name, Annotated[dict[Name, Share], Field(max_length=16)]], Field(max_length=16)] | None
+    ) = None
+    royalty_ranges: Annotated[dict[Name, tuple[Share, Share]], Field(max_length=64)] | None = None
+    discount_rate_build_up: (
+        Annotated[
+            dict[Name, Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]], Field(max_length=16)
+        ]
+        | None
+    ) = None
+
+
+class PolicyParameter(BaseModel):
+    """One parameter of an inline policy: its value and where it comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any = Field(description="a number, true/false, text, a list or a mapping (checked by the policy)")
+    source: str = Field(min_length=1, max_length=2_000)
+
+
+class PolicyIn(BaseModel):
+    """A collateral policy given inline (the shape of the bundled presets; every parameter is checked)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    version: str = Field(default="inline", max_length=100)
+    description: str = Field(default="", max_length=2_000)
+    sources: Annotated[dict[Name, Annotated[str, Field(max_length=2_000)]], Field(max_length=64)] = Field(
+        default_factory=dict
+    )
+    references: Annotated[dict[Name, Annotated[str, Field(max_length=2_000)]], Field(max_length=64)] = Field(
+        default_factory=dict
+    )
+    parameters: Annotated[dict[Name, PolicyParameter], Field(max_length=200)]
 
 
 class PatentIn(Patent):
@@ -37,7 +148,35 @@ class PatentIn(Patent):
 
     model_config = ConfigDict(extra="forbid")
 
-    group: str | None = Field(default=None, description="product line whose revenue the patent protects")
+    title: str | None = Field(default=None, max_length=500)
+    filing_date: FactDate | None = None
+    priority_date: FactDate | None = None
+    earliest_filing_date: FactDate | None = None
+    grant_date: FactDate | None = None
+    expiry_date: FactDate | None = None
+    fees_paid_through: FactDate | None = None
+    term_adjustment_days: Annotated[int, Field(ge=0, le=20_000)] = 0
+    claims: Count | None = None
+    independent_claims: Count | None = None
+    forward_citations: Count | None = None
+    backward_citations: Count | None = None
+    family_size: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    family_id: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=200)
+    fetched_at: str | None = Field(default=None, max_length=64)
+    jurisdiction: str | None = Field(default=None, max_length=8)
+    owner: Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    cpc: Annotated[list[Annotated[str, Field(max_length=50)]], Field(max_length=200)] = Field(
+        default_factory=list
+    )
+    family_jurisdictions: Annotated[list[Annotated[str, Field(max_length=8)]], Field(max_length=200)] = Field(
+        default_factory=list
+    )
+    group: str | None = Field(
+        default=None, max_length=200, description="product line whose revenue the patent protects"
+    )
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     revenue: NonNeg | None = None
     revenue_growth: Annotated[float, Field(ge=-1.0, le=10.0, allow_inf_nan=False)] | None = None
@@ -50,7 +189,7 @@ class PatentIn(Patent):
     rd_year: Annotated[int, Field(ge=1900, le=2200)] | None = None
     commercialization_cost: NonNeg | None = None
     volatility: Annotated[float, Field(gt=0.0, le=5.0, allow_inf_nan=False)] | None = None
-    industry: str | None = None
+    industry: str | None = Field(default=None, max_length=200)
     commercialized: bool | None = None
 
 
@@ -86,7 +225,7 @@ class LoanIn(BaseModel):
     tenor_years: Annotated[float, Field(gt=0.0, le=50.0, allow_inf_nan=False)]
     probability_of_default: Rate | None = None
     borrower: str | None = Field(default=None, max_length=500)
-    start_date: dt.date | None = None
+    start_date: AsOf | None = None
     coverage_trigger: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 1.0
     interest_rate: Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)] = 0.05
     risk_sharing: RiskSharingIn = Field(default_factory=RiskSharingIn)
@@ -101,11 +240,11 @@ class _PortfolioRequest(BaseModel):
     numbers: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None, description="patent numbers whose facts the server fetches from public patent services"
     )
-    assumptions: dict[str, Any] | None = Field(
-        default=None, description="valuation assumptions (see value_portfolio)"
+    assumptions: AssumptionsIn | None = Field(
+        default=None, description="valuation assumptions (see value_portfolio); each bounded"
     )
     seed: int = Field(default=0, ge=0, lt=2**63, description="root seed of every random draw")
-    as_of: dt.date = Field(description="valuation date (explicit: nothing defaults to today)")
+    as_of: AsOf = Field(description="valuation date (explicit: nothing defaults to today), 1980 to 2200")
 
     @model_validator(mode="after")
     def _one_source(self) -> _PortfolioRequest:
@@ -124,7 +263,7 @@ class AssessmentRequest(_PortfolioRequest):
     """Create a collateral assessment."""
 
     loan: LoanIn
-    policy: str | dict[str, Any] | None = Field(
+    policy: Annotated[str, Field(max_length=100)] | PolicyIn | None = Field(
         default=None,
         description="policy by name (GET /v1/policies) or inline; the server default when omitted",
     )
@@ -139,7 +278,7 @@ class MonitorRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: dt.date
+    as_of: AsOf
     within_days: int = Field(default=90, ge=0, le=3660, description="renewal fees due within this many days")
     facts: list[PatentIn] | None = Field(
         default=None,
@@ -242,6 +381,15 @@ class Health(BaseModel):
 
     status: Literal["ok"]
     version: str
+
+
+class Readiness(BaseModel):
+    """Whether this instance takes work now, and why not."""
+
+    status: Literal["ready", "not_ready"]
+    reasons: list[str]
+    in_flight: int
+    capacity: int
 
 
 class MonitorEventOut(BaseModel):

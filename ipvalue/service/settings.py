@@ -1,102 +1,21 @@
-"""Service settings and API keys.
+"""Service settings: one object per app (no module-global state), every limit in one place.
 
-API keys are configured as hashed records, never as secrets: each record holds the key id, a random salt,
-``sha256(salt || secret)`` and the scopes. :func:`new_api_key` makes a secret and its record;
-:func:`verify_api_key` checks a presented secret against every record in constant time.
+The limits are stated, with their reasons, in ``docs/methodology/service.md``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = [
-    "ApiKey",
-    "ServiceSettings",
-    "new_api_key",
-    "hash_api_key",
-    "verify_api_key",
-    "load_keys_file",
-    "SCOPES",
-]
+from ipvalue.service.auth import ApiKey, load_keys_file, new_api_key, verify_api_key
 
-SCOPES: tuple[str, ...] = ("read", "write")
-Scope = Literal["read", "write"]
-
-
-def hash_api_key(secret: str, salt: bytes) -> str:
-    """Hex SHA-256 of ``salt || secret`` (UTF-8)."""
-    return hashlib.sha256(salt + secret.encode("utf-8")).hexdigest()
-
-
-class ApiKey(BaseModel):
-    """One configured API key, stored hashed.
-
-    Parameters
-    ----------
-    id : str
-        Public name of the key (recorded as ``who`` in the audit log).
-    salt : str
-        Hex of at least 16 random bytes.
-    sha256 : str
-        Hex SHA-256 of ``salt || secret``.
-    scopes : list of {"read", "write"}
-        ``read`` for GET endpoints, ``write`` for POST endpoints.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    salt: str = Field(pattern=r"^[0-9a-f]{32,}$")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    scopes: tuple[Scope, ...] = ("read",)
-
-
-def new_api_key(key_id: str, scopes: tuple[str, ...] | list[str] = ("read", "write")) -> tuple[str, ApiKey]:
-    """Make a random secret and its hashed record.
-
-    Returns
-    -------
-    secret : str
-        Give it to the client once; it is not stored.
-    record : ApiKey
-        Put it in the keys file (``{"keys": [record, ...]}``).
-    """
-    secret = "ipv_" + secrets.token_urlsafe(32)
-    salt = secrets.token_bytes(16)
-    return secret, ApiKey(id=key_id, salt=salt.hex(), sha256=hash_api_key(secret, salt), scopes=tuple(scopes))
-
-
-def verify_api_key(secret: str | None, keys: tuple[ApiKey, ...] | list[ApiKey]) -> ApiKey | None:
-    """The key whose hash matches ``secret``, or ``None``.
-
-    Every configured key is hashed and compared with :func:`hmac.compare_digest`, whether or not an earlier one
-    matched, so the time taken does not tell which key (or how much of it) was right.
-    """
-    if not secret:
-        return None
-    found = None
-    for k in keys:
-        digest = hash_api_key(secret, bytes.fromhex(k.salt))
-        if hmac.compare_digest(digest, k.sha256) and found is None:
-            found = k
-    return found
-
-
-def load_keys_file(path: str | Path) -> list[ApiKey]:
-    """Read a keys file: JSON ``{"keys": [{"id", "salt", "sha256", "scopes"}, ...]}`` (or the bare list)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if isinstance(data, dict):
-        data = data.get("keys", [])
-    return [ApiKey.model_validate(d) for d in data]
+__all__ = ["ServiceSettings", "ApiKey", "new_api_key", "verify_api_key", "load_keys_file"]
 
 
 class ServiceSettings(BaseModel):
@@ -129,6 +48,40 @@ class ServiceSettings(BaseModel):
         SQLite fetch cache for those requests.
     fetch_base_urls : dict, optional
         Service root per source (a proxy, or a test server on loopback).
+    api_keys_file : Path, optional
+        Keys file re-read when it changes (keys added or revoked without a restart).
+    compute_workers : int
+        Threads running assessments, valuations, replays, monitoring and reports (the bounded executor).
+    queue_limit : int
+        Requests that may wait for a compute worker; beyond, 503 with ``Retry-After``.
+    max_draws, max_draw_cells : int
+        Most Monte Carlo draws per patent, and most draws times patents in one request.
+    max_text_chars, max_title_chars : int
+        Longest string anywhere in a request body, and longest patent title.
+    max_json_depth : int
+        Deepest nesting of a request body.
+    report_timeout_s : float
+        A report is rendered in a child process, killed after this long (503 ``report_timeout``).
+    shutdown_grace_s : float
+        On SIGTERM, running work gets this long to finish; then the process exits (jobs resume elsewhere).
+    job_lease_s : float
+        A job is claimed for this long and the claim renewed while it runs; a claim not renewed (a killed
+        process) lapses and another process may take the job.
+    job_max_attempts : int
+        A job claimed this many times without finishing is marked failed with its reason.
+    audit_key_file : Path, optional
+        Secret key (not in the database) signing audit entries and checkpoints (HMAC-SHA256); by default
+        ``<db>.audit-key``, created (0600) when missing.
+    audit_anchor_file : Path, optional
+        Append-only file of signed checkpoints of the audit head; by default ``<db>.audit-anchor.jsonl``.
+    audit_checkpoint_every : int
+        A checkpoint is written after this many audit entries (and at shutdown).
+    sqlite_busy_timeout_ms : int
+        How long a write waits for another writer's lock before the request answers 503.
+    sqlite_max_pages : int, optional
+        Cap on the database size in pages (SQLite ``max_page_count``); a full database answers 503.
+    retry_after_s : int
+        ``Retry-After`` sent with every 503.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -145,6 +98,24 @@ class ServiceSettings(BaseModel):
     fetch_sources: list[str] | None = None
     fetch_cache: Path | None = None
     fetch_base_urls: dict[str, str] = Field(default_factory=dict)
+    api_keys_file: Path | None = None
+    compute_workers: int = Field(default=2, ge=1, le=64)
+    queue_limit: int = Field(default=16, ge=0, le=10_000)
+    max_draws: int = Field(default=20_000, ge=0)
+    max_draw_cells: int = Field(default=20_000_000, ge=0)
+    max_text_chars: int = Field(default=2_000, ge=16)
+    max_title_chars: int = Field(default=500, ge=16)
+    max_json_depth: int = Field(default=32, ge=4, le=200)
+    report_timeout_s: float = Field(default=120.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    job_lease_s: float = Field(default=30.0, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1)
+    audit_key_file: Path | None = None
+    audit_anchor_file: Path | None = None
+    audit_checkpoint_every: int = Field(default=50, ge=1)
+    sqlite_busy_timeout_ms: int = Field(default=2_000, ge=0)
+    sqlite_max_pages: int | None = Field(default=None, ge=16)
+    retry_after_s: int = Field(default=2, ge=1)
 
     @field_validator("cors_origins")
     @classmethod
@@ -160,7 +131,9 @@ class ServiceSettings(BaseModel):
         ``IPVALUE_DB`` (path), ``IPVALUE_API_KEYS_FILE`` (keys file), ``IPVALUE_API_KEYS`` (the same JSON inline),
         ``IPVALUE_MAX_BODY_BYTES``, ``IPVALUE_MAX_PATENTS``, ``IPVALUE_JOB_THRESHOLD``, ``IPVALUE_JOB_WORKERS``,
         ``IPVALUE_CORS_ORIGINS`` (comma-separated), ``IPVALUE_SQLITE_SYNCHRONOUS``, ``IPVALUE_FETCH_SOURCES``
-        (comma-separated), ``IPVALUE_FETCH_CACHE``, ``IPVALUE_FETCH_BASE_URLS`` (JSON object).
+        (comma-separated), ``IPVALUE_FETCH_CACHE``, ``IPVALUE_FETCH_BASE_URLS`` (JSON object),
+        ``IPVALUE_AUDIT_KEY_FILE``, ``IPVALUE_AUDIT_ANCHOR_FILE``, ``IPVALUE_COMPUTE_WORKERS``,
+        ``IPVALUE_QUEUE_LIMIT``.
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -168,7 +141,7 @@ class ServiceSettings(BaseModel):
             values["db_path"] = Path(env["IPVALUE_DB"])
         keys: list[ApiKey] = []
         if env.get("IPVALUE_API_KEYS_FILE"):
-            keys += load_keys_file(env["IPVALUE_API_KEYS_FILE"])
+            values["api_keys_file"] = Path(env["IPVALUE_API_KEYS_FILE"])
         if env.get("IPVALUE_API_KEYS"):
             data = json.loads(env["IPVALUE_API_KEYS"])
             keys += [
@@ -181,6 +154,8 @@ class ServiceSettings(BaseModel):
             ("IPVALUE_MAX_PATENTS", "max_patents"),
             ("IPVALUE_JOB_THRESHOLD", "job_threshold"),
             ("IPVALUE_JOB_WORKERS", "job_workers"),
+            ("IPVALUE_COMPUTE_WORKERS", "compute_workers"),
+            ("IPVALUE_QUEUE_LIMIT", "queue_limit"),
         ):
             if env.get(name):
                 values[field_name] = int(env[name])
@@ -194,7 +169,21 @@ class ServiceSettings(BaseModel):
             values["fetch_cache"] = Path(env["IPVALUE_FETCH_CACHE"])
         if env.get("IPVALUE_FETCH_BASE_URLS"):
             values["fetch_base_urls"] = json.loads(env["IPVALUE_FETCH_BASE_URLS"])
+        for name, field_name in (
+            ("IPVALUE_AUDIT_KEY_FILE", "audit_key_file"),
+            ("IPVALUE_AUDIT_ANCHOR_FILE", "audit_anchor_file"),
+        ):
+            if env.get(name):
+                values[field_name] = Path(env[name])
         if env.get("IPVALUE_SQLITE_SYNCHRONOUS"):
             values["sqlite_synchronous"] = env["IPVALUE_SQLITE_SYNCHRONOUS"].upper()
         values.update(overrides)
         return cls.model_validate(values)
+
+    def audit_key_path(self) -> Path:
+        """The audit key file (``audit_key_file`` or ``<db>.audit-key``)."""
+        return self.audit_key_file or self.db_path.with_name(self.db_path.name + ".audit-key")
+
+    def audit_anchor_path(self) -> Path:
+        """The checkpoint file (``audit_anchor_file`` or ``<db>.audit-anchor.jsonl``)."""
+        return self.audit_anchor_file or self.db_path.with_name(self.db_path.name + ".audit-anchor.jsonl")

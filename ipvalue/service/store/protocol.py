@@ -1,18 +1,21 @@
 """The store protocol: what the service needs from a database of assessments and audit entries.
 
-The HTTP service and the monitoring job keep every assessment, its inputs and its outputs (JSON), and one
-audit entry per action (who, when, input hash, output hash, package version, policy, seed). The embedded
-default is SQLite in WAL mode; :class:`AssessmentRepository` is the seam for a server database later: the
-service only calls the methods of that protocol.
+The HTTP service and the monitoring job keep every assessment, its input and its output (JSON), and one audit
+entry per action (who, when, input hash, output hash, package version, policy, seed). :class:`AssessmentRepository`
+is the seam: the service calls only its methods, so another database (PostgreSQL) is one more class. A backend
+must give these guarantees (the SQLite backend's tests show each one):
 
-Guarantees of :class:`SQLiteAssessmentStore`:
-
-* every write is one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a process killed mid-request leaves
-  either the whole record with its audit entry or nothing;
-* the audit log is append-only: SQLite triggers ``RAISE(ABORT)`` on ``UPDATE`` and ``DELETE``; each entry
-  also carries the SHA-256 of the previous entry (a hash chain, checked by :meth:`verify_audit_chain`);
-* a finished record (status ``done`` or ``failed``) cannot be changed or deleted (triggers again);
-* one SQLite connection per thread, created lazily and closed by :meth:`close`.
+* every write is one transaction: a process killed mid-request leaves the whole record with its audit entry, or
+  nothing;
+* the audit log is append-only, each entry linked to the previous one by hash and signed with the
+  :class:`~ipvalue.service.store.audit.AuditSigner` the backend was given (HMAC with a key kept out of the
+  database), and checkpoints of its head are written outside the database;
+* a finished record (``done`` / ``failed``) never changes;
+* a job is run by whoever holds its lease: :meth:`AssessmentRepository.claim_job` takes a job whose lease has
+  lapsed and counts the attempt, :meth:`~AssessmentRepository.renew_lease` keeps it, and
+  :meth:`~AssessmentRepository.finish` only succeeds for the holder;
+* a busy or full database raises :class:`StoreUnavailable` (the service answers 503 with ``Retry-After``),
+  promptly: :meth:`~AssessmentRepository.check_writable` lets a request find out before it does its work.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from ipvalue.errors import IpvalueError
 
 __all__ = [
     "AssessmentRecord",
@@ -29,6 +35,8 @@ __all__ = [
     "AssessmentRepository",
     "IdempotencyConflict",
     "AuditLogError",
+    "StoreUnavailable",
+    "LeaseLost",
     "canonical_json",
     "sha256_json",
     "result_hash",
@@ -87,7 +95,24 @@ class IdempotencyConflict(Exception):
 
 
 class AuditLogError(RuntimeError):
-    """The audit log's hash chain does not verify (an entry was altered or removed outside SQLite triggers)."""
+    """The audit log does not verify (an entry was altered, re-signed without the key, or removed)."""
+
+
+class StoreUnavailable(IpvalueError):
+    """The database cannot take the request now (busy with another writer, or full); try again later.
+
+    Attributes
+    ----------
+    reason : {"busy", "full", "closed"}
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class LeaseLost(KeyError):
+    """The job is not (or no longer) held by this runner: another process took it, or it is finished."""
 
 
 @dataclass
@@ -120,6 +145,10 @@ class AssessmentRecord:
         The client's ``Idempotency-Key`` and the hash of the body it was first used with.
     artifacts : bytes or None
         Binary side data kept with the record (e.g. the Monte Carlo recovery draws).
+    attempts : int
+        How many times a job was claimed (each claim by a runner counts one).
+    lease_owner : str or None
+        The runner holding the job now.
     """
 
     id: str
@@ -140,6 +169,8 @@ class AssessmentRecord:
     idempotency_key: str | None = None
     request_hash: str | None = None
     artifacts: bytes | None = field(default=None, repr=False)
+    attempts: int = 0
+    lease_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +205,10 @@ class AuditEntry:
 
 @runtime_checkable
 class AssessmentRepository(Protocol):
-    """What the service needs from a store of assessments and audit entries (the seam for another database)."""
+    """What the service needs from a store of assessments and audit entries (the seam for another database).
+
+    Every method may raise :class:`StoreUnavailable` when the database is busy or full.
+    """
 
     def create(self, record: AssessmentRecord, audit: AuditEntry) -> AssessmentRecord:
         """Insert a record and its audit entry atomically.
@@ -192,8 +226,20 @@ class AssessmentRepository(Protocol):
         """The record created by ``key_id`` under ``idempotency_key``, or ``None``."""
         ...
 
-    def update_progress(self, record_id: str, status: Status, progress: float) -> None:
-        """Move an unfinished job on (``queued`` to ``running``, progress)."""
+    def check_writable(self) -> None:
+        """Raise :class:`StoreUnavailable` now if a write would have to wait or could not be stored."""
+        ...
+
+    def claim_job(self, owner: str, lease_s: float, record_id: str | None = None) -> AssessmentRecord | None:
+        """Take an unfinished job nobody holds (its lease absent or lapsed), oldest first, or ``record_id``.
+
+        The claim sets ``lease_owner = owner``, a lease of ``lease_s`` seconds, status ``running``, and adds one
+        to ``attempts``; it is atomic, so two runners never hold one job. ``None`` when there is nothing to take.
+        """
+        ...
+
+    def renew_lease(self, record_id: str, owner: str, lease_s: float, progress: float | None = None) -> bool:
+        """Extend ``owner``'s lease (and set the progress); ``False`` when ``owner`` no longer holds the job."""
         ...
 
     def finish(
@@ -204,12 +250,16 @@ class AssessmentRepository(Protocol):
         error: dict[str, Any] | None,
         audit: AuditEntry,
         artifacts: bytes | None = None,
+        owner: str | None = None,
     ) -> AssessmentRecord:
-        """Store a job's result (or failure) and its audit entry atomically; a finished record is final."""
+        """Store a job's result (or failure) and its audit entry atomically; a finished record is final.
+
+        With ``owner`` given, only the holder of the lease may finish (:class:`LeaseLost` otherwise).
+        """
         ...
 
     def unfinished(self) -> list[str]:
-        """Ids of jobs still ``queued`` or ``running`` (to resume after a restart)."""
+        """Ids of jobs still ``queued`` or ``running``, oldest first."""
         ...
 
     def append_audit(self, entry: AuditEntry) -> int:
@@ -217,7 +267,15 @@ class AssessmentRepository(Protocol):
         ...
 
     def audit_entries(self, record_id: str | None = None) -> list[dict[str, Any]]:
-        """Audit entries in order (all, or those of one record)."""
+        """Audit entries in order (all, or those of one record), ``details`` decoded."""
+        ...
+
+    def finished_records(self) -> Iterator[AssessmentRecord]:
+        """Every finished record (for verification), oldest first."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Write a signed checkpoint of the audit head outside the database now."""
         ...
 
     def get_artifact(self, record_id: str, name: str) -> bytes | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -33,15 +35,32 @@ def read(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
+def directives(frame: pd.DataFrame) -> dict[str, str]:
+    """What the test asks the fake to do: patent titles ``fake:<name>[=<argument>]``."""
+    out = {}
+    titles = frame["title"] if "title" in frame.columns else []
+    for t in titles:
+        if isinstance(t, str) and t.startswith("fake:"):
+            name, _, arg = t[5:].partition("=")
+            out[name] = arg
+    return out
+
+
 def value(portfolio: pd.DataFrame, assumptions: dict | None, *, as_of: dt.date, rng: int) -> pd.DataFrame:
     assumptions = assumptions or {}
-    if assumptions.get("explode"):
+    do = directives(portfolio)
+    if "log" in do:  # one line per computation: which process ran it
+        with open(do["log"], "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()}\n")
+    if "explode" in do:
         raise RuntimeError("secret internal detail: /etc/ipvalue/credentials")
-    if assumptions.get("sleep"):
-        time.sleep(float(assumptions["sleep"]))
-    if assumptions.get("wait_for"):  # block until the test creates this file (a job caught mid-run)
+    if "kill" in do:  # the computation kills its process (a crash, an out-of-memory kill)
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "sleep" in do:
+        time.sleep(float(do["sleep"]))
+    if "wait_for" in do:  # block until the test creates this file (a job caught mid-run)
         deadline = time.monotonic() + 60
-        while not Path(assumptions["wait_for"]).exists() and time.monotonic() < deadline:
+        while not Path(do["wait_for"]).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     out = portfolio.copy()
     claims = pd.to_numeric(out.get("claims"), errors="coerce").fillna(1).to_numpy(dtype=float)
@@ -100,6 +119,9 @@ def assess(valued: pd.DataFrame, *, loan: Any, policy: str | dict, rng: int) -> 
 
 
 def report(assessment: CollateralAssessment, path, lang: str) -> None:
+    do = directives(assessment.patents)
+    if "report_sleep" in do:
+        time.sleep(float(do["report_sleep"]))
     s = assessment.summary
     path.write_text(
         f"<html><body lang='{lang}'>collateral {s['collateral_value']:.2f} "

@@ -101,3 +101,10 @@ def assessment_body(n: int = 3, *, seed: int = 0, **kw) -> dict:
         "seed": seed,
         **kw,
     }
+
+
+def directive(body: dict, text: str) -> dict:
+    """``body`` with the fake pipeline told to do ``text`` (``sleep=0.5``, ``explode``, ``kill``...)."""
+    out = {**body, "patents": [dict(p) for p in body["patents"]]}
+    out["patents"][0]["title"] = f"fake:{text}"
+    return out

@@ -1,7 +1,7 @@
 """Launch the service in a real uvicorn process (used by the tests as a subprocess).
 
     python _server.py --port P --db D --keys-file K [--job-threshold N] [--max-patents N]
-                      [--max-body-bytes N] [--facts-file F] [--pipeline fake|real]
+                      [--max-body-bytes N] [--facts-file F] [--pipeline fake|real] [--set NAME=JSON ...]
 
 ``--pipeline real`` goes through ``ipvalue.service.serve_command`` (the real computing stages); ``fake`` uses the
 stand-in stages of ``_fakes.py`` (fetch from ``--facts-file``).
@@ -31,6 +31,7 @@ def main() -> None:
         "--fetch-base-urls", default=None, help="JSON object: data_sources fetch through these roots"
     )
     ap.add_argument("--fetch-sources", default=None, help="comma-separated data_sources sources")
+    ap.add_argument("--set", action="append", default=[], help="NAME=JSON: any other ServiceSettings field")
     args = ap.parse_args()
     if args.pipeline == "real":
         from ipvalue.service import serve_command
@@ -48,17 +49,19 @@ def main() -> None:
             log_level="warning",
         )
         return
-    import uvicorn
     from _fakes import fake_pipeline, file_fetch
 
-    from ipvalue.service import ServiceSettings, create_app, load_keys_file
+    from ipvalue.service import ServiceSettings, create_app
+    from ipvalue.service.cli import run_server
 
+    extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     settings = ServiceSettings(
         db_path=args.db,
-        api_keys=load_keys_file(args.keys_file),
+        api_keys_file=args.keys_file,
         job_threshold=args.job_threshold,
         max_patents=args.max_patents,
         max_body_bytes=args.max_body_bytes,
+        **extra,
     )
     if args.fetch_base_urls:
         from ipvalue.service.pipeline import make_fetch
@@ -69,8 +72,8 @@ def main() -> None:
     else:
         fetch = file_fetch(args.facts_file) if args.facts_file else None
     pipeline = fake_pipeline(fetch=fetch)
-    uvicorn.run(
-        create_app(settings, pipeline=pipeline), host="127.0.0.1", port=args.port, log_level="warning"
+    run_server(
+        create_app(settings, pipeline=pipeline), "127.0.0.1", args.port, settings.shutdown_grace_s, "warning"
     )
 
 

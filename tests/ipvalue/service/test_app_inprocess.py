@@ -9,6 +9,7 @@ from _fakes import fake_pipeline
 from fastapi.testclient import TestClient
 
 from ipvalue.service import ApiKey, ServiceSettings, create_app, new_api_key, verify_api_key
+from ipvalue.service.auth import KeyRing
 
 
 def test_cors_allows_only_listed_origins(tmp_path):
@@ -54,7 +55,8 @@ def test_settings_from_env(tmp_path):
             "IPVALUE_FETCH_BASE_URLS": '{"lens": "http://127.0.0.1:1"}',
         }
     )
-    assert s.db_path == tmp_path / "e.db" and s.max_patents == 10 and [k.id for k in s.api_keys] == ["los"]
+    assert s.db_path == tmp_path / "e.db" and s.max_patents == 10 and s.api_keys_file == keys
+    assert [k.id for k in KeyRing(s.api_keys, s.api_keys_file).keys()] == ["los"]
     assert s.cors_origins == ["https://a.example", "https://b.example"]
     assert s.fetch_base_urls == {"lens": "http://127.0.0.1:1"}
     assert ServiceSettings.from_env({}).cors_origins == []  # closed by default

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from _helpers import assessment_body
+from _helpers import assessment_body, directive
 
 from ipvalue.service.store import SQLiteAssessmentStore
 
@@ -105,7 +105,7 @@ def test_kill_mid_load_and_restart(make_server, keys):
     with httpx.Client(base_url=srv.url, timeout=30) as client:
         job = client.post(
             "/v1/assessments",
-            json=assessment_body(25, assumptions={"wait_for": str(srv.db.parent / "release-job")}),
+            json=directive(assessment_body(25), f"wait_for={srv.db.parent / 'release-job'}"),
             headers=auth(keys.rw),
         )
         assert job.status_code == 202

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from _helpers import assessment_body
+from _helpers import assessment_body, directive
 
 
 @pytest.fixture(scope="module")
@@ -159,9 +159,7 @@ def test_patents_and_numbers_are_exclusive(client, keys):
 
 
 def test_internal_error_leaks_nothing(client, keys):
-    r = client.post(
-        "/v1/assessments", headers=auth(keys.rw), json=assessment_body(assumptions={"explode": True})
-    )
+    r = client.post("/v1/assessments", headers=auth(keys.rw), json=directive(assessment_body(), "explode"))
     assert r.status_code == 500
     assert r.json() == {"error": {"code": "internal_error", "message": "internal error"}}
     assert "secret" not in r.text and "Traceback" not in r.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -132,10 +133,20 @@ def test_job_lifecycle_and_resume(store):
     rec = record(status="queued")
     store.create(rec, audit(rec, "job.submit"))
     assert store.unfinished() == [rec.id]
-    store.update_progress(rec.id, "running", 0.5)
+    held = store.claim_job("runner-a", 60.0)
+    assert held.id == rec.id and held.attempts == 1 and held.lease_owner == "runner-a"
+    assert store.claim_job("runner-b", 60.0) is None  # held: nobody else takes it
+    assert store.renew_lease(rec.id, "runner-a", 60.0, progress=0.5)
+    assert not store.renew_lease(rec.id, "runner-b", 60.0)
     assert store.get(rec.id).progress == 0.5
     out = {"summary": {"v": 3}}
-    done = store.finish(rec.id, output=out, error=None, audit=audit(rec, "assessment.complete"))
+    with pytest.raises(KeyError):  # only the holder finishes
+        store.finish(
+            rec.id, output=out, error=None, audit=audit(rec, "assessment.complete"), owner="runner-b"
+        )
+    done = store.finish(
+        rec.id, output=out, error=None, audit=audit(rec, "assessment.complete"), owner="runner-a"
+    )
     assert done.status == "done" and done.output_hash == sha256_json(out)
     assert store.unfinished() == []
     with pytest.raises(KeyError):  # finished is final
@@ -198,3 +209,13 @@ def test_new_database_is_private(tmp_path):
             assert f.stat().st_mode & 0o077 == 0, f
     finally:
         s.close()
+
+
+def test_a_lapsed_lease_is_taken_over_and_attempts_counted(store):
+    rec = record(status="queued")
+    store.create(rec, audit(rec, "job.submit"))
+    assert store.claim_job("dead-process", 0.01).attempts == 1
+    time.sleep(0.05)  # the lease lapses: the holder stopped renewing it
+    again = store.claim_job("runner-b", 60.0)
+    assert again.id == rec.id and again.attempts == 2 and again.lease_owner == "runner-b"
+    assert not store.renew_lease(rec.id, "dead-process", 60.0)

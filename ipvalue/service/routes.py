@@ -1,0 +1,664 @@
+"""The routes under ``/v1``: what each endpoint checks, where its work runs, what it stores.
+
+Computation (assessments, valuations, replays, monitoring, reports) runs on the app's
+:class:`~ipvalue.service.jobs.WorkPool` and is awaited; health and readiness are ``async`` routes that answer
+from the event loop and never wait behind it. Reads of stored records run in the framework's thread pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from ipvalue._version import __version__
+from ipvalue.errors import InputError
+from ipvalue.service.auth import ApiKey
+from ipvalue.service.errors import ApiError, detail, invalid_input
+from ipvalue.service.jobs import render_report
+from ipvalue.service.models import (
+    AssessmentOut,
+    AssessmentRequest,
+    AuditTrail,
+    ErrorOut,
+    Health,
+    JobOut,
+    MonitorOut,
+    MonitorRequest,
+    PolicyList,
+    Readiness,
+    ReplayOut,
+    ValuationOut,
+    ValuationRequest,
+)
+from ipvalue.service.pipeline import (
+    as_input_error,
+    monitor_record,
+    patents_payload_to_rows,
+    run_assessment,
+    run_valuation,
+)
+from ipvalue.service.store import (
+    AssessmentRecord,
+    AssessmentRepository,
+    AuditEntry,
+    IdempotencyConflict,
+    new_record_id,
+    result_hash,
+    sha256_json,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ipvalue.service.app import Services
+
+__all__ = ["register_routes", "PUBLIC_PATHS"]
+
+#: paths answered without a key
+PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready", "/v1/openapi.json"})
+
+_MEDIA = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "malformed JSON (not UTF-8, not JSON, or nested too deep)"},
+    401: {"model": ErrorOut, "description": "missing or invalid API key"},
+    403: {"model": ErrorOut, "description": "the key lacks the scope"},
+    413: {"model": ErrorOut, "description": "request body too large"},
+    422: {"model": ErrorOut, "description": "invalid input; `details` name the field paths"},
+    500: {"model": ErrorOut, "description": "internal error (no detail is given)"},
+    503: {"model": ErrorOut, "description": "busy (work queue full, database busy or full): see Retry-After"},
+}
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKeyHeader")
+_bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
+
+
+def _require(scope: Literal["read", "write"]) -> Callable[..., ApiKey]:
+    def dependency(
+        request: Request,
+        _h: Annotated[str | None, Security(_api_key_header)] = None,
+        _b: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    ) -> ApiKey:
+        key = request.scope.get("state", {}).get("api_key")
+        if key is None:  # the guard middleware already answered 401; this is a second line of defence
+            raise ApiError(
+                401, "unauthorized", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if scope not in key.scopes:
+            raise ApiError(403, "forbidden", "this key is not allowed to do that")
+        return key
+
+    return dependency
+
+
+ReadKey = Annotated[ApiKey, Depends(_require("read"))]
+WriteKey = Annotated[ApiKey, Depends(_require("write"))]
+IdemKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="retry-safe key: the same key and body return the same record; another body gives 409",
+    ),
+]
+
+
+def _links(rec: AssessmentRecord) -> dict[str, Any]:
+    base = "/v1/assessments" if rec.kind == "assessment" else "/v1/valuations"
+    links: dict[str, Any] = {"self": f"{base}/{rec.id}"}
+    if rec.kind == "assessment":
+        links["report"] = f"{base}/{rec.id}/report"
+        links["monitor"] = f"{base}/{rec.id}/monitor"
+    return links
+
+
+def _job_body(rec: AssessmentRecord) -> dict[str, Any]:
+    links = {"self": f"/v1/jobs/{rec.id}"}
+    if rec.status == "done":
+        links["result"] = _links(rec)["self"]
+    body: dict[str, Any] = {
+        "id": rec.id,
+        "kind": rec.kind,
+        "status": rec.status,
+        "progress": rec.progress,
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at,
+        "links": links,
+    }
+    if rec.error:
+        body["error"] = rec.error
+    return body
+
+
+def _result_body(rec: AssessmentRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "status": rec.status,
+        "created_at": rec.created_at,
+        "links": _links(rec),
+        "input_hash": rec.input_hash,
+        "output_hash": rec.output_hash,
+        "version": rec.version,
+        "seed": rec.seed,
+        **(rec.output or {}),
+    }
+
+
+def _record_response(rec: AssessmentRecord, *, created: bool, replayed: bool = False) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if rec.status in ("queued", "running") or (rec.status == "failed"):
+        headers["Location"] = f"/v1/jobs/{rec.id}"
+        headers["Retry-After"] = "1"
+        return JSONResponse(_job_body(rec), status_code=202, headers=headers)
+    headers["Location"] = _links(rec)["self"]
+    return JSONResponse(_result_body(rec), status_code=201 if created else 200, headers=headers)
+
+
+def _check_policy(svc: Services, policy: str | dict[str, Any] | None) -> str | dict[str, Any]:
+    if policy is None:
+        return svc.settings.default_policy
+    if isinstance(policy, str):
+        # only a known preset name passes: a string is never read as a path on the server
+        names = svc.policy_names()
+        if policy not in names:
+            raise ApiError(
+                422,
+                "validation_error",
+                f"unknown policy {policy!r}",
+                details=[
+                    {
+                        "loc": ["body", "policy"],
+                        "path": "body.policy",
+                        "type": "unknown_policy",
+                        "msg": f"unknown policy {policy!r}; known: {', '.join(sorted(names))}",
+                    }
+                ],
+            )
+    return policy
+
+
+def _check_count(svc: Services, n: int, field: str) -> None:
+    if n > svc.settings.max_patents:
+        raise ApiError(
+            422,
+            "too_many_patents",
+            f"at most {svc.settings.max_patents} patents per request",
+            details=[
+                {
+                    "loc": ["body", field],
+                    "path": f"body.{field}",
+                    "type": "too_long",
+                    "msg": f"{n} patents given; at most {svc.settings.max_patents} per request",
+                }
+            ],
+        )
+
+
+def _get_done(store: AssessmentRepository, record_id: str, kind: str) -> AssessmentRecord:
+    rec = store.get(record_id) if len(record_id) <= 100 else None
+    if rec is None or rec.kind != kind:
+        raise ApiError(404, "not_found", f"no {kind} with that id")
+    if rec.status != "done":
+        raise ApiError(
+            409,
+            "not_ready" if rec.status != "failed" else "failed",
+            f"{kind} {record_id} is {rec.status}; see /v1/jobs/{record_id}",
+            headers={"Location": f"/v1/jobs/{record_id}"},
+        )
+    return rec
+
+
+def _check_limits(svc: Services, body: AssessmentRequest | ValuationRequest) -> None:
+    """The request's size against the server's limits (patents, Monte Carlo draws)."""
+    n = body.n_patents()
+    _check_count(svc, n, "patents" if body.patents is not None else "numbers")
+    s = svc.settings
+    draws = body.assumptions.draws if body.assumptions is not None else None
+    if draws is not None and draws > s.max_draws:
+        raise ApiError(
+            422,
+            "validation_error",
+            "the request is not valid",
+            details=[detail(["body", "assumptions", "draws"], f"must be at most {s.max_draws}", "too_large")],
+        )
+    if draws is not None and draws * n > s.max_draw_cells:
+        raise ApiError(
+            422,
+            "validation_error",
+            "the request is not valid",
+            details=[
+                detail(
+                    ["body", "assumptions", "draws"],
+                    f"draws times patents ({draws} x {n}) must be at most {s.max_draw_cells}",
+                    "too_large",
+                )
+            ],
+        )
+
+
+def _check_inline_policy(svc: Services, policy: dict[str, Any]) -> None:
+    from ipvalue.collateral.policy import PolicyError, load_policy
+
+    doc = {k: v for k, v in policy.items() if v is not None}
+    try:
+        load_policy(doc)
+    except PolicyError as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            "the policy is not valid",
+            details=[
+                detail(
+                    ["body", "policy", *(["parameters", p.field] if p.field else [])],
+                    p.message,
+                    "invalid_policy",
+                )
+                for p in exc.problems
+            ],
+        ) from exc
+
+
+def _submit(
+    svc: Services,
+    key: ApiKey,
+    kind: Literal["assessment", "valuation"],
+    payload: dict[str, Any],
+    idem: str | None,
+    policy_name: str | None,
+    n_patents: int,
+) -> JSONResponse:
+    """Run (or queue) a request and store it with its audit entry; idempotent on ``idem``."""
+    store = svc.store
+    store.check_writable()  # a busy or full database answers 503 before any work is done
+    request_hash = sha256_json(payload)
+    if idem is not None:
+        existing = store.find_idempotent(key.id, idem)
+        if existing is not None:
+            if existing.request_hash != request_hash or existing.kind != kind:
+                raise ApiError(
+                    409,
+                    "idempotency_conflict",
+                    "this Idempotency-Key was already used with a different request",
+                )
+            return _record_response(existing, created=True, replayed=True)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    rec = AssessmentRecord(
+        id=new_record_id(kind),
+        kind=kind,
+        status="queued",
+        progress=0.0,
+        created_at=now,
+        updated_at=now,
+        key_id=key.id,
+        input=payload,
+        output=None,
+        error=None,
+        input_hash=request_hash,
+        output_hash=None,
+        version=__version__,
+        policy=policy_name,
+        seed=int(payload.get("seed", 0)),
+        idempotency_key=idem,
+        request_hash=request_hash,
+    )
+    is_job = n_patents > svc.settings.job_threshold
+    if not is_job:
+        fn = run_assessment if kind == "assessment" else run_valuation
+        try:
+            output, artifacts = fn(svc.pipeline, payload)
+        except InputError as exc:
+            raise invalid_input(exc, payload) from exc
+        rec.status, rec.progress, rec.output, rec.artifacts = "done", 1.0, output, artifacts
+        rec.output_hash = result_hash(output)
+        action = f"{kind}.create"
+    else:
+        action = "job.submit"
+    audit = AuditEntry(
+        action=action,
+        who=key.id,
+        record_id=rec.id,
+        input_hash=request_hash,
+        output_hash=rec.output_hash,
+        version=__version__,
+        policy=policy_name,
+        seed=rec.seed,
+        details={"kind": kind, "n_patents": n_patents},
+    )
+    try:
+        stored = store.create(rec, audit)
+    except IdempotencyConflict as exc:
+        raise ApiError(
+            409, "idempotency_conflict", "this Idempotency-Key was already used with a different request"
+        ) from exc
+    if stored.id != rec.id:  # a concurrent retry with the same key won the race
+        return _record_response(stored, created=True, replayed=True)
+    if is_job:
+        svc.jobs.wake()
+    return _record_response(stored, created=True)
+
+
+def _policy_label(policy: str | dict[str, Any]) -> str:
+    if isinstance(policy, str):
+        return policy
+    return str(policy.get("name") or "inline:" + sha256_json(policy)[7:19])
+
+
+def _report_bytes(svc: Services, rec: AssessmentRecord, fmt: str, lang: str) -> bytes:
+    name = f"report.{lang}.{fmt}"
+    content = svc.store.get_artifact(rec.id, name)
+    if content is None:  # rendered once from the stored (immutable) record, then kept with it
+        with tempfile.TemporaryDirectory(prefix="ipvalue-report-") as tmp:
+            path = Path(tmp) / f"{rec.id}.{fmt}"
+            content = render_report(
+                svc.pipeline.report,
+                rec.output or {},
+                rec.artifacts,
+                path,
+                lang,
+                svc.settings.report_timeout_s,
+            )
+        svc.store.put_artifact(rec.id, name, content)
+    return content
+
+
+def _monitor(svc: Services, rec: AssessmentRecord, body: MonitorRequest, key: ApiKey) -> dict[str, Any]:
+    svc.store.check_writable()
+    report = _run_monitor(svc, rec, body)
+    out = {"assessment_id": rec.id, **report}
+    out["output_hash"] = sha256_json(report)
+    svc.store.append_audit(
+        AuditEntry(
+            action="monitor.run",
+            who=key.id,
+            record_id=rec.id,
+            input_hash=sha256_json(body.model_dump(mode="json")),
+            output_hash=out["output_hash"],
+            version=__version__,
+            policy=rec.policy,
+            seed=rec.seed,
+            details={"level": report["level"], "n_events": len(report["events"])},
+        )
+    )
+    return out
+
+
+def _run_monitor(svc: Services, rec: AssessmentRecord, body: MonitorRequest) -> dict[str, Any]:
+    fetch: Callable[[list[str]], Any] = svc.pipeline.fetch
+    if body.facts is not None:
+        rows = patents_payload_to_rows([p.model_dump(mode="json") for p in body.facts])
+        try:
+            given = svc.pipeline.read(rows)
+        except ValueError as exc:
+            raise invalid_input(as_input_error(exc), {"facts": rows}, "facts") from exc
+
+        def fetch(ids: list[str]) -> Any:
+            return given
+
+    try:
+        return monitor_record(
+            svc.pipeline,
+            rec.output or {},
+            rec.input,
+            as_of=body.as_of,
+            within_days=body.within_days,
+            fetch=fetch,
+            revalue=body.revalue,
+        )
+    except InputError as exc:
+        raise invalid_input(exc, rec.input) from exc
+
+
+def _replay(svc: Services, rec: AssessmentRecord, key: ApiKey) -> dict[str, Any]:
+    svc.store.check_writable()
+    try:
+        output, _ = run_assessment(svc.pipeline, rec.input)
+    except InputError as exc:
+        raise invalid_input(exc, rec.input) from exc
+    now_hash = result_hash(output)
+    out = {
+        "assessment_id": rec.id,
+        "reproduced": now_hash == rec.output_hash,
+        "stored_output_hash": rec.output_hash,
+        "replayed_output_hash": now_hash,
+        "stored_version": rec.version,
+        "current_version": __version__,
+    }
+    svc.store.append_audit(
+        AuditEntry(
+            action="assessment.replay",
+            who=key.id,
+            record_id=rec.id,
+            input_hash=rec.input_hash,
+            output_hash=now_hash,
+            version=__version__,
+            policy=rec.policy,
+            seed=rec.seed,
+            details={"reproduced": out["reproduced"]},
+        )
+    )
+    return out
+
+
+def register_routes(app: FastAPI) -> None:
+    """Add the ``/v1`` routes to ``app`` (whose ``state.services`` holds a :class:`~ipvalue.service.app.Services`)."""
+
+    @app.get("/v1/health", response_model=Health, tags=["service"], summary="Liveness and version (no key)")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/v1/ready",
+        response_model=Readiness,
+        tags=["service"],
+        responses={
+            503: {"model": Readiness, "description": "not ready: shutting down, saturated or no store"}
+        },
+        summary="Readiness: can this instance take work now? (no key)",
+    )
+    async def ready(request: Request) -> JSONResponse:
+        svc = _services(request)
+        pool = svc.pool
+        reasons = []
+        if svc.shutting_down:
+            reasons.append("shutting down")
+        if pool.in_flight >= pool.capacity:
+            reasons.append("work queue full")
+        try:
+            svc.store.get("ready-probe")
+        except Exception:  # noqa: BLE001 - any store failure means not ready
+            reasons.append("store not available")
+        body = {
+            "status": "ready" if not reasons else "not_ready",
+            "reasons": reasons,
+            "in_flight": pool.in_flight,
+            "capacity": pool.capacity,
+        }
+        headers = {} if not reasons else {"Retry-After": str(svc.settings.retry_after_s)}
+        return JSONResponse(body, status_code=200 if not reasons else 503, headers=headers)
+
+    @app.get(
+        "/v1/policies",
+        response_model=PolicyList,
+        tags=["service"],
+        responses=_ERRORS,
+        summary="Collateral policies the server knows",
+    )
+    def policies(request: Request, key: ReadKey) -> dict[str, Any]:
+        svc = _services(request)
+        return {"default": svc.settings.default_policy, "policies": svc.pipeline.policies()}
+
+    @app.post(
+        "/v1/assessments",
+        response_model=AssessmentOut,
+        status_code=201,
+        tags=["assessments"],
+        responses={
+            **_ERRORS,
+            202: {"model": JobOut, "description": "large portfolio: queued as a job"},
+            409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"},
+        },
+        summary="Value a portfolio and assess it as collateral for a loan",
+    )
+    async def create_assessment(
+        request: Request, body: AssessmentRequest, key: WriteKey, idempotency_key: IdemKey = None
+    ) -> JSONResponse:
+        svc = _services(request)
+        _check_limits(svc, body)
+        payload = body.model_dump(mode="json", exclude_none=False)
+        policy = _check_policy(svc, payload.get("policy"))
+        if isinstance(policy, dict):
+            _check_inline_policy(svc, policy)
+        payload["policy"] = policy
+        return await svc.pool.run(
+            _submit, svc, key, "assessment", payload, idempotency_key, _policy_label(policy), body.n_patents()
+        )
+
+    @app.get(
+        "/v1/assessments/{assessment_id}",
+        response_model=AssessmentOut,
+        tags=["assessments"],
+        responses={
+            **_ERRORS,
+            404: {"model": ErrorOut},
+            409: {"model": ErrorOut, "description": "job not done"},
+        },
+        summary="A stored assessment",
+    )
+    def get_assessment(request: Request, assessment_id: str, key: ReadKey) -> JSONResponse:
+        rec = _get_done(_services(request).store, assessment_id, "assessment")
+        return JSONResponse(_result_body(rec))
+
+    @app.get(
+        "/v1/assessments/{assessment_id}/report",
+        tags=["assessments"],
+        responses={
+            **_ERRORS,
+            404: {"model": ErrorOut},
+            200: {
+                "description": "the report file",
+                "content": {m.split(";")[0]: {} for m in _MEDIA.values()},
+            },
+        },
+        response_class=Response,
+        summary="The collateral report (HTML, PDF or Excel; Chinese or English)",
+    )
+    async def get_report(
+        request: Request,
+        assessment_id: str,
+        key: ReadKey,
+        format: Annotated[Literal["html", "pdf", "xlsx"], Query()] = "html",  # noqa: A002
+        lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    ) -> Response:
+        svc = _services(request)
+        rec = _get_done(svc.store, assessment_id, "assessment")
+        content = await svc.pool.run(_report_bytes, svc, rec, format, lang)
+        return Response(
+            content,
+            media_type=_MEDIA[format],
+            headers={
+                "Content-Disposition": f'attachment; filename="ipvalue-{assessment_id}-{lang}.{format}"'
+            },
+        )
+
+    @app.post(
+        "/v1/assessments/{assessment_id}/monitor",
+        response_model=MonitorOut,
+        tags=["monitoring"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="Post-loan checks (贷后管理): refresh the facts and compare with the pledge snapshot",
+    )
+    async def monitor(
+        request: Request, assessment_id: str, body: MonitorRequest, key: WriteKey
+    ) -> dict[str, Any]:
+        svc = _services(request)
+        if body.facts is not None:
+            _check_count(svc, len(body.facts), "facts")
+        rec = _get_done(svc.store, assessment_id, "assessment")
+        return await svc.pool.run(_monitor, svc, rec, body, key)
+
+    @app.get(
+        "/v1/assessments/{assessment_id}/audit",
+        response_model=AuditTrail,
+        tags=["assessments"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="The audit entries of an assessment (append-only, hash-chained, signed)",
+    )
+    def get_audit(request: Request, assessment_id: str, key: ReadKey) -> dict[str, Any]:
+        store = _services(request).store
+        rec = store.get(assessment_id) if len(assessment_id) <= 100 else None
+        if rec is None:
+            raise ApiError(404, "not_found", "no record with that id")
+        return {"record_id": rec.id, "entries": store.audit_entries(rec.id)}
+
+    @app.post(
+        "/v1/assessments/{assessment_id}/replay",
+        response_model=ReplayOut,
+        tags=["assessments"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="Re-run a stored assessment from its stored input and compare the result hash",
+    )
+    async def replay(request: Request, assessment_id: str, key: WriteKey) -> dict[str, Any]:
+        svc = _services(request)
+        rec = _get_done(svc.store, assessment_id, "assessment")
+        return await svc.pool.run(_replay, svc, rec, key)
+
+    @app.post(
+        "/v1/valuations",
+        response_model=ValuationOut,
+        status_code=201,
+        tags=["valuations"],
+        responses={
+            **_ERRORS,
+            202: {"model": JobOut, "description": "large portfolio: queued as a job"},
+            409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"},
+        },
+        summary="Value a portfolio (no collateral assessment)",
+    )
+    async def create_valuation(
+        request: Request, body: ValuationRequest, key: WriteKey, idempotency_key: IdemKey = None
+    ) -> JSONResponse:
+        svc = _services(request)
+        _check_limits(svc, body)
+        payload = body.model_dump(mode="json")
+        return await svc.pool.run(
+            _submit, svc, key, "valuation", payload, idempotency_key, None, body.n_patents()
+        )
+
+    @app.get(
+        "/v1/valuations/{valuation_id}",
+        response_model=ValuationOut,
+        tags=["valuations"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+        summary="A stored valuation",
+    )
+    def get_valuation(request: Request, valuation_id: str, key: ReadKey) -> JSONResponse:
+        rec = _get_done(_services(request).store, valuation_id, "valuation")
+        return JSONResponse(_result_body(rec))
+
+    @app.get(
+        "/v1/jobs/{job_id}",
+        response_model=JobOut,
+        tags=["jobs"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="Status and progress of a job",
+    )
+    def get_job(request: Request, job_id: str, key: ReadKey) -> JSONResponse:
+        rec = _services(request).store.get(job_id) if len(job_id) <= 100 else None
+        if rec is None:
+            raise ApiError(404, "not_found", "no job with that id")
+        return JSONResponse(_job_body(rec))
