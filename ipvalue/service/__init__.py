@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ipvalue.service.cli import monitor_command, serve_command
+from ipvalue.service.cli import audit_app, monitor_command, serve_command
 from ipvalue.service.settings import ApiKey, ServiceSettings, load_keys_file, new_api_key, verify_api_key
 from ipvalue.service.store import AssessmentRepository, SQLiteAssessmentStore
 
@@ -38,6 +38,7 @@ __all__ = [
     "SQLiteAssessmentStore",
     "serve_command",
     "monitor_command",
+    "audit_app",
 ]
 
 
