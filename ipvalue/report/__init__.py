@@ -88,7 +88,9 @@ def to_bytes(assessment: CollateralAssessment, fmt: str, *, lang: str = "zh") ->
     return buf.getvalue()
 
 
-def write(assessment: CollateralAssessment, path: str | Path, *, lang: str = "zh") -> Path:
+def write(
+    assessment: CollateralAssessment, path: str | Path, *, lang: str = "zh", profile: Any = None
+) -> Path:
     """Write the collateral report of ``assessment`` to ``path``; the format follows the suffix.
 
     Parameters
@@ -100,6 +102,9 @@ def write(assessment: CollateralAssessment, path: str | Path, *, lang: str = "zh
     lang : {"zh", "en"}
         Language of every label. Codes (reasons, flags) are translated; patent titles and owners are shown as
         they are, escaped.
+    profile : BorrowerProfile, optional
+        The borrower's technology profile (:func:`ipvalue.profile_borrower`): HTML and PDF gain a section with
+        its radar chart and indicator table, Excel a "Profile" sheet.
 
     Returns
     -------
@@ -126,7 +131,9 @@ def write(assessment: CollateralAssessment, path: str | Path, *, lang: str = "zh
         )
     if not path.parent.exists():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist (writing {path.name!r})")
-    return _writer(suffix)(assessment, path, lang=lang)
+    if profile is None:
+        return _writer(suffix)(assessment, path, lang=lang)
+    return _writer(suffix)(assessment, path, lang=lang, profile=profile)
 
 
 def render_html(assessment: CollateralAssessment, *, lang: str = "zh") -> str:

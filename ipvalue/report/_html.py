@@ -168,7 +168,67 @@ def _policy_rows(policy: dict[str, Any], skip: set[str]) -> list[dict[str, str]]
     return rows
 
 
-def build_context(assessment: Any, *, lang: str = "zh", dpi: int = 150) -> dict[str, Any]:
+def profile_context(profile: Any, *, lang: str, dpi: int) -> dict[str, Any] | None:
+    """The technology-profile section: radar chart, grade, reasons, indicator table (None without a profile)."""
+    if profile is None:
+        return None
+    from ipvalue.report import charts as C
+
+    zh = lang == "zh"
+    ind = profile.indicators
+    rows = [
+        {
+            "dimension": str(profile.dimensions.at[r.dimension, "label_zh" if zh else "label_en"]),
+            "label": str(r.label_zh if zh else r.label_en),
+            "value": D.fmt_pct(r.value, 0) if r.unit == "share" else D.fmt_num(r.value, 2),
+            "percentile": D.fmt_num(r.percentile, 0),
+            "score": D.fmt_num(r.score, 0),
+            "weight": D.fmt_pct(r.weight, 1),
+        }
+        for r in ind.itertuples()
+    ]
+    return {
+        "title": "借款人技术实力画像" if zh else "Borrower technology profile",
+        "radar": figure_png_uri(C.profile_radar(profile, lang=lang), dpi=dpi),
+        "grade": profile.grade or "–",
+        "score": "–" if profile.score is None else f"{profile.score:.1f}",
+        "cohort": (
+            f"{profile.cohort['level']} = {profile.cohort['key']}, {profile.cohort['n_peers']}"
+            if profile.peers_given
+            else "–"
+        ),
+        "strongest": profile.reasons[lang]["strongest"],
+        "weakest": profile.reasons[lang]["weakest"],
+        "notes": profile.notes[lang],
+        "rows": rows,
+        "head": (
+            ["维度", "指标", "数值", "百分位", "得分", "权重"]
+            if zh
+            else ["dimension", "indicator", "value", "percentile", "score", "weight"]
+        ),
+        "labels": (
+            {
+                "grade": "等级",
+                "score": "综合得分",
+                "cohort": "同业对照组",
+                "strong": "最强三项",
+                "weak": "最弱三项",
+            }
+            if zh
+            else {
+                "grade": "grade",
+                "score": "score",
+                "cohort": "peer cohort",
+                "strong": "strongest",
+                "weak": "weakest",
+            }
+        ),
+    }
+
+
+def build_context(
+    assessment: Any, *, lang: str = "zh", dpi: int = 150, profile: Any = None
+) -> dict[str, Any]:
     """Everything the template shows, already formatted as text (the template only lays it out)."""
     L.check_lang(lang)
     from ipvalue.report import charts as C
@@ -491,7 +551,9 @@ def _environment() -> Any:
     )
 
 
-def render_html(assessment: Any, *, lang: str = "zh", font_css: str | None = None, dpi: int = 120) -> str:
+def render_html(
+    assessment: Any, *, lang: str = "zh", font_css: str | None = None, dpi: int = 120, profile: Any = None
+) -> str:
     """Render the report as one self-contained HTML document.
 
     Parameters
@@ -502,8 +564,11 @@ def render_html(assessment: Any, *, lang: str = "zh", font_css: str | None = Non
         CSS ``font-family`` value; defaults to the installed CJK font first, then common CJK families.
     dpi : int
         Resolution of the embedded chart images.
+    profile : BorrowerProfile, optional
+        Adds the borrower's technology profile section (:func:`ipvalue.profile_borrower`).
     """
     ctx = build_context(assessment, lang=lang, dpi=dpi)
+    ctx["profile"] = profile_context(profile, lang=lang, dpi=dpi)
     if font_css is None:
         from ipvalue.report._fonts import PREFERRED_CJK_FAMILIES, CJKFontNotFoundError, find_cjk_font
 
@@ -523,9 +588,9 @@ def render_html(assessment: Any, *, lang: str = "zh", font_css: str | None = Non
     return _environment().get_template("report.html.j2").render(**ctx)
 
 
-def write_html(assessment: Any, path: Path | BinaryIO, *, lang: str) -> Path | BinaryIO:
+def write_html(assessment: Any, path: Path | BinaryIO, *, lang: str, profile: Any = None) -> Path | BinaryIO:
     """Write the HTML report (UTF-8) to ``path`` or a binary file object."""
-    data = render_html(assessment, lang=lang).encode("utf-8")
+    data = render_html(assessment, lang=lang, profile=profile).encode("utf-8")
     if hasattr(path, "write"):
         path.write(data)
     else:

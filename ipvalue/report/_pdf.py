@@ -36,7 +36,9 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
-def write_pdf(assessment: Any, path: Path | BinaryIO, *, lang: str, dpi: int = 150) -> Path | BinaryIO:
+def write_pdf(
+    assessment: Any, path: Path | BinaryIO, *, lang: str, dpi: int = 150, profile: Any = None
+) -> Path | BinaryIO:
     """Write the PDF report to ``path`` (A4, summary on page 1, tables split across pages with repeated headers).
 
     Raises
@@ -48,7 +50,7 @@ def write_pdf(assessment: Any, path: Path | BinaryIO, *, lang: str, dpi: int = 1
     """
     font = find_cjk_font()  # fail before any work when Chinese text would not render
     weasyprint = _weasyprint()
-    html = render_html(assessment, lang=lang, font_css=font.css_stack(), dpi=dpi)
+    html = render_html(assessment, lang=lang, font_css=font.css_stack(), dpi=dpi, profile=profile)
     doc = weasyprint.HTML(string=html, base_url=None)
     doc.write_pdf(path if hasattr(path, "write") else str(path), pdf_identifier=False)
     return path

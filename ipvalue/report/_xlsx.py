@@ -215,8 +215,8 @@ def _patents_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out[first + rest]
 
 
-def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str) -> Path | BinaryIO:
-    """Write the Excel workbook to ``path`` or a binary file object."""
+def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str, profile: Any = None) -> Path | BinaryIO:
+    """Write the Excel workbook to ``path`` or a binary file object (a "Profile" sheet when ``profile`` is given)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -326,6 +326,22 @@ def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str) -> Path | B
         _set(ws, i, 2, v)
     _widths(ws, [22, 80])
     ws.freeze_panes = "A2"
+
+    if profile is not None:
+        ws = wb.create_sheet("Profile")
+        label = "label_zh" if lang == "zh" else "label_en"
+        head = ["indicator", "dimension", label, "value", "percentile", "score", "weight"]
+        _header(ws, head)
+        for i, (name, row) in enumerate(profile.indicators.iterrows(), start=2):
+            for j, v in enumerate([name, row["dimension"], row[label], *row[head[3:]].tolist()], start=1):
+                _set(ws, i, j, v)
+        end = len(profile.indicators) + 3
+        _set(ws, end, 1, "grade")
+        _set(ws, end, 2, profile.grade)
+        _set(ws, end + 1, 1, "score")
+        _set(ws, end + 1, 2, profile.score)
+        _widths(ws, [26, 12, 36, 12, 12, 12, 10])
+        ws.freeze_panes = "A2"
 
     wb.save(path if hasattr(path, "write") else str(path))
     return path

@@ -38,6 +38,7 @@ __all__ = [
     "remaining_life",
     "renewal_fees",
     "money_unit",
+    "profile_radar",
 ]
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -374,3 +375,35 @@ CHARTS = {
     "remaining_life": remaining_life,
     "renewal_fees": renewal_fees,
 }
+
+
+def profile_radar(profile: Any, *, lang: str = "zh", ax: Axes | None = None) -> Figure:
+    """Radar chart of a borrower's technology profile: one spoke per dimension, its score 0-100 against peers.
+
+    ``profile`` is an :class:`ipvalue.profile.BorrowerProfile`; without peers (no scores) the chart says so.
+    """
+    dims = profile.dimensions
+    labels = [str(v) for v in dims["label_zh" if lang == "zh" else "label_en"]]
+    values = np.asarray(dims["score"], dtype=float)
+    if ax is None:
+        fig = Figure(figsize=(4.8, 4.2), layout="constrained", facecolor="white")
+        ax = fig.add_subplot(projection="polar")
+    else:
+        fig = cast(Figure, ax.figure)
+    angles = np.linspace(0.0, 2.0 * np.pi, len(labels), endpoint=False)
+    ax.set_xticks(angles, labels)
+    ax.set_ylim(0, 100)
+    ax.set_yticks([25, 50, 75, 100])
+    ax.tick_params(axis="y", labelsize=7)
+    if np.isnan(values).all():
+        _note(ax, "无同业对照组，不评分" if lang == "zh" else "no peer cohort: no scores")
+        return _finish(fig, lang)
+    closed = np.r_[np.nan_to_num(values, nan=0.0), np.nan_to_num(values[:1], nan=0.0)]
+    ring = np.r_[angles, angles[:1]]
+    ax.plot(ring, np.full(len(ring), 50.0), color=_GREY, linewidth=0.8, linestyle="--")
+    ax.plot(ring, closed, color=_BLUE, linewidth=1.6)
+    ax.fill(ring, closed, color=_BLUE, alpha=0.2)
+    grade = profile.grade or "-"
+    title = f"技术实力画像 {grade}" if lang == "zh" else f"Technology profile {grade}"
+    ax.set_title(title, fontsize=10)
+    return _finish(fig, lang)
