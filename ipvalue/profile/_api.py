@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from ipvalue import __version__
-from ipvalue.runtime import DEFAULT_CHUNK_SIZE, get_backend, require_dask
 from ipvalue.facts import columns as C
 from ipvalue.profile._grade import grade_of, reason_text, strongest_weakest
 from ipvalue.profile._indicators import ProfileInputError, firm_indicators, patent_facts
@@ -36,6 +35,7 @@ from ipvalue.profile._scoring import (
     top_decile_shares,
 )
 from ipvalue.profile._weights import ProfileWeights, load_profile_weights
+from ipvalue.runtime import DEFAULT_CHUNK_SIZE, get_backend, require_dask
 
 __all__ = ["BorrowerProfile", "BookProfile", "profile_borrower", "profile_book", "profile_chunk"]
 
@@ -205,6 +205,7 @@ def _against(
             "quality_threshold": thr,
             "size": subj["size"].to_numpy(),
             "core_class": subj["core_class"].to_numpy(dtype=object),
+            "core_industry": subj["core_industry"].to_numpy(dtype=object),
         },
         index=subj.index,
     )
@@ -504,6 +505,7 @@ def profile_borrower(
         "n_peers": 0,
         "size": int(own["size"].iloc[0]),
         "core_class": str(own["core_class"].iloc[0]),
+        "industry": str(own["core_industry"].iloc[0]),
         "quality_threshold": None,
     }
     if peers is None:
@@ -551,12 +553,12 @@ def profile_borrower(
         )
         strongest, weakest = strongest_weakest(pd.Series(score_row, index=names), w)
         notes_en.append(
-            f"peer cohort: {cohort['level']} = {cohort['key']} ({cohort['n_peers']} firms); the industry is the "
-            "firm's core CPC class (no IPC-to-industry concordance is applied yet)"
+            f"peer cohort: {cohort['level']} = {cohort['key']} ({cohort['n_peers']} firms); industry from the bundled "
+            "partial IPC-to-GB/T 4754 concordance (ipvalue.facts.industry), else the core CPC class"
         )
         notes_zh.append(
-            f"同业对照组：{cohort['level']} = {cohort['key']}（{cohort['n_peers']}家企业）；行业按企业核心CPC大类划分"
-            "（尚未使用IPC与国民经济行业分类对照表）"
+            f"同业对照组：{cohort['level']} = {cohort['key']}（{cohort['n_peers']}家企业）；行业按内置的部分"
+            "IPC与国民经济行业分类对照表确定，无对应时按企业核心CPC大类"
         )
     gw = w.global_weights()
     indicators = pd.DataFrame(

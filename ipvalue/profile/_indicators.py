@@ -49,6 +49,7 @@ import pandas as pd
 
 from ipvalue.errors import InputError
 from ipvalue.facts import columns as C
+from ipvalue.facts.industry import industry_for_ipc
 from ipvalue.facts.patent import LEGAL_STATUSES
 from ipvalue.profile._weights import INDICATORS
 
@@ -72,6 +73,7 @@ FACT_COLUMNS: tuple[str, ...] = (
     "claims",
     "cpc_subclass",
     "cpc_class",
+    "industry",
     "in_product_line",
     "licensed",
     "transferred_in",
@@ -83,8 +85,8 @@ FACT_COLUMNS: tuple[str, ...] = (
     "pledged",
 )
 
-#: firm columns besides the indicators: size (patents in force), core CPC class and its section
-EXTRA_FIRM_COLUMNS: tuple[str, ...] = ("size", "core_class", "core_section")
+#: firm columns besides the indicators: size (patents in force), core industry, core CPC class and its section
+EXTRA_FIRM_COLUMNS: tuple[str, ...] = ("size", "core_industry", "core_class", "core_section")
 
 
 class ProfileInputError(InputError):
@@ -193,7 +195,9 @@ def patent_facts(
     day = np.datetime64(as_of, "D")
     b3, b5, b10 = (_years_before(as_of, y) for y in (3, 5, 10))
     paid = C.dates(frame, "fees_paid_through", ids=ids, error=E)
-    sub, cls = _first_codes(C.texts(frame, "cpc"))
+    cpc_text = C.texts(frame, "cpc")
+    sub, cls = _first_codes(cpc_text)
+    industry = industry_for_ipc(pd.Series(cpc_text, dtype=object))["industry_code"].to_numpy(dtype=object)
     group = C.texts(frame, "group")
     cols = set(frame.columns)
     transfers = C.numbers(frame, "transfers", ids=ids, default=0.0, error=E)
@@ -216,6 +220,7 @@ def patent_facts(
             "claims": C.numbers(frame, "claims", ids=ids, error=E),
             "cpc_subclass": sub,
             "cpc_class": cls,
+            "industry": np.where(pd.isna(industry), "", industry).astype(object),
             "in_product_line": (group != "").astype(float),
             "licensed": (C.flags(frame, "licensed", ids=ids, error=E) == 1.0).astype(float),
             "transferred_in": moved_in.astype(float),
@@ -288,7 +293,10 @@ def _class_spread(
 
 
 def _core_class(cls: np.ndarray, codes: np.ndarray, mask: np.ndarray, n_firms: int) -> np.ndarray:
-    """The most frequent 3-character CPC class of each firm's rows in ``mask`` (ties: the first alphabetically)."""
+    """The most frequent non-blank label (CPC class, industry) of each firm's rows in ``mask``.
+
+    Ties go to the first alphabetically; a firm without any label gets ``""``.
+    """
     m = mask & (cls != "")
     counts = pd.DataFrame({"f": codes[m], "c": cls[m]}).groupby(["f", "c"], sort=True).size().reset_index()
     counts.columns = ["f", "c", "k"]
@@ -376,6 +384,7 @@ def firm_indicators(
     out = pd.DataFrame({name: np.asarray(raw[name], dtype=float) for name in order_names}, index=names)
     out.index.name = "firm"
     out["size"] = np.searchsorted(np.asarray(size_edges), g, side="right").astype(np.int64)
+    out["core_industry"] = _core_class(col["industry"], codes, in_force_mask, k)
     core = _core_class(col["cpc_class"], codes, in_force_mask, k)
     out["core_class"] = core
     out["core_section"] = np.array([c[:1] for c in core], dtype=object)

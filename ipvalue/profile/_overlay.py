@@ -82,7 +82,9 @@ def read_notch_table(table: NotchTable | Mapping[str, Any] | str | Path, grades:
             f"{origin}: 'master_scale' must be a list of at least two PDs", "master_scale"
         )
     pds = tuple(float(p) for p in scale)
-    if not all(0.0 < p <= 1.0 and math.isfinite(p) for p in pds) or any(a >= b for a, b in zip(pds, pds[1:], strict=False)):
+    if not all(0.0 < p <= 1.0 and math.isfinite(p) for p in pds) or any(
+        a >= b for a, b in zip(pds, pds[1:], strict=False)
+    ):
         raise OverlayTableError(
             f"{origin}: 'master_scale' must be strictly increasing PDs in (0, 1], got {list(pds)}",
             "master_scale",

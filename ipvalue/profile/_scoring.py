@@ -1,8 +1,9 @@
 """Peer cohorts, percentiles and scores of the technology profile.
 
 A firm's peers are the reference firms that share its key at the finest cohort level holding at least
-``min_firms`` of them: ``class+size`` (core CPC class and size bucket), then ``section+size``, then ``size``,
-then ``all`` (the whole reference book, used whatever its size). The percentile of a value ``x`` among the ``n``
+``min_firms`` of them: ``industry+size`` (the 国民经济行业 division most of its patents in force point to, through
+:func:`ipvalue.facts.industry.industry_for_ipc`, and the size bucket), then ``class+size`` (core CPC class), then
+``section+size``, then ``size``, then ``all`` (the whole reference book, used whatever its size). The percentile of a value ``x`` among the ``n``
 peer values ``y`` is the mid-rank ``100 * (#{y < x} + 0.5 #{y == x}) / n`` (a firm profiled inside its own book
 counts itself once). A score orients the percentile so that higher is better: ``P`` for an indicator where more
 is better, ``100 - P`` where less is better. Dimension scores are weighted means of the indicator scores, the
@@ -29,16 +30,18 @@ __all__ = [
 ]
 
 #: cohort levels from the finest to the whole book
-COHORT_LEVELS: tuple[str, ...] = ("class+size", "section+size", "size", "all")
+COHORT_LEVELS: tuple[str, ...] = ("industry+size", "class+size", "section+size", "size", "all")
 
 
 def cohort_keys(firms: pd.DataFrame) -> pd.DataFrame:
-    """The key of each firm at every cohort level (``""`` where the level does not apply: no CPC class)."""
+    """The key of each firm at every cohort level (``""`` where the level does not apply: no industry, no class)."""
     size = firms["size"].astype(str).to_numpy(dtype=object)
+    ind = firms["core_industry"].to_numpy(dtype=object)
     cls = firms["core_class"].to_numpy(dtype=object)
     sec = firms["core_section"].to_numpy(dtype=object)
     return pd.DataFrame(
         {
+            "industry+size": np.where(ind != "", ind + "|" + size, ""),
             "class+size": np.where(cls != "", cls + "|" + size, ""),
             "section+size": np.where(sec != "", sec + "|" + size, ""),
             "size": size,

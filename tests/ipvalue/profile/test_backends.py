@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipvalue.runtime import DaskBackend
 from ipvalue.profile import profile_book, profile_borrower, synthetic_book
+from ipvalue.runtime import DaskBackend
 
 AS_OF = dt.date(2026, 6, 30)
 
@@ -23,7 +23,7 @@ def test_chunking_does_not_change_the_book():
     assert_same(whole, profile_book(book, as_of=AS_OF, chunk_size=500))
     assert_same(whole, profile_book(book.sample(frac=1.0, random_state=4), as_of=AS_OF, chunk_size=777))
     assert len(whole.firms) == 400
-    assert set(whole.firms["cohort_level"]) <= {"class+size", "section+size", "size", "all"}
+    assert set(whole.firms["cohort_level"]) <= {"industry+size", "class+size", "section+size", "size", "all"}
     p = whole.percentiles.to_numpy()
     assert ((p[~np.isnan(p)] >= 0) & (p[~np.isnan(p)] <= 100)).all()
 

@@ -95,6 +95,19 @@ def test_every_indicator_by_hand():
     assert prof.indicators["percentile"].isna().all()
     assert "No peer cohort" in prof.notes["en"][0] and "未提供同业对照组" in prof.notes["zh"][0]
     assert prof.cohort["size"] == 1 and prof.cohort["core_class"] == "G06"
+    # G06F is left out of the bundled concordance (spread over several divisions); P3's H04L points to C39,
+    # the only industry among the patents in force
+    assert prof.cohort["industry"] == "C39"
+
+
+def test_industry_from_the_concordance():
+    # A61B -> C35 and H04L -> C39 in ipvalue/data/industry_ipc_concordance.json (title match, partial table)
+    frame = small_portfolio()
+    frame["cpc"] = ["A61B5/00", "A61B5/02", "H04L9/00", "A61B1/00", "A61B3/00", None, "H04L5/00"]
+    prof = profile_borrower(frame, as_of=AS_OF)
+    # in force: P1, P2 (A61B), P3, P7 (H04L): a tie, broken alphabetically -> C35
+    assert prof.cohort["industry"] == "C35"
+    assert list(prof.patents["industry"]) == ["C35", "C35", "C39", "C35", "C35", "", "C39"]
     assert prof.firm == "示例科技有限公司"
 
 
