@@ -40,9 +40,12 @@ def env_secret(name: str, env: Mapping[str, str] | None = None) -> Secret | None
 def make_patent(patent_id: str, fields: Mapping[str, Any], *, source: str, fetched_at: float) -> Patent:
     """Build a :class:`Patent` from parsed fields, turning a validation error into :class:`ParseError`.
 
-    Fields that are None are left unset, so ``Patent.model_fields_set`` tells what the source really said.
+    Fields that are None are left unset, so ``Patent.model_fields_set`` tells what the source really said;
+    the one exception is ``legal_status``: a record whose status the source did not state gets None (unknown),
+    never the model's hand-entry default ``"granted"``.
     """
     clean = {k: v for k, v in fields.items() if v is not None and v != [] and k != "patent_id"}
+    clean.setdefault("legal_status", None)
     try:
         return Patent(patent_id=patent_id, **clean, source=source, fetched_at=iso_time(fetched_at))
     except ValueError as exc:  # pydantic ValidationError is a ValueError

@@ -336,7 +336,8 @@ async def fetch_async(
         if found:
             fields, prov = merge_patent(n, found, priority=priority, field_priority=field_priority)
             try:
-                patents.append(Patent(patent_id=n, **fields))
+                # a status no source stated stays unknown (None), never the model's default "granted"
+                patents.append(Patent(patent_id=n, **{"legal_status": None, **fields}))
             except ValueError as exc:
                 msg = " ".join(str(exc).split())[:300]
                 failures.append(

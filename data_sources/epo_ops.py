@@ -678,12 +678,20 @@ def legal_facts(
             if e.ref_kind and e.gazette_date and is_grant(e.country, e.ref_kind, e.gazette_date)
         ]
     grant_date = min(grant_dates, default=None)
-    status = "granted" if grant_date is not None else "pending"
+    # the starting status is what the kinds state: granted with a grant, pending when the publication's kind is
+    # an application's; a kind the table does not know leaves it unknown (None), never a default
+    status: str | None
+    if grant_date is not None:
+        status = "granted"
+    elif is_grant(me.country, me.kind, me.publication_date) is False:
+        status = "pending"
+    else:
+        status = None
     lapse_date = None
 
     for e in events:
         g = groups[e]
-        if g in ("grant", "grant_published") and status == "pending":
+        if g in ("grant", "grant_published") and status in (None, "pending"):
             status = "granted"
         elif g == "invalidated":
             status, lapse_date = "revoked", e.date
@@ -702,9 +710,9 @@ def legal_facts(
         opposition = row.opposition
         if row.status in ("revoked", "withdrawn"):
             status, lapse_date = row.status, staa.date
-        elif row.status == "granted" and status in ("pending", "withdrawn"):
+        elif row.status == "granted" and status in (None, "pending", "withdrawn"):
             status, lapse_date = "granted", None
-        elif row.status == "pending" and status == "withdrawn" and grant_date is None:
+        elif row.status == "pending" and status in (None, "withdrawn") and grant_date is None:
             status, lapse_date = "pending", None
 
     # European patents: national lapses and national fees per state

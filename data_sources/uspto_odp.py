@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ import httpx
 from data_sources._base import HttpSource, Outcome, Progress, env_secret, make_patent, require
 from data_sources._errors import AuthError, NotFound, ParseError
 from data_sources._http import Secret
+from data_sources._inpadoc import conveyance_of
 from ipvalue.facts.numbers import parse_number
 
 __all__ = [
@@ -33,6 +35,9 @@ __all__ = [
     "parse_continuity",
     "earliest_filing_date",
     "status_to_legal",
+    "parse_assignments",
+    "owner_facts",
+    "Assignment",
     "Parent",
     "ENV_KEY",
     "NON_BENEFIT_LINKS",
@@ -90,7 +95,10 @@ def _bag(body: bytes | str | Mapping[str, Any], what: str) -> Mapping[str, Any]:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"{what}: not JSON ({exc})", source="uspto_odp") from exc
-    bag = data.get("patentFileWrapperDataBag") if isinstance(data, Mapping) else None
+    bag = None
+    if isinstance(data, Mapping):
+        # "patentBag" is the shape of the ODP beta API (beta-api.uspto.gov, 2024): the same fields, flat
+        bag = data.get("patentFileWrapperDataBag", data.get("patentBag"))
     if not isinstance(bag, list):
         raise ParseError(f"{what}: no patentFileWrapperDataBag", source="uspto_odp")
     if not bag:
@@ -98,11 +106,16 @@ def _bag(body: bytes | str | Mapping[str, Any], what: str) -> Mapping[str, Any]:
     return bag[0]
 
 
-def status_to_legal(code: int | None, text: str | None, granted: bool) -> str | None:
+def status_to_legal(
+    code: int | None, text: str | None, granted: bool, *, application_type: str | None = None
+) -> str | None:
     """Portfolio status from an ODP application status.
 
     150 Patented Case: granted; 250 Patent Expired Due to NonPayment of Maintenance Fees: lapsed; other
     expiry texts: expired; abandonment texts: withdrawn; otherwise pending before grant, granted after.
+    Unknown (None), never a guess: no status at all; a status that ends proceedings without saying how
+    ("Proceedings Terminated", "Missassigned Application Number"); an international (PCT) application, which
+    the USPTO never grants itself (its national-stage child is the patent).
     """
     t = (text or "").lower()
     if code == 250 or "nonpayment of maintenance" in t:
@@ -115,11 +128,16 @@ def status_to_legal(code: int | None, text: str | None, granted: bool) -> str | 
         return "withdrawn"
     if code is None and not t:
         return None
-    return "granted" if granted else "pending"
+    if granted:
+        return "granted"
+    if (application_type or "").upper() == "PCT" or code in (1, 3) or "terminated" in t or "missassigned" in t:
+        return None
+    return "pending"
 
 
 def _entity(meta: Mapping[str, Any]) -> str | None:
-    cat = str((meta.get("entityStatusData") or {}).get("businessEntityStatusCategory") or "").lower()
+    cat = (meta.get("entityStatusData") or {}).get("businessEntityStatusCategory")
+    cat = str(cat or meta.get("businessEntityStatusCategory") or "").lower()
     if "micro" in cat:
         return "micro"
     if "small" in cat:
@@ -133,7 +151,7 @@ def parse_continuity(body: bytes | str | Mapping[str, Any]) -> list[Parent]:
     """Parent links of an ODP ``/continuity`` (or full application) answer, in the order given."""
     rec = _bag(body, "continuity")
     out = []
-    for p in rec.get("parentContinuityBag") or []:
+    for p in _parent_bag(rec) or []:
         code = p.get("parentApplicationStatusCode")
         out.append(
             Parent(
@@ -146,6 +164,145 @@ def parse_continuity(body: bytes | str | Mapping[str, Any]) -> list[Parent]:
                 patent_number=p.get("parentPatentNumber"),
             )
         )
+    return out
+
+
+def _parent_bag(rec: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """Parent links of a record, None when it carries no continuity at all.
+
+    ``parentContinuityBag`` (ODP) or ``continuityBag.parentContinuityBag`` (the beta API).
+    """
+    if "parentContinuityBag" in rec:
+        return list(rec.get("parentContinuityBag") or [])
+    if "continuityBag" in rec:
+        return list((rec.get("continuityBag") or {}).get("parentContinuityBag") or [])
+    return None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One recorded assignment of a US application or patent (ODP ``assignmentBag``).
+
+    Attributes
+    ----------
+    recorded : datetime.date or None
+        ``assignmentRecordedDate``.
+    executed : datetime.date or None
+        Latest ``executionDate`` of its assignors.
+    conveyance : str
+        ``conveyanceText`` as sent.
+    kind : str or None
+        What it conveys (:func:`data_sources._inpadoc.conveyance_of`): ``transfer``, ``security``,
+        ``release``, ``name_change``, ``correction``, ``license``, or None.
+    assignees, assignors : tuple of str
+    reel_frame : str or None
+    """
+
+    recorded: dt.date | None
+    executed: dt.date | None
+    conveyance: str
+    kind: str | None
+    assignees: tuple[str, ...]
+    assignors: tuple[str, ...]
+    reel_frame: str | None
+
+
+def _assignment_records(rec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    bag = rec.get("assignmentBag")
+    if isinstance(bag, Mapping):  # one assignment sent as an object, not a list (seen in swagger examples)
+        return [bag]
+    return [a for a in bag or [] if isinstance(a, Mapping)]
+
+
+def parse_assignments(body: bytes | str | Mapping[str, Any]) -> list[Assignment]:
+    """Assignments of an ODP ``/assignment`` answer (or a full record), oldest recorded first."""
+    rec = _bag(body, "assignment")
+    out = []
+    for a in _assignment_records(rec):
+        text = " ".join(str(a.get("conveyanceText") or "").split())
+        executed = [d for d in (_d(x.get("executionDate")) for x in a.get("assignorBag") or []) if d]
+        out.append(
+            Assignment(
+                recorded=_d(a.get("assignmentRecordedDate") or a.get("assignmentReceivedDate")),
+                executed=max(executed, default=None),
+                conveyance=text,
+                kind=conveyance_of(text),
+                assignees=tuple(
+                    n for x in a.get("assigneeBag") or [] if (n := " ".join(str(x.get("assigneeNameText") or "").split()))
+                ),
+                assignors=tuple(
+                    n for x in a.get("assignorBag") or [] if (n := " ".join(str(x.get("assignorName") or "").split()))
+                ),
+                reel_frame=a.get("reelAndFrameNumber") or a.get("reelNumber/frameNumber"),
+            )
+        )
+    return sorted(out, key=lambda x: (x.recorded or x.executed or dt.date.min))
+
+
+def _person_key(name: str) -> frozenset[str]:
+    """A name as a set of words: "BEST, SCOTT C." and "Scott C. Best" are one person."""
+    return frozenset(w for w in re.findall(r"[A-Z0-9]+", name.upper()) if len(w) > 1 or w.isdigit()) or frozenset(
+        re.findall(r"[A-Z0-9]+", name.upper())
+    )
+
+
+def owner_facts(
+    applicants: Sequence[str], inventors: Sequence[str], assignments: Sequence[Assignment] | None
+) -> dict[str, Any]:
+    """Owner, transfers and security interests of a US application from its applicants and assignments.
+
+    Rules: the owner is the assignee of the latest recorded transfer of ownership (an assignment, a merger,
+    a nunc pro tunc assignment) or change of name; without one, the applicants, where an inventor listed as an
+    applicant (older US applications name the inventors as applicants) is never the owner when another
+    applicant (an assignee) is named. Security interests, releases, licences and corrections never move the
+    owner: a security interest pledges the patent to its assignee (the secured party) until a release by that
+    party.
+
+    Parameters
+    ----------
+    applicants, inventors : sequence of str
+    assignments : sequence of Assignment or None
+        None when the assignment data was not read.
+
+    Returns
+    -------
+    dict
+        ``owner`` (list), ``owner_basis`` (``assignment``, ``applicant`` or None), and when assignments were
+        read ``transfers``, ``last_transfer_date``; ``pledged``, ``pledgee``, ``pledge_date`` when a security
+        interest or release was recorded.
+    """
+    inventor_keys = {_person_key(i) for i in inventors if i}
+    named = [a for a in applicants if a]
+    assignees = [a for a in named if _person_key(a) not in inventor_keys]
+    owners = assignees or named
+    out: dict[str, Any] = {"owner": owners, "owner_basis": "applicant" if owners else None}
+    if assignments is None:
+        return out
+    moves = [a for a in assignments if a.kind in ("transfer", "name_change") and a.assignees]
+    if moves:
+        last = moves[-1]
+        out["owner"] = list(dict.fromkeys(last.assignees))
+        out["owner_basis"] = "assignment"
+    transfers = [a for a in assignments if a.kind == "transfer"]
+    out["transfers"] = len(transfers)
+    out["last_transfer_date"] = max((a.recorded for a in transfers if a.recorded), default=None)
+    open_pledges: dict[str, dt.date | None] = {}
+    seen = False
+    for a in assignments:
+        if a.kind == "security":
+            seen = True
+            for party in a.assignees or ("",):
+                open_pledges[party] = a.executed or a.recorded
+        elif a.kind == "release":
+            seen = True
+            parties = {_person_key(p) for p in a.assignors}
+            named_open = [p for p in open_pledges if _person_key(p) in parties]
+            for p in named_open or list(open_pledges):
+                open_pledges.pop(p, None)
+    if seen:
+        out["pledged"] = bool(open_pledges)
+        out["pledgee"] = ";".join(p for p in open_pledges if p) or None
+        out["pledge_date"] = max((d for d in open_pledges.values() if d), default=None)
     return out
 
 
@@ -200,26 +357,39 @@ def parse_application(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
         including provisionals).
     """
     rec = _bag(body, "application")
-    meta = rec.get("applicationMetaData") or {}
+    meta = rec.get("applicationMetaData") or rec  # the beta API sent the metadata fields flat
     app_no = str(rec.get("applicationNumberText") or "")
     grant = _d(meta.get("grantDate"))
     code = meta.get("applicationStatusCode")
     text = meta.get("applicationStatusDescriptionText")
-    owners = [
+    applicants = [
         a.get("applicantNameText") for a in meta.get("applicantBag") or [] if a.get("applicantNameText")
     ]
-    if not owners and meta.get("firstApplicantName"):
-        owners = [meta["firstApplicantName"]]
+    if not applicants and meta.get("firstApplicantName"):
+        applicants = [meta["firstApplicantName"]]
+    inventors = [
+        i.get("inventorNameText") or " ".join(filter(None, (i.get("firstName"), i.get("lastName"))))
+        for i in meta.get("inventorBag") or []
+    ]
+    has_assignments = "assignmentBag" in rec
+    owned = owner_facts(
+        applicants, inventors, parse_assignments({"patentFileWrapperDataBag": [rec]}) if has_assignments else None
+    )
     kind = str(meta.get("applicationTypeLabelName") or meta.get("applicationTypeCode") or "").lower()
     ptype = "design" if kind.startswith("des") else "invention" if kind else None
     filing = _d(meta.get("filingDate"))
     out: dict[str, Any] = {
         "patent_id": f"US{meta['patentNumber']}" if meta.get("patentNumber") else None,
         "title": " ".join(str(meta.get("inventionTitle") or "").split()) or None,
-        "owner": owners,
+        "owner": owned.pop("owner"),
         "filing_date": filing,
         "grant_date": grant,
-        "legal_status": status_to_legal(int(code) if code is not None else None, text, grant is not None),
+        "legal_status": status_to_legal(
+            int(code) if code is not None else None,
+            text,
+            grant is not None,
+            application_type=meta.get("applicationTypeLabelName") or meta.get("applicationTypeCategory"),
+        ),
         "entity_size": _entity(meta),
         "cpc": list(dict.fromkeys("".join(c.split()) for c in meta.get("cpcClassificationBag") or [])),
         "patent_type": ptype,
@@ -227,11 +397,14 @@ def parse_application(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
         "status_code": int(code) if code is not None else None,
         "status_text": text,
         "publication_number": meta.get("earliestPublicationNumber"),
+        "applicants": applicants,
+        "inventor_names": inventors,
+        **owned,
     }
     if "patentTermAdjustmentData" in rec:
         total = (rec.get("patentTermAdjustmentData") or {}).get("adjustmentTotalQuantity")
         out["term_adjustment_days"] = int(total) if total is not None else None
-    if "parentContinuityBag" in rec:
+    if _parent_bag(rec) is not None:
         parents = parse_continuity({"patentFileWrapperDataBag": [rec]})
         out.update(_continuity_fields(filing, parents, app_no))
     return out
@@ -332,7 +505,20 @@ class UsptoOdp(HttpSource):
             adj = await self._get(f"{APPS}/{app_no}/adjustment", kind="biblio", label=f"{number} adjustment")
             fields["term_adjustment_days"] = parse_adjustment(adj.body)
             fetched = max(fetched, adj.fetched_at)
+        if "transfers" not in fields:  # the hit carried no assignment data: the owner comes from it
+            try:
+                asg = await self._get(
+                    f"{APPS}/{app_no}/assignment", kind="legal", label=f"{number} assignment"
+                )
+            except NotFound:  # ODP answers 404 "no matching records" when no assignment was recorded
+                assignments: list[Assignment] = []
+            else:
+                assignments = parse_assignments(asg.body)
+                fetched = max(fetched, asg.fetched_at)
+            fields.update(owner_facts(fields["applicants"], fields["inventor_names"], assignments))
         fields.pop("parents", None)
+        for internal in ("applicants", "inventor_names"):
+            fields[internal] = ";".join(fields[internal]) or None
         fields.pop("patent_id", None)
         if p.kind and not p.kind.startswith("A") and fields.get("legal_status") == "pending":
             fields["legal_status"] = None

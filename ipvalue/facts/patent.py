@@ -114,7 +114,9 @@ class Patent(BaseModel):
         Two-letter office code; taken from the number when omitted.
     patent_type : {"invention", "utility_model", "design"}
         Taken from the number when it tells (CN application type digit, CN kind code, US ``D``).
-    legal_status : {"pending", "granted", "lapsed", "expired", "revoked", "withdrawn"}
+    legal_status : {"pending", "granted", "lapsed", "expired", "revoked", "withdrawn"} or None
+        Defaults to ``"granted"`` for a patent described by hand; None means unknown (a fetched record whose
+        sources did not state it), which collateral eligibility fails with ``STATUS_UNKNOWN``.
     filing_date, priority_date, grant_date, expiry_date, fees_paid_through : datetime.date, optional
         ``expiry_date`` overrides the statutory expiry computed by :mod:`ipvalue.terms`.
     owner, cpc, family_jurisdictions : list of str
@@ -138,7 +140,7 @@ class Patent(BaseModel):
     grant_date: dt.date | None = None
     expiry_date: dt.date | None = None
     term_adjustment_days: int = Field(default=0, ge=0)
-    legal_status: LegalStatus = "granted"
+    legal_status: LegalStatus | None = "granted"
     fees_paid_through: dt.date | None = None
     claims: int | None = Field(default=None, ge=0)
     independent_claims: int | None = Field(default=None, ge=0)

@@ -71,8 +71,8 @@ def test_three_sources_end_to_end(any_server):
     bad = res.failures.set_index("patent_id")
     assert bad.loc["not a number", "error"] == "BAD_NUMBER"
     assert bad.loc["EP9999999A1", "error"] == "NOT_FOUND"
-    # ODP got asked only about the US number: search, continuity, adjustment
-    assert len(server.requests("/uspto")) == 3
+    # ODP got asked only about the US number: search, continuity, adjustment, assignment (the owner)
+    assert len(server.requests("/uspto")) == 4
     # provenance: one row per field kept, with its source
     prov = res.provenance.set_index(["patent_id", "field"])
     assert prov.loc[("US11646472B2", "term_adjustment_days"), "source"] == "uspto_odp"
@@ -424,9 +424,8 @@ def test_unstated_key_fields_are_flagged(server):
     server.add_lens("EP3200000B1", status="UNKNOWN", granted=False)
     res = fetch(server, ["EP3200000B1"], sources=("lens",))
     row = res.facts.loc["EP3200000B1"]
-    assert "legal_status" in row["unstated_fields"].split(
-        ";"
-    )  # the "granted" shown is only the model default
+    assert "legal_status" in row["unstated_fields"].split(";")
+    assert pd.isna(row["legal_status"])  # unknown, never the model's hand-entry default "granted"
     prov = res.provenance.set_index(["patent_id", "field"])
     assert prov.loc[("EP3200000B1", "legal_status"), "alternatives"] == "no source stated it"
 

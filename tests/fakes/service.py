@@ -53,6 +53,14 @@ FAULT_XML = (
     "<message>{message}</message></fault>"
 )
 NOT_FOUND_ODP = b'{"code":404,"message":"No matching records found","errorDetails":null}'
+#: parts of an ODP record served by a sub-resource (record key -> sub-resource); ``continuityBag`` is the beta
+#: API's form of the parent links
+ODP_SUB_KEYS = {
+    "parentContinuityBag": "continuity",
+    "continuityBag": "continuity",
+    "patentTermAdjustmentData": "adjustment",
+    "assignmentBag": "assignment",
+}
 
 
 @dataclass
@@ -215,12 +223,12 @@ class FakePatentService:
                 self.state.lens[f"{rec['jurisdiction']}{rec['doc_number']}{rec['kind']}"] = rec
         for path in sorted((FIXTURES / "uspto_odp").glob("application_*.json")):
             app = json.loads(path.read_bytes())
-            rec = app["patentFileWrapperDataBag"][0]
+            rec = (app.get("patentFileWrapperDataBag") or app.get("patentBag"))[0]  # ODP, or the beta API
             number = rec["applicationNumberText"]
             self.state.odp[number] = rec
             subs = {}
             for sub in ("continuity", "adjustment", "assignment"):
-                sub_path = path.with_name(f"{sub}_{number}.json")
+                sub_path = path.with_name(f"{sub}_{number.replace('/', '')}.json")
                 if sub_path.exists():
                     subs[sub] = sub_path.read_bytes()
             if subs:
@@ -688,7 +696,7 @@ class FakePatentService:
             field_, _, value = q.partition(":")
             hit = None
             for rec in self.state.odp.values():
-                meta = rec.get("applicationMetaData", {})
+                meta = rec.get("applicationMetaData") or rec
                 if (field_.endswith("patentNumber") and meta.get("patentNumber") == value) or (
                     field_.endswith("earliestPublicationNumber")
                     and meta.get("earliestPublicationNumber") == value
@@ -696,12 +704,8 @@ class FakePatentService:
                     hit = rec
             if hit is None:
                 return reply(404, NOT_FOUND_ODP, "application/json")
-            if self.odp_split and hit["applicationNumberText"] in self.state.odp_sub:
-                hit = {
-                    k: v
-                    for k, v in hit.items()
-                    if k not in ("parentContinuityBag", "patentTermAdjustmentData")
-                }
+            if self.odp_split:  # the sub-resources are asked for separately, as a client of the real API must
+                hit = {k: v for k, v in hit.items() if k not in ODP_SUB_KEYS}
             return reply(
                 200, json.dumps({"count": 1, "patentFileWrapperDataBag": [hit]}).encode(), "application/json"
             )
@@ -718,16 +722,11 @@ class FakePatentService:
         if sub in ("continuity", "adjustment", "assignment"):
             stored = self.state.odp_sub.get(app, {}).get(sub)
             if stored is None:
-                keep = {
-                    "continuity": "parentContinuityBag",
-                    "adjustment": "patentTermAdjustmentData",
-                    "assignment": "assignmentBag",
-                }[sub]
+                part = {k: found[k] for k in ODP_SUB_KEYS if k in found and ODP_SUB_KEYS[k] == sub}
+                if sub == "assignment" and not part.get("assignmentBag"):
+                    return reply(404, NOT_FOUND_ODP, "application/json")  # no assignment recorded
                 stored = json.dumps(
-                    {
-                        "count": 1,
-                        "patentFileWrapperDataBag": [{"applicationNumberText": app, keep: found.get(keep)}],
-                    }
+                    {"count": 1, "patentFileWrapperDataBag": [{"applicationNumberText": app, **part}]}
                 ).encode()
             return reply(200, stored, "application/json")
         return reply(404, NOT_FOUND_ODP, "application/json")
