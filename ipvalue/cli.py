@@ -160,11 +160,17 @@ def demo(
 
     assessment = iv.assess_collateral(valued, loan=loan, rng=seed)
     _print_summary(assessment)
+    # the demo firm's technology profile, against an invented peer book (300 synthetic firms, no real ones)
+    peers = iv.profile.synthetic_book(300, as_of=when, mean_patents=30, seed=3)
+    prof = iv.profile_borrower(valued, as_of=when, peers=peers)
+    typer.echo(
+        f"technology profile (against 300 invented peer firms): grade {prof.grade}, score {prof.score:.1f}"
+    )
     if not no_report:
         out.mkdir(parents=True, exist_ok=True)
         for suffix in (".html", ".pdf", ".xlsx"):
             path = out / f"collateral_report_{lang}{suffix}"
-            iv.report.write(assessment, path, lang=lang)
+            iv.report.write(assessment, path, lang=lang, profile=prof)
             typer.echo(f"wrote {path}")
 
 

@@ -386,12 +386,13 @@ def profile_radar(profile: Any, *, lang: str = "zh", ax: Axes | None = None) -> 
     labels = [str(v) for v in dims["label_zh" if lang == "zh" else "label_en"]]
     values = np.asarray(dims["score"], dtype=float)
     if ax is None:
-        fig = Figure(figsize=(4.8, 4.2), layout="constrained", facecolor="white")
+        fig = Figure(figsize=(5.6, 3.6), layout="constrained", facecolor="white")
         ax = fig.add_subplot(projection="polar")
     else:
         fig = cast(Figure, ax.figure)
     angles = np.linspace(0.0, 2.0 * np.pi, len(labels), endpoint=False)
     ax.set_xticks(angles, labels)
+    ax.tick_params(axis="x", labelsize=8, pad=2)
     ax.set_ylim(0, 100)
     ax.set_yticks([25, 50, 75, 100])
     ax.tick_params(axis="y", labelsize=7)
