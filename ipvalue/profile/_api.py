@@ -87,7 +87,9 @@ def _firm_chunks(frame: pd.DataFrame, firm_column: str, chunk_size: int) -> list
     order = np.argsort(codes, kind="stable")
     first_row = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=np.int64)
     sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]) if len(codes) else []
+    starts: np.ndarray = (
+        np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]) if len(codes) else np.empty(0, int)
+    )
     first_row[sorted_codes[starts]] = starts
     cid = first_row[sorted_codes] // max(1, int(chunk_size))
     cuts = np.flatnonzero(np.diff(cid)) + 1
@@ -106,7 +108,7 @@ def _reference(
 ) -> tuple[pd.DataFrame, pd.DataFrame, frozenset[str], list[str]]:
     """Raw firm indicators and in-force quality rows of every firm of a book, on a backend."""
     notes: list[str] = []
-    kw = {"as_of": as_of, "firm_column": firm_column, "size_edges": weights.size_edges}
+    kw: dict[str, Any] = {"as_of": as_of, "firm_column": firm_column, "size_edges": weights.size_edges}
     if C.is_dask_frame(peers):
         if "quality_score" not in peers.columns:
             raise ProfileInputError(
