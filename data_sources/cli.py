@@ -3,6 +3,10 @@
 :func:`make_fetch_command` builds the typer-annotated command; ``ipvalue/cli.py`` registers it with the
 frame the offline source serves (the demo portfolio): ``app.command("fetch")(make_fetch_command(loader))``.
 This module knows nothing of the demo: the offline facts are injected.
+
+It is light to import (``ipvalue --help`` imports every command module): pandas, pydantic and httpx are
+imported inside the command when it runs, never at module level (measured with
+``python -X importtime -c "import data_sources.cli"``; a test checks that none of them is imported).
 """
 
 from __future__ import annotations
@@ -10,12 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
-from ipvalue.facts.io import read_portfolio
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["make_fetch_command", "read_numbers", "default_cache_path", "BASE_URL_ENV"]
 
@@ -42,6 +46,8 @@ def read_numbers(path: Path) -> list[str]:
     if path.suffix.lower() in (".txt", ".lst", ""):
         lines = path.read_text(encoding="utf-8-sig").splitlines()
         return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+    from ipvalue.facts.io import read_portfolio
+
     frame = read_portfolio(path, errors="collect")
     return [str(x) for x in frame["patent_id"]]
 

@@ -130,7 +130,12 @@ def status_to_legal(
         return None
     if granted:
         return "granted"
-    if (application_type or "").upper() == "PCT" or code in (1, 3) or "terminated" in t or "missassigned" in t:
+    if (
+        (application_type or "").upper() == "PCT"
+        or code in (1, 3)
+        or "terminated" in t
+        or "missassigned" in t
+    ):
         return None
     return "pending"
 
@@ -228,22 +233,26 @@ def parse_assignments(body: bytes | str | Mapping[str, Any]) -> list[Assignment]
                 conveyance=text,
                 kind=conveyance_of(text),
                 assignees=tuple(
-                    n for x in a.get("assigneeBag") or [] if (n := " ".join(str(x.get("assigneeNameText") or "").split()))
+                    n
+                    for x in a.get("assigneeBag") or []
+                    if (n := " ".join(str(x.get("assigneeNameText") or "").split()))
                 ),
                 assignors=tuple(
-                    n for x in a.get("assignorBag") or [] if (n := " ".join(str(x.get("assignorName") or "").split()))
+                    n
+                    for x in a.get("assignorBag") or []
+                    if (n := " ".join(str(x.get("assignorName") or "").split()))
                 ),
                 reel_frame=a.get("reelAndFrameNumber") or a.get("reelNumber/frameNumber"),
             )
         )
-    return sorted(out, key=lambda x: (x.recorded or x.executed or dt.date.min))
+    return sorted(out, key=lambda x: x.recorded or x.executed or dt.date.min)
 
 
 def _person_key(name: str) -> frozenset[str]:
     """A name as a set of words: "BEST, SCOTT C." and "Scott C. Best" are one person."""
-    return frozenset(w for w in re.findall(r"[A-Z0-9]+", name.upper()) if len(w) > 1 or w.isdigit()) or frozenset(
-        re.findall(r"[A-Z0-9]+", name.upper())
-    )
+    return frozenset(
+        w for w in re.findall(r"[A-Z0-9]+", name.upper()) if len(w) > 1 or w.isdigit()
+    ) or frozenset(re.findall(r"[A-Z0-9]+", name.upper()))
 
 
 def owner_facts(
@@ -373,7 +382,9 @@ def parse_application(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     ]
     has_assignments = "assignmentBag" in rec
     owned = owner_facts(
-        applicants, inventors, parse_assignments({"patentFileWrapperDataBag": [rec]}) if has_assignments else None
+        applicants,
+        inventors,
+        parse_assignments({"patentFileWrapperDataBag": [rec]}) if has_assignments else None,
     )
     kind = str(meta.get("applicationTypeLabelName") or meta.get("applicationTypeCode") or "").lower()
     ptype = "design" if kind.startswith("des") else "invention" if kind else None

@@ -148,7 +148,9 @@ def test_ops_legal_facts_without_events_or_known_kind_leave_the_status_unknown()
     from data_sources.epo_ops import Family, FamilyMember
 
     # an office whose kind codes the table does not hold (BR), no legal event: unknown, not granted
-    member = FamilyMember("BR1234567B1", "BR", "B1", dt.date(2016, 9, 7), "BR2015123456A", dt.date(2015, 3, 2))
+    member = FamilyMember(
+        "BR1234567B1", "BR", "B1", dt.date(2016, 9, 7), "BR2015123456A", dt.date(2015, 3, 2)
+    )
     assert legal_facts(Family("1", 1, [member]), "BR1234567B1")["legal_status"] is None
     # a family answer without legal events (family_WO.2009085664.A2.xml): an application without a grant in its
     # family stays pending because its kind says so (EP 2225660 A2 and A4 only), never granted by default
@@ -241,8 +243,26 @@ def test_added_biblio_recordings(name, number, status, filing, owner):
 def test_full_cycle_answer_gives_the_application_and_its_grant():
     # fullcycle_EP.1000000.A1.xml: EP 1000000 A1 <date>20000517</date> and B1 <date>20030212</date>,
     # application <date>19991108</date>
-    pats = {p.patent_id: p for p in parse_biblio((OPS / "fullcycle_EP.1000000.A1.xml").read_bytes(), fetched_at=0.0)}
+    pats = {
+        p.patent_id: p
+        for p in parse_biblio((OPS / "fullcycle_EP.1000000.A1.xml").read_bytes(), fetched_at=0.0)
+    }
     assert pats["EP1000000A1"].legal_status == "pending"
     assert pats["EP1000000B1"].legal_status == "granted"
     assert pats["EP1000000B1"].grant_date == dt.date(2003, 2, 12)
     assert pats["EP1000000B1"].filing_date == dt.date(1999, 11, 8)
+
+
+# -- 6. the fetch command is light to import ----------------------------------------------------------------
+def test_fetch_command_module_imports_no_heavy_library():
+    # ``ipvalue --help`` imports every command module; data_sources.cli must not pull in pandas, numpy,
+    # pydantic or httpx at import (the time itself is measured in benchmarks, never asserted)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, data_sources.cli\n"
+        "print(','.join(m for m in ('pandas', 'numpy', 'pydantic', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

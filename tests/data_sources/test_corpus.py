@@ -166,16 +166,20 @@ def test_odp_pending_application_of_2024():
 
 
 # -- quota kinds ------------------------------------------------------------------------------------------------
-def test_anonymous_per_minute_quota_is_retried_not_an_auth_failure(server, vclock):
+def test_anonymous_per_minute_quota_is_retried_not_an_auth_failure(any_server, vclock):
+    server = any_server  # in process (MockTransport) and over loopback sockets
     server.inject("anonymous_minute", "/legal", times=1, retry_after="2")
+    kw = {} if isinstance(server, FakePatentServer) else {"transport": server.transport()}
     res = ds.fetch(
         ["EP2400812A1"],
         sources=["epo_ops"],
         base_urls=server.base_urls,
         env=server.env,
         source_options={"epo_ops": {"monotonic": vclock.now, "sleep": vclock.sleep}},
+        **kw,
     )
     assert list(res.facts.index) == ["EP2400812A1"] and res.failures.empty
+    assert any(r["status"] == 403 for r in server.requests("/epo"))  # the rejection really happened
 
 
 # -- end to end: ipvalue fetch on the fake server, then the assessment -----------------------------------------
@@ -214,3 +218,19 @@ def test_fetch_end_to_end_pledge_from_a_recorded_event_gives_already_pledged(tmp
     valued = iv.value_portfolio(row, as_of=as_of, rng=0)
     assessment = iv.assess_collateral(valued, loan=loan)
     assert "ALREADY_PLEDGED" in str(assessment.patents["ineligible_reasons"].iloc[0])
+
+
+def test_recorded_security_interest_sets_pledged_over_both_transports(any_server):
+    # family_legal_US.10465445.B2.xml as recorded: AS "SECURITY INTEREST", OWNER "WELLS FARGO BANK NATIONAL
+    # ASSOCIATION, TEXAS", Effective DATE 20200806; the biblio is synthetic (filed 20180313, published 20191105)
+    any_server.add_ep(
+        "US10465445B2", legal=False, applicants=["NCS MULTISTAGE INC"], filing_date="2018-03-13",
+        publication_date="2019-11-05",
+    )  # fmt: skip
+    kw = {} if isinstance(any_server, FakePatentServer) else {"transport": any_server.transport()}
+    res = ds.fetch(
+        ["US10465445B2"], sources=["epo_ops"], base_urls=any_server.base_urls, env=any_server.env, **kw
+    )
+    row = res.facts.loc["US10465445B2"]
+    assert bool(row["pledged"]) is True and row["pledgee"] == "WELLS FARGO BANK NATIONAL ASSOCIATION, TEXAS"
+    assert str(pd.Timestamp(row["pledge_date"]).date()) == "2020-08-06"
