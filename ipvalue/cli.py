@@ -467,11 +467,13 @@ def register_commands() -> None:
         return
     from data_sources.cli import make_fetch_command
     from ipvalue.service import audit_app, monitor_command, serve_command
+    from ipvalue.service.store_cli import store_app
 
     app.command("fetch")(make_fetch_command(demo_frame))
     app.command("report")(report_command)
     app.command("serve")(serve_command)
     app.command("monitor")(monitor_command)
+    app.add_typer(store_app, name="store")
     app.add_typer(audit_app, name="audit")
     app._ipvalue_registered = True  # type: ignore[attr-defined]
 

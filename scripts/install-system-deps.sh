@@ -5,8 +5,10 @@
 #   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0   text layout for WeasyPrint (PDF writer)
 #   poppler-utils           pdftoppm / pdftotext, used by the tests to open the PDF
 #   chromium                headless browser, used by the tests to load the HTML report
+#   postgresql              the server store's database; the tests start a throwaway cluster of their own
+#                           (initdb / pg_ctl under /usr/lib/postgresql/<version>/bin, as an unprivileged user)
 set -euo pipefail
-PKGS=(fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils chromium)
+PKGS=(fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils chromium postgresql)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

@@ -156,10 +156,10 @@ audit_app = typer.Typer(help="Check the service's audit trail.", no_args_is_help
 @audit_app.command("verify")
 def audit_verify_command(
     db: Annotated[
-        Path, typer.Option(help="Service database.", envvar="IPVALUE_DB", exists=True, dir_okay=False)
-    ] = Path("ipvalue-service.db"),
+        str, typer.Option(help="Service database: SQLite file or postgresql:// URL.", envvar="IPVALUE_DB")
+    ] = "ipvalue-service.db",
     audit_key_file: Annotated[
-        Path | None, typer.Option(help="The audit key (default <db>.audit-key).")
+        Path | None, typer.Option(help="The audit key (default <db>.audit-key; required with a URL).")
     ] = None,
     audit_anchor: Annotated[
         Path | None, typer.Option(help="The checkpoint file (default <db>.audit-anchor.jsonl).")
@@ -176,19 +176,29 @@ def audit_verify_command(
 
 
 def verify_database(
-    db: Path, key_file: Path | None = None, anchor: Path | None = None
+    db: str | Path, key_file: Path | None = None, anchor: Path | None = None
 ) -> tuple[int, list[str]]:
-    """Verify the audit trail of the service database ``db``: ``(exit code, report lines)``."""
+    """Verify the audit trail of the service database ``db`` (path or URL): ``(exit code, report lines)``."""
     from ipvalue.service.settings import ServiceSettings
+    from ipvalue.service.store import open_store
     from ipvalue.service.store.audit import AuditSigner, verify_audit
-    from ipvalue.service.store.sqlite import SQLiteAssessmentStore
+    from ipvalue.service.store.postgres import is_postgres_url
 
-    settings = ServiceSettings(db_path=db, audit_key_file=key_file, audit_anchor_file=anchor)
-    key_path = settings.audit_key_path()
+    if is_postgres_url(str(db)):
+        if key_file is None:
+            raise ValueError(
+                "a PostgreSQL database needs --audit-key-file (the key is not kept in the database)"
+            )
+        key_path, anchor_path = key_file, anchor
+    else:
+        if not Path(db).is_file():
+            raise FileNotFoundError(2, "no database", str(db))
+        settings = ServiceSettings(db_path=Path(db), audit_key_file=key_file, audit_anchor_file=anchor)
+        key_path, anchor_path = settings.audit_key_path(), settings.audit_anchor_path()
     if not key_path.exists():
         raise FileNotFoundError(2, "no audit key (give --audit-key-file)", str(key_path))
-    signer = AuditSigner.from_key_file(key_path, settings.audit_anchor_path())
-    store = SQLiteAssessmentStore(db)
+    signer = AuditSigner.from_key_file(key_path, anchor_path)
+    store = open_store(db, migrate=False, check=False)
     try:
         verdict = verify_audit(store.raw_audit_rows(), store.finished_records(), signer)
     finally:

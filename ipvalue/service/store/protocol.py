@@ -20,10 +20,11 @@ must give these guarantees (the SQLite backend's tests show each one):
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -41,6 +42,11 @@ __all__ = [
     "sha256_json",
     "result_hash",
     "new_record_id",
+    "utc_now",
+    "record_from_row",
+    "record_params",
+    "SchemaVersionError",
+    "AlertOutbox",
 ]
 
 Status = Literal["queued", "running", "done", "failed"]
@@ -78,6 +84,15 @@ def new_record_id(kind: str = "assessment") -> str:
     """A fresh random identifier (``asm_`` or ``val_`` + 32 hex digits)."""
     prefix = "val" if kind == "valuation" else "asm"
     return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 with microseconds (every stored timestamp has this form)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+class SchemaVersionError(IpvalueError):
+    """The database's schema is older (or newer) than this release expects: run ``ipvalue store migrate``."""
 
 
 class IdempotencyConflict(Exception):
@@ -203,6 +218,57 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def record_from_row(r: Mapping[str, Any]) -> AssessmentRecord:
+    """An :class:`AssessmentRecord` from a stored ``assessments`` row (JSON columns decoded)."""
+    artifacts = r["artifacts"]
+    return AssessmentRecord(
+        id=r["id"],
+        kind=r["kind"],
+        status=r["status"],
+        progress=float(r["progress"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        key_id=r["key_id"],
+        input=json.loads(r["input_json"]),
+        output=json.loads(r["output_json"]) if r["output_json"] is not None else None,
+        error=json.loads(r["error_json"]) if r["error_json"] is not None else None,
+        input_hash=r["input_hash"],
+        output_hash=r["output_hash"],
+        version=r["version"],
+        policy=r["policy"],
+        seed=r["seed"],
+        idempotency_key=r["idempotency_key"],
+        request_hash=r["request_hash"],
+        artifacts=bytes(artifacts) if artifacts is not None else None,
+        attempts=int(r.get("attempts") or 0),
+        lease_owner=r.get("lease_owner"),
+    )
+
+
+def record_params(record: AssessmentRecord) -> dict[str, Any]:
+    """The ``assessments`` columns of a new record (JSON encoded canonically), for an ``INSERT``."""
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "status": record.status,
+        "progress": record.progress,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "key_id": record.key_id,
+        "input_json": canonical_json(record.input),
+        "output_json": canonical_json(record.output) if record.output is not None else None,
+        "error_json": canonical_json(record.error) if record.error is not None else None,
+        "input_hash": record.input_hash,
+        "output_hash": record.output_hash,
+        "version": record.version,
+        "policy": record.policy,
+        "seed": record.seed,
+        "idempotency_key": record.idempotency_key,
+        "request_hash": record.request_hash,
+        "artifacts": record.artifacts,
+    }
+
+
 @runtime_checkable
 class AssessmentRepository(Protocol):
     """What the service needs from a store of assessments and audit entries (the seam for another database).
@@ -286,6 +352,63 @@ class AssessmentRepository(Protocol):
         """Keep a derived file; the first one stored under a name wins (they are deterministic)."""
         ...
 
+    def verify_audit_chain(self) -> int:
+        """Recompute the audit log's hash chain; the number of entries (:class:`AuditLogError` names a bad one)."""
+        ...
+
+    def schema_version(self) -> int:
+        """The highest schema migration applied to the database."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """``{"backend", "reachable", "schema_version", "expected_schema_version"}``; never raises."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class AlertOutbox(Protocol):
+    """Webhook subscriptions per API key, alerts and their outbox, the delivery log (both backends)."""
+
+    def add_webhook(self, key_id: str, url: str) -> dict[str, Any]:
+        """Register ``url`` for ``key_id``; the dict holds the subscription's ``secret`` (returned this once)."""
+        ...
+
+    def webhooks(self, key_id: str) -> list[dict[str, Any]]:
+        """The key's active subscriptions (never their secrets)."""
+        ...
+
+    def remove_webhook(self, key_id: str, webhook_id: str) -> bool:
+        """Stop a subscription (its deliveries and log are kept)."""
+        ...
+
+    def record_alert(
+        self, key_id: str, record_id: str | None, payload: dict[str, Any], audit: AuditEntry
+    ) -> tuple[str, list[str]]:
+        """Store an alert, one outbox row per active subscription of ``key_id`` and ``audit``, atomically."""
+        ...
+
+    def claim_deliveries(self, owner: str, lease_s: float, limit: int = 10) -> list[dict[str, Any]]:
+        """Lease due deliveries no live worker holds."""
+        ...
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: str,
+        owner: str,
+        *,
+        outcome: str,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        retry_in_s: float,
+    ) -> None:
+        """Log an attempt; delivered is final, anything else is retried ``retry_in_s`` from now."""
+        ...
+
+    def deliveries(self, key_id: str, webhook_id: str | None = None) -> list[dict[str, Any]]:
+        """The delivery log: each delivery with its attempts."""
         ...
