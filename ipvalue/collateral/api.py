@@ -25,6 +25,16 @@ from ipvalue.facts.columns import as_date, check_seed, is_dask_frame
 __all__ = ["assess_collateral"]
 
 
+def _valuation_date(attrs: Mapping[str, Any]) -> dt.date | None:
+    """The valuation's ``as_of`` recorded in ``attrs["ipvalue"]`` (None when not recorded)."""
+    when = (attrs or {}).get("ipvalue", {}).get("as_of")
+    return (
+        None
+        if when is None
+        else as_date(when, "valued.attrs['ipvalue']['as_of']", error=CollateralInputError)
+    )
+
+
 def _resolve_as_of(attrs: Mapping[str, Any], as_of: Any) -> dt.date:
     if as_of is None:
         as_of = (attrs or {}).get("ipvalue", {}).get("as_of")
@@ -164,8 +174,16 @@ def _assess(
 ) -> CollateralAssessment:
     """assess_collateral once its arguments are checked: one pass (``be`` None) or over chunks on ``be``."""
     attrs = _valued_attrs(valued)
+    as_of_d = _resolve_as_of(attrs, as_of)
+    valued_on = _valuation_date(attrs)
+    if valued_on is not None and valued_on > as_of_d:
+        raise CollateralInputError(
+            f"the valuation is dated {valued_on.isoformat()}, after the assessment's as_of {as_of_d.isoformat()}; "
+            "a pledge cannot rest on a valuation from the future",
+            field="as_of",
+        )
     ctx = CollateralContext(
-        loan=loan, policy=pol, as_of=_resolve_as_of(attrs, as_of), seed=seed, paths=paths, fx=fx
+        loan=loan, policy=pol, as_of=as_of_d, seed=seed, paths=paths, fx=fx, valuation_as_of=valued_on
     )
     core_fn: Any = assess_frame
     if be is not None:
@@ -190,7 +208,6 @@ def _assess(
         # work in patent_id order so that sums (and so every number) do not depend on the row order
         frame = frame.sort_index(kind="stable")
         core = core_fn(frame, ctx)
-    as_of_d = ctx.as_of
     input_hash = digest(
         canonical_frame(frame),
         json.dumps(attrs.get("ipvalue", {}), sort_keys=True, default=json_default),
@@ -214,6 +231,9 @@ def _assess(
     else:
         stress_df = pd.DataFrame(columns=list(STRESS_COLUMNS))
     summary = summarise(core, ctx, frame=frame, stress_df=stress_df)
+    if valued_on is not None and (as_of_d - valued_on).days > int(pol["valuation_max_age_days"]):
+        summary["flags"].append("STALE_VALUATION")
+    summary["valuation_as_of"] = None if valued_on is None else valued_on.isoformat()
     patents = core.patents.reindex(input_order)
     output_hash = digest(
         canonical_frame(patents),

@@ -47,7 +47,10 @@ REASON_CODES: dict[str, tuple[str, str]] = {
     "STATUS_UNKNOWN": ("legal status unknown", "法律状态不明"),
     "NOT_GRANTED": ("application not granted (pending or withdrawn)", "尚未授权（审中或已撤回）"),
     "LAPSED": ("terminated for unpaid annual fees", "未缴年费终止"),
-    "EXPIRED": ("term expired", "专利权期限届满"),
+    "EXPIRED": (
+        "term expired (status, expiry date or no remaining life at the assessment date)",
+        "专利权期限届满",
+    ),
     "INVALIDATED": ("declared invalid (revoked)", "已被宣告无效"),
     "TYPE_NOT_ACCEPTED": ("patent type not accepted by the policy", "该专利类型不接受质押"),
     "JURISDICTION_NOT_ACCEPTED": (
@@ -175,7 +178,16 @@ def check_eligibility(
     st = status.fillna("")
     checks["NOT_GRANTED"] = st.isin(["pending", "withdrawn"]).to_numpy(dtype=bool)
     checks["LAPSED"] = (st == "lapsed").to_numpy(dtype=bool)
-    checks["EXPIRED"] = (st == "expired").to_numpy(dtype=bool)
+    # past its term: the status says so, the remaining life at as_of is 0, or the expiry date has passed
+    expiry = columns.dates(
+        frame, "expiry_date", ids=frame.index.to_numpy(dtype=object), error=CollateralInputError
+    )
+    with np.errstate(invalid="ignore"):
+        checks["EXPIRED"] = (
+            (st == "expired").to_numpy(dtype=bool)
+            | (life <= 0)
+            | (~np.isnat(expiry) & (expiry <= np.datetime64(as_of, "D")))
+        )
     checks["INVALIDATED"] = (st == "revoked").to_numpy(dtype=bool)
     checks["TYPE_NOT_ACCEPTED"] = ~ptype.isin(list(pol["accepted_types"])).fillna(False).to_numpy(dtype=bool)
     offices = pol["accepted_jurisdictions"]

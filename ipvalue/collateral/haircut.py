@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
 from ipvalue.collateral._inputs import num
+from ipvalue.collateral.fx import fx_haircut
 from ipvalue.collateral.policy import Policy
 from ipvalue.facts.columns import text_series as text
 
@@ -58,12 +59,22 @@ __all__ = [
     "add_concentration_totals",
     "currency_haircut",
     "compute_haircuts",
+    "finish_explanations",
+    "PATENT_COMPONENTS",
     "COMPONENT_LABELS_ZH",
     "PATENT_TYPE_LABELS_ZH",
 ]
 
 #: haircut components, in the order they compose
-COMPONENTS: tuple[str, ...] = ("valuation", "market", "legal", "life", "concentration", "currency")
+COMPONENTS: tuple[str, ...] = (
+    "valuation",
+    "market",
+    "legal",
+    "life",
+    "concentration",
+    "currency",
+    "liquidity",
+)
 BUSINESS_DAYS_PER_YEAR = 250
 #: the components' names in the Chinese explanation (``haircut_explanation_zh``)
 COMPONENT_LABELS_ZH: dict[str, str] = {
@@ -73,6 +84,7 @@ COMPONENT_LABELS_ZH: dict[str, str] = {
     "life": "剩余保护期",
     "concentration": "集中度",
     "currency": "币种错配",
+    "liquidity": "变现能力",
 }
 #: patent types as the Chinese explanation names them (the policy caps the pledge rate by type)
 PATENT_TYPE_LABELS_ZH: dict[str, str] = {
@@ -80,6 +92,10 @@ PATENT_TYPE_LABELS_ZH: dict[str, str] = {
     "utility_model": "实用新型",
     "design": "外观设计",
 }
+#: the components set per patent (the liquidity haircut is set for the whole book, after the liquidation)
+PATENT_COMPONENTS: tuple[str, ...] = COMPONENTS[:-1]
+#: what else can bind a patent's pledge rate, as the Chinese explanation names it
+BINDING_LABELS_ZH: dict[str, str] = {"pledge_rate_cap": "质押率上限", "ineligible": "不符合质押条件"}
 _Z90 = float(ndtri(0.95))  # 1.6449: half-width of a 5-95% range in standard deviations
 
 
@@ -342,6 +358,7 @@ def compute_haircuts(
     horizon_years: float,
     fx_rate: np.ndarray,
     currency_mismatch: np.ndarray,
+    fx_volatility: np.ndarray | None = None,
     obsolescence_shift: float = 0.0,
     totals: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
@@ -420,7 +437,8 @@ def compute_haircuts(
         float(pol["concentration_free_share"]),
         totals=totals,
     )
-    h_fx = currency_haircut(currency_mismatch, pol["fx_haircut_10d"], n_r, t_m, t_n)
+    sig_fx = np.zeros(n) if fx_volatility is None else np.asarray(fx_volatility, dtype=float)
+    h_fx = np.where(currency_mismatch, fx_haircut(sig_fx, t_mkt, q), 0.0)
 
     comps = {
         "valuation": h_val,
@@ -429,6 +447,7 @@ def compute_haircuts(
         "life": h_life,
         "concentration": h_conc,
         "currency": h_fx,
+        "liquidity": np.zeros(n),  # set for the whole book once the liquidation is known (kernel)
     }
     retain = np.ones(n)
     for c in COMPONENTS:
@@ -495,7 +514,13 @@ def compute_haircuts(
             np.char.add(fig["share_product_line"], " of pledged value"),
         ),
     )
-    fx_note = np.where(currency_mismatch, "valued in another currency", "same currency")
+    fx_note = np.where(
+        currency_mismatch,
+        np.char.add(
+            np.char.add("valued in another currency, FX sigma ", _pct(sig_fx, 1)), f", T={t_mkt:.2f}y"
+        ),
+        "same currency",
+    )
     notes = {
         "valuation": val_note,
         "market": mkt_note,
@@ -504,22 +529,8 @@ def compute_haircuts(
         "concentration": conc_note,
         "currency": fx_note,
     }
-    for c in COMPONENTS:
+    for c in PATENT_COMPONENTS:
         expl = expl + f"{c} " + fig[c] + " (" + notes[c] + "); "
-    cap_txt = np.char.add(np.char.add("cap ", fig["cap"]), np.where(cap_binding, " binding", " not binding"))
-    expl = (
-        expl
-        + "composed "
-        + fig["composed"]
-        + "; "
-        + cap_txt
-        + " ("
-        + ptype.fillna("unknown type")
-        + "); "
-        + "collateral "
-        + fig["rate"]
-        + " of value"
-    )
 
     out = pd.DataFrame({f"haircut_{c}": comps[c] for c in COMPONENTS}, index=frame.index)
     out["haircut_total"] = total
@@ -640,19 +651,72 @@ def _explanation_zh(
         refused = ("不符合质押条件（" + labels + "）：押品价值为 0；").to_numpy(dtype=object)
         head = np.where(eligible, "", refused)
     parts: list = [head]
-    for c in COMPONENTS:
+    for c in PATENT_COMPONENTS:
         parts += [f"{COMPONENT_LABELS_ZH[c]} ", fig[c], "（", *notes[c], "）；"]
-    type_txt = ptype.map(PATENT_TYPE_LABELS_ZH).fillna(ptype).fillna("类型不明").to_numpy(dtype=object)
-    parts += [
-        "综合折扣 ",
-        fig["composed"],
-        "；质押率上限 ",
-        fig["cap"],
-        "（",
-        type_txt,
-        "）",
-        np.where(cap_binding, "已生效", "未生效"),
-        "；押品价值为评估价值的 ",
-        fig["rate"],
-    ]
     return pd.Series(_join_rows(parts), index=frame.index, dtype="string")
+
+
+def finish_explanations(patents: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
+    """Complete the explanations once the book-level liquidity haircut is known.
+
+    Appends, in English and Chinese, the liquidity haircut (and the full-recovery confidence it was calibrated
+    to), the composed haircut, the pledge-rate cap by patent type and whether it binds, the component that binds
+    and the pledge rate. Reads only the patents' columns.
+    """
+    n = len(patents)
+    comps = {c: patents[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS}
+    retain = np.ones(n)
+    for c in COMPONENTS:
+        retain *= 1.0 - comps[c]
+    rate = 1.0 - patents["haircut_total"].to_numpy(dtype=float)
+    cap = patents["pledge_rate_cap"].to_numpy(dtype=float)
+    binding = patents["cap_binding"].to_numpy(dtype=bool)
+    ptype = text(patents, "patent_type")
+    liq, composed, cap_f, rate_f = _pct(comps["liquidity"]), _pct(1.0 - retain), _pct(cap, 0), _pct(rate)
+    which = patents["binding_component"].to_numpy(dtype=str)
+    en = _join_rows(
+        [
+            patents["haircut_explanation"].fillna("").to_numpy(dtype=object),
+            "liquidity ",
+            liq,
+            f" (full recovery on {confidence:.0%} of the liquidation paths at the maximum loan); composed ",
+            composed,
+            "; cap ",
+            cap_f,
+            np.where(binding, " binding", " not binding"),
+            " (",
+            ptype.fillna("unknown type").to_numpy(dtype=object),
+            "); binding: ",
+            which,
+            "; collateral ",
+            rate_f,
+            " of value",
+        ]
+    )
+    type_txt = ptype.map(PATENT_TYPE_LABELS_ZH).fillna(ptype).fillna("类型不明").to_numpy(dtype=object)
+    which_zh = np.array(
+        [COMPONENT_LABELS_ZH.get(w, BINDING_LABELS_ZH.get(w, w)) for w in which.tolist()], dtype=object
+    )
+    zh = _join_rows(
+        [
+            patents["haircut_explanation_zh"].fillna("").to_numpy(dtype=object),
+            f"{COMPONENT_LABELS_ZH['liquidity']} ",
+            liq,
+            f"（按最高贷款额放款时，{confidence:.0%} 的清算路径可全额回收）；综合折扣 ",
+            composed,
+            "；质押率上限 ",
+            cap_f,
+            "（",
+            type_txt,
+            "）",
+            np.where(binding, "已生效", "未生效"),
+            "；起决定作用：",
+            which_zh,
+            "；押品价值为评估价值的 ",
+            rate_f,
+        ]
+    )
+    out = patents.copy()
+    out["haircut_explanation"] = pd.Series(en, index=patents.index, dtype="string")
+    out["haircut_explanation_zh"] = pd.Series(zh, index=patents.index, dtype="string")
+    return out

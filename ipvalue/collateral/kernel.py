@@ -22,7 +22,16 @@ import pandas as pd
 from ipvalue.collateral._assessment import Loan
 from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, fx_rates, num
 from ipvalue.collateral.eligibility import check_eligibility, loan_horizon_years
-from ipvalue.collateral.haircut import compute_haircuts, concentration_buckets, concentration_totals
+from ipvalue.collateral.fx import patent_fx_volatility
+from ipvalue.collateral.haircut import (
+    COMPONENTS,
+    PATENT_COMPONENTS,
+    compute_haircuts,
+    concentration_buckets,
+    concentration_totals,
+    finish_explanations,
+    technology_class,
+)
 from ipvalue.collateral.liquidation import (
     LIQUIDATION_COLUMNS,
     LiquidationPaths,
@@ -37,7 +46,7 @@ from ipvalue.collateral.liquidation import (
 )
 from ipvalue.collateral.policy import Policy
 from ipvalue.collateral.sizing import size_loan
-from ipvalue.facts.columns import as_date
+from ipvalue.facts.columns import as_date, text_series
 
 __all__ = [
     "CollateralContext",
@@ -77,6 +86,8 @@ class CollateralContext:
         Added to the policy's obsolescence rate (stress tests).
     crash_probability : float, optional
         Overrides the policy's probability of a crashed IP market (stress tests; 1.0 = crashed).
+    valuation_as_of : datetime.date, optional
+        The valuation's date; the remaining life it gives is shortened by the time to ``as_of``.
     """
 
     loan: Loan
@@ -87,6 +98,7 @@ class CollateralContext:
     fx: Mapping[str, float] | None = None
     obsolescence_shift: float = 0.0
     crash_probability: float | None = None
+    valuation_as_of: dt.date | None = None
 
 
 @dataclass
@@ -132,6 +144,43 @@ def liquidation_setup(ctx: CollateralContext) -> LiquidationPaths:
     )
 
 
+def age_to_as_of(frame: pd.DataFrame, ctx: CollateralContext) -> pd.DataFrame:
+    """The frame with ``remaining_life_years`` shortened by the years from the valuation's date to ``as_of``.
+
+    The valuation gives the remaining life at its own date; term checks and the remaining-life haircut use the
+    assessment's date (a life that runs out on the way becomes 0, and the patent fails with ``EXPIRED``).
+    """
+    if ctx.valuation_as_of is None or ctx.valuation_as_of >= ctx.as_of:
+        return frame
+    elapsed = (ctx.as_of - ctx.valuation_as_of).days / 365.25
+    out = frame.copy()
+    out["remaining_life_years"] = np.maximum(num(frame, "remaining_life_years") - elapsed, 0.0)
+    return out
+
+
+def disposal_packages(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """The disposal package of each patent: its label in the first of the policy's ``package_by`` dimensions.
+
+    Product line (``group``), family (``family_id``) or technology class (CPC subclass), each only where the
+    patent has one; a patent with none is a package of its own. Labels carry their dimension, so a family and a
+    product line of the same name are different packages.
+    """
+    ids = frame.index.to_numpy(dtype=object).astype(str)
+    out = np.array(["patent:" + i for i in ids], dtype=object)
+    given = {
+        "product_line": text_series(frame, "group"),
+        "family": text_series(frame, "family_id"),
+        "technology_class": technology_class(frame).mask(lambda s: s == "unknown"),
+    }
+    todo = np.ones(len(frame), dtype=bool)
+    for dim in policy["package_by"]:
+        label = given[dim]
+        hit = todo & label.notna().to_numpy(dtype=bool)
+        out[hit] = (dim + ":" + label[hit].astype(str)).to_numpy(dtype=object)
+        todo &= ~hit
+    return out
+
+
 def _pool_value(frame: pd.DataFrame, ctx: CollateralContext) -> np.ndarray:
     elig = check_eligibility(frame, ctx.loan, ctx.policy, as_of=ctx.as_of)
     fx_rate, _ = fx_rates(frame, ctx.loan.currency, ctx.fx)
@@ -141,7 +190,7 @@ def _pool_value(frame: pd.DataFrame, ctx: CollateralContext) -> np.ndarray:
 
 def chunk_totals(chunk: pd.DataFrame, ctx: CollateralContext) -> dict[str, Any]:
     """Map step of the concentration totals: the chunk's pooled value by family, technology class, product line."""
-    frame = check_frame(chunk)
+    frame = age_to_as_of(check_frame(chunk), ctx)
     return concentration_totals(_pool_value(frame, ctx), concentration_buckets(frame))
 
 
@@ -169,12 +218,14 @@ def assess_chunk(
         The whole book's concentration bucket totals (None: the chunk is the whole book).
     """
     loan, policy, as_of = ctx.loan, ctx.policy, ctx.as_of
-    frame = check_frame(chunk)
+    frame = age_to_as_of(check_frame(chunk), ctx)
     liq_value = num(frame, LIQUIDATION_VALUE) if LIQUIDATION_VALUE in frame.columns else None
     if liq_value is not None:
         frame = frame.drop(columns=[LIQUIDATION_VALUE])
     elig = check_eligibility(frame, loan, policy, as_of=as_of)
     fx_rate, mismatch = fx_rates(frame, loan.currency, ctx.fx)
+    currencies = text_series(frame, "currency").str.upper().fillna(loan.currency).to_numpy(dtype=object)
+    fx_sigma = patent_fx_volatility(currencies, loan.currency, frame.index.to_numpy(dtype=object))
     work = frame.copy()
     work["ineligible_reasons"] = elig["ineligible_reasons"]
     eligible = elig["eligible"].to_numpy(dtype=bool)
@@ -185,6 +236,7 @@ def assess_chunk(
         horizon_years=loan_horizon_years(loan, as_of),
         fx_rate=fx_rate,
         currency_mismatch=mismatch,
+        fx_volatility=fx_sigma,
         obsolescence_shift=ctx.obsolescence_shift,
         totals=totals,
     )
@@ -215,6 +267,7 @@ def assess_chunk(
         quality_score=num(frame, "quality_score")[eligible],
         in_litigation=flag(frame, "in_litigation")[eligible],
         policy=policy,
+        package=disposal_packages(frame, policy)[eligible],
     )
     return ChunkResult(
         patents=patents,
@@ -246,10 +299,13 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
     """Reduce the chunks' results: loan sizing from the sums, the liquidation from the per-path partial sums."""
     loan, policy = ctx.loan, ctx.policy
     nums = {k: _add([p.sums[k] for p in parts]) for k in parts[0].sums}
+    mc = finish_liquidation(setup, [p.mc_partial for p in parts])
+    patents = pd.concat([p.patents for p in parts]) if len(parts) > 1 else parts[0].patents
+    patents, liquidity = apply_liquidity_haircut(patents, mc, policy)
+    nums["collateral_value"] = float(patents["collateral_value"].sum())
     sizing = size_loan(
         nums["collateral_value"], nums["eligible_value"], loan, float(policy["loan_to_collateral"])
     )
-    mc = finish_liquidation(setup, [p.mc_partial for p in parts])
     values = {m: _add([p.scenario_values[m] for p in parts]) for m in parts[0].scenario_values}
     det = deterministic_scenarios(
         None,
@@ -263,15 +319,68 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
     ]
     stats = dict(parts[0].stats)
     stats["currency_mismatch"] = any(p.stats["currency_mismatch"] for p in parts)
-    stats["cap_binding"] = any(p.stats["cap_binding"] for p in parts)
-    patents = pd.concat([p.patents for p in parts]) if len(parts) > 1 else parts[0].patents
+    stats["cap_binding"] = bool(patents["cap_binding"].any())
     return CoreResult(
         patents=patents,
-        numbers={**nums, **sizing, **mc.summary()},
+        numbers={**nums, **sizing, **mc.summary(), **liquidity},
         mc=mc,
         liquidation=liquidation,
         stats=stats,
     )
+
+
+def apply_liquidity_haircut(
+    patents: pd.DataFrame, mc: MonteCarloResult, policy: Policy
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Set the book-level liquidity haircut so that the maximum loan is backed by the liquidation model.
+
+    Lending the maximum loan, the probability of full recovery given default on the Monte Carlo's paths must
+    reach the policy's ``recovery_confidence``: the largest such loan is ``L* =``
+    :meth:`MonteCarloResult.full_recovery_loan`. When ``loan_to_collateral x sum(value x min(retain, cap))``
+    exceeds it, one haircut ``h`` for every pledged patent, ``rate = min(retain x (1 - h), cap)``, is found by
+    bisection so that the maximum loan is at most ``L*`` (60 halvings: ``h`` to about 1e-18).
+
+    Returns
+    -------
+    (patents, numbers)
+        The patents with ``haircut_liquidity``, ``haircut_total``, ``cap_binding``, ``collateral_value``,
+        ``binding_component`` and the completed explanations; ``numbers`` holds ``recovery_confidence``,
+        ``full_recovery_loan`` (``L*``) and ``liquidity_haircut`` (``h``).
+    """
+    level = float(policy["recovery_confidence"])
+    ltc = float(policy["loan_to_collateral"])
+    eligible = patents["eligible"].to_numpy(dtype=bool)
+    value = np.nan_to_num(num(patents, "value")) * patents["fx_rate"].to_numpy(dtype=float)
+    retain = np.ones(len(patents))
+    for c in PATENT_COMPONENTS:
+        retain *= 1.0 - patents[f"haircut_{c}"].to_numpy(dtype=float)
+    cap = patents["pledge_rate_cap"].to_numpy(dtype=float)
+    supported = mc.full_recovery_loan(level) if level > 0 else float("inf")
+
+    def max_loan(h: float) -> float:
+        return ltc * float(np.sum(np.where(eligible, value * np.minimum(retain * (1.0 - h), cap), 0.0)))
+
+    h = 0.0
+    if max_loan(0.0) > supported:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if max_loan(mid) <= supported else (mid, hi)
+        h = hi
+    kept = retain * (1.0 - h)
+    rate = np.where(eligible, np.minimum(kept, cap), 0.0)
+    out = patents.copy()
+    out["haircut_liquidity"] = h
+    out["haircut_total"] = 1.0 - rate
+    out["cap_binding"] = eligible & (cap < kept)
+    out["collateral_value"] = value * rate
+    comps = np.column_stack([out[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS])
+    largest = np.asarray(COMPONENTS, dtype=object)[np.argmax(comps, axis=1)]
+    out["binding_component"] = np.where(
+        ~eligible, "ineligible", np.where(out["cap_binding"].to_numpy(dtype=bool), "pledge_rate_cap", largest)
+    )
+    out = finish_explanations(out, confidence=level)
+    return out, {"recovery_confidence": level, "full_recovery_loan": supported, "liquidity_haircut": h}
 
 
 def with_liquidation_values(frame: pd.DataFrame, liquidation_frame: pd.DataFrame | None) -> pd.DataFrame:

@@ -43,6 +43,7 @@ __all__ = [
     "MonteCarloResult",
     "judicial_auction_prices",
     "judicial_round_probabilities",
+    "judicial_delays",
     "default_time_quantile",
     "deterministic_scenarios",
     "simulate_liquidation",
@@ -107,6 +108,21 @@ def judicial_auction_prices(
     return {"first_auction": first, "second_auction": second, "sale_period": second.copy()}
 
 
+def judicial_delays(policy: Policy) -> tuple[float, float, float]:
+    """Years from the start of the judicial sale to the first auction, the second auction and the 变卖's end.
+
+    The first auction of a property right (a patent is one, 其他财产权利) follows ``judicial_notice_days`` of
+    public notice (30 days, 法释〔2016〕18号 Art. 12); a failed auction is re-run within
+    ``judicial_second_round_days`` (30 days, Art. 26) with ``judicial_renotice_days`` of notice (15 days, Art. 26)
+    inside that window; the 变卖 lasts ``judicial_sale_period_days`` after it.
+    """
+    d1 = float(policy["judicial_notice_days"]) / _DAYS_PER_YEAR
+    second = max(float(policy["judicial_second_round_days"]), float(policy["judicial_renotice_days"]))
+    d2 = d1 + second / _DAYS_PER_YEAR
+    d3 = d2 + float(policy["judicial_sale_period_days"]) / _DAYS_PER_YEAR
+    return d1, d2, d3
+
+
 def judicial_round_probabilities(policy: Policy, *, crash_drop: float = 0.0) -> dict[str, float]:
     """Per-lot probabilities of selling in each judicial round (no crash unless ``crash_drop`` > 0)."""
     m = float(policy["bid_median"]["judicial"]) * (1.0 - crash_drop)
@@ -135,13 +151,16 @@ def default_time_quantile(
     """Default time given default within the tenor, at uniform quantile ``u``.
 
     A constant hazard ``lambda = -ln(1 - PD) / tenor`` conditioned on default before the tenor:
-    ``tau = -ln(1 - u (1 - exp(-lambda T))) / lambda``; uniform over the tenor when PD is unknown, 0 or 1.
+    ``tau = -ln(1 - u (1 - exp(-lambda T))) / lambda``; uniform over the tenor when PD is unknown or 0 (the
+    limit PD -> 0); 0 when PD is 1, a borrower already in default (the limit PD -> 1: the LGD is continuous).
     """
     u = np.asarray(u, dtype=float)
     pd_ = probability_of_default
     if tenor_years <= 0:
         return np.zeros_like(u)
-    if pd_ is None or pd_ <= 0.0 or pd_ >= 1.0:
+    if pd_ is not None and pd_ >= 1.0:
+        return np.zeros_like(u)  # already in default: the workout starts now (the limit of PD -> 1)
+    if pd_ is None or pd_ <= 0.0:
         return u * tenor_years
     lam = -np.log1p(-pd_) / tenor_years
     return -np.log1p(-u * (1.0 - np.exp(-lam * tenor_years))) / lam
@@ -166,6 +185,7 @@ class LiquidationPool:
     remaining_life: np.ndarray
     hazard: np.ndarray
     crash_drop: np.ndarray
+    package: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -178,6 +198,7 @@ class LiquidationPool:
         quality_score: ArrayLike,
         in_litigation: ArrayLike,
         policy: Policy,
+        package: ArrayLike | None = None,
     ) -> LiquidationPool:
         """Assemble the pool from per-patent columns, applying the policy's hazard and crash rules.
 
@@ -204,6 +225,7 @@ class LiquidationPool:
             remaining_life=np.nan_to_num(np.asarray(remaining_life, dtype=float))[order],
             hazard=hazard[order],
             crash_drop=drop[order],
+            package=ids[order] if package is None else np.asarray(package, dtype=str)[order],
         )
 
 
@@ -221,6 +243,8 @@ class MonteCarloResult:
         Loss given default before and after the risk-sharing split (bank-retained).
     time_to_cash : array
         Proceeds-weighted years from default to cash (NaN when nothing is recovered).
+    loan_recovered : array
+        Per path, the largest loan that would be recovered in full (see :meth:`full_recovery_loan`).
     default_time, mode, crash : array
         Years from ``as_of`` to default; disposal mode index into :data:`MODES`; crashed market flag.
     ead, seed, paths : float, int, int
@@ -243,6 +267,22 @@ class MonteCarloResult:
     ead: float
     seed: int
     paths: int
+    loan_recovered: np.ndarray | None = None
+
+    def full_recovery_loan(self, confidence: float) -> float:
+        """The largest loan fully recovered on at least ``confidence`` of the paths.
+
+        On a path, a loan ``L`` is recovered in full when the discounted net proceeds cover it and its legal
+        costs: ``pv_net - fees >= L (1 + legal_cost)`` (legal costs are a share of the exposure), that is
+        ``L <= loan_recovered``. The answer is the order statistic of ``loan_recovered`` that leaves at least
+        ``ceil(confidence * paths)`` paths at or above it, so lending it meets ``confidence`` on these paths
+        exactly (the Monte Carlo error is that of a proportion, ``sqrt(c (1 - c) / paths)``).
+        """
+        if self.loan_recovered is None:
+            raise ValueError("this result does not carry loan_recovered")
+        x = np.sort(self.loan_recovered)
+        k = int(np.floor((1.0 - float(confidence)) * len(x) + 1e-9))
+        return float(x[min(k, len(x) - 1)])
 
     def summary(self) -> dict[str, float]:
         """Expected, 95% and 99% LGD (bank-retained), their standard error, P(full recovery), time to cash."""
@@ -387,10 +427,7 @@ def liquidation_paths(
     r1 = float(pol["judicial_first_reserve"])
     r2 = r1 * (1.0 - float(pol["judicial_second_round_cut"]))
     sale_period_ok = u_sale_period < float(pol["judicial_sale_success"])
-    notice = float(pol["judicial_notice_days"]) / _DAYS_PER_YEAR
-    d1 = notice
-    d2 = d1 + (float(pol["judicial_second_round_days"]) + float(pol["judicial_notice_days"])) / _DAYS_PER_YEAR
-    d3 = d2 + float(pol["judicial_sale_period_days"]) / _DAYS_PER_YEAR
+    d1, d2, d3 = judicial_delays(pol)
     var_cost = np.array([float(pol["variable_cost"][m]) for m in MODES])[mode]
     legal = np.array([float(pol["legal_cost"][m]) for m in MODES])[mode] * ead
     fee = float(pol["appraisal_fee"])
@@ -480,6 +517,7 @@ def liquidation_partial_sums(
         log_vc = np.log(pool.value * c_i)
 
     n = len(pool.ids)
+    packages = pool.ids if pool.package is None else pool.package
     sum_v = np.zeros(paths)  # value of the lots at the sale
     s0 = np.zeros(paths)  # proceeds of orderly / distressed lots that sell
     s1 = np.zeros(paths)  # value of judicial lots clearing the first reserve
@@ -497,12 +535,17 @@ def liquidation_partial_sums(
         nb = b1 - b0
         z = np.empty((nb, paths))
         e = np.empty((nb, paths))
-        zb = np.empty((nb, paths))
         for j in range(nb):
             gp = patent_rng(seed, str(pool.ids[b0 + j]), "liquidation")
             gp.standard_normal(out=z[j])
             gp.standard_exponential(out=e[j])
-            gp.standard_normal(out=zb[j])
+        # one best bid per package and path: the lots of a package are sold together, to the same buyers
+        labels, member = np.unique(packages[b0:b1], return_inverse=True)
+        zp = np.empty((len(labels), paths))
+        for k, label in enumerate(labels):
+            patent_rng(seed, str(label), "liquidation-package").standard_normal(out=zp[k])
+        zb = zp[member]
+        del zp
         sig = pool.volatility[b0:b1, None]
         # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
         x = z
@@ -596,6 +639,7 @@ def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndar
         ead=ead,
         seed=ps.seed,
         paths=ps.paths,
+        loan_recovered=np.maximum((pv_net - fees) / (1.0 + legal / ead), 0.0),
     )
 
 
@@ -708,13 +752,8 @@ def deterministic_scenarios(
     ead = float(loan.amount)
     rate = _discount_rate(loan, pol)
     fee = float(pol["appraisal_fee"])
-    notice = float(pol["judicial_notice_days"]) / _DAYS_PER_YEAR
-    d2 = (
-        notice
-        + (float(pol["judicial_second_round_days"]) + float(pol["judicial_notice_days"])) / _DAYS_PER_YEAR
-    )
+    notice, d2, d3 = judicial_delays(pol)
     sale_days = float(pol["judicial_sale_period_days"])
-    d3 = d2 + sale_days / _DAYS_PER_YEAR
     p_mode = pol["mode_probabilities"]
     jp = judicial_round_probabilities(pol)
     rows = []

@@ -24,6 +24,8 @@ __all__ = ["Policy", "PolicyError", "load_policy", "list_policies", "POLICY_PARA
 
 MODES: tuple[str, ...] = ("orderly", "judicial", "distressed")
 MARKET_METHODS: tuple[str, ...] = ("lognormal_quantile", "basel_scaling")
+#: what a disposal package can be formed by (the first one a patent has a label for)
+PACKAGE_DIMENSIONS: tuple[str, ...] = ("product_line", "family", "technology_class")
 
 
 class PolicyError(InputError):
@@ -66,6 +68,14 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
 def _types(v: Any) -> str | None:
     if not isinstance(v, list) or not all(t in PATENT_TYPES for t in v):
         return f"must be a list drawn from {', '.join(PATENT_TYPES)}, got {v!r}"
+    return None
+
+
+def _package_by(v: Any) -> str | None:
+    if not isinstance(v, list) or not all(d in PACKAGE_DIMENSIONS for d in v) or len(set(v)) != len(v):
+        return (
+            f"must be a list drawn from {', '.join(PACKAGE_DIMENSIONS)} (empty: each patent alone), got {v!r}"
+        )
     return None
 
 
@@ -124,7 +134,8 @@ POLICY_PARAMETERS: dict[str, Callable[[Any], str | None]] = {
     "life_discount_rate": _num(0.0, 1.0),
     "concentration_weights": _per_key(("family", "technology_class", "product_line"), _SHARE),
     "concentration_free_share": _num(0.0, 0.99),
-    "fx_haircut_10d": _SHARE,
+    "recovery_confidence": _num(0.0, 0.999),
+    "valuation_max_age_days": _num(1, 3660, integer=True),
     "pledge_rate_cap": _per_key(PATENT_TYPES, _SHARE),
     "loan_to_collateral": _num(0.0, 2.0),
     # liquidation
@@ -140,6 +151,7 @@ POLICY_PARAMETERS: dict[str, Callable[[Any], str | None]] = {
     "judicial_first_reserve": _SHARE_OPEN,
     "judicial_second_round_cut": _num(0.0, 0.2),
     "judicial_notice_days": _num(0, 365, integer=True),
+    "judicial_renotice_days": _num(0, 365, integer=True),
     "judicial_second_round_days": _num(0, 365, integer=True),
     "judicial_sale_period_days": _num(0, 365, integer=True),
     "judicial_sale_success": _SHARE,
@@ -149,6 +161,7 @@ POLICY_PARAMETERS: dict[str, Callable[[Any], str | None]] = {
     "invalidation_hazard": _num(0.0, 5.0),
     "litigation_hazard_multiplier": _num(1.0, 100.0),
     "market_correlation": _SHARE,
+    "package_by": _package_by,
     "recovery_discount_rate": _optional(_num(-0.5, 1.0)),
 }
 

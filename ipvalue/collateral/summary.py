@@ -138,6 +138,9 @@ def summarise(
         "expected_lgd_gross": nums["expected_lgd_gross"],
         "expected_lgd_stderr": nums["expected_lgd_stderr"],
         "paths": int(ctx.paths),
+        "recovery_confidence": nums["recovery_confidence"],
+        "full_recovery_loan": nums["full_recovery_loan"],
+        "liquidity_haircut": nums["liquidity_haircut"],
         **{f"hhi_{k}": float(v) for k, v in hhi.items()},
     }
     missing = [k for k in SUMMARY_KEYS if k not in summary]

@@ -364,7 +364,7 @@ COMPONENTS: dict[str, dict[str, str]] = {
     "model": {"zh": "模型估值折扣", "en": "Model markdown"},
     "market": {"zh": "持有期价格波动折扣", "en": "Price move over the holding period"},
     "volatility": {"zh": "价格波动折扣", "en": "Price volatility"},
-    "liquidity": {"zh": "流动性折扣", "en": "Liquidity"},
+    "liquidity": {"zh": "变现能力折扣", "en": "Liquidity"},
     "fire_sale": {"zh": "快速处置折扣", "en": "Fire-sale discount"},
     "sale": {"zh": "处置折价", "en": "Sale discount"},
     "costs": {"zh": "处置费用", "en": "Disposal costs"},

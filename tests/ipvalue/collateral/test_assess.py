@@ -197,7 +197,7 @@ def test_bad_input_names_the_patent_and_the_field(valued, loan):
         assess_collateral(valued, loan=loan, policy="nope", **FAST)
 
 
-def test_currency_mismatch_needs_fx_and_takes_the_basel_haircut(valued):
+def test_currency_mismatch_needs_fx_and_takes_the_pair_volatility_haircut(valued):
     loan_usd = Loan(amount=500_000, currency="USD", tenor_years=1.0, borrower=BORROWER)
     with pytest.raises(CollateralInputError, match="currency"):
         assess_collateral(valued, loan=loan_usd, **FAST)
@@ -205,8 +205,10 @@ def test_currency_mismatch_needs_fx_and_takes_the_basel_haircut(valued):
         valued, loan=loan_usd, fx={"CNY": 0.14}, policy="basel-internal", stress=False, **FAST
     )
     p = a.patents
-    # 8% over 10 days, secured lending (T_M 20), annual revaluation: x 5.19 (reference 1.3)
-    assert p["haircut_currency"].iloc[0] == pytest.approx(0.08 * 5.187, abs=1e-3)
+    # issue 15: not Basel's 10-day 8% scaled by sqrt(time) (0.08 x 5.187 = 41.5%), but the USD/CNY annual
+    # volatility 4.07% (FRED DEXCHUS, ipvalue/data/fx_volatility.json) at the policy's 99% over its horizon
+    # T = (N_R + T_M - 1) / 250 = (250 + 20 - 1) / 250 = 1.076 years: 1 - exp(-2.3263 x 0.0407 x 1.0373) = 9.35%
+    assert p["haircut_currency"].iloc[0] == pytest.approx(0.0935, abs=5e-4)
     assert a.summary["appraised_value"] == pytest.approx(0.14 * valued["value"].sum())
     assert "CURRENCY_MISMATCH" in a.summary["flags"]
 

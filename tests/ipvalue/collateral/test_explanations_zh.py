@@ -23,6 +23,7 @@ from ipvalue.collateral.haircut import (
     PATENT_TYPE_LABELS_ZH,
     basel_scaling_factor,
     compute_haircuts,
+    finish_explanations,
 )
 from ipvalue.collateral.liquidation import LIQUIDATION_COLUMNS
 from ipvalue.collateral.stress import STRESS_SHOCKS, StressShock, run_stress
@@ -73,8 +74,16 @@ def hand_case():
         horizon_years=3.0,
         fx_rate=np.array([1.0, 1.0]),
         currency_mismatch=np.array([True, False]),
+        fx_volatility=np.array([0.0619, 0.0]),  # EUR/CNY, ipvalue/data/fx_volatility.json
     )
-    return frame, pol, out
+    return frame, pol, _complete(out, frame)
+
+
+def _complete(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The explanation as the kernel completes it once the book-level liquidity haircut (0 here) is known."""
+    full = pd.concat([frame[["patent_type"]], out], axis=1)
+    full["binding_component"] = np.where(full["cap_binding"], "pledge_rate_cap", "market")
+    return finish_explanations(full, confidence=0.5)
 
 
 def test_hand_case_names_each_component_with_its_figure(hand_case):
@@ -90,7 +99,7 @@ def test_hand_case_names_each_component_with_its_figure(hand_case):
     annuity = lambda n: (1 - 1.1**-n) / 0.1  # noqa: E731
     h_life = 1 - annuity(10 - 4) / annuity(10)
     h_conc = 1 - (1 - 0.1 * 1.0) * (1 - 0.05 * 1.0) * (1 - 0.05 * 1.0)  # A is the whole pool in every bucket
-    h_fx = 0.08 * math.sqrt((250 + 125 - 1) / 125) * math.sqrt(125 / 10)
+    h_fx = 1 - math.exp(-Z90 * 0.0619 * math.sqrt(t))  # the pair's volatility at the policy's 95% over T
     hand = {
         "valuation": h_val,
         "market": h_mkt,
@@ -111,10 +120,10 @@ def test_hand_case_names_each_component_with_its_figure(hand_case):
     assert "以其他币种估值" in zh
     composed = 1 - np.prod([1 - h for h in hand.values()])
     assert f"综合折扣 {pct(composed)}" in zh
-    # the cap by patent type: the composed haircut leaves less than 40%, so the engine must not bind the cap
+    # the cap by patent type: the composed haircut leaves less than 35%, so the engine must not bind the cap
     assert not out.loc["CN1001A", "cap_binding"]
     assert out.loc["CN1001A", "haircut_total"] == pytest.approx(composed, rel=1e-9)
-    assert "质押率上限 40%（发明专利）未生效" in zh
+    assert "质押率上限 35%（发明专利）未生效" in zh
     assert zh.endswith(f"押品价值为评估价值的 {pct(1 - composed)}")
     assert not ENGLISH_WORDS.search(zh)
 
@@ -132,7 +141,7 @@ def test_hand_case_ineligible_patent_in_chinese(hand_case):
     assert "剩余保护期 100.0%（剩余保护期不明）" in zh
     assert "技术分类 未知" in zh and "产品线 未知" in zh
     assert "币种错配 0.0%（与贷款币种相同）" in zh
-    assert "质押率上限 25%（实用新型）未生效" in zh
+    assert "质押率上限 20%（实用新型）未生效" in zh
     assert zh.endswith("押品价值为评估价值的 0.0%")
     assert not ENGLISH_WORDS.search(zh)
 
@@ -150,7 +159,7 @@ def test_cap_binding_and_every_patent_type_in_chinese(hand_case):
         fx_rate=np.ones(2),
         currency_mismatch=np.zeros(2, dtype=bool),
     )
-    a, b = out["haircut_explanation_zh"]
+    a, b = _complete(out, f)["haircut_explanation_zh"]
     assert "质押率上限 0%（外观设计）已生效" in a and a.endswith("押品价值为评估价值的 0.0%")
     assert "（类型不明）" in b
     assert set(PATENT_TYPE_LABELS_ZH) == set(pol["pledge_rate_cap"])  # every type the policy caps has a name

@@ -28,7 +28,8 @@ def test_every_number_names_its_source_or_says_it_is_a_choice(name):
 def test_cn_bank_standard_encodes_china_practice():
     pol = load_policy("cn-bank-standard")
     # issue 5 / reference 3.4: invention near 40%, utility model near 25%, designs not accepted
-    assert pol["pledge_rate_cap"] == {"invention": 0.40, "utility_model": 0.25, "design": 0.0}
+    # Economic Daily 2021: about 30% in practice, 25-40% for inventions; utility models lower; designs refused
+    assert pol["pledge_rate_cap"] == {"invention": 0.35, "utility_model": 0.20, "design": 0.0}
     assert "design" not in pol["accepted_types"]
     # 法释〔2016〕18号: first reserve >= 70%, second round at most 20% lower
     assert pol["judicial_first_reserve"] >= 0.70
@@ -40,7 +41,8 @@ def test_basel_internal_uses_the_99_quantile_and_secured_lending_holding_period(
     assert pol["quantile"] == 0.99
     assert pol["liquidation_period_days"] == 20  # secured lending T_M (CBB CA-4.3.11)
     assert pol["market_method"] == "basel_scaling"
-    assert pol["fx_haircut_10d"] == 0.08
+    # 法释〔2016〕18号 Art. 12: 30 days' notice for property rights (a patent), not the 15 days of movables
+    assert pol["judicial_notice_days"] == 30 and pol["judicial_renotice_days"] == 15
 
 
 def test_unknown_name_lists_the_known_ones():
