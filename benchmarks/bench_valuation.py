@@ -125,9 +125,45 @@ def run(quick: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare(ref: str, n: int, draws: int) -> str:
+    """Before / after in one run: the same case on the code in ``ref`` (a checkout) and on this checkout.
+
+    Each side runs in its own Python process with ``PYTHONPATH`` set to its checkout; the lines are returned as a
+    markdown table row pair.
+    """
+    import json
+    import subprocess
+
+    here = str(Path(__file__).resolve().parents[1])
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); "
+        "from benchmarks.bench_valuation import _case; "
+        "print(json.dumps(_case(int(sys.argv[2]), int(sys.argv[3]))))"
+    )
+    rows = []
+    for label, root in (("before (v1)", ref), ("after (v2)", here)):
+        env = {**os.environ, "PYTHONPATH": root}
+        got = subprocess.run(
+            [sys.executable, "-c", code, root, str(n), str(draws)],
+            env=env, cwd=root, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        r = json.loads(got.stdout.strip().splitlines()[-1])
+        rows.append(
+            f"| {label} | {n:,} | {draws} | {r['seconds']:.1f} | {n / r['seconds']:,.0f} | {r['peak_mib']:,.0f} |"
+        )
+    head = "| code | patents | draws | seconds | patents/s | peak MiB |\n|---|---|---|---|---|---|"
+    return "\n".join([head, *rows])
+
+
 if __name__ == "__main__":
-    text = run(quick="--quick" in sys.argv)
-    print(text)
-    out = Path(__file__).parent / "results" / "valuation.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    if "--compare" in sys.argv:
+        # python benchmarks/bench_valuation.py --compare REF_CHECKOUT N [DRAWS]
+        i = sys.argv.index("--compare")
+        args = sys.argv[i + 1 :]
+        print(compare(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 0))
+    else:
+        text = run(quick="--quick" in sys.argv)
+        print(text)
+        out = Path(__file__).parent / "results" / "valuation.md"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(text, encoding="utf-8")

@@ -12,6 +12,7 @@ from typing import Any
 
 from ipvalue.facts.columns import input_hash
 from ipvalue.valuation.api import value_portfolio
+from ipvalue.valuation.assumptions import Assumptions
 from ipvalue.valuation.cost import (
     CostResult,
     cost_value,
@@ -37,6 +38,7 @@ from ipvalue.valuation.income import (
 )
 from ipvalue.valuation.portfolio import (
     INCOME_METHODS,
+    VALUATION_COLUMNS,
     VALUE_COLUMNS,
     ValuationInputError,
     resolve_assumptions,
@@ -73,6 +75,8 @@ __all__ = [
     "input_hash",
     "ValuationInputError",
     "VALUE_COLUMNS",
+    "VALUATION_COLUMNS",
+    "Assumptions",
     "INCOME_METHODS",
 ]
 

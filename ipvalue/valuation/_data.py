@@ -75,3 +75,14 @@ def price_index() -> tuple[np.ndarray, np.ndarray]:
     """Years and the chained price level (first year of the table = its own change), for trending costs."""
     y, lv = _cpi()
     return y.copy(), lv.copy()
+
+
+@lru_cache(maxsize=1)
+def _grant_frame() -> pd.DataFrame:
+    with resources.as_file(_path("valuation_grant_rates.csv")) as p:
+        return pd.read_csv(p, dtype={"office": str, "patent_type": str, "basis": str, "source": str})
+
+
+def grant_rates() -> pd.DataFrame:
+    """Probability of grant and pendency (years) by ``office`` and ``patent_type``; ``*`` is the fallback row."""
+    return _grant_frame().copy()

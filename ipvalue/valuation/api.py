@@ -7,9 +7,10 @@ from typing import Any
 import pandas as pd
 
 from ipvalue.facts.columns import as_date, check_seed, input_hash, is_dask_frame
+from ipvalue.valuation.assumptions import Assumptions
 from ipvalue.valuation.distributed import run_value_portfolio
 from ipvalue.valuation.kernel import provenance, value_chunk
-from ipvalue.valuation.portfolio import ValuationInputError, resolve_assumptions
+from ipvalue.valuation.portfolio import ValuationInputError
 
 __all__ = ["value_portfolio"]
 
@@ -20,6 +21,7 @@ def value_portfolio(
     *,
     as_of: Any,
     rng: int = 0,
+    comparables: Any = None,
     backend: Any = None,
     chunk_size: int | None = None,
     client: Any = None,
@@ -41,6 +43,9 @@ def value_portfolio(
         Valuation date (explicit).
     rng : int
         Root seed of the per-patent Monte Carlo streams.
+    comparables : pandas.DataFrame, optional
+        Comparable transactions for the market approach; accepted and not yet used (``value_market`` stays NaN
+        until the market approach is added).
     backend : {"serial", "processes", "dask"} or Backend, optional
         Where the chunks run (:mod:`ipvalue.runtime`). Omitted with a pandas frame and no ``chunk_size``: one
         pass over the whole frame in this process. The numbers are the same to the last bit on every backend
@@ -66,7 +71,8 @@ def value_portfolio(
     """
     day = as_date(as_of, "as_of", error=ValuationInputError)
     seed = check_seed(rng)
-    a = resolve_assumptions(assumptions)
+    # validated into the frozen model at the edge; the engine reads its plain (JSON) form, recorded in attrs
+    a = Assumptions.of(assumptions).as_dict()
     if backend is not None or chunk_size is not None or client is not None or is_dask_frame(portfolio):
         return run_value_portfolio(
             portfolio, a, day=day, seed=seed, backend=backend, chunk_size=chunk_size, client=client

@@ -20,7 +20,7 @@ from scipy.special import ndtri
 
 from ipvalue._random import patent_uniforms
 from ipvalue.errors import InputError, Problem, summarise
-from ipvalue.facts.columns import check_unique_ids, flags, numbers, patent_ids, run_currency, texts
+from ipvalue.facts.columns import check_unique_ids, dates, flags, numbers, patent_ids, run_currency, texts
 from ipvalue.valuation import reconcile as _rc
 from ipvalue.valuation._data import decay_table, load_defaults, price_index, royalty_ranges
 from ipvalue.valuation.cost import cost_value, reproduction_cost
@@ -31,10 +31,13 @@ from ipvalue.valuation.income import (
     relief_from_royalty,
     tab_factor,
 )
+from ipvalue.valuation.notes import Notes, fmt, fmt_pct
+from ipvalue.valuation.stages import facts_at_as_of, grant_adjustment, market_of, protects_market
 
 __all__ = [
     "ValuationInputError",
     "VALUE_COLUMNS",
+    "VALUATION_COLUMNS",
     "INCOME_METHODS",
     "resolve_assumptions",
     "value_frame",
@@ -47,9 +50,13 @@ VALUE_COLUMNS: tuple[str, ...] = (
     "quality_technical",
     "quality_economic",
     "quality_score",
+    "grant_probability",
+    "status_as_of",
     "value_income",
     "value_cost",
+    "value_market",
     "value_option",
+    "method_weights",
     "value",
     "value_p05",
     "value_p50",
@@ -57,6 +64,8 @@ VALUE_COLUMNS: tuple[str, ...] = (
     "methods_used",
     "value_notes",
 )
+#: the one list of the columns valuation adds (collateral's stress test imports it)
+VALUATION_COLUMNS: tuple[str, ...] = VALUE_COLUMNS
 QUALITY_COLUMNS = ("quality_legal", "quality_technical", "quality_economic", "quality_score")
 DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
 #: income methods ``value_portfolio`` can apply per patent (the ``income_method`` column or assumption)
@@ -136,6 +145,9 @@ _SCALAR_KEYS = {
     "profit_share_spread_relative": float,
     "patent_profit_rate": float,
     "licensee_profit_rate": float,
+    "strict_dates": bool,
+    "option_steps": int,
+    "royalty_default_quantile": float,
 }
 
 
@@ -230,6 +242,9 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         "profit_share_spread_relative": mc["profit_share_spread_relative"]["value"],
         "patent_profit_rate": d["equivalent_investment"]["patent_profit_rate"]["value"],
         "licensee_profit_rate": d["equivalent_investment"]["licensee_profit_rate"]["value"],
+        "strict_dates": False,
+        "option_steps": 100,
+        "royalty_default_quantile": 0.25,
     }
     for k, v in given.items():
         if k in _MAPPING_KEYS:
@@ -317,46 +332,6 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ notes
-
-
-class _Notes:
-    """Per-patent notes built column-wise: ``add(mask, message)`` with a str or an array of str.
-
-    Pieces are kept as columns and joined once at the end (one pass over the rows).
-    """
-
-    def __init__(self, n: int):
-        self.n = n
-        self.pieces: list[tuple[np.ndarray, Any]] = []
-
-    def add(self, mask: np.ndarray, message: Any) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            self.pieces.append((mask, message))
-
-    def series(self, index: pd.Index) -> pd.Series:
-        cols = []
-        for mask, msg in self.pieces:
-            col = np.full(self.n, None, dtype=object)
-            col[mask] = msg if isinstance(msg, str) else np.asarray(msg, dtype=object)[mask]
-            cols.append(col)
-        if not cols:
-            return pd.Series("", index=index, dtype=object)
-        text = ["; ".join([p for p in row if p]) for row in zip(*cols, strict=True)]
-        return pd.Series(text, index=index, dtype=object)
-
-
-def _fmt(x: Any, spec: str) -> np.ndarray:
-    """Format numbers with ``spec`` (e.g. ``"{:.1%}"``), formatting each distinct value once; object array."""
-    v = np.asarray(x, dtype=float)
-    codes, uniques = pd.factorize(v)
-    labels = np.array([spec.format(u) for u in uniques] + ["n/a"], dtype=object)
-    return labels[np.where(codes < 0, len(uniques), codes)]
-
-
-def _fmt_pct(x: np.ndarray, digits: int = 2) -> np.ndarray:
-    """Rates as percentages with ``digits`` decimals (object array)."""
-    return _fmt(np.round(np.asarray(x, dtype=float), digits + 2), f"{{:.{digits}%}}")
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -477,11 +452,15 @@ def _forecast(
 # ------------------------------------------------------------------------------------------ the parts
 
 
-def _remaining_life(frame: pd.DataFrame, as_of: dt.date, a: dict, notes: _Notes) -> np.ndarray:
+def _remaining_life(
+    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remaining legal life (years) and expiry date (datetime64[D]) of every row, from :mod:`ipvalue.terms`."""
     from ipvalue.terms import life_table
 
     tbl = life_table(frame, as_of, errors=a["term_errors"])
     life = tbl["remaining_life_years"].to_numpy(dtype=float)
+    expiry = pd.to_datetime(tbl["expiry_date"]).to_numpy(dtype="datetime64[D]")
     reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
     tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
     prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
@@ -489,7 +468,7 @@ def _remaining_life(frame: pd.DataFrame, as_of: dt.date, a: dict, notes: _Notes)
     notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
     notes.add(tnote != "", tnote)
     notes.add(np.isnan(life), "remaining life unknown (" + prob + "): not valued")
-    return life
+    return life, expiry
 
 
 def _quality(
@@ -517,7 +496,7 @@ def _royalty_position(score: np.ndarray, coverage: np.ndarray | None) -> np.ndar
 
 
 def _fees_paid(
-    frame: pd.DataFrame, as_of: dt.date, currency: str, notes: _Notes, rows: np.ndarray
+    frame: pd.DataFrame, as_of: dt.date, currency: str, notes: Notes, rows: np.ndarray
 ) -> np.ndarray | None:
     """Renewal fees actually paid (from :func:`ipvalue.terms.fees_paid_to_date`) in the valuation currency.
 
@@ -544,7 +523,7 @@ def _fees_paid(
     mask[rows] = usable & (amt > 0)
     notes.add(
         mask,
-        "cost includes renewal fees paid " + _fmt(np.round(out, 0), "{:,.0f}"),
+        "cost includes renewal fees paid " + fmt(np.round(out, 0), "{:,.0f}"),
     )
     mask_other = np.zeros(len(frame), bool)
     mask_other[rows] = np.isfinite(amt) & (fcur != currency)
@@ -714,7 +693,7 @@ def _allocation(
     qsource: str,
     group_rev: np.ndarray,
     group_k: np.ndarray,
-    notes: _Notes,
+    notes: Notes,
 ) -> np.ndarray:
     """Each patent's share of its group's totals (1 outside groups, 0 for dead patents in a group).
 
@@ -774,7 +753,7 @@ def _allocation(
     alloc = np.where(in_group, share, 1.0)
     has_total = in_group & (np.isfinite(group_rev) | np.isfinite(group_k)) & live
     gname = np.asarray(group_names, dtype=object)[np.where(in_group, codes, 0)]
-    notes.add(has_total, "group " + gname + ": " + _fmt_pct(alloc, 1) + " of the group's revenue by " + wname)
+    notes.add(has_total, "group " + gname + ": " + fmt_pct(alloc, 1) + " of the group's revenue by " + wname)
     return alloc
 
 
@@ -801,7 +780,7 @@ def _cost_values(
     x: dict[str, np.ndarray],
     day: dt.date,
     a: dict[str, Any],
-    notes: _Notes,
+    notes: Notes,
     dead: np.ndarray,
     life_legal: np.ndarray,
     period: np.ndarray,
@@ -818,7 +797,7 @@ def _cost_values(
     if has_year.any():
         notes.add(
             np.isfinite(rd) & ~dead & has_year & np.isfinite(lvl_then),
-            "cost trended by CPI x" + _fmt(np.round(factor, 3), "{:.3f}"),
+            "cost trended by CPI x" + fmt(np.round(factor, 3), "{:.3f}"),
         )
         notes.add(
             np.isfinite(rd) & ~dead & (day.year > years_idx[-1]),
@@ -857,7 +836,7 @@ def _cost_values(
             economic_obsolescence=a["economic_obsolescence"],
         )
         value_cost[cost_ok] = cv.value
-        notes.add(cost_ok, "cost: 贬值率 " + _fmt_pct(np.asarray(_dep(used, period)), 1))
+        notes.add(cost_ok, "cost: 贬值率 " + fmt_pct(np.asarray(_dep(used, period)), 1))
     notes.add(~dead & ~np.isfinite(rd), "cost: no rd_cost, method not applied")
     notes.add(~dead & np.isfinite(rd) & ~np.isfinite(used), "cost: filing_date missing, method not applied")
     return value_cost
@@ -904,7 +883,7 @@ def value_frame(
     n = len(frame)
     problems: list[tuple[str, str, str]] = []
     check_unique_ids(ids, error=ValuationInputError)
-    notes = _Notes(n)
+    notes = Notes(n)
 
     # ---- currency
     cur = texts(frame, "currency")
@@ -994,17 +973,56 @@ def value_frame(
     group_rev = _group_fill(x["revenue"], codes, id_order)
     group_k = _group_fill(x["commercialization_cost"], codes, id_order)
 
-    # ---- remaining life, quality
-    life_legal = _remaining_life(frame, day, a, notes)
-    dead = np.isin(status, DEAD_STATUSES) | (life_legal <= 0)
-    qual, qsource = _quality(frame, day, life_legal, cohort)
+    # ---- facts at as_of: status on the day, remaining life, quality
+    life_legal, expiry = _remaining_life(frame, day, a, notes)
+    at = facts_at_as_of(
+        status,
+        dates(frame, "filing_date", ids=ids, error=ValuationInputError),
+        dates(frame, "grant_date", ids=ids, error=ValuationInputError),
+        expiry,
+        day,
+        ids,
+        strict=bool(a["strict_dates"]),
+        error=ValuationInputError,
+        notes=notes,
+    )
+    status = at.status
+    life_legal = np.where(at.not_filed | at.expired, 0.0, life_legal)
+    dead = np.isin(status, (*DEAD_STATUSES, "not_filed")) | (life_legal <= 0)
+    qframe = frame
+    if "legal_status" in frame.columns and (at.not_filed | at.granted_later | at.expired).any():
+        qframe = frame.assign(legal_status=np.where(status == "not_filed", "withdrawn", status))
+    qual, qsource = _quality(qframe, day, life_legal, cohort)
     qscore = qual["quality_score"].to_numpy(dtype=float, na_value=np.nan) if len(qual) else np.full(n, np.nan)
+
+    # ---- territories: a product line's revenue belongs to one market, shared only by the patents protecting it
+    juris = texts(frame, "jurisdiction", upper=True)
+    market, market_given = market_of(frame, juris)
+    market = _group_market(market, market_given, juris, codes, group_names, ids)
+    protects = protects_market(juris, market)
+    notes.add(
+        ~protects & ~dead & (np.isfinite(x["revenue"]) | np.isfinite(group_rev)),
+        "market " + market + " not protected by a " + juris + " patent: no share of its revenue",
+    )
 
     # ---- allocation of group totals
     alloc = _allocation(
-        frame, a, ids, codes, group_names, dead, life_legal, qscore, qsource, group_rev, group_k, notes
+        frame,
+        a,
+        ids,
+        codes,
+        group_names,
+        dead | ~protects,
+        life_legal,
+        qscore,
+        qsource,
+        group_rev,
+        group_k,
+        notes,
     )
+    x["revenue"] = np.where(protects, x["revenue"], np.nan)
     revenue = np.where(in_group, group_rev * alloc, x["revenue"])
+    revenue = np.where(protects, revenue, np.nan)
     launch_cost = np.where(in_group, group_k * alloc, x["commercialization_cost"])
     # revenue forecast: the matrix, each row's horizon and the last forecast year (growth applies after it)
     if fc is not None and fc[0].shape[1] > 0:
@@ -1025,7 +1043,7 @@ def value_frame(
         revenue = np.where(horizon > 0, fmat[:, 0], revenue)
         notes.add(
             horizon > 0,
-            "revenue forecast of " + _fmt(horizon, "{:.0f}") + " years, then growth",
+            "revenue forecast of " + fmt(horizon, "{:.0f}") + " years, then growth",
         )
     else:
         fmat, horizon, last_fc = np.full((n, 0), np.nan), np.zeros(n, dtype=int), np.full(n, np.nan)
@@ -1056,6 +1074,12 @@ def value_frame(
             + ")",
         )
 
+    # ---- applications: probability of grant and time to grant
+    ga = grant_adjustment(
+        juris, texts(frame, "patent_type", lower=True), status,
+        dates(frame, "filing_date", ids=ids, error=ValuationInputError), disc, day, notes,
+    )  # fmt: skip
+
     # ---- income method per patent: the row's (or its group's), else the assumption
     method_code = np.where(
         np.isnan(method_given), float(INCOME_METHODS.index(a["income_method"])), method_given
@@ -1082,7 +1106,7 @@ def value_frame(
         notes.add(m & live_rev, f"decay {a['decay_rate']:.1%}/yr (assumption)")
     else:
         decay[m] = fld_decay[m]
-        notes.add(m & live_rev, "decay " + _fmt_pct(fld_decay, 2) + "/yr (field " + fld + ")")
+        notes.add(m & live_rev, "decay " + fmt_pct(fld_decay, 2) + "/yr (field " + fld + ")")
     if a["decay_curve"] == "none":
         decay[:] = 0.0
     vol = x["volatility"].copy()
@@ -1128,18 +1152,32 @@ def value_frame(
         lo = np.where(need, a["royalty_rate"] * (1 - a["royalty_spread_relative"]), lo)
         hi = np.where(need, a["royalty_rate"] * (1 + a["royalty_spread_relative"]), hi)
     else:
-        roy[need] = (lo + (hi - lo) * pos)[need]
+        # no industry: a conservative default, the low quantile of the table's midpoints (not its widest range)
+        unknown_ind = need & (ind_key == "unknown") & ("unknown" not in a["royalty_ranges"])
+        if unknown_ind.any():
+            q_rate, q_lo = _conservative_royalty(ranges, a["royalty_default_quantile"])
+            lo = np.where(unknown_ind, q_lo, lo)
+            hi = np.where(unknown_ind, q_rate, hi)
+            notes.add(
+                unknown_ind & live_rev & ~split,
+                f"royalty_rate default {q_rate:.2%}: industry not given, the "
+                f"{a['royalty_default_quantile']:.0%} quantile of the table's midpoints (conservative)",
+            )
+        known_need = need & ~unknown_ind
+        roy[known_need] = (lo + (hi - lo) * pos)[known_need]
+        roy[unknown_ind] = hi[unknown_ind]
+        need = known_need
         how = np.where(np.isfinite(qscore), "positioned by quality_score", "midpoint")
         notes.add(
             need & live_rev & ~split,
             "royalty_rate default "
-            + _fmt_pct(roy, 2)
+            + fmt_pct(roy, 2)
             + " ("
             + ind_key
             + " range "
-            + _fmt_pct(lo, 1)
+            + fmt_pct(lo, 1)
             + "-"
-            + _fmt_pct(hi, 1)
+            + fmt_pct(hi, 1)
             + ", "
             + how
             + ")",
@@ -1150,9 +1188,9 @@ def value_frame(
     notes.add(
         chk25,
         "25% rule cross-check: 0.25 x profit_margin = "
-        + _fmt_pct(0.25 * margin, 2)
+        + fmt_pct(0.25 * margin, 2)
         + " (royalty used "
-        + _fmt_pct(roy, 2)
+        + fmt_pct(roy, 2)
         + ")",
     )
     spread = a["royalty_spread_relative"]
@@ -1181,7 +1219,7 @@ def value_frame(
             notes.add(
                 need_s & live_rev,
                 "profit_share default "
-                + _fmt_pct(share, 2)
+                + fmt_pct(share, 2)
                 + f" (range {lo_s:.0%}-{hi_s:.0%} of profit, 四分法/三分法 rule of thumb, "
                 + how
                 + ")",
@@ -1199,11 +1237,11 @@ def value_frame(
             notes.add(
                 ok_e & live_rev,
                 "profit_share "
-                + _fmt_pct(share, 2)
+                + fmt_pct(share, 2)
                 + " by 约当投资: patent rd_cost x CPI "
-                + _fmt(np.round(cp, 0), "{:,.0f}")
+                + fmt(np.round(cp, 0), "{:,.0f}")
                 + f" at {pp:.1%}, licensee commercialization_cost "
-                + _fmt(np.round(launch_cost, 0), "{:,.0f}")
+                + fmt(np.round(launch_cost, 0), "{:,.0f}")
                 + f" at {pl:.1%}",
             )
             notes.add(
@@ -1226,9 +1264,9 @@ def value_frame(
     notes.add(
         split_ok & live_rev,
         "income: "
-        + _fmt_pct(share, 2)
+        + fmt_pct(share, 2)
         + " of profit (revenue x profit_margin "
-        + _fmt_pct(margin, 1)
+        + fmt_pct(margin, 1)
         + "), after tax"
         + (", share declining linearly (动态分成率)" if decline else ""),
     )
@@ -1309,19 +1347,23 @@ def value_frame(
     # ---- real option (deferral) for pre-commercial patents
     value_option = np.where(dead, 0.0, np.nan)
     opt_ok = pre & has_rev & np.isfinite(launch_cost) & (period > 0) & np.isfinite(pv)
+    from ipvalue.valuation.real_option import deferral_lattice
     from ipvalue.valuation.real_option import deferral_option as deferral
 
     if opt_ok.any():
-        ov = deferral(pv[opt_ok], launch_cost[opt_ok], period[opt_ok], a["risk_free"], vol[opt_ok])
-        value_option[opt_ok] = np.asarray(getattr(ov, "value", ov), dtype=float)
+        value_option[opt_ok] = deferral_lattice(
+            pv[opt_ok], launch_cost[opt_ok], period[opt_ok], a["risk_free"], vol[opt_ok],
+            steps=int(a["option_steps"]),
+        )  # fmt: skip
         notes.add(
             opt_ok,
-            f"option: deferral call on the income value, strike = launch cost, T = income period, "
+            f"option: deferral call with early exercise (binomial lattice, {int(a['option_steps'])} steps) on the "
+            f"income value attributable to the patent, strike = its share of the launch cost, T = income period, "
             f"risk-free {a['risk_free']:.1%}, leakage 1/T",
         )
         notes.add(
             opt_ok & np.isnan(x["volatility"]),
-            "volatility default " + _fmt_pct(vol, 0) + " (field " + fld + ")",
+            "volatility default " + fmt_pct(vol, 0) + " (field " + fld + ")",
         )
     notes.add(
         pre & ~dead & has_rev & ~np.isfinite(launch_cost),
@@ -1394,6 +1436,12 @@ def value_frame(
     else:
         notes.add(~dead & np.isfinite(value), "range: draws=0, no range computed")
 
+    # ---- applications: every value of a pending application times its grant factor
+    gf = ga.factor
+    value_income, value_cost, value_option = value_income * gf, value_cost * gf, value_option * gf
+    value, p05, p50, p95 = value * gf, p05 * gf, p50 * gf, p95 * gf
+    weights_text = _rc.explain_weights(w_eff, situation, dead)
+
     # ---- assemble
     out = frame
     out["remaining_life_years"] = life_legal
@@ -1401,7 +1449,11 @@ def value_frame(
         out[c] = qual[c].to_numpy(dtype=float, na_value=np.nan) if c in qual else np.nan
     out["value_income"] = value_income
     out["value_cost"] = value_cost
+    out["value_market"] = np.full(n, np.nan)
     out["value_option"] = value_option
+    out["grant_probability"] = ga.probability
+    out["status_as_of"] = pd.Series(status, index=out.index, dtype=object)
+    out["method_weights"] = pd.Series(weights_text, index=out.index, dtype=object)
     out["value"] = value
     out["value_p05"] = p05
     out["value_p50"] = p50
@@ -1411,6 +1463,47 @@ def value_frame(
     out["currency"] = currency
     out.attrs = {}
     return out
+
+
+def _group_market(
+    market: np.ndarray, given: np.ndarray, juris: np.ndarray, codes: np.ndarray, names: Any, ids: np.ndarray
+) -> np.ndarray:
+    """The market of each row: its group's (the one ``market`` given, else the group's most common jurisdiction).
+
+    Rows outside a group keep their own market (the ``market`` column, else their jurisdiction).
+    """
+    in_group = codes >= 0
+    if not in_group.any():
+        return market
+    g = pd.DataFrame(
+        {"g": codes[in_group], "m": market[in_group], "given": given[in_group], "j": juris[in_group]}
+    )
+    gm = g[g["given"]].drop_duplicates(["g", "m"])
+    clash = gm["g"][gm["g"].duplicated()].unique()
+    if len(clash):
+        raise ValuationInputError(
+            [
+                (ids[np.flatnonzero(codes == c)[0]], "market",
+                 f"group {names[c]!r}: field market differs between its patents; a product line sells in one market")
+                for c in clash
+            ]
+        )  # fmt: skip
+    counts = g.groupby(["g", "j"]).size().rename("k").reset_index()
+    counts = counts.sort_values(["g", "k", "j"], ascending=[True, False, True]).drop_duplicates("g")
+    by_group = dict(zip(counts["g"], counts["j"], strict=True))
+    by_group.update(dict(zip(gm["g"], gm["m"], strict=True)))
+    out = market.copy()
+    out[in_group] = pd.Series(codes[in_group]).map(by_group).to_numpy(dtype=object)
+    return out
+
+
+def _conservative_royalty(ranges: Mapping[str, tuple[float, float, str]], q: float) -> tuple[float, float]:
+    """The ``q`` quantile of the industries' range midpoints, and of their lows (the ``unknown`` row left out)."""
+    known = [(lo, hi) for k, (lo, hi, _) in ranges.items() if k != "unknown"]
+    mids = np.array([(lo + hi) / 2.0 for lo, hi in known])
+    lows = np.array([lo for lo, _ in known])
+    rate = float(np.quantile(mids, q))
+    return rate, min(float(np.quantile(lows, q)), rate)
 
 
 def _dep(used: np.ndarray, period: np.ndarray) -> np.ndarray:
@@ -1533,7 +1626,12 @@ def _draw_values(
             ov = deferral(
                 np.nan_to_num(pv[opt]), np.nan_to_num(k), np.maximum(life[opt], 1e-6), a["risk_free"], vol
             )
-        option[opt] = np.where(life[opt] > 0, np.asarray(getattr(ov, "value", ov), dtype=float), 0.0)
+        # the European formula per draw, floored at the exercise value (a right exercisable today is worth at
+        # least max(S - K, 0)); the lattice per draw would cost steps^2 per patent and draw
+        euro = np.asarray(getattr(ov, "value", ov), dtype=float)
+        option[opt] = np.where(
+            life[opt] > 0, np.maximum(euro, np.nan_to_num(pv[opt]) - np.nan_to_num(k)), 0.0
+        )
     cost = value_cost[sl, None]
     vals = _rc.reconcile_draws(income, np.broadcast_to(cost, income.shape), option, we)
     q = np.percentile(vals, [5, 50, 95], axis=1)

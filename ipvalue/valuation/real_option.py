@@ -940,3 +940,60 @@ def _staged_block(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_t = np.where(count > 0, (completes * done_steps).sum(axis=1) * dt / count, np.nan)
     return val, err, committed, mean_t, completes.mean(axis=1)
+
+
+def deferral_lattice(
+    pv_cash_flows: np.ndarray,
+    investment_cost: np.ndarray,
+    years: np.ndarray,
+    rate: float,
+    volatility: np.ndarray,
+    *,
+    steps: int = 100,
+    block: int = 20_000,
+) -> np.ndarray:
+    """The deferral option with early exercise on a Cox-Ross-Rubinstein lattice, leakage ``1 / years``.
+
+    Every operation is elementwise per patent (no shortcut chosen from the batch), so a patent's value is the same
+    to the last bit whatever other patents share its call: the portfolio's chunking never moves a number. The
+    value is at least ``max(S - K, 0)``: exercise is checked at every node, the root included.
+
+    Parameters
+    ----------
+    pv_cash_flows, investment_cost, years, volatility : numpy.ndarray
+        ``S``, ``K``, ``T`` and ``sigma`` per patent (``T > 0``).
+    rate : float
+        Risk-free rate (continuous).
+    steps : int
+        Lattice steps.
+    block : int
+        Patents per block (memory bound only).
+
+    Returns
+    -------
+    numpy.ndarray
+        The option value per patent.
+    """
+    s = np.asarray(pv_cash_flows, dtype=float)
+    k = np.asarray(investment_cost, dtype=float)
+    t = np.asarray(years, dtype=float)
+    v = np.asarray(volatility, dtype=float)
+    out = np.empty(s.shape)
+    j = np.arange(steps + 1, dtype=float)
+    for start in range(0, s.size, block):
+        sl = slice(start, start + block)
+        dt = t[sl, None] / steps
+        q = 1.0 / t[sl, None]
+        up = np.exp(v[sl, None] * np.sqrt(dt))
+        pu = (np.exp((rate - q) * dt) - 1.0 / up) / (up - 1.0 / up)
+        pu = np.clip(pu, 0.0, 1.0)
+        disc = np.exp(-rate * dt)
+        log_u = np.log(up)
+        # level `steps`: node j has S u^(2j - steps)
+        val = np.maximum(s[sl, None] * np.exp((2.0 * j[None, :] - steps) * log_u) - k[sl, None], 0.0)
+        for i in range(steps - 1, -1, -1):
+            cont = disc * (pu * val[:, 1 : i + 2] + (1.0 - pu) * val[:, : i + 1])
+            spot = s[sl, None] * np.exp((2.0 * j[None, : i + 1] - i) * log_u)
+            val = np.maximum(cont, spot - k[sl, None])
+        out[sl] = val[:, 0]
+    return out

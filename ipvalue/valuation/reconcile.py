@@ -22,6 +22,8 @@ __all__ = [
     "reconcile",
     "reconcile_draws",
     "describe_weights",
+    "explain_weights",
+    "WEIGHT_REASONS",
 ]
 
 METHODS: tuple[str, ...] = ("income", "cost", "option")
@@ -140,3 +142,26 @@ def describe_weights(effective_weights: np.ndarray) -> pd.Series:
         sep = np.where((out != "") & (part != ""), "; ", "")
         out = out + sep.astype(object) + part
     return pd.Series(out, dtype=object)
+
+
+#: why each situation weighs the approaches as it does (shown per patent in ``method_weights``)
+WEIGHT_REASONS: dict[str, str] = {
+    "commercialised": "commercialised: revenue observed, so the income approach leads; cost as a check",
+    "pre_commercial": "pre-commercial: the launch is a decision still to take, so the real option leads; cost as a check",
+    "no_economics": "no revenue or launch data: only the cost approach applies",
+}
+
+
+def explain_weights(effective_weights: np.ndarray, situation: Any, dead: Any) -> np.ndarray:
+    """Per patent: the weights used, the rule that chose them, and the market approach's place.
+
+    ``"income 80%; cost 20% | commercialised: revenue observed, ... | market: no comparables"``; methods that could
+    not apply have dropped out of the weights already (:func:`reconcile`). The market approach takes a weight only
+    when comparable transactions are given (its own issue); until then it is shown as not applied.
+    """
+    w = describe_weights(effective_weights).to_numpy(dtype=object)
+    sit = np.asarray(situation, dtype=object)
+    reason = pd.Series(sit, dtype=object).map(WEIGHT_REASONS).fillna("").to_numpy(dtype=object)
+    none = w == ""
+    out = np.where(none, "none", w) + " | " + reason + " | market: no comparables given"
+    return np.where(np.asarray(dead, dtype=bool), "none | no right at as_of", out).astype(object)

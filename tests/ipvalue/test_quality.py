@@ -174,13 +174,13 @@ class TestIndicators:
         out = self.ind(
             [
                 base(remaining_life_years=10.0),  # 10 / 20
-                base(patent_type="utility_model", remaining_life_years=5.0),  # 5 / 10
-                base(patent_type="design", remaining_life_years=3.0),  # 3 / 15
+                base(patent_type="utility_model", remaining_life_years=5.0),  # 5 / 20 (one scale, issue #13)
+                base(patent_type="design", remaining_life_years=3.0),  # 3 / 20
                 base(legal_status="expired", remaining_life_years=0.0),
                 base(remaining_life_years=np.nan),
             ]
         )
-        np.testing.assert_allclose(out["remaining_life"].to_numpy(), [0.5, 0.5, 0.2, 0.0, np.nan])
+        np.testing.assert_allclose(out["remaining_life"].to_numpy(), [0.5, 0.25, 0.15, 0.0, np.nan])
 
     def test_remaining_life_argument_overrides_column(self):
         out = self.ind([base(remaining_life_years=10.0)], remaining_life_years=[4.0])
@@ -207,7 +207,8 @@ class TestIndicators:
             )
             / 365.25
         )
-        np.testing.assert_allclose(out["remaining_life"].to_numpy(), days / np.array([20.0, 10.0, 15.0]))
+        # one scale for every type (20 years), so that a utility model never outscores an invention at equal facts
+        np.testing.assert_allclose(out["remaining_life"].to_numpy(), days / 20.0)
         assert out.attrs["ipvalue_quality"]["remaining_life_source"] == "ipvalue.terms"
 
     def test_grant_status_levels(self):

@@ -391,6 +391,8 @@ def test_pre_commercial_profit_split_is_the_options_underlying():
     }
     v = iv.value_portfolio(_one(**econ, commercialized=False), POINT, as_of=AS_OF).iloc[0]
     s = iv.value_portfolio(_one(**econ, commercialized=True), POINT, as_of=AS_OF).iloc[0]["value_income"]
-    expected = deferral_option(s, 3e5, v["remaining_life_years"], 0.018, 0.35)
+    # issue #13: the deferral right can be exercised today, so it is priced with early exercise on the lattice
+    expected = deferral_option(s, 3e5, v["remaining_life_years"], 0.018, 0.35, american=True, steps=100)
+    assert v["value_option"] >= s - 3e5
     assert np.isnan(v["value_income"]) and v["methods_used"] == "option 100%"
     assert v["value_option"] == pytest.approx(float(getattr(expected, "value", expected)), rel=1e-9)

@@ -328,13 +328,15 @@ def test_pre_commercial_uses_the_option_when_available():
     assert np.isnan(v["value_income"])
     assert v["value_option"] > 0
     assert v["methods_used"] == "cost 30%; option 70%"
-    assert "option: deferral call on the income value" in v["value_notes"]
+    assert "option: deferral call with early exercise" in v["value_notes"]
     # Damodaran's mapping: S = the RfR value of the forecast, K = launch cost, T = income period (10 y here)
     from ipvalue.valuation.real_option import deferral_option
 
     s = iv.value_portfolio(f.assign(commercialized=True), POINT, as_of=AS_OF).iloc[0]["value_income"]
-    expected = deferral_option(s, 3e5, v["remaining_life_years"], 0.018, 0.35)
+    # issue #13: early exercise on the lattice (100 steps), at least launching now
+    expected = deferral_option(s, 3e5, v["remaining_life_years"], 0.018, 0.35, american=True, steps=100)
     assert v["value_option"] == pytest.approx(float(getattr(expected, "value", expected)), rel=1e-9)
+    assert v["value_option"] >= s - 3e5
 
 
 def test_demo_portfolio_values():

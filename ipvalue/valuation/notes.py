@@ -1,0 +1,52 @@
+"""Per-patent notes built column-wise, and the number formats they use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Notes", "fmt", "fmt_pct"]
+
+
+class Notes:
+    """Per-patent notes built column-wise: ``add(mask, message)`` with a str or an array of str.
+
+    Pieces are kept as columns and joined once at the end (one pass over the rows).
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self.pieces: list[tuple[np.ndarray, Any]] = []
+
+    def add(self, mask: np.ndarray, message: Any) -> None:
+        """Add ``message`` (one text, or an array of texts by row) to the rows selected by ``mask``."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.pieces.append((mask, message))
+
+    def series(self, index: pd.Index) -> pd.Series:
+        """The notes of every row joined with ``; `` (empty where a row has none)."""
+        cols = []
+        for mask, msg in self.pieces:
+            col = np.full(self.n, None, dtype=object)
+            col[mask] = msg if isinstance(msg, str) else np.asarray(msg, dtype=object)[mask]
+            cols.append(col)
+        if not cols:
+            return pd.Series("", index=index, dtype=object)
+        text = ["; ".join([p for p in row if p]) for row in zip(*cols, strict=True)]
+        return pd.Series(text, index=index, dtype=object)
+
+
+def fmt(x: Any, spec: str) -> np.ndarray:
+    """Format numbers with ``spec`` (e.g. ``"{:.1%}"``), formatting each distinct value once; object array."""
+    v = np.asarray(x, dtype=float)
+    codes, uniques = pd.factorize(v)
+    labels = np.array([spec.format(u) for u in uniques] + ["n/a"], dtype=object)
+    return labels[np.where(codes < 0, len(uniques), codes)]
+
+
+def fmt_pct(x: np.ndarray, digits: int = 2) -> np.ndarray:
+    """Rates as percentages with ``digits`` decimals (object array)."""
+    return fmt(np.round(np.asarray(x, dtype=float), digits + 2), f"{{:.{digits}%}}")
