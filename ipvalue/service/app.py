@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -61,6 +62,10 @@ class Guard:
         self.app = app
         self.services = services
 
+    def _check(self, body: bytes) -> None:
+        s = self.services.settings
+        check_json_body(body, max_depth=s.max_json_depth, max_text=s.max_text_chars)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -112,7 +117,10 @@ class Guard:
         body = b"".join(chunks)
         if body and scope.get("method") in ("POST", "PUT", "PATCH"):
             try:
-                check_json_body(body, max_depth=settings.max_json_depth, max_text=settings.max_text_chars)
+                if len(body) > 32_768:  # a large body is checked off the event loop (health stays prompt)
+                    await anyio.to_thread.run_sync(self._check, body)
+                else:
+                    self._check(body)
             except ApiError as exc:
                 await _send_json(send, exc.status, error_body(exc.code, exc.message, exc.details))
                 return

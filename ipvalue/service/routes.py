@@ -252,25 +252,29 @@ def _check_limits(svc: Services, body: AssessmentRequest | ValuationRequest) -> 
 
 
 def _check_inline_policy(svc: Services, policy: dict[str, Any]) -> None:
-    from ipvalue.collateral.policy import PolicyError, load_policy
+    """An inline policy checked parameter by parameter (field paths), then as a whole by the policy loader."""
+    from ipvalue.collateral.policy import POLICY_PARAMETERS, PolicyError, load_policy
 
-    doc = {k: v for k, v in policy.items() if v is not None}
-    try:
-        load_policy(doc)
-    except PolicyError as exc:
-        raise ApiError(
-            422,
-            "validation_error",
-            "the policy is not valid",
-            details=[
+    details = []
+    for name, param in (policy.get("parameters") or {}).items():
+        check = POLICY_PARAMETERS.get(name)
+        msg = check(param.get("value")) if check is not None and isinstance(param, dict) else None
+        if msg:
+            details.append(detail(["body", "policy", "parameters", name], msg, "invalid_policy"))
+    if not details:
+        try:
+            load_policy({k: v for k, v in policy.items() if v is not None})
+        except PolicyError as exc:
+            details = [
                 detail(
                     ["body", "policy", *(["parameters", p.field] if p.field else [])],
                     p.message,
                     "invalid_policy",
                 )
                 for p in exc.problems
-            ],
-        ) from exc
+            ]
+    if details:
+        raise ApiError(422, "validation_error", "the policy is not valid", details=details)
 
 
 def _submit(

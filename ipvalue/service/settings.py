@@ -112,7 +112,7 @@ class ServiceSettings(BaseModel):
     job_max_attempts: int = Field(default=3, ge=1)
     audit_key_file: Path | None = None
     audit_anchor_file: Path | None = None
-    audit_checkpoint_every: int = Field(default=50, ge=1)
+    audit_checkpoint_every: int = Field(default=1, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=2_000, ge=0)
     sqlite_max_pages: int | None = Field(default=None, ge=16)
     retry_after_s: int = Field(default=2, ge=1)

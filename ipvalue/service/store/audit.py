@@ -220,9 +220,10 @@ def verify_audit(
             continue
         seq = int(cp["seq"])
         if seq not in by_seq:
+            first_gone = head + 1 if seq > head else seq
             v.fail(
-                f"audit entry {seq}: missing, but checkpoint (anchor line {line}) signed it; "
-                f"the log ends at entry {head} (entries were cut off or deleted)"
+                f"audit entry {first_gone}: missing (entries up to {seq} were signed in checkpoint line "
+                f"{line} of the anchor; the log ends at entry {head}): entries were cut off or deleted"
             )
         elif by_seq[seq] != cp["entry_hash"]:
             v.fail(f"audit entry {seq}: differs from the checkpoint signed for it (anchor line {line})")

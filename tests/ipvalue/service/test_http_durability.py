@@ -32,6 +32,7 @@ def db_counts(db) -> dict:
         }
 
 
+@pytest.mark.slow
 def test_concurrent_mixed_load(make_server, keys):
     srv = make_server("--job-threshold", "1000").start()
     n_requests, concurrency = 520, 16
@@ -96,8 +97,10 @@ def test_concurrent_mixed_load(make_server, keys):
         store.close()
 
 
+@pytest.mark.slow
 def test_kill_mid_load_and_restart(make_server, keys):
-    srv = make_server("--job-threshold", "20").start()
+    # a short lease: the job caught mid-run by the kill is taken up again 2 s after the restart
+    srv = make_server("--job-threshold", "20", "--set", "job_lease_s=2").start()
     acknowledged: dict[str, str] = {}
     lock = threading.Lock()
     stop = threading.Event()

@@ -56,6 +56,7 @@ def real(tmp_path_factory, keys):
     s.stop()
 
 
+@pytest.mark.slow
 def test_demo_assessment_end_to_end(real, keys):
     body = demo_body()
     with httpx.Client(base_url=real.url, timeout=120) as c:
