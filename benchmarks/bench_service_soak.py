@@ -1,6 +1,6 @@
 """Soak: 1,000 mixed requests from 16 concurrent clients, a kill -9 in the middle, then every write checked.
 
-Run as a script: ``python benchmarks/soak_service.py [--quick]`` prints the Markdown section and writes it to
+Run as a script: ``python benchmarks/bench_service_soak.py [--quick]`` prints the Markdown section and writes it to
 ``benchmarks/results/service_soak.md``.
 
 The server is a real uvicorn process on loopback (``tests/ipvalue/service/_server.py``: the service with the
@@ -191,7 +191,7 @@ def run(quick: bool = False) -> str:
     lines = [
         "## HTTP service: soak (issue #18)",
         "",
-        f"`benchmarks/soak_service.py{' --quick' if quick else ''}`: {n_requests} mixed requests from "
+        f"`benchmarks/bench_service_soak.py{' --quick' if quick else ''}`: {n_requests} mixed requests from "
         f"{concurrency} concurrent clients against a real uvicorn process on loopback (stand-in computing stages), "
         f"a SIGKILL and restart half way; {os.cpu_count()} cores shared with other work. Wall time {wall:.1f} s.",
         "",
