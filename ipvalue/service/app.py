@@ -12,7 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ipvalue._version import __version__
@@ -25,6 +25,8 @@ from ipvalue.service.routes import PUBLIC_PATHS, register_routes
 from ipvalue.service.settings import ServiceSettings
 from ipvalue.service.store import AssessmentRepository, SQLiteAssessmentStore, StoreUnavailable
 from ipvalue.service.store.audit import AuditSigner
+from ipvalue.web import PREFIX as WEB_PREFIX
+from ipvalue.web import build_workbench
 
 __all__ = ["build_app", "Services"]
 
@@ -70,6 +72,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        if path == "/" or path == WEB_PREFIX or path.startswith(WEB_PREFIX + "/"):
+            await self.app(scope, receive, send)  # the workbench: its own sign-in, limits and headers
+            return
         settings = self.services.settings
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         limit = settings.max_body_bytes
@@ -83,7 +89,6 @@ class Guard:
             await _send_json(send, 413, too_large, {"Connection": "close"})
             return
 
-        path = scope.get("path", "")
         if path not in PUBLIC_PATHS:
             secret = headers.get("x-api-key")
             auth = headers.get("authorization", "")
@@ -320,6 +325,12 @@ def build_app(
         )
 
     register_routes(app)
+    app.mount(WEB_PREFIX, build_workbench(services))
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{WEB_PREFIX}/", status_code=307)
+
     app.add_middleware(Guard, services=services)
     if settings.cors_origins:  # outside the guard: preflights carry no key and must still be answered
         app.add_middleware(

@@ -78,11 +78,23 @@ def serve_command(
         str, typer.Option(help="Scopes of --add-key, comma-separated (read,write).")
     ] = "read,write",
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    add_user: Annotated[
+        str | None,
+        typer.Option(
+            "--add-user",
+            help="Add a workbench user to --db (password from IPVALUE_NEW_PASSWORD or asked), and exit.",
+        ),
+    ] = None,
+    role: Annotated[str, typer.Option(help="Role of --add-user: analyst, reviewer or admin.")] = "analyst",
 ) -> None:
-    """Start the HTTP service (API under /v1; see docs/openapi.json and docs/methodology/service.md)."""
+    """Start the HTTP service (API under /v1, workbench pages under /web; see docs/openapi.json and docs/methodology/service.md)."""
     from ipvalue.service.auth import add_key as add_key_to_file
     from ipvalue.service.auth import revoke_key as revoke_key_in_file
     from ipvalue.service.settings import ServiceSettings
+
+    if add_user is not None:
+        _add_user(db, add_user, role)
+        return
 
     if add_key is not None or revoke_key is not None:
         if keys_file is None:
@@ -208,6 +220,24 @@ def verify_database(
         return 0, [f"audit trail verified: {counts}"]
     more = f" (and {len(verdict.problems) - 1} more problem(s))" if len(verdict.problems) > 1 else ""
     return 1, [f"audit trail does NOT verify: {verdict.first}{more}", counts, *verdict.problems[1:20]]
+
+
+def _add_user(db: Path, username: str, role: str) -> None:
+    import os
+
+    from ipvalue.service.store.workbench import UserExists
+    from ipvalue.web import add_user
+
+    password = os.environ.get("IPVALUE_NEW_PASSWORD")
+    if not password:
+        password = getpass.getpass(f"password for {username}: ")
+        if getpass.getpass("again: ") != password:
+            raise typer.BadParameter("the passwords differ", param_hint="--add-user")
+    try:
+        add_user(db, username, role, password)
+    except (ValueError, UserExists) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--add-user") from exc
+    typer.echo(f"user {username!r} ({role}) added to {db}", err=True)
 
 
 def monitor_command(
