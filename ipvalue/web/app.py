@@ -187,13 +187,14 @@ class Workbench:
         def lbl(key: str, table: str = "SUMMARY_LABELS") -> str:
             return L.translate_code(key, getattr(L, table), lang) if table != "LABELS" else L.label(key, lang)
 
+        csrf = values.pop("csrf", None) or (ctx.session.csrf if ctx.session else "")
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         html = self.env.get_template(name).render(
             t=t,
             lbl=lbl,
             lang=lang,
             user=ctx.user,
-            csrf=ctx.session.csrf if ctx.session else values.pop("csrf", ""),
+            csrf=csrf,
             base=PREFIX,
             here=here,
             version=__version__,
