@@ -19,8 +19,8 @@ from ipvalue.collateral.distributed import chunked_core, core_on_handles, dask_p
 from ipvalue.collateral.kernel import CollateralContext, CoreResult, assess_frame
 from ipvalue.collateral.policy import Policy, load_policy
 from ipvalue.collateral.stress import STRESS_COLUMNS, run_stress
-from ipvalue.collateral.summary import assumptions_table, canonical_frame, digest, json_default, summarise
-from ipvalue.facts.columns import as_date, check_seed, is_dask_frame
+from ipvalue.collateral.summary import assumptions_table, digest, json_default, summarise
+from ipvalue.facts.columns import as_date, check_seed, input_hash, is_dask_frame
 
 __all__ = ["assess_collateral"]
 
@@ -208,8 +208,9 @@ def _assess(
         # work in patent_id order so that sums (and so every number) do not depend on the row order
         frame = frame.sort_index(kind="stable")
         core = core_fn(frame, ctx)
-    input_hash = digest(
-        canonical_frame(frame),
+    # frames by the project's one frame hash (binary, exact to the last bit); the rest as canonical JSON
+    in_hash = digest(
+        input_hash(frame),
         json.dumps(attrs.get("ipvalue", {}), sort_keys=True, default=json_default),
         json.dumps(loan.to_dict(), sort_keys=True, default=json_default),
         json.dumps(pol.to_dict(), sort_keys=True, ensure_ascii=False),
@@ -236,15 +237,15 @@ def _assess(
     summary["valuation_as_of"] = None if valued_on is None else valued_on.isoformat()
     patents = core.patents.reindex(input_order)
     output_hash = digest(
-        canonical_frame(patents),
+        input_hash(patents),
         json.dumps(summary, sort_keys=True, default=json_default),
-        canonical_frame(core.liquidation),
-        canonical_frame(stress_df),
+        input_hash(core.liquidation),
+        input_hash(stress_df),
         hashlib.sha256(np.ascontiguousarray(core.mc.recovery_draws()).tobytes()).hexdigest(),
     )
     audit = {
         "package_version": __version__,
-        "input_hash": input_hash,
+        "input_hash": in_hash,
         "output_hash": output_hash,
         "policy": {"name": pol.name, "version": pol.version, "origin": pol.origin},
         "seed": seed,

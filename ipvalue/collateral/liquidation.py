@@ -9,17 +9,20 @@ Monte Carlo, per path (reference note 5.3):
 5. each patent's value at the sale: ``V0 * exp((mu - sigma^2/2) t + sigma sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z))``
    with ``mu = -obsolescence``, times the remaining-life run-off and zero after an invalidation
    (exponential time with a hazard scaled by legal quality and litigation);
-6. each patent is a lot with a best bid ``W = bid_median[mode] * (1 - crash drop) * exp(s * Zb)`` (a share of the
-   current value). Orderly and distressed lots go unsold when the bid is among the lowest ``p_no_sale`` of
-   bids, else sell at ``W * V``. Judicial lots sell at the first reserve (70% of the court's appraisal, taken
-   as the current value) when ``W`` reaches it, else at the second-round price (at most 20% lower) when ``W``
-   reaches that, else in the 60-day 变卖 at the second-round price if a buyer appears, else not at all;
+6. the lots of one package (product line, family or CPC subclass, policy ``package_by``) are sold together:
+   one best bid ``W = bid_median[mode] * (1 - crash drop) * exp(s * Zb)`` (a share of the current value) per
+   package and path. Orderly and distressed packages go unsold when the bid is among the lowest ``p_no_sale``
+   of bids, else sell at ``W * V``. Judicial packages go through the auction rounds (法释〔2016〕18号 Arts. 10,
+   26: two online; 法释〔2004〕16号 Art. 25: three offline), each reserve at most 20% below the previous one,
+   and sell at the reserve of the first round ``W`` reaches; below the last reserve a buyer appears in the
+   60-day 变卖 with probability ``judicial_sale_success`` (drawn per package), else nothing is sold;
 7. variable costs, the appraisal fee and legal costs; proceeds discounted to the default date;
 8. recovery capped at the exposure; the loss split with the risk sharers; the bank keeps the rest.
 
-Patent-level draws (value shock, invalidation time, bid) come from each patent's own stream
-(``ipvalue._random.patent_rng(seed, patent_id, "liquidation")``); path-level draws (default time, mode, regime,
-time to sale, market factor, 变卖 buyer) from ``root_rng(seed, "liquidation")``. Patents are processed in
+Patent-level draws (value shock, invalidation time) come from each patent's own stream
+(``ipvalue._random.patent_rng(seed, patent_id, "liquidation")``); package-level draws (bid, 变卖 buyer) from the
+package's stream (``patent_rng(seed, package, "liquidation-package")``); path-level draws (default time, mode,
+regime, time to sale, market factor) from ``root_rng(seed, "liquidation")``. Patents are processed in
 ``patent_id`` order, so results do not depend on row order.
 """
 
@@ -41,7 +44,9 @@ from ipvalue.collateral.sizing import risk_sharing_split
 __all__ = [
     "LiquidationPool",
     "MonteCarloResult",
+    "JUDICIAL_ROUNDS",
     "judicial_auction_prices",
+    "judicial_reserves",
     "judicial_round_probabilities",
     "judicial_delays",
     "default_time_quantile",
@@ -72,13 +77,20 @@ LIQUIDATION_COLUMNS: tuple[str, ...] = (
 _DAYS_PER_YEAR = 365.0  # the judicial time limits are calendar days
 
 
-def judicial_auction_prices(
-    appraisal: ArrayLike, first_reserve: float = 0.70, second_round_cut: float = 0.20
-) -> dict:
-    """Reserve prices of an online judicial auction (法释〔2016〕18号 Arts. 10 and 26).
+#: the judicial auction rounds, in order (the third only under the offline rules, 法释〔2004〕16号 Art. 25)
+JUDICIAL_ROUNDS: tuple[str, ...] = ("first_auction", "second_auction", "third_auction")
 
-    The first reserve is at least 70% of the appraisal; a second auction may cut it by at most 20%; the 60-day
-    变卖 that follows a failed second auction sells at the second-auction price.
+
+def judicial_auction_prices(
+    appraisal: ArrayLike, first_reserve: float = 0.70, second_round_cut: float = 0.20, rounds: int = 2
+) -> dict:
+    """Reserve prices of a judicial auction sequence, round by round, and of the 变卖 that follows it.
+
+    The first reserve is at least 70% of the appraisal (online auctions, 法释〔2016〕18号 Art. 10); each further
+    auction may cut the previous reserve by at most 20% (Art. 26; 法释〔2004〕16号 Art. 5); the 变卖 after the
+    last failed auction sells at the last auction's price (法释〔2004〕16号 Art. 25: the third auction's reserve).
+    Online there are two auctions before the 变卖 (法释〔2016〕18号 Art. 26); offline, for other property rights
+    such as a patent, three (法释〔2004〕16号 Art. 25).
 
     Parameters
     ----------
@@ -87,12 +99,14 @@ def judicial_auction_prices(
     first_reserve : float
         First reserve as a share of the appraisal (>= 0.70).
     second_round_cut : float
-        Reduction of the second reserve below the first (<= 0.20).
+        Reduction of each later reserve below the previous one (<= 0.20).
+    rounds : int
+        Auction rounds before the 变卖: 2 (online) or 3 (offline, other property rights); 1 is allowed.
 
     Returns
     -------
     dict
-        ``first_auction``, ``second_auction``, ``sale_period`` (变卖) prices.
+        ``first_auction``, ``second_auction`` (and ``third_auction`` with three rounds), ``sale_period`` (变卖).
     """
     if not 0.70 <= first_reserve <= 1.0:
         raise ValueError(
@@ -102,47 +116,70 @@ def judicial_auction_prices(
         raise ValueError(
             f"second_round_cut must lie in [0, 0.20] (法释〔2016〕18号 Art. 26), got {second_round_cut!r}"
         )
+    if rounds not in (1, 2, 3):
+        raise ValueError(f"rounds must be 1, 2 or 3 (法释〔2004〕16号 Art. 25), got {rounds!r}")
     a = np.asarray(appraisal, dtype=float)
-    first = a * first_reserve
-    second = first * (1.0 - second_round_cut)
-    return {"first_auction": first, "second_auction": second, "sale_period": second.copy()}
+    out = {JUDICIAL_ROUNDS[k]: a * first_reserve * (1.0 - second_round_cut) ** k for k in range(int(rounds))}
+    out["sale_period"] = np.array(out[JUDICIAL_ROUNDS[int(rounds) - 1]], copy=True)
+    return out
 
 
-def judicial_delays(policy: Policy) -> tuple[float, float, float]:
-    """Years from the start of the judicial sale to the first auction, the second auction and the 变卖's end.
+def judicial_reserves(policy: Policy) -> np.ndarray:
+    """The reserves of the policy's auction rounds as shares of the appraisal, e.g. ``[0.70, 0.56]``."""
+    k = int(policy["judicial_auction_rounds"])
+    prices = judicial_auction_prices(
+        1.0, float(policy["judicial_first_reserve"]), float(policy["judicial_second_round_cut"]), k
+    )
+    return np.array([float(prices[r]) for r in JUDICIAL_ROUNDS[:k]])
 
-    The first auction of a property right (a patent is one, 其他财产权利) follows ``judicial_notice_days`` of
-    public notice (30 days, 法释〔2016〕18号 Art. 12); a failed auction is re-run within
+
+def judicial_delays(policy: Policy) -> tuple[float, ...]:
+    """Years from the start of the judicial sale to each auction round and to the end of the 变卖.
+
+    The first auction of a property right (a patent is one, 其他财产权) follows ``judicial_notice_days`` of
+    public notice (30 days, 法释〔2016〕18号 Art. 12); each failed auction is re-run within
     ``judicial_second_round_days`` (30 days, Art. 26) with ``judicial_renotice_days`` of notice (15 days, Art. 26)
-    inside that window; the 变卖 lasts ``judicial_sale_period_days`` after it.
+    inside that window; the 变卖 lasts ``judicial_sale_period_days`` after the last auction.
+
+    Returns
+    -------
+    tuple of float
+        One date per round (``judicial_auction_rounds`` of them), then the 变卖's end.
     """
-    d1 = float(policy["judicial_notice_days"]) / _DAYS_PER_YEAR
-    second = max(float(policy["judicial_second_round_days"]), float(policy["judicial_renotice_days"]))
-    d2 = d1 + second / _DAYS_PER_YEAR
-    d3 = d2 + float(policy["judicial_sale_period_days"]) / _DAYS_PER_YEAR
-    return d1, d2, d3
+    d = float(policy["judicial_notice_days"]) / _DAYS_PER_YEAR
+    step = max(float(policy["judicial_second_round_days"]), float(policy["judicial_renotice_days"]))
+    out = [d + k * step / _DAYS_PER_YEAR for k in range(int(policy["judicial_auction_rounds"]))]
+    out.append(out[-1] + float(policy["judicial_sale_period_days"]) / _DAYS_PER_YEAR)
+    return tuple(out)
 
 
 def judicial_round_probabilities(policy: Policy, *, crash_drop: float = 0.0) -> dict[str, float]:
-    """Per-lot probabilities of selling in each judicial round (no crash unless ``crash_drop`` > 0)."""
+    """Per-package probabilities of selling in each judicial round, in the 变卖, or not at all.
+
+    The package's best bid ``W`` (a share of its value) is lognormal with median ``bid_median["judicial"]``
+    (times ``1 - crash_drop``) and log-sd ``bid_dispersion``; it sells in the first round whose reserve ``r_k``
+    it reaches, at that reserve, so ``P(round k) = P(r_k <= W < r_{k-1})``; below the last reserve a buyer
+    appears in the 变卖 with probability ``judicial_sale_success``; ``unsold`` is the chance of failing every
+    round and the 变卖. Keys: the rounds of :data:`JUDICIAL_ROUNDS` in use, ``sale_period``, ``unsold``.
+    """
     m = float(policy["bid_median"]["judicial"]) * (1.0 - crash_drop)
     s = float(policy["bid_dispersion"])
-    r1 = float(policy["judicial_first_reserve"])
-    r2 = r1 * (1.0 - float(policy["judicial_second_round_cut"]))
+    reserves = judicial_reserves(policy)
+    names = JUDICIAL_ROUNDS[: len(reserves)]
     if m <= 0:
-        return {"first_auction": 0.0, "second_auction": 0.0, "sale_period": 0.0, "unsold": 1.0}
+        return {**{n: 0.0 for n in names}, "sale_period": 0.0, "unsold": 1.0}
     if s > 0:
-        below1 = float(ndtr(np.log(r1 / m) / s))
-        below2 = float(ndtr(np.log(r2 / m) / s))
+        below = [float(ndtr(np.log(r / m) / s)) for r in reserves]
     else:
-        below1, below2 = float(m < r1), float(m < r2)
+        below = [float(m < r) for r in reserves]
+    out, prev = {}, 1.0
+    for name, b in zip(names, below, strict=True):
+        out[name] = prev - b
+        prev = b
     succ = float(policy["judicial_sale_success"])
-    return {
-        "first_auction": 1.0 - below1,
-        "second_auction": below1 - below2,
-        "sale_period": below2 * succ,
-        "unsold": below2 * (1.0 - succ),
-    }
+    out["sale_period"] = prev * succ
+    out["unsold"] = prev * (1.0 - succ)
+    return out
 
 
 def default_time_quantile(
@@ -315,7 +352,10 @@ class LiquidationPaths:
     """The path-level part of the Monte Carlo (:func:`liquidation_paths`): the same for every chunk of the pool.
 
     Drawn from ``root_rng(seed, "liquidation")`` only (default time, disposal mode, crash regime, time to sale,
-    market factor, 变卖 buyer), so it does not depend on the patents; paths are grouped by disposal mode.
+    market factor), so it does not depend on the patents; paths are grouped by disposal mode. ``reserves`` are
+    the judicial rounds' reserves (shares of the appraisal), ``theta[k]`` the log bid normal each path's package
+    must reach in round ``k``, ``delays`` the rounds' dates and the 变卖's end (:func:`judicial_delays`) and
+    ``df_rounds`` their discount factors per path.
     """
 
     paths: int
@@ -338,26 +378,20 @@ class LiquidationPaths:
     judicial: np.ndarray
     j0: int
     j1: int
-    r1: float
-    r2: float
-    theta1: np.ndarray
-    theta2: np.ndarray
-    sale_period_ok: np.ndarray
-    d1: float
-    d2: float
-    d3: float
+    reserves: np.ndarray
+    theta: np.ndarray
+    sale_success: float
+    delays: tuple[float, ...]
     var_cost: np.ndarray
     legal: np.ndarray
     fee: float
     df0: np.ndarray
-    df1: np.ndarray
-    df2: np.ndarray
-    df3: np.ndarray
+    df_rounds: np.ndarray
     keep: np.ndarray
 
 
 #: names of the per-path partial sums :func:`liquidation_partial_sums` returns
-PARTIAL_SUMS: tuple[str, ...] = ("sum_v", "s0", "s1", "s2")
+PARTIAL_SUMS: tuple[str, ...] = ("sum_v", "s0", "s1", "s2", "s3", "s_sale")
 
 
 def liquidation_paths(
@@ -389,15 +423,14 @@ def liquidation_paths(
     u_crash = g.random(paths)
     z_time = g.standard_normal(paths)
     z_market = g.standard_normal(paths)
-    u_sale_period = g.random(paths)
 
     cum = np.cumsum([float(pol["mode_probabilities"][m]) for m in MODES])
     mode = np.minimum(np.searchsorted(cum, u_mode, side="right"), len(MODES) - 1)
     # group the paths by disposal mode so that each mode is a contiguous slice of columns (paths are
     # exchangeable: the per-patent draws of column j meet the path-level draws of the j-th path in this order)
     order = np.argsort(mode, kind="stable")
-    mode, u_default, u_crash, z_time, z_market, u_sale_period = (
-        a[order] for a in (mode, u_default, u_crash, z_time, z_market, u_sale_period)
+    mode, u_default, u_crash, z_time, z_market = (
+        a[order] for a in (mode, u_default, u_crash, z_time, z_market)
     )
     j0 = int(np.count_nonzero(mode == 0))
     j1 = j0 + int(np.count_nonzero(mode == 1))
@@ -424,22 +457,19 @@ def liquidation_paths(
             p_ns = np.where(mode == i, np.where(crash, ns_crash[m], ns[m]), p_ns)
     ns_threshold = ndtri(p_ns)  # lot unsold when its bid normal is below this (-inf when p = 0)
     judicial = mode == MODES.index("judicial")
-    r1 = float(pol["judicial_first_reserve"])
-    r2 = r1 * (1.0 - float(pol["judicial_second_round_cut"]))
-    sale_period_ok = u_sale_period < float(pol["judicial_sale_success"])
-    d1, d2, d3 = judicial_delays(pol)
+    reserves = judicial_reserves(pol)
+    delays = judicial_delays(pol)
     var_cost = np.array([float(pol["variable_cost"][m]) for m in MODES])[mode]
     legal = np.array([float(pol["legal_cost"][m]) for m in MODES])[mode] * ead
     fee = float(pol["appraisal_fee"])
 
     # discount factors from the default date to cash, per judicial round, per path
     df0 = np.exp(-v_rate * t_sell)
-    df1, df2, df3 = (np.exp(-v_rate * (t_sell + d)) for d in (d1, d2, d3))
+    df_rounds = np.exp(-v_rate * np.add.outer(np.asarray(delays), t_sell))
     keep = 1.0 - var_cost
-    # judicial lots compare the log best bid with the log reserves: s Zb + ln(1 - drop) >= ln r - ln m
+    # judicial packages compare the log best bid with the log reserves: s Zb + ln(1 - drop) >= ln r_k - ln m
     with np.errstate(divide="ignore"):
-        theta1 = np.log(r1) - np.log(bid_med)
-        theta2 = np.log(r2) - np.log(bid_med)
+        theta = np.log(reserves)[:, None] - np.log(bid_med)[None, :]
     return LiquidationPaths(
         paths=int(paths),
         seed=int(seed),
@@ -461,21 +491,15 @@ def liquidation_paths(
         judicial=judicial,
         j0=j0,
         j1=j1,
-        r1=r1,
-        r2=r2,
-        theta1=theta1,
-        theta2=theta2,
-        sale_period_ok=sale_period_ok,
-        d1=d1,
-        d2=d2,
-        d3=d3,
+        reserves=reserves,
+        theta=theta,
+        sale_success=float(pol["judicial_sale_success"]),
+        delays=delays,
         var_cost=var_cost,
         legal=legal,
         fee=fee,
         df0=df0,
-        df1=df1,
-        df2=df2,
-        df3=df3,
+        df_rounds=df_rounds,
         keep=keep,
     )
 
@@ -492,8 +516,9 @@ def liquidation_partial_sums(
     -------
     dict
         :data:`PARTIAL_SUMS` -> array of length ``paths``: value of the lots at the sale (``sum_v``), proceeds
-        of orderly / distressed lots that sell (``s0``), value of judicial lots clearing the first (``s1``) and
-        the second (``s2``) reserve.
+        of orderly / distressed lots that sell (``s0``), value of judicial lots whose package clears the first
+        (``s1``), second (``s2``) or third (``s3``, 0 with two rounds) reserve, and value of judicial lots sold
+        in the 变卖 (``s_sale``: below the last reserve, and a buyer appeared for the package).
     """
     ps = setup
     paths = ps.paths
@@ -520,11 +545,13 @@ def liquidation_partial_sums(
     packages = pool.ids if pool.package is None else pool.package
     sum_v = np.zeros(paths)  # value of the lots at the sale
     s0 = np.zeros(paths)  # proceeds of orderly / distressed lots that sell
-    s1 = np.zeros(paths)  # value of judicial lots clearing the first reserve
-    s2 = np.zeros(paths)  # value of judicial lots clearing the second reserve
+    s_round = np.zeros((3, paths))  # value of judicial lots clearing the first, second, third reserve
+    s_sale = np.zeros(paths)  # value of judicial lots sold in the 变卖
+    n_rounds = len(ps.reserves)
     thr_bid = np.sqrt(1.0 - rho) * ps.sqrt_t
     crash_f = crash.astype(float)
-    theta1, theta2, ns_threshold = ps.theta1, ps.theta2, ps.ns_threshold
+    theta, ns_threshold = ps.theta, ps.ns_threshold
+    succ = ps.sale_success
     log_keep = np.log(np.maximum(1.0 - pool.crash_drop, 1e-300))  # finite, so that x 0 stays 0
     jud = slice(j0, j1)
     others = [sl for sl in (slice(0, j0), slice(j1, paths)) if sl.stop > sl.start]
@@ -539,13 +566,18 @@ def liquidation_partial_sums(
             gp = patent_rng(seed, str(pool.ids[b0 + j]), "liquidation")
             gp.standard_normal(out=z[j])
             gp.standard_exponential(out=e[j])
-        # one best bid per package and path: the lots of a package are sold together, to the same buyers
+        # one best bid per package and path: the lots of a package are sold together, to the same buyers;
+        # then, on the judicial paths, whether a buyer for the package appears in the 变卖
         labels, member = np.unique(packages[b0:b1], return_inverse=True)
         zp = np.empty((len(labels), paths))
+        up = np.empty((len(labels), j1 - j0))
         for k, label in enumerate(labels):
-            patent_rng(seed, str(label), "liquidation-package").standard_normal(out=zp[k])
+            gk = patent_rng(seed, str(label), "liquidation-package")
+            gk.standard_normal(out=zp[k])
+            gk.random(out=up[k])
         zb = zp[member]
-        del zp
+        sale_buyer = (up < succ)[member]
+        del zp, up
         sig = pool.volatility[b0:b1, None]
         # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
         x = z
@@ -570,12 +602,15 @@ def liquidation_partial_sums(
             if crash[jud].any():
                 lw += np.multiply.outer(log_keep[b0:b1], crash_f[jud])
             xj, tj = x[:, jud], tmp[:, jud]
-            mask = lw >= theta1[jud]
+            mask = np.empty(lw.shape, dtype=bool)
+            for k in range(n_rounds):
+                np.greater_equal(lw, theta[k, jud], out=mask)
+                np.multiply(xj, mask, out=tj)
+                s_round[k, jud] += tj.sum(axis=0)
+            # below the last reserve (mask is False) and a 变卖 buyer appeared
+            np.greater(sale_buyer, mask, out=mask)
             np.multiply(xj, mask, out=tj)
-            s1[jud] += tj.sum(axis=0)
-            np.greater_equal(lw, theta2[jud], out=mask)
-            np.multiply(xj, mask, out=tj)
-            s2[jud] += tj.sum(axis=0)
+            s_sale[jud] += tj.sum(axis=0)
             del lw, xj, tj, mask
         # orderly / distressed lots: sold at the best bid unless it is among the lowest p_no_sale
         for sl in others:
@@ -589,8 +624,8 @@ def liquidation_partial_sums(
             w *= zs > ns_threshold[sl]
             s0[sl] += w.sum(axis=0)
             del w, zs
-        del x, z, e, zb, tmp
-    return {"sum_v": sum_v, "s0": s0, "s1": s1, "s2": s2}
+        del x, z, e, zb, tmp, sale_buyer
+    return {"sum_v": sum_v, "s0": s0, "s1": s_round[0], "s2": s_round[1], "s3": s_round[2], "s_sale": s_sale}
 
 
 def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndarray]]) -> MonteCarloResult:
@@ -605,20 +640,23 @@ def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndar
     acc = {k: partials[0][k] for k in PARTIAL_SUMS}
     for part in partials[1:]:
         acc = {k: acc[k] + part[k] for k in PARTIAL_SUMS}
-    sum_v, s0, s1, s2 = (acc[k] for k in PARTIAL_SUMS)
+    sum_v, s0 = acc["sum_v"], acc["s0"]
+    cleared = [acc["s1"], acc["s2"], acc["s3"]][: len(ps.reserves)]
     judicial, t_sell, keep = ps.judicial, ps.t_sell, ps.keep
-    d1, d2, d3 = ps.d1, ps.d2, ps.d3
     loan, ead = ps.loan, ps.ead
     legal = ps.legal
     fees = ps.fee * sum_v
-    g1 = ps.r1 * s1
-    g2 = ps.r2 * (s2 - s1)
-    g3 = ps.r2 * np.where(ps.sale_period_ok, sum_v - s2, 0.0)
-    gross = np.where(judicial, g1 + g2 + g3, s0)
-    pv_net = keep * np.where(judicial, ps.df1 * g1 + ps.df2 * g2 + ps.df3 * g3, ps.df0 * s0)
-    pv_time = keep * np.where(
-        judicial, (t_sell + d1) * g1 + (t_sell + d2) * g2 + (t_sell + d3) * g3, t_sell * s0
-    )
+    # proceeds per judicial round (at that round's reserve), then the 变卖 at the last reserve
+    g, before = [], np.zeros(ps.paths)
+    for r, s_k in zip(ps.reserves, cleared, strict=True):
+        g.append(float(r) * (s_k - before))
+        before = s_k
+    g.append(float(ps.reserves[-1]) * acc["s_sale"])
+    g_jud = np.sum(g, axis=0)
+    gross = np.where(judicial, g_jud, s0)
+    pv_net = keep * np.where(judicial, np.sum(ps.df_rounds * np.asarray(g), axis=0), ps.df0 * s0)
+    when = np.add.outer(np.asarray(ps.delays), t_sell)
+    pv_time = keep * np.where(judicial, np.sum(when * np.asarray(g), axis=0), t_sell * s0)
     net_total = pv_net - fees - legal
     recovery = np.clip(net_total, 0.0, ead)
     loss = ead - recovery
@@ -752,7 +790,7 @@ def deterministic_scenarios(
     ead = float(loan.amount)
     rate = _discount_rate(loan, pol)
     fee = float(pol["appraisal_fee"])
-    notice, d2, d3 = judicial_delays(pol)
+    delays = judicial_delays(pol)
     sale_days = float(pol["judicial_sale_period_days"])
     p_mode = pol["mode_probabilities"]
     jp = judicial_round_probabilities(pol)
@@ -809,46 +847,43 @@ def deterministic_scenarios(
         "orderly",
         m_o,
     )
-    prices = judicial_auction_prices(
-        1.0, float(pol["judicial_first_reserve"]), float(pol["judicial_second_round_cut"])
-    )
-    r1, r2 = float(prices["first_auction"]), float(prices["second_auction"])
+    reserves = judicial_reserves(pol)
     pj = float(p_mode["judicial"])
-    row(
-        "judicial_first_auction",
-        f"sold at the first judicial auction, reserve {r1:.0%} of the appraisal",
-        f"司法拍卖一拍成交，起拍价为评估价的 {r1:.0%}",
-        pj * jp["first_auction"],
-        "judicial",
-        r1,
-        notice,
-    )
-    row(
-        "judicial_second_auction",
-        f"sold at the second auction, reserve {r2:.0%} of the appraisal",
-        f"二拍成交，起拍价为评估价的 {r2:.0%}",
-        pj * jp["second_auction"],
-        "judicial",
-        r2,
-        d2,
-    )
+    ordinal = {
+        "first_auction": ("first", "一拍"),
+        "second_auction": ("second", "二拍"),
+        "third_auction": ("third", "三拍"),
+    }
+    for k, r in enumerate(reserves):
+        name = JUDICIAL_ROUNDS[k]
+        en, zh = ordinal[name]
+        row(
+            f"judicial_{name}",
+            f"sold at the {en} judicial auction, reserve {r:.0%} of the appraisal",
+            f"司法拍卖{zh}成交，起拍价为评估价的 {r:.0%}",
+            pj * jp[name],
+            "judicial",
+            float(r),
+            delays[k],
+        )
+    r_last = float(reserves[-1])
     row(
         "judicial_sale_period",
-        f"sold in the {sale_days:.0f}-day 变卖 at the second-auction price ({r2:.0%})",
-        f"在 {sale_days:.0f} 日变卖期内按二拍价格（{r2:.0%}）成交",
+        f"sold in the {sale_days:.0f}-day 变卖 at the last auction's price ({r_last:.0%})",
+        f"在 {sale_days:.0f} 日变卖期内按末次拍卖价格（{r_last:.0%}）成交",
         pj * jp["sale_period"],
         "judicial",
-        r2,
-        d3,
+        r_last,
+        delays[-1],
     )
     row(
         "judicial_unsold",
-        "no buyer in either auction or the 变卖: no cash (以物抵债 or suspension)",
-        "一拍、二拍及变卖均无人竞买：无现金回收（以物抵债或中止执行）",
+        "no buyer in any auction or the 变卖: no cash (以物抵债 or suspension)",
+        "各次拍卖及变卖均无人竞买：无现金回收（以物抵债或中止执行）",
         pj * jp["unsold"],
         "judicial",
         0.0,
-        d3,
+        delays[-1],
     )
     m_d = float(pol["bid_median"]["distressed"])
     p_ns = float(pol["no_sale_probability"]["distressed"])

@@ -150,6 +150,7 @@ POLICY_PARAMETERS: dict[str, Callable[[Any], str | None]] = {
     "time_to_sale_dispersion": _num(0.0, 3.0),
     "judicial_first_reserve": _SHARE_OPEN,
     "judicial_second_round_cut": _num(0.0, 0.2),
+    "judicial_auction_rounds": _num(1, 3, integer=True),
     "judicial_notice_days": _num(0, 365, integer=True),
     "judicial_renotice_days": _num(0, 365, integer=True),
     "judicial_second_round_days": _num(0, 365, integer=True),

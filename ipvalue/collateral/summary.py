@@ -16,19 +16,7 @@ from ipvalue.collateral.kernel import CollateralContext, CoreResult
 from ipvalue.collateral.policy import Policy
 from ipvalue.collateral.sizing import bank_retained_exposure
 
-__all__ = ["canonical_frame", "json_default", "digest", "summarise", "assumptions_table", "book_flags"]
-
-
-def canonical_frame(df: pd.DataFrame) -> str:
-    """A frame as CSV text with sorted columns (and rows, for a patent table) and ISO dates: what gets hashed."""
-    d = df.copy()
-    d = d.reindex(sorted(d.columns, key=str), axis=1)
-    if d.index.name == "patent_id" or "scenario" not in d.columns:
-        d = d.sort_index(kind="stable")
-    for c in d.columns:
-        if isinstance(d[c].dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(d[c]):
-            d[c] = d[c].dt.strftime("%Y-%m-%d")
-    return str(d.to_csv(float_format="%.12g", lineterminator="\n"))
+__all__ = ["json_default", "digest", "summarise", "assumptions_table", "book_flags"]
 
 
 def json_default(o: Any) -> Any:

@@ -396,6 +396,7 @@ SCENARIOS: dict[str, dict[str, str]] = {
     "monte_carlo": {"zh": "蒙特卡洛模拟", "en": "Monte Carlo"},
     "judicial_first_auction": {"zh": "司法拍卖（一拍成交）", "en": "Judicial auction, first round"},
     "judicial_second_auction": {"zh": "司法拍卖（二拍成交）", "en": "Judicial auction, second round"},
+    "judicial_third_auction": {"zh": "司法拍卖（三拍成交）", "en": "Judicial auction, third round"},
     "judicial_sale_period": {"zh": "司法变卖期成交", "en": "Judicial sale period"},
     "judicial_unsold": {"zh": "司法处置流拍（以物抵债或中止）", "en": "Judicial disposal unsold"},
     "distressed_sale": {"zh": "困境出售", "en": "Distressed sale"},

@@ -124,9 +124,8 @@ def test_monte_carlo_matches_the_analytic_judicial_recovery():
     mc = simulate_liquidation(pool, loan=loan, policy=pol, seed=11, paths=40_000)
     p = judicial_round_probabilities(pol)
     t_sell = pol["time_to_sale_median_years"]["judicial"]
-    d1 = 15 / 365
-    d2 = d1 + (30 + 15) / 365
-    d3 = d2 + 60 / 365
+    # 30 days' notice, re-auction 30 days later, 60 days of 变卖 (法释〔2016〕18号 Arts. 12, 26; 法释〔2004〕16号 Art. 25)
+    d1, d2, d3 = 30 / 365, 60 / 365, 120 / 365
     df = lambda d: 1.05 ** -(t_sell + d)  # noqa: E731
     v = pool.value.sum()
     keep = 1 - pol["variable_cost"]["judicial"]

@@ -21,8 +21,52 @@ def test_every_number_names_its_source_or_says_it_is_a_choice(name):
     pol = load_policy(name)
     for key, src in pol.sources.items():
         assert src.strip(), key
-        # a tag: checked, recalled, illustrative or our own choice
-        assert any(tag in src for tag in ("[V]", "[M]", "[I]", "[C]")), (key, src)
+        # a tag: checked, secondary quoting the text, recalled, illustrative or our own choice
+        assert any(tag in src for tag in ("[V]", "[S]", "[M]", "[I]", "[C]")), (key, src)
+        # no text left broken by an edit: balanced brackets, no empty clause, no dangling comma
+        assert src.count("(") == src.count(")"), (key, src)
+        assert not any(bad in src for bad in (",;", ";;", " ,", " :", "()")), (key, src)
+        assert not src.rstrip().endswith((",", ";", "(", " of", " the")), (key, src)
+    for key, ref in pol.references.items():
+        assert ref.count("(") == ref.count(")") and ref.count("〔") == ref.count("〕"), (key, ref)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_facts_tagged_verified_are_the_judicial_sale_rules_read_in_full(name):
+    # only the two judicial interpretations were re-read for this release (法释〔2016〕18号, 法释〔2004〕16号);
+    # everything else taken from secondary reports is tagged [S] or [M], not [V]
+    pol = load_policy(name)
+    verified = {k for k, src in pol.sources.items() if "[V]" in src}
+    assert verified == {
+        "judicial_first_reserve",
+        "judicial_second_round_cut",
+        "judicial_auction_rounds",
+        "judicial_notice_days",
+        "judicial_renotice_days",
+        "judicial_second_round_days",
+        "judicial_sale_period_days",
+    }
+    for k in verified:
+        assert "FASHI2016-18" in pol.sources[k] or "FASHI2004-16" in pol.sources[k], k
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_recovery_confidence_is_a_documented_choice_between_half_and_six_tenths(name):
+    pol = load_policy(name)
+    assert 0.5 <= pol["recovery_confidence"] <= 0.6
+    assert pol.sources["recovery_confidence"].startswith("[C] documented choice")
+
+
+def test_conservative_is_stricter_in_its_rules_not_in_its_view_of_the_market():
+    std, con = load_policy("cn-bank-standard"), load_policy("conservative")
+    assert con["quantile"] > std["quantile"]
+    assert con["min_remaining_life_years"] >= 5 > std["min_remaining_life_years"]
+    assert not con["accept_co_owned"] and con["reject_in_litigation"]
+    assert all(con["pledge_rate_cap"][t] <= std["pledge_rate_cap"][t] for t in std["pledge_rate_cap"])
+    assert con["pledge_rate_cap"] == {"invention": 0.25, "utility_model": 0.15, "design": 0.0}  # BOCOM
+    # one liquidation model for every preset: the disposal market does not depend on the bank's appetite
+    for key in ("mode_probabilities", "bid_median", "no_sale_probability", "crash_probability"):
+        assert con[key] == std[key], key
 
 
 def test_cn_bank_standard_encodes_china_practice():
