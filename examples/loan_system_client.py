@@ -10,8 +10,9 @@ then run::
     IPVALUE_API_KEY=<secret> python examples/loan_system_client.py --url http://127.0.0.1:8000
 
 The client sends the bundled fictional demo portfolio inline with the demo loan, with an ``Idempotency-Key`` so
-that a retry after a timeout never creates a second assessment, waits for the job when the service answers 202,
-prints the collateral summary and downloads the HTML report.
+that a retry after a timeout never creates a second assessment, retries (same key) when the service answers 503
+with ``Retry-After`` (busy), waits for the job when it answers 202, prints the collateral summary and downloads
+the HTML report.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ def main() -> int:
     body["loan"]["risk_sharing"] = {k: v for k, v in body["loan"]["risk_sharing"].items() if v is not None}
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": str(uuid.uuid4())}
     with httpx.Client(base_url=args.url, headers=headers, timeout=120.0) as client:
-        resp = client.post("/v1/assessments", json=body)
+        for _attempt in range(5):  # a busy service answers 503 with Retry-After; the same Idempotency-Key is safe
+            resp = client.post("/v1/assessments", json=body)
+            if resp.status_code != 503:
+                break
+            time.sleep(min(30.0, float(resp.headers.get("Retry-After", "2"))))
         if resp.status_code == 202:
             status_url = resp.headers["Location"]
             while True:

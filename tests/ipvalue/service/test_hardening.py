@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -487,3 +488,30 @@ def _eventually(check, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# -- graceful shutdown with a time limit -----------------------------------------------------------------------
+@pytest.mark.slow
+def test_sigterm_does_not_wait_for_a_long_computation(make_server, keys):
+    srv = make_server("--set", "shutdown_grace_s=1").start()
+    c = httpx.Client(base_url=srv.url, timeout=60)
+    box: dict = {}
+
+    def long_request() -> None:
+        try:
+            box["r"] = c.post(
+                "/v1/assessments", headers=auth(keys.rw), json=directive(assessment_body(), "sleep=120")
+            )
+        except httpx.TransportError as exc:
+            box["r"] = exc
+
+    t = threading.Thread(target=long_request, daemon=True)
+    t.start()
+    time.sleep(1.0)  # the computation is running
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(20)  # well before the 120 s computation would end (TimeoutExpired fails the test)
+    t.join(5)
+    c.close()
+    assert not isinstance(box.get("r"), httpx.Response) or box["r"].status_code != 201  # nothing half-stored
+    with sqlite3.connect(srv.db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM assessments").fetchone()[0] == 0
