@@ -15,16 +15,16 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
-
-from ipvalue.service.cli import audit_app, monitor_command, serve_command
-from ipvalue.service.settings import ApiKey, ServiceSettings, load_keys_file, new_api_key, verify_api_key
-from ipvalue.service.store import AssessmentRepository, SQLiteAssessmentStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import FastAPI
 
+    from ipvalue.service.cli import audit_app, monitor_command, serve_command
     from ipvalue.service.pipeline import Pipeline
+    from ipvalue.service.settings import ApiKey, ServiceSettings, load_keys_file, new_api_key, verify_api_key
+    from ipvalue.service.store import AssessmentRepository, SQLiteAssessmentStore
 
 __all__ = [
     "create_app",
@@ -64,9 +64,30 @@ def create_app(
     return build_app(settings, pipeline=pipeline, store=store)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Pipeline":
-        from ipvalue.service.pipeline import Pipeline
+#: where each public name lives; loaded on first use, so that the command line (which imports the commands from
+#: here) does not load pydantic, the store or FastAPI before a command runs
+_HOME = {
+    "Pipeline": "ipvalue.service.pipeline",
+    "ServiceSettings": "ipvalue.service.settings",
+    "ApiKey": "ipvalue.service.settings",
+    "new_api_key": "ipvalue.service.settings",
+    "verify_api_key": "ipvalue.service.settings",
+    "load_keys_file": "ipvalue.service.settings",
+    "AssessmentRepository": "ipvalue.service.store",
+    "SQLiteAssessmentStore": "ipvalue.service.store",
+    "serve_command": "ipvalue.service.cli",
+    "monitor_command": "ipvalue.service.cli",
+    "audit_app": "ipvalue.service.cli",
+}
 
-        return Pipeline
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'ipvalue.service' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
