@@ -253,3 +253,28 @@ def test_reviewer_signs_off_with_a_comment(page, server):
     assert "押品覆盖充足，同意。" in pg.locator("#signoff-table").inner_text()
     assert "rita" in pg.locator("#signoff-table").inner_text()
     assert console.errors == []
+
+
+def test_monitoring_shows_the_alerts_of_a_pledged_patent(page, tmp_path):
+    pg, console = page
+    login(pg, "alice")
+    _upload(pg, _demo_csv())
+    _run(pg, DEMO_TERMS)
+    record = pg.url.rsplit("/", 1)[1]
+    lines = _demo_csv().read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith("ZL201810136750.X") and ",有效," in lines[1]  # eligible at pledge
+    lines[1] = lines[1].replace(",有效,", ",未缴年费终止,", 1)
+    facts = tmp_path / "now.csv"
+    facts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pg.goto("/web/monitoring")
+    assert record in pg.locator("#live-table").inner_html()  # the loan runs until 2029
+    pg.goto(f"/web/monitoring/{record}")
+    pg.fill("#m-as_of", "2026-12-01")
+    pg.set_input_files("#m-facts", str(facts))
+    pg.click("#monitor-form button[type=submit]")
+    pg.wait_for_selector("#monitor-level")
+    row = pg.locator("#pledged-table tr", has_text="CN201810136750.X").inner_text()
+    assert "LAPSED" in row or "STATUS" in row, row
+    assert "critical" in pg.locator("#monitor-level").inner_text()
+    assert _axe(pg) == []
+    assert console.errors == []
