@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import ipvalue.options as opt
-from ipvalue.valuation.real_option import renewal_option_value, staged_development_value
+from ipvalue.valuation.methods.real_option import renewal_option_value, staged_development_value
 
 STEPS = 200
 
@@ -307,7 +307,7 @@ def run(quick: bool = False) -> str:
         patent_ids=ids,
     )
     lines += [
-        "### Real-option models (ipvalue.valuation.real_option)",
+        "### Real-option models (ipvalue.valuation.methods.real_option)",
         "",
         "| Model | patents | time | patents/s | notes |",
         "|---|---|---|---|---|",

@@ -1,8 +1,8 @@
-"""Patent valuation: income, cost and real-option methods, reconciled over a portfolio.
+"""Patent valuation: income, cost, real-option and market methods, reconciled over a portfolio.
 
 Kernels broadcast over numpy arrays (one patent: ``(years,)``; many: ``(patents, years)``).
-:func:`value_portfolio` runs them over a portfolio frame. ``deferral_option`` comes from
-:mod:`ipvalue.valuation.real_option` and is loaded on first use.
+:func:`value_portfolio` runs them over a portfolio frame as a list of stages (:mod:`ipvalue.valuation.kernel`).
+``deferral_option`` comes from :mod:`ipvalue.valuation.methods.real_option` and is loaded on first use.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 
 from ipvalue.facts.columns import input_hash
 from ipvalue.valuation.api import value_portfolio
-from ipvalue.valuation.assumptions import Assumptions
-from ipvalue.valuation.cost import (
+from ipvalue.valuation.assumptions import INCOME_METHODS, Assumptions, resolve_assumptions
+from ipvalue.valuation.inputs import ValuationInputError
+from ipvalue.valuation.kernel import VALUATION_COLUMNS, VALUE_COLUMNS
+from ipvalue.valuation.methods.cost import (
     CostResult,
     cost_value,
     depreciation_rate,
@@ -21,7 +23,7 @@ from ipvalue.valuation.cost import (
     reproduction_cost,
     trend_cost,
 )
-from ipvalue.valuation.income import (
+from ipvalue.valuation.methods.income import (
     IncomeResult,
     annuity_factor,
     contributory_asset_charge,
@@ -35,13 +37,6 @@ from ipvalue.valuation.income import (
     relief_from_royalty,
     tab_factor,
     with_and_without,
-)
-from ipvalue.valuation.portfolio import (
-    INCOME_METHODS,
-    VALUATION_COLUMNS,
-    VALUE_COLUMNS,
-    ValuationInputError,
-    resolve_assumptions,
 )
 from ipvalue.valuation.reconcile import classify_situation, method_weights
 
@@ -90,7 +85,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name == "deferral_option":
-        value = importlib.import_module("ipvalue.valuation.real_option").deferral_option
+        value = importlib.import_module("ipvalue.valuation.methods.real_option").deferral_option
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ipvalue.valuation' has no attribute {name!r}")

@@ -9,8 +9,8 @@ import pandas as pd
 from ipvalue.facts.columns import as_date, check_seed, input_hash, is_dask_frame
 from ipvalue.valuation.assumptions import Assumptions
 from ipvalue.valuation.distributed import run_value_portfolio
+from ipvalue.valuation.inputs import ValuationInputError
 from ipvalue.valuation.kernel import provenance, value_chunk
-from ipvalue.valuation.portfolio import ValuationInputError
 
 __all__ = ["value_portfolio"]
 
@@ -44,8 +44,9 @@ def value_portfolio(
     rng : int
         Root seed of the per-patent Monte Carlo streams.
     comparables : pandas.DataFrame, optional
-        Comparable transactions for the market approach; accepted and not yet used (``value_market`` stays NaN
-        until the market approach is added).
+        Comparable transactions for the market approach (:func:`ipvalue.read_comparables`): ``value_market`` per
+        patent, weighed in by the ``market`` share of ``method_weights`` (see ``docs/methodology/reconciliation.md``).
+        None: ``value_market`` is NaN.
     backend : {"serial", "processes", "dask"} or Backend, optional
         Where the chunks run (:mod:`ipvalue.runtime`). Omitted with a pandas frame and no ``chunk_size``: one
         pass over the whole frame in this process. The numbers are the same to the last bit on every backend
@@ -75,12 +76,21 @@ def value_portfolio(
     a = Assumptions.of(assumptions).as_dict()
     if backend is not None or chunk_size is not None or client is not None or is_dask_frame(portfolio):
         return run_value_portfolio(
-            portfolio, a, day=day, seed=seed, backend=backend, chunk_size=chunk_size, client=client
+            portfolio,
+            a,
+            day=day,
+            seed=seed,
+            backend=backend,
+            chunk_size=chunk_size,
+            client=client,
+            comparables=comparables,
         )
     if not isinstance(portfolio, pd.DataFrame):
         raise TypeError(
             f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
         )
-    out = value_chunk(portfolio, a=a, as_of=day, seed=seed, currency=None, cohort=None)
+    out = value_chunk(
+        portfolio, a=a, as_of=day, seed=seed, currency=None, cohort=None, comparables=comparables
+    )
     out.attrs = {**dict(portfolio.attrs), "ipvalue": provenance(a, day, seed, input_hash(portfolio))}
     return out

@@ -36,8 +36,8 @@ from ipvalue.facts.columns import (
 )
 from ipvalue.quality import citation_cohorts, cohort_quantiles
 from ipvalue.runtime import DEFAULT_CHUNK_SIZE, DaskBackend, aligned_chunks, get_backend, require_dask
+from ipvalue.valuation.inputs import ValuationInputError
 from ipvalue.valuation.kernel import provenance, value_chunk
-from ipvalue.valuation.portfolio import ValuationInputError
 
 __all__ = ["run_value_portfolio", "group_aligned_chunks"]
 
@@ -93,12 +93,15 @@ def run_value_portfolio(
     backend: Any = None,
     chunk_size: int | None = None,
     client: Any = None,
+    comparables: Any = None,
 ) -> Any:
     """:func:`ipvalue.value_portfolio` over chunks on a backend (called by it; arguments already checked)."""
     if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if is_dask_frame(portfolio):
-        return _value_dask_frame(portfolio, a, day=day, seed=seed, backend=backend, client=client)
+        return _value_dask_frame(
+            portfolio, a, day=day, seed=seed, backend=backend, client=client, comparables=comparables
+        )
     if not isinstance(portfolio, pd.DataFrame):
         raise TypeError(
             f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
@@ -124,14 +127,25 @@ def run_value_portfolio(
             parts_q = be.map(_bucket_quantiles, be.regroup(first, name, n_buckets), key=key)
             tables[name] = pd.concat(parts_q).sort_index()
         del first
-        results = be.map(value_chunk, handles, a=a, as_of=day, seed=seed, currency=currency, cohort=tables)
+        results = be.map(
+            value_chunk,
+            handles,
+            a=a,
+            as_of=day,
+            seed=seed,
+            currency=currency,
+            cohort=tables,
+            comparables=comparables,
+        )
     finally:
         if owned:
             be.close()
     out = (
         pd.concat(results)
         if results
-        else value_chunk(portfolio, a=a, as_of=day, seed=seed, currency=None, cohort=None)
+        else value_chunk(
+            portfolio, a=a, as_of=day, seed=seed, currency=None, cohort=None, comparables=comparables
+        )
     )
     if results:
         pos = np.concatenate(parts)
@@ -171,7 +185,14 @@ def _group_key(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def _value_dask_frame(
-    ddf: Any, a: dict[str, Any], *, day: dt.date, seed: int, backend: Any, client: Any
+    ddf: Any,
+    a: dict[str, Any],
+    *,
+    day: dt.date,
+    seed: int,
+    backend: Any,
+    client: Any,
+    comparables: Any = None,
 ) -> Any:
     """A Dask DataFrame in, a lazy Dask DataFrame out; the book-level tables are computed here.
 
@@ -234,6 +255,7 @@ def _value_dask_frame(
         "seed": seed,
         "currency": currency,
         "cohort": tables,
+        "comparables": comparables,
         "attrs": {"ipvalue": prov},
     }
     meta = value_chunk(ddf._meta, **kw)

@@ -1,4 +1,14 @@
-"""The per-chunk valuation: the one pure function every backend runs, and the provenance a result records."""
+"""The per-chunk valuation: the one pure function every backend runs, as a short list of named stages.
+
+::
+
+    read the inputs -> facts at as_of -> economics -> methods (income, option, cost, market) -> reconcile
+    -> range (Monte Carlo) -> assemble
+
+Each stage is a function over typed inputs in its own module (:mod:`.inputs`, :mod:`.asof`, :mod:`.economics`,
+:mod:`.methods`, :mod:`.reconcile`, :mod:`.montecarlo`); every stage adds its notes to one :class:`Notes`, in this
+order, which becomes ``value_notes``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +17,124 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ipvalue._version import __version__
-from ipvalue.valuation.portfolio import value_frame
+from ipvalue.valuation.asof import QUALITY_COLUMNS, Facts, read_facts
+from ipvalue.valuation.assumptions import INCOME_METHODS, METHOD_LABELS
+from ipvalue.valuation.economics import Economics, economics
+from ipvalue.valuation.inputs import Inputs, read_inputs
+from ipvalue.valuation.methods.cost import cost_values
+from ipvalue.valuation.methods.income import income_values
+from ipvalue.valuation.methods.market_stage import market_values
+from ipvalue.valuation.methods.real_option import option_values
+from ipvalue.valuation.montecarlo import ValueRange, value_range
+from ipvalue.valuation.notes import Notes
+from ipvalue.valuation.reconcile import Reconciled, reconcile_values
 
-__all__ = ["value_chunk", "provenance"]
+__all__ = ["value_chunk", "value_frame", "provenance", "VALUE_COLUMNS", "VALUATION_COLUMNS"]
+
+#: columns value_portfolio adds (``currency`` is added or kept)
+VALUE_COLUMNS: tuple[str, ...] = (
+    "remaining_life_years",
+    *QUALITY_COLUMNS,
+    "grant_probability",
+    "status_as_of",
+    "value_income",
+    "value_cost",
+    "value_market",
+    "value_option",
+    "method_weights",
+    "value",
+    "value_p05",
+    "value_p50",
+    "value_p95",
+    "methods_used",
+    "value_notes",
+)
+#: the one list of the columns valuation adds (collateral's stress test imports it)
+VALUATION_COLUMNS: tuple[str, ...] = VALUE_COLUMNS
+
+
+def value_frame(
+    portfolio: pd.DataFrame,
+    a: dict[str, Any],
+    day: dt.date,
+    seed: int,
+    *,
+    currency: str | None = None,
+    cohort: dict | None = None,
+    comparables: Any = None,
+) -> pd.DataFrame:
+    """Value one chunk: the stages in order. Returns the frame with :data:`VALUE_COLUMNS` and ``currency``.
+
+    ``currency`` and ``cohort`` (the quality cohort caps) are the book-level results of the first pass when the
+    frame is one chunk of a larger book; omitted, they come from the frame itself. Rows of a ``group`` must all be
+    in the same chunk. ``comparables`` feeds the market approach (None: ``value_market`` is NaN).
+    """
+    notes = Notes(len(portfolio))
+    inputs = read_inputs(portfolio, a, day, currency, notes)
+    facts = read_facts(inputs, a, day, cohort, notes)
+    econ = economics(inputs, facts, a, day, notes)
+    income = income_values(econ, facts, a, notes)
+    market = market_values(inputs, facts, econ, day, comparables)
+    values = {
+        "income": income.value,
+        "option": option_values(econ, facts, income, a, notes),
+        "cost": cost_values(inputs, facts, econ, a, day, notes),
+        "market": market.value,
+    }
+    labels = np.asarray([METHOD_LABELS[m] for m in INCOME_METHODS], dtype=object)[econ.method_code]
+    rec = reconcile_values(
+        values,
+        econ.situation,
+        facts.dead,
+        facts.life_legal,
+        labels,
+        a["method_weights"],
+        market.reason,
+        notes,
+    )
+    spread = value_range(inputs.ids, facts, econ, values, rec, a, seed, notes)
+    return assemble(inputs, facts, econ, values, rec, spread, notes)
+
+
+def assemble(
+    inputs: Inputs,
+    facts: Facts,
+    econ: Economics,
+    values: Mapping[str, np.ndarray],
+    rec: Reconciled,
+    spread: ValueRange,
+    notes: Notes,
+) -> pd.DataFrame:
+    """The output frame: the chunk's columns and :data:`VALUE_COLUMNS`, an application's values times its grant factor.
+
+    A pending application's every value (by method, reconciled and its range) is multiplied by its grant factor
+    (probability of grant x discount for the wait), see :func:`ipvalue.valuation.asof.grant_adjustment`.
+    """
+    gf = econ.grant.factor
+    out = inputs.frame
+    out["remaining_life_years"] = facts.life_legal
+    for c in QUALITY_COLUMNS:
+        out[c] = facts.quality[c].to_numpy(dtype=float, na_value=np.nan) if c in facts.quality else np.nan
+    out["value_income"] = values["income"] * gf
+    out["value_cost"] = values["cost"] * gf
+    out["value_market"] = values["market"] * gf
+    out["value_option"] = values["option"] * gf
+    out["grant_probability"] = econ.grant.probability
+    out["status_as_of"] = pd.Series(facts.status, index=out.index, dtype=object)
+    out["method_weights"] = pd.Series(rec.explained, index=out.index, dtype=object)
+    out["value"] = rec.value * gf
+    out["value_p05"] = spread.p05 * gf
+    out["value_p50"] = spread.p50 * gf
+    out["value_p95"] = spread.p95 * gf
+    out["methods_used"] = pd.Series(rec.methods_used, index=out.index, dtype=object)
+    out["value_notes"] = notes.series(out.index)
+    out["currency"] = inputs.currency
+    out.attrs = {}
+    return out
 
 
 def value_chunk(
@@ -23,6 +145,7 @@ def value_chunk(
     seed: int,
     currency: str | None,
     cohort: Mapping[str, pd.DataFrame] | None,
+    comparables: Any = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Value one chunk of a book (the same function on every backend).
@@ -41,6 +164,8 @@ def value_chunk(
         The book's currency (None: from the chunk itself).
     cohort : mapping of str to DataFrame, or None
         The book's quality cohort caps (None: from the chunk itself).
+    comparables : pandas.DataFrame, optional
+        Comparable transactions for the market approach (the same table for every chunk).
     attrs : mapping, optional
         Set as the result's ``attrs``.
 
@@ -50,7 +175,13 @@ def value_chunk(
         The chunk with the valuation columns and ``currency``.
     """
     out = value_frame(
-        chunk, dict(a), as_of, seed, currency=currency, cohort=None if cohort is None else dict(cohort)
+        chunk,
+        dict(a),
+        as_of,
+        seed,
+        currency=currency,
+        cohort=None if cohort is None else dict(cohort),
+        comparables=comparables,
     )
     if attrs is not None:
         out.attrs = dict(attrs)

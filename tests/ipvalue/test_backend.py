@@ -137,10 +137,10 @@ def test_cohort_caps_come_from_the_whole_book(book):
     assert (alone["quality_technical"] != ref["quality_technical"].iloc[:5_000]).any()
     # ... and with the book's caps (the reduction) it scores exactly as in the whole-book run
     tables = cohort_quantiles(citation_cohorts(frame, as_of=pd.Timestamp(AS_OF).date()))
-    from ipvalue.valuation.portfolio import resolve_assumptions
-    from ipvalue.valuation.portfolio import value_frame as _value_frame
+    from ipvalue.valuation.assumptions import resolve_assumptions
+    from ipvalue.valuation.kernel import value_frame
 
-    chunk = _value_frame(part, resolve_assumptions(a), pd.Timestamp(AS_OF).date(), 0, cohort=tables)
+    chunk = value_frame(part, resolve_assumptions(a), pd.Timestamp(AS_OF).date(), 0, cohort=tables)
     assert_frame_equal(chunk[ADDED], ref[ADDED].iloc[:5_000], check_exact=True)
 
 

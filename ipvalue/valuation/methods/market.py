@@ -45,7 +45,7 @@ from ipvalue.facts.columns import as_date, numbers, texts
 from ipvalue.facts.comparables import ComparablesError, ReadIssue, read_comparables
 from ipvalue.facts.industry import LEVELS, industry_for_ipc, ipc_levels
 from ipvalue.valuation._data import load_defaults, price_index, royalty_aliases
-from ipvalue.valuation.income import annuity_factor, period_weights, relief_from_royalty
+from ipvalue.valuation.methods.income import annuity_factor, period_weights, relief_from_royalty
 
 __all__ = ["market_approach", "MarketResult", "MarketInputError", "market_defaults", "FACTOR_COLUMNS"]
 

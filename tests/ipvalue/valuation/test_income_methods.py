@@ -379,7 +379,7 @@ def test_profit_split_with_share_times_margin_equals_rfr_at_that_royalty():
 
 
 def test_pre_commercial_profit_split_is_the_options_underlying():
-    from ipvalue.valuation.real_option import deferral_option
+    from ipvalue.valuation.methods.real_option import deferral_option
 
     econ = {
         "revenue": 2e7,

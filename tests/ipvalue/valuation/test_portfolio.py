@@ -330,7 +330,7 @@ def test_pre_commercial_uses_the_option_when_available():
     assert v["methods_used"] == "cost 30%; option 70%"
     assert "option: deferral call with early exercise" in v["value_notes"]
     # Damodaran's mapping: S = the RfR value of the forecast, K = launch cost, T = income period (10 y here)
-    from ipvalue.valuation.real_option import deferral_option
+    from ipvalue.valuation.methods.real_option import deferral_option
 
     s = iv.value_portfolio(f.assign(commercialized=True), POINT, as_of=AS_OF).iloc[0]["value_income"]
     # issue #13: early exercise on the lattice (100 steps), at least launching now
@@ -423,7 +423,7 @@ def test_any_row_order_same_numbers_and_seed_reproduces(perm_seed, seed):
 
 def test_deferral_option_is_reexported():
     from ipvalue.valuation import deferral_option
-    from ipvalue.valuation.real_option import deferral_option as original
+    from ipvalue.valuation.methods.real_option import deferral_option as original
 
     assert deferral_option is original
     assert "deferral_option" in iv.valuation.__all__
@@ -432,13 +432,13 @@ def test_deferral_option_is_reexported():
 @settings(max_examples=50, deadline=None)
 @given(g=st.floats(-0.5, 0.5), r=st.floats(0.0, 0.5), d=st.floats(0.0, 0.6), life=st.floats(0.0, 25.0))
 def test_closed_form_draw_sum_equals_year_by_year(g, r, d, life):
-    from ipvalue.valuation.portfolio import _geometric_pv, _loop_income
+    from ipvalue.valuation.montecarlo import geometric_pv, yearly_pv
 
     x = np.array([[(1 + g) * (1 - d) / (1 + r)]])
-    closed = _geometric_pv(x, np.array([[life]]))[0, 0]
+    closed = geometric_pv(x, np.array([[life]]))[0, 0]
     direct = sum(x[0, 0] ** t * min(max(life - (t - 1), 0.0), 1.0) for t in range(1, 27))
     assert closed == pytest.approx(direct, rel=1e-9, abs=1e-12)
-    looped = _loop_income(
+    looped = yearly_pv(
         np.array([1.0]),
         np.array([[g]]),
         np.array([[d]]),
@@ -524,7 +524,11 @@ def test_profit_margin_gives_a_25_percent_rule_cross_check_only():
         ({"method_weights": {"commercialised": {"income": -1.0}}}, "non-negative"),
         ({"method_weights": {"commercialised": {"income": 0.0}}}, "not all zero"),
         ({"method_weights": {"booming": {"income": 1.0}}}, "unknown situation"),
-        ({"method_weights": {"commercialised": {"market": 1.0}}}, "unknown method"),
+        ({"method_weights": {"commercialised": {"hedonic": 1.0}}}, "unknown method"),
+        # the market approach is weighed as a share of the value, which must be a fraction
+        ({"method_weights": {"commercialised": {"income": 1.0, "market": 1.5}}}, "market share"),
+        # ... and it cannot be a situation's only approach (it applies only where comparables give a value)
+        ({"method_weights": {"commercialised": {"market": 1.0}}}, "not all zero"),
         ({"draws": -5}, "draws"),
         ({"discount_rate": 1.5}, "discount_rate"),
         ({"royalty_ranges": {"machinery": (0.05, 0.01)}}, "royalty_ranges"),

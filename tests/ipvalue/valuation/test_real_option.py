@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ipvalue.options as opt
-from ipvalue.valuation.real_option import (
+from ipvalue.valuation.methods.real_option import (
     RealOptionInputError,
     deferral_option,
     renewal_option_value,
@@ -387,7 +387,7 @@ def test_renewal_fee_matrix_matches_the_terms_schedule():
     # The fee matrix is built from terms.renewal_fees_due over growing windows; each row must hold the fees
     # that terms.renewal_schedule lists for that patent, in the column nearest their due date.
     from ipvalue import demo, terms
-    from ipvalue.valuation.real_option import renewal_fee_matrix
+    from ipvalue.valuation.methods.real_option import renewal_fee_matrix
 
     portfolio, _, as_of = demo.load_demo()
     fm = renewal_fee_matrix(portfolio, as_of)

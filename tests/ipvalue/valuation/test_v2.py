@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import ipvalue as iv
 from ipvalue.valuation import VALUATION_COLUMNS, Assumptions, ValuationInputError
-from ipvalue.valuation.real_option import deferral_option
+from ipvalue.valuation.methods.real_option import deferral_option
 
 AS_OF = "2026-06-30"
 POINT = {"draws": 0}

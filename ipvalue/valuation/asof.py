@@ -1,25 +1,155 @@
-"""Stages of the valuation that judge the facts at ``as_of``: the status on the day, the chance of grant, the market.
+"""Stage 2 of the valuation: the facts as they stood on ``as_of`` (status, remaining life, quality, chance of grant).
 
-Each stage is a pure, vectorised function over the columns of one chunk; :func:`ipvalue.valuation.portfolio.value_frame`
-calls them in order (facts at as_of -> economics -> methods -> reconcile -> range -> assemble). The rules and their
-sources are in ``docs/methodology/reconciliation.md`` ("Facts at as_of", "Applications", "Territories").
+Pure, vectorised functions over the columns of one chunk. The rules and their sources are in
+``docs/methodology/reconciliation.md`` ("Facts at as_of", "Applications").
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ipvalue.errors import InputError, Problem
+from ipvalue.facts.columns import dates
 from ipvalue.valuation._data import grant_rates
+from ipvalue.valuation.inputs import DEAD_STATUSES, Inputs, ValuationInputError
 from ipvalue.valuation.notes import Notes, fmt, fmt_pct
 
-__all__ = ["FactsAt", "facts_at_as_of", "GrantAdjustment", "grant_adjustment", "market_of", "protects_market"]
+__all__ = [
+    "Facts",
+    "read_facts",
+    "FactsAt",
+    "facts_at_as_of",
+    "GrantAdjustment",
+    "grant_adjustment",
+    "QUALITY_COLUMNS",
+]
 
 _DAYS_PER_YEAR = 365.25
+QUALITY_COLUMNS = ("quality_legal", "quality_technical", "quality_economic", "quality_score")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The facts of a chunk at ``as_of``, as the later stages read them.
+
+    Attributes
+    ----------
+    status : numpy.ndarray of str
+        Status on the day (see :class:`FactsAt`).
+    life_legal : numpy.ndarray
+        Remaining legal life in years (0 without a right, NaN where the term cannot be computed).
+    dead : numpy.ndarray of bool
+        No right at ``as_of`` (lapsed, expired, revoked, withdrawn, not filed, or no remaining life).
+    filing : numpy.ndarray of datetime64[D]
+    quality : pandas.DataFrame
+        :data:`QUALITY_COLUMNS` (and ``quality_coverage`` when computed).
+    quality_source : str
+        ``given`` (the frame had the columns) or ``computed``.
+    """
+
+    status: np.ndarray
+    life_legal: np.ndarray
+    dead: np.ndarray
+    filing: np.ndarray
+    quality: pd.DataFrame
+    quality_source: str
+
+    @property
+    def quality_score(self) -> np.ndarray:
+        """``quality_score`` per row (NaN where none)."""
+        q = self.quality
+        if not len(q):
+            return np.full(len(self.status), np.nan)
+        return q["quality_score"].to_numpy(dtype=float, na_value=np.nan)
+
+    @property
+    def quality_coverage(self) -> np.ndarray | None:
+        """``quality_coverage`` per row, or None when the quality columns were given without it."""
+        q = self.quality
+        return (
+            q["quality_coverage"].to_numpy(dtype=float, na_value=np.nan) if "quality_coverage" in q else None
+        )
+
+
+def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | None, notes: Notes) -> Facts:
+    """Status, remaining life and quality of every row on ``as_of``.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        The checked chunk.
+    a : dict
+        The resolved assumptions (``term_errors``, ``strict_dates``).
+    day : datetime.date
+        The valuation date.
+    cohort : dict or None
+        The book's quality cohort caps (None: from the chunk).
+    notes : Notes
+        Receives a note per row whose facts were read differently from the status given.
+    """
+    frame, ids = inputs.frame, inputs.ids
+    life_legal, expiry = _remaining_life(frame, day, a, notes)
+    filing = dates(frame, "filing_date", ids=ids, error=ValuationInputError)
+    at = facts_at_as_of(
+        inputs.status,
+        filing,
+        dates(frame, "grant_date", ids=ids, error=ValuationInputError),
+        expiry,
+        day,
+        ids,
+        strict=bool(a["strict_dates"]),
+        error=ValuationInputError,
+        notes=notes,
+    )
+    status = at.status
+    life_legal = np.where(at.not_filed | at.expired, 0.0, life_legal)
+    dead = np.isin(status, (*DEAD_STATUSES, "not_filed")) | (life_legal <= 0)
+    qframe = frame
+    if "legal_status" in frame.columns and (at.not_filed | at.granted_later | at.expired).any():
+        qframe = frame.assign(legal_status=np.where(status == "not_filed", "withdrawn", status))
+    qual, qsource = _quality(qframe, day, life_legal, cohort)
+    return Facts(status, life_legal, dead, filing, qual, qsource)
+
+
+def _remaining_life(
+    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remaining legal life (years) and expiry date (datetime64[D]) of every row, from :mod:`ipvalue.terms`."""
+    from ipvalue.terms import life_table
+
+    tbl = life_table(frame, as_of, errors=a["term_errors"])
+    life = tbl["remaining_life_years"].to_numpy(dtype=float)
+    expiry = pd.to_datetime(tbl["expiry_date"]).to_numpy(dtype="datetime64[D]")
+    reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
+    tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
+    prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
+    notes.add((life <= 0) & (reason != ""), "no remaining life (" + reason + "): value 0")
+    notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
+    notes.add(tnote != "", tnote)
+    notes.add(np.isnan(life), "remaining life unknown (" + prob + "): not valued")
+    return life, expiry
+
+
+def _quality(
+    frame: pd.DataFrame, as_of: dt.date, life: np.ndarray, cohort: dict | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Quality columns (and ``quality_coverage``): kept when the frame has them, else from :mod:`ipvalue.quality`."""
+    if all(c in frame.columns for c in QUALITY_COLUMNS):
+        cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in frame.columns else [])]
+        return frame.loc[:, cols], "given"
+    from ipvalue.quality import score_quality
+
+    if cohort is None:
+        scored = score_quality(frame, as_of=as_of, remaining_life_years=life)
+    else:
+        scored = score_quality(frame, as_of=as_of, remaining_life_years=life, cohort_quantiles=cohort)
+    cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in scored.columns else [])]
+    return scored.loc[:, cols], "computed"
 
 
 @dataclass(frozen=True)
@@ -177,22 +307,3 @@ def grant_adjustment(
         + " years to grant assumed (conservative)",
     )
     return GrantAdjustment(prob, wait, factor)
-
-
-def market_of(frame: pd.DataFrame, jurisdiction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's market (the ``market`` column, upper case) and whether it was given; default: the jurisdiction."""
-    if "market" in frame.columns:
-        given = frame["market"].astype("string").str.strip().str.upper().fillna("").to_numpy(dtype=object)
-    else:
-        given = np.full(len(frame), "", dtype=object)
-    has = given != ""
-    return np.where(has, given, jurisdiction), has
-
-
-def protects_market(jurisdiction: np.ndarray, market: np.ndarray) -> np.ndarray:
-    """Whether a patent of ``jurisdiction`` protects ``market``: the same office code.
-
-    A European patent (``EP``) protects the market ``EP`` only; a bank that books revenue by European country
-    should give ``market`` as ``EP`` for the product lines covered by EP patents (a choice, documented).
-    """
-    return np.asarray(jurisdiction, dtype=object) == np.asarray(market, dtype=object)

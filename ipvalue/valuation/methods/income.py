@@ -1,5 +1,7 @@
 """Income methods: relief-from-royalty, profit split (分成法), excess earnings, with-and-without.
 
+The kernels below, and :func:`income_values`, the valuation stage that applies them to every patent of a chunk.
+
 Every kernel takes a cash-flow base (revenue or profit) shaped ``(years,)`` for one patent or ``(patents, years)``
 for many, and rates that broadcast against it:
 
@@ -16,10 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # the stage reads the economics stage's result; economics imports the kernels above
+    from ipvalue.valuation.asof import Facts
+    from ipvalue.valuation.economics import Economics
+    from ipvalue.valuation.notes import Notes
 
 __all__ = [
     "IncomeResult",
@@ -35,6 +42,8 @@ __all__ = [
     "exponential_decay",
     "linear_step_down",
     "annuity_factor",
+    "IncomeValues",
+    "income_values",
 ]
 
 
@@ -517,3 +526,145 @@ def linear_step_down(life: Any, n_years: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.clip((n[:, None] - t[None, :] + 1.0) / n[:, None], 0.0, 1.0)
     return np.where(n[:, None] > 0, f, 0.0)
+
+
+# --------------------------------------------------------------------------------------------- the stage
+
+
+@dataclass(frozen=True)
+class IncomeValues:
+    """The income approach over a chunk.
+
+    Attributes
+    ----------
+    present_value : numpy.ndarray
+        PV of the income attributable to each patent with revenue (NaN elsewhere); the option's underlying for a
+        pre-commercial patent.
+    value : numpy.ndarray
+        ``value_income``: the PV of a commercialised patent, 0 without a right, NaN where the method does not apply.
+    has_revenue : numpy.ndarray of bool
+        Live rows with revenue and an income period.
+    """
+
+    present_value: np.ndarray
+    value: np.ndarray
+    has_revenue: np.ndarray
+
+
+def income_values(econ: Economics, facts: Facts, a: dict[str, Any], notes: Notes) -> IncomeValues:
+    """Relief from royalty, or a share of profit, on each patent's revenue path over its income period.
+
+    Patents are valued in blocks of equal year counts: a patent's year sum then never depends on which other
+    patents share its block (numpy's pairwise summation groups terms by the row length), so the value is the same
+    to the last bit whatever the chunking of the book.
+    """
+    dead, life_legal = facts.dead, facts.life_legal
+    revenue, period = econ.revenue, econ.period
+    n = len(revenue)
+    has_rev = np.isfinite(revenue) & np.isfinite(period) & ~dead
+    pv = np.full(n, np.nan)
+    idx = np.flatnonzero(has_rev)
+    chunk = max(1, a["chunk_patents"] * 8)
+    idx_years = np.maximum(1, np.ceil(period[idx])).astype(np.int64) if len(idx) else np.empty(0, np.int64)
+    for ny in np.unique(idx_years):
+        same = idx[idx_years == ny]
+        for start in range(0, len(same), chunk):
+            sl = same[start : start + chunk]
+            pv[sl] = _block_pv(econ, sl, int(ny), a)
+    comm = econ.situation == "commercialised"
+    pre = econ.situation == "pre_commercial"
+    value = np.where(comm & has_rev, pv, np.nan)
+    value = np.where(dead, 0.0, value)
+    notes.add(pre & has_rev, "income: pre-commercial, the revenue forecast is the option's underlying")
+    notes.add(
+        ~dead & ~np.isfinite(revenue) & ~np.isnan(life_legal),
+        "income and option: no revenue, methods not applied",
+    )
+    notes.add(comm & has_rev, "option: already commercialised, no deferral option")
+    if a["tab_years"] is not None:
+        notes.add(has_rev, f"tax amortisation benefit over {a['tab_years']:g} years")
+    return IncomeValues(pv, value, has_rev)
+
+
+def _block_pv(econ: Economics, sl: np.ndarray, n_years: int, a: dict[str, Any]) -> np.ndarray:
+    """PV of the patents ``sl`` (all with ``n_years`` years): relief from royalty, or the profit share (row-wise)."""
+    tab, mid = a["tab_years"], a["mid_year"]
+    roy, tax, disc = econ.royalty, econ.tax, econ.discount
+    base = _revenue_path(
+        econ.revenue[sl],
+        econ.growth[sl, None],
+        econ.forecast[sl],
+        econ.horizon[sl],
+        econ.last_forecast[sl],
+        n_years,
+    )
+    t = np.arange(1, n_years + 1, dtype=float)
+    base = base * (1.0 - econ.decay[sl, None]) ** t[None, :]
+    w = _year_weights(econ.period[sl, None], n_years, a["decay_curve"] == "linear")
+    sp = econ.split[sl]
+    if not sp.any():
+        return np.asarray(
+            relief_from_royalty(base * w, roy[sl], tax[sl], disc[sl], mid_year=mid, tab_years=tab).value
+        )
+    # row-wise kernels: valuing the RfR rows apart from the split rows leaves every row's numbers unchanged
+    out = np.full(len(sl), np.nan)
+    rr = ~sp
+    if rr.any():
+        k = sl[rr]
+        out[rr] = relief_from_royalty(
+            base[rr] * w[rr], roy[k], tax[k], disc[k], mid_year=mid, tab_years=tab
+        ).value
+    ok = econ.split_ok[sl]
+    if ok.any():
+        k = sl[ok]
+        ws = w[ok] * _step_down(econ.period[k, None], n_years) if econ.decline else w[ok]
+        profit = base[ok] * ws * econ.margin[k, None]
+        res = profit_split(profit * (1.0 - tax[k, None]), econ.share[k], disc[k], mid_year=mid)
+        v = np.asarray(res.value, dtype=float)
+        if tab is not None:
+            v = v * tab_factor(tax[k], tab, disc[k], mid_year=mid)
+        out[ok] = v
+    return out
+
+
+def _revenue_path(
+    revenue: np.ndarray,
+    growth: np.ndarray,
+    fmat: np.ndarray,
+    horizon: np.ndarray,
+    last: np.ndarray,
+    n_years: int,
+) -> np.ndarray:
+    """Revenue in years ``1..n_years``, shaped ``(patents, n_years)``.
+
+    The forecast where given, then growth from its last year; else ``revenue * (1 + g) ** t``.
+    """
+    t = np.arange(1, n_years + 1, dtype=float)[None, :]
+    h = horizon[:, None].astype(float)
+    start = np.where(horizon > 0, last, revenue)[:, None]
+    grown = start * (1.0 + growth) ** (t - h)
+    if fmat.shape[1] == 0 or not (horizon > 0).any():
+        return grown
+    fm = np.full((len(revenue), n_years), np.nan)
+    k = min(n_years, fmat.shape[1])
+    fm[:, :k] = fmat[:, :k]
+    return np.where(t <= h, fm, grown)
+
+
+def _year_weights(life: np.ndarray, n_years: int, linear: bool) -> np.ndarray:
+    """Share of year ``t`` inside the income period, times the linear step-down factor when asked."""
+    t = np.arange(1, n_years + 1, dtype=float)[None, :]
+    w = np.clip(life - (t - 1.0), 0.0, 1.0)
+    if linear:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = w * np.where(
+                life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0
+            )
+    return w
+
+
+def _step_down(life: np.ndarray, n_years: int) -> np.ndarray:
+    """Linear step-down ``(N - t + 1) / N`` of year ``t`` in an income period ``N`` (动态分成率), 0 when N = 0."""
+    t = np.arange(1, n_years + 1, dtype=float)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0)

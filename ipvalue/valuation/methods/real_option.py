@@ -11,14 +11,15 @@ with ``.value`` and the inputs it was given:
 - :func:`staged_development_value`: a pending or pre-commercial patent whose development may be abandoned
   and may fail (Schwartz 2004), valued by least-squares Monte Carlo.
 
-The formulas, defaults and limits are in ``docs/methodology/real_options.md``.
+:func:`option_values` is the valuation stage that prices the deferral option of every pre-commercial patent of a
+chunk. The formulas, defaults and limits are in ``docs/methodology/real_options.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,13 @@ from ipvalue.errors import Problem
 from ipvalue.options import binomial, black_scholes
 from ipvalue.options._inputs import OptionInputError, as_array, broadcast_inputs, finish, to_seed_and_rng
 from ipvalue.options._lsm import batched_regression
+from ipvalue.valuation.notes import fmt_pct
+
+if TYPE_CHECKING:  # the stage reads the economics stage's result (economics imports the income kernels)
+    from ipvalue.valuation.asof import Facts
+    from ipvalue.valuation.economics import Economics
+    from ipvalue.valuation.methods.income import IncomeValues
+    from ipvalue.valuation.notes import Notes
 
 __all__ = [
     "RealOptionInputError",
@@ -40,6 +48,8 @@ __all__ = [
     "renewal_fee_matrix",
     "StagedDevelopmentResult",
     "staged_development_value",
+    "deferral_lattice",
+    "option_values",
 ]
 
 
@@ -997,3 +1007,36 @@ def deferral_lattice(
             val = np.maximum(cont, spot - k[sl, None])
         out[sl] = val[:, 0]
     return out
+
+
+def option_values(
+    econ: Economics, facts: Facts, income: IncomeValues, a: dict[str, Any], notes: Notes
+) -> np.ndarray:
+    """``value_option``: the deferral option of each pre-commercial patent with revenue and a launch cost.
+
+    ``S`` is the income value attributable to the patent (its share of the product line), ``K`` its share of the
+    launch cost, ``T`` the income period, leakage ``1 / T``; priced with early exercise on the lattice
+    (:func:`deferral_lattice`), so never below ``max(S - K, 0)``. 0 without a right; NaN where it does not apply.
+    """
+    dead, pre = facts.dead, econ.situation == "pre_commercial"
+    pv, k, period, vol = income.present_value, econ.launch_cost, econ.period, econ.volatility
+    value = np.where(dead, 0.0, np.nan)
+    ok = pre & income.has_revenue & np.isfinite(k) & (period > 0) & np.isfinite(pv)
+    steps = int(a["option_steps"])
+    if ok.any():
+        value[ok] = deferral_lattice(pv[ok], k[ok], period[ok], a["risk_free"], vol[ok], steps=steps)
+        notes.add(
+            ok,
+            f"option: deferral call with early exercise (binomial lattice, {steps} steps) on the "
+            f"income value attributable to the patent, strike = its share of the launch cost, T = income period, "
+            f"risk-free {a['risk_free']:.1%}, leakage 1/T",
+        )
+        notes.add(
+            ok & ~econ.volatility_given,
+            "volatility default " + fmt_pct(vol, 0) + " (field " + econ.field + ")",
+        )
+    notes.add(
+        pre & ~dead & income.has_revenue & ~np.isfinite(k),
+        "option: no commercialization_cost, method not applied",
+    )
+    return value

@@ -1,0 +1,294 @@
+"""Stage 6 of the valuation: the range (p05, p50, p95) of each patent's value by Monte Carlo.
+
+The income inputs (royalty or profit share, discount rate, growth, income period) and the option's volatility are
+drawn from each patent's own random stream (:mod:`ipvalue._random`), so no patent's range depends on row order or
+chunking. The income sum of a draw has a closed form (:func:`geometric_pv`) unless the revenue follows a forecast or
+a linear step-down (:func:`yearly_pv`). Cost and market values are points: they enter the draws as constants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtri
+
+from ipvalue._random import patent_uniforms
+from ipvalue.valuation.asof import Facts
+from ipvalue.valuation.economics import Economics
+from ipvalue.valuation.methods.income import tab_factor
+from ipvalue.valuation.methods.real_option import deferral_option
+from ipvalue.valuation.notes import Notes
+from ipvalue.valuation.reconcile import Reconciled, reconcile_draws
+
+__all__ = ["ValueRange", "value_range", "geometric_pv", "yearly_pv"]
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """p05, p50 and p95 of each patent's value (0 without a right; NaN where not computed)."""
+
+    p05: np.ndarray
+    p50: np.ndarray
+    p95: np.ndarray
+
+
+def value_range(
+    ids: np.ndarray,
+    facts: Facts,
+    econ: Economics,
+    values: dict[str, np.ndarray],
+    rec: Reconciled,
+    a: dict[str, Any],
+    seed: int,
+    notes: Notes,
+) -> ValueRange:
+    """The Monte Carlo range of the reconciled value, ``draws`` per patent (``draws = 0``: no range).
+
+    Patents valued by cost alone (or the market alone) have no drawn input: their range is the point.
+    """
+    dead, value, w_eff = facts.dead, rec.value, rec.weights
+    p05 = np.where(dead, 0.0, np.nan)
+    p50 = p05.copy()
+    p95 = p05.copy()
+    draws = a["draws"]
+    if draws <= 0:
+        notes.add(~dead & np.isfinite(value), "range: draws=0, no range computed")
+        return ValueRange(p05, p50, p95)
+    uncertain = ~dead & np.isfinite(value) & ((w_eff[:, 0] > 0) | (w_eff[:, 2] > 0))
+    point = ~dead & np.isfinite(value) & ~uncertain
+    p05[point] = p50[point] = p95[point] = value[point]
+    notes.add(point, "range: cost inputs not drawn (range = point)")
+    e = _draw_inputs(ids, facts, econ, values)
+    linear = a["decay_curve"] == "linear"
+    u_idx = np.flatnonzero(uncertain)
+    block = max(1, a["chunk_patents"])
+    for start in range(0, len(u_idx), block):
+        sl = u_idx[start : start + block]
+        p05[sl], p50[sl], p95[sl] = _draw_values(e, sl, draws, seed, a, w_eff, linear)
+    return ValueRange(p05, p50, p95)
+
+
+@dataclass(frozen=True)
+class _DrawInputs:
+    ids: np.ndarray
+    life_legal: np.ndarray
+    period: np.ndarray
+    revenue: np.ndarray
+    growth: np.ndarray
+    royalty: np.ndarray
+    royalty_low: np.ndarray
+    royalty_high: np.ndarray
+    tax: np.ndarray
+    discount: np.ndarray
+    decay: np.ndarray
+    volatility: np.ndarray
+    launch_cost: np.ndarray
+    value_cost: np.ndarray
+    value_market: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+def _draw_inputs(
+    ids: np.ndarray, facts: Facts, econ: Economics, values: dict[str, np.ndarray]
+) -> _DrawInputs:
+    """The point inputs the draws spread around: a profit-split patent draws its share where others draw a royalty."""
+    split, ok = econ.split, econ.split_ok
+    return _DrawInputs(
+        ids=ids,
+        life_legal=facts.life_legal,
+        period=econ.period,
+        revenue=econ.revenue,
+        growth=econ.growth,
+        royalty=np.where(split, econ.share, econ.royalty),
+        royalty_low=np.where(split, econ.share_low, econ.royalty_low),
+        royalty_high=np.where(split, econ.share_high, econ.royalty_high),
+        tax=econ.tax,
+        discount=econ.discount,
+        decay=econ.decay,
+        volatility=econ.volatility,
+        launch_cost=econ.launch_cost,
+        value_cost=values["cost"],
+        value_market=values["market"],
+        extra={
+            "fmat": econ.forecast,
+            "horizon": econ.horizon,
+            "last": econ.last_forecast,
+            "split": ok,
+            "margin": np.where(ok, econ.margin, np.nan),
+            "decline": ok & econ.decline,
+        },
+    )
+
+
+def geometric_pv(x: np.ndarray, life: np.ndarray) -> np.ndarray:
+    """``sum_{t=1}^{m} x^t + f x^{m+1}`` with ``m = floor(life)``, ``f = life - m`` (x > 0).
+
+    ``(x - x^{m+1}) / (1 - x) + f x^{m+1}``; within 1e-6 of ``x = 1`` the first-order expansion
+    ``m + (x - 1) m (m + 1) / 2`` (error of order ``m^3 (x - 1)^2``) avoids the cancellation.
+    """
+    m = np.floor(life)
+    xm1 = np.exp((m + 1.0) * np.log(x))
+    one_m_x = 1.0 - x
+    near = np.abs(one_m_x) < 1e-6
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = np.where(near, m - one_m_x * m * (m + 1.0) / 2.0, (x - xm1) / np.where(near, 1.0, one_m_x))
+    return full + (life - m) * xm1
+
+
+def yearly_pv(
+    revenue: np.ndarray,
+    g: np.ndarray,
+    decay: np.ndarray,
+    r: np.ndarray,
+    life: np.ndarray,
+    fmat: np.ndarray,
+    horizon: np.ndarray,
+    last: np.ndarray,
+    n_years: int,
+    linear: bool,
+    *,
+    extra_step: bool = False,
+) -> np.ndarray:
+    """Year-by-year PV of the revenue path (forecast, then growth) per draw: ``(patents, draws)``.
+
+    Used for draws of patents with a revenue forecast or under the linear step-down; the others use the closed
+    form :func:`geometric_pv`. ``extra_step`` applies the step-down (once more) for a declining profit share.
+    """
+    acc = np.zeros(np.broadcast_shapes(g.shape, r.shape, life.shape))
+    disc = np.ones_like(acc)
+    dec = np.ones((len(revenue), 1))
+    h = horizon[:, None].astype(float)
+    start = np.where(horizon > 0, last, revenue)[:, None]
+    for t in range(1, n_years + 1):
+        disc = disc / (1.0 + r)
+        dec = dec * (1.0 - decay)
+        base = start * (1.0 + g) ** (t - h)
+        if t <= fmat.shape[1]:
+            base = np.where(t <= h, fmat[:, t - 1 : t], base)
+        w = np.clip(life - (t - 1.0), 0.0, 1.0)
+        if linear or extra_step:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = np.where(
+                    life > 0, np.clip((life - t + 1.0) / np.where(life > 0, life, 1.0), 0.0, 1.0), 0.0
+                )
+            if linear:
+                w = w * step
+            if extra_step:
+                w = w * step
+        acc += base * dec * disc * w
+    return acc
+
+
+def _draw_values(
+    e: _DrawInputs,
+    sl: np.ndarray,
+    draws: int,
+    seed: int,
+    a: dict,
+    w_eff: np.ndarray,
+    linear: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams."""
+    D = draws
+    # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
+    u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
+    u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
+
+    def col(v: np.ndarray) -> np.ndarray:
+        return v[sl, None]
+
+    # royalty: triangular on [lo, hi] with mode at the point value
+    lo, hi, mode = col(e.royalty_low), col(e.royalty_high), col(e.royalty)
+    lo = np.minimum(lo, mode)
+    hi = np.maximum(hi, mode)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    fc = np.where(hi > lo, (mode - lo) / width, 0.5)
+    left = u_roy < fc
+    root = np.sqrt(np.where(left, u_roy * width * (mode - lo), (1.0 - u_roy) * width * (hi - mode)))
+    roy = np.where(left, lo + root, hi - root)
+    roy = np.where(hi > lo, roy, mode)
+    r = np.maximum(col(e.discount) + a["discount_rate_sd"] * ndtri(u_r), 0.005)
+    g = np.maximum(col(e.growth) + a["growth_sd"] * ndtri(u_g), -0.9)
+    s = a["life_spread_relative"]
+    legal = col(np.where(np.isnan(e.life_legal), 0.0, e.life_legal))
+    life = np.minimum(col(e.period) * (1 - s + 2 * s * u_life), legal)
+    rev = col(e.revenue)
+    tau = col(e.tax)
+    fmat, horizon, last = e.extra["fmat"][sl], e.extra["horizon"][sl], e.extra["last"][sl]
+    sp = e.extra["split"][sl]
+    dec = e.extra["decline"][
+        sl
+    ]  # declining profit share: year by year with the step-down, valued apart below
+    looped = ((horizon > 0) | linear) & ~dec
+    if not looped.any():
+        S = rev * geometric_pv((1.0 + g) * (1.0 - col(e.decay)) / (1.0 + r), life)
+    else:
+        S = np.empty_like(r)
+        cf = ~looped
+        if cf.any():
+            x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
+            S[cf] = rev[cf] * geometric_pv(x, life[cf])
+    if looped.any():
+        # years up to the longest drawn life (which may exceed the point period by the life spread): a shorter
+        # loop would cut some draws short depending on which other patents share the block
+        n_years = max(1, math.ceil(float(np.nanmax(life[looped]))))
+        S[looped] = yearly_pv(
+            rev[looped, 0],
+            g[looped],
+            col(e.decay)[looped],
+            r[looped],
+            life[looped],
+            fmat[looped],
+            horizon[looped],
+            last[looped],
+            n_years,
+            linear,
+        )
+    if dec.any():
+        n_dec = max(1, math.ceil(float(np.nanmax(life[dec]))))
+        S[dec] = yearly_pv(
+            rev[dec, 0],
+            g[dec],
+            col(e.decay)[dec],
+            r[dec],
+            life[dec],
+            fmat[dec],
+            horizon[dec],
+            last[dec],
+            n_dec,
+            linear,
+            extra_step=True,
+        )
+    if a["mid_year"]:
+        S = S * np.sqrt(1.0 + r)
+    pv = roy * (1.0 - tau) * S
+    if sp.any():
+        # profit split: the drawn share of the profit (revenue x margin), after tax
+        pv = np.where(sp[:, None], roy * col(e.extra["margin"]) * (1.0 - tau) * S, pv)
+    if a["tab_years"] is not None:
+        pv = pv * tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
+    income = pv
+    option = np.full_like(pv, np.nan)
+    we = w_eff[sl]
+    opt = we[:, 2] > 0
+    if opt.any():
+        # only the patents whose value uses the option: the volatility draws and the pricing are theirs alone
+        vol = col(e.volatility)[opt] * np.exp(a["volatility_log_sd"] * ndtri(u_vol[opt]))
+        k = col(e.launch_cost)[opt]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            ov = deferral_option(
+                np.nan_to_num(pv[opt]), np.nan_to_num(k), np.maximum(life[opt], 1e-6), a["risk_free"], vol
+            )
+        # the European formula per draw, floored at the exercise value (a right exercisable today is worth at
+        # least max(S - K, 0)); the lattice per draw would cost steps^2 per patent and draw
+        euro = np.asarray(getattr(ov, "value", ov), dtype=float)
+        option[opt] = np.where(
+            life[opt] > 0, np.maximum(euro, np.nan_to_num(pv[opt]) - np.nan_to_num(k)), 0.0
+        )
+    cost = e.value_cost[sl, None]
+    vals = reconcile_draws(income, np.broadcast_to(cost, income.shape), option, we, e.value_market[sl, None])
+    q = np.percentile(vals, [5, 50, 95], axis=1)
+    return q[0], q[1], q[2]

@@ -1,0 +1,90 @@
+"""The valuation as stages (issue #13): the market approach's place in the methods and in the reconciliation."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ipvalue as iv
+from ipvalue.demo import load_demo
+from ipvalue.valuation.reconcile import market_shares, method_weights, reconcile
+
+WEIGHTS = {
+    "commercialised": {"income": 0.8, "cost": 0.2, "market": 0.25},
+    "pre_commercial": {"option": 0.7, "cost": 0.3},
+    "no_economics": {"cost": 1.0},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    inc=st.floats(0, 1e8),
+    cost=st.floats(0, 1e8),
+    mkt=st.floats(0, 1e8),
+    share=st.floats(0, 1),
+)
+def test_market_takes_its_share_and_the_others_keep_their_proportions(inc, cost, mkt, share):
+    # the rule of docs/methodology/reconciliation.md: value = (1 - m) x (income/cost reconciled) + m x market
+    w = {**WEIGHTS, "commercialised": {"income": 0.8, "cost": 0.2, "market": share}}
+    sit = np.array(["commercialised"], dtype=object)
+    base, w_base = reconcile([inc], [cost], [np.nan], method_weights(sit, w))
+    value, w_eff = reconcile([inc], [cost], [np.nan], method_weights(sit, w), [mkt], market_shares(sit, w))
+    assert value[0] == pytest.approx((1 - share) * base[0] + share * mkt, rel=1e-12, abs=1e-6)
+    assert w_eff.sum() == pytest.approx(1.0)
+    if share < 1.0:  # income and cost keep their 80/20 proportion in the rest
+        assert w_eff[0, 0] / w_eff[0, 1] == pytest.approx(4.0)
+    # without a market value the weights are those of the three approaches, to the last bit
+    value_nan, w_nan = reconcile(
+        [inc], [cost], [np.nan], method_weights(sit, w), [np.nan], market_shares(sit, w)
+    )
+    assert value_nan[0] == base[0]
+    assert (w_nan[:, :3] == w_base[:, :3]).all() and w_nan[0, 3] == 0.0
+
+
+def test_market_alone_takes_all_the_value_when_no_other_approach_applies():
+    sit = np.array(["commercialised"], dtype=object)
+    value, w_eff = reconcile(
+        [np.nan], [np.nan], [np.nan], method_weights(sit, WEIGHTS), [5.0], market_shares(sit, WEIGHTS)
+    )
+    assert value[0] == 5.0 and w_eff[0].tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    portfolio, _, as_of = load_demo()
+    path = resources.files("ipvalue") / "data" / "demo_comparables_FICTIONAL.csv"
+    return portfolio, as_of, iv.read_comparables(str(path))
+
+
+def test_without_comparables_value_market_is_nan_and_said_so(demo):
+    portfolio, as_of, _ = demo
+    out = iv.value_portfolio(portfolio, {"draws": 0}, as_of=as_of)
+    assert out["value_market"].isna().all()
+    live = out["status_as_of"].isin(["granted", "pending"]) & (out["remaining_life_years"] > 0)
+    assert out.loc[live, "method_weights"].str.endswith("| market: no comparables given").all()
+
+
+def test_the_market_stage_feeds_the_reconciliation(demo):
+    portfolio, as_of, comps = demo
+    base = iv.value_portfolio(portfolio, {"draws": 0}, as_of=as_of)
+    # market values shown but given no share: the value does not move, and the reason says why
+    shown = iv.value_portfolio(portfolio, {"draws": 0}, as_of=as_of, comparables=comps)
+    has = shown["value_market"].notna()
+    assert has.any()
+    pd.testing.assert_series_equal(shown["value"], base["value"])
+    assert shown.loc[has, "method_weights"].str.contains("not weighed").all()
+    # with a market share for commercialised patents, value = (1 - m) x before + m x market on those rows
+    weighed = iv.value_portfolio(
+        portfolio, {"draws": 0, "method_weights": WEIGHTS}, as_of=as_of, comparables=comps
+    )
+    rows = has & (weighed["methods_used"].str.contains("market 25%"))
+    assert rows.any()
+    expected = 0.75 * base.loc[rows, "value"] + 0.25 * weighed.loc[rows, "value_market"]
+    np.testing.assert_allclose(weighed.loc[rows, "value"], expected, rtol=1e-12)
+    others = ~has
+    pd.testing.assert_series_equal(weighed.loc[others, "value"], base.loc[others, "value"])
