@@ -7,10 +7,19 @@ quality, protection, breadth and focus, use, legal health), normalises each with
 indicators are the strongest and which three the weakest, in Chinese and English. Without peers it gives the raw
 indicators only. An optional PD overlay moves ``Loan.probability_of_default`` by notches taken entirely from a
 bank-supplied table (ipvalue ships no calibration). :func:`profile_book` profiles every firm of a book at once, on
-the serial, process-pool or Dask backend. The method is in ``docs/methodology/profile.md``.
+the serial, process-pool or Dask backend; :func:`peer_book` computes a peer book once, so that
+many borrowers are profiled against it in a fraction of a second each. The method is in ``docs/methodology/profile.md``.
 """
 
-from ipvalue.profile._api import BookProfile, BorrowerProfile, profile_book, profile_borrower, profile_chunk
+from ipvalue.profile._api import (
+    BookProfile,
+    BorrowerProfile,
+    PeerBook,
+    peer_book,
+    profile_book,
+    profile_borrower,
+    profile_chunk,
+)
 from ipvalue.profile._grade import grade_of, strongest_weakest
 from ipvalue.profile._indicators import FACT_COLUMNS, ProfileInputError, firm_indicators, patent_facts
 from ipvalue.profile._overlay import NotchTable, OverlayTableError, apply_pd_overlay, read_notch_table
@@ -29,6 +38,8 @@ __all__ = [
     "profile_book",
     "BorrowerProfile",
     "BookProfile",
+    "PeerBook",
+    "peer_book",
     "ProfileInputError",
     "ProfileWeights",
     "ProfileWeightsError",

@@ -28,16 +28,26 @@ from ipvalue.profile._grade import grade_of, reason_text, strongest_weakest
 from ipvalue.profile._indicators import ProfileInputError, firm_indicators, patent_facts
 from ipvalue.profile._overlay import NotchTable, apply_pd_overlay, read_notch_table
 from ipvalue.profile._scoring import (
+    COHORT_LEVELS,
     assign_cohorts,
     cohort_keys,
     cohort_percentiles,
+    cohort_quality_thresholds,
     score_firms,
     top_decile_shares,
 )
 from ipvalue.profile._weights import ProfileWeights, load_profile_weights
 from ipvalue.runtime import DEFAULT_CHUNK_SIZE, get_backend, require_dask
 
-__all__ = ["BorrowerProfile", "BookProfile", "profile_borrower", "profile_book", "profile_chunk"]
+__all__ = [
+    "BorrowerProfile",
+    "BookProfile",
+    "PeerBook",
+    "peer_book",
+    "profile_borrower",
+    "profile_book",
+    "profile_chunk",
+]
 
 NO_PEERS_EN = (
     "No peer cohort was given: the indicators are raw values only; no percentile, score or grade is computed, "
@@ -155,40 +165,48 @@ def _reference(
     return firms, quality, available, notes
 
 
-def _reference_top_shares(
-    reference: pd.DataFrame, reference_quality: pd.DataFrame, weights: ProfileWeights
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Prepared:
+    """A reference book made ready for one weight file's cohort rules.
+
+    Its firms with their own top-decile shares, their cohort keys and every cohort's quality threshold.
+    """
+
+    firms: pd.DataFrame
+    keys: pd.DataFrame
+    thresholds: dict[str, pd.Series]
+
+
+def _prepare(reference: pd.DataFrame, reference_quality: pd.DataFrame, weights: ProfileWeights) -> _Prepared:
     """The reference firms with their own top-decile shares (each measured in its own cohort of the book)."""
     ref_keys = cohort_keys(reference)
+    thresholds = cohort_quality_thresholds(reference_quality, ref_keys, weights.top_quantile, COHORT_LEVELS)
     level, key, _ = assign_cohorts(ref_keys, ref_keys, weights.min_firms)
     pos = pd.Series(np.arange(len(reference)), index=reference.index)
     q = reference_quality.assign(subject=pos.reindex(reference_quality["firm"]).to_numpy())
-    _, share = top_decile_shares(q, level, key, ref_keys, weights.top_quantile)
+    _, share = top_decile_shares(q, level, key, ref_keys, weights.top_quantile, thresholds)
     out = reference.copy()
     out["quality_top_decile_share"] = share
-    return out
+    return _Prepared(firms=out, keys=ref_keys, thresholds=thresholds)
 
 
 def _against(
     subjects: pd.DataFrame,
     subject_quality: pd.DataFrame,
-    reference: pd.DataFrame,
-    reference_quality: pd.DataFrame,
+    prepared: _Prepared,
     weights: ProfileWeights,
     *,
     same_book: bool,
 ) -> dict[str, Any]:
-    ref = _reference_top_shares(reference, reference_quality, weights)
-    ref_keys = cohort_keys(ref)
+    ref, ref_keys = prepared.firms, prepared.keys
     level, key, n_peers = assign_cohorts(cohort_keys(subjects), ref_keys, weights.min_firms)
+    thr, share = top_decile_shares(
+        subject_quality, level, key, ref_keys, weights.top_quantile, prepared.thresholds
+    )
     if same_book:
         subj = ref
-        thr_q = subject_quality
     else:
-        thr_q = pd.concat([reference_quality.assign(subject=-1), subject_quality], ignore_index=True)
         subj = subjects.copy()
-    thr, share = top_decile_shares(thr_q, level, key, ref_keys, weights.top_quantile)
-    if not same_book:
         subj["quality_top_decile_share"] = share
     names = weights.indicator_names
     pct = cohort_percentiles(ref, ref_keys, subj, level, key, names)
@@ -220,6 +238,80 @@ def _against(
     }
 
 
+@dataclass(frozen=True, eq=False)
+class PeerBook:
+    """The peers' firm-level reference, computed once and reused by every :func:`profile_borrower` call.
+
+    Build one with :func:`peer_book` (or take ``profile_book(...).peer_book``). Profiling a borrower against it
+    costs only the borrower's own indicators and one ranking among the book's firms, instead of recomputing
+    every peer patent's facts; the result is identical to passing the raw peers frame.
+
+    Attributes
+    ----------
+    firms : DataFrame
+        Raw indicators of every peer firm (indexed by firm), with ``size``, ``core_class``, ``core_industry``,
+        ``core_section``.
+    quality : DataFrame
+        ``firm`` and ``quality_score`` of every peer patent in force with a score.
+    as_of : datetime.date
+        The date the book was computed at; a profile must be taken at the same date.
+    firm_column : str
+    size_edges : tuple of int
+        The size buckets of the weight file it was computed with.
+    notes : tuple of str
+        What was computed for the peers (e.g. quality scores).
+    """
+
+    firms: pd.DataFrame
+    quality: pd.DataFrame
+    as_of: dt.date
+    firm_column: str
+    size_edges: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+    cache: dict[tuple[int, float], _Prepared] = field(default_factory=dict, repr=False)
+
+    def prepared(self, weights: ProfileWeights, exclude: str | None = None) -> _Prepared:
+        """The book ready for ``weights``' cohort rules, without the firm ``exclude`` (cached when none is left out).
+
+        Raises
+        ------
+        ProfileInputError
+            When ``weights`` bucket firm sizes otherwise than the book was computed with.
+        """
+        if tuple(weights.size_edges) != tuple(self.size_edges):
+            raise ProfileInputError(
+                [
+                    (
+                        None,
+                        "weights",
+                        f"the peer book was computed with size edges {list(self.size_edges)}, the weights use "
+                        f"{list(weights.size_edges)}; compute the peer book with the same weights",
+                    )
+                ]
+            )
+        if exclude is not None and exclude in self.firms.index:
+            firms = self.firms.drop(index=exclude)
+            return _prepare(firms, self.quality[self.quality["firm"] != exclude], weights)
+        cache_key = (int(weights.min_firms), float(weights.top_quantile))
+        if cache_key not in self.cache:
+            self.cache[cache_key] = _prepare(self.firms, self.quality, weights)
+        return self.cache[cache_key]
+
+
+def _peer_book(
+    peers: Any, *, as_of: dt.date, firm_column: str, weights: ProfileWeights, **kw: Any
+) -> PeerBook:
+    ref, quality, _, notes = _reference(peers, as_of=as_of, firm_column=firm_column, weights=weights, **kw)
+    return PeerBook(
+        firms=ref,
+        quality=quality,
+        as_of=as_of,
+        firm_column=firm_column,
+        size_edges=tuple(weights.size_edges),
+        notes=tuple(notes),
+    )
+
+
 # ------------------------------------------------------------------------------------------ results
 
 
@@ -235,6 +327,8 @@ class BookProfile:
     indicators, percentiles, scores, dimensions : DataFrame
         Raw indicators, mid-rank percentiles in the cohort (0-100), oriented scores and dimension scores.
     provenance : dict
+    peer_book : PeerBook
+        The book as a reference for :func:`profile_borrower` (``peers=book.peer_book`` or ``peers=book``).
     """
 
     firms: pd.DataFrame
@@ -243,6 +337,7 @@ class BookProfile:
     scores: pd.DataFrame
     dimensions: pd.DataFrame
     provenance: dict[str, Any] = field(default_factory=dict)
+    peer_book: PeerBook | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -382,7 +477,7 @@ def profile_book(
     """
     day = C.as_date(as_of, "as_of", error=ProfileInputError)
     w = _weights(weights)
-    ref, quality, _, notes = _reference(
+    book = _peer_book(
         peers,
         as_of=day,
         firm_column=firm_column,
@@ -391,11 +486,58 @@ def profile_book(
         chunk_size=chunk_size,
         client=client,
     )
+    ref, quality = book.firms, book.quality
     pos = pd.Series(np.arange(len(ref)), index=ref.index)
     subject_quality = quality.assign(subject=pos.reindex(quality["firm"]).to_numpy())
-    out = _against(ref, subject_quality, ref, quality, w, same_book=True)
-    prov = {"version": __version__, "as_of": day.isoformat(), "weights": w.to_dict(), "notes": notes}
-    return BookProfile(provenance=prov, **out)
+    out = _against(ref, subject_quality, book.prepared(w), w, same_book=True)
+    prov = {
+        "version": __version__,
+        "as_of": day.isoformat(),
+        "weights": w.to_dict(),
+        "notes": list(book.notes),
+    }
+    return BookProfile(provenance=prov, peer_book=book, **out)
+
+
+def peer_book(
+    peers: Any,
+    *,
+    as_of: dt.date | str,
+    firm_column: str = "firm",
+    weights: ProfileWeights | Mapping[str, float] | str | Path | None = None,
+    backend: Any = None,
+    chunk_size: int | None = None,
+    client: Any = None,
+) -> PeerBook:
+    """Compute the peers' reference once, for many :func:`profile_borrower` calls against the same book.
+
+    Parameters
+    ----------
+    peers : DataFrame or dask DataFrame
+        The patents of the peer firms, one row per patent, with a ``firm_column``.
+    as_of : date
+        Every profile taken against the book must use this date.
+    firm_column, weights, backend, chunk_size, client
+        As for :func:`profile_book`.
+
+    Returns
+    -------
+    PeerBook
+        Prepared for ``weights``' cohort rules (other rules with the same size buckets are prepared on first use).
+    """
+    day = C.as_date(as_of, "as_of", error=ProfileInputError)
+    w = _weights(weights)
+    book = _peer_book(
+        peers,
+        as_of=day,
+        firm_column=firm_column,
+        weights=w,
+        backend=backend,
+        chunk_size=chunk_size,
+        client=client,
+    )
+    book.prepared(w)
+    return book
 
 
 def _borrower_name(frame: pd.DataFrame, firm: str | None) -> str:
@@ -433,9 +575,11 @@ def profile_borrower(
         ``quality_score`` the scores are computed with :func:`ipvalue.quality.score_quality`.
     as_of : date
         The date the profile is taken on (filing windows, remaining life, fees overdue).
-    peers : DataFrame or dask DataFrame, optional
-        The patents of the peer firms (a bank's own book, or facts read in bulk), with a ``firm_column``. Without
-        peers the result holds raw indicators only: no percentile, score or grade (``notes`` says so).
+    peers : DataFrame, dask DataFrame, PeerBook or BookProfile, optional
+        The patents of the peer firms (a bank's own book, or facts read in bulk), with a ``firm_column``; or that
+        book computed once before (:func:`peer_book`, or a :func:`profile_book` result), which gives the same
+        profile without recomputing the peers. Without peers the result holds raw indicators only: no
+        percentile, score or grade (``notes`` says so).
     firm : str, optional
         The borrower's name (default: the most frequent first owner). A peer firm of that name is left out of
         the reference so that the borrower is not its own peer.
@@ -522,24 +666,39 @@ def profile_borrower(
         notes_zh.insert(0, NO_PEERS_ZH)
         ref_notes: list[str] = []
     else:
-        ref, ref_quality, _, ref_notes = _reference(
-            peers,
-            as_of=day,
-            firm_column=firm_column,
-            weights=w,
-            backend=backend,
-            chunk_size=chunk_size,
-            client=client,
-        )
-        if name in ref.index:
-            ref = ref.drop(index=name)
-            ref_quality = ref_quality[ref_quality["firm"] != name]
+        if isinstance(peers, BookProfile) and peers.peer_book is not None:
+            peers = peers.peer_book
+        if isinstance(peers, PeerBook):
+            if peers.as_of != day:
+                raise E(
+                    [
+                        (
+                            None,
+                            "as_of",
+                            f"the peer book was computed at {peers.as_of.isoformat()}, the profile is asked "
+                            f"at {day.isoformat()}; compute the peer book at the profile's date",
+                        )
+                    ]
+                )
+            book = peers
+        else:
+            book = _peer_book(
+                peers,
+                as_of=day,
+                firm_column=firm_column,
+                weights=w,
+                backend=backend,
+                chunk_size=chunk_size,
+                client=client,
+            )
+        ref_notes = list(book.notes)
+        if name in book.firms.index:
             notes_en.append(f"the peers' firm {name!r} is the borrower and was left out of the reference")
             notes_zh.append(f"对照组中的同名企业 {name!r} 即借款人本身，已从对照组中剔除")
-        if not len(ref):
-            raise E([(None, firm_column, "the peers frame holds no firm other than the borrower")])
+            if len(book.firms) == 1:
+                raise E([(None, book.firm_column, "the peers frame holds no firm other than the borrower")])
         q = _quality_rows(facts).assign(subject=0)
-        res = _against(own, q, ref, ref_quality, w, same_book=False)
+        res = _against(own, q, book.prepared(w, exclude=name), w, same_book=False)
         f = res["firms"].iloc[0]
         values = res["indicators"].iloc[0][names].to_numpy(dtype=float)
         pct = res["percentiles"].iloc[0][names].to_numpy(dtype=float)

@@ -24,6 +24,7 @@ __all__ = [
     "COHORT_LEVELS",
     "cohort_keys",
     "assign_cohorts",
+    "cohort_quality_thresholds",
     "top_decile_shares",
     "cohort_percentiles",
     "score_firms",
@@ -82,12 +83,47 @@ def _level_codes(ref_keys: np.ndarray, subj_keys: np.ndarray) -> tuple[np.ndarra
     return codes[: len(ref_keys)], codes[len(ref_keys) :], len(uniques)
 
 
+def cohort_quality_thresholds(
+    quality: pd.DataFrame,
+    reference_keys: pd.DataFrame,
+    quantile: float,
+    levels: tuple[str, ...] = COHORT_LEVELS,
+) -> dict[str, pd.Series]:
+    """Each cohort's quality threshold (the ``quantile`` of its reference firms' patents in force), per level.
+
+    Parameters
+    ----------
+    quality : DataFrame
+        ``firm`` and ``quality_score`` of patents in force; rows of firms outside ``reference_keys`` are left out.
+    reference_keys : DataFrame
+        :func:`cohort_keys` of the reference firms (indexed by firm).
+    quantile : float
+        E.g. 0.9 (linear interpolation).
+    levels : tuple of str
+        The cohort levels to compute.
+
+    Returns
+    -------
+    dict
+        ``{level: Series(threshold, index=cohort key)}``.
+    """
+    q = quality["quality_score"].to_numpy(dtype=float)
+    ref_rows = quality["firm"].isin(reference_keys.index).to_numpy()
+    firms = quality["firm"][ref_rows]
+    out = {}
+    for lev in levels:
+        keys = reference_keys[lev].reindex(firms).to_numpy(dtype=object)
+        out[lev] = pd.Series(q[ref_rows]).groupby(keys).quantile(quantile)
+    return out
+
+
 def top_decile_shares(
     quality: pd.DataFrame,
     subject_level: np.ndarray,
     subject_key: np.ndarray,
     reference_keys: pd.DataFrame,
     quantile: float,
+    thresholds: dict[str, pd.Series] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cohort quality threshold of each subject and the share of its patents at or above it.
 
@@ -103,18 +139,18 @@ def top_decile_shares(
         :func:`cohort_keys` of the reference firms (indexed by firm).
     quantile : float
         E.g. 0.9: the threshold is the cohort's 90th percentile of patent quality (linear interpolation).
+    thresholds : dict, optional
+        :func:`cohort_quality_thresholds` computed before (a prepared peer book); computed here when absent.
     """
     m = len(subject_level)
     thr = np.full(m, np.nan)
     q = quality["quality_score"].to_numpy(dtype=float)
-    ref_rows = quality["firm"].isin(reference_keys.index).to_numpy()
-    for lev in COHORT_LEVELS:
+    used = tuple(lev for lev in COHORT_LEVELS if (subject_level == lev).any())
+    if thresholds is None:
+        thresholds = cohort_quality_thresholds(quality, reference_keys, quantile, used)
+    for lev in used:
         on = subject_level == lev
-        if not on.any():
-            continue
-        keys = reference_keys[lev].reindex(quality["firm"][ref_rows]).to_numpy(dtype=object)
-        per_key = pd.Series(q[ref_rows]).groupby(keys).quantile(quantile)
-        thr[on] = pd.Series(subject_key[on]).map(per_key).to_numpy(dtype=float)
+        thr[on] = pd.Series(subject_key[on]).map(thresholds[lev]).to_numpy(dtype=float)
     subj = quality["subject"].to_numpy(dtype=np.int64)
     mine = subj >= 0
     above = (q[mine] >= thr[subj[mine]]).astype(float)
