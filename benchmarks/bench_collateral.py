@@ -6,7 +6,9 @@ Run as a script: ``python benchmarks/bench_collateral.py [--quick]`` prints the 
 * the floor: drawing the same random numbers (two normals and one exponential per patent and path from the
   per-patent streams) and nothing else;
 * the same Monte Carlo processed one patent at a time (vectorised over paths only), the naive way to honour
-  per-patent streams.
+  per-patent streams;
+* before: the liquidation Monte Carlo as it was before Collateral v2 (issue 15; commit ``PRE_V2``: one bid per
+  patent, no packages, one 变卖 draw per path), read with ``git show`` and run in this process on the same pool.
 
 Peak memory is the traced allocation peak (numpy reports its buffers to ``tracemalloc``).
 """
@@ -25,25 +27,57 @@ import numpy as np
 import pandas as pd
 
 AS_OF = dt.date(2026, 6, 30)
+#: the last commit with the liquidation Monte Carlo before Collateral v2 (issue 15)
+PRE_V2 = "d062f5b"
 
 
-def synthetic_pool(n: int, seed: int = 0):
+def previous_liquidation():
+    """The pre-v2 ``ipvalue.collateral.liquidation`` module, loaded from git (None outside a git checkout)."""
+    import importlib.util
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        src = subprocess.run(
+            ["git", "show", f"{PRE_V2}:ipvalue/collateral/liquidation.py"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    spec = importlib.util.spec_from_loader("ipvalue_liquidation_pre_v2", loader=None)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    exec(compile(src, f"{PRE_V2}:ipvalue/collateral/liquidation.py", "exec"), mod.__dict__)
+    return mod
+
+
+def synthetic_columns(n: int, seed: int = 0) -> dict:
+    """The per-patent columns of a synthetic pledged pool (ids, values, volatilities, lives, scores)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "ids": np.char.add("CN", np.arange(10**8, 10**8 + n).astype(str)),
+        "value": rng.lognormal(np.log(1.5e6), 0.8, n),
+        "volatility": rng.uniform(0.2, 0.7, n),
+        "remaining_life": rng.uniform(3, 18, n),
+        "quality_legal": rng.uniform(30, 95, n),
+        "quality_score": rng.uniform(30, 95, n),
+        "in_litigation": rng.random(n) < 0.03,
+    }
+
+
+def synthetic_pool(n: int, seed: int = 0, *, package_size: int = 1):
+    """A pool of ``n`` patents; ``package_size`` > 1 groups consecutive patents into packages (families)."""
     from ipvalue.collateral import LiquidationPool, load_policy
 
-    rng = np.random.default_rng(seed)
     pol = load_policy("cn-bank-standard")
-    ids = np.char.add("CN", np.arange(10**8, 10**8 + n).astype(str))
-    pool = LiquidationPool.build(
-        ids,
-        value=rng.lognormal(np.log(1.5e6), 0.8, n),
-        volatility=rng.uniform(0.2, 0.7, n),
-        remaining_life=rng.uniform(3, 18, n),
-        quality_legal=rng.uniform(30, 95, n),
-        quality_score=rng.uniform(30, 95, n),
-        in_litigation=rng.random(n) < 0.03,
-        policy=pol,
+    cols = synthetic_columns(n, seed)
+    package = (
+        None if package_size == 1 else np.char.add("family:F", (np.arange(n) // package_size).astype(str))
     )
-    return pool, pol
+    return LiquidationPool.build(**cols, policy=pol, package=package), pol
 
 
 def _timed(fn):
@@ -94,6 +128,26 @@ def run(quick: bool = False) -> str:
     )
     s = mc.summary()
     t_draw, c_draw = _draws_only(pool, paths, 0)
+    packaged, _ = synthetic_pool(n, package_size=10)
+    _, t_pkg, c_pkg, mem_pkg = _timed(
+        lambda: simulate_liquidation(packaged, loan=loan, policy=pol, seed=0, paths=paths)
+    )
+    old = previous_liquidation()
+    if old is not None:
+        old_pool = old.LiquidationPool.build(**synthetic_columns(n), policy=pol)
+        old.simulate_liquidation(old_pool, loan=loan, policy=pol, seed=0, paths=1000)  # warm-up
+        old_mc, t_old, c_old, mem_old = _timed(
+            lambda: old.simulate_liquidation(old_pool, loan=loan, policy=pol, seed=0, paths=paths)
+        )
+        old_s = old_mc.summary()
+        before_row = f"| before: the pre-v2 Monte Carlo (`{PRE_V2}`, from git), same pool | {t_old:.2f} | {c_old:.2f} | {mem_old:.0f} |"
+        before_txt = (
+            f" Before v2 on the same pool: expected LGD {old_s['expected_lgd']:.2%}, P(full recovery) "
+            f"{old_s['prob_full_recovery']:.1%} (each patent its own buyer, one 变卖 draw per path); "
+            f"after / before CPU time: {c_mc / c_old:.2f}."
+        )
+    else:
+        before_row, before_txt = "| before: pre-v2 code not available (no git checkout) | | | |", ""
     naive, t_naive, c_naive, mem_naive = _timed(
         lambda: simulate_liquidation(pool, loan=loan, policy=pol, seed=0, paths=paths, block_elements=paths)
     )
@@ -154,14 +208,18 @@ def run(quick: bool = False) -> str:
         "## Collateral: liquidation Monte Carlo",
         "",
         f"Portfolio of {n:,} pledged patents, {paths:,} paths (patents x paths = {n * paths:,}); "
-        "three draws per patent and path from the per-patent streams, value path, judicial rounds, risk sharing.",
+        "two draws per patent and path from the per-patent streams, a bid and a 变卖 draw per package and path, "
+        "value path, judicial rounds, risk sharing.",
         "",
         f"Machine load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} cores: "
         "wall time includes waiting for the CPU when other processes run; CPU time is this process's own.",
         "",
         "| run | wall (s) | CPU (s) | peak traced memory (MiB) |",
         "|---|---:|---:|---:|",
-        f"| `simulate_liquidation`, blocks of ~1M patent-paths{target} | {t_mc:.2f} | {c_mc:.2f} | {mem_mc:.0f} |",
+        f"| `simulate_liquidation`, blocks of ~1M patent-paths, each patent its own package{target} | {t_mc:.2f} "
+        f"| {c_mc:.2f} | {mem_mc:.0f} |",
+        f"| `simulate_liquidation`, packages of 10 patents | {t_pkg:.2f} | {c_pkg:.2f} | {mem_pkg:.0f} |",
+        before_row,
         f"| reference: the random draws alone (the floor) | {t_draw:.2f} | {c_draw:.2f} | |",
         f"| reference: same model, one patent at a time | {t_naive:.2f} | {c_naive:.2f} | {mem_naive:.0f} |",
         f"| `assess_collateral` on {m:,} patents, {eng_paths:,} paths, with the six stress reruns | {t_eng:.2f} "
@@ -170,7 +228,7 @@ def run(quick: bool = False) -> str:
         f"Results: expected LGD (bank-retained) {s['expected_lgd']:.2%} (standard error {s['expected_lgd_stderr']:.2%}), "
         f"95% LGD {s['lgd_95']:.2%}, 99% LGD {s['lgd_99']:.2%}, P(full recovery) {s['prob_full_recovery']:.1%}, "
         f"time to cash {s['expected_time_to_cash_years']:.2f} y. One-patent-at-a-time run gives the same numbers: "
-        f"{'yes' if same else 'NO'}. Draws are {c_draw / c_mc:.0%} of the vectorised run's CPU time.",
+        f"{'yes' if same else 'NO'}. Draws are {c_draw / c_mc:.0%} of the vectorised run's CPU time.{before_txt}",
         "",
     ]
     return "\n".join(lines)

@@ -426,9 +426,10 @@ def liquidation_paths(
 
     cum = np.cumsum([float(pol["mode_probabilities"][m]) for m in MODES])
     mode = np.minimum(np.searchsorted(cum, u_mode, side="right"), len(MODES) - 1)
-    # group the paths by disposal mode so that each mode is a contiguous slice of columns (paths are
-    # exchangeable: the per-patent draws of column j meet the path-level draws of the j-th path in this order)
-    order = np.argsort(mode, kind="stable")
+    # group the paths by disposal mode, and within a mode the crashed markets last, so that each is a
+    # contiguous slice of columns (paths are exchangeable: the per-patent draws of column j meet the path-level
+    # draws of the j-th path in this order)
+    order = np.lexsort((u_crash < p_crash, mode))
     mode, u_default, u_crash, z_time, z_market = (
         a[order] for a in (mode, u_default, u_crash, z_time, z_market)
     )
@@ -549,35 +550,56 @@ def liquidation_partial_sums(
     s_sale = np.zeros(paths)  # value of judicial lots sold in the 变卖
     n_rounds = len(ps.reserves)
     thr_bid = np.sqrt(1.0 - rho) * ps.sqrt_t
-    crash_f = crash.astype(float)
+    # first crashed path of each mode's slice (the crashed paths are the end of the slice)
+    bounds = (0, j0, j1, paths)
+    crash_from = [int(bounds[i] + np.count_nonzero(~crash[bounds[i] : bounds[i + 1]])) for i in range(3)]
     theta, ns_threshold = ps.theta, ps.ns_threshold
     succ = ps.sale_success
     log_keep = np.log(np.maximum(1.0 - pool.crash_drop, 1e-300))  # finite, so that x 0 stays 0
+    with np.errstate(divide="ignore"):
+        log_bid_med = np.log(bid_med)
     jud = slice(j0, j1)
-    others = [sl for sl in (slice(0, j0), slice(j1, paths)) if sl.stop > sl.start]
+    others = [
+        (sl, c0)
+        for sl, c0 in ((slice(0, j0), crash_from[0]), (slice(j1, paths), crash_from[2]))
+        if sl.stop > sl.start
+    ]
     t_max = float(t.max()) if paths else 0.0
     block = max(1, int(block_elements // paths))
+    # work buffers reused by every block (fresh large arrays would fault their pages in again each time)
+    z_buf, e_buf, tmp_buf = (np.empty((min(block, n), paths)) for _ in range(3))
     for b0 in range(0, n, block):
         b1 = min(n, b0 + block)
         nb = b1 - b0
-        z = np.empty((nb, paths))
-        e = np.empty((nb, paths))
+        z, e = z_buf[:nb], e_buf[:nb]
+        # one best bid per package and path: the lots of a package are sold together, to the same buyers;
+        # then, on the judicial paths, whether a buyer for the package appears in the 变卖. A patent that is a
+        # package of its own (label = its id or "patent:<id>") draws them from its own stream, after Z and E;
+        # a named package from the package's stream
+        ids_b, labels_b = pool.ids[b0:b1], packages[b0:b1]
+        labels, member = np.unique(labels_b, return_inverse=True)
+        own = (labels_b == ids_b) | (labels_b == np.char.add("patent:", ids_b.astype(str)))
+        zp = np.empty((len(labels), paths))
+        up = np.empty((len(labels), j1 - j0), dtype=np.float32)
         for j in range(nb):
-            gp = patent_rng(seed, str(pool.ids[b0 + j]), "liquidation")
+            gp = patent_rng(seed, str(ids_b[j]), "liquidation")
             gp.standard_normal(out=z[j])
             gp.standard_exponential(out=e[j])
-        # one best bid per package and path: the lots of a package are sold together, to the same buyers;
-        # then, on the judicial paths, whether a buyer for the package appears in the 变卖
-        labels, member = np.unique(packages[b0:b1], return_inverse=True)
-        zp = np.empty((len(labels), paths))
-        up = np.empty((len(labels), j1 - j0))
-        for k, label in enumerate(labels):
-            gk = patent_rng(seed, str(label), "liquidation-package")
+            if own[j]:
+                gp.standard_normal(out=zp[member[j]])
+                gp.random(dtype=np.float32, out=up[member[j]])
+        named = np.ones(len(labels), dtype=bool)
+        named[member[own]] = False
+        for k in np.flatnonzero(named):
+            gk = patent_rng(seed, str(labels[k]), "liquidation-package")
             gk.standard_normal(out=zp[k])
-            gk.random(out=up[k])
-        zb = zp[member]
-        sale_buyer = (up < succ)[member]
-        del zp, up
+            gk.random(dtype=np.float32, out=up[k])
+        buyer = up < np.float32(succ)
+        if len(labels) == nb and np.array_equal(member, np.arange(nb)):  # one patent per package: no gather
+            zb, sale_buyer = zp, buyer
+        else:
+            zb, sale_buyer = zp[member], buyer[member]
+        del zp, up, buyer
         sig = pool.volatility[b0:b1, None]
         # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
         x = z
@@ -588,43 +610,45 @@ def liquidation_partial_sums(
         x += log_vc[b0:b1, None]
         with np.errstate(under="ignore"):
             np.exp(x, out=x)
-        tmp = np.multiply.outer(a_i[b0:b1], b_p)
+        tmp = np.multiply.outer(a_i[b0:b1], b_p, out=tmp_buf[:nb])
         np.subtract(1.0, tmp, out=tmp)
         if t_max >= big_l[b0:b1].min():  # some sale after expiry: nothing left
             np.maximum(tmp, 0.0, out=tmp)
         x *= tmp
         np.multiply.outer(pool.hazard[b0:b1], t, out=tmp)
-        x *= e > tmp  # invalidated before the sale: worth nothing
+        alive = e > tmp
+        x *= alive  # invalidated before the sale: worth nothing
+        del alive
         sum_v += x.sum(axis=0)
         # judicial lots: which reserve the best bid reaches (masked products, then column sums)
         if j1 > j0:
             lw = zb[:, jud] * s_bid
-            if crash[jud].any():
-                lw += np.multiply.outer(log_keep[b0:b1], crash_f[jud])
+            lw[:, crash_from[1] - j0 :] += log_keep[b0:b1, None]  # crashed paths: the bid falls
             xj, tj = x[:, jud], tmp[:, jud]
             mask = np.empty(lw.shape, dtype=bool)
-            for k in range(n_rounds):
-                np.greater_equal(lw, theta[k, jud], out=mask)
+            for rnd in range(n_rounds):
+                np.greater_equal(lw, theta[rnd, jud], out=mask)
                 np.multiply(xj, mask, out=tj)
-                s_round[k, jud] += tj.sum(axis=0)
+                s_round[rnd, jud] += tj.sum(axis=0)
             # below the last reserve (mask is False) and a 变卖 buyer appeared
             np.greater(sale_buyer, mask, out=mask)
             np.multiply(xj, mask, out=tj)
             s_sale[jud] += tj.sum(axis=0)
             del lw, xj, tj, mask
         # orderly / distressed lots: sold at the best bid unless it is among the lowest p_no_sale
-        for sl in others:
+        for sl, c0 in others:
             zs = zb[:, sl]
+            # the bid in log space: s Zb + ln(bid median) + ln(1 - crash drop) on crashed paths
             w = zs * s_bid
+            w += log_bid_med[sl]
+            w[:, c0 - sl.start :] += log_keep[b0:b1, None]
             np.exp(w, out=w)
-            w *= bid_med[sl]
-            if crash[sl].any():
-                w *= 1.0 - np.multiply.outer(pool.crash_drop[b0:b1], crash_f[sl])
             w *= x[:, sl]
             w *= zs > ns_threshold[sl]
             s0[sl] += w.sum(axis=0)
             del w, zs
         del x, z, e, zb, tmp, sale_buyer
+    del z_buf, e_buf, tmp_buf
     return {"sum_v": sum_v, "s0": s0, "s1": s_round[0], "s2": s_round[1], "s3": s_round[2], "s_sale": s_sale}
 
 
@@ -776,7 +800,8 @@ def deterministic_scenarios(
     The value at the sale is ``V0 * exp(mu * t) * life run-off`` (no invalidation, no diffusion), with
     ``t`` = maturity + the mode's median time to sale. Rows: ``orderly_sale`` (at the median orderly bid),
     ``judicial_first_auction`` (first reserve), ``judicial_second_auction`` (second reserve),
-    ``judicial_sale_period`` (变卖 at the second-round price), ``judicial_unsold``, ``distressed_sale``
+    (``judicial_third_auction`` with three rounds), ``judicial_sale_period`` (变卖 at the last reserve),
+    ``judicial_unsold``, ``distressed_sale``
     (median distressed bid times the chance of a sale). ``probability`` is the mode's probability times, for
     judicial rows, the chance that a lot clears that round (see :func:`judicial_round_probabilities`).
 
