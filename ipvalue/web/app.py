@@ -1093,9 +1093,17 @@ def build_workbench(
 
     # -- administration ---------------------------------------------------------------------------------------
     def users_page(
-        request: Request, ctx: Ctx, status: int = 200, message: str = "", error: str = ""
+        request: Request, ctx: Ctx, status: int = 200, message: str = "", error: str = "", secret: str = ""
     ) -> Response:
-        keys = services.keys.keys()
+        path = services.settings.api_keys_file
+        if (
+            path is not None and Path(path).exists()
+        ):  # the file as it is now (the key ring re-reads it lazily)
+            from ipvalue.service.auth import load_keys_file
+
+            keys = [*services.settings.api_keys, *load_keys_file(path)]
+        else:
+            keys = list(services.keys.keys())
         return wb.render(
             request,
             ctx,
@@ -1106,6 +1114,8 @@ def build_workbench(
             message=message,
             error=error,
             keys=[{"id": k.id, "scopes": ", ".join(k.scopes)} for k in keys],
+            keys_file=services.settings.api_keys_file,
+            secret=secret,
             now=iso(utcnow()),
         )
 
@@ -1146,6 +1156,42 @@ def build_workbench(
                 wb.people.delete_sessions_of(username)
         wb.audit(ctx, f"web.user.{action}", username=username)
         return RedirectResponse(f"{PREFIX}/admin/users", status_code=303)
+
+    @app.post("/admin/keys")
+    async def keys_add(request: Request) -> Response:
+        ctx = wb.require(request, "admin")
+        form = await wb.form(request, ctx, max_files=0, max_fields=5)
+        path = services.settings.api_keys_file
+        key_id = str(form.get("key_id") or "")
+        scopes = [sc for sc in ("read", "write") if form.get(f"scope_{sc}")]
+        if path is None:
+            raise _WebError(409, "keys_file_needed")
+        if not _USERNAME.match(key_id) or not scopes:
+            return users_page(request, ctx, 422, error=text("key_bad", ctx.lang))
+        from ipvalue.service.auth import add_key
+
+        try:
+            secret = add_key(path, key_id, scopes)
+        except InputError as exc:
+            return users_page(request, ctx, 409, error=str(exc))
+        wb.audit(ctx, "web.key.add", key_id=key_id, scopes=scopes)
+        return users_page(request, ctx, 201, message=text("key_added", ctx.lang, kid=key_id), secret=secret)
+
+    @app.post("/admin/keys/{key_id}/revoke")
+    async def keys_revoke(request: Request, key_id: str) -> Response:
+        ctx = wb.require(request, "admin")
+        await wb.form(request, ctx, max_files=0, max_fields=3)
+        path = services.settings.api_keys_file
+        if path is None:
+            raise _WebError(409, "keys_file_needed")
+        from ipvalue.service.auth import revoke_key
+
+        try:
+            revoke_key(path, key_id)
+        except InputError as exc:
+            return users_page(request, ctx, 404, error=str(exc))
+        wb.audit(ctx, "web.key.revoke", key_id=key_id)
+        return RedirectResponse(f"{PREFIX}/admin/users#keys", status_code=303)
 
     @app.get("/admin/audit")
     async def audit_log(request: Request) -> Response:

@@ -193,11 +193,26 @@ TEXTS: dict[str, tuple[str, str]] = {
     "username_bad": ("用户名须为 1–64 个字母、数字或 ._-", "Username: 1–64 letters, digits or ._-"),
     "api_keys": ("API 密钥", "API keys"),
     "api_keys_help": (
-        "贷款系统使用的 API 密钥（只显示编号与权限，密钥本身不保存）。用 ipvalue serve --add-key 新增。",
-        "API keys of the loan systems (ids and scopes only; secrets are not stored). Add one with "
-        "ipvalue serve --add-key.",
+        "贷款系统使用的 API 密钥（只显示编号与权限，密钥本身不保存）。吊销后服务在下一次请求时即拒绝该密钥。",
+        "API keys of the loan systems (ids and scopes only; secrets are not stored). A revoked key is refused "
+        "from the service's next request on.",
     ),
     "scopes": ("权限", "Scopes"),
+    "key_id": ("密钥编号", "Key id"),
+    "add_key": ("新增 API 密钥", "Add an API key"),
+    "revoke": ("吊销", "Revoke"),
+    "key_added": (
+        "已新增密钥 {kid}。下面的密钥只显示这一次，不会保存，请立即交给贷款系统。",
+        "Key {kid} added. The secret below is shown this once and not stored: hand it to the loan system now.",
+    ),
+    "key_bad": (
+        "密钥编号须为 1–64 个字母、数字或 ._-，且至少选择一项权限。",
+        "Key id: 1–64 letters, digits or ._-, and at least one scope.",
+    ),
+    "keys_file_needed": (
+        "服务未配置密钥文件（--keys-file），无法在此管理密钥。",
+        "The service has no keys file (--keys-file): keys cannot be managed here.",
+    ),
     "audit_title": ("审计日志（最近 200 条）", "Audit log (latest 200)"),
     "action": ("操作", "Action"),
     "who": ("操作人", "Who"),

@@ -56,7 +56,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     os.environ["IPVALUE_WEB_FAILED_LOGIN_DELAY"] = "0.01"
     os.environ["IPVALUE_WEB_LOCKOUT_SECONDS"] = "600"
     try:
-        app = create_app(ServiceSettings(db_path=db, job_threshold=JOB_THRESHOLD, job_workers=1))
+        app = create_app(
+            ServiceSettings(
+                db_path=db, job_threshold=JOB_THRESHOLD, job_workers=1, api_keys_file=db.parent / "keys.json"
+            )
+        )
     finally:
         for k, v in old.items():
             if v is None:

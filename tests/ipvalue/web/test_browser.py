@@ -234,8 +234,33 @@ def test_roles_reviewer_cannot_create_analyst_cannot_manage_users(page, browser,
     pg.click("#add-user-form button[type=submit]")
     pg.wait_for_load_state()
     assert "newbie" in pg.locator("#users-table").inner_text()
+    # API keys: added with its secret shown once, accepted by the API, revoked, refused
+    pg.fill("#k-id", "loan-system")
+    pg.check("input[name=scope_write]")
+    pg.click("#add-key-form button[type=submit]")
+    pg.wait_for_selector("#new-secret")
+    secret = pg.locator("#new-secret").inner_text().strip()
+    assert secret.startswith("ipv_") and "loan-system" in pg.locator("#keys-table").inner_text()
+    assert _api_status(server.url, secret, 200) == 200
+    pg.locator("#keys-table tr", has_text="loan-system").locator("button").click()
+    pg.wait_for_load_state()
+    assert "loan-system" not in pg.locator("#keys-table").inner_text()
+    assert _api_status(server.url, secret, 401) == 401
     resp = pg.goto("/web/upload")
     assert resp.status == 403  # admins manage people, they do not create assessments
+
+
+def _api_status(url: str, secret: str, want: int) -> int:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + 10  # the key ring re-reads the keys file when it changes
+    while True:
+        status = httpx.get(url + "/v1/policies", headers={"X-API-Key": secret}, timeout=10).status_code
+        if status == want or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
 
 
 def test_reviewer_signs_off_with_a_comment(page, server):
