@@ -20,6 +20,10 @@ __all__ = [
     "AssessmentRequest",
     "ValuationRequest",
     "MonitorRequest",
+    "PeerPatentIn",
+    "OverlayTableIn",
+    "ProfileRequest",
+    "ProfileOut",
     "AssessmentOut",
     "ValuationOut",
     "JobOut",
@@ -273,6 +277,47 @@ class ValuationRequest(_PortfolioRequest):
     """Value a portfolio (no collateral assessment)."""
 
 
+class PeerPatentIn(PatentIn):
+    """One patent of a peer firm: its facts (as :class:`PatentIn`) and the firm that holds it."""
+
+    firm: Name = Field(description="the peer firm the patent belongs to")
+
+
+class OverlayTableIn(BaseModel):
+    """A bank's PD overlay table (ipvalue ships none): its PD ladder, the notches of every grade, its source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    master_scale: Annotated[
+        list[Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]],
+        Field(min_length=2, max_length=100),
+    ] = Field(description="the bank's PD ladder, strictly increasing, best rung first")
+    notches: Annotated[dict[Name, Annotated[int, Field(ge=-100, le=100)]], Field(max_length=50)] = Field(
+        description="notches per grade (T1..T10), negative towards a lower PD"
+    )
+    source: str = Field(min_length=1, max_length=2_000, description="who set the table and when")
+
+
+class ProfileRequest(_PortfolioRequest):
+    """Profile a borrower's technology strength (科技企业技术实力画像) against peer firms."""
+
+    firm: Name | None = Field(default=None, description="the borrower's name (default: its main owner)")
+    peers: list[PeerPatentIn] | None = Field(
+        default=None,
+        description="the peer firms' patents, each with its `firm` (at most the server's max_patents); "
+        "without peers the profile holds raw indicators only: no percentile, score or grade",
+    )
+    value: bool = Field(
+        default=True,
+        description="value the portfolio first (quality scores, value per patent); false profiles the facts as "
+        "given (the value-per-patent indicator is then missing)",
+    )
+    loan: LoanIn | None = Field(default=None, description="the loan whose PD the overlay moves")
+    overlay: OverlayTableIn | None = Field(
+        default=None, description="the bank's PD overlay table; needs `loan.probability_of_default`"
+    )
+
+
 class MonitorRequest(BaseModel):
     """Run the post-loan checks (贷后管理) on a stored assessment."""
 
@@ -354,6 +399,33 @@ class ValuationOut(BaseModel):
     seed: int
     patents: list[dict[str, Any]]
     valuation: dict[str, Any]
+
+
+class ProfileOut(BaseModel):
+    """A borrower's technology profile (see :class:`ipvalue.profile.BorrowerProfile`); returned, not stored."""
+
+    id: str = Field(description="the profile's id, as recorded in the audit log")
+    stored: bool = Field(description="false: the profile is returned, not stored (its audit entry is)")
+    input_hash: str
+    output_hash: str
+    version: str
+    seed: int
+    firm: str
+    as_of: str
+    peers_given: bool
+    score: float | None
+    grade: str | None
+    strongest: list[str]
+    weakest: list[str]
+    reasons: dict[str, dict[str, list[str]]]
+    cohort: dict[str, Any]
+    indicators: list[dict[str, Any]]
+    dimensions: list[dict[str, Any]]
+    counts: dict[str, dict[str, int]]
+    notes: dict[str, list[str]]
+    overlay: dict[str, Any] | None
+    patents: list[dict[str, Any]]
+    provenance: dict[str, Any]
 
 
 class JobOut(BaseModel):

@@ -31,6 +31,8 @@ __all__ = [
     "make_fetch",
     "run_assessment",
     "run_valuation",
+    "run_profile",
+    "peers_frame",
     "monitor_record",
     "patents_payload_to_rows",
     "as_input_error",
@@ -109,6 +111,12 @@ def _default_policies() -> list[dict[str, Any]]:
     return [load_policy(name).to_dict() for name in list_policies()]
 
 
+def _default_profile(portfolio: pd.DataFrame, **kw: Any) -> Any:
+    from ipvalue import profile_borrower
+
+    return profile_borrower(portfolio, **kw)
+
+
 def _default_report(assessment: Any, path: Path, lang: str) -> None:
     from ipvalue import report
 
@@ -134,6 +142,8 @@ class Pipeline:
         ``policies() -> list of dict`` each with at least ``name``.
     report : callable
         ``report(assessment, path, lang)`` writes a report file whose format follows the suffix.
+    profile : callable
+        ``profile(portfolio, *, as_of, peers, firm, loan, overlay)`` (default :func:`ipvalue.profile_borrower`).
     """
 
     read: Callable[[list[dict[str, Any]]], pd.DataFrame] = _default_read
@@ -142,6 +152,7 @@ class Pipeline:
     assess: Callable[..., Any] = _default_assess
     policies: Callable[[], list[dict[str, Any]]] = _default_policies
     report: Callable[[Any, Path, str], None] = _default_report
+    profile: Callable[..., Any] = _default_profile
 
     def policy_names(self) -> list[str]:
         """Names of the known policies."""
@@ -301,3 +312,48 @@ def monitor_record(
         within_days=within_days,
     )
     return report.to_dict()
+
+
+def peers_frame(pipeline: Pipeline, peers: list[dict[str, Any]]) -> pd.DataFrame:
+    """The request's peer patents as a frame with a ``firm`` column (read like the portfolio, in order)."""
+    rows = patents_payload_to_rows(peers)
+    firms = [str(r.pop("firm")) for r in rows]
+    try:
+        frame = pipeline.read(rows)
+    except ValueError as exc:
+        raise as_input_error(exc) from exc
+    if len(frame) != len(rows):  # the reader keeps every row; anything else would mislabel the firms
+        raise InputError(f"{len(rows)} peer patents given, {len(frame)} read")
+    return frame.assign(firm=firms)
+
+
+def run_profile(
+    pipeline: Pipeline, request: dict[str, Any], peers: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """A borrower's technology profile: the JSON of :class:`ipvalue.profile.BorrowerProfile` with its patents.
+
+    The portfolio is valued first (``request["value"]``, default true) so the profile reads the valuation's
+    quality scores, values and remaining lives; ``peers`` is :func:`peers_frame` of the request's peers.
+    """
+    from ipvalue.report.assessment_json import frame_records
+
+    frame = _portfolio(pipeline, request)
+    as_of = dt.date.fromisoformat(request["as_of"])
+    seed = int(request.get("seed", 0))
+    try:
+        if request.get("value", True):
+            frame = pipeline.value(frame, request.get("assumptions"), as_of=as_of, rng=seed)
+        loan = loan_from_json(request["loan"]) if request.get("loan") else None
+        prof = pipeline.profile(
+            frame,
+            as_of=as_of,
+            peers=peers,
+            firm=request.get("firm"),
+            loan=loan,
+            overlay=request.get("overlay"),
+        )
+    except (ValueError, KeyError) as exc:
+        raise as_input_error(exc) from exc
+    out: dict[str, Any] = prof.to_dict()
+    out["patents"] = frame_records(prof.patents)
+    return out

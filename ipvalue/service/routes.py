@@ -32,6 +32,8 @@ from ipvalue.service.models import (
     MonitorOut,
     MonitorRequest,
     PolicyList,
+    ProfileOut,
+    ProfileRequest,
     Readiness,
     ReplayOut,
     ValuationOut,
@@ -41,7 +43,9 @@ from ipvalue.service.pipeline import (
     as_input_error,
     monitor_record,
     patents_payload_to_rows,
+    peers_frame,
     run_assessment,
+    run_profile,
     run_valuation,
 )
 from ipvalue.service.store import (
@@ -223,7 +227,7 @@ def _get_done(store: AssessmentRepository, record_id: str, kind: str) -> Assessm
     return rec
 
 
-def _check_limits(svc: Services, body: AssessmentRequest | ValuationRequest) -> None:
+def _check_limits(svc: Services, body: AssessmentRequest | ValuationRequest | ProfileRequest) -> None:
     """The request's size against the server's limits (patents, Monte Carlo draws)."""
     n = body.n_patents()
     _check_count(svc, n, "patents" if body.patents is not None else "numbers")
@@ -458,6 +462,55 @@ def _replay(svc: Services, rec: AssessmentRecord, key: ApiKey) -> dict[str, Any]
     return out
 
 
+def _profile(svc: Services, key: ApiKey, payload: dict[str, Any], n_patents: int) -> dict[str, Any]:
+    """Profile a borrower (on the work pool); the result is returned, its audit entry appended (not stored)."""
+    from ipvalue.profile import OverlayTableError
+
+    svc.store.check_writable()
+    peers = None
+    if payload.get("peers") is not None:
+        try:
+            peers = peers_frame(svc.pipeline, payload["peers"])
+        except InputError as exc:
+            raise invalid_input(exc, payload, "peers") from exc
+    try:
+        output = run_profile(svc.pipeline, payload, peers)
+    except OverlayTableError as exc:
+        raise invalid_input(exc, payload, "overlay") from exc
+    except InputError as exc:
+        raise invalid_input(exc, payload) from exc
+    request_hash = sha256_json(payload)
+    output_hash = result_hash(output)
+    record_id = new_record_id("profile")
+    seed = int(payload.get("seed", 0))
+    svc.store.append_audit(
+        AuditEntry(
+            action="profile.create",
+            who=key.id,
+            record_id=record_id,
+            input_hash=request_hash,
+            output_hash=output_hash,
+            version=__version__,
+            seed=seed,
+            details={
+                "n_patents": n_patents,
+                "n_peer_patents": 0 if peers is None else len(peers),
+                "grade": output.get("grade"),
+                "stored": False,
+            },
+        )
+    )
+    return {
+        "id": record_id,
+        "stored": False,
+        "input_hash": request_hash,
+        "output_hash": output_hash,
+        "version": __version__,
+        "seed": seed,
+        **output,
+    }
+
+
 def register_routes(app: FastAPI) -> None:
     """Add the ``/v1`` routes to ``app`` (whose ``state.services`` holds a :class:`~ipvalue.service.app.Services`)."""
 
@@ -653,6 +706,53 @@ def register_routes(app: FastAPI) -> None:
     def get_valuation(request: Request, valuation_id: str, key: ReadKey) -> JSONResponse:
         rec = _get_done(_services(request).store, valuation_id, "valuation")
         return JSONResponse(_result_body(rec))
+
+    @app.post(
+        "/v1/profiles",
+        response_model=ProfileOut,
+        tags=["profiles"],
+        responses=_ERRORS,
+        summary="Profile a borrower's technology strength (技术实力画像) against peer firms",
+        description="Values the portfolio (unless `value` is false), computes the profile's indicators, ranks "
+        "them among the inline peers' cohort, and gives a score, a grade (T1..T10) and reasons in Chinese and "
+        "English; an optional bank overlay table moves the loan's PD. The profile is returned, not stored: "
+        "its audit entry (`profile.create`, request and result hashes) is.",
+    )
+    async def create_profile(request: Request, body: ProfileRequest, key: WriteKey) -> dict[str, Any]:
+        svc = _services(request)
+        _check_limits(svc, body)
+        if body.peers is not None:
+            _check_count(svc, len(body.peers), "peers")
+        if body.overlay is not None and (body.loan is None or body.loan.probability_of_default is None):
+            raise ApiError(
+                422,
+                "validation_error",
+                "the request is not valid",
+                details=[
+                    detail(
+                        ["body", "loan", "probability_of_default"],
+                        "the PD overlay needs the loan's probability_of_default",
+                        "missing",
+                    )
+                ],
+            )
+        payload = body.model_dump(mode="json")
+        return await svc.pool.run(_profile, svc, key, payload, body.n_patents())
+
+    @app.get(
+        "/v1/profiles/{profile_id}/audit",
+        response_model=AuditTrail,
+        tags=["profiles"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="The audit entries of a profile (profiles are not stored; their audit entries are)",
+    )
+    def get_profile_audit(request: Request, profile_id: str, key: ReadKey) -> dict[str, Any]:
+        store = _services(request).store
+        ok = len(profile_id) <= 100 and profile_id.startswith("prf_")
+        entries = store.audit_entries(profile_id) if ok else []
+        if not entries:
+            raise ApiError(404, "not_found", "no profile with that id")
+        return {"record_id": profile_id, "entries": entries}
 
     @app.get(
         "/v1/jobs/{job_id}",

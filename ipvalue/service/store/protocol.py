@@ -81,8 +81,8 @@ def result_hash(output: dict[str, Any]) -> str:
 
 
 def new_record_id(kind: str = "assessment") -> str:
-    """A fresh random identifier (``asm_`` or ``val_`` + 32 hex digits)."""
-    prefix = "val" if kind == "valuation" else "asm"
+    """A fresh random identifier (``asm_``, ``val_`` or ``prf_`` for a profile, + 32 hex digits)."""
+    prefix = {"valuation": "val", "profile": "prf"}.get(kind, "asm")
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
