@@ -16,7 +16,7 @@ import pandas as pd
 from ipvalue.errors import InputError, Problem
 from ipvalue.facts.columns import dates
 from ipvalue.valuation._data import grant_rates
-from ipvalue.valuation.inputs import DEAD_STATUSES, Inputs, ValuationInputError
+from ipvalue.valuation.inputs import DEAD_STATUSES, UNKNOWN_STATUS, Inputs, ValuationInputError
 from ipvalue.valuation.notes import Notes, fmt, fmt_pct
 
 __all__ = [
@@ -45,6 +45,8 @@ class Facts:
         Remaining legal life in years (0 without a right, NaN where the term cannot be computed).
     dead : numpy.ndarray of bool
         No right at ``as_of`` (lapsed, expired, revoked, withdrawn, not filed, or no remaining life).
+    unknown : numpy.ndarray of bool
+        Status unknown and no fact showing the right ended: the row is not valued (NaN, failure note).
     filing : numpy.ndarray of datetime64[D]
     quality : pandas.DataFrame
         :data:`QUALITY_COLUMNS` (and ``quality_coverage`` when computed).
@@ -55,6 +57,7 @@ class Facts:
     status: np.ndarray
     life_legal: np.ndarray
     dead: np.ndarray
+    unknown: np.ndarray
     filing: np.ndarray
     quality: pd.DataFrame
     quality_source: str
@@ -93,7 +96,7 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
         Receives a note per row whose facts were read differently from the status given.
     """
     frame, ids = inputs.frame, inputs.ids
-    life_legal, expiry = _remaining_life(frame, day, a, notes)
+    life_legal, expiry = _remaining_life(frame, day, a, notes, inputs.status == UNKNOWN_STATUS)
     filing = dates(frame, "filing_date", ids=ids, error=ValuationInputError)
     at = facts_at_as_of(
         inputs.status,
@@ -109,15 +112,20 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
     status = at.status
     life_legal = np.where(at.not_filed | at.expired, 0.0, life_legal)
     dead = np.isin(status, (*DEAD_STATUSES, "not_filed")) | (life_legal <= 0)
+    unknown = (status == UNKNOWN_STATUS) & ~dead
     qframe = frame
-    if "legal_status" in frame.columns and (at.not_filed | at.granted_later | at.expired).any():
-        qframe = frame.assign(legal_status=np.where(status == "not_filed", "withdrawn", status))
+    if "legal_status" in frame.columns and (at.not_filed | at.granted_later | at.expired | unknown).any():
+        q_status = np.where(status == "not_filed", "withdrawn", status).astype(object)
+        qframe = frame.assign(
+            legal_status=np.where(status == UNKNOWN_STATUS, np.array(None, dtype=object), q_status)
+        )
     qual, qsource = _quality(qframe, day, life_legal, cohort)
-    return Facts(status, life_legal, dead, filing, qual, qsource)
+    notes.mute(unknown)
+    return Facts(status, life_legal, dead, unknown, filing, qual, qsource)
 
 
 def _remaining_life(
-    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes
+    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes, unknown: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Remaining legal life (years) and expiry date (datetime64[D]) of every row, from :mod:`ipvalue.terms`."""
     from ipvalue.terms import life_table
@@ -130,7 +138,7 @@ def _remaining_life(
     prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
     notes.add((life <= 0) & (reason != ""), "no remaining life (" + reason + "): value 0")
     notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
-    notes.add(tnote != "", tnote)
+    notes.add((tnote != "") & ~unknown, tnote)  # an unknown status has its own note: no "in force assumed"
     notes.add(np.isnan(life), "remaining life unknown (" + prob + "): not valued")
     return life, expiry
 
@@ -219,7 +227,8 @@ def facts_at_as_of(
                 for j in np.flatnonzero(not_filed)
             ]
         )
-    live_status = np.isin(status, ("granted", "pending"))
+    # an unknown status past the term is expired all the same
+    live_status = np.isin(status, ("granted", "pending", UNKNOWN_STATUS))
     granted_later = ~not_filed & (status == "granted") & ~np.isnat(grant) & (grant > d)
     expired = ~not_filed & live_status & ~np.isnat(expiry) & (expiry <= d)
     out = status.copy()

@@ -27,9 +27,12 @@ __all__ = [
     "check_range",
     "DEAD_STATUSES",
     "LEGAL_STATUSES",
+    "UNKNOWN_STATUS",
 ]
 
 DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
+#: the status of a row whose ``legal_status`` is empty: valued NaN with a failure note
+UNKNOWN_STATUS = "unknown"
 LEGAL_STATUSES = ("pending", "granted", *DEAD_STATUSES)
 #: the numeric economics read from the frame (NaN where not given)
 NUMBER_COLUMNS: tuple[str, ...] = (
@@ -88,7 +91,7 @@ class Inputs:
     currency : str
         The run's valuation currency.
     status : numpy.ndarray of str
-        ``legal_status`` as given (lower case; ``granted`` when the column is absent).
+        ``legal_status`` as given (lower case; ``granted`` when the column is absent, ``unknown`` where empty).
     x : dict of str to numpy.ndarray
         :data:`NUMBER_COLUMNS`; rows of a group missing a rate take the group's.
     commercialized : numpy.ndarray
@@ -180,15 +183,19 @@ def _currency(frame: pd.DataFrame, ids: np.ndarray, a: dict[str, Any]) -> str:
 
 
 def _status(frame: pd.DataFrame, ids: np.ndarray, problems: list, notes: Notes) -> np.ndarray:
-    """``legal_status`` (lower case): ``granted`` with a note when the column is absent; bad values reported."""
+    """``legal_status`` (lower case): ``granted`` with a note when the column is absent; bad values reported.
+
+    A row whose status is empty (no source stated it) is ``unknown``: kept, not valued, with a failure note, so
+    one such patent does not stop a batch (collateral eligibility fails it with ``STATUS_UNKNOWN``).
+    """
     n = len(frame)
     status = texts(frame, "legal_status", lower=True)
     if "legal_status" not in frame.columns:
         status[:] = "granted"
         notes.add(np.ones(n, bool), "legal_status not given: granted assumed")
     missing_status = status == ""
-    for j in np.flatnonzero(missing_status)[:50]:
-        problems.append((ids[j], "legal_status", f"patent {ids[j]}: field legal_status is missing"))
+    status[missing_status] = UNKNOWN_STATUS
+    notes.add(missing_status, "not valued: legal_status unknown (no source states it); check the register")
     for j in np.flatnonzero(~missing_status & ~np.isin(status, LEGAL_STATUSES))[:50]:
         problems.append(
             (

@@ -85,6 +85,7 @@ def value_frame(
         "cost": cost_values(inputs, facts, econ, a, day, notes),
         "market": market.value,
     }
+    values = {k: np.where(facts.unknown, np.nan, v) for k, v in values.items()}
     labels = np.asarray([METHOD_LABELS[m] for m in INCOME_METHODS], dtype=object)[econ.method_code]
     rec = reconcile_values(
         values,
@@ -95,6 +96,7 @@ def value_frame(
         a["method_weights"],
         market.reason,
         notes,
+        unknown=facts.unknown,
     )
     spread = value_range(inputs.ids, facts, econ, values, rec, a, seed, notes)
     return assemble(inputs, facts, econ, values, rec, spread, notes)

@@ -19,12 +19,19 @@ class Notes:
     def __init__(self, n: int):
         self.n = n
         self.pieces: list[tuple[np.ndarray, Any]] = []
+        self.muted = np.zeros(n, dtype=bool)
 
     def add(self, mask: np.ndarray, message: Any) -> None:
         """Add ``message`` (one text, or an array of texts by row) to the rows selected by ``mask``."""
         mask = np.asarray(mask, dtype=bool)
+        if self.muted.any():
+            mask = mask & ~self.muted
         if mask.any():
             self.pieces.append((mask, message))
+
+    def mute(self, mask: np.ndarray) -> None:
+        """Take no more notes for the rows of ``mask`` (rows not valued: later stages' notes would not apply)."""
+        self.muted = self.muted | np.asarray(mask, dtype=bool)
 
     def series(self, index: pd.Index) -> pd.Series:
         """The notes of every row joined with ``; `` (empty where a row has none)."""

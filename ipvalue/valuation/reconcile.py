@@ -251,6 +251,8 @@ def reconcile_values(
     weights: Mapping[str, Mapping[str, float]],
     market_reason: Sequence[str] | np.ndarray | str,
     notes: Any,
+    *,
+    unknown: np.ndarray | None = None,
 ) -> Reconciled:
     """The reconcile stage: the method-choice rule per patent, the weighted value, and its explanation.
 
@@ -272,6 +274,8 @@ def reconcile_values(
         Why the market approach weighs what it does, per patent.
     notes : Notes
         Receives "no method applies" where nothing could value a live patent.
+    unknown : array of bool, optional
+        Rows not valued because their legal status is unknown (their values are NaN already).
     """
     W = method_weights(situation, weights)
     shares = market_shares(situation, weights)
@@ -297,4 +301,8 @@ def reconcile_values(
             .to_numpy(dtype=object)
         )
     used = np.where(dead, "none (no remaining life)", used)
-    return Reconciled(value, w_eff, used, explain_weights(w_eff, situation, dead, market_reason))
+    explained = explain_weights(w_eff, situation, dead, market_reason)
+    if unknown is not None and unknown.any():
+        used = np.where(unknown, "none (legal status unknown)", used)
+        explained = np.where(unknown, "none | legal status unknown at as_of", explained)
+    return Reconciled(value, w_eff, used, explained)

@@ -229,7 +229,6 @@ def test_conflicting_group_revenue_is_an_error():
         ("volatility", 0.0, "volatility must be a positive"),
         ("royalty_rate", "abc", "royalty_rate is not a number"),
         ("legal_status", "alive", "legal_status 'alive'"),
-        ("legal_status", None, "legal_status is missing"),
     ],
 )
 def test_bad_inputs_name_patent_and_field(field, value, match):

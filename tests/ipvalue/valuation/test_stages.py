@@ -88,3 +88,66 @@ def test_the_market_stage_feeds_the_reconciliation(demo):
     np.testing.assert_allclose(weighed.loc[rows, "value"], expected, rtol=1e-12)
     others = ~has
     pd.testing.assert_series_equal(weighed.loc[others, "value"], base.loc[others, "value"])
+
+
+# ---------------------------------------------------------------------------------------------- no row lost
+
+
+@pytest.mark.parametrize("missing", [None, "", "  "])
+def test_an_unknown_status_is_valued_nan_with_a_note_and_fails_collateral(demo, missing):
+    # a connector leaves legal_status empty when no source states it (ipvalue.facts.patent); one such patent must
+    # not stop the batch: the row stays, value NaN, a failure note, and collateral eligibility STATUS_UNKNOWN
+    portfolio, as_of, _ = demo
+    frame = portfolio.copy()
+    frame["legal_status"] = frame["legal_status"].astype(object)
+    live = frame.index[frame["legal_status"].eq("granted")]
+    bad = live[0]
+    frame.loc[bad, "legal_status"] = missing
+    out = iv.value_portfolio(frame, as_of=as_of, rng=0)
+    assert list(out.index) == list(frame.index)
+    row = out.loc[bad]
+    assert row["status_as_of"] == "unknown"
+    for c in (
+        "value",
+        "value_income",
+        "value_cost",
+        "value_option",
+        "value_market",
+        "value_p05",
+        "value_p95",
+    ):
+        assert np.isnan(row[c]), c
+    assert row["value_notes"] == "not valued: legal_status unknown (no source states it); check the register"
+    assert row["methods_used"] == "none (legal status unknown)"
+    # the other patents are valued as before (in its product line the unknown one keeps a share: conservative)
+    ref = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
+    grouped = "group" in out.columns and pd.notna(row.get("group"))
+    same_group = out["group"].eq(row["group"]) if grouped else pd.Series(False, index=out.index)
+    others = out.index[(out.index != bad) & ~same_group.to_numpy()]
+    pd.testing.assert_series_equal(out.loc[others, "value"], ref.loc[others, "value"])
+    _, loan, _ = load_demo()
+    assessment = iv.assess_collateral(out, loan=loan, rng=0)
+    assert list(assessment.patents.index) == list(frame.index)
+    reasons = assessment.patents.loc[bad, "ineligible_reasons"]
+    assert "STATUS_UNKNOWN" in reasons.split(";")
+    assert not assessment.patents.loc[bad, "eligible"]
+
+
+def test_an_unknown_status_past_its_term_is_expired_and_worth_zero():
+    # the term (CN Patent Law art. 42) ends the right whatever the register says: expired, value 0
+    frame = pd.DataFrame(
+        [
+            {
+                "patent_id": "CN200410000001",
+                "jurisdiction": "CN",
+                "patent_type": "invention",
+                "filing_date": pd.Timestamp("2004-01-01"),
+                "grant_date": pd.Timestamp("2006-01-01"),
+                "legal_status": None,
+                "revenue": 1e6,
+                "royalty_rate": 0.03,
+            }
+        ]
+    ).set_index("patent_id", drop=False)
+    row = iv.value_portfolio(frame, {"draws": 0}, as_of="2026-06-30").iloc[0]
+    assert row["status_as_of"] == "expired" and row["value"] == 0.0
