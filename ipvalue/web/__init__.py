@@ -32,6 +32,8 @@ def build_workbench(services: Any, settings: WorkbenchSettings | None = None, **
 def add_user(db_path: Any, username: str, role: str, password: str) -> None:
     """Add a workbench user to the service database at ``db_path`` (``ipvalue serve --add-user``).
 
+    ``db_path`` is an SQLite file or a ``postgresql://`` URL (whose schema ``ipvalue store migrate`` made).
+
     Raises
     ------
     ValueError
@@ -39,8 +41,8 @@ def add_user(db_path: Any, username: str, role: str, password: str) -> None:
     """
     import re
 
-    from ipvalue.service.store.sqlite_workbench import SQLiteWorkbenchStore
-    from ipvalue.service.store.workbench import ROLES, User
+    from ipvalue.service.store.location import open_store
+    from ipvalue.service.store.workbench import ROLES, User, WorkbenchRepository
     from ipvalue.web.passwords import check_password_strength
 
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", username):
@@ -50,8 +52,10 @@ def add_user(db_path: Any, username: str, role: str, password: str) -> None:
     weak = check_password_strength(password)
     if weak:
         raise ValueError(f"password: {weak}")
-    store = SQLiteWorkbenchStore(db_path)
+    store = open_store(db_path)  # an SQLite file, or a postgresql:// URL
     try:
+        if not isinstance(store, WorkbenchRepository):
+            raise TypeError(f"{type(store).__name__} keeps no workbench users")
         store.add_user(User(username, role, hash_password(password)))
     finally:
         store.close()

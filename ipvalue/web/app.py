@@ -160,15 +160,12 @@ class Workbench:
 
     @property
     def people(self) -> WorkbenchRepository:
-        """The workbench store: the service's own store when it implements the protocol, else SQLite beside it."""
+        """The workbench's rows: the service's own store (both SQL backends implement the protocol)."""
         if self._people is None:
             store = self.services.store
-            if isinstance(store, WorkbenchRepository):
-                self._people = store
-            else:
-                from ipvalue.service.store.sqlite_workbench import SQLiteWorkbenchStore
-
-                self._people = SQLiteWorkbenchStore(self.services.settings.db_path)
+            if not isinstance(store, WorkbenchRepository):
+                raise TypeError(f"{type(store).__name__} does not implement WorkbenchRepository")
+            self._people = store
         return self._people
 
     def audit(self, ctx: Ctx, action: str, record_id: str | None = None, **details: Any) -> None:

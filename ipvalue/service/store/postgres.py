@@ -26,7 +26,8 @@ from typing import Any
 from ipvalue.service.store.audit import AuditSigner
 from ipvalue.service.store.migrations import migrations
 from ipvalue.service.store.protocol import StoreUnavailable, utc_now
-from ipvalue.service.store.sqlbase import APPEND_ONLY_TABLES, SCHEMA_TABLES, SqlStore
+from ipvalue.service.store.sqlbase import APPEND_ONLY_TABLES, SCHEMA_TABLES
+from ipvalue.service.store.sqlworkbench import SqlWorkbenchStore
 
 __all__ = ["PostgresAssessmentStore", "is_postgres_url", "redact_url"]
 
@@ -54,7 +55,7 @@ def _pg_sql(sql: str) -> str:
     return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
 
 
-class PostgresAssessmentStore(SqlStore):
+class PostgresAssessmentStore(SqlWorkbenchStore):
     """:class:`AssessmentRepository` on a PostgreSQL database, shared by any number of processes.
 
     Parameters

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from ipvalue.service.store.audit import AuditSigner
 from ipvalue.service.store.migrations import migrations, split_sqlite_script
 from ipvalue.service.store.protocol import StoreUnavailable, utc_now
-from ipvalue.service.store.sqlbase import SqlStore
+from ipvalue.service.store.sqlworkbench import SqlWorkbenchStore
 
 __all__ = ["SQLiteAssessmentStore"]
 
@@ -44,7 +44,7 @@ def _unavailable(exc: sqlite3.Error) -> StoreUnavailable | None:
     return None
 
 
-class SQLiteAssessmentStore(SqlStore):
+class SQLiteAssessmentStore(SqlWorkbenchStore):
     """:class:`AssessmentRepository` on one SQLite file.
 
     Opening the store applies the schema migrations it lacks (``migrations/sqlite/``), so a file written by an

@@ -113,7 +113,7 @@ class MonitorRun:
 
 @runtime_checkable
 class WorkbenchRepository(Protocol):
-    """What the workbench needs from a database (the SQLite one is :class:`SQLiteWorkbenchStore`)."""
+    """What the workbench needs from a database (both SQL backends: :class:`~ipvalue.service.store.sqlworkbench.SqlWorkbenchStore`)."""
 
     def add_user(self, user: User) -> None:
         """Insert a user; :class:`UserExists` when the name is taken."""

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipvalue.service.store.sqlite_workbench import SQLiteWorkbenchStore
+from ipvalue.service.store import SQLiteAssessmentStore
 from ipvalue.service.store.workbench import SignOff, User, UserExists
 from ipvalue.web.passwords import hash_password, verify_password
 
@@ -32,7 +32,7 @@ def test_hash_is_salted_scrypt_and_unknown_user_never_matches():
 
 
 def test_store_counts_failures_and_locks(tmp_path):
-    store = SQLiteWorkbenchStore(tmp_path / "s.db")
+    store = SQLiteAssessmentStore(tmp_path / "s.db")
     try:
         store.add_user(User("ann", "analyst", hash_password("ann-password-1")))
         with pytest.raises(UserExists):
@@ -46,7 +46,7 @@ def test_store_counts_failures_and_locks(tmp_path):
 
 
 def test_signoffs_are_append_only(tmp_path):
-    store = SQLiteWorkbenchStore(tmp_path / "s.db")
+    store = SQLiteAssessmentStore(tmp_path / "s.db")
     try:
         seq = store.add_signoff(SignOff("asm_1", "rita", "approve", "ok"))
         assert [s.comment for s in store.signoffs("asm_1")] == ["ok"]
@@ -77,7 +77,7 @@ def test_serve_add_user(tmp_path):
     ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 0, r.stderr
-    store = SQLiteWorkbenchStore(db)
+    store = SQLiteAssessmentStore(db)
     try:
         bob = store.get_user("bob")
         assert bob.role == "reviewer" and verify_password("a-long-password", bob.password_hash)
