@@ -2,8 +2,7 @@
 
 Each failed check adds a stable reason code to ``ineligible_reasons`` (codes joined with ``;``, in the order
 of :data:`REASON_CODES`). The checks follow the grounds on which CNIPA refuses to register a patent pledge
-(专利权质押登记办法, CNIPA Announcement No. 461, 2021; CNIPA FAQ 2009; see
-``shared/reference/collateral_and_liquidation.md`` section 3.2):
+(专利权质押登记办法, CNIPA Announcement No. 461, 2021; CNIPA FAQ 2009; see ``docs/methodology/collateral.md``):
 
 =========================  ===================================================================================
 ownership                  ``OWNER_MISMATCH`` (pledgor is not the registered patentee), ``OWNER_UNKNOWN``,

@@ -17,7 +17,8 @@ from ipvalue.collateral.haircut import (
 
 # Worked factors for secured lending (T_M = 20) on the 10-day supervisory table, H = H10 * sqrt(2) *
 # sqrt((N_R + 19) / 20): x1.41 daily, x1.98 monthly, x2.81 quarterly, x5.19 annual.
-# Source: shared/reference/collateral_and_liquidation.md section 1.3 (formula DFSA PIB A4.3.25-26).
+# Source: the DFSA Prudential - Investment, Insurance Intermediation and Banking Rules (PIB) A4.3.25-26, which
+# carry the Basel II (2006) para. 156-157 scaling of the 10-day supervisory haircut.
 BASEL_FACTORS = [(1, 1.41), (20, 1.98), (60, 2.81), (250, 5.19)]
 
 

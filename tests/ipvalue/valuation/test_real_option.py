@@ -313,9 +313,9 @@ def test_staged_abandonment_matches_an_independent_lattice():
 
 def test_staged_schwartz_base_case_anchor():
     # Schwartz (2004), "Patents and R&D as Real Options", Economic Notes 33(1):23-54; base-case parameters
-    # as carried by a public replication (../shared/reference/valuation_methods.md 4.4). The paper's table
+    # as carried by a public replication (the Go repository danzoppo/realoptions on GitHub). The paper's table
     # was not seen: the anchors are our reference notes' independent replication (about 12.0 with the
-    # abandonment option, about 3.5 if development must be completed), so the tolerance is wide.
+    # abandonment option, about 3.5 if development must be completed; see docs/methodology/real_options.md), so the tolerance is wide.
     res = staged_development_value(
         100.0,
         20.0,
