@@ -20,7 +20,7 @@ import pandas as pd
 from ipvalue.report import _data as D
 from ipvalue.report import _labels as L
 
-__all__ = ["render_html", "build_context", "write_html"]
+__all__ = ["render_html", "build_context", "write_html", "profile_context", "profile_text"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 
@@ -174,6 +174,17 @@ def profile_context(profile: Any, *, lang: str, dpi: int) -> dict[str, Any] | No
         return None
     from ipvalue.report import charts as C
 
+    return {
+        **profile_text(profile, lang=lang),
+        "radar": figure_png_uri(C.profile_radar(profile, lang=lang), dpi=dpi),
+    }
+
+
+def profile_text(profile: Any, *, lang: str) -> dict[str, Any]:
+    """The technology-profile section without its chart: grade, cohort, reasons, notes and indicator rows, as text.
+
+    The report and the workbench's profile page both lay these out.
+    """
     zh = lang == "zh"
     ind = profile.indicators
     rows = [
@@ -189,7 +200,6 @@ def profile_context(profile: Any, *, lang: str, dpi: int) -> dict[str, Any] | No
     ]
     return {
         "title": "借款人技术实力画像" if zh else "Borrower technology profile",
-        "radar": figure_png_uri(C.profile_radar(profile, lang=lang), dpi=dpi),
         "grade": profile.grade or "–",
         "score": "–" if profile.score is None else f"{profile.score:.1f}",
         "cohort": (

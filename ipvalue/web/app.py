@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,10 @@ class Workbench:
             lstrip_blocks=True,
         )
         self.env.filters.update(money=fmt_money, pct=fmt_pct, num=fmt_num)
+        self._peers_lock = threading.Lock()
+        self._peers: Any = None
+        self._peer_books: dict[str, Any] = {}
+        self._profiles: dict[str, Any] = {}
 
     @property
     def people(self) -> WorkbenchRepository:
@@ -261,6 +266,47 @@ class Workbench:
             return await run_in_threadpool(fn, *args)
         return await pool.run(fn, *args)
 
+    def peer_book(self, as_of: str) -> Any:
+        """The configured peers (``peers_file``) as a peer book at ``as_of`` (None when no file is configured).
+
+        The file is read once; a peer book is computed once per date (the last four are kept).
+        """
+        path = self.settings.peers_file
+        if path is None:
+            return None
+        from ipvalue.profile import peer_book
+
+        with self._peers_lock:
+            if self._peers is None:
+                import pandas as pd
+
+                self._peers = (
+                    pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+                )
+            if as_of not in self._peer_books:
+                while len(self._peer_books) >= 4:
+                    self._peer_books.pop(next(iter(self._peer_books)))
+                self._peer_books[as_of] = peer_book(self._peers, as_of=as_of)
+            return self._peer_books[as_of]
+
+    def profile(self, rec: AssessmentRecord) -> Any:
+        """The technology profile of an assessment's borrower from its valued patents (kept for 32 records)."""
+        if rec.id in self._profiles:
+            return self._profiles[rec.id]
+        from ipvalue.profile import profile_borrower
+        from ipvalue.report.assessment_json import records_to_frame
+
+        out = rec.output or {}
+        as_of = str(rec.input.get("as_of") or (out.get("summary") or {}).get("as_of"))
+        frame = records_to_frame(out.get("patents") or [], index="patent_id")
+        borrower = (out.get("loan") or {}).get("borrower") or None
+        prof = profile_borrower(frame, as_of=as_of, peers=self.peer_book(as_of), firm=borrower)
+        with self._peers_lock:
+            while len(self._profiles) >= 32:
+                self._profiles.pop(next(iter(self._profiles)))
+            self._profiles[rec.id] = prof
+        return prof
+
     def artifact(self, rec: AssessmentRecord, name: str, make: Any) -> bytes:
         """A derived file kept with the record, made once by ``make()``."""
         store = self.services.store
@@ -285,6 +331,16 @@ def _chart_svg(rec: AssessmentRecord, name: str, lang: str) -> bytes:
     fig = getattr(charts, name)(_assessment(rec), lang=lang)
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _radar_svg(profile: Any, lang: str) -> bytes:
+    import io
+
+    from ipvalue.report import charts
+
+    buf = io.BytesIO()
+    charts.profile_radar(profile, lang=lang).savefig(buf, format="svg", bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -955,6 +1011,37 @@ def build_workbench(
             reasons=_reasons(p),
             currency=((rec.output or {}).get("summary") or {}).get("currency", ""),
         )
+
+    async def borrower_profile(record_id: str) -> tuple[AssessmentRecord, Any]:
+        rec = wb.done(record_id)
+        try:
+            return rec, await wb.heavy(wb.profile, rec)
+        except InputError as exc:
+            raise _WebError(422, "error_title", str(exc)) from exc
+
+    @app.get("/assessments/{record_id}/profile")
+    async def profile_page(request: Request, record_id: str) -> Response:
+        from ipvalue.report._html import profile_text
+
+        ctx = wb.require(request)
+        rec, prof = await borrower_profile(record_id)
+        wb.audit(ctx, "web.profile", rec.id, grade=prof.grade, peers=prof.peers_given)
+        return wb.render(
+            request,
+            ctx,
+            "profile.html.j2",
+            rec=rec,
+            prof=prof,
+            sec=profile_text(prof, lang=ctx.lang),
+            peers_file=settings.peers_file is not None,
+        )
+
+    @app.get("/assessments/{record_id}/profile/radar.svg")
+    async def profile_radar(request: Request, record_id: str) -> Response:
+        ctx = wb.require(request)
+        _, prof = await borrower_profile(record_id)
+        data = await run_in_threadpool(_radar_svg, prof, ctx.lang)
+        return Response(data, media_type="image/svg+xml")
 
     @app.post("/assessments/{record_id}/signoff")
     async def signoff(request: Request, record_id: str) -> Response:

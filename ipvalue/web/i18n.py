@@ -119,6 +119,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "stress": ("压力测试", "Stress tests"),
     "patents": ("专利明细", "Patents"),
     "downloads": ("下载报告", "Download the report"),
+    "profile_link": ("借款人技术实力画像", "Borrower technology profile"),
+    "profile_no_peers_file": (
+        "工作台未配置同业对照组文件（IPVALUE_WEB_PEERS_FILE），因此只显示原始指标，不计算百分位、得分和等级。",
+        "The workbench has no peers file configured (IPVALUE_WEB_PEERS_FILE): raw indicators only, no "
+        "percentile, score or grade.",
+    ),
+    "profile_firm": ("企业", "Firm"),
+    "profile_notes": ("说明", "Notes"),
+    "profile_indicators": ("指标", "Indicators"),
     "download_html": ("HTML 报告", "HTML report"),
     "download_pdf": ("PDF 报告", "PDF report"),
     "download_xlsx": ("Excel 报告", "Excel report"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +34,10 @@ class WorkbenchSettings(BaseModel):
         Mark the session cookie ``Secure``: ``None`` (default) does so when the request came over TLS.
     table_page_size : int
         Rows per page of the per-patent table.
+    peers_file : Path, optional
+        The peer firms' patents (CSV or Parquet, one row per patent with a ``firm`` column: the bank's own book
+        or facts read in bulk) that the technology-profile page ranks a borrower against; read once, its peer
+        book computed once per valuation date. Without it the page shows raw indicators only.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -46,6 +51,7 @@ class WorkbenchSettings(BaseModel):
     session_hours: float = Field(default=8.0, gt=0.0)
     secure_cookie: bool | None = None
     table_page_size: int = Field(default=100, ge=10, le=5000)
+    peers_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> WorkbenchSettings:

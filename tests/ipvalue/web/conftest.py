@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.ipvalue.web.helpers import JOB_THRESHOLD, PASSWORDS
+from tests.ipvalue.web.helpers import Server, serve
 
 CHROMIUM = os.environ.get("IPVALUE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,55 +25,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@dataclass
-class Server:
-    url: str
-    db: Path
-    app: object
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import uvicorn
-
-    from ipvalue.service import ServiceSettings, create_app
-    from ipvalue.web import add_user
-
-    db = tmp_path_factory.mktemp("web") / "service.db"
-    for name, (role, pw) in PASSWORDS.items():
-        add_user(db, name, role, pw)
-    old = {k: os.environ.get(k) for k in ("IPVALUE_WEB_FAILED_LOGIN_DELAY", "IPVALUE_WEB_LOCKOUT_SECONDS")}
-    os.environ["IPVALUE_WEB_FAILED_LOGIN_DELAY"] = "0.01"
-    os.environ["IPVALUE_WEB_LOCKOUT_SECONDS"] = "600"
-    try:
-        app = create_app(
-            ServiceSettings(
-                db_path=db, job_threshold=JOB_THRESHOLD, job_workers=1, api_keys_file=db.parent / "keys.json"
-            )
-        )
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the service did not start"
-    yield Server(f"http://127.0.0.1:{port}", db, app)
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(tmp_path_factory.mktemp("web") / "service.db") as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
