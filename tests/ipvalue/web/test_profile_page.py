@@ -87,6 +87,13 @@ def with_peers(tmp_path_factory, peers_file) -> Iterator[Server]:
         yield s
 
 
+@pytest.fixture(scope="module")
+def no_peers(tmp_path_factory) -> Iterator[Server]:
+    # its own server: the session one may have been shut down by a test that ran its lifespan
+    with serve(tmp_path_factory.mktemp("webraw") / "service.db") as s:
+        yield s
+
+
 def test_profile_page_against_the_peers_file(with_peers, demo, peers_file):
     import pandas as pd
 
@@ -117,17 +124,17 @@ def test_profile_page_against_the_peers_file(with_peers, demo, peers_file):
     assert "web.profile" in actions
 
 
-def test_profile_page_without_peers_says_raw_only(server, demo):
-    rid = store_record(server, demo)
-    with signed_in(server) as c:
+def test_profile_page_without_peers_says_raw_only(no_peers, demo):
+    rid = store_record(no_peers, demo)
+    with signed_in(no_peers) as c:
         page = c.get(f"/web/assessments/{rid}/profile")
     assert page.status_code == 200, page.text
     assert 'id="profile-no-peers"' in page.text
     assert re.search(r'id="profile-grade"><dt>[^<]+</dt><dd>–</dd>', page.text)
 
 
-def test_profile_page_needs_a_session(server, demo):
-    rid = store_record(server, demo)
-    with httpx.Client(base_url=server.url, timeout=30) as c:
+def test_profile_page_needs_a_session(no_peers, demo):
+    rid = store_record(no_peers, demo)
+    with httpx.Client(base_url=no_peers.url, timeout=30) as c:
         r = c.get(f"/web/assessments/{rid}/profile")
     assert r.status_code == 303 and "/web/login" in r.headers["location"]
