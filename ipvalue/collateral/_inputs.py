@@ -50,7 +50,7 @@ def flag(frame: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
-    """Check the valued frame and return a copy indexed by ``patent_id`` (input order kept).
+    """Check the valued frame and return a copy indexed by ``patent_id`` (input order kept), without ``attrs``.
 
     Raises
     ------
@@ -61,6 +61,9 @@ def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(valued, pd.DataFrame):
         raise CollateralInputError(f"expected a pandas DataFrame, got {type(valued).__name__}")
     frame = valued.copy()
+    # the engine works without attrs: pandas deep-copies them on nearly every operation; assess_collateral
+    # reads the valuation's record from the input once
+    frame.attrs = {}
     if frame.index.name != "patent_id":
         if "patent_id" in frame.columns:
             frame = frame.set_index("patent_id", drop=False).rename_axis(index="patent_id")

@@ -199,7 +199,7 @@ def _assess(
         core = core_on_handles(handles, be, ctx)
         added = [c for c in core.patents.columns if c not in set(valued.columns)]
         frame = core.patents.drop(columns=added)
-        frame.attrs = attrs
+        frame.attrs = {}
         input_order = frame.index
         frame = frame.sort_index(kind="stable")
     else:
@@ -207,7 +207,7 @@ def _assess(
         input_order = frame.index
         # work in patent_id order so that sums (and so every number) do not depend on the row order
         frame = frame.sort_index(kind="stable")
-        core = core_fn(frame, ctx)
+        core = assess_frame(frame, ctx, checked=True) if be is None else core_fn(frame, ctx)
     # frames by the project's one frame hash (binary, exact to the last bit); the rest as canonical JSON
     in_hash = digest(
         input_hash(frame),
@@ -227,7 +227,15 @@ def _assess(
     )
     if stress:
         stress_df = run_stress(
-            frame, ctx, base=core.numbers, base_patents=core.patents, core=core_fn, backend=be
+            frame,
+            ctx,
+            base=core.numbers,
+            base_patents=core.patents,
+            # one pass: every shock at once on a shock axis (reusing the base case's draws); else shock by shock
+            core=None if be is None else core_fn,
+            backend=be,
+            valuation=attrs.get("ipvalue", {}),
+            base_core=core,
         )
     else:
         stress_df = pd.DataFrame(columns=list(STRESS_COLUMNS))

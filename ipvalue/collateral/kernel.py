@@ -37,9 +37,11 @@ from ipvalue.collateral.liquidation import (
     LiquidationPaths,
     LiquidationPool,
     MonteCarloResult,
+    PatentDraws,
     deterministic_scenarios,
     finish_liquidation,
     liquidation_partial_sums,
+    liquidation_partial_sums_many,
     liquidation_paths,
     monte_carlo_row,
     scenario_values,
@@ -53,14 +55,21 @@ __all__ = [
     "ChunkResult",
     "CoreResult",
     "LIQUIDATION_VALUE",
+    "DRAW_CACHE_ELEMENTS",
     "loan_offset_years",
     "liquidation_setup",
     "chunk_totals",
     "assess_chunk",
+    "PreparedChunk",
+    "prepare_chunk",
     "finish_chunks",
     "assess_frame",
     "with_liquidation_values",
 ]
+
+#: books of at most this many pledged patents x paths keep their Monte Carlo draws for the stress shocks
+#: (about 25 bytes each: 50 MB)
+DRAW_CACHE_ELEMENTS = 2_000_000
 
 #: helper column carrying the values the liquidation starts from (stress: the market crash)
 LIQUIDATION_VALUE = "_ipvalue_liquidation_value"
@@ -121,6 +130,9 @@ class CoreResult:
     mc: MonteCarloResult
     liquidation: pd.DataFrame
     stats: dict[str, Any]
+    parts: list[ChunkResult] | None = None
+    setup: LiquidationPaths | None = None
+    draws: PatentDraws | None = None
 
 
 def loan_offset_years(loan: Loan, as_of: dt.date) -> float:
@@ -194,31 +206,41 @@ def chunk_totals(chunk: pd.DataFrame, ctx: CollateralContext) -> dict[str, Any]:
     return concentration_totals(_pool_value(frame, ctx), concentration_buckets(frame))
 
 
-def assess_chunk(
+@dataclass
+class PreparedChunk:
+    """The per-patent part of one chunk before the Monte Carlo: patent rows, sums, stats and the pledged pool."""
+
+    patents: pd.DataFrame
+    sums: dict[str, float]
+    stats: dict[str, Any]
+    pool: LiquidationPool
+    scenario_values: dict[str, float]
+
+    def with_partials(self, mc_partial: dict[str, np.ndarray]) -> ChunkResult:
+        """The chunk's result once the Monte Carlo's per-path partial sums over its pool are known."""
+        return ChunkResult(
+            patents=self.patents,
+            sums=self.sums,
+            stats=self.stats,
+            mc_partial=mc_partial,
+            scenario_values=self.scenario_values,
+        )
+
+
+def prepare_chunk(
     chunk: pd.DataFrame,
     ctx: CollateralContext,
     *,
-    setup: LiquidationPaths,
     totals: dict[str, Any] | None = None,
-) -> ChunkResult:
-    """The per-patent part on one chunk (the whole frame in a single pass).
+    checked: bool = False,
+) -> PreparedChunk:
+    """Eligibility, haircuts, collateral value, partial sums and the pledged pool of one chunk (no Monte Carlo).
 
-    Eligibility, haircuts, collateral value, partial sums and the liquidation's per-path partial sums over the
-    chunk's pledged patents.
-
-    Parameters
-    ----------
-    chunk : pandas.DataFrame
-        Valued patents. A column :data:`LIQUIDATION_VALUE` supplies the values the liquidation starts from
-        (the stress crash).
-    ctx : CollateralContext
-    setup : LiquidationPaths
-        The path-level draws (:func:`liquidation_setup`).
-    totals : dict, optional
-        The whole book's concentration bucket totals (None: the chunk is the whole book).
+    ``checked=True`` skips :func:`~ipvalue.collateral._inputs.check_frame` for a frame the engine made itself
+    from a checked one (a stress shock's frame); the input is checked once, at the edge.
     """
     loan, policy, as_of = ctx.loan, ctx.policy, ctx.as_of
-    frame = age_to_as_of(check_frame(chunk), ctx)
+    frame = age_to_as_of(chunk if checked else check_frame(chunk), ctx)
     liq_value = num(frame, LIQUIDATION_VALUE) if LIQUIDATION_VALUE in frame.columns else None
     if liq_value is not None:
         frame = frame.drop(columns=[LIQUIDATION_VALUE])
@@ -269,7 +291,7 @@ def assess_chunk(
         policy=policy,
         package=disposal_packages(frame, policy)[eligible],
     )
-    return ChunkResult(
+    return PreparedChunk(
         patents=patents,
         sums=sums,
         stats={
@@ -277,7 +299,7 @@ def assess_chunk(
             "currency_mismatch": bool(mismatch[eligible].any()),
             "cap_binding": bool(hc["cap_binding"].any()),
         },
-        mc_partial=liquidation_partial_sums(pool, setup),
+        pool=pool,
         scenario_values=scenario_values(
             pool,
             loan=loan,
@@ -286,6 +308,33 @@ def assess_chunk(
             obsolescence_shift=ctx.obsolescence_shift,
         ),
     )
+
+
+def assess_chunk(
+    chunk: pd.DataFrame,
+    ctx: CollateralContext,
+    *,
+    setup: LiquidationPaths,
+    totals: dict[str, Any] | None = None,
+) -> ChunkResult:
+    """The per-patent part on one chunk (the whole frame in a single pass).
+
+    Eligibility, haircuts, collateral value, partial sums and the liquidation's per-path partial sums over the
+    chunk's pledged patents.
+
+    Parameters
+    ----------
+    chunk : pandas.DataFrame
+        Valued patents. A column :data:`LIQUIDATION_VALUE` supplies the values the liquidation starts from
+        (the stress crash).
+    ctx : CollateralContext
+    setup : LiquidationPaths
+        The path-level draws (:func:`liquidation_setup`).
+    totals : dict, optional
+        The whole book's concentration bucket totals (None: the chunk is the whole book).
+    """
+    prepared = prepare_chunk(chunk, ctx, totals=totals)
+    return prepared.with_partials(liquidation_partial_sums(prepared.pool, setup))
 
 
 def _add(values: list[float]) -> float:
@@ -326,6 +375,8 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
         mc=mc,
         liquidation=liquidation,
         stats=stats,
+        parts=parts,
+        setup=setup,
     )
 
 
@@ -391,13 +442,33 @@ def with_liquidation_values(frame: pd.DataFrame, liquidation_frame: pd.DataFrame
 
 
 def assess_frame(
-    frame: pd.DataFrame, ctx: CollateralContext, *, liquidation_frame: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    ctx: CollateralContext,
+    *,
+    liquidation_frame: pd.DataFrame | None = None,
+    checked: bool = False,
 ) -> CoreResult:
     """Eligibility, haircuts, sizing and liquidation for a checked frame, in one pass in this process.
 
     ``liquidation_frame`` (same index) supplies the values the liquidation starts from when a shock must not
-    reach them twice (the market crash acts on the bids inside the Monte Carlo).
+    reach them twice (the market crash acts on the bids inside the Monte Carlo). ``checked=True``: the frame
+    comes from :func:`~ipvalue.collateral._inputs.check_frame` already. The result keeps its per-patent part,
+    setup and (for a book of at most :data:`DRAW_CACHE_ELEMENTS` patent-paths) its Monte Carlo draws, which the
+    stress shocks reuse.
     """
     setup = liquidation_setup(ctx)
-    part = assess_chunk(with_liquidation_values(frame, liquidation_frame), ctx, setup=setup)
-    return finish_chunks([part], ctx, setup=setup)
+    prepared = prepare_chunk(with_liquidation_values(frame, liquidation_frame), ctx, checked=checked)
+    pool = prepared.pool
+    draws = PatentDraws(
+        pool.ids,
+        pool.ids if pool.package is None else pool.package,
+        seed=ctx.seed,
+        paths=ctx.paths,
+        sale_success=setup.sale_success,
+        judicial=slice(setup.j0, setup.j1),
+        cache=len(pool.ids) * ctx.paths <= DRAW_CACHE_ELEMENTS,
+    )
+    (partial,) = liquidation_partial_sums_many([(pool, setup)], draws=draws)
+    core = finish_chunks([prepared.with_partials(partial)], ctx, setup=setup)
+    core.draws = draws if draws.cache else None
+    return core

@@ -55,6 +55,8 @@ __all__ = [
     "LiquidationPaths",
     "liquidation_paths",
     "liquidation_partial_sums",
+    "liquidation_partial_sums_many",
+    "PatentDraws",
     "finish_liquidation",
     "scenario_values",
     "PARTIAL_SUMS",
@@ -505,78 +507,61 @@ def liquidation_paths(
     )
 
 
-def liquidation_partial_sums(
-    pool: LiquidationPool, setup: LiquidationPaths, *, block_elements: int = 1_000_000
-) -> dict[str, np.ndarray]:
-    """Step (b) of :func:`simulate_liquidation`: per-path sums over the patents of ``pool`` (one chunk).
+class PatentDraws:
+    """The per-patent and per-package draws of the liquidation Monte Carlo for a set of patents, block by block.
 
-    Each patent draws from its own stream, so the sums of two chunks add up to the sums of their union (up to
-    the order of the floating additions).
+    A patent draws its value shock ``Z`` and invalidation time ``E`` from its own stream; a package its best-bid
+    normal and its 变卖 buyer (a patent that is its own package from its own stream, after ``Z`` and ``E``). None
+    of it depends on the loan, the policy's numbers or a stress shock, so one set of draws serves the base case
+    and every shock (:func:`liquidation_partial_sums_many`). ``cache=True`` keeps each block's draws for
+    further calls (memory ``~ 25 bytes x patents x paths``); else each call draws again.
 
-    Returns
-    -------
-    dict
-        :data:`PARTIAL_SUMS` -> array of length ``paths``: value of the lots at the sale (``sum_v``), proceeds
-        of orderly / distressed lots that sell (``s0``), value of judicial lots whose package clears the first
-        (``s1``), second (``s2``) or third (``s3``, 0 with two rounds) reserve, and value of judicial lots sold
-        in the 变卖 (``s_sale``: below the last reserve, and a buyer appeared for the package).
+    Parameters
+    ----------
+    ids, packages : array of str
+        The patents in ``patent_id`` order (sorted) and their disposal packages.
+    seed, paths : int
+    sale_success : float
+        The chance a 变卖 buyer appears for a package (policy ``judicial_sale_success``).
+    judicial : slice
+        The judicial paths (the 变卖 buyers are drawn for them only).
     """
-    ps = setup
-    paths = ps.paths
-    seed = ps.seed
-    t, mu, rho, life_rate = ps.t, ps.mu, ps.rho, ps.life_rate
-    crash, bid_med, s_bid = ps.crash, ps.bid_med, ps.s_bid
-    j0, j1 = ps.j0, ps.j1
-    # remaining-life run-off a(L - t) / a(L) = max(0, 1 - A_i B_p) C_i (see life_factor)
-    big_l = pool.remaining_life
-    if life_rate > 0:
-        kappa = np.log1p(life_rate)
-        a_i = np.exp(-kappa * big_l)
-        b_p = np.exp(kappa * t)
-    else:
-        with np.errstate(divide="ignore"):
-            a_i = np.where(big_l > 0, 1.0 / big_l, 0.0)
-        b_p = t
-    with np.errstate(divide="ignore"):
-        den = 1.0 - a_i if life_rate > 0 else np.ones_like(big_l)
-        c_i = np.where((big_l > 0) & (den > 0), 1.0 / np.where(den > 0, den, 1.0), 0.0)
-        log_vc = np.log(pool.value * c_i)
 
-    n = len(pool.ids)
-    packages = pool.ids if pool.package is None else pool.package
-    sum_v = np.zeros(paths)  # value of the lots at the sale
-    s0 = np.zeros(paths)  # proceeds of orderly / distressed lots that sell
-    s_round = np.zeros((3, paths))  # value of judicial lots clearing the first, second, third reserve
-    s_sale = np.zeros(paths)  # value of judicial lots sold in the 变卖
-    n_rounds = len(ps.reserves)
-    thr_bid = np.sqrt(1.0 - rho) * ps.sqrt_t
-    # first crashed path of each mode's slice (the crashed paths are the end of the slice)
-    bounds = (0, j0, j1, paths)
-    crash_from = [int(bounds[i] + np.count_nonzero(~crash[bounds[i] : bounds[i + 1]])) for i in range(3)]
-    theta, ns_threshold = ps.theta, ps.ns_threshold
-    succ = ps.sale_success
-    log_keep = np.log(np.maximum(1.0 - pool.crash_drop, 1e-300))  # finite, so that x 0 stays 0
-    with np.errstate(divide="ignore"):
-        log_bid_med = np.log(bid_med)
-    jud = slice(j0, j1)
-    others = [
-        (sl, c0)
-        for sl, c0 in ((slice(0, j0), crash_from[0]), (slice(j1, paths), crash_from[2]))
-        if sl.stop > sl.start
-    ]
-    t_max = float(t.max()) if paths else 0.0
-    block = max(1, int(block_elements // paths))
-    # work buffers reused by every block (fresh large arrays would fault their pages in again each time)
-    z_buf, e_buf, tmp_buf = (np.empty((min(block, n), paths)) for _ in range(3))
-    for b0 in range(0, n, block):
-        b1 = min(n, b0 + block)
-        nb = b1 - b0
-        z, e = z_buf[:nb], e_buf[:nb]
-        # one best bid per package and path: the lots of a package are sold together, to the same buyers;
-        # then, on the judicial paths, whether a buyer for the package appears in the 变卖. A patent that is a
-        # package of its own (label = its id or "patent:<id>") draws them from its own stream, after Z and E;
-        # a named package from the package's stream
-        ids_b, labels_b = pool.ids[b0:b1], packages[b0:b1]
+    def __init__(
+        self,
+        ids: np.ndarray,
+        packages: np.ndarray,
+        *,
+        seed: int,
+        paths: int,
+        sale_success: float,
+        judicial: slice,
+        cache: bool = False,
+    ) -> None:
+        self.ids = np.asarray(ids, dtype=str)
+        self.packages = np.asarray(packages, dtype=str)
+        self.seed, self.paths = int(seed), int(paths)
+        self.sale_success = float(sale_success)
+        self.judicial = judicial
+        self.cache = cache
+        self._blocks: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+        self._buf: tuple[np.ndarray, np.ndarray] | None = None
+
+    def block(self, b0: int, b1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(Z, E, bid normal, 变卖 buyer)`` of rows ``b0:b1``, each ``(rows, paths)`` (buyer: judicial paths)."""
+        key = (b0, b1)
+        if key in self._blocks:
+            z, e, zb, buyer = self._blocks[key]
+            return z, e, zb, buyer
+        nb, paths, seed = b1 - b0, self.paths, self.seed
+        j0, j1 = self.judicial.start, self.judicial.stop
+        if self.cache:
+            z, e = np.empty((nb, paths)), np.empty((nb, paths))
+        else:  # buffers reused by every block (fresh large arrays would fault their pages in again each time)
+            if self._buf is None or self._buf[0].shape[0] < nb:
+                self._buf = (np.empty((nb, paths)), np.empty((nb, paths)))
+            z, e = self._buf[0][:nb], self._buf[1][:nb]
+        ids_b, labels_b = self.ids[b0:b1], self.packages[b0:b1]
         labels, member = np.unique(labels_b, return_inverse=True)
         own = (labels_b == ids_b) | (labels_b == np.char.add("patent:", ids_b.astype(str)))
         zp = np.empty((len(labels), paths))
@@ -594,62 +579,249 @@ def liquidation_partial_sums(
             gk = patent_rng(seed, str(labels[k]), "liquidation-package")
             gk.standard_normal(out=zp[k])
             gk.random(dtype=np.float32, out=up[k])
-        buyer = up < np.float32(succ)
+        buyer = up < np.float32(self.sale_success)
         if len(labels) == nb and np.array_equal(member, np.arange(nb)):  # one patent per package: no gather
             zb, sale_buyer = zp, buyer
         else:
             zb, sale_buyer = zp[member], buyer[member]
-        del zp, up, buyer
-        sig = pool.volatility[b0:b1, None]
-        # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
-        x = z
-        x *= thr_bid
-        x += ps.common
-        x *= sig
-        x += np.multiply.outer(mu - 0.5 * pool.volatility[b0:b1] ** 2, t)
-        x += log_vc[b0:b1, None]
-        with np.errstate(under="ignore"):
-            np.exp(x, out=x)
-        tmp = np.multiply.outer(a_i[b0:b1], b_p, out=tmp_buf[:nb])
-        np.subtract(1.0, tmp, out=tmp)
-        if t_max >= big_l[b0:b1].min():  # some sale after expiry: nothing left
-            np.maximum(tmp, 0.0, out=tmp)
-        x *= tmp
-        np.multiply.outer(pool.hazard[b0:b1], t, out=tmp)
-        alive = e > tmp
-        x *= alive  # invalidated before the sale: worth nothing
-        del alive
-        sum_v += x.sum(axis=0)
-        # judicial lots: which reserve the best bid reaches (masked products, then column sums)
-        if j1 > j0:
-            lw = zb[:, jud] * s_bid
-            lw[:, crash_from[1] - j0 :] += log_keep[b0:b1, None]  # crashed paths: the bid falls
-            xj, tj = x[:, jud], tmp[:, jud]
-            mask = np.empty(lw.shape, dtype=bool)
-            for rnd in range(n_rounds):
-                np.greater_equal(lw, theta[rnd, jud], out=mask)
-                np.multiply(xj, mask, out=tj)
-                s_round[rnd, jud] += tj.sum(axis=0)
-            # below the last reserve (mask is False) and a 变卖 buyer appeared
-            np.greater(sale_buyer, mask, out=mask)
+        if self.cache:
+            self._blocks[key] = (z, e, zb, sale_buyer)
+        return z, e, zb, sale_buyer
+
+
+def _add_rows(acc: np.ndarray, rows: np.ndarray) -> None:
+    """``acc += rows[0]; acc += rows[1]; ...``: one row after the other into the running sum.
+
+    The sum over a book is then the same to the last bit however its patents are cut into blocks (and a subset
+    of the patents gives what it would give on its own), which lets the stress shocks share one set of draws.
+    """
+    for i in range(rows.shape[0]):
+        acc += rows[i]
+
+
+@dataclass(frozen=True)
+class _PoolTerms:
+    """Per-patent constants of one pool under one run (life run-off, log value, log crash keep)."""
+
+    a_i: np.ndarray
+    log_vc: np.ndarray
+    log_keep: np.ndarray
+    drift: np.ndarray  # mu - sigma^2 / 2
+
+
+def _pool_terms(pool: LiquidationPool, ps: LiquidationPaths) -> _PoolTerms:
+    big_l = pool.remaining_life
+    if ps.life_rate > 0:
+        a_i = np.exp(-np.log1p(ps.life_rate) * big_l)
+    else:
+        with np.errstate(divide="ignore"):
+            a_i = np.where(big_l > 0, 1.0 / big_l, 0.0)
+    with np.errstate(divide="ignore"):
+        den = 1.0 - a_i if ps.life_rate > 0 else np.ones_like(big_l)
+        c_i = np.where((big_l > 0) & (den > 0), 1.0 / np.where(den > 0, den, 1.0), 0.0)
+        log_vc = np.log(pool.value * c_i)
+    return _PoolTerms(
+        a_i=a_i,
+        log_vc=log_vc,
+        log_keep=np.log(np.maximum(1.0 - pool.crash_drop, 1e-300)),  # finite, so that x 0 stays 0
+        drift=ps.mu - 0.5 * pool.volatility**2,
+    )
+
+
+@dataclass(frozen=True)
+class _PathTerms:
+    """Per-path constants of one run of the Monte Carlo, derived from :class:`LiquidationPaths`."""
+
+    b_p: np.ndarray
+    thr_bid: np.ndarray
+    crash_from: tuple[int, int, int]
+    log_bid_med: np.ndarray
+    others: tuple[tuple[slice, int], ...]
+    t_max: float
+
+
+def _path_terms(ps: LiquidationPaths) -> _PathTerms:
+    paths, j0, j1 = ps.paths, ps.j0, ps.j1
+    b_p = np.exp(np.log1p(ps.life_rate) * ps.t) if ps.life_rate > 0 else ps.t
+    bounds = (0, j0, j1, paths)
+    # first crashed path of each mode's slice (the crashed paths are the end of the slice)
+    cf = [int(bounds[i] + np.count_nonzero(~ps.crash[bounds[i] : bounds[i + 1]])) for i in range(3)]
+    with np.errstate(divide="ignore"):
+        log_bid_med = np.log(ps.bid_med)
+    others = tuple(
+        (sl, c0) for sl, c0 in ((slice(0, j0), cf[0]), (slice(j1, paths), cf[2])) if sl.stop > sl.start
+    )
+    return _PathTerms(
+        b_p=b_p,
+        thr_bid=np.sqrt(1.0 - ps.rho) * ps.sqrt_t,
+        crash_from=(cf[0], cf[1], cf[2]),
+        log_bid_med=log_bid_med,
+        others=others,
+        t_max=float(ps.t.max()) if paths else 0.0,
+    )
+
+
+def _new_sums(paths: int) -> dict[str, np.ndarray]:
+    return {k: np.zeros(paths) for k in PARTIAL_SUMS}
+
+
+def _block_sums(
+    pool: LiquidationPool,
+    pt: _PoolTerms,
+    rows: slice,
+    ps: LiquidationPaths,
+    qt: _PathTerms,
+    draws: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    acc: dict[str, np.ndarray],
+    tmp: np.ndarray,
+) -> None:
+    """Add the pool's rows ``rows`` (drawn ``draws``; ``Z`` is overwritten) to the per-path sums ``acc``."""
+    z, e, zb, sale_buyer = draws
+    t, j0, j1, s_bid = ps.t, ps.j0, ps.j1, ps.s_bid
+    sig = pool.volatility[rows, None]
+    # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
+    x = z
+    x *= qt.thr_bid
+    x += ps.common
+    x *= sig
+    x += np.multiply.outer(pt.drift[rows], t)
+    x += pt.log_vc[rows, None]
+    with np.errstate(under="ignore"):
+        np.exp(x, out=x)
+    np.multiply.outer(pt.a_i[rows], qt.b_p, out=tmp)
+    np.subtract(1.0, tmp, out=tmp)
+    if qt.t_max >= pool.remaining_life[rows].min():  # some sale after expiry: nothing left
+        np.maximum(tmp, 0.0, out=tmp)
+    x *= tmp
+    np.multiply.outer(pool.hazard[rows], t, out=tmp)
+    x *= e > tmp  # invalidated before the sale: worth nothing
+    _add_rows(acc["sum_v"], x)
+    log_keep = pt.log_keep[rows, None]
+    # judicial lots: which reserve the best bid reaches (masked products, then column sums)
+    if j1 > j0:
+        jud = slice(j0, j1)
+        lw = zb[:, jud] * s_bid
+        lw[:, qt.crash_from[1] - j0 :] += log_keep  # crashed paths: the bid falls
+        xj, tj = x[:, jud], tmp[:, jud]
+        mask = np.empty(lw.shape, dtype=bool)
+        for rnd in range(len(ps.reserves)):
+            np.greater_equal(lw, ps.theta[rnd, jud], out=mask)
             np.multiply(xj, mask, out=tj)
-            s_sale[jud] += tj.sum(axis=0)
-            del lw, xj, tj, mask
-        # orderly / distressed lots: sold at the best bid unless it is among the lowest p_no_sale
-        for sl, c0 in others:
-            zs = zb[:, sl]
-            # the bid in log space: s Zb + ln(bid median) + ln(1 - crash drop) on crashed paths
-            w = zs * s_bid
-            w += log_bid_med[sl]
-            w[:, c0 - sl.start :] += log_keep[b0:b1, None]
-            np.exp(w, out=w)
-            w *= x[:, sl]
-            w *= zs > ns_threshold[sl]
-            s0[sl] += w.sum(axis=0)
-            del w, zs
-        del x, z, e, zb, tmp, sale_buyer
-    del z_buf, e_buf, tmp_buf
-    return {"sum_v": sum_v, "s0": s0, "s1": s_round[0], "s2": s_round[1], "s3": s_round[2], "s_sale": s_sale}
+            _add_rows(acc[("s1", "s2", "s3")[rnd]][jud], tj)
+        # below the last reserve (mask is False) and a 变卖 buyer appeared
+        np.greater(sale_buyer, mask, out=mask)
+        np.multiply(xj, mask, out=tj)
+        _add_rows(acc["s_sale"][jud], tj)
+    # orderly / distressed lots: sold at the best bid unless it is among the lowest p_no_sale
+    for sl, c0 in qt.others:
+        zs = zb[:, sl]
+        # the bid in log space: s Zb + ln(bid median) + ln(1 - crash drop) on crashed paths
+        w = zs * s_bid
+        w += qt.log_bid_med[sl]
+        w[:, c0 - sl.start :] += log_keep
+        np.exp(w, out=w)
+        w *= x[:, sl]
+        w *= zs > ps.ns_threshold[sl]
+        _add_rows(acc["s0"][sl], w)
+
+
+def liquidation_partial_sums(
+    pool: LiquidationPool, setup: LiquidationPaths, *, block_elements: int = 1_000_000
+) -> dict[str, np.ndarray]:
+    """Step (b) of :func:`simulate_liquidation`: per-path sums over the patents of ``pool`` (one chunk).
+
+    Each patent draws from its own stream, so the sums of two chunks add up to the sums of their union (up to
+    the order of the floating additions). The patents are added one after the other in ``patent_id`` order,
+    so the sums do not depend on ``block_elements`` (the memory bound of a vectorised block).
+
+    Returns
+    -------
+    dict
+        :data:`PARTIAL_SUMS` -> array of length ``paths``: value of the lots at the sale (``sum_v``), proceeds
+        of orderly / distressed lots that sell (``s0``), value of judicial lots whose package clears the first
+        (``s1``), second (``s2``) or third (``s3``, 0 with two rounds) reserve, and value of judicial lots sold
+        in the 变卖 (``s_sale``: below the last reserve, and a buyer appeared for the package).
+    """
+    return liquidation_partial_sums_many([(pool, setup)], block_elements=block_elements)[0]
+
+
+def liquidation_partial_sums_many(
+    runs: list[tuple[LiquidationPool, LiquidationPaths]],
+    *,
+    draws: PatentDraws | None = None,
+    block_elements: int = 1_000_000,
+) -> list[dict[str, np.ndarray]]:
+    """:func:`liquidation_partial_sums` of several runs over one set of per-patent draws (a shock axis).
+
+    The runs (the base case and the stress shocks) share the seed and the number of paths; each has its own
+    pool (any subset of the patents, with its own values, lives, hazards...) and its own path-level setup
+    (obsolescence drift, crashed market, loan). A patent's draws are the same in every run, so they are made
+    once per block of patents and used by every run whose pool holds the patent; each run's sums are the same
+    to the last bit as :func:`liquidation_partial_sums` of that run alone.
+
+    Parameters
+    ----------
+    runs : list of (LiquidationPool, LiquidationPaths)
+    draws : PatentDraws, optional
+        The draws to use (their ``ids`` must hold every pool's patents); None: drawn here for the union of
+        the pools, not kept.
+    block_elements : int
+        Patents x paths per vectorised block (memory bound).
+
+    Returns
+    -------
+    list of dict
+        One :data:`PARTIAL_SUMS` dict per run, in order.
+    """
+    if not runs:
+        return []
+    ps0 = runs[0][1]
+    paths, seed = ps0.paths, ps0.seed
+    for _, ps in runs:
+        if ps.paths != paths or ps.seed != seed or ps.sale_success != ps0.sale_success:
+            raise ValueError("runs sharing draws need the same seed, paths and judicial sale success")
+    if draws is None:
+        ids = np.concatenate([p.ids for p, _ in runs])
+        pkgs = np.concatenate([p.ids if p.package is None else p.package for p, _ in runs])
+        ids, first = np.unique(ids, return_index=True)
+        draws = PatentDraws(
+            ids,
+            pkgs[first],
+            seed=seed,
+            paths=paths,
+            sale_success=ps0.sale_success,
+            judicial=slice(ps0.j0, ps0.j1),
+        )
+    # each run's patents as positions among the draws' rows (both in patent_id order)
+    pos = []
+    for pool, ps in runs:
+        p = np.searchsorted(draws.ids, pool.ids)
+        if len(p) and (p.max() >= len(draws.ids) or not np.array_equal(draws.ids[p], pool.ids)):
+            raise ValueError("the draws do not hold every patent of the pool")
+        if ps.j0 != draws.judicial.start or ps.j1 != draws.judicial.stop:
+            raise ValueError("the runs' judicial paths differ from those the draws were made for")
+        pos.append(p)
+    terms = [(_pool_terms(pool, ps), _path_terms(ps)) for pool, ps in runs]
+    acc = [_new_sums(paths) for _ in runs]
+    n = len(draws.ids)
+    block = max(1, int(block_elements // paths))
+    # work buffer reused by every block (fresh large arrays would fault their pages in again each time)
+    tmp_buf = np.empty((min(block, n), paths)) if n else np.empty((0, paths))
+    for b0 in range(0, n, block):
+        b1 = min(n, b0 + block)
+        z, e, zb, buyer = draws.block(b0, b1)
+        for k, (pool, ps) in enumerate(runs):
+            r0, r1 = np.searchsorted(pos[k], (b0, b1))
+            if r1 == r0:
+                continue
+            local = pos[k][r0:r1] - b0
+            whole = r1 - r0 == b1 - b0
+            # Z becomes the value at the sale in place: a copy unless this is the one run and the draws are not kept
+            zk = z if (whole and len(runs) == 1 and not draws.cache) else z[local]
+            dk = (zk, e if whole else e[local], zb if whole else zb[local], buyer if whole else buyer[local])
+            pt, qt = terms[k]
+            _block_sums(pool, pt, slice(int(r0), int(r1)), ps, qt, dk, acc[k], tmp_buf[: r1 - r0])
+    return acc
 
 
 def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndarray]]) -> MonteCarloResult:

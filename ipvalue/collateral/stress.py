@@ -19,10 +19,21 @@ import pandas as pd
 
 from ipvalue.collateral._inputs import num
 from ipvalue.collateral.haircut import life_factor
-from ipvalue.collateral.kernel import CollateralContext, CoreResult, assess_frame
+from ipvalue.collateral.kernel import (
+    CollateralContext,
+    CoreResult,
+    PreparedChunk,
+    assess_frame,
+    finish_chunks,
+    liquidation_setup,
+    prepare_chunk,
+    with_liquidation_values,
+)
+from ipvalue.collateral.liquidation import LiquidationPaths, liquidation_partial_sums_many
 from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
-from ipvalue.valuation import value_portfolio
+from ipvalue.valuation import Assumptions, value_portfolio
+from ipvalue.valuation.kernel import value_chunk
 
 __all__ = ["STRESS_SHOCKS", "STRESS_COLUMNS", "StressShock", "run_stress", "VALUE_COLUMNS"]
 
@@ -297,10 +308,16 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
 )
 
 
-def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date, backend: Any = None) -> pd.DataFrame:
+def _revalue(
+    frame: pd.DataFrame,
+    shock: StressShock,
+    *,
+    as_of: dt.date,
+    info: Mapping[str, Any],
+    backend: Any = None,
+) -> pd.DataFrame:
     if shock.revalue is None:
         raise _CannotRevalue("not a valuation input shock", "非估值输入冲击")
-    info = (frame.attrs or {}).get("ipvalue", {})
     if "assumptions" not in info:
         raise _CannotRevalue(
             "the frame does not record the valuation's assumptions", "输入数据未记录估值假设"
@@ -308,15 +325,121 @@ def _revalue(frame: pd.DataFrame, shock: StressShock, *, as_of: dt.date, backend
     shocked, assumptions = shock.revalue(frame, dict(info["assumptions"] or {}))
     shocked = shocked.drop(columns=[c for c in VALUATION_OUTPUT if c in shocked.columns])
     shocked.attrs = {}
+    seed = int(info.get("seed", 0))
     try:
-        kw = {} if backend is None else {"backend": backend}
-        out = value_portfolio(shocked, assumptions, as_of=as_of, rng=int(info.get("seed", 0)), **kw)
+        if backend is None:
+            # value_portfolio's one pass without its provenance (input hash), which the shock does not keep
+            out = value_chunk(
+                shocked,
+                a=Assumptions.of(assumptions).as_dict(),
+                as_of=as_of,
+                seed=seed,
+                currency=None,
+                cohort=None,
+            )
+        else:
+            out = value_portfolio(shocked, assumptions, as_of=as_of, rng=seed, backend=backend)
     except Exception as exc:  # the stress row reports why and falls back to the direct shock
         raise _CannotRevalue(
             f"value_portfolio failed: {type(exc).__name__}: {exc}",
             f"value_portfolio 运行失败：{type(exc).__name__}: {exc}",
         ) from exc
-    return out.reindex(frame.index)
+    out = out.reindex(frame.index)
+    out.attrs = {}
+    return out
+
+
+@dataclass
+class _Shocked:
+    """One shock applied: its frame and context for the engine, and its description."""
+
+    shock: StressShock
+    frame: pd.DataFrame
+    ctx: CollateralContext
+    liquidation_frame: pd.DataFrame | None
+    revalued: bool
+    note: str
+    note_zh: str
+
+
+def _apply(
+    shock: StressShock,
+    frame: pd.DataFrame,
+    ctx: CollateralContext,
+    shock_ctx: dict,
+    *,
+    info: Mapping[str, Any],
+    backend: Any,
+) -> _Shocked:
+    """The shock on the valuation (revalued when possible, else directly) and on the engine's context."""
+    revalued = False
+    try:
+        shocked = _revalue(frame, shock, as_of=ctx.as_of, info=info, backend=backend)
+        note, note_zh = "revalued with value_portfolio", "已用 value_portfolio 重新估值"
+        revalued = True
+    except _CannotRevalue as why:
+        shocked, direct_note = shock.direct(frame, shock_ctx)
+        note, note_zh = _note_texts(direct_note)
+        if shock.revalue is not None:
+            note = f"{note} (revaluation impossible: {why})"
+            note_zh = f"{note_zh}（无法重新估值：{why.zh}）"
+    eng = dict(shock.engine)
+    # the crash reaches the bids inside the Monte Carlo, not the values twice
+    liquidation_frame = frame if eng.pop("liquidation_frame", None) == "base" else None
+    loan_s = ctx.loan
+    if "compensation_fund" in eng:
+        loan_s = replace(
+            loan_s, risk_sharing=replace(loan_s.risk_sharing, compensation_fund=eng.pop("compensation_fund"))
+        )
+    return _Shocked(
+        shock, shocked, replace(ctx, loan=loan_s, **eng), liquidation_frame, revalued, note, note_zh
+    )
+
+
+def _loan_only(s: _Shocked, frame: pd.DataFrame, ctx: CollateralContext) -> bool:
+    """Whether the shock leaves the patents and the Monte Carlo's draws as they are and moves the risk sharing only."""
+    return (
+        s.frame is frame
+        and s.liquidation_frame is None
+        and replace(s.ctx, loan=ctx.loan) == ctx
+        and replace(s.ctx.loan, risk_sharing=ctx.loan.risk_sharing) == ctx.loan
+    )
+
+
+def _shock_axis(
+    applied: list[_Shocked], frame: pd.DataFrame, ctx: CollateralContext, base_core: CoreResult
+) -> list[CoreResult]:
+    """The engine for every shock at once: per-patent part per shock, one set of Monte Carlo draws for all.
+
+    A shock that moves only the risk sharing reuses the base case's per-patent part and per-path sums (only
+    the split of the loss changes); the others share the base case's draws when it kept them (small books),
+    else one new set for all shocks. Each result is the same to the last bit as :func:`assess_frame` on the
+    shock's frame and context.
+    """
+    base_parts, base_setup = base_core.parts, base_core.setup
+    if base_parts is None or base_setup is None or len(base_parts) != 1:
+        raise ValueError("the shock axis needs the base case's single-pass result")
+    todo: list[tuple[int, PreparedChunk, LiquidationPaths]] = []
+    results: list[CoreResult | None] = [None] * len(applied)
+    for k, s in enumerate(applied):
+        if _loan_only(s, frame, ctx):
+            setup = replace(base_setup, loan=s.ctx.loan)
+            results[k] = finish_chunks(base_parts, s.ctx, setup=setup)
+            continue
+        prepared = prepare_chunk(with_liquidation_values(s.frame, s.liquidation_frame), s.ctx, checked=True)
+        todo.append((k, prepared, liquidation_setup(s.ctx)))
+    runs = [(p.pool, setup) for _, p, setup in todo]
+    draws = base_core.draws
+    if draws is not None and runs:
+        held = set(draws.ids.tolist())
+        if not all(set(pool.ids.tolist()) <= held for pool, _ in runs) or any(
+            (setup.j0, setup.j1) != (draws.judicial.start, draws.judicial.stop) for _, setup in runs
+        ):
+            draws = None
+    partials = liquidation_partial_sums_many(runs, draws=draws)
+    for (k, prepared, setup), partial in zip(todo, partials, strict=True):
+        results[k] = finish_chunks([prepared.with_partials(partial)], applied[k].ctx, setup=setup)
+    return [r for r in results if r is not None]
 
 
 def run_stress(
@@ -328,6 +451,8 @@ def run_stress(
     shocks: tuple[StressShock, ...] = STRESS_SHOCKS,
     core: Callable[..., CoreResult] | None = None,
     backend: Any = None,
+    valuation: Mapping[str, Any] | None = None,
+    base_core: CoreResult | None = None,
 ) -> pd.DataFrame:
     """Run each shock through valuation (when possible) and the collateral engine.
 
@@ -342,50 +467,44 @@ def run_stress(
     base_patents : pandas.DataFrame
         The base case's patent table (to find the family with the most collateral value).
     core : callable, optional
-        The collateral engine run per shock, ``core(frame, ctx, liquidation_frame=None) -> CoreResult``:
-        :func:`ipvalue.collateral.kernel.assess_frame` by default; ``assess_collateral`` passes its chunked engine
-        when a backend is given.
+        The collateral engine run per shock, one shock after the other,
+        ``core(frame, ctx, liquidation_frame=None) -> CoreResult`` (``assess_collateral`` passes its chunked
+        engine when a backend is given; :func:`ipvalue.collateral.kernel.assess_frame` is the sequential
+        reference). None: every shock at once on a shock axis (one set of Monte Carlo draws, the loan-only shock
+        from the base case's sums), the same numbers to the last bit.
     backend : Backend, optional
         Passed to :func:`ipvalue.value_portfolio` for the revaluations (``backend=``); None: one pass.
+    valuation : mapping, optional
+        The valuation's record (``attrs["ipvalue"]`` of :func:`ipvalue.value_portfolio`'s result: assumptions,
+        seed); None: read from ``frame.attrs``. Without it the valuation shocks are applied directly.
+    base_core : CoreResult, optional
+        The base case's engine result (:func:`ipvalue.collateral.kernel.assess_frame`), whose per-patent part,
+        sums and draws the shock axis reuses; None: computed here.
 
     Returns
     -------
     pandas.DataFrame
         One row per shock with the columns :data:`STRESS_COLUMNS`.
     """
-    run = assess_frame if core is None else core
-    as_of, loan = ctx.as_of, ctx.loan
+    info = dict((frame.attrs or {}).get("ipvalue", {}) if valuation is None else valuation)
     shock_ctx = {"policy": ctx.policy, "base_patents": base_patents}
+    applied = [_apply(shock, frame, ctx, shock_ctx, info=info, backend=backend) for shock in shocks]
+    if core is None:
+        if base_core is None or base_core.parts is None:
+            base_core = assess_frame(frame, ctx)
+        cores = _shock_axis(applied, frame, ctx, base_core)
+    else:
+        cores = [core(s.frame, s.ctx, liquidation_frame=s.liquidation_frame) for s in applied]
     rows = []
-    for shock in shocks:
-        revalued = False
-        try:
-            shocked = _revalue(frame, shock, as_of=as_of, backend=backend)
-            note, note_zh = "revalued with value_portfolio", "已用 value_portfolio 重新估值"
-            revalued = True
-        except _CannotRevalue as why:
-            shocked, direct_note = shock.direct(frame, shock_ctx)
-            note, note_zh = _note_texts(direct_note)
-            if shock.revalue is not None:
-                note = f"{note} (revaluation impossible: {why})"
-                note_zh = f"{note_zh}（无法重新估值：{why.zh}）"
-        eng = dict(shock.engine)
-        # the crash reaches the bids inside the Monte Carlo, not the values twice
-        liquidation_frame = frame if eng.pop("liquidation_frame", None) == "base" else None
-        loan_s = loan
-        if "compensation_fund" in eng:
-            loan_s = replace(
-                loan, risk_sharing=replace(loan.risk_sharing, compensation_fund=eng.pop("compensation_fund"))
-            )
-        result = run(shocked, replace(ctx, loan=loan_s, **eng), liquidation_frame=liquidation_frame)
+    for s, result in zip(applied, cores, strict=True):
         c = result.numbers
         change = c["collateral_value"] - float(base["collateral_value"])
         rows.append(
             {
-                "shock": shock.name,
-                "description": f"{shock.description}; {note}",
-                "description_zh": f"{shock.description_zh or shock.description}；{note_zh}",
-                "revalued": revalued,
+                "shock": s.shock.name,
+                "description": f"{s.shock.description}; {s.note}",
+                "description_zh": f"{s.shock.description_zh or s.shock.description}；{s.note_zh}",
+                "revalued": s.revalued,
                 "appraised_value": c["appraised_value"],
                 "collateral_value": c["collateral_value"],
                 "max_loan": c["max_loan"],

@@ -1,0 +1,150 @@
+"""The stress shocks on a shock axis give the same numbers, to the last bit, as the shocks run one by one.
+
+The sequential reference is :func:`run_stress` with ``core=assess_frame``: every shock re-runs the whole
+collateral engine on its own frame with its own Monte Carlo draws, as before the shock axis. The shock axis
+draws once for the base case and every shock, reuses the base case for the loan-only shock, and adds the
+patents one after the other, so a subset of the patents (a shock's pool) sums as it would on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ipvalue as iv
+from ipvalue.collateral import CollateralContext, LiquidationPool, Loan, load_policy
+from ipvalue.collateral import kernel as collateral_kernel
+from ipvalue.collateral._inputs import check_frame
+from ipvalue.collateral.kernel import assess_frame
+from ipvalue.collateral.liquidation import (
+    PARTIAL_SUMS,
+    PatentDraws,
+    liquidation_partial_sums,
+    liquidation_partial_sums_many,
+    liquidation_paths,
+)
+from ipvalue.collateral.stress import run_stress
+from ipvalue.demo import load_demo
+
+
+def _both_ways(valued: pd.DataFrame, loan: Loan, *, paths: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The stress table on the shock axis and shock by shock (the reference), in this run."""
+    info = dict(valued.attrs.get("ipvalue", {}))
+    as_of = dt.date.fromisoformat(info["as_of"])
+    frame = check_frame(valued).sort_index(kind="stable")
+    ctx = CollateralContext(
+        loan=loan, policy=load_policy("cn-bank-standard"), as_of=as_of, seed=0, paths=paths
+    )
+    base = assess_frame(frame, ctx, checked=True)
+    kw = {"base": base.numbers, "base_patents": base.patents, "valuation": info}
+    axis = run_stress(frame, ctx, base_core=base, **kw)
+    reference = run_stress(frame, ctx, core=assess_frame, **kw)
+    return axis, reference
+
+
+@pytest.fixture(scope="module")
+def demo_valued():
+    portfolio, loan, as_of = load_demo()
+    return iv.value_portfolio(portfolio, as_of=as_of, rng=0), loan
+
+
+@pytest.mark.slow  # the sequential reference runs the whole engine six more times (about 2-4 s)
+@pytest.mark.parametrize("keep_draws", [True, False])
+def test_demo_shock_axis_equals_the_shocks_one_by_one(demo_valued, monkeypatch, keep_draws):
+    valued, loan = demo_valued
+    if not keep_draws:  # a large book: the shocks draw once more, together, instead of reusing the base draws
+        monkeypatch.setattr(collateral_kernel, "DRAW_CACHE_ELEMENTS", 0)
+    axis, reference = _both_ways(valued, loan, paths=1_000)
+    # the demo revalues three shocks and applies three directly: every path of the engine is covered
+    assert axis["revalued"].tolist() == [True, True, True, False, False, False]
+    assert axis["shock"].tolist() == reference["shock"].tolist()
+    pd.testing.assert_frame_equal(axis, reference, check_exact=True)
+    # the shocks move the figures (the comparison is not between two copies of the base case)
+    assert axis["collateral_value"].nunique() == len(axis)
+
+
+@pytest.mark.slow  # as above
+def test_book_of_several_blocks_shock_axis_equals_the_shocks_one_by_one(make_frame, loan):
+    # 52 patents x 20,000 paths: two blocks of 50 patents; the largest family's invalidation takes patents out
+    valued = make_frame(52, seed=4)
+    valued.attrs["ipvalue"]["assumptions"] = None  # no valuation record: the valuation shocks act directly
+    axis, reference = _both_ways(valued, loan, paths=20_000)
+    pd.testing.assert_frame_equal(axis, reference, check_exact=True)
+    assert not axis["revalued"].any()
+
+
+def _pool(n: int, seed: int, *, package_size: int = 1) -> tuple[LiquidationPool, dict]:
+    pol = load_policy("cn-bank-standard")
+    g = np.random.default_rng(seed)
+    ids = np.array([f"CN{300000 + 17 * i}B" for i in range(n)])
+    cols = {
+        "ids": ids,
+        "value": g.lognormal(13.0, 0.7, n),
+        "volatility": g.uniform(0.2, 0.6, n),
+        "remaining_life": g.uniform(0.5, 15.0, n),
+        "quality_legal": g.uniform(30.0, 90.0, n),
+        "quality_score": g.uniform(30.0, 90.0, n),
+        "in_litigation": g.random(n) < 0.2,
+        "package": np.array([f"family:F{i // package_size}" for i in range(n)]) if package_size > 1 else None,
+    }
+    return LiquidationPool.build(**cols, policy=pol), pol
+
+
+@pytest.mark.parametrize("package_size", [1, 3])
+def test_partial_sums_do_not_depend_on_the_block_size(loan, package_size):
+    pool, pol = _pool(41, 7, package_size=package_size)
+    setup = liquidation_paths(loan=loan, policy=pol, seed=3, paths=1_500)
+    whole = liquidation_partial_sums(pool, setup)  # one block
+    for block in (1_500, 7 * 1_500, 40 * 1_500):  # one patent, 7 patents, 40 patents per block
+        cut = liquidation_partial_sums(pool, setup, block_elements=block)
+        for k in PARTIAL_SUMS:
+            np.testing.assert_array_equal(cut[k], whole[k])
+
+
+def test_a_subset_on_shared_draws_sums_as_on_its_own(loan):
+    pool, pol = _pool(37, 9, package_size=2)
+    setup = liquidation_paths(loan=loan, policy=pol, seed=5, paths=1_200)
+    crashed = liquidation_paths(loan=loan, policy=pol, seed=5, paths=1_200, crash_probability=1.0)
+    keep = np.ones(len(pool.ids), dtype=bool)
+    keep[[2, 3, 17, 30]] = False
+    sub = LiquidationPool(**{f: getattr(pool, f)[keep] for f in pool.__dataclass_fields__})
+    draws = PatentDraws(
+        pool.ids,
+        pool.package,
+        seed=5,
+        paths=1_200,
+        sale_success=setup.sale_success,
+        judicial=slice(setup.j0, setup.j1),
+        cache=True,
+    )
+    runs = [(pool, setup), (sub, setup), (sub, crashed)]
+    shared = liquidation_partial_sums_many(runs, draws=draws, block_elements=10 * 1_200)
+    again = liquidation_partial_sums_many(runs[1:], draws=draws)  # the kept draws, used a second time
+    alone = [liquidation_partial_sums(p, s) for p, s in runs]
+    for got, ref in zip([*shared, *again], [*alone, *alone[1:]], strict=True):
+        for k in PARTIAL_SUMS:
+            np.testing.assert_array_equal(got[k], ref[k])
+    # the subset is not the whole pool, and the crash moves the bids
+    assert not np.array_equal(alone[0]["sum_v"], alone[1]["sum_v"])
+    assert not np.array_equal(alone[1]["s0"], alone[2]["s0"])
+
+
+def test_draws_must_hold_the_pool(loan):
+    pool, pol = _pool(5, 1)
+    setup = liquidation_paths(loan=loan, policy=pol, seed=0, paths=100)
+    small = PatentDraws(
+        pool.ids[:3], pool.ids[:3], seed=0, paths=100, sale_success=0.5, judicial=slice(setup.j0, setup.j1)
+    )
+    small.sale_success = setup.sale_success
+    with pytest.raises(ValueError, match="do not hold every patent"):
+        liquidation_partial_sums_many([(pool, setup)], draws=small)
+
+
+def test_the_engine_frame_carries_no_attrs(make_frame):
+    valued = make_frame(4)
+    assert valued.attrs  # the input has its valuation record
+    assert check_frame(valued).attrs == {}
+    assert valued.attrs["ipvalue"]["seed"] == 0  # and keeps it
