@@ -21,6 +21,7 @@ from ipvalue.facts.io import ColumnReader, ReadIssue, header_key, is_blank, load
 
 __all__ = [
     "read_comparables",
+    "is_read_comparables",
     "ComparablesError",
     "COMPARABLE_COLUMNS",
     "COMPARABLE_ALIASES",
@@ -222,6 +223,12 @@ _PATENT_TYPES = {
     "design": "design",
     "外观设计": "design",
 }
+
+
+def is_read_comparables(frame: Any) -> bool:
+    """True when ``frame`` is already the result of :func:`read_comparables` (its ``attrs`` say so)."""
+    attrs = getattr(frame, "attrs", None) or {}
+    return isinstance(frame, pd.DataFrame) and attrs.get("ipvalue_read", {}).get("kind") == "comparables"
 
 
 def read_comparables(

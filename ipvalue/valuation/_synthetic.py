@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["synthetic_portfolio"]
+__all__ = ["synthetic_portfolio", "synthetic_comparables"]
 
 _CPC = np.array(
     ["A61K31/00", "H01L21/02", "G06F9/44", "G06F3/01", "B25J9/16", "F16H1/28", "H04L5/00", "C07D401/12"]
@@ -111,3 +111,43 @@ def synthetic_portfolio(
             grouped, np.where(first_pre, rev * 0.1, np.nan), frame["commercialization_cost"]
         )
     return frame.set_index("patent_id", drop=False).rename_axis(index="patent_id")
+
+
+def synthetic_comparables(n: int, seed: int = 0, *, as_of: str = "2026-06-30") -> pd.DataFrame:
+    """``n`` fictional transactions in the technologies of :func:`synthetic_portfolio` (read, ready to use).
+
+    Codes share the portfolio's subclasses with other main groups (so most subjects find comparables at the
+    subclass level, some at the group level); about 30 % are royalty comparables (non-exclusive licences), the rest
+    prices of assignments, licences and auctions over the ten years before ``as_of``. FICTIONAL: for tests and
+    benchmarks only.
+    """
+    from ipvalue.facts.comparables import read_comparables
+
+    g = np.random.default_rng(seed)
+    k = g.integers(0, len(_CPC), n)
+    sub = np.array([c[:4] for c in _CPC], dtype=object)[k]
+    same = g.random(n) < 0.2
+    groups = np.where(
+        same, np.array([c[4:] for c in _CPC], dtype=object)[k], g.integers(1, 60, n).astype(str)
+    )
+    code = np.char.add(np.char.add(sub.astype(str), groups.astype(str)), np.where(same, "", "/00")).astype(
+        object
+    )
+    royalty = g.random(n) < 0.3
+    kinds = np.array(["assignment", "exclusive_licence", "sole_licence", "judicial_auction"], dtype=object)
+    day = np.datetime64(as_of, "D")
+    raw = pd.DataFrame(
+        {
+            "comparable_id": np.char.add("SYN-T", np.char.zfill(np.arange(n).astype(str), 7)),
+            "price": np.where(royalty, np.nan, np.exp(g.normal(np.log(1.5e6), 0.8, n))),
+            "royalty_rate": np.where(royalty, g.uniform(0.01, 0.08, n), np.nan),
+            "transaction_date": (day - g.integers(30, 3650, n).astype("timedelta64[D]")).astype(str),
+            "ipc": code,
+            "industry": _INDUSTRY[k],
+            "remaining_life_years": g.uniform(2, 18, n),
+            "transaction_kind": np.where(royalty, "non_exclusive_licence", kinds[g.integers(0, 4, n)]),
+            "quality_score": g.uniform(20, 90, n),
+            "currency": "CNY",
+        }
+    )
+    return read_comparables(raw)

@@ -43,10 +43,13 @@ def value_portfolio(
         Valuation date (explicit).
     rng : int
         Root seed of the per-patent Monte Carlo streams.
-    comparables : pandas.DataFrame, optional
-        Comparable transactions for the market approach (:func:`ipvalue.read_comparables`): ``value_market`` per
-        patent, weighed in by the ``market`` share of ``method_weights`` (see ``docs/methodology/reconciliation.md``).
-        None: ``value_market`` is NaN.
+    comparables : pandas.DataFrame, str or path, optional
+        Comparable transactions for the market approach (a table :func:`ipvalue.read_comparables` reads, or its
+        result; read once and broadcast to every chunk): ``value_market`` per patent, weighed in by the market
+        branch of the method-choice rule (the ``market`` share of ``method_weights`` where at least three usable
+        comparables come from the same IPC subclass or nearer, ``market_max_level``), its spread feeding
+        ``value_p05`` / ``value_p95`` (``docs/methodology/reconciliation.md``). None: ``value_market`` is NaN and
+        nothing else moves.
     backend : {"serial", "processes", "dask"} or Backend, optional
         Where the chunks run (:mod:`ipvalue.runtime`). Omitted with a pandas frame and no ``chunk_size``: one
         pass over the whole frame in this process. The numbers are the same to the last bit on every backend
@@ -74,6 +77,12 @@ def value_portfolio(
     seed = check_seed(rng)
     # validated into the frozen model at the edge; the engine reads its plain (JSON) form, recorded in attrs
     a = Assumptions.of(assumptions).as_dict()
+    if comparables is not None:
+        # read once here, so bad rows fail before any chunk runs and every chunk gets the same small table
+        from ipvalue.facts.comparables import is_read_comparables, read_comparables
+
+        if not is_read_comparables(comparables):
+            comparables = read_comparables(comparables)
     if backend is not None or chunk_size is not None or client is not None or is_dask_frame(portfolio):
         return run_value_portfolio(
             portfolio,

@@ -80,6 +80,7 @@ _SCALAR_KEYS = {
     "strict_dates": bool,
     "option_steps": int,
     "royalty_default_quantile": float,
+    "market_max_level": str,
 }
 
 
@@ -94,6 +95,8 @@ def _rate_pair(v: Any, name: str) -> list[float]:
     return out
 
 
+#: IPC levels, nearest first (ipvalue.facts.industry.LEVELS)
+_MARKET_LEVELS = ("group", "subclass", "class", "section")
 _MAPPING_KEYS = ("method_weights", "royalty_ranges", "discount_rate_build_up")
 
 
@@ -164,7 +167,7 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         "chunk_patents": int(mc["chunk_patents"]),
         "term_errors": "raise",
         "allocation_weight": None,
-        "method_weights": {s: dict(w) for s, w in d["reconciliation_weights"].items() if isinstance(w, dict)},
+        "method_weights": {s: dict(d["reconciliation_weights"][s]) for s in _rc.SITUATIONS},
         "royalty_ranges": {},
         "discount_rate_build_up": bu,
         "income_method": d["income_method"]["value"],
@@ -177,6 +180,7 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         "strict_dates": False,
         "option_steps": 100,
         "royalty_default_quantile": 0.25,
+        "market_max_level": d["reconciliation_weights"]["market_max_level"]["value"],
     }
     for k, v in given.items():
         if k in _MAPPING_KEYS:
@@ -236,6 +240,8 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
             raise ValueError(f"assumption {k} must be a cost-profit rate above -1, got {out[k]!r}")
     if not out["profit_share_spread_relative"] >= 0.0:
         raise ValueError("assumption profit_share_spread_relative must be >= 0")
+    if out["market_max_level"] not in _MARKET_LEVELS:
+        raise ValueError(f"market_max_level must be one of {_MARKET_LEVELS}, got {out['market_max_level']!r}")
     if out["draws"] < 0:
         raise ValueError(f"draws must be >= 0, got {out['draws']}")
     for k in (
@@ -311,6 +317,7 @@ class Assumptions(BaseModel):
     strict_dates: bool
     option_steps: int
     royalty_default_quantile: float
+    market_max_level: str
 
     @classmethod
     def of(cls, given: Any = None) -> Assumptions:

@@ -78,7 +78,7 @@ def value_frame(
     facts = read_facts(inputs, a, day, cohort, notes)
     econ = economics(inputs, facts, a, day, notes)
     income = income_values(econ, facts, a, notes)
-    market = market_values(inputs, facts, econ, day, comparables)
+    market = market_values(inputs, facts, econ, day, comparables, max_level=a["market_max_level"])
     values = {
         "income": income.value,
         "option": option_values(econ, facts, income, a, notes),
@@ -97,8 +97,10 @@ def value_frame(
         market.reason,
         notes,
         unknown=facts.unknown,
+        market_ok=market.weighable,
     )
-    spread = value_range(inputs.ids, facts, econ, values, rec, a, seed, notes)
+    bounds = (np.where(facts.unknown, np.nan, market.low), np.where(facts.unknown, np.nan, market.high))
+    spread = value_range(inputs.ids, facts, econ, values, rec, a, seed, notes, market_bounds=bounds)
     return assemble(inputs, facts, econ, values, rec, spread, notes)
 
 

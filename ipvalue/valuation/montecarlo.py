@@ -3,7 +3,8 @@
 The income inputs (royalty or profit share, discount rate, growth, income period) and the option's volatility are
 drawn from each patent's own random stream (:mod:`ipvalue._random`), so no patent's range depends on row order or
 chunking. The income sum of a draw has a closed form (:func:`geometric_pv`) unless the revenue follows a forecast or
-a linear step-down (:func:`yearly_pv`). Cost and market values are points: they enter the draws as constants.
+a linear step-down (:func:`yearly_pv`). The cost value is a point: it enters the draws as a constant. The market
+value, where it carries weight, is drawn on the spread of its adjusted comparables (:func:`market_draws`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ipvalue.valuation.methods.real_option import deferral_option
 from ipvalue.valuation.notes import Notes
 from ipvalue.valuation.reconcile import Reconciled, reconcile_draws
 
-__all__ = ["ValueRange", "value_range", "geometric_pv", "yearly_pv"]
+__all__ = ["ValueRange", "value_range", "geometric_pv", "yearly_pv", "triangular", "market_draws"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,15 @@ def value_range(
     a: dict[str, Any],
     seed: int,
     notes: Notes,
+    *,
+    market_bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ValueRange:
     """The Monte Carlo range of the reconciled value, ``draws`` per patent (``draws = 0``: no range).
 
-    Patents valued by cost alone (or the market alone) have no drawn input: their range is the point.
+    Patents valued by cost alone have no drawn input: their range is the point. Where the market approach carries
+    weight and its comparables disagree (``market_bounds``: the lowest and highest adjusted comparable per
+    patent), the market value is drawn too, from a triangular law on that range with its mode at
+    ``value_market`` (:func:`market_draws`), from the patent's own ``valuation-market`` stream.
     """
     dead, value, w_eff = facts.dead, rec.value, rec.weights
     p05 = np.where(dead, 0.0, np.nan)
@@ -57,18 +63,60 @@ def value_range(
     if draws <= 0:
         notes.add(~dead & np.isfinite(value), "range: draws=0, no range computed")
         return ValueRange(p05, p50, p95)
-    uncertain = ~dead & np.isfinite(value) & ((w_eff[:, 0] > 0) | (w_eff[:, 2] > 0))
-    point = ~dead & np.isfinite(value) & ~uncertain
+    n = len(value)
+    lo_m, hi_m = market_bounds if market_bounds is not None else (np.full(n, np.nan), np.full(n, np.nan))
+    w_m = w_eff[:, 3] if w_eff.shape[1] > 3 else np.zeros(n)
+    live = ~dead & np.isfinite(value)
+    spread_m = live & (w_m > 0) & np.isfinite(lo_m) & np.isfinite(hi_m) & (hi_m > lo_m)
+    uncertain = live & ((w_eff[:, 0] > 0) | (w_eff[:, 2] > 0))
+    market_only = spread_m & ~uncertain
+    point = live & ~uncertain & ~market_only
     p05[point] = p50[point] = p95[point] = value[point]
     notes.add(point, "range: cost inputs not drawn (range = point)")
-    e = _draw_inputs(ids, facts, econ, values)
+    notes.add(
+        spread_m,
+        "range: the market value drawn on [lowest, highest adjusted comparable] (triangular, mode value_market)",
+    )
+    e = _draw_inputs(ids, facts, econ, values, lo_m, hi_m)
     linear = a["decay_curve"] == "linear"
-    u_idx = np.flatnonzero(uncertain)
     block = max(1, a["chunk_patents"])
+    u_idx = np.flatnonzero(uncertain)
     for start in range(0, len(u_idx), block):
         sl = u_idx[start : start + block]
-        p05[sl], p50[sl], p95[sl] = _draw_values(e, sl, draws, seed, a, w_eff, linear)
+        p05[sl], p50[sl], p95[sl] = _draw_values(e, sl, draws, seed, a, w_eff, linear, spread_m[sl])
+    m_idx = np.flatnonzero(market_only)
+    for start in range(0, len(m_idx), block):
+        sl = m_idx[start : start + block]
+        mv = market_draws(seed, ids[sl], e.market_low[sl], e.value_market[sl], e.market_high[sl], draws)
+        wc = w_eff[sl, 1:2]
+        vals = np.where(wc > 0, wc * e.value_cost[sl, None], 0.0) + w_eff[sl, 3:4] * mv
+        q = np.percentile(vals, [5, 50, 95], axis=1)
+        p05[sl], p50[sl], p95[sl] = q[0], q[1], q[2]
     return ValueRange(p05, p50, p95)
+
+
+def triangular(u: np.ndarray, lo: np.ndarray, mode: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Inverse CDF of the triangular law on ``[lo, hi]`` with its mode at ``mode`` (the mode where ``hi <= lo``)."""
+    lo = np.minimum(lo, mode)
+    hi = np.maximum(hi, mode)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    fc = np.where(hi > lo, (mode - lo) / width, 0.5)
+    left = u < fc
+    root = np.sqrt(np.where(left, u * width * (mode - lo), (1.0 - u) * width * (hi - mode)))
+    out = np.where(left, lo + root, hi - root)
+    return np.where(hi > lo, out, mode)
+
+
+def market_draws(
+    seed: int, ids: np.ndarray, low: np.ndarray, mode: np.ndarray, high: np.ndarray, draws: int
+) -> np.ndarray:
+    """Draws ``(patents, draws)`` of the market value: triangular on ``[low, high]``, mode at the market value.
+
+    Each patent draws from its own ``valuation-market`` stream (:mod:`ipvalue._random`), apart from the income
+    draws, so giving comparables moves no other draw.
+    """
+    u = patent_uniforms(seed, ids, draws, "valuation-market")
+    return triangular(u, low[:, None], mode[:, None], high[:, None])
 
 
 @dataclass(frozen=True)
@@ -88,11 +136,18 @@ class _DrawInputs:
     launch_cost: np.ndarray
     value_cost: np.ndarray
     value_market: np.ndarray
+    market_low: np.ndarray
+    market_high: np.ndarray
     extra: dict = field(default_factory=dict)
 
 
 def _draw_inputs(
-    ids: np.ndarray, facts: Facts, econ: Economics, values: dict[str, np.ndarray]
+    ids: np.ndarray,
+    facts: Facts,
+    econ: Economics,
+    values: dict[str, np.ndarray],
+    market_low: np.ndarray,
+    market_high: np.ndarray,
 ) -> _DrawInputs:
     """The point inputs the draws spread around: a profit-split patent draws its share where others draw a royalty."""
     split, ok = econ.split, econ.split_ok
@@ -112,6 +167,8 @@ def _draw_inputs(
         launch_cost=econ.launch_cost,
         value_cost=values["cost"],
         value_market=values["market"],
+        market_low=market_low,
+        market_high=market_high,
         extra={
             "fmat": econ.forecast,
             "horizon": econ.horizon,
@@ -190,8 +247,12 @@ def _draw_values(
     a: dict,
     w_eff: np.ndarray,
     linear: bool,
+    market_spread: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams."""
+    """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams.
+
+    ``market_spread`` (per patent of ``sl``): the market value is drawn (:func:`market_draws`), else a point.
+    """
     D = draws
     # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
     u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
@@ -201,15 +262,7 @@ def _draw_values(
         return v[sl, None]
 
     # royalty: triangular on [lo, hi] with mode at the point value
-    lo, hi, mode = col(e.royalty_low), col(e.royalty_high), col(e.royalty)
-    lo = np.minimum(lo, mode)
-    hi = np.maximum(hi, mode)
-    width = np.where(hi > lo, hi - lo, 1.0)
-    fc = np.where(hi > lo, (mode - lo) / width, 0.5)
-    left = u_roy < fc
-    root = np.sqrt(np.where(left, u_roy * width * (mode - lo), (1.0 - u_roy) * width * (hi - mode)))
-    roy = np.where(left, lo + root, hi - root)
-    roy = np.where(hi > lo, roy, mode)
+    roy = triangular(u_roy, col(e.royalty_low), col(e.royalty), col(e.royalty_high))
     r = np.maximum(col(e.discount) + a["discount_rate_sd"] * ndtri(u_r), 0.005)
     g = np.maximum(col(e.growth) + a["growth_sd"] * ndtri(u_g), -0.9)
     s = a["life_spread_relative"]
@@ -289,6 +342,14 @@ def _draw_values(
             life[opt] > 0, np.maximum(euro, np.nan_to_num(pv[opt]) - np.nan_to_num(k)), 0.0
         )
     cost = e.value_cost[sl, None]
-    vals = reconcile_draws(income, np.broadcast_to(cost, income.shape), option, we, e.value_market[sl, None])
+    market = e.value_market[sl, None]
+    if market_spread.any():
+        drawn = market_draws(
+            seed, e.ids[sl][market_spread], e.market_low[sl][market_spread], e.value_market[sl][market_spread],
+            e.market_high[sl][market_spread], D,
+        )  # fmt: skip
+        market = np.broadcast_to(market, income.shape).copy()
+        market[market_spread] = drawn
+    vals = reconcile_draws(income, np.broadcast_to(cost, income.shape), option, we, market)
     q = np.percentile(vals, [5, 50, 95], axis=1)
     return q[0], q[1], q[2]

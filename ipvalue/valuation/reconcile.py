@@ -253,6 +253,7 @@ def reconcile_values(
     notes: Any,
     *,
     unknown: np.ndarray | None = None,
+    market_ok: np.ndarray | None = None,
 ) -> Reconciled:
     """The reconcile stage: the method-choice rule per patent, the weighted value, and its explanation.
 
@@ -276,11 +277,18 @@ def reconcile_values(
         Receives "no method applies" where nothing could value a live patent.
     unknown : array of bool, optional
         Rows not valued because their legal status is unknown (their values are NaN already).
+    market_ok : array of bool, optional
+        Where the market branch of the rule applies (comparables near enough, see
+        :func:`ipvalue.valuation.methods.market_stage.market_values`); elsewhere a market value is shown, not
+        weighed. Default: wherever there is a market value.
     """
     W = method_weights(situation, weights)
     shares = market_shares(situation, weights)
-    value, w_eff = reconcile(values["income"], values["cost"], values["option"], W, values["market"], shares)
-    unweighed = np.isfinite(np.asarray(values["market"], dtype=float)) & (shares == 0)
+    vm = np.asarray(values["market"], dtype=float)
+    ok = np.isfinite(vm) if market_ok is None else np.asarray(market_ok, dtype=bool) & np.isfinite(vm)
+    unweighed = ok & (shares == 0)
+    shares = np.where(ok, shares, 0.0)
+    value, w_eff = reconcile(values["income"], values["cost"], values["option"], W, vm, shares)
     if unweighed.any():
         market_reason = np.where(
             unweighed,

@@ -14,7 +14,7 @@ from ipvalue import runtime as _backend
 from ipvalue.demo import load_demo
 from ipvalue.quality import citation_cohorts, cohort_quantiles
 from ipvalue.valuation import VALUE_COLUMNS, ValuationInputError, value_portfolio
-from ipvalue.valuation._synthetic import synthetic_portfolio
+from ipvalue.valuation._synthetic import synthetic_comparables, synthetic_portfolio
 from ipvalue.valuation.distributed import group_aligned_chunks
 
 AS_OF = "2026-06-30"
@@ -116,6 +116,57 @@ def test_group_spread_over_partitions_is_shuffled_together(demo, client):
     ddf = dd.from_pandas(spread, npartitions=4, sort=False)
     got = value_portfolio(ddf, as_of=as_of, client=client).compute(scheduler=client).loc[ref.index]
     assert_frame_equal(got[ADDED], ref[ADDED], check_exact=True, check_dtype=False, check_index_type=False)
+
+
+# ---------------------------------------------------------------------------------------------- comparables
+
+
+@pytest.fixture(scope="module")
+def market_book():
+    """A synthetic book with comparable transactions (price and royalty ones): the market approach weighs."""
+    frame = synthetic_with_citations(6_000, seed=5)
+    comps = synthetic_comparables(600, seed=6)
+    a = {"draws": 64}
+    ref = value_portfolio(frame, a, as_of=AS_OF, comparables=comps)
+    assert ref["methods_used"].str.contains("market").mean() > 0.5
+    return frame, comps, a, ref
+
+
+@pytest.mark.slow
+def test_comparables_give_the_same_numbers_on_every_backend(market_book, client):
+    # the comparables are one small table sent to every chunk: the market values, the weights and the range
+    # (its market draws from each patent's own stream) do not depend on chunking or the backend
+    frame, comps, a, ref = market_book
+    for kw in (
+        {"backend": "serial", "chunk_size": 997},
+        {"backend": "processes", "chunk_size": 1_500},
+        {"client": client, "chunk_size": 2_000},
+    ):
+        got = value_portfolio(frame, a, as_of=AS_OF, comparables=comps, **kw)
+        assert_frame_equal(got, ref, check_exact=True)
+
+
+@pytest.mark.slow
+def test_comparables_on_a_dask_dataframe(market_book, client):
+    dd = pytest.importorskip("dask.dataframe")
+    frame, comps, a, ref = market_book
+    ddf = dd.from_pandas(frame, npartitions=4, sort=False)
+    got = value_portfolio(ddf, a, as_of=AS_OF, client=client, comparables=comps).compute(scheduler=client)
+    got = got.loc[ref.index]
+    assert_frame_equal(got[ADDED], ref[ADDED], check_exact=True, check_dtype=False, check_index_type=False)
+
+
+def test_demo_with_comparables_same_in_processes(demo):
+    from importlib import resources
+
+    import ipvalue as iv
+
+    frame, as_of, _ = demo
+    comps = iv.read_comparables(str(resources.files("ipvalue") / "data" / "demo_comparables_FICTIONAL.csv"))
+    ref = value_portfolio(frame, as_of=as_of, comparables=comps)
+    got = value_portfolio(frame, as_of=as_of, comparables=comps, backend="processes", chunk_size=10)
+    assert_frame_equal(got, ref, check_exact=True)
+    assert ref["methods_used"].str.contains("market").any()
 
 
 # ---------------------------------------------------------------------------------------------- 100k book

@@ -42,7 +42,7 @@ import pandas as pd
 
 from ipvalue.errors import InputError
 from ipvalue.facts.columns import as_date, numbers, texts
-from ipvalue.facts.comparables import ComparablesError, ReadIssue, read_comparables
+from ipvalue.facts.comparables import ComparablesError, ReadIssue, is_read_comparables, read_comparables
 from ipvalue.facts.industry import LEVELS, industry_for_ipc, ipc_levels
 from ipvalue.valuation._data import load_defaults, price_index, royalty_aliases
 from ipvalue.valuation.methods.income import annuity_factor, period_weights, relief_from_royalty
@@ -178,12 +178,16 @@ def _unit_royalty_value(
     life: np.ndarray,
     max_years: int,
 ) -> np.ndarray:
-    """Relief-from-royalty value of a royalty of 1 (100%) on each subject's revenue over its remaining life."""
+    """Relief-from-royalty value of a royalty of 1 (100%) on each subject's revenue over its remaining life.
+
+    Always ``max_years`` columns (years past a life weigh 0): a sum's rounding then does not depend on which
+    other subjects share the call, so a patent's value is the same to the last bit in any chunk.
+    """
     out = np.full(len(revenue), np.nan)
     ok = np.isfinite(revenue) & np.isfinite(life) & (revenue >= 0) & (life >= 0)
     if not ok.any():
         return out
-    n_years = max(1, min(max_years, int(np.ceil(np.nanmax(life[ok])))))
+    n_years = max(1, int(max_years))
     t = np.arange(n_years, dtype=float)
     base = revenue[ok, None] * (1.0 + growth[ok, None]) ** t[None, :] * period_weights(life[ok], n_years)
     out[ok] = relief_from_royalty(base, 1.0, tax[ok], rate[ok]).value
@@ -275,9 +279,7 @@ territory_factors, technology_factor_bounds, life_method
         raise MarketInputError(problems)
     max_lvl = LEVELS.index(top)
 
-    comps = comparables if comparables.attrs.get("ipvalue_read", {}).get("kind") == "comparables" else None
-    if comps is None:
-        comps = read_comparables(comparables)
+    comps = comparables if is_read_comparables(comparables) else read_comparables(comparables)
     ids = subjects.index.astype(str).to_numpy(dtype=object)
     run_ccy = currency or next(iter(sorted(set(texts(subjects, "currency", upper=True)) - {""})), "CNY")
 

@@ -73,7 +73,10 @@ def test_the_market_stage_feeds_the_reconciliation(demo):
     portfolio, as_of, comps = demo
     base = iv.value_portfolio(portfolio, {"draws": 0}, as_of=as_of)
     # market values shown but given no share: the value does not move, and the reason says why
-    shown = iv.value_portfolio(portfolio, {"draws": 0}, as_of=as_of, comparables=comps)
+    no_share = {s: {**w, "market": 0.0} for s, w in WEIGHTS.items()}
+    shown = iv.value_portfolio(
+        portfolio, {"draws": 0, "method_weights": no_share}, as_of=as_of, comparables=comps
+    )
     has = shown["value_market"].notna()
     assert has.any()
     pd.testing.assert_series_equal(shown["value"], base["value"])
