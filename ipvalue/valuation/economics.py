@@ -458,6 +458,8 @@ def _royalty(
         .fillna("unknown")
         .to_numpy(dtype=object)
     )
+    from_ipc, ipc_note = _industry_from_ipc(inputs.frame, industry, ranges)
+    ind_key = np.where(from_ipc, ipc_note[0], ind_key).astype(object)
     lo = (
         np.array([ranges[k][0] for k in ind_key])
         if n < 64
@@ -490,6 +492,7 @@ def _royalty(
                 f"{a['royalty_default_quantile']:.0%} quantile of the table's midpoints (conservative)",
             )
         known_need = need & ~unknown_ind
+        notes.add(known_need & from_ipc & live_rev & ~split, ipc_note[1])
         roy[known_need] = (lo + (hi - lo) * pos)[known_need]
         roy[unknown_ind] = hi[unknown_ind]
         need = known_need
@@ -686,6 +689,48 @@ def _cpc_field(cpc: np.ndarray, table: pd.DataFrame) -> np.ndarray:
             field_u[hit] = fld
             best[hit] = len(p)
     return np.where(codes < 0, "default", field_u[np.maximum(codes, 0)]).astype(object)
+
+
+def _industry_from_ipc(
+    frame: pd.DataFrame, industry: np.ndarray, ranges: Mapping[str, Any]
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Where ``industry`` is blank: the royalty industry the IPC -> industry concordance gives the first code.
+
+    Returns the rows it applies to, and per row the royalty industry key and the note that says where it came from
+    (the matched IPC prefix and the GB/T 4754 division). Rows without a ``cpc`` / ``ipc`` code, or whose code the
+    (partial) concordance does not cover, are left out: the conservative default applies to them.
+    """
+    n = len(industry)
+    none = np.zeros(n, dtype=bool)
+    empty = np.full(n, "", dtype=object)
+    col = "cpc" if "cpc" in frame.columns else "ipc" if "ipc" in frame.columns else None
+    blank = industry == ""
+    if col is None or not blank.any():
+        return none, (empty, empty)
+    from ipvalue.facts.industry import industry_for_ipc
+
+    found = industry_for_ipc(frame[col].iloc[np.flatnonzero(blank)].reset_index(drop=True))
+    key = found["royalty_industry"].to_numpy(dtype=object)
+    ok = np.array([k is not None and k in ranges for k in key], dtype=bool) if len(key) else none[:0]
+    rows = np.flatnonzero(blank)[ok]
+    hit = none.copy()
+    hit[rows] = True
+    keys = empty.copy()
+    keys[rows] = key[ok]
+    note = empty.copy()
+    f = found.loc[ok]
+    note[rows] = (
+        "industry not given: "
+        + f["royalty_industry"].astype(str)
+        + " royalty range from the IPC concordance ("
+        + f["ipc_prefix"].astype(str)
+        + " -> GB/T 4754 "
+        + f["industry_code"].astype(str)
+        + " "
+        + f["industry_label"].astype(str)
+        + "; partial ipvalue table, docs/methodology/market.md)"
+    ).to_numpy(dtype=object)
+    return hit, (keys, note)
 
 
 def _conservative_royalty(ranges: Mapping[str, tuple[float, float, str]], q: float) -> tuple[float, float]:
