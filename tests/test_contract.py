@@ -125,9 +125,7 @@ def test_each_stage_keeps_every_patent_and_adds_its_columns(demo_run):
         assert col in valued.columns, col
     for col in ("eligible", "ineligible_reasons", "haircut_total", "collateral_value"):
         assert col in a.patents.columns, col
-    assert any(
-        c.startswith("haircut_") and c not in ("haircut_total", "haircut_explanation") for c in a.patents
-    )
+    assert any(c.startswith("haircut_") and c not in ("haircut_total", "haircut_basis") for c in a.patents)
     run = valued.attrs["ipvalue"]
     assert run["seed"] == 7 and run["as_of"] == "2026-06-30" and run["version"] == iv.__version__
     assert len(run["input_hash"]) == 64

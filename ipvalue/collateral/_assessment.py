@@ -153,7 +153,8 @@ class CollateralAssessment:
     patents : pandas.DataFrame
         One row per input patent, indexed by ``patent_id``: the facts, the valuation columns, ``eligible``,
         ``ineligible_reasons`` (stable codes joined with ``;``, empty when eligible), one ``haircut_<component>``
-        column per component, ``haircut_total``, ``collateral_value`` and ``haircut_explanation``.
+        column per component, ``haircut_total``, ``collateral_value`` and ``haircut_basis`` (codes and numbers
+        per component; :mod:`ipvalue.report.explain` words them).
     summary : dict
         The keys of :data:`SUMMARY_KEYS`.
     liquidation : pandas.DataFrame

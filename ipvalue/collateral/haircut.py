@@ -25,11 +25,13 @@ Each component is a fraction in [0, 1] and a column ``haircut_<component>`` of t
 
 The components compose multiplicatively, ``1 - prod(1 - h)``, and the policy's pledge-rate cap by patent type
 then bounds the collateral value: ``collateral = value * min(1 - composed, cap)``.
+
+The engine gives codes and numbers only: ``haircut_basis`` holds, per patent, each component's code, value and
+the figures that produced it; the report (:mod:`ipvalue.report.explain`) words it in Chinese or English.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -59,10 +61,9 @@ __all__ = [
     "add_concentration_totals",
     "currency_haircut",
     "compute_haircuts",
-    "finish_explanations",
+    "finish_haircut_basis",
+    "BASIS_KEYS",
     "PATENT_COMPONENTS",
-    "COMPONENT_LABELS_ZH",
-    "PATENT_TYPE_LABELS_ZH",
 ]
 
 #: haircut components, in the order they compose
@@ -76,26 +77,19 @@ COMPONENTS: tuple[str, ...] = (
     "liquidity",
 )
 BUSINESS_DAYS_PER_YEAR = 250
-#: the components' names in the Chinese explanation (``haircut_explanation_zh``)
-COMPONENT_LABELS_ZH: dict[str, str] = {
-    "valuation": "估值不确定性",
-    "market": "持有期价格波动",
-    "legal": "法律风险",
-    "life": "剩余保护期",
-    "concentration": "集中度",
-    "currency": "币种错配",
-    "liquidity": "变现能力",
-}
-#: patent types as the Chinese explanation names them (the policy caps the pledge rate by type)
-PATENT_TYPE_LABELS_ZH: dict[str, str] = {
-    "invention": "发明专利",
-    "utility_model": "实用新型",
-    "design": "外观设计",
-}
 #: the components set per patent (the liquidity haircut is set for the whole book, after the liquidation)
 PATENT_COMPONENTS: tuple[str, ...] = COMPONENTS[:-1]
-#: what else can bind a patent's pledge rate, as the Chinese explanation names it
-BINDING_LABELS_ZH: dict[str, str] = {"pledge_rate_cap": "质押率上限", "ineligible": "不符合质押条件"}
+#: keys of a completed ``haircut_basis`` (per patent; each component's entry holds ``code`` and ``value``)
+BASIS_KEYS: tuple[str, ...] = (
+    "ineligible",
+    *COMPONENTS,
+    "composed",
+    "patent_type",
+    "cap",
+    "cap_binding",
+    "binding",
+    "pledge_rate",
+)
 _Z90 = float(ndtri(0.95))  # 1.6449: half-width of a 5-95% range in standard deviations
 
 
@@ -336,14 +330,6 @@ def currency_haircut(
     return np.where(np.asarray(mismatch, dtype=bool), h, 0.0)
 
 
-def _pct(x: np.ndarray, digits: int = 1) -> np.ndarray:
-    return np.char.add(np.char.mod(f"%.{digits}f", np.asarray(x, dtype=float) * 100.0), "%")
-
-
-def _fmt(x: np.ndarray, spec: str) -> np.ndarray:
-    return np.char.mod(spec, np.asarray(x, dtype=float))
-
-
 def technology_class(frame: pd.DataFrame) -> pd.Series:
     """The CPC subclass (first four characters) of each patent's first class, ``"unknown"`` when missing."""
     first = text(frame, "cpc").str.replace("；", ";", regex=False).str.split(";").str[0]
@@ -385,8 +371,9 @@ def compute_haircuts(
     -------
     (columns, stats) : pandas.DataFrame, dict
         ``haircut_<component>`` for each of :data:`COMPONENTS`, ``haircut_total``, ``pledge_rate_cap``,
-        ``cap_binding``, ``collateral_value`` (loan currency), ``haircut_explanation`` (English) and
-        ``haircut_explanation_zh`` (the same figures in Chinese, see :func:`_explanation_zh`); ``stats`` holds
+        ``cap_binding``, ``fx_rate``, ``collateral_value`` (loan currency) and ``haircut_basis`` (per patent, a
+        JSON-ready dict: each component's code, value and the figures behind it; no words, see
+        :func:`finish_haircut_basis` and :mod:`ipvalue.report.explain`); ``stats`` holds
         the pool's Herfindahl indices and the market horizon.
     """
     pol = policy
@@ -410,16 +397,8 @@ def compute_haircuts(
     )
     if pol["market_method"] == "basel_scaling":
         h_mkt = basel_market_haircut(sigma, q, mu, n_r, t_m, t_n)
-        mkt_note = np.char.add(
-            np.char.add("sigma ", _pct(sigma, 0)),
-            f", drift {mu:+.0%}/y, q{q:.0%}, {t_n}-day haircut x {basel_scaling_factor(n_r, t_m, t_n):.2f} "
-            f"(N_R={n_r}, T_M={t_m})",
-        )
     else:
         h_mkt = market_haircut(sigma, t_mkt, q, mu)
-        mkt_note = np.char.add(
-            np.char.add("sigma ", _pct(sigma, 0)), f", drift {mu:+.0%}/y, T={t_mkt:.2f}y, q{q:.0%}"
-        )
     q_legal = num(frame, "quality_legal")
     h_leg = legal_haircut(q_legal, pol["legal_max_haircut"])
     life = num(frame, "remaining_life_years")
@@ -462,261 +441,165 @@ def compute_haircuts(
     total = 1.0 - rate
     collateral = value_ccy * rate
 
-    # explanation, built column-wise; the figures are formatted once and shared by the English and Chinese texts
-    fig = {c: _pct(comps[c]) for c in COMPONENTS}
-    fig.update(
-        composed=_pct(1.0 - retain),
-        cap=_pct(cap, 0),
-        rate=_pct(rate),
-        sigma=_pct(sigma, 0),
-        s=_fmt(np.nan_to_num(s_val, posinf=99.0), "%.2f"),
-        q_legal=_fmt(np.nan_to_num(q_legal), "%.0f"),
-        life_years=_fmt(np.nan_to_num(life), "%.1f"),
-        **{f"share_{d}": _pct(shares[d], 0) for d in ("family", "technology_class", "product_line")},
-    )
-    expl = pd.Series("", index=frame.index, dtype="string")
-    reasons = frame["ineligible_reasons"].astype("string") if "ineligible_reasons" in frame.columns else None
-    if reasons is not None:
-        expl = expl.mask(
-            ~eligible, "INELIGIBLE (" + reasons.str.replace(";", ", ", regex=False) + "): collateral 0; "
-        )
-    val_note = np.where(
-        np.isnan(s_val),
-        "no p05-p95 range, default haircut",
-        np.char.add(
-            np.char.add("range log-sd ", fig["s"]),
-            f" x k {float(pol['valuation_k']):.2f}",
-        ),
-    )
-    legal_note = np.where(
-        np.isnan(q_legal),
-        "no legal score, full legal haircut",
-        np.char.add("legal score ", fig["q_legal"]),
-    )
-    life_note = np.where(
-        np.isnan(life),
-        "remaining life unknown",
-        np.char.add(
-            np.char.add(fig["life_years"], "y left vs "),
-            f"{life_h:.1f}y to maturity plus disposal",
-        ),
-    )
-    conc_note = np.char.add(
-        np.char.add(
-            np.char.add("family ", fig["share_family"]),
-            np.char.add(
-                np.char.add(", class ", tech.to_numpy(dtype=str)),
-                np.char.add(" ", fig["share_technology_class"]),
-            ),
-        ),
-        np.char.add(
-            np.char.add(np.char.add(", line ", line.to_numpy(dtype=str)), " "),
-            np.char.add(fig["share_product_line"], " of pledged value"),
-        ),
-    )
-    fx_note = np.where(
-        currency_mismatch,
-        np.char.add(
-            np.char.add("valued in another currency, FX sigma ", _pct(sig_fx, 1)), f", T={t_mkt:.2f}y"
-        ),
-        "same currency",
-    )
-    notes = {
-        "valuation": val_note,
-        "market": mkt_note,
-        "legal": legal_note,
-        "life": life_note,
-        "concentration": conc_note,
-        "currency": fx_note,
-    }
-    for c in PATENT_COMPONENTS:
-        expl = expl + f"{c} " + fig[c] + " (" + notes[c] + "); "
-
     out = pd.DataFrame({f"haircut_{c}": comps[c] for c in COMPONENTS}, index=frame.index)
     out["haircut_total"] = total
     out["pledge_rate_cap"] = cap
     out["cap_binding"] = cap_binding & eligible
     out["fx_rate"] = fx_rate
     out["collateral_value"] = collateral
-    out["haircut_explanation"] = expl
-    out["haircut_explanation_zh"] = _explanation_zh(
-        frame,
+    valuation_code = np.select(
+        [np.isnan(s_val), np.nan_to_num(p95) <= 0, p05 > 0, p50 > 0],
+        ["no_range", "zero_value", "range", "upper_half"],
+        "no_p05_p50",
+    )
+    market = {"code": str(pol["market_method"]), "drift": mu, "quantile": q, "horizon_years": t_mkt}
+    if pol["market_method"] == "basel_scaling":
+        market.update(
+            revaluation_days=n_r,
+            holding_days=t_m,
+            estimation_days=t_n,
+            scaling=float(basel_scaling_factor(n_r, t_m, t_n)),
+        )
+    out["haircut_basis"] = _basis_rows(
+        reasons=text(frame, "ineligible_reasons").fillna("").to_numpy(dtype=object),
         eligible=eligible,
-        fig=fig,
-        cap_binding=cap_binding,
-        ptype=ptype,
-        valuation=(p05, p50, p95, s_val, float(pol["valuation_k"])),
-        market=(mu, q, t_mkt, n_r, t_m, t_n, pol["market_method"]),
-        q_legal=q_legal,
+        comps=comps,
+        valuation=(valuation_code, s_val, float(pol["valuation_k"])),
+        market=(sigma, market),
+        legal=(q_legal, float(pol["legal_max_haircut"])),
         life=(life, life_h),
-        buckets=(tech, line),
-        currency_mismatch=currency_mismatch,
+        concentration=(shares, tech.to_numpy(dtype=object), line.to_numpy(dtype=object)),
+        currency=(currency_mismatch, sig_fx, t_mkt),
     )
     stats = {"hhi": hhi, "market_horizon_years": t_mkt, "life_horizon_years": life_h}
     return out, stats
 
 
-def _join_rows(parts: list) -> list[str]:
-    """Concatenate per row: each part is one string for every row, or a sequence with one string per row."""
-    cols = [
-        itertools.repeat(p) if isinstance(p, str) else (p.tolist() if isinstance(p, np.ndarray) else p)
-        for p in parts
-    ]
-    return ["".join(row) for row in zip(*cols, strict=False)]  # the repeated parts are endless
+def _num(x: Any) -> float | None:
+    """A finite float, or None (JSON has no NaN or infinity)."""
+    f = float(x)
+    return f if np.isfinite(f) else None
 
 
-def _explanation_zh(
-    frame: pd.DataFrame,
+def _basis_rows(
     *,
+    reasons: np.ndarray,
     eligible: np.ndarray,
-    fig: dict[str, np.ndarray],
-    cap_binding: np.ndarray,
-    ptype: pd.Series,
+    comps: Mapping[str, np.ndarray],
     valuation: tuple,
     market: tuple,
-    q_legal: np.ndarray,
+    legal: tuple,
     life: tuple,
-    buckets: tuple,
-    currency_mismatch: np.ndarray,
-) -> pd.Series:
-    """The Chinese ``haircut_explanation_zh``: the same component values and drivers as the English text.
+    concentration: tuple,
+    currency: tuple,
+) -> list[dict[str, Any]]:
+    """Per patent, each per-patent component's code, value and the figures that produced it (no words).
 
-    ``[不符合质押条件（原因）：押品价值为 0；]`` then, per component, ``<name> <haircut>（<what drove it>）；``, then
-    the composed haircut, the cap by patent type and whether it binds, and the pledge rate. The pieces are
-    arrays over the portfolio; only the final concatenation is a per-row string join.
+    The pieces are arrays over the portfolio (book-level parameters are scalars shared by every row); only
+    the final assembly is a per-row loop, one dict per patent. :func:`finish_haircut_basis` adds the
+    book-level liquidity haircut and the pledge rate; :mod:`ipvalue.report.explain` words the result.
     """
-    from ipvalue.collateral.eligibility import describe_reasons
-
-    p05, p50, p95, s_val, k = valuation
-    mu, q, t_mkt, n_r, t_m, t_n, method = market
+    v_code, s_val, k = valuation
+    sigma, mkt = market
+    q_legal, legal_max = legal
     life_years, life_h = life
-    tech, line = buckets
-    n = len(frame)
-
-    # valuation: which range the log-sd came from, or why there was none
-    missing = np.isnan(s_val)
-    show_s = ~missing & (np.nan_to_num(p95) > 0) & ((p05 > 0) | (p50 > 0)) & np.isfinite(s_val)
-    val_head = np.select(
-        [missing, np.nan_to_num(p95) <= 0, p05 > 0, p50 > 0],
-        [
-            "无 P05–P95 估值区间，采用默认折扣",
-            "评估价值为 0，无估值区间",
-            "P05–P95 区间对数标准差 ",
-            "P05 为 0，按 P50–P95 上半区间对数标准差 ",
-        ],
-        "P05 与 P50 均为 0，全额折扣",
-    )
-    val_tail = np.where(show_s, np.char.add(fig["s"], f" × k {k:.2f}"), "")
-    if method == "basel_scaling":
-        mkt_tail = (
-            f"，漂移 {mu:+.0%}/年，{q:.0%} 置信度，{t_n} 日折扣 × {basel_scaling_factor(n_r, t_m, t_n):.2f}"
-            f"（N_R={n_r}，T_M={t_m}）"
+    shares, tech, line = concentration
+    mismatch, sig_fx, t_mkt = currency
+    cols = [
+        reasons.tolist(),
+        np.asarray(eligible, dtype=bool).tolist(),
+        *(np.asarray(comps[c], dtype=float).tolist() for c in PATENT_COMPONENTS),
+        v_code.tolist(),
+        np.asarray(s_val, dtype=float).tolist(),
+        np.asarray(sigma, dtype=float).tolist(),
+        np.asarray(q_legal, dtype=float).tolist(),
+        np.asarray(life_years, dtype=float).tolist(),
+        *(
+            np.asarray(shares[d], dtype=float).tolist()
+            for d in ("family", "technology_class", "product_line")
+        ),
+        [str(t) for t in tech.tolist()],
+        [str(x) for x in line.tolist()],
+        np.asarray(mismatch, dtype=bool).tolist(),
+        np.asarray(sig_fx, dtype=float).tolist(),
+    ]
+    out = []
+    for r, ok, h_v, h_m, h_l, h_t, h_c, h_x, vc, s, sg, ql, ly, sf, st, sp, tc, pl, mm, sx in zip(
+        *cols, strict=True
+    ):
+        out.append(
+            {
+                "ineligible": [] if ok else [c for c in str(r).split(";") if c],
+                "valuation": {"code": vc, "value": h_v, "log_sd": _num(s), "k": k},
+                "market": {**mkt, "value": h_m, "volatility": sg},
+                "legal": {
+                    "code": "no_score" if ql != ql else "score",
+                    "value": h_l,
+                    "score": _num(ql),
+                    "max_haircut": legal_max,
+                },
+                "life": {
+                    "code": "unknown" if ly != ly else "run_off",
+                    "value": h_t,
+                    "remaining_years": _num(ly),
+                    "horizon_years": life_h,
+                },
+                "concentration": {
+                    "code": "shares",
+                    "value": h_c,
+                    "family_share": sf,
+                    "technology_class": tc,
+                    "technology_class_share": st,
+                    "product_line": pl,
+                    "product_line_share": sp,
+                },
+                "currency": {
+                    "code": "mismatch" if mm else "same_currency",
+                    "value": h_x,
+                    "fx_volatility": sx,
+                    "horizon_years": t_mkt,
+                },
+            }
         )
-    else:
-        mkt_tail = f"，漂移 {mu:+.0%}/年，重估间隔加处置期 {t_mkt:.2f} 年，{q:.0%} 置信度"
-    no_q = np.isnan(q_legal)
-    no_life = np.isnan(life_years)
-    tech_txt = np.where(tech.to_numpy(dtype=str) == "unknown", "未知", tech.to_numpy(dtype=str))
-    line_txt = np.where(line.to_numpy(dtype=str) == "unknown", "未知", line.to_numpy(dtype=str))
-    notes: dict[str, Any] = {
-        "valuation": [val_head, val_tail],
-        "market": ["年波动率 ", fig["sigma"], mkt_tail],
-        "legal": [
-            np.where(no_q, "无法律评分，按最高法律折扣", "法律评分 "),
-            np.where(no_q, "", fig["q_legal"]),
-        ],
-        "life": [
-            np.where(no_life, "剩余保护期不明", "剩余 "),
-            np.where(no_life, "", fig["life_years"]),
-            np.where(no_life, "", f" 年，贷款到期加处置期共 {life_h:.1f} 年"),
-        ],
-        "concentration": [
-            "占质押价值：同族 ",
-            fig["share_family"],
-            "，技术分类 ",
-            tech_txt,
-            " ",
-            fig["share_technology_class"],
-            "，产品线 ",
-            line_txt,
-            " ",
-            fig["share_product_line"],
-        ],
-        "currency": [np.where(currency_mismatch, "以其他币种估值", "与贷款币种相同")],
-    }
-
-    head: Any = [""] * n
-    if "ineligible_reasons" in frame.columns:
-        labels = describe_reasons(frame["ineligible_reasons"], "zh", sep="、").fillna("")
-        refused = ("不符合质押条件（" + labels + "）：押品价值为 0；").to_numpy(dtype=object)
-        head = np.where(eligible, "", refused)
-    parts: list = [head]
-    for c in PATENT_COMPONENTS:
-        parts += [f"{COMPONENT_LABELS_ZH[c]} ", fig[c], "（", *notes[c], "）；"]
-    return pd.Series(_join_rows(parts), index=frame.index, dtype="string")
+    return out
 
 
-def finish_explanations(patents: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
-    """Complete the explanations once the book-level liquidity haircut is known.
+def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
+    """Complete each patent's ``haircut_basis`` once the book-level liquidity haircut is known.
 
-    Appends, in English and Chinese, the liquidity haircut (and the full-recovery confidence it was calibrated
-    to), the composed haircut, the pledge-rate cap by patent type and whether it binds, the component that binds
-    and the pledge rate. Reads only the patents' columns.
+    Adds the liquidity haircut with the full-recovery confidence it was calibrated to, the composed haircut,
+    the patent type, the pledge-rate cap and whether it binds, the component that binds and the pledge rate.
+    Reads only the patents' columns; the numbers are those of the columns, unchanged.
     """
     n = len(patents)
     comps = {c: patents[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS}
     retain = np.ones(n)
     for c in COMPONENTS:
         retain *= 1.0 - comps[c]
-    rate = 1.0 - patents["haircut_total"].to_numpy(dtype=float)
-    cap = patents["pledge_rate_cap"].to_numpy(dtype=float)
-    binding = patents["cap_binding"].to_numpy(dtype=bool)
-    ptype = text(patents, "patent_type")
-    liq, composed, cap_f, rate_f = _pct(comps["liquidity"]), _pct(1.0 - retain), _pct(cap, 0), _pct(rate)
-    which = patents["binding_component"].to_numpy(dtype=str)
-    en = _join_rows(
-        [
-            patents["haircut_explanation"].fillna("").to_numpy(dtype=object),
-            "liquidity ",
-            liq,
-            f" (full recovery on {confidence:.0%} of the liquidation paths at the maximum loan); composed ",
-            composed,
-            "; cap ",
-            cap_f,
-            np.where(binding, " binding", " not binding"),
-            " (",
-            ptype.fillna("unknown type").to_numpy(dtype=object),
-            "); binding: ",
-            which,
-            "; collateral ",
-            rate_f,
-            " of value",
-        ]
-    )
-    type_txt = ptype.map(PATENT_TYPE_LABELS_ZH).fillna(ptype).fillna("类型不明").to_numpy(dtype=object)
-    which_zh = np.array(
-        [COMPONENT_LABELS_ZH.get(w, BINDING_LABELS_ZH.get(w, w)) for w in which.tolist()], dtype=object
-    )
-    zh = _join_rows(
-        [
-            patents["haircut_explanation_zh"].fillna("").to_numpy(dtype=object),
-            f"{COMPONENT_LABELS_ZH['liquidity']} ",
-            liq,
-            f"（按最高贷款额放款时，{confidence:.0%} 的清算路径可全额回收）；综合折扣 ",
-            composed,
-            "；质押率上限 ",
-            cap_f,
-            "（",
-            type_txt,
-            "）",
-            np.where(binding, "已生效", "未生效"),
-            "；起决定作用：",
-            which_zh,
-            "；押品价值为评估价值的 ",
-            rate_f,
-        ]
-    )
+    cols = [
+        patents["haircut_basis"].tolist() if "haircut_basis" in patents.columns else [{}] * n,
+        comps["liquidity"].tolist(),
+        (1.0 - retain).tolist(),
+        [None if t is pd.NA else t for t in text(patents, "patent_type").tolist()],
+        patents["pledge_rate_cap"].to_numpy(dtype=float).tolist(),
+        patents["cap_binding"].to_numpy(dtype=bool).tolist(),
+        patents["binding_component"].to_numpy(dtype=str).tolist(),
+        (1.0 - patents["haircut_total"].to_numpy(dtype=float)).tolist(),
+    ]
+    level = float(confidence)
+    basis = [
+        {
+            **b,
+            "liquidity": {"code": "recovery_confidence", "value": h, "confidence": level},
+            "composed": composed,
+            "patent_type": ptype,
+            "cap": cap,
+            "cap_binding": binding,
+            "binding": which,
+            "pledge_rate": rate,
+        }
+        for b, h, composed, ptype, cap, binding, which, rate in zip(*cols, strict=True)
+    ]
     out = patents.copy()
-    out["haircut_explanation"] = pd.Series(en, index=patents.index, dtype="string")
-    out["haircut_explanation_zh"] = pd.Series(zh, index=patents.index, dtype="string")
+    out["haircut_basis"] = pd.Series(basis, index=patents.index, dtype=object)
     return out

@@ -29,7 +29,7 @@ from ipvalue.collateral.haircut import (
     compute_haircuts,
     concentration_buckets,
     concentration_totals,
-    finish_explanations,
+    finish_haircut_basis,
     technology_class,
 )
 from ipvalue.collateral.liquidation import (
@@ -395,7 +395,7 @@ def apply_liquidity_haircut(
     -------
     (patents, numbers)
         The patents with ``haircut_liquidity``, ``haircut_total``, ``cap_binding``, ``collateral_value``,
-        ``binding_component`` and the completed explanations; ``numbers`` holds ``recovery_confidence``,
+        ``binding_component`` and the completed ``haircut_basis``; ``numbers`` holds ``recovery_confidence``,
         ``full_recovery_loan`` (``L*``) and ``liquidity_haircut`` (``h``).
     """
     level = float(policy["recovery_confidence"])
@@ -430,7 +430,7 @@ def apply_liquidity_haircut(
     out["binding_component"] = np.where(
         ~eligible, "ineligible", np.where(out["cap_binding"].to_numpy(dtype=bool), "pledge_rate_cap", largest)
     )
-    out = finish_explanations(out, confidence=level)
+    out = finish_haircut_basis(out, confidence=level)
     return out, {"recovery_confidence": level, "full_recovery_loan": supported, "liquidity_haircut": h}
 
 

@@ -65,8 +65,7 @@ __all__ = [
 
 LIQUIDATION_COLUMNS: tuple[str, ...] = (
     "scenario",
-    "description",
-    "description_zh",
+    "basis",
     "probability",
     "gross_proceeds",
     "costs",
@@ -980,8 +979,8 @@ def deterministic_scenarios(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`LIQUIDATION_COLUMNS`; ``description`` is English and ``description_zh`` says the same
-        in Chinese (the report picks one by language).
+        Columns :data:`LIQUIDATION_COLUMNS`; ``basis`` holds the figures that define the scenario (a dict
+        with stable keys, no words: :mod:`ipvalue.report.explain` words it in Chinese or English).
     """
     pol = policy
     ead = float(loan.amount)
@@ -1007,9 +1006,7 @@ def deterministic_scenarios(
     def value_at(mode: str) -> float:
         return float(values[mode])
 
-    def row(
-        name: str, desc: str, desc_zh: str, prob: float, mode: str, share: float, delay: float = 0.0
-    ) -> None:
+    def row(name: str, basis: dict, prob: float, mode: str, share: float, delay: float = 0.0) -> None:
         v = value_at(mode)
         gross = share * v
         var = float(pol["variable_cost"][mode])
@@ -1022,8 +1019,7 @@ def deterministic_scenarios(
         rows.append(
             {
                 "scenario": name,
-                "description": desc,
-                "description_zh": desc_zh,
+                "basis": basis,
                 "probability": prob,
                 "gross_proceeds": gross,
                 "costs": gross * var + fee * v + legal,
@@ -1038,26 +1034,18 @@ def deterministic_scenarios(
     m_o = float(pol["bid_median"]["orderly"])
     row(
         "orderly_sale",
-        f"orderly sale at the median bid, {m_o:.0%} of current value",
-        f"按中位报价有序处置，成交价为处置时价值的 {m_o:.0%}",
+        {"bid_median": m_o},
         float(p_mode["orderly"]),
         "orderly",
         m_o,
     )
     reserves = judicial_reserves(pol)
     pj = float(p_mode["judicial"])
-    ordinal = {
-        "first_auction": ("first", "一拍"),
-        "second_auction": ("second", "二拍"),
-        "third_auction": ("third", "三拍"),
-    }
     for k, r in enumerate(reserves):
         name = JUDICIAL_ROUNDS[k]
-        en, zh = ordinal[name]
         row(
             f"judicial_{name}",
-            f"sold at the {en} judicial auction, reserve {r:.0%} of the appraisal",
-            f"司法拍卖{zh}成交，起拍价为评估价的 {r:.0%}",
+            {"round": k + 1, "reserve": float(r)},
             pj * jp[name],
             "judicial",
             float(r),
@@ -1066,8 +1054,7 @@ def deterministic_scenarios(
     r_last = float(reserves[-1])
     row(
         "judicial_sale_period",
-        f"sold in the {sale_days:.0f}-day 变卖 at the last auction's price ({r_last:.0%})",
-        f"在 {sale_days:.0f} 日变卖期内按末次拍卖价格（{r_last:.0%}）成交",
+        {"days": sale_days, "reserve": r_last},
         pj * jp["sale_period"],
         "judicial",
         r_last,
@@ -1075,8 +1062,7 @@ def deterministic_scenarios(
     )
     row(
         "judicial_unsold",
-        "no buyer in any auction or the 变卖: no cash (以物抵债 or suspension)",
-        "各次拍卖及变卖均无人竞买：无现金回收（以物抵债或中止执行）",
+        {},
         pj * jp["unsold"],
         "judicial",
         0.0,
@@ -1086,8 +1072,7 @@ def deterministic_scenarios(
     p_ns = float(pol["no_sale_probability"]["distressed"])
     row(
         "distressed_sale",
-        f"distressed sale at the median bid {m_d:.0%} of current value, {p_ns:.0%} chance of no sale",
-        f"困境出售，中位报价为处置时价值的 {m_d:.0%}，{p_ns:.0%} 的概率无法成交",
+        {"bid_median": m_d, "no_sale_probability": p_ns},
         float(p_mode["distressed"]),
         "distressed",
         m_d * (1.0 - p_ns),
@@ -1100,10 +1085,12 @@ def monte_carlo_row(mc: MonteCarloResult) -> dict:
     s = mc.summary()
     return {
         "scenario": "monte_carlo",
-        "description": f"Monte Carlo mean over {mc.paths:,} paths (seed {mc.seed}); "
-        f"95% LGD {s['lgd_95']:.1%}, 99% LGD {s['lgd_99']:.1%}",
-        "description_zh": f"蒙特卡洛模拟 {mc.paths:,} 条路径的均值（随机数种子 {mc.seed}）；"
-        f"95% 分位违约损失率 {s['lgd_95']:.1%}，99% 分位违约损失率 {s['lgd_99']:.1%}",
+        "basis": {
+            "paths": int(mc.paths),
+            "seed": int(mc.seed),
+            "lgd_95": float(s["lgd_95"]),
+            "lgd_99": float(s["lgd_99"]),
+        },
         "probability": 1.0,
         "gross_proceeds": float(mc.gross_proceeds.mean()),
         "costs": float(mc.costs.mean()),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ipvalue.report import _data as D
 from ipvalue.report import _labels as L
+from ipvalue.report.explain import with_texts
 
 __all__ = ["render_html", "build_context", "write_html", "profile_context", "profile_text"]
 
@@ -243,7 +244,7 @@ def build_context(
     L.check_lang(lang)
     from ipvalue.report import charts as C
 
-    a = assessment
+    a = with_texts(assessment, (lang,), keep_basis=False)  # the engine's codes and numbers, worded in lang
     s = a.summary
     df = a.patents
     ccy = str(s.get("currency") or a.loan.currency)

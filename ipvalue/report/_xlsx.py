@@ -19,6 +19,7 @@ import pandas as pd
 
 from ipvalue.report import _data as D
 from ipvalue.report import _labels as L
+from ipvalue.report.explain import with_texts
 
 __all__ = ["write_xlsx", "SHEETS", "MONEY_FORMAT", "PCT_FORMAT", "YEARS_FORMAT", "DATE_FORMAT"]
 
@@ -221,7 +222,7 @@ def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str, profile: An
     from openpyxl.styles import Font
 
     L.check_lang(lang)
-    a = assessment
+    a = with_texts(assessment, (lang,), keep_basis=False)  # the engine's codes and numbers, worded in lang
     s = a.summary
     wb = Workbook()
 

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipvalue.report.explain import with_texts
+
 __all__ = [
     "to_jsonable",
     "frame_records",
@@ -117,7 +119,13 @@ def valued_to_json(valued: pd.DataFrame) -> dict[str, Any]:
 
 
 def assessment_to_json(a: Any) -> dict[str, Any]:
-    """A :class:`~ipvalue.CollateralAssessment` as JSON (the draws go to :func:`draws_to_bytes` instead)."""
+    """A :class:`~ipvalue.CollateralAssessment` as JSON (the draws go to :func:`draws_to_bytes` instead).
+
+    The patents and the liquidation scenarios carry both the engine's ``haircut_basis`` / ``basis`` (codes and
+    numbers) and their wording in English and Chinese (``haircut_explanation`` / ``haircut_explanation_zh``,
+    ``description`` / ``description_zh``), as the service returned them before the basis existed.
+    """
+    a = with_texts(a)
     return {
         "summary": to_jsonable(dict(a.summary)),
         "patents": frame_records(a.patents),

@@ -418,6 +418,7 @@ def haircut_rows(p: dict[str, Any], lang: str) -> tuple[list[dict[str, Any]], li
     for col in p:
         if not col.startswith("haircut_") or col in (
             "haircut_total",
+            "haircut_basis",
             "haircut_explanation",
             "haircut_explanation_zh",
         ):

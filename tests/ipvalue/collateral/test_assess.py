@@ -16,6 +16,7 @@ from ipvalue.collateral import (
     RiskSharing,
     assess_collateral,
 )
+from ipvalue.report.explain import haircut_texts
 
 AS_OF = dt.date(2026, 6, 30)  # the date conftest.make_valued builds for
 BORROWER = "深圳市示例科技有限公司"
@@ -27,7 +28,7 @@ def test_end_to_end_contract(valued, loan):
     a = assess_collateral(valued, loan=loan, **FAST)
     assert isinstance(a, CollateralAssessment)
     assert list(a.patents.index) == list(valued.index)  # every patent, in input order
-    for c in ("eligible", "ineligible_reasons", "haircut_total", "collateral_value", "haircut_explanation"):
+    for c in ("eligible", "ineligible_reasons", "haircut_total", "collateral_value", "haircut_basis"):
         assert c in a.patents.columns
     for c in COMPONENTS:
         assert f"haircut_{c}" in a.patents.columns
@@ -99,14 +100,18 @@ def test_haircuts_compose_multiplicatively_then_cap(valued, loan):
     inv = (q["patent_type"] == "invention").to_numpy() & q["eligible"].to_numpy()
     assert q["cap_binding"][inv].all()
     np.testing.assert_allclose(q["collateral_value"][inv], 0.01 * q["value"][inv])
-    assert "cap 1% binding" in q["haircut_explanation"][inv].iloc[0]
+    assert "cap 1% binding" in haircut_texts(q, "en")[inv].iloc[0]
+    assert q["haircut_basis"][inv].iloc[0]["cap_binding"] is True
 
 
 def test_explanation_names_every_component(valued, loan):
     p = assess_collateral(valued, loan=loan, stress=False, **FAST).patents
-    text = p["haircut_explanation"].iloc[0]
+    text = haircut_texts(p, "en").iloc[0]
+    basis = p["haircut_basis"].iloc[0]
     for c in COMPONENTS:
         assert f"{c} " in text
+        assert basis[c]["value"] == p[f"haircut_{c}"].iloc[0]  # the basis carries the column's number
+        assert basis[c]["code"]
     assert f"{p['haircut_market'].iloc[0]:.1%}" in text
 
 
@@ -121,7 +126,8 @@ def test_ineligible_patents_contribute_nothing_but_stay(valued, loan):
     assert (
         p["ineligible_reasons"].iloc[0] == "LAPSED" and p["ineligible_reasons"].iloc[1] == "ALREADY_PLEDGED"
     )
-    assert p["haircut_explanation"].iloc[0].startswith("INELIGIBLE (LAPSED)")
+    assert haircut_texts(p, "en").iloc[0].startswith("INELIGIBLE (LAPSED)")
+    assert p["haircut_basis"].iloc[0]["ineligible"] == ["LAPSED"]
     assert a.summary["n_eligible"] == len(v) - 2 and "INELIGIBLE_PATENTS" in a.summary["flags"]
 
 

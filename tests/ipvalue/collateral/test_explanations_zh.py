@@ -1,7 +1,9 @@
-"""The Chinese texts of the collateral engine: haircut explanations, reason labels, scenario and shock notes.
+"""The Chinese texts of the collateral assessment: haircut explanations, reason labels, scenario and shock notes.
 
 A risk officer reading the Chinese report must see each haircut component named with its figure and what drove
 it, the cap by patent type, and why a patent is refused, all in Chinese, from the same numbers as the English text.
+The engine gives codes and numbers (``haircut_basis``, the scenarios' ``basis``); :mod:`ipvalue.report.explain`
+words them, and these tests read the worded texts.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from ipvalue.collateral import REASON_CODES, CollateralContext, assess_collatera
 from ipvalue.collateral._inputs import check_frame
 from ipvalue.collateral.eligibility import describe_reasons
 from ipvalue.collateral.haircut import (
-    COMPONENT_LABELS_ZH,
     COMPONENTS,
-    PATENT_TYPE_LABELS_ZH,
     basel_scaling_factor,
     compute_haircuts,
-    finish_explanations,
+    finish_haircut_basis,
 )
 from ipvalue.collateral.liquidation import LIQUIDATION_COLUMNS
 from ipvalue.collateral.stress import STRESS_SHOCKS, StressShock, run_stress
+from ipvalue.report.explain import COMPONENT_NAMES, PATENT_TYPE_NAMES, haircut_texts, with_texts
+
+COMPONENT_LABELS_ZH = {c: names["zh"] for c, names in COMPONENT_NAMES.items()}
+PATENT_TYPE_LABELS_ZH = {t: names["zh"] for t, names in PATENT_TYPE_NAMES.items()}
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH_WORDS = re.compile(
@@ -80,10 +84,13 @@ def hand_case():
 
 
 def _complete(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """The explanation as the kernel completes it once the book-level liquidity haircut (0 here) is known."""
+    """The basis as the kernel completes it once the book-level liquidity haircut (0 here) is known, worded."""
     full = pd.concat([frame[["patent_type"]], out], axis=1)
     full["binding_component"] = np.where(full["cap_binding"], "pledge_rate_cap", "market")
-    return finish_explanations(full, confidence=0.5)
+    done = finish_haircut_basis(full, confidence=0.5)
+    done["haircut_explanation"] = haircut_texts(done, "en")
+    done["haircut_explanation_zh"] = haircut_texts(done, "zh")
+    return done
 
 
 def test_hand_case_names_each_component_with_its_figure(hand_case):
@@ -117,7 +124,7 @@ def test_hand_case_names_each_component_with_its_figure(hand_case):
     assert "法律评分 80" in zh
     assert "剩余 10.0 年，贷款到期加处置期共 4.0 年" in zh
     assert "同族 100%，技术分类 H04L 100%，产品线 router 100%" in zh
-    assert "以其他币种估值" in zh
+    assert "以其他币种估值，汇率年波动率 6.2%，期限 1.50 年" in zh
     composed = 1 - np.prod([1 - h for h in hand.values()])
     assert f"综合折扣 {pct(composed)}" in zh
     # the cap by patent type: the composed haircut leaves less than 35%, so the engine must not bind the cap
@@ -182,18 +189,124 @@ def test_zero_and_half_ranges_say_so(hand_case):
         fx_rate=np.ones(3),
         currency_mismatch=np.zeros(3, dtype=bool),
     )
-    x1, x2, x3 = out["haircut_explanation_zh"]
+    x1, x2, x3 = haircut_texts(out, "zh")
+    e1, e2, e3 = haircut_texts(out, "en")
     s = math.log(2_000_000 / 800_000) / Z90
+    assert f"P05 is 0: upper-half P50-P95 log-sd {s:.2f}" in e1
+    assert "valuation 100.0% (P05 and P50 both 0, full haircut)" in e2
+    assert "(appraised value 0, no range)" in e3
+    for en, zh in ((e1, x1), (e2, x2), (e3, x3)):
+        assert numbers(en) == numbers(zh)
     assert f"P05 为 0，按 P50–P95 上半区间对数标准差 {s:.2f}" in x1
     assert "估值不确定性 100.0%（P05 与 P50 均为 0，全额折扣）" in x2
     assert "（评估价值为 0，无估值区间）" in x3
+
+
+# --------------------------------------------------------------------- the basis: codes and numbers, no words
+#: the texts the engine itself wrote for the hand case before the wording moved to the report (commit 523ff13,
+#: ``haircut.compute_haircuts`` + ``finish_explanations``); the report's wording of the basis must repeat them:
+#: every figure in them comes from the basis, so equal texts mean the numbers did not move. The one clause
+#: worded differently since is the Chinese currency clause, which now names the FX volatility and horizon as
+#: the English one always did.
+OLD_TEXTS = {
+    ("CN1001A", "en"): "valuation 19.0% (range log-sd 0.42 x k 0.50); market 68.5% (sigma 50%, drift -10%/y, "
+    "T=1.50y, q95%); legal 6.0% (legal score 80); life 29.1% (10.0y left vs 4.0y to maturity plus disposal); "
+    "concentration 18.8% (family 100%, class H04L 100%, line router 100% of pledged value); currency 11.7% "
+    "(valued in another currency, FX sigma 6.2%, T=1.50y); liquidity 0.0% (full recovery on 50% of the "
+    "liquidation paths at the maximum loan); composed 87.8%; cap 35% not binding (invention); binding: market; "
+    "collateral 12.2% of value",
+    (
+        "CN1001A",
+        "zh",
+    ): "估值不确定性 19.0%（P05–P95 区间对数标准差 0.42 × k 0.50）；持有期价格波动 68.5%（年波动率 "
+    "50%，漂移 -10%/年，重估间隔加处置期 1.50 年，95% 置信度）；法律风险 6.0%（法律评分 80）；剩余保护期 29.1%（剩余 "
+    "10.0 年，贷款到期加处置期共 4.0 年）；集中度 18.8%（占质押价值：同族 100%，技术分类 H04L 100%，产品线 router "
+    "100%）；币种错配 11.7%（以其他币种估值）；变现能力 0.0%（按最高贷款额放款时，50% 的清算路径可全额回收）；综合折扣 "
+    "87.8%；质押率上限 35%（发明专利）未生效；起决定作用：持有期价格波动；押品价值为评估价值的 12.2%",
+    ("CN1002B", "en"): "INELIGIBLE (LAPSED, FEES_UNPAID): collateral 0; valuation 30.0% (no p05-p95 range, "
+    "default haircut); market 61.5% (sigma 40%, drift -10%/y, T=1.50y, q95%); legal 30.0% (no legal score, full "
+    "legal haircut); life 100.0% (remaining life unknown); concentration 0.0% (family 0%, class unknown 0%, line "
+    "unknown 0% of pledged value); currency 0.0% (same currency); liquidity 0.0% (full recovery on 50% of the "
+    "liquidation paths at the maximum loan); composed 100.0%; cap 20% not binding (utility_model); binding: "
+    "market; collateral 0.0% of value",
+    (
+        "CN1002B",
+        "zh",
+    ): "不符合质押条件（未缴年费终止、年费未缴或处于滞纳期）：押品价值为 0；估值不确定性 30.0%（无 "
+    "P05–P95 估值区间，采用默认折扣）；持有期价格波动 61.5%（年波动率 40%，漂移 -10%/年，重估间隔加处置期 1.50 年，"
+    "95% 置信度）；法律风险 30.0%（无法律评分，按最高法律折扣）；剩余保护期 100.0%（剩余保护期不明）；集中度 0.0%（占"
+    "质押价值：同族 0%，技术分类 未知 0%，产品线 未知 0%）；币种错配 0.0%（与贷款币种相同）；变现能力 0.0%（按最高贷"
+    "款额放款时，50% 的清算路径可全额回收）；综合折扣 100.0%；质押率上限 20%（实用新型）未生效；起决定作用：持有期"
+    "价格波动；押品价值为评估价值的 0.0%",
+}
+
+
+def test_report_wording_repeats_the_engines_former_texts(hand_case):
+    _, _, out = hand_case
+    for (pid, lang), old in OLD_TEXTS.items():
+        new = out.loc[pid, "haircut_explanation_zh" if lang == "zh" else "haircut_explanation"]
+        if (pid, lang) == ("CN1001A", "zh"):
+            old = old.replace("（以其他币种估值）", "（以其他币种估值，汇率年波动率 6.2%，期限 1.50 年）")
+        assert new == old, (pid, lang)
+
+
+def test_basis_is_small_json_with_codes_and_numbers_only(hand_case):
+    import json
+
+    from ipvalue.collateral.haircut import BASIS_KEYS
+
+    _, pol, out = hand_case
+    for pid in out.index:
+        basis = out.loc[pid, "haircut_basis"]
+        assert tuple(basis) == BASIS_KEYS  # stable keys, in a stable order
+        text = json.dumps(basis, ensure_ascii=False, allow_nan=False)  # JSON as it is: no NaN, no infinity
+        assert not CJK.search(text), pid  # no words in either language
+        assert len(text) < 1500, len(text)
+        for c in COMPONENTS:
+            assert basis[c]["value"] == out.loc[pid, f"haircut_{c}"], (
+                pid,
+                c,
+            )  # the column's number, unrounded
+            assert isinstance(basis[c]["code"], str)
+        assert basis["pledge_rate"] == pytest.approx(1 - out.loc[pid, "haircut_total"], abs=1e-15)
+    a, b = out.loc["CN1001A", "haircut_basis"], out.loc["CN1002B", "haircut_basis"]
+    assert a["ineligible"] == [] and b["ineligible"] == ["LAPSED", "FEES_UNPAID"]
+    assert a["valuation"]["code"] == "range" and b["valuation"]["code"] == "no_range"
+    assert a["valuation"]["log_sd"] == pytest.approx(math.log(4) / (2 * Z90))
+    assert b["valuation"]["log_sd"] is None and b["legal"]["score"] is None and b["life"]["code"] == "unknown"
+    assert a["currency"] == {
+        "code": "mismatch",
+        "value": out.loc["CN1001A", "haircut_currency"],
+        "fx_volatility": 0.0619,
+        "horizon_years": pytest.approx((250 + 125 - 1) / 250),
+    }
+    assert a["market"]["code"] == pol["market_method"] == "lognormal_quantile"
+    assert a["cap"] == 0.35 and a["patent_type"] == "invention" and a["binding"] == "market"
+
+
+def test_every_numeric_column_is_the_same_as_before_the_wording_moved(valued, loan):
+    """Only text columns changed: each number equals one the former English text printed, at its rounding.
+
+    The former engine printed ``<component> <haircut to 0.1%>``, ``composed``, ``cap`` and ``collateral``
+    (pledge rate) from these columns; the report words the basis, which carries the columns' values unrounded.
+    """
+    a = assess_collateral(valued, loan=loan, paths=500, stress=False)
+    p = a.patents
+    en = haircut_texts(p, "en")
+    for pid in p.index:
+        for c in COMPONENTS:
+            assert f"{c} {pct(p.loc[pid, f'haircut_{c}'])} (" in en[pid]
+        assert en[pid].endswith(f"collateral {pct(1 - p.loc[pid, 'haircut_total'])} of value")
+    numeric = p.select_dtypes(include=["number", "bool"]).columns
+    assert not any("basis" in c or "explanation" in c for c in numeric)
+    assert "haircut_explanation" not in p.columns and "haircut_explanation_zh" not in p.columns
 
 
 # ------------------------------------------------------------------------------- same figures in both languages
 @pytest.mark.parametrize("policy", ["cn-bank-standard", "basel-internal", "conservative"])
 def test_chinese_and_english_carry_the_same_figures(make_frame, loan, policy):
     a = assess_collateral(make_frame(16, seed=5), loan=loan, policy=policy, paths=500, stress=False)
-    p = a.patents
+    p = with_texts(a).patents
     assert p["haircut_explanation_zh"].notna().all()
     for pid in p.index:
         en, zh = p.loc[pid, "haircut_explanation"], p.loc[pid, "haircut_explanation_zh"]
@@ -244,7 +357,7 @@ def test_every_reason_the_engine_raises_reaches_the_chinese_explanation(make_fra
     f.loc[f.index[3], "owner"] = "别的公司"
     f.loc[f.index[4], "fees_paid_through"] = pd.Timestamp("2020-01-01")
     a = assess_collateral(f, loan=loan, paths=200, stress=False)
-    p = a.patents
+    p = with_texts(a).patents
     refused = p.loc[~p["eligible"]]
     assert len(refused) >= 5
     for pid, row in refused.iterrows():
@@ -259,8 +372,9 @@ def test_every_reason_the_engine_raises_reaches_the_chinese_explanation(make_fra
 # ------------------------------------------------------------------------------------- liquidation and stress
 def test_liquidation_rows_have_chinese_descriptions(valued, loan):
     a = assess_collateral(valued, loan=loan, paths=1000, stress=False)
-    liq = a.liquidation
-    assert list(liq.columns) == list(LIQUIDATION_COLUMNS) and "description_zh" in liq.columns
+    assert list(a.liquidation.columns) == list(LIQUIDATION_COLUMNS) and "basis" in a.liquidation.columns
+    assert "description" not in a.liquidation.columns  # the engine gives codes and numbers, no words
+    liq = with_texts(a).liquidation
     pol = load_policy("cn-bank-standard")
     for _, r in liq.iterrows():
         assert CJK.search(r["description_zh"]), r["scenario"]

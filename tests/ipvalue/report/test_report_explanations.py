@@ -19,6 +19,7 @@ import pytest
 import ipvalue.report as R
 from ipvalue.report import _data as D
 from ipvalue.report import _labels as L
+from ipvalue.report import explain as E
 from ipvalue.report._html import build_context, render_html
 
 
@@ -86,8 +87,79 @@ def test_chinese_texts_are_not_haircut_components(fx):
 
 def test_engine_component_names_match_the_report_labels():
     haircut = importlib.import_module("ipvalue.collateral.haircut")
-    for c in haircut.COMPONENTS:
-        assert L.COMPONENTS[c]["zh"].startswith(haircut.COMPONENT_LABELS_ZH[c]), c
+    for c in haircut.COMPONENTS:  # every component the engine composes is named in both languages
+        assert L.COMPONENTS[c]["zh"].startswith(E.COMPONENT_NAMES[c]["zh"]), c
+        assert E.COMPONENT_NAMES[c]["en"] == c  # the English text names the column's component
+    assert set(E.PATENT_TYPE_NAMES) == set(L.PATENT_TYPES)
+
+
+# ---------------------------------------------------------------------- the engine's basis, worded by the report
+def _with_basis(fx):
+    """The fixture assessment with the basis a real engine run gives, and no stored text at all."""
+    from dataclasses import replace
+
+    import ipvalue as iv
+    from ipvalue.demo import load_demo
+
+    portfolio, loan, as_of = load_demo()
+    real = iv.assess_collateral(
+        iv.value_portfolio(portfolio, as_of=as_of, rng=0), loan=loan, paths=300, stress=False
+    )
+    a = fx.make_assessment()
+    return replace(
+        a, patents=real.patents, liquidation=real.liquidation, summary=real.summary, loan=real.loan
+    )
+
+
+def test_the_engine_gives_no_words_and_each_report_language_words_its_basis(fx):
+    a = _with_basis(fx)
+    for frame in (a.patents, a.liquidation):
+        assert not any("explanation" in str(c) or "description" in str(c) for c in frame.columns)
+    zh_texts, en_texts = E.haircut_texts(a.patents, "zh"), E.haircut_texts(a.patents, "en")
+    zh_page, en_page = render_html(a, lang="zh", dpi=30), render_html(a, lang="en", dpi=30)
+    for pid in a.patents.index:  # every patent explained, every component named, one language per report
+        zh, en = zh_texts[pid], en_texts[pid]
+        assert html.escape(zh) in zh_page and html.escape(en) not in zh_page, pid
+        assert html.escape(en) in en_page and html.escape(zh) not in en_page, pid
+        for c in importlib.import_module("ipvalue.collateral.haircut").COMPONENTS:
+            assert f"{E.COMPONENT_NAMES[c]['zh']} " in zh and f"{c} " in en, (pid, c)
+    for lang, page in (("zh", zh_page), ("en", en_page)):
+        for text in E.scenario_texts(a.liquidation, lang):
+            assert text and text in html.unescape(page)
+    assert "haircut_basis" not in zh_page and "bid_median" not in zh_page  # the basis itself is not shown
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_workbook_words_the_basis_and_hides_it(fx, lang):
+    import openpyxl
+
+    a = _with_basis(fx)
+    wb = openpyxl.load_workbook(io.BytesIO(R.to_bytes(a, "xlsx", lang=lang)))
+    rows = list(wb["Patents"].iter_rows(values_only=True))
+    head = list(rows[0])
+    assert "haircut_basis" not in head and L.label("haircut_basis", lang, L.COLUMNS) not in head
+    j = head.index(L.label("haircut_explanation", lang, L.COLUMNS))
+    assert [r[j] for r in rows[1:]] == E.haircut_texts(a.patents, lang).tolist()
+    rows = list(wb["Liquidation"].iter_rows(values_only=True))
+    j = list(rows[0]).index(L.label("description", lang, L.COLUMNS))
+    assert [r[j] for r in rows[1:]] == E.scenario_texts(a.liquidation, lang).tolist()
+
+
+def test_json_round_trip_keeps_the_basis_and_the_service_texts(fx):
+    import json
+
+    serialize = importlib.import_module("ipvalue.report.assessment_json")
+    a = _with_basis(fx)
+    doc = json.loads(json.dumps(serialize.assessment_to_json(a), allow_nan=False))
+    first = doc["patents"][0]
+    assert first["haircut_basis"]["valuation"]["code"] and first["haircut_basis"]["pledge_rate"] is not None
+    # the service returns the English and Chinese wording as before the basis existed
+    assert first["haircut_explanation"] == E.haircut_texts(a.patents, "en").iloc[0]
+    assert first["haircut_explanation_zh"] == E.haircut_texts(a.patents, "zh").iloc[0]
+    assert doc["liquidation"][0]["description"] == E.scenario_texts(a.liquidation, "en").iloc[0]
+    back = serialize.assessment_from_json(doc)
+    assert E.haircut_texts(back.patents, "zh").tolist() == E.haircut_texts(a.patents, "zh").tolist()
+    assert E.scenario_texts(back.liquidation, "en").tolist() == E.scenario_texts(a.liquidation, "en").tolist()
 
 
 # ------------------------------------------------------------------------------------------------------ HTML
