@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,12 +26,14 @@ from ipvalue.service.jobs import JobRunner, WorkPool, kill_report_children
 from ipvalue.service.pipeline import Pipeline, make_fetch
 from ipvalue.service.routes import PUBLIC_PATHS, register_routes
 from ipvalue.service.settings import ServiceSettings
-from ipvalue.service.store import AssessmentRepository, SQLiteAssessmentStore, StoreUnavailable
+from ipvalue.service.store import AssessmentRepository, SQLiteAssessmentStore, StoreUnavailable, open_store
 from ipvalue.service.store.audit import AuditSigner
+from ipvalue.service.store.protocol import AlertOutbox
+from ipvalue.service.webhooks import WebhookDispatcher
 from ipvalue.web import PREFIX as WEB_PREFIX
 from ipvalue.web import build_workbench
 
-__all__ = ["build_app", "Services"]
+__all__ = ["build_app", "app_from_env", "SETTINGS_ENV", "Services"]
 
 log = logging.getLogger("ipvalue.service")
 
@@ -174,25 +179,33 @@ class Services:
         self._store = store
         self._own_store = store is None
         self._jobs: JobRunner | None = None
+        self._webhooks: WebhookDispatcher | None = None
         self._policy_names: list[str] | None = None
         self._lock = threading.Lock()
+        self._probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvalue-store-probe")
+        self._probed: tuple[float, dict[str, Any]] | None = None
 
     @property
     def store(self) -> AssessmentRepository:
-        """The store (SQLite at ``settings.db_path`` with the audit signer, unless one was given)."""
+        """The store (PostgreSQL at ``settings.db_url`` or SQLite at ``db_path``, with the audit signer)."""
         with self._lock:
             if self._store is None:
                 s = self.settings
                 signer = AuditSigner.from_key_file(
                     s.audit_key_path(), s.audit_anchor_path(), s.audit_checkpoint_every
                 )
-                self._store = SQLiteAssessmentStore(
-                    s.db_path,
-                    synchronous=s.sqlite_synchronous,
-                    busy_timeout_ms=s.sqlite_busy_timeout_ms,
-                    signer=signer,
-                    max_pages=s.sqlite_max_pages,
-                )
+                if s.db_url is not None:
+                    self._store = open_store(
+                        s.db_url, migrate=s.db_migrate, signer=signer, max_size=s.db_pool_size
+                    )
+                else:
+                    self._store = SQLiteAssessmentStore(
+                        s.db_path,
+                        synchronous=s.sqlite_synchronous,
+                        busy_timeout_ms=s.sqlite_busy_timeout_ms,
+                        signer=signer,
+                        max_pages=s.sqlite_max_pages,
+                    )
             return self._store
 
     @property
@@ -212,6 +225,60 @@ class Services:
                 )
             return self._jobs
 
+    @property
+    def outbox(self) -> AlertOutbox | None:
+        """The store as an alert outbox (``None`` for a store that keeps no webhooks)."""
+        store = self.store
+        return store if isinstance(store, AlertOutbox) else None
+
+    def start_webhooks(self) -> None:
+        """Start this process's webhook dispatcher (when the store keeps webhooks)."""
+        outbox = self.outbox
+        if outbox is None:
+            return
+        s = self.settings
+        owner = self.jobs.owner  # outside the lock: the jobs property takes it
+        with self._lock:
+            if self._webhooks is None:
+                self._webhooks = WebhookDispatcher(
+                    outbox,
+                    owner,
+                    timeout_s=s.webhook_timeout_s,
+                    max_backoff_s=s.webhook_max_backoff_s,
+                    poll_s=s.webhook_poll_s,
+                )
+                self._webhooks.start()
+
+    def wake_webhooks(self) -> None:
+        """Send new deliveries now rather than at the next poll."""
+        if self._webhooks is not None:
+            self._webhooks.wake()
+
+    async def store_health(self) -> dict[str, Any]:
+        """The store's reachability and schema version (for the health and readiness routes).
+
+        Probed on a thread of its own, at most once a second and never for longer than 2 s, so a health check
+        waits neither behind requests nor on a dead database.
+        """
+        now = time.monotonic()
+        if self._probed is not None and now - self._probed[0] < 1.0:
+            return self._probed[1]
+        from ipvalue.service.store.migrations import latest_version
+
+        try:
+            fut = self._probe.submit(lambda: self.store.health())
+            result: dict[str, Any] = await asyncio.wait_for(asyncio.wrap_future(fut), timeout=2.0)
+        except Exception as exc:  # noqa: BLE001 - the store could not even be opened, or the probe hung
+            result = {
+                "backend": "postgresql" if self.settings.db_url else "sqlite",
+                "reachable": False,
+                "schema_version": None,
+                "expected_schema_version": latest_version(),
+                "error": type(exc).__name__,
+            }
+        self._probed = (now, result)
+        return result
+
     def policy_names(self) -> list[str]:
         """Known policy names (read once: the presets ship with the package)."""
         if self._policy_names is None:
@@ -223,6 +290,9 @@ class Services:
         self.shutting_down = True
         if self._jobs is not None:
             self._jobs.stop()
+        if self._webhooks is not None:
+            self._webhooks.stop()
+        self._probe.shutdown(wait=False, cancel_futures=True)
         drained = self.pool.close(self.settings.shutdown_grace_s)
         kill_report_children()
         if self._store is not None:
@@ -267,6 +337,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.jobs.start()
+        services.start_webhooks()
         try:
             yield
         finally:
@@ -342,3 +413,19 @@ def build_app(
             allow_credentials=False,
         )
     return app
+
+
+#: the environment variable carrying a worker process's settings (JSON) under ``ipvalue serve --workers N``
+SETTINGS_ENV = "IPVALUE_SERVICE_SETTINGS"
+
+
+def app_from_env() -> FastAPI:
+    """The app one worker process of ``ipvalue serve --workers N`` builds (uvicorn's factory).
+
+    Settings come from :data:`SETTINGS_ENV` (JSON written by the parent), else from ``IPVALUE_*`` variables.
+    """
+    import os
+
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = ServiceSettings.model_validate_json(raw) if raw else ServiceSettings.from_env()
+    return build_app(settings)

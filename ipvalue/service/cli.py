@@ -29,8 +29,19 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     db: Annotated[
-        Path, typer.Option(help="SQLite file for assessments and the audit log.", envvar="IPVALUE_DB")
-    ] = Path("ipvalue-service.db"),
+        str,
+        typer.Option(
+            help="SQLite file for assessments and the audit log, or a postgresql://user:pw@host:port/db URL "
+            "(several processes and hosts on one database; then --audit-key-file is required).",
+            envvar="IPVALUE_DB",
+        ),
+    ] = "ipvalue-service.db",
+    workers: Annotated[
+        int, typer.Option(help="Server processes on this port (each with its job runner and webhook sender).")
+    ] = 1,
+    migrate: Annotated[
+        bool, typer.Option(help="Apply missing schema migrations at start (PostgreSQL needs an owner role).")
+    ] = False,
     keys_file: Annotated[
         Path | None,
         typer.Option(
@@ -111,12 +122,19 @@ def serve_command(
         return
 
     from ipvalue.service.app import build_app
+    from ipvalue.service.store.postgres import is_postgres_url
 
+    if workers < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--workers")
     overrides: dict[str, object] = {
-        "db_path": db,
         "job_workers": job_workers,
         "shutdown_grace_s": shutdown_grace,
+        "db_migrate": migrate,
     }
+    if is_postgres_url(db):
+        overrides["db_url"] = db
+    else:
+        overrides["db_path"] = Path(db)
     for name, value in (
         ("api_keys_file", keys_file),
         ("job_threshold", job_threshold),
@@ -131,7 +149,41 @@ def serve_command(
     settings = ServiceSettings.from_env(None, **overrides)
     if not settings.api_keys and settings.api_keys_file is None:
         typer.echo("warning: no API keys configured; every authenticated endpoint will answer 401", err=True)
+    if workers > 1:
+        run_workers(settings, host, port, workers, log_level)
+        return
     run_server(build_app(settings), host, port, settings.shutdown_grace_s, log_level)
+
+
+def run_workers(settings: Any, host: str, port: int, workers: int, log_level: str = "info") -> None:
+    """Serve with ``workers`` processes sharing one listening socket (uvicorn's supervisor).
+
+    Each process builds its own app from ``settings`` (passed in ``IPVALUE_SERVICE_SETTINGS``): its own store
+    connections, job runner and webhook sender; jobs and deliveries are shared through the database's leases.
+    The store is opened (and, with ``--migrate``, migrated) once here first, so a wrong database or schema
+    ends the command with one line instead of N failing workers.
+    """
+    import os
+
+    import uvicorn
+
+    from ipvalue.service.app import SETTINGS_ENV
+    from ipvalue.service.store import open_store
+
+    probe = open_store(settings.database, migrate=settings.db_migrate or None)
+    probe.close()
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run(
+        "ipvalue.service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
+    )
 
 
 def run_server(app: Any, host: str, port: int, grace_s: float, log_level: str = "info") -> None:

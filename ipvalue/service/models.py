@@ -34,6 +34,11 @@ __all__ = [
     "MonitorOut",
     "AuditTrail",
     "ReplayOut",
+    "StoreHealth",
+    "WebhookIn",
+    "WebhookOut",
+    "WebhookList",
+    "DeliveryLog",
 ]
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -448,11 +453,22 @@ class PolicyList(BaseModel):
     policies: list[dict[str, Any]]
 
 
+class StoreHealth(BaseModel):
+    """Whether the store answers, and its schema version against the one this release needs."""
+
+    backend: str
+    reachable: bool
+    schema_version: int | None
+    expected_schema_version: int
+    error: str | None = None
+
+
 class Health(BaseModel):
-    """Liveness and version."""
+    """Liveness and version, and the store's reachability and schema version."""
 
     status: Literal["ok"]
     version: str
+    store: StoreHealth | None = None
 
 
 class Readiness(BaseModel):
@@ -462,6 +478,7 @@ class Readiness(BaseModel):
     reasons: list[str]
     in_flight: int
     capacity: int
+    store: StoreHealth | None = None
 
 
 class MonitorEventOut(BaseModel):
@@ -487,6 +504,9 @@ class MonitorOut(BaseModel):
     coverage_ratio: float | None
     coverage_trigger: float | None
     output_hash: str
+    alert_id: str | None = Field(
+        default=None, description="set when the run raised an alert (pushed to the key's webhooks)"
+    )
 
 
 class AuditEntryOut(BaseModel):
@@ -523,3 +543,60 @@ class ReplayOut(BaseModel):
     replayed_output_hash: str
     stored_version: str
     current_version: str
+
+
+class WebhookIn(BaseModel):
+    """Register a URL to receive this key's monitoring alerts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2000, pattern=r"^https?://[^\s]+$", description="http(s) URL receiving POSTs")
+
+
+class WebhookOut(BaseModel):
+    """A webhook subscription (``secret`` only in the answer that created it)."""
+
+    id: str
+    url: str
+    created_at: str
+    secret: str | None = Field(
+        default=None, description="HMAC key of the signatures: shown once, at registration"
+    )
+
+
+class WebhookList(BaseModel):
+    """The key's active subscriptions."""
+
+    webhooks: list[WebhookOut]
+
+
+class DeliveryAttemptOut(BaseModel):
+    """One attempt to deliver an alert."""
+
+    attempt: int
+    at: str
+    worker: str
+    outcome: Literal["delivered", "http_error", "timeout", "connection_error"]
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+class DeliveryOut(BaseModel):
+    """One alert to one subscription, with every attempt."""
+
+    id: str
+    webhook_id: str
+    alert_id: str
+    created_at: str
+    status: Literal["pending", "delivered"]
+    attempts: int
+    delivered_at: str | None
+    last_error: str | None
+    attempts_log: list[DeliveryAttemptOut]
+
+
+class DeliveryLog(BaseModel):
+    """The delivery log of the key's webhooks."""
+
+    deliveries: list[DeliveryOut]

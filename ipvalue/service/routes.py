@@ -26,6 +26,7 @@ from ipvalue.service.models import (
     AssessmentOut,
     AssessmentRequest,
     AuditTrail,
+    DeliveryLog,
     ErrorOut,
     Health,
     JobOut,
@@ -38,6 +39,9 @@ from ipvalue.service.models import (
     ReplayOut,
     ValuationOut,
     ValuationRequest,
+    WebhookIn,
+    WebhookList,
+    WebhookOut,
 )
 from ipvalue.service.pipeline import (
     as_input_error,
@@ -57,6 +61,8 @@ from ipvalue.service.store import (
     result_hash,
     sha256_json,
 )
+from ipvalue.service.store.protocol import AlertOutbox
+from ipvalue.service.webhooks import ALERT_LEVELS, alert_payload
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipvalue.service.app import Services
@@ -389,19 +395,26 @@ def _monitor(svc: Services, rec: AssessmentRecord, body: MonitorRequest, key: Ap
     report = _run_monitor(svc, rec, body)
     out = {"assessment_id": rec.id, **report}
     out["output_hash"] = sha256_json(report)
-    svc.store.append_audit(
-        AuditEntry(
-            action="monitor.run",
-            who=key.id,
-            record_id=rec.id,
-            input_hash=sha256_json(body.model_dump(mode="json")),
-            output_hash=out["output_hash"],
-            version=__version__,
-            policy=rec.policy,
-            seed=rec.seed,
-            details={"level": report["level"], "n_events": len(report["events"])},
-        )
+    entry = AuditEntry(
+        action="monitor.run",
+        who=key.id,
+        record_id=rec.id,
+        input_hash=sha256_json(body.model_dump(mode="json")),
+        output_hash=out["output_hash"],
+        version=__version__,
+        policy=rec.policy,
+        seed=rec.seed,
+        details={"level": report["level"], "n_events": len(report["events"])},
     )
+    outbox = svc.outbox
+    if outbox is not None and report["level"] in ALERT_LEVELS and report["events"]:
+        # the alert, its deliveries to the pledging key's webhooks and the audit entry: one transaction
+        out["alert_id"], _ = outbox.record_alert(
+            rec.key_id, rec.id, alert_payload(rec.id, rec.key_id, report), entry
+        )
+        svc.wake_webhooks()
+    else:
+        svc.store.append_audit(entry)
     return out
 
 
@@ -513,10 +526,16 @@ def _profile(svc: Services, key: ApiKey, payload: dict[str, Any], n_patents: int
 
 def register_routes(app: FastAPI) -> None:
     """Add the ``/v1`` routes to ``app`` (whose ``state.services`` holds a :class:`~ipvalue.service.app.Services`)."""
+    _register_webhook_routes(app)
 
-    @app.get("/v1/health", response_model=Health, tags=["service"], summary="Liveness and version (no key)")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+    @app.get(
+        "/v1/health",
+        response_model=Health,
+        tags=["service"],
+        summary="Liveness, version, and the store's reachability and schema version (no key)",
+    )
+    async def health(request: Request) -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "store": await _services(request).store_health()}
 
     @app.get(
         "/v1/ready",
@@ -535,15 +554,17 @@ def register_routes(app: FastAPI) -> None:
             reasons.append("shutting down")
         if pool.in_flight >= pool.capacity:
             reasons.append("work queue full")
-        try:
-            svc.store.get("ready-probe")
-        except Exception:  # noqa: BLE001 - any store failure means not ready
+        store = await svc.store_health()
+        if not store["reachable"]:
             reasons.append("store not available")
+        elif store["schema_version"] != store["expected_schema_version"]:
+            reasons.append("store schema version differs from this release's")
         body = {
             "status": "ready" if not reasons else "not_ready",
             "reasons": reasons,
             "in_flight": pool.in_flight,
             "capacity": pool.capacity,
+            "store": store,
         }
         headers = {} if not reasons else {"Retry-After": str(svc.settings.retry_after_s)}
         return JSONResponse(body, status_code=200 if not reasons else 503, headers=headers)
@@ -766,3 +787,60 @@ def register_routes(app: FastAPI) -> None:
         if rec is None:
             raise ApiError(404, "not_found", "no job with that id")
         return JSONResponse(_job_body(rec))
+
+
+def _outbox(request: Request) -> AlertOutbox:
+    outbox = _services(request).outbox
+    if outbox is None:
+        raise ApiError(501, "not_available", "this server's store keeps no webhooks")
+    return outbox
+
+
+def _register_webhook_routes(app: FastAPI) -> None:
+    """``/v1/webhooks``: subscriptions of the calling key and their delivery log."""
+
+    @app.post(
+        "/v1/webhooks",
+        response_model=WebhookOut,
+        status_code=201,
+        tags=["webhooks"],
+        responses=_ERRORS,
+        summary="Receive this key's monitoring alerts at a URL (signed; the secret is shown once)",
+    )
+    def add_webhook(request: Request, body: WebhookIn, key: WriteKey) -> dict[str, Any]:
+        hook = _outbox(request).add_webhook(key.id, body.url)
+        return {k: hook[k] for k in ("id", "url", "created_at", "secret")}
+
+    @app.get(
+        "/v1/webhooks",
+        response_model=WebhookList,
+        tags=["webhooks"],
+        responses=_ERRORS,
+        summary="This key's webhooks",
+    )
+    def list_webhooks(request: Request, key: ReadKey) -> dict[str, Any]:
+        return {"webhooks": _outbox(request).webhooks(key.id)}
+
+    @app.delete(
+        "/v1/webhooks/{webhook_id}",
+        status_code=204,
+        tags=["webhooks"],
+        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        summary="Stop a webhook (its delivery log is kept)",
+    )
+    def remove_webhook(request: Request, webhook_id: str, key: WriteKey) -> Response:
+        if not _outbox(request).remove_webhook(key.id, webhook_id[:100]):
+            raise ApiError(404, "not_found", "no active webhook with that id for this key")
+        return Response(status_code=204)
+
+    @app.get(
+        "/v1/webhooks/deliveries",
+        response_model=DeliveryLog,
+        tags=["webhooks"],
+        responses=_ERRORS,
+        summary="The delivery log: every alert sent to this key's webhooks, with each attempt",
+    )
+    def deliveries(
+        request: Request, key: ReadKey, webhook_id: Annotated[str | None, Query(max_length=100)] = None
+    ) -> dict[str, Any]:
+        return {"deliveries": _outbox(request).deliveries(key.id, webhook_id)}

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ipvalue.service.auth import ApiKey, load_keys_file, new_api_key, verify_api_key
 
@@ -82,6 +82,20 @@ class ServiceSettings(BaseModel):
         Cap on the database size in pages (SQLite ``max_page_count``); a full database answers 503.
     retry_after_s : int
         ``Retry-After`` sent with every 503.
+    db_url : str, optional
+        A ``postgresql://`` URL: the store is that PostgreSQL database (``db_path`` is then unused) and
+        ``audit_key_file`` must be given (every instance signs with the same key).
+    db_pool_size : int
+        Connections to PostgreSQL each process keeps at most.
+    db_migrate : bool
+        Apply missing schema migrations when the service starts (PostgreSQL: needs a role that may create
+        tables; by default the schema version is only checked, see ``ipvalue store migrate``).
+    webhook_timeout_s : float
+        How long a webhook receiver has to answer one delivery (a timeout is retried).
+    webhook_max_backoff_s : float
+        Longest wait between two attempts of one delivery (the backoff doubles up to it; retries never stop).
+    webhook_poll_s : float
+        How often each process looks for deliveries that are due.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -116,6 +130,12 @@ class ServiceSettings(BaseModel):
     sqlite_busy_timeout_ms: int = Field(default=2_000, ge=0)
     sqlite_max_pages: int | None = Field(default=None, ge=16)
     retry_after_s: int = Field(default=2, ge=1)
+    db_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    db_pool_size: int = Field(default=8, ge=1, le=200)
+    db_migrate: bool = False
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_backoff_s: float = Field(default=300.0, ge=1)
+    webhook_poll_s: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("cors_origins")
     @classmethod
@@ -128,7 +148,7 @@ class ServiceSettings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:
         """Settings from ``IPVALUE_*`` environment variables, then ``overrides``.
 
-        ``IPVALUE_DB`` (path), ``IPVALUE_API_KEYS_FILE`` (keys file), ``IPVALUE_API_KEYS`` (the same JSON inline),
+        ``IPVALUE_DB`` (path, or ``postgresql://`` URL), ``IPVALUE_API_KEYS_FILE`` (keys file), ``IPVALUE_API_KEYS`` (the same JSON inline),
         ``IPVALUE_MAX_BODY_BYTES``, ``IPVALUE_MAX_PATENTS``, ``IPVALUE_JOB_THRESHOLD``, ``IPVALUE_JOB_WORKERS``,
         ``IPVALUE_CORS_ORIGINS`` (comma-separated), ``IPVALUE_SQLITE_SYNCHRONOUS``, ``IPVALUE_FETCH_SOURCES``
         (comma-separated), ``IPVALUE_FETCH_CACHE``, ``IPVALUE_FETCH_BASE_URLS`` (JSON object),
@@ -137,7 +157,9 @@ class ServiceSettings(BaseModel):
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        if env.get("IPVALUE_DB"):
+        if env.get("IPVALUE_DB", "").startswith(("postgresql://", "postgres://")):
+            values["db_url"] = env["IPVALUE_DB"]
+        elif env.get("IPVALUE_DB"):
             values["db_path"] = Path(env["IPVALUE_DB"])
         keys: list[ApiKey] = []
         if env.get("IPVALUE_API_KEYS_FILE"):
@@ -180,10 +202,29 @@ class ServiceSettings(BaseModel):
         values.update(overrides)
         return cls.model_validate(values)
 
+    @model_validator(mode="after")
+    def _server_store_needs_a_key_file(self) -> ServiceSettings:
+        if self.db_url is not None and self.audit_key_file is None:
+            raise ValueError(
+                "with a PostgreSQL database give audit_key_file (--audit-key-file): every instance signs the "
+                "audit trail with the same key, kept outside the database"
+            )
+        return self
+
+    @property
+    def database(self) -> str:
+        """Where the store is: the PostgreSQL URL, or the SQLite path."""
+        return self.db_url or str(self.db_path)
+
     def audit_key_path(self) -> Path:
         """The audit key file (``audit_key_file`` or ``<db>.audit-key``)."""
         return self.audit_key_file or self.db_path.with_name(self.db_path.name + ".audit-key")
 
     def audit_anchor_path(self) -> Path:
-        """The checkpoint file (``audit_anchor_file`` or ``<db>.audit-anchor.jsonl``)."""
-        return self.audit_anchor_file or self.db_path.with_name(self.db_path.name + ".audit-anchor.jsonl")
+        """The checkpoint file: ``audit_anchor_file``, else next to the database (or the key file)."""
+        if self.audit_anchor_file is not None:
+            return self.audit_anchor_file
+        if self.db_url is not None:
+            key = self.audit_key_path()
+            return key.with_name(key.name + ".anchor.jsonl")
+        return self.db_path.with_name(self.db_path.name + ".audit-anchor.jsonl")
