@@ -9,10 +9,12 @@ mapping of the same shape, or a :class:`Policy`.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -218,6 +220,7 @@ class Policy:
         }
 
 
+@functools.cache
 def _preset_files() -> dict[str, str]:
     out = {}
     for entry in resources.files("ipvalue.data").iterdir():
@@ -225,6 +228,13 @@ def _preset_files() -> dict[str, str]:
         if n.startswith("policy_") and n.endswith(".json"):
             out[n[len("policy_") : -len(".json")].replace("_", "-")] = n
     return out
+
+
+@functools.cache
+def _preset(name: str) -> Policy:
+    """The bundled preset ``name``, read and validated once per process."""
+    text = resources.files("ipvalue.data").joinpath(_preset_files()[name]).read_text(encoding="utf-8")
+    return _from_mapping(json.loads(text), origin=name)
 
 
 def list_policies() -> list[str]:
@@ -310,8 +320,9 @@ def load_policy(policy: str | Path | Mapping[str, Any] | Policy = "cn-bank-stand
         )
     presets = _preset_files()
     if isinstance(policy, str) and policy in presets:
-        text = resources.files("ipvalue.data").joinpath(presets[policy]).read_text(encoding="utf-8")
-        return _from_mapping(json.loads(text), origin=policy)
+        # parsed once per process; each caller gets its own copy of the parameter values
+        cached = _preset(policy)
+        return replace(cached, values=copy.deepcopy(cached.values))
     path = Path(policy)
     if path.suffix.lower() == ".json" and path.is_file():
         try:

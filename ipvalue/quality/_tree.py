@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -264,6 +265,12 @@ def _check_sums(
     check_sibling_sums(groups, weights, label, top="the dimensions")
 
 
+@functools.cache
+def _packaged_text(name: str) -> str:
+    """The text of the packaged ``ipvalue/data/<name>``, read once per process."""
+    return resources.files("ipvalue").joinpath("data", name).read_text(encoding="utf-8")
+
+
 def read_json_file(
     path: str | Path | None,
     *,
@@ -277,7 +284,7 @@ def read_json_file(
     object raises ``error(message)``; ``what`` names the file's kind in the message.
     """
     if path is None:
-        text = resources.files("ipvalue").joinpath("data", default_file).read_text(encoding="utf-8")
+        text = _packaged_text(default_file)
         origin = f"ipvalue/data/{default_file}"
     else:
         p = Path(path)

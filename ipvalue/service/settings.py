@@ -51,7 +51,9 @@ class ServiceSettings(BaseModel):
     api_keys_file : Path, optional
         Keys file re-read when it changes (keys added or revoked without a restart).
     compute_workers : int
-        Threads running assessments, valuations, replays, monitoring and reports (the bounded executor).
+        Threads running assessments, valuations, replays, monitoring and reports (the bounded executor); by
+        default one per core of the machine (``os.cpu_count()``), so the pipeline runs off the event loop on
+        every core (numpy releases the GIL in the Monte Carlo).
     queue_limit : int
         Requests that may wait for a compute worker; beyond, 503 with ``Retry-After``.
     max_draws, max_draw_cells : int
@@ -113,7 +115,7 @@ class ServiceSettings(BaseModel):
     fetch_cache: Path | None = None
     fetch_base_urls: dict[str, str] = Field(default_factory=dict)
     api_keys_file: Path | None = None
-    compute_workers: int = Field(default=2, ge=1, le=64)
+    compute_workers: int = Field(default_factory=lambda: min(64, max(1, os.cpu_count() or 1)), ge=1, le=64)
     queue_limit: int = Field(default=16, ge=0, le=10_000)
     max_draws: int = Field(default=20_000, ge=0)
     max_draw_cells: int = Field(default=20_000_000, ge=0)

@@ -165,3 +165,12 @@ def test_replace_validates_and_records_the_reason():
     assert pol["obsolescence_rate"] == 0.10  # the original is untouched
     with pytest.raises(PolicyError):
         pol.replace("x", quantile=2.0)
+
+
+def test_a_preset_is_read_once_and_each_caller_gets_its_own_values():
+    first = load_policy("cn-bank-standard")
+    first.values["appraisal_fee"] = 0.99  # a caller changing its copy
+    second = load_policy("cn-bank-standard")
+    assert second["appraisal_fee"] != 0.99
+    assert second.to_dict() == load_policy("cn-bank-standard").to_dict()
+    assert second.values is not load_policy("cn-bank-standard").values

@@ -191,3 +191,11 @@ def test_monitor_all_assessments_for_a_scheduler(tmp_path):
     )
     assert ok.exit_code == 1  # the second portfolio's facts are missing: a warning, not silence
     assert {e["code"] for e in json.loads(ok.stdout)["assessments"][1]["events"]} == {"FACTS_UNAVAILABLE"}
+
+
+def test_compute_workers_default_to_the_cores():
+    import os
+
+    from ipvalue.service.settings import ServiceSettings
+
+    assert ServiceSettings().compute_workers == min(64, max(1, os.cpu_count() or 1))
