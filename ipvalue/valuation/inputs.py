@@ -142,6 +142,9 @@ def read_inputs(
         Receives the notes of defaults taken for missing columns.
     """
     frame = portfolio.copy(deep=False)  # copy-on-write: the caller's frame is never modified
+    # pandas deep-copies attrs on most operations: the working frame carries none (the result gets the caller's
+    # attrs and the provenance once, at the end)
+    frame.attrs = {}
     ids = patent_ids(frame)
     check_unique_ids(ids, error=ValuationInputError)
     problems: list[tuple[str, str, str]] = []

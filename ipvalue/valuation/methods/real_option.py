@@ -960,7 +960,7 @@ def deferral_lattice(
     volatility: np.ndarray,
     *,
     steps: int = 100,
-    block: int = 20_000,
+    block: int = 512,
 ) -> np.ndarray:
     """The deferral option with early exercise on a Cox-Ross-Rubinstein lattice, leakage ``1 / years``.
 
@@ -989,7 +989,9 @@ def deferral_lattice(
     t = np.asarray(years, dtype=float)
     v = np.asarray(volatility, dtype=float)
     out = np.empty(s.shape)
-    j = np.arange(steps + 1, dtype=float)
+    # node j of level i has spot S u^(2j - i): the powers u^e, e = -steps..steps, are taken once per patent and
+    # level i reads every other one of e = -i..i (the same exp of the same product as computing them per level)
+    e = np.arange(-steps, steps + 1, dtype=float)
     for start in range(0, s.size, block):
         sl = slice(start, start + block)
         dt = t[sl, None] / steps
@@ -997,14 +999,23 @@ def deferral_lattice(
         up = np.exp(v[sl, None] * np.sqrt(dt))
         pu = (np.exp((rate - q) * dt) - 1.0 / up) / (up - 1.0 / up)
         pu = np.clip(pu, 0.0, 1.0)
+        pd_ = 1.0 - pu
         disc = np.exp(-rate * dt)
         log_u = np.log(up)
-        # level `steps`: node j has S u^(2j - steps)
-        val = np.maximum(s[sl, None] * np.exp((2.0 * j[None, :] - steps) * log_u) - k[sl, None], 0.0)
+        spot = s[sl, None] * np.exp(e[None, :] * log_u)  # (block, 2 steps + 1): S u^e
+        kk = k[sl, None]
+        val = np.maximum(spot[:, ::2] - kk, 0.0)  # level `steps`: e = -steps, -steps + 2, ..., steps
+        up_part = np.empty_like(val)
+        exercise = np.empty_like(val)
         for i in range(steps - 1, -1, -1):
-            cont = disc * (pu * val[:, 1 : i + 2] + (1.0 - pu) * val[:, : i + 1])
-            spot = s[sl, None] * np.exp((2.0 * j[None, : i + 1] - i) * log_u)
-            val = np.maximum(cont, spot - k[sl, None])
+            # in place, in the order of disc * (pu * V_up + (1 - pu) * V_down), then max(continue, S - K)
+            a_, b_, x_ = up_part[:, : i + 1], val[:, : i + 1], exercise[:, : i + 1]
+            np.multiply(pu, val[:, 1 : i + 2], out=a_)
+            np.multiply(pd_, b_, out=b_)
+            np.add(a_, b_, out=b_)
+            np.multiply(disc, b_, out=b_)
+            np.subtract(spot[:, steps - i : steps + i + 1 : 2], kk, out=x_)
+            np.maximum(b_, x_, out=b_)
         out[sl] = val[:, 0]
     return out
 
