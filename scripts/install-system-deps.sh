@@ -4,7 +4,7 @@
 #   fontconfig              fc-list, the report's second route to find the CJK font
 #   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0   text layout for WeasyPrint (PDF writer)
 #   poppler-utils           pdftoppm / pdftotext, used by the tests to open the PDF
-#   chromium                headless browser, used by the tests to load the HTML report
+#   chromium                headless browser, used by the tests to load the HTML report and to drive the workbench (Playwright)
 #   postgresql              the server store's database; the tests start a throwaway cluster of their own
 #                           (initdb / pg_ctl under /usr/lib/postgresql/<version>/bin, as an unprivileged user)
 set -euo pipefail
