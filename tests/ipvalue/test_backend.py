@@ -279,10 +279,16 @@ def test_assess_collateral_takes_the_lazy_dask_result(demo, client):
     lazy = value_portfolio(dd.from_pandas(frame, npartitions=2, sort=False), as_of=as_of, client=client)
     got = iv.assess_collateral(lazy, loan=loan, paths=500, stress=False)
     want = iv.assess_collateral(ref, loan=loan, paths=500, stress=False)
-    for k in ("appraised_value", "collateral_value", "max_loan", "expected_lgd", "lgd_99", "n_eligible"):
-        assert got.summary[k] == want.summary[k], k
+    # book-level figures are sums taken partition by partition, and the liquidity haircut is calibrated on the
+    # book: they agree within 1e-12 relative (docs/methodology/scale.md), not to the last bit
+    assert got.summary["n_eligible"] == want.summary["n_eligible"]
+    for k in ("appraised_value", "collateral_value", "max_loan", "expected_lgd", "lgd_99"):
+        assert got.summary[k] == pytest.approx(want.summary[k], rel=1e-12, abs=1e-12), k
+    assert (got.patents.loc[want.patents.index, "eligible"] == want.patents["eligible"]).all()
     assert_frame_equal(
-        got.patents.loc[want.patents.index, ["eligible", "haircut_total", "collateral_value"]],
-        want.patents[["eligible", "haircut_total", "collateral_value"]],
-        check_exact=True,
+        got.patents.loc[want.patents.index, ["haircut_total", "collateral_value"]],
+        want.patents[["haircut_total", "collateral_value"]],
+        check_exact=False,
+        rtol=1e-12,
+        atol=1e-9,
     )
