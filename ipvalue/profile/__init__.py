@@ -20,6 +20,7 @@ from ipvalue.profile._api import (
     profile_borrower,
     profile_chunk,
 )
+from ipvalue.profile._cache import PeerBookCache, read_peers
 from ipvalue.profile._grade import grade_of, strongest_weakest
 from ipvalue.profile._indicators import FACT_COLUMNS, ProfileInputError, firm_indicators, patent_facts
 from ipvalue.profile._overlay import NotchTable, OverlayTableError, apply_pd_overlay, read_notch_table
@@ -40,6 +41,8 @@ __all__ = [
     "BookProfile",
     "PeerBook",
     "peer_book",
+    "PeerBookCache",
+    "read_peers",
     "ProfileInputError",
     "ProfileWeights",
     "ProfileWeightsError",

@@ -181,6 +181,7 @@ class Services:
         self._jobs: JobRunner | None = None
         self._webhooks: WebhookDispatcher | None = None
         self._policy_names: list[str] | None = None
+        self._peer_books: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvalue-store-probe")
         self._probed: tuple[float, dict[str, Any]] | None = None
@@ -278,6 +279,20 @@ class Services:
             }
         self._probed = (now, result)
         return result
+
+    def peer_book(self, name: str, as_of: str) -> tuple[Any, str | None]:
+        """The named peer book of ``settings.peer_books`` at ``as_of`` and its file's ``sha256:``.
+
+        The file is read once, the book computed once per date.
+        """
+        from ipvalue.profile import PeerBookCache
+
+        with self._lock:
+            if name not in self._peer_books:
+                self._peer_books[name] = PeerBookCache(self.settings.peer_books[name])
+            cache = self._peer_books[name]
+        book = cache.get(as_of)
+        return book, cache.digest
 
     def policy_names(self) -> list[str]:
         """Known policy names (read once: the presets ship with the package)."""

@@ -312,6 +312,11 @@ class ProfileRequest(_PortfolioRequest):
         description="the peer firms' patents, each with its `firm` (at most the server's max_patents); "
         "without peers the profile holds raw indicators only: no percentile, score or grade",
     )
+    peer_book: Name | None = Field(
+        default=None,
+        description="a peer book the server holds, by name (instead of inline `peers`); its peer book is "
+        "computed once per valuation date",
+    )
     value: bool = Field(
         default=True,
         description="value the portfolio first (quality scores, value per patent); false profiles the facts as "

@@ -327,13 +327,12 @@ def peers_frame(pipeline: Pipeline, peers: list[dict[str, Any]]) -> pd.DataFrame
     return frame.assign(firm=firms)
 
 
-def run_profile(
-    pipeline: Pipeline, request: dict[str, Any], peers: pd.DataFrame | None = None
-) -> dict[str, Any]:
+def run_profile(pipeline: Pipeline, request: dict[str, Any], peers: Any = None) -> dict[str, Any]:
     """A borrower's technology profile: the JSON of :class:`ipvalue.profile.BorrowerProfile` with its patents.
 
     The portfolio is valued first (``request["value"]``, default true) so the profile reads the valuation's
-    quality scores, values and remaining lives; ``peers`` is :func:`peers_frame` of the request's peers.
+    quality scores, values and remaining lives; ``peers`` is :func:`peers_frame` of the request's peers, or a
+    peer book (:class:`ipvalue.profile.PeerBook`) the server holds.
     """
     from ipvalue.report.assessment_json import frame_records
 

@@ -480,12 +480,18 @@ def _profile(svc: Services, key: ApiKey, payload: dict[str, Any], n_patents: int
     from ipvalue.profile import OverlayTableError
 
     svc.store.check_writable()
-    peers = None
+    peers: Any = None
+    digest = None
     if payload.get("peers") is not None:
         try:
             peers = peers_frame(svc.pipeline, payload["peers"])
         except InputError as exc:
             raise invalid_input(exc, payload, "peers") from exc
+    elif payload.get("peer_book") is not None:
+        try:
+            peers, digest = svc.peer_book(payload["peer_book"], payload["as_of"])
+        except InputError as exc:
+            raise invalid_input(exc, payload, "peer_book") from exc
     try:
         output = run_profile(svc.pipeline, payload, peers)
     except OverlayTableError as exc:
@@ -507,7 +513,9 @@ def _profile(svc: Services, key: ApiKey, payload: dict[str, Any], n_patents: int
             seed=seed,
             details={
                 "n_patents": n_patents,
-                "n_peer_patents": 0 if peers is None else len(peers),
+                "n_peer_patents": len(payload["peers"]) if payload.get("peers") is not None else None,
+                "peer_book": payload.get("peer_book"),
+                "peer_book_sha256": digest,
                 "grade": output.get("grade"),
                 "stored": False,
             },
@@ -744,6 +752,20 @@ def register_routes(app: FastAPI) -> None:
         _check_limits(svc, body)
         if body.peers is not None:
             _check_count(svc, len(body.peers), "peers")
+        if body.peer_book is not None:
+            known = sorted(svc.settings.peer_books)
+            if body.peers is not None or body.peer_book not in known:
+                msg = (
+                    "give either inline `peers` or a `peer_book`, not both"
+                    if body.peers is not None
+                    else f"unknown peer book {body.peer_book!r}; known: {', '.join(known) or 'none'}"
+                )
+                raise ApiError(
+                    422,
+                    "validation_error",
+                    "the request is not valid",
+                    details=[detail(["body", "peer_book"], msg, "unknown_peer_book")],
+                )
         if body.overlay is not None and (body.loan is None or body.loan.probability_of_default is None):
             raise ApiError(
                 422,

@@ -98,6 +98,10 @@ class ServiceSettings(BaseModel):
         Longest wait between two attempts of one delivery (the backoff doubles up to it; retries never stop).
     webhook_poll_s : float
         How often each process looks for deliveries that are due.
+    peer_books : dict of str to Path
+        Named peer books a profile request may rank against (``POST /v1/profiles`` with ``peer_book``): files of
+        the peer firms' patents (CSV or Parquet, a ``firm`` column), each read on first use; its peer book is
+        computed once per valuation date (the last four kept).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -138,6 +142,7 @@ class ServiceSettings(BaseModel):
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     webhook_max_backoff_s: float = Field(default=300.0, ge=1)
     webhook_poll_s: float = Field(default=1.0, gt=0, le=60)
+    peer_books: dict[str, Path] = Field(default_factory=dict)
 
     @field_validator("cors_origins")
     @classmethod
@@ -155,7 +160,7 @@ class ServiceSettings(BaseModel):
         ``IPVALUE_CORS_ORIGINS`` (comma-separated), ``IPVALUE_SQLITE_SYNCHRONOUS``, ``IPVALUE_FETCH_SOURCES``
         (comma-separated), ``IPVALUE_FETCH_CACHE``, ``IPVALUE_FETCH_BASE_URLS`` (JSON object),
         ``IPVALUE_AUDIT_KEY_FILE``, ``IPVALUE_AUDIT_ANCHOR_FILE``, ``IPVALUE_COMPUTE_WORKERS``,
-        ``IPVALUE_QUEUE_LIMIT``.
+        ``IPVALUE_QUEUE_LIMIT``, ``IPVALUE_PEER_BOOKS`` (JSON object: name to file).
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -193,6 +198,8 @@ class ServiceSettings(BaseModel):
             values["fetch_cache"] = Path(env["IPVALUE_FETCH_CACHE"])
         if env.get("IPVALUE_FETCH_BASE_URLS"):
             values["fetch_base_urls"] = json.loads(env["IPVALUE_FETCH_BASE_URLS"])
+        if env.get("IPVALUE_PEER_BOOKS"):
+            values["peer_books"] = json.loads(env["IPVALUE_PEER_BOOKS"])
         for name, field_name in (
             ("IPVALUE_AUDIT_KEY_FILE", "audit_key_file"),
             ("IPVALUE_AUDIT_ANCHOR_FILE", "audit_anchor_file"),

@@ -160,7 +160,6 @@ class Workbench:
         self.env.filters.update(money=fmt_money, pct=fmt_pct, num=fmt_num)
         self._peers_lock = threading.Lock()
         self._peers: Any = None
-        self._peer_books: dict[str, Any] = {}
         self._profiles: dict[str, Any] = {}
 
     @property
@@ -271,23 +270,15 @@ class Workbench:
 
         The file is read once; a peer book is computed once per date (the last four are kept).
         """
-        path = self.settings.peers_file
-        if path is None:
+        if self.settings.peers_file is None:
             return None
-        from ipvalue.profile import peer_book
+        if self._peers is None:
+            from ipvalue.profile import PeerBookCache
 
-        with self._peers_lock:
-            if self._peers is None:
-                import pandas as pd
-
-                self._peers = (
-                    pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-                )
-            if as_of not in self._peer_books:
-                while len(self._peer_books) >= 4:
-                    self._peer_books.pop(next(iter(self._peer_books)))
-                self._peer_books[as_of] = peer_book(self._peers, as_of=as_of)
-            return self._peer_books[as_of]
+            with self._peers_lock:
+                if self._peers is None:
+                    self._peers = PeerBookCache(self.settings.peers_file)
+        return self._peers.get(as_of)
 
     def profile(self, rec: AssessmentRecord) -> Any:
         """The technology profile of an assessment's borrower from its valued patents (kept for 32 records)."""

@@ -87,3 +87,32 @@ def test_other_size_buckets_are_refused(prepared):
     with pytest.raises(ProfileInputError) as info:
         profile_borrower(borrower, as_of=AS_OF, peers=prepared, weights=other)
     assert info.value.problems[0].field == "weights"
+
+
+def test_peer_book_cache_reads_once_and_keeps_the_recent_dates(tmp_path, book):
+    import hashlib
+
+    from ipvalue.profile import PeerBookCache
+
+    path = tmp_path / "peers.csv"
+    book.to_csv(path, index=False)
+    cache = PeerBookCache(path, keep=2)
+    first = cache.get(AS_OF)
+    assert cache.digest == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert cache.get("2026-06-30") is first  # the same date: the same book, not recomputed
+    later = [dt.date(2026, 7, 1), dt.date(2026, 7, 2)]
+    books = [cache.get(d) for d in later]
+    assert [b.as_of for b in books] == later
+    assert cache.get(AS_OF) is not first  # dropped as the least recently used, computed again
+    borrower = synthetic_book(1, as_of=AS_OF, mean_patents=30, seed=37, prefix="B")
+    assert_same_profile(
+        profile_borrower(borrower, as_of=AS_OF, peers=pd.read_csv(path)),
+        profile_borrower(borrower, as_of=AS_OF, peers=cache.get(AS_OF)),
+    )
+
+
+def test_a_missing_peers_file_is_named(tmp_path):
+    from ipvalue.profile import PeerBookCache
+
+    with pytest.raises(ProfileInputError, match="no peers file"):
+        PeerBookCache(tmp_path / "absent.csv").get(AS_OF)

@@ -7,6 +7,9 @@ computes the same profile in this process from the same rows and expects the sam
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -71,22 +74,40 @@ def bodies() -> dict:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory, keys):
+def bank_book(tmp_path_factory) -> Path:
+    """A named peer book the server holds: an invented book (no real firms) as CSV."""
+    path = tmp_path_factory.mktemp("books") / "bank.csv"
+    synthetic_book(200, as_of=dt.date.fromisoformat(AS_OF), mean_patents=10, seed=43, prefix="K").to_csv(
+        path, index=False
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, keys, bank_book):
     d = tmp_path_factory.mktemp("profiles")
     s = Server(
-        db=d / "service.db", keys_file=keys.file, args=["--max-patents", "400", "--max-body-bytes", "2000000"]
+        db=d / "service.db",
+        keys_file=keys.file,
+        args=[
+            "--max-patents",
+            "400",
+            "--max-body-bytes",
+            "2000000",
+            "--set",
+            "peer_books=" + json.dumps({"bank": str(bank_book)}),
+        ],
     )
     s.start(timeout=60)
     yield s
     s.stop()
 
 
-def expected(body: dict, **kw) -> dict:
+def expected(body: dict, peers: pd.DataFrame | None = None, **kw) -> dict:
     """The profile computed in this process from the same rows (fake valuation, real profile)."""
     frame = value(
         read(patents_payload_to_rows(body["patents"])), None, as_of=dt.date.fromisoformat(AS_OF), rng=3
     )
-    peers = None
     if body.get("peers"):
         rows = patents_payload_to_rows(body["peers"])
         firms = [r.pop("firm") for r in rows]
@@ -168,3 +189,25 @@ def test_bad_requests_name_the_field(srv, keys, bodies):
             assert path in [d["path"] for d in r.json()["error"]["details"]], (path, r.text)
         assert c.post("/v1/profiles", json=bodies, headers=auth(keys.ro)).status_code == 403
         assert c.post("/v1/profiles", json=bodies).status_code == 401
+
+
+def test_a_named_peer_book_the_server_holds(srv, keys, bodies, bank_book):
+    body = {k: v for k, v in bodies.items() if k != "peers"} | {"peer_book": "bank"}
+    with httpx.Client(base_url=srv.url, timeout=120) as c:
+        got = c.post("/v1/profiles", json=body, headers=auth(keys.rw)).json()
+        again = c.post("/v1/profiles", json=body, headers=auth(keys.rw)).json()  # the book computed once
+        trail = c.get(f"/v1/profiles/{got['id']}/audit", headers=auth(keys.ro)).json()["entries"]
+        unknown = c.post("/v1/profiles", json=body | {"peer_book": "other"}, headers=auth(keys.rw))
+        both = c.post("/v1/profiles", json=body | {"peers": bodies["peers"]}, headers=auth(keys.rw))
+    want = expected(body, peers=pd.read_csv(bank_book))
+    assert want["grade"] is not None and want["cohort"]["n_peers"] > 0
+    for k, v in want.items():
+        assert got[k] == v, k
+    assert again["output_hash"] == got["output_hash"]
+    d = trail[0]["details"]
+    assert d["peer_book"] == "bank"
+    assert d["peer_book_sha256"] == "sha256:" + hashlib.sha256(bank_book.read_bytes()).hexdigest()
+    for r, msg in ((unknown, "unknown peer book 'other'; known: bank"), (both, "not both")):
+        assert r.status_code == 422
+        (det,) = r.json()["error"]["details"]
+        assert det["path"] == "body.peer_book" and msg in det["msg"]
