@@ -160,7 +160,7 @@ class ServiceSettings(BaseModel):
         ``IPVALUE_CORS_ORIGINS`` (comma-separated), ``IPVALUE_SQLITE_SYNCHRONOUS``, ``IPVALUE_FETCH_SOURCES``
         (comma-separated), ``IPVALUE_FETCH_CACHE``, ``IPVALUE_FETCH_BASE_URLS`` (JSON object),
         ``IPVALUE_AUDIT_KEY_FILE``, ``IPVALUE_AUDIT_ANCHOR_FILE``, ``IPVALUE_COMPUTE_WORKERS``,
-        ``IPVALUE_QUEUE_LIMIT``, ``IPVALUE_PEER_BOOKS`` (JSON object: name to file).
+        ``IPVALUE_QUEUE_LIMIT``, ``IPVALUE_PEER_BOOKS`` (JSON object: name to file), ``IPVALUE_JOB_LEASE_S``.
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -200,6 +200,8 @@ class ServiceSettings(BaseModel):
             values["fetch_base_urls"] = json.loads(env["IPVALUE_FETCH_BASE_URLS"])
         if env.get("IPVALUE_PEER_BOOKS"):
             values["peer_books"] = json.loads(env["IPVALUE_PEER_BOOKS"])
+        if env.get("IPVALUE_JOB_LEASE_S"):
+            values["job_lease_s"] = float(env["IPVALUE_JOB_LEASE_S"])
         for name, field_name in (
             ("IPVALUE_AUDIT_KEY_FILE", "audit_key_file"),
             ("IPVALUE_AUDIT_ANCHOR_FILE", "audit_anchor_file"),
