@@ -23,7 +23,17 @@ from ipvalue.errors import InputError, IpvalueError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["app", "main", "report_command", "assess_file", "parse_as_of", "parse_fx", "error_line"]
+__all__ = [
+    "app",
+    "main",
+    "report_command",
+    "assess_file",
+    "parse_as_of",
+    "parse_fx",
+    "error_line",
+    "read_comparables_file",
+    "market_table",
+]
 
 app = typer.Typer(
     name="ipvalue",
@@ -47,6 +57,13 @@ def _options(
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Valuation date YYYY-MM-DD (default: today).")]
 Seed = Annotated[
     int, typer.Option("--seed", help="Root seed of every random draw (recorded in the results).")
+]
+Comparables = Annotated[
+    Path | None,
+    typer.Option(
+        "--comparables",
+        help="Comparable transactions (CSV or XLSX) for the market approach (市场法); the report shows each factor.",
+    ),
 ]
 
 
@@ -131,23 +148,26 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the report files.")] = Path("ipvalue-demo"),
     lang: Annotated[str, typer.Option("--lang", help="Report language: zh or en.")] = "zh",
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip writing the report files.")] = False,
+    comparables: Comparables = None,
 ) -> None:
     """Run the whole job offline on the bundled FICTIONAL demo portfolio and print what it finds."""
     import ipvalue as iv
     from ipvalue.demo import DEMO_AS_OF, load_demo
 
+    comps = read_comparables_file(comparables)
     frame, loan, _ = load_demo()
     when = parse_as_of(as_of, default=DEMO_AS_OF)
     typer.echo(f"Demo portfolio (fictional company {loan.borrower}): {len(frame)} patents")
     _print_frame(_facts_table(frame, when), "Facts and terms")
 
-    valued = iv.value_portfolio(frame, as_of=when, rng=seed)
+    valued = iv.value_portfolio(frame, as_of=when, rng=seed, comparables=comps)
     cols = [
         c
         for c in (
             "quality_score",
             "value_income",
             "value_cost",
+            "value_market",
             "value_option",
             "value",
             "value_p05",
@@ -167,10 +187,11 @@ def demo(
         f"technology profile (against 300 invented peer firms): grade {prof.grade}, score {prof.score:.1f}"
     )
     if not no_report:
+        table = market_table(frame, comps, when)
         out.mkdir(parents=True, exist_ok=True)
         for suffix in (".html", ".pdf", ".xlsx"):
             path = out / f"collateral_report_{lang}{suffix}"
-            iv.report.write(assessment, path, lang=lang, profile=prof)
+            iv.report.write(assessment, path, lang=lang, profile=prof, comparables=table)
             typer.echo(f"wrote {path}")
 
 
@@ -202,17 +223,24 @@ def value(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the valued frame (.csv, .xlsx, .parquet).")
     ] = None,
+    comparables: Comparables = None,
 ) -> None:
-    """Value every patent of a portfolio (income, cost, real option; with a range)."""
+    """Value every patent of a portfolio (income, cost, real option, and market with --comparables; a range)."""
     import ipvalue as iv
 
     when = parse_as_of(as_of)
     frame = iv.read_portfolio(portfolio)
     extra = json.loads(assumptions.read_text(encoding="utf-8")) if assumptions else None
-    valued = iv.value_portfolio(frame, extra, as_of=when, rng=seed)
-    _print_frame(
-        valued[[c for c in ("value", "value_p05", "value_p95", "methods_used") if c in valued]], "Values"
+    comps = read_comparables_file(comparables)
+    valued = iv.value_portfolio(frame, extra, as_of=when, rng=seed, comparables=comps)
+    shown = (
+        "value",
+        "value_p05",
+        "value_p95",
+        *(("value_market",) if comps is not None else ()),
+        "methods_used",
     )
+    _print_frame(valued[[c for c in shown if c in valued]], "Values")
     if output:
         _write_frame(valued, output)
         typer.echo(f"wrote {output}")
@@ -241,10 +269,13 @@ def assess(
             help="Rate into the loan currency, CODE=RATE (loan-currency units per unit of CODE); repeat per currency.",
         ),
     ] = None,
+    comparables: Comparables = None,
 ) -> None:
     """Assess a portfolio as collateral for a loan: eligibility, haircuts, loan sizing, liquidation, stress."""
     import ipvalue as iv
 
+    comps = read_comparables_file(comparables)
+    when = parse_as_of(as_of)
     assessment = assess_file(
         portfolio,
         loan=iv.Loan(
@@ -255,16 +286,18 @@ def assess(
             borrower=borrower,
         ),
         policy=policy,
-        as_of=parse_as_of(as_of),
+        as_of=when,
         seed=seed,
         fx=parse_fx(fx),
+        comparables=comps,
     )
     _print_summary(assessment)
     if output:
         _write_frame(assessment.patents, output)
         typer.echo(f"wrote {output}")
     if report:
-        iv.report.write(assessment, report, lang=lang)
+        table = market_table(iv.read_portfolio(portfolio), comps, when)
+        iv.report.write(assessment, report, lang=lang, comparables=table)
         typer.echo(f"wrote {report}")
 
 
@@ -351,13 +384,34 @@ def assess_file(
     as_of: dt.date,
     seed: int,
     fx: dict[str, float] | None = None,
+    comparables: Any = None,
 ) -> Any:
     """Read, value and assess a portfolio file: the pipeline behind ``ipvalue assess`` and ``ipvalue report``."""
     import ipvalue as iv
 
     frame = iv.read_portfolio(portfolio)
-    valued = iv.value_portfolio(frame, as_of=as_of, rng=seed)
+    valued = iv.value_portfolio(frame, as_of=as_of, rng=seed, comparables=comparables)
     return iv.assess_collateral(valued, loan=loan, policy=policy, rng=seed, fx=fx)
+
+
+def read_comparables_file(path: Path | None) -> Any:
+    """The ``--comparables`` file read by :func:`ipvalue.read_comparables` (None when the option is not given)."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise typer.BadParameter(f"--comparables: no file {str(path)!r}")
+    import ipvalue as iv
+
+    return iv.read_comparables(path)
+
+
+def market_table(frame: Any, comparables: Any, as_of: Any) -> Any:
+    """The comparables behind ``value_market`` for the report (None without ``--comparables``)."""
+    if comparables is None:
+        return None
+    import ipvalue as iv
+
+    return iv.valuation.market_comparables(frame, as_of=as_of, comparables=comparables)
 
 
 def _write_frame(df: pd.DataFrame, path: Path) -> None:

@@ -89,7 +89,12 @@ def to_bytes(assessment: CollateralAssessment, fmt: str, *, lang: str = "zh") ->
 
 
 def write(
-    assessment: CollateralAssessment, path: str | Path, *, lang: str = "zh", profile: Any = None
+    assessment: CollateralAssessment,
+    path: str | Path,
+    *,
+    lang: str = "zh",
+    profile: Any = None,
+    comparables: Any = None,
 ) -> Path:
     """Write the collateral report of ``assessment`` to ``path``; the format follows the suffix.
 
@@ -105,6 +110,10 @@ def write(
     profile : BorrowerProfile, optional
         The borrower's technology profile (:func:`ipvalue.profile_borrower`): HTML and PDF gain a section with
         its radar chart and indicator table, Excel a "Profile" sheet.
+    comparables : MarketResult or DataFrame, optional
+        The comparables behind ``value_market`` (:func:`ipvalue.valuation.market_comparables`): HTML and PDF gain
+        the market approach section, Excel a "Comparables" sheet, each comparable the market approach used for a
+        patent it weighed, with every adjustment factor.
 
     Returns
     -------
@@ -131,9 +140,8 @@ def write(
         )
     if not path.parent.exists():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist (writing {path.name!r})")
-    if profile is None:
-        return _writer(suffix)(assessment, path, lang=lang)
-    return _writer(suffix)(assessment, path, lang=lang, profile=profile)
+    extra = {k: v for k, v in (("profile", profile), ("comparables", comparables)) if v is not None}
+    return _writer(suffix)(assessment, path, lang=lang, **extra)
 
 
 def render_html(assessment: CollateralAssessment, *, lang: str = "zh") -> str:

@@ -563,7 +563,13 @@ def _environment() -> Any:
 
 
 def render_html(
-    assessment: Any, *, lang: str = "zh", font_css: str | None = None, dpi: int = 120, profile: Any = None
+    assessment: Any,
+    *,
+    lang: str = "zh",
+    font_css: str | None = None,
+    dpi: int = 120,
+    profile: Any = None,
+    comparables: Any = None,
 ) -> str:
     """Render the report as one self-contained HTML document.
 
@@ -577,9 +583,15 @@ def render_html(
         Resolution of the embedded chart images.
     profile : BorrowerProfile, optional
         Adds the borrower's technology profile section (:func:`ipvalue.profile_borrower`).
+    comparables : MarketResult or DataFrame, optional
+        Adds the market approach section: every comparable used, with each factor
+        (:func:`ipvalue.valuation.market_comparables`).
     """
+    from ipvalue.report._market import market_context
+
     ctx = build_context(assessment, lang=lang, dpi=dpi)
     ctx["profile"] = profile_context(profile, lang=lang, dpi=dpi)
+    ctx["market"] = market_context(assessment, comparables, lang=lang)
     if font_css is None:
         from ipvalue.report._fonts import PREFERRED_CJK_FAMILIES, CJKFontNotFoundError, find_cjk_font
 
@@ -599,9 +611,11 @@ def render_html(
     return _environment().get_template("report.html.j2").render(**ctx)
 
 
-def write_html(assessment: Any, path: Path | BinaryIO, *, lang: str, profile: Any = None) -> Path | BinaryIO:
+def write_html(
+    assessment: Any, path: Path | BinaryIO, *, lang: str, profile: Any = None, comparables: Any = None
+) -> Path | BinaryIO:
     """Write the HTML report (UTF-8) to ``path`` or a binary file object."""
-    data = render_html(assessment, lang=lang, profile=profile).encode("utf-8")
+    data = render_html(assessment, lang=lang, profile=profile, comparables=comparables).encode("utf-8")
     if hasattr(path, "write"):
         path.write(data)
     else:

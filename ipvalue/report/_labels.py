@@ -27,6 +27,7 @@ __all__ = [
     "translate_code",
     "translate_codes",
     "check_lang",
+    "MARKET_LABELS",
 ]
 
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -511,3 +512,58 @@ def translate_codes(codes: object, table: dict[str, dict[str, str]], lang: str) 
         return []
     items = [str(c) for c in codes] if isinstance(codes, list | tuple | set) else _SPLIT.split(str(codes))
     return [translate_code(c, table, lang) for c in items if str(c).strip()]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Market approach (市场法, issue #14): the comparables table. Kept in its own block (other helpers edit the blocks
+# above); ipvalue/report/_market.py reads it.
+
+#: the comparables section and its columns, one row per (patent, comparable) used
+MARKET_LABELS: dict[str, dict[str, str]] = {
+    "market_title": {
+        "zh": "市场法：可比交易及调整系数",
+        "en": "Market approach: comparable transactions and adjustment factors",
+    },
+    "market_intro": {
+        "zh": "每行为一件专利与一笔可比交易：调整后价值 = 成交价 × 技术 × 时间 × 剩余寿命 × 交易条件 × 交易方式 × 地域系数"
+        "（许可费率可比交易经节省许可费法换算为价值）；市场法价值为各可比交易调整后价值的加权平均，"
+        "最低与最高调整后价值为其区间。",
+        "en": "One row per patent and comparable transaction: adjusted value = price × technology × time × remaining"
+        " life × conditions × kind × territory factors (a royalty comparable becomes a value by relief from royalty);"
+        " the market value is the weighted mean of the adjusted values, their lowest and highest its range.",
+    },
+    "market_not_used": {
+        "zh": "已提供可比交易，但市场法未参与任何专利的加权（可比交易不足或技术距离过远）。",
+        "en": "Comparable transactions were given, but the market approach carried weight for no patent"
+        " (too few comparables, or too far in technology).",
+    },
+    "patent_id": {"zh": "专利号", "en": "Patent"},
+    "comparable_id": {"zh": "可比交易", "en": "Comparable"},
+    "level": {"zh": "IPC层级", "en": "IPC level"},
+    "weight": {"zh": "权重", "en": "Weight"},
+    "basis": {"zh": "依据", "en": "Basis"},
+    "transaction_kind": {"zh": "交易方式", "en": "Kind"},
+    "price": {"zh": "成交价", "en": "Price"},
+    "royalty_rate": {"zh": "许可费率", "en": "Royalty"},
+    "factor_technology": {"zh": "技术系数", "en": "Technology factor"},
+    "factor_time": {"zh": "时间系数", "en": "Time factor"},
+    "factor_life": {"zh": "寿命系数", "en": "Life factor"},
+    "factor_conditions": {"zh": "交易条件系数", "en": "Conditions factor"},
+    "factor_kind": {"zh": "交易方式系数", "en": "Kind factor"},
+    "factor_territory": {"zh": "地域系数", "en": "Territory factor"},
+    "adjusted_rate": {"zh": "调整后费率", "en": "Adjusted rate"},
+    "adjusted_value": {"zh": "调整后价值", "en": "Adjusted value"},
+    # values of the level, basis and kind columns
+    "group": {"zh": "同大组", "en": "same main group"},
+    "subclass": {"zh": "同小类", "en": "same subclass"},
+    "class": {"zh": "同大类", "en": "same class"},
+    "section": {"zh": "同部", "en": "same section"},
+    "price_basis": {"zh": "成交价", "en": "price"},
+    "royalty_basis": {"zh": "许可费率", "en": "royalty"},
+    "assignment": {"zh": "转让", "en": "assignment"},
+    "exclusive_licence": {"zh": "独占许可", "en": "exclusive licence"},
+    "sole_licence": {"zh": "排他许可", "en": "sole licence"},
+    "non_exclusive_licence": {"zh": "普通许可", "en": "non-exclusive licence"},
+    "other_auction": {"zh": "拍卖", "en": "auction"},
+    "judicial_auction": {"zh": "司法拍卖", "en": "judicial auction"},
+}

@@ -37,7 +37,13 @@ def _weasyprint() -> Any:
 
 
 def write_pdf(
-    assessment: Any, path: Path | BinaryIO, *, lang: str, dpi: int = 150, profile: Any = None
+    assessment: Any,
+    path: Path | BinaryIO,
+    *,
+    lang: str,
+    dpi: int = 150,
+    profile: Any = None,
+    comparables: Any = None,
 ) -> Path | BinaryIO:
     """Write the PDF report to ``path`` (A4, summary on page 1, tables split across pages with repeated headers).
 
@@ -50,7 +56,9 @@ def write_pdf(
     """
     font = find_cjk_font()  # fail before any work when Chinese text would not render
     weasyprint = _weasyprint()
-    html = render_html(assessment, lang=lang, font_css=font.css_stack(), dpi=dpi, profile=profile)
+    html = render_html(
+        assessment, lang=lang, font_css=font.css_stack(), dpi=dpi, profile=profile, comparables=comparables
+    )
     doc = weasyprint.HTML(string=html, base_url=None)
     doc.write_pdf(path if hasattr(path, "write") else str(path), pdf_identifier=False)
     return path

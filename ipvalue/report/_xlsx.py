@@ -216,8 +216,14 @@ def _patents_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out[first + rest]
 
 
-def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str, profile: Any = None) -> Path | BinaryIO:
-    """Write the Excel workbook to ``path`` or a binary file object (a "Profile" sheet when ``profile`` is given)."""
+def write_xlsx(
+    assessment: Any, path: Path | BinaryIO, *, lang: str, profile: Any = None, comparables: Any = None
+) -> Path | BinaryIO:
+    """Write the Excel workbook to ``path`` or a binary file object.
+
+    A "Profile" sheet when ``profile`` is given; a "Comparables" sheet (every comparable the market approach used,
+    with each factor) when ``comparables`` is given.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -344,5 +350,8 @@ def write_xlsx(assessment: Any, path: Path | BinaryIO, *, lang: str, profile: An
         _widths(ws, [26, 12, 36, 12, 12, 12, 10])
         ws.freeze_panes = "A2"
 
+    from ipvalue.report._market import write_market_sheet
+
+    write_market_sheet(wb, assessment, comparables, lang=lang, header=_header, put=_set)
     wb.save(path if hasattr(path, "write") else str(path))
     return path

@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 from ipvalue.facts.columns import input_hash
-from ipvalue.valuation.api import value_portfolio
+from ipvalue.valuation.api import market_comparables, value_portfolio
 from ipvalue.valuation.assumptions import INCOME_METHODS, Assumptions, resolve_assumptions
 from ipvalue.valuation.inputs import ValuationInputError
 from ipvalue.valuation.kernel import VALUATION_COLUMNS, VALUE_COLUMNS
@@ -66,6 +66,7 @@ __all__ = [
     "market_approach",
     "MarketResult",
     "value_portfolio",
+    "market_comparables",
     "resolve_assumptions",
     "input_hash",
     "ValuationInputError",

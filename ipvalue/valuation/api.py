@@ -12,7 +12,7 @@ from ipvalue.valuation.distributed import run_value_portfolio
 from ipvalue.valuation.inputs import ValuationInputError
 from ipvalue.valuation.kernel import provenance, value_chunk
 
-__all__ = ["value_portfolio"]
+__all__ = ["value_portfolio", "market_comparables"]
 
 
 def value_portfolio(
@@ -103,3 +103,47 @@ def value_portfolio(
     )
     out.attrs = {**dict(portfolio.attrs), "ipvalue": provenance(a, day, seed, input_hash(portfolio))}
     return out
+
+
+def market_comparables(portfolio: pd.DataFrame, assumptions: Any = None, *, as_of: Any, comparables: Any) -> Any:
+    """The comparables behind ``value_market``: every (patent, comparable) pair with each adjustment factor.
+
+    Runs the same stages as :func:`value_portfolio` up to the market approach (facts, economics: allocated
+    revenue, rates, quality) on ``portfolio`` and returns the market approach's full result, for a report or an
+    audit. Meant for the patents a report shows (a loan's portfolio), not a whole book: run it on the rows wanted.
+
+    Parameters
+    ----------
+    portfolio : pandas.DataFrame
+        The portfolio frame as given to :func:`value_portfolio` (every row of a ``group`` together).
+    assumptions : dict or Assumptions, optional
+        As for :func:`value_portfolio` (``market_max_level`` decides ``weighable``).
+    as_of : date or str
+        Valuation date.
+    comparables : pandas.DataFrame, str or path
+        Comparable transactions (:func:`ipvalue.read_comparables` reads a raw table).
+
+    Returns
+    -------
+    MarketResult
+        ``.comparables`` (one row per pair: level, weight, basis, price or royalty, every factor, the adjusted value,
+        ``used``), ``.value``, ``.range``, ``.notes``. Values are before the grant factor of a pending application
+        (``value_market`` in :func:`value_portfolio` is after it).
+    """
+    from ipvalue.facts.comparables import is_read_comparables, read_comparables
+    from ipvalue.valuation.asof import read_facts
+    from ipvalue.valuation.economics import economics
+    from ipvalue.valuation.inputs import read_inputs
+    from ipvalue.valuation.methods.market_stage import market_values
+    from ipvalue.valuation.notes import Notes
+
+    if not isinstance(portfolio, pd.DataFrame):
+        raise TypeError(f"portfolio must be a DataFrame, got {type(portfolio).__name__}")
+    day = as_date(as_of, "as_of", error=ValuationInputError)
+    a = Assumptions.of(assumptions).as_dict()
+    comps = comparables if is_read_comparables(comparables) else read_comparables(comparables)
+    notes = Notes(len(portfolio))
+    inputs = read_inputs(portfolio, a, day, None, notes)
+    facts = read_facts(inputs, a, day, None, notes)
+    econ = economics(inputs, facts, a, day, notes)
+    return market_values(inputs, facts, econ, day, comps, max_level=a["market_max_level"]).result

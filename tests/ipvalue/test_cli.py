@@ -43,3 +43,33 @@ def test_bad_as_of_is_refused():
     res = runner.invoke(app, ["value", str(demo_portfolio_path()), "--as-of", "30/06/2026"])
     assert res.exit_code != 0
     assert "YYYY-MM-DD" in res.output
+
+
+def test_comparables_option_on_value_assess_and_demo(tmp_path):
+    from importlib import resources
+
+    comps = str(resources.files("ipvalue") / "data" / "demo_comparables_FICTIONAL.csv")
+    portfolio = str(demo_portfolio_path())
+    out = tmp_path / "v.csv"
+    res = runner.invoke(
+        app,
+        ["value", portfolio, "--as-of", "2026-06-30", "--comparables", comps, "-o", str(out)],
+        terminal_width=240,
+    )
+    assert res.exit_code == 0, res.output
+    valued = pd.read_csv(out, encoding="utf-8-sig")
+    assert valued["value_market"].notna().any() and valued["methods_used"].str.contains("market").any()
+    report = tmp_path / "r.html"
+    res = runner.invoke(
+        app,
+        ["assess", portfolio, "--loan", "5000000", "--as-of", "2026-06-30", "--comparables", comps,
+         "--report", str(report), "--lang", "en"],
+        terminal_width=240,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert 'id="market"' in report.read_text(encoding="utf-8")
+    res = runner.invoke(app, ["demo", "--no-report", "--comparables", comps], terminal_width=240)
+    assert res.exit_code == 0, res.output
+    assert "value_market" in res.output
+    res = runner.invoke(app, ["demo", "--no-report", "--comparables", str(tmp_path / "missing.csv")])
+    assert res.exit_code == 2 and "--comparables" in res.output
