@@ -21,7 +21,7 @@ from ipvalue.report import _data as D
 from ipvalue.report import _labels as L
 from ipvalue.report.explain import with_texts
 
-__all__ = ["render_html", "build_context", "write_html", "profile_context", "profile_text"]
+__all__ = ["render_html", "build_context", "write_html", "profile_context", "profile_text", "REPORT_DPI"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 
@@ -109,6 +109,8 @@ def _cell(kind: str, x: Any, lang: str) -> dict[str, str]:
 #: once. An assessment without an output hash (built by hand) is drawn every time.
 _CHART_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _CHART_CACHE_SIZE = 128
+#: the charts' resolution in the HTML and the PDF alike, so that writing both draws each chart once
+REPORT_DPI = 150
 
 
 def cached_chart(assessment: Any, name: str, draw: Any, *, lang: str, dpi: int, **options: Any) -> str:
@@ -567,7 +569,7 @@ def render_html(
     *,
     lang: str = "zh",
     font_css: str | None = None,
-    dpi: int = 120,
+    dpi: int = REPORT_DPI,
     profile: Any = None,
     comparables: Any = None,
 ) -> str:

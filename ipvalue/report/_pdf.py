@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ipvalue.report._fonts import find_cjk_font
-from ipvalue.report._html import render_html
+from ipvalue.report._html import REPORT_DPI, render_html
 
 __all__ = ["write_pdf", "PDFBackendError"]
 
@@ -41,7 +41,7 @@ def write_pdf(
     path: Path | BinaryIO,
     *,
     lang: str,
-    dpi: int = 150,
+    dpi: int = REPORT_DPI,
     profile: Any = None,
     comparables: Any = None,
 ) -> Path | BinaryIO:
