@@ -172,7 +172,8 @@ def run(quick: bool = False) -> str:
     b, a = before["book"], after["book"]
     same_book = b["figures"] == a["figures"]
     close_book = all(
-        abs(x - y) <= 1e-12 * max(abs(x), abs(y), 1.0) for x, y in zip(b["figures"], a["figures"], strict=True)
+        abs(x - y) <= 1e-12 * max(abs(x), abs(y), 1.0)
+        for x, y in zip(b["figures"], a["figures"], strict=True)
     )
     floor_d, floor_b = after["demo_floor"], a["floor"]
 
