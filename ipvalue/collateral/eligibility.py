@@ -35,6 +35,7 @@ from ipvalue.facts.columns import text_series as text
 __all__ = [
     "REASON_CODES",
     "check_eligibility",
+    "eligibility_checks",
     "describe_reasons",
     "normalize_owner",
     "loan_horizon_years",
@@ -161,9 +162,19 @@ def check_eligibility(
         eligible), ``owner_match`` (bool or NA when not checked) and ``fees_verified`` (False when the frame does
         not say how far fees are paid).
     """
-    pol = load_policy(policy)
-    frame = check_frame(valued)
-    as_of = as_date(as_of, "as_of", error=CollateralInputError)
+    return eligibility_checks(
+        check_frame(valued),
+        loan,
+        load_policy(policy),
+        as_of=as_date(as_of, "as_of", error=CollateralInputError),
+    )
+
+
+def eligibility_checks(frame: pd.DataFrame, loan: Loan, pol: Policy, *, as_of: dt.date) -> pd.DataFrame:
+    """:func:`check_eligibility` on a frame already checked by :func:`~ipvalue.collateral._inputs.check_frame`.
+
+    The engine checks its input once, at the edge, and calls this on every chunk and stress shock.
+    """
     n = len(frame)
     status = text(frame, "legal_status")
     ptype = text(frame, "patent_type")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ipvalue.collateral._assessment import Loan
 from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, fx_rates, num
-from ipvalue.collateral.eligibility import check_eligibility, loan_horizon_years
+from ipvalue.collateral.eligibility import eligibility_checks, loan_horizon_years
 from ipvalue.collateral.fx import patent_fx_volatility
 from ipvalue.collateral.haircut import (
     COMPONENTS,
@@ -194,7 +194,7 @@ def disposal_packages(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
 
 
 def _pool_value(frame: pd.DataFrame, ctx: CollateralContext) -> np.ndarray:
-    elig = check_eligibility(frame, ctx.loan, ctx.policy, as_of=ctx.as_of)
+    elig = eligibility_checks(frame, ctx.loan, ctx.policy, as_of=ctx.as_of)
     fx_rate, _ = fx_rates(frame, ctx.loan.currency, ctx.fx)
     eligible = elig["eligible"].to_numpy(dtype=bool)
     return np.where(eligible, np.nan_to_num(num(frame, "value")) * fx_rate, 0.0)
@@ -244,7 +244,7 @@ def prepare_chunk(
     liq_value = num(frame, LIQUIDATION_VALUE) if LIQUIDATION_VALUE in frame.columns else None
     if liq_value is not None:
         frame = frame.drop(columns=[LIQUIDATION_VALUE])
-    elig = check_eligibility(frame, loan, policy, as_of=as_of)
+    elig = eligibility_checks(frame, loan, policy, as_of=as_of)
     fx_rate, mismatch = fx_rates(frame, loan.currency, ctx.fx)
     currencies = text_series(frame, "currency").str.upper().fillna(loan.currency).to_numpy(dtype=object)
     fx_sigma = patent_fx_volatility(currencies, loan.currency, frame.index.to_numpy(dtype=object))

@@ -427,7 +427,8 @@ def _shock_axis(
             results[k] = finish_chunks(base_parts, s.ctx, setup=setup)
             continue
         prepared = prepare_chunk(with_liquidation_values(s.frame, s.liquidation_frame), s.ctx, checked=True)
-        todo.append((k, prepared, liquidation_setup(s.ctx)))
+        # the path-level setup is a function of the context only: the base case's serves an unchanged one
+        todo.append((k, prepared, base_setup if s.ctx == ctx else liquidation_setup(s.ctx)))
     runs = [(p.pool, setup) for _, p, setup in todo]
     draws = base_core.draws
     if draws is not None and runs:

@@ -105,7 +105,9 @@ def value_portfolio(
     return out
 
 
-def market_comparables(portfolio: pd.DataFrame, assumptions: Any = None, *, as_of: Any, comparables: Any) -> Any:
+def market_comparables(
+    portfolio: pd.DataFrame, assumptions: Any = None, *, as_of: Any, comparables: Any
+) -> Any:
     """The comparables behind ``value_market``: every (patent, comparable) pair with each adjustment factor.
 
     Runs the same stages as :func:`value_portfolio` up to the market approach (facts, economics: allocated
