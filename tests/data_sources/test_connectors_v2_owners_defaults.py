@@ -193,10 +193,13 @@ def test_unknown_status_stays_unknown_through_fetch_and_fails_eligibility(any_se
     frame, loan, as_of = load_demo()
     row = frame.iloc[[0]].copy()
     unknown = res.facts.loc["EP3200000B1", "legal_status"]  # the fetched (unknown) status
-    # valuation refuses a row without a status, naming the patent and the field (never a silent "granted")
-    with pytest.raises(iv.InputError, match="legal_status"):
-        iv.value_portfolio(row.assign(legal_status=unknown), as_of=as_of, rng=0)
-    valued = iv.value_portfolio(row, as_of=as_of, rng=0).assign(legal_status=unknown)
+    # valuation keeps the row (no row lost) with its status unknown, no value and a note naming the field
+    # (never a silent "granted"); eligibility then fails it with STATUS_UNKNOWN
+    valued = iv.value_portfolio(row.assign(legal_status=unknown), as_of=as_of, rng=0)
+    assert list(valued.index) == list(row.index)
+    assert valued["status_as_of"].iloc[0] == "unknown"
+    assert pd.isna(valued["value"].iloc[0])
+    assert "legal_status" in str(valued["value_notes"].iloc[0])
     assessment = iv.assess_collateral(valued, loan=loan)
     assert "STATUS_UNKNOWN" in str(assessment.patents["ineligible_reasons"].iloc[0])
 

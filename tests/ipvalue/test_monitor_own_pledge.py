@@ -26,15 +26,20 @@ def test_own_pledge_keeps_coverage(pledged_demo):
         again = iv.assess_collateral(iv.value_portfolio(portfolio, as_of=as_of, rng=0), loan=loan, rng=0)
         return again.summary["coverage_ratio"]
 
-    report = monitor_portfolio(
-        a.patents,
-        as_of=as_of,
-        fetch=lambda ids: current.loc[ids],
-        reassess=reassess,
-        coverage_trigger=loan.coverage_trigger,
-    )
+    def coverage_events(facts):
+        report = monitor_portfolio(
+            a.patents,
+            as_of=as_of,
+            fetch=lambda ids: facts.loc[ids],
+            reassess=reassess,
+            coverage_trigger=loan.coverage_trigger,
+        )
+        return sorted((e.code, e.patent_id) for e in report.events if e.code.startswith("COVERAGE"))
+
     assert reassess(current) == pytest.approx(a.summary["coverage_ratio"], rel=1e-12)
-    assert not any(e.code.startswith("COVERAGE") for e in report.events)
+    # the registration of the bank's own pledge raises no coverage event that the unchanged facts do not raise
+    # (the demo loan may sit below its trigger from the start: that alarm is real, and the same in both runs)
+    assert coverage_events(current) == coverage_events(frame)
     # without the own-pledge rule every collateral patent would be ALREADY_PLEDGED and coverage would drop to 0
     naive = refresh_facts(a.patents, current, own_pledge=False)
     worse = iv.assess_collateral(iv.value_portfolio(naive, as_of=as_of, rng=0), loan=loan, rng=0)
