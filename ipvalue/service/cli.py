@@ -274,7 +274,7 @@ def verify_database(
     return 1, [f"audit trail does NOT verify: {verdict.first}{more}", counts, *verdict.problems[1:20]]
 
 
-def _add_user(db: Path, username: str, role: str) -> None:
+def _add_user(db: str, username: str, role: str) -> None:
     import os
 
     from ipvalue.service.store.workbench import UserExists
