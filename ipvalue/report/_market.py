@@ -22,7 +22,6 @@ MARKET_COLUMNS: tuple[tuple[str, str], ...] = (
     ("comparable_id", "text"),
     ("level", "code"),
     ("weight", "pct"),
-    ("basis", "code"),
     ("transaction_kind", "code"),
     ("price", "money"),
     ("royalty_rate", "pct2"),
