@@ -28,6 +28,8 @@ regime, time to sale, market factor) from ``root_rng(seed, "liquidation")``. Pat
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -391,6 +393,11 @@ class LiquidationPaths:
     keep: np.ndarray
 
 
+#: threads the liquidation Monte Carlo uses for a large job (numpy draws and computes without the GIL)
+PARALLEL_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: patents x paths (x runs) from which a job is large enough to run on several threads
+PARALLEL_MIN_ELEMENTS = 4_000_000
+
 #: names of the per-path partial sums :func:`liquidation_partial_sums` returns
 PARTIAL_SUMS: tuple[str, ...] = ("sum_v", "s0", "s1", "s2", "s3", "s_sale")
 
@@ -546,8 +553,13 @@ class PatentDraws:
         self._blocks: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
         self._buf: tuple[np.ndarray, np.ndarray] | None = None
 
-    def block(self, b0: int, b1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(Z, E, bid normal, 变卖 buyer)`` of rows ``b0:b1``, each ``(rows, paths)`` (buyer: judicial paths)."""
+    def block(
+        self, b0: int, b1: int, *, executor: ThreadPoolExecutor | None = None, threads: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(Z, E, bid normal, 变卖 buyer)`` of rows ``b0:b1``, each ``(rows, paths)`` (buyer: judicial paths).
+
+        ``executor`` (of ``threads`` threads): draws the rows' streams in parallel, the same numbers as one thread.
+        """
         key = (b0, b1)
         if key in self._blocks:
             z, e, zb, buyer = self._blocks[key]
@@ -565,13 +577,22 @@ class PatentDraws:
         own = (labels_b == ids_b) | (labels_b == np.char.add("patent:", ids_b.astype(str)))
         zp = np.empty((len(labels), paths))
         up = np.empty((len(labels), j1 - j0), dtype=np.float32)
-        for j in range(nb):
-            gp = patent_rng(seed, str(ids_b[j]), "liquidation")
-            gp.standard_normal(out=z[j])
-            gp.standard_exponential(out=e[j])
-            if own[j]:
-                gp.standard_normal(out=zp[member[j]])
-                gp.random(dtype=np.float32, out=up[member[j]])
+
+        def fill(rows: range) -> None:
+            for j in rows:
+                gp = patent_rng(seed, str(ids_b[j]), "liquidation")
+                gp.standard_normal(out=z[j])
+                gp.standard_exponential(out=e[j])
+                if own[j]:  # an own package has one member: no two rows write the same package row
+                    gp.standard_normal(out=zp[member[j]])
+                    gp.random(dtype=np.float32, out=up[member[j]])
+
+        # numpy fills the arrays without the GIL: the rows' streams are drawn on several threads at once
+        if executor is None or nb < 2 or threads < 2:
+            fill(range(nb))
+        else:
+            cuts = np.linspace(0, nb, min(threads, nb) + 1).astype(int)
+            list(executor.map(fill, [range(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]))
         named = np.ones(len(labels), dtype=bool)
         named[member[own]] = False
         for k in np.flatnonzero(named):
@@ -804,22 +825,41 @@ def liquidation_partial_sums_many(
     acc = [_new_sums(paths) for _ in runs]
     n = len(draws.ids)
     block = max(1, int(block_elements // paths))
-    # work buffer reused by every block (fresh large arrays would fault their pages in again each time)
-    tmp_buf = np.empty((min(block, n), paths)) if n else np.empty((0, paths))
-    for b0 in range(0, n, block):
-        b1 = min(n, b0 + block)
-        z, e, zb, buyer = draws.block(b0, b1)
-        for k, (pool, ps) in enumerate(runs):
-            r0, r1 = np.searchsorted(pos[k], (b0, b1))
-            if r1 == r0:
-                continue
-            local = pos[k][r0:r1] - b0
-            whole = r1 - r0 == b1 - b0
-            # Z becomes the value at the sale in place: a copy unless this is the one run and the draws are not kept
-            zk = z if (whole and len(runs) == 1 and not draws.cache) else z[local]
-            dk = (zk, e if whole else e[local], zb if whole else zb[local], buyer if whole else buyer[local])
-            pt, qt = terms[k]
-            _block_sums(pool, pt, slice(int(r0), int(r1)), ps, qt, dk, acc[k], tmp_buf[: r1 - r0])
+    workers = min(PARALLEL_THREADS, max(len(runs), 2))
+    parallel = workers > 1 and n * paths * (len(runs) + 3) >= PARALLEL_MIN_ELEMENTS
+    # work buffers reused by every block (fresh large arrays would fault their pages in again each time), one per
+    # run: the runs of a block are added up on several threads at once when the job is large
+    rows = min(block, n) if n else 0
+    tmp_bufs = [np.empty((rows, paths)) for _ in (runs if parallel else runs[:1])]
+
+    def one_run(k: int, b0: int, b1: int, drawn: tuple[np.ndarray, ...]) -> None:
+        pool, ps = runs[k]
+        r0, r1 = np.searchsorted(pos[k], (b0, b1))
+        if r1 == r0:
+            return
+        z, e, zb, buyer = drawn
+        local = pos[k][r0:r1] - b0
+        whole = r1 - r0 == b1 - b0
+        # Z becomes the value at the sale in place: a copy unless this is the one run and the draws are not kept
+        zk = z if (whole and len(runs) == 1 and not draws.cache) else z[local]
+        dk = (zk, e if whole else e[local], zb if whole else zb[local], buyer if whole else buyer[local])
+        pt, qt = terms[k]
+        tmp = tmp_bufs[k if parallel else 0][: r1 - r0]
+        _block_sums(pool, pt, slice(int(r0), int(r1)), ps, qt, dk, acc[k], tmp)
+
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ipvalue-mc") if parallel else None
+    try:
+        for b0 in range(0, n, block):
+            b1 = min(n, b0 + block)
+            drawn = draws.block(b0, b1, executor=executor, threads=workers)
+            if executor is None:
+                for k in range(len(runs)):
+                    one_run(k, b0, b1, drawn)
+            else:  # each run adds into its own sums in its own order: the same bits as one thread
+                list(executor.map(lambda k, b0=b0, b1=b1, d=drawn: one_run(k, b0, b1, d), range(len(runs))))
+    finally:
+        if executor is not None:
+            executor.shutdown()
     return acc
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import ipvalue as iv
-from ipvalue.collateral import CollateralContext, LiquidationPool, Loan, load_policy
+from ipvalue.collateral import CollateralContext, LiquidationPool, Loan, liquidation, load_policy
 from ipvalue.collateral import kernel as collateral_kernel
 from ipvalue.collateral._inputs import check_frame
 from ipvalue.collateral.kernel import assess_frame
@@ -104,13 +104,20 @@ def test_partial_sums_do_not_depend_on_the_block_size(loan, package_size):
             np.testing.assert_array_equal(cut[k], whole[k])
 
 
-def test_a_subset_on_shared_draws_sums_as_on_its_own(loan):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_subset_on_shared_draws_sums_as_on_its_own(loan, monkeypatch, threads):
     pool, pol = _pool(37, 9, package_size=2)
     setup = liquidation_paths(loan=loan, policy=pol, seed=5, paths=1_200)
     crashed = liquidation_paths(loan=loan, policy=pol, seed=5, paths=1_200, crash_probability=1.0)
     keep = np.ones(len(pool.ids), dtype=bool)
     keep[[2, 3, 17, 30]] = False
     sub = LiquidationPool(**{f: getattr(pool, f)[keep] for f in pool.__dataclass_fields__})
+    runs = [(pool, setup), (sub, setup), (sub, crashed)]
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", 1)
+    alone = [liquidation_partial_sums(p, s) for p, s in runs]  # each run on its own, one thread
+    # shared draws; with threads=2 a large job: the draws and the runs on two threads, the same numbers
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", threads)
+    monkeypatch.setattr(liquidation, "PARALLEL_MIN_ELEMENTS", 0)
     draws = PatentDraws(
         pool.ids,
         pool.package,
@@ -120,11 +127,10 @@ def test_a_subset_on_shared_draws_sums_as_on_its_own(loan):
         judicial=slice(setup.j0, setup.j1),
         cache=True,
     )
-    runs = [(pool, setup), (sub, setup), (sub, crashed)]
     shared = liquidation_partial_sums_many(runs, draws=draws, block_elements=10 * 1_200)
     again = liquidation_partial_sums_many(runs[1:], draws=draws)  # the kept draws, used a second time
-    alone = [liquidation_partial_sums(p, s) for p, s in runs]
-    for got, ref in zip([*shared, *again], [*alone, *alone[1:]], strict=True):
+    fresh = liquidation_partial_sums_many(runs, block_elements=7 * 1_200)  # drawn here, not kept
+    for got, ref in zip([*shared, *again, *fresh], [*alone, *alone[1:], *alone], strict=True):
         for k in PARTIAL_SUMS:
             np.testing.assert_array_equal(got[k], ref[k])
     # the subset is not the whole pool, and the crash moves the bids

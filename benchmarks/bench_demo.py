@@ -1,0 +1,132 @@
+"""Benchmark: ``ipvalue demo`` end to end and part by part, before and after the fast path (issue 17), in one run.
+
+Run as a script: ``python benchmarks/bench_demo.py`` prints the Markdown section and writes it to
+``benchmarks/results/demo.md``. For the code before the fast path (commit ``BEFORE``, extracted with
+``git archive``) and for this checkout, one after the other:
+
+* the whole command, ``ipvalue demo --as-of 2026-06-30 --out <tmp>`` in a new process (wall time, and the CPU
+  time of the child process from ``resource.getrusage``);
+* its parts in a new process, in the command's order: imports, ``value_portfolio``, ``assess_collateral`` (with
+  stress), the profile against 300 invented peers (``synthetic_book`` + ``profile_borrower``), then the HTML,
+  PDF and Excel reports (each chart drawn once per process and resolution, so the PDF after the HTML reuses them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BEFORE = "22208c6"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parts(out: Path) -> dict[str, tuple[float, float]]:
+    """Each part of the demo command timed in this process: ``{part: (wall, cpu)}``."""
+    res: dict[str, tuple[float, float]] = {}
+
+    def step(name: str, fn):
+        t, c = time.perf_counter(), time.process_time()
+        value = fn()
+        res[name] = (time.perf_counter() - t, time.process_time() - c)
+        return value
+
+    def imports():
+        import ipvalue as iv
+        from ipvalue.demo import load_demo
+
+        return iv, load_demo
+
+    iv, load_demo = step("imports (ipvalue, numpy, pandas)", imports)
+    frame, loan, as_of = load_demo()
+    valued = step("value_portfolio", lambda: iv.value_portfolio(frame, as_of=as_of, rng=0))
+    a = step("assess_collateral with stress", lambda: iv.assess_collateral(valued, loan=loan, rng=0))
+
+    def profile():
+        peers = iv.profile.synthetic_book(300, as_of=as_of, mean_patents=30, seed=3)
+        return iv.profile_borrower(valued, as_of=as_of, peers=peers)
+
+    prof = step("profile against 300 invented peers", profile)
+    for suffix in ("html", "pdf", "xlsx"):
+        step(
+            f"report: {suffix.upper()}",
+            lambda s=suffix: iv.report.write(a, out / f"r.{s}", lang="zh", profile=prof),
+        )
+    return res
+
+
+def _whole(path: Path, out: Path) -> tuple[float, float]:
+    env = dict(os.environ, PYTHONPATH=str(path))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "ipvalue.cli", "demo", "--as-of", "2026-06-30", "--out", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=str(path),
+    )
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _parts(path: Path, out: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(path))
+    args = [sys.executable, str(Path(__file__).resolve()), "--worker", str(out)]
+    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=str(path))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run() -> str:
+    """Both code versions, then the Markdown section."""
+    with tempfile.TemporaryDirectory() as tmp:
+        before_dir = Path(tmp) / "before"
+        before_dir.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", BEFORE, "ipvalue"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(before_dir)], input=archive, check=True)
+        load0 = os.getloadavg()[0]
+        figures = {}
+        for name, path in (("before", before_dir), ("after", ROOT)):
+            out = Path(tmp) / f"out-{name}"
+            out.mkdir()
+            figures[name] = {"whole": _whole(path, out / "cli"), "parts": _parts(path, out)}
+        load1 = os.getloadavg()[0]
+    b, a = figures["before"], figures["after"]
+    targets = {"report: HTML": "< 0.5 s", "report: PDF": "< 3 s"}
+    lines = [
+        "## `ipvalue demo` end to end and by part (issue 17), before and after in one run",
+        "",
+        f"Before: commit `{BEFORE}` (extracted with `git archive`), after: this checkout. Machine load average "
+        f"(1 min) {load0:.1f} before, {load1:.1f} after, on {os.cpu_count()} cores: wall times include waiting "
+        "for the CPU; CPU time (in brackets) is the process's own.",
+        "",
+        "| part | before s wall (CPU) | after s wall (CPU) | target |",
+        "|---|---:|---:|---|",
+        f"| `ipvalue demo` (new process: imports, facts table, values, assessment, profile, HTML, PDF, Excel) "
+        f"| {b['whole'][0]:.2f} ({b['whole'][1]:.2f}) | {a['whole'][0]:.2f} ({a['whole'][1]:.2f}) | < 4 s |",
+    ]
+    for part, (aw, ac) in a["parts"].items():
+        bw, bc = b["parts"].get(part, (float("nan"), float("nan")))
+        lines.append(f"| {part} | {bw:.2f} ({bc:.2f}) | {aw:.2f} ({ac:.2f}) | {targets.get(part, '')} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if "--worker" in sys.argv:
+        sys.path.insert(0, os.environ.get("PYTHONPATH", str(ROOT)))
+        print(json.dumps(parts(Path(sys.argv[sys.argv.index("--worker") + 1]))))
+        sys.exit(0)
+    text = run()
+    print(text)
+    out_md = ROOT / "benchmarks" / "results" / "demo.md"
+    out_md.parent.mkdir(exist_ok=True)
+    out_md.write_text(text, encoding="utf-8")
