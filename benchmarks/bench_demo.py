@@ -83,8 +83,8 @@ def _parts(path: Path, out: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run() -> str:
-    """Both code versions, then the Markdown section."""
+def run(quick: bool = False) -> str:
+    """Both code versions, then the Markdown section (``quick`` changes nothing: the demo is small)."""
     with tempfile.TemporaryDirectory() as tmp:
         before_dir = Path(tmp) / "before"
         before_dir.mkdir()
