@@ -34,6 +34,7 @@ def test_make_demo_portfolio_reproduces_the_bundled_file(tmp_path):
     assert (EXAMPLES / "demo_portfolio.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_value_in_a_script(tmp_path):
     out = tmp_path / "valued.csv"
     text = run(EXAMPLES / "value_in_a_script.py", "--out", out)
@@ -45,6 +46,7 @@ def test_value_in_a_script(tmp_path):
     assert f"total value {expected['value'].sum():,.0f}" in text
 
 
+@pytest.mark.slow
 def test_collateral_report(tmp_path):
     text = run(EXAMPLES / "collateral_report.py", "--out", tmp_path, "--formats", "html,xlsx")
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -67,6 +69,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_loan_system_client_against_a_real_service(tmp_path):
     keys = tmp_path / "keys.json"
     add = subprocess.run(

@@ -74,6 +74,7 @@ def test_demo_same_to_the_last_bit_serial_and_processes(demo, kw):
     assert got.attrs == ref.attrs
 
 
+@pytest.mark.slow
 def test_demo_same_on_dask_cluster(demo, client):
     frame, as_of, ref = demo
     got = value_portfolio(frame, as_of=as_of, backend="dask", client=client, chunk_size=9)
@@ -92,6 +93,7 @@ def test_dask_backend_starts_its_own_local_cluster(demo):
     assert_frame_equal(got, ref, check_exact=True)
 
 
+@pytest.mark.slow
 def test_demo_dask_dataframe_in_lazy_dask_dataframe_out(demo, client):
     dd = pytest.importorskip("dask.dataframe")
     frame, as_of, ref = demo
@@ -172,6 +174,7 @@ def test_demo_with_comparables_same_in_processes(demo):
 # ---------------------------------------------------------------------------------------------- 100k book
 
 
+@pytest.mark.slow
 def test_100k_book_same_on_every_backend(book, client):
     frame, a, ref = book
     for kw in ({"backend": "processes", "chunk_size": 30_000}, {"client": client, "chunk_size": 25_000}):
@@ -270,6 +273,7 @@ def test_missing_dask_names_the_extra(monkeypatch):
         value_portfolio(frame, as_of=as_of, backend="dask")
 
 
+@pytest.mark.slow
 def test_assess_collateral_takes_the_lazy_dask_result(demo, client):
     dd = pytest.importorskip("dask.dataframe")
     import ipvalue as iv

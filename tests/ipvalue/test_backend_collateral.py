@@ -142,6 +142,7 @@ def assert_same_assessment(ref, got, *, stress: bool = True) -> None:
 # ---------------------------------------------------------------------------------------------- demo
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kw",
     [
@@ -158,6 +159,7 @@ def test_demo_same_on_serial_chunks_and_processes(demo, kw):
     assert got.patents.index.equals(ref.patents.index)  # input order kept
 
 
+@pytest.mark.slow
 def test_demo_same_on_dask_cluster(demo, client):
     _, loan, _, valued, ref = demo
     got = assess_collateral(valued, loan=loan, paths=1000, client=client, chunk_size=9)
@@ -165,6 +167,7 @@ def test_demo_same_on_dask_cluster(demo, client):
     assert got.audit["input_hash"] == ref.audit["input_hash"]
 
 
+@pytest.mark.slow
 def test_demo_dask_frame_assessed_by_partition(demo, client):
     dd = pytest.importorskip("dask.dataframe")
     frame, loan, as_of, _, ref = demo
@@ -178,6 +181,7 @@ def test_demo_dask_frame_assessed_by_partition(demo, client):
     assert_same_assessment(ref, local)
 
 
+@pytest.mark.slow
 def test_demo_chunk_size_does_not_matter(demo):
     _, loan, _, valued, _ = demo
     runs = [assess_collateral(valued, loan=loan, paths=500, stress=False, chunk_size=k) for k in (1, 4, 1000)]
@@ -188,6 +192,7 @@ def test_demo_chunk_size_does_not_matter(demo):
 # ---------------------------------------------------------------------------------------------- 20k book
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kw",
     [{"backend": "serial", "chunk_size": 3_000}, {"backend": "processes", "chunk_size": 7_000}],
@@ -200,6 +205,7 @@ def test_book_same_on_serial_chunks_and_processes(book, kw):
     assert_same_assessment(ref, got, stress=False)
 
 
+@pytest.mark.slow
 def test_book_same_on_dask_cluster_and_dask_frame(book, client):
     dd = pytest.importorskip("dask.dataframe")
     frame, valued, ref = book

@@ -19,6 +19,7 @@ def test_every_command_has_help(command):
     assert "Usage" in res.output
 
 
+@pytest.mark.slow
 def test_demo_prints_facts_values_and_collateral():
     res = runner.invoke(app, ["demo", "--no-report"], terminal_width=240)
     assert res.exit_code == 0, res.output
@@ -45,6 +46,7 @@ def test_bad_as_of_is_refused():
     assert "YYYY-MM-DD" in res.output
 
 
+@pytest.mark.slow
 def test_comparables_option_on_value_assess_and_demo(tmp_path):
     from importlib import resources
 

@@ -48,6 +48,7 @@ def test_unknown_office_code_names_patent_and_field(tmp_path: Path) -> None:
     assert_one_line_user_error(res, "XX123", "patent_id")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -16,6 +16,7 @@ def pledged_demo():
     return frame, loan, as_of, a
 
 
+@pytest.mark.slow
 def test_own_pledge_keeps_coverage(pledged_demo):
     frame, loan, as_of, a = pledged_demo
     current = frame.copy()

@@ -555,6 +555,7 @@ def _score_of_first(rows, **kw):
 _peers = st.lists(st.integers(0, 200), min_size=0, max_size=70)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(a=st.integers(0, 500), extra=st.integers(0, 500), peers=_peers)
 def test_more_forward_citations_never_lower_the_score(a, extra, peers):
@@ -564,6 +565,7 @@ def test_more_forward_citations_never_lower_the_score(a, extra, peers):
     assert hi >= lo - 1e-9
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(a=st.integers(1, 60), extra=st.integers(0, 60), known=st.booleans())
 def test_larger_family_never_lowers_the_score(a, extra, known):
@@ -573,6 +575,7 @@ def test_larger_family_never_lowers_the_score(a, extra, known):
     assert hi >= lo - 1e-9
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     offices=st.lists(
@@ -588,6 +591,7 @@ def test_more_jurisdictions_never_lower_the_score(offices, more):
     assert hi >= lo - 1e-9
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     life=st.floats(0, 25, allow_nan=False),

@@ -549,6 +549,7 @@ def test_remaining_life_bounds_and_monotone(filing, grant_lag, jur_type, status,
         assert l1 == pytest.approx(max(0.0, (exp.date() - early).days / 365.25))
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(filing=_days, grant_lag=st.integers(0, 2500), a=_days, b=_days)
 def test_fees_paid_grow_and_fees_due_shrink(filing, grant_lag, a, b):

@@ -20,6 +20,7 @@ def app():
     return app
 
 
+@pytest.mark.slow
 def test_report_from_demo_portfolio(app, tmp_path):
     from ipvalue.demo import DEMO_AS_OF, demo_portfolio_path
 

@@ -38,6 +38,7 @@ def html_zh(reports) -> str:
     return reports["zh", "html"].read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_self_contained(html_zh):
     doc = parse(html_zh)
     tags = [t for t, _ in doc.tags]
@@ -141,6 +142,7 @@ def test_console_check_can_fail(chromium, tmp_path):
     assert any("boom-42" in line for line in console)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_chromium_renders_without_console_errors(chromium, reports, tmp_path, lang):
     path = reports[lang, "html"]

@@ -44,6 +44,7 @@ def test_the_table_gives_value_market(case):
     assert set(table["patent_id"]) == set(valued.index[valued["methods_used"].str.contains("market")])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", LANGS)
 def test_html_shows_every_factor(case, lang):
     _, _, assessment, result = case

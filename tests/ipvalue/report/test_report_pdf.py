@@ -99,6 +99,7 @@ def test_english_report_keeps_chinese_titles(reports):
     assert "<script>alert(1)</script>" in text
 
 
+@pytest.mark.slow
 def test_patent_table_splits_with_repeated_header(fx, tmp_path):
     from ipvalue.report._pdf import write_pdf
 

@@ -108,6 +108,7 @@ def demo_assessment():
     return assess(value(portfolio, as_of=as_of, rng=0), loan=loan, rng=0)
 
 
+@pytest.mark.slow
 def test_demo_report_all_formats(demo_assessment, tmp_path):
     import openpyxl
     import pypdf

@@ -115,6 +115,7 @@ def expected(body: dict, peers: pd.DataFrame | None = None, **kw) -> dict:
     return profile_borrower(frame, as_of=AS_OF, peers=peers, **kw).to_dict()
 
 
+@pytest.mark.slow
 def test_profile_against_inline_peers_matches_the_library(srv, keys, bodies):
     with httpx.Client(base_url=srv.url, timeout=120) as c:
         r = c.post("/v1/profiles", json=bodies, headers=auth(keys.rw))

@@ -205,6 +205,7 @@ def test_rfr_patents_unchanged_when_others_use_profit_split(synthetic):
     assert (mixed.loc[moved, "value_income"] != base.loc[moved, "value_income"]).all()
 
 
+@pytest.mark.slow
 def test_mixed_methods_same_to_the_last_bit_on_every_backend(synthetic):
     frame = synthetic.copy()
     k = np.arange(len(frame)) % 3
@@ -330,6 +331,7 @@ def test_methods_and_aliases():
 # ----------------------------------------------------------------------------- properties
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     s1=st.floats(0.0, 1.0),

@@ -289,6 +289,7 @@ _econ = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(e=_econ, bump=st.floats(1.01, 2.0))
 def test_value_monotone_in_royalty_revenue_life_and_discount(e, bump):
@@ -403,6 +404,7 @@ def test_revenue_forecast_gaps_are_errors(forecast, match):
     assert "CN201610000001" in str(err.value)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=5,
     deadline=None,

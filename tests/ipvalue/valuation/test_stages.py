@@ -96,6 +96,7 @@ def test_the_market_stage_feeds_the_reconciliation(demo):
 # ---------------------------------------------------------------------------------------------- no row lost
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("missing", [None, "", "  "])
 def test_an_unknown_status_is_valued_nan_with_a_note_and_fails_collateral(demo, missing):
     # a connector leaves legal_status empty when no source states it (ipvalue.facts.patent); one such patent must

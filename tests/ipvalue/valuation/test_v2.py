@@ -90,6 +90,7 @@ def test_grant_probability_worked_example():
     assert app["value"] == pytest.approx(twin["value"] * factor, rel=1e-9)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(
     royalty=st.floats(0.005, 0.2),
@@ -119,6 +120,7 @@ def test_not_filed_is_worth_zero_property(days_after, revenue):
 # ------------------------------------------------------------------------------------------ patent types
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(
     life_years=st.floats(0.5, 9.5),
@@ -201,6 +203,7 @@ def test_missing_industry_takes_a_conservative_royalty_with_a_note():
     assert f"royalty_rate default {q25:.2%}" in v["value_notes"] and "conservative" in v["value_notes"]
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(revenue=st.floats(1e5, 1e9), claims=st.integers(1, 40))
 def test_default_for_missing_industry_never_above_the_median(revenue, claims):

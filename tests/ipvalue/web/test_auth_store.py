@@ -60,6 +60,7 @@ def test_signoffs_are_append_only(tmp_path):
     con.close()
 
 
+@pytest.mark.slow
 def test_serve_add_user(tmp_path):
     db = tmp_path / "s.db"
     env = {**os.environ, "IPVALUE_NEW_PASSWORD": "a-long-password"}

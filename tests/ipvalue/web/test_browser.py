@@ -73,6 +73,7 @@ def truth() -> dict[str, float]:
     return {k: float(a.summary[k]) for k in ("collateral_value", "max_loan")}
 
 
+@pytest.mark.slow
 def test_analyst_uploads_runs_reads_downloads_and_switches_language(page, truth, tmp_path):
     pg, console = page
     login(pg, "alice")
@@ -148,6 +149,7 @@ def test_analyst_uploads_runs_reads_downloads_and_switches_language(page, truth,
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_large_portfolio_runs_as_a_job_with_a_progress_bar(page, tmp_path):
     from ipvalue.valuation._synthetic import synthetic_portfolio
 
@@ -166,6 +168,7 @@ def test_large_portfolio_runs_as_a_job_with_a_progress_bar(page, tmp_path):
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_title_holding_a_script_shows_as_text(page, tmp_path):
     pg, console = page
     src = _demo_csv().read_text(encoding="utf-8").splitlines()
@@ -196,6 +199,7 @@ def test_form_without_its_csrf_token_is_refused(page):
     assert "CSRF" in pg.locator("#error").inner_text()
 
 
+@pytest.mark.slow
 def test_five_wrong_passwords_lock_the_account(page, server):
     from ipvalue.service.store import SQLiteAssessmentStore
 
@@ -215,6 +219,7 @@ def test_five_wrong_passwords_lock_the_account(page, server):
     assert "web.account.locked" in actions and "web.login.locked" in actions
 
 
+@pytest.mark.slow
 def test_roles_reviewer_cannot_create_analyst_cannot_manage_users(page, browser, server):
     pg, console = page
     login(pg, "rita")
@@ -263,6 +268,7 @@ def _api_status(url: str, secret: str, want: int) -> int:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_reviewer_signs_off_with_a_comment(page, server):
     pg, console = page
     login(pg, "alice")
@@ -280,6 +286,7 @@ def test_reviewer_signs_off_with_a_comment(page, server):
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_monitoring_shows_the_alerts_of_a_pledged_patent(page, tmp_path):
     pg, console = page
     login(pg, "alice")

@@ -94,6 +94,7 @@ def no_peers(tmp_path_factory) -> Iterator[Server]:
         yield s
 
 
+@pytest.mark.slow
 def test_profile_page_against_the_peers_file(with_peers, demo, peers_file):
     import pandas as pd
 
