@@ -2,7 +2,10 @@
 
 The Debian ``postgresql`` package (installed by ``scripts/install-system-deps.sh``) puts ``initdb`` and ``pg_ctl``
 under ``/usr/lib/postgresql/<version>/bin``. The server refuses to run as root: under root the cluster runs as
-the unprivileged system user ``ipvalue-pg`` (created when missing) through ``runuser``.
+the unprivileged system user ``ipvalue-pg`` (created when missing) through ``runuser``; under any other user
+``initdb`` and ``pg_ctl`` run as that user, in a private temporary folder (checked by running the store tests as
+``nobody``: ``runuser -u nobody -- <python> -m pytest tests/ipvalue/service/store``, with a Python and a
+virtualenv that user can read).
 """
 
 from __future__ import annotations
