@@ -4,9 +4,8 @@ import datetime as dt
 import zipfile
 
 import pandas as pd
+import pyarrow  # noqa: F401, E402 - the bulk reader needs pyarrow (the dask extra, part of the test install)
 import pytest
-
-pytest.importorskip("pyarrow", reason="the bulk reader needs pyarrow (the dask extra)")
 
 from data_sources.patentsview_bulk import BulkFormatError, read_patentsview_bulk  # noqa: E402
 

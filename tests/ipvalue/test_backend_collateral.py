@@ -56,7 +56,8 @@ BOOK_LOAN = Loan(
 
 @pytest.fixture(scope="module")
 def client():
-    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    import distributed
+
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     )
@@ -169,7 +170,8 @@ def test_demo_same_on_dask_cluster(demo, client):
 
 @pytest.mark.slow
 def test_demo_dask_frame_assessed_by_partition(demo, client):
-    dd = pytest.importorskip("dask.dataframe")
+    import dask.dataframe as dd
+
     frame, loan, as_of, _, ref = demo
     lazy = value_portfolio(dd.from_pandas(frame, npartitions=3), as_of=as_of, client=client)
     got = assess_collateral(lazy, loan=loan, paths=1000, client=client)
@@ -207,7 +209,8 @@ def test_book_same_on_serial_chunks_and_processes(book, kw):
 
 @pytest.mark.slow
 def test_book_same_on_dask_cluster_and_dask_frame(book, client):
-    dd = pytest.importorskip("dask.dataframe")
+    import dask.dataframe as dd
+
     frame, valued, ref = book
     got = assess_collateral(valued, loan=BOOK_LOAN, paths=1000, stress=False, client=client, chunk_size=6_000)
     assert_same_assessment(ref, got, stress=False)
@@ -290,7 +293,8 @@ def test_bad_patent_in_a_chunk_is_named(demo):
 
 
 def test_duplicate_across_dask_partitions_is_refused(demo, client):
-    dd = pytest.importorskip("dask.dataframe")
+    import dask.dataframe as dd
+
     _, loan, _, valued, _ = demo
     twice = pd.concat([valued, valued.iloc[[3]]])
     with pytest.raises(CollateralInputError, match=str(valued.index[3])):

@@ -126,7 +126,9 @@ def test_patent_table_splits_with_repeated_header(fx, tmp_path):
 def test_pdftoppm_pages(reports, tmp_path):
     exe = shutil.which("pdftoppm")
     if exe is None:
-        pytest.skip("pdftoppm is not installed (apt-get install poppler-utils); CI installs it")
+        pytest.fail(
+            "pdftoppm is not installed: run scripts/install-system-deps.sh (poppler-utils)", pytrace=False
+        )
     path = reports["zh", "pdf"]
     n_pages = len(pypdf.PdfReader(str(path)).pages)
     subprocess.run([exe, "-r", "40", "-png", str(path), str(tmp_path / "page")], check=True, timeout=120)
@@ -143,7 +145,9 @@ def test_pdftoppm_pages(reports, tmp_path):
 def test_pdftotext_agrees(fx, reports):
     exe = shutil.which("pdftotext")
     if exe is None:
-        pytest.skip("pdftotext is not installed (apt-get install poppler-utils); CI installs it")
+        pytest.fail(
+            "pdftotext is not installed: run scripts/install-system-deps.sh (poppler-utils)", pytrace=False
+        )
     out = subprocess.run(
         [exe, "-l", "1", str(reports["zh", "pdf"]), "-"],
         capture_output=True,

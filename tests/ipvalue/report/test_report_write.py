@@ -96,16 +96,11 @@ def test_fontconfig_route_finds_a_font(monkeypatch):
 # ------------------------------------------------------------------------------------------------ the real demo
 @pytest.fixture(scope="module")
 def demo_assessment():
-    try:
-        import ipvalue as iv
-        from ipvalue.demo import load_demo
+    import ipvalue as iv
+    from ipvalue.demo import load_demo
 
-        assess = iv.assess_collateral
-        value = iv.value_portfolio
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - only before the engine is merged
-        pytest.skip(f"the collateral engine or the demo is not in this tree: {exc}")
     portfolio, loan, as_of = load_demo()
-    return assess(value(portfolio, as_of=as_of, rng=0), loan=loan, rng=0)
+    return iv.assess_collateral(iv.value_portfolio(portfolio, as_of=as_of, rng=0), loan=loan, rng=0)
 
 
 @pytest.mark.slow

@@ -34,8 +34,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.skip(
-            f"Debian's chromium is not installed at {CHROMIUM} (scripts/install-system-deps.sh installs it)"
+        # the README's test command runs scripts/install-system-deps.sh first: a missing browser is a broken set-up
+        pytest.fail(
+            f"Debian's chromium is not installed at {CHROMIUM}: run scripts/install-system-deps.sh",
+            pytrace=False,
         )
     from playwright.sync_api import sync_playwright
 
