@@ -773,78 +773,14 @@ def staged_development_value(
         "patent_ids": patent_ids,
         "degree": degree,
     }
-    if isinstance(paths, bool) or not isinstance(paths, int | np.integer) or paths < 4 or paths % 2:
-        raise RealOptionInputError("paths", f"must be an even int >= 4, got {paths!r}")
-    if not isinstance(dt, int | float) or isinstance(dt, bool) or not (0 < dt <= 1):
-        raise RealOptionInputError("dt", f"must be a number in (0, 1], got {dt!r}")
-    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or not (1 <= degree <= 5):
-        raise RealOptionInputError("degree", f"must be an int from 1 to 5, got {degree!r}")
-    named = [
-        ("cost_to_complete", cost_to_complete, {"minimum": 0.0}),
-        ("cash_flow", cash_flow, {"minimum": 0.0}),
-        ("years", years, {"minimum": 0.0, "strict": True}),
-        ("rate", rate, {}),
-        ("max_investment_rate", max_investment_rate, {"minimum": 0.0, "strict": True}),
-        ("cash_flow_volatility", cash_flow_volatility, {"minimum": 0.0}),
-        ("cost_volatility", cost_volatility, {"minimum": 0.0}),
-        ("cash_flow_drift", cash_flow_drift, {}),
-        ("correlation", correlation, {"minimum": -1.0}),
-        ("failure_rate", failure_rate, {"minimum": 0.0}),
-        ("terminal_multiple", terminal_multiple, {"minimum": 0.0}),
-    ]
+    _check_staged_settings(paths, dt, degree)
+    named = [(name, inputs[name], bounds) for name, bounds in _STAGED_BOUNDS]
     scalars = all(np.ndim(v) == 0 for _, v, _ in named)
-    probe_ids = list(patent_ids) if patent_ids is not None else None
-    shape, arrays = _checked(named, probe_ids)
-    n = int(np.prod(shape)) if shape else 1
-    ids = _ids(patent_ids, n)
-    k0, c0, t, r, i_rate, phi, sig_k, mu, rho, lam, mult = arrays
-    if (rho > 1).any():
-        i = int(np.flatnonzero(rho > 1)[0])
-        raise RealOptionInputError(
-            "correlation", f"must be <= 1; entry {i} is {rho[i]!r}", ids[i] if ids else None
-        )
-    if ids is not None:
-        if isinstance(rng, np.random.Generator) or rng is None:
-            raise RealOptionInputError(
-                "rng", "must be an int seed when patent_ids are given (one stream per patent)"
-            )
-        seed, _ = to_seed_and_rng(rng)
-        gen = None
-    else:
-        seed, gen = to_seed_and_rng(rng)
-    half = int(paths) // 2
-    n_steps = np.maximum(1, np.rint(t / dt).astype(int))
-    s_max = int(n_steps.max()) if n else 1
-
-    # Common draws when no patent ids: one (steps, half, 2) block shared by every patent.
-    shared = gen.standard_normal((s_max, half, 2)) if gen is not None and n else None
-
-    pid: list[str] = ids if ids is not None else []
-
-    def draws(idx: np.ndarray) -> np.ndarray:
-        if shared is not None:
-            return np.broadcast_to(shared, (idx.size, *shared.shape))
-        return np.stack(
-            [
-                patent_rng(int(seed or 0), pid[i], "staged_development").standard_normal((s_max, half, 2))
-                for i in idx
-            ]
-        )
-
-    value = np.empty(n)
-    err = np.empty(n)
-    committed = np.empty(n)
-    t_done = np.empty(n)
-    p_done = np.empty(n)
-    block = max(1, _STAGED_BLOCK_FLOATS // (2 * paths * (s_max + 1)))
-    for start in range(0, n, block):
-        idx = np.arange(start, min(n, start + block))
-        z = draws(idx)
-        res = _staged_block(
-            z, k0[idx], c0[idx], n_steps[idx], r[idx], i_rate[idx], phi[idx], sig_k[idx], mu[idx], rho[idx],
-            lam[idx], mult[idx], float(dt), int(degree),
-        )  # fmt: skip
-        value[idx], err[idx], committed[idx], t_done[idx], p_done[idx] = res
+    shape, ids, arrays = _staged_arrays(named, patent_ids)
+    seed, gen = _staged_seed(rng, ids)
+    value, err, committed, t_done, p_done = _staged_simulate(
+        arrays, ids, seed, gen, dt=float(dt), paths=int(paths), degree=int(degree)
+    )
 
     def out(a: np.ndarray) -> Any:
         return float(a.reshape(())) if scalars else a.reshape(shape)
@@ -861,6 +797,186 @@ def staged_development_value(
         seed=seed,
         inputs=inputs,
     )
+
+
+#: The array inputs of :func:`staged_development_value` in the order they are checked, with their bounds.
+_STAGED_BOUNDS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("cost_to_complete", {"minimum": 0.0}),
+    ("cash_flow", {"minimum": 0.0}),
+    ("years", {"minimum": 0.0, "strict": True}),
+    ("rate", {}),
+    ("max_investment_rate", {"minimum": 0.0, "strict": True}),
+    ("cash_flow_volatility", {"minimum": 0.0}),
+    ("cost_volatility", {"minimum": 0.0}),
+    ("cash_flow_drift", {}),
+    ("correlation", {"minimum": -1.0}),
+    ("failure_rate", {"minimum": 0.0}),
+    ("terminal_multiple", {"minimum": 0.0}),
+)
+
+
+def _check_staged_settings(paths: Any, dt: Any, degree: Any) -> None:
+    """Check the simulation settings of :func:`staged_development_value`.
+
+    Parameters
+    ----------
+    paths : Any
+        Paths per patent: an even int >= 4.
+    dt : Any
+        Time step in years: a number in (0, 1].
+    degree : Any
+        Degree of the regression polynomial: an int from 1 to 5.
+
+    Raises
+    ------
+    RealOptionInputError
+        The first setting out of its range, named.
+    """
+    if isinstance(paths, bool) or not isinstance(paths, int | np.integer) or paths < 4 or paths % 2:
+        raise RealOptionInputError("paths", f"must be an even int >= 4, got {paths!r}")
+    if not isinstance(dt, int | float) or isinstance(dt, bool) or not (0 < dt <= 1):
+        raise RealOptionInputError("dt", f"must be a number in (0, 1], got {dt!r}")
+    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or not (1 <= degree <= 5):
+        raise RealOptionInputError("degree", f"must be an int from 1 to 5, got {degree!r}")
+
+
+def _staged_arrays(
+    named: Sequence[tuple[str, Any, dict[str, Any]]], patent_ids: Sequence[str] | None
+) -> tuple[tuple[int, ...], list[str] | None, list[np.ndarray]]:
+    """Check and broadcast the array inputs of :func:`staged_development_value`.
+
+    Parameters
+    ----------
+    named : sequence of (str, Any, dict)
+        ``(name, value, bounds)`` for every array input, in the order of ``_STAGED_BOUNDS``.
+    patent_ids : sequence of str or None
+        One id per patent, named in errors.
+
+    Returns
+    -------
+    shape : tuple of int
+        The broadcast shape.
+    ids : list of str or None
+        The patent ids as strings.
+    arrays : list of numpy.ndarray
+        The inputs, flat, in the order of ``named``.
+
+    Raises
+    ------
+    RealOptionInputError
+        A value out of its bounds or a correlation above 1, naming the patent when ids are given.
+    """
+    probe_ids = list(patent_ids) if patent_ids is not None else None
+    shape, arrays = _checked(named, probe_ids)
+    n = int(np.prod(shape)) if shape else 1
+    ids = _ids(patent_ids, n)
+    rho = arrays[8]
+    if (rho > 1).any():
+        i = int(np.flatnonzero(rho > 1)[0])
+        raise RealOptionInputError(
+            "correlation", f"must be <= 1; entry {i} is {rho[i]!r}", ids[i] if ids else None
+        )
+    return shape, ids, arrays
+
+
+def _staged_seed(
+    rng: int | np.random.Generator | None, ids: list[str] | None
+) -> tuple[int | None, np.random.Generator | None]:
+    """The seed and the shared Generator of a staged-development run.
+
+    Parameters
+    ----------
+    rng : int, numpy.random.Generator or None
+        As given to :func:`staged_development_value`.
+    ids : list of str or None
+        Patent ids; with ids every patent draws from its own stream and no shared Generator is made.
+
+    Returns
+    -------
+    seed : int or None
+        The seed (None when a Generator was passed).
+    gen : numpy.random.Generator or None
+        The Generator whose draws every patent shares, or None with patent ids.
+
+    Raises
+    ------
+    RealOptionInputError
+        Patent ids given without an int seed.
+    """
+    if ids is None:
+        return to_seed_and_rng(rng)
+    if isinstance(rng, np.random.Generator) or rng is None:
+        raise RealOptionInputError(
+            "rng", "must be an int seed when patent_ids are given (one stream per patent)"
+        )
+    seed, _ = to_seed_and_rng(rng)
+    return seed, None
+
+
+def _staged_simulate(
+    arrays: list[np.ndarray],
+    ids: list[str] | None,
+    seed: int | None,
+    gen: np.random.Generator | None,
+    *,
+    dt: float,
+    paths: int,
+    degree: int,
+) -> tuple[np.ndarray, ...]:
+    """Simulate and roll back every patent, a block of patents at a time.
+
+    Parameters
+    ----------
+    arrays : list of numpy.ndarray
+        The checked flat inputs, in the order of ``_STAGED_BOUNDS``.
+    ids : list of str or None
+        Patent ids; with ids each patent draws from its own stream seeded by ``seed``.
+    seed : int or None
+        The seed of the per-patent streams.
+    gen : numpy.random.Generator or None
+        Without ids, one block of draws from it is shared by every patent.
+    dt : float
+        Time step in years.
+    paths : int
+        Paths per patent (even).
+    degree : int
+        Degree of the regression polynomial.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Value, standard error, committed value, mean completion years and completion probability per patent.
+    """
+    k0, c0, t, r, i_rate, phi, sig_k, mu, rho, lam, mult = arrays
+    n = k0.size
+    half = paths // 2
+    n_steps = np.maximum(1, np.rint(t / dt).astype(int))
+    s_max = int(n_steps.max()) if n else 1
+    # Common draws when no patent ids: one (steps, half, 2) block shared by every patent.
+    shared = gen.standard_normal((s_max, half, 2)) if gen is not None and n else None
+    pid: list[str] = ids if ids is not None else []
+
+    def draws(idx: np.ndarray) -> np.ndarray:
+        if shared is not None:
+            return np.broadcast_to(shared, (idx.size, *shared.shape))
+        return np.stack(
+            [
+                patent_rng(int(seed or 0), pid[i], "staged_development").standard_normal((s_max, half, 2))
+                for i in idx
+            ]
+        )
+
+    value, err, committed, t_done, p_done = (np.empty(n) for _ in range(5))
+    block = max(1, _STAGED_BLOCK_FLOATS // (2 * paths * (s_max + 1)))
+    for start in range(0, n, block):
+        idx = np.arange(start, min(n, start + block))
+        z = draws(idx)
+        res = _staged_block(
+            z, k0[idx], c0[idx], n_steps[idx], r[idx], i_rate[idx], phi[idx], sig_k[idx], mu[idx], rho[idx],
+            lam[idx], mult[idx], dt, degree,
+        )  # fmt: skip
+        value[idx], err[idx], committed[idx], t_done[idx], p_done[idx] = res
+    return value, err, committed, t_done, p_done
 
 
 def _poly_basis(k: np.ndarray, c: np.ndarray, degree: int) -> np.ndarray:
