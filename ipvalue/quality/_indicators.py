@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from io import StringIO
@@ -403,6 +404,332 @@ def _level(flag: np.ndarray | None, n: int, yes: float, no: float) -> np.ndarray
     return np.where(np.isnan(flag), np.nan, np.where(flag == 1.0, yes, no))
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """What the leaf computations read: the parsed inputs, a few columns every leaf shares, and the options."""
+
+    frame: pd.DataFrame
+    as_of: dt.date
+    inp: Inputs
+    asof64: np.datetime64
+    status: np.ndarray
+    ptype: np.ndarray
+    dead: np.ndarray
+    juris: pd.Series
+    gdp_path: str | Path | None
+    cohort_reference: pd.DataFrame | None
+    cohort_quantiles: dict[str, pd.DataFrame] | None
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return self.inp.n
+
+    def blank(self) -> np.ndarray:
+        """A new all-NaN column to fill in."""
+        return np.full(self.n, np.nan)
+
+    def absent(self) -> np.ndarray:
+        """The values of a leaf with no input column: all NaN, read-only, no memory."""
+        return np.broadcast_to(np.float64(np.nan), (self.n,))
+
+
+def _read_rows(
+    frame: pd.DataFrame,
+    tree: QualityTree,
+    *,
+    as_of: dt.date,
+    remaining_life_years: object,
+    gdp_path: str | Path | None,
+    errors: str,
+    cohort_reference: pd.DataFrame | None,
+    cohort_quantiles: dict[str, pd.DataFrame] | None,
+) -> _Rows:
+    """Read and check the inputs of :func:`compute_indicators` once, for every leaf.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Portfolio frame.
+    tree : QualityTree
+        Supplies the expert columns to read.
+    as_of : datetime.date
+        Valuation date.
+    remaining_life_years : object
+        Remaining life per patent, or None.
+    gdp_path : str, Path or None
+        GDP table for the market coverage.
+    errors : {"raise", "missing"}
+        What to do with bad input values.
+    cohort_reference : DataFrame or None
+        External forward-citation caps.
+    cohort_quantiles : dict or None
+        In-book cohort caps of a whole partitioned book.
+
+    Returns
+    -------
+    _Rows
+        The inputs with the legal status, patent type, dead flag and jurisdiction columns.
+    """
+    inp = read_inputs(
+        frame, expert_columns=tree.expert_columns(), remaining_life_years=remaining_life_years, errors=errors
+    )
+    none = pd.Series([None] * inp.n, dtype=object)
+    status = inp.text.get("legal_status", none).to_numpy(dtype=object)
+    return _Rows(
+        frame=frame,
+        as_of=as_of,
+        inp=inp,
+        asof64=np.datetime64(pd.Timestamp(as_of).normalize().to_datetime64(), "ns"),
+        status=status,
+        ptype=inp.text.get("patent_type", none).to_numpy(dtype=object),
+        dead=pd.Series(status, dtype=object).isin(_DEAD).to_numpy(dtype=bool),
+        juris=inp.text.get("jurisdiction", none),
+        gdp_path=gdp_path,
+        cohort_reference=cohort_reference,
+        cohort_quantiles=cohort_quantiles,
+    )
+
+
+#: A leaf computation ``fn(rows, leaf, tree, notes) -> values``: ``rows`` the read inputs (:class:`_Rows`),
+#: ``leaf`` the leaf's name, ``tree`` supplies its parameters (``tree.params(leaf)``), ``notes`` a dict it may
+#: add to; the values are on a 0-1 scale, one per row, NaN where the leaf cannot be observed.
+_LeafFn = Callable[[_Rows, str, QualityTree, dict[str, Any]], np.ndarray]
+
+
+def _grant_status(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Grant status: the level of a granted patent by type, or of a pending or dead one.
+
+    Reads ``legal_status`` and ``patent_type``; NaN for a status the tree does not score. Arguments and
+    return as :data:`_LeafFn`.
+    """
+    p = tree.params(leaf)
+    v = rows.blank()
+    for t, x in p["granted"].items():
+        v[(rows.status == "granted") & (rows.ptype == t)] = float(x)
+    for s in ("pending", *_DEAD):
+        if s in p:
+            v[rows.status == s] = float(p[s])
+    return v
+
+
+def _invalidation_history(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Invalidation history: unchallenged, survived a challenge, or a challenge pending (which wins).
+
+    Reads the flags ``invalidation_pending`` and ``invalidation_survived``; NaN where neither is known.
+    Arguments and return as :data:`_LeafFn`.
+    """
+    p = tree.params(leaf)
+    pend = rows.inp.flags.get("invalidation_pending")
+    surv = rows.inp.flags.get("invalidation_survived")
+    v = rows.blank()
+    if pend is not None:
+        v[pend == 0.0] = float(p["unchallenged"])
+    if surv is not None:
+        not_pending = ~(pend == 1.0 if pend is not None else np.zeros(rows.n, bool))
+        v[(surv == 1.0) & not_pending] = float(p["survived"])
+    if pend is not None:
+        v[pend == 1.0] = float(p["pending"])
+    return v
+
+
+def _remaining_life(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Remaining life as a share of the maximum term of the patent's type (0 for a dead patent).
+
+    Reads ``remaining_life_years``, else asks :mod:`ipvalue.terms`; writes ``remaining_life_source`` and
+    ``remaining_life_years`` into ``notes``. Arguments and return as :data:`_LeafFn`.
+    """
+    rl = rows.inp.num.get("remaining_life_years")
+    source = "input"
+    if rl is None:
+        rl = _terms_remaining_life(rows.frame, rows.as_of)
+        source = "ipvalue.terms"
+    rl = np.where(rows.dead, 0.0, rl)
+    notes["remaining_life_source"] = source
+    notes["remaining_life_years"] = rl
+    max_term = rows.blank()
+    for t, x in tree.params(leaf)["max_term_years"].items():
+        max_term[rows.ptype == t] = float(x)
+    with np.errstate(invalid="ignore"):
+        return np.clip(rl / max_term, 0.0, 1.0)
+
+
+def _fee_continuity(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Fee continuity: fees paid, in the grace period, or overdue (a dead patent counts as overdue).
+
+    Reads ``fees_paid_through``; NaN where it is unknown and the patent alive. Arguments and return as
+    :data:`_LeafFn`.
+    """
+    p = tree.params(leaf)
+    fpt = rows.inp.dates.get("fees_paid_through")
+    v = rows.blank()
+    if fpt is not None:
+        gap = (fpt - rows.asof64) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
+        known = ~np.isnan(gap)
+        v[known & (gap >= 0)] = float(p["paid"])
+        v[known & (gap < 0) & (gap >= -float(p["grace_years"]))] = float(p["grace"])
+        v[known & (gap < -float(p["grace_years"]))] = float(p["overdue"])
+    v[rows.dead] = float(p["overdue"])
+    return v
+
+
+def _count_leaf(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """A count on a log scale capped at the tree's ``cap`` (claims, independent claims, backward citations).
+
+    Reads the numeric column named like the leaf; all NaN without it. Arguments and return as
+    :data:`_LeafFn`.
+    """
+    x = rows.inp.num.get(leaf)
+    return rows.absent() if x is None else log_cap(x, tree.params(leaf)["cap"])
+
+
+#: leaf -> (input flag, tree level when set, tree level when not set).
+_FLAG_LEVELS = {
+    "litigation": ("in_litigation", "in_litigation", "free"),
+    "licensing": ("licensed", "licensed", "not_licensed"),
+    "commercialisation": ("commercialized", "yes", "no"),
+}
+
+
+def _flag_leaf(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """A yes/no input flag mapped to the tree's two levels (litigation, licensing, commercialisation).
+
+    Reads the flag ``_FLAG_LEVELS`` names; NaN where it is unknown. Arguments and return as :data:`_LeafFn`.
+    """
+    flag, yes, no = _FLAG_LEVELS[leaf]
+    p = tree.params(leaf)
+    return _level(rows.inp.flags.get(flag), rows.n, p[yes], p[no])
+
+
+def _forward_citations(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Forward citations per year of age, winsorised and scaled within cohorts (:func:`_cohort_normalise`).
+
+    Uses the cohort reference and the in-book quantiles when given; writes the cohort level used per row
+    into ``notes['forward_citation_levels']``. Arguments and return as :data:`_LeafFn`.
+    """
+    p = tree.params(leaf)
+    if rows.inp.num.get("forward_citations") is None:
+        notes["forward_citation_levels"] = np.zeros(rows.n, dtype=np.int8)
+        return rows.absent()
+    rate, subs, year = _citation_rates(rows.inp, rows.inp.text.get("cpc"), rows.asof64, p)
+    ref_lo = ref_hi = None
+    if rows.cohort_reference is not None:
+        ref = _check_reference(rows.cohort_reference)
+        look = ref.reindex(pd.MultiIndex.from_arrays([subs, year]))
+        ref_lo = look["rate_p01"].to_numpy(dtype=float)
+        ref_hi = look["rate_p99"].to_numpy(dtype=float)
+    key1, key2 = _cohort_keys(subs, year)
+    lo_q, hi_q = (float(q) for q in p["trim"])
+    tables = None
+    if rows.cohort_quantiles is not None:
+        tables = (rows.cohort_quantiles["class_year"], rows.cohort_quantiles["year"])
+    v, lvl = _cohort_normalise(
+        rate,
+        key1,
+        key2,
+        min_size=int(p["min_cohort_size"]),
+        lo_q=lo_q,
+        hi_q=hi_q,
+        cap=float(p["absolute_rate_cap"]),
+        ref_lo=ref_lo,
+        ref_hi=ref_hi,
+        tables=tables,
+    )
+    notes["forward_citation_levels"] = lvl
+    return v
+
+
+#: leaf -> the ``;``-joined class column its diversity index is computed from.
+_CLASS_COLUMNS = {"generality": "forward_citation_classes", "originality": "backward_citation_classes"}
+
+
+def _diversity_leaf(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Generality or originality: the given value, else the diversity of the citing or cited classes.
+
+    Reads the numeric column named like the leaf and the class column ``_CLASS_COLUMNS`` names; NaN where
+    neither is known. Arguments and return as :data:`_LeafFn`.
+    """
+    col = _CLASS_COLUMNS[leaf]
+    given = rows.inp.num.get(leaf)
+    if col in rows.inp.text:
+        computed = _per_unique(rows.inp.text[col], class_diversity)
+        given = computed if given is None else np.where(np.isnan(given), computed, given)
+    return rows.absent() if given is None else given
+
+
+def _cpc_scope(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """CPC scope: the number of distinct CPC subclasses on a log scale capped at ``cap``.
+
+    Reads ``cpc``; all NaN without it. Arguments and return as :data:`_LeafFn`.
+    """
+    cpc = rows.inp.text.get("cpc")
+    return (
+        rows.absent() if cpc is None else log_cap(_per_unique(cpc, _n_subclasses), tree.params(leaf)["cap"])
+    )
+
+
+def _family_size(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Family size on a log scale: the given size, else the count of the family's offices.
+
+    Reads ``family_size``, ``family_jurisdictions`` and ``jurisdiction``; NaN where neither is known.
+    Arguments and return as :data:`_LeafFn`.
+    """
+    fsize = rows.inp.num.get("family_size")
+    fam = rows.inp.text.get("family_jurisdictions")
+    x = rows.blank() if fsize is None else fsize.copy()
+    if fam is not None:
+        derived = _per_unique(_offices_text(rows.juris, fam), _offices)
+        x = np.where(np.isnan(x), derived, x)
+    return log_cap(x, tree.params(leaf)["cap"])
+
+
+def _market_coverage(rows: _Rows, leaf: str, tree: QualityTree, notes: dict[str, Any]) -> np.ndarray:
+    """Market coverage: the GDP share of the offices the family covers (:func:`market_coverage_share`).
+
+    Reads ``family_jurisdictions``, ``jurisdiction`` and ``family_size`` (a single-member family counts
+    its own office); NaN where the offices are unknown. Arguments and return as :data:`_LeafFn`.
+    """
+    table = tree.params(leaf).get("table")
+    path = rows.gdp_path
+    if path is None and table not in (None, "quality_gdp.csv"):
+        path = table
+
+    def share(text: object) -> float:
+        return market_coverage_share(text, table=path) if isinstance(text, str) else float("nan")
+
+    fam = rows.inp.text.get("family_jurisdictions")
+    fsize = rows.inp.num.get("family_size")
+    v = rows.blank()
+    if fam is not None:
+        v = _per_unique(_offices_text(rows.juris, fam), share)
+    if fsize is not None:
+        single = np.isnan(v) & (fsize == 1.0)
+        if single.any():
+            v[single] = _per_unique(rows.juris.where(pd.Series(single), None), share)[single]
+    return v
+
+
+#: The computed leaves, in the order they are computed (the order notes are written and errors raised).
+_LEAVES: tuple[tuple[str, _LeafFn], ...] = (
+    ("grant_status", _grant_status),
+    ("invalidation_history", _invalidation_history),
+    ("remaining_life", _remaining_life),
+    ("fee_continuity", _fee_continuity),
+    ("claims", _count_leaf),
+    ("independent_claims", _count_leaf),
+    ("backward_citations", _count_leaf),
+    ("litigation", _flag_leaf),
+    ("licensing", _flag_leaf),
+    ("commercialisation", _flag_leaf),
+    ("forward_citations", _forward_citations),
+    ("generality", _diversity_leaf),
+    ("originality", _diversity_leaf),
+    ("cpc_scope", _cpc_scope),
+    ("family_size", _family_size),
+    ("market_coverage", _market_coverage),
+)
+
+
 def compute_indicators(
     frame: pd.DataFrame,
     tree: QualityTree,
@@ -416,180 +743,30 @@ def compute_indicators(
 ) -> tuple[dict[str, np.ndarray], Inputs, dict[str, Any]]:
     """Compute every leaf of ``tree``; returns ``({leaf: values}, inputs, notes)``.
 
-    Values are on a 0-1 scale, NaN where the indicator cannot be observed for that patent.
+    Values are on a 0-1 scale, NaN where the indicator cannot be observed for that patent. Each computed leaf
+    has its own function (``_LEAVES``); an expert leaf is its input column (0-10) divided by 10.
     """
-    inp = read_inputs(
-        frame, expert_columns=tree.expert_columns(), remaining_life_years=remaining_life_years, errors=errors
+    rows = _read_rows(
+        frame,
+        tree,
+        as_of=as_of,
+        remaining_life_years=remaining_life_years,
+        gdp_path=gdp_path,
+        errors=errors,
+        cohort_reference=cohort_reference,
+        cohort_quantiles=cohort_quantiles,
     )
-    n = inp.n
-    asof64 = np.datetime64(pd.Timestamp(as_of).normalize().to_datetime64(), "ns")
-    none = pd.Series([None] * n, dtype=object)
-    status = inp.text.get("legal_status", none).to_numpy(dtype=object)
-    ptype = inp.text.get("patent_type", none).to_numpy(dtype=object)
-    dead = pd.Series(status, dtype=object).isin(_DEAD).to_numpy(dtype=bool)
-    nan = np.full(n, np.nan)
-    absent = np.broadcast_to(np.float64(np.nan), (n,))  # a leaf with no input column: read-only, no memory
     notes: dict[str, Any] = {}
     want = set(tree.leaf_names)
-    vals: dict[str, np.ndarray] = {}
-
-    if "grant_status" in want:
-        p = tree.params("grant_status")
-        granted = p["granted"]
-        v = nan.copy()
-        for t, x in granted.items():
-            v[(status == "granted") & (ptype == t)] = float(x)
-        for s in ("pending", *_DEAD):
-            if s in p:
-                v[status == s] = float(p[s])
-        vals["grant_status"] = v
-
-    if "invalidation_history" in want:
-        p = tree.params("invalidation_history")
-        pend = inp.flags.get("invalidation_pending")
-        surv = inp.flags.get("invalidation_survived")
-        v = nan.copy()
-        if pend is not None:
-            v[pend == 0.0] = float(p["unchallenged"])
-        if surv is not None:
-            v[(surv == 1.0) & ~(pend == 1.0 if pend is not None else np.zeros(n, bool))] = float(
-                p["survived"]
-            )
-        if pend is not None:
-            v[pend == 1.0] = float(p["pending"])
-        vals["invalidation_history"] = v
-
-    if "remaining_life" in want:
-        rl = inp.num.get("remaining_life_years")
-        source = "input"
-        if rl is None:
-            rl = _terms_remaining_life(frame, as_of)
-            source = "ipvalue.terms"
-        rl = np.where(dead, 0.0, rl)
-        notes["remaining_life_source"] = source
-        notes["remaining_life_years"] = rl
-        max_term = np.full(n, np.nan)
-        for t, x in tree.params("remaining_life")["max_term_years"].items():
-            max_term[ptype == t] = float(x)
-        with np.errstate(invalid="ignore"):
-            vals["remaining_life"] = np.clip(rl / max_term, 0.0, 1.0)
-
-    if "fee_continuity" in want:
-        p = tree.params("fee_continuity")
-        fpt = inp.dates.get("fees_paid_through")
-        v = nan.copy()
-        if fpt is not None:
-            gap = (fpt - asof64) / np.timedelta64(1, "D") / _DAYS_PER_YEAR
-            known = ~np.isnan(gap)
-            v[known & (gap >= 0)] = float(p["paid"])
-            v[known & (gap < 0) & (gap >= -float(p["grace_years"]))] = float(p["grace"])
-            v[known & (gap < -float(p["grace_years"]))] = float(p["overdue"])
-        v[dead] = float(p["overdue"])
-        vals["fee_continuity"] = v
-
-    for leaf in ("claims", "independent_claims", "backward_citations"):
-        if leaf in want:
-            p = tree.params(leaf)
-            x = inp.num.get(leaf)
-            vals[leaf] = absent if x is None else log_cap(x, p["cap"])
-
-    if "litigation" in want:
-        p = tree.params("litigation")
-        vals["litigation"] = _level(inp.flags.get("in_litigation"), n, p["in_litigation"], p["free"])
-    if "licensing" in want:
-        p = tree.params("licensing")
-        vals["licensing"] = _level(inp.flags.get("licensed"), n, p["licensed"], p["not_licensed"])
-    if "commercialisation" in want:
-        p = tree.params("commercialisation")
-        vals["commercialisation"] = _level(inp.flags.get("commercialized"), n, p["yes"], p["no"])
-
-    cpc = inp.text.get("cpc")
-    if "forward_citations" in want:
-        p = tree.params("forward_citations")
-        fwd = inp.num.get("forward_citations")
-        if fwd is None:
-            vals["forward_citations"] = absent
-            notes["forward_citation_levels"] = np.zeros(n, dtype=np.int8)
-        else:
-            rate, subs, year = _citation_rates(inp, cpc, asof64, p)
-            ref_lo = ref_hi = None
-            if cohort_reference is not None:
-                ref = _check_reference(cohort_reference)
-                look = ref.reindex(pd.MultiIndex.from_arrays([subs, year]))
-                ref_lo = look["rate_p01"].to_numpy(dtype=float)
-                ref_hi = look["rate_p99"].to_numpy(dtype=float)
-            key1, key2 = _cohort_keys(subs, year)
-            lo_q, hi_q = (float(q) for q in p["trim"])
-            tables = None
-            if cohort_quantiles is not None:
-                tables = (cohort_quantiles["class_year"], cohort_quantiles["year"])
-            v, lvl = _cohort_normalise(
-                rate,
-                key1,
-                key2,
-                min_size=int(p["min_cohort_size"]),
-                lo_q=lo_q,
-                hi_q=hi_q,
-                cap=float(p["absolute_rate_cap"]),
-                ref_lo=ref_lo,
-                ref_hi=ref_hi,
-                tables=tables,
-            )
-            vals["forward_citations"] = v
-            notes["forward_citation_levels"] = lvl
-
-    for leaf, col in (
-        ("generality", "forward_citation_classes"),
-        ("originality", "backward_citation_classes"),
-    ):
-        if leaf in want:
-            given = inp.num.get(leaf)
-            if col in inp.text:
-                computed = _per_unique(inp.text[col], class_diversity)
-                given = computed if given is None else np.where(np.isnan(given), computed, given)
-            vals[leaf] = absent if given is None else given
-
-    if "cpc_scope" in want:
-        p = tree.params("cpc_scope")
-        vals["cpc_scope"] = absent if cpc is None else log_cap(_per_unique(cpc, _n_subclasses), p["cap"])
-
-    fam = inp.text.get("family_jurisdictions")
-    juris = inp.text.get("jurisdiction", none)
-    fsize = inp.num.get("family_size")
-    if "family_size" in want:
-        p = tree.params("family_size")
-        x = nan.copy() if fsize is None else fsize.copy()
-        if fam is not None:
-            derived = _per_unique(_offices_text(juris, fam), _offices)
-            x = np.where(np.isnan(x), derived, x)
-        vals["family_size"] = log_cap(x, p["cap"])
-
-    if "market_coverage" in want:
-        table = tree.params("market_coverage").get("table")
-        path = gdp_path
-        if path is None and table not in (None, "quality_gdp.csv"):
-            path = table
-
-        def share(text: object) -> float:
-            return market_coverage_share(text, table=path) if isinstance(text, str) else float("nan")
-
-        v = nan.copy()
-        if fam is not None:
-            v = _per_unique(_offices_text(juris, fam), share)
-        if fsize is not None:
-            single = np.isnan(v) & (fsize == 1.0)
-            if single.any():
-                v[single] = _per_unique(juris.where(pd.Series(single), None), share)[single]
-        vals["market_coverage"] = v
-
+    vals = {leaf: fn(rows, leaf, tree, notes) for leaf, fn in _LEAVES if leaf in want}
     for leaf in tree.expert_columns():
-        x = inp.num.get(leaf)
-        vals[leaf] = absent if x is None else x / 10.0
+        x = rows.inp.num.get(leaf)
+        vals[leaf] = rows.absent() if x is None else x / 10.0
 
     missing_leaves = want - set(vals)
     if missing_leaves:  # pragma: no cover - guarded by tree validation
         raise RuntimeError(f"no computation for leaves {sorted(missing_leaves)}")
-    return {leaf: vals[leaf] for leaf in tree.leaf_names}, inp, notes
+    return {leaf: vals[leaf] for leaf in tree.leaf_names}, rows.inp, notes
 
 
 def _offices_text(juris: pd.Series, fam: pd.Series) -> pd.Series:
