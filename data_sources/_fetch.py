@@ -246,42 +246,137 @@ async def fetch_async(
     """
     started = time.perf_counter()
     inputs = _read_inputs(numbers)
+    canon, failures = _canonical_numbers(inputs)
+    order = list(canon)
+    own_cache = isinstance(cache, str | Path)
+    cache_obj = FetchCache(cache) if own_cache else cache
+    built, config_errors = _build_sources(
+        list(sources) if sources is not None else default_sources(env),
+        {"client": client, "transport": transport, "cache": cache_obj, "refresh": refresh, "env": env},
+        base_urls=base_urls,
+        source_options=source_options,
+    )
+    try:
+        per_number = await _ask_sources(built, order, config_errors, progress)
+    finally:
+        if own_cache and cache_obj is not None:
+            cache_obj.close()
+    patents, prov_rows, src_err_rows = _merge_outcomes(
+        order, canon, per_number, failures, priority=priority, field_priority=field_priority
+    )
+    facts = _typed(patents_to_frame(patents))
+    facts.attrs["data_sources"] = {
+        "sources": [s.name for s in built],
+        "fetched_at": iso_time(time.time()),
+        "requested": len(inputs),
+    }
+    stats: dict[str, Any] = {s.name: s.stats() for s in built}
+    stats["elapsed_s"] = round(time.perf_counter() - started, 3)
+    return FetchResult(
+        facts=facts,
+        failures=pd.DataFrame(failures, columns=FAILURE_COLUMNS).astype({"status": "Int64"}),
+        provenance=pd.DataFrame(prov_rows, columns=PROVENANCE_COLUMNS),
+        source_errors=pd.DataFrame(src_err_rows, columns=SOURCE_ERROR_COLUMNS).astype({"status": "Int64"}),
+        stats=stats,
+    )
+
+
+def _failure(
+    patent_id: str, raw: str, reason: str, error: str, status: int | None = None, sources: str | None = None
+) -> dict[str, Any]:
+    """One failure row (the columns of ``FAILURE_COLUMNS``).
+
+    Parameters
+    ----------
+    patent_id : str
+        The canonical number, or the input when it is unreadable.
+    raw : str
+        The number as given.
+    reason : str
+        Why the number has no facts.
+    error : str
+        Error code.
+    status : int or None
+        HTTP status of the first source's error, if any.
+    sources : str or None
+        The sources concerned, ``;``-joined.
+
+    Returns
+    -------
+    dict
+        The row.
+    """
+    return {
+        "patent_id": patent_id,
+        "input": raw,
+        "reason": reason,
+        "error": error,
+        "status": status,
+        "sources": sources,
+    }
+
+
+def _canonical_numbers(inputs: list[str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Normalise the input numbers: duplicates once, unreadable ones as failure rows.
+
+    Parameters
+    ----------
+    inputs : list of str
+        The numbers as given.
+
+    Returns
+    -------
+    canon : dict
+        Canonical number -> the first input that reads as it, in input order.
+    failures : list of dict
+        ``BAD_NUMBER`` rows, in input order.
+    """
     canon: dict[str, str] = {}
     failures: list[dict[str, Any]] = []
     for raw in inputs:
         try:
             n = normalize_number(raw)
         except PatentNumberError as exc:
-            failures.append(
-                {
-                    "patent_id": str(raw),
-                    "input": str(raw),
-                    "reason": f"unreadable number: {exc.reason}",
-                    "error": "BAD_NUMBER",
-                    "status": None,
-                    "sources": None,
-                }
-            )
+            failures.append(_failure(str(raw), str(raw), f"unreadable number: {exc.reason}", "BAD_NUMBER"))
             continue
         canon.setdefault(n, str(raw))
-    order = list(canon)
+    return canon, failures
 
-    own_cache = isinstance(cache, str | Path)
-    cache_obj = FetchCache(cache) if own_cache else cache
-    names = list(sources) if sources is not None else default_sources(env)
+
+def _build_sources(
+    names: Sequence[str | Source],
+    shared: dict[str, Any],
+    *,
+    base_urls: Mapping[str, str] | None,
+    source_options: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[list[Source], dict[str, DataSourceError]]:
+    """Build the sources named; a source that cannot be configured is kept as its error.
+
+    Parameters
+    ----------
+    names : list of str or Source
+        Source names, or sources already built (kept as they are).
+    shared : dict
+        Options every built source gets (``client``, ``transport``, ``cache``, ``refresh``, ``env``).
+    base_urls : mapping or None
+        Service root per source name.
+    source_options : mapping or None
+        Extra options per source name (they override ``shared``).
+
+    Returns
+    -------
+    built : list of Source
+        The sources, in the order named.
+    config_errors : dict
+        Source name -> the :class:`ConfigurationError` that kept it from being built.
+    """
     built: list[Source] = []
     config_errors: dict[str, DataSourceError] = {}
     for s in names:
         if isinstance(s, Source):
             built.append(s)
             continue
-        opts: dict[str, Any] = {
-            "client": client,
-            "transport": transport,
-            "cache": cache_obj,
-            "refresh": refresh,
-            "env": env,
-        }
+        opts = dict(shared)
         if base_urls and s in base_urls:
             opts["base_url"] = base_urls[s]
         opts.update((source_options or {}).get(s, {}))
@@ -289,7 +384,35 @@ async def fetch_async(
             built.append(make_source(s, **opts))
         except ConfigurationError as exc:
             config_errors[s] = exc
+    return built, config_errors
 
+
+async def _ask_sources(
+    built: list[Source],
+    order: list[str],
+    config_errors: dict[str, DataSourceError],
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, dict[str, Outcome]]:
+    """Ask every source, concurrently, for the numbers it covers.
+
+    Parameters
+    ----------
+    built : list of Source
+        The sources.
+    order : list of str
+        Canonical numbers.
+    config_errors : dict
+        Source name -> configuration error; every number gets it as that source's outcome.
+    progress : callable or None
+        ``progress(done, total)`` as (source, number) pairs finish.
+
+    Returns
+    -------
+    dict
+        Number -> source name -> a :class:`Patent` or a :class:`DataSourceError`. A source that fails as a
+        whole (or has a bug) gives its error for each of its numbers; a number it does not answer is
+        :class:`NotFound`.
+    """
     per_number: dict[str, dict[str, Outcome]] = {n: {} for n in order}
     for name, config_error in config_errors.items():
         for n in order:
@@ -320,12 +443,43 @@ async def fetch_async(
         for n in todo:
             per_number[n][src.name] = res.get(n, NotFound(f"{n}: no answer", source=src.name))
 
-    try:
-        await asyncio.gather(*(run(s) for s in built))
-    finally:
-        if own_cache and cache_obj is not None:
-            cache_obj.close()
+    await asyncio.gather(*(run(s) for s in built))
+    return per_number
 
+
+def _merge_outcomes(
+    order: list[str],
+    canon: dict[str, str],
+    per_number: dict[str, dict[str, Outcome]],
+    failures: list[dict[str, Any]],
+    *,
+    priority: Sequence[str],
+    field_priority: Mapping[str, Sequence[str]] | None,
+) -> tuple[list[Patent], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Merge the sources' answers per number into a patent, or a failure row.
+
+    Parameters
+    ----------
+    order : list of str
+        Canonical numbers, in input order.
+    canon : dict
+        Canonical number -> the input.
+    per_number : dict
+        Number -> source name -> outcome (from :func:`_ask_sources`).
+    failures : list of dict
+        Failure rows; the numbers no source found, or whose merged facts do not validate, are appended.
+    priority, field_priority
+        Source order when sources disagree (see :func:`data_sources._merge.merge_patent`).
+
+    Returns
+    -------
+    patents : list of Patent
+        The merged patents, in input order.
+    provenance : list of dict
+        One row per (patent, field) kept.
+    source_errors : list of dict
+        The errors of single sources for numbers another source found.
+    """
     patents: list[Patent] = []
     prov_rows: list[dict[str, Any]] = []
     src_err_rows: list[dict[str, Any]] = []
@@ -333,69 +487,54 @@ async def fetch_async(
         outcomes = per_number[n]
         found = {s: o for s, o in outcomes.items() if isinstance(o, Patent)}
         errors = {s: o for s, o in outcomes.items() if isinstance(o, DataSourceError)}
-        if found:
-            fields, prov = merge_patent(n, found, priority=priority, field_priority=field_priority)
-            try:
-                # a status no source stated stays unknown (None), never the model's default "granted"
-                patents.append(Patent(patent_id=n, **{"legal_status": None, **fields}))
-            except ValueError as exc:
-                msg = " ".join(str(exc).split())[:300]
-                failures.append(
-                    {
-                        "patent_id": n,
-                        "input": canon[n],
-                        "error": "CONFLICT",
-                        "reason": f"merged facts do not validate: {msg}",
-                        "status": None,
-                        "sources": ";".join(found),
-                    }
-                )
-                continue
-            prov_rows += prov
-            for s, e in errors.items():
-                src_err_rows.append(
-                    {
-                        "patent_id": n,
-                        "source": s,
-                        "error": getattr(e, "code", "SOURCE_ERROR"),
-                        "reason": str(e),
-                        "status": e.status,
-                    }
-                )
-        else:
-            if not errors:
-                reason, code, status = "no source covers this number", "NO_SOURCE", None
-                srcs = None
-            else:
-                first = next(iter(errors.values()))
-                reason = " | ".join(str(e) for e in errors.values())
-                code, status, srcs = getattr(first, "code", "SOURCE_ERROR"), first.status, ";".join(errors)
-            failures.append(
+        if not found:
+            failures.append(_not_found(n, canon[n], errors))
+            continue
+        fields, prov = merge_patent(n, found, priority=priority, field_priority=field_priority)
+        try:
+            # a status no source stated stays unknown (None), never the model's default "granted"
+            patents.append(Patent(patent_id=n, **{"legal_status": None, **fields}))
+        except ValueError as exc:
+            msg = " ".join(str(exc).split())[:300]
+            reason = f"merged facts do not validate: {msg}"
+            failures.append(_failure(n, canon[n], reason, "CONFLICT", sources=";".join(found)))
+            continue
+        prov_rows += prov
+        for s, e in errors.items():
+            src_err_rows.append(
                 {
                     "patent_id": n,
-                    "input": canon[n],
-                    "reason": reason,
-                    "error": code,
-                    "status": status,
-                    "sources": srcs,
+                    "source": s,
+                    "error": getattr(e, "code", "SOURCE_ERROR"),
+                    "reason": str(e),
+                    "status": e.status,
                 }
             )
+    return patents, prov_rows, src_err_rows
 
-    facts = _typed(patents_to_frame(patents))
-    facts.attrs["data_sources"] = {
-        "sources": [s.name for s in built],
-        "fetched_at": iso_time(time.time()),
-        "requested": len(inputs),
-    }
-    stats: dict[str, Any] = {s.name: s.stats() for s in built}
-    stats["elapsed_s"] = round(time.perf_counter() - started, 3)
-    return FetchResult(
-        facts=facts,
-        failures=pd.DataFrame(failures, columns=FAILURE_COLUMNS).astype({"status": "Int64"}),
-        provenance=pd.DataFrame(prov_rows, columns=PROVENANCE_COLUMNS),
-        source_errors=pd.DataFrame(src_err_rows, columns=SOURCE_ERROR_COLUMNS).astype({"status": "Int64"}),
-        stats=stats,
-    )
+
+def _not_found(n: str, raw: str, errors: dict[str, DataSourceError]) -> dict[str, Any]:
+    """The failure row of a number no source found.
+
+    Parameters
+    ----------
+    n : str
+        Canonical number.
+    raw : str
+        The number as given.
+    errors : dict
+        Source name -> its error for the number (empty when no source covers it).
+
+    Returns
+    -------
+    dict
+        ``NO_SOURCE`` without errors; else every source's reason, with the code and status of the first.
+    """
+    if not errors:
+        return _failure(n, raw, "no source covers this number", "NO_SOURCE")
+    first = next(iter(errors.values()))
+    reason = " | ".join(str(e) for e in errors.values())
+    return _failure(n, raw, reason, getattr(first, "code", "SOURCE_ERROR"), first.status, ";".join(errors))
 
 
 def fetch(numbers: Iterable[Any] | pd.DataFrame, **kwargs: Any) -> FetchResult:
