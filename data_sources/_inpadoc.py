@@ -1,9 +1,12 @@
 """INPADOC legal-event codes that decide status, fees, grant and transfers.
 
 A versioned code table (no network at import). Each code is grouped by what it means for a pledge:
-``grant``, ``lapse`` (the right ended early, usually unpaid fees), ``state_lapse`` (a European patent
-lapsed in one validation state), ``expiry`` (end of term), ``withdrawn`` (application withdrawn, refused or
-discontinued), ``fee_paid`` (a renewal or maintenance fee), ``transfer`` (change of owner).
+``grant``, ``lapse`` (the right ended early: unpaid fees or a surrender), ``state_lapse`` (a European patent
+lapsed in one validation state) and ``state_reinstated`` (reinstated there), ``expiry`` (end of term),
+``withdrawn`` (application withdrawn, refused or discontinued), ``restoration`` (a lost right restored),
+``fee_paid`` (a renewal or maintenance fee), ``transfer`` (change of owner), ``pledge`` / ``pledge_change`` /
+``pledge_release``, ``preservation`` / ``preservation_release``, ``licence`` / ``licence_change`` /
+``licence_release``, ``invalidated`` (whole right) and ``invalidation`` (a proceeding pending).
 
 Sources: codes seen in real OPS responses recorded in ``tests/fixtures/epo_ops`` (PG25, PGFP, GRAA,
 RAP1, AS, MAFP, FEPP, STCF, FZDE) and the project notes ``patent_data_sources.md`` section 2 (CN codes
@@ -13,14 +16,23 @@ passing another table to :func:`data_sources.epo_ops.legal_facts`.
 
 Verification pass of 2026-11-27 (public sources searched that day):
 
-* confirmed: ``PG25`` "Lapsed in a contracting state", ``PGFP`` "Annual fee paid to national office" (epo.org
-  Patent Knowledge News "INPADOC unlocked", which also lists ``PGRI`` "Patent reinstated in a contracting
-  state", not mapped here); the descriptions of ``PG25``, ``PGFP``, ``GRAA``, ``RAP1``, ``26N`` and ``STAA``
-  also appear verbatim in the recorded OPS fixture ``legal_EP.2400812.A1.xml``.
+* confirmed: ``PG25`` "Lapsed in a contracting state", ``PGFP`` "Annual fee paid to national office" and
+  ``PGRI`` "Patent reinstated in a contracting state" (epo.org Patent Knowledge News "INPADOC unlocked"); the
+  descriptions of ``PG25``, ``PGFP``, ``GRAA``, ``RAP1``, ``26N`` and ``STAA`` also appear verbatim in the
+  recorded OPS fixture ``legal_EP.2400812.A1.xml``.
+* CN gazette codes, secondary source [S] (pass of 2026-12-04): the code table ``constant`` of a public
+  CNIPA-gazette parsing schema (SQL by 闫瑞松 in the public code index; its repository was not named there),
+  whose Chinese headings match the sections of the CNIPA 专利公报: ``AV01`` 专利权的主动放弃, ``CF01`` 未缴年费
+  专利权终止, ``CX01`` 专利权有效期届满, ``TR01`` 专利权的转移, ``RR01`` 权利的恢复, ``IW01`` 专利权全部无效,
+  ``IP01`` 无效公告 (partial invalidation), ``PE01`` / ``PM01`` / ``PC01`` 专利权质押合同登记的生效 / 变更 / 注销,
+  ``PP01`` / ``PD01`` 专利权的保全 / 保全的解除, ``EE01`` / ``EM01`` / ``EC01`` 专利实施许可合同备案的生效 / 变更 /
+  注销, ``CP01``-``CP03`` and ``CB03`` changes of name, address or other bibliographic data (not transfers,
+  not mapped), ``GR01`` (a grant; the schema's design-gazette heading is 外观设计专利权授予). Not found: the
+  official CNIPA code standard; ``RJ01`` (rejection) and ``WD01`` (withdrawal), so neither is mapped.
 * not confirmed (no copy of the INPADOC legal event table or of a response carrying them was found): US ``FP``
-  and ``LAPS``, EP ``18D`` / ``18W`` / ``18R``, and the CN / GB codes taken from the project notes (``CF01``,
-  ``CX01``, ``EXPY``, ``GR01``, ``C14``, ``TR01``, ``C41``, ``PCNP``). ``EXP.`` is a USPTO maintenance-fee
-  event code (expired for non-payment, bulk product PTMNFEE2), not an INPADOC code; it is not mapped here.
+  and ``LAPS``, EP ``18D`` / ``18W`` / ``18R``, and the codes taken from the project notes (``EXPY``, ``C14``,
+  ``C41``, GB ``PCNP``). ``EXP.`` is a USPTO maintenance-fee event code (expired for non-payment, bulk product
+  PTMNFEE2), not an INPADOC code; it is not mapped here.
 * revocation: no INPADOC code for "patent revoked" could be confirmed (a ``27W`` seen in third-party code is
   not backed by a source), so no code maps to it. The EPO reports the status of an EP application or patent as
   ``STAA`` with free text ``STATUS: ...`` in ``L510EP`` (e.g. "STATUS: THE PATENT HAS BEEN GRANTED" in the
@@ -61,25 +73,30 @@ __all__ = [
     "status_text_facts",
 ]
 
-CODE_TABLE_VERSION = "2026-12-04"
+CODE_TABLE_VERSION = "2026-12-04b"
 
 EVENT_GROUPS: dict[str, str] = {
     # grant
     # grant: the status only ("GRAA" is the EP "(expected) grant" record: its date is not the grant date)
     "GRAA": "grant",  # EP (expected) grant, fixture
     # grant announced in the office's gazette: the event date is the publication date of the grant
-    "GR01": "grant_published",  # CN patent right granted, notes section 2 (not confirmed 2026-11-27)
+    "GR01": "grant_published",  # CN patent right granted (专利权授予), CNIPA-gazette schema [S], see below
     "C14": "grant_published",  # CN grant (old code), notes section 2 (not confirmed 2026-11-27)
     "STCF": "grant",  # US information on status: patent grant, fixture
     # lapse of the whole right
-    "CF01": "lapse",  # CN termination for non-payment of the annual fee, notes section 2 (not confirmed 2026-11-27)
+    "CF01": "lapse",  # CN 未缴年费专利权终止 (termination for an unpaid annual fee), CNIPA-gazette schema [S]
+    # CN 专利权的主动放弃 (the patentee surrendered the right, Patent Law Art. 44(1)(2)), CNIPA-gazette schema [S]
+    "AV01": "lapse",
     "PCNP": "lapse",  # GB patent ceased through non-payment of renewal fee, notes section 2 (not confirmed 2026-11-27)
     "FP": "lapse",  # US lapsed for failure to pay maintenance fees (unverified, not found 2026-11-27)
     "LAPS": "lapse",  # US lapse for failure to pay maintenance fees (unverified, not found 2026-11-27)
     # lapse in one state of a European patent
     "PG25": "state_lapse",  # fixture; epo.org "INPADOC unlocked" (lapsed in a contracting state)
+    # a European patent reinstated in one state after it lapsed there: epo.org "INPADOC unlocked" ("Patent
+    # reinstated in a contracting state"); the state counts as in force again from the event's date
+    "PGRI": "state_reinstated",
     # end of term
-    "CX01": "expiry",  # CN expiry of the term, notes section 2 (not confirmed 2026-11-27)
+    "CX01": "expiry",  # CN 专利权有效期届满 (end of term), CNIPA-gazette schema [S]
     "EXPY": "expiry",  # expiry, notes section 2 (not confirmed 2026-11-27)
     # withdrawn / refused / discontinued
     "FZDE": "withdrawn",  # CA discontinued, fixture
@@ -92,7 +109,7 @@ EVENT_GROUPS: dict[str, str] = {
     # transfers of ownership
     "AS": "transfer",  # US assignment, fixture
     "RAP1": "transfer",  # EP party data changed (applicant changed or rights transferred), fixture
-    "TR01": "transfer",  # CN transfer of the patent right, notes section 2 (not confirmed 2026-11-27)
+    "TR01": "transfer",  # CN 专利权的转移 (transfer of the patent right), CNIPA-gazette schema [S]
     "C41": "transfer",  # CN transfer (old code), notes section 2 (not confirmed 2026-11-27)
     # CN patent-pledge contract registration (专利权质押合同登记): entry into force / change / cancellation.
     # Codes from a CNIPA-gazette parsing schema (table ``constant``: PE01 的生效, PM01 的变更, PC01 的注销) whose
@@ -104,8 +121,19 @@ EVENT_GROUPS: dict[str, str] = {
     # CN preservation of the patent right by a court (专利权的保全) and its release (专利权保全的解除), same source
     "PP01": "preservation",
     "PD01": "preservation_release",
-    # CN invalidation of the whole right (专利权全部无效), same source
+    # CN invalidation of the whole right (专利权全部无效), same source. IP01 (无效公告; the schema's table for it
+    # holds partial invalidations, 部分无效) is NOT mapped: a right invalidated in part stays in force
     "IW01": "invalidated",
+    # CN 权利的恢复 (restoration of a right lost by a missed time limit, e.g. an unpaid annual fee; the request
+    # procedure is Rule 6 of the Implementing Regulations of the Patent Law, 2010 text, not re-read here), same
+    # source, whose table keeps the decision it reverses (``original_decision``): the status before the lapse or
+    # withdrawal comes back
+    "RR01": "restoration",
+    # CN 专利实施许可合同备案的生效 / 变更 / 注销 (licence-contract recordal in force / changed / cancelled), same
+    # source: a recorded licence sets ``licensed`` until its recordal is cancelled
+    "EE01": "licence",
+    "EM01": "licence_change",
+    "EC01": "licence_release",
     # US AIA trial filed at the PTAB (inter partes review, post-grant review), recorded fixture
     # family_legal_US.10465445.B2.xml ("AIA TRIAL PROCEEDING FILED BEFORE THE PATENT AND APPEAL BOARD")
     "IPR": "invalidation",

@@ -220,15 +220,7 @@ def _biblio_fields(doc: ET.Element) -> dict[str, Any]:
         for d in bib.findall("e:priority-claims/e:priority-claim/e:document-id", NS)
     ]
     prio = [p for p in prio if p]
-    applicants = bib.findall("e:parties/e:applicants/e:applicant", NS)
-    # every applicant: the epodoc list first, then any name only the office's original list holds
-    owners = [
-        _clean_name(a.findtext("e:applicant-name/e:name", default="", namespaces=NS))
-        for fmt in ("epodoc", "original", None)
-        for a in applicants
-        if a.get("data-format") == fmt
-    ]
-    owners = _dedupe_names(owners)
+    owners = _dedupe_names(_applicant_list(bib))
     # older US applications list the inventors as applicants: an inventor is never the owner when another
     # applicant (an assignee) is named
     inventor_keys = {
@@ -284,6 +276,30 @@ def _biblio_fields(doc: ET.Element) -> dict[str, Any]:
             None  # a later "priority" is the application itself listed twice; keep facts sane
         )
     return fields
+
+
+def _applicant_list(bib: ET.Element) -> list[str]:
+    """The applicants of one document: the office's own (``original``) list, else the ``epodoc`` list.
+
+    The two lists name the same parties twice, not different parties: ``epodoc`` is the EPO's shortened,
+    standardised spelling ("SCIENT DRILLING INT" for "SCIENTIFIC DRILLING INTERNATIONAL, INC", "MICROSOFT CORP"
+    for "MICROSOFT CORPORATION", "IBM" for "INTERNATIONAL BUSINESS MACHINES CORPORATION", all in the recorded
+    answers in ``tests/fixtures/epo_ops``), and it can miss a party the office names (AU 2013290010 A1: epodoc
+    PRIMUS GREEN ENERGY INC only, original also BLUESCAPE CLEAN FUELS, LLC). Joining the two made one owner
+    look like co-owners. The original list is used whole when it names anyone; the epodoc list only when it
+    does not (US 2006/0142694 A1 names its assignee in the original list only; an answer without an original
+    list keeps the epodoc one).
+    """
+    applicants = bib.findall("e:parties/e:applicants/e:applicant", NS)
+    for fmt in ("original", "epodoc", None):
+        names = [
+            _clean_name(a.findtext("e:applicant-name/e:name", default="", namespaces=NS))
+            for a in applicants
+            if a.get("data-format") == fmt
+        ]
+        if any(names):
+            return names
+    return []
 
 
 def _name_key(name: str) -> str:
@@ -557,16 +573,19 @@ def encumbrances(events: Sequence[LegalEvent], groups: Mapping[LegalEvent, str |
     until a release by that secured party (or, when the release names no open pledgee, every open one); a
     change of name or a correction changes nothing. CN patent-pledge registrations (``PE01``) pledge it,
     changes (``PM01``) keep it pledged, cancellations (``PC01``) release it; a court preservation (``PP01``)
-    puts it in litigation until released (``PD01``).
+    puts it in litigation until released (``PD01``). A CN licence-contract recordal (``EE01``; a change
+    ``EM01`` without an earlier one counts as one) or a US assignment recorded as a licence makes it
+    ``licensed`` until every recorded licence is cancelled (``EC01``).
 
     Returns
     -------
     dict
-        ``pledged``, ``pledgee`` (``;`` between several), ``pledge_date`` (of the latest open pledge) and
-        ``in_litigation``, each None when no event speaks of it.
+        ``pledged``, ``pledgee`` (``;`` between several), ``pledge_date`` (of the latest open pledge),
+        ``in_litigation`` and ``licensed``, each absent when no event speaks of it.
     """
     open_pledges: dict[str, dt.date | None] = {}
-    pledge_seen = preservation = False
+    pledge_seen = preservation = licence_seen = False
+    licences = 0
     in_litigation: bool | None = None
     for e in events:
         g = groups.get(e)
@@ -583,7 +602,13 @@ def encumbrances(events: Sequence[LegalEvent], groups: Mapping[LegalEvent, str |
             preservation, in_litigation = True, True
         elif g == "preservation_release" and preservation:
             in_litigation = False
+        elif g == "licence" or kind == "license" or (g == "licence_change" and not licences):
+            licence_seen, licences = True, licences + 1
+        elif g == "licence_release":
+            licence_seen, licences = True, max(licences - 1, 0)
     out: dict[str, Any] = {}
+    if licence_seen:
+        out["licensed"] = licences > 0
     if pledge_seen:
         out["pledged"] = bool(open_pledges)
         out["pledgee"] = ";".join(p for p in open_pledges if p) or None
@@ -628,9 +653,10 @@ def legal_facts(
 
     - the publication's own application is found in the family; its members' events count;
     - grant: a grant-kind member of the same application (its publication date), else a grant event;
-    - status: the last decisive event wins (lapse, expiry, withdrawal); a European patent is lapsed only when
-      it lapsed (``PG25``) in every state where a national fee was ever paid (``PGFP``), or in every state
-      mentioned when no fee event is known;
+    - status: the last decisive event wins (lapse or surrender, expiry, withdrawal); a restoration (CN
+      ``RR01``) after a lapse or withdrawal brings back the status before it; a European patent is lapsed only
+      when it lapsed (``PG25``) in every state where a national fee was ever paid (``PGFP``), or in every state
+      mentioned when no fee event is known, and a state reinstated after its lapse (``PGRI``) is in force;
     - European patents: the latest ``STAA`` event (by date) whose EP Register status text is known decides the
       EP-level status before the national lapses are looked at: revoked and withdrawn (refused included) always;
       granted over pending or withdrawn; pending (the application revived) only over withdrawn when nothing
@@ -688,6 +714,7 @@ def legal_facts(
     else:
         status = None
     lapse_date = None
+    before_loss: str | None = None  # the status a restoration (CN RR01) brings back
 
     for e in events:
         g = groups[e]
@@ -696,11 +723,17 @@ def legal_facts(
         elif g == "invalidated":
             status, lapse_date = "revoked", e.date
         elif g == "lapse":
+            before_loss = status if status in ("granted", None) else before_loss
             status, lapse_date = "lapsed", e.date
         elif g == "expiry":
             status, lapse_date = "expired", e.date
         elif g == "withdrawn" and grant_date is None:
+            before_loss = status if status in ("pending", None) else before_loss
             status, lapse_date = "withdrawn", e.date
+        elif g == "restoration" and status in ("lapsed", "withdrawn"):
+            # a right lost by a missed time limit (an unpaid fee, a missed reply) restored: what it was before
+            restored = before_loss or ("granted" if status == "lapsed" or grant_date else "pending")
+            status, lapse_date = restored, None
 
     # European patents: the EP Register status text of the latest STAA event
     register = _register_status(events, status_texts)
@@ -718,6 +751,7 @@ def legal_facts(
     # European patents: national lapses and national fees per state
     paid: dict[str, tuple[int, dt.date | None]] = {}
     lapsed: dict[str, dt.date | None] = {}
+    reinstated: set[str] = set()
     for e in events:
         if not e.state:
             continue
@@ -727,10 +761,17 @@ def legal_facts(
                 paid[e.state] = (e.fee_year, e.payment_date or e.gazette_date)
         elif groups[e] == "state_lapse":
             lapsed[e.state] = e.date
+            reinstated.discard(e.state)
+        elif groups[e] == "state_reinstated" and e.state in lapsed:
+            del lapsed[e.state]  # in force again, whether or not a fee event follows
+            reinstated.add(e.state)
     in_force = sorted(
-        s
-        for s, (_, pay) in paid.items()
-        if s not in lapsed or (pay is not None and (lapse := lapsed[s]) is not None and lapse < pay)
+        {
+            s
+            for s, (_, pay) in paid.items()
+            if s not in lapsed or (pay is not None and (lapse := lapsed[s]) is not None and lapse < pay)
+        }
+        | reinstated
     )
     if lapsed and status == "granted" and not in_force:
         status = "lapsed"
@@ -738,7 +779,7 @@ def legal_facts(
 
     fees_through = None
     if filing is not None and paid:
-        years = [paid[s][0] for s in in_force] or [y for y, _ in paid.values()]
+        years = [paid[s][0] for s in in_force if s in paid] or [y for y, _ in paid.values()]
         fees_through = _add_years(filing, max(years))
     us_years = [
         e.fee_year

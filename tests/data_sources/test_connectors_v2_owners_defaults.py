@@ -229,10 +229,12 @@ def test_family_with_tw_cn_jp_us_members(member, status, grant_date):
 @pytest.mark.parametrize(
     ("name", "number", "status", "filing", "owner"),
     [
-        # (file, docdb number, status its kind implies, application <date>, epodoc applicant without [CC])
-        ("biblio_WO.2009085664.A2.xml", "WO2009085664A2", "pending", dt.date(2008, 12, 12), "MICROSOFT CORP"),
-        ("biblio_WO.2020081771.A1.xml", "WO2020081771A1", "pending", dt.date(2019, 10, 17), "UWM RES FOUNDATION INC"),
-        ("biblio_WO.2010050748.A2.xml", "WO2010050748A2", "pending", dt.date(2009, 10, 28), "KANG PIL-SIK"),
+        # (file, docdb number, status its kind implies, application <date>, the one applicant of the office's
+        # own list, data-format="original"; the epodoc list spells the same party "MICROSOFT CORP",
+        # "UWM RES FOUNDATION INC", "KANG PIL-SIK")
+        ("biblio_WO.2009085664.A2.xml", "WO2009085664A2", "pending", dt.date(2008, 12, 12), "MICROSOFT CORPORATION"),
+        ("biblio_WO.2020081771.A1.xml", "WO2020081771A1", "pending", dt.date(2019, 10, 17), "UWM RESEARCH FOUNDATION, INC"),
+        ("biblio_WO.2010050748.A2.xml", "WO2010050748A2", "pending", dt.date(2009, 10, 28), "KANG, PIL-SIK"),
         ("biblio_CA.3237996.A1.xml", "CA3237996A1", "pending", dt.date(2014, 6, 23), "GOOGLE LLC"),
         ("biblio_US.2012116137.A1.xml", "US2012116137A1", "pending", dt.date(2010, 11, 9), "PRIMUS GREEN ENERGY INC"),
     ],
@@ -240,7 +242,7 @@ def test_family_with_tw_cn_jp_us_members(member, status, grant_date):
 def test_added_biblio_recordings(name, number, status, filing, owner):
     (pat,) = parse_biblio((OPS / name).read_bytes(), fetched_at=0.0)
     assert (pat.patent_id, pat.legal_status, pat.filing_date) == (number, status, filing)
-    assert owner in pat.owner
+    assert pat.owner == [owner]  # one party, not its two spellings
 
 
 def test_full_cycle_answer_gives_the_application_and_its_grant():
