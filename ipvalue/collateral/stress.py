@@ -33,7 +33,7 @@ from ipvalue.collateral.liquidation import LiquidationPaths, liquidation_partial
 from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
 from ipvalue.valuation import Assumptions, value_portfolio
-from ipvalue.valuation.kernel import value_chunk
+from ipvalue.valuation.kernel import Prepared, can_revalue, prepare_stages, value_chunk, value_prepared
 
 __all__ = ["STRESS_SHOCKS", "STRESS_COLUMNS", "StressShock", "run_stress", "VALUE_COLUMNS"]
 
@@ -308,6 +308,36 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
 )
 
 
+#: the shocks that move only rates and lives, and the column each changes: revalued from the valuation stages
+#: prepared once for all of them (``ipvalue.valuation.kernel.prepare_stages``), the same to the last bit
+_BY_RATES: dict[Callable[..., Any], str] = {
+    _in_obsolescence: "economic_life_years",
+    _in_royalty: "royalty_rate",
+    _in_discount: "discount_rate",
+}
+
+
+def _stages(frame: pd.DataFrame, info: Mapping[str, Any], as_of: dt.date) -> Prepared | None:
+    """The valuation stages of ``frame`` that no rate moves, prepared once per stress run (kept in ``info``).
+
+    None when they cannot be prepared (each shock then runs the whole valuation and reports its own error).
+    """
+    key = "_prepared_stages"
+    if key not in info:
+        base = frame.drop(columns=[c for c in VALUATION_OUTPUT if c in frame.columns])
+        base.attrs = {}
+        try:
+            state: Prepared | None = prepare_stages(
+                base, Assumptions.of(dict(info["assumptions"] or {})).as_dict(), as_of
+            )
+        except Exception:  # noqa: BLE001 - the whole valuation, shock by shock, reports the error
+            state = None
+        if not isinstance(info, dict):
+            return state
+        info[key] = state
+    return info[key]
+
+
 def _revalue(
     frame: pd.DataFrame,
     shock: StressShock,
@@ -316,6 +346,11 @@ def _revalue(
     info: Mapping[str, Any],
     backend: Any = None,
 ) -> pd.DataFrame:
+    """The shock's revaluation of ``frame``: from the prepared stages for a rate shock, else the whole valuation.
+
+    ``info`` is the stress run's record of the valuation (a dict: the prepared stages are kept in it for the
+    next shock).
+    """
     if shock.revalue is None:
         raise _CannotRevalue("not a valuation input shock", "非估值输入冲击")
     if "assumptions" not in info:
@@ -328,15 +363,15 @@ def _revalue(
     seed = int(info.get("seed", 0))
     try:
         if backend is None:
-            # value_portfolio's one pass without its provenance (input hash), which the shock does not keep
-            out = value_chunk(
-                shocked,
-                a=Assumptions.of(assumptions).as_dict(),
-                as_of=as_of,
-                seed=seed,
-                currency=None,
-                cohort=None,
-            )
+            a = Assumptions.of(assumptions).as_dict()
+            col = _BY_RATES.get(shock.revalue)
+            state = None if col is None else _stages(frame, info, as_of)
+            columns = {col: shocked[col]} if col is not None and col in shocked.columns else {}
+            if state is not None and can_revalue(state, a, columns):
+                out = value_prepared(state, seed, a=a, columns=columns)
+            else:
+                # value_portfolio's one pass without its provenance (input hash), which the shock does not keep
+                out = value_chunk(shocked, a=a, as_of=as_of, seed=seed, currency=None, cohort=None)
         else:
             out = value_portfolio(shocked, assumptions, as_of=as_of, rng=seed, backend=backend)
     except Exception as exc:  # the stress row reports why and falls back to the direct shock

@@ -26,7 +26,7 @@ from ipvalue.valuation.methods.cost import trend_factor
 from ipvalue.valuation.methods.income import equivalent_investment_share, income_period
 from ipvalue.valuation.notes import Notes, fmt, fmt_pct
 
-__all__ = ["Economics", "economics", "market_of", "protects_market"]
+__all__ = ["Economics", "Markets", "economics", "markets_stage", "market_of", "protects_market"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,37 @@ class Economics:
     period: np.ndarray
 
 
-def economics(inputs: Inputs, facts: Facts, a: dict[str, Any], day: dt.date, notes: Notes) -> Economics:
+@dataclass(frozen=True)
+class Markets:
+    """The first part of the economics: each patent's market and its share of its product line's revenue.
+
+    A function of the facts, the revenue columns and the ``allocation_weight`` assumption only, not of any rate
+    or economic life (:data:`ipvalue.valuation.inputs.RATE_COLUMNS`): a revaluation that moves only those reuses it.
+    """
+
+    jurisdiction: np.ndarray
+    market: np.ndarray
+    protects: np.ndarray
+    allocation: np.ndarray
+    revenue: _Revenue
+
+
+def markets_stage(inputs: Inputs, facts: Facts, a: dict[str, Any], notes: Notes) -> Markets:
+    """Markets -> allocation -> revenue: the part of :func:`economics` that no rate moves; notes as it goes."""
+    dead = facts.dead
+    juris, market, protects = _territories(inputs, dead, notes)
+    alloc = _allocation(inputs, a, dead | ~protects, facts, notes)
+    return Markets(juris, market, protects, alloc, _revenue(inputs, alloc, protects, notes))
+
+
+def economics(
+    inputs: Inputs,
+    facts: Facts,
+    a: dict[str, Any],
+    day: dt.date,
+    notes: Notes,
+    markets: Markets | None = None,
+) -> Economics:
     """The economics stage: markets -> allocation -> revenue -> rate defaults -> method -> royalty / share -> period.
 
     Parameters
@@ -117,11 +147,14 @@ def economics(inputs: Inputs, facts: Facts, a: dict[str, Any], day: dt.date, not
         The valuation date.
     notes : Notes
         Receives every default taken, and why a patent shares no revenue.
+    markets : Markets, optional
+        :func:`markets_stage`'s result when already computed for the chunk (its notes already in ``notes``);
+        None: computed here.
     """
     dead = facts.dead
-    juris, market, protects = _territories(inputs, dead, notes)
-    alloc = _allocation(inputs, a, dead | ~protects, facts, notes)
-    rev = _revenue(inputs, alloc, protects, notes)
+    if markets is None:
+        markets = markets_stage(inputs, facts, a, notes)
+    juris, market, alloc, rev = markets.jurisdiction, markets.market, markets.allocation, markets.revenue
     revenue = rev.revenue
     live_rev = np.isfinite(revenue) & ~dead
     growth, tax, disc = _rate_defaults(inputs, revenue, live_rev, a, notes)

@@ -8,7 +8,7 @@ line) are taken from the group's member with the smallest ``patent_id``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,8 @@ __all__ = [
     "Inputs",
     "Groups",
     "read_inputs",
+    "reread_rates",
+    "RATE_COLUMNS",
     "check_range",
     "DEAD_STATUSES",
     "LEGAL_STATUSES",
@@ -55,6 +57,9 @@ NUMBER_COLUMNS: tuple[str, ...] = (
 _GROUP_FILLED: tuple[str, ...] = tuple(
     c for c in NUMBER_COLUMNS if c not in ("revenue", "commercialization_cost", "rd_cost", "rd_year")
 )
+#: the rates and lives no stage before the economics' rate defaults reads (not the facts at as_of, the quality,
+#: the markets, the allocation, the revenue nor the fees paid): a revaluation that moves only these reuses the rest
+RATE_COLUMNS: tuple[str, ...] = _GROUP_FILLED
 
 
 class ValuationInputError(InputError):
@@ -176,6 +181,32 @@ def read_inputs(
         group_revenue=_group_fill(x["revenue"], codes, order),
         group_launch_cost=_group_fill(x["commercialization_cost"], codes, order),
     )
+
+
+def reread_rates(inputs: Inputs, frame: pd.DataFrame, columns: Any, day: dt.date) -> Inputs:
+    """``inputs`` with the :data:`RATE_COLUMNS` named in ``columns`` read again from ``frame``, checked and group-filled.
+
+    ``frame`` is the chunk ``inputs`` was read from with those columns changed (it becomes the result's frame);
+    ``day`` the valuation date.
+    Raises the :class:`ValuationInputError` that :func:`read_inputs` would raise on ``frame`` when a changed
+    column breaks its rule (the rest of the chunk passed when ``inputs`` was read).
+    """
+    changed = [c for c in NUMBER_COLUMNS if c in set(columns)]
+    if set(columns) - set(RATE_COLUMNS):
+        raise ValueError(f"only {', '.join(RATE_COLUMNS)} may be read again, not {sorted(set(columns))}")
+    ids = inputs.ids
+    x = dict(inputs.x)
+    fresh = {c: numbers(frame, c, ids=ids, error=ValuationInputError) for c in changed}
+    problems: list[tuple[str, str, str]] = []
+    for col, ok, rule in _input_rules(day.year):
+        if col in fresh:
+            check_range(problems, ids, col, fresh[col], ok(fresh[col]), rule)
+    if problems:
+        raise ValuationInputError(problems)
+    codes, order = inputs.groups.codes, inputs.groups.id_order
+    for c in changed:
+        x[c] = _group_fill(fresh[c], codes, order)
+    return replace(inputs, frame=frame, x=x)
 
 
 def _currency(frame: pd.DataFrame, ids: np.ndarray, a: dict[str, Any]) -> str:

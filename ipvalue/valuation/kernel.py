@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,9 @@ import pandas as pd
 from ipvalue._version import __version__
 from ipvalue.valuation.asof import QUALITY_COLUMNS, Facts, read_facts
 from ipvalue.valuation.assumptions import INCOME_METHODS, METHOD_LABELS
-from ipvalue.valuation.economics import Economics, economics
-from ipvalue.valuation.inputs import Inputs, read_inputs
-from ipvalue.valuation.methods.cost import cost_values
+from ipvalue.valuation.economics import Economics, Markets, economics, markets_stage
+from ipvalue.valuation.inputs import RATE_COLUMNS, Inputs, read_inputs, reread_rates
+from ipvalue.valuation.methods.cost import FeesPaid, cost_values, fees_paid_stage
 from ipvalue.valuation.methods.income import income_values
 from ipvalue.valuation.methods.market_stage import market_values
 from ipvalue.valuation.methods.real_option import option_values
@@ -33,7 +34,18 @@ from ipvalue.valuation.montecarlo import ValueRange, value_range
 from ipvalue.valuation.notes import Notes
 from ipvalue.valuation.reconcile import Reconciled, reconcile_values
 
-__all__ = ["value_chunk", "value_frame", "provenance", "VALUE_COLUMNS", "VALUATION_COLUMNS"]
+__all__ = [
+    "value_chunk",
+    "value_frame",
+    "Prepared",
+    "prepare_stages",
+    "can_revalue",
+    "value_prepared",
+    "RATE_ASSUMPTIONS",
+    "provenance",
+    "VALUE_COLUMNS",
+    "VALUATION_COLUMNS",
+]
 
 #: columns value_portfolio adds (``currency`` is added or kept)
 VALUE_COLUMNS: tuple[str, ...] = (
@@ -57,6 +69,123 @@ VALUE_COLUMNS: tuple[str, ...] = (
 VALUATION_COLUMNS: tuple[str, ...] = VALUE_COLUMNS
 
 
+#: assumptions a revaluation from prepared stages may change: read by no stage before the economics' rate defaults
+RATE_ASSUMPTIONS: tuple[str, ...] = (
+    "revenue_growth",
+    "tax_rate",
+    "discount_rate",
+    "discount_rate_build_up",
+    "royalty_rate",
+    "profit_share",
+    "decay_rate",
+    "volatility",
+    "economic_life_years",
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The stages of one chunk that no rate, economic life or rate assumption moves, run once.
+
+    The inputs read and checked, the facts at ``as_of`` (status, remaining life, quality scores), the markets,
+    allocation and revenue, and the renewal fees paid (for the cost method), with the notes they took. A
+    revaluation that moves only :data:`ipvalue.valuation.inputs.RATE_COLUMNS` and :data:`RATE_ASSUMPTIONS` (the
+    stress test's royalty, discount-rate and economic-life shocks) starts from it (:func:`value_prepared`).
+    """
+
+    a: dict[str, Any]
+    day: dt.date
+    inputs: Inputs
+    facts: Facts
+    markets: Markets
+    fees: FeesPaid
+    notes: Notes
+
+
+def prepare_stages(
+    portfolio: pd.DataFrame,
+    a: dict[str, Any],
+    day: dt.date,
+    *,
+    currency: str | None = None,
+    cohort: dict | None = None,
+) -> Prepared:
+    """Run the stages of one chunk that no rate moves: read the inputs -> facts at as_of -> markets, fees paid.
+
+    Arguments as for :func:`value_frame`; raises what those stages raise on bad input.
+    """
+    notes = Notes(len(portfolio))
+    inputs = read_inputs(portfolio, a, day, currency, notes)
+    facts = read_facts(inputs, a, day, cohort, notes)
+    markets = markets_stage(inputs, facts, a, notes)
+    fees = fees_paid_stage(inputs, facts, day, notes)
+    return Prepared(dict(a), day, inputs, facts, markets, fees, notes)
+
+
+def can_revalue(state: Prepared, a: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> bool:
+    """Whether :func:`value_prepared` may start from ``state`` for assumptions ``a`` and changed ``columns``.
+
+    True when ``a`` differs from the state's assumptions only in :data:`RATE_ASSUMPTIONS` and ``columns`` names
+    only :data:`ipvalue.valuation.inputs.RATE_COLUMNS` (and not the ``allocation_weight`` column).
+    """
+    cols = set(columns or ())
+    if not cols <= set(RATE_COLUMNS) or state.a.get("allocation_weight") in cols:
+        return False
+    keys = set(a) | set(state.a)
+    return all(a.get(k) == state.a.get(k) for k in keys - set(RATE_ASSUMPTIONS))
+
+
+def value_prepared(
+    state: Prepared,
+    seed: int,
+    *,
+    a: Mapping[str, Any] | None = None,
+    columns: Mapping[str, Any] | None = None,
+    comparables: Any = None,
+) -> pd.DataFrame:
+    """Value the chunk of ``state`` from its prepared stages: economics -> methods -> reconcile -> range -> assemble.
+
+    Parameters
+    ----------
+    state : Prepared
+        :func:`prepare_stages`'s result (not modified: it serves any number of revaluations).
+    seed : int
+        Root seed of the per-patent streams.
+    a : mapping, optional
+        The resolved assumptions of this valuation (None: the state's); may differ from the state's only in
+        :data:`RATE_ASSUMPTIONS` (see :func:`can_revalue`).
+    columns : mapping of str to array, optional
+        Columns of the chunk replaced for this valuation, only :data:`ipvalue.valuation.inputs.RATE_COLUMNS`
+        (a column not in the chunk is added at its end).
+    comparables : pandas.DataFrame, optional
+        Comparable transactions for the market approach.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same to the last bit as :func:`value_frame` on the chunk with ``columns`` replaced and assumptions
+        ``a``: the chunk with :data:`VALUE_COLUMNS` and ``currency``.
+
+    Raises
+    ------
+    ValueError
+        When ``a`` or ``columns`` change what the prepared stages read.
+    ValuationInputError
+        When a replaced column breaks its rule.
+    """
+    a = state.a if a is None else dict(a)
+    if not can_revalue(state, a, columns):
+        raise ValueError("the prepared stages cannot serve this valuation (it changes more than rates)")
+    frame = state.inputs.frame.copy(deep=False)  # assemble adds the columns to its own shallow copy
+    if columns:
+        for c, v in columns.items():
+            frame[c] = v
+        inputs = reread_rates(state.inputs, frame, columns, state.day)
+    else:
+        inputs = replace(state.inputs, frame=frame)
+    return _value_rest(inputs, state, a, seed, state.notes.copy(), comparables)
+
+
 def value_frame(
     portfolio: pd.DataFrame,
     a: dict[str, Any],
@@ -73,16 +202,23 @@ def value_frame(
     frame is one chunk of a larger book; omitted, they come from the frame itself. Rows of a ``group`` must all be
     in the same chunk. ``comparables`` feeds the market approach (None: ``value_market`` is NaN).
     """
-    notes = Notes(len(portfolio))
-    inputs = read_inputs(portfolio, a, day, currency, notes)
-    facts = read_facts(inputs, a, day, cohort, notes)
-    econ = economics(inputs, facts, a, day, notes)
+    state = prepare_stages(portfolio, a, day, currency=currency, cohort=cohort)
+    # the one valuation of this state: it may take the state's frame and notes as they are
+    return _value_rest(state.inputs, state, state.a, seed, state.notes, comparables)
+
+
+def _value_rest(
+    inputs: Inputs, state: Prepared, a: dict[str, Any], seed: int, notes: Notes, comparables: Any
+) -> pd.DataFrame:
+    """The stages after the prepared ones: economics -> methods -> reconcile -> range -> assemble."""
+    facts, day = state.facts, state.day
+    econ = economics(inputs, facts, a, day, notes, markets=state.markets)
     income = income_values(econ, facts, a, notes)
     market = market_values(inputs, facts, econ, day, comparables, max_level=a["market_max_level"])
     values = {
         "income": income.value,
         "option": option_values(econ, facts, income, a, notes),
-        "cost": cost_values(inputs, facts, econ, a, day, notes),
+        "cost": cost_values(inputs, facts, econ, a, day, notes, fees=state.fees),
         "market": market.value,
     }
     values = {k: np.where(facts.unknown, np.nan, v) for k, v in values.items()}

@@ -29,6 +29,23 @@ class Notes:
         if mask.any():
             self.pieces.append((mask, message))
 
+    def copy(self) -> Notes:
+        """An independent copy: later notes added to it do not reach this one (the masks are shared, read only)."""
+        out = Notes(self.n)
+        out.pieces = list(self.pieces)
+        out.muted = self.muted.copy()
+        return out
+
+    def scratch(self) -> Notes:
+        """An empty set of notes with this one's muted rows: records what a stage adds, to replay it later."""
+        out = Notes(self.n)
+        out.muted = self.muted.copy()
+        return out
+
+    def extend(self, recorded: Notes) -> None:
+        """Add the notes ``recorded`` (a :meth:`scratch` of this one, muted alike) took, in their order."""
+        self.pieces.extend(recorded.pieces)
+
     def mute(self, mask: np.ndarray) -> None:
         """Take no more notes for the rows of ``mask`` (rows not valued: later stages' notes would not apply)."""
         self.muted = self.muted | np.asarray(mask, dtype=bool)

@@ -36,6 +36,8 @@ __all__ = [
     "cost_value",
     "trend_factor",
     "fees_paid",
+    "FeesPaid",
+    "fees_paid_stage",
     "cost_values",
 ]
 
@@ -171,15 +173,45 @@ def cost_value(
 # --------------------------------------------------------------------------------------------- the stage
 
 
+@dataclass(frozen=True)
+class FeesPaid:
+    """The renewal fees paid to ``as_of`` of one chunk (:func:`fees_paid`) and the notes their reading took.
+
+    A function of the facts only (status, dates, office, ``rd_cost``), not of any rate, economic life or
+    assumption: read once per chunk and reused by every revaluation of it (the stress shocks).
+    """
+
+    amounts: np.ndarray | None
+    notes: Notes
+
+
+def fees_paid_stage(inputs: Inputs, facts: Facts, day: dt.date, notes: Notes) -> FeesPaid:
+    """:func:`fees_paid` for the rows the cost method may value, its notes recorded (not added to ``notes``).
+
+    ``notes`` gives the rows already muted; the result's notes go into the valuation's notes where the cost
+    method reads the fees (:func:`cost_values`).
+    """
+    rows = np.isfinite(inputs.x["rd_cost"]) & ~facts.dead & ~np.isnan(facts.life_legal)
+    recorded = notes.scratch()
+    return FeesPaid(fees_paid(inputs.frame, day, inputs.currency, recorded, rows), recorded)
+
+
 def cost_values(
-    inputs: Inputs, facts: Facts, econ: Economics, a: dict[str, Any], day: dt.date, notes: Notes
+    inputs: Inputs,
+    facts: Facts,
+    econ: Economics,
+    a: dict[str, Any],
+    day: dt.date,
+    notes: Notes,
+    fees: FeesPaid | None = None,
 ) -> np.ndarray:
     """``value_cost`` for every patent (NaN with a note where it cannot apply, 0 for dead patents).
 
     Trended ``rd_cost`` plus developer's profit, opportunity cost and fees paid, less 贬值率 and obsolescence.
+    ``fees`` is :func:`fees_paid_stage`'s result when already read for the chunk (None: read here).
     """
-    frame, x, currency = inputs.frame, inputs.x, inputs.currency
-    dead, life_legal, period = facts.dead, facts.life_legal, econ.period
+    frame, x = inputs.frame, inputs.x
+    dead, period = facts.dead, econ.period
     rd = x["rd_cost"]
     rd_year = x["rd_year"]
     factor, lvl_then, years_idx = trend_factor(rd_year, day)
@@ -198,8 +230,10 @@ def cost_values(
             f"rd_year before the CPI table ({int(years_idx[0])}): cost not trended",
         )
     notes.add(np.isfinite(rd) & ~dead & ~has_year, "rd_year missing: cost not trended")
-    fees = fees_paid(frame, day, currency, notes, np.isfinite(rd) & ~dead & ~np.isnan(life_legal))
-    fees_arr = np.zeros(len(frame)) if fees is None else fees
+    if fees is None:
+        fees = fees_paid_stage(inputs, facts, day, notes)
+    notes.extend(fees.notes)
+    fees_arr = np.zeros(len(frame)) if fees.amounts is None else fees.amounts
     opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
     filing = (
         pd.to_datetime(frame["filing_date"])
