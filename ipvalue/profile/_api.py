@@ -90,6 +90,26 @@ def profile_chunk(
     }
 
 
+def _with_quality_scores(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The frame with a ``quality_score`` column from :func:`ipvalue.quality.score_quality`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Patents without quality scores.
+    as_of : datetime.date
+        The date the scores are taken at.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``quality_score``.
+    """
+    from ipvalue.quality import score_quality
+
+    return frame.assign(quality_score=score_quality(frame, as_of=as_of)["quality_score"].to_numpy())
+
+
 def _firm_chunks(frame: pd.DataFrame, firm_column: str, chunk_size: int) -> list[pd.DataFrame]:
     if firm_column not in frame.columns:
         raise ProfileInputError([(None, firm_column, f"the peers frame has no firm column {firm_column!r}")])
@@ -106,17 +126,40 @@ def _firm_chunks(frame: pd.DataFrame, firm_column: str, chunk_size: int) -> list
     return [frame.iloc[p] for p in np.split(order, cuts) if len(p)]
 
 
-def _reference(
+def _peer_book(
     peers: Any,
-    *,
     as_of: dt.date,
     firm_column: str,
     weights: ProfileWeights,
     backend: Any,
     chunk_size: int | None,
     client: Any,
-) -> tuple[pd.DataFrame, pd.DataFrame, frozenset[str], list[str]]:
-    """Raw firm indicators and in-force quality rows of every firm of a book, on a backend."""
+) -> PeerBook:
+    """Compute the peer book of a peers frame, on a backend (see :func:`peer_book`; the frame is checked here).
+
+    Parameters
+    ----------
+    peers : DataFrame or dask DataFrame
+        The patents of the peer firms; a pandas frame without ``quality_score`` is scored first.
+    as_of : datetime.date
+        The date.
+    firm_column : str
+        The firm column.
+    weights : ProfileWeights
+        Supplies the size buckets.
+    backend, chunk_size, client
+        Where the per-chunk step runs.
+
+    Returns
+    -------
+    PeerBook
+        Raw firm indicators and in-force quality rows of every firm of the book.
+
+    Raises
+    ------
+    ProfileInputError
+        No firm column, no patents, duplicate ids, a Dask frame without quality scores, or a split firm.
+    """
     notes: list[str] = []
     kw: dict[str, Any] = {"as_of": as_of, "firm_column": firm_column, "size_edges": weights.size_edges}
     if C.is_dask_frame(peers):
@@ -140,9 +183,7 @@ def _reference(
         if chunk_size is not None and (not isinstance(chunk_size, int | np.integer) or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if "quality_score" not in peers.columns and len(peers):
-            from ipvalue.quality import score_quality
-
-            peers = peers.assign(quality_score=score_quality(peers, as_of=as_of)["quality_score"].to_numpy())
+            peers = _with_quality_scores(peers, as_of)
             notes.append(
                 "peers' quality scores computed by ipvalue.quality.score_quality over the whole book"
             )
@@ -161,8 +202,14 @@ def _reference(
     if firms.index.has_duplicates:  # only a Dask frame could split a firm; the shuffle prevents it
         raise ProfileInputError([(None, firm_column, "a firm was split across partitions")])
     quality = pd.concat([r["quality"] for r in results], ignore_index=True)
-    available = frozenset().union(*(r["available"] for r in results))
-    return firms, quality, available, notes
+    return PeerBook(
+        firms=firms,
+        quality=quality,
+        as_of=as_of,
+        firm_column=firm_column,
+        size_edges=tuple(weights.size_edges),
+        notes=tuple(notes),
+    )
 
 
 @dataclass(frozen=True)
@@ -296,20 +343,6 @@ class PeerBook:
         if cache_key not in self.cache:
             self.cache[cache_key] = _prepare(self.firms, self.quality, weights)
         return self.cache[cache_key]
-
-
-def _peer_book(
-    peers: Any, *, as_of: dt.date, firm_column: str, weights: ProfileWeights, **kw: Any
-) -> PeerBook:
-    ref, quality, _, notes = _reference(peers, as_of=as_of, firm_column=firm_column, weights=weights, **kw)
-    return PeerBook(
-        firms=ref,
-        quality=quality,
-        as_of=as_of,
-        firm_column=firm_column,
-        size_edges=tuple(weights.size_edges),
-        notes=tuple(notes),
-    )
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -446,6 +479,31 @@ def _weights(weights: ProfileWeights | Mapping[str, float] | str | Path | None) 
     return load_profile_weights(weights)
 
 
+def _day_and_weights(
+    as_of: dt.date | str, weights: ProfileWeights | Mapping[str, float] | str | Path | None
+) -> tuple[dt.date, ProfileWeights]:
+    """The checked ``as_of`` date and the weights an entry point was given.
+
+    Parameters
+    ----------
+    as_of : date or str
+        The profile date.
+    weights : ProfileWeights, mapping of overrides, path or None
+        As for :func:`profile_book`.
+
+    Returns
+    -------
+    day : datetime.date
+    weights : ProfileWeights
+
+    Raises
+    ------
+    ProfileInputError
+        A date that cannot be read.
+    """
+    return C.as_date(as_of, "as_of", error=ProfileInputError), _weights(weights)
+
+
 def profile_book(
     peers: Any,
     *,
@@ -475,17 +533,8 @@ def profile_book(
     -------
     BookProfile
     """
-    day = C.as_date(as_of, "as_of", error=ProfileInputError)
-    w = _weights(weights)
-    book = _peer_book(
-        peers,
-        as_of=day,
-        firm_column=firm_column,
-        weights=w,
-        backend=backend,
-        chunk_size=chunk_size,
-        client=client,
-    )
+    day, w = _day_and_weights(as_of, weights)
+    book = _peer_book(peers, day, firm_column, w, backend, chunk_size, client)
     ref, quality = book.firms, book.quality
     pos = pd.Series(np.arange(len(ref)), index=ref.index)
     subject_quality = quality.assign(subject=pos.reindex(quality["firm"]).to_numpy())
@@ -525,17 +574,8 @@ def peer_book(
     PeerBook
         Prepared for ``weights``' cohort rules (other rules with the same size buckets are prepared on first use).
     """
-    day = C.as_date(as_of, "as_of", error=ProfileInputError)
-    w = _weights(weights)
-    book = _peer_book(
-        peers,
-        as_of=day,
-        firm_column=firm_column,
-        weights=w,
-        backend=backend,
-        chunk_size=chunk_size,
-        client=client,
-    )
+    day, w = _day_and_weights(as_of, weights)
+    book = _peer_book(peers, day, firm_column, w, backend, chunk_size, client)
     book.prepared(w)
     return book
 
@@ -605,47 +645,193 @@ def profile_borrower(
     ProfileWeightsError, OverlayTableError
         A weight file or overlay table that cannot be used.
     """
-    E = ProfileInputError
-    day = C.as_date(as_of, "as_of", error=E)
+    day = C.as_date(as_of, "as_of", error=ProfileInputError)
+    _check_borrower_inputs(portfolio, overlay=overlay, loan=loan)
+    w = _weights(weights)
+    name = _borrower_name(portfolio, firm)
+    notes = _Notes()
+    frame = portfolio
+    if "quality_score" not in frame.columns:
+        frame = _with_quality_scores(frame, day)
+        notes.add(
+            "quality scores computed by ipvalue.quality.score_quality (no quality_score column)",
+            "组合无质量得分列：质量得分由 ipvalue.quality.score_quality 计算",
+        )
+    facts, available = _facts(frame, as_of=day, firm_column=None, firm=name)
+    own = firm_indicators(facts, available, size_edges=w.size_edges)
+    _note_missing_inputs(available, notes)
+    cohort = _own_cohort(own)
+    ref_notes: list[str] = []
+    if peers is None:
+        standing = _unranked(own, w)
+        notes.first(NO_PEERS_EN, NO_PEERS_ZH)
+    else:
+        book = _given_book(peers, day)
+        if book is None:
+            book = _peer_book(peers, day, firm_column, w, backend, chunk_size, client)
+        ref_notes = list(book.notes)
+        standing = _ranked(own, facts, book, name, w, cohort, notes)
+    indicators, dimensions = _tables(w, standing)
+    record = None
+    new_loan = loan
+    if overlay is not None:
+        table = read_notch_table(overlay, [g for g, _ in w.grades])
+        new_loan, record = apply_pd_overlay(loan, standing.grade, table)
+    return BorrowerProfile(
+        firm=name,
+        as_of=day,
+        peers_given=peers is not None,
+        indicators=indicators,
+        dimensions=dimensions,
+        score=standing.score,
+        grade=standing.grade,
+        strongest=standing.strongest,
+        weakest=standing.weakest,
+        reasons=_reasons(indicators, standing, cohort["n_peers"], w),
+        cohort=cohort,
+        counts=_status_counts(frame),
+        patents=facts.drop(columns=["_line_with_revenue"]),
+        notes={"en": notes.en, "zh": notes.zh},
+        overlay=record,
+        loan=new_loan,
+        provenance={
+            "version": __version__,
+            "as_of": day.isoformat(),
+            "input_hash": C.input_hash(portfolio),
+            "weights": w.to_dict(),
+            "peers_notes": ref_notes,
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------ borrower steps
+
+
+@dataclass
+class _Notes:
+    """The notes of a borrower profile, each in English and Chinese."""
+
+    en: list[str] = field(default_factory=list)
+    zh: list[str] = field(default_factory=list)
+
+    def add(self, en: str, zh: str) -> None:
+        """Append one note.
+
+        Parameters
+        ----------
+        en, zh : str
+            The note in English and in Chinese.
+        """
+        self.en.append(en)
+        self.zh.append(zh)
+
+    def first(self, en: str, zh: str) -> None:
+        """Put one note before the others.
+
+        Parameters
+        ----------
+        en, zh : str
+            The note in English and in Chinese.
+        """
+        self.en.insert(0, en)
+        self.zh.insert(0, zh)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """Where the borrower stands: its indicator values and, with peers, its percentiles, scores and grade.
+
+    Attributes
+    ----------
+    values, percentiles, scores : numpy.ndarray
+        One entry per indicator of the weight file (percentiles and scores NaN without peers).
+    dimensions : dict
+        Dimension -> score (NaN without peers).
+    score : float or None
+        Overall score; None without peers or when it cannot be computed.
+    grade : str or None
+    strongest, weakest : list of str
+    """
+
+    values: np.ndarray
+    percentiles: np.ndarray
+    scores: np.ndarray
+    dimensions: dict[str, Any]
+    score: float | None
+    grade: str | None
+    strongest: list[str]
+    weakest: list[str]
+
+
+#: the portfolio inputs whose absence leaves an indicator missing
+_INDICATOR_INPUTS = frozenset(
+    {"family_jurisdictions", "claims", "group", "licensed", "value", "transfers", "in_litigation", "pledged"}
+)
+
+
+def _check_borrower_inputs(portfolio: Any, *, overlay: Any, loan: Any) -> None:
+    """Check the portfolio is a non-empty frame and an overlay comes with its loan.
+
+    Parameters
+    ----------
+    portfolio : Any
+        As given to :func:`profile_borrower`.
+    overlay : Any
+        The notch table, or None.
+    loan : Any
+        The loan, or None.
+
+    Raises
+    ------
+    TypeError
+        The portfolio is not a DataFrame.
+    ProfileInputError
+        An empty portfolio, or an overlay without a loan.
+    """
     if not isinstance(portfolio, pd.DataFrame):
         raise TypeError(
             f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
         )
     if not len(portfolio):
-        raise E([(None, "patent_id", "the portfolio holds no patents")])
+        raise ProfileInputError([(None, "patent_id", "the portfolio holds no patents")])
     if overlay is not None and loan is None:
-        raise E([(None, "loan", "the PD overlay needs the loan whose probability_of_default it moves")])
-    w = _weights(weights)
-    name = _borrower_name(portfolio, firm)
-    notes_en: list[str] = []
-    notes_zh: list[str] = []
-    frame = portfolio
-    if "quality_score" not in frame.columns:
-        from ipvalue.quality import score_quality
+        raise ProfileInputError(
+            [(None, "loan", "the PD overlay needs the loan whose probability_of_default it moves")]
+        )
 
-        frame = frame.assign(quality_score=score_quality(frame, as_of=day)["quality_score"].to_numpy())
-        notes_en.append("quality scores computed by ipvalue.quality.score_quality (no quality_score column)")
-        notes_zh.append("组合无质量得分列：质量得分由 ipvalue.quality.score_quality 计算")
-    facts, available = _facts(frame, as_of=day, firm_column=None, firm=name)
-    own = firm_indicators(facts, available, size_edges=w.size_edges)
-    names = w.indicator_names
-    missing_inputs = sorted(
-        {
-            "family_jurisdictions",
-            "claims",
-            "group",
-            "licensed",
-            "value",
-            "transfers",
-            "in_litigation",
-            "pledged",
-        }
-        - set(available)
-    )
-    if missing_inputs:
-        notes_en.append(f"inputs absent, their indicators missing: {', '.join(missing_inputs)}")
-        notes_zh.append(f"缺少以下输入，相应指标缺失：{', '.join(missing_inputs)}")
-    cohort: dict[str, Any] = {
+
+def _note_missing_inputs(available: frozenset[str], notes: _Notes) -> None:
+    """Say which inputs of the indicators the portfolio lacks.
+
+    Parameters
+    ----------
+    available : frozenset of str
+        The inputs the portfolio has.
+    notes : _Notes
+        Gets one note when some are absent.
+    """
+    missing = sorted(_INDICATOR_INPUTS - set(available))
+    if missing:
+        notes.add(
+            f"inputs absent, their indicators missing: {', '.join(missing)}",
+            f"缺少以下输入，相应指标缺失：{', '.join(missing)}",
+        )
+
+
+def _own_cohort(own: pd.DataFrame) -> dict[str, Any]:
+    """The borrower's cohort record before any ranking: its size, core class and industry.
+
+    Parameters
+    ----------
+    own : DataFrame
+        The borrower's one row of firm indicators.
+
+    Returns
+    -------
+    dict
+        ``level``, ``key``, ``n_peers``, ``size``, ``core_class``, ``industry``, ``quality_threshold``.
+    """
+    return {
         "level": None,
         "key": None,
         "n_peers": 0,
@@ -654,73 +840,169 @@ def profile_borrower(
         "industry": str(own["core_industry"].iloc[0]),
         "quality_threshold": None,
     }
-    if peers is None:
-        values = own.iloc[0][names].to_numpy(dtype=float)
-        pct = np.full(len(names), np.nan)
-        score_row = np.full(len(names), np.nan)
-        dim_scores = {d: np.nan for d in w.dimensions}
-        overall, grade = None, None
-        strongest: list[str] = []
-        weakest: list[str] = []
-        notes_en.insert(0, NO_PEERS_EN)
-        notes_zh.insert(0, NO_PEERS_ZH)
-        ref_notes: list[str] = []
-    else:
-        if isinstance(peers, BookProfile) and peers.peer_book is not None:
-            peers = peers.peer_book
-        if isinstance(peers, PeerBook):
-            if peers.as_of != day:
-                raise E(
-                    [
-                        (
-                            None,
-                            "as_of",
-                            f"the peer book was computed at {peers.as_of.isoformat()}, the profile is asked "
-                            f"at {day.isoformat()}; compute the peer book at the profile's date",
-                        )
-                    ]
+
+
+def _unranked(own: pd.DataFrame, w: ProfileWeights) -> _Standing:
+    """The borrower's raw indicator values, with no peers to rank them against.
+
+    Parameters
+    ----------
+    own : DataFrame
+        The borrower's one row of firm indicators.
+    w : ProfileWeights
+        Supplies the indicators and dimensions.
+
+    Returns
+    -------
+    _Standing
+        Raw values; NaN percentiles, scores and dimension scores; no score, grade, strongest or weakest.
+    """
+    names = w.indicator_names
+    return _Standing(
+        values=own.iloc[0][names].to_numpy(dtype=float),
+        percentiles=np.full(len(names), np.nan),
+        scores=np.full(len(names), np.nan),
+        dimensions={d: np.nan for d in w.dimensions},
+        score=None,
+        grade=None,
+        strongest=[],
+        weakest=[],
+    )
+
+
+def _given_book(peers: Any, as_of: dt.date) -> PeerBook | None:
+    """The peer book given as ``peers`` (itself, or a book profile's), checked for its date; None for a frame.
+
+    Parameters
+    ----------
+    peers : DataFrame, dask DataFrame, PeerBook or BookProfile
+        As given to :func:`profile_borrower`.
+    as_of : datetime.date
+        The profile date; a given peer book must have been computed at it.
+
+    Returns
+    -------
+    PeerBook or None
+        None when ``peers`` is a frame to compute the book from.
+
+    Raises
+    ------
+    ProfileInputError
+        A peer book computed at another date.
+    """
+    if isinstance(peers, BookProfile) and peers.peer_book is not None:
+        peers = peers.peer_book
+    if not isinstance(peers, PeerBook):
+        return None
+    if peers.as_of != as_of:
+        raise ProfileInputError(
+            [
+                (
+                    None,
+                    "as_of",
+                    f"the peer book was computed at {peers.as_of.isoformat()}, the profile is asked "
+                    f"at {as_of.isoformat()}; compute the peer book at the profile's date",
                 )
-            book = peers
-        else:
-            book = _peer_book(
-                peers,
-                as_of=day,
-                firm_column=firm_column,
-                weights=w,
-                backend=backend,
-                chunk_size=chunk_size,
-                client=client,
+            ]
+        )
+    return peers
+
+
+def _ranked(
+    own: pd.DataFrame,
+    facts: pd.DataFrame,
+    book: PeerBook,
+    name: str,
+    w: ProfileWeights,
+    cohort: dict[str, Any],
+    notes: _Notes,
+) -> _Standing:
+    """Rank the borrower in its cohort of the peer book (the borrower's namesake left out of the book).
+
+    Parameters
+    ----------
+    own : DataFrame
+        The borrower's one row of firm indicators.
+    facts : DataFrame
+        The borrower's patent facts (for its in-force quality scores).
+    book : PeerBook
+        The reference.
+    name : str
+        The borrower's name.
+    w : ProfileWeights
+        The weights.
+    cohort : dict
+        Updated with the cohort level, key, peer count and quality threshold.
+    notes : _Notes
+        Gets the notes on the namesake left out and on the cohort.
+
+    Returns
+    -------
+    _Standing
+
+    Raises
+    ------
+    ProfileInputError
+        The book holds no firm other than the borrower.
+    """
+    if name in book.firms.index:
+        notes.add(
+            f"the peers' firm {name!r} is the borrower and was left out of the reference",
+            f"对照组中的同名企业 {name!r} 即借款人本身，已从对照组中剔除",
+        )
+        if len(book.firms) == 1:
+            raise ProfileInputError(
+                [(None, book.firm_column, "the peers frame holds no firm other than the borrower")]
             )
-        ref_notes = list(book.notes)
-        if name in book.firms.index:
-            notes_en.append(f"the peers' firm {name!r} is the borrower and was left out of the reference")
-            notes_zh.append(f"对照组中的同名企业 {name!r} 即借款人本身，已从对照组中剔除")
-            if len(book.firms) == 1:
-                raise E([(None, book.firm_column, "the peers frame holds no firm other than the borrower")])
-        q = _quality_rows(facts).assign(subject=0)
-        res = _against(own, q, book.prepared(w, exclude=name), w, same_book=False)
-        f = res["firms"].iloc[0]
-        values = res["indicators"].iloc[0][names].to_numpy(dtype=float)
-        pct = res["percentiles"].iloc[0][names].to_numpy(dtype=float)
-        score_row = res["scores"].iloc[0][names].to_numpy(dtype=float)
-        dim_scores = res["dimensions"].iloc[0].to_dict()
-        overall = None if np.isnan(f["score"]) else float(f["score"])
-        grade = f["grade"]
-        cohort.update(
-            level=str(f["cohort_level"]),
-            key=str(f["cohort_key"]),
-            n_peers=int(f["n_peers"]),
-            quality_threshold=None if np.isnan(f["quality_threshold"]) else float(f["quality_threshold"]),
-        )
-        strongest, weakest = strongest_weakest(pd.Series(score_row, index=names), w)
-        notes_en.append(
-            f"peer cohort: {cohort['level']} = {cohort['key']} ({cohort['n_peers']} firms); industry from the bundled "
-            "partial IPC-to-GB/T 4754 concordance (ipvalue.facts.industry), else the core CPC class"
-        )
-        notes_zh.append(
-            f"同业对照组：{cohort['level']} = {cohort['key']}（{cohort['n_peers']}家企业）；行业按内置的部分"
-            "IPC与国民经济行业分类对照表确定，无对应时按企业核心CPC大类"
-        )
+    names = w.indicator_names
+    q = _quality_rows(facts).assign(subject=0)
+    res = _against(own, q, book.prepared(w, exclude=name), w, same_book=False)
+    f = res["firms"].iloc[0]
+    score_row = res["scores"].iloc[0][names].to_numpy(dtype=float)
+    cohort.update(
+        level=str(f["cohort_level"]),
+        key=str(f["cohort_key"]),
+        n_peers=int(f["n_peers"]),
+        quality_threshold=None if np.isnan(f["quality_threshold"]) else float(f["quality_threshold"]),
+    )
+    strongest, weakest = strongest_weakest(pd.Series(score_row, index=names), w)
+    notes.add(
+        f"peer cohort: {cohort['level']} = {cohort['key']} ({cohort['n_peers']} firms); industry from the bundled "
+        "partial IPC-to-GB/T 4754 concordance (ipvalue.facts.industry), else the core CPC class",
+        f"同业对照组：{cohort['level']} = {cohort['key']}（{cohort['n_peers']}家企业）；行业按内置的部分"
+        "IPC与国民经济行业分类对照表确定，无对应时按企业核心CPC大类",
+    )
+    return _Standing(
+        values=res["indicators"].iloc[0][names].to_numpy(dtype=float),
+        percentiles=res["percentiles"].iloc[0][names].to_numpy(dtype=float),
+        scores=score_row,
+        dimensions=res["dimensions"].iloc[0].to_dict(),
+        score=None if np.isnan(f["score"]) else float(f["score"]),
+        grade=f["grade"],
+        strongest=strongest,
+        weakest=weakest,
+    )
+
+
+def _tables(w: ProfileWeights, standing: _Standing) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The borrower's indicator and dimension tables.
+
+    Parameters
+    ----------
+    w : ProfileWeights
+        Supplies the indicators and dimensions, their labels, units, directions and weights.
+    standing : _Standing
+        The borrower's values, percentiles, scores and dimension scores.
+
+    Returns
+    -------
+    indicators : DataFrame
+        Indexed by ``indicator``: ``dimension``, ``label_en``, ``label_zh``, ``unit``, ``direction``, ``weight``,
+        ``value``, ``percentile``, ``score``.
+    dimensions : DataFrame
+        Indexed by ``dimension``: ``label_en``, ``label_zh``, ``weight``, ``score``.
+    """
+    names = w.indicator_names
     gw = w.global_weights()
     indicators = pd.DataFrame(
         {
@@ -730,9 +1012,9 @@ def profile_borrower(
             "unit": [w.indicators[n]["unit"] for n in names],
             "direction": ["higher" if w.indicators[n]["direction"] > 0 else "lower" for n in names],
             "weight": [gw[n] for n in names],
-            "value": values,
-            "percentile": pct,
-            "score": score_row,
+            "value": standing.values,
+            "percentile": standing.percentiles,
+            "score": standing.scores,
         },
         index=pd.Index(names, name="indicator"),
     )
@@ -741,56 +1023,62 @@ def profile_borrower(
             "label_en": [w.dimension_labels[d]["en"] for d in w.dimensions],
             "label_zh": [w.dimension_labels[d]["zh"] for d in w.dimensions],
             "weight": [w.weights[d] for d in w.dimensions],
-            "score": [float(dim_scores[d]) for d in w.dimensions],
+            "score": [float(standing.dimensions[d]) for d in w.dimensions],
         },
         index=pd.Index(list(w.dimensions), name="dimension"),
     )
-    reasons = {
+    return indicators, dimensions
+
+
+def _reasons(
+    indicators: pd.DataFrame, standing: _Standing, n_peers: int, w: ProfileWeights
+) -> dict[str, dict[str, list[str]]]:
+    """One sentence per strongest and weakest indicator, in Chinese and English.
+
+    Parameters
+    ----------
+    indicators : DataFrame
+        From :func:`_tables`.
+    standing : _Standing
+        Names the strongest and weakest indicators.
+    n_peers : int
+        Firms in the cohort.
+    w : ProfileWeights
+        Supplies the labels.
+
+    Returns
+    -------
+    dict
+        ``{"zh": {"strongest": [...], "weakest": [...]}, "en": {...}}``.
+    """
+    return {
         lang: {
             side: [
-                reason_text(
-                    n, indicators.at[n, "value"], indicators.at[n, "percentile"], cohort["n_peers"], w, lang
-                )
+                reason_text(n, indicators.at[n, "value"], indicators.at[n, "percentile"], n_peers, w, lang)
                 for n in picked
             ]
-            for side, picked in (("strongest", strongest), ("weakest", weakest))
+            for side, picked in (("strongest", standing.strongest), ("weakest", standing.weakest))
         }
         for lang in ("zh", "en")
     }
+
+
+def _status_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Patents by type (rows) and legal status (columns); a blank type or status counts as ``unknown``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The portfolio.
+
+    Returns
+    -------
+    DataFrame
+        The cross-table of counts.
+    """
     ptype = C.texts(frame, "patent_type", lower=True)
     status = C.texts(frame, "legal_status", lower=True)
-    counts = pd.crosstab(
+    return pd.crosstab(
         pd.Series(np.where(ptype == "", "unknown", ptype), name="patent_type"),
         pd.Series(np.where(status == "", "unknown", status), name="legal_status"),
-    )
-    record = None
-    new_loan = loan
-    if overlay is not None:
-        table = read_notch_table(overlay, [g for g, _ in w.grades])
-        new_loan, record = apply_pd_overlay(loan, grade, table)
-    provenance = {
-        "version": __version__,
-        "as_of": day.isoformat(),
-        "input_hash": C.input_hash(portfolio),
-        "weights": w.to_dict(),
-        "peers_notes": ref_notes,
-    }
-    return BorrowerProfile(
-        firm=name,
-        as_of=day,
-        peers_given=peers is not None,
-        indicators=indicators,
-        dimensions=dimensions,
-        score=overall,
-        grade=grade,
-        strongest=strongest,
-        weakest=weakest,
-        reasons=reasons,
-        cohort=cohort,
-        counts=counts,
-        patents=facts.drop(columns=["_line_with_revenue"]),
-        notes={"en": notes_en, "zh": notes_zh},
-        overlay=record,
-        loan=new_loan,
-        provenance=provenance,
     )
