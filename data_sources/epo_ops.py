@@ -56,6 +56,7 @@ __all__ = [
     "parse_fault",
     "service_of",
     "to_docdb",
+    "docdb_serial",
     "Throttling",
     "Family",
     "FamilyMember",
@@ -99,9 +100,30 @@ def to_docdb(patent_id: str) -> tuple[str, str, str]:
     p = parse_number(patent_id)
     if p.is_application:
         return "application", "epodoc", f"CN{p.number.split('.')[0]}"
+    serial = docdb_serial(p.country, p.number)
     if p.kind:
-        return "publication", "docdb", f"{p.country}.{p.number}.{p.kind}"
-    return "publication", "epodoc", f"{p.country}{p.number}"
+        return "publication", "docdb", f"{p.country}.{serial}.{p.kind}"
+    return "publication", "epodoc", f"{p.country}{serial}"
+
+
+def docdb_serial(country: str, number: str) -> str:
+    """The serial of a publication number as EPO docdb writes it.
+
+    The USPTO prints a pre-grant publication number as the year and a 7-digit serial (US 2014/0102795 A1, ODP
+    ``earliestPublicationNumber`` "US20210210819A1"); docdb drops the serial's leading zero: the recorded OPS
+    answer for that publication is ``doc-number="2014102795"`` (``tests/fixtures/epo_ops/biblio_US.2014102795.A1.xml``).
+    Every other number is its own docdb serial.
+
+    Examples
+    --------
+    >>> docdb_serial("US", "20140102795")
+    '2014102795'
+    >>> docdb_serial("US", "2014102795")
+    '2014102795'
+    """
+    if country == "US" and len(number) == 11 and number.isdigit() and number[:2] == "20" and number[4] == "0":
+        return number[:4] + number[5:]
+    return number
 
 
 def service_of(path: str) -> str:
@@ -668,7 +690,7 @@ def legal_facts(
     - no lapse event does not prove that a right is in force (offices report late).
     """
     p = parse_number(number)
-    country, serial, kind = p.country, p.number, (p.kind or "")
+    country, serial, kind = p.country, docdb_serial(p.country, p.number), (p.kind or "")
     me = next((m for m in family.members if m.publication == f"{country}{serial}{kind}"), None)
     if me is None:
         me = next(
@@ -1216,16 +1238,21 @@ def _match(number: str, pats: list[Patent]) -> Patent | None:
         if p.patent_id == number:
             return p
     bare = parse_number(number)
+    serial = docdb_serial(bare.country, bare.number)
     for p in pats:
         q = parse_number(p.patent_id)
-        if q.country == bare.country and q.number == bare.number and (not bare.kind or bare.kind == q.kind):
+        if (
+            q.country == bare.country
+            and docdb_serial(q.country, q.number) == serial
+            and (not bare.kind or bare.kind == q.kind)
+        ):
             return p
     return None
 
 
 def _match_doc(number: str, docs: list[ET.Element]) -> ET.Element | None:
     p = parse_number(number)
-    serial = p.number.split(".")[0]
+    serial = docdb_serial(p.country, p.number.split(".")[0])
     for d in docs:
         if (
             d.get("country") == p.country

@@ -155,13 +155,19 @@ def cn_check_digit(digits: str) -> str:
 
 
 _CN_APP = re.compile(r"^(?:ZL|CN)?(\d{12}|\d{8})[.\-]?([0-9X])$")
-_PUB = re.compile(r"^([A-Z]{2})([A-Z]?\d+)([A-Z]\d?)?$")
+_PUB = re.compile(r"^([A-Z]{2})([A-Z]{0,2}\d+)([A-Z]\d?)?$")
 
 #: letters that begin the serial of a docdb publication number, per office (WIPO ST.16 and the offices' own
-#: numbering as carried into EPO docdb): US designs D; Taiwan invention patents I, utility models M, designs D
-#: (``TWI452476B``, ``TWM123456U``); Austrian validations of European patents E (``ATE232441T1``); Spanish and
-#: Portuguese validations of European patents are numbered without a letter
-_SERIAL_PREFIXES: dict[str, str] = {"US": "D", "TW": "IMD", "AT": "E"}
+#: numbering as carried into EPO docdb): US designs D, reissues RE, plant patents PP, statutory invention
+#: registrations H and defensive publications T (the USPTO's number formats, e.g. D339,456, RE35,312, PP8,901,
+#: H1,523, T109,201; kind codes E, P2 / P3, H in the USPTO's kind-code table); Taiwan invention patents I,
+#: utility models M, designs D (``TWI452476B``, ``TWM123456U``); Austrian validations of European patents E
+#: (``ATE232441T1``); Spanish and Portuguese validations of European patents are numbered without a letter
+_SERIAL_PREFIXES: dict[str, tuple[str, ...]] = {
+    "US": ("D", "RE", "PP", "H", "T"),
+    "TW": ("I", "M", "D"),
+    "AT": ("E",),
+}
 _DOCDB = re.compile(r"^([A-Z]{2})\.([A-Z0-9]+)\.([A-Z]\d?)$")
 
 
@@ -243,15 +249,17 @@ def _publication(raw: object, cc: str, num: str, kind: str | None) -> ParsedNumb
         raise PatentNumberError(raw, f"unknown office code {cc!r}")
     ptype: str | None = None
     if num[:1].isalpha():
-        allowed = _SERIAL_PREFIXES.get(cc, "")
-        if num[0] not in allowed:
+        prefix = num[: len(num) - len(num.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))]
+        if prefix not in _SERIAL_PREFIXES.get(cc, ()):
             where = ", ".join(f"{c} {'/'.join(p)}" for c, p in _SERIAL_PREFIXES.items())
-            raise PatentNumberError(raw, f"a {cc} serial number does not start with a letter (only {where})")
-        if num[0] == "D":
+            raise PatentNumberError(
+                raw, f"a {cc} serial number does not start with {prefix!r} (only {where})"
+            )
+        if prefix == "D":
             ptype = "design"
         elif cc == "TW":
-            ptype = {"I": "invention", "M": "utility_model"}[num[0]]
-        if not num[1:].isdigit():
+            ptype = {"I": "invention", "M": "utility_model"}[prefix]
+        if not num[len(prefix) :].isdigit():
             raise PatentNumberError(raw, "unreadable serial number")
     elif not num.isdigit():
         raise PatentNumberError(raw, "unreadable serial number")

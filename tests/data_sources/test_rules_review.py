@@ -172,3 +172,41 @@ def test_ep_state_reinstated_after_its_lapse_is_in_force():
     after = with_events(lapse, back)
     assert "DE" in after["in_force_states"].split(";") and "DE" not in after["lapsed_states"].split(";")
     assert after["fees_paid_through"] == base["fees_paid_through"]
+
+
+# -- numbers: letter prefixes and the US pre-grant publication serial ----------------------------------------
+@pytest.mark.parametrize(
+    ("typed", "canonical", "docdb"),
+    [
+        # the USPTO's number formats: reissue RE35,312, plant PP8,901, SIR H1,523, design D339,456
+        ("US RE45,678 E", "USRE45678E", "US.RE45678.E"),
+        ("USPP12345P2", "USPP12345P2", "US.PP12345.P2"),
+        ("US H1,523 H", "USH1523H", "US.H1523.H"),
+        ("US D339,456 S", "USD339456S", "US.D339456.S"),
+        # printed as US 2014/0102795 A1; OPS answers doc-number="2014102795" (biblio_US.2014102795.A1.xml)
+        ("US 2014/0102795 A1", "US20140102795A1", "US.2014102795.A1"),
+        ("US2014102795A1", "US2014102795A1", "US.2014102795.A1"),
+    ],
+)
+def test_us_numbers_with_letter_prefixes_and_publication_serials(typed, canonical, docdb):
+    from data_sources.epo_ops import to_docdb
+    from ipvalue import normalize_number
+
+    assert normalize_number(typed) == canonical
+    assert to_docdb(canonical) == ("publication", "docdb", docdb)
+
+
+def test_a_publication_typed_as_the_uspto_prints_it_is_found_in_ops(any_server):
+    import data_sources as ds
+    from tests.fakes import FakePatentServer
+
+    kw = {} if isinstance(any_server, FakePatentServer) else {"transport": any_server.transport()}
+    res = ds.fetch(
+        ["US 2014/0102795 A1"], sources=["epo_ops"], base_urls=any_server.base_urls, env=any_server.env, **kw
+    )
+    assert res.failures.empty, res.failures.to_dict("records")
+    row = res.facts.loc["US20140102795A1"]
+    # biblio_US.2014102795.A1.xml: application <date>20131011</date>, original applicant
+    # SCIENTIFIC DRILLING INTERNATIONAL, INC
+    assert str(row["filing_date"])[:10] == "2013-10-11"
+    assert row["owner"] == "SCIENTIFIC DRILLING INTERNATIONAL, INC"
