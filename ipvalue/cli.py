@@ -189,9 +189,9 @@ def demo(
     if not no_report:
         table = market_table(frame, comps, when)
         out.mkdir(parents=True, exist_ok=True)
-        for suffix in (".html", ".pdf", ".xlsx"):
-            path = out / f"collateral_report_{lang}{suffix}"
-            iv.report.write(assessment, path, lang=lang, profile=prof, comparables=table)
+        paths = [out / f"collateral_report_{lang}{suffix}" for suffix in (".html", ".pdf", ".xlsx")]
+        # one HTML rendering feeds the HTML and the PDF; the PDF is laid out in a worker when there are cores
+        for path in iv.report.write_all(assessment, paths, lang=lang, profile=prof, comparables=table):
             typer.echo(f"wrote {path}")
 
 

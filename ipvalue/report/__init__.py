@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "write",
+    "write_all",
     "to_bytes",
     "MEDIA_TYPES",
     "render_html",
@@ -132,16 +133,110 @@ def write(
     from ipvalue.report._labels import check_lang
 
     check_lang(lang)
+    path = _checked_path(path)
+    extra = {k: v for k, v in (("profile", profile), ("comparables", comparables)) if v is not None}
+    return _writer(path.suffix.lower())(assessment, path, lang=lang, **extra)
+
+
+def _checked_path(path: str | Path) -> Path:
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
+    if path.suffix.lower() not in FORMATS:
         raise ValueError(
             f"cannot tell the report format of {str(path)!r}: use one of {', '.join(sorted(FORMATS))}"
         )
     if not path.parent.exists():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist (writing {path.name!r})")
+    return path
+
+
+def _pdf_pool(processes: int | None) -> Any:
+    """A one-process pool (forked: it shares what this process computed) for the PDF layout, or None."""
+    import multiprocessing
+    import os
+
+    if processes == 0 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    if processes is None and (os.cpu_count() or 1) < 2:
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+
+
+def write_all(
+    assessment: CollateralAssessment,
+    paths: list[str | Path] | tuple[str | Path, ...],
+    *,
+    lang: str = "zh",
+    profile: Any = None,
+    comparables: Any = None,
+    processes: int | None = None,
+) -> list[Path]:
+    """Write one report in several formats, sharing the work between them.
+
+    The HTML document is rendered once (each chart drawn once) and feeds both the ``.html`` file and the
+    ``.pdf`` layout; the PDF, most of the time, is laid out in a worker process while this one writes the
+    other files. Each file is the one :func:`write` would write with the same arguments.
+
+    Parameters
+    ----------
+    assessment, lang, profile, comparables
+        As for :func:`write`.
+    paths : sequence of str or pathlib.Path
+        Files to write, each ending in ``.html``, ``.pdf`` or ``.xlsx``; their folders must exist.
+    processes : int, optional
+        ``0`` writes everything in this process; ``None`` (default) lays the PDF out in one forked worker when
+        the machine has more than one core and the platform can fork; ``1`` does so whatever the core count.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths written, in the order given.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError, CJKFontNotFoundError, PDFBackendError
+        As for :func:`write`, before any file is written.
+    """
+    from ipvalue.report import _pdf
+    from ipvalue.report._html import render_html as _render
+    from ipvalue.report._html import write_html
+    from ipvalue.report._labels import check_lang
+
+    check_lang(lang)
+    checked = [_checked_path(p) for p in paths]
+    kinds = [FORMATS[p.suffix.lower()][1] for p in checked]
     extra = {k: v for k, v in (("profile", profile), ("comparables", comparables)) if v is not None}
-    return _writer(suffix)(assessment, path, lang=lang, **extra)
+    pool, font_css = None, None
+    if "write_pdf" in kinds:
+        font_css = find_cjk_font().css_stack()  # fail before any work when Chinese text would not render
+        pool = _pdf_pool(processes)
+        if pool is None:
+            _pdf.load_weasyprint()  # fail before any work when WeasyPrint is missing
+    try:
+        # the worker imports WeasyPrint while this process draws the charts and renders the HTML
+        warm = pool.submit(_pdf.warm_up) if pool is not None else None
+        html = ""
+        if "write_html" in kinds or "write_pdf" in kinds:
+            html = _render(assessment, lang=lang, font_css=font_css, **extra)
+        if warm is not None:
+            warm.result()  # PDFBackendError from the worker, before any file is written
+        pending = []
+        for path, kind in zip(checked, kinds, strict=True):
+            if kind == "write_pdf" and pool is not None:
+                pending.append(pool.submit(_pdf.pdf_from_html, html, path))
+            elif kind == "write_pdf":
+                _pdf.pdf_from_html(html, path)
+            elif kind == "write_html":
+                write_html(assessment, path, lang=lang, html=html)
+            else:
+                _writer(path.suffix.lower())(assessment, path, lang=lang, **extra)
+        for job in pending:
+            job.result()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return checked
 
 
 def render_html(assessment: CollateralAssessment, *, lang: str = "zh") -> str:

@@ -6,6 +6,7 @@ The same HTML feeds the PDF writer (WeasyPrint); its print CSS paginates it.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import math
@@ -239,19 +240,9 @@ def profile_text(profile: Any, *, lang: str) -> dict[str, Any]:
     }
 
 
-def build_context(
-    assessment: Any, *, lang: str = "zh", dpi: int = 150, profile: Any = None
-) -> dict[str, Any]:
-    """Everything the template shows, already formatted as text (the template only lays it out)."""
-    L.check_lang(lang)
-    from ipvalue.report import charts as C
-
-    a = with_texts(assessment, (lang,), keep_basis=False)  # the engine's codes and numbers, worded in lang
-    s = a.summary
-    df = a.patents
-    ccy = str(s.get("currency") or a.loan.currency)
-
-    key_figures = []
+def _key_figures(s: dict[str, Any], lang: str, ccy: str) -> list[dict[str, str]]:
+    """The summary's key figures, formatted, with their labels and units."""
+    rows = []
     shown = [*KEY_FIGURES, *((k, kind) for k, kind in OPTIONAL_KEY_FIGURES if k in s)]
     for key, kind in shown:
         if kind == "range":
@@ -260,7 +251,7 @@ def build_context(
             )
         else:
             text = fmt(kind, s.get(key), lang)
-        key_figures.append(
+        rows.append(
             {
                 "key": key,
                 "label": L.label(key, lang, L.SUMMARY_LABELS),
@@ -268,7 +259,11 @@ def build_context(
                 "unit": ccy if kind in ("money", "range") else "",
             }
         )
+    return rows
 
+
+def _flags(s: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The summary's flags, worded in ``lang`` (the code shown beside a translated flag)."""
     raw_flags = s.get("flags") or []
     if isinstance(raw_flags, str):
         raw_flags = [f for f in raw_flags.replace(",", ";").split(";") if f.strip()]
@@ -276,12 +271,17 @@ def build_context(
     for f in raw_flags:
         text = L.translate_code(f, L.FLAGS, lang)
         flags.append({"code": str(f) if text != str(f) else "", "text": text})
+    return flags
+
+
+def _charts(a: Any, fees: dict | None, *, lang: str, dpi: int) -> dict[str, str | None]:
+    """The report's charts as image data URIs (each drawn once per process, see :func:`cached_chart`)."""
+    from ipvalue.report import charts as C
 
     def _png(fn: Any, **kw: Any) -> str:
         return cached_chart(a, fn.__name__, fn, lang=lang, dpi=dpi, **kw)
 
-    fees = D.fee_timeline(a)
-    charts = {
+    return {
         "waterfall": _png(C.waterfall),
         "value_by_method": _png(C.value_by_method),
         "quality_scores": _png(C.quality_scores),
@@ -292,23 +292,31 @@ def build_context(
         "renewal_fees": _png(C.renewal_fees, fees=fees) if fees else None,
     }
 
-    # per-patent table: known columns that exist, every row (no patent is dropped)
+
+def _patent_ids(df: pd.DataFrame) -> pd.Series:
+    return df["patent_id"] if "patent_id" in df.columns else pd.Series(df.index.astype(str), index=df.index)
+
+
+def _patent_table(df: pd.DataFrame, lang: str) -> tuple[list[dict], list[dict]]:
+    """The per-patent table: headers and one row per patent (known columns that exist; no patent dropped)."""
     cols = [(c, k) for c, k in PATENT_TABLE if c in df.columns or c == "patent_id"]
-    ids = df["patent_id"] if "patent_id" in df.columns else pd.Series(df.index.astype(str), index=df.index)
-    patent_rows = []
+    ids = _patent_ids(df)
+    elig = D.eligible_mask(df)
+    rows = []
     for i in range(len(df)):
         row = df.iloc[i]
-        cells = []
-        for c, k in cols:
-            v = ids.iloc[i] if c == "patent_id" else row[c]
-            cells.append(_cell(k, v, lang))
-        patent_rows.append({"cells": cells, "eligible": bool(D.eligible_mask(df)[i])})
-    patent_headers = [
+        cells = [_cell(k, ids.iloc[i] if c == "patent_id" else row[c], lang) for c, k in cols]
+        rows.append({"cells": cells, "eligible": bool(elig[i])})
+    heads = [
         {"text": L.label(c, lang, L.COLUMNS), "cls": "num" if k in _NUMERIC_KINDS else ""} for c, k in cols
     ]
+    return heads, rows
 
+
+def _method_rows(a: Any, lang: str) -> list[dict[str, Any]]:
+    """Portfolio value by method, with the P5-P95 range where known."""
     methods = D.method_totals(a)
-    method_rows = [
+    return [
         {
             "method": L.translate_code(m, L.METHODS, lang),
             "total": D.fmt_money(t),
@@ -321,15 +329,18 @@ def build_context(
         for m, t, n, lo, hi in methods[["method", "total", "n_valued", "low", "high"]].itertuples(index=False)
     ]
 
+
+def _haircut_rows(a: Any, lang: str) -> tuple[list[dict], list[dict]]:
+    """The waterfall's steps and each haircut component's mean / min / max over the eligible patents."""
+    df = a.patents
     steps = D.waterfall_steps(a, lang)
     waterfall_rows = [
         {"label": lb, "amount": D.fmt_money(am), "share": D.fmt_pct(sh), "total": kd == "total"}
         for lb, am, sh, kd in steps[["label", "amount", "share", "kind"]].itertuples(index=False)
     ]
-    comps = D.haircut_components(df)
     elig = D.eligible_mask(df)
     component_rows = []
-    for c in comps:
+    for c in D.haircut_components(df):
         v = pd.to_numeric(df[f"haircut_{c}"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[elig]
         v = v[np.isfinite(v)]
         component_rows.append(
@@ -341,32 +352,39 @@ def build_context(
                 "max": D.fmt_pct(v.max() if v.size else np.nan),
             }
         )
+    return waterfall_rows, component_rows
 
-    # per-patent haircut explanation, every patent, in the report's language (English where no Chinese text)
+
+def _explanation_rows(df: pd.DataFrame, lang: str) -> list[dict[str, Any]]:
+    """Each patent's haircut explanation in the report's language (English where no Chinese text)."""
     explanations = D.localized_text(df, "haircut_explanation", lang)
-    explanation_rows = (
-        []
-        if explanations is None
-        else [
-            {"patent_id": str(pid), "text": D.fmt_text(t), "eligible": bool(e)}
-            for pid, t, e in zip(ids, explanations, D.eligible_mask(df), strict=True)
-        ]
-    )
+    if explanations is None:
+        return []
+    return [
+        {"patent_id": str(pid), "text": D.fmt_text(t), "eligible": bool(e)}
+        for pid, t, e in zip(_patent_ids(df), explanations, D.eligible_mask(df), strict=True)
+    ]
 
+
+def _exception_rows(a: Any, lang: str) -> list[dict[str, Any]]:
+    """The ineligible patents with their reasons."""
     exc = D.exceptions(a, lang)
-    exception_rows = [
+    return [
         {"patent_id": pid, "title": t, "value": D.fmt_money(v), "reasons": r, "codes": c}
         for pid, t, v, c, r in exc[["patent_id", "title", "value", "codes", "reasons"]].itertuples(
             index=False
         )
     ]
 
-    quality_rows = []
+
+def _quality_rows(df: pd.DataFrame, lang: str) -> list[dict[str, str]]:
+    """Count, mean, median, min and max of each quality score present."""
+    rows = []
     for c in D.QUALITY_COLUMNS:
         if c in df.columns:
             v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             v = v[np.isfinite(v)]
-            quality_rows.append(
+            rows.append(
                 {
                     "label": L.label(c, lang, L.COLUMNS),
                     "n": str(v.size),
@@ -381,80 +399,75 @@ def build_context(
                     },
                 }
             )
+    return rows
 
-    def _frame_rows(
-        frame: pd.DataFrame | None,
-        spec: list[tuple[str, str]],
-        code_table: dict | None = None,
-        code_col: str | None = None,
-    ) -> tuple[list[dict], list[list[dict]]]:
-        if frame is None or len(frame.columns) == 0:
-            return [], []
-        use = [(c, k) for c, k in spec if c in frame.columns]
-        heads = [
-            {"text": L.label(c, lang, L.COLUMNS), "cls": "num" if k in _NUMERIC_KINDS else ""} for c, k in use
-        ]
-        rows = []
-        for i in range(len(frame)):
-            r = frame.iloc[i]
-            rows.append(
-                [
-                    {"text": L.translate_code(r[c], code_table, lang), "cls": ""}
-                    if (c == code_col and code_table)
-                    else _cell(k, r[c], lang)
-                    for c, k in use
-                ]
-            )
-        return heads, rows
 
-    liq_heads, liq_rows = _frame_rows(
-        a.liquidation,
-        [
-            ("scenario", "text"),
-            ("probability", "pct"),
-            ("gross_proceeds", "money"),
-            ("costs", "money"),
-            ("recovery", "money"),
-            ("recovery_rate", "pct"),
-            ("lgd_gross", "pct"),
-            ("lgd", "pct"),
-            ("time_to_cash_years", "years"),
-        ],
-        L.SCENARIOS,
-        "scenario",
-    )
-    stress_heads, stress_rows = _frame_rows(
-        a.stress,
-        [
-            ("shock", "text"),
-            ("appraised_value", "money"),
-            ("collateral_value", "money"),
-            ("max_loan", "money"),
-            ("coverage_ratio", "pct"),
-            ("expected_lgd", "pct"),
-            ("lgd_99", "pct"),
-            ("change_pct", "pct"),
-        ],
-        L.SHOCKS,
-        "shock",
-    )
+#: the liquidation scenarios' table: (column, kind)
+LIQUIDATION_TABLE: tuple[tuple[str, str], ...] = (
+    ("scenario", "text"),
+    ("probability", "pct"),
+    ("gross_proceeds", "money"),
+    ("costs", "money"),
+    ("recovery", "money"),
+    ("recovery_rate", "pct"),
+    ("lgd_gross", "pct"),
+    ("lgd", "pct"),
+    ("time_to_cash_years", "years"),
+)
+#: the stress shocks' table: (column, kind)
+STRESS_TABLE: tuple[tuple[str, str], ...] = (
+    ("shock", "text"),
+    ("appraised_value", "money"),
+    ("collateral_value", "money"),
+    ("max_loan", "money"),
+    ("coverage_ratio", "pct"),
+    ("expected_lgd", "pct"),
+    ("lgd_99", "pct"),
+    ("change_pct", "pct"),
+)
 
-    def _descriptions(frame: pd.DataFrame | None, code_col: str, table: dict) -> list[dict[str, str]]:
-        text = D.localized_text(frame, "description", lang)  # description_zh in Chinese, where present
-        if frame is None or code_col not in frame.columns or text is None:
-            return []
-        return [
-            {"name": L.translate_code(c, table, lang), "text": D.fmt_text(d)}
-            for c, d in zip(frame[code_col], text, strict=True)
-            if not D.is_missing(d)
-        ]
 
-    liq_notes = _descriptions(a.liquidation, "scenario", L.SCENARIOS)
-    stress_notes = _descriptions(a.stress, "shock", L.SHOCKS)
+def _frame_rows(
+    frame: pd.DataFrame | None, spec: tuple[tuple[str, str], ...], lang: str, code_table: dict, code_col: str
+) -> tuple[list[dict], list[list[dict]]]:
+    """Headers and rows of a small frame (liquidation, stress): the codes of ``code_col`` translated."""
+    if frame is None or len(frame.columns) == 0:
+        return [], []
+    use = [(c, k) for c, k in spec if c in frame.columns]
+    heads = [
+        {"text": L.label(c, lang, L.COLUMNS), "cls": "num" if k in _NUMERIC_KINDS else ""} for c, k in use
+    ]
+    rows = []
+    for i in range(len(frame)):
+        r = frame.iloc[i]
+        rows.append(
+            [
+                {"text": L.translate_code(r[c], code_table, lang), "cls": ""}
+                if c == code_col
+                else _cell(k, r[c], lang)
+                for c, k in use
+            ]
+        )
+    return heads, rows
 
+
+def _descriptions(frame: pd.DataFrame | None, code_col: str, table: dict, lang: str) -> list[dict[str, str]]:
+    """The scenarios' or shocks' descriptions (``description_zh`` in Chinese, where present)."""
+    text = D.localized_text(frame, "description", lang)
+    if frame is None or code_col not in frame.columns or text is None:
+        return []
+    return [
+        {"name": L.translate_code(c, table, lang), "text": D.fmt_text(d)}
+        for c, d in zip(frame[code_col], text, strict=True)
+        if not D.is_missing(d)
+    ]
+
+
+def _recovery_stats(a: Any, lang: str) -> list[dict[str, str]]:
+    """Number of Monte Carlo paths, mean recovery and its 1% quantile."""
     draws = np.asarray(a.recovery_draws if a.recovery_draws is not None else [], dtype=float).ravel()
     draws = draws[np.isfinite(draws)]
-    recovery_stats = [
+    return [
         {"label": L.label("n_paths", lang), "value": f"{draws.size:,}"},
         {"label": L.label("recovery_mean", lang), "value": D.fmt_pct(draws.mean() if draws.size else np.nan)},
         {
@@ -463,41 +476,46 @@ def build_context(
         },
     ]
 
-    fee_rows, fee_patent_rows = [], []
-    if fees:
-        for k, start, end, amount, count in fees["by_year"][
-            ["loan_year", "start", "end", "amount", "count"]
-        ].itertuples(index=False):
-            if k == 0 and not amount:
-                continue
-            fee_rows.append(
-                {
-                    "year": L.label("fees_overdue", lang) if k == 0 else L.label("loan_year_n", lang, n=k),
-                    "period": f"{D.fmt_date(start)} – {D.fmt_date(end)}" if k else f"< {D.fmt_date(start)}",
-                    "amount": D.fmt_money(amount),
-                    "count": str(count),
-                }
-            )
-        titles = df["title"] if "title" in df.columns else pd.Series(None, index=df.index)
-        title_of = dict(zip((str(x) for x in ids), titles, strict=True))
-        for pid, due, n, amount, cur in fees["by_patent"][
-            ["patent_id", "next_fee_due", "fee_count", "renewal_fees", "fee_currency"]
-        ].itertuples(index=False):
-            fee_patent_rows.append(
-                {
-                    "patent_id": pid,
-                    "title": D.fmt_text(title_of.get(pid)),
-                    "due": D.fmt_date(due),
-                    "count": D.fmt_int(n),
-                    "amount": D.fmt_money(amount),
-                    "currency": D.fmt_text(cur),
-                }
-            )
 
-    assumptions = (
-        a.assumptions if a.assumptions is not None else pd.DataFrame(columns=["name", "value", "source"])
-    )
-    assumption_rows = [
+def _fee_rows(df: pd.DataFrame, fees: dict | None, lang: str) -> tuple[list[dict], list[dict]]:
+    """Renewal fees by loan year and by patent (empty without a fee timeline)."""
+    fee_rows: list[dict] = []
+    fee_patent_rows: list[dict] = []
+    if not fees:
+        return fee_rows, fee_patent_rows
+    for k, start, end, amount, count in fees["by_year"][
+        ["loan_year", "start", "end", "amount", "count"]
+    ].itertuples(index=False):
+        if k == 0 and not amount:
+            continue
+        fee_rows.append(
+            {
+                "year": L.label("fees_overdue", lang) if k == 0 else L.label("loan_year_n", lang, n=k),
+                "period": f"{D.fmt_date(start)} – {D.fmt_date(end)}" if k else f"< {D.fmt_date(start)}",
+                "amount": D.fmt_money(amount),
+                "count": str(count),
+            }
+        )
+    titles = df["title"] if "title" in df.columns else pd.Series(None, index=df.index)
+    title_of = dict(zip((str(x) for x in _patent_ids(df)), titles, strict=True))
+    for pid, due, n, amount, cur in fees["by_patent"][
+        ["patent_id", "next_fee_due", "fee_count", "renewal_fees", "fee_currency"]
+    ].itertuples(index=False):
+        fee_patent_rows.append(
+            {
+                "patent_id": pid,
+                "title": D.fmt_text(title_of.get(pid)),
+                "due": D.fmt_date(due),
+                "count": D.fmt_int(n),
+                "amount": D.fmt_money(amount),
+                "currency": D.fmt_text(cur),
+            }
+        )
+    return fee_rows, fee_patent_rows
+
+
+def _assumption_rows(assumptions: pd.DataFrame) -> list[dict[str, str]]:
+    return [
         {
             "name": D.fmt_text(r.get("name")),
             "value": _value_text(r.get("value")),
@@ -506,12 +524,35 @@ def build_context(
         for r in assumptions.to_dict("records")
     ]
 
-    audit = dict(a.audit or {})
+
+def _audit_rows(audit: dict[str, Any]) -> list[dict[str, str]]:
+    """The audit trail and the version of ipvalue that wrote the report."""
     from ipvalue._version import __version__ as report_version
 
-    audit_rows = [{"name": str(k), "value": _value_text(v)} for k, v in audit.items()]
-    audit_rows.append({"name": "report_version", "value": report_version})
+    rows = [{"name": str(k), "value": _value_text(v)} for k, v in audit.items()]
+    rows.append({"name": "report_version", "value": report_version})
+    return rows
 
+
+def build_context(
+    assessment: Any, *, lang: str = "zh", dpi: int = 150, profile: Any = None
+) -> dict[str, Any]:
+    """Everything the template shows, already formatted as text (the template only lays it out)."""
+    L.check_lang(lang)
+    a = with_texts(assessment, (lang,), keep_basis=False)  # the engine's codes and numbers, worded in lang
+    s = a.summary
+    df = a.patents
+    ccy = str(s.get("currency") or a.loan.currency)
+    fees = D.fee_timeline(a)
+    patent_headers, patent_rows = _patent_table(df, lang)
+    waterfall_rows, component_rows = _haircut_rows(a, lang)
+    liq_heads, liq_rows = _frame_rows(a.liquidation, LIQUIDATION_TABLE, lang, L.SCENARIOS, "scenario")
+    stress_heads, stress_rows = _frame_rows(a.stress, STRESS_TABLE, lang, L.SHOCKS, "shock")
+    fee_rows, fee_patent_rows = _fee_rows(df, fees, lang)
+    assumptions = (
+        a.assumptions if a.assumptions is not None else pd.DataFrame(columns=["name", "value", "source"])
+    )
+    audit = dict(a.audit or {})
     loan = a.loan
     return {
         "lang": lang,
@@ -525,43 +566,51 @@ def build_context(
         "as_of": D.fmt_date(s.get("as_of") or audit.get("as_of")),
         "policy": D.fmt_text(s.get("policy") or audit.get("policy")),
         "generated": D.fmt_text(audit.get("created_at")),
-        "key_figures": key_figures,
-        "flags": flags,
-        "charts": charts,
+        "key_figures": _key_figures(s, lang, ccy),
+        "flags": _flags(s, lang),
+        "charts": _charts(a, fees, lang=lang, dpi=dpi),
         "patent_headers": patent_headers,
         "patent_rows": patent_rows,
-        "method_rows": method_rows,
+        "method_rows": _method_rows(a, lang),
         "waterfall_rows": waterfall_rows,
         "component_rows": component_rows,
-        "explanation_rows": explanation_rows,
-        "exception_rows": exception_rows,
-        "quality_rows": quality_rows,
+        "explanation_rows": _explanation_rows(df, lang),
+        "exception_rows": _exception_rows(a, lang),
+        "quality_rows": _quality_rows(df, lang),
         "liq_heads": liq_heads,
         "liq_rows": liq_rows,
-        "recovery_stats": recovery_stats,
-        "liq_notes": liq_notes,
-        "stress_notes": stress_notes,
+        "recovery_stats": _recovery_stats(a, lang),
+        "liq_notes": _descriptions(a.liquidation, "scenario", L.SCENARIOS, lang),
+        "stress_notes": _descriptions(a.stress, "shock", L.SHOCKS, lang),
         "stress_heads": stress_heads,
         "stress_rows": stress_rows,
         "fee_rows": fee_rows,
         "fee_patent_rows": fee_patent_rows,
-        "assumption_rows": assumption_rows,
+        "assumption_rows": _assumption_rows(assumptions),
         "policy_rows": _policy_rows(a.policy, {str(n) for n in assumptions.get("name", [])}),
-        "audit_rows": audit_rows,
+        "audit_rows": _audit_rows(audit),
         "n_patents": len(df),
     }
 
 
-def _environment() -> Any:
+@functools.lru_cache(maxsize=1)
+def _template() -> Any:
+    """The report template, compiled once per process."""
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         autoescape=True,  # titles, owners and notes are untrusted text
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    return env.get_template("report.html.j2")
+
+
+@functools.lru_cache(maxsize=1)
+def _css_source() -> str:
+    return (_TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
 def render_html(
@@ -603,21 +652,26 @@ def render_html(
             font_css = ", ".join(f'"{n}"' for n in PREFERRED_CJK_FAMILIES) + ", sans-serif"
     font_css = _UNSAFE_CSS.sub("", font_css)  # the CSS is inserted unescaped: keep to family names
     page = L.label("page", lang, page='" counter(page) "', pages='" counter(pages) "')
-    css = (
-        (_TEMPLATES / "report.css")
-        .read_text(encoding="utf-8")
-        .replace("__FONT_FAMILY__", font_css)
-        .replace("__PAGE_COUNTER__", f'"{page}"')
-    )
-    ctx["css"] = css
-    return _environment().get_template("report.html.j2").render(**ctx)
+    ctx["css"] = _css_source().replace("__FONT_FAMILY__", font_css).replace("__PAGE_COUNTER__", f'"{page}"')
+    return _template().render(**ctx)
 
 
 def write_html(
-    assessment: Any, path: Path | BinaryIO, *, lang: str, profile: Any = None, comparables: Any = None
+    assessment: Any,
+    path: Path | BinaryIO,
+    *,
+    lang: str,
+    profile: Any = None,
+    comparables: Any = None,
+    html: str | None = None,
 ) -> Path | BinaryIO:
-    """Write the HTML report (UTF-8) to ``path`` or a binary file object."""
-    data = render_html(assessment, lang=lang, profile=profile, comparables=comparables).encode("utf-8")
+    """Write the HTML report (UTF-8) to ``path`` or a binary file object.
+
+    ``html``, when given, is the document :func:`render_html` already made for these arguments (written as it is).
+    """
+    if html is None:
+        html = render_html(assessment, lang=lang, profile=profile, comparables=comparables)
+    data = html.encode("utf-8")
     if hasattr(path, "write"):
         path.write(data)
     else:

@@ -14,14 +14,15 @@ from typing import Any, BinaryIO
 from ipvalue.report._fonts import find_cjk_font
 from ipvalue.report._html import REPORT_DPI, render_html
 
-__all__ = ["write_pdf", "PDFBackendError"]
+__all__ = ["write_pdf", "pdf_from_html", "load_weasyprint", "warm_up", "PDFBackendError"]
 
 
 class PDFBackendError(ImportError):
     """WeasyPrint, or the system libraries it needs, are not installed (an ``ImportError``)."""
 
 
-def _weasyprint() -> Any:
+def load_weasyprint() -> Any:
+    """The ``weasyprint`` module, or :class:`PDFBackendError` naming what to install."""
     try:
         import weasyprint
     except ImportError as exc:  # missing package
@@ -44,8 +45,12 @@ def write_pdf(
     dpi: int = REPORT_DPI,
     profile: Any = None,
     comparables: Any = None,
+    html: str | None = None,
 ) -> Path | BinaryIO:
     """Write the PDF report to ``path`` (A4, summary on page 1, tables split across pages with repeated headers).
+
+    ``html``, when given, is the document :func:`~ipvalue.report._html.render_html` already made for these
+    arguments with the CJK font's CSS stack (the HTML report's own text when a CJK font is installed).
 
     Raises
     ------
@@ -55,10 +60,26 @@ def write_pdf(
         WeasyPrint or its system libraries are missing.
     """
     font = find_cjk_font()  # fail before any work when Chinese text would not render
-    weasyprint = _weasyprint()
-    html = render_html(
-        assessment, lang=lang, font_css=font.css_stack(), dpi=dpi, profile=profile, comparables=comparables
-    )
-    doc = weasyprint.HTML(string=html, base_url=None)
+    load_weasyprint()
+    if html is None:
+        html = render_html(
+            assessment,
+            lang=lang,
+            font_css=font.css_stack(),
+            dpi=dpi,
+            profile=profile,
+            comparables=comparables,
+        )
+    return pdf_from_html(html, path)
+
+
+def pdf_from_html(html: str, path: Path | BinaryIO) -> Path | BinaryIO:
+    """Lay out the report's HTML document with WeasyPrint and write the PDF to ``path`` (one layout pass)."""
+    doc = load_weasyprint().HTML(string=html, base_url=None)
     doc.write_pdf(path if hasattr(path, "write") else str(path), pdf_identifier=False)
     return path
+
+
+def warm_up() -> None:
+    """Import WeasyPrint (about a third of a second) in a worker process while its parent renders the HTML."""
+    load_weasyprint()

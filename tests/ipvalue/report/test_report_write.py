@@ -209,3 +209,41 @@ def test_empty_portfolio(fx, tmp_path):
 
     wb = openpyxl.load_workbook(R.write(a, tmp_path / "e.xlsx", lang="en"))
     assert wb["Patents"].max_row == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [0, 1])
+def test_write_all_writes_what_write_writes(fx, tmp_path, processes):
+    """One HTML rendering feeds the HTML and the PDF (laid out in a forked worker with processes=1)."""
+    import openpyxl
+    import pypdf
+
+    a = fx.make_assessment()
+    one, many = tmp_path / "one", tmp_path / "many"
+    one.mkdir()
+    many.mkdir()
+    names = ["r.html", "r.pdf", "r.xlsx"]
+    singles = [R.write(a, one / n, lang="zh") for n in names]
+    written = R.write_all(a, [many / n for n in names], lang="zh", processes=processes)
+    assert written == [many / n for n in names]
+    assert written[0].read_text(encoding="utf-8") == singles[0].read_text(encoding="utf-8")
+    pages = [pypdf.PdfReader(str(p)).pages for p in (singles[1], written[1])]
+    assert len(pages[0]) == len(pages[1]) >= 2
+    assert [p.extract_text() for p in pages[0]] == [p.extract_text() for p in pages[1]]
+    books = [openpyxl.load_workbook(p) for p in (singles[2], written[2])]
+    assert books[0].sheetnames == books[1].sheetnames
+    for s in books[0].sheetnames:
+        assert list(books[0][s].values) == list(books[1][s].values), s
+
+
+def test_write_all_fails_before_writing_anything(fx, monkeypatch, tmp_path):
+    import sys
+
+    a = fx.make_assessment()
+    with pytest.raises(ValueError, match="report format"):
+        R.write_all(a, [tmp_path / "r.html", tmp_path / "r.docx"], lang="en")
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import fails as if not installed
+    for processes in (0, 1):
+        with pytest.raises(R.PDFBackendError, match=r"ipvalue\[pdf\]"):
+            R.write_all(a, [tmp_path / "r.html", tmp_path / "r.pdf"], lang="en", processes=processes)
+    assert not list(tmp_path.iterdir())
