@@ -18,7 +18,7 @@ from ipvalue.terms._expiry import TermRules
 from ipvalue.terms._inputs import DEAD_STATUSES, TermError, TermInputs, as_frame, as_of_day, term_inputs
 from ipvalue.terms._life import life_frame
 
-SCHEDULE_COLUMNS = ("due_date", "fee_year", "amount", "currency", "office", "note")
+SCHEDULE_COLUMNS = ("due_date", "fee_year", "amount", "currency", "office", "note", "surcharge")
 CURRENCY = {"CN": "CNY", "US": "USD", "EP": "EUR"}
 FEE_OFFICES = tuple(CURRENCY)
 ENTITY_SIZES = ("large", "small", "micro")
@@ -31,6 +31,7 @@ class _Tables:
     cn_source: str
     us_effective: np.ndarray  # datetime64[D], sorted
     us_amounts: np.ndarray  # (schedule, entity, stage)
+    us_surcharge: np.ndarray  # (schedule, entity): 37 CFR 1.20(h) surcharge for payment in the grace period
     us_stages: np.ndarray  # months after grant
     us_source: list[str]
     ep_effective: np.ndarray
@@ -51,6 +52,7 @@ def _tables() -> _Tables:
     us_sched = sorted(us["schedules"], key=lambda s: s["effective_from"])
     us_eff = np.array([to_day(s["effective_from"]) for s in us_sched])
     us_amounts = np.array([[s[e] for e in ENTITY_SIZES] for s in us_sched], dtype=float)
+    us_surcharge = np.array([[s["surcharge"][e] for e in ENTITY_SIZES] for s in us_sched], dtype=float)
     us_stages = np.array([round(y * 12) for y in us["stages"]], dtype=np.int64)
     ep = load_table(EPO_FILE)
     ep_sched = sorted(ep["schedules"], key=lambda s: s["effective_from"])
@@ -67,6 +69,7 @@ def _tables() -> _Tables:
         cn_source=cn["source"],
         us_effective=us_eff,
         us_amounts=us_amounts,
+        us_surcharge=us_surcharge,
         us_stages=us_stages,
         us_source=[s["source"] for s in us_sched],
         ep_effective=ep_eff,
@@ -308,9 +311,12 @@ def renewal_schedule(patent: object, as_of: object, *, until: object = None) -> 
     Returns
     -------
     DataFrame
-        Columns ``due_date``, ``fee_year``, ``amount``, ``currency``, ``office``, ``note``, sorted by due date.
-        ``fee_year`` is the fee year counted from filing (CNIPA, EPO) or the years after grant (USPTO: 3.5,
-        7.5, 11.5). ``attrs["note"]`` explains an empty schedule (lapsed, expired, office not modelled).
+        Columns ``due_date``, ``fee_year``, ``amount``, ``currency``, ``office``, ``note``, ``surcharge``,
+        sorted by due date. ``fee_year`` is the fee year counted from filing (CNIPA, EPO) or the years after
+        grant (USPTO: 3.5, 7.5, 11.5). ``surcharge`` is the late-payment surcharge on an overdue fee paid on
+        ``as_of`` (CNIPA 5% of the fee per whole month late, USPTO the flat grace-period surcharge, EPO 50%),
+        0 for a fee not yet due. ``attrs["note"]`` explains an empty schedule (lapsed, expired, office not
+        modelled).
 
     Notes
     -----
@@ -327,7 +333,9 @@ def renewal_schedule(patent: object, as_of: object, *, until: object = None) -> 
     until_day = None if until is None else as_of_day(until)
     upcoming, overdue = _due_mask(events, inp, life, day, until_day)
     sel = events[upcoming | overdue].copy()
-    sel.loc[overdue[upcoming | overdue], "note"] = sel["note"] + "; overdue, in grace period (surcharge due)"
+    late = overdue[upcoming | overdue]
+    sel.loc[late, "note"] = sel["note"] + "; overdue, in grace period (surcharge due)"
+    sel["surcharge"] = np.where(late, _late_surcharge(sel, inp, day), 0.0)
     out = sel.sort_values(["due_date", "office"]).reset_index(drop=True)
     out["due_date"] = out["due_date"].astype("datetime64[s]")
     out = out.loc[:, list(SCHEDULE_COLUMNS)]
@@ -336,6 +344,34 @@ def renewal_schedule(patent: object, as_of: object, *, until: object = None) -> 
     out.attrs["note"] = "; ".join(notes)
     out.attrs["patent_id"] = str(inp.ids[0])
     return out
+
+
+def _whole_months_late(due: np.ndarray, day: np.datetime64) -> np.ndarray:
+    """Whole calendar months from each due date to ``day`` (0 when less than one month late)."""
+    months = (np.datetime64(day, "M") - due.astype("datetime64[M]")).astype(np.int64)
+    months = np.where(add_months(due, months) > day, months - 1, months)
+    return np.maximum(months, 0)
+
+
+def _late_surcharge(events: pd.DataFrame, inp: TermInputs, day: np.datetime64) -> np.ndarray:
+    """The surcharge on each fee if it were paid on ``day``, late but within the grace period.
+
+    CNIPA: 5% of that year's full fee for each whole month past the due date, nothing when less than a month
+    late (Implementing Regulations of the Patent Law, 2010 text, Rule 98: "每超过规定的缴费时间1个月，加收当年全额
+    年费的5%"; the less-than-a-month rule per CNIPA practice, see ``fees_cnipa_annual.json``), so 5% to 25% over the
+    six months. USPTO: the flat surcharge of the schedule in force on ``day`` (37 CFR 1.20(h), per entity size,
+    ``fees_uspto_maintenance.json``). EPO: 50% of the renewal fee (EPC Rule 51(2), ``fees_epo_renewal.json``).
+    """
+    t = _tables()
+    due = events["due_date"].to_numpy(dtype="datetime64[D]")
+    amount = events["amount"].to_numpy(dtype=float)
+    office = events["office"].to_numpy(dtype=object)
+    cn = amount * 0.05 * np.minimum(_whole_months_late(due, day), 5)
+    s_idx, _ = _schedule_index(t.us_effective, np.full(len(due), day))  # the surcharge in force when paid
+    entity = inp.entity_size[events["pos"].to_numpy()]
+    e_idx = np.select([entity == "small", entity == "micro"], [1, 2], 0)
+    us = t.us_surcharge[s_idx, e_idx] if len(due) else np.zeros(0)
+    return np.select([office == "CN", office == "US", office == "EP"], [cn, us, 0.5 * amount], np.nan)
 
 
 def renewal_fees_due(portfolio: pd.DataFrame, as_of: object, *, years: float = 5.0) -> pd.DataFrame:

@@ -332,6 +332,41 @@ def test_lapse_by_unpaid_fees_after_grace():
     assert "unpaid" in life_table(patents_to_frame([p]), "2026-04-19")["lapse_reason"].iloc[0]
 
 
+def test_late_payment_surcharges_in_the_grace_period():
+    # CNIPA: 每超过规定的缴费时间1个月，加收当年全额年费的5% (Implementing Regulations 2010, Rule 98), nothing when
+    # less than one month late. CN220906904U (utility model, filed 2023-10-18): the year-3 fee (600 CNY, table
+    # 1-3 years) falls due on 2025-10-18; paid on 2025-11-10 it is 23 days late, on 2026-01-20 three whole
+    # months (3 x 5% x 600 = 90), on 2026-04-18 six months less a day: five whole months, 25% = 150.
+    p = Patent(**CN_UM, fees_paid_through="2025-10-18")
+    for day, surcharge in (
+        ("2025-11-10", 0.0),
+        ("2025-11-18", 30.0),
+        ("2026-01-20", 90.0),
+        ("2026-04-18", 150.0),
+    ):
+        s = renewal_schedule(p, day, until="2026-10-18")
+        assert s["fee_year"].iloc[0] == 3 and s["amount"].iloc[0] == 600.0
+        assert s["surcharge"].iloc[0] == pytest.approx(surcharge), day
+        assert (s["surcharge"].iloc[1:] == 0.0).all()  # fees not yet due carry none
+    # USPTO: flat surcharge for payment in the 6-month grace period, 37 CFR 1.20(h), schedule effective
+    # 2025-01-19 (89 FR 91898): small entity 216 USD. US 9,648,662 B2 granted 2017-05-09: the 7.5-year fee fell
+    # due 2024-11-09; paid on 2025-02-01 (in grace until 2025-05-09)
+    us = Patent(
+        patent_id="US9648662B2", jurisdiction="US", patent_type="invention", filing_date="2011-06-23",
+        grant_date="2017-05-09", legal_status="granted", fees_paid_through="2024-11-09", entity_size="small",
+    )  # fmt: skip
+    s = renewal_schedule(us, "2025-02-01")
+    assert s["fee_year"].iloc[0] == 7.5 and s["surcharge"].iloc[0] == 216.0
+    # EPO: additional fee of 50% of the belated renewal fee (EPC Rule 51(2)); EP 2400812 pending, 7th-year fee
+    # due 2016-06-30 (end of the month of the filing anniversary 2016-06-24)
+    ep = Patent(
+        patent_id="EP2400812A1", jurisdiction="EP", patent_type="invention", filing_date="2010-06-24",
+        legal_status="pending", fees_paid_through="2016-06-30",
+    )  # fmt: skip
+    s = renewal_schedule(ep, "2016-08-15")
+    assert s["fee_year"].iloc[0] == 7 and s["surcharge"].iloc[0] == pytest.approx(0.5 * s["amount"].iloc[0])
+
+
 def test_expiry_override_and_pending():
     frame = patents_to_frame(
         [
