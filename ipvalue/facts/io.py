@@ -327,6 +327,17 @@ LEGAL_STATUS_VALUES: dict[str, str] = {
     "撤回": "withdrawn",
     "视为撤回": "withdrawn",
     "主动撤回": "withdrawn",
+    # CNIPA legal-status wording (the headings of the 专利公报 sections: 专利权的主动放弃, 权利的恢复, 无效公告 of a
+    # partial invalidation; Patent Law Art. 38 驳回 of an application): a surrendered right has ended early, a
+    # restored one is in force again, a right invalidated in part stays in force for the rest, and a rejected
+    # application gives no right (treated as withdrawn, as an EP refusal is)
+    "主动放弃": "lapsed",
+    "专利权的主动放弃": "lapsed",
+    "权利恢复": "granted",
+    "权利的恢复": "granted",
+    "部分无效": "granted",
+    "驳回": "withdrawn",
+    "申请驳回": "withdrawn",
 }
 
 _TRUE = {"1", "true", "t", "yes", "y", "是", "有", "已质押", "质押", "已许可", "√", "x"}
