@@ -301,9 +301,11 @@ def input_hash(frame: pd.DataFrame) -> str:
     order = np.argsort(idx, kind="stable")
     h = hashlib.sha256()
     h.update(b"ipvalue-input-v1\x1e__index__\x1e" + "\x1f".join(idx[order]).encode("utf-8"))
+    # the rows in order once for every column (one take per block, not one per column)
+    rows = frame if bool((order == np.arange(len(order))).all()) else frame.iloc[order]
     for name in sorted(frame.columns, key=str):
         h.update(b"\x1e" + str(name).encode("utf-8") + b"\x1e")
-        h.update(_column_bytes(frame[name].iloc[order]))
+        h.update(_column_bytes(rows[name]))
     return h.hexdigest()
 
 

@@ -259,8 +259,14 @@ def _check_group_totals(x: dict[str, np.ndarray], groups: Groups, ids: np.ndarra
         return
     for col in ("revenue", "commercialization_cost"):
         v = x[col]
-        nun = pd.Series(v[in_group]).groupby(codes[in_group]).nunique()
-        for gcode in nun.index[nun.to_numpy() > 1][:10]:
+        # distinct known values per group: sort by (group, value), count the changes
+        known = in_group & ~np.isnan(v)
+        c, w = codes[known], v[known]
+        o = np.lexsort((w, c))
+        c, w = c[o], w[o]
+        new = np.r_[True, (c[1:] != c[:-1]) | (w[1:] != w[:-1])] if len(c) else np.zeros(0, bool)
+        distinct = np.bincount(c[new], minlength=int(codes.max()) + 1)
+        for gcode in np.flatnonzero(distinct > 1)[:10]:
             members = np.flatnonzero(codes == gcode)
             vals = ", ".join(f"{ids[j]}: {v[j]:g}" for j in members if not np.isnan(v[j]))
             problems.append(
@@ -318,11 +324,17 @@ def _group_fill(values: np.ndarray, codes: np.ndarray, order: np.ndarray) -> np.
     """
     if (codes < 0).all():
         return values
-    s = pd.Series(values[order])
-    first_sorted = s.groupby(codes[order]).transform("first").to_numpy(dtype=float)
-    first = np.empty_like(first_sorted)
-    first[order] = first_sorted
-    return np.where(np.isnan(values) & (codes >= 0), first, values)
+    values = np.asarray(values, dtype=float)
+    fill = np.isnan(values) & (codes >= 0)
+    if not fill.any():
+        return values
+    # the first value in patent_id order of each group: np.unique's first index among the rows with a value
+    v, c = values[order], codes[order]
+    has = ~np.isnan(v) & (c >= 0)
+    first_by_code = np.full(int(codes.max()) + 1, np.nan)
+    found, at = np.unique(c[has], return_index=True)
+    first_by_code[found] = v[has][at]
+    return np.where(fill, first_by_code[np.where(codes >= 0, codes, 0)], values)
 
 
 def read_forecast(

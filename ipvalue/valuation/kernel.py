@@ -255,24 +255,38 @@ def assemble(
     (probability of grant x discount for the wait), see :func:`ipvalue.valuation.asof.grant_adjustment`.
     """
     gf = econ.grant.factor
-    out = inputs.frame
-    out["remaining_life_years"] = facts.life_legal
-    for c in QUALITY_COLUMNS:
-        out[c] = facts.quality[c].to_numpy(dtype=float, na_value=np.nan) if c in facts.quality else np.nan
-    out["value_income"] = values["income"] * gf
-    out["value_cost"] = values["cost"] * gf
-    out["value_market"] = values["market"] * gf
-    out["value_option"] = values["option"] * gf
-    out["grant_probability"] = econ.grant.probability
-    out["status_as_of"] = pd.Series(facts.status, index=out.index, dtype=object)
-    out["method_weights"] = pd.Series(rec.explained, index=out.index, dtype=object)
-    out["value"] = rec.value * gf
-    out["value_p05"] = spread.p05 * gf
-    out["value_p50"] = spread.p50 * gf
-    out["value_p95"] = spread.p95 * gf
-    out["methods_used"] = pd.Series(rec.methods_used, index=out.index, dtype=object)
-    out["value_notes"] = notes.series(out.index)
-    out["currency"] = inputs.currency
+    frame = inputs.frame
+    index = frame.index
+    quality = {
+        c: facts.quality[c].to_numpy(dtype=float, na_value=np.nan) if c in facts.quality else np.nan
+        for c in QUALITY_COLUMNS
+    }
+    added: dict[str, Any] = {
+        "remaining_life_years": facts.life_legal,
+        **quality,
+        "value_income": values["income"] * gf,
+        "value_cost": values["cost"] * gf,
+        "value_market": values["market"] * gf,
+        "value_option": values["option"] * gf,
+        "grant_probability": econ.grant.probability,
+        "status_as_of": pd.Series(facts.status, index=index, dtype=object),
+        "method_weights": pd.Series(rec.explained, index=index, dtype=object),
+        "value": rec.value * gf,
+        "value_p05": spread.p05 * gf,
+        "value_p50": spread.p50 * gf,
+        "value_p95": spread.p95 * gf,
+        "methods_used": pd.Series(rec.methods_used, index=index, dtype=object),
+        "value_notes": notes.series(index),
+        "currency": inputs.currency,
+    }
+    if any(c in frame.columns for c in added):
+        # a frame valued before: each column replaced where it is, the others added after
+        for c, v in added.items():
+            frame[c] = v
+        out = frame
+    else:
+        # one concatenation instead of a column insertion each (the same columns, in the same order)
+        out = pd.concat([frame, pd.DataFrame(added, index=index)], axis=1)
     out.attrs = {}
     return out
 
