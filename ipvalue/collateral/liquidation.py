@@ -609,16 +609,6 @@ class PatentDraws:
         return z, e, zb, sale_buyer
 
 
-def _add_rows(acc: np.ndarray, rows: np.ndarray) -> None:
-    """``acc += rows[0]; acc += rows[1]; ...``: one row after the other into the running sum.
-
-    The sum over a book is then the same to the last bit however its patents are cut into blocks (and a subset
-    of the patents gives what it would give on its own), which lets the stress shocks share one set of draws.
-    """
-    for i in range(rows.shape[0]):
-        acc += rows[i]
-
-
 @dataclass(frozen=True)
 class _PoolTerms:
     """Per-patent constants of one pool under one run (life run-off, log value, log crash keep)."""
@@ -681,68 +671,269 @@ def _path_terms(ps: LiquidationPaths) -> _PathTerms:
     )
 
 
-def _new_sums(paths: int) -> dict[str, np.ndarray]:
-    return {k: np.zeros(paths) for k in PARTIAL_SUMS}
+#: patents x paths of one tile of the Monte Carlo's arithmetic: a tile's arrays stay in a core's cache
+TILE_ELEMENTS = 8_192
 
 
-def _block_sums(
-    pool: LiquidationPool,
-    pt: _PoolTerms,
-    rows: slice,
-    ps: LiquidationPaths,
-    qt: _PathTerms,
-    draws: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    acc: dict[str, np.ndarray],
-    tmp: np.ndarray,
-) -> None:
-    """Add the pool's rows ``rows`` (drawn ``draws``; ``Z`` is overwritten) to the per-path sums ``acc``."""
-    z, e, zb, sale_buyer = draws
-    t, j0, j1, s_bid = ps.t, ps.j0, ps.j1, ps.s_bid
-    sig = pool.volatility[rows, None]
-    # value at the sale: V0 C exp((mu - sig^2/2) t + sig sqrt(t) (sqrt(rho) Zm + sqrt(1-rho) Z)) (1 - A B)+ 1{alive}
-    x = z
-    x *= qt.thr_bid
-    x += ps.common
-    x *= sig
-    x += np.multiply.outer(pt.drift[rows], t)
-    x += pt.log_vc[rows, None]
-    with np.errstate(under="ignore"):
-        np.exp(x, out=x)
-    np.multiply.outer(pt.a_i[rows], qt.b_p, out=tmp)
-    np.subtract(1.0, tmp, out=tmp)
-    if qt.t_max >= pool.remaining_life[rows].min():  # some sale after expiry: nothing left
-        np.maximum(tmp, 0.0, out=tmp)
-    x *= tmp
-    np.multiply.outer(pool.hazard[rows], t, out=tmp)
-    x *= e > tmp  # invalidated before the sale: worth nothing
-    _add_rows(acc["sum_v"], x)
-    log_keep = pt.log_keep[rows, None]
-    # judicial lots: which reserve the best bid reaches (masked products, then column sums)
-    if j1 > j0:
-        jud = slice(j0, j1)
-        lw = zb[:, jud] * s_bid
-        lw[:, qt.crash_from[1] - j0 :] += log_keep  # crashed paths: the bid falls
-        xj, tj = x[:, jud], tmp[:, jud]
-        mask = np.empty(lw.shape, dtype=bool)
-        for rnd in range(len(ps.reserves)):
-            np.greater_equal(lw, ps.theta[rnd, jud], out=mask)
-            np.multiply(xj, mask, out=tj)
-            _add_rows(acc[("s1", "s2", "s3")[rnd]][jud], tj)
-        # below the last reserve (mask is False) and a 变卖 buyer appeared
-        np.greater(sale_buyer, mask, out=mask)
-        np.multiply(xj, mask, out=tj)
-        _add_rows(acc["s_sale"][jud], tj)
-    # orderly / distressed lots: sold at the best bid unless it is among the lowest p_no_sale
-    for sl, c0 in qt.others:
-        zs = zb[:, sl]
-        # the bid in log space: s Zb + ln(bid median) + ln(1 - crash drop) on crashed paths
-        w = zs * s_bid
-        w += qt.log_bid_med[sl]
-        w[:, c0 - sl.start :] += log_keep
-        np.exp(w, out=w)
-        w *= x[:, sl]
-        w *= zs > ps.ns_threshold[sl]
-        _add_rows(acc["s0"][sl], w)
+def _classes(keys: list[tuple]) -> list[int]:
+    """For each run, the first run whose key has the same bits: the two compute the same numbers there.
+
+    A key is a tuple of arrays and scalars; they are compared bit for bit (dtype, shape, bytes), so two runs
+    share a step only when its inputs are identical (not merely equal: -0.0 is not 0.0).
+    """
+    seen: dict[tuple, int] = {}
+    out = []
+    for k, key in enumerate(keys):
+        bits = tuple((a.dtype.str, a.shape, a.tobytes()) for a in (np.asarray(x) for x in key))
+        out.append(seen.setdefault(bits, k))
+    return out
+
+
+@dataclass
+class _Run:
+    """One run of :func:`liquidation_partial_sums_many` on the draws' rows.
+
+    The per-patent terms are laid out on the rows of the draws (a patent outside this run's pool takes the
+    terms of the first run that holds it, so that runs differing only in their pool share every step);
+    ``present`` says which rows are this run's. The class ids name, per step, the first run whose inputs to
+    that step have the same bits: the step is computed once for all runs of a class.
+    """
+
+    ps: LiquidationPaths
+    qt: _PathTerms
+    present: list[bool]
+    sig: np.ndarray
+    drift: np.ndarray
+    log_vc: np.ndarray
+    a_i: np.ndarray
+    hazard: np.ndarray
+    log_keep: np.ndarray
+    acc: dict[str, np.ndarray]
+    q: int = 0  # Z sqrt(1 - rho) sqrt(t) + common
+    x3: int = 0  # ... x sigma
+    p: int = 0  # ... + drift t: the log value at the sale before the patent's log value
+    la: int = 0  # life run-off x alive
+    v: int = 0  # value at the sale
+    b: int = 0  # the bids: judicial masks per round and 变卖, orderly / distressed proceeds per unit of value
+    c: int = 0  # value x bid terms
+
+
+def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.ndarray], n: int) -> list[_Run]:
+    """Per-patent terms on the draws' rows and the class of each run at each step."""
+    terms = [(_pool_terms(pool, ps), _path_terms(ps)) for pool, ps in runs]
+    per_row = {
+        "sig": [pool.volatility for pool, _ in runs],
+        "drift": [pt.drift for pt, _ in terms],
+        "log_vc": [pt.log_vc for pt, _ in terms],
+        "a_i": [pt.a_i for pt, _ in terms],
+        "hazard": [pool.hazard for pool, _ in runs],
+        "log_keep": [pt.log_keep for pt, _ in terms],
+    }
+    laid: dict[str, list[np.ndarray]] = {}
+    for name, vals in per_row.items():
+        fill = np.zeros(n)  # rows of no run: finite terms, never added
+        for p, v in zip(pos[::-1], vals[::-1], strict=True):  # the first run that holds a row gives its terms
+            fill[p] = v
+        laid[name] = []
+        for p, v in zip(pos, vals, strict=True):
+            own = fill.copy()
+            own[p] = v
+            laid[name].append(own)
+    plan = []
+    for k, ((_, ps), (_, qt)) in enumerate(zip(runs, terms, strict=True)):
+        present = np.zeros(n, dtype=bool)
+        present[pos[k]] = True
+        plan.append(
+            _Run(
+                ps=ps,
+                qt=qt,
+                present=present.tolist(),
+                sig=laid["sig"][k],
+                drift=laid["drift"][k],
+                log_vc=laid["log_vc"][k],
+                a_i=laid["a_i"][k],
+                hazard=laid["hazard"][k],
+                log_keep=laid["log_keep"][k],
+                acc={s: np.zeros(ps.paths) for s in ("sum_v", "s01", "s2", "s3", "s_sale")},
+            )
+        )
+    cq = _classes([(r.qt.thr_bid, r.ps.common) for r in plan])
+    cx3 = _classes([(cq[k], r.sig) for k, r in enumerate(plan)])
+    cp = _classes([(cx3[k], r.ps.t, r.drift) for k, r in enumerate(plan)])
+    cla = _classes([(r.qt.b_p, r.ps.t, r.a_i, r.hazard) for r in plan])
+    cv = _classes([(cp[k], cla[k], r.log_vc) for k, r in enumerate(plan)])
+    cb = _classes(
+        [
+            (r.ps.s_bid, r.qt.crash_from, r.ps.theta, r.qt.log_bid_med, r.ps.ns_threshold, r.log_keep)
+            for r in plan
+        ]
+    )
+    cc = _classes([(cv[k], cb[k]) for k in range(len(plan))])
+    for k, r in enumerate(plan):
+        r.q, r.x3, r.p, r.la, r.v, r.b, r.c = cq[k], cx3[k], cp[k], cla[k], cv[k], cb[k], cc[k]
+    return plan
+
+
+class _Tile:
+    """One thread's work on its columns (paths ``c0:c1``), tile by tile: buffers reused from tile to tile."""
+
+    def __init__(
+        self, plan: list[_Run], c0: int, c1: int, rows: int, bufs: dict[tuple, np.ndarray] | None = None
+    ) -> None:
+        self.plan, self.c0, self.c1, self.rows = plan, c0, c1, rows
+        ps = plan[0].ps
+        ja = max(ps.j0, c0)
+        self.j = (ja, max(ja, min(ps.j1, c1)))  # judicial columns
+        self.rounds = len(ps.reserves)
+        self._bufs: dict[tuple, np.ndarray] = {} if bufs is None else bufs  # shared by one thread's tiles
+        self._done: dict[str, int] = {}
+        # runs that share a step one after the other: a buffer holds one class at a time (few buffers, in cache)
+        self.order = sorted(plan, key=lambda r: (r.q, r.x3, r.la, r.p, r.v, r.b, r.c))
+
+    def _buf(self, *key: object, dtype: type = float) -> np.ndarray:
+        b = self._bufs.get(key)
+        if b is None or b.shape[0] < self.nr or b.shape[1] < self.c1 - self.c0:
+            b = self._bufs[key] = np.empty((self.rows, self.c1 - self.c0), dtype=dtype)
+        return b[: self.nr, : self.c1 - self.c0]
+
+    def run(self, drawn: tuple[np.ndarray, ...], b0: int, r0: int, r1: int) -> None:
+        """Add rows ``r0:r1`` of the block that starts at draw row ``b0`` to every run's sums."""
+        self.drawn, self.g, self.nr, self.r = drawn, slice(b0 + r0, b0 + r1), r1 - r0, slice(r0, r1)
+        self._done.clear()
+        c0, c1 = self.c0, self.c1
+        ja, jb = self.j
+        for run in self.order:
+            rows = [i for i, g in enumerate(range(self.g.start, self.g.stop)) if run.present[g]]
+            if not rows:
+                continue
+            v = self._value(run)
+            c01, cr, csale = self._products(run)
+            acc = run.acc
+            s_v, s01 = acc["sum_v"][c0:c1], acc["s01"][c0:c1]
+            s_r = [acc[s][ja:jb] for s in ("s2", "s3")[: self.rounds - 1]]
+            s_sale = acc["s_sale"][ja:jb]
+            for i in rows:  # one patent after the other: the sums do not depend on the blocks or tiles
+                s_v += v[i]
+                s01 += c01[i]
+                if jb > ja:
+                    for s, c in zip(s_r, cr, strict=True):
+                        s += c[i]
+                    s_sale += csale[i]
+
+    def _step(self, name: str, cls: int) -> tuple[np.ndarray, bool]:
+        """The buffer of a step and whether it must be computed (it holds another class's numbers)."""
+        fresh = self._done.get(name) != cls
+        self._done[name] = cls
+        return self._buf(name), fresh
+
+    def _log_value(self, run: _Run) -> np.ndarray:
+        cols, g = slice(self.c0, self.c1), self.g
+        z = self.drawn[0][self.r, cols]
+        q, fresh = self._step("q", run.q)
+        if fresh:
+            np.multiply(z, run.qt.thr_bid[cols], out=q)
+            q += run.ps.common[cols]
+        x3, fresh = self._step("x3", run.x3)
+        if fresh:
+            np.multiply(q, run.sig[g, None], out=x3)
+        x4, fresh = self._step("p", run.p)
+        if fresh:
+            d = self._buf("tmp")
+            np.multiply.outer(run.drift[g], run.ps.t[cols], out=d)
+            np.add(x3, d, out=x4)
+        return x4
+
+    def _life_alive(self, run: _Run) -> np.ndarray:
+        la, fresh = self._step("la", run.la)
+        if fresh:
+            cols, g = slice(self.c0, self.c1), self.g
+            # (1 - A B)+: the life run-off, 0 after expiry
+            np.multiply.outer(run.a_i[g], run.qt.b_p[cols], out=la)
+            np.subtract(1.0, la, out=la)
+            np.maximum(la, 0.0, out=la)
+            h = self._buf("tmp")
+            np.multiply.outer(run.hazard[g], run.ps.t[cols], out=h)
+            alive = self._buf("mask", dtype=bool)
+            np.greater(self.drawn[1][self.r, cols], h, out=alive)  # not invalidated before the sale
+            la *= alive
+        return la
+
+    def _value(self, run: _Run) -> np.ndarray:
+        v, fresh = self._step("v", run.v)
+        if fresh:
+            np.add(self._log_value(run), run.log_vc[self.g, None], out=v)
+            with np.errstate(under="ignore"):
+                np.exp(v, out=v)
+            v *= self._life_alive(run)
+        return v
+
+    def _bids(self, run: _Run) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """The bid terms per row and path.
+
+        The judicial first-round mask and the orderly / distressed proceeds per unit of value (one array, on
+        disjoint columns), the later rounds' masks and the 变卖 mask (judicial columns).
+        """
+        m01, fresh = self._step("m01", run.b)
+        jw = self.j[1] - self.j[0]
+        mr = [self._buf(f"m{k}")[:, :jw] for k in range(1, self.rounds)]
+        msale = self._buf("msale")[:, :jw]
+        if not fresh:
+            return m01, mr, msale
+        ps, qt, g, c0, c1 = run.ps, run.qt, self.g, self.c0, self.c1
+        _, _, zb, buyer = self.drawn
+        zb = zb[self.r]
+        keep = run.log_keep[g, None]
+        mask = self._buf("mask", dtype=bool)
+        ja, jb = self.j
+        if jb > ja:
+            # judicial lots: which reserve the best bid reaches (log bid s Zb, + ln(1 - drop) on crashed paths)
+            lw, mj = self._buf("tmp")[:, :jw], mask[:, :jw]
+            np.multiply(zb[:, ja:jb], ps.s_bid, out=lw)
+            cs = max(qt.crash_from[1], ja)
+            if cs < jb:
+                lw[:, cs - ja :] += keep
+            for rnd in range(self.rounds):
+                np.greater_equal(lw, ps.theta[rnd, ja:jb], out=mj)
+                if rnd == 0:
+                    m01[:, ja - c0 : jb - c0] = mj
+                else:
+                    mr[rnd - 1][...] = mj
+            # below the last reserve and a 变卖 buyer appeared
+            np.greater(buyer[self.r, ja - ps.j0 : jb - ps.j0], mj, out=mj)
+            msale[...] = mj
+        # orderly / distressed lots: sold at the best bid W = exp(s Zb + ln(bid median) [+ ln(1 - drop)]) x V
+        # unless it is among the lowest p_no_sale
+        for sa, sb, cf in ((0, ps.j0, qt.crash_from[0]), (ps.j1, ps.paths, qt.crash_from[2])):
+            a, b = max(sa, c0), min(sb, c1)
+            if a >= b:
+                continue
+            w, zs, ms = m01[:, a - c0 : b - c0], zb[:, a:b], mask[:, : b - a]
+            np.multiply(zs, ps.s_bid, out=w)
+            w += qt.log_bid_med[a:b]
+            cs = max(cf, a)
+            if cs < b:
+                w[:, cs - a :] += keep
+            np.exp(w, out=w)
+            np.greater(zs, ps.ns_threshold[a:b], out=ms)
+            w *= ms
+        return m01, mr, msale
+
+    def _products(self, run: _Run) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Value x bid terms: what the run adds to ``s01``, to the later rounds' sums and to ``s_sale``."""
+        c01, fresh = self._step("c01", run.c)
+        jw = self.j[1] - self.j[0]
+        cr = [self._buf(f"c{k}")[:, :jw] for k in range(1, self.rounds)]
+        csale = self._buf("csale")[:, :jw]
+        if fresh:
+            v = self._value(run)
+            m01, mr, msale = self._bids(run)
+            np.multiply(v, m01, out=c01)
+            if jw > 0:
+                vj = v[:, self.j[0] - self.c0 : self.j[1] - self.c0]
+                for c, m in zip(cr, mr, strict=True):
+                    np.multiply(vj, m, out=c)
+                np.multiply(vj, msale, out=csale)
+        return c01, cr, csale
 
 
 def liquidation_partial_sums(
@@ -779,6 +970,13 @@ def liquidation_partial_sums_many(
     once per block of patents and used by every run whose pool holds the patent; each run's sums are the same
     to the last bit as :func:`liquidation_partial_sums` of that run alone.
 
+    A step whose inputs have the same bits in two runs is computed once for both (the runs share the draws,
+    and most shocks move only the patents' values: the market factor, the drift, the life run-off, the
+    invalidations and the bids are then common). The arithmetic works tile by tile (:data:`TILE_ELEMENTS`
+    patent-paths, in a core's cache); a large job splits the paths among :data:`PARALLEL_THREADS` threads.
+    Each sum gets the patents one after the other in ``patent_id`` order, whatever the blocks, tiles and
+    threads, so the numbers are the same bits in every arrangement.
+
     Parameters
     ----------
     runs : list of (LiquidationPool, LiquidationPaths)
@@ -786,7 +984,7 @@ def liquidation_partial_sums_many(
         The draws to use (their ``ids`` must hold every pool's patents); None: drawn here for the union of
         the pools, not kept.
     block_elements : int
-        Patents x paths per vectorised block (memory bound).
+        Patents x paths per block of draws (memory bound).
 
     Returns
     -------
@@ -800,6 +998,8 @@ def liquidation_partial_sums_many(
     for _, ps in runs:
         if ps.paths != paths or ps.seed != seed or ps.sale_success != ps0.sale_success:
             raise ValueError("runs sharing draws need the same seed, paths and judicial sale success")
+        if len(ps.reserves) != len(ps0.reserves):
+            raise ValueError("runs sharing draws need the same number of judicial auction rounds")
     if draws is None:
         ids = np.concatenate([p.ids for p, _ in runs])
         pkgs = np.concatenate([p.ids if p.package is None else p.package for p, _ in runs])
@@ -821,46 +1021,61 @@ def liquidation_partial_sums_many(
         if ps.j0 != draws.judicial.start or ps.j1 != draws.judicial.stop:
             raise ValueError("the runs' judicial paths differ from those the draws were made for")
         pos.append(p)
-    terms = [(_pool_terms(pool, ps), _path_terms(ps)) for pool, ps in runs]
-    acc = [_new_sums(paths) for _ in runs]
     n = len(draws.ids)
+    plan = _plan(runs, pos, n)
     block = max(1, int(block_elements // paths))
-    workers = min(PARALLEL_THREADS, max(len(runs), 2))
-    parallel = workers > 1 and n * paths * (len(runs) + 3) >= PARALLEL_MIN_ELEMENTS
-    # work buffers reused by every block (fresh large arrays would fault their pages in again each time), one per
-    # run: the runs of a block are added up on several threads at once when the job is large
-    rows = min(block, n) if n else 0
-    tmp_bufs = [np.empty((rows, paths)) for _ in (runs if parallel else runs[:1])]
+    workers = max(1, min(PARALLEL_THREADS, paths))
+    if n * paths * (len(runs) + 3) < PARALLEL_MIN_ELEMENTS:
+        workers = 1
+    # each thread its share of the paths, in tiles of at most TILE_ELEMENTS patent-paths (whole rows if they fit)
+    cuts = np.linspace(0, paths, workers + 1).astype(int)
+    width = max(1, min(int(cuts[1] - cuts[0]), TILE_ELEMENTS))
+    rows = max(1, min(block, TILE_ELEMENTS // width))
+    tiles = []
+    for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
+        bufs: dict[tuple, np.ndarray] = {}
+        steps = range(int(c0), int(c1), width)
+        tiles.append([_Tile(plan, a, min(int(c1), a + width), rows, bufs) for a in steps])
 
-    def one_run(k: int, b0: int, b1: int, drawn: tuple[np.ndarray, ...]) -> None:
-        pool, ps = runs[k]
-        r0, r1 = np.searchsorted(pos[k], (b0, b1))
-        if r1 == r0:
-            return
-        z, e, zb, buyer = drawn
-        local = pos[k][r0:r1] - b0
-        whole = r1 - r0 == b1 - b0
-        # Z becomes the value at the sale in place: a copy unless this is the one run and the draws are not kept
-        zk = z if (whole and len(runs) == 1 and not draws.cache) else z[local]
-        dk = (zk, e if whole else e[local], zb if whole else zb[local], buyer if whole else buyer[local])
-        pt, qt = terms[k]
-        tmp = tmp_bufs[k if parallel else 0][: r1 - r0]
-        _block_sums(pool, pt, slice(int(r0), int(r1)), ps, qt, dk, acc[k], tmp)
+    def work(chunks: list[_Tile], b0: int, b1: int, drawn: tuple[np.ndarray, ...]) -> None:
+        for tile in chunks:
+            for r0 in range(0, b1 - b0, rows):
+                tile.run(drawn, b0, r0, min(b1 - b0, r0 + rows))
 
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ipvalue-mc") if parallel else None
+    executor = (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ipvalue-mc") if workers > 1 else None
+    )
     try:
         for b0 in range(0, n, block):
             b1 = min(n, b0 + block)
+            if not any(any(r.present[b0:b1]) for r in plan):
+                continue
             drawn = draws.block(b0, b1, executor=executor, threads=workers)
             if executor is None:
-                for k in range(len(runs)):
-                    one_run(k, b0, b1, drawn)
-            else:  # each run adds into its own sums in its own order: the same bits as one thread
-                list(executor.map(lambda k, b0=b0, b1=b1, d=drawn: one_run(k, b0, b1, d), range(len(runs))))
+                work(tiles[0], b0, b1, drawn)
+            else:  # each thread its own paths: every sum still gets the patents in order
+                list(executor.map(lambda t, b0=b0, b1=b1, d=drawn: work(t, b0, b1, d), tiles))
     finally:
         if executor is not None:
             executor.shutdown()
-    return acc
+    out = []
+    jud = slice(ps0.j0, ps0.j1)
+    for r in plan:
+        acc = r.acc
+        s0, s1 = acc.pop("s01"), np.zeros(paths)
+        s1[jud] = s0[jud]
+        s0[jud] = 0.0
+        out.append(
+            {
+                "sum_v": acc["sum_v"],
+                "s0": s0,
+                "s1": s1,
+                "s2": acc["s2"],
+                "s3": acc["s3"],
+                "s_sale": acc["s_sale"],
+            }
+        )
+    return out
 
 
 def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndarray]]) -> MonteCarloResult:

@@ -1,0 +1,188 @@
+"""The liquidation Monte Carlo's tiled, shared, threaded arithmetic against a straightforward reference, bit for bit.
+
+The reference below redraws every patent's numbers from its own stream (and a package's from the package's
+stream, however many patents share it) and applies the model of :mod:`ipvalue.collateral.liquidation` (module
+docstring, steps 5 and 6) patent by patent, in ``patent_id`` order, one whole row of paths at a time, each
+operation in the order the model states it: the log value ``(sqrt(1 - rho) sqrt(t) Z + sqrt(rho) sqrt(t) Zm)
+sigma + (mu - sigma^2 / 2) t + ln(V0 C)``, its exponential, times the life run-off ``(1 - A B)+``, times
+``1{E > h t}``; the judicial rounds from the log bid ``s Zb (+ ln(1 - drop) on crashed paths)``; orderly and
+distressed proceeds ``exp(s Zb + ln(bid median) (+ ln(1 - drop))) x V x 1{Zb above the no-sale quantile}``.
+The engine shares steps among runs whose inputs have the same bits, works in tiles and splits the paths among
+threads; none of that may move a bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ipvalue._random import patent_rng
+from ipvalue.collateral import LiquidationPool, Loan, liquidation, load_policy
+from ipvalue.collateral.liquidation import (
+    PARTIAL_SUMS,
+    LiquidationPaths,
+    PatentDraws,
+    liquidation_partial_sums,
+    liquidation_partial_sums_many,
+    liquidation_paths,
+)
+
+PATHS = 900
+
+
+def reference_sums(pool: LiquidationPool, ps: LiquidationPaths) -> dict[str, np.ndarray]:
+    """The partial sums of one run, patent by patent, with no sharing, tiling or threads."""
+    paths, j0, j1 = ps.paths, ps.j0, ps.j1
+    jud = slice(j0, j1)
+    others = np.ones(paths, dtype=bool)
+    others[jud] = False
+    rate = ps.life_rate
+    b_p = np.exp(np.log1p(rate) * ps.t) if rate > 0 else ps.t
+    thr = np.sqrt(1.0 - ps.rho) * ps.sqrt_t
+    with np.errstate(divide="ignore"):
+        log_bid_med = np.log(ps.bid_med)
+    acc = {k: np.zeros(paths) for k in PARTIAL_SUMS}
+    for i, pid in enumerate(pool.ids):
+        g = patent_rng(ps.seed, str(pid), "liquidation")
+        z = g.standard_normal(paths)
+        e = g.standard_exponential(paths)
+        label = str(pool.package[i])
+        gb = g if label in (pid, f"patent:{pid}") else patent_rng(ps.seed, label, "liquidation-package")
+        zb = gb.standard_normal(paths)
+        buyer = gb.random(j1 - j0, dtype=np.float32) < np.float32(ps.sale_success)
+        life, value, sig = pool.remaining_life[i], pool.value[i], pool.volatility[i]
+        if rate > 0:
+            a = np.exp(-np.log1p(rate) * life)
+            c = 1.0 / (1.0 - a) if life > 0 and 1.0 - a > 0 else 0.0
+        else:
+            a = 1.0 / life if life > 0 else 0.0
+            c = 1.0 if life > 0 else 0.0
+        with np.errstate(divide="ignore"):
+            log_vc = np.log(value * c)
+        log_keep = np.log(max(1.0 - pool.crash_drop[i], 1e-300))
+        x = ((z * thr + ps.common) * sig + (ps.mu - 0.5 * sig**2) * ps.t) + log_vc
+        with np.errstate(under="ignore"):
+            x = np.exp(x)
+        x = x * np.maximum(1.0 - a * b_p, 0.0)
+        x = x * (e > pool.hazard[i] * ps.t)
+        acc["sum_v"] += x
+        lw = zb * ps.s_bid
+        lw = np.where(ps.crash, lw + log_keep, lw)
+        mask = np.zeros(paths, dtype=bool)
+        for rnd in range(len(ps.reserves)):
+            mask = lw >= ps.theta[rnd]
+            acc[("s1", "s2", "s3")[rnd]][jud] += (x * mask)[jud]
+        acc["s_sale"][jud] += x[jud] * (buyer & ~mask[jud])
+        w = zb * ps.s_bid + log_bid_med
+        w = np.exp(np.where(ps.crash, w + log_keep, w))
+        w = (w * x) * (zb > ps.ns_threshold)
+        acc["s0"][others] += w[others]
+    return acc
+
+
+def _pool(n: int, seed: int, policy) -> LiquidationPool:
+    """Patents with every kind of package: their own (two spellings), and families of two or three members."""
+    g = np.random.default_rng(seed)
+    ids = np.array([f"CN{400000 + 13 * i}A" for i in range(n)])
+    package = np.array(
+        [
+            pid if i % 5 == 0 else f"patent:{pid}" if i % 5 == 1 else f"family:F{i // 3}"
+            for i, pid in enumerate(ids)
+        ]
+    )
+    return LiquidationPool.build(
+        ids=ids[::-1],  # the pool sorts by patent_id
+        value=g.lognormal(13.0, 0.8, n),
+        volatility=np.where(np.arange(n) % 7 == 0, np.nan, g.uniform(0.1, 0.7, n)),  # NaN: the policy default
+        # some expire before the sale
+        remaining_life=np.where(np.arange(n) % 9 == 0, 0.3, g.uniform(0.5, 14.0, n)),
+        quality_legal=np.where(np.arange(n) % 6 == 0, np.nan, g.uniform(20.0, 95.0, n)),
+        quality_score=g.uniform(20.0, 95.0, n),
+        in_litigation=g.random(n) < 0.25,
+        package=package[::-1],
+        policy=policy,
+    )
+
+
+def _shocked(pool: LiquidationPool, factor: np.ndarray) -> LiquidationPool:
+    fields = {f: getattr(pool, f) for f in pool.__dataclass_fields__}
+    return LiquidationPool(**{**fields, "value": pool.value * factor})
+
+
+def _subset(pool: LiquidationPool, drop: list[int]) -> LiquidationPool:
+    keep = np.ones(len(pool.ids), dtype=bool)
+    keep[drop] = False
+    return LiquidationPool(**{f: getattr(pool, f)[keep] for f in pool.__dataclass_fields__})
+
+
+def _assert_same_bits(got: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> None:
+    for k in PARTIAL_SUMS:
+        assert got[k].dtype == ref[k].dtype == np.float64
+        assert got[k].tobytes() == ref[k].tobytes(), k
+
+
+# tiles of whole rows, of rows and parts of a row, of 37 paths
+@pytest.mark.parametrize(("threads", "tile"), [(1, 8_192), (2, 8_192), (2, 150), (3, 37)])
+def test_shock_axis_equals_the_reference_bit_for_bit(loan, monkeypatch, threads, tile):
+    pol = load_policy("cn-bank-standard")
+    pool = _pool(23, 5, pol)
+    g = np.random.default_rng(2)
+    setup = liquidation_paths(loan=loan, policy=pol, seed=7, paths=PATHS)
+    crashed = liquidation_paths(loan=loan, policy=pol, seed=7, paths=PATHS, crash_probability=1.0)
+    obsolete = liquidation_paths(loan=loan, policy=pol, seed=7, paths=PATHS, obsolescence_shift=0.2)
+    revalued = _shocked(pool, g.uniform(0.5, 1.0, len(pool.ids)))
+    # the base case, a revaluation, an invalidated family, a crash, a faster obsolescence on revalued patents
+    runs = [
+        (pool, setup),
+        (revalued, setup),
+        (_subset(pool, [4, 5, 6]), setup),
+        (pool, crashed),
+        (revalued, obsolete),
+    ]
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", threads)
+    monkeypatch.setattr(liquidation, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(liquidation, "TILE_ELEMENTS", tile)
+    got = liquidation_partial_sums_many(runs, block_elements=6 * PATHS)  # four blocks of draws
+    for (p, s), sums in zip(runs, got, strict=True):
+        _assert_same_bits(sums, reference_sums(p, s))
+    # the runs differ (the comparison is not between copies of one run)
+    assert len({sums["sum_v"].tobytes() for sums in got}) == len(runs)
+    assert not np.array_equal(got[0]["s0"], got[3]["s0"])  # the crash moves the bids
+
+
+def test_three_rounds_no_life_discount_and_kept_draws_equal_the_reference(loan, monkeypatch):
+    # offline rules (three auctions), no discount in the life run-off, four threads
+    pol = load_policy("cn-bank-standard")
+    pol = pol.replace("[C] test", judicial_auction_rounds=3, life_discount_rate=0.0)
+    pool = _pool(17, 8, pol)
+    setup = liquidation_paths(loan=loan, policy=pol, seed=1, paths=PATHS)
+    assert len(setup.reserves) == 3
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", 4)
+    monkeypatch.setattr(liquidation, "PARALLEL_MIN_ELEMENTS", 0)
+    draws = PatentDraws(
+        pool.ids,
+        pool.package,
+        seed=1,
+        paths=PATHS,
+        sale_success=setup.sale_success,
+        judicial=slice(setup.j0, setup.j1),
+        cache=True,
+    )
+    ref = reference_sums(pool, setup)
+    assert ref["s3"].any()
+    for _ in range(2):  # the kept draws, used twice
+        (got,) = liquidation_partial_sums_many([(pool, setup)], draws=draws, block_elements=4 * PATHS)
+        _assert_same_bits(got, ref)
+    _assert_same_bits(liquidation_partial_sums(pool, setup), ref)
+
+
+def test_runs_with_different_rounds_cannot_share_draws():
+    loan = Loan(amount=1e7, currency="CNY", tenor_years=1.0, interest_rate=0.05)
+    pol = load_policy("cn-bank-standard")
+    pool = _pool(4, 1, pol)
+    two = liquidation_paths(loan=loan, policy=pol, seed=0, paths=100)
+    three = liquidation_paths(
+        loan=loan, policy=pol.replace("[C] test", judicial_auction_rounds=3), seed=0, paths=100
+    )
+    with pytest.raises(ValueError, match="number of judicial auction rounds"):
+        liquidation_partial_sums_many([(pool, two), (pool, three)])
