@@ -55,11 +55,17 @@ EP1000000A1, source ``patent_client``), so lapse and expiry keep coming from ``P
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = [
+    "add_years",
+    "us_maintenance_year",
+    "us_fees_paid_through",
+    "US_MAINTENANCE_NEXT_DUE_YEARS",
     "CONVEYANCES",
     "conveyance_of",
     "CODE_TABLE_VERSION",
@@ -154,6 +160,55 @@ CONVEYANCES: tuple[tuple[str, str], ...] = (
     ("ASSIGNMENT", "transfer"),
     ("NUNC PRO TUNC", "transfer"),
 )
+
+
+#: US maintenance fees (35 USC 41(b); 37 CFR 1.20(e)-(g), 1.362(d)): once the fee of fee year 4 (or 8) is paid,
+#: the next one falls due 7.5 (or 11.5) years after grant; after the fee of year 12 none is due again
+US_MAINTENANCE_NEXT_DUE_YEARS: dict[int, float] = {4: 7.5, 8: 11.5}
+
+_US_MAINTENANCE_PAID = re.compile(r"PAYMENT OF MAINTENANCE FEE,\s*(4|8|12)TH\s*Y", re.IGNORECASE)
+_US_MAINTENANCE_CODE = re.compile(r"^M[123]55([123])$")
+
+
+def add_years(day: dt.date, years: float) -> dt.date:
+    """``day`` plus whole years and months (0.5 year = 6 months), clamped to the end of a shorter month."""
+    whole = int(years)
+    y, m = day.year + whole, day.month + round((years - whole) * 12)
+    y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+    return dt.date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
+
+
+def us_maintenance_year(text: str | None, code: str | None = None) -> int | None:
+    """The fee year (4, 8 or 12) a US maintenance-fee payment event pays, or None when it is not one.
+
+    Reads the USPTO event text "Payment of Maintenance Fee, 4th Year, Large Entity" (ODP ``eventDataBag``,
+    INPADOC ``MAFP`` free text) or its event code ``M1551`` / ``M2552`` / ``M3553`` (the second character
+    the entity, the last the fee: the recorded answers show M1551 "4th Year, Large Entity" and M1552 "8th Year,
+    Large Entity" (``application_14230558.json``), M2551 / M2552 "4TH YR / 8TH YR, SMALL ENTITY"
+    (``family_legal_EP.2400812.A1.xml``); that 3 means the 12th year, and M3 a micro entity, follows the
+    pattern and was not seen in a recording, so the text is read first).
+    """
+    m = _US_MAINTENANCE_PAID.search(text or "")
+    if m:
+        return int(m.group(1))
+    c = _US_MAINTENANCE_CODE.match((code or "").strip())
+    return {1: 4, 2: 8, 3: 12}[int(c.group(1))] if c else None
+
+
+def us_fees_paid_through(
+    grant_date: dt.date | None, last_fee_year: int | None, term_start: dt.date | None
+) -> dt.date | None:
+    """Date up to which a US patent's maintenance fees are paid: the next fee's due date.
+
+    After the fee of year 4 (8): grant + 7.5 (11.5) years; after the fee of year 12 no fee is due again, so the
+    fees are paid to the end of the 20-year term from ``term_start`` (the earliest non-provisional filing). None
+    when a needed date is missing or no fee was paid.
+    """
+    if last_fee_year == 12:
+        return add_years(term_start, 20) if term_start else None
+    if grant_date is None or last_fee_year not in US_MAINTENANCE_NEXT_DUE_YEARS:
+        return None
+    return add_years(grant_date, US_MAINTENANCE_NEXT_DUE_YEARS[last_fee_year])
 
 
 def conveyance_of(text: str | None) -> str | None:

@@ -40,7 +40,14 @@ from data_sources._errors import (
     ServiceBlocked,
 )
 from data_sources._http import parse_retry_after
-from data_sources._inpadoc import StatusText, conveyance_of, group_of, status_text_facts
+from data_sources._inpadoc import (
+    StatusText,
+    add_years,
+    conveyance_of,
+    group_of,
+    status_text_facts,
+    us_fees_paid_through,
+)
 from data_sources.cache import canonical_request
 from data_sources.kind_codes import is_grant
 from ipvalue.facts.numbers import PatentNumberError, parse_number
@@ -562,17 +569,6 @@ def parse_legal(xml: bytes | str) -> list[LegalEvent]:
     return [ev for m in members for ev in m.events]
 
 
-def _add_years(d: dt.date, years: float) -> dt.date:
-    whole = int(years)
-    months = round((years - whole) * 12)
-    y, m = d.year + whole, d.month + months
-    y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
-    try:
-        return d.replace(year=y, month=m)
-    except ValueError:  # 29 February, or a short month
-        return d.replace(year=y, month=m, day=28)
-
-
 def _register_status(
     events: Sequence[LegalEvent], table: Sequence[StatusText] | None
 ) -> tuple[LegalEvent, StatusText] | None:
@@ -802,19 +798,14 @@ def legal_facts(
     fees_through = None
     if filing is not None and paid:
         years = [paid[s][0] for s in in_force if s in paid] or [y for y, _ in paid.values()]
-        fees_through = _add_years(filing, max(years))
+        fees_through = add_years(filing, max(years))
     us_years = [
         e.fee_year
         for e in events
         if groups[e] == "fee_paid" and not e.state and e.country == "US" and e.fee_year in (4, 8, 12)
     ]
     if us_years and grant_date is not None:
-        last = max(us_years)
-        fees_through = (
-            _add_years(filing, 20)
-            if last == 12 and filing
-            else _add_years(grant_date, {4: 7.5, 8: 11.5, 12: 20}[last])
-        )
+        fees_through = us_fees_paid_through(grant_date, max(us_years), filing) or fees_through
 
     transfers = [
         e

@@ -25,7 +25,7 @@ import httpx
 from data_sources._base import HttpSource, Outcome, Progress, env_secret, make_patent, require
 from data_sources._errors import AuthError, NotFound, ParseError
 from data_sources._http import Secret
-from data_sources._inpadoc import conveyance_of
+from data_sources._inpadoc import conveyance_of, us_fees_paid_through, us_maintenance_year
 from ipvalue.facts.numbers import parse_number
 
 __all__ = [
@@ -363,7 +363,8 @@ def parse_application(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
         ``grant_date``, ``legal_status``, ``entity_size``, ``cpc``, ``patent_type``, ``application_number``,
         ``status_code``, ``status_text``, and, when the record carries them, ``term_adjustment_days``,
         ``parents`` (list of :class:`Parent`), ``earliest_filing_date``, ``priority_date`` (earliest parent
-        including provisionals).
+        including provisionals), and ``fees_paid_through`` when the record's events show a maintenance-fee
+        payment (the next fee's due date: grant + 7.5 / 11.5 years, or the end of the term after the third).
     """
     rec = _bag(body, "application")
     meta = rec.get("applicationMetaData") or rec  # the beta API sent the metadata fields flat
@@ -418,6 +419,15 @@ def parse_application(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     if _parent_bag(rec) is not None:
         parents = parse_continuity({"patentFileWrapperDataBag": [rec]})
         out.update(_continuity_fields(filing, parents, app_no))
+    paid_years = [
+        y
+        for e in rec.get("eventDataBag") or []
+        if (y := us_maintenance_year(e.get("eventDescriptionText"), e.get("eventCode"))) is not None
+    ]
+    if paid_years:
+        out["fees_paid_through"] = us_fees_paid_through(
+            grant, max(paid_years), out.get("earliest_filing_date") or filing
+        )
     return out
 
 

@@ -210,3 +210,39 @@ def test_a_publication_typed_as_the_uspto_prints_it_is_found_in_ops(any_server):
     # SCIENTIFIC DRILLING INTERNATIONAL, INC
     assert str(row["filing_date"])[:10] == "2013-10-11"
     assert row["owner"] == "SCIENTIFIC DRILLING INTERNATIONAL, INC"
+
+
+# -- US maintenance fees: paid-through dates from the USPTO's own events ------------------------------------
+def test_odp_maintenance_fee_events_give_fees_paid_through():
+    import datetime as dt
+
+    from data_sources.uspto_odp import parse_application
+
+    # application_14230558.json (US 9,111,608, "grantDate":"2015-08-18"): eventDataBag
+    #   {"eventCode":"M1551","eventDescriptionText":"Payment of Maintenance Fee, 4th Year, Large Entity",
+    #    "eventDate":"2019-02-18"}, {"eventCode":"M1552", "... 8th Year, Large Entity","eventDate":"2023-02-20"}
+    # the 8th-year fee paid, the next (11.5 years, 37 CFR 1.362(d)) falls due 2027-02-18
+    facts = parse_application((FIXTURES / "uspto_odp" / "application_14230558.json").read_bytes())
+    assert facts["fees_paid_through"] == dt.date(2027, 2, 18)
+    # US 11,646,472 (granted 2023-05-09): no maintenance fee due yet, none paid: the events do not decide it
+    facts = parse_application((FIXTURES / "uspto_odp" / "application_17248024.json").read_bytes())
+    assert "fees_paid_through" not in facts
+
+
+def test_us_maintenance_events_and_paid_through_dates():
+    from data_sources._inpadoc import us_fees_paid_through, us_maintenance_year
+
+    # texts as recorded: ODP "Payment of Maintenance Fee, 4th Year, Large Entity"; INPADOC MAFP free text
+    # "PAYMENT OF MAINTENANCE FEE, 8TH YR, SMALL ENTITY (ORIGINAL EVENT CODE: M2552)"
+    assert us_maintenance_year("Payment of Maintenance Fee, 4th Year, Large Entity") == 4
+    assert (
+        us_maintenance_year("PAYMENT OF MAINTENANCE FEE, 8TH YR, SMALL ENTITY (ORIGINAL EVENT CODE: M2552)")
+        == 8
+    )
+    assert us_maintenance_year(None, "M1551") == 4 and us_maintenance_year("", "M2552") == 8
+    assert us_maintenance_year("Miscellaneous Communication to Applicant - No Action Count", "M327") is None
+    # 6 months after a 31st is the last day of a 30-day month, not the 28th
+    assert us_fees_paid_through(dt.date(2015, 3, 31), 4, None) == dt.date(2022, 9, 30)
+    assert us_fees_paid_through(dt.date(2016, 2, 29), 8, None) == dt.date(2027, 8, 29)
+    # after the 12th-year fee none is due again: paid to the end of the 20-year term from the earliest filing
+    assert us_fees_paid_through(dt.date(2005, 1, 4), 12, dt.date(2001, 6, 1)) == dt.date(2021, 6, 1)
