@@ -675,6 +675,7 @@ def legal_facts(
       ``RR01``) after a lapse or withdrawal brings back the status before it; a European patent is lapsed only
       when it lapsed (``PG25``) in every state where a national fee was ever paid (``PGFP``), or in every state
       mentioned when no fee event is known, and a state reinstated after its lapse (``PGRI``) is in force;
+      the last state lapsing on or after the 20th anniversary of filing makes it ``expired`` (EPC Art. 63(1));
     - European patents: the latest ``STAA`` event (by date) whose EP Register status text is known decides the
       EP-level status before the national lapses are looked at: revoked and withdrawn (refused included) always;
       granted over pending or withdrawn; pending (the application revived) only over withdrawn when nothing
@@ -794,6 +795,10 @@ def legal_facts(
     if lapsed and status == "granted" and not in_force:
         status = "lapsed"
         lapse_date = max((d for d in lapsed.values() if d), default=None)
+        # the last state lapsing at the end of the 20-year term (EPC Art. 63(1): 20 years from filing) is the
+        # end of term, not an early lapse
+        if me.country == "EP" and filing and lapse_date and lapse_date >= add_years(filing, 20):
+            status = "expired"
 
     fees_through = None
     if filing is not None and paid:

@@ -246,3 +246,27 @@ def test_us_maintenance_events_and_paid_through_dates():
     assert us_fees_paid_through(dt.date(2016, 2, 29), 8, None) == dt.date(2027, 8, 29)
     # after the 12th-year fee none is due again: paid to the end of the 20-year term from the earliest filing
     assert us_fees_paid_through(dt.date(2005, 1, 4), 12, dt.date(2001, 6, 1)) == dt.date(2021, 6, 1)
+
+
+def test_ep_national_lapses_at_the_end_of_the_term_are_an_expiry():
+    # EPC Art. 63(1): 20 years from the date of filing. EP 2400812 (filed 2010-06-24) in force in DE, FI, GB and
+    # SE as recorded; every one of them lapsing on 2030-06-24 is the end of term, one lapsing in 2027 is a lapse
+    family = parse_family((OPS / "legal_EP.2400812.A1.xml").read_bytes())
+    member = family.members[0]
+
+    def lapse_all(day: dt.date) -> dict:
+        extra = tuple(
+            LegalEvent(member.publication, "EP", "PG25", "LAPSED", "-", day, state=s)
+            for s in ("DE", "FI", "GB", "SE")
+        )
+        fam = Family(
+            family.family_id,
+            family.size,
+            [FamilyMember(**{**vars(member), "events": (*member.events, *extra)})],
+        )
+        return legal_facts(fam, "EP2400812A1")
+
+    end = lapse_all(dt.date(2030, 6, 24))
+    assert end["legal_status"] == "expired" and end["lapse_date"] == dt.date(2030, 6, 24)
+    early = lapse_all(dt.date(2027, 6, 24))
+    assert early["legal_status"] == "lapsed" and early["lapse_date"] == dt.date(2027, 6, 24)
