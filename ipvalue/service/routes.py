@@ -128,6 +128,65 @@ IdemKey = Annotated[
 ]
 
 
+#: the longest record id looked up (the service's own are 36 characters); a longer one is not found
+_MAX_ID = 100
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {**_ERRORS, 404: {"model": ErrorOut}}
+_CREATED: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    202: {"model": JobOut, "description": "large portfolio: queued as a job"},
+    409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"},
+}
+
+
+# --- shared helpers: refusals, records, audit entries -------------------------------------------------------
+
+
+def _invalid(message: str, *details: dict[str, Any]) -> ApiError:
+    """The 422 ``validation_error`` naming the field paths in ``details``."""
+    return ApiError(422, "validation_error", message, details=list(details))
+
+
+def _not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"no {what} with that id")
+
+
+def _idempotency_conflict() -> ApiError:
+    return ApiError(
+        409, "idempotency_conflict", "this Idempotency-Key was already used with a different request"
+    )
+
+
+def _find(store: AssessmentRepository, record_id: str) -> AssessmentRecord | None:
+    """The stored record ``record_id``, or ``None`` (an over-long id is not looked up)."""
+    return store.get(record_id) if len(record_id) <= _MAX_ID else None
+
+
+def _audit(
+    action: str,
+    key_id: str,
+    record_id: str,
+    *,
+    input_hash: str | None,
+    output_hash: str | None,
+    seed: int | None,
+    details: dict[str, Any],
+    policy: str | None = None,
+) -> AuditEntry:
+    """An audit entry of this release (``version``) for ``record_id``."""
+    return AuditEntry(
+        action=action,
+        who=key_id,
+        record_id=record_id,
+        input_hash=input_hash,
+        output_hash=output_hash,
+        version=__version__,
+        policy=policy,
+        seed=seed,
+        details=details,
+    )
+
+
 def _links(rec: AssessmentRecord) -> dict[str, Any]:
     base = "/v1/assessments" if rec.kind == "assessment" else "/v1/valuations"
     links: dict[str, Any] = {"self": f"{base}/{rec.id}"}
@@ -179,50 +238,10 @@ def _record_response(rec: AssessmentRecord, *, created: bool, replayed: bool = F
     return JSONResponse(_result_body(rec), status_code=201 if created else 200, headers=headers)
 
 
-def _check_policy(svc: Services, policy: str | dict[str, Any] | None) -> str | dict[str, Any]:
-    if policy is None:
-        return svc.settings.default_policy
-    if isinstance(policy, str):
-        # only a known preset name passes: a string is never read as a path on the server
-        names = svc.policy_names()
-        if policy not in names:
-            raise ApiError(
-                422,
-                "validation_error",
-                f"unknown policy {policy!r}",
-                details=[
-                    {
-                        "loc": ["body", "policy"],
-                        "path": "body.policy",
-                        "type": "unknown_policy",
-                        "msg": f"unknown policy {policy!r}; known: {', '.join(sorted(names))}",
-                    }
-                ],
-            )
-    return policy
-
-
-def _check_count(svc: Services, n: int, field: str) -> None:
-    if n > svc.settings.max_patents:
-        raise ApiError(
-            422,
-            "too_many_patents",
-            f"at most {svc.settings.max_patents} patents per request",
-            details=[
-                {
-                    "loc": ["body", field],
-                    "path": f"body.{field}",
-                    "type": "too_long",
-                    "msg": f"{n} patents given; at most {svc.settings.max_patents} per request",
-                }
-            ],
-        )
-
-
 def _get_done(store: AssessmentRepository, record_id: str, kind: str) -> AssessmentRecord:
-    rec = store.get(record_id) if len(record_id) <= 100 else None
+    rec = _find(store, record_id)
     if rec is None or rec.kind != kind:
-        raise ApiError(404, "not_found", f"no {kind} with that id")
+        raise _not_found(kind)
     if rec.status != "done":
         raise ApiError(
             409,
@@ -233,35 +252,55 @@ def _get_done(store: AssessmentRepository, record_id: str, kind: str) -> Assessm
     return rec
 
 
+def _stored_result(request: Request, record_id: str, kind: str) -> JSONResponse:
+    """``GET`` of a finished assessment or valuation."""
+    return JSONResponse(_result_body(_get_done(_services(request).store, record_id, kind)))
+
+
+# --- request checks against the server's limits and presets -------------------------------------------------
+
+
+def _check_count(svc: Services, n: int, field: str) -> None:
+    limit = svc.settings.max_patents
+    if n > limit:
+        raise ApiError(
+            422,
+            "too_many_patents",
+            f"at most {limit} patents per request",
+            details=[detail(["body", field], f"{n} patents given; at most {limit} per request", "too_long")],
+        )
+
+
 def _check_limits(svc: Services, body: AssessmentRequest | ValuationRequest | ProfileRequest) -> None:
     """The request's size against the server's limits (patents, Monte Carlo draws)."""
     n = body.n_patents()
     _check_count(svc, n, "patents" if body.patents is not None else "numbers")
     s = svc.settings
     draws = body.assumptions.draws if body.assumptions is not None else None
+    loc = ["body", "assumptions", "draws"]
     if draws is not None and draws > s.max_draws:
-        raise ApiError(
-            422,
-            "validation_error",
-            "the request is not valid",
-            details=[detail(["body", "assumptions", "draws"], f"must be at most {s.max_draws}", "too_large")],
-        )
+        raise _invalid("the request is not valid", detail(loc, f"must be at most {s.max_draws}", "too_large"))
     if draws is not None and draws * n > s.max_draw_cells:
-        raise ApiError(
-            422,
-            "validation_error",
-            "the request is not valid",
-            details=[
-                detail(
-                    ["body", "assumptions", "draws"],
-                    f"draws times patents ({draws} x {n}) must be at most {s.max_draw_cells}",
-                    "too_large",
-                )
-            ],
-        )
+        msg = f"draws times patents ({draws} x {n}) must be at most {s.max_draw_cells}"
+        raise _invalid("the request is not valid", detail(loc, msg, "too_large"))
 
 
-def _check_inline_policy(svc: Services, policy: dict[str, Any]) -> None:
+def _check_policy(svc: Services, policy: str | dict[str, Any] | None) -> str | dict[str, Any]:
+    """The request's policy: the server default, a known preset name, or an inline policy that loads."""
+    if policy is None:
+        return svc.settings.default_policy
+    if isinstance(policy, dict):
+        _check_inline_policy(policy)
+        return policy
+    # only a known preset name passes: a string is never read as a path on the server
+    names = svc.policy_names()
+    if policy not in names:
+        msg = f"unknown policy {policy!r}; known: {', '.join(sorted(names))}"
+        raise _invalid(f"unknown policy {policy!r}", detail(["body", "policy"], msg, "unknown_policy"))
+    return policy
+
+
+def _check_inline_policy(policy: dict[str, Any]) -> None:
     """An inline policy checked parameter by parameter (field paths), then as a whole by the policy loader."""
     from ipvalue.collateral.policy import POLICY_PARAMETERS, PolicyError, load_policy
 
@@ -284,7 +323,38 @@ def _check_inline_policy(svc: Services, policy: dict[str, Any]) -> None:
                 for p in exc.problems
             ]
     if details:
-        raise ApiError(422, "validation_error", "the policy is not valid", details=details)
+        raise _invalid("the policy is not valid", *details)
+
+
+def _policy_label(policy: str | dict[str, Any]) -> str:
+    if isinstance(policy, str):
+        return policy
+    return str(policy.get("name") or "inline:" + sha256_json(policy)[7:19])
+
+
+def _check_profile(svc: Services, body: ProfileRequest) -> None:
+    """A profile request's peers (inline or a known peer book, not both) and its PD overlay's loan."""
+    _check_limits(svc, body)
+    if body.peers is not None:
+        _check_count(svc, len(body.peers), "peers")
+    if body.peer_book is not None:
+        known = sorted(svc.settings.peer_books)
+        if body.peers is not None or body.peer_book not in known:
+            msg = (
+                "give either inline `peers` or a `peer_book`, not both"
+                if body.peers is not None
+                else f"unknown peer book {body.peer_book!r}; known: {', '.join(known) or 'none'}"
+            )
+            raise _invalid(
+                "the request is not valid", detail(["body", "peer_book"], msg, "unknown_peer_book")
+            )
+    if body.overlay is not None and (body.loan is None or body.loan.probability_of_default is None):
+        loc = ["body", "loan", "probability_of_default"]
+        msg = "the PD overlay needs the loan's probability_of_default"
+        raise _invalid("the request is not valid", detail(loc, msg, "missing"))
+
+
+# --- the work each route hands to the work pool ---------------------------------------------------------------
 
 
 def _submit(
@@ -304,11 +374,7 @@ def _submit(
         existing = store.find_idempotent(key.id, idem)
         if existing is not None:
             if existing.request_hash != request_hash or existing.kind != kind:
-                raise ApiError(
-                    409,
-                    "idempotency_conflict",
-                    "this Idempotency-Key was already used with a different request",
-                )
+                raise _idempotency_conflict()
             return _record_response(existing, created=True, replayed=True)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     rec = AssessmentRecord(
@@ -339,16 +405,12 @@ def _submit(
             raise invalid_input(exc, payload) from exc
         rec.status, rec.progress, rec.output, rec.artifacts = "done", 1.0, output, artifacts
         rec.output_hash = result_hash(output)
-        action = f"{kind}.create"
-    else:
-        action = "job.submit"
-    audit = AuditEntry(
-        action=action,
-        who=key.id,
-        record_id=rec.id,
+    audit = _audit(
+        "job.submit" if is_job else f"{kind}.create",
+        key.id,
+        rec.id,
         input_hash=request_hash,
         output_hash=rec.output_hash,
-        version=__version__,
         policy=policy_name,
         seed=rec.seed,
         details={"kind": kind, "n_patents": n_patents},
@@ -356,9 +418,7 @@ def _submit(
     try:
         stored = store.create(rec, audit)
     except IdempotencyConflict as exc:
-        raise ApiError(
-            409, "idempotency_conflict", "this Idempotency-Key was already used with a different request"
-        ) from exc
+        raise _idempotency_conflict() from exc
     if stored.id != rec.id:  # a concurrent retry with the same key won the race
         return _record_response(stored, created=True, replayed=True)
     if is_job:
@@ -366,10 +426,20 @@ def _submit(
     return _record_response(stored, created=True)
 
 
-def _policy_label(policy: str | dict[str, Any]) -> str:
-    if isinstance(policy, str):
-        return policy
-    return str(policy.get("name") or "inline:" + sha256_json(policy)[7:19])
+async def _create(
+    request: Request, body: AssessmentRequest | ValuationRequest, key: ApiKey, idem: str | None
+) -> JSONResponse:
+    """``POST`` of an assessment or a valuation: limits, an assessment's policy, :func:`_submit` on the pool."""
+    svc = _services(request)
+    _check_limits(svc, body)
+    payload = body.model_dump(mode="json")
+    kind: Literal["assessment", "valuation"] = "valuation"
+    label = None
+    if isinstance(body, AssessmentRequest):
+        kind = "assessment"
+        policy = payload["policy"] = _check_policy(svc, payload.get("policy"))
+        label = _policy_label(policy)
+    return await svc.pool.run(_submit, svc, key, kind, payload, idem, label, body.n_patents())
 
 
 def _report_bytes(svc: Services, rec: AssessmentRecord, fmt: str, lang: str) -> bytes:
@@ -395,13 +465,12 @@ def _monitor(svc: Services, rec: AssessmentRecord, body: MonitorRequest, key: Ap
     report = _run_monitor(svc, rec, body)
     out = {"assessment_id": rec.id, **report}
     out["output_hash"] = sha256_json(report)
-    entry = AuditEntry(
-        action="monitor.run",
-        who=key.id,
-        record_id=rec.id,
+    entry = _audit(
+        "monitor.run",
+        key.id,
+        rec.id,
         input_hash=sha256_json(body.model_dump(mode="json")),
         output_hash=out["output_hash"],
-        version=__version__,
         policy=rec.policy,
         seed=rec.seed,
         details={"level": report["level"], "n_events": len(report["events"])},
@@ -460,13 +529,12 @@ def _replay(svc: Services, rec: AssessmentRecord, key: ApiKey) -> dict[str, Any]
         "current_version": __version__,
     }
     svc.store.append_audit(
-        AuditEntry(
-            action="assessment.replay",
-            who=key.id,
-            record_id=rec.id,
+        _audit(
+            "assessment.replay",
+            key.id,
+            rec.id,
             input_hash=rec.input_hash,
             output_hash=now_hash,
-            version=__version__,
             policy=rec.policy,
             seed=rec.seed,
             details={"reproduced": out["reproduced"]},
@@ -503,13 +571,12 @@ def _profile(svc: Services, key: ApiKey, payload: dict[str, Any], n_patents: int
     record_id = new_record_id("profile")
     seed = int(payload.get("seed", 0))
     svc.store.append_audit(
-        AuditEntry(
-            action="profile.create",
-            who=key.id,
-            record_id=record_id,
+        _audit(
+            "profile.create",
+            key.id,
+            record_id,
             input_hash=request_hash,
             output_hash=output_hash,
-            version=__version__,
             seed=seed,
             details={
                 "n_patents": n_patents,
@@ -532,9 +599,24 @@ def _profile(svc: Services, key: ApiKey, payload: dict[str, Any], n_patents: int
     }
 
 
+# --- the route groups -----------------------------------------------------------------------------------------
+
+
 def register_routes(app: FastAPI) -> None:
     """Add the ``/v1`` routes to ``app`` (whose ``state.services`` holds a :class:`~ipvalue.service.app.Services`)."""
-    _register_webhook_routes(app)
+    for group in (
+        _register_webhook_routes,
+        _register_service_routes,
+        _register_assessment_routes,
+        _register_valuation_routes,
+        _register_profile_routes,
+        _register_job_routes,
+    ):
+        group(app)
+
+
+def _register_service_routes(app: FastAPI) -> None:
+    """Health and readiness (no key, answered on the event loop) and the policy presets."""
 
     @app.get(
         "/v1/health",
@@ -588,53 +670,38 @@ def register_routes(app: FastAPI) -> None:
         svc = _services(request)
         return {"default": svc.settings.default_policy, "policies": svc.pipeline.policies()}
 
+
+def _register_assessment_routes(app: FastAPI) -> None:
+    """``/v1/assessments``: create, read, report, post-loan monitoring, audit trail, replay."""
+
     @app.post(
         "/v1/assessments",
         response_model=AssessmentOut,
         status_code=201,
         tags=["assessments"],
-        responses={
-            **_ERRORS,
-            202: {"model": JobOut, "description": "large portfolio: queued as a job"},
-            409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"},
-        },
+        responses=_CREATED,
         summary="Value a portfolio and assess it as collateral for a loan",
     )
     async def create_assessment(
         request: Request, body: AssessmentRequest, key: WriteKey, idempotency_key: IdemKey = None
     ) -> JSONResponse:
-        svc = _services(request)
-        _check_limits(svc, body)
-        payload = body.model_dump(mode="json", exclude_none=False)
-        policy = _check_policy(svc, payload.get("policy"))
-        if isinstance(policy, dict):
-            _check_inline_policy(svc, policy)
-        payload["policy"] = policy
-        return await svc.pool.run(
-            _submit, svc, key, "assessment", payload, idempotency_key, _policy_label(policy), body.n_patents()
-        )
+        return await _create(request, body, key, idempotency_key)
 
     @app.get(
         "/v1/assessments/{assessment_id}",
         response_model=AssessmentOut,
         tags=["assessments"],
-        responses={
-            **_ERRORS,
-            404: {"model": ErrorOut},
-            409: {"model": ErrorOut, "description": "job not done"},
-        },
+        responses={**_NOT_FOUND, 409: {"model": ErrorOut, "description": "job not done"}},
         summary="A stored assessment",
     )
     def get_assessment(request: Request, assessment_id: str, key: ReadKey) -> JSONResponse:
-        rec = _get_done(_services(request).store, assessment_id, "assessment")
-        return JSONResponse(_result_body(rec))
+        return _stored_result(request, assessment_id, "assessment")
 
     @app.get(
         "/v1/assessments/{assessment_id}/report",
         tags=["assessments"],
         responses={
-            **_ERRORS,
-            404: {"model": ErrorOut},
+            **_NOT_FOUND,
             200: {
                 "description": "the report file",
                 "content": {m.split(";")[0]: {} for m in _MEDIA.values()},
@@ -665,7 +732,7 @@ def register_routes(app: FastAPI) -> None:
         "/v1/assessments/{assessment_id}/monitor",
         response_model=MonitorOut,
         tags=["monitoring"],
-        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        responses=_NOT_FOUND,
         summary="Post-loan checks (贷后管理): refresh the facts and compare with the pledge snapshot",
     )
     async def monitor(
@@ -681,21 +748,21 @@ def register_routes(app: FastAPI) -> None:
         "/v1/assessments/{assessment_id}/audit",
         response_model=AuditTrail,
         tags=["assessments"],
-        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        responses=_NOT_FOUND,
         summary="The audit entries of an assessment (append-only, hash-chained, signed)",
     )
     def get_audit(request: Request, assessment_id: str, key: ReadKey) -> dict[str, Any]:
         store = _services(request).store
-        rec = store.get(assessment_id) if len(assessment_id) <= 100 else None
+        rec = _find(store, assessment_id)
         if rec is None:
-            raise ApiError(404, "not_found", "no record with that id")
+            raise _not_found("record")
         return {"record_id": rec.id, "entries": store.audit_entries(rec.id)}
 
     @app.post(
         "/v1/assessments/{assessment_id}/replay",
         response_model=ReplayOut,
         tags=["assessments"],
-        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        responses=_NOT_FOUND,
         summary="Re-run a stored assessment from its stored input and compare the result hash",
     )
     async def replay(request: Request, assessment_id: str, key: WriteKey) -> dict[str, Any]:
@@ -703,38 +770,36 @@ def register_routes(app: FastAPI) -> None:
         rec = _get_done(svc.store, assessment_id, "assessment")
         return await svc.pool.run(_replay, svc, rec, key)
 
+
+def _register_valuation_routes(app: FastAPI) -> None:
+    """``/v1/valuations``: create (on the work pool, stored) and read."""
+
     @app.post(
         "/v1/valuations",
         response_model=ValuationOut,
         status_code=201,
         tags=["valuations"],
-        responses={
-            **_ERRORS,
-            202: {"model": JobOut, "description": "large portfolio: queued as a job"},
-            409: {"model": ErrorOut, "description": "Idempotency-Key reused with another body"},
-        },
+        responses=_CREATED,
         summary="Value a portfolio (no collateral assessment)",
     )
     async def create_valuation(
         request: Request, body: ValuationRequest, key: WriteKey, idempotency_key: IdemKey = None
     ) -> JSONResponse:
-        svc = _services(request)
-        _check_limits(svc, body)
-        payload = body.model_dump(mode="json")
-        return await svc.pool.run(
-            _submit, svc, key, "valuation", payload, idempotency_key, None, body.n_patents()
-        )
+        return await _create(request, body, key, idempotency_key)
 
     @app.get(
         "/v1/valuations/{valuation_id}",
         response_model=ValuationOut,
         tags=["valuations"],
-        responses={**_ERRORS, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+        responses={**_NOT_FOUND, 409: {"model": ErrorOut}},
         summary="A stored valuation",
     )
     def get_valuation(request: Request, valuation_id: str, key: ReadKey) -> JSONResponse:
-        rec = _get_done(_services(request).store, valuation_id, "valuation")
-        return JSONResponse(_result_body(rec))
+        return _stored_result(request, valuation_id, "valuation")
+
+
+def _register_profile_routes(app: FastAPI) -> None:
+    """``/v1/profiles``: a borrower's profile (returned, not stored) and its audit entries."""
 
     @app.post(
         "/v1/profiles",
@@ -749,36 +814,7 @@ def register_routes(app: FastAPI) -> None:
     )
     async def create_profile(request: Request, body: ProfileRequest, key: WriteKey) -> dict[str, Any]:
         svc = _services(request)
-        _check_limits(svc, body)
-        if body.peers is not None:
-            _check_count(svc, len(body.peers), "peers")
-        if body.peer_book is not None:
-            known = sorted(svc.settings.peer_books)
-            if body.peers is not None or body.peer_book not in known:
-                msg = (
-                    "give either inline `peers` or a `peer_book`, not both"
-                    if body.peers is not None
-                    else f"unknown peer book {body.peer_book!r}; known: {', '.join(known) or 'none'}"
-                )
-                raise ApiError(
-                    422,
-                    "validation_error",
-                    "the request is not valid",
-                    details=[detail(["body", "peer_book"], msg, "unknown_peer_book")],
-                )
-        if body.overlay is not None and (body.loan is None or body.loan.probability_of_default is None):
-            raise ApiError(
-                422,
-                "validation_error",
-                "the request is not valid",
-                details=[
-                    detail(
-                        ["body", "loan", "probability_of_default"],
-                        "the PD overlay needs the loan's probability_of_default",
-                        "missing",
-                    )
-                ],
-            )
+        _check_profile(svc, body)
         payload = body.model_dump(mode="json")
         return await svc.pool.run(_profile, svc, key, payload, body.n_patents())
 
@@ -786,28 +822,32 @@ def register_routes(app: FastAPI) -> None:
         "/v1/profiles/{profile_id}/audit",
         response_model=AuditTrail,
         tags=["profiles"],
-        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        responses=_NOT_FOUND,
         summary="The audit entries of a profile (profiles are not stored; their audit entries are)",
     )
     def get_profile_audit(request: Request, profile_id: str, key: ReadKey) -> dict[str, Any]:
         store = _services(request).store
-        ok = len(profile_id) <= 100 and profile_id.startswith("prf_")
+        ok = len(profile_id) <= _MAX_ID and profile_id.startswith("prf_")
         entries = store.audit_entries(profile_id) if ok else []
         if not entries:
-            raise ApiError(404, "not_found", "no profile with that id")
+            raise _not_found("profile")
         return {"record_id": profile_id, "entries": entries}
+
+
+def _register_job_routes(app: FastAPI) -> None:
+    """``/v1/jobs``: status and progress of a queued large portfolio."""
 
     @app.get(
         "/v1/jobs/{job_id}",
         response_model=JobOut,
         tags=["jobs"],
-        responses={**_ERRORS, 404: {"model": ErrorOut}},
+        responses=_NOT_FOUND,
         summary="Status and progress of a job",
     )
     def get_job(request: Request, job_id: str, key: ReadKey) -> JSONResponse:
-        rec = _services(request).store.get(job_id) if len(job_id) <= 100 else None
+        rec = _find(_services(request).store, job_id)
         if rec is None:
-            raise ApiError(404, "not_found", "no job with that id")
+            raise _not_found("job")
         return JSONResponse(_job_body(rec))
 
 
