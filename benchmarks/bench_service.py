@@ -164,10 +164,11 @@ def run(quick: bool = False) -> str:
     keys.write_text(json.dumps({"keys": [rec.model_dump(mode="json")]}), encoding="utf-8")
     port = _free_port()
     launcher = tmp / "serve.py"
-    launcher.write_text(
+    launcher.write_text(  # guarded: the service's compute processes are spawned and re-import this file
         "from pathlib import Path\n"
         "from ipvalue.service import serve_command\n"
-        f"serve_command(host='127.0.0.1', port={port}, db=Path({str(tmp / 'bench.db')!r}), "
+        "if __name__ == '__main__':\n"
+        f"    serve_command(host='127.0.0.1', port={port}, db=Path({str(tmp / 'bench.db')!r}), "
         f"keys_file=Path({str(keys)!r}), job_workers=2, job_threshold=1000, max_patents=5000, add_key=None, "
         "scopes='read,write', log_level='warning')\n",
         encoding="utf-8",

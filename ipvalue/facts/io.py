@@ -507,6 +507,9 @@ class _Reader:
         )
 
     def _numbers(self, name: str, kind: str, values: pd.Series) -> pd.Series:
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+            # numbers already (JSON, a numeric frame): no text to clean, no percent signs, nothing unreadable
+            return self._whole(name, kind, values, values.astype(float))
         text = values.map(
             lambda v: (
                 np.nan if _is_blank(v) else (str(v).strip().replace(",", "") if isinstance(v, str) else v)
@@ -521,6 +524,10 @@ class _Reader:
         num = num.astype(float)
         if pct.any():
             num = num.where(~pct, num / 100.0)
+        return self._whole(name, kind, values, num)
+
+    def _whole(self, name: str, kind: str, values: pd.Series, num: pd.Series) -> pd.Series:
+        """``num`` (floats) as the column's kind: an ``int`` column refuses fractions and becomes ``Int64``."""
         if kind == "int":
             frac = num.notna() & (num != np.floor(num))
             for i in np.flatnonzero(frac.to_numpy()):

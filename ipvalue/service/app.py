@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ipvalue._version import __version__
 from ipvalue.service.auth import KeyRing, verify_api_key
 from ipvalue.service.bodies import check_json_body, friendly_errors
+from ipvalue.service.compute import ComputePool
 from ipvalue.service.errors import ApiError, error_body
 from ipvalue.service.jobs import JobRunner, WorkPool, kill_report_children
 from ipvalue.service.pipeline import Pipeline, make_fetch
@@ -168,13 +169,14 @@ class Guard:
 
 
 class Services:
-    """Per-app state: settings, key ring, pipeline, store (opened lazily), work pool and job runner."""
+    """Per-app state: settings, keys, pipeline, store (opened lazily), work pool, compute processes, jobs."""
 
     def __init__(self, settings: ServiceSettings, pipeline: Pipeline, store: AssessmentRepository | None):
         self.settings = settings
         self.pipeline = pipeline
         self.keys = KeyRing(settings.api_keys, settings.api_keys_file)
         self.pool = WorkPool(settings.compute_workers, settings.queue_limit, settings.retry_after_s)
+        self.compute = ComputePool(pipeline, settings.compute_processes)
         self.shutting_down = False
         self._store = store
         self._own_store = store is None
@@ -309,6 +311,7 @@ class Services:
             self._webhooks.stop()
         self._probe.shutdown(wait=False, cancel_futures=True)
         drained = self.pool.close(self.settings.shutdown_grace_s)
+        self.compute.close(drained)
         kill_report_children()
         if self._store is not None:
             try:
@@ -351,6 +354,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.compute.start()
         services.jobs.start()
         services.start_webhooks()
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,13 @@ def serve_command(
     max_patents: Annotated[int | None, typer.Option(help="Most patents in one request.")] = None,
     compute_workers: Annotated[
         int | None, typer.Option(help="Threads for assessments and reports (the bounded executor).")
+    ] = None,
+    compute_processes: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes computing assessments (default: one per core with --workers 1, else 0; "
+            "0 computes on the compute threads)."
+        ),
     ] = None,
     queue_limit: Annotated[
         int | None, typer.Option(help="Requests that may wait for a compute thread (503 beyond).")
@@ -140,12 +148,18 @@ def serve_command(
         ("job_threshold", job_threshold),
         ("max_patents", max_patents),
         ("compute_workers", compute_workers),
+        ("compute_processes", compute_processes),
         ("queue_limit", queue_limit),
         ("audit_key_file", audit_key_file),
         ("audit_anchor_file", audit_anchor),
     ):
         if value is not None:
             overrides[name] = value
+    if compute_processes is None and not os.environ.get("IPVALUE_COMPUTE_PROCESSES"):
+        # one process per core uses every core for the pipeline (threads share one interpreter lock); with
+        # several server processes, each computes on its own threads
+        cores = os.cpu_count() or 1
+        overrides["compute_processes"] = min(cores, 64) if workers == 1 and cores > 1 else 0
     settings = ServiceSettings.from_env(None, **overrides)
     if not settings.api_keys and settings.api_keys_file is None:
         typer.echo("warning: no API keys configured; every authenticated endpoint will answer 401", err=True)

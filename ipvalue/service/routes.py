@@ -48,9 +48,7 @@ from ipvalue.service.pipeline import (
     monitor_record,
     patents_payload_to_rows,
     peers_frame,
-    run_assessment,
     run_profile,
-    run_valuation,
 )
 from ipvalue.service.store import (
     AssessmentRecord,
@@ -398,13 +396,12 @@ def _submit(
     )
     is_job = n_patents > svc.settings.job_threshold
     if not is_job:
-        fn = run_assessment if kind == "assessment" else run_valuation
         try:
-            output, artifacts = fn(svc.pipeline, payload)
+            output, artifacts, output_hash = svc.compute.run(kind, payload)
         except InputError as exc:
             raise invalid_input(exc, payload) from exc
         rec.status, rec.progress, rec.output, rec.artifacts = "done", 1.0, output, artifacts
-        rec.output_hash = result_hash(output)
+        rec.output_hash = output_hash
     audit = _audit(
         "job.submit" if is_job else f"{kind}.create",
         key.id,
@@ -516,10 +513,9 @@ def _run_monitor(svc: Services, rec: AssessmentRecord, body: MonitorRequest) -> 
 def _replay(svc: Services, rec: AssessmentRecord, key: ApiKey) -> dict[str, Any]:
     svc.store.check_writable()
     try:
-        output, _ = run_assessment(svc.pipeline, rec.input)
+        _, _, now_hash = svc.compute.run("assessment", rec.input)
     except InputError as exc:
         raise invalid_input(exc, rec.input) from exc
-    now_hash = result_hash(output)
     out = {
         "assessment_id": rec.id,
         "reproduced": now_hash == rec.output_hash,

@@ -54,6 +54,10 @@ class ServiceSettings(BaseModel):
         Threads running assessments, valuations, replays, monitoring and reports (the bounded executor); by
         default one per core of the machine (``os.cpu_count()``), so the pipeline runs off the event loop on
         every core (numpy releases the GIL in the Monte Carlo).
+    compute_processes : int
+        Worker processes computing inline-portfolio assessments and valuations (0, the default: on the
+        compute threads, which share one interpreter lock). ``ipvalue serve`` starts one per core (see
+        :mod:`ipvalue.service.compute`).
     queue_limit : int
         Requests that may wait for a compute worker; beyond, 503 with ``Retry-After``.
     max_draws, max_draw_cells : int
@@ -120,6 +124,7 @@ class ServiceSettings(BaseModel):
     fetch_base_urls: dict[str, str] = Field(default_factory=dict)
     api_keys_file: Path | None = None
     compute_workers: int = Field(default_factory=lambda: min(64, max(1, os.cpu_count() or 1)), ge=1, le=64)
+    compute_processes: int = Field(default=0, ge=0, le=64)
     queue_limit: int = Field(default=16, ge=0, le=10_000)
     max_draws: int = Field(default=20_000, ge=0)
     max_draw_cells: int = Field(default=20_000_000, ge=0)
@@ -184,6 +189,7 @@ class ServiceSettings(BaseModel):
             ("IPVALUE_JOB_THRESHOLD", "job_threshold"),
             ("IPVALUE_JOB_WORKERS", "job_workers"),
             ("IPVALUE_COMPUTE_WORKERS", "compute_workers"),
+            ("IPVALUE_COMPUTE_PROCESSES", "compute_processes"),
             ("IPVALUE_QUEUE_LIMIT", "queue_limit"),
         ):
             if env.get(name):

@@ -1,0 +1,158 @@
+"""Where a request's computation runs: in worker processes, one per core, or on the calling thread.
+
+The service's threads share one interpreter lock, so an assessment computed on a work-pool thread (reading the
+portfolio, valuing it, the collateral pass and its stress shocks, the result's JSON) uses one core however many
+requests run at once. :class:`ComputePool` hands that computation to ``processes`` worker processes instead:
+the request (validated JSON) goes to a worker, the result's JSON, its hash and the Monte Carlo draws come back;
+nothing else crosses (no frames, no store, no keys). The calling thread (the work pool's) waits for the result
+without holding the lock, and does the storing and the answering as before.
+
+Only inline portfolios go to a worker: fetching facts for ``numbers`` waits on the network, and the fetch stage
+(holding the server's source settings) stays in the server process. Stages that cannot be pickled (a closure, a
+lambda: tests, embedded deployments) are computed on the calling thread, as with ``processes=0``.
+
+Workers are started with ``spawn`` (as report children are): the program that builds the app must guard its
+entry point with ``if __name__ == "__main__":`` (``ipvalue serve`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from ipvalue.service.errors import ApiError
+from ipvalue.service.pipeline import Pipeline, run_assessment, run_valuation
+from ipvalue.service.store.protocol import result_hash
+
+__all__ = ["ComputePool", "compute"]
+
+log = logging.getLogger("ipvalue.service")
+
+Result = tuple[dict[str, Any], bytes | None, str]
+
+_RUN = {"assessment": run_assessment, "valuation": run_valuation}
+
+#: the stages a worker process was given (set by its initializer)
+_worker_pipeline: Pipeline | None = None
+
+
+def compute(pipeline: Pipeline, kind: str, payload: dict[str, Any]) -> Result:
+    """Compute an assessment or a valuation: ``(output JSON, artifacts, result hash)``.
+
+    Raises what the stages raise (:class:`ipvalue.errors.InputError` for bad input).
+    """
+    output, artifacts = _RUN[kind](pipeline, payload)
+    return output, artifacts, result_hash(output)
+
+
+def _worker_init(stages: bytes) -> None:
+    global _worker_pipeline
+    read, value, assess = pickle.loads(stages)
+    _worker_pipeline = Pipeline(read=read, value=value, assess=assess)
+
+
+def _worker_ready() -> int:
+    """Import what the default stages import, so that the first request does not."""
+    import ipvalue.collateral  # noqa: F401
+    import ipvalue.facts.io  # noqa: F401
+    import ipvalue.valuation  # noqa: F401
+
+    return multiprocessing.current_process().pid or 0
+
+
+def _worker_compute(kind: str, payload: dict[str, Any]) -> Result:
+    assert _worker_pipeline is not None, "the worker was not initialised"
+    return compute(_worker_pipeline, kind, payload)
+
+
+class ComputePool:
+    """Computes assessments and valuations in ``processes`` worker processes (0: on the calling thread).
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The stages; ``read``, ``value`` and ``assess`` are sent to the workers (when they can be pickled).
+    processes : int
+        Worker processes; 0 computes on the calling thread.
+    """
+
+    def __init__(self, pipeline: Pipeline, processes: int):
+        self.pipeline = pipeline
+        self._stages: bytes | None = None
+        if processes > 0:
+            try:
+                self._stages = pickle.dumps((pipeline.read, pipeline.value, pipeline.assess))
+            except (pickle.PicklingError, AttributeError, TypeError):
+                log.info("the computing stages cannot be pickled: computing on the service's threads")
+        self.processes = processes if self._stages is not None else 0
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise ApiError(
+                    503, "shutting_down", "the server is shutting down", headers={"Retry-After": "5"}
+                )
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init,
+                    initargs=(self._stages,),
+                )
+            return self._executor
+
+    def start(self) -> list[Future[int]]:
+        """Start the workers now (each imports the stages' modules) rather than at the first request."""
+        if not self.processes:
+            return []
+        pool = self._pool()
+        return [pool.submit(_worker_ready) for _ in range(self.processes)]
+
+    def run(self, kind: str, payload: dict[str, Any]) -> Result:
+        """Compute ``kind`` (``"assessment"`` or ``"valuation"``) for ``payload``; blocks the calling thread.
+
+        Raises
+        ------
+        ApiError
+            500 when a worker process died during the computation (the workers are started again for the
+            next request).
+        """
+        if not self.processes or payload.get("patents") is None:
+            return compute(self.pipeline, kind, payload)
+        pool = self._pool()
+        try:
+            return pool.submit(_worker_compute, kind, payload).result()
+        except BrokenProcessPool:
+            log.error("a compute worker process died; starting the workers again")
+            with self._lock:
+                if self._executor is pool:
+                    self._executor = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise ApiError(500, "internal_error", "internal error") from None
+
+    def close(self, drained: bool = True) -> None:
+        """Stop the workers: let them exit when ``drained`` (nothing computing), else kill them.
+
+        Parameters
+        ----------
+        drained : bool
+            Whether the work pool finished its work within the grace period.
+        """
+        with self._lock:
+            self._closed = True
+            pool, self._executor = self._executor, None
+        if pool is None:
+            return
+        if not drained:
+            for p in list((getattr(pool, "_processes", None) or {}).values()):
+                if p.is_alive():
+                    p.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
