@@ -201,6 +201,42 @@ class Workbench:
             raise WebError(403, "forbidden")
         return ctx
 
+    def page(self, request: Request, *roles: str) -> Page:
+        """The signed-in user's request, for a page builder (see :meth:`require`).
+
+        Parameters
+        ----------
+        request : Request
+            The request.
+        *roles : str
+            The roles allowed (any when none is given).
+
+        Returns
+        -------
+        Page
+        """
+        return Page(self, request, self.require(request, *roles))
+
+    async def posted(self, request: Request, *roles: str, **limits: int) -> tuple[Page, FormData]:
+        """The signed-in user's request and the form it posted, its CSRF token checked.
+
+        Parameters
+        ----------
+        request : Request
+            The request.
+        *roles : str
+            The roles allowed (any when none is given).
+        **limits : int
+            ``max_files`` and ``max_fields`` of the form.
+
+        Returns
+        -------
+        tuple
+            The :class:`Page` and the form.
+        """
+        page = self.page(request, *roles)
+        return page, await self.form(request, page.ctx, **limits)
+
     async def form(self, request: Request, ctx: Ctx, **limits: int) -> FormData:
         """The posted form, after its CSRF token is checked (403 and an audit entry when it is wrong)."""
         form = await request.form(**limits)

@@ -71,15 +71,14 @@ def users_page(
 @router.get("/admin/users")
 async def users(request: Request, wb: WB) -> Response:
     """The users and API keys."""
-    return users_page(Page(wb, request, wb.require(request, "admin")))
+    return users_page(wb.page(request, "admin"))
 
 
 @router.post("/admin/users")
 async def users_add(request: Request, wb: WB) -> Response:
     """Add a user (a good name, a known role and a strong password)."""
-    ctx = wb.require(request, "admin")
-    page = Page(wb, request, ctx)
-    form = await wb.form(request, ctx, max_files=0, max_fields=6)
+    page, form = await wb.posted(request, "admin", max_files=0, max_fields=6)
+    ctx = page.ctx
     name = str(form.get("username") or "")
     role = str(form.get("role") or "")
     password = str(form.get("password") or "")
@@ -116,9 +115,8 @@ async def users_change(request: Request, username: str, action: str, wb: WB) -> 
 @router.post("/admin/keys")
 async def keys_add(request: Request, wb: WB) -> Response:
     """Add an API key to the keys file; its secret is shown once."""
-    ctx = wb.require(request, "admin")
-    page = Page(wb, request, ctx)
-    form = await wb.form(request, ctx, max_files=0, max_fields=5)
+    page, form = await wb.posted(request, "admin", max_files=0, max_fields=5)
+    ctx = page.ctx
     path = wb.services.settings.api_keys_file
     key_id = str(form.get("key_id") or "")
     scopes = [sc for sc in ("read", "write") if form.get(f"scope_{sc}")]
@@ -133,17 +131,14 @@ async def keys_add(request: Request, wb: WB) -> Response:
     except InputError as exc:
         return users_page(page, 409, error=str(exc))
     wb.audit(ctx, "web.key.add", key_id=key_id, scopes=scopes)
-    return users_page(
-        Page(wb, request, ctx), 201, message=text("key_added", ctx.lang, kid=key_id), secret=secret
-    )
+    return users_page(page, 201, message=text("key_added", ctx.lang, kid=key_id), secret=secret)
 
 
 @router.post("/admin/keys/{key_id}/revoke")
 async def keys_revoke(request: Request, key_id: str, wb: WB) -> Response:
     """Revoke an API key in the keys file."""
-    ctx = wb.require(request, "admin")
-    page = Page(wb, request, ctx)
-    await wb.form(request, ctx, max_files=0, max_fields=3)
+    page, _ = await wb.posted(request, "admin", max_files=0, max_fields=3)
+    ctx = page.ctx
     path = wb.services.settings.api_keys_file
     if path is None:
         raise WebError(409, "keys_file_needed")

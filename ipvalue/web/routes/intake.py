@@ -57,15 +57,14 @@ def upload_page(page: Page, status: int = 200, error: str = "") -> Response:
 @router.get("/upload")
 async def upload_get(request: Request, wb: WB) -> Response:
     """The upload form."""
-    return upload_page(Page(wb, request, wb.require(request, "analyst")))
+    return upload_page(wb.page(request, "analyst"))
 
 
 @router.post("/upload")
 async def upload_post(request: Request, wb: WB) -> Response:
     """Check an uploaded file and keep it with its check; a refused file is said on the form."""
-    ctx = wb.require(request, "analyst")
-    page = Page(wb, request, ctx)
-    form = await wb.form(request, ctx, max_files=1, max_fields=5)
+    page, form = await wb.posted(request, "analyst", max_files=1, max_fields=5)
+    ctx = page.ctx
     file = form.get("file")
     if not isinstance(file, UploadFile):
         return upload_page(page, 422, text("refused_not_spreadsheet", ctx.lang, msg="no file"))
@@ -175,17 +174,14 @@ def check_page(
 @router.get("/uploads/{upload_id}")
 async def upload_check(request: Request, upload_id: str, wb: WB) -> Response:
     """The check of an upload and the loan-terms form."""
-    ctx = wb.require(request, "analyst")
-    return check_page(Page(wb, request, ctx), get_upload(wb, upload_id))
+    return check_page(wb.page(request, "analyst"), get_upload(wb, upload_id))
 
 
 @router.post("/uploads/{upload_id}/run")
 async def upload_run(request: Request, upload_id: str, wb: WB) -> Response:
     """Run the assessment of a checked upload on the posted loan terms (the form again with their problems)."""
     services = wb.services
-    ctx = wb.require(request, "analyst")
-    page = Page(wb, request, ctx)
-    form = await wb.form(request, ctx, max_files=0, max_fields=40)
+    page, form = await wb.posted(request, "analyst", max_files=0, max_fields=40)
     up = get_upload(wb, upload_id)
     if up.check.get("issues") or not up.rows:
         return check_page(page, up, 422)

@@ -88,8 +88,7 @@ def monitor_page(page: Page, rec: AssessmentRecord, status: int = 200, error: st
 @router.get("/monitoring/{record_id}")
 async def monitor_loan(request: Request, record_id: str, wb: WB) -> Response:
     """One loan's alerts and the form to run the checks."""
-    ctx = wb.require(request)
-    return monitor_page(Page(wb, request, ctx), wb.done(record_id))
+    return monitor_page(wb.page(request), wb.done(record_id))
 
 
 def _run_settings(form: FormData) -> tuple[dt.date, int]:
@@ -157,9 +156,8 @@ async def _facts_source(wb: Workbench, file: Any, lang: str) -> Callable[[list[s
 @router.post("/monitoring/{record_id}/run")
 async def monitor_run(request: Request, record_id: str, wb: WB) -> Response:
     """Run the monitoring checks of one loan (revaluing its pledged patents) and keep the report."""
-    ctx = wb.require(request, "analyst", "reviewer")
-    page = Page(wb, request, ctx)
-    form = await wb.form(request, ctx, max_files=1, max_fields=10)
+    page, form = await wb.posted(request, "analyst", "reviewer", max_files=1, max_fields=10)
+    ctx = page.ctx
     rec = wb.done(record_id)
     try:
         as_of, within = _run_settings(form)
