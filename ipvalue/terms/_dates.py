@@ -32,7 +32,11 @@ def to_days(values: object) -> np.ndarray:
 def add_months(days: np.ndarray, months: int | np.ndarray) -> np.ndarray:
     """Add whole calendar months; a day past the end of the target month is clamped to its last day.
 
-    So 2000-02-29 + 12 months is 2001-02-28, the usual reading of "N years from" a leap day.
+    So 2000-02-29 + 12 months is 2001-02-28, the usual reading of "N years from" a leap day. It is CNIPA's rule
+    for time limits counted in years or months (专利审查指南: 期限以年或者月计算的，以其最后1月的相应日为期限届满日；
+    该月无相应日的，以该月最后1日为期限届满日 - e.g. 2 months from 1999-12-31 end on 2000-02-29; quoted with the
+    2008 amendment notice on 63z.top/html/nkipfqtbzy/1310.html, read 2026-12-04). CNIPA moves a time limit that
+    ends on a public holiday to the next working day; that is not modelled.
     """
     d = np.asarray(days, dtype="datetime64[D]")
     nat = np.isnat(d)

@@ -602,3 +602,14 @@ def test_fees_paid_grow_and_fees_due_shrink(filing, grant_lag, a, b):
     d1 = renewal_fees_due(frame, early, years=100)["renewal_fees"]
     d2 = renewal_fees_due(frame, late, years=100)["renewal_fees"]
     assert (d2 <= d1).all()
+
+
+def test_month_arithmetic_follows_cnipa_time_limit_rule():
+    # 专利审查指南 (time limits): 期限以年或者月计算的，以其最后1月的相应日为期限届满日；该月无相应日的，以该月
+    # 最后1日为期限届满日. Its examples: a notice deemed received 1999-12-31 with a 2-month limit ends 2000-02-29;
+    # an application filed 1998-06-01 has its 3-year examination-request limit end on 2001-06-01
+    from ipvalue.terms._dates import add_months
+
+    days = np.array(["1999-12-31", "1998-06-01"], dtype="datetime64[D]")
+    out = add_months(days, np.array([2, 36]))
+    assert list(out.astype(str)) == ["2000-02-29", "2001-06-01"]
