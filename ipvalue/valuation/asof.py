@@ -25,7 +25,9 @@ __all__ = [
     "FactsAt",
     "facts_at_as_of",
     "GrantAdjustment",
+    "GrantRates",
     "grant_adjustment",
+    "grant_lookup",
     "QUALITY_COLUMNS",
 ]
 
@@ -262,6 +264,33 @@ class GrantAdjustment:
     factor: np.ndarray
 
 
+@dataclass(frozen=True)
+class GrantRates:
+    """Each row's published grant rate and pendency (:func:`grant_lookup`).
+
+    ``known``: the row's office and type are in the table (else it has the ``*`` row's).
+    """
+
+    known: np.ndarray
+    probability: np.ndarray
+    pendency_years: np.ndarray
+
+
+def grant_lookup(office: np.ndarray, patent_type: np.ndarray) -> GrantRates:
+    """The grant-rate table (``ipvalue/data/valuation_grant_rates.csv``) looked up for every row's office and type."""
+    tbl = grant_rates()
+    key = pd.Series(office.astype(str), dtype=object) + "|" + pd.Series(patent_type.astype(str), dtype=object)
+    keys = tbl["office"].astype(str) + "|" + tbl["patent_type"].astype(str)
+    fallback = tbl[(tbl["office"] == "*") & (tbl["patent_type"] == "*")].iloc[0]
+    p_map = dict(zip(keys, tbl["grant_probability"].astype(float), strict=True))
+    w_map = dict(zip(keys, tbl["pendency_years"].astype(float), strict=True))
+    return GrantRates(
+        key.isin(p_map).to_numpy(),
+        key.map(p_map).to_numpy(dtype=float, na_value=float(fallback["grant_probability"])),
+        key.map(w_map).to_numpy(dtype=float, na_value=float(fallback["pendency_years"])),
+    )
+
+
 def grant_adjustment(
     office: np.ndarray,
     patent_type: np.ndarray,
@@ -270,23 +299,18 @@ def grant_adjustment(
     discount_rate: np.ndarray,
     day: dt.date,
     notes: Notes,
+    lookup: GrantRates | None = None,
 ) -> GrantAdjustment:
     """The chance that a pending application is granted, and its value factor ``p x (1 + r) ** -wait``.
 
     ``p`` is the office's published grant rate for the patent type (``ipvalue/data/valuation_grant_rates.csv``, each
     row with its source; an office or type not in the table takes the ``*`` row, the lowest rate); ``wait`` is the
     office's average pendency less the time since filing (at least 0). A granted patent has ``p = 1`` and factor 1;
-    a patent without a right (dead, not filed) has ``p`` NaN and factor 1 (its value is 0 anyway).
+    a patent without a right (dead, not filed) has ``p`` NaN and factor 1 (its value is 0 anyway). ``lookup``:
+    :func:`grant_lookup` of ``office`` and ``patent_type`` when already done (None: done here).
     """
-    tbl = grant_rates()
-    key = pd.Series(office.astype(str), dtype=object) + "|" + pd.Series(patent_type.astype(str), dtype=object)
-    keys = tbl["office"].astype(str) + "|" + tbl["patent_type"].astype(str)
-    fallback = tbl[(tbl["office"] == "*") & (tbl["patent_type"] == "*")].iloc[0]
-    p_map = dict(zip(keys, tbl["grant_probability"].astype(float), strict=True))
-    w_map = dict(zip(keys, tbl["pendency_years"].astype(float), strict=True))
-    known = key.isin(p_map).to_numpy()
-    p_tab = key.map(p_map).to_numpy(dtype=float, na_value=float(fallback["grant_probability"]))
-    pend = key.map(w_map).to_numpy(dtype=float, na_value=float(fallback["pendency_years"]))
+    rates = grant_lookup(office, patent_type) if lookup is None else lookup
+    known, p_tab, pend = rates.known, rates.probability, rates.pendency_years
     d = np.datetime64(day, "D")
     age = (d - filing).astype("timedelta64[D]").astype(float) / _DAYS_PER_YEAR
     age = np.where(np.isnat(filing), 0.0, age)

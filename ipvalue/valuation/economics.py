@@ -19,14 +19,14 @@ import pandas as pd
 from ipvalue.facts.columns import numbers, texts
 from ipvalue.valuation import reconcile as _rc
 from ipvalue.valuation._data import decay_table, royalty_aliases, royalty_ranges
-from ipvalue.valuation.asof import Facts, GrantAdjustment, grant_adjustment
+from ipvalue.valuation.asof import Facts, GrantAdjustment, GrantRates, grant_adjustment, grant_lookup
 from ipvalue.valuation.assumptions import INCOME_METHODS
 from ipvalue.valuation.inputs import Inputs, ValuationInputError, check_range
 from ipvalue.valuation.methods.cost import trend_factor
 from ipvalue.valuation.methods.income import equivalent_investment_share, income_period
 from ipvalue.valuation.notes import Notes, fmt, fmt_pct
 
-__all__ = ["Economics", "Markets", "economics", "markets_stage", "market_of", "protects_market"]
+__all__ = ["Economics", "Markets", "RowTables", "economics", "markets_stage", "market_of", "protects_market"]
 
 
 @dataclass(frozen=True)
@@ -115,14 +115,81 @@ class Markets:
     protects: np.ndarray
     allocation: np.ndarray
     revenue: _Revenue
+    tables: RowTables
+
+
+@dataclass(frozen=True)
+class RowTables:
+    """Each row's entries of the tables the economics reads (by office and type, CPC field, industry).
+
+    Attributes
+    ----------
+    grant : GrantRates
+        Published grant rate and pendency by office and patent type.
+    field, field_decay, field_volatility : numpy.ndarray
+        Technology field of the first CPC code and its decay rate and volatility.
+    ranges : dict
+        The royalty table with the ``royalty_ranges`` assumption's rows.
+    industry : numpy.ndarray of str
+        The ``industry`` column as given.
+    industry_key, from_ipc, ipc_note : numpy.ndarray
+        The royalty industry of each row, whether it came from the IPC concordance, and that note (key, text).
+    range_low, range_high : numpy.ndarray
+        The industry's royalty range.
+    """
+
+    grant: GrantRates
+    field: np.ndarray
+    field_decay: np.ndarray
+    field_volatility: np.ndarray
+    ranges: dict[str, Any]
+    industry_key: np.ndarray
+    from_ipc: np.ndarray
+    ipc_note: tuple[np.ndarray, np.ndarray]
+    range_low: np.ndarray
+    range_high: np.ndarray
 
 
 def markets_stage(inputs: Inputs, facts: Facts, a: dict[str, Any], notes: Notes) -> Markets:
-    """Markets -> allocation -> revenue: the part of :func:`economics` that no rate moves; notes as it goes."""
+    """Markets -> allocation -> revenue, and the rows' table entries: the part of :func:`economics` no rate moves."""
     dead = facts.dead
     juris, market, protects = _territories(inputs, dead, notes)
     alloc = _allocation(inputs, a, dead | ~protects, facts, notes)
-    return Markets(juris, market, protects, alloc, _revenue(inputs, alloc, protects, notes))
+    rev = _revenue(inputs, alloc, protects, notes)
+    return Markets(juris, market, protects, alloc, rev, _row_tables(inputs, juris, a))
+
+
+def _row_tables(inputs: Inputs, juris: np.ndarray, a: dict[str, Any]) -> RowTables:
+    """Look every row up in the grant-rate, decay and royalty tables (no notes: the economics writes them)."""
+    frame, n = inputs.frame, inputs.n
+    dt_table = decay_table()
+    fld = _cpc_field(texts(frame, "cpc"), dt_table)
+    fld_decay = dt_table.set_index("field")["decay_rate"].reindex(fld).to_numpy(dtype=float)
+    fld_vol = dt_table.set_index("field")["volatility"].reindex(fld).to_numpy(dtype=float)
+    ranges = royalty_ranges()
+    for ind, (lo_a, hi_a) in a["royalty_ranges"].items():
+        ranges[ind] = (lo_a, hi_a, "assumption")
+    industry = texts(frame, "industry")
+    ind_key = (
+        pd.Series(industry, dtype=object)
+        .map(_industry_aliases(ranges))
+        .fillna("unknown")
+        .to_numpy(dtype=object)
+    )
+    from_ipc, ipc_note = _industry_from_ipc(frame, industry, ranges)
+    ind_key = np.where(from_ipc, ipc_note[0], ind_key).astype(object)
+    lo = (
+        np.array([ranges[k][0] for k in ind_key])
+        if n < 64
+        else pd.Series(ind_key, dtype=object).map({k: v[0] for k, v in ranges.items()}).to_numpy(dtype=float)
+    )
+    hi = (
+        np.array([ranges[k][1] for k in ind_key])
+        if n < 64
+        else pd.Series(ind_key, dtype=object).map({k: v[1] for k, v in ranges.items()}).to_numpy(dtype=float)
+    )
+    grant = grant_lookup(juris, texts(frame, "patent_type", lower=True))
+    return RowTables(grant, fld, fld_decay, fld_vol, ranges, ind_key, from_ipc, ipc_note, lo, hi)
 
 
 def economics(
@@ -158,14 +225,22 @@ def economics(
     revenue = rev.revenue
     live_rev = np.isfinite(revenue) & ~dead
     growth, tax, disc = _rate_defaults(inputs, revenue, live_rev, a, notes)
+    tables = markets.tables
     grant = grant_adjustment(
-        juris, texts(inputs.frame, "patent_type", lower=True), facts.status, facts.filing, disc, day, notes
+        juris,
+        texts(inputs.frame, "patent_type", lower=True),
+        facts.status,
+        facts.filing,
+        disc,
+        day,
+        notes,
+        lookup=tables.grant,
     )
     method_code = _income_method(inputs, a, live_rev, notes)
     split = method_code > 0  # profit_split or equivalent_investment: a share of the profit stream
-    decay, vol, fld = _decay_and_volatility(inputs, revenue, live_rev, a, notes)
+    decay, vol, fld = _decay_and_volatility(inputs, revenue, live_rev, a, notes, tables)
     pos = _royalty_position(facts.quality_score, facts.quality_coverage)
-    roy, lo, hi, roy_given = _royalty(inputs, facts, revenue, live_rev, split, pos, a, notes)
+    roy, lo, hi, roy_given = _royalty(inputs, facts, revenue, live_rev, split, pos, a, notes, tables)
     sh = _profit_share(inputs, facts, rev.launch_cost, live_rev, method_code, pos, a, day, notes)
     situation = _rc.classify_situation(inputs.commercialized, revenue, rev.launch_cost)
     econ_life, period = _income_period(inputs, facts, revenue, a, notes)
@@ -438,14 +513,16 @@ def _income_method(inputs: Inputs, a: dict[str, Any], live_rev: np.ndarray, note
 
 
 def _decay_and_volatility(
-    inputs: Inputs, revenue: np.ndarray, live_rev: np.ndarray, a: dict[str, Any], notes: Notes
+    inputs: Inputs,
+    revenue: np.ndarray,
+    live_rev: np.ndarray,
+    a: dict[str, Any],
+    notes: Notes,
+    tables: RowTables,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decay and volatility: the row's, else the assumption, else the technology field's (by the first CPC code)."""
     x = inputs.x
-    dt_table = decay_table()
-    fld = _cpc_field(texts(inputs.frame, "cpc"), dt_table)
-    fld_decay = dt_table.set_index("field")["decay_rate"].reindex(fld).to_numpy(dtype=float)
-    fld_vol = dt_table.set_index("field")["volatility"].reindex(fld).to_numpy(dtype=float)
+    fld, fld_decay, fld_vol = tables.field, tables.field_decay, tables.field_volatility
     decay = x["decay_rate"].copy()
     m = np.isnan(decay) & np.isfinite(revenue)
     if a["decay_rate"] is not None:
@@ -474,35 +551,16 @@ def _royalty(
     pos: np.ndarray,
     a: dict[str, Any],
     notes: Notes,
+    tables: RowTables,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Royalty rate and its range: given, else the assumption, else the industry range positioned by quality.
 
     Without an industry the default is conservative: the low quantile of the table's midpoints (not the midpoint
     of its widest range). Returns the rate, the range's low and high ends, and whether the frame gave the rate.
     """
-    n = inputs.n
-    ranges = royalty_ranges()
-    for ind, (lo_a, hi_a) in a["royalty_ranges"].items():
-        ranges[ind] = (lo_a, hi_a, "assumption")
-    industry = texts(inputs.frame, "industry")
-    ind_key = (
-        pd.Series(industry, dtype=object)
-        .map(_industry_aliases(ranges))
-        .fillna("unknown")
-        .to_numpy(dtype=object)
-    )
-    from_ipc, ipc_note = _industry_from_ipc(inputs.frame, industry, ranges)
-    ind_key = np.where(from_ipc, ipc_note[0], ind_key).astype(object)
-    lo = (
-        np.array([ranges[k][0] for k in ind_key])
-        if n < 64
-        else pd.Series(ind_key, dtype=object).map({k: v[0] for k, v in ranges.items()}).to_numpy(dtype=float)
-    )
-    hi = (
-        np.array([ranges[k][1] for k in ind_key])
-        if n < 64
-        else pd.Series(ind_key, dtype=object).map({k: v[1] for k, v in ranges.items()}).to_numpy(dtype=float)
-    )
+    ranges, ind_key = tables.ranges, tables.industry_key
+    from_ipc, ipc_note = tables.from_ipc, tables.ipc_note
+    lo, hi = tables.range_low, tables.range_high
     roy = inputs.x["royalty_rate"].copy()
     roy_given = ~np.isnan(roy)
     qscore = facts.quality_score
