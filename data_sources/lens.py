@@ -61,13 +61,28 @@ def _d(text: Any) -> dt.date | None:
         return None
 
 
+def _current_owners(owners_all: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    """The owners of the latest recorded date in ``owners_all``.
+
+    Each entry carries the ``recorded_date`` (and ``execution_date``) of the recorded assignment that named it
+    (recorded record: "owners_all":[{"recorded_date":"2013-12-11","execution_date":"2013-12-11",...}]): the
+    list reads as the owners over time, so an assignor and its assignee would both be listed and look like
+    co-owners. The entries of the latest recorded date are the current owners; entries without a date count
+    only when no entry has one. (The Lens documentation of the field was not found; this reading rests on the
+    entries' dates.)
+    """
+    dated = [(o.get("recorded_date") or o.get("execution_date") or "", o) for o in owners_all]
+    latest = max((d for d, _ in dated), default="")
+    return [o.get("extracted_name", {}).get("value") for d, o in dated if d == latest]
+
+
 def lens_record_fields(rec: Mapping[str, Any]) -> dict[str, Any]:
     """Portfolio fields of one Lens patent record (missing parts give None, never a default)."""
     bib = rec.get("biblio") or {}
     titles = {t.get("lang"): t.get("text") for t in bib.get("invention_title") or []}
     title = titles.get("en") or next(iter(titles.values()), None)
     parties = bib.get("parties") or {}
-    owners = [o.get("extracted_name", {}).get("value") for o in parties.get("owners_all") or []]
+    owners = _current_owners(parties.get("owners_all") or [])
     applicants = [a.get("extracted_name", {}).get("value") for a in parties.get("applicants") or []]
     cpc = [c.get("symbol") for c in (bib.get("classifications_cpc") or {}).get("classifications") or []]
     fam = (rec.get("families") or {}).get("simple_family") or {}

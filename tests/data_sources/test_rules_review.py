@@ -270,3 +270,28 @@ def test_ep_national_lapses_at_the_end_of_the_term_are_an_expiry():
     assert end["legal_status"] == "expired" and end["lapse_date"] == dt.date(2030, 6, 24)
     early = lapse_all(dt.date(2027, 6, 24))
     assert early["legal_status"] == "lapsed" and early["lapse_date"] == dt.date(2027, 6, 24)
+
+
+# -- Lens: the owners of the latest recorded assignment -----------------------------------------------------
+def test_lens_owners_over_time_give_the_current_owner_only():
+    import copy
+    import json
+
+    from data_sources.lens import parse_lens
+
+    raw = json.loads((FIXTURES / "lens" / "search_lens_id_031-156-664-516-153.json").read_bytes())
+    # as recorded: "owners_all":[{"recorded_date":"2013-12-11","execution_date":"2013-12-11",
+    # "extracted_name":{"value":"PROGENIKA BIOPHARMA, S.A."}}]
+    (pat,) = parse_lens(raw, fetched_at=0.0)
+    assert pat.owner == ["PROGENIKA BIOPHARMA, S.A."]
+    # the same record after an assignment recorded in 2020 to a new owner: the 2013 owner is no co-owner
+    moved = copy.deepcopy(raw)
+    moved["data"][0]["biblio"]["parties"]["owners_all"].append(
+        {
+            "recorded_date": "2020-05-04",
+            "execution_date": "2020-04-30",
+            "extracted_name": {"value": "NEW OWNER SL"},
+        }
+    )
+    (pat,) = parse_lens(moved, fetched_at=0.0)
+    assert pat.owner == ["NEW OWNER SL"]
