@@ -11,7 +11,15 @@ from ipvalue.errors import InputError, Problem
 from ipvalue.facts import columns
 from ipvalue.facts.patent import LEGAL_STATUSES, PATENT_TYPES
 
-__all__ = ["CollateralInputError", "REQUIRED_COLUMNS", "check_frame", "fx_rates", "num", "flag"]
+__all__ = [
+    "CollateralInputError",
+    "REQUIRED_COLUMNS",
+    "check_frame",
+    "fx_rates",
+    "fx_rates_of",
+    "num",
+    "flag",
+]
 
 #: columns the collateral engine cannot work without
 REQUIRED_COLUMNS: tuple[str, ...] = ("patent_type", "legal_status", "value", "remaining_life_years")
@@ -124,20 +132,27 @@ def fx_rates(
     A patent valued in another currency needs ``fx[currency]`` = units of the loan currency per unit.
     A frame without a ``currency`` column is taken to be in the loan currency.
     """
-    cur = columns.text_series(frame, "currency").str.upper()
-    cur = cur.fillna(loan_currency)
-    rates = np.ones(len(frame))
-    mismatch = (cur != loan_currency).to_numpy(dtype=bool)
+    cur = columns.text_series(frame, "currency").str.upper().fillna(loan_currency)
+    return fx_rates_of(cur.to_numpy(dtype=object), frame.index.to_numpy(dtype=object), loan_currency, fx)
+
+
+def fx_rates_of(
+    currencies: np.ndarray, ids: np.ndarray, loan_currency: str, fx: Mapping[str, float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fx_rates` from the patents' currency codes (upper case, the loan's where missing) and ids."""
+    cur = np.asarray(currencies, dtype=object)
+    rates = np.ones(len(cur))
+    mismatch = np.asarray(cur != loan_currency, dtype=bool)
     fx = {str(k).upper(): v for k, v in (fx or {}).items()}
-    for code in pd.unique(cur[mismatch]):
+    for code in dict.fromkeys(cur[mismatch].tolist()):
         rate = fx.get(code)
         if rate is None or not np.isfinite(rate) or rate <= 0:
-            i = int(np.flatnonzero((cur == code).to_numpy(dtype=bool))[0])
+            i = int(np.flatnonzero(cur == code)[0])
             raise CollateralInputError(
                 f"valued in {code} but the loan is in {loan_currency}; pass fx={{'{code}': rate}} "
                 f"({loan_currency} per {code})",
-                patent_id=str(frame.index[i]),
+                patent_id=str(ids[i]),
                 field="currency",
             )
-        rates[(cur == code).to_numpy(dtype=bool)] = float(rate)
+        rates[cur == code] = float(rate)
     return rates, mismatch

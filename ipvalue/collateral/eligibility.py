@@ -21,21 +21,23 @@ policy                     ``TYPE_NOT_ACCEPTED``, ``JURISDICTION_NOT_ACCEPTED``,
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ipvalue.collateral._assessment import Loan
-from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, num
+from ipvalue.collateral._columns import EngineColumns, normalize_owner_series
+from ipvalue.collateral._inputs import CollateralInputError, check_frame
 from ipvalue.collateral.policy import Policy, load_policy
-from ipvalue.facts import columns
 from ipvalue.facts.columns import as_date
-from ipvalue.facts.columns import text_series as text
 
 __all__ = [
     "REASON_CODES",
     "check_eligibility",
     "eligibility_checks",
+    "eligibility_arrays",
+    "eligibility_frame",
     "describe_reasons",
     "normalize_owner",
     "loan_horizon_years",
@@ -106,29 +108,13 @@ def describe_reasons(reasons: pd.Series, lang: str = "zh", *, sep: str | None = 
     return codes.map(table).astype("string")
 
 
-_SUFFIXES = (
-    (r"\blimited\b", "ltd"),
-    (r"\bcompany\b", "co"),
-    (r"\bcorporation\b", "corp"),
-    (r"\bincorporated\b", "inc"),
-    (r"有限责任公司", "有限公司"),
-)
-
-
-def _normalize_series(s: pd.Series) -> pd.Series:
-    out = s.astype("string").str.normalize("NFKC").str.casefold()
-    for pat, rep in _SUFFIXES:
-        out = out.str.replace(pat, rep, regex=True)
-    return out.str.replace(r"[\W_]+", "", regex=True)
-
-
 def normalize_owner(name: str) -> str:
     """Reduce a name for comparison.
 
     NFKC (full-width to half-width), case-folded, common company suffixes shortened (``Limited`` -> ``ltd``,
     有限责任公司 -> 有限公司), spaces and punctuation removed.
     """
-    out = _normalize_series(pd.Series([name]))
+    out = normalize_owner_series(pd.Series([name]))
     return str(out.iloc[0])
 
 
@@ -173,52 +159,72 @@ def check_eligibility(
 def eligibility_checks(frame: pd.DataFrame, loan: Loan, pol: Policy, *, as_of: dt.date) -> pd.DataFrame:
     """:func:`check_eligibility` on a frame already checked by :func:`~ipvalue.collateral._inputs.check_frame`.
 
-    The engine checks its input once, at the edge, and calls this on every chunk and stress shock.
+    The engine checks its input once, at the edge, and reads its columns once (:func:`eligibility_arrays`).
     """
-    n = len(frame)
-    status = text(frame, "legal_status")
-    ptype = text(frame, "patent_type")
-    value = num(frame, "value")
-    life = num(frame, "remaining_life_years")
+    out = eligibility_arrays(EngineColumns(frame), loan, pol, as_of=as_of)
+    return eligibility_frame(out, frame.index)
+
+
+def eligibility_frame(out: dict[str, Any], index: pd.Index) -> pd.DataFrame:
+    """The table :func:`check_eligibility` returns, from :func:`eligibility_arrays`' result."""
+    owner_match = pd.Series(out["owner_hit"], index=index, dtype="boolean")
+    if out["owner_unknown"] is not None:
+        owner_match = owner_match.mask(out["owner_unknown"])
+    return pd.DataFrame(
+        {
+            "eligible": out["eligible"],
+            "ineligible_reasons": pd.Series(out["reasons"], index=index, dtype="string"),
+            "owner_match": owner_match,
+            "fees_verified": out["fees_verified"],
+        },
+        index=index,
+    )
+
+
+def eligibility_arrays(
+    cols: EngineColumns, loan: Loan, pol: Policy, *, as_of: dt.date, reasons: bool = True
+) -> dict[str, Any]:
+    """The eligibility checks on the engine's columns (arrays; the text read once per book).
+
+    Returns
+    -------
+    dict
+        ``eligible`` (bool array), ``fees_verified`` (bool array), ``owner_hit`` (bool array, or all missing when
+        owners are not checked) and ``owner_unknown`` (bool array or None), ``checks`` (reason code -> bool
+        array) and, with ``reasons=True``, ``reasons``: the codes of each patent joined with ``;`` (object array
+        of ``str``, empty when eligible).
+    """
+    n = cols.n
+    value = cols.num("value")
+    life = cols.num("remaining_life_years")
     horizon = loan_horizon_years(loan, as_of) + float(pol["disposal_buffer_years"])
+    status = cols.status()
 
     checks: dict[str, np.ndarray] = {}
     checks["NOT_VALUED"] = np.isnan(value)
-    checks["STATUS_UNKNOWN"] = status.isna().to_numpy(dtype=bool)
-    st = status.fillna("")
-    checks["NOT_GRANTED"] = st.isin(["pending", "withdrawn"]).to_numpy(dtype=bool)
-    checks["LAPSED"] = (st == "lapsed").to_numpy(dtype=bool)
+    checks["STATUS_UNKNOWN"] = status["na"]
+    checks["NOT_GRANTED"] = status["not_granted"]
+    checks["LAPSED"] = status["lapsed"]
     # past its term: the status says so, the remaining life at as_of is 0, or the expiry date has passed
-    expiry = columns.dates(
-        frame, "expiry_date", ids=frame.index.to_numpy(dtype=object), error=CollateralInputError
-    )
+    expiry = cols.dates("expiry_date")
     with np.errstate(invalid="ignore"):
         checks["EXPIRED"] = (
-            (st == "expired").to_numpy(dtype=bool)
-            | (life <= 0)
-            | (~np.isnat(expiry) & (expiry <= np.datetime64(as_of, "D")))
+            status["expired"] | (life <= 0) | (~np.isnat(expiry) & (expiry <= np.datetime64(as_of, "D")))
         )
-    checks["INVALIDATED"] = (st == "revoked").to_numpy(dtype=bool)
-    checks["TYPE_NOT_ACCEPTED"] = ~ptype.isin(list(pol["accepted_types"])).fillna(False).to_numpy(dtype=bool)
+    checks["INVALIDATED"] = status["revoked"]
+    checks["TYPE_NOT_ACCEPTED"] = ~cols.type_accepted(tuple(pol["accepted_types"]))
     offices = pol["accepted_jurisdictions"]
     if offices is None:
         checks["JURISDICTION_NOT_ACCEPTED"] = np.zeros(n, dtype=bool)
     else:
-        office = text(frame, "jurisdiction").str.upper()
-        if office.isna().any():  # take the office from the number (CN..., US..., EP...)
-            office = office.fillna(
-                pd.Series(frame.index, index=frame.index, dtype="string").str[:2].str.upper()
-            )
-        checks["JURISDICTION_NOT_ACCEPTED"] = ~office.isin(list(offices)).fillna(False).to_numpy(dtype=bool)
+        checks["JURISDICTION_NOT_ACCEPTED"] = ~cols.office_accepted(tuple(offices))
     checks["TERM_UNKNOWN"] = np.isnan(life)
     with np.errstate(invalid="ignore"):
         checks["TERM_SHORTER_THAN_LOAN"] = life < horizon
         checks["LIFE_BELOW_MINIMUM"] = life < float(pol["min_remaining_life_years"])
 
-    if "fees_paid_through" in frame.columns:
-        paid = columns.dates(
-            frame, "fees_paid_through", ids=frame.index.to_numpy(dtype=object), error=CollateralInputError
-        )
+    if cols.has("fees_paid_through"):
+        paid = cols.dates("fees_paid_through")
         cutoff = np.datetime64(as_of, "D") - np.timedelta64(int(pol["fee_grace_days"]), "D")
         fees_verified = ~np.isnat(paid)
         checks["FEES_UNPAID"] = fees_verified & (paid < cutoff)
@@ -226,39 +232,37 @@ def eligibility_checks(frame: pd.DataFrame, loan: Loan, pol: Policy, *, as_of: d
         fees_verified = np.zeros(n, dtype=bool)
         checks["FEES_UNPAID"] = np.zeros(n, dtype=bool)
 
-    checks["ALREADY_PLEDGED"] = flag(frame, "pledged")
-    checks["INVALIDATION_PENDING"] = flag(frame, "invalidation_pending")
-    checks["IN_LITIGATION"] = flag(frame, "in_litigation") & bool(pol["reject_in_litigation"])
+    checks["ALREADY_PLEDGED"] = cols.flag("pledged")
+    checks["INVALIDATION_PENDING"] = cols.flag("invalidation_pending")
+    checks["IN_LITIGATION"] = cols.flag("in_litigation") & bool(pol["reject_in_litigation"])
 
-    owner_match = pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    owner_unknown = np.zeros(n, dtype=bool)
+    check_owner = bool(pol["require_owner_match"]) and loan.borrower is not None
+    owners = cols.owners(loan.borrower if check_owner else None)
+    n_owners = owners["count"]
+    owner_hit: Any = np.full(n, pd.NA, dtype=object)
+    owner_unknown = None
     mismatch = np.zeros(n, dtype=bool)
-    owners = text(frame, "owner")
-    names = owners.str.replace("；", ";", regex=False).str.split(";").explode()
-    names = names.str.strip().replace("", pd.NA).dropna()
-    n_owners = names.groupby(level=0).size().reindex(frame.index, fill_value=0).to_numpy()
-    if pol["require_owner_match"] and loan.borrower is not None:
-        target = normalize_owner(loan.borrower)
-        hit = (_normalize_series(names) == target).groupby(level=0).any()
-        hit = hit.reindex(frame.index, fill_value=False).to_numpy(dtype=bool)
+    if check_owner:
+        owner_hit = owners["hit"]
         owner_unknown = n_owners == 0
-        mismatch = ~owner_unknown & ~hit
-        owner_match = pd.Series(hit, index=frame.index, dtype="boolean").mask(owner_unknown)
-    checks["OWNER_UNKNOWN"] = owner_unknown
+        mismatch = ~owner_unknown & ~owner_hit
+    checks["OWNER_UNKNOWN"] = np.zeros(n, dtype=bool) if owner_unknown is None else owner_unknown
     checks["OWNER_MISMATCH"] = mismatch
     checks["CO_OWNED"] = (n_owners > 1) & (not pol["accept_co_owned"])
 
-    reasons = np.full(n, "", dtype=object)
+    failed = np.zeros(n, dtype=bool)
     for code in REASON_CODES:
-        reasons = np.where(checks[code], reasons + code + ";", reasons)
-    reasons = pd.Series(reasons, index=frame.index, dtype="string").str.rstrip(";")
-    eligible = (reasons == "").to_numpy(dtype=bool)
-    return pd.DataFrame(
-        {
-            "eligible": eligible.astype(bool),
-            "ineligible_reasons": reasons,
-            "owner_match": owner_match,
-            "fees_verified": fees_verified,
-        },
-        index=frame.index,
-    )
+        failed |= checks[code]
+    out: dict[str, Any] = {
+        "eligible": ~failed,
+        "fees_verified": fees_verified,
+        "owner_hit": owner_hit,
+        "owner_unknown": owner_unknown,
+        "checks": checks,
+    }
+    if reasons:
+        text_out = np.full(n, "", dtype=object)
+        for code in REASON_CODES:
+            text_out = np.where(checks[code], text_out + code + ";", text_out)
+        out["reasons"] = np.array([r.rstrip(";") for r in text_out.tolist()], dtype=object)
+    return out

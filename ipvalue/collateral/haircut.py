@@ -40,7 +40,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-from ipvalue.collateral._inputs import num
+from ipvalue.collateral._columns import EngineColumns, technology_classes
 from ipvalue.collateral.fx import fx_haircut
 from ipvalue.collateral.policy import Policy
 from ipvalue.facts.columns import text_series as text
@@ -61,6 +61,9 @@ __all__ = [
     "add_concentration_totals",
     "currency_haircut",
     "compute_haircuts",
+    "haircut_arrays",
+    "haircut_frame",
+    "HAIRCUT_COLUMNS",
     "finish_haircut_basis",
     "BASIS_KEYS",
     "PATENT_COMPONENTS",
@@ -227,6 +230,7 @@ def concentration_haircut(
     free_share: float = 0.0,
     *,
     totals: Mapping[str, Any] | None = None,
+    codes_of: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
     """Concentration haircut per patent from the value shares of its buckets.
 
@@ -244,6 +248,9 @@ def concentration_haircut(
         The whole book's bucket totals when ``values`` is one chunk of it: ``{"total": float, <dimension>:
         pandas.Series of the pooled value by bucket label}`` (:func:`concentration_totals` per chunk, added up
         with :func:`add_concentration_totals`). Without it the totals are those of ``values``.
+    codes_of : dict of str -> array, optional
+        Per dimension, each patent's bucket number in sorted label order (``pandas.factorize(labels,
+        sort=True)``), when the caller has it already.
 
     Returns
     -------
@@ -255,13 +262,17 @@ def concentration_haircut(
     retain = np.ones(len(v))
     shares, hhi = {}, {}
     for dim, labels in buckets.items():
-        lab = pd.Series(np.asarray(labels, dtype=object))
         if totals is None:
-            by = pd.Series(v).groupby(lab.to_numpy()).transform("sum").to_numpy()
-            bucket_vals = pd.Series(v).groupby(lab.to_numpy()).sum().to_numpy()
+            codes = None if codes_of is None else codes_of.get(dim)
+            if codes is None:
+                codes = pd.factorize(np.asarray(labels, dtype=object), sort=True)[0]
+            # one grouped sum (pandas' compensated sum, rows in order) per dimension, by bucket number in
+            # sorted label order: the sums of groupby(labels).sum() and its transform
+            bucket_vals = pd.Series(v).groupby(codes).sum().to_numpy()
+            by = bucket_vals[codes]
         else:
             table = totals[dim]
-            by = lab.map(table).fillna(0.0).to_numpy(dtype=float)
+            by = pd.Series(np.asarray(labels, dtype=object)).map(table).fillna(0.0).to_numpy(dtype=float)
             bucket_vals = table.sort_index().to_numpy(dtype=float)
         s = by / total if total > 0 else np.zeros(len(v))
         hhi[dim] = float(((bucket_vals / total) ** 2).sum()) if total > 0 else float("nan")
@@ -273,12 +284,7 @@ def concentration_haircut(
 
 def concentration_buckets(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Bucket label per patent: ``family`` (family_id, else the patent), ``technology_class``, ``product_line``."""
-    family = text(frame, "family_id").fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
-    return {
-        "family": family.to_numpy(dtype=object),
-        "technology_class": technology_class(frame).to_numpy(dtype=object),
-        "product_line": text(frame, "group").fillna("unknown").to_numpy(dtype=object),
-    }
+    return EngineColumns(frame).buckets()
 
 
 def concentration_totals(values: ArrayLike, buckets: Mapping[str, ArrayLike]) -> dict[str, Any]:
@@ -332,8 +338,7 @@ def currency_haircut(
 
 def technology_class(frame: pd.DataFrame) -> pd.Series:
     """The CPC subclass (first four characters) of each patent's first class, ``"unknown"`` when missing."""
-    first = text(frame, "cpc").str.replace("；", ";", regex=False).str.split(";").str[0]
-    return first.str.replace(" ", "", regex=False).str[:4].str.upper().fillna("unknown")
+    return technology_classes(frame)
 
 
 def compute_haircuts(
@@ -376,11 +381,64 @@ def compute_haircuts(
         :func:`finish_haircut_basis` and :mod:`ipvalue.report.explain`); ``stats`` holds
         the pool's Herfindahl indices and the market horizon.
     """
+    cols = EngineColumns(frame)
+    out, stats = haircut_arrays(
+        cols,
+        eligible=eligible,
+        policy=policy,
+        horizon_years=horizon_years,
+        fx_rate=fx_rate,
+        currency_mismatch=currency_mismatch,
+        fx_volatility=fx_volatility,
+        obsolescence_shift=obsolescence_shift,
+        totals=totals,
+        reasons=text(frame, "ineligible_reasons").fillna("").to_numpy(dtype=object),
+    )
+    return haircut_frame(out, frame.index), stats
+
+
+#: per-patent columns of :func:`compute_haircuts`, in order (``haircut_basis`` last)
+HAIRCUT_COLUMNS: tuple[str, ...] = (
+    *(f"haircut_{c}" for c in COMPONENTS),
+    "haircut_total",
+    "pledge_rate_cap",
+    "cap_binding",
+    "fx_rate",
+    "collateral_value",
+    "haircut_basis",
+)
+
+
+def haircut_frame(out: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
+    """The table :func:`compute_haircuts` returns, from :func:`haircut_arrays`' result."""
+    frame = pd.DataFrame({c: out[c] for c in HAIRCUT_COLUMNS[:-1]}, index=index)
+    frame["haircut_basis"] = out["haircut_basis"]
+    return frame
+
+
+def haircut_arrays(
+    cols: EngineColumns,
+    *,
+    eligible: np.ndarray,
+    policy: Policy,
+    horizon_years: float,
+    fx_rate: np.ndarray,
+    currency_mismatch: np.ndarray,
+    fx_volatility: np.ndarray | None = None,
+    obsolescence_shift: float = 0.0,
+    totals: dict | None = None,
+    reasons: np.ndarray | None = None,
+) -> tuple[dict[str, Any], dict]:
+    """:func:`compute_haircuts` on the engine's columns: the per-patent arrays by column name.
+
+    ``reasons`` are the patents' ``ineligible_reasons`` (``;``-joined codes) for ``haircut_basis``; without
+    them the basis is not assembled (``haircut_basis`` is None: a stress shock needs the numbers only).
+    """
     pol = policy
-    n = len(frame)
-    value = num(frame, "value")
+    n = cols.n
+    value = cols.num("value")
     value_ccy = np.nan_to_num(value) * fx_rate
-    sigma = num(frame, "volatility")
+    sigma = cols.num("volatility")
     sigma = np.where(np.isfinite(sigma), sigma, float(pol["default_volatility"]))
     mu = -(float(pol["obsolescence_rate"]) + obsolescence_shift)
     n_r = int(pol["revaluation_interval_days"])
@@ -389,9 +447,9 @@ def compute_haircuts(
     q = float(pol["quantile"])
     t_mkt = (n_r + t_m - 1) / BUSINESS_DAYS_PER_YEAR
 
-    p05 = num(frame, "value_p05")
-    p50 = num(frame, "value_p50") if "value_p50" in frame.columns else value
-    p95 = num(frame, "value_p95")
+    p05 = cols.num("value_p05")
+    p50 = cols.num("value_p50") if cols.has("value_p50") else value
+    p95 = cols.num("value_p95")
     h_val, s_val = valuation_haircut(
         p05, p50, p95, pol["valuation_k"], pol["valuation_missing_range_haircut"]
     )
@@ -399,22 +457,22 @@ def compute_haircuts(
         h_mkt = basel_market_haircut(sigma, q, mu, n_r, t_m, t_n)
     else:
         h_mkt = market_haircut(sigma, t_mkt, q, mu)
-    q_legal = num(frame, "quality_legal")
+    q_legal = cols.num("quality_legal")
     h_leg = legal_haircut(q_legal, pol["legal_max_haircut"])
-    life = num(frame, "remaining_life_years")
+    life = cols.num("remaining_life_years")
     life_h = horizon_years + float(pol["disposal_buffer_years"])
     h_life = life_haircut(life, life_h, float(pol["life_discount_rate"]))
 
     pool = np.where(eligible, value_ccy, 0.0)
-    tech = technology_class(frame)
-    line = text(frame, "group").fillna("unknown")
-    buckets = concentration_buckets(frame)
+    buckets = cols.buckets()
+    codes = None if totals is not None else {d: c for d, (c, _) in cols.bucket_codes().items()}
     h_conc, shares, hhi = concentration_haircut(
         pool,
         buckets,
         pol["concentration_weights"],
         float(pol["concentration_free_share"]),
         totals=totals,
+        codes_of=codes,
     )
     sig_fx = np.zeros(n) if fx_volatility is None else np.asarray(fx_volatility, dtype=float)
     h_fx = np.where(currency_mismatch, fx_haircut(sig_fx, t_mkt, q), 0.0)
@@ -432,45 +490,45 @@ def compute_haircuts(
     for c in COMPONENTS:
         comps[c] = np.clip(np.asarray(comps[c], dtype=float), 0.0, 1.0)
         retain *= 1.0 - comps[c]
-    caps_map = pol["pledge_rate_cap"]
-    ptype = text(frame, "patent_type")
-    cap = ptype.map(caps_map).astype(float).fillna(0.0).to_numpy()
+    cap = cols.pledge_rate_cap(tuple(sorted(dict(pol["pledge_rate_cap"]).items())))
     rate = np.minimum(retain, cap)
     cap_binding = cap < retain
     rate = np.where(eligible, rate, 0.0)
     total = 1.0 - rate
     collateral = value_ccy * rate
 
-    out = pd.DataFrame({f"haircut_{c}": comps[c] for c in COMPONENTS}, index=frame.index)
+    out: dict[str, Any] = {f"haircut_{c}": comps[c] for c in COMPONENTS}
     out["haircut_total"] = total
     out["pledge_rate_cap"] = cap
     out["cap_binding"] = cap_binding & eligible
     out["fx_rate"] = fx_rate
     out["collateral_value"] = collateral
-    valuation_code = np.select(
-        [np.isnan(s_val), np.nan_to_num(p95) <= 0, p05 > 0, p50 > 0],
-        ["no_range", "zero_value", "range", "upper_half"],
-        "no_p05_p50",
-    )
-    market = {"code": str(pol["market_method"]), "drift": mu, "quantile": q, "horizon_years": t_mkt}
-    if pol["market_method"] == "basel_scaling":
-        market.update(
-            revaluation_days=n_r,
-            holding_days=t_m,
-            estimation_days=t_n,
-            scaling=float(basel_scaling_factor(n_r, t_m, t_n)),
+    out["haircut_basis"] = None
+    if reasons is not None:
+        valuation_code = np.select(
+            [np.isnan(s_val), np.nan_to_num(p95) <= 0, p05 > 0, p50 > 0],
+            ["no_range", "zero_value", "range", "upper_half"],
+            "no_p05_p50",
         )
-    out["haircut_basis"] = _basis_rows(
-        reasons=text(frame, "ineligible_reasons").fillna("").to_numpy(dtype=object),
-        eligible=eligible,
-        comps=comps,
-        valuation=(valuation_code, s_val, float(pol["valuation_k"])),
-        market=(sigma, market),
-        legal=(q_legal, float(pol["legal_max_haircut"])),
-        life=(life, life_h),
-        concentration=(shares, tech.to_numpy(dtype=object), line.to_numpy(dtype=object)),
-        currency=(currency_mismatch, sig_fx, t_mkt),
-    )
+        market = {"code": str(pol["market_method"]), "drift": mu, "quantile": q, "horizon_years": t_mkt}
+        if pol["market_method"] == "basel_scaling":
+            market.update(
+                revaluation_days=n_r,
+                holding_days=t_m,
+                estimation_days=t_n,
+                scaling=float(basel_scaling_factor(n_r, t_m, t_n)),
+            )
+        out["haircut_basis"] = _basis_rows(
+            reasons=np.asarray(reasons, dtype=object),
+            eligible=eligible,
+            comps=comps,
+            valuation=(valuation_code, s_val, float(pol["valuation_k"])),
+            market=(sigma, market),
+            legal=(q_legal, float(pol["legal_max_haircut"])),
+            life=(life, life_h),
+            concentration=(shares, buckets["technology_class"], buckets["product_line"]),
+            currency=(currency_mismatch, sig_fx, t_mkt),
+        )
     stats = {"hhi": hhi, "market_horizon_years": t_mkt, "life_horizon_years": life_h}
     return out, stats
 

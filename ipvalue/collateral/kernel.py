@@ -20,17 +20,17 @@ import numpy as np
 import pandas as pd
 
 from ipvalue.collateral._assessment import Loan
-from ipvalue.collateral._inputs import CollateralInputError, check_frame, flag, fx_rates, num
-from ipvalue.collateral.eligibility import eligibility_checks, loan_horizon_years
+from ipvalue.collateral._columns import EngineColumns
+from ipvalue.collateral._inputs import CollateralInputError, check_frame, fx_rates_of, num
+from ipvalue.collateral.eligibility import eligibility_arrays, eligibility_frame, loan_horizon_years
 from ipvalue.collateral.fx import patent_fx_volatility
 from ipvalue.collateral.haircut import (
     COMPONENTS,
     PATENT_COMPONENTS,
-    compute_haircuts,
-    concentration_buckets,
     concentration_totals,
     finish_haircut_basis,
-    technology_class,
+    haircut_arrays,
+    haircut_frame,
 )
 from ipvalue.collateral.liquidation import (
     LIQUIDATION_COLUMNS,
@@ -48,7 +48,7 @@ from ipvalue.collateral.liquidation import (
 )
 from ipvalue.collateral.policy import Policy
 from ipvalue.collateral.sizing import size_loan
-from ipvalue.facts.columns import as_date, text_series
+from ipvalue.facts.columns import as_date
 
 __all__ = [
     "CollateralContext",
@@ -62,6 +62,11 @@ __all__ = [
     "assess_chunk",
     "PreparedChunk",
     "prepare_chunk",
+    "ChunkArrays",
+    "chunk_arrays",
+    "life_elapsed_years",
+    "liquidity_haircut",
+    "shock_numbers",
     "finish_chunks",
     "assess_frame",
     "with_liquidation_values",
@@ -119,6 +124,7 @@ class ChunkResult:
     stats: dict[str, Any]
     mc_partial: dict[str, np.ndarray]
     scenario_values: dict[str, float]
+    arrays: ChunkArrays | None = None
 
 
 @dataclass
@@ -133,6 +139,7 @@ class CoreResult:
     parts: list[ChunkResult] | None = None
     setup: LiquidationPaths | None = None
     draws: PatentDraws | None = None
+    arrays: ChunkArrays | None = None
 
 
 def loan_offset_years(loan: Loan, as_of: dt.date) -> float:
@@ -156,15 +163,22 @@ def liquidation_setup(ctx: CollateralContext) -> LiquidationPaths:
     )
 
 
+def life_elapsed_years(ctx: CollateralContext) -> float:
+    """Years from the valuation's date to ``as_of`` (0 when the valuation is not older than the assessment)."""
+    if ctx.valuation_as_of is None or ctx.valuation_as_of >= ctx.as_of:
+        return 0.0
+    return (ctx.as_of - ctx.valuation_as_of).days / 365.25
+
+
 def age_to_as_of(frame: pd.DataFrame, ctx: CollateralContext) -> pd.DataFrame:
     """The frame with ``remaining_life_years`` shortened by the years from the valuation's date to ``as_of``.
 
     The valuation gives the remaining life at its own date; term checks and the remaining-life haircut use the
     assessment's date (a life that runs out on the way becomes 0, and the patent fails with ``EXPIRED``).
     """
-    if ctx.valuation_as_of is None or ctx.valuation_as_of >= ctx.as_of:
+    elapsed = life_elapsed_years(ctx)
+    if elapsed == 0.0:
         return frame
-    elapsed = (ctx.as_of - ctx.valuation_as_of).days / 365.25
     out = frame.copy()
     out["remaining_life_years"] = np.maximum(num(frame, "remaining_life_years") - elapsed, 0.0)
     return out
@@ -177,33 +191,122 @@ def disposal_packages(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
     patent has one; a patent with none is a package of its own. Labels carry their dimension, so a family and a
     product line of the same name are different packages.
     """
-    ids = frame.index.to_numpy(dtype=object).astype(str)
-    out = np.array(["patent:" + i for i in ids], dtype=object)
-    given = {
-        "product_line": text_series(frame, "group"),
-        "family": text_series(frame, "family_id"),
-        "technology_class": technology_class(frame).mask(lambda s: s == "unknown"),
-    }
-    todo = np.ones(len(frame), dtype=bool)
-    for dim in policy["package_by"]:
-        label = given[dim]
-        hit = todo & label.notna().to_numpy(dtype=bool)
-        out[hit] = (dim + ":" + label[hit].astype(str)).to_numpy(dtype=object)
-        todo &= ~hit
-    return out
+    return EngineColumns(frame).packages(tuple(policy["package_by"]))
 
 
-def _pool_value(frame: pd.DataFrame, ctx: CollateralContext) -> np.ndarray:
-    elig = eligibility_checks(frame, ctx.loan, ctx.policy, as_of=ctx.as_of)
-    fx_rate, _ = fx_rates(frame, ctx.loan.currency, ctx.fx)
-    eligible = elig["eligible"].to_numpy(dtype=bool)
-    return np.where(eligible, np.nan_to_num(num(frame, "value")) * fx_rate, 0.0)
+def _fx(cols: EngineColumns, ctx: CollateralContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rate into the loan currency, mismatch mask and FX volatility per patent (memoised on ``cols``)."""
+    ccy = ctx.loan.currency
+    cur = cols.currency(ccy)
+    key = ("fx", ccy, repr(sorted(dict(ctx.fx or {}).items())))
+
+    def read(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rate, mismatch = fx_rates_of(cur, cols.ids, ccy, ctx.fx)
+        return rate, mismatch, patent_fx_volatility(cur, ccy, cols.ids)
+
+    return cols.derived(key, ("currency",), read)
+
+
+def _pool_value(cols: EngineColumns, ctx: CollateralContext) -> np.ndarray:
+    elig = eligibility_arrays(cols, ctx.loan, ctx.policy, as_of=ctx.as_of, reasons=False)
+    fx_rate, _, _ = _fx(cols, ctx)
+    return np.where(elig["eligible"], np.nan_to_num(cols.num("value")) * fx_rate, 0.0)
 
 
 def chunk_totals(chunk: pd.DataFrame, ctx: CollateralContext) -> dict[str, Any]:
     """Map step of the concentration totals: the chunk's pooled value by family, technology class, product line."""
-    frame = age_to_as_of(check_frame(chunk), ctx)
-    return concentration_totals(_pool_value(frame, ctx), concentration_buckets(frame))
+    cols = EngineColumns(check_frame(chunk), life_elapsed_years=life_elapsed_years(ctx))
+    return concentration_totals(_pool_value(cols, ctx), cols.buckets())
+
+
+@dataclass
+class ChunkArrays:
+    """The per-patent part of one chunk as arrays: what the patent rows, the sums and the stress numbers need.
+
+    Attributes
+    ----------
+    cols : EngineColumns
+        The columns read.
+    elig : dict
+        :func:`~ipvalue.collateral.eligibility.eligibility_arrays`.
+    hc : dict
+        :func:`~ipvalue.collateral.haircut.haircut_arrays` (``haircut_basis`` None unless asked for).
+    stats : dict
+        The haircut stats, ``currency_mismatch`` and ``cap_binding``.
+    sums : dict
+        The chunk's partial sums (appraised, eligible and collateral value).
+    pool : LiquidationPool
+        The pledged patents for the liquidation Monte Carlo.
+    """
+
+    cols: EngineColumns
+    elig: dict[str, Any]
+    hc: dict[str, Any]
+    stats: dict[str, Any]
+    sums: dict[str, float]
+    pool: LiquidationPool
+
+
+def chunk_arrays(
+    cols: EngineColumns,
+    ctx: CollateralContext,
+    *,
+    totals: dict[str, Any] | None = None,
+    liquidation_value: np.ndarray | None = None,
+    rows: bool = True,
+) -> ChunkArrays:
+    """Eligibility, haircuts, collateral value, partial sums and the pledged pool of one chunk, on arrays.
+
+    ``liquidation_value``: the values the liquidation starts from (the stress crash), else ``value``.
+    ``rows=False`` leaves out what only the patent rows need (reason texts, ``haircut_basis``): a stress shock.
+    """
+    loan, policy, as_of = ctx.loan, ctx.policy, ctx.as_of
+    elig = eligibility_arrays(cols, loan, policy, as_of=as_of, reasons=rows)
+    fx_rate, mismatch, fx_sigma = _fx(cols, ctx)
+    eligible = elig["eligible"]
+    hc, stats = haircut_arrays(
+        cols,
+        eligible=eligible,
+        policy=policy,
+        horizon_years=loan_horizon_years(loan, as_of),
+        fx_rate=fx_rate,
+        currency_mismatch=mismatch,
+        fx_volatility=fx_sigma,
+        obsolescence_shift=ctx.obsolescence_shift,
+        totals=totals,
+        reasons=elig["reasons"] if rows else None,
+    )
+    value = cols.num("value")
+    value_ccy = value * fx_rate
+    sums = {
+        "appraised_value": float(np.nansum(value_ccy)),
+        "appraised_value_p05": float(np.nansum(cols.num("value_p05") * fx_rate))
+        if cols.has("value_p05")
+        else float("nan"),
+        "appraised_value_p95": float(np.nansum(cols.num("value_p95") * fx_rate))
+        if cols.has("value_p95")
+        else float("nan"),
+        "eligible_value": float(np.nansum(np.where(eligible, value_ccy, 0.0))),
+        "collateral_value": float(np.nansum(hc["collateral_value"])),
+    }
+    v0 = value if liquidation_value is None else liquidation_value
+    pool = LiquidationPool.build(
+        ids=cols.ids.astype(str)[eligible],
+        value=np.nan_to_num(v0 * fx_rate)[eligible],
+        volatility=cols.num("volatility")[eligible],
+        remaining_life=cols.num("remaining_life_years")[eligible],
+        quality_legal=cols.num("quality_legal")[eligible],
+        quality_score=cols.num("quality_score")[eligible],
+        in_litigation=cols.flag("in_litigation")[eligible],
+        policy=policy,
+        package=cols.packages(tuple(policy["package_by"]))[eligible],
+    )
+    stats = {
+        **stats,
+        "currency_mismatch": bool(mismatch[eligible].any()),
+        "cap_binding": bool(hc["cap_binding"].any()),
+    }
+    return ChunkArrays(cols=cols, elig=elig, hc=hc, stats=stats, sums=sums, pool=pool)
 
 
 @dataclass
@@ -215,6 +318,7 @@ class PreparedChunk:
     stats: dict[str, Any]
     pool: LiquidationPool
     scenario_values: dict[str, float]
+    arrays: ChunkArrays | None = None
 
     def with_partials(self, mc_partial: dict[str, np.ndarray]) -> ChunkResult:
         """The chunk's result once the Monte Carlo's per-path partial sums over its pool are known."""
@@ -224,6 +328,7 @@ class PreparedChunk:
             stats=self.stats,
             mc_partial=mc_partial,
             scenario_values=self.scenario_values,
+            arrays=self.arrays,
         )
 
 
@@ -237,76 +342,35 @@ def prepare_chunk(
     """Eligibility, haircuts, collateral value, partial sums and the pledged pool of one chunk (no Monte Carlo).
 
     ``checked=True`` skips :func:`~ipvalue.collateral._inputs.check_frame` for a frame the engine made itself
-    from a checked one (a stress shock's frame); the input is checked once, at the edge.
+    from a checked one (a stress shock's frame); the input is checked once, at the edge. The columns are read
+    once (:class:`~ipvalue.collateral._columns.EngineColumns`), the work done on arrays
+    (:func:`chunk_arrays`) and the patent rows assembled at the end.
     """
     loan, policy, as_of = ctx.loan, ctx.policy, ctx.as_of
     frame = age_to_as_of(chunk if checked else check_frame(chunk), ctx)
     liq_value = num(frame, LIQUIDATION_VALUE) if LIQUIDATION_VALUE in frame.columns else None
     if liq_value is not None:
         frame = frame.drop(columns=[LIQUIDATION_VALUE])
-    elig = eligibility_checks(frame, loan, policy, as_of=as_of)
-    fx_rate, mismatch = fx_rates(frame, loan.currency, ctx.fx)
-    currencies = text_series(frame, "currency").str.upper().fillna(loan.currency).to_numpy(dtype=object)
-    fx_sigma = patent_fx_volatility(currencies, loan.currency, frame.index.to_numpy(dtype=object))
-    work = frame.copy()
-    work["ineligible_reasons"] = elig["ineligible_reasons"]
-    eligible = elig["eligible"].to_numpy(dtype=bool)
-    hc, stats = compute_haircuts(
-        work,
-        eligible=eligible,
-        policy=policy,
-        horizon_years=loan_horizon_years(loan, as_of),
-        fx_rate=fx_rate,
-        currency_mismatch=mismatch,
-        fx_volatility=fx_sigma,
-        obsolescence_shift=ctx.obsolescence_shift,
-        totals=totals,
-    )
-    collateral_cols = list(elig.columns) + list(hc.columns)
+    arrays = chunk_arrays(EngineColumns(frame), ctx, totals=totals, liquidation_value=liq_value)
+    elig = eligibility_frame(arrays.elig, frame.index)
+    hc = haircut_frame(arrays.hc, frame.index)
+    collateral_cols = set(elig.columns) | set(hc.columns)
     patents = pd.concat(
-        [frame.drop(columns=[c for c in collateral_cols if c in frame.columns]), elig, hc], axis=1
-    )
-
-    value_ccy = num(frame, "value") * fx_rate
-    sums = {
-        "appraised_value": float(np.nansum(value_ccy)),
-        "appraised_value_p05": float(np.nansum(num(frame, "value_p05") * fx_rate))
-        if "value_p05" in frame.columns
-        else float("nan"),
-        "appraised_value_p95": float(np.nansum(num(frame, "value_p95") * fx_rate))
-        if "value_p95" in frame.columns
-        else float("nan"),
-        "eligible_value": float(np.nansum(np.where(eligible, value_ccy, 0.0))),
-        "collateral_value": float(hc["collateral_value"].sum()),
-    }
-    v0 = num(frame, "value") if liq_value is None else liq_value
-    pool = LiquidationPool.build(
-        ids=frame.index.to_numpy(dtype=str)[eligible],
-        value=np.nan_to_num(v0 * fx_rate)[eligible],
-        volatility=num(frame, "volatility")[eligible],
-        remaining_life=num(frame, "remaining_life_years")[eligible],
-        quality_legal=num(frame, "quality_legal")[eligible],
-        quality_score=num(frame, "quality_score")[eligible],
-        in_litigation=flag(frame, "in_litigation")[eligible],
-        policy=policy,
-        package=disposal_packages(frame, policy)[eligible],
+        [frame.drop(columns=[c for c in frame.columns if c in collateral_cols]), elig, hc], axis=1
     )
     return PreparedChunk(
         patents=patents,
-        sums=sums,
-        stats={
-            **stats,
-            "currency_mismatch": bool(mismatch[eligible].any()),
-            "cap_binding": bool(hc["cap_binding"].any()),
-        },
-        pool=pool,
+        sums=arrays.sums,
+        stats=arrays.stats,
+        pool=arrays.pool,
         scenario_values=scenario_values(
-            pool,
+            arrays.pool,
             loan=loan,
             policy=policy,
             start_offset_years=loan_offset_years(loan, as_of),
             obsolescence_shift=ctx.obsolescence_shift,
         ),
+        arrays=arrays,
     )
 
 
@@ -398,26 +462,14 @@ def apply_liquidity_haircut(
         ``binding_component`` and the completed ``haircut_basis``; ``numbers`` holds ``recovery_confidence``,
         ``full_recovery_loan`` (``L*``) and ``liquidity_haircut`` (``h``).
     """
-    level = float(policy["recovery_confidence"])
-    ltc = float(policy["loan_to_collateral"])
     eligible = patents["eligible"].to_numpy(dtype=bool)
     value = np.nan_to_num(num(patents, "value")) * patents["fx_rate"].to_numpy(dtype=float)
     retain = np.ones(len(patents))
     for c in PATENT_COMPONENTS:
         retain *= 1.0 - patents[f"haircut_{c}"].to_numpy(dtype=float)
     cap = patents["pledge_rate_cap"].to_numpy(dtype=float)
-    supported = mc.full_recovery_loan(level) if level > 0 else float("inf")
-
-    def max_loan(h: float) -> float:
-        return ltc * float(np.sum(np.where(eligible, value * np.minimum(retain * (1.0 - h), cap), 0.0)))
-
-    h = 0.0
-    if max_loan(0.0) > supported:
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (lo, mid) if max_loan(mid) <= supported else (mid, hi)
-        h = hi
+    h, numbers = liquidity_haircut(eligible, value, retain, cap, mc, policy)
+    level = numbers["recovery_confidence"]
     kept = retain * (1.0 - h)
     rate = np.where(eligible, np.minimum(kept, cap), 0.0)
     out = patents.copy()
@@ -431,7 +483,66 @@ def apply_liquidity_haircut(
         ~eligible, "ineligible", np.where(out["cap_binding"].to_numpy(dtype=bool), "pledge_rate_cap", largest)
     )
     out = finish_haircut_basis(out, confidence=level)
-    return out, {"recovery_confidence": level, "full_recovery_loan": supported, "liquidity_haircut": h}
+    return out, numbers
+
+
+def liquidity_haircut(
+    eligible: np.ndarray,
+    value: np.ndarray,
+    retain: np.ndarray,
+    cap: np.ndarray,
+    mc: MonteCarloResult,
+    policy: Policy,
+) -> tuple[float, dict[str, float]]:
+    """The book-level liquidity haircut ``h`` of :func:`apply_liquidity_haircut`, on arrays.
+
+    ``value`` in the loan currency (0 where missing), ``retain`` the product of ``1 - h`` over the per-patent
+    components, ``cap`` the pledge-rate cap. Returns ``h`` and the numbers ``recovery_confidence``,
+    ``full_recovery_loan`` and ``liquidity_haircut``.
+    """
+    level = float(policy["recovery_confidence"])
+    ltc = float(policy["loan_to_collateral"])
+    supported = mc.full_recovery_loan(level) if level > 0 else float("inf")
+
+    def max_loan(h: float) -> float:
+        return ltc * float(np.sum(np.where(eligible, value * np.minimum(retain * (1.0 - h), cap), 0.0)))
+
+    h = 0.0
+    if max_loan(0.0) > supported:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if max_loan(mid) <= supported else (mid, hi)
+        h = hi
+    return h, {"recovery_confidence": level, "full_recovery_loan": supported, "liquidity_haircut": h}
+
+
+def shock_numbers(
+    arrays: ChunkArrays, mc_partial: dict[str, np.ndarray], ctx: CollateralContext, *, setup: LiquidationPaths
+) -> dict[str, Any]:
+    """The book's numbers of a one-chunk run, without its tables: what a stress shock reports.
+
+    The same numbers, to the last bit, as ``finish_chunks([chunk], ctx, setup=setup).numbers`` for the chunk
+    whose arrays these are (sizing, the liquidation summary, the liquidity haircut), without assembling the
+    patent rows, the haircut basis or the liquidation table.
+    """
+    loan, policy = ctx.loan, ctx.policy
+    nums = {k: float(v) for k, v in arrays.sums.items()}
+    mc = finish_liquidation(setup, [mc_partial])
+    hc = arrays.hc
+    eligible = arrays.elig["eligible"]
+    value = np.nan_to_num(arrays.cols.num("value")) * hc["fx_rate"]
+    retain = np.ones(arrays.cols.n)
+    for c in PATENT_COMPONENTS:
+        retain *= 1.0 - hc[f"haircut_{c}"]
+    cap = hc["pledge_rate_cap"]
+    h, liquidity = liquidity_haircut(eligible, value, retain, cap, mc, policy)
+    rate = np.where(eligible, np.minimum(retain * (1.0 - h), cap), 0.0)
+    nums["collateral_value"] = float(np.nansum(value * rate))
+    sizing = size_loan(
+        nums["collateral_value"], nums["eligible_value"], loan, float(policy["loan_to_collateral"])
+    )
+    return {**nums, **sizing, **mc.summary(), **liquidity}
 
 
 def with_liquidation_values(frame: pd.DataFrame, liquidation_frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -471,4 +582,5 @@ def assess_frame(
     (partial,) = liquidation_partial_sums_many([(pool, setup)], draws=draws)
     core = finish_chunks([prepared.with_partials(partial)], ctx, setup=setup)
     core.draws = draws if draws.cache else None
+    core.arrays = prepared.arrays
     return core

@@ -17,17 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipvalue.collateral._columns import EngineColumns
 from ipvalue.collateral._inputs import num
 from ipvalue.collateral.haircut import life_factor
 from ipvalue.collateral.kernel import (
+    ChunkArrays,
     CollateralContext,
     CoreResult,
-    PreparedChunk,
     assess_frame,
-    finish_chunks,
+    chunk_arrays,
+    life_elapsed_years,
     liquidation_setup,
-    prepare_chunk,
-    with_liquidation_values,
+    shock_numbers,
 )
 from ipvalue.collateral.liquidation import LiquidationPaths, liquidation_partial_sums_many
 from ipvalue.facts.columns import text_series as text
@@ -443,28 +444,35 @@ def _loan_only(s: _Shocked, frame: pd.DataFrame, ctx: CollateralContext) -> bool
 
 def _shock_axis(
     applied: list[_Shocked], frame: pd.DataFrame, ctx: CollateralContext, base_core: CoreResult
-) -> list[CoreResult]:
+) -> list[dict[str, Any]]:
     """The engine for every shock at once: per-patent part per shock, one set of Monte Carlo draws for all.
 
     A shock that moves only the risk sharing reuses the base case's per-patent part and per-path sums (only
     the split of the loss changes); the others share the base case's draws when it kept them (small books),
-    else one new set for all shocks. Each result is the same to the last bit as :func:`assess_frame` on the
-    shock's frame and context.
+    else one new set for all shocks. Each shock reads its frame's columns reusing the base case's text-derived
+    arrays where its columns are unchanged (:class:`~ipvalue.collateral._columns.EngineColumns`), works on
+    arrays and gives its numbers only (:func:`~ipvalue.collateral.kernel.shock_numbers`): the same numbers, to
+    the last bit, as :func:`assess_frame` on the shock's frame and context.
     """
-    base_parts, base_setup = base_core.parts, base_core.setup
-    if base_parts is None or base_setup is None or len(base_parts) != 1:
+    base_parts, base_setup, base_arrays = base_core.parts, base_core.setup, base_core.arrays
+    if base_parts is None or base_setup is None or base_arrays is None or len(base_parts) != 1:
         raise ValueError("the shock axis needs the base case's single-pass result")
-    todo: list[tuple[int, PreparedChunk, LiquidationPaths]] = []
-    results: list[CoreResult | None] = [None] * len(applied)
+    todo: list[tuple[int, ChunkArrays, LiquidationPaths]] = []
+    results: list[dict[str, Any] | None] = [None] * len(applied)
+    elapsed = life_elapsed_years(ctx)
     for k, s in enumerate(applied):
         if _loan_only(s, frame, ctx):
             setup = replace(base_setup, loan=s.ctx.loan)
-            results[k] = finish_chunks(base_parts, s.ctx, setup=setup)
+            results[k] = shock_numbers(base_arrays, base_parts[0].mc_partial, s.ctx, setup=setup)
             continue
-        prepared = prepare_chunk(with_liquidation_values(s.frame, s.liquidation_frame), s.ctx, checked=True)
+        cols = EngineColumns(s.frame, like=base_arrays.cols, life_elapsed_years=elapsed)
+        liq_value = (
+            None if s.liquidation_frame is None else num(s.liquidation_frame.reindex(s.frame.index), "value")
+        )
+        arrays = chunk_arrays(cols, s.ctx, liquidation_value=liq_value, rows=False)
         # the path-level setup is a function of the context only: the base case's serves an unchanged one
-        todo.append((k, prepared, base_setup if s.ctx == ctx else liquidation_setup(s.ctx)))
-    runs = [(p.pool, setup) for _, p, setup in todo]
+        todo.append((k, arrays, base_setup if s.ctx == ctx else liquidation_setup(s.ctx)))
+    runs = [(a.pool, setup) for _, a, setup in todo]
     draws = base_core.draws
     if draws is not None and runs:
         held = set(draws.ids.tolist())
@@ -473,8 +481,8 @@ def _shock_axis(
         ):
             draws = None
     partials = liquidation_partial_sums_many(runs, draws=draws)
-    for (k, prepared, setup), partial in zip(todo, partials, strict=True):
-        results[k] = finish_chunks([prepared.with_partials(partial)], applied[k].ctx, setup=setup)
+    for (k, arrays, setup), partial in zip(todo, partials, strict=True):
+        results[k] = shock_numbers(arrays, partial, applied[k].ctx, setup=setup)
     return [r for r in results if r is not None]
 
 
@@ -528,12 +536,11 @@ def run_stress(
     if core is None:
         if base_core is None or base_core.parts is None:
             base_core = assess_frame(frame, ctx)
-        cores = _shock_axis(applied, frame, ctx, base_core)
+        numbers = _shock_axis(applied, frame, ctx, base_core)
     else:
-        cores = [core(s.frame, s.ctx, liquidation_frame=s.liquidation_frame) for s in applied]
+        numbers = [core(s.frame, s.ctx, liquidation_frame=s.liquidation_frame).numbers for s in applied]
     rows = []
-    for s, result in zip(applied, cores, strict=True):
-        c = result.numbers
+    for s, c in zip(applied, numbers, strict=True):
         change = c["collateral_value"] - float(base["collateral_value"])
         rows.append(
             {

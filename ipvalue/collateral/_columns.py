@@ -1,0 +1,277 @@
+"""The columns the collateral engine reads, as numpy arrays: text read once per book, reused by the stress shocks.
+
+The engine's per-patent pass (eligibility, haircuts, the pledged pool) reads a dozen text columns (legal status,
+patent type, office, owners, CPC, family, product line, currency) and three dates and three flags. Reading them
+is most of a pass's time on a small book (pandas string operations), and a stress shock changes few of them:
+values, the remaining life, the legal status of an invalidated family. :class:`EngineColumns` reads a checked
+frame's columns into arrays, each text-derived array once (memoised under a key that names the policy terms
+it depends on); read with ``like=`` the columns of another frame on the same patents (the base case), it reuses
+every derived array whose source columns are unchanged (same dtype, same values) and derives the rest anew,
+with the same code. Numbers are read from the frame each time (a copy of a float column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipvalue.collateral._inputs import CollateralInputError, flag, num
+from ipvalue.facts import columns
+from ipvalue.facts.columns import text_series as text
+
+__all__ = ["EngineColumns", "normalize_owner_series", "technology_classes"]
+
+_SUFFIXES = (
+    (r"\blimited\b", "ltd"),
+    (r"\bcompany\b", "co"),
+    (r"\bcorporation\b", "corp"),
+    (r"\bincorporated\b", "inc"),
+    (r"有限责任公司", "有限公司"),
+)
+
+
+def normalize_owner_series(s: pd.Series) -> pd.Series:
+    """Owner names reduced for comparison (see :func:`ipvalue.collateral.eligibility.normalize_owner`)."""
+    out = s.astype("string").str.normalize("NFKC").str.casefold()
+    for pat, rep in _SUFFIXES:
+        out = out.str.replace(pat, rep, regex=True)
+    return out.str.replace(r"[\W_]+", "", regex=True)
+
+
+def technology_classes(frame: pd.DataFrame) -> pd.Series:
+    """The CPC subclass (first four characters) of each patent's first class, ``"unknown"`` when missing."""
+    first = text(frame, "cpc").str.replace("；", ";", regex=False).str.split(";").str[0]
+    return first.str.replace(" ", "", regex=False).str[:4].str.upper().fillna("unknown")
+
+
+def _same_column(a: pd.DataFrame, b: pd.DataFrame, col: str) -> bool:
+    """Whether ``col`` is absent from both frames, or present in both with the same dtype and values."""
+    if (col in a.columns) != (col in b.columns):
+        return False
+    if col not in a.columns:
+        return True
+    x, y = a[col], b[col]
+    return bool(x.dtype == y.dtype and x.equals(y))
+
+
+class EngineColumns:
+    """A checked frame's columns as the engine reads them (arrays), text-derived ones memoised.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A frame checked by :func:`~ipvalue.collateral._inputs.check_frame` (indexed by ``patent_id``).
+    like : EngineColumns, optional
+        The columns of another frame on the same patents (same index): every derived array whose source
+        columns are the same in both frames is taken from it instead of being derived again.
+    life_elapsed_years : float
+        Years the remaining life has run down since the valuation (the assessment's date is later); the
+        remaining life read is ``max(remaining_life_years - elapsed, 0)``.
+    """
+
+    def __init__(
+        self, frame: pd.DataFrame, *, like: EngineColumns | None = None, life_elapsed_years: float = 0.0
+    ) -> None:
+        self.frame = frame
+        self.index = frame.index
+        self.ids = frame.index.to_numpy(dtype=object)
+        self.n = len(frame)
+        self.life_elapsed_years = float(life_elapsed_years)
+        self._like = like if like is not None and like.index.equals(frame.index) else None
+        self._memo: dict[Hashable, Any] = {}
+        self._same: dict[str, bool] = {}
+        self._numbers: dict[str, np.ndarray] = {}
+
+    def has(self, col: str) -> bool:
+        """Whether the frame has the column."""
+        return col in self.frame.columns
+
+    def num(self, col: str) -> np.ndarray:
+        """A number column as float64 (NaN where missing or absent); the remaining life aged to the assessment.
+
+        Read once per column (the array is shared: do not write to it).
+        """
+        v = self._numbers.get(col)
+        if v is None:
+            v = num(self.frame, col)
+            if col == "remaining_life_years" and self.life_elapsed_years > 0:
+                v = np.maximum(v - self.life_elapsed_years, 0.0)
+            self._numbers[col] = v
+        return v
+
+    def _unchanged(self, col: str) -> bool:
+        if col not in self._same:
+            like = self._like
+            self._same[col] = like is not None and _same_column(self.frame, like.frame, col)
+        return self._same[col]
+
+    def derived(self, key: Hashable, deps: tuple[str, ...], fn: Callable[[pd.DataFrame], Any]) -> Any:
+        """``fn(frame)``, memoised under ``key`` (which names every non-column input, e.g. policy terms).
+
+        Taken from ``like`` when it holds ``key`` and the columns ``deps`` (every column ``fn`` reads besides
+        the index) are unchanged.
+        """
+        if key in self._memo:
+            return self._memo[key]
+        like = self._like
+        if like is not None and key in like._memo and all(self._unchanged(c) for c in deps):
+            out = like._memo[key]
+        else:
+            out = fn(self.frame)
+        self._memo[key] = out
+        return out
+
+    # ---- text, dates and flags (each derived once) ---------------------------------------------------------
+
+    def status(self) -> dict[str, np.ndarray]:
+        """Masks of the legal status: ``na``, ``not_granted``, ``lapsed``, ``expired``, ``revoked``."""
+
+        def read(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+            status = text(frame, "legal_status")
+            st = status.fillna("")
+            return {
+                "na": status.isna().to_numpy(dtype=bool),
+                "not_granted": st.isin(["pending", "withdrawn"]).to_numpy(dtype=bool),
+                "lapsed": (st == "lapsed").to_numpy(dtype=bool),
+                "expired": (st == "expired").to_numpy(dtype=bool),
+                "revoked": (st == "revoked").to_numpy(dtype=bool),
+            }
+
+        return self.derived("status", ("legal_status",), read)
+
+    def patent_type(self) -> pd.Series:
+        """``patent_type`` as text (``<NA>`` where missing)."""
+        return self.derived("patent_type", ("patent_type",), lambda f: text(f, "patent_type"))
+
+    def type_accepted(self, accepted: tuple[str, ...]) -> np.ndarray:
+        """Whether the patent type is one of ``accepted``."""
+        return self.derived(
+            ("type_accepted", accepted),
+            ("patent_type",),
+            lambda f: self.patent_type().isin(list(accepted)).fillna(False).to_numpy(dtype=bool),
+        )
+
+    def pledge_rate_cap(self, caps: tuple[tuple[str, Any], ...]) -> np.ndarray:
+        """The policy's pledge-rate cap for each patent's type (0 for a type without one)."""
+        return self.derived(
+            ("pledge_rate_cap", caps),
+            ("patent_type",),
+            lambda f: self.patent_type().map(dict(caps)).astype(float).fillna(0.0).to_numpy(),
+        )
+
+    def office_accepted(self, offices: tuple[str, ...]) -> np.ndarray:
+        """Whether the granting office (``jurisdiction``, else the number's first two letters) is accepted."""
+
+        def read(frame: pd.DataFrame) -> np.ndarray:
+            office = text(frame, "jurisdiction").str.upper()
+            if office.isna().any():  # take the office from the number (CN..., US..., EP...)
+                office = office.fillna(
+                    pd.Series(frame.index, index=frame.index, dtype="string").str[:2].str.upper()
+                )
+            return office.isin(list(offices)).fillna(False).to_numpy(dtype=bool)
+
+        return self.derived(("office_accepted", offices), ("jurisdiction",), read)
+
+    def dates(self, col: str) -> np.ndarray:
+        """A date column as ``datetime64[D]`` (NaT where missing or absent)."""
+        return self.derived(
+            ("dates", col),
+            (col,),
+            lambda f: columns.dates(f, col, ids=self.ids, error=CollateralInputError),
+        )
+
+    def flag(self, col: str) -> np.ndarray:
+        """A yes/no column as bool (missing read as no)."""
+        return self.derived(("flag", col), (col,), lambda f: flag(f, col))
+
+    def owners(self, borrower: str | None) -> dict[str, Any]:
+        """Owners per patent: ``count`` and, for ``borrower`` (None: not checked), ``hit`` (a listed owner is it).
+
+        Owners are ``;``-separated (full-width too) and compared after :func:`normalize_owner_series`.
+        """
+
+        def read(frame: pd.DataFrame) -> dict[str, Any]:
+            owners = text(frame, "owner")
+            names = owners.str.replace("；", ";", regex=False).str.split(";").explode()
+            names = names.str.strip().replace("", pd.NA).dropna()
+            count = names.groupby(level=0).size().reindex(frame.index, fill_value=0).to_numpy()
+            out: dict[str, Any] = {"count": count, "hit": None}
+            if borrower is not None:
+                target = str(normalize_owner_series(pd.Series([borrower])).iloc[0])
+                hit = (normalize_owner_series(names) == target).groupby(level=0).any()
+                out["hit"] = hit.reindex(frame.index, fill_value=False).to_numpy(dtype=bool)
+            return out
+
+        return self.derived(("owners", borrower), ("owner",), read)
+
+    def technology_class(self) -> np.ndarray:
+        """:func:`technology_classes` as an object array."""
+        return self.derived(
+            "technology_class", ("cpc",), lambda f: technology_classes(f).to_numpy(dtype=object)
+        )
+
+    def product_line(self) -> pd.Series:
+        """``group`` as text (``<NA>`` where missing)."""
+        return self.derived("product_line", ("group",), lambda f: text(f, "group"))
+
+    def family(self) -> pd.Series:
+        """``family_id`` as text (``<NA>`` where missing)."""
+        return self.derived("family", ("family_id",), lambda f: text(f, "family_id"))
+
+    def buckets(self) -> dict[str, np.ndarray]:
+        """Concentration bucket label per patent: family (else the patent), technology class, product line."""
+
+        def read(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+            family = self.family().fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
+            return {
+                "family": family.to_numpy(dtype=object),
+                "technology_class": self.technology_class(),
+                "product_line": self.product_line().fillna("unknown").to_numpy(dtype=object),
+            }
+
+        return self.derived("buckets", ("family_id", "cpc", "group"), read)
+
+    def bucket_codes(self) -> dict[str, tuple[np.ndarray, int]]:
+        """Per dimension of :meth:`buckets`: each patent's bucket number in sorted label order, and the count."""
+
+        def read(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, int]]:
+            out = {}
+            for dim, labels in self.buckets().items():
+                codes, uniques = pd.factorize(np.asarray(labels, dtype=object), sort=True)
+                out[dim] = (codes, len(uniques))
+            return out
+
+        return self.derived("bucket_codes", ("family_id", "cpc", "group"), read)
+
+    def packages(self, package_by: tuple[str, ...]) -> np.ndarray:
+        """The disposal package of each patent (see :func:`ipvalue.collateral.kernel.disposal_packages`)."""
+
+        def read(frame: pd.DataFrame) -> np.ndarray:
+            ids = frame.index.to_numpy(dtype=object).astype(str)
+            out = np.array(["patent:" + i for i in ids], dtype=object)
+            tech = pd.Series(self.technology_class(), index=frame.index, dtype="string")
+            given = {
+                "product_line": self.product_line(),
+                "family": self.family(),
+                "technology_class": tech.mask(tech == "unknown"),
+            }
+            todo = np.ones(len(frame), dtype=bool)
+            for dim in package_by:
+                label = given[dim]
+                hit = todo & label.notna().to_numpy(dtype=bool)
+                out[hit] = (dim + ":" + label[hit].astype(str)).to_numpy(dtype=object)
+                todo &= ~hit
+            return out
+
+        return self.derived(("packages", package_by), ("family_id", "cpc", "group"), read)
+
+    def currency(self, loan_currency: str) -> np.ndarray:
+        """Each patent's valuation currency in upper case, the loan's where missing (object array)."""
+        return self.derived(
+            ("currency", loan_currency),
+            ("currency",),
+            lambda f: text(f, "currency").str.upper().fillna(loan_currency).to_numpy(dtype=object),
+        )
