@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from ipvalue.valuation.methods.cost import FeesPaid, cost_values, fees_paid_stag
 from ipvalue.valuation.methods.income import income_values
 from ipvalue.valuation.methods.market_stage import market_values
 from ipvalue.valuation.methods.real_option import option_values
-from ipvalue.valuation.montecarlo import ValueRange, value_range
+from ipvalue.valuation.montecarlo import UniformRows, ValueRange, value_range
 from ipvalue.valuation.notes import Notes
 from ipvalue.valuation.reconcile import Reconciled, reconcile_values
 
@@ -100,6 +100,8 @@ class Prepared:
     markets: Markets
     fees: FeesPaid
     notes: Notes
+    #: the Monte Carlo's uniform draws, kept from one revaluation to the next (same seed: same draws)
+    uniforms: UniformRows = field(default_factory=UniformRows, compare=False)
 
 
 def prepare_stages(
@@ -183,7 +185,7 @@ def value_prepared(
         inputs = reread_rates(state.inputs, frame, columns, state.day)
     else:
         inputs = replace(state.inputs, frame=frame)
-    return _value_rest(inputs, state, a, seed, state.notes.copy(), comparables)
+    return _value_rest(inputs, state, a, seed, state.notes.copy(), comparables, state.uniforms)
 
 
 def value_frame(
@@ -208,7 +210,13 @@ def value_frame(
 
 
 def _value_rest(
-    inputs: Inputs, state: Prepared, a: dict[str, Any], seed: int, notes: Notes, comparables: Any
+    inputs: Inputs,
+    state: Prepared,
+    a: dict[str, Any],
+    seed: int,
+    notes: Notes,
+    comparables: Any,
+    uniforms: UniformRows | None = None,
 ) -> pd.DataFrame:
     """The stages after the prepared ones: economics -> methods -> reconcile -> range -> assemble."""
     facts, day = state.facts, state.day
@@ -236,7 +244,9 @@ def _value_rest(
         market_ok=market.weighable,
     )
     bounds = (np.where(facts.unknown, np.nan, market.low), np.where(facts.unknown, np.nan, market.high))
-    spread = value_range(inputs.ids, facts, econ, values, rec, a, seed, notes, market_bounds=bounds)
+    spread = value_range(
+        inputs.ids, facts, econ, values, rec, a, seed, notes, market_bounds=bounds, uniforms=uniforms
+    )
     return assemble(inputs, facts, econ, values, rec, spread, notes)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-from ipvalue._random import patent_uniforms
+from ipvalue._random import patent_rng, patent_uniforms
 from ipvalue.valuation.asof import Facts
 from ipvalue.valuation.economics import Economics
 from ipvalue.valuation.methods.income import tab_factor
@@ -24,7 +24,15 @@ from ipvalue.valuation.methods.real_option import deferral_option
 from ipvalue.valuation.notes import Notes
 from ipvalue.valuation.reconcile import Reconciled, reconcile_draws
 
-__all__ = ["ValueRange", "value_range", "geometric_pv", "yearly_pv", "triangular", "market_draws"]
+__all__ = [
+    "ValueRange",
+    "UniformRows",
+    "value_range",
+    "geometric_pv",
+    "yearly_pv",
+    "triangular",
+    "market_draws",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,34 @@ class ValueRange:
     p05: np.ndarray
     p50: np.ndarray
     p95: np.ndarray
+
+
+class UniformRows:
+    """The uniform draws of patents' own streams, kept for the next valuation of the same chunk.
+
+    The stress test revalues a chunk three times with the same seed: each patent's stream gives the same draws
+    each time (:func:`ipvalue._random.patent_uniforms`), so they are drawn once and read back. At most ``limit``
+    numbers are kept (the rest are drawn each time, as without the cache).
+    """
+
+    def __init__(self, limit: int = 4_000_000) -> None:
+        self.rows: dict[tuple[int, str, int, str], np.ndarray] = {}
+        self.size = 0
+        self.limit = limit
+
+    def uniforms(self, seed: int, patent_ids: np.ndarray, n: int, stream: str) -> np.ndarray:
+        """As :func:`ipvalue._random.patent_uniforms`, the same numbers, rows kept read back."""
+        out = np.empty((len(patent_ids), n))
+        for i, pid in enumerate(patent_ids):
+            key = (int(seed), stream, n, str(pid))
+            row = self.rows.get(key)
+            if row is None:
+                row = patent_rng(seed, pid, stream).random(n)
+                if self.size + n <= self.limit:
+                    self.rows[key] = row
+                    self.size += n
+            out[i] = row
+        return out
 
 
 def value_range(
@@ -47,13 +83,15 @@ def value_range(
     notes: Notes,
     *,
     market_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    uniforms: UniformRows | None = None,
 ) -> ValueRange:
     """The Monte Carlo range of the reconciled value, ``draws`` per patent (``draws = 0``: no range).
 
     Patents valued by cost alone have no drawn input: their range is the point. Where the market approach carries
     weight and its comparables disagree (``market_bounds``: the lowest and highest adjusted comparable per
     patent), the market value is drawn too, from a triangular law on that range with its mode at
-    ``value_market`` (:func:`market_draws`), from the patent's own ``valuation-market`` stream.
+    ``value_market`` (:func:`market_draws`), from the patent's own ``valuation-market`` stream. ``uniforms``
+    keeps the income draws for the next valuation of the chunk (None: drawn here).
     """
     dead, value, w_eff = facts.dead, rec.value, rec.weights
     p05 = np.where(dead, 0.0, np.nan)
@@ -83,7 +121,7 @@ def value_range(
     u_idx = np.flatnonzero(uncertain)
     for start in range(0, len(u_idx), block):
         sl = u_idx[start : start + block]
-        p05[sl], p50[sl], p95[sl] = _draw_values(e, sl, draws, seed, a, w_eff, linear, spread_m[sl])
+        p05[sl], p50[sl], p95[sl] = _draw_values(e, sl, draws, seed, a, w_eff, linear, spread_m[sl], uniforms)
     m_idx = np.flatnonzero(market_only)
     for start in range(0, len(m_idx), block):
         sl = m_idx[start : start + block]
@@ -248,6 +286,7 @@ def _draw_values(
     w_eff: np.ndarray,
     linear: bool,
     market_spread: np.ndarray,
+    uniforms: UniformRows | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams.
 
@@ -255,7 +294,10 @@ def _draw_values(
     """
     D = draws
     # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
-    u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
+    if uniforms is None:
+        u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
+    else:
+        u = uniforms.uniforms(seed, e.ids[sl], 5 * D, "valuation")
     u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
 
     def col(v: np.ndarray) -> np.ndarray:

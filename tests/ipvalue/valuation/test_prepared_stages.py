@@ -153,3 +153,18 @@ def test_stress_table_from_prepared_stages_equals_the_revaluation_on_a_backend(b
     valued, _ = _book("synthetic_draws")
     fast, whole = _stress_both_ways(valued, monkeypatch, backend=backend)
     pd.testing.assert_frame_equal(fast, whole, check_exact=True)
+
+
+@pytest.mark.parametrize("limit", [0, 2_500, 4_000_000])
+def test_kept_uniform_rows_are_the_patents_own_streams(limit):
+    from ipvalue._random import patent_uniforms
+    from ipvalue.valuation.montecarlo import UniformRows
+
+    ids = np.array([f"CN2020{i:07d}" for i in range(7)], dtype=object)
+    kept = UniformRows(limit=limit)
+    first = kept.uniforms(5, ids[:4], 1_000, "valuation")
+    again = kept.uniforms(5, ids, 1_000, "valuation")  # rows 0-3 read back where kept, 4-6 drawn
+    np.testing.assert_array_equal(first, patent_uniforms(5, ids[:4], 1_000, "valuation"))
+    np.testing.assert_array_equal(again, patent_uniforms(5, ids, 1_000, "valuation"))
+    assert kept.size <= limit and kept.size == 1_000 * len(kept.rows)
+    assert not np.array_equal(kept.uniforms(6, ids[:1], 1_000, "valuation"), first[:1])  # the seed counts
