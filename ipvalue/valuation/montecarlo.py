@@ -22,7 +22,7 @@ from ipvalue.valuation.economics import Economics
 from ipvalue.valuation.methods.income import tab_factor
 from ipvalue.valuation.methods.real_option import deferral_option
 from ipvalue.valuation.notes import Notes
-from ipvalue.valuation.reconcile import Reconciled, reconcile_draws
+from ipvalue.valuation.reconcile import Reconciled, reconcile_draws, weighted_draws
 
 __all__ = [
     "ValueRange",
@@ -134,15 +134,30 @@ def value_range(
 
 
 def triangular(u: np.ndarray, lo: np.ndarray, mode: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Inverse CDF of the triangular law on ``[lo, hi]`` with its mode at ``mode`` (the mode where ``hi <= lo``)."""
+    """Inverse CDF of the triangular law on ``[lo, hi]`` with its mode at ``mode`` (the mode where ``hi <= lo``).
+
+    Computed in two buffers of the draws' shape (the per-patent terms stay at their own shape): the same
+    operations, in the same order, as the textbook form, so the same numbers to the last bit.
+    """
     lo = np.minimum(lo, mode)
     hi = np.maximum(hi, mode)
-    width = np.where(hi > lo, hi - lo, 1.0)
-    fc = np.where(hi > lo, (mode - lo) / width, 0.5)
+    spread = hi > lo
+    width = np.where(spread, hi - lo, 1.0)
+    fc = np.where(spread, (mode - lo) / width, 0.5)
+    shape = np.broadcast_shapes(np.shape(u), np.shape(lo), np.shape(mode), np.shape(hi))
     left = u < fc
-    root = np.sqrt(np.where(left, u * width * (mode - lo), (1.0 - u) * width * (hi - mode)))
-    out = np.where(left, lo + root, hi - root)
-    return np.where(hi > lo, out, mode)
+    a = np.multiply(u, width, out=np.empty(shape))
+    a *= mode - lo  # u * width * (mode - lo), the left branch under the root
+    b = np.subtract(1.0, u, out=np.empty(shape))
+    b *= width
+    b *= hi - mode  # (1 - u) * width * (hi - mode), the right branch
+    np.copyto(b, a, where=left)
+    np.sqrt(b, out=b)
+    np.add(lo, b, out=a)  # lo + root
+    np.subtract(hi, b, out=b)  # hi - root
+    np.copyto(b, a, where=left)
+    np.copyto(b, mode, where=~spread)
+    return b
 
 
 def market_draws(
@@ -383,15 +398,19 @@ def _draw_values(
         option[opt] = np.where(
             life[opt] > 0, np.maximum(euro, np.nan_to_num(pv[opt]) - np.nan_to_num(k)), 0.0
         )
+    # cost and a point market value enter at one column per patent (broadcast in the sum, never copied per draw);
+    # the patents whose market value is drawn take their market part from their draws, added last as before
     cost = e.value_cost[sl, None]
     market = e.value_market[sl, None]
-    if market_spread.any():
-        drawn = market_draws(
-            seed, e.ids[sl][market_spread], e.market_low[sl][market_spread], e.value_market[sl][market_spread],
-            e.market_high[sl][market_spread], D,
-        )  # fmt: skip
-        market = np.broadcast_to(market, income.shape).copy()
-        market[market_spread] = drawn
-    vals = reconcile_draws(income, np.broadcast_to(cost, income.shape), option, we, market)
+    drawn_rows = np.flatnonzero(market_spread)
+    we_point = we
+    if len(drawn_rows):
+        we_point = we.copy()
+        we_point[drawn_rows, 3] = 0.0
+    vals = reconcile_draws(income, cost, option, we_point, market)
+    if len(drawn_rows):
+        at = sl[drawn_rows]
+        drawn = market_draws(seed, e.ids[at], e.market_low[at], e.value_market[at], e.market_high[at], D)
+        vals[drawn_rows] += weighted_draws(drawn, we[drawn_rows, 3:4])
     q = np.percentile(vals, [5, 50, 95], axis=1)
     return q[0], q[1], q[2]

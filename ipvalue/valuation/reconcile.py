@@ -28,6 +28,7 @@ __all__ = [
     "method_weights",
     "reconcile",
     "reconcile_draws",
+    "weighted_draws",
     "describe_weights",
     "explain_weights",
     "WEIGHT_REASONS",
@@ -170,17 +171,26 @@ def reconcile_draws(
     """Combine draws ``(patents, draws)`` of each method with the point's effective weights.
 
     ``effective_weights`` has a column per method of :data:`METHODS` and, optionally, a fourth for the market;
-    ``market`` (a point per patent, broadcast) is needed only where that column is positive.
+    ``market`` is needed only where that column is positive. A method given as one column ``(patents, 1)`` (a
+    point, such as the cost value) is weighed at that shape and broadcast in the sum.
     """
     out = np.zeros(np.broadcast_shapes(income.shape, option.shape))
     methods = [income, cost, option]
     if effective_weights.shape[1] > len(METHODS) and market is not None:
-        methods.append(np.broadcast_to(market, out.shape))
+        methods.append(np.asarray(market))
     for j, v in enumerate(methods):
         wj = effective_weights[:, j : j + 1]
         if (wj > 0).any():
-            out += np.where(wj > 0, np.nan_to_num(v * wj, nan=0.0), 0.0)
+            out += weighted_draws(v, wj)
     return out
+
+
+def weighted_draws(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """One method's part of the reconciled draws: ``values x weight`` where the weight is positive, else 0 (NaN -> 0)."""
+    part = np.multiply(values, weight)
+    np.nan_to_num(part, copy=False, nan=0.0)
+    np.copyto(part, 0.0, where=~(weight > 0))
+    return part
 
 
 def describe_weights(effective_weights: np.ndarray) -> pd.Series:
