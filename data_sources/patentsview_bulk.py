@@ -141,21 +141,82 @@ def read_patentsview_bulk(
         ``patent_type`` (utility → invention, design → design; plant and reissue patents are left out),
         ``legal_status`` (granted, or withdrawn), ``source`` = ``patentsview-bulk``.
     """
+    folder = Path(folder)
+    requested = _requested_numbers(patents)
+    wanted = set(requested) if requested is not None else None
+    cutoff = pd.Timestamp(as_of) if as_of else None
+    pat = _granted_patents(folder, wanted, cutoff, with_titles=with_titles)
+    ids = pat.index
+    filing = _filing_dates(folder, ids)
+    forward, backward = _citation_counts(folder, ids, cutoff)
+    out = _facts_frame(
+        pat,
+        filing=filing,
+        forward=forward,
+        backward=backward,
+        cpc=_first_cpc(folder, ids),
+        owner=_owners(folder, ids),
+        with_titles=with_titles,
+    )
+    if requested is not None:
+        out = _with_missing_rows(out, requested, found=set(ids))
+    return out.set_index(pd.Index(out["patent_id"].to_list(), name="patent_id"))
+
+
+def _requested_numbers(patents: Iterable[str] | None) -> dict[str, str] | None:
+    """Read the requested numbers, which must be US ones.
+
+    Parameters
+    ----------
+    patents : iterable of str or None
+        The numbers asked for, in any form :func:`ipvalue.facts.numbers.parse_number` reads; None for all.
+
+    Returns
+    -------
+    dict or None
+        Bare US number (as in the tables' ``patent_id``) -> canonical number, in the order asked; None when
+        no selection was given.
+
+    Raises
+    ------
+    ValueError
+        At the first number that is not a US one.
+    """
     from ipvalue.facts.numbers import parse_number
 
-    folder = Path(folder)
-    wanted: set[str] | None = None
+    if patents is None:
+        return None
     requested: dict[str, str] = {}
-    if patents is not None:
-        for raw in patents:
-            p = parse_number(raw)
-            if p.country != "US":
-                raise ValueError(f"patent {raw!r}: the PatentsView tables hold US patents only")
-            requested[p.number] = p.canonical
-        wanted = set(requested)
-    cutoff = pd.Timestamp(as_of) if as_of else None
+    for raw in patents:
+        p = parse_number(raw)
+        if p.country != "US":
+            raise ValueError(f"patent {raw!r}: the PatentsView tables hold US patents only")
+        requested[p.number] = p.canonical
+    return requested
 
-    # 1. granted patents
+
+def _granted_patents(
+    folder: Path, wanted: set[str] | None, cutoff: pd.Timestamp | None, *, with_titles: bool
+) -> pd.DataFrame:
+    """Read the utility and design patents of ``g_patent`` (step 1).
+
+    Parameters
+    ----------
+    folder : Path
+        The bulk tables' folder.
+    wanted : set of str or None
+        Keep only these bare numbers; None keeps all.
+    cutoff : pandas.Timestamp or None
+        Keep only patents granted on or before it.
+    with_titles : bool
+        Read ``patent_title`` too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the bare ``patent_id`` (first row of each), with the table's columns as text and
+        ``grant_date`` as a date.
+    """
     cols = ["patent_id", "patent_type", "patent_date", "wipo_kind", "num_claims", "withdrawn"]
     if with_titles:
         cols.append("patent_title")
@@ -169,10 +230,24 @@ def read_patentsview_bulk(
     pat["grant_date"] = pd.to_datetime(pat["patent_date"], errors="coerce", format="%Y-%m-%d")
     if cutoff is not None:
         pat = pat[pat["grant_date"] <= cutoff]
-    pat = pat.drop_duplicates("patent_id").set_index("patent_id")
-    ids = pat.index
+    return pat.drop_duplicates("patent_id").set_index("patent_id")
 
-    # 2. filing dates
+
+def _filing_dates(folder: Path, ids: pd.Index) -> pd.Series:
+    """Read the filing dates of ``ids`` from ``g_application`` (step 2).
+
+    Parameters
+    ----------
+    folder : Path
+        The bulk tables' folder.
+    ids : pandas.Index
+        Bare patent numbers.
+
+    Returns
+    -------
+    pandas.Series
+        Filing date per number (NaT where the table has none; the last row of a number wins).
+    """
     filing = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]")
     app_path = _find(folder, "g_application", required=True)
     for chunk in iter_table(app_path, ["patent_id", "filing_date"]):
@@ -181,28 +256,58 @@ def read_patentsview_bulk(
         filing.iloc[pos[ok]] = pd.to_datetime(
             chunk["filing_date"][ok], errors="coerce", format="%Y-%m-%d"
         ).to_numpy()
+    return filing
 
-    # 3. citations: forward (cited by patents granted by as_of) and backward, counted batch by batch
+
+def _all_grant_dates(folder: Path) -> pd.Series:
+    """Read the grant date of every patent in ``g_patent`` (a light second pass).
+
+    Parameters
+    ----------
+    folder : Path
+        The bulk tables' folder.
+
+    Returns
+    -------
+    pandas.Series
+        Grant date by bare ``patent_id`` (first row of each).
+    """
+    dparts = [c for c in iter_table(_find(folder, "g_patent", required=True), ["patent_id", "patent_date"])]
+    d = pd.concat(dparts, ignore_index=True) if dparts else pd.DataFrame(columns=["patent_id", "patent_date"])
+    dates_by_id = pd.Series(
+        pd.to_datetime(d["patent_date"], errors="coerce", format="%Y-%m-%d").to_numpy(),
+        index=pd.Index(d["patent_id"]),
+    )
+    return dates_by_id[~dates_by_id.index.duplicated()]
+
+
+def _citation_counts(
+    folder: Path, ids: pd.Index, cutoff: pd.Timestamp | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count forward and backward US citations of ``ids``, batch by batch (step 3).
+
+    Parameters
+    ----------
+    folder : Path
+        The bulk tables' folder.
+    ids : pandas.Index
+        Bare patent numbers.
+    cutoff : pandas.Timestamp or None
+        Count only citations made by patents granted on or before it.
+
+    Returns
+    -------
+    forward : numpy.ndarray
+        Citations received, per number of ``ids``.
+    backward : numpy.ndarray
+        Citations made, per number of ``ids``.
+    """
     forward = np.zeros(len(ids), dtype=np.int64)
     backward = np.zeros(len(ids), dtype=np.int64)
     cit_path = _find(folder, "g_us_patent_citation", required=True)
-    dates_by_id: pd.Series | None = None
-    if cutoff is not None:
-        # the citing patent's grant date decides whether a citation existed at as_of; citing patents may be
-        # outside the selection, so their dates come from a second light pass over g_patent
-        dparts = [
-            c for c in iter_table(_find(folder, "g_patent", required=True), ["patent_id", "patent_date"])
-        ]
-        d = (
-            pd.concat(dparts, ignore_index=True)
-            if dparts
-            else pd.DataFrame(columns=["patent_id", "patent_date"])
-        )
-        dates_by_id = pd.Series(
-            pd.to_datetime(d["patent_date"], errors="coerce", format="%Y-%m-%d").to_numpy(),
-            index=pd.Index(d["patent_id"]),
-        )
-        dates_by_id = dates_by_id[~dates_by_id.index.duplicated()]
+    # the citing patent's grant date decides whether a citation existed at as_of; citing patents may be
+    # outside the selection, so their dates come from a second light pass over g_patent
+    dates_by_id = _all_grant_dates(folder) if cutoff is not None else None
     for chunk in iter_table(cit_path, ["patent_id", "citation_patent_id"]):
         citing = chunk["patent_id"]
         if dates_by_id is not None:
@@ -215,8 +320,24 @@ def read_patentsview_bulk(
         forward += np.bincount(cited_pos[cited_pos >= 0], minlength=len(ids))
         citing_pos = ids.get_indexer(citing)
         backward += np.bincount(citing_pos[citing_pos >= 0], minlength=len(ids))
+    return forward, backward
 
-    # 4. optional CPC (first by sequence) and assignees
+
+def _first_cpc(folder: Path, ids: pd.Index) -> pd.Series:
+    """Read the first CPC group (sequence 0) of ``ids`` from the optional ``g_cpc_current`` (step 4).
+
+    Parameters
+    ----------
+    folder : Path
+        The bulk tables' folder.
+    ids : pandas.Index
+        Bare patent numbers.
+
+    Returns
+    -------
+    pandas.Series
+        CPC group per number; None where there is none or the table is absent.
+    """
     cpc = pd.Series(None, index=ids, dtype=object)
     cpc_path = _find(folder, "g_cpc_current", required=False)
     if cpc_path is not None:
@@ -225,36 +346,85 @@ def read_patentsview_bulk(
             pos = ids.get_indexer(chunk["patent_id"])
             ok = pos >= 0
             cpc.iloc[pos[ok]] = chunk["cpc_group"].to_numpy()[ok]
+    return cpc
+
+
+def _owners(folder: Path, ids: pd.Index) -> pd.Series:
+    """Read the assignees of ``ids`` from the optional ``g_assignee_disambiguated`` (step 4).
+
+    Parameters
+    ----------
+    folder : Path
+        The bulk tables' folder.
+    ids : pandas.Index
+        Bare patent numbers.
+
+    Returns
+    -------
+    pandas.Series
+        The organisations (or first and last names of people), ``;``-joined by assignee sequence within a
+        batch and in batch order across batches; None where there is none or the table is absent.
+    """
     owner = pd.Series(None, index=ids, dtype=object)
     asg_path = _find(folder, "g_assignee_disambiguated", required=False)
-    if asg_path is not None:
-        acols = [
-            "patent_id",
-            "assignee_sequence",
-            "disambig_assignee_organization",
-            "disambig_assignee_individual_name_first",
-            "disambig_assignee_individual_name_last",
-        ]
-        for chunk in iter_table(asg_path, acols):
-            person = (
-                chunk["disambig_assignee_individual_name_first"].fillna("")
-                + " "
-                + chunk["disambig_assignee_individual_name_last"].fillna("")
-            ).str.strip()
-            name = chunk["disambig_assignee_organization"].fillna(person.where(person != ""))
-            chunk = chunk.assign(name=name).dropna(subset=["name"])
-            joined = (
-                chunk.sort_values("assignee_sequence").groupby("patent_id", sort=False)["name"].agg(";".join)
-            )
-            pos = ids.get_indexer(joined.index)
-            ok = pos >= 0
-            prev = pd.Series(owner.iloc[pos[ok]].to_numpy(), dtype=object)
-            new = pd.Series(joined.to_numpy()[ok], dtype=object)
-            owner.iloc[pos[ok]] = new.where(prev.isna(), prev.astype(str) + ";" + new).to_numpy()
+    if asg_path is None:
+        return owner
+    acols = [
+        "patent_id",
+        "assignee_sequence",
+        "disambig_assignee_organization",
+        "disambig_assignee_individual_name_first",
+        "disambig_assignee_individual_name_last",
+    ]
+    for chunk in iter_table(asg_path, acols):
+        person = (
+            chunk["disambig_assignee_individual_name_first"].fillna("")
+            + " "
+            + chunk["disambig_assignee_individual_name_last"].fillna("")
+        ).str.strip()
+        name = chunk["disambig_assignee_organization"].fillna(person.where(person != ""))
+        chunk = chunk.assign(name=name).dropna(subset=["name"])
+        joined = chunk.sort_values("assignee_sequence").groupby("patent_id", sort=False)["name"].agg(";".join)
+        pos = ids.get_indexer(joined.index)
+        ok = pos >= 0
+        prev = pd.Series(owner.iloc[pos[ok]].to_numpy(), dtype=object)
+        new = pd.Series(joined.to_numpy()[ok], dtype=object)
+        owner.iloc[pos[ok]] = new.where(prev.isna(), prev.astype(str) + ";" + new).to_numpy()
+    return owner
 
+
+def _facts_frame(
+    pat: pd.DataFrame,
+    *,
+    filing: pd.Series,
+    forward: np.ndarray,
+    backward: np.ndarray,
+    cpc: pd.Series,
+    owner: pd.Series,
+    with_titles: bool,
+) -> pd.DataFrame:
+    """Assemble the portfolio facts of the patents read, one row each, in ``pat``'s order.
+
+    Parameters
+    ----------
+    pat : pandas.DataFrame
+        From :func:`_granted_patents`.
+    filing, cpc, owner : pandas.Series
+        Filing date, first CPC group and owners, aligned with ``pat``.
+    forward, backward : numpy.ndarray
+        Citation counts, aligned with ``pat``.
+    with_titles : bool
+        Whether ``pat`` has the titles (else ``title`` is None).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The facts, ``patent_id`` as a column (canonical number with the kind code).
+    """
+    ids = pat.index
     kind = pat["wipo_kind"].fillna("")
     canon = "US" + pd.Series(ids.to_numpy(), dtype=object) + kind.to_numpy().astype(object)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "patent_id": canon.to_numpy(),
             "jurisdiction": "US",
@@ -279,17 +449,35 @@ def read_patentsview_bulk(
             "fetched_at": None,
         }
     )
-    if wanted is not None:
-        found = set(ids)
-        lost = [requested[n] for n in requested if n not in found]
-        if lost:
-            fail = pd.DataFrame(
-                {
-                    "patent_id": lost,
-                    "jurisdiction": "US",
-                    "source": "patentsview-bulk",
-                    "input_errors": "not in the PatentsView bulk tables (or granted after as_of)",
-                }
-            )
-            out = pd.concat([out.assign(input_errors=""), fail], ignore_index=True)
-    return out.set_index(pd.Index(out["patent_id"].to_list(), name="patent_id"))
+
+
+def _with_missing_rows(out: pd.DataFrame, requested: dict[str, str], *, found: set[str]) -> pd.DataFrame:
+    """Append a failure row for each requested number the tables do not hold.
+
+    Parameters
+    ----------
+    out : pandas.DataFrame
+        From :func:`_facts_frame`.
+    requested : dict
+        Bare number -> canonical number, in the order asked.
+    found : set of str
+        The bare numbers read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` unchanged when nothing is missing; else ``out`` with an empty ``input_errors`` column and the
+        failure rows (canonical number, ``input_errors`` saying why) after it.
+    """
+    lost = [requested[n] for n in requested if n not in found]
+    if not lost:
+        return out
+    fail = pd.DataFrame(
+        {
+            "patent_id": lost,
+            "jurisdiction": "US",
+            "source": "patentsview-bulk",
+            "input_errors": "not in the PatentsView bulk tables (or granted after as_of)",
+        }
+    )
+    return pd.concat([out.assign(input_errors=""), fail], ignore_index=True)
