@@ -2,21 +2,23 @@
 
 ``write(assessment, path, lang="zh")`` picks the format from the file suffix:
 
-- ``.html`` one self-contained file (inline CSS, charts embedded as PNG), readable on screen and in print;
+- ``.html`` one self-contained file (inline CSS, charts embedded as SVG), readable on screen and in print;
 - ``.pdf`` the same document paginated by WeasyPrint (A4, summary on page 1, repeated table headers), with Chinese
   glyphs from a CJK font (Debian ``fonts-noto-cjk``);
 - ``.xlsx`` Summary, Patents, Haircuts, Liquidation, Stress, Assumptions and Audit sheets.
 
-Charts are in :mod:`ipvalue.report.charts` (functions returning matplotlib Figures, no pyplot).
+Charts are in :mod:`ipvalue.report.charts` (functions returning matplotlib Figures, no pyplot); the HTML and PDF
+embed the same charts as SVG (``ipvalue/report/_svgcharts.py``), drawn without matplotlib.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipvalue.report._fonts import CJKFont, CJKFontNotFoundError, find_cjk_font
+from ipvalue.report._fonts import CJKFont, CJKFontNotFoundError, find_cjk_font, report_font
 from ipvalue.report._labels import LANGS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,7 +167,7 @@ def _pdf_pool(processes: int | None) -> Any:
 
 def write_all(
     assessment: CollateralAssessment,
-    paths: list[str | Path] | tuple[str | Path, ...],
+    paths: Sequence[str | Path],
     *,
     lang: str = "zh",
     profile: Any = None,
@@ -209,7 +211,7 @@ def write_all(
     extra = {k: v for k, v in (("profile", profile), ("comparables", comparables)) if v is not None}
     pool, font_css = None, None
     if "write_pdf" in kinds:
-        font_css = find_cjk_font().css_stack()  # fail before any work when Chinese text would not render
+        font_css = report_font().css_stack()  # fail before any work when Chinese text would not render
         pool = _pdf_pool(processes)
         if pool is None:
             _pdf.load_weasyprint()  # fail before any work when WeasyPrint is missing

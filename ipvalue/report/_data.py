@@ -35,6 +35,11 @@ __all__ = [
     "ZH_SUFFIX",
     "localized_text",
     "localize_frame",
+    "money_unit",
+    "money_label",
+    "waterfall_bars",
+    "life_bars",
+    "quality_series",
 ]
 
 METHOD_COLUMNS: dict[str, str] = {"income": "value_income", "cost": "value_cost", "option": "value_option"}
@@ -428,3 +433,79 @@ def fee_timeline(assessment: Any) -> dict[str, pd.DataFrame] | None:
         ["next_fee_due", "patent_id"], kind="stable"
     )
     return {"by_year": pd.DataFrame(rows), "by_patent": by_patent.reset_index(drop=True)}
+
+
+def money_unit(assessment: Any, lang: str) -> tuple[float, str]:
+    """Scale and unit for money on chart axes: 万 (10⁴) in Chinese, millions in English, for large amounts."""
+    ccy = str(assessment.summary.get("currency") or getattr(assessment.loan, "currency", "") or "")
+    big = as_float(assessment.summary.get("appraised_value"))
+    if lang == "zh":
+        if not math.isnan(big) and abs(big) >= 1e5:
+            return 1e4, "万元" if ccy == "CNY" else f"万 {ccy}"
+        return 1.0, "元" if ccy == "CNY" else ccy
+    if not math.isnan(big) and abs(big) >= 1e6:
+        return 1e6, f"{ccy} million".strip()
+    return 1.0, ccy
+
+
+def money_label(v: float, scale: float) -> str:
+    """Bar label in the axis unit: whole 万 / units, one decimal for millions; no ``-0``."""
+    digits = 1 if scale >= 1e6 else 0
+    x = v / scale
+    if abs(x) < 0.5 * 10.0**-digits:
+        x = 0.0
+    return f"{x:,.{digits}f}"
+
+
+def waterfall_bars(steps: pd.DataFrame) -> tuple[list[float], list[float], list[str]]:
+    """Floating bars of the waterfall: bottoms, heights and each bar's kind (``total``, ``down``, ``up``).
+
+    A total stands on zero and sets the running level; a step hangs from the level it moves (a missing amount
+    is drawn as zero).
+    """
+    level = 0.0
+    bottoms, heights, kinds = [], [], []
+    for kind, amount in zip(steps["kind"], steps["amount"], strict=True):
+        a = 0.0 if math.isnan(amount) else float(amount)
+        if kind == "total":
+            bottoms.append(0.0)
+            heights.append(a)
+            kinds.append("total")
+            level = a
+        else:
+            bottoms.append(level + a if a < 0 else level)
+            heights.append(abs(a))
+            kinds.append("down" if a < 0 else "up")
+            level += a
+    return bottoms, heights, kinds
+
+
+def life_bars(df: pd.DataFrame, max_bars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The remaining-life chart's bars: the ``max_bars`` most valuable patents, longest life first.
+
+    Returns the row positions shown, their remaining lives, the eligible mask of every row and every row's id.
+    """
+    n = min(len(df), max_bars)
+    life = pd.to_numeric(df["remaining_life_years"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    value = (
+        pd.to_numeric(df["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if "value" in df
+        else np.zeros(len(df))
+    )
+    order = np.argsort(-np.nan_to_num(value, nan=-np.inf), kind="stable")[:n]
+    order = order[np.argsort(-np.nan_to_num(life[order], nan=-1.0), kind="stable")]
+    ids = [str(x) for x in (df["patent_id"] if "patent_id" in df.columns else df.index)]
+    return order, life[order], eligible_mask(df), ids
+
+
+def quality_series(df: pd.DataFrame, lang: str) -> tuple[list[np.ndarray], list[str]]:
+    """The finite values of each quality score present, with the score's label."""
+    data, names = [], []
+    for c in QUALITY_COLUMNS:
+        if c in df.columns:
+            v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            v = v[np.isfinite(v)]
+            if v.size:
+                data.append(v)
+                names.append(L.label(c, lang, L.COLUMNS))
+    return data, names

@@ -13,7 +13,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CJKFont", "CJKFontNotFoundError", "find_cjk_font", "PREFERRED_CJK_FAMILIES", "FONT_PACKAGE"]
+__all__ = [
+    "CJKFont",
+    "CJKFontNotFoundError",
+    "find_cjk_font",
+    "report_font",
+    "PREFERRED_CJK_FAMILIES",
+    "FONT_PACKAGE",
+]
 
 #: the Debian package CI and a fresh machine install for the report's Chinese glyphs
 FONT_PACKAGE = "fonts-noto-cjk"
@@ -84,17 +91,17 @@ def _from_matplotlib() -> CJKFont | None:
     return None
 
 
-def _from_fontconfig() -> CJKFont | None:
-    """Ask fontconfig (``fc-list``) for a Chinese face and register its file with matplotlib."""
+def _fontconfig_candidates() -> list[tuple[int, str, str]]:
+    """Faces fontconfig lists as covering Chinese (``fc-list :lang=zh-cn``): ``(rank, family, file)``, best first."""
     exe = shutil.which("fc-list")
     if exe is None:
-        return None
+        return []
     try:
         out = subprocess.run(
             [exe, ":lang=zh-cn", "file", "family"], capture_output=True, text=True, timeout=30, check=False
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return None
+        return []
     candidates: list[tuple[int, str, str]] = []
     for line in out.splitlines():
         path, _, families = line.partition(":")
@@ -106,14 +113,40 @@ def _from_fontconfig() -> CJKFont | None:
                 else len(PREFERRED_CJK_FAMILIES)
             )
             candidates.append((rank, name, path.strip()))
+    return sorted(candidates)
+
+
+def _from_fontconfig() -> CJKFont | None:
+    """Ask fontconfig (``fc-list``) for a Chinese face and register its file with matplotlib."""
+    candidates = _fontconfig_candidates()
+    if not candidates:
+        return None
     from matplotlib import font_manager
 
-    for _, name, path in sorted(candidates):
+    for _, name, path in candidates:
         if Path(path).exists() and _has_glyphs(path):
             font_manager.fontManager.addfont(path)  # makes the family known to matplotlib (stale cache)
             known = {e.name for e in font_manager.fontManager.ttflist if e.fname == path}
             return CJKFont(name if name in known else sorted(known)[0] if known else name, path)
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def report_font() -> CJKFont:
+    """The font face for the report's CSS (the HTML and the PDF), found without loading matplotlib.
+
+    Asks fontconfig, which WeasyPrint uses to find the face (its ``:lang=zh-cn`` coverage stands for the glyph
+    check); without fontconfig, or with no Chinese face known to it, this is :func:`find_cjk_font`.
+
+    Raises
+    ------
+    CJKFontNotFoundError
+        As :func:`find_cjk_font`.
+    """
+    for _, name, path in _fontconfig_candidates():
+        if Path(path).exists():
+            return CJKFont(name, path)
+    return find_cjk_font()
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,13 +1,11 @@
-"""The HTML report: one self-contained file (inline CSS, charts as base64 PNG), rendered by Jinja2 with autoescape.
+"""The HTML report: one self-contained file (inline CSS, charts as base64 SVG), rendered by Jinja2 with autoescape.
 
 The same HTML feeds the PDF writer (WeasyPrint); its print CSS paginates it.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import io
 import json
 import math
 import re
@@ -20,6 +18,8 @@ import pandas as pd
 
 from ipvalue.report import _data as D
 from ipvalue.report import _labels as L
+from ipvalue.report import _svgcharts as S
+from ipvalue.report._svg import svg_uri
 from ipvalue.report.explain import with_texts
 
 __all__ = ["render_html", "build_context", "write_html", "profile_context", "profile_text", "REPORT_DPI"]
@@ -106,36 +106,29 @@ def _cell(kind: str, x: Any, lang: str) -> dict[str, str]:
 
 
 #: chart images already drawn in this process, keyed by the assessment's output hash, the chart, its options, the
-#: language and the resolution: writing the HTML, the PDF (and the HTML again) of one assessment draws each chart
-#: once. An assessment without an output hash (built by hand) is drawn every time.
+#: language and the font: writing the HTML, the PDF (and the HTML again) of one assessment draws each chart once.
+#: An assessment without an output hash (built by hand) is drawn every time.
 _CHART_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _CHART_CACHE_SIZE = 128
-#: the charts' resolution in the HTML and the PDF alike, so that writing both draws each chart once
+#: the resolution the charts had as PNGs; they are SVG now, so it no longer changes them (kept for callers)
 REPORT_DPI = 150
 
 
-def cached_chart(assessment: Any, name: str, draw: Any, *, lang: str, dpi: int, **options: Any) -> str:
-    """The PNG data URI of chart ``name`` of ``assessment``, drawn by ``draw`` once per process and options."""
+def cached_chart(assessment: Any, name: str, draw: Any, *, lang: str, **options: Any) -> str:
+    """The SVG data URI of chart ``name`` of ``assessment``, drawn by ``draw`` once per process and options."""
     output_hash = (getattr(assessment, "audit", None) or {}).get("output_hash")
     if not output_hash:
-        return figure_png_uri(draw(assessment, lang=lang, **options), dpi=dpi)
-    key = (output_hash, name, lang, dpi, repr(sorted(options.items())))
+        return svg_uri(draw(assessment, lang=lang, **options))
+    key = (output_hash, name, lang, repr(sorted(options.items())))
     uri = _CHART_CACHE.get(key)
     if uri is None:
-        uri = figure_png_uri(draw(assessment, lang=lang, **options), dpi=dpi)
+        uri = svg_uri(draw(assessment, lang=lang, **options))
         _CHART_CACHE[key] = uri
         while len(_CHART_CACHE) > _CHART_CACHE_SIZE:
             _CHART_CACHE.popitem(last=False)
     else:
         _CHART_CACHE.move_to_end(key)
     return uri
-
-
-def figure_png_uri(fig: Any, dpi: int = 150) -> str:
-    """PNG data URI of a matplotlib Figure."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _value_text(v: Any) -> str:
@@ -172,15 +165,18 @@ def _policy_rows(policy: dict[str, Any], skip: set[str]) -> list[dict[str, str]]
     return rows
 
 
-def profile_context(profile: Any, *, lang: str, dpi: int) -> dict[str, Any] | None:
-    """The technology-profile section: radar chart, grade, reasons, indicator table (None without a profile)."""
+def profile_context(
+    profile: Any, *, lang: str, dpi: int = REPORT_DPI, font: str = "sans-serif"
+) -> dict[str, Any] | None:
+    """The technology-profile section: radar chart, grade, reasons, indicator table (None without a profile).
+
+    ``dpi`` no longer changes anything (the radar is SVG); ``font`` is the CSS font stack of its labels.
+    """
     if profile is None:
         return None
-    from ipvalue.report import charts as C
-
     return {
         **profile_text(profile, lang=lang),
-        "radar": figure_png_uri(C.profile_radar(profile, lang=lang), dpi=dpi),
+        "radar": svg_uri(S.profile_radar(profile, lang=lang, font=font)),
     }
 
 
@@ -274,23 +270,15 @@ def _flags(s: dict[str, Any], lang: str) -> list[dict[str, str]]:
     return flags
 
 
-def _charts(a: Any, fees: dict | None, *, lang: str, dpi: int) -> dict[str, str | None]:
-    """The report's charts as image data URIs (each drawn once per process, see :func:`cached_chart`)."""
-    from ipvalue.report import charts as C
-
-    def _png(fn: Any, **kw: Any) -> str:
-        return cached_chart(a, fn.__name__, fn, lang=lang, dpi=dpi, **kw)
-
-    return {
-        "waterfall": _png(C.waterfall),
-        "value_by_method": _png(C.value_by_method),
-        "quality_scores": _png(C.quality_scores),
-        "liquidation_scenarios": _png(C.liquidation_scenarios),
-        "recovery_distribution": _png(C.recovery_distribution),
-        "stress": _png(C.stress),
-        "remaining_life": _png(C.remaining_life),
-        "renewal_fees": _png(C.renewal_fees, fees=fees) if fees else None,
-    }
+def _charts(a: Any, fees: dict | None, *, lang: str, font: str) -> dict[str, str | None]:
+    """The report's charts as SVG data URIs (each drawn once per process, see :func:`cached_chart`)."""
+    out: dict[str, str | None] = {}
+    for name, draw in S.SVG_CHARTS.items():
+        if name == "renewal_fees":
+            out[name] = cached_chart(a, name, draw, lang=lang, font=font, fees=fees) if fees else None
+        else:
+            out[name] = cached_chart(a, name, draw, lang=lang, font=font)
+    return out
 
 
 def _patent_ids(df: pd.DataFrame) -> pd.Series:
@@ -535,9 +523,12 @@ def _audit_rows(audit: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def build_context(
-    assessment: Any, *, lang: str = "zh", dpi: int = 150, profile: Any = None
+    assessment: Any, *, lang: str = "zh", dpi: int = REPORT_DPI, profile: Any = None, font: str = "sans-serif"
 ) -> dict[str, Any]:
-    """Everything the template shows, already formatted as text (the template only lays it out)."""
+    """Everything the template shows, already formatted as text (the template only lays it out).
+
+    The charts are SVG (``dpi`` no longer changes them) with their text in the CSS font stack ``font``.
+    """
     L.check_lang(lang)
     a = with_texts(assessment, (lang,), keep_basis=False)  # the engine's codes and numbers, worded in lang
     s = a.summary
@@ -568,7 +559,7 @@ def build_context(
         "generated": D.fmt_text(audit.get("created_at")),
         "key_figures": _key_figures(s, lang, ccy),
         "flags": _flags(s, lang),
-        "charts": _charts(a, fees, lang=lang, dpi=dpi),
+        "charts": _charts(a, fees, lang=lang, font=font),
         "patent_headers": patent_headers,
         "patent_rows": patent_rows,
         "method_rows": _method_rows(a, lang),
@@ -640,17 +631,17 @@ def render_html(
     """
     from ipvalue.report._market import market_context
 
-    ctx = build_context(assessment, lang=lang, dpi=dpi)
-    ctx["profile"] = profile_context(profile, lang=lang, dpi=dpi)
-    ctx["market"] = market_context(assessment, comparables, lang=lang)
     if font_css is None:
-        from ipvalue.report._fonts import PREFERRED_CJK_FAMILIES, CJKFontNotFoundError, find_cjk_font
+        from ipvalue.report._fonts import PREFERRED_CJK_FAMILIES, CJKFontNotFoundError, report_font
 
         try:
-            font_css = find_cjk_font().css_stack()
+            font_css = report_font().css_stack()
         except CJKFontNotFoundError:  # the reader's browser may still have one
             font_css = ", ".join(f'"{n}"' for n in PREFERRED_CJK_FAMILIES) + ", sans-serif"
     font_css = _UNSAFE_CSS.sub("", font_css)  # the CSS is inserted unescaped: keep to family names
+    ctx = build_context(assessment, lang=lang, dpi=dpi, font=font_css)
+    ctx["profile"] = profile_context(profile, lang=lang, font=font_css)
+    ctx["market"] = market_context(assessment, comparables, lang=lang)
     page = L.label("page", lang, page='" counter(page) "', pages='" counter(pages) "')
     ctx["css"] = _css_source().replace("__FONT_FAMILY__", font_css).replace("__PAGE_COUNTER__", f'"{page}"')
     return _template().render(**ctx)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ipvalue.report._fonts import find_cjk_font
+from ipvalue.report._fonts import report_font
 from ipvalue.report._html import REPORT_DPI, render_html
 
 __all__ = ["write_pdf", "pdf_from_html", "load_weasyprint", "warm_up", "PDFBackendError"]
@@ -59,7 +59,7 @@ def write_pdf(
     PDFBackendError
         WeasyPrint or its system libraries are missing.
     """
-    font = find_cjk_font()  # fail before any work when Chinese text would not render
+    font = report_font()  # fail before any work when Chinese text would not render
     load_weasyprint()
     if html is None:
         html = render_html(

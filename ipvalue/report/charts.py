@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from ipvalue.report import _data as D
 from ipvalue.report import _labels as L
+from ipvalue.report._data import money_unit
 from ipvalue.report._fonts import CJKFontNotFoundError, find_cjk_font
 
 __all__ = [
@@ -70,28 +71,6 @@ def _finish(fig: Figure, lang: str) -> Figure:
     return fig
 
 
-def money_unit(assessment: Any, lang: str) -> tuple[float, str]:
-    """Scale and unit for money on chart axes: 万 (10⁴) in Chinese, millions in English, for large amounts."""
-    ccy = str(assessment.summary.get("currency") or getattr(assessment.loan, "currency", "") or "")
-    big = D.as_float(assessment.summary.get("appraised_value"))
-    if lang == "zh":
-        if not math.isnan(big) and abs(big) >= 1e5:
-            return 1e4, "万元" if ccy == "CNY" else f"万 {ccy}"
-        return 1.0, "元" if ccy == "CNY" else ccy
-    if not math.isnan(big) and abs(big) >= 1e6:
-        return 1e6, f"{ccy} million".strip()
-    return 1.0, ccy
-
-
-def _money_label(v: float, scale: float) -> str:
-    """Bar label in the axis unit: whole 万 / units, one decimal for millions; no ``-0``."""
-    digits = 1 if scale >= 1e6 else 0
-    x = v / scale
-    if abs(x) < 0.5 * 10.0**-digits:
-        x = 0.0
-    return f"{x:,.{digits}f}"
-
-
 def _money_axis(axis: Any, scale: float) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / scale:,.0f}" if scale > 1 else f"{v:,.0f}"))
 
@@ -107,25 +86,13 @@ def waterfall(assessment: Any, *, lang: str = "zh", ax: Axes | None = None) -> F
     L.check_lang(lang)
     fig, ax = _new_axes(ax, (8.0, 3.8))
     steps = D.waterfall_steps(assessment, lang)
-    scale, unit = money_unit(assessment, lang)
-    level = 0.0
-    bottoms, heights, colors = [], [], []
-    for kind, amount in zip(steps["kind"], steps["amount"], strict=True):
-        a = 0.0 if math.isnan(amount) else float(amount)
-        if kind == "total":
-            bottoms.append(0.0)
-            heights.append(a)
-            colors.append(_BLUE)
-            level = a
-        else:
-            bottoms.append(level + a if a < 0 else level)
-            heights.append(abs(a))
-            colors.append(_RED if a < 0 else _GREEN)
-            level += a
+    scale, unit = D.money_unit(assessment, lang)
+    bottoms, heights, kinds = D.waterfall_bars(steps)
+    colors = [{"total": _BLUE, "down": _RED, "up": _GREEN}[k] for k in kinds]
     x = np.arange(len(steps))
     ax.bar(x, heights, bottom=bottoms, color=colors, width=0.65)
     for xi, b, h, a in zip(x, bottoms, heights, steps["amount"], strict=True):
-        ax.text(float(xi), b + h, _money_label(a, scale), ha="center", va="bottom", fontsize=7)
+        ax.text(float(xi), b + h, D.money_label(a, scale), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [str(s) for s in steps["label"]], rotation=30, ha="right", fontsize=8)
     _money_axis(ax.yaxis, scale)
     ax.set_ylabel(L.label("chart_value_axis", lang, unit=unit), fontsize=8)
@@ -140,7 +107,7 @@ def value_by_method(assessment: Any, *, lang: str = "zh", ax: Axes | None = None
     L.check_lang(lang)
     fig, ax = _new_axes(ax, (6.5, 3.2))
     t = D.method_totals(assessment)
-    scale, unit = money_unit(assessment, lang)
+    scale, unit = D.money_unit(assessment, lang)
     x = np.arange(len(t))
     colors = [_GREY] * (len(t) - 1) + [_BLUE]
     ax.bar(x, t["total"].fillna(0.0), color=colors, width=0.6)
@@ -163,14 +130,7 @@ def quality_scores(assessment: Any, *, lang: str = "zh", ax: Axes | None = None)
     L.check_lang(lang)
     fig, ax = _new_axes(ax, (6.5, 3.0))
     df = assessment.patents
-    cols = [c for c in D.QUALITY_COLUMNS if c in df.columns]
-    data, names = [], []
-    for c in cols:
-        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        v = v[np.isfinite(v)]
-        if v.size:
-            data.append(v)
-            names.append(L.label(c, lang, L.COLUMNS))
+    data, names = D.quality_series(df, lang)
     if not data:
         _note(ax, L.label("not_available", lang))
         return _finish(fig, lang)
@@ -303,18 +263,9 @@ def remaining_life(
     if "remaining_life_years" not in df.columns or len(df) == 0:
         _note(ax, L.label("not_available", lang))
         return _finish(fig, lang)
-    life = pd.to_numeric(df["remaining_life_years"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    value = (
-        pd.to_numeric(df["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        if "value" in df
-        else np.zeros(len(df))
-    )
-    elig = D.eligible_mask(df)
-    order = np.argsort(-np.nan_to_num(value, nan=-np.inf), kind="stable")[:n]
-    order = order[np.argsort(-np.nan_to_num(life[order], nan=-1.0), kind="stable")]
-    ids = [str(x) for x in (df["patent_id"] if "patent_id" in df.columns else df.index)]
+    order, life, elig, ids = D.life_bars(df, max_bars)
     y = np.arange(len(order))
-    ax.barh(y, np.nan_to_num(life[order]), color=[_BLUE if elig[i] else _GREY for i in order], height=0.7)
+    ax.barh(y, np.nan_to_num(life), color=[_BLUE if elig[i] else _GREY for i in order], height=0.7)
     ax.set_yticks(y, [ids[i] for i in order], fontsize=6)
     ax.invert_yaxis()
     tenor = D.as_float(getattr(assessment.loan, "tenor_years", np.nan))

@@ -45,7 +45,7 @@ def test_self_contained(html_zh):
     assert "script" not in tags and "link" not in tags and "iframe" not in tags
     imgs = [a for t, a in doc.tags if t == "img"]
     assert len(imgs) >= 7
-    assert all(a["src"].startswith("data:image/png;base64,") for a in imgs)
+    assert all(a["src"].startswith("data:image/svg+xml;base64,") for a in imgs)  # vector charts, inline
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", html_zh)
     assert "@import" not in html_zh and not re.search(r"url\(\s*['\"]?(https?:|//)", html_zh)
     assert "Content-Security-Policy" in html_zh

@@ -62,9 +62,12 @@ def test_cjk_font_has_the_glyphs():
 def no_cjk_font(monkeypatch):
     monkeypatch.setattr(_fonts, "_from_matplotlib", lambda: None)
     monkeypatch.setattr(_fonts, "_from_fontconfig", lambda: None)
+    monkeypatch.setattr(_fonts, "_fontconfig_candidates", list)
     _fonts.find_cjk_font.cache_clear()
+    _fonts.report_font.cache_clear()
     yield
     _fonts.find_cjk_font.cache_clear()
+    _fonts.report_font.cache_clear()
 
 
 def test_missing_cjk_font_names_the_package(fx, no_cjk_font, tmp_path):
