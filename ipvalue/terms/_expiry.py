@@ -33,6 +33,7 @@ class TermRule:
     grant_years: int | None = None
     source: str = ""
     verified: bool = True
+    term_adjustment: bool = True
 
     def describe(self) -> str:
         """Short human text of the rule, used in the ``expiry_basis`` column."""
@@ -91,6 +92,7 @@ class TermRules:
                     grant_years=r.get("grant_years"),
                     source=r.get("source", ""),
                     verified=bool(r.get("verified", True)),
+                    term_adjustment=bool(r.get("term_adjustment", True)),
                 )
             )
         grace = {
@@ -169,6 +171,12 @@ class TermRules:
             e = e + adj
             expiry = np.where(m, e, expiry)
             basis = np.where(m, rule.describe(), basis)
+            if not rule.term_adjustment:
+                for i in np.flatnonzero(m & (inp.adjustment_days > 0)):
+                    problem[i] = (
+                        f"patent {inp.ids[i]}: field term_adjustment_days is {inp.adjustment_days[i]:g}, but "
+                        f"{rule.jurisdiction} {rule.patent_type} terms get no adjustment"
+                    )
             needs_grant = m & np.isnat(inp.grant) & (rule.base in ("grant", "us_transitional"))
             for i in np.flatnonzero(needs_grant):
                 problem[i] = (

@@ -276,6 +276,28 @@ def test_cn_term_compensation_days():
 # --------------------------------------------------------------------------------------------------------
 # JP and KR (statutory boundaries; dates hypothetical)
 # --------------------------------------------------------------------------------------------------------
+def test_term_adjustment_only_where_the_office_grants_one():
+    # Patent Law of the PRC Art. 42(2)-(3): term compensation for invention patents (发明专利) only; US design
+    # terms run 15 (14) years from grant under 35 USC 173, without the 154(b) adjustment
+    assert expiry_date("CN", "invention", "2015-06-01", term_adjustment_days=100) == D(2035, 9, 9)
+    for office, ptype, filed, grant in (
+        ("CN", "utility_model", "2015-06-01", None),
+        ("CN", "design", "2021-06-01", None),
+        ("US", "design", "2016-01-04", "2017-01-03"),
+    ):
+        with pytest.raises(TermError, match="term_adjustment_days"):
+            expiry_date(office, ptype, filed, grant_date=grant, term_adjustment_days=30)
+        assert expiry_date(office, ptype, filed, grant_date=grant, term_adjustment_days=0)  # none is fine
+    frame = patents_to_frame(
+        [Patent(**CN_UM, term_adjustment_days=30), Patent(**CN_INV, term_adjustment_days=30)]
+    )
+    lt = life_table(frame, "2026-01-01", errors="coerce")
+    assert (
+        np.isnan(lt["remaining_life_years"].iloc[0]) and "term_adjustment_days" in lt["term_problem"].iloc[0]
+    )
+    assert lt["remaining_life_years"].iloc[1] > 0  # every row kept, the good one valued
+
+
 def test_jp_terms():
     assert expiry_date("JP", "invention", "2015-03-02") == D(2035, 3, 2)
     assert expiry_date("JP", "utility_model", "2015-03-02") == D(2025, 3, 2)
@@ -561,6 +583,8 @@ _days = st.dates(min_value=D(1996, 1, 1), max_value=D(2030, 12, 31))
 )
 def test_remaining_life_bounds_and_monotone(filing, grant_lag, jur_type, status, a, b, tad):
     jur, ptype = jur_type
+    if jur_type in (("CN", "utility_model"), ("CN", "design"), ("US", "design")):
+        tad = 0  # these terms get no adjustment (a non-zero one is refused, test_term_adjustment_only_where...)
     grant = filing + dt.timedelta(days=grant_lag)
     frame = pd.DataFrame(
         {
