@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
@@ -278,6 +279,25 @@ class Answer:
         return self.body.decode("utf-8", errors="replace")
 
 
+@dataclass
+class _Tries:
+    """What one request has used so far.
+
+    Attributes
+    ----------
+    attempt : int
+        Attempts used (a token renewal does not use one).
+    reauths : int
+        Token renewals.
+    last_error : DataSourceError or None
+        The error of the last failed attempt, raised when none is left.
+    """
+
+    attempt: int = 0
+    reauths: int = 0
+    last_error: DataSourceError | None = None
+
+
 #: what a source's ``classify`` hook may ask the core to do with an error answer
 Verdict = Literal["ok", "retry", "reauth"] | DataSourceError
 
@@ -453,9 +473,7 @@ class HttpCore:
             One of its subclasses when the request cannot succeed.
         """
         if json_body is not None:
-            import json as _json
-
-            content = _json.dumps(json_body, sort_keys=True, ensure_ascii=False).encode()
+            content = json.dumps(json_body, sort_keys=True, ensure_ascii=False).encode()
         key = self.cache_key(method, url, params, content) if use_cache else None
         hit = self.cached(key)
         if hit is not None:
@@ -463,113 +481,291 @@ class HttpCore:
                 raise NotFound(f"{label or url}: not found (cached)", source=self.source, status=404)
             return hit
         assert self._sem is not None, "open() first"
-        reauths = 0
-        attempt = 0
-        last_error: DataSourceError | None = None
+        tries = _Tries()
         what = label or url
         async with self._sem:
-            while attempt < self.retry.max_attempts:
-                wait: float | None = None
-                await self.limiter.acquire(service)
-                req_headers = dict(headers or {})
-                if json_body is not None:
-                    req_headers.setdefault("Content-Type", "application/json")
-                if auth is not None:
-                    req_headers.update(await auth())
-                self.requests += 1
-                try:
-                    resp = await self.client.request(
-                        method, url, params=params, content=content, headers=req_headers
-                    )
-                    body = resp.content  # reads the whole body; a dropped connection raises here
-                except httpx.DecodingError as exc:
-                    last_error = ParseError(f"{what}: body cannot be decoded ({exc})", source=self.source)
-                    attempt += 1
-                    if attempt < self.retry.max_attempts:
-                        self.retries += 1
-                        await self.sleep(self.retry.delay(attempt - 1))
+            while tries.attempt < self.retry.max_attempts:
+                sent = await self._send_once(
+                    method, url, what, tries.attempt, service, params, content, json_body, headers, auth
+                )
+                if isinstance(sent, DataSourceError):
+                    tries.last_error = sent
+                    await self._spend_attempt(tries, service, None)
                     continue
-                except _RETRYABLE_EXC as exc:
-                    self.log.append((method, what, type(exc).__name__))
-                    last_error = SourceUnavailable(
-                        f"{what}: {type(exc).__name__} after {attempt + 1} attempt(s)", source=self.source
-                    )
-                    attempt += 1
-                    if attempt < self.retry.max_attempts:
-                        self.retries += 1
-                        await self.sleep(self.retry.delay(attempt - 1))
-                    continue
-                except httpx.HTTPError as exc:  # bad URL, unsupported protocol...: retrying will not help
-                    raise ResponseError(f"{what}: {type(exc).__name__}", source=self.source) from exc
-                self.log.append((method, what, resp.status_code))
-                logger.debug("%s %s %s -> %s", self.source, method, what, resp.status_code)
-                if on_response is not None:
-                    on_response(resp)
-                verdict: Verdict | None = classify(resp) if classify is not None else None
-                if verdict is None:
-                    verdict = self._generic(resp, what)
+                resp, body, req_headers = sent
+                verdict = self._verdict(resp, method, what, classify, on_response)
                 if verdict == "reauth":
-                    if reauths >= self.retry.max_reauth or on_reauth is None:
-                        raise AuthError(
-                            f"{what}: access token refused after renewal",
-                            source=self.source,
-                            status=resp.status_code,
-                        )
-                    reauths += 1
-                    await on_reauth(req_headers)  # the headers that were refused
+                    await self._renew(tries, on_reauth, req_headers, resp, what)
                     continue  # a renewal does not use up an attempt
                 if isinstance(verdict, NotFound):
                     self.store(key, kind=kind, status=404, body=body, request=_req_text(method, url, params))
                     raise verdict
-                if isinstance(verdict, DataSourceError):
-                    if not verdict.retryable:
-                        raise verdict
-                    if verdict.retry_after is not None and verdict.retry_after > self.retry.max_retry_after:
-                        raise verdict
-                    last_error, wait = verdict, verdict.retry_after
-                elif verdict == "retry":
-                    last_error = _retry_error(resp, what, self.source)
-                    wait = _retry_after_of(resp)
-                    if wait is not None and wait > self.retry.max_retry_after:
-                        raise last_error
-                else:  # ok
-                    if validate is not None:
-                        try:
-                            validate(body)
-                        except ParseError as exc:
-                            last_error = ParseError(
-                                f"{what}: {exc.message}", source=self.source, status=resp.status_code
-                            )
-                            attempt += 1
-                            if attempt < self.retry.max_attempts:
-                                self.retries += 1
-                                await self.sleep(self.retry.delay(attempt - 1))
-                            continue
-                    self.store(
-                        key,
-                        kind=kind,
-                        status=200,
-                        body=body,
-                        request=_req_text(method, url, params),
-                        content_type=resp.headers.get("content-type"),
-                    )
-                    return Answer(
-                        resp.status_code,
-                        body,
-                        {k.lower(): v for k, v in resp.headers.items()},
-                        False,
-                        self.clock(),
-                    )
-                attempt += 1
-                if attempt < self.retry.max_attempts:
-                    self.retries += 1
-                    if wait is not None:
-                        # the service said when: hold every request of this service, not only this one
-                        self.limiter.block(service, wait)
-                    else:
-                        await self.sleep(self.retry.delay(attempt - 1))
-        assert last_error is not None
-        raise last_error
+                if isinstance(verdict, DataSourceError) or verdict == "retry":
+                    tries.last_error, wait = self._retry_or_raise(verdict, resp, what)
+                    await self._spend_attempt(tries, service, wait)
+                    continue
+                invalid = self._invalid(validate, body, resp, what)
+                if invalid is not None:
+                    tries.last_error = invalid
+                    await self._spend_attempt(tries, service, None)
+                    continue
+                return self._fresh_answer(key, kind, method, url, params, resp, body)
+        assert tries.last_error is not None
+        raise tries.last_error
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        attempt: int,
+        service: str,
+        params: Mapping[str, Any] | None,
+        content: bytes | str | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        auth: Callable[[], Awaitable[Mapping[str, str]]] | None,
+    ) -> tuple[httpx.Response, bytes, dict[str, str]] | DataSourceError:
+        """Send the request once: rate-limit slot, headers, send, read the whole body.
+
+        Parameters
+        ----------
+        method, url, service, params, content, json_body, headers, auth
+            As given to :meth:`request` (``content`` already holds the encoded ``json_body``).
+        what : str
+            What is being fetched, for error messages.
+        attempt : int
+            Attempts used so far (0 for the first).
+
+        Returns
+        -------
+        tuple or DataSourceError
+            The answer, its body and the headers sent; or, when the body cannot be decoded or the transport
+            failed in a way worth retrying, the error (a :class:`ParseError` or :class:`SourceUnavailable`).
+
+        Raises
+        ------
+        ResponseError
+            On any other transport error (bad URL, unsupported protocol): retrying will not help.
+        """
+        await self.limiter.acquire(service)
+        req_headers = dict(headers or {})
+        if json_body is not None:
+            req_headers.setdefault("Content-Type", "application/json")
+        if auth is not None:
+            req_headers.update(await auth())
+        self.requests += 1
+        try:
+            resp = await self.client.request(method, url, params=params, content=content, headers=req_headers)
+            body = resp.content  # reads the whole body; a dropped connection raises here
+        except httpx.DecodingError as exc:
+            return ParseError(f"{what}: body cannot be decoded ({exc})", source=self.source)
+        except _RETRYABLE_EXC as exc:
+            self.log.append((method, what, type(exc).__name__))
+            return SourceUnavailable(
+                f"{what}: {type(exc).__name__} after {attempt + 1} attempt(s)", source=self.source
+            )
+        except httpx.HTTPError as exc:  # bad URL, unsupported protocol...: retrying will not help
+            raise ResponseError(f"{what}: {type(exc).__name__}", source=self.source) from exc
+        return resp, body, req_headers
+
+    def _verdict(
+        self,
+        resp: httpx.Response,
+        method: str,
+        what: str,
+        classify: Callable[[httpx.Response], Verdict] | None,
+        on_response: Callable[[httpx.Response], None] | None,
+    ) -> Verdict:
+        """Log an answer, show it to ``on_response`` and read it (the source's ``classify``, else the generic rules).
+
+        Parameters
+        ----------
+        resp : httpx.Response
+            The answer.
+        method, classify, on_response
+            As given to :meth:`request`.
+        what : str
+            What is being fetched, for the log and error messages.
+
+        Returns
+        -------
+        Verdict
+            ``"ok"``, ``"retry"``, ``"reauth"`` or an error.
+        """
+        self.log.append((method, what, resp.status_code))
+        logger.debug("%s %s %s -> %s", self.source, method, what, resp.status_code)
+        if on_response is not None:
+            on_response(resp)
+        verdict: Verdict | None = classify(resp) if classify is not None else None
+        if verdict is None:
+            verdict = self._generic(resp, what)
+        return verdict
+
+    async def _renew(
+        self,
+        tries: _Tries,
+        on_reauth: Callable[[Mapping[str, str]], Awaitable[None]] | None,
+        refused: dict[str, str],
+        resp: httpx.Response,
+        what: str,
+    ) -> None:
+        """Renew the access token after a refusal, at most ``retry.max_reauth`` times a request.
+
+        Parameters
+        ----------
+        tries : _Tries
+            The request's counts (``reauths`` goes up by one).
+        on_reauth : async callable or None
+            As given to :meth:`request`; it gets the headers that were refused.
+        refused : dict
+            The headers sent.
+        resp : httpx.Response
+            The refusal.
+        what : str
+            What is being fetched, for the error message.
+
+        Raises
+        ------
+        AuthError
+            When the token was renewed as often as allowed already, or there is no way to renew it.
+        """
+        if tries.reauths >= self.retry.max_reauth or on_reauth is None:
+            raise AuthError(
+                f"{what}: access token refused after renewal", source=self.source, status=resp.status_code
+            )
+        tries.reauths += 1
+        await on_reauth(refused)
+
+    def _retry_or_raise(
+        self, verdict: Verdict, resp: httpx.Response, what: str
+    ) -> tuple[DataSourceError, float | None]:
+        """The error to remember and the wait before the next attempt, for an error or ``"retry"`` verdict.
+
+        Parameters
+        ----------
+        verdict : Verdict
+            An error (other than :class:`NotFound`) or ``"retry"``.
+        resp : httpx.Response
+            The answer (for the generic error of a ``"retry"``).
+        what : str
+            What is being fetched, for the error message.
+
+        Returns
+        -------
+        error : DataSourceError
+            The error raised if no attempt is left.
+        wait : float or None
+            The service's ``Retry-After``, if it said one.
+
+        Raises
+        ------
+        DataSourceError
+            The error itself when it is not retryable, or when the service asks to wait longer than
+            ``retry.max_retry_after``.
+        """
+        if isinstance(verdict, DataSourceError):
+            if not verdict.retryable:
+                raise verdict
+            if verdict.retry_after is not None and verdict.retry_after > self.retry.max_retry_after:
+                raise verdict
+            return verdict, verdict.retry_after
+        last_error = _retry_error(resp, what, self.source)
+        wait = _retry_after_of(resp)
+        if wait is not None and wait > self.retry.max_retry_after:
+            raise last_error
+        return last_error, wait
+
+    def _invalid(
+        self, validate: Callable[[bytes], Any] | None, body: bytes, resp: httpx.Response, what: str
+    ) -> ParseError | None:
+        """Check a good answer's body with ``validate``.
+
+        Parameters
+        ----------
+        validate : callable or None
+            As given to :meth:`request`.
+        body : bytes
+            The answer's body.
+        resp : httpx.Response
+            The answer (for its status).
+        what : str
+            What is being fetched, for the error message.
+
+        Returns
+        -------
+        ParseError or None
+            The error to retry on, None when the body validates (or there is nothing to validate it with).
+        """
+        if validate is None:
+            return None
+        try:
+            validate(body)
+        except ParseError as exc:
+            return ParseError(f"{what}: {exc.message}", source=self.source, status=resp.status_code)
+        return None
+
+    async def _spend_attempt(self, tries: _Tries, service: str, wait: float | None) -> None:
+        """Count an attempt used and, if another one is left, wait before it.
+
+        Parameters
+        ----------
+        tries : _Tries
+            The request's counts (``attempt`` goes up by one).
+        service : str
+            Rate-limit key within the source.
+        wait : float or None
+            Seconds the service asked to wait: every request of ``service`` is held that long. None: this
+            request backs off (exponential, with jitter).
+        """
+        tries.attempt += 1
+        if tries.attempt < self.retry.max_attempts:
+            self.retries += 1
+            if wait is not None:
+                # the service said when: hold every request of this service, not only this one
+                self.limiter.block(service, wait)
+            else:
+                await self.sleep(self.retry.delay(tries.attempt - 1))
+
+    def _fresh_answer(
+        self,
+        key: str | None,
+        kind: str,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        resp: httpx.Response,
+        body: bytes,
+    ) -> Answer:
+        """Cache a good answer and return it.
+
+        Parameters
+        ----------
+        key : str or None
+            Cache key (None: not cached).
+        kind, method, url, params
+            As given to :meth:`request`.
+        resp : httpx.Response
+            The answer.
+        body : bytes
+            Its body.
+
+        Returns
+        -------
+        Answer
+            Fresh (not from the cache), with lower-case header names, fetched now.
+        """
+        self.store(
+            key,
+            kind=kind,
+            status=200,
+            body=body,
+            request=_req_text(method, url, params),
+            content_type=resp.headers.get("content-type"),
+        )
+        return Answer(
+            resp.status_code, body, {k.lower(): v for k, v in resp.headers.items()}, False, self.clock()
+        )
 
     def _generic(self, resp: httpx.Response, what: str) -> Verdict:
         s = resp.status_code
