@@ -29,6 +29,7 @@ regime, time to sale, market factor) from ``root_rng(seed, "liquidation")``. Pat
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -647,7 +648,7 @@ class _PathTerms:
     crash_from: tuple[int, int, int]
     log_bid_med: np.ndarray
     others: tuple[tuple[slice, int], ...]
-    t_max: float
+    b_max: float  # the largest B: no run-off factor below 1 - A b_max
 
 
 def _path_terms(ps: LiquidationPaths) -> _PathTerms:
@@ -667,12 +668,13 @@ def _path_terms(ps: LiquidationPaths) -> _PathTerms:
         crash_from=(cf[0], cf[1], cf[2]),
         log_bid_med=log_bid_med,
         others=others,
-        t_max=float(ps.t.max()) if paths else 0.0,
+        b_max=float(np.max(b_p)) if paths else 0.0,
     )
 
 
-#: patents x paths of one tile of the Monte Carlo's arithmetic: a tile's arrays stay in a core's cache
-TILE_ELEMENTS = 8_192
+#: patents x paths of one tile of the Monte Carlo's arithmetic (whole rows of a thread's paths while they fit): large
+#: enough that numpy's per-call overhead is small, small enough that the tile's few buffers stay near the core
+TILE_ELEMENTS = 100_000
 
 
 def _classes(keys: list[tuple]) -> list[int]:
@@ -701,7 +703,7 @@ class _Run:
 
     ps: LiquidationPaths
     qt: _PathTerms
-    present: list[bool]
+    present: np.ndarray
     sig: np.ndarray
     drift: np.ndarray
     log_vc: np.ndarray
@@ -747,7 +749,7 @@ def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.nda
             _Run(
                 ps=ps,
                 qt=qt,
-                present=present.tolist(),
+                present=present,
                 sig=laid["sig"][k],
                 drift=laid["drift"][k],
                 log_vc=laid["log_vc"][k],
@@ -778,40 +780,66 @@ class _Tile:
     """One thread's work on its columns (paths ``c0:c1``), tile by tile: buffers reused from tile to tile."""
 
     def __init__(
-        self, plan: list[_Run], c0: int, c1: int, rows: int, bufs: dict[tuple, np.ndarray] | None = None
+        self, plan: list[_Run], c0: int, c1: int, rows: int, bufs: dict[str, np.ndarray] | None = None
     ) -> None:
         self.plan, self.c0, self.c1, self.rows = plan, c0, c1, rows
         ps = plan[0].ps
         ja = max(ps.j0, c0)
         self.j = (ja, max(ja, min(ps.j1, c1)))  # judicial columns
         self.rounds = len(ps.reserves)
-        self._bufs: dict[tuple, np.ndarray] = {} if bufs is None else bufs  # shared by one thread's tiles
+        self._bufs: dict[str, np.ndarray] = {} if bufs is None else bufs  # shared by one thread's tiles
         self._done: dict[str, int] = {}
+        self._views: dict[tuple[str, int], np.ndarray] = {}
+        self._acc: dict[int, tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]] = {}
+        self.nr = rows
         # runs that share a step one after the other: a buffer holds one class at a time (few buffers, in cache)
         self.order = sorted(plan, key=lambda r: (r.q, r.x3, r.la, r.p, r.v, r.b, r.c))
 
-    def _buf(self, *key: object, dtype: type = float) -> np.ndarray:
-        b = self._bufs.get(key)
-        if b is None or b.shape[0] < self.nr or b.shape[1] < self.c1 - self.c0:
-            b = self._bufs[key] = np.empty((self.rows, self.c1 - self.c0), dtype=dtype)
-        return b[: self.nr, : self.c1 - self.c0]
+    def _buf(self, key: str, dtype: type = float) -> np.ndarray:
+        view = self._views.get((key, self.nr))
+        if view is None:
+            b = self._bufs.get(key)
+            if b is None or b.shape[0] < self.rows or b.shape[1] < self.c1 - self.c0:
+                b = self._bufs[key] = np.empty((self.rows, self.c1 - self.c0), dtype=dtype)
+            view = self._views[key, self.nr] = b[: self.nr, : self.c1 - self.c0]
+        return view
+
+    def _jud(self, key: str, dtype: type = float) -> np.ndarray:
+        """A buffer's columns as wide as this tile's judicial paths."""
+        view = self._views.get((key + "/j", self.nr))
+        if view is None:
+            view = self._views[key + "/j", self.nr] = self._buf(key, dtype)[:, : self.j[1] - self.j[0]]
+        return view
+
+    def _sums(self, run: _Run) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+        """The run's sums on this tile's columns: ``sum_v``, ``s01``, the later rounds', ``s_sale``."""
+        out = self._acc.get(id(run))
+        if out is None:
+            acc, (ja, jb) = run.acc, self.j
+            out = self._acc[id(run)] = (
+                acc["sum_v"][self.c0 : self.c1],
+                acc["s01"][self.c0 : self.c1],
+                [acc[s][ja:jb] for s in ("s2", "s3")[: self.rounds - 1]],
+                acc["s_sale"][ja:jb],
+            )
+        return out
 
     def run(self, drawn: tuple[np.ndarray, ...], b0: int, r0: int, r1: int) -> None:
         """Add rows ``r0:r1`` of the block that starts at draw row ``b0`` to every run's sums."""
         self.drawn, self.g, self.nr, self.r = drawn, slice(b0 + r0, b0 + r1), r1 - r0, slice(r0, r1)
         self._done.clear()
-        c0, c1 = self.c0, self.c1
         ja, jb = self.j
         for run in self.order:
-            rows = [i for i, g in enumerate(range(self.g.start, self.g.stop)) if run.present[g]]
-            if not rows:
+            held = run.present[self.g]
+            if held.all():
+                rows: Iterable[int] = range(self.nr)
+            elif held.any():
+                rows = np.flatnonzero(held).tolist()
+            else:
                 continue
             v = self._value(run)
             c01, cr, csale = self._products(run)
-            acc = run.acc
-            s_v, s01 = acc["sum_v"][c0:c1], acc["s01"][c0:c1]
-            s_r = [acc[s][ja:jb] for s in ("s2", "s3")[: self.rounds - 1]]
-            s_sale = acc["s_sale"][ja:jb]
+            s_v, s01, s_r, s_sale = self._sums(run)
             for i in rows:  # one patent after the other: the sums do not depend on the blocks or tiles
                 s_v += v[i]
                 s01 += c01[i]
@@ -850,10 +878,12 @@ class _Tile:
             # (1 - A B)+: the life run-off, 0 after expiry
             np.multiply.outer(run.a_i[g], run.qt.b_p[cols], out=la)
             np.subtract(1.0, la, out=la)
-            np.maximum(la, 0.0, out=la)
+            # A B rounds monotonically in B: when 1 - A b_max > 0 every factor is positive, the floor is the identity
+            if not (1.0 - run.a_i[g] * run.qt.b_max > 0.0).all():
+                np.maximum(la, 0.0, out=la)
             h = self._buf("tmp")
             np.multiply.outer(run.hazard[g], run.ps.t[cols], out=h)
-            alive = self._buf("mask", dtype=bool)
+            alive = self._buf("mask", bool)
             np.greater(self.drawn[1][self.r, cols], h, out=alive)  # not invalidated before the sale
             la *= alive
         return la
@@ -874,20 +904,19 @@ class _Tile:
         disjoint columns), the later rounds' masks and the 变卖 mask (judicial columns).
         """
         m01, fresh = self._step("m01", run.b)
-        jw = self.j[1] - self.j[0]
-        mr = [self._buf(f"m{k}")[:, :jw] for k in range(1, self.rounds)]
-        msale = self._buf("msale")[:, :jw]
+        mr = [self._jud(f"m{k}") for k in range(1, self.rounds)]
+        msale = self._jud("msale")
         if not fresh:
             return m01, mr, msale
         ps, qt, g, c0, c1 = run.ps, run.qt, self.g, self.c0, self.c1
         _, _, zb, buyer = self.drawn
         zb = zb[self.r]
         keep = run.log_keep[g, None]
-        mask = self._buf("mask", dtype=bool)
+        mask = self._buf("mask", bool)
         ja, jb = self.j
         if jb > ja:
             # judicial lots: which reserve the best bid reaches (log bid s Zb, + ln(1 - drop) on crashed paths)
-            lw, mj = self._buf("tmp")[:, :jw], mask[:, :jw]
+            lw, mj = self._jud("tmp"), self._jud("mask", bool)
             np.multiply(zb[:, ja:jb], ps.s_bid, out=lw)
             cs = max(qt.crash_from[1], ja)
             if cs < jb:
@@ -922,8 +951,8 @@ class _Tile:
         """Value x bid terms: what the run adds to ``s01``, to the later rounds' sums and to ``s_sale``."""
         c01, fresh = self._step("c01", run.c)
         jw = self.j[1] - self.j[0]
-        cr = [self._buf(f"c{k}")[:, :jw] for k in range(1, self.rounds)]
-        csale = self._buf("csale")[:, :jw]
+        cr = [self._jud(f"c{k}") for k in range(1, self.rounds)]
+        csale = self._jud("csale")
         if fresh:
             v = self._value(run)
             m01, mr, msale = self._bids(run)
@@ -1033,7 +1062,7 @@ def liquidation_partial_sums_many(
     rows = max(1, min(block, TILE_ELEMENTS // width))
     tiles = []
     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
-        bufs: dict[tuple, np.ndarray] = {}
+        bufs: dict[str, np.ndarray] = {}
         steps = range(int(c0), int(c1), width)
         tiles.append([_Tile(plan, a, min(int(c1), a + width), rows, bufs) for a in steps])
 
@@ -1048,7 +1077,7 @@ def liquidation_partial_sums_many(
     try:
         for b0 in range(0, n, block):
             b1 = min(n, b0 + block)
-            if not any(any(r.present[b0:b1]) for r in plan):
+            if not any(r.present[b0:b1].any() for r in plan):
                 continue
             drawn = draws.block(b0, b1, executor=executor, threads=workers)
             if executor is None:

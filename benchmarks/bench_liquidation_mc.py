@@ -1,0 +1,182 @@
+"""Benchmark: the liquidation Monte Carlo's arithmetic (issue 17), before and after in one run, against the floor.
+
+Run as a script: ``python benchmarks/bench_liquidation_mc.py [--quick]`` prints a Markdown table and writes it to
+``benchmarks/results/liquidation_mc.md``. Two worker processes run the same cases one after the other, on this
+checkout: "before" with ``ipvalue/collateral/liquidation.py`` as it was at commit ``BEFORE`` (the rest of the
+tree as now, extracted with ``git archive``), "after" as it is. Each measures, once, on a synthetic book
+(``ipvalue/valuation/_synthetic.py``, 20,000 patents, ``--quick`` 2,000) valued with point values and the loan
+of ``benchmarks/bench_fast.py``:
+
+* ``assess_collateral`` without stress and with the six stress shocks: wall and CPU time of the process, and the
+  CPU time spent inside ``liquidation_partial_sums_many`` (the Monte Carlo: draws and arithmetic);
+* the floor (after only): numpy drawing the random numbers the Monte Carlo uses for the base case's pledged
+  patents (per patent a normal and an exponential per path, per package a normal per path and a uniform per
+  judicial path), once, on one thread.
+
+The figures of both (stress collateral values, expected LGDs) are compared exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+#: the last commit with the liquidation arithmetic before this work
+BEFORE = "1599812"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _floor(valued, loan, paths: int) -> dict:
+    """Draw the base case's Monte Carlo numbers once, block by block, on one thread."""
+    from ipvalue.collateral import load_policy
+    from ipvalue.collateral._inputs import check_frame
+    from ipvalue.collateral.kernel import CollateralContext, liquidation_setup, prepare_chunk
+    from ipvalue.collateral.liquidation import PatentDraws
+    from ipvalue.facts.columns import as_date
+
+    ctx = CollateralContext(
+        loan=loan,
+        policy=load_policy("cn-bank-standard"),
+        as_of=as_date(valued.attrs["ipvalue"]["as_of"], "as_of"),
+        seed=0,
+        paths=paths,
+    )
+    pool = prepare_chunk(check_frame(valued).sort_index(kind="stable"), ctx, checked=True).pool
+    setup = liquidation_setup(ctx)
+    draws = PatentDraws(
+        pool.ids,
+        pool.ids if pool.package is None else pool.package,
+        seed=0,
+        paths=paths,
+        sale_success=setup.sale_success,
+        judicial=slice(setup.j0, setup.j1),
+    )
+    block, n = max(1, 1_000_000 // paths), len(pool.ids)
+    t, c = time.perf_counter(), time.process_time()
+    for b0 in range(0, n, block):
+        draws.block(b0, min(n, b0 + block))
+    return {"pledged": n, "wall": time.perf_counter() - t, "cpu": time.process_time() - c}
+
+
+def worker(quick: bool, floor: bool) -> dict:
+    """Measure the cases on the ``ipvalue`` this process imports; return the figures."""
+    import ipvalue as iv
+    from ipvalue.collateral import kernel, stress
+    from ipvalue.valuation._synthetic import synthetic_portfolio
+
+    mc = {"cpu": 0.0, "calls": 0}
+
+    def timed(fn):
+        def inner(*args, **kw):
+            c = time.process_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                mc["cpu"] += time.process_time() - c
+                mc["calls"] += 1
+
+        return inner
+
+    kernel.liquidation_partial_sums_many = timed(kernel.liquidation_partial_sums_many)
+    stress.liquidation_partial_sums_many = timed(stress.liquidation_partial_sums_many)
+    n = 2_000 if quick else 20_000
+    book = synthetic_portfolio(n, seed=0)
+    big = iv.value_portfolio(book, {"draws": 0}, as_of="2026-06-30", rng=1)
+    loan = iv.Loan(
+        amount=5e8 * n / 100_000,
+        currency="CNY",
+        tenor_years=3.0,
+        interest_rate=0.045,
+        probability_of_default=0.03,
+    )
+    out: dict = {"ipvalue": str(Path(iv.__file__).resolve().parent), "n": n}
+    for name, kw in (("plain", {"stress": False}), ("stress", {})):
+        mc.update(cpu=0.0, calls=0)
+        t, c = time.perf_counter(), time.process_time()
+        res = iv.assess_collateral(big, loan=loan, rng=0, **kw)
+        out[name] = {"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "mc_cpu": mc["cpu"]}
+        out["eligible"] = int(res.summary["n_eligible"])
+    out["figures"] = [float(x) for x in res.stress["collateral_value"]]
+    out["figures"] += [float(x) for x in res.stress["expected_lgd"]] + [float(res.summary["expected_lgd"])]
+    if floor:
+        out["floor"] = _floor(big, loan, 20_000)
+    out["load"] = os.getloadavg()[0]
+    return out
+
+
+def _run_worker(path: Path, quick: bool, *, floor: bool) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(path))
+    args = [sys.executable, str(Path(__file__).resolve()), "--worker"]
+    args += ["--quick"] if quick else []
+    args += ["--floor"] if floor else []
+    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=str(path))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> str:
+    """Both workers, then the Markdown section."""
+    with tempfile.TemporaryDirectory() as tmp:
+        before_dir = Path(tmp) / "before"
+        before_dir.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", "HEAD", "ipvalue"], cwd=ROOT, check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(before_dir)], input=archive.stdout, check=True)
+        old = subprocess.run(
+            ["git", "show", f"{BEFORE}:ipvalue/collateral/liquidation.py"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        (before_dir / "ipvalue" / "collateral" / "liquidation.py").write_bytes(old.stdout)
+        load0 = os.getloadavg()[0]
+        b = _run_worker(before_dir, quick, floor=False)
+        a = _run_worker(ROOT, quick, floor=True)
+        load1 = os.getloadavg()[0]
+    f = a["floor"]
+
+    def row(name: str, key: str) -> str:
+        bb, aa = b[key], a[key]
+        return (
+            f"| {name} | {bb['wall']:.1f} ({bb['cpu']:.1f}) | {aa['wall']:.1f} ({aa['cpu']:.1f}) "
+            f"| {bb['cpu'] / aa['cpu']:.1f}x | {bb['mc_cpu']:.1f} | {aa['mc_cpu']:.1f} | {bb['mc_cpu'] / aa['mc_cpu']:.1f}x "
+            f"| {aa['cpu'] / f['cpu']:.1f}x |"
+        )
+
+    same = b["figures"] == a["figures"]
+    lines = [
+        f"Book of {a['n']:,} synthetic patents ({a['eligible']:,} pledge-eligible), 20,000 paths, run once each. "
+        f"Before: `liquidation.py` of `{BEFORE}`, the rest of the tree as after; each in its own process, one "
+        f"after the other. Load average (1 min) {load0:.1f} at the start, {load1:.1f} at the end, on "
+        f"{os.cpu_count()} cores: wall includes waiting for a core; CPU (in brackets) is the process's own.",
+        "",
+        "| case | before s wall (CPU) | after s wall (CPU) | CPU ratio | Monte Carlo CPU before | after | ratio "
+        "| after CPU / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        row("`assess_collateral`, no stress", "plain"),
+        row("`assess_collateral` with the six stress shocks", "stress"),
+        f"| floor: numpy drawing the base case's random numbers once, one thread ({f['pledged']:,} patents) | | "
+        f"{f['wall']:.1f} ({f['cpu']:.1f}) | | | | | 1.0x |",
+        "",
+        f"Stress collateral values and expected LGDs (base and shocks) identical before and after: "
+        f"{'yes' if same else 'NO'}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if "--worker" in sys.argv:
+        sys.path.insert(0, os.environ.get("PYTHONPATH", str(ROOT)))
+        print(json.dumps(worker("--quick" in sys.argv, "--floor" in sys.argv)))
+        sys.exit(0)
+    text = run(quick="--quick" in sys.argv)
+    print(text)
+    out = ROOT / "benchmarks" / "results" / "liquidation_mc.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text, encoding="utf-8")
