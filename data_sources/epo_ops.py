@@ -569,6 +569,9 @@ def parse_legal(xml: bytes | str) -> list[LegalEvent]:
     return [ev for m in members for ev in m.events]
 
 
+_US_ENTITY = re.compile(r"ENTITY STATUS OF PATENT OWNER:\s*(LARGE|SMALL|MICRO)\b", re.IGNORECASE)
+
+
 def _register_status(
     events: Sequence[LegalEvent], table: Sequence[StatusText] | None
 ) -> tuple[LegalEvent, StatusText] | None:
@@ -663,7 +666,8 @@ def legal_facts(
         ``fees_paid_through``, ``family_id``, ``family_size``, ``family_jurisdictions``, ``transfers``,
         ``last_transfer_date``, ``lapsed_states`` and ``in_force_states`` (European patents),
         ``invalidation_pending``, ``ep_register_status`` and ``ep_register_status_date`` (European patents, from
-        ``STAA``), ``legal_event_codes``. A field the events do not decide is None.
+        ``STAA``), ``legal_event_codes``, and ``entity_size`` when a US fee event states it. A field the
+        events do not decide is None.
 
     Notes
     -----
@@ -811,6 +815,14 @@ def legal_facts(
     ]
     if us_years and grant_date is not None:
         fees_through = us_fees_paid_through(grant_date, max(us_years), filing) or fees_through
+
+    # US entity size (fee amounts): the USPTO states it in its fee events' free text, "ENTITY STATUS OF PATENT
+    # OWNER: SMALL ENTITY" (MAFP, FEPP); the latest one holds
+    entity = [
+        m.group(1).lower() for e in events if e.country == "US" and (m := _US_ENTITY.search(e.text or ""))
+    ]
+    if entity:
+        out["entity_size"] = entity[-1]
 
     transfers = [
         e

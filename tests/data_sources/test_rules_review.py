@@ -295,3 +295,21 @@ def test_lens_owners_over_time_give_the_current_owner_only():
     )
     (pat,) = parse_lens(moved, fetched_at=0.0)
     assert pat.owner == ["NEW OWNER SL"]
+
+
+def test_us_entity_size_from_the_latest_fee_event():
+    # family_legal_EP.2400812.A1.xml, US2012057518A1 / US9648662B2: MAFP 2020-10-20 and 2024-10-29 "... SMALL ENTITY
+    # ... ENTITY STATUS OF PATENT OWNER: SMALL ENTITY", then FEPP 2025-07-21 "ENTITY STATUS SET TO UNDISCOUNTED
+    # (ORIGINAL EVENT CODE: BIG.); ENTITY STATUS OF PATENT OWNER: LARGE ENTITY"
+    family = parse_family((OPS / "family_legal_EP.2400812.A1.xml").read_bytes())
+    assert legal_facts(family, "US9648662B2")["entity_size"] == "large"
+    assert "entity_size" not in legal_facts(family, "EP2400812B1")  # no US fee event for the EP patent
+    # family_legal_US.10465445.B2.xml: FEPP 2018-04-09 "... OWNER: SMALL ENTITY", FEPP 2020-08-24 "PETITION
+    # RELATED TO MAINTENANCE FEES GRANTED ...; ENTITY STATUS OF PATENT OWNER: LARGE ENTITY" (the latest)
+    family = parse_family((OPS / "family_legal_US.10465445.B2.xml").read_bytes())
+    assert legal_facts(family, "US10465445B2")["entity_size"] == "large"
+    # cut the recording after 2019: the latest statement is then the small-entity one
+    member = family.members[0]
+    early = [e for e in member.events if e.gazette_date and e.gazette_date.year < 2020]
+    fam = Family(family.family_id, family.size, [FamilyMember(**{**vars(member), "events": tuple(early)})])
+    assert legal_facts(fam, "US10465445B2")["entity_size"] == "small"
