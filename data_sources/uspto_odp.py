@@ -112,7 +112,8 @@ def status_to_legal(
     """Portfolio status from an ODP application status.
 
     150 Patented Case: granted; 250 Patent Expired Due to NonPayment of Maintenance Fees: lapsed; other
-    expiry texts: expired; abandonment texts: withdrawn; otherwise pending before grant, granted after.
+    expiry texts: expired after a grant, withdrawn without one (159 Provisional Application Expired); abandonment
+    texts: withdrawn; otherwise pending before grant, granted after.
     Unknown (None), never a guess: no status at all; a status that ends proceedings without saying how
     ("Proceedings Terminated", "Missassigned Application Number"); an international (PCT) application, which
     the USPTO never grants itself (its national-stage child is the patent).
@@ -124,6 +125,8 @@ def status_to_legal(
         return "granted"
     if "expired" in t and granted:
         return "expired"
+    if "expired" in t:
+        return "withdrawn"  # expired without a grant (159 Provisional Application Expired): no right, not pending
     if "abandon" in t:
         return "withdrawn"
     if code is None and not t:

@@ -313,3 +313,17 @@ def test_us_entity_size_from_the_latest_fee_event():
     early = [e for e in member.events if e.gazette_date and e.gazette_date.year < 2020]
     fam = Family(family.family_id, family.size, [FamilyMember(**{**vars(member), "events": tuple(early)})])
     assert legal_facts(fam, "US10465445B2")["entity_size"] == "small"
+
+
+def test_odp_expired_without_grant_is_no_pending_application():
+    from data_sources.uspto_odp import parse_continuity, status_to_legal
+
+    # continuity_17248024.json: parent 60548231, "parentApplicationStatusCode":159,
+    # "parentApplicationStatusDescriptionText":"Provisional Application Expired"
+    parents = parse_continuity((FIXTURES / "uspto_odp" / "continuity_17248024.json").read_bytes())
+    pro = next(p for p in parents if p.parent == "60548231")
+    assert (pro.status_code, pro.status_text) == (159, "Provisional Application Expired")
+    assert status_to_legal(pro.status_code, pro.status_text, False) == "withdrawn"
+    # the same parent chain's 250 "Patent Expired Due to NonPayment of Maintenance Fees Under 37 CFR 1.362"
+    lapsed = next(p for p in parents if p.status_code == 250)
+    assert status_to_legal(lapsed.status_code, lapsed.status_text, True) == "lapsed"
