@@ -668,7 +668,7 @@ def read_portfolio(
             reader.fail(
                 int(j),
                 "patent_type",
-                f"{given.iloc[i]!r} contradicts the number, which says {from_number.iloc[i]!r}",
+                f"{given.iloc[j]!r} contradicts the number, which says {from_number.iloc[j]!r}",
             )
         out["patent_type"] = given.where(given.notna(), from_number).fillna("invention")
     if "legal_status" not in out.columns:

@@ -95,6 +95,28 @@ def test_every_problem_named_and_collect_keeps_rows(tmp_path):
     assert "ZL201510123456.7" in df.index
 
 
+def test_type_contradicting_the_number_quotes_its_own_row():
+    # the type digit of a CN application number (CNIPA standard ZC 0006-2003): 1 invention, 2 utility model
+    frame = pd.DataFrame(
+        {
+            "patent_id": ["CN201810136750.X", "CN202420252124.8", "CN201810162852.9"],
+            "patent_type": ["utility_model", "utility_model", "design"],
+        }
+    )
+    with pytest.raises(PortfolioError) as err:
+        iv.read_portfolio(frame)
+    got = [(i.row, i.patent, i.field, i.message) for i in err.value.issues]
+    assert got == [
+        (
+            1,
+            "CN201810136750.X",
+            "patent_type",
+            "'utility_model' contradicts the number, which says 'invention'",
+        ),
+        (3, "CN201810162852.9", "patent_type", "'design' contradicts the number, which says 'invention'"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
