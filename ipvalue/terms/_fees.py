@@ -348,7 +348,7 @@ def renewal_schedule(patent: object, as_of: object, *, until: object = None) -> 
 
 def _whole_months_late(due: np.ndarray, day: np.datetime64) -> np.ndarray:
     """Whole calendar months from each due date to ``day`` (0 when less than one month late)."""
-    months = (np.datetime64(day, "M") - due.astype("datetime64[M]")).astype(np.int64)
+    months = (np.asarray(day, dtype="datetime64[M]") - due.astype("datetime64[M]")).astype(np.int64)
     months = np.where(add_months(due, months) > day, months - 1, months)
     return np.maximum(months, 0)
 
