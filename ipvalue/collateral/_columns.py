@@ -47,14 +47,27 @@ def technology_classes(frame: pd.DataFrame) -> pd.Series:
     return first.str.replace(" ", "", regex=False).str[:4].str.upper().fillna("unknown")
 
 
-def _same_column(a: pd.DataFrame, b: pd.DataFrame, col: str) -> bool:
-    """Whether ``col`` is absent from both frames, or present in both with the same dtype and values."""
-    if (col in a.columns) != (col in b.columns):
+def _same_column(x: pd.Series | None, y: pd.Series | None) -> bool:
+    """Whether two columns are both absent, or present with the same dtype and values."""
+    if x is None or y is None:
+        return x is None and y is None
+    if x.dtype != y.dtype:
         return False
-    if col not in a.columns:
+    if x.array is y.array or _same_memory(x, y):  # one column shared by two frames (copy-on-write)
         return True
-    x, y = a[col], b[col]
-    return bool(x.dtype == y.dtype and x.equals(y))
+    return bool(x.equals(y))
+
+
+def _same_memory(x: pd.Series, y: pd.Series) -> bool:
+    """Whether two numpy-backed columns are views of the same memory, element for element."""
+    if not (isinstance(x.dtype, np.dtype) and isinstance(y.dtype, np.dtype)):
+        return False
+    a, b = x.to_numpy(copy=False), y.to_numpy(copy=False)
+    return (
+        a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
 
 
 class EngineColumns:
@@ -84,6 +97,7 @@ class EngineColumns:
         self._memo: dict[Hashable, Any] = {}
         self._same: dict[str, bool] = {}
         self._numbers: dict[str, np.ndarray] = {}
+        self._columns: dict[str, pd.Series | None] = {}
 
     def has(self, col: str) -> bool:
         """Whether the frame has the column."""
@@ -102,10 +116,16 @@ class EngineColumns:
             self._numbers[col] = v
         return v
 
+    def column(self, col: str) -> pd.Series | None:
+        """The frame's column (None when absent), taken out of the frame once."""
+        if col not in self._columns:
+            self._columns[col] = self.frame[col] if col in self.frame.columns else None
+        return self._columns[col]
+
     def _unchanged(self, col: str) -> bool:
         if col not in self._same:
             like = self._like
-            self._same[col] = like is not None and _same_column(self.frame, like.frame, col)
+            self._same[col] = like is not None and _same_column(self.column(col), like.column(col))
         return self._same[col]
 
     def derived(self, key: Hashable, deps: tuple[str, ...], fn: Callable[[pd.DataFrame], Any]) -> Any:

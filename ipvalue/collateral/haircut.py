@@ -62,6 +62,8 @@ __all__ = [
     "currency_haircut",
     "compute_haircuts",
     "haircut_arrays",
+    "bucket_sums_many",
+    "pooled_value",
     "haircut_frame",
     "HAIRCUT_COLUMNS",
     "finish_haircut_basis",
@@ -231,6 +233,7 @@ def concentration_haircut(
     *,
     totals: Mapping[str, Any] | None = None,
     codes_of: Mapping[str, np.ndarray] | None = None,
+    bucket_sums: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
     """Concentration haircut per patent from the value shares of its buckets.
 
@@ -251,6 +254,9 @@ def concentration_haircut(
     codes_of : dict of str -> array, optional
         Per dimension, each patent's bucket number in sorted label order (``pandas.factorize(labels,
         sort=True)``), when the caller has it already.
+    bucket_sums : dict of str -> array, optional
+        Per dimension, the pooled value of each bucket in that order (:func:`bucket_sums_many`), when the
+        caller has it already (with ``codes_of``).
 
     Returns
     -------
@@ -268,7 +274,10 @@ def concentration_haircut(
                 codes = pd.factorize(np.asarray(labels, dtype=object), sort=True)[0]
             # one grouped sum (pandas' compensated sum, rows in order) per dimension, by bucket number in
             # sorted label order: the sums of groupby(labels).sum() and its transform
-            bucket_vals = pd.Series(v).groupby(codes).sum().to_numpy()
+            if bucket_sums is not None:
+                bucket_vals = bucket_sums[dim]
+            else:
+                bucket_vals = pd.Series(v).groupby(codes).sum().to_numpy()
             by = bucket_vals[codes]
         else:
             table = totals[dim]
@@ -280,6 +289,31 @@ def concentration_haircut(
         retain *= 1.0 - float(weights[dim]) * excess
         shares[dim] = s
     return 1.0 - retain, shares, hhi
+
+
+def bucket_sums_many(
+    pools: list[np.ndarray], codes_of: Mapping[str, np.ndarray]
+) -> list[dict[str, np.ndarray]]:
+    """Per pool, the pooled value of each bucket by dimension: one grouped sum per dimension for all pools.
+
+    The pools (the base case and the stress shocks on the same patents) are the columns of one frame; pandas'
+    grouped sum keeps one compensated sum per bucket and column, rows in order, so each pool's sums are the
+    same to the last bit as its own ``Series.groupby(codes).sum()`` (:func:`concentration_haircut`).
+    """
+    if not pools:
+        return []
+    table = pd.DataFrame(np.column_stack(pools))
+    out: list[dict[str, np.ndarray]] = [{} for _ in pools]
+    for dim, codes in codes_of.items():
+        sums = table.groupby(codes).sum().to_numpy()
+        for j, d in enumerate(out):
+            d[dim] = np.ascontiguousarray(sums[:, j])
+    return out
+
+
+def pooled_value(value: np.ndarray, fx_rate: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """The pledged pool's value per patent in the loan currency (0 outside it, and where the value is missing)."""
+    return np.where(eligible, np.nan_to_num(value) * fx_rate, 0.0)
 
 
 def concentration_buckets(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -428,11 +462,13 @@ def haircut_arrays(
     obsolescence_shift: float = 0.0,
     totals: dict | None = None,
     reasons: np.ndarray | None = None,
+    bucket_sums: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], dict]:
     """:func:`compute_haircuts` on the engine's columns: the per-patent arrays by column name.
 
     ``reasons`` are the patents' ``ineligible_reasons`` (``;``-joined codes) for ``haircut_basis``; without
     them the basis is not assembled (``haircut_basis`` is None: a stress shock needs the numbers only).
+    ``bucket_sums``: the pool's concentration bucket sums when the caller has them (:func:`bucket_sums_many`).
     """
     pol = policy
     n = cols.n
@@ -463,7 +499,7 @@ def haircut_arrays(
     life_h = horizon_years + float(pol["disposal_buffer_years"])
     h_life = life_haircut(life, life_h, float(pol["life_discount_rate"]))
 
-    pool = np.where(eligible, value_ccy, 0.0)
+    pool = pooled_value(value, fx_rate, eligible)
     buckets = cols.buckets()
     codes = None if totals is not None else {d: c for d, (c, _) in cols.bucket_codes().items()}
     h_conc, shares, hhi = concentration_haircut(
@@ -473,6 +509,7 @@ def haircut_arrays(
         float(pol["concentration_free_share"]),
         totals=totals,
         codes_of=codes,
+        bucket_sums=bucket_sums,
     )
     sig_fx = np.zeros(n) if fx_volatility is None else np.asarray(fx_volatility, dtype=float)
     h_fx = np.where(currency_mismatch, fx_haircut(sig_fx, t_mkt, q), 0.0)
@@ -658,6 +695,6 @@ def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.Data
         }
         for b, h, composed, ptype, cap, binding, which, rate in zip(*cols, strict=True)
     ]
-    out = patents.copy()
+    out = patents.copy(deep=False)  # copy-on-write: the caller's frame keeps its column
     out["haircut_basis"] = pd.Series(basis, index=patents.index, dtype=object)
     return out

@@ -67,6 +67,7 @@ __all__ = [
     "life_elapsed_years",
     "liquidity_haircut",
     "shock_numbers",
+    "fx_columns",
     "finish_chunks",
     "assess_frame",
     "with_liquidation_values",
@@ -194,7 +195,7 @@ def disposal_packages(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
     return EngineColumns(frame).packages(tuple(policy["package_by"]))
 
 
-def _fx(cols: EngineColumns, ctx: CollateralContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fx_columns(cols: EngineColumns, ctx: CollateralContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rate into the loan currency, mismatch mask and FX volatility per patent (memoised on ``cols``)."""
     ccy = ctx.loan.currency
     cur = cols.currency(ccy)
@@ -209,7 +210,7 @@ def _fx(cols: EngineColumns, ctx: CollateralContext) -> tuple[np.ndarray, np.nda
 
 def _pool_value(cols: EngineColumns, ctx: CollateralContext) -> np.ndarray:
     elig = eligibility_arrays(cols, ctx.loan, ctx.policy, as_of=ctx.as_of, reasons=False)
-    fx_rate, _, _ = _fx(cols, ctx)
+    fx_rate, _, _ = fx_columns(cols, ctx)
     return np.where(elig["eligible"], np.nan_to_num(cols.num("value")) * fx_rate, 0.0)
 
 
@@ -254,15 +255,20 @@ def chunk_arrays(
     totals: dict[str, Any] | None = None,
     liquidation_value: np.ndarray | None = None,
     rows: bool = True,
+    elig: dict[str, Any] | None = None,
+    bucket_sums: dict[str, np.ndarray] | None = None,
 ) -> ChunkArrays:
     """Eligibility, haircuts, collateral value, partial sums and the pledged pool of one chunk, on arrays.
 
     ``liquidation_value``: the values the liquidation starts from (the stress crash), else ``value``.
     ``rows=False`` leaves out what only the patent rows need (reason texts, ``haircut_basis``): a stress shock.
+    ``elig`` (:func:`~ipvalue.collateral.eligibility.eligibility_arrays` of these columns and context) and
+    ``bucket_sums`` (:func:`~ipvalue.collateral.haircut.bucket_sums_many`) when the caller has them.
     """
     loan, policy, as_of = ctx.loan, ctx.policy, ctx.as_of
-    elig = eligibility_arrays(cols, loan, policy, as_of=as_of, reasons=rows)
-    fx_rate, mismatch, fx_sigma = _fx(cols, ctx)
+    if elig is None:
+        elig = eligibility_arrays(cols, loan, policy, as_of=as_of, reasons=rows)
+    fx_rate, mismatch, fx_sigma = fx_columns(cols, ctx)
     eligible = elig["eligible"]
     hc, stats = haircut_arrays(
         cols,
@@ -275,6 +281,7 @@ def chunk_arrays(
         obsolescence_shift=ctx.obsolescence_shift,
         totals=totals,
         reasons=elig["reasons"] if rows else None,
+        bucket_sums=bucket_sums,
     )
     value = cols.num("value")
     value_ccy = value * fx_rate
@@ -472,7 +479,7 @@ def apply_liquidity_haircut(
     level = numbers["recovery_confidence"]
     kept = retain * (1.0 - h)
     rate = np.where(eligible, np.minimum(kept, cap), 0.0)
-    out = patents.copy()
+    out = patents.copy(deep=False)  # copy-on-write: the columns set below leave the caller's frame as it was
     out["haircut_liquidity"] = h
     out["haircut_total"] = 1.0 - rate
     out["cap_binding"] = eligible & (cap < kept)
@@ -504,8 +511,16 @@ def liquidity_haircut(
     ltc = float(policy["loan_to_collateral"])
     supported = mc.full_recovery_loan(level) if level > 0 else float("inf")
 
+    out = ~np.asarray(eligible, dtype=bool)
+    buf = np.empty(len(value))
+
     def max_loan(h: float) -> float:
-        return ltc * float(np.sum(np.where(eligible, value * np.minimum(retain * (1.0 - h), cap), 0.0)))
+        # ltc x sum(where(eligible, value x min(retain x (1 - h), cap), 0)), into one buffer (same bits)
+        np.multiply(retain, 1.0 - h, out=buf)
+        np.minimum(buf, cap, out=buf)
+        np.multiply(value, buf, out=buf)
+        buf[out] = 0.0
+        return ltc * float(buf.sum())
 
     h = 0.0
     if max_loan(0.0) > supported:

@@ -19,13 +19,15 @@ import pandas as pd
 
 from ipvalue.collateral._columns import EngineColumns
 from ipvalue.collateral._inputs import num
-from ipvalue.collateral.haircut import life_factor
+from ipvalue.collateral.eligibility import eligibility_arrays
+from ipvalue.collateral.haircut import bucket_sums_many, life_factor, pooled_value
 from ipvalue.collateral.kernel import (
     ChunkArrays,
     CollateralContext,
     CoreResult,
     assess_frame,
     chunk_arrays,
+    fx_columns,
     life_elapsed_years,
     liquidation_setup,
     shock_numbers,
@@ -116,7 +118,9 @@ class StressShock:
 
 
 def _scale_values(frame: pd.DataFrame, factor: Any) -> pd.DataFrame:
-    out = frame.copy()
+    # a shallow copy (copy-on-write): the columns the shock leaves alone stay the base case's, which the
+    # engine sees without comparing their values (EngineColumns)
+    out = frame.copy(deep=False)
     for c in VALUE_COLUMNS:
         if c in out.columns:
             out[c] = num(out, c) * factor
@@ -242,7 +246,7 @@ def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFr
         return frame, ("no patent to invalidate", "没有可宣告无效的专利")
     target = by.sort_index().idxmax()  # ties: the first family id in sorted order
     hit = (fam == target).to_numpy(dtype=bool)
-    out = frame.copy()
+    out = frame.copy(deep=False)
     out["legal_status"] = text(out, "legal_status").mask(hit, "revoked")
     for c in VALUE_COLUMNS:
         if c in out.columns:
@@ -457,19 +461,36 @@ def _shock_axis(
     base_parts, base_setup, base_arrays = base_core.parts, base_core.setup, base_core.arrays
     if base_parts is None or base_setup is None or base_arrays is None or len(base_parts) != 1:
         raise ValueError("the shock axis needs the base case's single-pass result")
-    todo: list[tuple[int, ChunkArrays, LiquidationPaths]] = []
     results: list[dict[str, Any] | None] = [None] * len(applied)
     elapsed = life_elapsed_years(ctx)
+    read = []
     for k, s in enumerate(applied):
         if _loan_only(s, frame, ctx):
             setup = replace(base_setup, loan=s.ctx.loan)
             results[k] = shock_numbers(base_arrays, base_parts[0].mc_partial, s.ctx, setup=setup)
             continue
         cols = EngineColumns(s.frame, like=base_arrays.cols, life_elapsed_years=elapsed)
+        elig = eligibility_arrays(cols, s.ctx.loan, s.ctx.policy, as_of=s.ctx.as_of, reasons=False)
+        read.append((k, s, cols, elig))
+    # the concentration sums on the shock axis: one grouped sum per dimension for every shock whose buckets
+    # are the base case's (patents moved between families or classes: the shock's own sums)
+    base_codes = base_arrays.cols.bucket_codes()
+    shared = [i for i, (_, _, cols, _) in enumerate(read) if cols.bucket_codes() is base_codes]
+    pools = [
+        pooled_value(cols.num("value"), fx_columns(cols, s.ctx)[0], elig["eligible"])
+        for _, s, cols, elig in (read[i] for i in shared)
+    ]
+    sums: dict[int, dict[str, np.ndarray]] = dict(
+        zip(shared, bucket_sums_many(pools, {d: c for d, (c, _) in base_codes.items()}), strict=True)
+    )
+    todo: list[tuple[int, ChunkArrays, LiquidationPaths]] = []
+    for i, (k, s, cols, elig) in enumerate(read):
         liq_value = (
             None if s.liquidation_frame is None else num(s.liquidation_frame.reindex(s.frame.index), "value")
         )
-        arrays = chunk_arrays(cols, s.ctx, liquidation_value=liq_value, rows=False)
+        arrays = chunk_arrays(
+            cols, s.ctx, liquidation_value=liq_value, rows=False, elig=elig, bucket_sums=sums.get(i)
+        )
         # the path-level setup is a function of the context only: the base case's serves an unchanged one
         todo.append((k, arrays, base_setup if s.ctx == ctx else liquidation_setup(s.ctx)))
     runs = [(a.pool, setup) for _, a, setup in todo]

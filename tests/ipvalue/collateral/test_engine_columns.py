@@ -19,6 +19,7 @@ from ipvalue.collateral import CollateralContext, load_policy
 from ipvalue.collateral._columns import EngineColumns
 from ipvalue.collateral._inputs import check_frame
 from ipvalue.collateral.eligibility import check_eligibility, eligibility_arrays, eligibility_frame
+from ipvalue.collateral.haircut import bucket_sums_many
 from ipvalue.collateral.kernel import (
     chunk_arrays,
     finish_chunks,
@@ -149,3 +150,22 @@ def test_shock_numbers_equal_the_full_pass(make_frame, loan, elapsed_days):
         for k, v in full.numbers.items():
             assert fast[k] == v or (v != v and fast[k] != fast[k]), k
         assert full.numbers["collateral_value"] > 0  # something is pledged
+
+
+@pytest.mark.parametrize("n", [1, 7, 300])
+def test_bucket_sums_on_the_shock_axis_equal_each_pool_alone(n):
+    g = np.random.default_rng(n)
+    codes = {
+        "few": g.integers(0, 3, n),  # large buckets: long compensated sums
+        "many": g.integers(0, max(1, n // 2), n),
+    }
+    codes = {d: pd.factorize(c, sort=True)[0] for d, c in codes.items()}
+    # values of very different sizes, and zeros (patents outside the pool), so that rounding shows
+    pools = [np.where(g.random(n) < 0.3, 0.0, g.lognormal(12, 3, n)) for _ in range(5)]
+    together = bucket_sums_many(pools, codes)
+    for pool, sums in zip(pools, together, strict=True):
+        for d, c in codes.items():
+            alone = pd.Series(pool).groupby(c).sum().to_numpy()
+            np.testing.assert_array_equal(sums[d], alone)
+            assert sums[d].flags.c_contiguous
+    assert bucket_sums_many([], codes) == []
