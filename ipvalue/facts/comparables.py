@@ -27,6 +27,7 @@ __all__ = [
     "COMPARABLE_ALIASES",
     "TRANSACTION_KINDS",
     "TERRITORY_SCOPES",
+    "JURISDICTION_NAMES",
 ]
 
 
@@ -56,6 +57,7 @@ COMPARABLE_COLUMNS: dict[str, str] = {
     "remaining_life_years": "float",
     "transaction_kind": "str",
     "territory": "str",
+    "jurisdiction": "str",
     "currency": "str",
     "quality_score": "float",
     "conditions_factor": "float",
@@ -131,6 +133,17 @@ COMPARABLE_ALIASES: dict[str, tuple[str, ...]] = {
         "licensetype",
     ),
     "territory": ("territory", "地域", "许可地域", "地域范围", "实施地域", "region", "scope"),
+    "jurisdiction": (
+        "jurisdiction",
+        "法域",
+        "国家",
+        "国别",
+        "国家/地区",
+        "国家地区",
+        "专利国别",
+        "country",
+        "countrycode",
+    ),
     "currency": ("currency", "币种", "货币"),
     "quality_score": ("quality_score", "质量得分", "专利质量", "质量评分", "qualityscore", "quality"),
     "conditions_factor": (
@@ -201,6 +214,22 @@ TERRITORY_SCOPES: dict[str, str] = {
     "provincial": "regional",
 }
 
+#: Chinese names of the jurisdictions a comparable is most often in -> the two-letter office code
+JURISDICTION_NAMES: dict[str, str] = {
+    "中国": "CN",
+    "中国大陆": "CN",
+    "美国": "US",
+    "欧洲": "EP",
+    "欧洲专利局": "EP",
+    "欧专局": "EP",
+    "日本": "JP",
+    "韩国": "KR",
+    "德国": "DE",
+    "英国": "GB",
+    "法国": "FR",
+    "世界知识产权组织": "WO",
+}
+
 _ROYALTY_BASES = {
     "revenue": "revenue",
     "sales": "revenue",
@@ -245,7 +274,7 @@ def read_comparables(
         CSV (UTF-8 or GB18030), XLSX, JSON or Parquet file, or a DataFrame, with Chinese or English headers
         (案例编号 / comparable_id, 交易价格 / price, 许可费率 / royalty_rate, 交易日期 / transaction_date,
         分类号 / ipc, 行业 / industry, 剩余寿命 / remaining_life_years, 交易类型 / transaction_kind,
-        许可地域 / territory, 币种 / currency ...).
+        许可地域 / territory, 法域 / jurisdiction, 币种 / currency ...).
     errors : {"raise", "collect"}
         ``"raise"`` (default) raises :class:`ComparablesError` naming every problem (row, comparable, field).
         ``"collect"`` keeps every row and lists its problems in ``input_errors``; such a row is not used.
@@ -258,7 +287,9 @@ def read_comparables(
         Indexed by ``comparable_id``. Each row has either a ``price`` (lump sum, for an assignment or an auction)
         or a ``royalty_rate`` (a licence; ``royalty_base`` is ``revenue`` unless given as ``profit``).
         ``transaction_kind`` defaults to ``assignment`` for a price and ``non_exclusive_licence`` for a royalty;
-        ``territory`` to ``national``; ``conditions_factor`` and ``scale_factor`` to 1.
+        ``territory`` to ``national``; ``conditions_factor`` and ``scale_factor`` to 1. ``jurisdiction`` (the
+        office whose right was sold or licensed: CN, US, EP ...) stays empty when not given: such a transaction
+        is a comparable for a patent of any jurisdiction.
         ``attrs["ipvalue_read"]`` records the header mapping and the unmapped columns (kept as they are).
 
     Raises
@@ -266,7 +297,8 @@ def read_comparables(
     ComparablesError
         A row without a price and a royalty rate, or with both; a price not above zero; a rate outside (0, 1];
         a date that cannot be read; no IPC / CPC; an unknown transaction kind, territory, base or patent type;
-        a negative remaining life; a factor not above zero; a duplicate id.
+        a negative remaining life; a factor not above zero; a jurisdiction that is not a two-letter office code;
+        a duplicate id.
     """
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
@@ -313,6 +345,8 @@ def read_comparables(
             out[col] = df[col].map(lambda v: None if is_blank(v) else str(v).strip().upper()).astype(object)
         elif col == "ipc":
             out[col] = df[col].map(_join_codes).astype(object)
+        elif col == "jurisdiction":
+            out[col] = _jurisdictions(reader, df[col])
         else:
             out[col] = reader.column(str(col), kind, df[col])
     for col, kind in COMPARABLE_COLUMNS.items():
@@ -347,6 +381,23 @@ def read_comparables(
         "issues": [str(i) for i in reader.issues],
     }
     return out
+
+
+def _jurisdictions(reader: ColumnReader, values: pd.Series) -> pd.Series:
+    """Two-letter office codes (CN, US, EP ...; a Chinese name is mapped); anything else is a row problem."""
+    out: list[str | None] = []
+    for i, v in enumerate(values):
+        if is_blank(v):
+            out.append(None)
+            continue
+        text = str(v).strip()
+        code = JURISDICTION_NAMES.get(text, text.upper())
+        if not re.fullmatch(r"[A-Z]{2}", code):
+            reader.fail(i, "jurisdiction", f"{text!r} is not a two-letter office code (CN, US, EP ...)")
+            out.append(None)
+        else:
+            out.append(code)
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _join_codes(v: object) -> str | None:

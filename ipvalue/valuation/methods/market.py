@@ -194,96 +194,126 @@ def _unit_royalty_value(
     return out
 
 
-def market_approach(
-    subjects: pd.DataFrame,
-    comparables: pd.DataFrame,
-    *,
-    as_of: Any,
-    min_comparables: int | None = None,
-    max_comparables: int | None = None,
-    max_level: str | None = None,
-    level_weights: Mapping[str, float] | None = None,
-    industry_mismatch_weight: float | None = None,
-    kind_factors: Mapping[str, float] | None = None,
-    territory_factors: Mapping[str, float] | None = None,
-    technology_factor_bounds: tuple[float, float] | None = None,
-    life_method: str | None = None,
-    price_index_table: tuple[np.ndarray, np.ndarray] | None = None,
-    currency: str | None = None,
-    fx: Mapping[str, float] | None = None,
-) -> MarketResult:
-    """Value patents by the market approach (市场法) from comparable transactions.
+@dataclass(frozen=True)
+class _Settings:
+    """The market approach's settings: the defaults of ``market_defaults.json`` or the caller's, checked."""
 
-    Parameters
-    ----------
-    subjects : DataFrame
-        One row per patent, indexed by ``patent_id``: ``cpc`` (or ``ipc``) codes; optional ``industry``,
-        ``quality_score`` (0-100), ``remaining_life_years`` (else from the legal term at ``as_of``), ``territory``
-        (default national), and for royalty comparables ``revenue``, ``revenue_growth``, ``tax_rate``,
-        ``discount_rate`` (defaults as in the income method) and ``profit_margin`` (for a royalty on profit).
-    comparables : DataFrame
-        Transactions as read by :func:`ipvalue.read_comparables` (a raw table is read with it first).
-    as_of : date
-        Valuation date: later transactions are not used; the time factor trends prices to this year.
-    min_comparables, max_comparables, max_level, level_weights, industry_mismatch_weight, kind_factors, \
-territory_factors, technology_factor_bounds, life_method
-        Override the defaults of ``ipvalue/data/market_defaults.json`` (see :func:`market_defaults`).
-    price_index_table : (years, levels), optional
-        A price index for the time factor; the bundled China CPI by default.
-    currency : str, optional
-        Valuation currency (the subjects' ``currency`` or CNY by default).
-    fx : mapping, optional
-        Units of valuation currency per unit of each other currency a comparable is in.
+    min_n: int
+    cap: int
+    top: str
+    level_weights: dict[str, float]
+    mismatch_weight: float
+    kind_factors: dict[str, float]
+    territory_factors: dict[str, float]
+    bounds: tuple[float, float]
+    life_method: str
+    jurisdiction_match: str
+    jurisdiction_factors: dict[str, float]
 
-    Returns
-    -------
-    MarketResult
+    @property
+    def max_level(self) -> int:
+        return LEVELS.index(self.top)
 
-    Raises
-    ------
-    ComparablesError
-        A comparable in another currency without an ``fx`` rate, or a raw table with bad rows.
-    MarketInputError
-        Bad arguments or subject columns (naming the patent and the field).
-    """
-    as_of_d = as_date(as_of, "as_of", error=MarketInputError)
+
+def _settings(**given: Any) -> _Settings:
+    """Resolve every setting (``None``: the default) and check them; :class:`MarketInputError` lists the bad ones."""
     d = market_defaults()
-    min_n = int(d["min_comparables"]["value"] if min_comparables is None else min_comparables)
-    cap = int(d["max_comparables"]["value"] if max_comparables is None else max_comparables)
-    top = str(d["max_level"]["value"] if max_level is None else max_level)
-    lw = {k: float(v) for k, v in (level_weights or d["level_weights"]).items() if k in LEVELS}
-    miss_w = float(
-        d["industry_mismatch_weight"]["value"]
-        if industry_mismatch_weight is None
-        else industry_mismatch_weight
-    )
-    kf = {k: float(v) for k, v in (kind_factors or d["kind_factors"]).items() if k != "source"}
-    tf = {k: float(v) for k, v in (territory_factors or d["territory_factors"]).items() if k != "source"}
-    bounds = technology_factor_bounds or (
+
+    def pick(name: str, key: str = "value") -> Any:
+        return d[name][key] if given.get(name) is None else given[name]
+
+    lw = {k: float(v) for k, v in (given.get("level_weights") or d["level_weights"]).items() if k in LEVELS}
+    kf = {k: float(v) for k, v in (given.get("kind_factors") or d["kind_factors"]).items() if k != "source"}
+    tf = {
+        k: float(v)
+        for k, v in (given.get("territory_factors") or d["territory_factors"]).items()
+        if k != "source"
+    }
+    jf = {
+        str(k).upper(): float(v)
+        for k, v in (given.get("jurisdiction_factors") or d["jurisdiction_factors"]).items()
+        if k != "source"
+    }
+    bounds = given.get("technology_factor_bounds") or (
         d["technology_factor_bounds"]["low"],
         d["technology_factor_bounds"]["high"],
     )
-    life_m = str(d["life_method"]["value"] if life_method is None else life_method)
+    st = _Settings(
+        min_n=int(pick("min_comparables")),
+        cap=int(pick("max_comparables")),
+        top=str(pick("max_level")),
+        level_weights=lw,
+        mismatch_weight=float(pick("industry_mismatch_weight")),
+        kind_factors=kf,
+        territory_factors=tf,
+        bounds=(float(bounds[0]), float(bounds[1])),
+        life_method=str(pick("life_method")),
+        jurisdiction_match=str(pick("jurisdiction_match")),
+        jurisdiction_factors=jf,
+    )
     problems = []
-    if min_n < 1 or cap < 1:
+    if st.min_n < 1 or st.cap < 1:
         problems.append((None, "min_comparables", "min_comparables and max_comparables must be at least 1"))
-    if top not in LEVELS:
-        problems.append((None, "max_level", f"max_level must be one of {LEVELS}, got {top!r}"))
+    if st.top not in LEVELS:
+        problems.append((None, "max_level", f"max_level must be one of {LEVELS}, got {st.top!r}"))
     if set(lw) != set(LEVELS) or any(lw[a] < lw[b] for a, b in zip(LEVELS, LEVELS[1:], strict=False)):
         problems.append(
             (None, "level_weights", "level_weights need every level, never increasing with distance")
         )
-    if life_m not in ("annuity", "linear"):
-        problems.append((None, "life_method", f"life_method must be 'annuity' or 'linear', got {life_m!r}"))
+    if st.life_method not in ("annuity", "linear"):
+        problems.append(
+            (None, "life_method", f"life_method must be 'annuity' or 'linear', got {st.life_method!r}")
+        )
+    if st.jurisdiction_match not in ("same", "any"):
+        problems.append(
+            (
+                None,
+                "jurisdiction_match",
+                f"jurisdiction_match must be 'same' or 'any', got {st.jurisdiction_match!r}",
+            )
+        )
+    if any(not (np.isfinite(v) and v > 0) for v in jf.values()):
+        problems.append((None, "jurisdiction_factors", "jurisdiction_factors must be finite and above zero"))
     if problems:
         raise MarketInputError(problems)
-    max_lvl = LEVELS.index(top)
+    return st
 
-    comps = comparables if is_read_comparables(comparables) else read_comparables(comparables)
-    ids = subjects.index.astype(str).to_numpy(dtype=object)
-    run_ccy = currency or next(iter(sorted(set(texts(subjects, "currency", upper=True)) - {""})), "CNY")
 
-    # ---- comparables: usable rows and their comparable-only factors
+@dataclass(frozen=True)
+class _Comparables:
+    """The usable transactions (no row error, dated on or before ``as_of``) and their comparable-only terms."""
+
+    usable: np.ndarray
+    n_given: int
+    ids: np.ndarray
+    keys: pd.DataFrame
+    industry: np.ndarray
+    jurisdiction: np.ndarray
+    price: np.ndarray
+    rate: np.ndarray
+    is_royalty: np.ndarray
+    time: np.ndarray
+    life: np.ndarray
+    quality: np.ndarray
+    kind: np.ndarray
+    kind_f: np.ndarray
+    territory_f: np.ndarray
+    scale: np.ndarray
+    conditions: np.ndarray
+    base: np.ndarray
+    order: np.ndarray
+    id_rank: np.ndarray
+
+
+def _comparable_terms(
+    comps: pd.DataFrame,
+    as_of: dt.date,
+    st: _Settings,
+    run_ccy: str,
+    fx: Mapping[str, float] | None,
+    index: tuple[np.ndarray, np.ndarray] | None,
+) -> _Comparables:
+    """Usable comparables and the factors that depend on the comparable alone (currency, time, kind, territory)."""
     c_ccy = texts(comps, "currency", upper=True)
     c_ccy = np.where(c_ccy == "", run_ccy, c_ccy)
     fx_all = {run_ccy: 1.0, **{k.upper(): float(v) for k, v in (fx or {}).items()}}
@@ -301,48 +331,77 @@ territory_factors, technology_factor_bounds, life_method
     c_fx = _lookup(c_ccy, fx_all, np.nan).astype(float)
     c_date = comps["transaction_date"].to_numpy(dtype="datetime64[D]")
     bad_rows = texts(comps, "input_errors") != ""
-    usable = ~bad_rows & ~np.isnat(c_date) & (c_date <= np.datetime64(as_of_d, "D"))
-    comps_u = comps.loc[usable]
-    c_ids = comps_u.index.astype(str).to_numpy(dtype=object)
-    c_keys = ipc_levels(comps_u["ipc"].reset_index(drop=True))
-    c_ind = _industry_keys(comps_u, comps_u["ipc"])
-    c_price = comps_u["price"].to_numpy(dtype=float) * c_fx[usable]
-    c_rate = comps_u["royalty_rate"].to_numpy(dtype=float)
-    c_is_royalty = np.isnan(c_price)
-    c_year = c_date[usable].astype("datetime64[Y]").astype(int) + 1970
-    c_time = _time_factor(c_year.astype(float), as_of_d, price_index_table)
-    c_life = comps_u["remaining_life_years"].to_numpy(dtype=float)
-    c_q = comps_u["quality_score"].to_numpy(dtype=float)
-    c_kind = comps_u["transaction_kind"].to_numpy(dtype=object)
-    c_kind_f = _lookup(c_kind, kf, np.nan).astype(float)
-    c_terr_f = _lookup(comps_u["territory"].to_numpy(dtype=object), tf, np.nan).astype(float)
-    c_scale = comps_u["scale_factor"].to_numpy(dtype=float)
-    c_cond = comps_u["conditions_factor"].to_numpy(dtype=float)
-    c_base = comps_u["royalty_base"].to_numpy(dtype=object)
+    usable = ~bad_rows & ~np.isnat(c_date) & (c_date <= np.datetime64(as_of, "D"))
+    cu = comps.loc[usable]
+    ids = cu.index.astype(str).to_numpy(dtype=object)
+    price = cu["price"].to_numpy(dtype=float) * c_fx[usable]
+    year = c_date[usable].astype("datetime64[Y]").astype(int) + 1970
+    kind = cu["transaction_kind"].to_numpy(dtype=object)
     # deterministic order: most recent first, then id; and the rank of each id for sorting pairs
-    c_order = np.lexsort((c_ids.astype(str), -c_date[usable].astype(np.int64)))
-    c_id_rank = np.empty(len(c_ids), dtype=np.int64)
-    c_id_rank[np.argsort(c_ids.astype(str), kind="stable")] = np.arange(len(c_ids))
+    order = np.lexsort((ids.astype(str), -c_date[usable].astype(np.int64)))
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[np.argsort(ids.astype(str), kind="stable")] = np.arange(len(ids))
+    return _Comparables(
+        usable=usable,
+        n_given=len(comps),
+        ids=ids,
+        keys=ipc_levels(cu["ipc"].reset_index(drop=True)),
+        industry=_industry_keys(cu, cu["ipc"]),
+        jurisdiction=texts(cu, "jurisdiction", upper=True),
+        price=price,
+        rate=cu["royalty_rate"].to_numpy(dtype=float),
+        is_royalty=np.isnan(price),
+        time=_time_factor(year.astype(float), as_of, index),
+        life=cu["remaining_life_years"].to_numpy(dtype=float),
+        quality=cu["quality_score"].to_numpy(dtype=float),
+        kind=kind,
+        kind_f=_lookup(kind, st.kind_factors, np.nan).astype(float),
+        territory_f=_lookup(cu["territory"].to_numpy(dtype=object), st.territory_factors, np.nan).astype(
+            float
+        ),
+        scale=cu["scale_factor"].to_numpy(dtype=float),
+        conditions=cu["conditions_factor"].to_numpy(dtype=float),
+        base=cu["royalty_base"].to_numpy(dtype=object),
+        order=order,
+        id_rank=id_rank,
+    )
 
-    # ---- subjects
+
+@dataclass(frozen=True)
+class _Subjects:
+    """The subject patents' terms: technology keys, industry, jurisdiction, quality, life and income inputs."""
+
+    ids: np.ndarray
+    keys: pd.DataFrame
+    industry: np.ndarray
+    jurisdiction: np.ndarray
+    quality: np.ndarray
+    life: np.ndarray
+    territory_f: np.ndarray
+    rate: np.ndarray
+    margin: np.ndarray
+    unit_rfr: np.ndarray
+
+
+def _subject_terms(subjects: pd.DataFrame, as_of: dt.date, st: _Settings) -> _Subjects:
+    """Read and check the subjects' columns (:class:`MarketInputError` names the patent and the field)."""
+    ids = subjects.index.astype(str).to_numpy(dtype=object)
     codes = (
         subjects["cpc"]
         if "cpc" in subjects.columns
         else subjects.get("ipc", pd.Series("", index=subjects.index))
     )
-    s_keys = ipc_levels(codes.reset_index(drop=True))
-    s_ind = _industry_keys(subjects, codes)
     s_q = numbers(subjects, "quality_score", ids=ids, error=MarketInputError)
     if "remaining_life_years" in subjects.columns:
         s_life = numbers(subjects, "remaining_life_years", ids=ids, error=MarketInputError)
     elif "filing_date" in subjects.columns:
         from ipvalue.terms import remaining_life
 
-        s_life = np.asarray(remaining_life(subjects, as_of_d), dtype=float)
+        s_life = np.asarray(remaining_life(subjects, as_of), dtype=float)
     else:
         s_life = np.full(len(subjects), np.nan)
     s_terr = texts(subjects, "territory", lower=True)
-    s_terr_f = _lookup(np.where(s_terr == "", "national", s_terr), tf, np.nan).astype(float)
+    s_terr_f = _lookup(np.where(s_terr == "", "national", s_terr), st.territory_factors, np.nan).astype(float)
     dflt = load_defaults()
     build_up = dflt["discount_rate_build_up"]
     r_default = sum(float(v["value"]) for k, v in build_up.items() if k != "source")
@@ -367,39 +426,87 @@ territory_factors, technology_factor_bounds, life_method
     ]
     if bad:
         raise MarketInputError(bad)
-    unit_rfr = _unit_royalty_value(s_rev, s_growth, s_tax, s_rate, s_life, int(dflt["max_years"]))
+    return _Subjects(
+        ids=ids,
+        keys=ipc_levels(codes.reset_index(drop=True)),
+        industry=_industry_keys(subjects, codes),
+        jurisdiction=texts(subjects, "jurisdiction", upper=True),
+        quality=s_q,
+        life=s_life,
+        territory_f=s_terr_f,
+        rate=s_rate,
+        margin=s_margin,
+        unit_rfr=_unit_royalty_value(s_rev, s_growth, s_tax, s_rate, s_life, int(dflt["max_years"])),
+    )
 
-    # ---- selection by technology level: one join per level, never a dense matrix
-    sk, ck = _key_codes(s_keys, c_keys)
-    n_s = len(ids)
+
+@dataclass(frozen=True)
+class _Selection:
+    """The (subject, comparable) pairs kept, sorted by subject then comparable id, and each subject's level."""
+
+    s: np.ndarray
+    c: np.ndarray
+    level: np.ndarray
+    chosen: np.ndarray
+
+
+def _select_level(
+    at: np.ndarray,
+    pool_mask: np.ndarray,
+    sk: list[np.ndarray],
+    ck: list[np.ndarray],
+    order: np.ndarray,
+    st: _Settings,
+    chosen: np.ndarray,
+) -> list[pd.DataFrame]:
+    """Choose the level of the subjects ``at`` against the comparables of ``pool_mask`` and join them."""
     counts = []
     for lvl in range(len(LEVELS)):
-        k = ck[lvl]
+        k = np.where(pool_mask, ck[lvl], -1)
         per_key = np.bincount(
             k[k >= 0], minlength=max(int(max(sk[lvl].max(initial=-1), k.max(initial=-1))) + 1, 1)
         )
-        counts.append(np.where(sk[lvl] >= 0, per_key[np.maximum(sk[lvl], 0)], 0))
-    chosen = np.full(n_s, -1)
-    for lvl in range(max_lvl, -1, -1):
-        chosen = np.where(counts[lvl] >= min_n, lvl, chosen)
+        counts.append(np.where(sk[lvl][at] >= 0, per_key[np.maximum(sk[lvl][at], 0)], 0))
+    pick = np.full(len(at), -1)
+    for lvl in range(st.max_level, -1, -1):
+        pick = np.where(counts[lvl] >= st.min_n, lvl, pick)
+    chosen[at] = pick
     parts = []
-    s_all = np.arange(n_s)
-    for lvl in range(max_lvl + 1):
-        at = s_all[chosen == lvl]
-        if not len(at):
+    for lvl in range(st.max_level + 1):
+        here = at[pick == lvl]
+        if not len(here):
             continue
-        ordered = c_order[ck[lvl][c_order] >= 0]
+        ordered = order[(ck[lvl][order] >= 0) & pool_mask[order]]
         key_sorted = ck[lvl][ordered]
         rank = pd.Series(key_sorted).groupby(key_sorted).cumcount().to_numpy()
-        pool = ordered[rank < cap]
-        parts.append(_join(at, sk[lvl][at], pool, ck[lvl][pool]))
+        pool = ordered[rank < st.cap]
+        parts.append(_join(here, sk[lvl][here], pool, ck[lvl][pool]))
         if lvl > 0:  # every nearer comparable (fewer than min_n of them by construction)
-            near = np.flatnonzero(ck[lvl - 1] >= 0)
-            parts.append(
-                _join(
-                    at[sk[lvl - 1][at] >= 0], sk[lvl - 1][at][sk[lvl - 1][at] >= 0], near, ck[lvl - 1][near]
-                )
-            )
+            near = np.flatnonzero((ck[lvl - 1] >= 0) & pool_mask)
+            known = here[sk[lvl - 1][here] >= 0]
+            parts.append(_join(known, sk[lvl - 1][known], near, ck[lvl - 1][near]))
+    return parts
+
+
+def _select(sub: _Subjects, cmp: _Comparables, st: _Settings) -> _Selection:
+    """Select comparables per subject by technology level (one join per level, never a dense matrix).
+
+    With ``jurisdiction_match="same"`` a subject meets only the comparables of its own jurisdiction and those
+    whose jurisdiction is not given (a subject without one meets all): one selection per jurisdiction present.
+    """
+    sk, ck = _key_codes(sub.keys, cmp.keys)
+    n_s = len(sub.ids)
+    chosen = np.full(n_s, -1)
+    everyone = np.ones(len(cmp.ids), dtype=bool)
+    if st.jurisdiction_match == "any" or not (cmp.jurisdiction != "").any():
+        groups = [(np.arange(n_s), everyone)]
+    else:
+        groups = []
+        for j in np.unique(sub.jurisdiction):
+            at = np.flatnonzero(sub.jurisdiction == j)
+            pool = everyone if j == "" else (cmp.jurisdiction == j) | (cmp.jurisdiction == "")
+            groups.append((at, pool))
+    parts = [p for at, pool in groups for p in _select_level(at, pool, sk, ck, cmp.order, st, chosen)]
     pairs = (
         pd.concat(parts, ignore_index=True).drop_duplicates()
         if parts
@@ -407,63 +514,104 @@ territory_factors, technology_factor_bounds, life_method
     )
     s = pairs["s"].to_numpy(dtype=np.int64)
     c = pairs["c"].to_numpy(dtype=np.int64)
-    order = np.lexsort((c_id_rank[c], s))
+    order = np.lexsort((cmp.id_rank[c], s))
     s, c = s[order], c[order]
-
-    # ---- factors per pair
     level = np.full(len(s), len(LEVELS) - 1)
     for lvl in range(len(LEVELS) - 1, -1, -1):
         same = (sk[lvl][s] == ck[lvl][c]) & (sk[lvl][s] >= 0)
         level = np.where(same, lvl, level)
-    w_level = np.array([lw[x] for x in LEVELS])[level]
-    differ = (s_ind[s] != "") & (c_ind[c] != "") & (s_ind[s] != c_ind[c])
-    weight = w_level * np.where(differ, miss_w, 1.0)
+    return _Selection(s=s, c=c, level=level, chosen=chosen)
 
-    q_ratio = s_q[s] / c_q[c]
-    f_tech = np.where(np.isnan(q_ratio), 1.0, np.clip(q_ratio, bounds[0], bounds[1]))
-    royalty = c_is_royalty[c]
-    f_time = np.where(royalty, 1.0, c_time[c])
-    n_sub, n_cmp = s_life[s], c_life[c]
-    if life_m == "annuity":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.asarray(annuity_factor(s_rate[s], n_sub)) / np.asarray(
-                annuity_factor(s_rate[s], n_cmp)
+
+@dataclass(frozen=True)
+class _Adjusted:
+    """Every factor, the weight and the adjusted value of each selected pair."""
+
+    weight: np.ndarray
+    royalty: np.ndarray
+    factors: dict[str, np.ndarray]
+    adjusted_rate: np.ndarray
+    value: np.ndarray
+    ok: np.ndarray
+
+
+def _adjust(sub: _Subjects, cmp: _Comparables, sel: _Selection, st: _Settings) -> _Adjusted:
+    """The adjustment factors of each pair (:data:`FACTOR_COLUMNS`), its weight and its adjusted value."""
+    s, c = sel.s, sel.c
+    w_level = np.array([st.level_weights[x] for x in LEVELS])[sel.level]
+    differ = (sub.industry[s] != "") & (cmp.industry[c] != "") & (sub.industry[s] != cmp.industry[c])
+    weight = w_level * np.where(differ, st.mismatch_weight, 1.0)
+
+    q_ratio = sub.quality[s] / cmp.quality[c]
+    f_tech = np.where(np.isnan(q_ratio), 1.0, np.clip(q_ratio, st.bounds[0], st.bounds[1]))
+    royalty = cmp.is_royalty[c]
+    f_time = np.where(royalty, 1.0, cmp.time[c])
+    n_sub, n_cmp = sub.life[s], cmp.life[c]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if st.life_method == "annuity":
+            ratio = np.asarray(annuity_factor(sub.rate[s], n_sub)) / np.asarray(
+                annuity_factor(sub.rate[s], n_cmp)
             )
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        else:
             ratio = n_sub / n_cmp
     life_known = ~np.isnan(n_sub) & ~np.isnan(n_cmp) & (n_cmp > 0)
     f_life = np.where(royalty, 1.0, np.where(life_known, ratio, 1.0))
-    f_cond = c_cond[c]
+    f_cond = cmp.conditions[c]
+    kf = st.kind_factors
     target_kind = np.where(royalty, kf.get("exclusive_licence", 1.0), kf.get("assignment", 1.0))
-    f_kind = target_kind / c_kind_f[c]
-    f_terr = s_terr_f[s] / c_terr_f[c] * c_scale[c]
-    adj_rate = np.where(royalty, c_rate[c] * f_tech * f_cond * f_kind * f_terr, np.nan)
-    unit = unit_rfr[s] * np.where(c_base[c] == "profit", s_margin[s], 1.0)
+    f_kind = target_kind / cmp.kind_f[c]
+    f_terr = sub.territory_f[s] / cmp.territory_f[c] * cmp.scale[c]
+    if st.jurisdiction_factors:
+        js = _lookup(sub.jurisdiction[s], st.jurisdiction_factors, np.nan).astype(float)
+        jc = _lookup(cmp.jurisdiction[c], st.jurisdiction_factors, np.nan).astype(float)
+        both = np.isfinite(js) & np.isfinite(jc)
+        f_terr = f_terr * np.where(both, js / np.where(both, jc, 1.0), 1.0)
+    adj_rate = np.where(royalty, cmp.rate[c] * f_tech * f_cond * f_kind * f_terr, np.nan)
+    unit = sub.unit_rfr[s] * np.where(cmp.base[c] == "profit", sub.margin[s], 1.0)
     value_pair = np.where(
-        royalty, adj_rate * unit, c_price[c] * f_tech * f_time * f_life * f_cond * f_kind * f_terr
+        royalty, adj_rate * unit, cmp.price[c] * f_tech * f_time * f_life * f_cond * f_kind * f_terr
     )
     ok = np.isfinite(value_pair) & np.isfinite(weight) & (weight > 0)
+    factors = dict(zip(FACTOR_COLUMNS, (f_tech, f_time, f_life, f_cond, f_kind, f_terr), strict=True))
+    return _Adjusted(weight, royalty, factors, adj_rate, value_pair, ok)
 
-    # ---- per subject: weighted mean, range, notes
+
+@dataclass(frozen=True)
+class _Reduced:
+    """Per subject: the weighted value, the range, the count, the level and the notes; and the pair weights."""
+
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n_ok: np.ndarray
+    enough: np.ndarray
+    wsum: np.ndarray
+    level_name: np.ndarray
+    notes: np.ndarray
+
+
+def _reduce(sub: _Subjects, sel: _Selection, adj: _Adjusted, st: _Settings) -> _Reduced:
+    """Per subject: the weighted mean of its adjusted comparables, their lowest and highest, and the notes."""
+    s, ok, n_s, min_n = sel.s, adj.ok, len(sub.ids), st.min_n
     n_ok = np.bincount(s[ok], minlength=n_s)
-    wsum = np.bincount(s[ok], weights=weight[ok], minlength=n_s)
-    vsum = np.bincount(s[ok], weights=(weight * np.where(ok, value_pair, 0.0))[ok], minlength=n_s)
+    wsum = np.bincount(s[ok], weights=adj.weight[ok], minlength=n_s)
+    vsum = np.bincount(s[ok], weights=(adj.weight * np.where(ok, adj.value, 0.0))[ok], minlength=n_s)
     enough = n_ok >= min_n
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(enough, vsum / wsum, np.nan)
     low = np.full(n_s, np.nan)
     high = np.full(n_s, np.nan)
     if ok.any():
-        vv = pd.Series(value_pair[ok]).groupby(s[ok])
+        vv = pd.Series(adj.value[ok]).groupby(s[ok])
         mins, maxs = vv.min(), vv.max()
         low[mins.index.to_numpy()] = mins.to_numpy()
         high[maxs.index.to_numpy()] = maxs.to_numpy()
     low = np.where(enough, low, np.nan)
     high = np.where(enough, high, np.nan)
+    chosen = sel.chosen
     level_name = np.array([*LEVELS, ""], dtype=object)[np.where(chosen >= 0, chosen, len(LEVELS))]
-    n_royalty_missing = np.bincount(s[royalty & ~np.isfinite(value_pair)], minlength=n_s)
-    has_code = s_keys["section"].to_numpy(dtype=object) != ""
+    n_royalty_missing = np.bincount(s[adj.royalty & ~np.isfinite(adj.value)], minlength=n_s)
+    has_code = sub.keys["section"].to_numpy(dtype=object) != ""
     n_text = pd.Series(n_ok).astype(str)
     notes_s = "market: " + n_text + " comparables from the same IPC " + pd.Series(level_name).astype(str)
     unused = n_royalty_missing > 0
@@ -473,55 +621,148 @@ territory_factors, technology_factor_bounds, life_method
         + (" royalty comparables unused (no revenue or profit margin)")
     )
     notes_s[~enough] += f"; fewer than {min_n} usable, no market value"
-    notes_s[np.isnan(s_life)] += "; remaining life unknown, life factor 1"
-    notes_s[chosen < 0] = f"market: fewer than {min_n} comparables within the same IPC {top}; no market value"
+    notes_s[np.isnan(sub.life)] += "; remaining life unknown, life factor 1"
+    notes_s[chosen < 0] = (
+        f"market: fewer than {min_n} comparables within the same IPC {st.top}; no market value"
+    )
     notes_s[~has_code] = "market: no IPC / CPC code to match comparables; no market value"
-    notes = notes_s.to_numpy(dtype=object)
+    return _Reduced(value, low, high, n_ok, enough, wsum, level_name, notes_s.to_numpy(dtype=object))
 
-    index = subjects.index
-    pid = ids[s]
+
+def market_approach(
+    subjects: pd.DataFrame,
+    comparables: pd.DataFrame,
+    *,
+    as_of: Any,
+    min_comparables: int | None = None,
+    max_comparables: int | None = None,
+    max_level: str | None = None,
+    level_weights: Mapping[str, float] | None = None,
+    industry_mismatch_weight: float | None = None,
+    kind_factors: Mapping[str, float] | None = None,
+    territory_factors: Mapping[str, float] | None = None,
+    technology_factor_bounds: tuple[float, float] | None = None,
+    life_method: str | None = None,
+    jurisdiction_match: str | None = None,
+    jurisdiction_factors: Mapping[str, float] | None = None,
+    price_index_table: tuple[np.ndarray, np.ndarray] | None = None,
+    currency: str | None = None,
+    fx: Mapping[str, float] | None = None,
+) -> MarketResult:
+    """Value patents by the market approach (市场法) from comparable transactions.
+
+    The steps, in order: the settings; the usable comparables and their own terms; the subjects' terms; the
+    selection by technology level (and jurisdiction); the adjustment factors of every pair; the reduction to one
+    value and a range per patent.
+
+    Parameters
+    ----------
+    subjects : DataFrame
+        One row per patent, indexed by ``patent_id``: ``cpc`` (or ``ipc``) codes; optional ``industry``,
+        ``jurisdiction`` (CN, US, EP ...), ``quality_score`` (0-100), ``remaining_life_years`` (else from the
+        legal term at ``as_of``), ``territory`` (default national), and for royalty comparables ``revenue``,
+        ``revenue_growth``, ``tax_rate``, ``discount_rate`` (defaults as in the income method) and
+        ``profit_margin`` (for a royalty on profit).
+    comparables : DataFrame
+        Transactions as read by :func:`ipvalue.read_comparables` (a raw table is read with it first).
+    as_of : date
+        Valuation date: later transactions are not used; the time factor trends prices to this year.
+    min_comparables, max_comparables, max_level, level_weights, industry_mismatch_weight, kind_factors, \
+territory_factors, technology_factor_bounds, life_method
+        Override the defaults of ``ipvalue/data/market_defaults.json`` (see :func:`market_defaults`).
+    jurisdiction_match : {"same", "any"}, optional
+        ``"same"`` (default): a comparable whose ``jurisdiction`` is given and differs from the subject's is not
+        used for it (a comparable or subject without one matches any). ``"any"``: jurisdiction does not select.
+    jurisdiction_factors : mapping, optional
+        Relative market scale per jurisdiction (e.g. ``{"CN": 1.0, "US": 1.4}``), the valuer's: the territory
+        factor is multiplied by ``m(subject) / m(comparable)`` where both are given. None by default.
+    price_index_table : (years, levels), optional
+        A price index for the time factor; the bundled China CPI by default.
+    currency : str, optional
+        Valuation currency (the subjects' ``currency`` or CNY by default).
+    fx : mapping, optional
+        Units of valuation currency per unit of each other currency a comparable is in.
+
+    Returns
+    -------
+    MarketResult
+
+    Raises
+    ------
+    ComparablesError
+        A comparable in another currency without an ``fx`` rate, or a raw table with bad rows.
+    MarketInputError
+        Bad arguments or subject columns (naming the patent and the field).
+    """
+    as_of_d = as_date(as_of, "as_of", error=MarketInputError)
+    st = _settings(
+        min_comparables=min_comparables,
+        max_comparables=max_comparables,
+        max_level=max_level,
+        level_weights=level_weights,
+        industry_mismatch_weight=industry_mismatch_weight,
+        kind_factors=kind_factors,
+        territory_factors=territory_factors,
+        technology_factor_bounds=technology_factor_bounds,
+        life_method=life_method,
+        jurisdiction_match=jurisdiction_match,
+        jurisdiction_factors=jurisdiction_factors,
+    )
+    comps = comparables if is_read_comparables(comparables) else read_comparables(comparables)
+    run_ccy = currency or next(iter(sorted(set(texts(subjects, "currency", upper=True)) - {""})), "CNY")
+    cmp = _comparable_terms(comps, as_of_d, st, run_ccy, fx, price_index_table)
+    sub = _subject_terms(subjects, as_of_d, st)
+    sel = _select(sub, cmp, st)
+    adj = _adjust(sub, cmp, sel, st)
+    red = _reduce(sub, sel, adj, st)
+
+    s, c = sel.s, sel.c
     table = pd.DataFrame(
         {
-            "patent_id": pid,
-            "comparable_id": c_ids[c],
-            "level": np.array(LEVELS, dtype=object)[level],
-            "weight": np.where(ok, weight / np.where(wsum[s] > 0, wsum[s], np.nan), 0.0),
-            "basis": np.where(royalty, "royalty", "price"),
-            "transaction_kind": c_kind[c],
-            "price": c_price[c],
-            "royalty_rate": c_rate[c],
-            "factor_technology": f_tech,
-            "factor_time": f_time,
-            "factor_life": f_life,
-            "factor_conditions": f_cond,
-            "factor_kind": f_kind,
-            "factor_territory": f_terr,
-            "adjusted_rate": adj_rate,
-            "adjusted_value": value_pair,
-            "used": ok & enough[s],
+            "patent_id": sub.ids[s],
+            "comparable_id": cmp.ids[c],
+            "level": np.array(LEVELS, dtype=object)[sel.level],
+            "weight": np.where(adj.ok, adj.weight / np.where(red.wsum[s] > 0, red.wsum[s], np.nan), 0.0),
+            "basis": np.where(adj.royalty, "royalty", "price"),
+            "transaction_kind": cmp.kind[c],
+            "jurisdiction": np.where(cmp.jurisdiction[c] == "", None, cmp.jurisdiction[c]),
+            "price": cmp.price[c],
+            "royalty_rate": cmp.rate[c],
+            **adj.factors,
+            "adjusted_rate": adj.adjusted_rate,
+            "adjusted_value": adj.value,
+            "used": adj.ok & red.enough[s],
         }
     )
     params = {
-        "min_comparables": min_n,
-        "max_comparables": cap,
-        "max_level": top,
-        "level_weights": lw,
-        "industry_mismatch_weight": miss_w,
-        "kind_factors": kf,
-        "territory_factors": tf,
-        "technology_factor_bounds": tuple(bounds),
-        "life_method": life_m,
+        "min_comparables": st.min_n,
+        "max_comparables": st.cap,
+        "max_level": st.top,
+        "level_weights": st.level_weights,
+        "industry_mismatch_weight": st.mismatch_weight,
+        "kind_factors": st.kind_factors,
+        "territory_factors": st.territory_factors,
+        "technology_factor_bounds": st.bounds,
+        "life_method": st.life_method,
+        "jurisdiction_match": st.jurisdiction_match,
+        "jurisdiction_factors": st.jurisdiction_factors,
         "currency": run_ccy,
-        "comparables_used_of_given": (int(usable.sum()), len(comps)),
+        "comparables_used_of_given": (int(cmp.usable.sum()), cmp.n_given),
     }
+    index = subjects.index
     return MarketResult(
-        value=pd.Series(value, index=index, name="value_market"),
+        value=pd.Series(red.value, index=index, name="value_market"),
         comparables=table,
         range=pd.DataFrame(
-            {"low": low, "high": high, "n_comparables": np.where(enough, n_ok, 0), "level": level_name},
+            {
+                "low": red.low,
+                "high": red.high,
+                "n_comparables": np.where(red.enough, red.n_ok, 0),
+                "level": red.level_name,
+            },
             index=index,
         ),
-        notes=pd.Series(notes, index=index, name="market_notes", dtype=object),
+        notes=pd.Series(red.notes, index=index, name="market_notes", dtype=object),
         as_of=as_of_d,
         parameters=params,
     )
