@@ -590,7 +590,33 @@ def read_portfolio(
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     raw = _load(source, sheet)
     mapping, unmapped = _map_headers(raw)
-    df = raw.rename(columns=mapping)
+    df = _with_number_column(raw.rename(columns=mapping))
+    reader, parsed_types, parsed_cc = _read_numbers(df)
+    out = _canonical_values(reader, df)
+    _fill_from_numbers(reader, out, parsed_types, parsed_cc)
+    _add_default_columns(out)
+    _check_rows(reader, out)
+    return _finish(reader, out, errors, mapping, unmapped)
+
+
+def _with_number_column(df: pd.DataFrame) -> pd.DataFrame:
+    """Make sure the frame (canonical headers) has a ``patent_id`` column, and number its rows from 0.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The file's table with its headers mapped to canonical names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` with a default index; ``patent_id`` taken from ``application_number`` when there is none.
+
+    Raises
+    ------
+    PortfolioError
+        When there is neither column.
+    """
     if "patent_id" not in df.columns:
         if "application_number" in df.columns:
             df["patent_id"] = df["application_number"]
@@ -598,8 +624,27 @@ def read_portfolio(
             raise PortfolioError(
                 [ReadIssue(0, "-", "patent_id", "no patent number column (专利号 / 申请号 / patent_id ...)")]
             )
-    df = df.reset_index(drop=True)
+    return df.reset_index(drop=True)
 
+
+def _read_numbers(df: pd.DataFrame) -> tuple[_Reader, list[str | None], list[str | None]]:
+    """Read every row's patent number; blank, unreadable and duplicate numbers are the rows' problems.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From :func:`_with_number_column`.
+
+    Returns
+    -------
+    reader : _Reader
+        Collects the problems; its ``ids`` are the canonical numbers (an unreadable number as written, a
+        blank one as ``<row N>``).
+    parsed_types : list
+        The patent type each number tells (None where it tells none or cannot be read).
+    parsed_cc : list
+        The office (country code) of each number (None where it cannot be read).
+    """
     raw_ids = df["patent_id"].tolist()
     reader = _Reader(
         raw=df, ids=[str(v) if not _is_blank(v) else f"<row {i + 1}>" for i, v in enumerate(raw_ids)]
@@ -632,9 +677,27 @@ def read_portfolio(
             reader.fail(i, "patent_id", f"duplicate of row {seen[pid] + 1} ({pid})")
         else:
             seen[pid] = i
+    return reader, parsed_types, parsed_cc
 
+
+def _canonical_values(reader: _Reader, df: pd.DataFrame) -> pd.DataFrame:
+    """Parse each known column into its kind, in the file's column order; other columns are kept as they are.
+
+    Parameters
+    ----------
+    reader : _Reader
+        From :func:`_read_numbers` (its ``ids`` become ``patent_id``; it collects the values' problems).
+    df : pandas.DataFrame
+        From :func:`_with_number_column`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patent_id`` (canonical), then the columns of ``df``: types and statuses mapped to their canonical
+        names, jurisdictions upper-cased, dates, numbers, flags and lists parsed.
+    """
     out = pd.DataFrame(index=df.index)
-    out["patent_id"] = pd.Series(ids, dtype=object)
+    out["patent_id"] = pd.Series(reader.ids, dtype=object)
     for col in df.columns:
         if col == "patent_id":
             continue
@@ -650,8 +713,28 @@ def read_portfolio(
             out[col] = df[col].map(lambda v: None if _is_blank(v) else str(v).strip().upper()).astype(object)
         else:
             out[col] = reader.column(col, kind, df[col])
+    return out
 
-    # fill what the number tells, and check it agrees
+
+def _fill_from_numbers(
+    reader: _Reader, out: pd.DataFrame, parsed_types: list[str | None], parsed_cc: list[str | None]
+) -> None:
+    """Fill what the numbers tell (office, type) and a blank status, and check a given type agrees.
+
+    Parameters
+    ----------
+    reader : _Reader
+        Collects a type that contradicts the number.
+    out : pandas.DataFrame
+        From :func:`_canonical_values`; changed in place.
+    parsed_types, parsed_cc : list
+        From :func:`_read_numbers`.
+
+    Notes
+    -----
+    A blank jurisdiction is the number's office; a blank type is the number's, else ``invention``; a blank
+    status is ``granted`` with a grant date, else ``pending`` (``granted`` when there is no status column).
+    """
     if "jurisdiction" not in out.columns:
         out["jurisdiction"] = pd.Series(parsed_cc, dtype=object)
     else:
@@ -680,7 +763,21 @@ def read_portfolio(
             np.where(out.get("grant_date", pd.Series(pd.NaT, index=out.index)).notna(), "granted", "pending"),
         )
 
-    # defaults for the flags and ensure every canonical column exists
+
+def _add_default_columns(out: pd.DataFrame) -> None:
+    """Add every canonical column that is missing, with its default; economics stay absent unless given.
+
+    Parameters
+    ----------
+    out : pandas.DataFrame
+        From :func:`_fill_from_numbers`; changed in place.
+
+    Notes
+    -----
+    The four flags default to False and ``term_adjustment_days`` to 0 (a blank one too); missing dates,
+    whole numbers, texts and lists are blank columns, except ``group``, ``currency`` and ``industry``,
+    which, like ``commercialized``, ``rd_year`` and the rates and amounts, stay absent.
+    """
     for col, kind in COLUMN_KINDS.items():
         if col in out.columns:
             continue
@@ -701,8 +798,39 @@ def read_portfolio(
     if out["term_adjustment_days"].isna().any():
         out["term_adjustment_days"] = out["term_adjustment_days"].fillna(0)
 
-    _check_rows(reader, out)
 
+def _finish(
+    reader: _Reader,
+    out: pd.DataFrame,
+    errors: Literal["raise", "collect"],
+    mapping: dict[str, str],
+    unmapped: list[str],
+) -> pd.DataFrame:
+    """Write the rows' problems into ``input_errors`` (or raise them), index by number, record the reading.
+
+    Parameters
+    ----------
+    reader : _Reader
+        The problems found, by row.
+    out : pandas.DataFrame
+        The checked frame.
+    errors : {"raise", "collect"}
+        As given to :func:`read_portfolio`.
+    mapping : dict
+        File header -> canonical name.
+    unmapped : list of str
+        File headers kept as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``patent_id``; ``input_errors`` only when there is a problem; ``attrs["ipvalue_read"]``.
+
+    Raises
+    ------
+    PortfolioError
+        With ``errors="raise"``, when there is any problem.
+    """
     out["input_errors"] = pd.Series([""] * len(out), dtype=object)
     for i, msgs in reader.bad_rows.items():
         out.loc[i, "input_errors"] = "; ".join(msgs)
