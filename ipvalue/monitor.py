@@ -227,99 +227,237 @@ def compare_facts(
     ids = _monitored(snapshot)
     snap = snapshot.loc[ids]
     cur = current.reindex(ids)
-    events: list[MonitorEvent] = []
-
-    have = cur["legal_status"].notna() if "legal_status" in cur.columns else pd.Series(False, index=ids)
-    for pid in ids[~have.to_numpy()]:
-        events.append(
-            _event(
-                "FACTS_UNAVAILABLE",
-                str(pid),
-                f"{pid}: facts could not be refreshed",
-                reason=str(cur.at[pid, "fetch_error"])
-                if "fetch_error" in cur.columns and pd.notna(cur.at[pid, "fetch_error"])
-                else None,
-            )
-        )
-    ok = have.to_numpy()
-    snap, cur = snap[ok], cur[ok]
+    events, have = _unavailable_events(cur, ids)
+    snap, cur = snap[have], cur[have]
     if snap.empty:
         return events
-
-    st_then, st_now = _text(snap, "legal_status"), _text(cur, "legal_status")
-    changed = (st_now != st_then) & st_now.isin(list(_STATUS_EVENTS))
-    for pid in snap.index[changed.to_numpy()]:
-        code = _STATUS_EVENTS[st_now[pid]]
-        events.append(
-            _event(
-                code,
-                str(pid),
-                f"{pid}: legal status {st_then[pid] or '?'} -> {st_now[pid]}",
-                before=st_then[pid] or None,
-                after=st_now[pid],
-            )
-        )
-
-    inv = _flag(cur, "invalidation_pending") & ~_flag(snap, "invalidation_pending")
-    for pid in snap.index[inv.to_numpy()]:
-        events.append(
-            _event("INVALIDATION_REQUESTED", str(pid), f"{pid}: an invalidation request is pending")
-        )
-
-    lit = _flag(cur, "in_litigation") & ~_flag(snap, "in_litigation")
-    for pid in snap.index[lit.to_numpy()]:
-        events.append(_event("LITIGATION_STARTED", str(pid), f"{pid}: the patent is now in litigation"))
-
+    events += _status_events(snap, cur)
+    for col, code, what in _FLAG_EVENTS:
+        events += _flag_events(snap, cur, col, code, what)
     if "owner" in cur.columns:
-        t_then, t_now = _text(snap, "owner"), _text(cur, "owner")
-        o_then, o_now = _owners(t_then), _owners(t_now)
-        moved = (o_then != o_now) & (o_now.map(len) > 0)
-        for pid in snap.index[moved.to_numpy()]:
-            events.append(
-                _event(
-                    "OWNER_CHANGED",
-                    str(pid),
-                    f"{pid}: owner {t_then[pid] or '?'} -> {t_now[pid]}",
-                    before=t_then[pid] or None,
-                    after=t_now[pid],
-                )
-            )
-
+        events += _owner_events(snap, cur)
     if "pledgee" in cur.columns:
-        p_then = (
-            _owners(_text(snap, "pledgee"))
-            if "pledgee" in snap.columns
-            else pd.Series([()] * len(snap), index=snap.index)
-        )
-        p_now = _owners(_text(cur, "pledgee"))
-        extra_allowed = 1 if own_pledge else 0
-        new = pd.Series(
-            [len(set(b) - set(a)) > extra_allowed for a, b in zip(p_then, p_now, strict=True)],
-            index=snap.index,
-        )
-        pledge_detail: dict[Any, dict[str, Any]] = {
-            pid: {"before": ";".join(p_then[pid]), "after": ";".join(p_now[pid])}
-            for pid in snap.index[new.to_numpy()]
-        }
+        pledges = _pledgee_news(snap, cur, own_pledge)
     elif "pledge_count" in cur.columns:
-        c_then = pd.to_numeric(snap.get("pledge_count", pd.Series(np.nan, index=snap.index)), errors="coerce")
-        c_then = c_then.fillna(_flag(snap, "pledged").astype(float))
-        c_now = pd.to_numeric(cur["pledge_count"], errors="coerce").fillna(0)
-        new = c_now > c_then + (1 if own_pledge else 0)
-        pledge_detail = {
-            pid: {"before": float(c_then[pid]), "after": float(c_now[pid])}
-            for pid in snap.index[new.to_numpy()]
-        }
+        pledges = _pledge_count_news(snap, cur, own_pledge)
     else:
-        new = (
-            _flag(cur, "pledged") & ~_flag(snap, "pledged")
-            if not own_pledge
-            else pd.Series(False, index=snap.index)
-        )
-        pledge_detail = {pid: {} for pid in snap.index[new.to_numpy()]}
-    for pid, det in pledge_detail.items():
+        pledges = _pledged_flag_news(snap, cur, own_pledge)
+    for pid, det in pledges.items():
         events.append(_event("NEW_PLEDGE", str(pid), f"{pid}: a new pledge was registered", **det))
     return events
+
+
+#: flags turning on since the pledge: column, event code, what the message says
+_FLAG_EVENTS = (
+    ("invalidation_pending", "INVALIDATION_REQUESTED", "an invalidation request is pending"),
+    ("in_litigation", "LITIGATION_STARTED", "the patent is now in litigation"),
+)
+
+
+def _unavailable_events(cur: pd.DataFrame, ids: pd.Index) -> tuple[list[MonitorEvent], np.ndarray]:
+    """``FACTS_UNAVAILABLE`` for each monitored patent without a current legal status.
+
+    Parameters
+    ----------
+    cur : pandas.DataFrame
+        The current facts of the monitored patents, in ``ids`` order.
+    ids : pandas.Index
+        The monitored patents.
+
+    Returns
+    -------
+    events : list of MonitorEvent
+        One per patent without facts, in ``ids`` order, with the fetch error as ``reason`` when there is one.
+    have : numpy.ndarray
+        True where the patent has a current legal status.
+    """
+    have = cur["legal_status"].notna() if "legal_status" in cur.columns else pd.Series(False, index=ids)
+    events = [
+        _event(
+            "FACTS_UNAVAILABLE",
+            str(pid),
+            f"{pid}: facts could not be refreshed",
+            reason=str(cur.at[pid, "fetch_error"])
+            if "fetch_error" in cur.columns and pd.notna(cur.at[pid, "fetch_error"])
+            else None,
+        )
+        for pid in ids[~have.to_numpy()]
+    ]
+    return events, have.to_numpy()
+
+
+def _status_events(snap: pd.DataFrame, cur: pd.DataFrame) -> list[MonitorEvent]:
+    """An event for each patent whose legal status changed to lapsed, expired, revoked or withdrawn.
+
+    Parameters
+    ----------
+    snap, cur : pandas.DataFrame
+        Facts at pledge and now, same index.
+
+    Returns
+    -------
+    list of MonitorEvent
+        In the frames' order (codes from :data:`_STATUS_EVENTS`), with the status before and after.
+    """
+    st_then, st_now = _text(snap, "legal_status"), _text(cur, "legal_status")
+    changed = (st_now != st_then) & st_now.isin(list(_STATUS_EVENTS))
+    return [
+        _change_event(_STATUS_EVENTS[st_now[pid]], pid, "legal status", st_then[pid], st_now[pid])
+        for pid in snap.index[changed.to_numpy()]
+    ]
+
+
+def _flag_events(snap: pd.DataFrame, cur: pd.DataFrame, col: str, code: str, what: str) -> list[MonitorEvent]:
+    """An event for each patent whose yes/no ``col`` is yes now and was not at pledge.
+
+    Parameters
+    ----------
+    snap, cur : pandas.DataFrame
+        Facts at pledge and now, same index.
+    col : str
+        The flag (read now first, then at pledge).
+    code : str
+        The event code.
+    what : str
+        The message after the patent number.
+
+    Returns
+    -------
+    list of MonitorEvent
+        In the frames' order.
+    """
+    turned_on = _flag(cur, col) & ~_flag(snap, col)
+    return [_event(code, str(pid), f"{pid}: {what}") for pid in snap.index[turned_on.to_numpy()]]
+
+
+def _owner_events(snap: pd.DataFrame, cur: pd.DataFrame) -> list[MonitorEvent]:
+    """``OWNER_CHANGED`` for each patent whose set of owners now differs (and is not empty).
+
+    Parameters
+    ----------
+    snap, cur : pandas.DataFrame
+        Facts at pledge and now, same index; ``cur`` has an ``owner`` column.
+
+    Returns
+    -------
+    list of MonitorEvent
+        In the frames' order, with the owners as written before and after.
+
+    Notes
+    -----
+    Owners are compared as sets of ``;``-separated names, case-folded.
+    """
+    t_then, t_now = _text(snap, "owner"), _text(cur, "owner")
+    o_then, o_now = _owners(t_then), _owners(t_now)
+    moved = (o_then != o_now) & (o_now.map(len) > 0)
+    return [
+        _change_event("OWNER_CHANGED", pid, "owner", t_then[pid], t_now[pid])
+        for pid in snap.index[moved.to_numpy()]
+    ]
+
+
+def _change_event(code: str, pid: Any, what: str, before: str | None, after: str) -> MonitorEvent:
+    """An event for a value that changed: ``<pid>: <what> <before or ?> -> <after>``.
+
+    Parameters
+    ----------
+    code : str
+        The event code.
+    pid : object
+        The patent.
+    what : str
+        The field's name in the message.
+    before, after : str
+        The values at pledge (blank or None: unknown) and now.
+
+    Returns
+    -------
+    MonitorEvent
+        With ``before`` (None when blank) and ``after`` as details.
+    """
+    return _event(
+        code, str(pid), f"{pid}: {what} {before or '?'} -> {after}", before=before or None, after=after
+    )
+
+
+def _pledgee_news(snap: pd.DataFrame, cur: pd.DataFrame, own_pledge: bool) -> dict[Any, dict[str, Any]]:
+    """Patents with a new pledgee: more new names than the lender's own pledge allows.
+
+    Parameters
+    ----------
+    snap, cur : pandas.DataFrame
+        Facts at pledge and now, same index; ``cur`` has a ``pledgee`` column (``;``-separated).
+    own_pledge : bool
+        One new pledgee (the lender) is expected.
+
+    Returns
+    -------
+    dict
+        Patent -> the pledgees before and after (``;``-joined, case-folded, sorted), in the frames' order.
+    """
+    p_then = (
+        _owners(_text(snap, "pledgee"))
+        if "pledgee" in snap.columns
+        else pd.Series([()] * len(snap), index=snap.index)
+    )
+    p_now = _owners(_text(cur, "pledgee"))
+    extra_allowed = 1 if own_pledge else 0
+    new = pd.Series(
+        [len(set(b) - set(a)) > extra_allowed for a, b in zip(p_then, p_now, strict=True)],
+        index=snap.index,
+    )
+    return {
+        pid: {"before": ";".join(p_then[pid]), "after": ";".join(p_now[pid])}
+        for pid in snap.index[new.to_numpy()]
+    }
+
+
+def _pledge_count_news(snap: pd.DataFrame, cur: pd.DataFrame, own_pledge: bool) -> dict[Any, dict[str, Any]]:
+    """Patents whose pledge count grew by more than the lender's own pledge.
+
+    Parameters
+    ----------
+    snap, cur : pandas.DataFrame
+        Facts at pledge and now, same index; ``cur`` has a ``pledge_count`` column.
+    own_pledge : bool
+        One more pledge (the lender's) is expected.
+
+    Returns
+    -------
+    dict
+        Patent -> the counts before and after, in the frames' order. A count missing at pledge is the
+        ``pledged`` flag (1 or 0); one missing now is 0.
+    """
+    c_then = pd.to_numeric(snap.get("pledge_count", pd.Series(np.nan, index=snap.index)), errors="coerce")
+    c_then = c_then.fillna(_flag(snap, "pledged").astype(float))
+    c_now = pd.to_numeric(cur["pledge_count"], errors="coerce").fillna(0)
+    new = c_now > c_then + (1 if own_pledge else 0)
+    return {
+        pid: {"before": float(c_then[pid]), "after": float(c_now[pid])} for pid in snap.index[new.to_numpy()]
+    }
+
+
+def _pledged_flag_news(snap: pd.DataFrame, cur: pd.DataFrame, own_pledge: bool) -> dict[Any, dict[str, Any]]:
+    """Patents pledged now and not at pledge, when the lender's own pledge is not expected.
+
+    Parameters
+    ----------
+    snap, cur : pandas.DataFrame
+        Facts at pledge and now, same index.
+    own_pledge : bool
+        The lender's own pledge is expected: the flag alone cannot tell another pledge, so none is found.
+
+    Returns
+    -------
+    dict
+        Patent -> no details, in the frames' order.
+    """
+    new = (
+        _flag(cur, "pledged") & ~_flag(snap, "pledged")
+        if not own_pledge
+        else pd.Series(False, index=snap.index)
+    )
+    return {pid: {} for pid in snap.index[new.to_numpy()]}
 
 
 def renewal_events(
