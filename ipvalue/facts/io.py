@@ -696,24 +696,24 @@ def _canonical_values(reader: _Reader, df: pd.DataFrame) -> pd.DataFrame:
         ``patent_id`` (canonical), then the columns of ``df``: types and statuses mapped to their canonical
         names, jurisdictions upper-cased, dates, numbers, flags and lists parsed.
     """
-    out = pd.DataFrame(index=df.index)
-    out["patent_id"] = pd.Series(reader.ids, dtype=object)
+    # the columns gathered, then framed once (inserting them one by one was a third of the reading time)
+    cols: dict[Any, Any] = {"patent_id": pd.Series(reader.ids, dtype=object)}
     for col in df.columns:
         if col == "patent_id":
             continue
         kind = COLUMN_KINDS.get(col)
         if kind is None:
-            out[col] = df[col]
+            cols[col] = df[col]
             continue
         if col == "patent_type":
-            out[col] = _map_values(reader, col, df[col], PATENT_TYPE_VALUES)
+            cols[col] = _map_values(reader, col, df[col], PATENT_TYPE_VALUES)
         elif col == "legal_status":
-            out[col] = _map_values(reader, col, df[col], LEGAL_STATUS_VALUES)
+            cols[col] = _map_values(reader, col, df[col], LEGAL_STATUS_VALUES)
         elif col == "jurisdiction":
-            out[col] = df[col].map(lambda v: None if _is_blank(v) else str(v).strip().upper()).astype(object)
+            cols[col] = df[col].map(lambda v: None if _is_blank(v) else str(v).strip().upper()).astype(object)
         else:
-            out[col] = reader.column(col, kind, df[col])
-    return out
+            cols[col] = reader.column(col, kind, df[col])
+    return pd.DataFrame(cols, index=df.index)
 
 
 def _fill_from_numbers(

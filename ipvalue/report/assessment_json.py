@@ -27,7 +27,16 @@ __all__ = [
 
 def to_jsonable(obj: Any) -> Any:
     """Plain JSON values: NaN, inf, NaT and NA become ``None``; dates ISO text; numpy scalars Python ones."""
-    if obj is None or isinstance(obj, (bool, str)):
+    t = type(obj)  # the plain JSON types first, by exact type (their subclasses take the checks below)
+    if t is str or t is int or t is bool or obj is None:
+        return obj
+    if t is float:
+        return obj if math.isfinite(obj) else None
+    if t is dict:
+        return {k if type(k) is str else str(k): to_jsonable(v) for k, v in obj.items()}
+    if t is list:
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
         return int(obj)
@@ -72,7 +81,32 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
         df = df.reset_index()
     else:
         df = df.reset_index(drop=True)
-    return [{str(k): to_jsonable(v) for k, v in rec.items()} for rec in df.to_dict("records")]
+    keys = [str(k) for k in df.columns]
+    columns = [_column_json(df.iloc[:, j]) for j in range(df.shape[1])]
+    return (
+        [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+        if keys
+        else [{} for _ in range(len(df))]
+    )
+
+
+def _column_json(col: pd.Series) -> list[Any]:
+    """One column as :func:`to_jsonable` values, a column at a time (numbers without a call per value)."""
+    values = col.tolist()
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else None
+    if kind in ("i", "u", "b"):  # numpy integers and booleans: tolist() gives Python ints and bools already
+        return values
+    if kind == "f":
+        finite = np.isfinite(col.to_numpy())
+        return values if finite.all() else [v if ok else None for v, ok in zip(values, finite, strict=True)]
+    if kind == "M":  # timezone-naive datetimes: a date when at midnight (as to_jsonable writes a Timestamp)
+        stamps = col.to_numpy()
+        days = stamps.astype("datetime64[D]")
+        missing = np.isnat(stamps)
+        if ((stamps == days) | missing).all():
+            text = np.datetime_as_string(days, unit="D").tolist()
+            return [None if m else d for d, m in zip(text, missing, strict=True)] if missing.any() else text
+    return [to_jsonable(v) for v in values]
 
 
 def records_to_frame(records: list[dict[str, Any]], *, index: str | None = None) -> pd.DataFrame:

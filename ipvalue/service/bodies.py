@@ -11,6 +11,7 @@ never echo the input or a Python type.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,8 @@ __all__ = ["check_json_body", "friendly_errors", "json_depth"]
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: a JSON escape that may stand for such a character (``\u0000``..``\u001f``, ``\b``, ``\f``)
+_ESCAPED_CONTROL = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|[bf])")
 _OPEN = np.frombuffer(b"[{", dtype=np.uint8)
 _CLOSE = np.frombuffer(b"]}", dtype=np.uint8)
 
@@ -40,6 +43,32 @@ def _malformed(message: str) -> ApiError:
 
 def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _may_have_problems(value: Any, max_text: int, *, escaped: bool) -> bool:
+    """Whether :func:`check_json_body` has anything to report: one pass over the values, no paths built.
+
+    A control character can only be in a parsed string when the text escaped it (JSON text holds none raw), so
+    the strings are searched for one only when ``escaped``.
+    """
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str:
+            if len(v) > max_text or (escaped and _CONTROL.search(v)):
+                return True
+        elif t is float:
+            if not math.isfinite(v):
+                return True
+        elif t is dict:
+            for k, item in v.items():
+                if len(k) > max_text or (escaped and _CONTROL.search(k)):
+                    return True
+                stack.append(item)
+        elif t is list:
+            stack.extend(v)
+    return False
 
 
 def check_json_body(raw: bytes, *, max_depth: int, max_text: int) -> Any:
@@ -64,6 +93,8 @@ def check_json_body(raw: bytes, *, max_depth: int, max_text: int) -> Any:
         value = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         raise _malformed("the request body is not valid JSON") from None
+    if not _may_have_problems(value, max_text, escaped=_ESCAPED_CONTROL.search(raw) is not None):
+        return value
     problems: list[dict[str, Any]] = []
     stack: list[tuple[Sequence[str | int], Any]] = [(["body"], value)]
     while stack and len(problems) < 20:

@@ -23,17 +23,37 @@ import pickle
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, NamedTuple
 
 from ipvalue.service.errors import ApiError
 from ipvalue.service.pipeline import Pipeline, run_assessment, run_valuation
-from ipvalue.service.store.protocol import result_hash
+from ipvalue.service.store.protocol import hashed_json
 
-__all__ = ["ComputePool", "compute"]
+__all__ = ["ComputePool", "Computed", "compute"]
 
 log = logging.getLogger("ipvalue.service")
 
-Result = tuple[dict[str, Any], bytes | None, str]
+
+class Computed(NamedTuple):
+    """A computed request: what the service stores and answers.
+
+    Attributes
+    ----------
+    output : dict
+        The result JSON.
+    artifacts : bytes or None
+        The Monte Carlo draws as ``.npy`` bytes (assessments).
+    output_hash : str
+        :func:`~ipvalue.service.store.protocol.result_hash` of ``output``.
+    output_json : str
+        :func:`~ipvalue.service.store.protocol.canonical_json` of ``output``, stored and answered as it is.
+    """
+
+    output: dict[str, Any]
+    artifacts: bytes | None
+    output_hash: str
+    output_json: str
+
 
 _RUN = {"assessment": run_assessment, "valuation": run_valuation}
 
@@ -41,13 +61,13 @@ _RUN = {"assessment": run_assessment, "valuation": run_valuation}
 _worker_pipeline: Pipeline | None = None
 
 
-def compute(pipeline: Pipeline, kind: str, payload: dict[str, Any]) -> Result:
-    """Compute an assessment or a valuation: ``(output JSON, artifacts, result hash)``.
+def compute(pipeline: Pipeline, kind: str, payload: dict[str, Any]) -> Computed:
+    """Compute an assessment or a valuation, with its result hash and canonical JSON (rendered once).
 
     Raises what the stages raise (:class:`ipvalue.errors.InputError` for bad input).
     """
     output, artifacts = _RUN[kind](pipeline, payload)
-    return output, artifacts, result_hash(output)
+    return Computed(output, artifacts, *hashed_json(output))
 
 
 def _worker_init(stages: bytes) -> None:
@@ -65,7 +85,7 @@ def _worker_ready() -> int:
     return multiprocessing.current_process().pid or 0
 
 
-def _worker_compute(kind: str, payload: dict[str, Any]) -> Result:
+def _worker_compute(kind: str, payload: dict[str, Any]) -> Computed:
     assert _worker_pipeline is not None, "the worker was not initialised"
     return compute(_worker_pipeline, kind, payload)
 
@@ -116,7 +136,7 @@ class ComputePool:
         pool = self._pool()
         return [pool.submit(_worker_ready) for _ in range(self.processes)]
 
-    def run(self, kind: str, payload: dict[str, Any]) -> Result:
+    def run(self, kind: str, payload: dict[str, Any]) -> Computed:
         """Compute ``kind`` (``"assessment"`` or ``"valuation"``) for ``payload``; blocks the calling thread.
 
         Raises

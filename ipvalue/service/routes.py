@@ -8,6 +8,7 @@ from the event loop and never wait behind it. Reads of stored records run in the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -212,8 +213,15 @@ def _job_body(rec: AssessmentRecord) -> dict[str, Any]:
     return body
 
 
-def _result_body(rec: AssessmentRecord) -> dict[str, Any]:
-    return {
+def _result_response(
+    rec: AssessmentRecord, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A finished record as JSON: its id, status, links, hashes, version and seed, then its output's members.
+
+    The output is answered from its canonical text when the record holds it (as computed, or as stored), so a
+    large result is not encoded again.
+    """
+    head = {
         "id": rec.id,
         "status": rec.status,
         "created_at": rec.created_at,
@@ -222,18 +230,23 @@ def _result_body(rec: AssessmentRecord) -> dict[str, Any]:
         "output_hash": rec.output_hash,
         "version": rec.version,
         "seed": rec.seed,
-        **(rec.output or {}),
     }
+    output = rec.output or {}
+    if rec.output_json is None or not output or not head.keys().isdisjoint(output):
+        return JSONResponse({**head, **output}, status_code=status_code, headers=headers)
+    text = json.dumps(head, ensure_ascii=False, allow_nan=False, separators=(",", ":"))  # as JSONResponse
+    body = f"{text[:-1]},{rec.output_json[1:]}".encode()
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
-def _record_response(rec: AssessmentRecord, *, created: bool, replayed: bool = False) -> JSONResponse:
+def _record_response(rec: AssessmentRecord, *, created: bool, replayed: bool = False) -> Response:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if rec.status in ("queued", "running") or (rec.status == "failed"):
         headers["Location"] = f"/v1/jobs/{rec.id}"
         headers["Retry-After"] = "1"
         return JSONResponse(_job_body(rec), status_code=202, headers=headers)
     headers["Location"] = _links(rec)["self"]
-    return JSONResponse(_result_body(rec), status_code=201 if created else 200, headers=headers)
+    return _result_response(rec, 201 if created else 200, headers)
 
 
 def _get_done(store: AssessmentRepository, record_id: str, kind: str) -> AssessmentRecord:
@@ -250,9 +263,9 @@ def _get_done(store: AssessmentRepository, record_id: str, kind: str) -> Assessm
     return rec
 
 
-def _stored_result(request: Request, record_id: str, kind: str) -> JSONResponse:
+def _stored_result(request: Request, record_id: str, kind: str) -> Response:
     """``GET`` of a finished assessment or valuation."""
-    return JSONResponse(_result_body(_get_done(_services(request).store, record_id, kind)))
+    return _result_response(_get_done(_services(request).store, record_id, kind))
 
 
 # --- request checks against the server's limits and presets -------------------------------------------------
@@ -363,7 +376,7 @@ def _submit(
     idem: str | None,
     policy_name: str | None,
     n_patents: int,
-) -> JSONResponse:
+) -> Response:
     """Run (or queue) a request and store it with its audit entry; idempotent on ``idem``."""
     store = svc.store
     store.check_writable()  # a busy or full database answers 503 before any work is done
@@ -397,11 +410,11 @@ def _submit(
     is_job = n_patents > svc.settings.job_threshold
     if not is_job:
         try:
-            output, artifacts, output_hash = svc.compute.run(kind, payload)
+            done = svc.compute.run(kind, payload)
         except InputError as exc:
             raise invalid_input(exc, payload) from exc
-        rec.status, rec.progress, rec.output, rec.artifacts = "done", 1.0, output, artifacts
-        rec.output_hash = output_hash
+        rec.status, rec.progress, rec.output, rec.artifacts = "done", 1.0, done.output, done.artifacts
+        rec.output_hash, rec.output_json = done.output_hash, done.output_json
     audit = _audit(
         "job.submit" if is_job else f"{kind}.create",
         key.id,
@@ -425,7 +438,7 @@ def _submit(
 
 async def _create(
     request: Request, body: AssessmentRequest | ValuationRequest, key: ApiKey, idem: str | None
-) -> JSONResponse:
+) -> Response:
     """``POST`` of an assessment or a valuation: limits, an assessment's policy, :func:`_submit` on the pool."""
     svc = _services(request)
     _check_limits(svc, body)
@@ -513,7 +526,7 @@ def _run_monitor(svc: Services, rec: AssessmentRecord, body: MonitorRequest) -> 
 def _replay(svc: Services, rec: AssessmentRecord, key: ApiKey) -> dict[str, Any]:
     svc.store.check_writable()
     try:
-        _, _, now_hash = svc.compute.run("assessment", rec.input)
+        now_hash = svc.compute.run("assessment", rec.input).output_hash
     except InputError as exc:
         raise invalid_input(exc, rec.input) from exc
     out = {
@@ -680,7 +693,7 @@ def _register_assessment_routes(app: FastAPI) -> None:
     )
     async def create_assessment(
         request: Request, body: AssessmentRequest, key: WriteKey, idempotency_key: IdemKey = None
-    ) -> JSONResponse:
+    ) -> Response:
         return await _create(request, body, key, idempotency_key)
 
     @app.get(
@@ -690,7 +703,7 @@ def _register_assessment_routes(app: FastAPI) -> None:
         responses={**_NOT_FOUND, 409: {"model": ErrorOut, "description": "job not done"}},
         summary="A stored assessment",
     )
-    def get_assessment(request: Request, assessment_id: str, key: ReadKey) -> JSONResponse:
+    def get_assessment(request: Request, assessment_id: str, key: ReadKey) -> Response:
         return _stored_result(request, assessment_id, "assessment")
 
     @app.get(
@@ -780,7 +793,7 @@ def _register_valuation_routes(app: FastAPI) -> None:
     )
     async def create_valuation(
         request: Request, body: ValuationRequest, key: WriteKey, idempotency_key: IdemKey = None
-    ) -> JSONResponse:
+    ) -> Response:
         return await _create(request, body, key, idempotency_key)
 
     @app.get(
@@ -790,7 +803,7 @@ def _register_valuation_routes(app: FastAPI) -> None:
         responses={**_NOT_FOUND, 409: {"model": ErrorOut}},
         summary="A stored valuation",
     )
-    def get_valuation(request: Request, valuation_id: str, key: ReadKey) -> JSONResponse:
+    def get_valuation(request: Request, valuation_id: str, key: ReadKey) -> Response:
         return _stored_result(request, valuation_id, "valuation")
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "canonical_json",
     "sha256_json",
     "result_hash",
+    "hashed_json",
     "new_record_id",
     "utc_now",
     "record_from_row",
@@ -78,6 +79,26 @@ def result_hash(output: dict[str, Any]) -> str:
         if isinstance(trimmed.get(outer), dict) and inner in trimmed[outer]:
             trimmed[outer] = {k: v for k, v in trimmed[outer].items() if k != inner}
     return sha256_json(trimmed)
+
+
+def hashed_json(output: dict[str, Any]) -> tuple[str, str]:
+    """``(result_hash(output), canonical_json(output))``, rendering ``output`` once.
+
+    The canonical text of an object is its members' texts in key order, so the whole and the hashed form (without
+    :data:`VOLATILE_OUTPUT_FIELDS`) share every member but the volatile ones' parents.
+    """
+    if not all(type(k) is str for k in output):  # json orders other keys before turning them into text
+        return result_hash(output), canonical_json(output)
+    parts = {k: canonical_json(v) for k, v in output.items()}
+    hashed = dict(parts)
+    for outer, inner in VOLATILE_OUTPUT_FIELDS:
+        if isinstance(output.get(outer), dict) and inner in output[outer]:
+            hashed[outer] = canonical_json({k: v for k, v in output[outer].items() if k != inner})
+
+    def join(members: dict[str, str]) -> str:
+        return "{" + ",".join(f"{canonical_json(k)}:{members[k]}" for k in sorted(members)) + "}"
+
+    return "sha256:" + hashlib.sha256(join(hashed).encode("utf-8")).hexdigest(), join(parts)
 
 
 def new_record_id(kind: str = "assessment") -> str:
@@ -164,6 +185,9 @@ class AssessmentRecord:
         How many times a job was claimed (each claim by a runner counts one).
     lease_owner : str or None
         The runner holding the job now.
+    input_json, output_json : str or None
+        :func:`canonical_json` of ``input`` / ``output`` when the caller already rendered it (stored as given,
+        so it is not rendered twice); not part of the record's value (left out of comparisons).
     """
 
     id: str
@@ -186,6 +210,8 @@ class AssessmentRecord:
     artifacts: bytes | None = field(default=None, repr=False)
     attempts: int = 0
     lease_owner: str | None = None
+    input_json: str | None = field(default=None, repr=False, compare=False)
+    output_json: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -242,6 +268,7 @@ def record_from_row(r: Mapping[str, Any]) -> AssessmentRecord:
         artifacts=bytes(artifacts) if artifacts is not None else None,
         attempts=int(r.get("attempts") or 0),
         lease_owner=r.get("lease_owner"),
+        output_json=r["output_json"] if isinstance(r["output_json"], str) else None,
     )
 
 
@@ -255,8 +282,9 @@ def record_params(record: AssessmentRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "updated_at": record.updated_at,
         "key_id": record.key_id,
-        "input_json": canonical_json(record.input),
-        "output_json": canonical_json(record.output) if record.output is not None else None,
+        "input_json": record.input_json or canonical_json(record.input),
+        "output_json": record.output_json
+        or (canonical_json(record.output) if record.output is not None else None),
         "error_json": canonical_json(record.error) if record.error is not None else None,
         "input_hash": record.input_hash,
         "output_hash": record.output_hash,

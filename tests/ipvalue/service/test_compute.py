@@ -1,4 +1,5 @@
-"""The compute hand-off (``ipvalue.service.compute``): worker processes give the numbers the calling thread gives,
+"""The compute hand-off (``ipvalue.service.compute``): worker processes give the numbers the calling thread gives
+(and the result hash and canonical text, rendered once, that rendering twice gives),
 bad input comes back as the reader's error, a dead worker is a 500 and the next request is computed, and what
 cannot go to a process (closures, fetched portfolios) is computed on the calling thread."""
 
@@ -10,11 +11,14 @@ import threading
 import pandas as pd
 import pytest
 from _helpers import assessment_body
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ipvalue.facts.io import PortfolioError
 from ipvalue.service.compute import ComputePool, compute
 from ipvalue.service.errors import ApiError
 from ipvalue.service.pipeline import Pipeline
+from ipvalue.service.store.protocol import canonical_json, hashed_json, result_hash
 
 
 def _payload(seed: int = 3, **kw) -> dict:
@@ -50,13 +54,14 @@ def _without_clock(output: dict) -> dict:
 @pytest.mark.slow
 def test_a_worker_process_gives_what_the_calling_thread_gives(pool):
     payload = _payload()
-    out_p, draws_p, hash_p = pool.run("assessment", payload)
-    out_t, draws_t, hash_t = compute(Pipeline(), "assessment", payload)
-    assert hash_p == hash_t
+    out_p, draws_p, hash_p, text_p = pool.run("assessment", payload)
+    out_t, draws_t, hash_t, _ = compute(Pipeline(), "assessment", payload)
+    assert hash_p == hash_t == result_hash(out_p)
+    assert text_p == canonical_json(out_p)  # the text the service stores and answers
     assert _without_clock(out_p) == _without_clock(out_t)
     assert draws_p == draws_t and draws_p  # the Monte Carlo draws (kept for the report) come back too
-    val_p, _, val_hash = pool.run("valuation", payload)
-    assert val_hash == compute(Pipeline(), "valuation", payload)[2]
+    val_p, _, val_hash, _ = pool.run("valuation", payload)
+    assert val_hash == compute(Pipeline(), "valuation", payload).output_hash
     assert [p["patent_id"] for p in val_p["patents"]] == [p["patent_id"] for p in payload["patents"]]
 
 
@@ -74,8 +79,8 @@ def test_a_dead_worker_is_a_500_and_the_next_request_is_computed(pool):
     with pytest.raises(ApiError) as err:
         pool.run("assessment", _payload(seed=13))
     assert (err.value.status, err.value.code) == (500, "internal_error")
-    out, _, h = pool.run("assessment", _payload(seed=4))
-    assert h == compute(Pipeline(), "assessment", _payload(seed=4))[2]
+    out, _, h, _ = pool.run("assessment", _payload(seed=4))
+    assert h == compute(Pipeline(), "assessment", _payload(seed=4)).output_hash
     assert len(out["patents"]) == 3
 
 
@@ -90,9 +95,9 @@ def test_stages_that_cannot_be_pickled_run_on_the_calling_thread():
     p = ComputePool(Pipeline(value=value), 2)
     assert p.processes == 0
     assert p.start() == []
-    _, _, h = p.run("valuation", _payload())
+    h = p.run("valuation", _payload()).output_hash
     assert seen == [threading.get_ident()]
-    assert h == compute(real, "valuation", _payload())[2]
+    assert h == compute(real, "valuation", _payload()).output_hash
     p.close()
 
 
@@ -109,7 +114,36 @@ def test_fetched_portfolios_are_computed_on_the_calling_thread():
     assert p.processes == 2  # read, value and assess could go to a process; the fetch stays here
     payload = {k: v for k, v in _payload().items() if k != "patents"}
     payload["numbers"] = [r["patent_id"] for r in rows]
-    out, _, _ = p.run("valuation", payload)
+    out = p.run("valuation", payload).output
     assert seen == [threading.get_ident()]
     assert len(out["patents"]) == 3
     p.close()
+
+
+keys = st.text(max_size=4)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.dictionaries(keys, json_values, max_size=5),
+    st.one_of(st.none(), st.dictionaries(keys, json_values, max_size=3)),
+    st.one_of(st.none(), st.text(max_size=8)),
+)
+def test_the_hash_and_the_text_rendered_once_are_those_rendered_twice(output, audit, created_at):
+    if audit is not None:
+        output["audit"] = audit if created_at is None else {**audit, "created_at": created_at}
+    assert hashed_json(output) == (result_hash(output), canonical_json(output))
+
+
+def test_keys_that_are_not_text_are_ordered_as_json_orders_them():
+    output = {2: "b", 10: "a", 1: {"created_at": 1}}
+    assert hashed_json(output) == (result_hash(output), canonical_json(output))
