@@ -52,21 +52,14 @@ class Notes:
 
     def series(self, index: pd.Index) -> pd.Series:
         """The notes of every row joined with ``; `` (empty where a row has none)."""
-        # piece by piece over the rows it applies to (numpy's object arithmetic joins the texts): the same text as
-        # "; ".join of each row's non-empty pieces in order
-        text = np.full(self.n, "", dtype=object)
+        cols = []
         for mask, msg in self.pieces:
-            rows = np.flatnonzero(mask)
-            if isinstance(msg, str):
-                if not msg:
-                    continue
-                part = np.full(len(rows), msg, dtype=object)
-            else:
-                part = np.asarray(msg, dtype=object)[rows]
-                keep = np.array([bool(m) for m in part], dtype=bool)
-                rows, part = rows[keep], part[keep]
-            cur = text[rows]
-            text[rows] = np.where(cur == "", part, cur + "; " + part)
+            col = np.full(self.n, None, dtype=object)
+            col[mask] = msg if isinstance(msg, str) else np.asarray(msg, dtype=object)[mask]
+            cols.append(col)
+        if not cols:
+            return pd.Series("", index=index, dtype=object)
+        text = ["; ".join([p for p in row if p]) for row in zip(*cols, strict=True)]
         return pd.Series(text, index=index, dtype=object)
 
 
