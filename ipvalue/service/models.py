@@ -17,6 +17,8 @@ __all__ = [
     "PatentIn",
     "LoanIn",
     "RiskSharingIn",
+    "ComparableIn",
+    "MAX_COMPARABLES",
     "AssessmentRequest",
     "ValuationRequest",
     "MonitorRequest",
@@ -240,6 +242,74 @@ class LoanIn(BaseModel):
     risk_sharing: RiskSharingIn = Field(default_factory=RiskSharingIn)
 
 
+#: most comparable transactions one request may carry
+MAX_COMPARABLES = 10_000
+Factor = Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)]
+
+
+class ComparableIn(BaseModel):
+    """One comparable transaction for the market approach (see :func:`ipvalue.read_comparables`).
+
+    A lump-sum ``price`` (assignment, auction) or a ``royalty_rate`` (licence), not both; money in the run's
+    currency unless ``currency`` is given (the valuation then needs no other currency: a comparable in another
+    currency is refused by the market approach, naming it).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    comparable_id: Annotated[str, Field(min_length=1, max_length=64)]
+    price: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    royalty_rate: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    royalty_base: Literal["revenue", "profit"] | None = None
+    transaction_date: FactDate
+    ipc: Annotated[str, Field(min_length=3, max_length=200)] = Field(
+        description="IPC / CPC code(s) of the transaction's patents, the main one first (';' between)"
+    )
+    industry: str | None = Field(default=None, max_length=200)
+    patent_type: Literal["invention", "utility_model", "design"] | None = None
+    remaining_life_years: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)] | None = None
+    transaction_kind: (
+        Literal[
+            "assignment",
+            "exclusive_licence",
+            "sole_licence",
+            "non_exclusive_licence",
+            "judicial_auction",
+            "other_auction",
+        ]
+        | None
+    ) = None
+    territory: Literal["global", "national", "regional"] | None = None
+    jurisdiction: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="office whose right was traded (CN, US, EP ...)"
+    )
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    quality_score: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] | None = None
+    conditions_factor: Factor | None = None
+    scale_factor: Factor | None = None
+    source: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _price_or_rate(self) -> ComparableIn:
+        if (self.price is None) == (self.royalty_rate is None):
+            raise ValueError("give exactly one of `price` (lump sum) or `royalty_rate` (licence)")
+        if self.royalty_base is not None and self.price is not None:
+            raise ValueError("`royalty_base` goes with a `royalty_rate`, not a price")
+        return self
+
+
+Comparables = Annotated[list[ComparableIn], Field(min_length=1, max_length=MAX_COMPARABLES)]
+
+
+def _unique_comparables(comparables: list[ComparableIn] | None) -> None:
+    seen: set[str] = set()
+    for c in comparables or []:
+        if c.comparable_id in seen:
+            raise ValueError(f"comparable_id {c.comparable_id!r} is given twice")
+        seen.add(c.comparable_id)
+
+
 class _PortfolioRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -268,6 +338,13 @@ class _PortfolioRequest(BaseModel):
         return len(self.patents or self.numbers or [])
 
 
+_COMPARABLES_FIELD = Field(
+    default=None,
+    description="comparable transactions for the market approach (市场法, at most 10,000); without them the "
+    "market approach carries no weight",
+)
+
+
 class AssessmentRequest(_PortfolioRequest):
     """Create a collateral assessment."""
 
@@ -276,10 +353,23 @@ class AssessmentRequest(_PortfolioRequest):
         default=None,
         description="policy by name (GET /v1/policies) or inline; the server default when omitted",
     )
+    comparables: Comparables | None = _COMPARABLES_FIELD
+
+    @model_validator(mode="after")
+    def _comparables_unique(self) -> AssessmentRequest:
+        _unique_comparables(self.comparables)
+        return self
 
 
 class ValuationRequest(_PortfolioRequest):
     """Value a portfolio (no collateral assessment)."""
+
+    comparables: Comparables | None = _COMPARABLES_FIELD
+
+    @model_validator(mode="after")
+    def _comparables_unique(self) -> ValuationRequest:
+        _unique_comparables(self.comparables)
+        return self
 
 
 class PeerPatentIn(PatentIn):

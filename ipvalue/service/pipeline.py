@@ -36,6 +36,7 @@ __all__ = [
     "monitor_record",
     "patents_payload_to_rows",
     "as_input_error",
+    "comparables_kw",
 ]
 
 log = logging.getLogger("ipvalue.service")
@@ -92,11 +93,16 @@ _default_fetch = make_fetch()
 
 
 def _default_value(
-    portfolio: pd.DataFrame, assumptions: dict[str, Any] | None, *, as_of: dt.date, rng: int
+    portfolio: pd.DataFrame,
+    assumptions: dict[str, Any] | None,
+    *,
+    as_of: dt.date,
+    rng: int,
+    comparables: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     from ipvalue import value_portfolio
 
-    return value_portfolio(portfolio, assumptions, as_of=as_of, rng=rng)
+    return value_portfolio(portfolio, assumptions, as_of=as_of, rng=rng, comparables=comparables)
 
 
 def _default_assess(valued: pd.DataFrame, *, loan: Any, policy: str | dict[str, Any], rng: int) -> Any:
@@ -135,7 +141,8 @@ class Pipeline:
         ``fetch(numbers) -> portfolio frame`` through :mod:`data_sources` (patents that could not be fetched
         appear as failure rows).
     value : callable
-        ``value(portfolio, assumptions, *, as_of, rng)`` (default :func:`ipvalue.value_portfolio`).
+        ``value(portfolio, assumptions, *, as_of, rng)`` (default :func:`ipvalue.value_portfolio`); called with
+        ``comparables=`` (a table read by :func:`ipvalue.read_comparables`) when the request carries them.
     assess : callable
         ``assess(valued, *, loan, policy, rng)`` (default :func:`ipvalue.assess_collateral`).
     policies : callable
@@ -188,6 +195,23 @@ def as_input_error(exc: Exception) -> InputError:
     return InputError(str(exc))
 
 
+def comparables_kw(request: dict[str, Any]) -> dict[str, Any]:
+    """``{"comparables": table}`` read from the request's comparables, or ``{}`` without them.
+
+    A request without comparables calls ``pipeline.value`` as before (a replaced stage need not know the
+    keyword); the table is read with :func:`ipvalue.read_comparables` (row and field named on a problem).
+    """
+    rows = request.get("comparables")
+    if not rows:
+        return {}
+    from ipvalue import read_comparables
+
+    try:
+        return {"comparables": read_comparables(pd.DataFrame(rows))}
+    except ValueError as exc:
+        raise as_input_error(exc) from exc
+
+
 def _portfolio(pipeline: Pipeline, request: dict[str, Any]) -> pd.DataFrame:
     if request.get("patents") is not None:
         try:
@@ -228,6 +252,7 @@ def run_valuation(
             request.get("assumptions"),
             as_of=dt.date.fromisoformat(request["as_of"]),
             rng=int(request.get("seed", 0)),
+            **comparables_kw(request),
         )
     except (ValueError, KeyError) as exc:
         raise as_input_error(exc) from exc
@@ -245,7 +270,9 @@ def run_assessment(
     seed = int(request.get("seed", 0))
     as_of = dt.date.fromisoformat(request["as_of"])
     try:
-        valued = pipeline.value(frame, request.get("assumptions"), as_of=as_of, rng=seed)
+        valued = pipeline.value(
+            frame, request.get("assumptions"), as_of=as_of, rng=seed, **comparables_kw(request)
+        )
     except (ValueError, KeyError) as exc:
         raise as_input_error(exc) from exc
     progress(0.6)
@@ -293,7 +320,9 @@ def monitor_record(
         def reassess(current: pd.DataFrame) -> float:
             portfolio = refresh_facts(snapshot, current)
             try:
-                valued = pipeline.value(portfolio, request.get("assumptions"), as_of=as_of, rng=seed)
+                valued = pipeline.value(
+                    portfolio, request.get("assumptions"), as_of=as_of, rng=seed, **comparables_kw(request)
+                )
                 result = pipeline.assess(valued, loan=loan, policy=request["policy"], rng=seed)
             except (ValueError, KeyError) as exc:
                 raise as_input_error(exc) from exc
