@@ -80,31 +80,61 @@ def _n(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
+def _attrs(attrs: dict[str, Any]) -> str:
+    return " ".join(
+        f"{k}={quoteattr(_n(v) if isinstance(v, float | int) else str(v))}" for k, v in attrs.items()
+    )
+
+
 @dataclass
 class Svg:
-    """An SVG document in view-box units, built element by element; :meth:`render` gives the text."""
+    """An SVG document in view-box units, built shape by shape; :meth:`render` gives the text.
+
+    Shapes of one style (bars of one colour, grid lines, dots) become one ``<path>``, drawn in the order its
+    style first appeared (few elements: WeasyPrint draws a PDF's SVG node by node); texts are drawn last, on top.
+    """
 
     width: float
     height: float
     font: str = "sans-serif"
-    parts: list[str] = field(default_factory=list)
+    layers: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
+    texts: list[str] = field(default_factory=list)
 
-    def rect(self, x: float, y: float, w: float, h: float, fill: str, **attrs: Any) -> None:
+    def _add(self, style: dict[str, Any], d: str, *, alone: bool = False) -> None:
+        key = (len(self.layers) if alone else -1, tuple(sorted(style.items())))
+        self.layers.setdefault(key, []).append(d)
+
+    def rect(
+        self, x: float, y: float, w: float, h: float, fill: str, *, alone: bool = False, **attrs: Any
+    ) -> None:
+        """A rectangle (``alone``: drawn on its own, over everything before it, e.g. a legend's box)."""
         x, w = (x + w, -w) if w < 0 else (x, w)
         y, h = (y + h, -h) if h < 0 else (y, h)
-        self._el("rect", x=x, y=y, width=w, height=h, fill=fill, **attrs)
+        self._add({"fill": fill, **attrs}, f"M{_n(x)} {_n(y)}h{_n(w)}v{_n(h)}h{_n(-w)}z", alone=alone)
 
     def line(
-        self, x1: float, y1: float, x2: float, y2: float, stroke: str, width: float = 1.0, **attrs: Any
+        self,
+        x1: float,
+        y1: float,
+        x2: float,
+        y2: float,
+        stroke: str,
+        width: float = 1.0,
+        *,
+        alone: bool = False,
+        **attrs: Any,
     ) -> None:
-        attrs["stroke-width"] = width
-        self._el("line", x1=x1, y1=y1, x2=x2, y2=y2, stroke=stroke, **attrs)
+        style = {"fill": "none", "stroke": stroke, "stroke-width": width, **attrs}
+        self._add(style, f"M{_n(x1)} {_n(y1)}L{_n(x2)} {_n(y2)}", alone=alone)
 
     def circle(self, x: float, y: float, r: float, fill: str, **attrs: Any) -> None:
-        self._el("circle", cx=x, cy=y, r=r, fill=fill, **attrs)
+        d = f"M{_n(x - r)} {_n(y)}a{_n(r)} {_n(r)} 0 1 0 {_n(2 * r)} 0a{_n(r)} {_n(r)} 0 1 0 {_n(-2 * r)} 0z"
+        self._add({"fill": fill, **attrs}, d)
 
     def polygon(self, points: Iterable[tuple[float, float]], **attrs: Any) -> None:
-        self._el("polygon", points=" ".join(f"{_n(x)},{_n(y)}" for x, y in points), **attrs)
+        """A closed polygon, drawn on its own (over what came before it)."""
+        d = "M" + "L".join(f"{_n(x)} {_n(y)}" for x, y in points) + "z"
+        self._add(attrs, d, alone=True)
 
     def text(
         self,
@@ -122,21 +152,18 @@ class Svg:
             y += 0.35 * size
         if rotate:
             attrs["transform"] = f"rotate({_n(rotate)} {_n(x)} {_n(y)})"
-        self._el("text", x=x, y=y, body=text, **{"font-size": size, "text-anchor": anchor}, **attrs)
-
-    def _el(self, tag: str, body: str | None = None, **attrs: Any) -> None:
-        """Append element ``tag`` with ``attrs`` (numbers written short) and the escaped text ``body``."""
-        a = " ".join(
-            f"{k}={quoteattr(_n(v) if isinstance(v, float | int) else str(v))}" for k, v in attrs.items()
-        )
-        self.parts.append(f"<{tag} {a}/>" if body is None else f"<{tag} {a}>{escape(body)}</{tag}>")
+        a = _attrs({"x": x, "y": y, "font-size": size, "text-anchor": anchor, **attrs})
+        self.texts.append(f"<text {a}>{escape(text)}</text>")
 
     def render(self) -> str:
         w, h = self.width, self.height
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(w * SCALE_UP)}" height="{_n(h * SCALE_UP)}" '
             f'viewBox="0 0 {_n(w)} {_n(h)}" font-family={quoteattr(self.font)} fill="#1b1b1b">'
-            f'<rect width="{_n(w)}" height="{_n(h)}" fill="#ffffff"/>' + "".join(self.parts) + "</svg>"
+            f'<rect width="{_n(w)}" height="{_n(h)}" fill="#ffffff"/>'
+            + "".join(f'<path {_attrs(dict(key[1]))} d="{"".join(ds)}"/>' for key, ds in self.layers.items())
+            + "".join(self.texts)
+            + "</svg>"
         )
 
     # ---------------------------------------------------------------------------------------------- axes
@@ -180,9 +207,10 @@ class Svg:
     def legend(self, x: float, y: float, entries: Sequence[tuple[str, str, bool]]) -> None:
         """Line entries ``(colour, label, dashed)`` stacked from ``(x, y)`` down, with a white box behind them."""
         w = max(text_width(t, 7) for _, t, _ in entries) + 30
-        self.rect(x, y - 4, w, 12 * len(entries) + 4, "#ffffff", stroke="#cccccc", **{"stroke-width": 0.6})
+        box: dict[str, Any] = {"stroke": "#cccccc", "stroke-width": 0.6}
+        self.rect(x, y - 4, w, 12 * len(entries) + 4, "#ffffff", alone=True, **box)
         for i, (color, label, dashed) in enumerate(entries):
             yy = y + 4 + 12 * i
             extra = {"stroke-dasharray": "4 2"} if dashed else {}
-            self.line(x + 4, yy, x + 20, yy, color, 1.5, **extra)
+            self.line(x + 4, yy, x + 20, yy, color, 1.5, alone=True, **extra)
             self.text(x + 24, yy, label, size=7, middle=True)

@@ -23,6 +23,8 @@ __all__ = ["SVG_CHARTS", "MAX_BARS", "profile_radar"]
 
 _BLUE, _RED, _GREEN, _GREY, _ORANGE = "#1f4e79", "#c0392b", "#2e8b57", "#8c8c8c", "#e08e0b"
 _KIND_COLORS = {"total": _BLUE, "down": _RED, "up": _GREEN}
+_DASHED: dict[str, Any] = {"stroke-dasharray": "5 3"}
+_WHITE_EDGE: dict[str, Any] = {"stroke": "#ffffff", "stroke-width": 0.6}
 MAX_BARS = 40
 
 
@@ -255,12 +257,11 @@ def recovery_distribution(
                 x(hi) - x(lo),
                 y(0.0) - y(share),
                 "#7aa6d1",
-                stroke="#ffffff",
-                **{"stroke-width": 0.6},
+                **_WHITE_EDGE,
             )
     mean, q01 = float(draws.mean()), float(np.quantile(draws, 0.01))
     svg.line(x(mean), top, x(mean), bottom, _BLUE, 1.5)
-    svg.line(x(q01), top, x(q01), bottom, _RED, 1.5, **{"stroke-dasharray": "5 3"})
+    svg.line(x(q01), top, x(q01), bottom, _RED, 1.5, **_DASHED)
     svg.frame(left, top, right, bottom)
     entries = [
         (_BLUE, f"{L.label('recovery_mean', lang)} {D.fmt_pct(mean)}", False),
@@ -341,7 +342,7 @@ def remaining_life(
         height=0.7,
     )
     if not math.isnan(tenor):
-        svg.line(x(tenor), y(-0.5), x(tenor), y(len(order) - 0.5), _RED, 1.2, **{"stroke-dasharray": "5 3"})
+        svg.line(x(tenor), y(-0.5), x(tenor), y(len(order) - 0.5), _RED, 1.2, **_DASHED)
         label = f"{L.label('loan_tenor', lang)} {tenor:g}"
         width = text_width(label, 7) + 30
         svg.legend(x(reach) - width - 4, y(len(order) - 0.5) - 20, [(_RED, label, True)])

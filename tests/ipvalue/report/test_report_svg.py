@@ -80,11 +80,16 @@ def test_small_pieces():
     y = Scale(0.0, 100.0, 200.0, 20.0)  # a y axis: 0 at the bottom
     assert y(0.0) == 200.0 and y(100.0) == 20.0 and y(50.0) == pytest.approx(110.0)
     svg = Svg(100, 50)
+    svg.line(0, 1, 2, 3, "#ccc")  # grid lines first: under the bars
     svg.rect(10, 10, -5, 20, "#000")  # a negative width is drawn from the other side
+    svg.rect(20, 10, 5, 5, "#000")  # same style: the same path
     svg.text(1, 2, '<b>"x" & y</b>')
     doc = svg.render()
-    rect = ET.fromstring(doc).findall(f"{NS}rect")[1]
-    assert rect.get("x") == "5" and rect.get("width") == "5"
+    paths = ET.fromstring(doc).findall(f"{NS}path")
+    assert [p.get("d") for p in paths] == ["M0 1L2 3", "M5 10h5v20h-5zM20 10h5v5h-5z"]
+    assert (
+        paths[0].get("stroke") == "#ccc" and paths[0].get("fill") == "none" and paths[1].get("fill") == "#000"
+    )
     assert texts(doc) == ['<b>"x" & y</b>'] and "<b>" not in doc
     assert base64.b64decode(svg_uri(doc).split(",", 1)[1]).decode() == doc
 
