@@ -31,6 +31,7 @@ from ipvalue.collateral._columns import EngineColumns, normalize_owner_series
 from ipvalue.collateral._inputs import CollateralInputError, check_frame
 from ipvalue.collateral.policy import Policy, load_policy
 from ipvalue.facts.columns import as_date
+from ipvalue.terms import last_day_in_force
 
 __all__ = [
     "REASON_CODES",
@@ -205,11 +206,19 @@ def eligibility_arrays(
     checks["STATUS_UNKNOWN"] = status["na"]
     checks["NOT_GRANTED"] = status["not_granted"]
     checks["LAPSED"] = status["lapsed"]
-    # past its term: the status says so, the remaining life at as_of is 0, or the expiry date has passed
+    # past its term: the status says so, the remaining life at as_of is 0, or the term's last day has passed
+    # (the expiry date is that last day for US and EP, the day after it for CN: ipvalue.terms.last_day_in_force)
     expiry = cols.dates("expiry_date")
+    last_day = expiry
+    if not np.isnat(expiry).all():
+        frame = cols.frame
+        office = pd.Series(frame.index, index=frame.index, dtype="string").str[:2]  # else the number's prefix
+        if "jurisdiction" in frame.columns:
+            office = frame["jurisdiction"].astype("string").fillna(office)
+        last_day = last_day_in_force(office.str.upper().fillna("").to_numpy(dtype=object), expiry)
     with np.errstate(invalid="ignore"):
         checks["EXPIRED"] = (
-            status["expired"] | (life <= 0) | (~np.isnat(expiry) & (expiry <= np.datetime64(as_of, "D")))
+            status["expired"] | (life <= 0) | (~np.isnat(last_day) & (last_day < np.datetime64(as_of, "D")))
         )
     checks["INVALIDATED"] = status["revoked"]
     checks["TYPE_NOT_ACCEPTED"] = ~cols.type_accepted(tuple(pol["accepted_types"]))

@@ -5,7 +5,14 @@ Rules and fee tables live in ``ipvalue/data`` (``terms_rules.json``, ``fees_cnip
 The method is written up in ``docs/methodology/terms.md``.
 """
 
-from ipvalue.terms._expiry import TermRule, TermRules, expiry_date, expiry_dates, us_earliest_filing_date
+from ipvalue.terms._expiry import (
+    TermRule,
+    TermRules,
+    expiry_date,
+    expiry_dates,
+    last_day_in_force,
+    us_earliest_filing_date,
+)
 from ipvalue.terms._fees import (
     SCHEDULE_COLUMNS,
     fee_tables_sources,
@@ -19,6 +26,7 @@ from ipvalue.terms._life import LIFE_COLUMNS, life_table, remaining_life
 __all__ = [
     "expiry_date",
     "expiry_dates",
+    "last_day_in_force",
     "remaining_life",
     "life_table",
     "renewal_schedule",

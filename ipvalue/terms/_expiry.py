@@ -61,6 +61,9 @@ class TermRules:
     rules : tuple of TermRule
     grace_months : dict
         Office -> months of grace after a missed renewal fee before the right lapses.
+    expiry_in_force : dict
+        Office -> whether the expiry date is itself the last day in force (US, EP: the term ends *on* the
+        anniversary) or the first day without the right (CN: the 期满终止日). Offices not listed: the latter.
     source : str
         Where the rules came from (file name and version).
 
@@ -73,6 +76,7 @@ class TermRules:
     rules: tuple[TermRule, ...]
     grace_months: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    expiry_in_force: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "") -> TermRules:
@@ -99,10 +103,16 @@ class TermRules:
             k.upper(): int(v["months"] if isinstance(v, dict) else v)
             for k, v in data.get("grace_months", {}).items()
         }
+        in_force = {
+            k.upper(): bool(v["in_force"])
+            for k, v in data.get("expiry_date_in_force", {}).items()
+            if isinstance(v, dict)
+        }
         return cls(
             rules=tuple(rules),
             grace_months=grace,
             source=source or f"{data.get('name', '?')} {data.get('version', '')}",
+            expiry_in_force=in_force,
         )
 
     @classmethod
@@ -124,6 +134,26 @@ class TermRules:
     def types_for(self, office: str) -> tuple[str, ...]:
         """Patent types that have a rule at ``office``."""
         return tuple(sorted({r.patent_type for r in self.rules if r.jurisdiction == office}))
+
+    def last_day_in_force(self, jurisdiction: np.ndarray, expiry: np.ndarray) -> np.ndarray:
+        """The last day of the term of each row: the expiry date itself, or the day before it.
+
+        Parameters
+        ----------
+        jurisdiction : array of str
+            Office codes (upper case).
+        expiry : array of datetime64[D]
+            Expiry dates (statutory or given), NaT where unknown.
+
+        Returns
+        -------
+        ndarray of datetime64[D]
+            ``expiry`` where the office counts the expiry date in the term (US, EP), ``expiry - 1 day``
+            elsewhere (CN: the expiry date is the 期满终止日, the first day without the right); NaT kept.
+        """
+        e = np.asarray(expiry, dtype="datetime64[D]")
+        on = pd.Series(np.asarray(jurisdiction, dtype=object)).map(self.expiry_in_force).fillna(False)
+        return e - np.where(on.to_numpy(dtype=bool), 0, 1).astype("timedelta64[D]")
 
     # -- computation --------------------------------------------------------------------------------------
     def compute(self, inp: TermInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -336,6 +366,34 @@ def expiry_date(
         term_adjustment_days=term_adjustment_days,
         earliest_filing_date=earliest_filing_date,
     )
+
+
+def last_day_in_force(jurisdiction: object, expiry: object) -> np.ndarray:
+    """The last day of the term for each (office, expiry date) pair, under the packaged rules.
+
+    Parameters
+    ----------
+    jurisdiction : str or array of str
+        Office codes.
+    expiry : date-like or array of date-like
+        Expiry dates (statutory or given).
+
+    Returns
+    -------
+    ndarray of datetime64[D]
+        The expiry date where the office counts it in the term (US: 35 USC 154(a)(2), MPEP 2701; EP: EPC
+        Art. 63(1)), the day before it elsewhere (CN: the 期满终止日 of 专利审查指南 Part V Ch. 9 is the first
+        day without the right). The right is in force on a day ``d`` iff ``d <= last_day_in_force``.
+
+    Examples
+    --------
+    >>> str(last_day_in_force("CN", "2009-09-06")[0]), str(last_day_in_force("US", "2020-01-05")[0])
+    ('2009-09-05', '2020-01-05')
+    """
+    jur = np.atleast_1d(np.asarray(jurisdiction, dtype=object))
+    jur = np.array([str(j).upper() for j in jur], dtype=object)
+    exp = np.atleast_1d(pd.to_datetime(pd.Series(np.atleast_1d(np.asarray(expiry, dtype=object)))).to_numpy())
+    return TermRules.default().last_day_in_force(jur, exp.astype("datetime64[D]"))
 
 
 def expiry_dates(portfolio: pd.DataFrame, *, errors: Errors = "raise") -> pd.Series:

@@ -15,6 +15,7 @@ LIFE_COLUMNS = (
     "statutory_expiry",
     "expiry_date",
     "expiry_basis",
+    "last_day_in_force",
     "in_force",
     "lapse_reason",
     "remaining_life_years",
@@ -54,9 +55,12 @@ def life_frame(
     grace_end = add_months(inp.fees_paid_through, grace)
     fee_lapse = has_fpt & (grace_end < day) & ~dead
     in_grace = has_fpt & (inp.fees_paid_through < day) & ~fee_lapse & ~dead
-    term_over = ~np.isnat(expiry) & (expiry <= day)
+    # the expiry date is the last day in force (US, EP) or the first day without the right (CN)
+    last_day = rules.last_day_in_force(inp.jurisdiction, expiry)
+    term_over = ~np.isnat(last_day) & (last_day < day)
 
-    life = np.clip(years_between(day, expiry), 0.0, None)
+    # remaining life counts the days in force from as_of inclusive: (last day + 1 - as_of) / 365.25
+    life = np.clip(years_between(day, last_day + np.timedelta64(1, "D")), 0.0, None)
     life = np.where(dead | fee_lapse, 0.0, life)
     # a dead patent needs no term facts: its life is 0 whatever they are
     fatal = (problem != "") & ~dead
@@ -92,6 +96,7 @@ def life_frame(
             "statutory_expiry": statutory.astype("datetime64[s]"),
             "expiry_date": expiry.astype("datetime64[s]"),
             "expiry_basis": basis.astype(object),
+            "last_day_in_force": last_day.astype("datetime64[s]"),
             "in_force": (~dead & ~fee_lapse & ~term_over & ~fatal & (inp.status == "granted")),
             "lapse_reason": reason.astype(object),
             "remaining_life_years": life.astype(float),
@@ -127,12 +132,15 @@ def life_table(
     -------
     DataFrame
         Indexed like ``portfolio``; columns ``statutory_expiry``, ``expiry_date`` (the ``expiry_date`` column
-        where given, else statutory), ``expiry_basis``, ``in_force`` (granted, not lapsed, not expired),
+        where given, else statutory), ``expiry_basis``, ``last_day_in_force`` (the expiry date where the office
+        counts it in the term, US and EP; the day before it for CN, whose expiry date is the 期满终止日),
+        ``in_force`` (granted, not lapsed, not expired),
         ``lapse_reason``, ``remaining_life_years``, ``term_note``, ``term_problem``.
 
     Notes
     -----
-    Remaining life is ``(expiry - as_of) / 365.25`` years, floored at 0, and 0 when ``legal_status`` is lapsed,
+    Remaining life is ``(last_day_in_force + 1 day - as_of) / 365.25`` years (the days in force from ``as_of``
+    inclusive; for CN ``(expiry - as_of) / 365.25``), floored at 0, and 0 when ``legal_status`` is lapsed,
     expired, revoked or withdrawn, or when ``fees_paid_through`` plus the office's grace period (6 months at
     every office modelled) is before ``as_of``. A pending application's life runs to its statutory expiry.
     """

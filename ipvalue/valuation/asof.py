@@ -129,12 +129,16 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
 def _remaining_life(
     frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes, unknown: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Remaining legal life (years) and expiry date (datetime64[D]) of every row, from :mod:`ipvalue.terms`."""
+    """Remaining legal life (years) and last day of the term (datetime64[D]) of every row, from :mod:`ipvalue.terms`.
+
+    The last day is the expiry date for US and EP (the term ends on the anniversary) and the day before it for
+    CN (the expiry date is the 期满终止日); ``ipvalue.terms.last_day_in_force``.
+    """
     from ipvalue.terms import life_table
 
     tbl = life_table(frame, as_of, errors=a["term_errors"])
     life = tbl["remaining_life_years"].to_numpy(dtype=float)
-    expiry = pd.to_datetime(tbl["expiry_date"]).to_numpy(dtype="datetime64[D]")
+    expiry = pd.to_datetime(tbl["last_day_in_force"]).to_numpy(dtype="datetime64[D]")
     reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
     tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
     prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
@@ -200,7 +204,8 @@ def facts_at_as_of(
     status : array of str
         ``legal_status`` as given (lower case).
     filing, grant, expiry : array of datetime64[D]
-        Filing date, grant date and expiry (statutory, or the ``expiry_date`` override); NaT where unknown.
+        Filing date, grant date and the last day of the term (``life_table``'s ``last_day_in_force``, from the
+        statutory expiry or the ``expiry_date`` override); NaT where unknown.
     day : datetime.date
         The valuation date.
     ids : array of str
@@ -232,7 +237,7 @@ def facts_at_as_of(
     # an unknown status past the term is expired all the same
     live_status = np.isin(status, ("granted", "pending", UNKNOWN_STATUS))
     granted_later = ~not_filed & (status == "granted") & ~np.isnat(grant) & (grant > d)
-    expired = ~not_filed & live_status & ~np.isnat(expiry) & (expiry <= d)
+    expired = ~not_filed & live_status & ~np.isnat(expiry) & (expiry < d)
     out = status.copy()
     out[granted_later] = "pending"
     out[expired] = "expired"
@@ -244,7 +249,10 @@ def facts_at_as_of(
         granted_later & ~expired,
         f"granted after as_of {day} (grant_date " + fmt_dates(grant) + "): valued as a pending application",
     )
-    notes.add(expired, "term ended " + fmt_dates(expiry) + f", on or before as_of {day}: expired, value 0")
+    notes.add(
+        expired,
+        "term ended: last day in force " + fmt_dates(expiry) + f", before as_of {day}: expired, value 0",
+    )
     return FactsAt(out, not_filed, granted_later, expired)
 
 

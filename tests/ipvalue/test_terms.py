@@ -25,6 +25,7 @@ from ipvalue.terms import (
     expiry_date,
     expiry_dates,
     fees_paid_to_date,
+    last_day_in_force,
     life_table,
     remaining_life,
     renewal_fees_due,
@@ -113,7 +114,10 @@ class TestUS11646472:
         frame = patents_to_frame([p])
         assert expiry_dates(frame).iloc[0] == pd.Timestamp("2025-02-12")
         assert remaining_life(p, "2026-11-27") == 0.0
-        assert remaining_life(p, "2024-02-12") == pytest.approx(366 / 365.25)
+        # the term ends ON 2025-02-12 (35 USC 154(a)(2), MPEP 2701): 366 days to it, plus that last day itself
+        assert remaining_life(p, "2024-02-12") == pytest.approx(367 / 365.25)
+        assert remaining_life(p, "2025-02-12") == pytest.approx(1 / 365.25)
+        assert remaining_life(p, "2025-02-13") == 0.0
         # the first maintenance fee would fall due 3.5 years after grant, 2026-11-09: after the term ends
         assert renewal_schedule(p, "2023-06-01").empty
 
@@ -584,7 +588,9 @@ _days = st.dates(min_value=D(1996, 1, 1), max_value=D(2030, 12, 31))
 def test_remaining_life_bounds_and_monotone(filing, grant_lag, jur_type, status, a, b, tad):
     jur, ptype = jur_type
     if jur_type in (("CN", "utility_model"), ("CN", "design"), ("US", "design")):
-        tad = 0  # these terms get no adjustment (a non-zero one is refused, test_term_adjustment_only_where...)
+        tad = (
+            0  # these terms get no adjustment (a non-zero one is refused, test_term_adjustment_only_where...)
+        )
     grant = filing + dt.timedelta(days=grant_lag)
     frame = pd.DataFrame(
         {
@@ -605,7 +611,9 @@ def test_remaining_life_bounds_and_monotone(filing, grant_lag, jur_type, status,
     exp = expiry_dates(frame).iloc[0]
     assert exp > pd.Timestamp(filing)
     if status != "lapsed":
-        assert l1 == pytest.approx(max(0.0, (exp.date() - early).days / 365.25))
+        # the days in force from `early` inclusive: the expiry date is the last day for US/EP, not for CN/JP/KR
+        last = exp.date() - dt.timedelta(days=0 if jur in ("US", "EP") else 1)
+        assert l1 == pytest.approx(max(0.0, ((last - early).days + 1) / 365.25))
 
 
 @pytest.mark.slow
@@ -637,3 +645,70 @@ def test_month_arithmetic_follows_cnipa_time_limit_rule():
     days = np.array(["1999-12-31", "1998-06-01"], dtype="datetime64[D]")
     out = add_months(days, np.array([2, 36]))
     assert list(out.astype(str)) == ["2000-02-29", "2001-06-01"]
+
+
+def _one(jur, ptype, filing, grant, **kw):
+    return pd.DataFrame(
+        [
+            {
+                "patent_id": f"{jur}-BOUNDARY",
+                "jurisdiction": jur,
+                "patent_type": ptype,
+                "filing_date": pd.Timestamp(filing),
+                "grant_date": pd.Timestamp(grant),
+                "legal_status": "granted",
+                **kw,
+            }
+        ]
+    ).set_index("patent_id", drop=False)
+
+
+def test_cn_last_day_in_force_is_the_day_before_the_termination_day():
+    # 专利审查指南 Part V Ch. 9 (专利权期满终止), worked example: a utility model filed 1999-09-06 has the term
+    # 1999-09-06 to 2009-09-05; its 期满终止日 is 2009-09-06 (Patent Law Art. 42: counted from the filing date).
+    frame = _one("CN", "utility_model", "1999-09-06", "2000-06-01")
+    on_last = life_table(frame, "2009-09-05").iloc[0]
+    assert on_last["expiry_date"] == pd.Timestamp("2009-09-06")  # the 期满终止日, as CNIPA records it
+    assert on_last["last_day_in_force"] == pd.Timestamp("2009-09-05")
+    assert on_last["in_force"] and on_last["remaining_life_years"] == pytest.approx(1 / 365.25)
+    on_end = life_table(frame, "2009-09-06").iloc[0]
+    assert not on_end["in_force"] and on_end["remaining_life_years"] == 0.0
+    assert on_end["lapse_reason"] == "term ended 2009-09-06"
+    valued = iv.value_portfolio(
+        frame.assign(revenue=1e6, royalty_rate=0.03), {"draws": 0}, as_of="2009-09-05"
+    )
+    assert valued.iloc[0]["status_as_of"] == "granted"
+    valued = iv.value_portfolio(
+        frame.assign(revenue=1e6, royalty_rate=0.03), {"draws": 0}, as_of="2009-09-06"
+    )
+    assert valued.iloc[0]["status_as_of"] == "expired" and valued.iloc[0]["value"] == 0.0
+
+
+@pytest.mark.parametrize("jur", ["US", "EP"])
+def test_us_and_ep_terms_end_on_the_anniversary(jur):
+    # 35 USC 154(a)(2) / MPEP 2701: the term "ends on the date that is twenty years from" the filing date;
+    # EPC Art. 63(1) "20 years from the date of filing", counted as EPC Rule 131(4) counts years.
+    frame = _one(jur, "invention", "2000-01-05", "2003-01-07")
+    on_last = life_table(frame, "2020-01-05").iloc[0]
+    assert on_last["expiry_date"] == pd.Timestamp("2020-01-05") == on_last["last_day_in_force"]
+    assert on_last["in_force"] and on_last["remaining_life_years"] == pytest.approx(1 / 365.25)
+    after = life_table(frame, "2020-01-06").iloc[0]
+    assert not after["in_force"] and after["remaining_life_years"] == 0.0
+    a_year_before = life_table(frame, "2019-01-05").iloc[0]  # 365 days to the last day, plus that day
+    assert a_year_before["remaining_life_years"] == pytest.approx(366 / 365.25)
+    valued = iv.value_portfolio(
+        frame.assign(revenue=1e6, royalty_rate=0.03), {"draws": 0}, as_of="2020-01-05"
+    )
+    assert valued.iloc[0]["status_as_of"] == "granted"
+    valued = iv.value_portfolio(
+        frame.assign(revenue=1e6, royalty_rate=0.03), {"draws": 0}, as_of="2020-01-06"
+    )
+    assert valued.iloc[0]["status_as_of"] == "expired" and valued.iloc[0]["value"] == 0.0
+
+
+def test_last_day_in_force_of_a_given_expiry_date():
+    got = last_day_in_force(
+        ["CN", "US", "EP", "JP", "cn"], ["2009-09-06", "2020-01-05", "2020-01-05", None, "2009-09-06"]
+    )
+    want = ["2009-09-05", "2020-01-05", "2020-01-05", "NaT", "2009-09-05"]
+    assert [str(d) for d in got] == want

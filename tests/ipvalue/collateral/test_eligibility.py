@@ -151,3 +151,20 @@ def test_a_bad_fee_date_names_the_patent(make_frame):
     df.loc[df.index[1], "fees_paid_through"] = "soon"
     with pytest.raises(CollateralInputError, match=f"{df.index[1]}.*fees_paid_through"):
         check_eligibility(df, _loan(), "cn-bank-standard", as_of=AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("jur", "expiry", "expired"),
+    [
+        ("CN", AS_OF, True),  # CN: the expiry date is the 期满终止日, the first day without the right
+        ("CN", AS_OF + dt.timedelta(days=1), False),
+        ("US", AS_OF, False),  # US: the term ends ON the expiry date (35 USC 154(a)(2), MPEP 2701)
+        ("US", AS_OF - dt.timedelta(days=1), True),
+    ],
+)
+def test_a_given_expiry_date_ends_the_term_by_the_office_rule(make_frame, jur, expiry, expired):
+    df = make_frame(1)
+    df["jurisdiction"] = jur
+    df["expiry_date"] = pd.Timestamp(expiry)
+    out = check_eligibility(df, _loan(), "basel-internal", as_of=AS_OF)
+    assert ("EXPIRED" in out["ineligible_reasons"].iloc[0]) is expired
