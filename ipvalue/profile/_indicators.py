@@ -162,19 +162,95 @@ def patent_facts(
     ProfileInputError
         Naming every patent with a blank firm, an unknown legal status or patent type, or an unreadable value.
     """
-    E = ProfileInputError
     ids = C.patent_ids(frame)
-    C.check_unique_ids(ids, error=E)
-    n = len(frame)
-    if firm_column is not None:
-        if firm_column not in frame.columns:
-            raise E([(None, firm_column, f"the peers frame has no firm column {firm_column!r}")])
-        firms = C.texts(frame, firm_column)
-        blank = np.flatnonzero(firms == "")
-        if len(blank):
-            raise E([(ids[j], firm_column, f"patent {ids[j]}: field {firm_column} is blank") for j in blank])
-    else:
-        firms = np.full(n, str(firm), dtype=object)
+    C.check_unique_ids(ids, error=ProfileInputError)
+    firms = _firms(frame, ids, firm_column, firm)
+    status, ptype = _status_and_type(frame, ids)
+    in_force = (status == "granted").astype(float)
+    group = C.texts(frame, "group")
+    # the columns are read in this order (the first unreadable one raises)
+    columns = {
+        "firm": firms,
+        "in_force": in_force,
+        "lapsed": (status == "lapsed").astype(float),
+        "revoked": (status == "revoked").astype(float),
+        "invention": (ptype == "invention").astype(float),
+        **_dated_facts(frame, ids, as_of, in_force),
+        **_class_facts(C.texts(frame, "cpc")),
+        "in_product_line": (group != "").astype(float),
+        "family_abroad": _abroad(C.texts(frame, "family_jurisdictions"), C.texts(frame, "jurisdiction")),
+        "transferred_in": _transferred_in(frame, ids),
+        "remaining_life_years": np.asarray(
+            C.numbers(frame, "remaining_life_years", ids=ids, error=ProfileInputError)
+            if remaining_life_years is None
+            else remaining_life_years,
+            dtype=float,
+        ),
+        **{col: _plain_fact(frame, col, kind, ids) for col, kind in _PLAIN_FACTS},
+    }
+    facts = pd.DataFrame({c: columns[c] for c in FACT_COLUMNS}, index=frame.index)
+    revenue = C.numbers(frame, "revenue", ids=ids, error=ProfileInputError)
+    facts["_line_with_revenue"] = np.where((group != "") & (np.nan_to_num(revenue) > 0), group, "")
+    return facts, _available(set(frame.columns))
+
+
+def _firms(frame: pd.DataFrame, ids: np.ndarray, firm_column: str | None, firm: str) -> np.ndarray:
+    """Each patent's firm: the ``firm_column`` (none blank), else ``firm`` for every row.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The portfolio frame.
+    ids : numpy.ndarray
+        Its patent numbers.
+    firm_column : str or None
+        Column naming each patent's firm.
+    firm : str
+        The firm's name when there is no ``firm_column``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The firm names (object).
+
+    Raises
+    ------
+    ProfileInputError
+        When the frame has no ``firm_column``, or naming every patent whose firm is blank.
+    """
+    if firm_column is None:
+        return np.full(len(frame), str(firm), dtype=object)
+    if firm_column not in frame.columns:
+        raise ProfileInputError([(None, firm_column, f"the peers frame has no firm column {firm_column!r}")])
+    firms = C.texts(frame, firm_column)
+    blank = np.flatnonzero(firms == "")
+    if len(blank):
+        raise ProfileInputError(
+            [(ids[j], firm_column, f"patent {ids[j]}: field {firm_column} is blank") for j in blank]
+        )
+    return firms
+
+
+def _status_and_type(frame: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The legal status and patent type of each patent (lower case, ``""`` where blank), both checked.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The portfolio frame.
+    ids : numpy.ndarray
+        Its patent numbers.
+
+    Returns
+    -------
+    status, ptype : numpy.ndarray
+        Object arrays.
+
+    Raises
+    ------
+    ProfileInputError
+        Naming every unknown status, then every unknown type.
+    """
     status = C.texts(frame, "legal_status", lower=True)
     ptype = C.texts(frame, "patent_type", lower=True)
     problems = [
@@ -189,55 +265,156 @@ def patent_facts(
         for j in np.flatnonzero((ptype != "") & ~np.isin(ptype, _TYPES))
     ]
     if problems:
-        raise E(problems)
-    in_force = (status == "granted").astype(float)
-    filed = C.dates(frame, "filing_date", ids=ids, error=E)
+        raise ProfileInputError(problems)
+    return status, ptype
+
+
+def _dated_facts(
+    frame: pd.DataFrame, ids: np.ndarray, as_of: dt.date, in_force: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The filing windows and overdue fees (0/1), from ``filing_date`` and ``fees_paid_through``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The portfolio frame.
+    ids : numpy.ndarray
+        Its patent numbers.
+    as_of : datetime.date
+        The profile's date.
+    in_force : numpy.ndarray
+        1.0 for the patents in force.
+
+    Returns
+    -------
+    dict
+        ``filed_last_3y``, ``filed_last_5y`` (filing date in ``(as_of - 3 or 5 years, as_of]``),
+        ``filed_prior_5y`` (in ``(as_of - 10 years, as_of - 5 years]``) and ``fees_overdue`` (in force, fees
+        paid through a date before ``as_of``).
+
+    Raises
+    ------
+    ProfileInputError
+        Naming the patents whose filing date, then whose fees-paid-through date, is not a date.
+    """
+    filed = C.dates(frame, "filing_date", ids=ids, error=ProfileInputError)
     day = np.datetime64(as_of, "D")
     b3, b5, b10 = (_years_before(as_of, y) for y in (3, 5, 10))
-    paid = C.dates(frame, "fees_paid_through", ids=ids, error=E)
-    cpc_text = C.texts(frame, "cpc")
+    paid = C.dates(frame, "fees_paid_through", ids=ids, error=ProfileInputError)
+    return {
+        "filed_last_3y": ((filed > b3) & (filed <= day)).astype(float),
+        "filed_last_5y": ((filed > b5) & (filed <= day)).astype(float),
+        "filed_prior_5y": ((filed > b10) & (filed <= b5)).astype(float),
+        "fees_overdue": (paid < day).astype(float) * in_force,
+    }
+
+
+def _class_facts(cpc_text: np.ndarray) -> dict[str, np.ndarray]:
+    """The CPC subclass and class of the first code, and the industry the IPC concordance gives.
+
+    Parameters
+    ----------
+    cpc_text : numpy.ndarray
+        The ``cpc`` column as text (``""`` where blank).
+
+    Returns
+    -------
+    dict
+        ``cpc_subclass``, ``cpc_class`` and ``industry`` (``""`` where unknown).
+    """
     sub, cls = _first_codes(cpc_text)
     industry = industry_for_ipc(pd.Series(cpc_text, dtype=object))["industry_code"].to_numpy(dtype=object)
-    group = C.texts(frame, "group")
-    cols = set(frame.columns)
-    transfers = C.numbers(frame, "transfers", ids=ids, default=0.0, error=E)
-    moved_in = (np.nan_to_num(transfers) > 0) | (C.flags(frame, "transferred_in", ids=ids, error=E) == 1.0)
-    if remaining_life_years is None:
-        remaining_life_years = C.numbers(frame, "remaining_life_years", ids=ids, error=E)
-    facts = pd.DataFrame(
-        {
-            "firm": firms,
-            "in_force": in_force,
-            "lapsed": (status == "lapsed").astype(float),
-            "revoked": (status == "revoked").astype(float),
-            "invention": (ptype == "invention").astype(float),
-            "filed_last_3y": ((filed > b3) & (filed <= day)).astype(float),
-            "filed_last_5y": ((filed > b5) & (filed <= day)).astype(float),
-            "filed_prior_5y": ((filed > b10) & (filed <= b5)).astype(float),
-            "quality_score": C.numbers(frame, "quality_score", ids=ids, error=E),
-            "remaining_life_years": np.asarray(remaining_life_years, dtype=float),
-            "family_abroad": _abroad(C.texts(frame, "family_jurisdictions"), C.texts(frame, "jurisdiction")),
-            "claims": C.numbers(frame, "claims", ids=ids, error=E),
-            "cpc_subclass": sub,
-            "cpc_class": cls,
-            "industry": np.where(pd.isna(industry), "", industry).astype(object),
-            "in_product_line": (group != "").astype(float),
-            "licensed": (C.flags(frame, "licensed", ids=ids, error=E) == 1.0).astype(float),
-            "transferred_in": moved_in.astype(float),
-            "transferred_out": (C.flags(frame, "transferred_out", ids=ids, error=E) == 1.0).astype(float),
-            "value": C.numbers(frame, "value", ids=ids, error=E),
-            "fees_overdue": (paid < day).astype(float) * in_force,
-            "invalidation_pending": (C.flags(frame, "invalidation_pending", ids=ids, error=E) == 1.0).astype(
-                float
-            ),
-            "in_litigation": (C.flags(frame, "in_litigation", ids=ids, error=E) == 1.0).astype(float),
-            "pledged": (C.flags(frame, "pledged", ids=ids, error=E) == 1.0).astype(float),
-        },
-        index=frame.index,
-    )
-    revenue = C.numbers(frame, "revenue", ids=ids, error=E)
-    facts["_line_with_revenue"] = np.where((group != "") & (np.nan_to_num(revenue) > 0), group, "")
-    available = {
+    return {
+        "cpc_subclass": sub,
+        "cpc_class": cls,
+        "industry": np.where(pd.isna(industry), "", industry).astype(object),
+    }
+
+
+def _transferred_in(frame: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+    """1.0 for a patent with a recorded change of owner (``transfers`` > 0) or flagged ``transferred_in``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The portfolio frame.
+    ids : numpy.ndarray
+        Its patent numbers.
+
+    Returns
+    -------
+    numpy.ndarray
+        0/1 per patent.
+
+    Raises
+    ------
+    ProfileInputError
+        Naming the patents whose ``transfers``, then whose ``transferred_in``, cannot be read.
+    """
+    transfers = C.numbers(frame, "transfers", ids=ids, default=0.0, error=ProfileInputError)
+    flagged = C.flags(frame, "transferred_in", ids=ids, error=ProfileInputError) == 1.0
+    return ((np.nan_to_num(transfers) > 0) | flagged).astype(float)
+
+
+#: the facts read straight from their own column, in reading order: a number, or a yes/no flag as 1.0 / 0.0
+_PLAIN_FACTS = (
+    ("quality_score", "number"),
+    ("claims", "number"),
+    ("licensed", "flag"),
+    ("transferred_out", "flag"),
+    ("value", "number"),
+    ("invalidation_pending", "flag"),
+    ("in_litigation", "flag"),
+    ("pledged", "flag"),
+)
+
+
+def _plain_fact(frame: pd.DataFrame, col: str, kind: str, ids: np.ndarray) -> np.ndarray:
+    """A column of :data:`_PLAIN_FACTS` as floats.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The portfolio frame.
+    col : str
+        The column.
+    kind : {"number", "flag"}
+        A number (NaN where blank or absent) or a yes/no flag (1.0 / 0.0, no where blank or absent).
+    ids : numpy.ndarray
+        The frame's patent numbers, for the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Floats.
+
+    Raises
+    ------
+    ProfileInputError
+        Naming the patents whose value cannot be read.
+    """
+    if kind == "number":
+        return C.numbers(frame, col, ids=ids, error=ProfileInputError)
+    return (C.flags(frame, col, ids=ids, error=ProfileInputError) == 1.0).astype(float)
+
+
+def _available(cols: set[str]) -> frozenset[str]:
+    """The optional inputs a frame with these columns has.
+
+    Parameters
+    ----------
+    cols : set of str
+        The frame's columns.
+
+    Returns
+    -------
+    frozenset of str
+        The inputs present, ``transfers`` for any of the three transfer columns, and always
+        ``remaining_life_years`` (given, a column, or NaN: as before the split, the test
+        ``"remaining_life_years" in cols or remaining_life_years is not None`` was made after the array was
+        filled, so it always held).
+    """
+    available: set[str] = {
         c
         for c in (
             "quality_score",
@@ -257,9 +434,8 @@ def patent_facts(
     }
     if "transfers" in cols or "transferred_in" in cols or "transferred_out" in cols:
         available.add("transfers")
-    if "remaining_life_years" in cols or remaining_life_years is not None:
-        available.add("remaining_life_years")
-    return facts, frozenset(available)
+    available.add("remaining_life_years")
+    return frozenset(available)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
