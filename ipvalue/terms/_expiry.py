@@ -64,6 +64,10 @@ class TermRules:
     expiry_in_force : dict
         Office -> whether the expiry date is itself the last day in force (US, EP: the term ends *on* the
         anniversary) or the first day without the right (CN: the 期满终止日). Offices not listed: the latter.
+    terminates_from : dict
+        Office -> the day an unpaid renewal fee ends the right once the grace period has run out: ``"due_date"``
+        (CN, JP, KR: retroactively from the due date) or ``"grace_end"`` (US: 35 USC 41(b), as of the end of
+        the grace period). Offices not listed: not stated.
     source : str
         Where the rules came from (file name and version).
 
@@ -77,6 +81,7 @@ class TermRules:
     grace_months: dict[str, int] = field(default_factory=dict)
     source: str = ""
     expiry_in_force: dict[str, bool] = field(default_factory=dict)
+    terminates_from: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "") -> TermRules:
@@ -108,11 +113,17 @@ class TermRules:
             for k, v in data.get("expiry_date_in_force", {}).items()
             if isinstance(v, dict)
         }
+        ends = {
+            k.upper(): str(v["terminates_from"])
+            for k, v in data.get("grace_months", {}).items()
+            if isinstance(v, dict) and v.get("terminates_from")
+        }
         return cls(
             rules=tuple(rules),
             grace_months=grace,
             source=source or f"{data.get('name', '?')} {data.get('version', '')}",
             expiry_in_force=in_force,
+            terminates_from=ends,
         )
 
     @classmethod

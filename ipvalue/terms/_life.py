@@ -72,11 +72,26 @@ def life_frame(
     m = term_over & ~fee_lapse & ~dead
     reason[m] = "term ended " + expiry[m].astype(str).astype(object)
     m = fee_lapse
+    # the day the right ended: the due date itself (CN Rule 98 (2010) / 115 (2023): 专利权自应当缴纳年费期满之日起
+    # 终止; JP, KR alike) or the end of the grace period (US, 35 USC 41(b)); not stated for other offices
+    ends = (
+        pd.Series(inp.jurisdiction, dtype=object).map(rules.terminates_from).fillna("").to_numpy(dtype=object)
+    )
+    since = np.full(n, "", dtype=object)
+    due = m & (ends == "due_date")
+    since[due] = "; the right terminated as of the due date " + inp.fees_paid_through[due].astype(str).astype(
+        object
+    )
+    end = m & (ends == "grace_end")
+    since[end] = "; the right expired at the end of the grace period " + grace_end[end].astype(str).astype(
+        object
+    )
     reason[m] = (
         "renewal fees unpaid: paid through "
         + inp.fees_paid_through[m].astype(str).astype(object)
         + ", grace ended "
         + grace_end[m].astype(str).astype(object)
+        + since[m]
     )
     reason[dead] = "legal_status " + inp.status[dead]
 

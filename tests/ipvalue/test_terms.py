@@ -358,6 +358,19 @@ def test_lapse_by_unpaid_fees_after_grace():
     assert "unpaid" in life_table(patents_to_frame([p]), "2026-04-19")["lapse_reason"].iloc[0]
 
 
+def test_the_day_an_unpaid_fee_ends_the_right_by_office():
+    # CN Implementing Regulations Rule 98 (2010) / 115 (2023): unpaid at the end of the 6-month grace period,
+    # 专利权自应当缴纳年费期满之日起终止 - the right ends as of the due date, not as of the end of the grace.
+    p = Patent(**CN_UM, fees_paid_through="2025-10-18")
+    reason = life_table(patents_to_frame([p]), "2026-04-19")["lapse_reason"].iloc[0]
+    assert reason.endswith("the right terminated as of the due date 2025-10-18")
+    # 35 USC 41(b): unpaid, a US patent 'shall expire as of the end of such grace period'
+    us = _one("US", "invention", "2010-03-01", "2012-05-01", fees_paid_through="2015-11-01")
+    assert life_table(us, "2016-05-01")["remaining_life_years"].iloc[0] > 0  # last day of the grace period
+    reason = life_table(us, "2016-05-02")["lapse_reason"].iloc[0]
+    assert reason.endswith("the right expired at the end of the grace period 2016-05-01")
+
+
 def test_late_payment_surcharges_in_the_grace_period():
     # CNIPA: 每超过规定的缴费时间1个月，加收当年全额年费的5% (Implementing Regulations 2010, Rule 98), nothing when
     # less than one month late. CN220906904U (utility model, filed 2023-10-18): the year-3 fee (600 CNY, table
