@@ -190,7 +190,7 @@ def demo(
         table = market_table(frame, comps, when)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / f"collateral_report_{lang}{suffix}" for suffix in (".html", ".pdf", ".xlsx")]
-        # one HTML rendering feeds the HTML and the PDF; the PDF is laid out in a worker when there are cores
+        # one HTML rendering feeds the HTML and the PDF; the PDF is laid out in a worker when a core is idle
         for path in iv.report.write_all(assessment, paths, lang=lang, profile=prof, comparables=table):
             typer.echo(f"wrote {path}")
 

@@ -152,14 +152,20 @@ def _checked_path(path: str | Path) -> Path:
 
 
 def _pdf_pool(processes: int | None) -> Any:
-    """A one-process pool (forked: it shares what this process computed) for the PDF layout, or None."""
+    """A one-process pool (forked: it shares what this process computed) for the PDF layout, or None.
+
+    By default only when a core is idle (1-minute load average at most the core count less one): on a busy
+    machine the worker only waits for the CPU (measured in ``benchmarks/RESULTS.md``).
+    """
     import multiprocessing
     import os
 
     if processes == 0 or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    if processes is None and (os.cpu_count() or 1) < 2:
-        return None
+    if processes is None:
+        cores = os.cpu_count() or 1
+        if cores < 2 or os.getloadavg()[0] > cores - 1:
+            return None
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
@@ -177,8 +183,8 @@ def write_all(
     """Write one report in several formats, sharing the work between them.
 
     The HTML document is rendered once (each chart drawn once) and feeds both the ``.html`` file and the
-    ``.pdf`` layout; the PDF, most of the time, is laid out in a worker process while this one writes the
-    other files. Each file is the one :func:`write` would write with the same arguments.
+    ``.pdf`` layout; the PDF (most of the time) can be laid out in a worker process while this one writes the
+    other files (see ``processes``). Each file is the one :func:`write` would write with the same arguments.
 
     Parameters
     ----------
@@ -188,7 +194,8 @@ def write_all(
         Files to write, each ending in ``.html``, ``.pdf`` or ``.xlsx``; their folders must exist.
     processes : int, optional
         ``0`` writes everything in this process; ``None`` (default) lays the PDF out in one forked worker when
-        the machine has more than one core and the platform can fork; ``1`` does so whatever the core count.
+        the platform can fork and a core is idle (the 1-minute load average at most the core count less one);
+        ``1`` does so whatever the cores and the load.
 
     Returns
     -------
@@ -217,7 +224,15 @@ def write_all(
             _pdf.load_weasyprint()  # fail before any work when WeasyPrint is missing
     try:
         # the worker imports WeasyPrint while this process draws the charts and renders the HTML
-        warm = pool.submit(_pdf.warm_up) if pool is not None else None
+        warm = None
+        if pool is not None:
+            import gc
+
+            gc.freeze()  # the worker is forked now: its garbage collector leaves our objects (and pages) alone
+            try:
+                warm = pool.submit(_pdf.warm_up)
+            finally:
+                gc.unfreeze()
         html = ""
         if "write_html" in kinds or "write_pdf" in kinds:
             html = _render(assessment, lang=lang, font_css=font_css, **extra)
