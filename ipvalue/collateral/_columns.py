@@ -47,6 +47,17 @@ def technology_classes(frame: pd.DataFrame) -> pd.Series:
     return first.str.replace(" ", "", regex=False).str[:4].str.upper().fillna("unknown")
 
 
+def _missing(values: np.ndarray) -> np.ndarray:
+    """Where an object array of text holds None."""
+    return np.array([v is None for v in values.tolist()], dtype=bool)
+
+
+def _isin(values: np.ndarray, choices: tuple[str, ...]) -> np.ndarray:
+    """Where an object array of text (None where missing) holds one of ``choices`` (never where missing)."""
+    wanted = set(choices)
+    return np.array([v is not None and v in wanted for v in values.tolist()], dtype=bool)
+
+
 def _same_column(x: pd.Series | None, y: pd.Series | None) -> bool:
     """Whether two columns are both absent, or present with the same dtype and values."""
     if x is None or y is None:
@@ -146,41 +157,49 @@ class EngineColumns:
 
     # ---- text, dates and flags (each derived once) ---------------------------------------------------------
 
+    def text(self, col: str) -> np.ndarray:
+        """A text column as :func:`~ipvalue.facts.columns.text_series` reads it, in an object array.
+
+        None where missing or blank; the comparisons below are on these arrays, element by element.
+        """
+        return self.derived(
+            ("text", col), (col,), lambda f: text(f, col).to_numpy(dtype=object, na_value=None)
+        )
+
     def status(self) -> dict[str, np.ndarray]:
         """Masks of the legal status: ``na``, ``not_granted``, ``lapsed``, ``expired``, ``revoked``."""
 
         def read(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-            status = text(frame, "legal_status")
-            st = status.fillna("")
+            st = self.text("legal_status")
             return {
-                "na": status.isna().to_numpy(dtype=bool),
-                "not_granted": st.isin(["pending", "withdrawn"]).to_numpy(dtype=bool),
-                "lapsed": (st == "lapsed").to_numpy(dtype=bool),
-                "expired": (st == "expired").to_numpy(dtype=bool),
-                "revoked": (st == "revoked").to_numpy(dtype=bool),
+                "na": _missing(st),
+                "not_granted": _isin(st, ("pending", "withdrawn")),
+                "lapsed": _isin(st, ("lapsed",)),
+                "expired": _isin(st, ("expired",)),
+                "revoked": _isin(st, ("revoked",)),
             }
 
         return self.derived("status", ("legal_status",), read)
 
-    def patent_type(self) -> pd.Series:
-        """``patent_type`` as text (``<NA>`` where missing)."""
-        return self.derived("patent_type", ("patent_type",), lambda f: text(f, "patent_type"))
-
     def type_accepted(self, accepted: tuple[str, ...]) -> np.ndarray:
         """Whether the patent type is one of ``accepted``."""
         return self.derived(
-            ("type_accepted", accepted),
-            ("patent_type",),
-            lambda f: self.patent_type().isin(list(accepted)).fillna(False).to_numpy(dtype=bool),
+            ("type_accepted", accepted), ("patent_type",), lambda f: _isin(self.text("patent_type"), accepted)
         )
 
     def pledge_rate_cap(self, caps: tuple[tuple[str, Any], ...]) -> np.ndarray:
-        """The policy's pledge-rate cap for each patent's type (0 for a type without one)."""
-        return self.derived(
-            ("pledge_rate_cap", caps),
-            ("patent_type",),
-            lambda f: self.patent_type().map(dict(caps)).astype(float).fillna(0.0).to_numpy(),
-        )
+        """The policy's pledge-rate cap for each patent's type (0 for a type without one, or a missing type)."""
+
+        def read(frame: pd.DataFrame) -> np.ndarray:
+            table = dict(caps)
+            out = np.zeros(self.n)
+            for i, t in enumerate(self.text("patent_type").tolist()):
+                cap = None if t is None else table.get(t)
+                if cap is not None and float(cap) == float(cap):  # NaN: 0, as a missing one
+                    out[i] = float(cap)
+            return out
+
+        return self.derived(("pledge_rate_cap", caps), ("patent_type",), read)
 
     def office_accepted(self, offices: tuple[str, ...]) -> np.ndarray:
         """Whether the granting office (``jurisdiction``, else the number's first two letters) is accepted."""
@@ -191,7 +210,7 @@ class EngineColumns:
                 office = office.fillna(
                     pd.Series(frame.index, index=frame.index, dtype="string").str[:2].str.upper()
                 )
-            return office.isin(list(offices)).fillna(False).to_numpy(dtype=bool)
+            return _isin(office.to_numpy(dtype=object, na_value=None), offices)
 
         return self.derived(("office_accepted", offices), ("jurisdiction",), read)
 
@@ -210,19 +229,32 @@ class EngineColumns:
     def owners(self, borrower: str | None) -> dict[str, Any]:
         """Owners per patent: ``count`` and, for ``borrower`` (None: not checked), ``hit`` (a listed owner is it).
 
-        Owners are ``;``-separated (full-width too) and compared after :func:`normalize_owner_series`.
+        Owners are ``;``-separated (full-width too), each stripped (blank ones dropped), and compared after
+        :func:`normalize_owner_series`, which runs once on the distinct names and the borrower together.
         """
 
         def read(frame: pd.DataFrame) -> dict[str, Any]:
-            owners = text(frame, "owner")
-            names = owners.str.replace("；", ";", regex=False).str.split(";").explode()
-            names = names.str.strip().replace("", pd.NA).dropna()
-            count = names.groupby(level=0).size().reindex(frame.index, fill_value=0).to_numpy()
-            out: dict[str, Any] = {"count": count, "hit": None}
+            rows: list[int] = []
+            parts: list[str] = []
+            for i, owner in enumerate(self.text("owner").tolist()):
+                if owner is not None:
+                    split = owner.replace("；", ";").split(";")
+                    rows += [i] * len(split)
+                    parts += split
+            stripped = pd.Series(parts, dtype="string").str.strip().to_numpy(dtype=object, na_value=None)
+            keep = np.array([p is not None and p != "" for p in stripped.tolist()], dtype=bool)
+            where = np.asarray(rows, dtype=np.intp)[keep]
+            names = stripped[keep]
+            out: dict[str, Any] = {"count": np.bincount(where, minlength=self.n), "hit": None}
             if borrower is not None:
-                target = str(normalize_owner_series(pd.Series([borrower])).iloc[0])
-                hit = (normalize_owner_series(names) == target).groupby(level=0).any()
-                out["hit"] = hit.reindex(frame.index, fill_value=False).to_numpy(dtype=bool)
+                distinct = list(dict.fromkeys(names.tolist()))
+                normal = normalize_owner_series(pd.Series([*distinct, borrower], dtype=object))
+                normal = normal.to_numpy(dtype=object, na_value=None)
+                target = normal[-1]
+                matches = {d for d, x in zip(distinct, normal[:-1].tolist(), strict=True) if x == target}
+                hit = np.zeros(self.n, dtype=bool)
+                hit[where[np.array([x in matches for x in names.tolist()], dtype=bool)]] = True
+                out["hit"] = hit
             return out
 
         return self.derived(("owners", borrower), ("owner",), read)
@@ -233,23 +265,19 @@ class EngineColumns:
             "technology_class", ("cpc",), lambda f: technology_classes(f).to_numpy(dtype=object)
         )
 
-    def product_line(self) -> pd.Series:
-        """``group`` as text (``<NA>`` where missing)."""
-        return self.derived("product_line", ("group",), lambda f: text(f, "group"))
-
-    def family(self) -> pd.Series:
-        """``family_id`` as text (``<NA>`` where missing)."""
-        return self.derived("family", ("family_id",), lambda f: text(f, "family_id"))
-
     def buckets(self) -> dict[str, np.ndarray]:
         """Concentration bucket label per patent: family (else the patent), technology class, product line."""
 
         def read(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-            family = self.family().fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
+            ids = [str(i) for i in self.ids.tolist()]
+            family = self.text("family_id").tolist()
+            line = self.text("group").tolist()
             return {
-                "family": family.to_numpy(dtype=object),
+                "family": np.array(
+                    [i if f is None else f for f, i in zip(family, ids, strict=True)], dtype=object
+                ),
                 "technology_class": self.technology_class(),
-                "product_line": self.product_line().fillna("unknown").to_numpy(dtype=object),
+                "product_line": np.array(["unknown" if g is None else g for g in line], dtype=object),
             }
 
         return self.derived("buckets", ("family_id", "cpc", "group"), read)
@@ -270,21 +298,19 @@ class EngineColumns:
         """The disposal package of each patent (see :func:`ipvalue.collateral.kernel.disposal_packages`)."""
 
         def read(frame: pd.DataFrame) -> np.ndarray:
-            ids = frame.index.to_numpy(dtype=object).astype(str)
-            out = np.array(["patent:" + i for i in ids], dtype=object)
-            tech = pd.Series(self.technology_class(), index=frame.index, dtype="string")
+            out = ["patent:" + str(i) for i in self.ids.tolist()]
             given = {
-                "product_line": self.product_line(),
-                "family": self.family(),
-                "technology_class": tech.mask(tech == "unknown"),
+                "product_line": self.text("group").tolist(),
+                "family": self.text("family_id").tolist(),
+                "technology_class": [None if t == "unknown" else t for t in self.technology_class().tolist()],
             }
-            todo = np.ones(len(frame), dtype=bool)
+            todo = [True] * self.n
             for dim in package_by:
-                label = given[dim]
-                hit = todo & label.notna().to_numpy(dtype=bool)
-                out[hit] = (dim + ":" + label[hit].astype(str)).to_numpy(dtype=object)
-                todo &= ~hit
-            return out
+                for i, label in enumerate(given[dim]):
+                    if todo[i] and label is not None:
+                        out[i] = dim + ":" + str(label)
+                        todo[i] = False
+            return np.array(out, dtype=object)
 
         return self.derived(("packages", package_by), ("family_id", "cpc", "group"), read)
 

@@ -16,9 +16,14 @@ import pandas as pd
 import pytest
 
 from ipvalue.collateral import CollateralContext, load_policy
-from ipvalue.collateral._columns import EngineColumns
+from ipvalue.collateral._columns import EngineColumns, normalize_owner_series
 from ipvalue.collateral._inputs import check_frame
-from ipvalue.collateral.eligibility import check_eligibility, eligibility_arrays, eligibility_frame
+from ipvalue.collateral.eligibility import (
+    check_eligibility,
+    eligibility_arrays,
+    eligibility_frame,
+    normalize_owner,
+)
 from ipvalue.collateral.haircut import bucket_sums_many
 from ipvalue.collateral.kernel import (
     chunk_arrays,
@@ -169,3 +174,37 @@ def test_bucket_sums_on_the_shock_axis_equal_each_pool_alone(n):
             np.testing.assert_array_equal(sums[d], alone)
             assert sums[d].flags.c_contiguous
     assert bucket_sums_many([], codes) == []
+
+
+def test_owners_as_the_pandas_chain_reads_them(make_frame, loan):
+    """Owner counts and matches on arrays equal the straightforward pandas chain (explode, strip, normalise)."""
+    owners = [
+        loan.borrower,
+        f" {loan.borrower} ；; Other Co., Limited ;",  # full-width separator, blanks, a co-owner
+        ";;",  # only separators: no owner
+        "  ",  # blank
+        None,
+        "ＡＣＭＥ　Ｃｏｒｐｏｒａｔｉｏｎ;acme corp",  # full-width letters: both normalise to the same name
+        "深圳市示例科技有限责任公司",  # the borrower with the longer company suffix
+        "Someone Else",
+    ]
+    frame = make_frame(len(owners))
+    frame["owner"] = owners
+    frame = check_frame(frame)
+    for borrower in (loan.borrower, "Acme Corporation", None):
+        got = EngineColumns(frame).owners(borrower)
+        # the reference: the chain the engine ran before it read columns once
+        text = frame["owner"].astype("string").str.strip().replace("", pd.NA)
+        names = text.str.replace("；", ";", regex=False).str.split(";").explode()
+        names = names.str.strip().replace("", pd.NA).dropna()
+        count = names.groupby(level=0).size().reindex(frame.index, fill_value=0).to_numpy()
+        np.testing.assert_array_equal(got["count"], count)
+        if borrower is None:
+            assert got["hit"] is None
+            continue
+        target = normalize_owner(borrower)
+        hit = (normalize_owner_series(names) == target).groupby(level=0).any()
+        hit = hit.reindex(frame.index, fill_value=False).to_numpy(dtype=bool)
+        np.testing.assert_array_equal(got["hit"], hit)
+        assert hit.any() and not hit.all()
+    assert count.tolist() == [1, 2, 0, 0, 0, 2, 1, 1]
