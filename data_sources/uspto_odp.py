@@ -391,10 +391,17 @@ def parse_application(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
         parse_assignments({"patentFileWrapperDataBag": [rec]}) if has_assignments else None,
     )
     kind = str(meta.get("applicationTypeLabelName") or meta.get("applicationTypeCode") or "").lower()
+    # plant patents (35 USC 161: the utility provisions, so the 154 term, apply) and reissues are 'invention';
+    # their number series (PP, RE) keeps them apart where the rules differ: no maintenance fees for a plant patent
+    # (35 USC 41(b)), the original patent's term and fee schedule for a reissue (35 USC 251(a), 37 CFR 1.362(h))
     ptype = "design" if kind.startswith("des") else "invention" if kind else None
+    number = str(meta.get("patentNumber") or "").strip()
+    series = "PP" if kind.startswith("pl") else "RE" if kind.startswith("rei") else ""
+    if number and series and not number.upper().startswith(series):
+        number = series + number
     filing = _d(meta.get("filingDate"))
     out: dict[str, Any] = {
-        "patent_id": f"US{meta['patentNumber']}" if meta.get("patentNumber") else None,
+        "patent_id": f"US{number}" if number else None,
         "title": " ".join(str(meta.get("inventionTitle") or "").split()) or None,
         "owner": owned.pop("owner"),
         "filing_date": filing,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ipvalue.terms._data import TERMS_FILE, load_table
 from ipvalue.terms._dates import NAT, add_years, as_date, to_day
-from ipvalue.terms._inputs import TermError, TermInputs, as_frame, term_inputs
+from ipvalue.terms._inputs import TermError, TermInputs, as_frame, term_inputs, us_series
 
 Errors = Literal["raise", "coerce"]
 _BASES = ("filing", "earliest_filing", "grant", "us_transitional")
@@ -191,12 +191,16 @@ class TermRules:
             np.isnat(inp.earliest) | bad_earliest, inp.filing, np.minimum(inp.earliest, inp.filing)
         )
         adj = np.nan_to_num(inp.adjustment_days, nan=0.0).astype(np.int64).astype("timedelta64[D]")
+        # a US reissue runs for the unexpired part of the original patent's term (35 USC 251(a)): its term and
+        # the rule that sets it follow the original application, given as earliest_filing_date
+        reissue = us_series(inp.ids, inp.jurisdiction) == "RE"
+        window = np.where(reissue & ~np.isnat(start), start, inp.filing)
         for rule in self.rules:
             m = (inp.jurisdiction == rule.jurisdiction) & (inp.patent_type == rule.patent_type) & has_filing
             if not np.isnat(rule.filed_from):
-                m &= inp.filing >= rule.filed_from
+                m &= window >= rule.filed_from
             if not np.isnat(rule.filed_before):
-                m &= inp.filing < rule.filed_before
+                m &= window < rule.filed_before
             if not m.any():
                 continue
             matched |= m
@@ -224,6 +228,12 @@ class TermRules:
                     f"patent {inp.ids[i]}: field grant_date is missing; the {rule.jurisdiction} {rule.patent_type} "
                     f"term runs from grant"
                 )
+        for i in np.flatnonzero(reissue & np.isnat(inp.earliest) & (basis != "")):
+            problem[i] = (
+                f"patent {inp.ids[i]}: field earliest_filing_date is missing; a US reissue keeps the unexpired term "
+                "of the original patent (35 USC 251(a)): give the original application's filing date there, or "
+                "the original expiry in expiry_date"
+            )
         tad_given = inp.adjustment_days > 0
         basis = np.where(
             tad_given & (basis != ""),

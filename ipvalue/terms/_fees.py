@@ -15,11 +15,27 @@ import pandas as pd
 from ipvalue.terms._data import CNIPA_FILE, EPO_FILE, USPTO_FILE, load_table
 from ipvalue.terms._dates import NAT, add_months, month_end, to_day
 from ipvalue.terms._expiry import TermRules
-from ipvalue.terms._inputs import DEAD_STATUSES, TermError, TermInputs, as_frame, as_of_day, term_inputs
+from ipvalue.terms._inputs import (
+    DEAD_STATUSES,
+    TermError,
+    TermInputs,
+    as_frame,
+    as_of_day,
+    term_inputs,
+    us_series,
+)
 from ipvalue.terms._life import life_frame
 
 SCHEDULE_COLUMNS = ("due_date", "fee_year", "amount", "currency", "office", "note", "surcharge")
 CURRENCY = {"CN": "CNY", "US": "USD", "EP": "EUR"}
+#: 35 USC 41(b): no fee may be established for maintaining a design or plant patent in force; 37 CFR 1.362(b)
+US_PLANT_NOTE = "US plant patent: no maintenance fees (35 USC 41(b); 37 CFR 1.362(b))"
+#: 37 CFR 1.362(h): a reissue's maintenance-fee periods are counted from the grant of the original patent, whose
+#: date is not an input; 35 USC 251(a): the reissue runs for the unexpired part of the original term
+US_REISSUE_NOTE = (
+    "US reissue: maintenance fees fall due on the original patent's schedule (37 CFR 1.362(h)), "
+    "not modelled without its grant date"
+)
 FEE_OFFICES = tuple(CURRENCY)
 ENTITY_SIZES = ("large", "small", "micro")
 _US_FEE_FLOOR = np.datetime64("1980-12-12", "D")  # 35 USC 41(b): applications filed on or after
@@ -146,6 +162,9 @@ def _events(inp: TermInputs, expiry: np.ndarray) -> pd.DataFrame:
     rows = np.flatnonzero(
         (inp.jurisdiction == "US")
         & (inp.patent_type == "invention")
+        & (
+            us_series(inp.ids, inp.jurisdiction) == ""
+        )  # plant patents pay none; reissues: see US_REISSUE_NOTE
         & ~np.isnat(inp.grant)
         & ~(inp.filing < _US_FEE_FLOOR)
     )
@@ -269,9 +288,13 @@ def _modelled(inp: TermInputs) -> tuple[np.ndarray, np.ndarray]:
     )
     us_design = (inp.jurisdiction == "US") & (inp.patent_type == "design")
     note = np.where(us_design, "US design: no maintenance fees", note)
+    series = us_series(inp.ids, inp.jurisdiction)
+    note = np.where(series == "PP", US_PLANT_NOTE, note)
+    reissue = series == "RE"
+    note = np.where(reissue, US_REISSUE_NOTE, note)
     us_pending = (inp.jurisdiction == "US") & (inp.patent_type == "invention") & np.isnat(inp.grant)
     note = np.where(us_pending, "US pending: maintenance fees depend on the grant date", note)
-    return modelled & ~ep_granted, note
+    return modelled & ~ep_granted & ~reissue, note
 
 
 def _due_mask(
@@ -460,8 +483,11 @@ def fees_paid_to_date(patent_or_frame: object, as_of: object) -> float | pd.Data
     n = len(frame)
     total = np.bincount(take["pos"].to_numpy(), weights=take["amount"].to_numpy(), minlength=n)
     modelled = np.isin(inp.jurisdiction, FEE_OFFICES)
-    total = np.where(modelled, total, np.nan)
     note = np.where(modelled, "", "renewal fees of this office are not modelled").astype(object)
+    series = us_series(inp.ids, inp.jurisdiction)
+    note = np.where(series == "PP", US_PLANT_NOTE, np.where(series == "RE", US_REISSUE_NOTE, note))
+    modelled &= series != "RE"
+    total = np.where(modelled, total, np.nan)
     unknown_lapse = np.isin(inp.status, DEAD_STATUSES) & np.isnat(inp.fees_paid_through)
     note = np.where(unknown_lapse & modelled, "lapse date unknown: fees counted up to as_of or expiry", note)
     early = np.zeros(n, dtype=bool)

@@ -14,6 +14,19 @@ from ipvalue.facts.columns import dates, patent_ids, texts
 from ipvalue.facts.patent import Patent, patents_to_frame
 
 DEAD_STATUSES = ("lapsed", "expired", "revoked", "withdrawn")
+
+
+def us_series(ids: np.ndarray, jurisdiction: np.ndarray) -> np.ndarray:
+    """The US number series of each row: ``"PP"`` (plant patent), ``"RE"`` (reissue) or ``""``.
+
+    Read from the patent number (``USPP12,345``, ``US RE45,678 E``...), the USPTO's own numbering of those
+    series (plant patents PP, reissues RE).
+    """
+    compact = pd.Series(ids, dtype=object).astype(str).str.upper().str.replace(r"[\s,./-]", "", regex=True)
+    series = compact.str.extract(r"^(?:US)?(PP|RE)\d", expand=False).fillna("").to_numpy(dtype=object)
+    return np.where(np.asarray(jurisdiction, dtype=object) == "US", series, "").astype(object)
+
+
 KNOWN_STATUSES = ("pending", "granted", *DEAD_STATUSES)
 
 

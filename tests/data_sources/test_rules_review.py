@@ -327,3 +327,32 @@ def test_odp_expired_without_grant_is_no_pending_application():
     # the same parent chain's 250 "Patent Expired Due to NonPayment of Maintenance Fees Under 37 CFR 1.362"
     lapsed = next(p for p in parents if p.status_code == 250)
     assert status_to_legal(lapsed.status_code, lapsed.status_text, True) == "lapsed"
+
+
+@pytest.mark.parametrize(
+    ("label", "number", "want"),
+    [
+        ("Plant", "34567", "USPP34567"),  # the USPTO numbers plant patents in the PP series
+        ("Plant", "PP34567", "USPP34567"),
+        ("Reissue", "49876", "USRE49876"),
+        ("Utility", "11646472", "US11646472"),
+    ],
+)
+def test_odp_plant_and_reissue_keep_their_number_series(label, number, want):
+    # 35 USC 41(b): no maintenance fee for a plant patent; 35 USC 251(a): a reissue keeps the original term.
+    # The terms engine tells them apart by the number series, so the id must carry it.
+    from data_sources.uspto_odp import parse_application
+
+    record = {
+        "applicationNumberText": "16000001",
+        "applicationMetaData": {
+            "applicationTypeLabelName": label,
+            "patentNumber": number,
+            "filingDate": "2019-03-01",
+            "grantDate": "2022-05-03",
+            "applicationStatusCode": 150,
+            "applicationStatusDescriptionText": "Patented Case",
+        },
+    }
+    facts = parse_application({"patentFileWrapperDataBag": [record]})
+    assert facts["patent_id"] == want and facts["patent_type"] == "invention"

@@ -725,3 +725,37 @@ def test_last_day_in_force_of_a_given_expiry_date():
     )
     want = ["2009-09-05", "2020-01-05", "2020-01-05", "NaT", "2009-09-05"]
     assert [str(d) for d in got] == want
+
+
+def test_us_plant_patent_pays_no_maintenance_fee_and_keeps_the_utility_term():
+    # 35 USC 41(b): 'No fee may be established for maintaining a design or plant patent in force';
+    # 37 CFR 1.362(b). The term is the utility one (35 USC 161 applies 35 USC 154).
+    plant = _one("US", "invention", "2019-03-01", "2022-05-03", entity_size="large")
+    plant.index = pd.Index(["USPP34567"], name="patent_id")
+    plant["patent_id"] = "USPP34567"
+    utility = _one("US", "invention", "2019-03-01", "2022-05-03", entity_size="large")
+    assert renewal_fees_due(utility, "2025-01-01", years=10)["renewal_fees"].iloc[0] > 0
+    due = renewal_fees_due(plant, "2025-01-01", years=10).iloc[0]
+    assert due["renewal_fees"] == 0.0 and "plant" in due["fees_note"]
+    assert fees_paid_to_date(plant, "2026-12-01")["fees_paid"].iloc[0] == 0.0
+    assert renewal_schedule(plant.iloc[0], "2025-01-01").empty
+    assert life_table(plant, "2026-12-01")["expiry_date"].iloc[0] == pd.Timestamp("2039-03-01")
+
+
+def test_us_reissue_keeps_the_original_term_and_fee_schedule():
+    # 35 USC 251(a): the reissue runs 'for the unexpired part of the term of the original patent'; 37 CFR
+    # 1.362(h): its maintenance-fee periods run from the original grant, which is not an input here.
+    re = _one(
+        "US", "invention", "2021-02-01", "2023-01-10", entity_size="large", earliest_filing_date="2012-06-05"
+    )
+    re.index = pd.Index(["USRE49876"], name="patent_id")
+    re["patent_id"] = "USRE49876"
+    assert life_table(re, "2026-12-01")["expiry_date"].iloc[0] == pd.Timestamp("2032-06-05")
+    due = renewal_fees_due(re, "2025-01-01", years=10).iloc[0]
+    assert np.isnan(due["renewal_fees"]) and "reissue" in due["fees_note"]
+    assert np.isnan(fees_paid_to_date(re, "2026-12-01")["fees_paid"].iloc[0])
+    with pytest.raises(TermError, match="USRE49876: field earliest_filing_date.*251"):
+        life_table(re.drop(columns="earliest_filing_date"), "2026-12-01")
+    # an original filed before 1995-06-08 gets the 154(c)(1) rule even if the reissue was filed later
+    old = re.assign(earliest_filing_date=pd.Timestamp("1994-01-03"), grant_date=pd.Timestamp("1996-02-06"))
+    assert "later of 17 years from grant" in life_table(old, "2005-01-01")["expiry_basis"].iloc[0]
