@@ -471,7 +471,7 @@ def report_command(  # noqa: PLR0913 - one option per flag of the command
     name: Annotated[str, typer.Option("--name", help="File name stem.")] = "collateral_report",
 ) -> None:
     """Write the collateral report (HTML, PDF and Excel; Chinese and/or English) of a portfolio or an assessment."""
-    from ipvalue.report import write
+    from ipvalue.report import write_all
 
     langs = ("zh", "en") if lang == "both" else (lang,)
     if any(x not in ("zh", "en") for x in langs):
@@ -499,9 +499,8 @@ def report_command(  # noqa: PLR0913 - one option per flag of the command
         typer.echo(f"assessment read from {source} (as_of {assessment.summary.get('as_of')})")
 
     out.mkdir(parents=True, exist_ok=True)
-    for code in langs:
-        for fmt in fmts:
-            path = write(assessment, out / f"{name}_{code}.{fmt}", lang=code)
+    for code in langs:  # one HTML rendering per language feeds its HTML and PDF files
+        for path in write_all(assessment, [out / f"{name}_{code}.{fmt}" for fmt in fmts], lang=code):
             typer.echo(f"wrote {path}")
 
 
