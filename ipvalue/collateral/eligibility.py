@@ -209,13 +209,17 @@ def eligibility_arrays(
     # past its term: the status says so, the remaining life at as_of is 0, or the term's last day has passed
     # (the expiry date is that last day for US and EP, the day after it for CN: ipvalue.terms.last_day_in_force)
     expiry = cols.dates("expiry_date")
-    last_day = expiry
-    if not np.isnat(expiry).all():
-        frame = cols.frame
+
+    def read_last_day(frame: pd.DataFrame) -> np.ndarray:
+        if np.isnat(expiry).all():
+            return expiry
         office = pd.Series(frame.index, index=frame.index, dtype="string").str[:2]  # else the number's prefix
         if "jurisdiction" in frame.columns:
             office = frame["jurisdiction"].astype("string").fillna(office)
-        last_day = last_day_in_force(office.str.upper().fillna("").to_numpy(dtype=object), expiry)
+        return last_day_in_force(office.str.upper().fillna("").to_numpy(dtype=object), expiry)
+
+    # read once per book (a stress shock moves neither the expiry date nor the office)
+    last_day = cols.derived("last_day_in_force", ("expiry_date", "jurisdiction"), read_last_day)
     with np.errstate(invalid="ignore"):
         checks["EXPIRED"] = (
             status["expired"] | (life <= 0) | (~np.isnat(last_day) & (last_day < np.datetime64(as_of, "D")))
