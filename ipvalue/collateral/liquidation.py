@@ -644,10 +644,9 @@ class _PathTerms:
     """Per-path constants of one run of the Monte Carlo, derived from :class:`LiquidationPaths`."""
 
     b_p: np.ndarray
-    thr_bid: np.ndarray
+    thr_bid: np.ndarray  # sqrt(1 - rho) sqrt(t): the patent's own shock's weight
     crash_from: tuple[int, int, int]
     log_bid_med: np.ndarray
-    others: tuple[tuple[slice, int], ...]
     b_max: float  # the largest B: no run-off factor below 1 - A b_max
 
 
@@ -659,15 +658,11 @@ def _path_terms(ps: LiquidationPaths) -> _PathTerms:
     cf = [int(bounds[i] + np.count_nonzero(~ps.crash[bounds[i] : bounds[i + 1]])) for i in range(3)]
     with np.errstate(divide="ignore"):
         log_bid_med = np.log(ps.bid_med)
-    others = tuple(
-        (sl, c0) for sl, c0 in ((slice(0, j0), cf[0]), (slice(j1, paths), cf[2])) if sl.stop > sl.start
-    )
     return _PathTerms(
         b_p=b_p,
         thr_bid=np.sqrt(1.0 - ps.rho) * ps.sqrt_t,
         crash_from=(cf[0], cf[1], cf[2]),
         log_bid_med=log_bid_med,
-        others=others,
         b_max=float(np.max(b_p)) if paths else 0.0,
     )
 
