@@ -527,7 +527,7 @@ def renewal_events(
             _event(
                 "RENEWAL_FEE_OVERDUE",
                 str(pid),
-                f"{pid}: fees paid only through {d}; the patent lapses after {grace_end} unless paid",
+                f"{pid}: fees paid only through {d}; unless paid with the surcharge by {grace_end}, the patent lapses",
                 due_date=d.isoformat(),
                 grace_period_ends=grace_end.isoformat(),
                 days_overdue=int(-days[pid]),

@@ -240,7 +240,7 @@ def _assess(
     else:
         stress_df = pd.DataFrame(columns=list(STRESS_COLUMNS))
     summary = summarise(core, ctx, frame=frame, stress_df=stress_df)
-    if valued_on is not None and (as_of_d - valued_on).days > int(pol["valuation_max_age_days"]):
+    if valued_on is not None and as_of_d > revaluation_due(valued_on, int(pol["valuation_max_age_months"])):
         summary["flags"].append("STALE_VALUATION")
     summary["valuation_as_of"] = None if valued_on is None else valued_on.isoformat()
     patents = core.patents.reindex(input_order)
@@ -274,3 +274,26 @@ def _assess(
         assumptions=assumptions_table(pol, loan=loan, frame=frame, fx=fx),
         audit=audit,
     )
+
+
+def revaluation_due(valued_on: dt.date, months: int) -> dt.date:
+    """The last day a valuation may serve an assessment: the same calendar date ``months`` later.
+
+    Where that date does not exist (29 February, the 31st of a shorter month) it is the month's last day, the
+    convention of calendar-month periods. A policy's ``valuation_max_age_months`` of 12 reads 商业银行押品管理指引
+    (银监发〔2017〕16号) "revalued at least once a year" as a calendar year, so a revaluation one year later across a
+    29 February (366 days) is on time.
+
+    Parameters
+    ----------
+    valued_on : datetime.date
+        The valuation's date.
+    months : int
+        The policy's maximum age in calendar months.
+
+    Returns
+    -------
+    datetime.date
+        The last day on which the valuation is not stale.
+    """
+    return (pd.Timestamp(valued_on) + pd.DateOffset(months=months)).date()

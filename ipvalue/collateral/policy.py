@@ -137,7 +137,7 @@ POLICY_PARAMETERS: dict[str, Callable[[Any], str | None]] = {
     "concentration_weights": _per_key(("family", "technology_class", "product_line"), _SHARE),
     "concentration_free_share": _num(0.0, 0.99),
     "recovery_confidence": _num(0.0, 0.999),
-    "valuation_max_age_days": _num(1, 3660, integer=True),
+    "valuation_max_age_months": _num(1, 120, integer=True),
     "pledge_rate_cap": _per_key(PATENT_TYPES, _SHARE),
     "loan_to_collateral": _num(0.0, 2.0),
     # liquidation
