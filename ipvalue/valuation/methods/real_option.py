@@ -755,7 +755,7 @@ def staged_development_value(
     Cost: O(patents x paths x steps). With 10,000 paths and 40-80 steps, about 0.1-0.3 s per patent on one
     core (``benchmarks/results/kernels.md``); value the pending patents only, or use fewer paths.
     """
-    inputs = {
+    inputs: dict[str, Any] = {
         "cost_to_complete": cost_to_complete,
         "cash_flow": cash_flow,
         "years": years,
