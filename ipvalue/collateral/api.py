@@ -18,7 +18,7 @@ from ipvalue.collateral._inputs import CollateralInputError, check_frame
 from ipvalue.collateral.distributed import chunked_core, core_on_handles, dask_partitions
 from ipvalue.collateral.kernel import CollateralContext, CoreResult, assess_frame
 from ipvalue.collateral.policy import Policy, load_policy
-from ipvalue.collateral.stress import STRESS_COLUMNS, run_stress
+from ipvalue.collateral.stress import STRESS_COLUMNS, assess_with_stress, run_stress
 from ipvalue.collateral.summary import assumptions_table, digest, json_default, summarise
 from ipvalue.facts.columns import as_date, check_seed, input_hash, is_dask_frame
 
@@ -207,7 +207,11 @@ def _assess(
         input_order = frame.index
         # work in patent_id order so that sums (and so every number) do not depend on the row order
         frame = frame.sort_index(kind="stable")
-        core = assess_frame(frame, ctx, checked=True) if be is None else core_fn(frame, ctx)
+        if be is None and stress:
+            # one pass: the base case is run 0 of the shock axis (the book's Monte Carlo draws made once)
+            core, stress_df = assess_with_stress(frame, ctx, valuation=attrs.get("ipvalue", {}))
+        else:
+            core = assess_frame(frame, ctx, checked=True) if be is None else core_fn(frame, ctx)
     # frames by the project's one frame hash (binary, exact to the last bit); the rest as canonical JSON
     in_hash = digest(
         input_hash(frame),
@@ -225,19 +229,18 @@ def _assess(
             sort_keys=True,
         ),
     )
-    if stress:
+    if stress and (handles is not None or be is not None):
         stress_df = run_stress(
             frame,
             ctx,
             base=core.numbers,
             base_patents=core.patents,
-            # one pass: every shock at once on a shock axis (reusing the base case's draws); else shock by shock
-            core=None if be is None else core_fn,
+            core=core_fn,  # shock by shock on the backend
             backend=be,
             valuation=attrs.get("ipvalue", {}),
             base_core=core,
         )
-    else:
+    elif not stress:
         stress_df = pd.DataFrame(columns=list(STRESS_COLUMNS))
     summary = summarise(core, ctx, frame=frame, stress_df=stress_df)
     if valued_on is not None and as_of_d > revaluation_due(valued_on, int(pol["valuation_max_age_months"])):

@@ -70,6 +70,7 @@ __all__ = [
     "fx_columns",
     "finish_chunks",
     "assess_frame",
+    "finish_base",
     "with_liquidation_values",
 ]
 
@@ -573,18 +574,20 @@ def assess_frame(
     *,
     liquidation_frame: pd.DataFrame | None = None,
     checked: bool = False,
+    keep_draws_elements: int | None = None,
 ) -> CoreResult:
     """Eligibility, haircuts, sizing and liquidation for a checked frame, in one pass in this process.
 
     ``liquidation_frame`` (same index) supplies the values the liquidation starts from when a shock must not
     reach them twice (the market crash acts on the bids inside the Monte Carlo). ``checked=True``: the frame
     comes from :func:`~ipvalue.collateral._inputs.check_frame` already. The result keeps its per-patent part,
-    setup and (for a book of at most :data:`DRAW_CACHE_ELEMENTS` patent-paths) its Monte Carlo draws, which the
-    stress shocks reuse.
+    setup and (for a book of at most ``keep_draws_elements``, default :data:`DRAW_CACHE_ELEMENTS`, pledged
+    patent-paths) its Monte Carlo draws, which the stress shocks reuse.
     """
     setup = liquidation_setup(ctx)
     prepared = prepare_chunk(with_liquidation_values(frame, liquidation_frame), ctx, checked=checked)
     pool = prepared.pool
+    limit = DRAW_CACHE_ELEMENTS if keep_draws_elements is None else int(keep_draws_elements)
     draws = PatentDraws(
         pool.ids,
         pool.ids if pool.package is None else pool.package,
@@ -592,10 +595,26 @@ def assess_frame(
         paths=ctx.paths,
         sale_success=setup.sale_success,
         judicial=slice(setup.j0, setup.j1),
-        cache=len(pool.ids) * ctx.paths <= DRAW_CACHE_ELEMENTS,
+        cache=len(pool.ids) * ctx.paths <= limit,
     )
     (partial,) = liquidation_partial_sums_many([(pool, setup)], draws=draws)
-    core = finish_chunks([prepared.with_partials(partial)], ctx, setup=setup)
+    core = finish_base(prepared, partial, ctx, setup=setup)
     core.draws = draws if draws.cache else None
+    return core
+
+
+def finish_base(
+    prepared: PreparedChunk,
+    partial: dict[str, np.ndarray],
+    ctx: CollateralContext,
+    *,
+    setup: LiquidationPaths,
+) -> CoreResult:
+    """The one-pass result of :func:`assess_frame` once the Monte Carlo's partial sums over its pool are known.
+
+    What the base case needs beyond the partial sums (the liquidation table, the liquidity-haircut bisection on
+    the recovery paths, the patent rows) comes from ``prepared`` and ``setup``; ``draws`` is left None.
+    """
+    core = finish_chunks([prepared.with_partials(partial)], ctx, setup=setup)
     core.arrays = prepared.arrays
     return core

@@ -27,18 +27,27 @@ from ipvalue.collateral.kernel import (
     CoreResult,
     assess_frame,
     chunk_arrays,
+    finish_base,
     fx_columns,
     life_elapsed_years,
     liquidation_setup,
+    prepare_chunk,
     shock_numbers,
 )
-from ipvalue.collateral.liquidation import LiquidationPaths, liquidation_partial_sums_many
+from ipvalue.collateral.liquidation import LiquidationPaths, LiquidationPool, liquidation_partial_sums_many
 from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
 from ipvalue.valuation import Assumptions, value_portfolio
 from ipvalue.valuation.kernel import Prepared, can_revalue, prepare_stages, value_chunk, value_prepared
 
-__all__ = ["STRESS_SHOCKS", "STRESS_COLUMNS", "StressShock", "run_stress", "VALUE_COLUMNS"]
+__all__ = [
+    "STRESS_SHOCKS",
+    "STRESS_COLUMNS",
+    "StressShock",
+    "run_stress",
+    "assess_with_stress",
+    "VALUE_COLUMNS",
+]
 
 #: columns of ``CollateralAssessment.stress`` (``description_zh`` follows ``description``)
 STRESS_COLUMNS: tuple[str, ...] = (
@@ -400,6 +409,19 @@ class _Shocked:
     revalued: bool
     note: str
     note_zh: str
+    why: _CannotRevalue | None = None
+
+
+def _direct(
+    shock: StressShock, frame: pd.DataFrame, shock_ctx: dict, why: _CannotRevalue | None
+) -> tuple[pd.DataFrame, str, str]:
+    """The shock applied to the valued frame directly: the frame and the notes (with why it was not revalued)."""
+    shocked, direct_note = shock.direct(frame, shock_ctx)
+    note, note_zh = _note_texts(direct_note)
+    if shock.revalue is not None and why is not None:
+        note = f"{note} (revaluation impossible: {why})"
+        note_zh = f"{note_zh}（无法重新估值：{why.zh}）"
+    return shocked, note, note_zh
 
 
 def _apply(
@@ -412,17 +434,14 @@ def _apply(
     backend: Any,
 ) -> _Shocked:
     """The shock on the valuation (revalued when possible, else directly) and on the engine's context."""
-    revalued = False
+    revalued, why = False, None
     try:
         shocked = _revalue(frame, shock, as_of=ctx.as_of, info=info, backend=backend)
         note, note_zh = "revalued with value_portfolio", "已用 value_portfolio 重新估值"
         revalued = True
-    except _CannotRevalue as why:
-        shocked, direct_note = shock.direct(frame, shock_ctx)
-        note, note_zh = _note_texts(direct_note)
-        if shock.revalue is not None:
-            note = f"{note} (revaluation impossible: {why})"
-            note_zh = f"{note_zh}（无法重新估值：{why.zh}）"
+    except _CannotRevalue as exc:
+        why = exc
+        shocked, note, note_zh = _direct(shock, frame, shock_ctx, why)
     eng = dict(shock.engine)
     # the crash reaches the bids inside the Monte Carlo, not the values twice
     liquidation_frame = frame if eng.pop("liquidation_frame", None) == "base" else None
@@ -432,7 +451,7 @@ def _apply(
             loan_s, risk_sharing=replace(loan_s.risk_sharing, compensation_fund=eng.pop("compensation_fund"))
         )
     return _Shocked(
-        shock, shocked, replace(ctx, loan=loan_s, **eng), liquidation_frame, revalued, note, note_zh
+        shock, shocked, replace(ctx, loan=loan_s, **eng), liquidation_frame, revalued, note, note_zh, why
     )
 
 
@@ -446,28 +465,23 @@ def _loan_only(s: _Shocked, frame: pd.DataFrame, ctx: CollateralContext) -> bool
     )
 
 
-def _shock_axis(
-    applied: list[_Shocked], frame: pd.DataFrame, ctx: CollateralContext, base_core: CoreResult
-) -> list[dict[str, Any]]:
-    """The engine for every shock at once: per-patent part per shock, one set of Monte Carlo draws for all.
+def _shock_runs(
+    applied: list[_Shocked],
+    frame: pd.DataFrame,
+    ctx: CollateralContext,
+    base_arrays: ChunkArrays,
+    base_setup: LiquidationPaths,
+) -> tuple[list[tuple[int, LiquidationPaths]], list[tuple[int, ChunkArrays, LiquidationPaths]]]:
+    """The per-patent part of every shock on arrays, before the Monte Carlo.
 
-    A shock that moves only the risk sharing reuses the base case's per-patent part and per-path sums (only
-    the split of the loss changes); the others share the base case's draws when it kept them (small books),
-    else one new set for all shocks. Each shock reads its frame's columns reusing the base case's text-derived
-    arrays where its columns are unchanged (:class:`~ipvalue.collateral._columns.EngineColumns`), works on
-    arrays and gives its numbers only (:func:`~ipvalue.collateral.kernel.shock_numbers`): the same numbers, to
-    the last bit, as :func:`assess_frame` on the shock's frame and context.
+    Returns the loan-only shocks (position, setup: they reuse the base case's per-patent part and per-path
+    sums) and the others (position, arrays, setup: each a run of the Monte Carlo).
     """
-    base_parts, base_setup, base_arrays = base_core.parts, base_core.setup, base_core.arrays
-    if base_parts is None or base_setup is None or base_arrays is None or len(base_parts) != 1:
-        raise ValueError("the shock axis needs the base case's single-pass result")
-    results: list[dict[str, Any] | None] = [None] * len(applied)
     elapsed = life_elapsed_years(ctx)
-    read = []
+    loan_only, read = [], []
     for k, s in enumerate(applied):
         if _loan_only(s, frame, ctx):
-            setup = replace(base_setup, loan=s.ctx.loan)
-            results[k] = shock_numbers(base_arrays, base_parts[0].mc_partial, s.ctx, setup=setup)
+            loan_only.append((k, replace(base_setup, loan=s.ctx.loan)))
             continue
         cols = EngineColumns(s.frame, like=base_arrays.cols, life_elapsed_years=elapsed)
         elig = eligibility_arrays(cols, s.ctx.loan, s.ctx.policy, as_of=s.ctx.as_of, reasons=False)
@@ -493,6 +507,25 @@ def _shock_axis(
         )
         # the path-level setup is a function of the context only: the base case's serves an unchanged one
         todo.append((k, arrays, base_setup if s.ctx == ctx else liquidation_setup(s.ctx)))
+    return loan_only, todo
+
+
+def _shock_axis(
+    applied: list[_Shocked], frame: pd.DataFrame, ctx: CollateralContext, base_core: CoreResult
+) -> list[dict[str, Any]]:
+    """The engine for every shock at once: per-patent part per shock, one set of Monte Carlo draws for all.
+
+    A shock that moves only the risk sharing reuses the base case's per-patent part and per-path sums (only
+    the split of the loss changes); the others share the base case's draws when it kept them (small books),
+    else one new set for all shocks. Each shock reads its frame's columns reusing the base case's text-derived
+    arrays where its columns are unchanged (:class:`~ipvalue.collateral._columns.EngineColumns`), works on
+    arrays and gives its numbers only (:func:`~ipvalue.collateral.kernel.shock_numbers`): the same numbers, to
+    the last bit, as :func:`assess_frame` on the shock's frame and context.
+    """
+    base_parts, base_setup, base_arrays = base_core.parts, base_core.setup, base_core.arrays
+    if base_parts is None or base_setup is None or base_arrays is None or len(base_parts) != 1:
+        raise ValueError("the shock axis needs the base case's single-pass result")
+    loan_only, todo = _shock_runs(applied, frame, ctx, base_arrays, base_setup)
     runs = [(a.pool, setup) for _, a, setup in todo]
     draws = base_core.draws
     if draws is not None and runs:
@@ -502,9 +535,145 @@ def _shock_axis(
         ):
             draws = None
     partials = liquidation_partial_sums_many(runs, draws=draws)
+    return _shock_results(applied, base_arrays, base_parts[0].mc_partial, loan_only, todo, partials)
+
+
+def _shock_results(
+    applied: list[_Shocked],
+    base_arrays: ChunkArrays,
+    base_partial: dict[str, np.ndarray],
+    loan_only: list[tuple[int, LiquidationPaths]],
+    todo: list[tuple[int, ChunkArrays, LiquidationPaths]],
+    partials: list[dict[str, np.ndarray]],
+) -> list[dict[str, Any]]:
+    """Every shock's numbers, in the order of ``applied``, from the Monte Carlo's per-path sums."""
+    results: dict[int, dict[str, Any]] = {}
+    for k, setup in loan_only:
+        results[k] = shock_numbers(base_arrays, base_partial, applied[k].ctx, setup=setup)
     for (k, arrays, setup), partial in zip(todo, partials, strict=True):
         results[k] = shock_numbers(arrays, partial, applied[k].ctx, setup=setup)
-    return [r for r in results if r is not None]
+    return [results[k] for k in range(len(applied))]
+
+
+def _one_draw_pass(runs: list[tuple[LiquidationPool, LiquidationPaths]]) -> bool:
+    """Whether the runs can share one set of draws made for their union, each run's sums as on its own.
+
+    The runs need the seed, paths, judicial sale success, number of rounds and judicial paths of the first,
+    and a patent in several pools the same disposal package in each (its package's draws are then the same).
+    """
+    ps0 = runs[0][1]
+    for _, ps in runs:
+        if (ps.paths, ps.seed, ps.sale_success, len(ps.reserves), ps.j0, ps.j1) != (
+            ps0.paths,
+            ps0.seed,
+            ps0.sale_success,
+            len(ps0.reserves),
+            ps0.j0,
+            ps0.j1,
+        ):
+            return False
+    ids = np.concatenate([p.ids for p, _ in runs])
+    pkgs = np.concatenate([p.ids if p.package is None else p.package for p, _ in runs])
+    pairs = np.char.add(np.char.add(ids.astype(str), "\x1f"), pkgs.astype(str))
+    return len(np.unique(ids)) == len(np.unique(pairs))
+
+
+def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two frames hold the same columns, index and values to the last bit (a strict test: any doubt, no)."""
+    if a is b:
+        return True
+    if list(a.columns) != list(b.columns) or not a.index.equals(b.index):
+        return False
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if x is y:
+            continue
+        if x.dtype != y.dtype:
+            return False
+        if x.dtype.kind == "f":
+            if not np.array_equal(x.to_numpy().view(np.int64), y.to_numpy().view(np.int64)):
+                return False
+            continue
+        try:
+            if list(x) != list(y):
+                return False
+        except TypeError:  # pandas' NA against a value
+            return False
+    return True
+
+
+def assess_with_stress(
+    frame: pd.DataFrame,
+    ctx: CollateralContext,
+    *,
+    valuation: Mapping[str, Any] | None = None,
+    shocks: tuple[StressShock, ...] = STRESS_SHOCKS,
+) -> tuple[CoreResult, pd.DataFrame]:
+    """The base case and every stress shock with one pass of Monte Carlo draws: the base case is run 0 of the axis.
+
+    The same results, to the last bit, as :func:`~ipvalue.collateral.kernel.assess_frame` followed by
+    :func:`run_stress` (which draw the book's random numbers twice when the base case does not keep its draws,
+    above :data:`~ipvalue.collateral.kernel.DRAW_CACHE_ELEMENTS` pledged patent-paths); here the book is drawn
+    once, for the base case and the shocks together, and a step with the same bits in the base case and a value
+    shock is computed once (:func:`~ipvalue.collateral.liquidation.liquidation_partial_sums_many`).
+
+    A shock applied directly may read the base case's finished patent rows (the largest family's invalidation:
+    their collateral value, after the liquidity haircut the Monte Carlo sets). The shocks are applied with the
+    rows before the liquidity haircut; once the base case is finished each direct shock is applied again with
+    its rows, and a shock whose frame or note moved is run again on its own (a second draw of its patents).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The checked valued frame, in ``patent_id`` order.
+    ctx : CollateralContext
+    valuation : mapping, optional
+        As in :func:`run_stress`.
+    shocks : tuple of StressShock
+
+    Returns
+    -------
+    (CoreResult, pandas.DataFrame)
+        The base case (as :func:`~ipvalue.collateral.kernel.assess_frame` gives it, without kept draws) and the
+        stress table (:data:`STRESS_COLUMNS`).
+    """
+    setup = liquidation_setup(ctx)
+    prepared = prepare_chunk(frame, ctx, checked=True)
+    base_arrays = prepared.arrays
+    if base_arrays is None:
+        raise ValueError("the one-pass stress run needs the base case's arrays")
+    info = dict((frame.attrs or {}).get("ipvalue", {}) if valuation is None else valuation)
+    early = {"policy": ctx.policy, "base_patents": prepared.patents}
+    applied = [_apply(shock, frame, ctx, early, info=info, backend=None) for shock in shocks]
+    loan_only, todo = _shock_runs(applied, frame, ctx, base_arrays, setup)
+    runs = [(prepared.pool, setup)] + [(a.pool, st) for _, a, st in todo]
+    if _one_draw_pass(runs):
+        base_partial, *partials = liquidation_partial_sums_many(runs)
+    else:
+        (base_partial,) = liquidation_partial_sums_many(runs[:1])
+        partials = liquidation_partial_sums_many(runs[1:])
+    core = finish_base(prepared, base_partial, ctx, setup=setup)
+    # the direct shocks with the finished rows: the ones that moved are run again, on their own
+    late = {"policy": ctx.policy, "base_patents": core.patents}
+    moved = []
+    for k, s in enumerate(applied):
+        if s.revalued:
+            continue
+        shocked, note, note_zh = _direct(s.shock, frame, late, s.why)
+        if (note, note_zh) != (s.note, s.note_zh) or not _same_frame(shocked, s.frame):
+            applied[k] = replace(s, frame=shocked, note=note, note_zh=note_zh)
+            moved.append(k)
+    if moved:
+        again_lo, again = _shock_runs([applied[k] for k in moved], frame, ctx, base_arrays, setup)
+        keep = [i for i, (k, _, _) in enumerate(todo) if k not in moved]
+        todo, partials = [todo[i] for i in keep], [partials[i] for i in keep]
+        loan_only = [(k, st) for k, st in loan_only if k not in moved]
+        loan_only += [(moved[i], st) for i, st in again_lo]
+        again = [(moved[i], a, st) for i, a, st in again]
+        todo += again
+        partials += liquidation_partial_sums_many([(a.pool, st) for _, a, st in again])
+    numbers = _shock_results(applied, base_arrays, base_partial, loan_only, todo, partials)
+    return core, _stress_rows(applied, numbers, core.numbers)
 
 
 def run_stress(
@@ -560,6 +729,13 @@ def run_stress(
         numbers = _shock_axis(applied, frame, ctx, base_core)
     else:
         numbers = [core(s.frame, s.ctx, liquidation_frame=s.liquidation_frame).numbers for s in applied]
+    return _stress_rows(applied, numbers, base)
+
+
+def _stress_rows(
+    applied: list[_Shocked], numbers: list[dict[str, Any]], base: Mapping[str, Any]
+) -> pd.DataFrame:
+    """The stress table: one row per shock, its numbers and their change from the base case's."""
     rows = []
     for s, c in zip(applied, numbers, strict=True):
         change = c["collateral_value"] - float(base["collateral_value"])

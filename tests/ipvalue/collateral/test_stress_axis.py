@@ -17,6 +17,7 @@ import pytest
 import ipvalue as iv
 from ipvalue.collateral import CollateralContext, LiquidationPool, Loan, liquidation, load_policy
 from ipvalue.collateral import kernel as collateral_kernel
+from ipvalue.collateral import stress as stress_module
 from ipvalue.collateral._inputs import check_frame
 from ipvalue.collateral.kernel import assess_frame
 from ipvalue.collateral.liquidation import (
@@ -26,7 +27,13 @@ from ipvalue.collateral.liquidation import (
     liquidation_partial_sums_many,
     liquidation_paths,
 )
-from ipvalue.collateral.stress import run_stress
+from ipvalue.collateral.stress import (
+    STRESS_SHOCKS,
+    VALUE_COLUMNS,
+    StressShock,
+    assess_with_stress,
+    run_stress,
+)
 from ipvalue.demo import load_demo
 
 
@@ -154,3 +161,103 @@ def test_the_engine_frame_carries_no_attrs(make_frame):
     assert valued.attrs  # the input has its valuation record
     assert check_frame(valued).attrs == {}
     assert valued.attrs["ipvalue"]["seed"] == 0  # and keeps it
+
+
+def _two_passes_and_one(
+    valued: pd.DataFrame, loan: Loan, monkeypatch, *, paths: int, shocks=STRESS_SHOCKS
+) -> tuple[tuple, tuple, list[int]]:
+    """The base case and the stress table two ways in this run, and the runs of each one-pass Monte Carlo call.
+
+    Two passes (as before): :func:`assess_frame` with a keep-draws threshold of 0 (a book above it: the base
+    case does not keep its draws) then :func:`run_stress` on the shock axis, which draws the book again. One
+    pass: :func:`assess_with_stress`, the base case as run 0 of the shock axis.
+    """
+    info = dict(valued.attrs.get("ipvalue", {}))
+    frame = check_frame(valued).sort_index(kind="stable")
+    ctx = CollateralContext(
+        loan=loan,
+        policy=load_policy("cn-bank-standard"),
+        as_of=dt.date.fromisoformat(info["as_of"]),
+        seed=0,
+        paths=paths,
+    )
+    base = assess_frame(frame, ctx, checked=True, keep_draws_elements=0)
+    assert base.draws is None  # above the threshold: the two-pass path draws the book twice
+    two = run_stress(
+        frame,
+        ctx,
+        base=base.numbers,
+        base_patents=base.patents,
+        valuation=info,
+        base_core=base,
+        shocks=shocks,
+    )
+    calls: list[int] = []
+    many = stress_module.liquidation_partial_sums_many
+
+    def counted(runs, **kw):
+        calls.append(len(runs))
+        return many(runs, **kw)
+
+    monkeypatch.setattr(stress_module, "liquidation_partial_sums_many", counted)
+    core, one = assess_with_stress(frame, ctx, valuation=info, shocks=shocks)
+    return (base, two), (core, one), calls
+
+
+def _assert_same_base(a, b) -> None:
+    """Two base cases the same to the last bit: patent rows, liquidation table, numbers and every path."""
+    pd.testing.assert_frame_equal(a.patents, b.patents, check_exact=True)
+    pd.testing.assert_frame_equal(a.liquidation, b.liquidation, check_exact=True)
+    assert a.numbers.keys() == b.numbers.keys()
+    for k in a.numbers:
+        x, y = a.numbers[k], b.numbers[k]
+        assert np.asarray(x).tobytes() == np.asarray(y).tobytes(), k
+    for field in (
+        "gross_proceeds",
+        "costs",
+        "recovery",
+        "lgd_gross",
+        "lgd",
+        "time_to_cash",
+        "loan_recovered",
+    ):
+        assert getattr(a.mc, field).tobytes() == getattr(b.mc, field).tobytes(), field
+    assert a.mc.recovery_draws().tobytes() == b.mc.recovery_draws().tobytes()
+
+
+def test_one_draw_pass_equals_the_two_passes_above_the_keep_draws_threshold(demo_valued, monkeypatch):
+    valued, loan = demo_valued
+    (base, two), (core, one), calls = _two_passes_and_one(valued, loan, monkeypatch, paths=2_000)
+    # one Monte Carlo call: the base case and the five shocks that move the patents (the loan-only shock
+    # reuses the base case's sums)
+    assert calls == [6]
+    _assert_same_base(core, base)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert one["collateral_value"].nunique() == len(one)
+    # the base case is not a trivial one: the liquidity haircut binds (the bisection ran on the paths)
+    assert core.numbers["liquidity_haircut"] > 0
+
+
+def _liquidity_scaled(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str]:
+    h = float(ctx["base_patents"]["haircut_liquidity"].max())
+    out = frame.copy()
+    for c in VALUE_COLUMNS:
+        if c in out.columns:
+            out[c] = out[c].to_numpy(dtype=float) * (1.0 - 0.5 * h)
+    return out, f"values x (1 - h / 2), h = {h!r}"
+
+
+def test_a_shock_reading_the_finished_base_case_is_run_again(demo_valued, monkeypatch):
+    # a direct shock that reads the base case's liquidity haircut: applied first with the rows before the
+    # haircut (h = 0), it moves once the base case is finished and is run again on its own, the same bits
+    reads_h = StressShock(
+        "liquidity_read", "values scaled by the base case's liquidity haircut", None, _liquidity_scaled, {}
+    )
+    valued, loan = demo_valued
+    (base, two), (core, one), calls = _two_passes_and_one(
+        valued, loan, monkeypatch, paths=1_000, shocks=(reads_h, *STRESS_SHOCKS)
+    )
+    assert calls == [7, 1]
+    _assert_same_base(core, base)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert f"h = {core.numbers['liquidity_haircut']!r}" in one["description"].iloc[0]
