@@ -121,11 +121,14 @@ class ComputePool:
                     503, "shutting_down", "the server is shutting down", headers={"Retry-After": "5"}
                 )
             if self._executor is None:
+                if self._stages is None:  # processes is 0 then: callers run the stages on threads
+                    raise RuntimeError("no picklable stages for worker processes")
+                stages: bytes = self._stages
                 self._executor = ProcessPoolExecutor(
                     self.processes,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_init,
-                    initargs=(self._stages,),
+                    initargs=(stages,),
                 )
             return self._executor
 
