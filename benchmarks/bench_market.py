@@ -1,7 +1,8 @@
 """Benchmark: the market approach, 100k patents against 10k comparables (throughput and peak memory).
 
 Run as a script: ``python benchmarks/bench_market.py [--quick]`` prints the Markdown section and writes it to
-``benchmarks/results/market.md``. Selection is by grouping keys (one join per IPC level), so memory follows the
+``benchmarks/results/market.md``; ``--portfolio`` runs only the ``value_portfolio`` rows (100k patents x 1,000
+draws without and with the 10k comparables), to compare two checkouts in one session. Selection is by grouping keys (one join per IPC level), so memory follows the
 number of (patent, comparable) pairs kept (at most ``max_comparables`` plus the nearer ones per patent), never
 patents x comparables. The reference in the same run is the dense matrix a naive matcher would need (its size,
 computed, not allocated) and a run at a tenth of the patents (throughput should not fall with scale).
@@ -187,5 +188,18 @@ def main(quick: bool = False) -> str:
     return text
 
 
+def portfolio_only(draws: int = 1_000, n_book: int = 100_000) -> str:
+    """Only the ``value_portfolio`` rows (without / with comparables), for a before/after run on two checkouts."""
+    pf = measure_portfolio(n_book, comparables(10_000), draws)
+    return "\n".join(
+        f"{name} comparables: {n_book:,} patents x {draws:,} draws, wall {pf[f'{name}_secs']:.1f} s, "
+        f"CPU {pf[f'{name}_cpu']:.1f} s, peak {pf[f'{name}_peak_mib']:.0f} MiB"
+        for name in ("without", "with")
+    )
+
+
 if __name__ == "__main__":
-    print(main(quick="--quick" in sys.argv))
+    if "--portfolio" in sys.argv:
+        print(portfolio_only())
+    else:
+        print(main(quick="--quick" in sys.argv))
