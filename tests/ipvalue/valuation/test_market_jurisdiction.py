@@ -128,4 +128,5 @@ def test_value_portfolio_matches_the_portfolio_jurisdiction():
     )
     out = iv.value_portfolio(pf, {"draws": 0}, as_of=AS_OF, comparables=book()).set_index("patent_id")
     ratio = out.loc["US11234567B2", "value_market"] / out.loc["CN112345678A", "value_market"]
-    assert ratio == pytest.approx(3.0)  # same facts; 300 against 100
+    # 300 against 100 (the life factors may differ a little: each office's own term rules set the remaining life)
+    assert ratio == pytest.approx(3.0, rel=0.01)
