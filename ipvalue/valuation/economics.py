@@ -26,7 +26,16 @@ from ipvalue.valuation.methods.cost import trend_factor
 from ipvalue.valuation.methods.income import equivalent_investment_share, income_period
 from ipvalue.valuation.notes import Notes, fmt, fmt_pct
 
-__all__ = ["Economics", "Markets", "RowTables", "economics", "markets_stage", "market_of", "protects_market"]
+__all__ = [
+    "Economics",
+    "Markets",
+    "RowTables",
+    "economics",
+    "markets_stage",
+    "market_of",
+    "protects_market",
+    "legal_life_after_grant",
+]
 
 
 @dataclass(frozen=True)
@@ -243,7 +252,7 @@ def economics(
     roy, lo, hi, roy_given = _royalty(inputs, facts, revenue, live_rev, split, pos, a, notes, tables)
     sh = _profit_share(inputs, facts, rev.launch_cost, live_rev, method_code, pos, a, day, notes)
     situation = _rc.classify_situation(inputs.commercialized, revenue, rev.launch_cost)
-    econ_life, period = _income_period(inputs, facts, revenue, a, notes)
+    econ_life, period = _income_period(inputs, facts, revenue, a, notes, grant.wait_years)
     return Economics(
         jurisdiction=juris,
         market=market,
@@ -744,11 +753,34 @@ def _equivalent_investment(
 # ------------------------------------------------------------------------------------------ income period
 
 
+def legal_life_after_grant(life_legal: np.ndarray, wait: np.ndarray) -> np.ndarray:
+    """The legal life left once an application is granted: ``max(life_legal - wait, 0)`` (NaN stays NaN).
+
+    The term runs from filing whatever the grant date (CN Patent Law art. 42; 35 USC 154(a)(2); EPC art. 63(1)),
+    and an application's income is deferred ``wait`` years to its expected grant (its value factor
+    ``p x (1 + r) ** -wait``), so its income period is bounded by this, not by the life left on ``as_of``: the
+    income stream never runs past the expiry (收益期限 at most the remaining legal term, 中评协《专利资产评估指导
+    意见》). ``wait`` is 0 for a granted patent, whose legal life is unchanged.
+    """
+    life = np.asarray(life_legal, dtype=float)
+    return np.where(np.isnan(life), np.nan, np.maximum(life - np.asarray(wait, dtype=float), 0.0))
+
+
 def _income_period(
-    inputs: Inputs, facts: Facts, revenue: np.ndarray, a: dict[str, Any], notes: Notes
+    inputs: Inputs,
+    facts: Facts,
+    revenue: np.ndarray,
+    a: dict[str, Any],
+    notes: Notes,
+    wait: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Economic life (the row's, else the assumption) and the income period: the shorter of it and the legal life."""
-    dead, life_legal = facts.dead, facts.life_legal
+    """Economic life (the row's, else the assumption) and the income period: the shorter of it and the legal life.
+
+    For a pending application the legal life is the one left at its expected grant,
+    :func:`legal_life_after_grant` (``wait``: :class:`ipvalue.valuation.asof.GrantAdjustment`'s years to grant).
+    """
+    dead = facts.dead
+    life_legal = legal_life_after_grant(facts.life_legal, wait)
     econ_life = inputs.x["economic_life_years"].copy()
     m = np.isnan(econ_life)
     if a["economic_life_years"] is not None:
@@ -758,6 +790,12 @@ def _income_period(
     notes.add(
         np.isnan(econ_life) & np.isfinite(revenue) & ~dead,
         "economic life not given: remaining legal life used",
+    )
+    notes.add(
+        (wait > 0) & np.isfinite(life_legal) & np.isfinite(revenue) & ~dead,
+        "income period from the expected grant to expiry: "
+        + fmt(np.where(np.isnan(life_legal), 0.0, life_legal), "{:.2f}")
+        + " years of legal life left after the wait",
     )
     return econ_life, period
 

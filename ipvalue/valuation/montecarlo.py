@@ -18,7 +18,7 @@ from scipy.special import ndtri
 
 from ipvalue._random import patent_rng, patent_uniforms
 from ipvalue.valuation.asof import Facts
-from ipvalue.valuation.economics import Economics
+from ipvalue.valuation.economics import Economics, legal_life_after_grant
 from ipvalue.valuation.methods.income import tab_factor
 from ipvalue.valuation.methods.real_option import deferral_option
 from ipvalue.valuation.notes import Notes
@@ -206,7 +206,9 @@ def _draw_inputs(
     split, ok = econ.split, econ.split_ok
     return _DrawInputs(
         ids=ids,
-        life_legal=facts.life_legal,
+        life_legal=legal_life_after_grant(
+            facts.life_legal, econ.grant.wait_years
+        ),  # an application: at its grant
         period=econ.period,
         revenue=econ.revenue,
         growth=econ.growth,

@@ -85,9 +85,39 @@ def test_grant_probability_worked_example():
     factor = 0.55 * 1.12 ** (-wait)
     assert factor == pytest.approx(0.4885, abs=1e-4)
     assert app["grant_probability"] == pytest.approx(0.55)
-    # its granted twin: the same facts, granted on as_of
-    twin = _value(_one(filing_date=filing, grant_date=pd.Timestamp(AS_OF), legal_status="granted"))
+    # its granted twin: the same facts, granted on as_of, with the legal life the application will have left at
+    # its expected grant (the term runs from filing, CN Patent Law art. 42): deferred by the wait, the application's
+    # income stops at the expiry, never after it (收益期限 <= the remaining legal term)
+    twin = _value(
+        _one(
+            filing_date=filing,
+            grant_date=pd.Timestamp(AS_OF),
+            legal_status="granted",
+            economic_life_years=app["remaining_life_years"] - wait,
+        )
+    )
     assert app["value"] == pytest.approx(twin["value"] * factor, rel=1e-9)
+
+
+def test_an_applications_income_stops_at_expiry_not_wait_years_after():
+    # Before: an application was worth its twin (income over the whole legal life left on as_of) x
+    # p x (1 + r) ** -wait, i.e. its income, deferred by the wait to the grant, ran `wait` years past the expiry.
+    # Now: income from the expected grant to the expiry, so strictly less than that deferred full-life twin.
+    filing = pd.Timestamp("2026-01-01")
+    wait = 1.54 - (pd.Timestamp(AS_OF) - filing).days / 365.25
+    app = _value(_one(filing_date=filing, grant_date=pd.NaT, legal_status="pending"))
+    twin = _value(_one(filing_date=filing, grant_date=pd.Timestamp(AS_OF), legal_status="granted"))
+    factor = 0.55 * 1.12 ** (-wait)
+    assert app["value_income"] < twin["value_income"] * factor * (1 - 1e-6)
+    assert "income period from the expected grant to expiry: 18.46 years" in app["value_notes"]
+
+
+def test_legal_life_after_grant_boundaries():
+    from ipvalue.valuation.economics import legal_life_after_grant
+
+    got = legal_life_after_grant(np.array([5.0, 1.0, np.nan, 3.0, 0.0]), np.array([0.0, 2.0, 1.0, 3.0, 0.0]))
+    # granted (wait 0) unchanged; a wait beyond the life leaves nothing; unknown life stays unknown; exact end 0
+    np.testing.assert_array_equal(got, [5.0, 0.0, np.nan, 0.0, 0.0])
 
 
 @pytest.mark.slow
