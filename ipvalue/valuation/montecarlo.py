@@ -20,7 +20,7 @@ from ipvalue._random import patent_rng, patent_uniforms
 from ipvalue.valuation.asof import Facts
 from ipvalue.valuation.economics import Economics, legal_life_after_grant
 from ipvalue.valuation.methods.income import tab_factor
-from ipvalue.valuation.methods.real_option import deferral_option
+from ipvalue.valuation.methods.real_option import continuous_rate, deferral_option
 from ipvalue.valuation.notes import Notes
 from ipvalue.valuation.reconcile import Reconciled, reconcile_draws, weighted_draws
 
@@ -392,7 +392,11 @@ def _draw_values(
         k = col(e.launch_cost)[opt]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             ov = deferral_option(
-                np.nan_to_num(pv[opt]), np.nan_to_num(k), np.maximum(life[opt], 1e-6), a["risk_free"], vol
+                np.nan_to_num(pv[opt]),
+                np.nan_to_num(k),
+                np.maximum(life[opt], 1e-6),
+                continuous_rate(a["risk_free"]),
+                vol,
             )
         # the European formula per draw, floored at the exercise value (a right exercisable today is worth at
         # least max(S - K, 0)); the lattice per draw would cost steps^2 per patent and draw

@@ -49,6 +49,7 @@ __all__ = [
     "StagedDevelopmentResult",
     "staged_development_value",
     "deferral_lattice",
+    "continuous_rate",
     "option_values",
 ]
 
@@ -1136,6 +1137,17 @@ def deferral_lattice(
     return out
 
 
+def continuous_rate(annual_rate: float) -> float:
+    """The continuously compounded rate ``ln(1 + r)`` of an annual (effective) rate ``r``.
+
+    The valuation's ``risk_free`` is an annual rate (the build-up's risk-free component, compounded yearly by the
+    income and cost approaches, ``(1 + r) ** -t``); the option formulas discount with ``exp(-r t)``, so they take
+    its continuous equivalent (Hull, *Options, Futures, and Other Derivatives*, ch. 4, conversion
+    ``R_c = m ln(1 + R_m / m)``, ``m = 1``; the Black-Scholes-Merton ``r`` is continuously compounded, ch. 15).
+    """
+    return float(np.log1p(float(annual_rate)))
+
+
 def option_values(
     econ: Economics, facts: Facts, income: IncomeValues, a: dict[str, Any], notes: Notes
 ) -> np.ndarray:
@@ -1151,12 +1163,13 @@ def option_values(
     ok = pre & income.has_revenue & np.isfinite(k) & (period > 0) & np.isfinite(pv)
     steps = int(a["option_steps"])
     if ok.any():
-        value[ok] = deferral_lattice(pv[ok], k[ok], period[ok], a["risk_free"], vol[ok], steps=steps)
+        r_c = continuous_rate(a["risk_free"])
+        value[ok] = deferral_lattice(pv[ok], k[ok], period[ok], r_c, vol[ok], steps=steps)
         notes.add(
             ok,
             f"option: deferral call with early exercise (binomial lattice, {steps} steps) on the "
             f"income value attributable to the patent, strike = its share of the launch cost, T = income period, "
-            f"risk-free {a['risk_free']:.1%}, leakage 1/T",
+            f"risk-free {a['risk_free']:.2%} a year ({r_c:.4%} continuous), leakage 1/T",
         )
         notes.add(
             ok & ~econ.volatility_given,

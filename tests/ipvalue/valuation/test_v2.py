@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import ipvalue as iv
 from ipvalue.valuation import VALUATION_COLUMNS, Assumptions, ValuationInputError
-from ipvalue.valuation.methods.real_option import deferral_option
+from ipvalue.valuation.assumptions import resolve_assumptions
+from ipvalue.valuation.methods.real_option import continuous_rate, deferral_lattice, deferral_option
 
 AS_OF = "2026-06-30"
 POINT = {"draws": 0}
@@ -268,6 +269,25 @@ def test_portfolio_option_is_at_least_launch_now():
     v = _value(f)
     s = _value(_one(commercialization_cost=3e5, revenue=2e7, royalty_rate=0.05))["value_income"]
     assert v["value_option"] >= s - 3e5
+
+
+def test_option_stage_takes_the_annual_risk_free_as_its_continuous_equivalent():
+    # risk_free is an annual rate (compounded yearly by the income and cost approaches); the lattice discounts with
+    # exp(-r dt), so it must take ln(1 + r) (Hull, Options, Futures and Other Derivatives, ch. 4: R_c = ln(1 + R)).
+    # Before: the lattice took 10% itself as the continuous rate (10.52% a year). Hand check of the conversion:
+    assert continuous_rate(0.10) == pytest.approx(0.0953102, abs=1e-7)
+    assert continuous_rate(0.0) == 0.0
+    a = {"risk_free": 0.10, "volatility": 0.5}
+    f = _one(commercialized=False, commercialization_cost=4e6, revenue=2e7, royalty_rate=0.05)
+    v = _value(f, **a)
+    s = _value(_one(commercialization_cost=4e6, revenue=2e7, royalty_rate=0.05), **a)["value_income"]
+    steps = int(resolve_assumptions()["option_steps"])
+    args = (np.array([s]), np.array([4e6]), np.array([v["remaining_life_years"]]))
+    want = deferral_lattice(*args, np.log1p(0.10), np.array([0.5]), steps=steps)[0]
+    wrong = deferral_lattice(*args, 0.10, np.array([0.5]), steps=steps)[0]
+    assert abs(want - wrong) > 1e-6 * want  # the test can tell the two apart
+    assert v["value_option"] == pytest.approx(want, rel=1e-12)
+    assert "(9.5310% continuous)" in v["value_notes"]
 
 
 def test_published_european_form_kept_as_a_named_method():
