@@ -152,9 +152,22 @@ def demo(
 ) -> None:
     """Run the whole job offline on the bundled FICTIONAL demo portfolio and print what it finds."""
     import ipvalue as iv
-    from ipvalue.demo import DEMO_AS_OF, load_demo
 
     comps = read_comparables_file(comparables)
+    # the PDF worker imports WeasyPrint and loads the font while this process values and assesses
+    worker = None if no_report else iv.report.start_pdf_worker()
+    try:
+        _demo(worker, as_of, seed, out, lang, no_report, comps)
+    finally:
+        if worker is not None:
+            worker.close()  # write_all closed it already unless something failed before
+
+
+def _demo(worker: Any, as_of: Any, seed: int, out: Path, lang: str, no_report: bool, comps: Any) -> None:
+    """The body of :func:`demo`, with the PDF worker already started (or None)."""
+    import ipvalue as iv
+    from ipvalue.demo import DEMO_AS_OF, load_demo
+
     frame, loan, _ = load_demo()
     when = parse_as_of(as_of, default=DEMO_AS_OF)
     typer.echo(f"Demo portfolio (fictional company {loan.borrower}): {len(frame)} patents")
@@ -190,8 +203,11 @@ def demo(
         table = market_table(frame, comps, when)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / f"collateral_report_{lang}{suffix}" for suffix in (".html", ".pdf", ".xlsx")]
-        # one HTML rendering feeds the HTML and the PDF; the PDF is laid out in a worker when a core is idle
-        for path in iv.report.write_all(assessment, paths, lang=lang, profile=prof, comparables=table):
+        # one HTML rendering feeds the HTML and the PDF; the PDF is laid out in the worker when a core was idle
+        written = iv.report.write_all(
+            assessment, paths, lang=lang, profile=prof, comparables=table, pdf_worker=worker
+        )
+        for path in written:
             typer.echo(f"wrote {path}")
 
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "write",
     "write_all",
+    "start_pdf_worker",
+    "PDFWorker",
     "to_bytes",
     "MEDIA_TYPES",
     "render_html",
@@ -171,6 +173,51 @@ def _pdf_pool(processes: int | None) -> Any:
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
 
 
+class PDFWorker:
+    """A forked process that imports WeasyPrint and loads the report font, then lays out the PDFs handed to it.
+
+    Made by :func:`start_pdf_worker` and given to :func:`write_all` (``pdf_worker=``), which uses it and shuts it
+    down; :meth:`close` shuts it down when it is not used.
+    """
+
+    def __init__(self, pool: Any, font_css: str) -> None:
+        import gc
+
+        from ipvalue.report import _pdf
+
+        self._pool = pool
+        gc.freeze()  # the worker is forked now: its garbage collector leaves our objects (and pages) alone
+        try:
+            self._warm = pool.submit(_pdf.warm_up, font_css)
+        finally:
+            gc.unfreeze()
+
+    def ready(self) -> None:
+        """Wait for the warm-up; raises :class:`PDFBackendError` (from the worker) when WeasyPrint is missing."""
+        self._warm.result()
+
+    def submit(self, html: str, path: Path) -> Any:
+        """Lay out ``html`` and write the PDF to ``path`` in the worker; a ``concurrent.futures.Future``."""
+        from ipvalue.report import _pdf
+
+        return self._pool.submit(_pdf.pdf_from_html, html, path)
+
+    def close(self) -> None:
+        """Shut the worker down (after the layouts handed to it are done)."""
+        self._pool.shutdown()
+
+
+def start_pdf_worker(processes: int | None = None) -> PDFWorker | None:
+    """Start the PDF worker early, so WeasyPrint's import and the font loading run while this process works.
+
+    ``processes`` as for :func:`write_all`; None when no worker would be used (then :func:`write_all` lays the
+    PDF out in this process). Raises :class:`CJKFontNotFoundError` when no CJK font is installed.
+    """
+    font_css = report_font().css_stack()
+    pool = _pdf_pool(processes)
+    return None if pool is None else PDFWorker(pool, font_css)
+
+
 def write_all(
     assessment: CollateralAssessment,
     paths: Sequence[str | Path],
@@ -179,6 +226,7 @@ def write_all(
     profile: Any = None,
     comparables: Any = None,
     processes: int | None = None,
+    pdf_worker: PDFWorker | None = None,
 ) -> list[Path]:
     """Write one report in several formats, sharing the work between them.
 
@@ -196,6 +244,9 @@ def write_all(
         ``0`` writes everything in this process; ``None`` (default) lays the PDF out in one forked worker when
         the platform can fork and a core is idle (the 1-minute load average at most the core count less one);
         ``1`` does so whatever the cores and the load.
+    pdf_worker : PDFWorker, optional
+        A worker from :func:`start_pdf_worker` (started earlier, so it is warm); used for the PDF instead of a
+        new one, and shut down on return. ``processes`` is then ignored.
 
     Returns
     -------
@@ -216,32 +267,23 @@ def write_all(
     checked = [_checked_path(p) for p in paths]
     kinds = [FORMATS[p.suffix.lower()][1] for p in checked]
     extra = {k: v for k, v in (("profile", profile), ("comparables", comparables)) if v is not None}
-    pool, font_css = None, None
-    if "write_pdf" in kinds:
-        font_css = report_font().css_stack()  # fail before any work when Chinese text would not render
-        pool = _pdf_pool(processes)
-        if pool is None:
-            _pdf.load_weasyprint()  # fail before any work when WeasyPrint is missing
+    worker, font_css = pdf_worker, None
     try:
-        # the worker imports WeasyPrint while this process draws the charts and renders the HTML
-        warm = None
-        if pool is not None:
-            import gc
-
-            gc.freeze()  # the worker is forked now: its garbage collector leaves our objects (and pages) alone
-            try:
-                warm = pool.submit(_pdf.warm_up)
-            finally:
-                gc.unfreeze()
+        if "write_pdf" in kinds:
+            font_css = report_font().css_stack()  # fail before any work when Chinese text would not render
+            if worker is None:
+                worker = start_pdf_worker(processes)  # warms up while this process renders the HTML
+            if worker is None:
+                _pdf.load_weasyprint()  # fail before any work when WeasyPrint is missing
         html = ""
         if "write_html" in kinds or "write_pdf" in kinds:
             html = _render(assessment, lang=lang, font_css=font_css, **extra)
-        if warm is not None:
-            warm.result()  # PDFBackendError from the worker, before any file is written
+        if worker is not None and "write_pdf" in kinds:
+            worker.ready()  # PDFBackendError from the worker, before any file is written
         pending = []
         for path, kind in zip(checked, kinds, strict=True):
-            if kind == "write_pdf" and pool is not None:
-                pending.append(pool.submit(_pdf.pdf_from_html, html, path))
+            if kind == "write_pdf" and worker is not None:
+                pending.append(worker.submit(html, path))
             elif kind == "write_pdf":
                 _pdf.pdf_from_html(html, path)
             elif kind == "write_html":
@@ -251,8 +293,8 @@ def write_all(
         for job in pending:
             job.result()
     finally:
-        if pool is not None:
-            pool.shutdown()
+        if worker is not None:
+            worker.close()
     return checked
 
 

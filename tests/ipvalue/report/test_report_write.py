@@ -215,19 +215,25 @@ def test_empty_portfolio(fx, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("processes", [0, 1])
+@pytest.mark.parametrize("processes", [0, 1, "early"])
 def test_write_all_writes_what_write_writes(fx, tmp_path, processes):
-    """One HTML rendering feeds the HTML and the PDF (laid out in a forked worker with processes=1)."""
+    """One HTML rendering feeds the HTML and the PDF (laid out in a forked worker with processes=1, or in one
+    started before the assessment was made, as ``ipvalue demo`` does)."""
     import openpyxl
     import pypdf
 
+    worker = R.start_pdf_worker(1) if processes == "early" else None
+    assert (worker is None) == (processes != "early")
     a = fx.make_assessment()
     one, many = tmp_path / "one", tmp_path / "many"
     one.mkdir()
     many.mkdir()
     names = ["r.html", "r.pdf", "r.xlsx"]
     singles = [R.write(a, one / n, lang="zh") for n in names]
-    written = R.write_all(a, [many / n for n in names], lang="zh", processes=processes)
+    if worker is not None:
+        written = R.write_all(a, [many / n for n in names], lang="zh", pdf_worker=worker)
+    else:
+        written = R.write_all(a, [many / n for n in names], lang="zh", processes=int(processes))
     assert written == [many / n for n in names]
     assert written[0].read_text(encoding="utf-8") == singles[0].read_text(encoding="utf-8")
     pages = [pypdf.PdfReader(str(p)).pages for p in (singles[1], written[1])]
@@ -249,4 +255,6 @@ def test_write_all_fails_before_writing_anything(fx, monkeypatch, tmp_path):
     for processes in (0, 1):
         with pytest.raises(R.PDFBackendError, match=r"ipvalue\[pdf\]"):
             R.write_all(a, [tmp_path / "r.html", tmp_path / "r.pdf"], lang="en", processes=processes)
+    with pytest.raises(R.PDFBackendError, match=r"ipvalue\[pdf\]"):  # from an early worker's warm-up
+        R.write_all(a, [tmp_path / "r.html", tmp_path / "r.pdf"], lang="en", pdf_worker=R.start_pdf_worker(1))
     assert not list(tmp_path.iterdir())
