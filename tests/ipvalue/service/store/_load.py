@@ -145,8 +145,8 @@ def run_load(
     """``n`` mixed requests at ``concurrency`` clients over ``urls`` (round robin).
 
     With ``kill_at``, ``kill()`` is called once that many requests have been sent, and ``urls[0]`` is dropped
-    from the rotation: a request it did not answer is sent again, same key, to another instance (as a client
-    retries), and counted in ``retried_after_kill``, not as an error.
+    from the rotation: a request it did not answer (a write, same key, or a read) is sent again to another
+    instance (as a client retries), and counted in ``retried_after_kill``, not as an error.
     """
     res = LoadResult()
     lock = threading.Lock()
@@ -172,6 +172,22 @@ def run_load(
                 other + path, json=body, headers={**headers, "Idempotency-Key": key}, timeout=120
             )
 
+    def get(client: httpx.Client, base: str, path: str) -> httpx.Response:
+        """GET once; when the killed instance does not answer, read again from a live one (a GET is safe to repeat).
+
+        The instance for a request is chosen before the kill may land, so a read chosen for the killed instance
+        can meet a refused connection: a client (or a load balancer) reads again from the other instance.
+        """
+        try:
+            return client.get(base + path, headers=headers, timeout=60)
+        except httpx.TransportError:
+            if not killed.is_set() or base != urls[0]:
+                raise
+            with lock:
+                res.retried_after_kill += 1
+                other = live[0]
+            return client.get(other + path, headers=headers, timeout=60)
+
     def one(i: int) -> None:
         nonlocal sent
         with lock:
@@ -186,7 +202,7 @@ def run_load(
         with httpx.Client() as client:
             try:
                 if kind == "read" and known:
-                    r = client.get(f"{base}/v1/jobs/{known[i % len(known)]}", headers=headers, timeout=60)
+                    r = get(client, base, f"/v1/jobs/{known[i % len(known)]}")
                     ok = r.status_code == 200
                     with lock:
                         res.requests += 1
