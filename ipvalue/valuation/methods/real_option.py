@@ -367,13 +367,80 @@ def renewal_option_value(
         "life_years": life_years,
         "patent_ids": patent_ids,
     }
+    m = _steps_per_year(steps_per_year)
+    fees, one_patent = _fee_rows(fees_by_year)
+    n, years = fees.shape
+    ids = _ids(patent_ids, n)
+    scalars, (x0, g, v, r, lam) = _income_inputs(income, growth, volatility, rate, decay_hazard, n, ids)
+    alive_year, last_step = _years_in_force(fees, m, life_years, ids)
+    fees0 = np.where(alive_year, fees, 0.0)
+    p, log_u, log_d = _income_lattice(g, v, m, ids)
+    val, static, renew_prob, threshold = _renewal_blocks(
+        x0, g, r, lam, p, log_u, log_d, fees0, alive_year, last_step, m
+    )
+    expected_life = np.nansum(renew_prob, axis=1)
+
+    def out(a: np.ndarray) -> Any:
+        return float(a[0]) if (one_patent and scalars) else a
+
+    return RenewalOptionResult(
+        value=out(val),
+        value_always_renew=out(static),
+        option_premium=out(val - np.maximum(static, 0.0)),
+        renewal_probability=renew_prob[0] if one_patent else renew_prob,
+        renewal_threshold=threshold[0] if one_patent else threshold,
+        expected_life_years=out(expected_life),
+        inputs=inputs,
+    )
+
+
+def _steps_per_year(steps_per_year: Any) -> int:
+    """Lattice steps a year, checked.
+
+    Parameters
+    ----------
+    steps_per_year : Any
+        The caller's ``steps_per_year``.
+
+    Returns
+    -------
+    int
+        The steps a year as a Python int.
+
+    Raises
+    ------
+    RealOptionInputError
+        Not a positive int (a bool is refused).
+    """
     if (
         isinstance(steps_per_year, bool)
         or not isinstance(steps_per_year, int | np.integer)
         or steps_per_year < 1
     ):
         raise RealOptionInputError("steps_per_year", f"must be a positive int, got {steps_per_year!r}")
-    m = int(steps_per_year)
+    return int(steps_per_year)
+
+
+def _fee_rows(fees_by_year: ArrayLike) -> tuple[np.ndarray, bool]:
+    """The fee table as a 2-D float array (patents x years), NaN allowed.
+
+    Parameters
+    ----------
+    fees_by_year : array_like
+        The caller's ``fees_by_year``; a 1-D array is one patent.
+
+    Returns
+    -------
+    fees : numpy.ndarray
+        ``(patents, years)``.
+    one_patent : bool
+        True when a 1-D row was given.
+
+    Raises
+    ------
+    RealOptionInputError
+        A negative or infinite fee, or not 1-D or 2-D.
+    """
     try:
         fees = as_array("fees_by_year", fees_by_year, minimum=0.0, allow_nan=True)
     except OptionInputError as exc:
@@ -383,8 +450,41 @@ def renewal_option_value(
         fees = fees[None, :]
     if fees.ndim != 2:
         raise RealOptionInputError("fees_by_year", f"must be 2-D (patents x years), got shape {fees.shape}")
-    n, years = fees.shape
-    ids = _ids(patent_ids, n)
+    return fees, one_patent
+
+
+def _income_inputs(
+    income: ArrayLike,
+    growth: ArrayLike,
+    volatility: ArrayLike,
+    rate: ArrayLike,
+    decay_hazard: ArrayLike,
+    n: int,
+    ids: list[str] | None,
+) -> tuple[bool, tuple[np.ndarray, ...]]:
+    """Income, growth, volatility, rate and hazard checked and broadcast to one entry per patent.
+
+    Parameters
+    ----------
+    income, growth, volatility, rate, decay_hazard : array_like
+        As given to :func:`renewal_option_value`.
+    n : int
+        Patents (rows of the fee table).
+    ids : list of str or None
+        Patent ids, named in errors.
+
+    Returns
+    -------
+    scalars : bool
+        True when all five were scalars.
+    arrays : tuple of numpy.ndarray
+        ``(x0, g, v, r, lam)``, each float of shape ``(n,)``.
+
+    Raises
+    ------
+    RealOptionInputError
+        A value out of range or non-finite, or a shape other than scalar or ``(n,)``.
+    """
     named = [
         ("income", income, {"minimum": 0.0}),
         ("growth", growth, {}),
@@ -393,12 +493,43 @@ def renewal_option_value(
         ("decay_hazard", decay_hazard, {"minimum": 0.0}),
     ]
     scalars = all(np.ndim(v) == 0 for _, v, _ in named)
-    shape, (x0, g, v, r, lam) = _checked(named, ids)
+    shape, arrays = _checked(named, ids)
     if shape not in ((), (n,)):
         raise RealOptionInputError(
             "income", f"per-patent inputs have shape {shape}, fees_by_year has {n} patent rows"
         )
-    x0, g, v, r, lam = (np.broadcast_to(a, (n,)).astype(float) for a in (x0, g, v, r, lam))
+    return scalars, tuple(np.broadcast_to(a, (n,)).astype(float) for a in arrays)
+
+
+def _years_in_force(
+    fees: np.ndarray, m: int, life_years: ArrayLike | None, ids: list[str] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fee years each patent is in force and the lattice step at which its income stops.
+
+    Parameters
+    ----------
+    fees : numpy.ndarray
+        ``(patents, years)`` fee table; the first NaN ends a patent's life.
+    m : int
+        Lattice steps a year.
+    life_years : array_like or None
+        Remaining life in years, or None for the fee rows alone.
+    ids : list of str or None
+        Patent ids, named in errors.
+
+    Returns
+    -------
+    alive_year : numpy.ndarray
+        ``(patents, years)`` bool: the year starts before the patent's last step.
+    last_step : numpy.ndarray
+        Lattice step at which income stops, per patent.
+
+    Raises
+    ------
+    RealOptionInputError
+        A fee after a NaN; a negative or non-finite life, or one of the wrong size.
+    """
+    n, years = fees.shape
     alive_year = ~np.isnan(fees)
     horizon = alive_year.sum(axis=1)  # years in force from today
     gap = alive_year & (np.arange(years)[None, :] >= horizon[:, None])
@@ -416,12 +547,37 @@ def renewal_option_value(
             raise RealOptionInputError("life_years", f"must be a scalar or have {n} entries, got {life.size}")
         last_step = np.minimum(last_step, np.rint(np.broadcast_to(life, (n,)) * m).astype(int))
     alive_year &= np.arange(years)[None, :] * m < last_step[:, None]
-    fees0 = np.where(alive_year, fees, 0.0)
+    return alive_year, last_step
 
+
+def _income_lattice(
+    g: np.ndarray, v: np.ndarray, m: int, ids: list[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The up-probability and log step sizes of each patent's income lattice.
+
+    A CRR lattice whose grid drifts with the income (nodes ``x0 e^{mu i dt +- sig}``), ``mu = g - v^2/2``, and
+    whose probability matches the mean exactly, ``E[x_next] = x e^{g dt}``: p stays in (0, 1) for any growth.
+
+    Parameters
+    ----------
+    g, v : numpy.ndarray
+        Growth and volatility per patent.
+    m : int
+        Lattice steps a year.
+    ids : list of str or None
+        Patent ids, named in errors.
+
+    Returns
+    -------
+    p, log_u, log_d : numpy.ndarray
+        Up-probability and the logs of the up and down factors, per patent.
+
+    Raises
+    ------
+    RealOptionInputError
+        A volatility so high for the step that p leaves (0, 1); the first such patent is named.
+    """
     dt = 1.0 / m
-    steps = years * m
-    # A CRR lattice whose grid drifts with the income (nodes x0 e^{mu i dt +- sig}), mu = g - v^2/2, and whose
-    # probability matches the mean exactly, E[x_next] = x e^{g dt}: p stays in (0, 1) for any growth.
     sig = v * np.sqrt(dt)
     mu = g - 0.5 * v * v
     up = np.exp(mu * dt + sig)
@@ -436,7 +592,45 @@ def renewal_option_value(
             f"{v[i]:g} is too high for {m} steps a year (lattice probability {p[i]:.3f}); raise steps_per_year",
             ids[i] if ids else None,
         )
-    log_u, log_d = np.log(up), np.log(down)
+    return p, np.log(up), np.log(down)
+
+
+def _renewal_blocks(
+    x0: np.ndarray,
+    g: np.ndarray,
+    r: np.ndarray,
+    lam: np.ndarray,
+    p: np.ndarray,
+    log_u: np.ndarray,
+    log_d: np.ndarray,
+    fees0: np.ndarray,
+    alive_year: np.ndarray,
+    last_step: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run :func:`_renewal_block` over blocks of patents small enough to bound the lattice's memory.
+
+    Parameters
+    ----------
+    x0, g, r, lam, p, log_u, log_d : numpy.ndarray
+        Per-patent income, growth, rate, hazard, up-probability and log step sizes.
+    fees0 : numpy.ndarray
+        ``(patents, years)`` fees, 0 where none is due or the patent is no longer in force.
+    alive_year : numpy.ndarray
+        ``(patents, years)`` bool, the years in force.
+    last_step : numpy.ndarray
+        Lattice step at which income stops, per patent.
+    m : int
+        Lattice steps a year.
+
+    Returns
+    -------
+    value, always_renew, renewal_probability, threshold : numpy.ndarray
+        Option values and always-renew values per patent; renewal probabilities and thresholds per patent and
+        year (NaN where no decision is taken).
+    """
+    n, years = fees0.shape
+    steps = years * m
     val, static = np.empty(n), np.empty(n)
     renew_prob = np.full((n, years), np.nan)
     threshold = np.full((n, years), np.nan)
@@ -456,20 +650,7 @@ def renewal_option_value(
             last_step[sl],
             m,
         )
-    expected_life = np.nansum(renew_prob, axis=1)
-
-    def out(a: np.ndarray) -> Any:
-        return float(a[0]) if (one_patent and scalars) else a
-
-    return RenewalOptionResult(
-        value=out(val),
-        value_always_renew=out(static),
-        option_premium=out(val - np.maximum(static, 0.0)),
-        renewal_probability=renew_prob[0] if one_patent else renew_prob,
-        renewal_threshold=threshold[0] if one_patent else threshold,
-        expected_life_years=out(expected_life),
-        inputs=inputs,
-    )
+    return val, static, renew_prob, threshold
 
 
 @dataclass(frozen=True)
