@@ -112,13 +112,95 @@ def _fee_years_containing(filing: np.ndarray, day: np.ndarray, max_year: int) ->
 def _events(inp: TermInputs, expiry: np.ndarray) -> pd.DataFrame:
     """Lay out every fee event of every patent over its life.
 
-    Columns: pos, due_date, fee_year, amount, currency, office, note, payable (False: before grant at
-    CNIPA, after grant at the EPO).
+    Parameters
+    ----------
+    inp : TermInputs
+        The parsed inputs, one entry per patent.
+    expiry : numpy.ndarray
+        Expiry date of each patent (``datetime64[D]``); events due on or after it are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: pos, due_date, fee_year, amount, office, note, payable (False: before grant at CNIPA, after
+        grant at the EPO), currency; CNIPA rows first (by patent type), then USPTO, then EPO.
+
+    Raises
+    ------
+    TermError
+        A US patent whose entity size is not one of :data:`ENTITY_SIZES`.
     """
     t = _tables()
-    blocks = []
+    blocks = [*_cn_blocks(inp, expiry, t), *_us_blocks(inp, expiry, t), *_ep_blocks(inp, expiry, t)]
+    out = pd.concat(blocks, ignore_index=True) if blocks else _no_events()
+    out["currency"] = out["office"].map(CURRENCY)
+    return out
 
-    # --- CNIPA annual fees: fee years from filing, due on the anniversary; grant-year fee at registration --
+
+def _event_block(
+    office: str,
+    rows: np.ndarray,
+    valid: np.ndarray,
+    due: np.ndarray,
+    fee_year: np.ndarray,
+    amount: np.ndarray,
+    note: np.ndarray,
+    payable: np.ndarray | bool,
+) -> pd.DataFrame:
+    """One office's fee events as rows, one per valid (patent, fee) cell.
+
+    Parameters
+    ----------
+    office : str
+        Office code written in every row (``CN``, ``US``, ``EP``).
+    rows : numpy.ndarray
+        Position of each patent of the block in the inputs.
+    valid : numpy.ndarray
+        (patent, fee) cells that become rows.
+    due, amount, note : numpy.ndarray
+        Due date, amount and note of each (patent, fee) cell.
+    fee_year : numpy.ndarray
+        Fee year of each fee column.
+    payable : numpy.ndarray or bool
+        Whether each cell is payable, or one flag for all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns pos, due_date, fee_year, amount, office, note, payable.
+    """
+    r, c = np.nonzero(valid)
+    return pd.DataFrame(
+        {
+            "pos": rows[r],
+            "due_date": due[r, c],
+            "fee_year": fee_year[c],
+            "amount": amount[r, c],
+            "office": office,
+            "note": note[r, c],
+            "payable": payable[r, c] if isinstance(payable, np.ndarray) else payable,
+        }
+    )
+
+
+def _cn_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataFrame]:
+    """CNIPA annual fees: fee years from filing, due on the anniversary; grant-year fee at registration.
+
+    Parameters
+    ----------
+    inp : TermInputs
+        The parsed inputs.
+    expiry : numpy.ndarray
+        Expiry date of each patent.
+    t : _Tables
+        The fee tables.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One block per patent type with CN patents of known filing date, in the table's type order.
+    """
+    blocks = []
     for ptype, amounts in t.cn_amounts.items():
         rows = np.flatnonzero((inp.jurisdiction == "CN") & (inp.patent_type == ptype) & ~np.isnat(inp.filing))
         if rows.size == 0:
@@ -143,125 +225,128 @@ def _events(inp: TermInputs, expiry: np.ndarray) -> pd.DataFrame:
                 np.where(is_grant_year, "grant-year fee, paid at grant registration", "annual fee"),
             ),
         )
-        r, c = np.nonzero(valid)
-        blocks.append(
-            pd.DataFrame(
-                {
-                    "pos": rows[r],
-                    "due_date": due[r, c],
-                    "fee_year": k[c].astype(float),
-                    "amount": amt[r, c],
-                    "office": "CN",
-                    "note": note[r, c],
-                    "payable": payable[r, c],
-                }
-            )
-        )
+        blocks.append(_event_block("CN", rows, valid, due, k.astype(float), amt, note, payable))
+    return blocks
 
-    # --- USPTO maintenance fees: 3.5 / 7.5 / 11.5 years after grant, by entity size -------------------------
+
+def _us_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataFrame]:
+    """USPTO maintenance fees: 3.5 / 7.5 / 11.5 years after grant, by entity size.
+
+    Parameters
+    ----------
+    inp : TermInputs
+        The parsed inputs.
+    expiry : numpy.ndarray
+        Expiry date of each patent.
+    t : _Tables
+        The fee tables.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One block, or none when no granted US utility patent (filed on or after 12 December 1980) is given.
+        Plant patents pay none; reissues: see :data:`US_REISSUE_NOTE`.
+
+    Raises
+    ------
+    TermError
+        An entity size that is not one of :data:`ENTITY_SIZES` (blank means unknown, large assumed).
+    """
     rows = np.flatnonzero(
         (inp.jurisdiction == "US")
         & (inp.patent_type == "invention")
-        & (
-            us_series(inp.ids, inp.jurisdiction) == ""
-        )  # plant patents pay none; reissues: see US_REISSUE_NOTE
+        & (us_series(inp.ids, inp.jurisdiction) == "")
         & ~np.isnat(inp.grant)
         & ~(inp.filing < _US_FEE_FLOOR)
     )
-    if rows.size:
-        due = add_months(inp.grant[rows][:, None], t.us_stages[None, :])
-        valid = due < expiry[rows][:, None]
-        entity = inp.entity_size[rows]
-        bad = ~np.isin(entity, ("", *ENTITY_SIZES))
-        if bad.any():
-            raise TermError(
-                [
-                    (
-                        inp.ids[i],
-                        "entity_size",
-                        f"patent {inp.ids[i]}: field entity_size {inp.entity_size[i]!r} is not one of large, small, micro",
-                    )
-                    for i in rows[bad]
-                ]
-            )
-        e_idx = np.select([entity == "small", entity == "micro"], [1, 2], 0)
-        s_idx, early = _schedule_index(t.us_effective, due)
-        stage = np.broadcast_to(np.arange(3)[None, :], due.shape)
-        amt = t.us_amounts[s_idx, e_idx[:, None], stage]
-        unknown = (entity == "")[:, None]
-        note = np.where(
-            unknown,
-            "maintenance fee; entity size unknown, large assumed",
-            np.char.add("maintenance fee; ", np.broadcast_to(entity[:, None].astype(str), due.shape))
-            + " entity",
-        ).astype(object)
-        note = np.where(
-            early, note + "; due before the earliest schedule in the table, its amounts used", note
+    if not rows.size:
+        return []
+    due = add_months(inp.grant[rows][:, None], t.us_stages[None, :])
+    valid = due < expiry[rows][:, None]
+    entity = inp.entity_size[rows]
+    bad = ~np.isin(entity, ("", *ENTITY_SIZES))
+    if bad.any():
+        raise TermError(
+            [
+                (
+                    inp.ids[i],
+                    "entity_size",
+                    f"patent {inp.ids[i]}: field entity_size {inp.entity_size[i]!r} is not one of large, small, micro",
+                )
+                for i in rows[bad]
+            ]
         )
-        r, c = np.nonzero(valid)
-        blocks.append(
-            pd.DataFrame(
-                {
-                    "pos": rows[r],
-                    "due_date": due[r, c],
-                    "fee_year": (t.us_stages[c] / 12.0),
-                    "amount": amt[r, c],
-                    "office": "US",
-                    "note": note[r, c],
-                    "payable": True,
-                }
-            )
-        )
+    e_idx = np.select([entity == "small", entity == "micro"], [1, 2], 0)
+    s_idx, early = _schedule_index(t.us_effective, due)
+    stage = np.broadcast_to(np.arange(3)[None, :], due.shape)
+    amt = t.us_amounts[s_idx, e_idx[:, None], stage]
+    unknown = (entity == "")[:, None]
+    note = np.where(
+        unknown,
+        "maintenance fee; entity size unknown, large assumed",
+        np.char.add("maintenance fee; ", np.broadcast_to(entity[:, None].astype(str), due.shape)) + " entity",
+    ).astype(object)
+    note = np.where(early, note + "; due before the earliest schedule in the table, its amounts used", note)
+    return [_event_block("US", rows, valid, due, t.us_stages / 12.0, amt, note, True)]
 
-    # --- EPO renewal fees: years 3.., due at the end of the anniversary month, to the EPO until grant -------
+
+def _ep_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataFrame]:
+    """EPO renewal fees: years 3.., due at the end of the anniversary month, to the EPO until grant.
+
+    Parameters
+    ----------
+    inp : TermInputs
+        The parsed inputs.
+    expiry : numpy.ndarray
+        Expiry date of each patent.
+    t : _Tables
+        The fee tables.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One block, or none when no EP patent of known filing date is given.
+    """
     rows = np.flatnonzero(
         (inp.jurisdiction == "EP") & (inp.patent_type == "invention") & ~np.isnat(inp.filing)
     )
-    if rows.size:
-        k = np.arange(3, 21)
-        due = month_end(add_months(inp.filing[rows][:, None], 12 * (k[None, :] - 1)))
-        valid = due < expiry[rows][:, None]
-        k_grant = _fee_years_containing(inp.filing[rows], inp.grant[rows], 20)[:, None]
-        pending = np.isnat(inp.grant[rows])[:, None]
-        payable = pending | (k[None, :] <= k_grant)
-        s_idx, early = _schedule_index(t.ep_effective, due)
-        amt = t.ep_amounts[s_idx, np.broadcast_to(k[None, :], due.shape)]
-        note = np.where(
-            early,
-            "renewal fee; due before the earliest schedule in the table, its amounts used",
-            "renewal fee",
-        )
-        r, c = np.nonzero(valid)
-        blocks.append(
-            pd.DataFrame(
-                {
-                    "pos": rows[r],
-                    "due_date": due[r, c],
-                    "fee_year": k[c].astype(float),
-                    "amount": amt[r, c],
-                    "office": "EP",
-                    "note": note[r, c],
-                    "payable": payable[r, c],
-                }
-            )
-        )
+    if not rows.size:
+        return []
+    k = np.arange(3, 21)
+    due = month_end(add_months(inp.filing[rows][:, None], 12 * (k[None, :] - 1)))
+    valid = due < expiry[rows][:, None]
+    k_grant = _fee_years_containing(inp.filing[rows], inp.grant[rows], 20)[:, None]
+    pending = np.isnat(inp.grant[rows])[:, None]
+    payable = pending | (k[None, :] <= k_grant)
+    s_idx, early = _schedule_index(t.ep_effective, due)
+    amt = t.ep_amounts[s_idx, np.broadcast_to(k[None, :], due.shape)]
+    note = np.where(
+        early,
+        "renewal fee; due before the earliest schedule in the table, its amounts used",
+        "renewal fee",
+    )
+    return [_event_block("EP", rows, valid, due, k.astype(float), amt, note, payable)]
 
-    if not blocks:
-        out = pd.DataFrame(
-            {
-                "pos": np.array([], dtype=np.int64),
-                "due_date": np.array([], dtype="datetime64[D]"),
-                "fee_year": np.array([], dtype=float),
-                "amount": np.array([], dtype=float),
-                "office": np.array([], dtype=object),
-                "note": np.array([], dtype=object),
-                "payable": np.array([], dtype=bool),
-            }
-        )
-    else:
-        out = pd.concat(blocks, ignore_index=True)
-    out["currency"] = out["office"].map(CURRENCY)
-    return out
+
+def _no_events() -> pd.DataFrame:
+    """The empty event table, with the columns' types.
+
+    Returns
+    -------
+    pandas.DataFrame
+        No rows; columns pos, due_date, fee_year, amount, office, note, payable.
+    """
+    return pd.DataFrame(
+        {
+            "pos": np.array([], dtype=np.int64),
+            "due_date": np.array([], dtype="datetime64[D]"),
+            "fee_year": np.array([], dtype=float),
+            "amount": np.array([], dtype=float),
+            "office": np.array([], dtype=object),
+            "note": np.array([], dtype=object),
+            "payable": np.array([], dtype=bool),
+        }
+    )
 
 
 def _prepare(
