@@ -124,6 +124,44 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
     dict
         The resolved assumptions (JSON-serialisable), as recorded in ``attrs["ipvalue"]["assumptions"]``.
     """
+    given = _given(assumptions)
+    out = _defaults()
+    for k, v in given.items():
+        if k in _MAPPING_KEYS:
+            out[k] = _merged_mapping(k, v, out[k])
+        elif v is None:
+            out[k] = None
+        else:
+            out[k] = _SCALAR_KEYS[k](v)  # type: ignore[operator]
+    if out["risk_free"] is None:
+        out["risk_free"] = out["discount_rate_build_up"].get("risk_free", 0.0)
+    _check_choices(out)
+    _check_profit_share(out)
+    _check_ranges(out)
+    _rc.method_weights(np.array(list(_rc.SITUATIONS), dtype=object), out["method_weights"])  # validates
+    return out
+
+
+def _given(assumptions: Any) -> dict[str, Any]:
+    """The overrides as a plain dict, every key known.
+
+    Parameters
+    ----------
+    assumptions : dict or pydantic model or None
+        As given to :func:`resolve_assumptions`; a model contributes its fields that are not None.
+
+    Returns
+    -------
+    dict
+        The overrides (empty for None).
+
+    Raises
+    ------
+    TypeError
+        Neither a mapping nor a pydantic model.
+    ValueError
+        An unknown key (all of them listed, with the known ones).
+    """
     if assumptions is None:
         given: dict[str, Any] = {}
     elif hasattr(assumptions, "model_dump"):
@@ -137,10 +175,21 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         raise ValueError(
             f"unknown assumption(s) {sorted(unknown)}; known: {sorted([*_SCALAR_KEYS, *_MAPPING_KEYS])}"
         )
+    return given
+
+
+def _defaults() -> dict[str, Any]:
+    """Every assumption at its default, from ``ipvalue/data/valuation_defaults.json`` (fresh copies).
+
+    Returns
+    -------
+    dict
+        The defaults, in the order the resolved assumptions are recorded.
+    """
     d = load_defaults()
     mc = d["monte_carlo"]
     bu = {k: v["value"] for k, v in d["discount_rate_build_up"].items() if isinstance(v, dict)}
-    out: dict[str, Any] = {
+    return {
         "currency": d["currency"],
         "tax_rate": d["tax_rate"]["value"],
         "revenue_growth": d["revenue_growth"]["value"],
@@ -182,40 +231,68 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         "royalty_default_quantile": 0.25,
         "market_max_level": d["reconciliation_weights"]["market_max_level"]["value"],
     }
-    for k, v in given.items():
-        if k in _MAPPING_KEYS:
-            if not isinstance(v, Mapping):
-                raise ValueError(f"assumption {k!r} must be a mapping, got {type(v).__name__}")
-            if k == "method_weights":
-                merged = {s: dict(w) for s, w in out[k].items()}
-                for s, w in v.items():
-                    if s not in _rc.SITUATIONS:
-                        raise ValueError(
-                            f"method_weights: unknown situation {s!r}; use {list(_rc.SITUATIONS)}"
-                        )
-                    merged[s] = {m: float(x) for m, x in dict(w).items()}
-                out[k] = merged
-            elif k == "royalty_ranges":
-                rr = {}
-                for ind, lh in v.items():
-                    lo, hi = (float(x) for x in lh)
-                    if not (0.0 <= lo <= hi <= 1.0):
-                        raise ValueError(
-                            f"royalty_ranges[{ind!r}] must satisfy 0 <= low <= high <= 1, got {lh!r}"
-                        )
-                    rr[str(ind)] = [lo, hi]
-                out[k] = rr
-            else:
-                merged_bu = dict(out[k])
-                for comp, x in v.items():
-                    merged_bu[str(comp)] = float(x)
-                out[k] = merged_bu
-        elif v is None:
-            out[k] = None
-        else:
-            out[k] = _SCALAR_KEYS[k](v)  # type: ignore[operator]
-    if out["risk_free"] is None:
-        out["risk_free"] = out["discount_rate_build_up"].get("risk_free", 0.0)
+
+
+def _merged_mapping(key: str, given: Any, default: dict[str, Any]) -> dict[str, Any]:
+    """One of the mapping assumptions (:data:`_MAPPING_KEYS`) with the override applied.
+
+    Parameters
+    ----------
+    key : str
+        ``"method_weights"``, ``"royalty_ranges"`` or ``"discount_rate_build_up"``.
+    given : Any
+        The override.
+    default : dict
+        The current value: situations and build-up components merge into it; royalty ranges replace it.
+
+    Returns
+    -------
+    dict
+        The new value.
+
+    Raises
+    ------
+    ValueError
+        Not a mapping; an unknown situation; a royalty range outside ``0 <= low <= high <= 1``; a value that is
+        not a number.
+    """
+    if not isinstance(given, Mapping):
+        raise ValueError(f"assumption {key!r} must be a mapping, got {type(given).__name__}")
+    if key == "method_weights":
+        merged = {s: dict(w) for s, w in default.items()}
+        for s, w in given.items():
+            if s not in _rc.SITUATIONS:
+                raise ValueError(f"method_weights: unknown situation {s!r}; use {list(_rc.SITUATIONS)}")
+            merged[s] = {m: float(x) for m, x in dict(w).items()}
+        return merged
+    if key == "royalty_ranges":
+        rr = {}
+        for ind, lh in given.items():
+            lo, hi = (float(x) for x in lh)
+            if not (0.0 <= lo <= hi <= 1.0):
+                raise ValueError(f"royalty_ranges[{ind!r}] must satisfy 0 <= low <= high <= 1, got {lh!r}")
+            rr[str(ind)] = [lo, hi]
+        return rr
+    merged_bu = dict(default)
+    for comp, x in given.items():
+        merged_bu[str(comp)] = float(x)
+    return merged_bu
+
+
+def _check_choices(out: dict[str, Any]) -> None:
+    """Check the worded settings; the income method is replaced by the method its spelling names.
+
+    Parameters
+    ----------
+    out : dict
+        The merged assumptions (changed in place: ``income_method``).
+
+    Raises
+    ------
+    ValueError
+        In this order: an unknown ``decay_curve``, ``term_errors``, ``income_method`` or
+        ``profit_share_decline``.
+    """
     if out["decay_curve"] not in ("exponential", "linear", "none"):
         raise ValueError(f"decay_curve must be 'exponential', 'linear' or 'none', got {out['decay_curve']!r}")
     if out["term_errors"] not in ("raise", "coerce"):
@@ -230,6 +307,22 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         raise ValueError(
             f"profit_share_decline must be 'none' or 'linear', got {out['profit_share_decline']!r}"
         )
+
+
+def _check_profit_share(out: dict[str, Any]) -> None:
+    """Check the profit-split settings: the share range, the two cost-profit rates, the share spread.
+
+    Parameters
+    ----------
+    out : dict
+        The merged assumptions.
+
+    Raises
+    ------
+    ValueError
+        In this order: ``profit_share_range`` outside ``0 <= low <= high <= 1``; a cost-profit rate not above
+        -1; a negative (or NaN) ``profit_share_spread_relative``.
+    """
     lo_s, hi_s = out["profit_share_range"]
     if not (0.0 <= lo_s <= hi_s <= 1.0):
         raise ValueError(
@@ -240,22 +333,42 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
             raise ValueError(f"assumption {k} must be a cost-profit rate above -1, got {out[k]!r}")
     if not out["profit_share_spread_relative"] >= 0.0:
         raise ValueError("assumption profit_share_spread_relative must be >= 0")
+
+
+#: the assumptions that are rates in [0, 1] when given, checked in this order
+_UNIT_RATES = (
+    "tax_rate",
+    "discount_rate",
+    "risk_free",
+    "royalty_rate",
+    "decay_rate",
+    "developer_profit_rate",
+    "functional_obsolescence",
+    "economic_obsolescence",
+    "opportunity_rate",
+    "profit_share",
+)
+
+
+def _check_ranges(out: dict[str, Any]) -> None:
+    """Check the market level and the numeric ranges.
+
+    Parameters
+    ----------
+    out : dict
+        The merged assumptions.
+
+    Raises
+    ------
+    ValueError
+        In this order: a ``market_max_level`` not in :data:`_MARKET_LEVELS`; negative ``draws``; a rate of
+        :data:`_UNIT_RATES` outside [0, 1]; an ``economic_life_years`` or ``tab_years`` that is not positive.
+    """
     if out["market_max_level"] not in _MARKET_LEVELS:
         raise ValueError(f"market_max_level must be one of {_MARKET_LEVELS}, got {out['market_max_level']!r}")
     if out["draws"] < 0:
         raise ValueError(f"draws must be >= 0, got {out['draws']}")
-    for k in (
-        "tax_rate",
-        "discount_rate",
-        "risk_free",
-        "royalty_rate",
-        "decay_rate",
-        "developer_profit_rate",
-        "functional_obsolescence",
-        "economic_obsolescence",
-        "opportunity_rate",
-        "profit_share",
-    ):
+    for k in _UNIT_RATES:
         v = out[k]
         if v is not None and not (0.0 <= v <= 1.0):
             raise ValueError(f"assumption {k} must be a rate in [0, 1], got {v!r}")
@@ -265,8 +378,6 @@ def resolve_assumptions(assumptions: Any = None) -> dict[str, Any]:
         )
     if out["tab_years"] is not None and not out["tab_years"] > 0:
         raise ValueError(f"assumption tab_years must be positive, got {out['tab_years']!r}")
-    _rc.method_weights(np.array(list(_rc.SITUATIONS), dtype=object), out["method_weights"])  # validates
-    return out
 
 
 class Assumptions(BaseModel):
