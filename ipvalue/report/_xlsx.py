@@ -225,14 +225,44 @@ def write_xlsx(
     with each factor) when ``comparables`` is given.
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     L.check_lang(lang)
     a = with_texts(assessment, (lang,), keep_basis=False)  # the engine's codes and numbers, worded in lang
-    s = a.summary
     wb = Workbook()
+    _summary_sheet(wb, a, lang)
+    patents = _patents_sheet(wb, a, lang)
+    _haircuts_sheet(wb, patents, lang)
+    _coded_sheets(wb, a, lang)
+    _assumptions_sheet(wb, a, lang)
+    _audit_sheet(wb, a, lang)
+    if profile is not None:
+        _profile_sheet(wb, profile, lang)
 
-    # Summary: label, value, key (the stable key for systems reading the sheet)
+    from ipvalue.report._market import write_market_sheet
+
+    write_market_sheet(wb, assessment, comparables, lang=lang, header=_header, put=_set)
+    wb.save(path if hasattr(path, "write") else str(path))
+    return path
+
+
+def _summary_sheet(wb: Any, a: Any, lang: str) -> None:
+    """Fill the workbook's first sheet, "Summary": label, value, key (the stable key for systems reading it).
+
+    The flags are written twice (worded, then their codes as ``flag_codes``); the loan's borrower and tenor
+    follow the summary, then the disclaimer after one blank row.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The new workbook; its active sheet becomes "Summary".
+    a : Assessment
+        The assessment with its texts worded in ``lang``.
+    lang : str
+        ``zh`` or ``en``.
+    """
+    from openpyxl.styles import Font
+
+    s = a.summary
     ws = wb.active
     ws.title = "Summary"
     _header(ws, [L.label("key", lang), L.label("value", lang), "key"])
@@ -264,7 +294,26 @@ def write_xlsx(
     _widths(ws, [34 if lang == "zh" else 44, 22, 30])
     ws.freeze_panes = "A2"
 
-    # a text with a Chinese twin (haircut_explanation_zh) is written once, in the workbook's language
+
+def _patents_sheet(wb: Any, a: Any, lang: str) -> pd.DataFrame:
+    """Add the "Patents" sheet: one row per patent, every column.
+
+    A text with a Chinese twin (``haircut_explanation_zh``) is written once, in the workbook's language.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The workbook.
+    a : Assessment
+        The assessment with its texts worded in ``lang``.
+    lang : str
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The patents table as written, for the "Haircuts" sheet.
+    """
     patents = _patents_frame(D.localize_frame(a.patents, lang))
     _table(
         wb.create_sheet("Patents"),
@@ -274,7 +323,24 @@ def write_xlsx(
         freeze="B2",
         codes={"ineligible_reasons": L.REASONS},
     )
+    return patents
 
+
+def _haircuts_sheet(wb: Any, patents: pd.DataFrame, lang: str) -> None:
+    """Add the "Haircuts" sheet: each patent's haircut components, total, amount and collateral value.
+
+    The amount (value - collateral value) is inserted before the collateral value when both are present; each
+    component's header is its translated name.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The workbook.
+    patents : pandas.DataFrame
+        The patents table as written on the "Patents" sheet.
+    lang : str
+        ``zh`` or ``en``.
+    """
     comps = D.haircut_components(patents)
     hc = patents[
         ["patent_id"]
@@ -295,6 +361,19 @@ def write_xlsx(
         j = list(hc.columns).index(f"haircut_{c}") + 1
         _set(ws, 1, j, L.translate_code(c, L.COMPONENTS, lang))
 
+
+def _coded_sheets(wb: Any, a: Any, lang: str) -> None:
+    """Add the "Liquidation" and "Stress" sheets, each with the translated name next to its stable code.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The workbook.
+    a : Assessment
+        The assessment with its texts worded in ``lang``; a missing table gives an empty sheet.
+    lang : str
+        ``zh`` or ``en``.
+    """
     for name, raw, code_col, table in (
         ("Liquidation", a.liquidation, "scenario", L.SCENARIOS),
         ("Stress", a.stress, "shock", L.SHOCKS),
@@ -309,6 +388,21 @@ def write_xlsx(
             _set(ws, 1, j, L.label(code_col, lang, L.COLUMNS) + (" (中文)" if lang == "zh" else " (label)"))
             for i, v in enumerate(frame[code_col], start=2):
                 _set(ws, i, j, L.translate_code(v, table, lang))
+
+
+def _assumptions_sheet(wb: Any, a: Any, lang: str) -> None:
+    """Add the "Assumptions" sheet: the assumptions table, then the policy parameters with their sources.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The workbook.
+    a : Assessment
+        The assessment with its texts worded in ``lang``.
+    lang : str
+        ``zh`` or ``en``.
+    """
+    from openpyxl.styles import Font
 
     assumptions = (
         a.assumptions if a.assumptions is not None else pd.DataFrame(columns=["name", "value", "source"])
@@ -326,6 +420,19 @@ def write_xlsx(
         else:
             _set(ws, row, 2, v)
 
+
+def _audit_sheet(wb: Any, a: Any, lang: str) -> None:
+    """Add the "Audit" sheet: one name and value a line.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The workbook.
+    a : Assessment
+        The assessment.
+    lang : str
+        ``zh`` or ``en``.
+    """
     ws = wb.create_sheet("Audit")
     _header(ws, [L.label("name", lang), L.label("value", lang)])
     for i, (k, v) in enumerate((a.audit or {}).items(), start=2):
@@ -334,24 +441,32 @@ def write_xlsx(
     _widths(ws, [22, 80])
     ws.freeze_panes = "A2"
 
-    if profile is not None:
-        ws = wb.create_sheet("Profile")
-        label = "label_zh" if lang == "zh" else "label_en"
-        head = ["indicator", "dimension", label, "value", "percentile", "score", "weight"]
-        _header(ws, head)
-        for i, (name, row) in enumerate(profile.indicators.iterrows(), start=2):
-            for j, v in enumerate([name, row["dimension"], row[label], *row[head[3:]].tolist()], start=1):
-                _set(ws, i, j, v)
-        end = len(profile.indicators) + 3
-        _set(ws, end, 1, "grade")
-        _set(ws, end, 2, profile.grade)
-        _set(ws, end + 1, 1, "score")
-        _set(ws, end + 1, 2, profile.score)
-        _widths(ws, [26, 12, 36, 12, 12, 12, 10])
-        ws.freeze_panes = "A2"
 
-    from ipvalue.report._market import write_market_sheet
+def _profile_sheet(wb: Any, profile: Any, lang: str) -> None:
+    """Add the "Profile" sheet: each indicator with its dimension, label, value, percentile, score and weight.
 
-    write_market_sheet(wb, assessment, comparables, lang=lang, header=_header, put=_set)
-    wb.save(path if hasattr(path, "write") else str(path))
-    return path
+    The grade and score follow after one blank row.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The workbook.
+    profile : BorrowerProfile
+        The borrower's technology profile.
+    lang : str
+        ``zh`` or ``en`` (the label column in that language).
+    """
+    ws = wb.create_sheet("Profile")
+    label = "label_zh" if lang == "zh" else "label_en"
+    head = ["indicator", "dimension", label, "value", "percentile", "score", "weight"]
+    _header(ws, head)
+    for i, (name, row) in enumerate(profile.indicators.iterrows(), start=2):
+        for j, v in enumerate([name, row["dimension"], row[label], *row[head[3:]].tolist()], start=1):
+            _set(ws, i, j, v)
+    end = len(profile.indicators) + 3
+    _set(ws, end, 1, "grade")
+    _set(ws, end, 2, profile.grade)
+    _set(ws, end + 1, 1, "score")
+    _set(ws, end + 1, 2, profile.score)
+    _widths(ws, [26, 12, 36, 12, 12, 12, 10])
+    ws.freeze_panes = "A2"
