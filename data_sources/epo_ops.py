@@ -690,13 +690,7 @@ def legal_facts(
       filing after the last one;
     - no lapse event does not prove that a right is in force (offices report late).
     """
-    p = parse_number(number)
-    country, serial, kind = p.country, docdb_serial(p.country, p.number), (p.kind or "")
-    me = next((m for m in family.members if m.publication == f"{country}{serial}{kind}"), None)
-    if me is None:
-        me = next(
-            (m for m in family.members if m.country == country and m.publication[2:].startswith(serial)), None
-        )
+    me = _own_member(family, number)
     out: dict[str, Any] = {
         "family_id": family.family_id,
         "family_size": family.size or None,
@@ -710,25 +704,137 @@ def legal_facts(
     )
     groups = {e: group_of(e.code, dict(table) if table else None) for e in events}
     filing = me.application_date
+    grant_date = _grant_date(same_app, events, groups)
+    status, lapse_date = _status_from_events(me, events, groups, grant_date)
+    register = _register_status(events, status_texts)
+    status, lapse_date, opposition = _register_decides(register, status, lapse_date, grant_date)
+    states = _national_states(events, groups)
+    status, lapse_date = _lapsed_everywhere(me, states, status, lapse_date)
+    fees_through = _fees_paid_through(filing, grant_date, states, events, groups)
+    entity = _us_entity_size(events)
+    if entity:
+        out["entity_size"] = entity
+    transfers = [
+        e
+        for e in events
+        if groups[e] == "transfer" and (e.code != "AS" or conveyance_of(e.text) == "transfer")
+    ]
+    out.update(encumbrances(events, groups))
+    out.update(
+        {
+            "legal_status": status,
+            "grant_date": grant_date,
+            "lapse_date": lapse_date,
+            "fees_paid_through": fees_through,
+            "transfers": len(transfers),
+            "last_transfer_date": max((e.date for e in transfers if e.date), default=None),
+            "lapsed_states": ";".join(sorted(states.lapsed)) or None,
+            "in_force_states": ";".join(states.in_force) or None,
+            "invalidation_pending": True if any(groups[e] == "invalidation" for e in events) else opposition,
+            "ep_register_status": register[0].text if register else None,
+            "ep_register_status_date": register[0].date if register else None,
+            "legal_event_codes": ";".join(sorted({e.code for e in events})) or None,
+        }
+    )
+    if filing is not None:
+        out["filing_date"] = filing
+    return out
 
-    # the grant date is the publication date of the grant: a grant-kind member of the same application (kind
-    # codes by office and era), else an office's gazette announcement of the grant (never the EP "(expected)
-    # grant" record, whose date is when the EPO recorded the decision)
+
+def _own_member(family: Family, number: str) -> FamilyMember | None:
+    """The family member that is the publication asked about.
+
+    Parameters
+    ----------
+    family : Family
+        The INPADOC family.
+    number : str
+        Canonical publication number.
+
+    Returns
+    -------
+    FamilyMember or None
+        The member with the same publication number and kind, else the first of the same office whose number
+        starts with the serial (the kind left out or different), else None.
+    """
+    p = parse_number(number)
+    country, serial, kind = p.country, docdb_serial(p.country, p.number), (p.kind or "")
+    me = next((m for m in family.members if m.publication == f"{country}{serial}{kind}"), None)
+    if me is None:
+        me = next(
+            (m for m in family.members if m.country == country and m.publication[2:].startswith(serial)), None
+        )
+    return me
+
+
+def _grant_date(
+    same_app: Sequence[FamilyMember], events: Sequence[LegalEvent], groups: Mapping[LegalEvent, str | None]
+) -> dt.date | None:
+    """The publication date of the grant.
+
+    A grant-kind member of the same application (kind codes by office and era), else an office's gazette
+    announcement of the grant (never the EP "(expected) grant" record, whose date is when the EPO recorded the
+    decision); without either, the first event about the grant document itself, which is gazetted with its
+    publication.
+
+    Parameters
+    ----------
+    same_app : sequence of FamilyMember
+        The members of the publication's application.
+    events : sequence of LegalEvent
+        Their events, by gazette date.
+    groups : mapping
+        Each event's group.
+
+    Returns
+    -------
+    datetime.date or None
+        The earliest such date, or None.
+    """
     grant_dates = [
         m.publication_date
         for m in same_app
         if m.publication_date is not None and is_grant(m.country, m.kind, m.publication_date)
     ]
     grant_dates += [e.gazette_date for e in events if groups[e] == "grant_published" and e.gazette_date]
-    if not grant_dates:  # the first event about the grant document itself is gazetted with its publication
+    if not grant_dates:
         grant_dates = [
             e.gazette_date
             for e in events
             if e.ref_kind and e.gazette_date and is_grant(e.country, e.ref_kind, e.gazette_date)
         ]
-    grant_date = min(grant_dates, default=None)
-    # the starting status is what the kinds state: granted with a grant, pending when the publication's kind is
-    # an application's; a kind the table does not know leaves it unknown (None), never a default
+    return min(grant_dates, default=None)
+
+
+def _status_from_events(
+    me: FamilyMember,
+    events: Sequence[LegalEvent],
+    groups: Mapping[LegalEvent, str | None],
+    grant_date: dt.date | None,
+) -> tuple[str | None, dt.date | None]:
+    """The status the kinds and the decisive events state, and the date the right was lost.
+
+    The starting status is what the kinds state: granted with a grant, pending when the publication's kind is an
+    application's; a kind the table does not know leaves it unknown (None), never a default. Then the last
+    decisive event wins (revocation, lapse, expiry, withdrawal before any grant); a restoration (CN ``RR01``) of
+    a right lost by a missed time limit (an unpaid fee, a missed reply) brings back the status before the loss.
+
+    Parameters
+    ----------
+    me : FamilyMember
+        The publication asked about.
+    events : sequence of LegalEvent
+        The events of its application, by gazette date.
+    groups : mapping
+        Each event's group.
+    grant_date : datetime.date or None
+        From :func:`_grant_date`.
+
+    Returns
+    -------
+    tuple
+        Status (None when unknown) and lapse date.
+    """
     status: str | None
     if grant_date is not None:
         status = "granted"
@@ -738,7 +844,6 @@ def legal_facts(
         status = None
     lapse_date = None
     before_loss: str | None = None  # the status a restoration (CN RR01) brings back
-
     for e in events:
         g = groups[e]
         if g in ("grant", "grant_published") and status in (None, "pending"):
@@ -754,24 +859,85 @@ def legal_facts(
             before_loss = status if status in ("pending", None) else before_loss
             status, lapse_date = "withdrawn", e.date
         elif g == "restoration" and status in ("lapsed", "withdrawn"):
-            # a right lost by a missed time limit (an unpaid fee, a missed reply) restored: what it was before
             restored = before_loss or ("granted" if status == "lapsed" or grant_date else "pending")
             status, lapse_date = restored, None
+    return status, lapse_date
 
-    # European patents: the EP Register status text of the latest STAA event
-    register = _register_status(events, status_texts)
-    opposition = None
-    if register is not None:
-        staa, row = register
-        opposition = row.opposition
-        if row.status in ("revoked", "withdrawn"):
-            status, lapse_date = row.status, staa.date
-        elif row.status == "granted" and status in (None, "pending", "withdrawn"):
-            status, lapse_date = "granted", None
-        elif row.status == "pending" and status in (None, "withdrawn") and grant_date is None:
-            status, lapse_date = "pending", None
 
-    # European patents: national lapses and national fees per state
+def _register_decides(
+    register: tuple[LegalEvent, StatusText] | None,
+    status: str | None,
+    lapse_date: dt.date | None,
+    grant_date: dt.date | None,
+) -> tuple[str | None, dt.date | None, bool | None]:
+    """European patents: what the EP Register status text of the latest ``STAA`` event decides.
+
+    Revoked and withdrawn always; granted over pending or withdrawn; pending only over withdrawn when nothing
+    shows a grant.
+
+    Parameters
+    ----------
+    register : tuple or None
+        From :func:`_register_status`: the event and the status-text row it matched.
+    status : str or None
+        The status from the events.
+    lapse_date : datetime.date or None
+        The lapse date from the events.
+    grant_date : datetime.date or None
+        The grant date.
+
+    Returns
+    -------
+    tuple
+        Status, lapse date, and the text's opposition flag (None without a register status).
+    """
+    if register is None:
+        return status, lapse_date, None
+    staa, row = register
+    if row.status in ("revoked", "withdrawn"):
+        status, lapse_date = row.status, staa.date
+    elif row.status == "granted" and status in (None, "pending", "withdrawn"):
+        status, lapse_date = "granted", None
+    elif row.status == "pending" and status in (None, "withdrawn") and grant_date is None:
+        status, lapse_date = "pending", None
+    return status, lapse_date, row.opposition
+
+
+@dataclass(frozen=True)
+class _States:
+    """European patents: the national fees and lapses per state.
+
+    Attributes
+    ----------
+    paid : dict
+        State -> (highest fee year paid, its payment date or gazette date).
+    lapsed : dict
+        State -> lapse date, for the states lapsed and not reinstated.
+    in_force : list of str
+        Sorted states still in force: a fee paid and no lapse (or a lapse before that payment), or reinstated.
+    """
+
+    paid: dict[str, tuple[int, dt.date | None]]
+    lapsed: dict[str, dt.date | None]
+    in_force: list[str]
+
+
+def _national_states(events: Sequence[LegalEvent], groups: Mapping[LegalEvent, str | None]) -> _States:
+    """European patents: national lapses (``PG25``), national fees (``PGFP``) and reinstatements (``PGRI``).
+
+    Parameters
+    ----------
+    events : sequence of LegalEvent
+        The events, by gazette date; those without a state are left out.
+    groups : mapping
+        Each event's group.
+
+    Returns
+    -------
+    _States
+        Fees, lapses and the states in force; a state reinstated after its lapse is in force again, whether or
+        not a fee event follows.
+    """
     paid: dict[str, tuple[int, dt.date | None]] = {}
     lapsed: dict[str, dt.date | None] = {}
     reinstated: set[str] = set()
@@ -786,7 +952,7 @@ def legal_facts(
             lapsed[e.state] = e.date
             reinstated.discard(e.state)
         elif groups[e] == "state_reinstated" and e.state in lapsed:
-            del lapsed[e.state]  # in force again, whether or not a fee event follows
+            del lapsed[e.state]
             reinstated.add(e.state)
     in_force = sorted(
         {
@@ -796,17 +962,76 @@ def legal_facts(
         }
         | reinstated
     )
-    if lapsed and status == "granted" and not in_force:
+    return _States(paid, lapsed, in_force)
+
+
+def _lapsed_everywhere(
+    me: FamilyMember, states: _States, status: str | None, lapse_date: dt.date | None
+) -> tuple[str | None, dt.date | None]:
+    """A granted European patent lapsed in every state where it was in force is lapsed, or expired.
+
+    The last state lapsing at the end of the 20-year term (EPC Art. 63(1): 20 years from filing) is the end of
+    term, not an early lapse.
+
+    Parameters
+    ----------
+    me : FamilyMember
+        The publication asked about.
+    states : _States
+        From :func:`_national_states`.
+    status : str or None
+        The status so far.
+    lapse_date : datetime.date or None
+        The lapse date so far.
+
+    Returns
+    -------
+    tuple
+        Status and lapse date (the last state's lapse when every state lapsed).
+    """
+    if states.lapsed and status == "granted" and not states.in_force:
         status = "lapsed"
-        lapse_date = max((d for d in lapsed.values() if d), default=None)
-        # the last state lapsing at the end of the 20-year term (EPC Art. 63(1): 20 years from filing) is the
-        # end of term, not an early lapse
+        lapse_date = max((d for d in states.lapsed.values() if d), default=None)
+        filing = me.application_date
         if me.country == "EP" and filing and lapse_date and lapse_date >= add_years(filing, 20):
             status = "expired"
+    return status, lapse_date
 
+
+def _fees_paid_through(
+    filing: dt.date | None,
+    grant_date: dt.date | None,
+    states: _States,
+    events: Sequence[LegalEvent],
+    groups: Mapping[LegalEvent, str | None],
+) -> dt.date | None:
+    """The date the fees paid keep the right in force to.
+
+    Annual fees (``PGFP``): filing date + the highest fee year over the states still in force (over every state
+    when none is). US maintenance fees (``MAFP``, years 4, 8, 12), when a grant is known, take precedence.
+
+    Parameters
+    ----------
+    filing : datetime.date or None
+        The application's filing date.
+    grant_date : datetime.date or None
+        The grant date.
+    states : _States
+        From :func:`_national_states`.
+    events : sequence of LegalEvent
+        The events.
+    groups : mapping
+        Each event's group.
+
+    Returns
+    -------
+    datetime.date or None
+        None when no fee event decides it.
+    """
     fees_through = None
-    if filing is not None and paid:
-        years = [paid[s][0] for s in in_force if s in paid] or [y for y, _ in paid.values()]
+    if filing is not None and states.paid:
+        paid = states.paid
+        years = [paid[s][0] for s in states.in_force if s in paid] or [y for y, _ in paid.values()]
         fees_through = add_years(filing, max(years))
     us_years = [
         e.fee_year
@@ -815,40 +1040,29 @@ def legal_facts(
     ]
     if us_years and grant_date is not None:
         fees_through = us_fees_paid_through(grant_date, max(us_years), filing) or fees_through
+    return fees_through
 
-    # US entity size (fee amounts): the USPTO states it in its fee events' free text, "ENTITY STATUS OF PATENT
-    # OWNER: SMALL ENTITY" (MAFP, FEPP); the latest one holds
+
+def _us_entity_size(events: Sequence[LegalEvent]) -> str | None:
+    """US entity size as the latest USPTO fee event states it.
+
+    The USPTO states it in its fee events' free text (``MAFP``, ``FEPP``): "ENTITY STATUS OF PATENT OWNER: SMALL
+    ENTITY".
+
+    Parameters
+    ----------
+    events : sequence of LegalEvent
+        The events, by gazette date.
+
+    Returns
+    -------
+    str or None
+        ``large``, ``small`` or ``micro``; None when no US event states it.
+    """
     entity = [
         m.group(1).lower() for e in events if e.country == "US" and (m := _US_ENTITY.search(e.text or ""))
     ]
-    if entity:
-        out["entity_size"] = entity[-1]
-
-    transfers = [
-        e
-        for e in events
-        if groups[e] == "transfer" and (e.code != "AS" or conveyance_of(e.text) == "transfer")
-    ]
-    out.update(encumbrances(events, groups))
-    out.update(
-        {
-            "legal_status": status,
-            "grant_date": grant_date,
-            "lapse_date": lapse_date,
-            "fees_paid_through": fees_through,
-            "transfers": len(transfers),
-            "last_transfer_date": max((e.date for e in transfers if e.date), default=None),
-            "lapsed_states": ";".join(sorted(lapsed)) or None,
-            "in_force_states": ";".join(in_force) or None,
-            "invalidation_pending": True if any(groups[e] == "invalidation" for e in events) else opposition,
-            "ep_register_status": register[0].text if register else None,
-            "ep_register_status_date": register[0].date if register else None,
-            "legal_event_codes": ";".join(sorted({e.code for e in events})) or None,
-        }
-    )
-    if filing is not None:
-        out["filing_date"] = filing
-    return out
+    return entity[-1] if entity else None
 
 
 # -------------------------------------------------------------------------------------------------
