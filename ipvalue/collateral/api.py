@@ -174,86 +174,23 @@ def _assess(
 ) -> CollateralAssessment:
     """assess_collateral once its arguments are checked: one pass (``be`` None) or over chunks on ``be``."""
     attrs = _valued_attrs(valued)
-    as_of_d = _resolve_as_of(attrs, as_of)
-    valued_on = _valuation_date(attrs)
-    if valued_on is not None and valued_on > as_of_d:
-        raise CollateralInputError(
-            f"the valuation is dated {valued_on.isoformat()}, after the assessment's as_of {as_of_d.isoformat()}; "
-            "a pledge cannot rest on a valuation from the future",
-            field="as_of",
-        )
+    as_of_d, valued_on = _dates(attrs, as_of)
     ctx = CollateralContext(
         loan=loan, policy=pol, as_of=as_of_d, seed=seed, paths=paths, fx=fx, valuation_as_of=valued_on
     )
-    core_fn: Any = assess_frame
-    if be is not None:
-
-        def core_fn(
-            frame: pd.DataFrame, c: CollateralContext, *, liquidation_frame: pd.DataFrame | None = None
-        ) -> CoreResult:
-            return chunked_core(frame, c, be=be, chunk_size=chunk_size, liquidation_frame=liquidation_frame)
-
-    if handles is not None:
-        # a Dask DataFrame: the partitions are assessed where they are; the input frame (for the stress runs
-        # and the input hash) is the patent table without the collateral columns, computed at the end
-        core = core_on_handles(handles, be, ctx)
-        added = [c for c in core.patents.columns if c not in set(valued.columns)]
-        frame = core.patents.drop(columns=added)
-        frame.attrs = {}
-        input_order = frame.index
-        frame = frame.sort_index(kind="stable")
-    else:
-        frame = check_frame(valued)
-        input_order = frame.index
-        # work in patent_id order so that sums (and so every number) do not depend on the row order
-        frame = frame.sort_index(kind="stable")
-        if be is None and stress:
-            # one pass: the base case is run 0 of the shock axis (the book's Monte Carlo draws made once)
-            core, stress_df = assess_with_stress(frame, ctx, valuation=attrs.get("ipvalue", {}))
-        else:
-            core = assess_frame(frame, ctx, checked=True) if be is None else core_fn(frame, ctx)
-    # frames by the project's one frame hash (binary, exact to the last bit); the rest as canonical JSON
-    in_hash = digest(
-        input_hash(frame),
-        json.dumps(attrs.get("ipvalue", {}), sort_keys=True, default=json_default),
-        json.dumps(loan.to_dict(), sort_keys=True, default=json_default),
-        json.dumps(pol.to_dict(), sort_keys=True, ensure_ascii=False),
-        json.dumps(
-            {
-                "seed": seed,
-                "as_of": as_of_d.isoformat(),
-                "paths": int(paths),
-                "stress": bool(stress),
-                "fx": dict(fx or {}),
-            },
-            sort_keys=True,
-        ),
+    core_fn = _core_fn(be, chunk_size)
+    frame, input_order, core, one_pass_stress = _base_case(
+        valued, ctx, attrs, stress=stress, be=be, core_fn=core_fn, handles=handles
     )
-    if stress and (handles is not None or be is not None):
-        stress_df = run_stress(
-            frame,
-            ctx,
-            base=core.numbers,
-            base_patents=core.patents,
-            core=core_fn,  # shock by shock on the backend
-            backend=be,
-            valuation=attrs.get("ipvalue", {}),
-            base_core=core,
-        )
-    elif not stress:
-        stress_df = pd.DataFrame(columns=list(STRESS_COLUMNS))
-    summary = summarise(core, ctx, frame=frame, stress_df=stress_df)
-    if valued_on is not None and as_of_d > revaluation_due(valued_on, int(pol["valuation_max_age_months"])):
-        summary["flags"].append("STALE_VALUATION")
-    summary["valuation_as_of"] = None if valued_on is None else valued_on.isoformat()
+    in_hash = _input_digest(
+        frame, attrs, loan, pol, seed=seed, as_of=as_of_d, paths=paths, stress=stress, fx=fx
+    )
+    stress_df = _stress_table(
+        frame, ctx, core, attrs, stress=stress, be=be, core_fn=core_fn, one_pass=one_pass_stress
+    )
+    summary = _summary(core, ctx, frame, stress_df, valued_on)
     patents = core.patents.reindex(input_order)
-    output_hash = digest(
-        input_hash(patents),
-        json.dumps(summary, sort_keys=True, default=json_default),
-        input_hash(core.liquidation),
-        input_hash(stress_df),
-        hashlib.sha256(np.ascontiguousarray(core.mc.recovery_draws()).tobytes()).hexdigest(),
-    )
+    output_hash = _output_digest(patents, summary, core, stress_df)
     audit = {
         "package_version": __version__,
         "input_hash": in_hash,
@@ -276,6 +213,301 @@ def _assess(
         policy=policy_doc,
         assumptions=assumptions_table(pol, loan=loan, frame=frame, fx=fx),
         audit=audit,
+    )
+
+
+def _dates(attrs: Mapping[str, Any], as_of: Any) -> tuple[dt.date, dt.date | None]:
+    """The assessment date and the valuation date, the valuation not after the assessment.
+
+    Parameters
+    ----------
+    attrs : Mapping
+        The valued frame's attrs (``attrs["ipvalue"]["as_of"]``).
+    as_of : Any
+        The caller's ``as_of`` (None: the valuation's).
+
+    Returns
+    -------
+    as_of : datetime.date
+        The assessment date.
+    valued_on : datetime.date or None
+        The valuation date, when recorded.
+
+    Raises
+    ------
+    CollateralInputError
+        No date to use, an unreadable date, or a valuation dated after the assessment.
+    """
+    as_of_d = _resolve_as_of(attrs, as_of)
+    valued_on = _valuation_date(attrs)
+    if valued_on is not None and valued_on > as_of_d:
+        raise CollateralInputError(
+            f"the valuation is dated {valued_on.isoformat()}, after the assessment's as_of {as_of_d.isoformat()}; "
+            "a pledge cannot rest on a valuation from the future",
+            field="as_of",
+        )
+    return as_of_d, valued_on
+
+
+def _core_fn(be: Any, chunk_size: int | None) -> Any:
+    """The engine's core for one frame: :func:`assess_frame`, or over chunks on the backend ``be``.
+
+    Parameters
+    ----------
+    be : Any
+        The backend, or None for one pass.
+    chunk_size : int or None
+        Patents per chunk on the backend.
+
+    Returns
+    -------
+    callable
+        ``core(frame, ctx, *, liquidation_frame=None) -> CoreResult``.
+    """
+    if be is None:
+        return assess_frame
+
+    def core_fn(
+        frame: pd.DataFrame, c: CollateralContext, *, liquidation_frame: pd.DataFrame | None = None
+    ) -> CoreResult:
+        return chunked_core(frame, c, be=be, chunk_size=chunk_size, liquidation_frame=liquidation_frame)
+
+    return core_fn
+
+
+def _base_case(
+    valued: Any,
+    ctx: CollateralContext,
+    attrs: Mapping[str, Any],
+    *,
+    stress: bool,
+    be: Any,
+    core_fn: Any,
+    handles: list[Any] | None,
+) -> tuple[pd.DataFrame, pd.Index, CoreResult, pd.DataFrame | None]:
+    """The checked patent table and the base case assessed on it.
+
+    Parameters
+    ----------
+    valued : Any
+        The valued frame (pandas, or Dask when ``handles`` are given).
+    ctx : CollateralContext
+        The run's loan, policy, dates and draws.
+    attrs : Mapping
+        The valued frame's attrs (the valuation passed to the stress runs).
+    stress : bool
+        Whether the stress runs are wanted.
+    be : Any
+        The backend, or None for one pass.
+    core_fn : callable
+        The core from :func:`_core_fn`.
+    handles : list or None
+        The Dask partitions, assessed where they are.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The patent table in patent_id order (for a Dask input: the assessed table without the collateral
+        columns, computed at the end).
+    input_order : pandas.Index
+        The input's row order, for the output.
+    core : CoreResult
+        The base case.
+    stress : pandas.DataFrame or None
+        The stress table when it came in the same pass (one pass with stress: the base case is run 0 of the
+        shock axis, the book's Monte Carlo draws made once); else None.
+
+    Raises
+    ------
+    CollateralInputError
+        A patent table that fails :func:`check_frame`.
+    """
+    if handles is not None:
+        # a Dask DataFrame: the partitions are assessed where they are; the input frame (for the stress runs
+        # and the input hash) is the patent table without the collateral columns, computed at the end
+        core = core_on_handles(handles, be, ctx)
+        added = [c for c in core.patents.columns if c not in set(valued.columns)]
+        frame = core.patents.drop(columns=added)
+        frame.attrs = {}
+        input_order = frame.index
+        return frame.sort_index(kind="stable"), input_order, core, None
+    frame = check_frame(valued)
+    input_order = frame.index
+    # work in patent_id order so that sums (and so every number) do not depend on the row order
+    frame = frame.sort_index(kind="stable")
+    if be is None and stress:
+        core, stress_df = assess_with_stress(frame, ctx, valuation=attrs.get("ipvalue", {}))
+        return frame, input_order, core, stress_df
+    core = assess_frame(frame, ctx, checked=True) if be is None else core_fn(frame, ctx)
+    return frame, input_order, core, None
+
+
+def _input_digest(
+    frame: pd.DataFrame,
+    attrs: Mapping[str, Any],
+    loan: Loan,
+    pol: Policy,
+    *,
+    seed: int,
+    as_of: dt.date,
+    paths: int,
+    stress: bool,
+    fx: Mapping[str, float] | None,
+) -> str:
+    """The audit's input hash: the frame by the project's one frame hash, the rest as canonical JSON.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The patent table in patent_id order (binary hash, exact to the last bit).
+    attrs : Mapping
+        The valued frame's attrs (its ``ipvalue`` entry is hashed).
+    loan : Loan
+        The loan.
+    pol : Policy
+        The policy.
+    seed, as_of, paths, stress, fx
+        The run's settings.
+
+    Returns
+    -------
+    str
+        The digest.
+    """
+    return digest(
+        input_hash(frame),
+        json.dumps(attrs.get("ipvalue", {}), sort_keys=True, default=json_default),
+        json.dumps(loan.to_dict(), sort_keys=True, default=json_default),
+        json.dumps(pol.to_dict(), sort_keys=True, ensure_ascii=False),
+        json.dumps(
+            {
+                "seed": seed,
+                "as_of": as_of.isoformat(),
+                "paths": int(paths),
+                "stress": bool(stress),
+                "fx": dict(fx or {}),
+            },
+            sort_keys=True,
+        ),
+    )
+
+
+def _stress_table(
+    frame: pd.DataFrame,
+    ctx: CollateralContext,
+    core: CoreResult,
+    attrs: Mapping[str, Any],
+    *,
+    stress: bool,
+    be: Any,
+    core_fn: Any,
+    one_pass: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The stress table: none asked (empty), made in the one pass, or run shock by shock on the backend.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The patent table in patent_id order.
+    ctx : CollateralContext
+        The run's loan, policy, dates and draws.
+    core : CoreResult
+        The base case.
+    attrs : Mapping
+        The valued frame's attrs (the valuation passed to the stress runs).
+    stress : bool
+        Whether the stress runs are wanted.
+    be : Any
+        The backend, or None.
+    core_fn : callable
+        The core from :func:`_core_fn`.
+    one_pass : pandas.DataFrame or None
+        The table from :func:`_base_case`, when it came in the same pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stress scenario (the :data:`STRESS_COLUMNS`, no rows when ``stress`` is False).
+    """
+    if not stress:
+        return pd.DataFrame(columns=list(STRESS_COLUMNS))
+    if one_pass is not None:
+        return one_pass
+    return run_stress(
+        frame,
+        ctx,
+        base=core.numbers,
+        base_patents=core.patents,
+        core=core_fn,  # shock by shock on the backend
+        backend=be,
+        valuation=attrs.get("ipvalue", {}),
+        base_core=core,
+    )
+
+
+def _summary(
+    core: CoreResult,
+    ctx: CollateralContext,
+    frame: pd.DataFrame,
+    stress_df: pd.DataFrame,
+    valued_on: dt.date | None,
+) -> dict[str, Any]:
+    """The assessment's summary, with the valuation date and the STALE_VALUATION flag.
+
+    Parameters
+    ----------
+    core : CoreResult
+        The base case.
+    ctx : CollateralContext
+        The run's loan, policy, dates and draws.
+    frame : pandas.DataFrame
+        The patent table in patent_id order.
+    stress_df : pandas.DataFrame
+        The stress table.
+    valued_on : datetime.date or None
+        The valuation date, when recorded.
+
+    Returns
+    -------
+    dict
+        :func:`summarise`'s summary; ``flags`` gains STALE_VALUATION when the valuation is older than the
+        policy's ``valuation_max_age_months`` on the assessment date.
+    """
+    summary = summarise(core, ctx, frame=frame, stress_df=stress_df)
+    pol, as_of_d = ctx.policy, ctx.as_of
+    if valued_on is not None and as_of_d > revaluation_due(valued_on, int(pol["valuation_max_age_months"])):
+        summary["flags"].append("STALE_VALUATION")
+    summary["valuation_as_of"] = None if valued_on is None else valued_on.isoformat()
+    return summary
+
+
+def _output_digest(
+    patents: pd.DataFrame, summary: Mapping[str, Any], core: CoreResult, stress_df: pd.DataFrame
+) -> str:
+    """The audit's output hash: the frames by the project's frame hash, the summary as canonical JSON.
+
+    Parameters
+    ----------
+    patents : pandas.DataFrame
+        The per-patent output, in the input's row order.
+    summary : Mapping
+        The summary.
+    core : CoreResult
+        The base case (its liquidation table and recovery draws are hashed).
+    stress_df : pandas.DataFrame
+        The stress table.
+
+    Returns
+    -------
+    str
+        The digest.
+    """
+    return digest(
+        input_hash(patents),
+        json.dumps(summary, sort_keys=True, default=json_default),
+        input_hash(core.liquidation),
+        input_hash(stress_df),
+        hashlib.sha256(np.ascontiguousarray(core.mc.recovery_draws()).tobytes()).hexdigest(),
     )
 
 
