@@ -21,12 +21,13 @@ from __future__ import annotations
 import collections
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _versions import extract_ipvalue, run_worker
 
 #: main just before the collateral pass moved to arrays (issue 17)
 BEFORE = "0867be5"
@@ -135,21 +136,13 @@ def worker(quick: bool) -> dict:
 
 
 def _run_worker(path: Path, quick: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(path))
-    args = [sys.executable, str(Path(__file__).resolve()), "--worker"] + (["--quick"] if quick else [])
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=str(path))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, path, *(["--quick"] if quick else []))
 
 
 def run(quick: bool = False) -> str:
     """Both workers, then the Markdown section."""
     with tempfile.TemporaryDirectory() as tmp:
-        before_dir = Path(tmp) / "before"
-        before_dir.mkdir()
-        archive = subprocess.run(
-            ["git", "archive", BEFORE, "ipvalue"], cwd=ROOT, check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(before_dir)], input=archive, check=True)
+        before_dir = extract_ipvalue(BEFORE, Path(tmp) / "before")
         load0 = os.getloadavg()[0]
         before = _run_worker(before_dir, quick)
         after = _run_worker(ROOT, quick)

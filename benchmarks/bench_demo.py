@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _versions import extract_ipvalue, run_worker
+
 BEFORE = "f32f544"  # main before the report fast path of issue 17 (this session)
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,21 +94,13 @@ def _whole(path: Path, out: Path) -> tuple[float, float]:
 
 
 def _parts(path: Path, out: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(path))
-    args = [sys.executable, str(Path(__file__).resolve()), "--worker", str(out)]
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=str(path))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, path, str(out))
 
 
 def run(quick: bool = False, before: str = BEFORE) -> str:
     """Both code versions, then the Markdown section (``quick`` changes nothing: the demo is small)."""
     with tempfile.TemporaryDirectory() as tmp:
-        before_dir = Path(tmp) / "before"
-        before_dir.mkdir()
-        archive = subprocess.run(
-            ["git", "archive", before, "ipvalue"], cwd=ROOT, check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(before_dir)], input=archive, check=True)
+        before_dir = extract_ipvalue(before, Path(tmp) / "before")
         load0 = os.getloadavg()[0]
         figures = {}
         for name, path in (("before", before_dir), ("after", ROOT)):

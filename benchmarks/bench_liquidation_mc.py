@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _versions import extract_ipvalue, run_worker
+
 #: the last commit with the liquidation arithmetic before this work
 BEFORE = "1599812"
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,23 +190,13 @@ def arithmetic(n: int = 2_000, repeat: int = 3) -> dict:
 
 
 def _run_worker(path: Path, quick: bool, *, floor: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(path))
-    args = [sys.executable, str(Path(__file__).resolve()), "--worker"]
-    args += ["--quick"] if quick else []
-    args += ["--floor"] if floor else []
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=str(path))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, path, *(["--quick"] if quick else []), *(["--floor"] if floor else []))
 
 
 def run(quick: bool = False) -> str:
     """Both workers, then the Markdown section."""
     with tempfile.TemporaryDirectory() as tmp:
-        before_dir = Path(tmp) / "before"
-        before_dir.mkdir()
-        archive = subprocess.run(
-            ["git", "archive", "HEAD", "ipvalue"], cwd=ROOT, check=True, capture_output=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(before_dir)], input=archive.stdout, check=True)
+        before_dir = extract_ipvalue("HEAD", Path(tmp) / "before")
         old = subprocess.run(
             ["git", "show", f"{BEFORE}:ipvalue/collateral/liquidation.py"],
             cwd=ROOT,

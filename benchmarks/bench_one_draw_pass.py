@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _versions import extract_ipvalue, run_worker
 
 #: main before this work
 BEFORE = "37525d4"
@@ -71,21 +72,13 @@ def worker(quick: bool) -> dict:
 
 
 def _run_worker(path: Path, quick: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(path))
-    args = [sys.executable, str(Path(__file__).resolve()), "--worker"] + (["--quick"] if quick else [])
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=str(path))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, path, *(["--quick"] if quick else []))
 
 
 def run(quick: bool = False) -> str:
     """Both workers, then the Markdown table."""
     with tempfile.TemporaryDirectory() as tmp:
-        before_dir = Path(tmp) / "before"
-        before_dir.mkdir()
-        archive = subprocess.run(
-            ["git", "archive", BEFORE, "ipvalue"], cwd=ROOT, check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(before_dir)], input=archive, check=True)
+        before_dir = extract_ipvalue(BEFORE, Path(tmp) / "before")
         load0 = os.getloadavg()[0]
         b = _run_worker(before_dir, quick)
         a = _run_worker(ROOT, quick)

@@ -21,11 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _versions import extract_ipvalue, run_worker
 
 #: the last commit before the stress revaluation by stages
 BEFORE = "f32f544"
@@ -140,23 +141,15 @@ def worker(quick: bool, book_assess: bool) -> dict:
 
 
 def _run_worker(path: Path, quick: bool, book_assess: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(path))
-    args = [sys.executable, str(Path(__file__).resolve()), "--worker"]
-    args += ["--quick"] if quick else []
-    args += [] if book_assess else ["--no-book-assess"]
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=str(path))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker(
+        __file__, path, *(["--quick"] if quick else []), *([] if book_assess else ["--no-book-assess"])
+    )
 
 
 def run(quick: bool = False, book_assess: bool = True) -> str:
     """Both workers, then the Markdown section."""
     with tempfile.TemporaryDirectory() as tmp:
-        before_dir = Path(tmp) / "before"
-        before_dir.mkdir()
-        archive = subprocess.run(
-            ["git", "archive", BEFORE, "ipvalue"], cwd=ROOT, check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(before_dir)], input=archive, check=True)
+        before_dir = extract_ipvalue(BEFORE, Path(tmp) / "before")
         load0 = os.getloadavg()[0]
         b = _run_worker(before_dir, quick, book_assess)
         a = _run_worker(ROOT, quick, book_assess)

@@ -38,6 +38,8 @@ def machine() -> str:
 
 
 def load(path: Path):
+    if str(HERE) not in sys.path:  # the scripts' shared helpers (``_versions``), as when a script runs alone
+        sys.path.insert(0, str(HERE))
     spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = mod
