@@ -156,37 +156,26 @@ def run_load(
     killed = threading.Event()
     mix = ["assessment"] * 4 + ["valuation"] * 2 + ["read"] * 2 + ["job"] + ["pair"]
 
-    def post(client: httpx.Client, base: str, path: str, body: dict, key: str) -> httpx.Response:
-        """POST once; when the killed instance does not answer, send it again (same key) to a live one."""
-        try:
-            return client.post(
-                base + path, json=body, headers={**headers, "Idempotency-Key": key}, timeout=120
-            )
-        except httpx.TransportError:
-            if not killed.is_set() or base != urls[0]:
-                raise
-            with lock:
-                res.retried_after_kill += 1
-                other = live[0]
-            return client.post(
-                other + path, json=body, headers={**headers, "Idempotency-Key": key}, timeout=120
-            )
+    def send(client: httpx.Client, method: str, base: str, path: str, **kw: object) -> httpx.Response:
+        """Send once; when the killed instance does not answer, send again to a live one (as a client retries).
 
-    def get(client: httpx.Client, base: str, path: str) -> httpx.Response:
-        """GET once; when the killed instance does not answer, read again from a live one (a GET is safe to repeat).
-
-        The instance for a request is chosen before the kill may land, so a read chosen for the killed instance
-        can meet a refused connection: a client (or a load balancer) reads again from the other instance.
+        The instance for a request is chosen before the kill may land, so a write (same Idempotency-Key) or a
+        read chosen for the killed instance can meet a refused or cut connection.
         """
         try:
-            return client.get(base + path, headers=headers, timeout=60)
+            return client.request(method, base + path, **kw)  # type: ignore[arg-type]
         except httpx.TransportError:
             if not killed.is_set() or base != urls[0]:
                 raise
             with lock:
                 res.retried_after_kill += 1
                 other = live[0]
-            return client.get(other + path, headers=headers, timeout=60)
+            return client.request(method, other + path, **kw)  # type: ignore[arg-type]
+
+    def post(client: httpx.Client, base: str, path: str, body: dict, key: str) -> httpx.Response:
+        return send(
+            client, "POST", base, path, json=body, headers={**headers, "Idempotency-Key": key}, timeout=120
+        )
 
     def one(i: int) -> None:
         nonlocal sent
@@ -202,7 +191,9 @@ def run_load(
         with httpx.Client() as client:
             try:
                 if kind == "read" and known:
-                    r = get(client, base, f"/v1/jobs/{known[i % len(known)]}")
+                    r = send(
+                        client, "GET", base, f"/v1/jobs/{known[i % len(known)]}", headers=headers, timeout=60
+                    )
                     ok = r.status_code == 200
                     with lock:
                         res.requests += 1
