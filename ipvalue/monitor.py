@@ -32,6 +32,7 @@ from ipvalue.errors import InputError
 from ipvalue.facts.columns import dates, flags, texts
 from ipvalue.facts.patent import COLUMN_KINDS, FACT_COLUMNS
 from ipvalue.terms import renewal_schedule
+from ipvalue.terms._dates import add_months
 
 __all__ = [
     "MonitorEvent",
@@ -522,7 +523,7 @@ def renewal_events(
     soon = (days >= 0) & (days <= within_days)
     for pid in cur.index[overdue.fillna(False).to_numpy(dtype=bool)]:
         d = due[pid].date()
-        grace_end = (pd.Timestamp(d) + pd.DateOffset(months=grace_months)).date()
+        grace_end = add_months(np.array([d], dtype="datetime64[D]"), grace_months)[0].astype(dt.date)
         events.append(
             _event(
                 "RENEWAL_FEE_OVERDUE",

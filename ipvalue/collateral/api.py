@@ -21,6 +21,7 @@ from ipvalue.collateral.policy import Policy, load_policy
 from ipvalue.collateral.stress import STRESS_COLUMNS, assess_with_stress, run_stress
 from ipvalue.collateral.summary import assumptions_table, digest, json_default, summarise
 from ipvalue.facts.columns import as_date, check_seed, input_hash, is_dask_frame
+from ipvalue.terms._dates import add_months
 
 __all__ = ["assess_collateral"]
 
@@ -514,8 +515,8 @@ def _output_digest(
 def revaluation_due(valued_on: dt.date, months: int) -> dt.date:
     """The last day a valuation may serve an assessment: the same calendar date ``months`` later.
 
-    Where that date does not exist (29 February, the 31st of a shorter month) it is the month's last day, the
-    convention of calendar-month periods. A policy's ``valuation_max_age_months`` of 12 reads 商业银行押品管理指引
+    Where that date does not exist (29 February, the 31st of a shorter month) it is the month's last day: the
+    project's one calendar-month rule, :func:`ipvalue.terms._dates.add_months`. A policy's ``valuation_max_age_months`` of 12 reads 商业银行押品管理指引
     (银监发〔2017〕16号) "revalued at least once a year" as a calendar year, so a revaluation one year later across a
     29 February (366 days) is on time.
 
@@ -531,4 +532,4 @@ def revaluation_due(valued_on: dt.date, months: int) -> dt.date:
     datetime.date
         The last day on which the valuation is not stale.
     """
-    return (pd.Timestamp(valued_on) + pd.DateOffset(months=months)).date()
+    return add_months(np.array([valued_on], dtype="datetime64[D]"), months)[0].astype(dt.date)
