@@ -269,15 +269,11 @@ class EngineColumns:
         """Concentration bucket label per patent: family (else the patent), technology class, product line."""
 
         def read(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-            ids = [str(i) for i in self.ids.tolist()]
-            family = self.text("family_id").tolist()
-            line = self.text("group").tolist()
+            family, line = self.text("family_id"), self.text("group")
             return {
-                "family": np.array(
-                    [i if f is None else f for f, i in zip(family, ids, strict=True)], dtype=object
-                ),
+                "family": np.where(pd.isna(family), self.ids.astype(str).astype(object), family),
                 "technology_class": self.technology_class(),
-                "product_line": np.array(["unknown" if g is None else g for g in line], dtype=object),
+                "product_line": np.where(pd.isna(line), "unknown", line).astype(object),
             }
 
         return self.derived("buckets", ("family_id", "cpc", "group"), read)
@@ -298,19 +294,20 @@ class EngineColumns:
         """The disposal package of each patent (see :func:`ipvalue.collateral.kernel.disposal_packages`)."""
 
         def read(frame: pd.DataFrame) -> np.ndarray:
-            out = ["patent:" + str(i) for i in self.ids.tolist()]
+            out = ("patent:" + self.ids.astype(str).astype(object)).astype(object)
+            tc = self.technology_class()
             given = {
-                "product_line": self.text("group").tolist(),
-                "family": self.text("family_id").tolist(),
-                "technology_class": [None if t == "unknown" else t for t in self.technology_class().tolist()],
+                "product_line": self.text("group"),
+                "family": self.text("family_id"),
+                "technology_class": np.where(tc == "unknown", np.array(None, dtype=object), tc),
             }
-            todo = [True] * self.n
-            for dim in package_by:
-                for i, label in enumerate(given[dim]):
-                    if todo[i] and label is not None:
-                        out[i] = dim + ":" + str(label)
-                        todo[i] = False
-            return np.array(out, dtype=object)
+            todo = np.ones(self.n, dtype=bool)
+            for dim in package_by:  # the first dimension with a label decides
+                label = given[dim]
+                take = todo & ~pd.isna(label)
+                out[take] = (dim + ":") + label[take].astype(str).astype(object)
+                todo &= ~take
+            return out
 
         return self.derived(("packages", package_by), ("family_id", "cpc", "group"), read)
 
