@@ -33,6 +33,7 @@ from ipvalue.facts.columns import dates, flags, texts
 from ipvalue.facts.patent import COLUMN_KINDS, FACT_COLUMNS
 from ipvalue.terms import renewal_schedule
 from ipvalue.terms._dates import add_months
+from ipvalue.terms._fees import first_fees_due
 
 __all__ = [
     "MonitorEvent",
@@ -461,6 +462,38 @@ def _pledged_flag_news(snap: pd.DataFrame, cur: pd.DataFrame, own_pledge: bool) 
     return {pid: {} for pid in snap.index[new.to_numpy()]}
 
 
+def _first_fees(
+    cur: pd.DataFrame, as_of: dt.date, until: dt.date, schedule: Callable[..., pd.DataFrame]
+) -> pd.DataFrame:
+    """Each patent's first fee of ``schedule`` up to ``until``: ``due_date``, ``amount``, ``currency``.
+
+    The terms module's own schedule is read for the whole book at once (:func:`ipvalue.terms._fees.first_fees_due`,
+    the first row of :func:`~ipvalue.terms.renewal_schedule` per patent). Another schedule, or a book the terms
+    module refuses as a whole (one patent's bad field), is asked patent by patent; a patent whose schedule cannot
+    be built, or is empty, has no first fee (its paid-through date is left alone).
+    """
+    if schedule is renewal_schedule:
+        try:
+            return first_fees_due(cur, as_of, until=until)
+        except Exception:  # noqa: BLE001 - patent by patent below, so one bad patent leaves the others
+            pass
+    due = pd.Series(pd.NaT, index=cur.index, dtype="datetime64[s]")
+    amount = pd.Series(np.nan, index=cur.index, dtype=float)
+    currency = pd.Series("", index=cur.index, dtype=object)
+    for pid in cur.index:
+        try:
+            sched = schedule(cur.loc[pid], as_of, until=until)
+        except Exception:  # noqa: BLE001 - a schedule that cannot be built leaves the paid-through date alone
+            continue
+        if sched is None or len(sched) == 0:
+            continue
+        row = sched.sort_values("due_date", kind="stable").iloc[0]
+        due[pid] = pd.Timestamp(row["due_date"])
+        amount[pid] = float(row.get("amount", np.nan))
+        currency[pid] = str(row.get("currency", ""))
+    return pd.DataFrame({"due_date": due, "amount": amount, "currency": currency})
+
+
 def renewal_events(
     current: pd.DataFrame,
     *,
@@ -503,20 +536,16 @@ def renewal_events(
     due = _date(cur, "fees_paid_through")
     amounts: dict[str, tuple[float, str]] = {}
     if schedule is not None:
-        need = cur.index  # ask the schedule for amounts, and for due dates where fees_paid_through is unknown
-        for pid in need:
-            try:
-                sched = schedule(cur.loc[pid], as_of, until=until)
-            except Exception:  # noqa: BLE001 - a schedule that cannot be built leaves the paid-through date alone
-                continue
-            if sched is None or len(sched) == 0:
-                continue
-            first = sched.sort_values("due_date").iloc[0]
-            first_due = pd.Timestamp(first["due_date"])
-            if pd.isna(due[pid]):
-                due[pid] = first_due
-            if abs((first_due - due[pid]).days) <= 31:  # the same fee: keep its amount
-                amounts[str(pid)] = (float(first.get("amount", np.nan)), str(first.get("currency", "")))
+        # ask the schedule for amounts, and for due dates where fees_paid_through is unknown
+        first = _first_fees(cur, as_of, until, schedule)
+        known = first["due_date"].notna().to_numpy()
+        first_due = first["due_date"]
+        due = due.where(due.notna() | ~known, first_due)
+        same = known & ((first_due - due).dt.days.abs() <= 31).to_numpy()  # the same fee: keep its amount
+        for pid, amount, currency in zip(
+            cur.index[same], first["amount"].to_numpy()[same], first["currency"].to_numpy()[same], strict=True
+        ):
+            amounts[str(pid)] = (float(amount), str(currency))
     days = (due - as_of_ts).dt.days
     events: list[MonitorEvent] = []
     overdue = days < 0

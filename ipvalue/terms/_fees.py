@@ -454,6 +454,58 @@ def renewal_schedule(patent: object, as_of: object, *, until: object = None) -> 
     return out
 
 
+def first_fees_due(portfolio: pd.DataFrame, as_of: object, *, until: object = None) -> pd.DataFrame:
+    """Each patent's first renewal fee of :func:`renewal_schedule`, for a whole portfolio at once.
+
+    The first row of ``renewal_schedule(patent, as_of, until=until)`` for every patent (the fees falling due in
+    ``[as_of, until]`` while the patent lives, and those overdue but in grace), with the schedule's order (due
+    date, then office; a stable sort, as the schedule's sort is on its few rows).
+
+    Parameters
+    ----------
+    portfolio : DataFrame
+        Portfolio frame indexed by ``patent_id``.
+    as_of : date or str
+    until : date or str, optional
+        Last due date considered (inclusive); default each patent's expiry.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``portfolio``: ``due_date`` (datetime64, NaT when the schedule is empty), ``amount``
+        (float, NaN when none) and ``currency`` ("" when none).
+
+    Raises
+    ------
+    TermError
+        As :func:`renewal_schedule` on the patent that raises (e.g. a US entity size not in ``ENTITY_SIZES``).
+    """
+    frame, _, day, life, inp, _, events = _prepare(portfolio, as_of)
+    until_day = None if until is None else as_of_day(until)
+    upcoming, overdue = _due_mask(events, inp, life, day, until_day)
+    sel = events[upcoming | overdue]
+    order = np.lexsort(
+        (
+            sel["office"].to_numpy(dtype=str),
+            sel["due_date"].to_numpy(dtype="datetime64[D]"),
+            sel["pos"].to_numpy(),
+        )
+    )
+    pos = sel["pos"].to_numpy()[order]
+    first = order[np.r_[True, pos[1:] != pos[:-1]]] if len(pos) else order
+    n = len(frame)
+    due = np.full(n, NAT)
+    amount = np.full(n, np.nan)
+    currency = np.full(n, "", dtype=object)
+    at = sel["pos"].to_numpy()[first]
+    due[at] = sel["due_date"].to_numpy(dtype="datetime64[D]")[first]
+    amount[at] = sel["amount"].to_numpy(dtype=float)[first]
+    currency[at] = sel["currency"].to_numpy(dtype=object)[first]
+    return pd.DataFrame(
+        {"due_date": due.astype("datetime64[s]"), "amount": amount, "currency": currency}, index=frame.index
+    )
+
+
 def _whole_months_late(due: np.ndarray, day: np.datetime64) -> np.ndarray:
     """Whole calendar months from each due date to ``day`` (0 when less than one month late)."""
     months = (np.asarray(day, dtype="datetime64[M]") - due.astype("datetime64[M]")).astype(np.int64)

@@ -229,3 +229,57 @@ def test_failure_rows_carry_the_reason():
     assert [(e.code, e.patent_id, e.details["reason"]) for e in ev] == [
         ("FACTS_UNAVAILABLE", "US11000002B2", "epo_ops: 503 service unavailable")
     ]
+
+
+def _schedule_one_by_one(row, as_of, until=None):
+    """The terms module's schedule behind a wrapper, so renewal_events asks it patent by patent (the reference)."""
+    from ipvalue.terms import renewal_schedule
+
+    return renewal_schedule(row, as_of, until=until)
+
+
+def _fee_book(n: int) -> pd.DataFrame:
+    from ipvalue.valuation._synthetic import synthetic_portfolio
+
+    book = synthetic_portfolio(n, seed=3).reset_index(drop=True)
+    # the synthetic book is CNIPA's: every 4th patent made a USPTO one (entity sizes in turn), every 7th an EPO one
+    k = pd.Series(range(len(book)))
+    us, ep = (k % 4 == 1).to_numpy(), (k % 7 == 2).to_numpy() & ~(k % 4 == 1).to_numpy()
+    book.loc[us, "jurisdiction"] = "US"
+    book.loc[us, "patent_id"] = [f"US{10_000_000 + i}B2" for i in k[us]]
+    book.loc[us, "entity_size"] = [("small", "micro", None)[i % 3] for i in k[us]]
+    book.loc[ep, "jurisdiction"] = "EP"
+    book.loc[ep, "patent_id"] = [f"EP{3_000_000 + i}B1" for i in k[ep]]
+    book = book.set_index("patent_id", drop=False)
+    # a third paid through a date near each as_of below (the 31-day "same fee" test), a third unknown
+    rng = pd.Series(range(len(book)), index=book.index)
+    book["fees_paid_through"] = pd.NaT
+    paid = (rng % 3 == 0).to_numpy()
+    book.loc[paid, "fees_paid_through"] = pd.Timestamp("2026-05-15") + pd.to_timedelta(
+        (rng[paid] * 37) % 900, unit="D"
+    )
+    return book
+
+
+@pytest.mark.parametrize("as_of", [dt.date(2026, 6, 30), dt.date(2028, 2, 29), dt.date(2029, 1, 31)])
+@pytest.mark.parametrize("within_days", [30, 400])
+def test_renewal_events_for_the_book_equal_the_per_patent_schedules(as_of, within_days):
+    # the book-wide reading of the fee schedules (terms' first_fees_due) against renewal_schedule per patent
+    book = _fee_book(80)
+    fast = renewal_events(book, as_of=as_of, within_days=within_days)
+    slow = renewal_events(book, as_of=as_of, within_days=within_days, schedule=_schedule_one_by_one)
+    assert fast == slow
+    assert {e.code for e in fast} <= {"RENEWAL_FEE_DUE", "RENEWAL_FEE_OVERDUE"}
+    assert any("amount" in e.details for e in fast) or within_days < 90
+
+
+def test_one_patent_the_terms_module_refuses_does_not_lose_the_others():
+    # an entity size the USPTO schedule does not know: renewal_schedule raises for that patent only
+    book = _fee_book(60)
+    us = book.index[book["jurisdiction"].eq("US").to_numpy()]
+    assert len(us) > 1
+    book.loc[us[0], "entity_size"] = "giant"
+    fast = renewal_events(book, as_of=dt.date(2026, 6, 30), within_days=400)
+    slow = renewal_events(book, as_of=dt.date(2026, 6, 30), within_days=400, schedule=_schedule_one_by_one)
+    assert fast == slow
+    assert any(e.patent_id != str(us[0]) and "amount" in e.details for e in fast)
