@@ -35,6 +35,7 @@ from ipvalue.collateral.kernel import (
     shock_numbers,
 )
 from ipvalue.collateral.liquidation import LiquidationPaths, LiquidationPool, liquidation_partial_sums_many
+from ipvalue.facts.columns import column_arrays, same_values
 from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
 from ipvalue.valuation import Assumptions, value_portfolio
@@ -415,8 +416,12 @@ class _Shocked:
 def _direct(
     shock: StressShock, frame: pd.DataFrame, shock_ctx: dict, why: _CannotRevalue | None
 ) -> tuple[pd.DataFrame, str, str]:
-    """The shock applied to the valued frame directly: the frame and the notes (with why it was not revalued)."""
-    shocked, direct_note = shock.direct(frame, shock_ctx)
+    """The shock applied to the valued frame directly: the frame and the notes (with why it was not revalued).
+
+    A :class:`_ShockContext` notes whether the shock read the base case's rows.
+    """
+    view = shock_ctx.view(shock) if isinstance(shock_ctx, _ShockContext) else shock_ctx
+    shocked, direct_note = shock.direct(frame, view)
     note, note_zh = _note_texts(direct_note)
     if shock.revalue is not None and why is not None:
         note = f"{note} (revaluation impossible: {why})"
@@ -579,27 +584,80 @@ def _one_draw_pass(runs: list[tuple[LiquidationPool, LiquidationPaths]]) -> bool
 
 
 def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """Whether two frames hold the same columns, index and values to the last bit (a strict test: any doubt, no)."""
+    """Whether two frames hold the same columns, index and values to the last bit (a strict test: any doubt, no).
+
+    Column by column on arrays (:func:`~ipvalue.facts.columns.same_values`), read block by block.
+    """
     if a is b:
         return True
     if list(a.columns) != list(b.columns) or not a.index.equals(b.index):
         return False
-    for c in a.columns:
-        x, y = a[c], b[c]
-        if x is y:
-            continue
-        if x.dtype != y.dtype:
-            return False
-        if x.dtype.kind == "f":
-            if not np.array_equal(x.to_numpy().view(np.int64), y.to_numpy().view(np.int64)):
-                return False
-            continue
-        try:
-            if list(x) != list(y):
-                return False
-        except TypeError:  # pandas' NA against a value
-            return False
-    return True
+    return all(same_values(x, y) for x, y in zip(column_arrays(a), column_arrays(b), strict=True))
+
+
+class _ShockContext(dict):
+    """What a direct shock reads (``policy``, ``base_patents``), noting which shocks read the base case's rows.
+
+    :func:`_direct` hands each shock a view of it (:meth:`view`); the view notes in ``readers`` the shocks that
+    reached ``base_patents``: by key, or by anything that could reach every entry (iterating, ``items``,
+    ``values``, copying, comparing, printing). A shock that did not read them gives the same frame and note
+    when applied again with the finished base case (the frame and the policy are the same), so
+    :func:`assess_with_stress` applies again only the readers.
+    """
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.readers: set[int] = set()
+        self._owner: tuple[_ShockContext, int] | None = None
+
+    def view(self, shock: StressShock) -> _ShockContext:
+        """The same entries for one shock's call; its reads are noted here under ``id(shock)``."""
+        out = _ShockContext(dict.items(self))
+        out._owner = (self, id(shock))
+        return out
+
+    def _touch(self, key: Any = None, *, every: bool = False) -> None:
+        if self._owner is not None and (every or key == "base_patents"):
+            parent, who = self._owner
+            parent.readers.add(who)
+
+    def __getitem__(self, key: Any) -> Any:
+        self._touch(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._touch(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._touch(key)
+        return super().__contains__(key)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self._touch(every=True)
+        return (dict, (dict(super().items()),))
+
+
+def _noting_every(name: str) -> Callable[..., Any]:
+    """``dict.<name>`` for :class:`_ShockContext`, noting first that the shock may read every entry."""
+    plain = getattr(dict, name)
+
+    def method(self: _ShockContext, *args: Any, **kw: Any) -> Any:
+        self._touch(every=True)
+        return plain(self, *args, **kw)
+
+    method.__name__ = name
+    return method
+
+
+# what reaches every entry (copies come back as plain dicts)
+for _name in (
+    "__iter__", "keys", "values", "items", "copy", "pop", "popitem", "setdefault", "update", "__eq__", "__ne__",
+    "__repr__", "__or__", "__ror__",
+):  # fmt: skip
+    setattr(_ShockContext, _name, _noting_every(_name))
 
 
 def assess_with_stress(
@@ -643,7 +701,7 @@ def assess_with_stress(
     if base_arrays is None:
         raise ValueError("the one-pass stress run needs the base case's arrays")
     info = dict((frame.attrs or {}).get("ipvalue", {}) if valuation is None else valuation)
-    early = {"policy": ctx.policy, "base_patents": prepared.patents}
+    early = _ShockContext(policy=ctx.policy, base_patents=prepared.patents)
     applied = [_apply(shock, frame, ctx, early, info=info, backend=None) for shock in shocks]
     loan_only, todo = _shock_runs(applied, frame, ctx, base_arrays, setup)
     runs = [(prepared.pool, setup)] + [(a.pool, st) for _, a, st in todo]
@@ -653,11 +711,12 @@ def assess_with_stress(
         (base_partial,) = liquidation_partial_sums_many(runs[:1])
         partials = liquidation_partial_sums_many(runs[1:])
     core = finish_base(prepared, base_partial, ctx, setup=setup)
-    # the direct shocks with the finished rows: the ones that moved are run again, on their own
+    # the direct shocks that read the base case's rows, with the finished rows: the ones that moved are run
+    # again, on their own (a shock that did not read them gives the same frame and note again)
     late = {"policy": ctx.policy, "base_patents": core.patents}
     moved = []
     for k, s in enumerate(applied):
-        if s.revalued:
+        if s.revalued or id(s.shock) not in early.readers:
             continue
         shocked, note, note_zh = _direct(s.shock, frame, late, s.why)
         if (note, note_zh) != (s.note, s.note_zh) or not _same_frame(shocked, s.frame):

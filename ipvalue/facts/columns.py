@@ -38,6 +38,9 @@ __all__ = [
     "input_hash",
     "input_hash_reference",
     "is_dask_frame",
+    "column_arrays",
+    "column_arrays_reference",
+    "same_values",
 ]
 
 #: spellings read as yes / no in a flag column (compared after strip and lower case)
@@ -51,14 +54,22 @@ def patent_ids(frame: pd.DataFrame) -> np.ndarray:
     The ``patent_id`` column when the frame has one (a missing id falls back to the row's index label), the
     index otherwise.
     """
-    index = np.array([str(i) for i in frame.index], dtype=object)
+    index = _as_str(frame.index.to_numpy(dtype=object))
     if "patent_id" not in frame.columns:
         return index
     raw = frame["patent_id"].to_numpy(dtype=object)
     missing = pd.isna(raw)
-    out = np.array([str(v) for v in raw], dtype=object)
+    out = _as_str(raw)
     out[missing] = index[missing]
     return out
+
+
+def _as_str(values: np.ndarray) -> np.ndarray:
+    """``str(v)`` of every element of an object array, in a new object array (text as it is, without a call each)."""
+    items = values.tolist()
+    if set(map(type, items)) <= {str}:
+        return np.array(items, dtype=object) if len(items) else np.array([], dtype=object)
+    return np.array([str(v) for v in items], dtype=object)
 
 
 def _bad_rows(
@@ -309,6 +320,9 @@ def _column_bytes_fast(s: pd.Series, order: np.ndarray) -> bytes:
         v = s.to_numpy(dtype=float, na_value=np.nan)[order]
         return b"num:" + np.where(np.isnan(v), np.nan, v).astype("<f8").tobytes()
     if (isinstance(dtype, np.dtype) and dtype.kind == "O") or isinstance(dtype, pd.StringDtype):
+        joined = _text_bytes_arrow(s, order)
+        if joined is not None:
+            return b"text:" + joined
         o = s.to_numpy(dtype=object)[order]
         missing = pd.isna(o)
         out = []
@@ -323,6 +337,47 @@ def _column_bytes_fast(s: pd.Series, order: np.ndarray) -> bytes:
                 out.append(str(x))
         return b"text:" + "\x1f".join(out).encode("utf-8")
     return _column_bytes(s.iloc[order])
+
+
+#: Python types of the elements of an object column that :func:`_text_bytes_arrow` joins in arrow (a float
+#: only as a missing value: arrow refuses text mixed with numbers)
+_TEXT_TYPES = frozenset({str, type(None), float})
+
+
+def _text_bytes_arrow(s: pd.Series, order: np.ndarray) -> bytes | None:
+    """The text part of :func:`_column_bytes_fast` for ``s.iloc[order]`` joined by pyarrow, or None to do it in Python.
+
+    Only for columns of ``str`` (missing as None, NaN or pandas' NA): arrow-backed text as it is, an object
+    column when every element is a ``str`` or missing. Missing values are written as ``""`` and the values
+    joined by the unit separator in UTF-8 (arrow's ``binary_join``): the bytes the Python loop writes.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow comes with pandas' string columns
+        return None
+    dtype = s.dtype
+    try:
+        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+            arr = s.array.__arrow_array__().take(pa.array(order))
+        else:
+            o = s.to_numpy(dtype=object)[order]
+            if not set(map(type, o.tolist())) <= _TEXT_TYPES:
+                return None
+            arr = pa.array(o, from_pandas=True)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return None
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        arr = pc.fill_null(arr, pa.scalar("", arr.type))
+        large = pa.types.is_large_string(arr.type)
+        bounds = pa.array([0, len(arr)], pa.int64() if large else pa.int32())
+        one = (pa.LargeListArray if large else pa.ListArray).from_arrays(bounds, arr)
+        joined = pc.binary_join(one, pa.scalar("\x1f", arr.type))[0]
+    except (pa.ArrowException, TypeError, ValueError):  # not all text after all: the Python loop decides
+        return None
+    buf = joined.as_buffer()
+    return b"" if buf is None else buf.to_pybytes()
 
 
 def _frame_hash(frame: pd.DataFrame, column_bytes: Any) -> str:
@@ -359,3 +414,74 @@ def is_dask_frame(obj: Any) -> bool:
     """Whether ``obj`` is a Dask DataFrame, without importing Dask."""
     mod = type(obj).__module__ or ""
     return mod.startswith(("dask.", "dask_expr")) and hasattr(obj, "to_delayed")
+
+
+def column_arrays(frame: pd.DataFrame) -> list[Any]:
+    """The frame's columns in order, each as its array (numpy for numpy dtypes, else pandas' extension array).
+
+    Do not write to them.
+
+    Read block by block (pandas' column iterator) rather than a Series per column (about 20 us each), which is
+    what comparing two frames of a few dozen columns costs otherwise; the Series route is the fallback.
+    """
+    arrays = getattr(frame, "_iter_column_arrays", None)
+    if arrays is not None:
+        # numpy dtypes as numpy arrays (pandas hands out dates as its DatetimeArray over the same memory)
+        out = [
+            np.asarray(a) if isinstance(a.dtype, np.dtype) and not isinstance(a, np.ndarray) else a
+            for a in arrays()
+        ]
+        if len(out) == frame.shape[1]:
+            return out
+    return column_arrays_reference(frame)
+
+
+def column_arrays_reference(frame: pd.DataFrame) -> list[Any]:
+    """:func:`column_arrays` one Series at a time (the reference the tests hold it to)."""
+    out = []
+    for i in range(frame.shape[1]):
+        s = frame.iloc[:, i]
+        out.append(s.to_numpy(copy=False) if isinstance(s.dtype, np.dtype) else s.array)
+    return out
+
+
+#: arrow types whose equality is exact (bytes): text and binary
+_ARROW_BYTES = frozenset({"string", "large_string", "string_view", "binary", "large_binary", "binary_view"})
+
+
+def same_values(x: Any, y: Any) -> bool:
+    """Whether two column arrays have the same dtype and the same values to the last bit (in doubt: False).
+
+    Numbers, booleans and dates compare bit for bit (so ``0.0`` and ``-0.0`` differ, two NaNs of one pattern do
+    not); arrow-backed text compares as arrow arrays (bytes and missing positions); pandas' nullable numbers by
+    their mask and their bits; anything else element by element as Python objects, as
+    ``list(x) == list(y)`` (where a comparison cannot be decided, e.g. ``pd.NA`` against a value: False).
+    """
+    if x is y:
+        return True
+    if x.dtype != y.dtype or len(x) != len(y):
+        return False
+    if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+        if x.dtype.kind in "biufcmM":
+            a, b = np.ascontiguousarray(x), np.ascontiguousarray(y)
+            return bool(np.array_equal(a.view(np.uint8), b.view(np.uint8)))
+        return _same_objects(x.tolist(), y.tolist())
+    arrow = getattr(x, "__arrow_array__", None)
+    if arrow is not None and hasattr(y, "__arrow_array__"):
+        ax, ay = arrow(), y.__arrow_array__()
+        if str(ax.type) in _ARROW_BYTES and ax.type == ay.type:
+            return bool(ax.equals(ay))
+    if isinstance(x.dtype, pd.Int64Dtype | pd.Float64Dtype | pd.BooleanDtype):
+        fill = x.dtype.numpy_dtype.type(0)
+        return bool(np.array_equal(np.asarray(x.isna()), np.asarray(y.isna()))) and same_values(
+            x.to_numpy(dtype=x.dtype.numpy_dtype, na_value=fill),
+            y.to_numpy(dtype=y.dtype.numpy_dtype, na_value=fill),
+        )
+    return _same_objects(list(x), list(y))
+
+
+def _same_objects(x: list[Any], y: list[Any]) -> bool:
+    try:
+        return bool(x == y)
+    except TypeError:  # pandas' NA against a value
+        return False

@@ -144,7 +144,7 @@ def _event_block(
     due: np.ndarray,
     fee_year: np.ndarray,
     amount: np.ndarray,
-    note: np.ndarray,
+    note: np.ndarray | tuple[np.ndarray, np.ndarray],
     payable: np.ndarray | bool,
 ) -> pd.DataFrame:
     """One office's fee events as rows, one per valid (patent, fee) cell.
@@ -157,8 +157,10 @@ def _event_block(
         Position of each patent of the block in the inputs.
     valid : numpy.ndarray
         (patent, fee) cells that become rows.
-    due, amount, note : numpy.ndarray
-        Due date, amount and note of each (patent, fee) cell.
+    due, amount : numpy.ndarray
+        Due date and amount of each (patent, fee) cell.
+    note : numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        The note of each cell, or ``(texts, number of each cell's text)``.
     fee_year : numpy.ndarray
         Fee year of each fee column.
     payable : numpy.ndarray or bool
@@ -170,6 +172,7 @@ def _event_block(
         Columns pos, due_date, fee_year, amount, office, note, payable.
     """
     r, c = np.nonzero(valid)
+    notes = note[0][note[1][r, c]] if isinstance(note, tuple) else note[r, c]
     return pd.DataFrame(
         {
             "pos": rows[r],
@@ -177,10 +180,22 @@ def _event_block(
             "fee_year": fee_year[c],
             "amount": amount[r, c],
             "office": office,
-            "note": note[r, c],
+            "note": notes,
             "payable": payable[r, c] if isinstance(payable, np.ndarray) else payable,
         }
     )
+
+
+#: the notes of CNIPA fee events, by the number :func:`_cn_blocks` gives each cell
+_CN_NOTES = np.array(
+    [
+        "projected: payable only once granted",
+        "annual fee; grant date unknown, assumed payable",
+        "grant-year fee, paid at grant registration",
+        "annual fee",
+    ],
+    dtype=object,
+)
 
 
 def _cn_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataFrame]:
@@ -216,16 +231,11 @@ def _cn_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataF
         due = np.where(is_grant_year, np.broadcast_to(grant[:, None], starts.shape), starts)
         payable = pending | (k[None, :] >= k_grant)
         is_pending = (inp.status[rows] == "pending")[:, None]
-        note = np.where(
-            pending & is_pending,
-            "projected: payable only once granted",
-            np.where(
-                pending,
-                "annual fee; grant date unknown, assumed payable",
-                np.where(is_grant_year, "grant-year fee, paid at grant registration", "annual fee"),
-            ),
+        # the note as a number per cell (the texts of _CN_NOTES), looked up only for the cells kept
+        code = np.where(pending & is_pending, 0, np.where(pending, 1, np.where(is_grant_year, 2, 3))).astype(
+            np.int8
         )
-        blocks.append(_event_block("CN", rows, valid, due, k.astype(float), amt, note, payable))
+        blocks.append(_event_block("CN", rows, valid, due, k.astype(float), amt, (_CN_NOTES, code), payable))
     return blocks
 
 

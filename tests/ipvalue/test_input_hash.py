@@ -90,3 +90,50 @@ def test_the_hash_still_sees_every_value():
 def test_an_object_column_of_anything_hashes_as_the_reference(values):
     frame = pd.DataFrame({"x": pd.Series(values, dtype=object)}, index=[f"P{i}" for i in range(len(values))])
     assert input_hash(frame) == input_hash_reference(frame)
+
+
+def test_long_text_columns_hash_as_the_reference():
+    # the text of arrow-backed and object columns is joined by pyarrow: the same bytes as the Python loop,
+    # missing values, non-ASCII text and separators inside values included
+    g = np.random.default_rng(5)
+    n = 3_000
+    words = np.array(["名称", "Ltd", "", "  padded ", "a\x1fb", "x;y", "ü"], dtype=object)
+    text = words[g.integers(0, len(words), n)].astype(object)
+    text[g.random(n) < 0.2] = None
+    nan_text = text.copy()
+    nan_text[g.random(n) < 0.1] = np.nan
+    frame = pd.DataFrame(
+        {
+            "object": text,
+            "object_nan": nan_text,
+            "str": pd.Series(text, dtype="str").to_numpy(),
+            "string": pd.array(text, dtype="string"),
+            "string_python": pd.array(text, dtype=pd.StringDtype("python")),
+            "mixed_late": np.array([*text[:-1], 7], dtype=object),  # not all text: the Python loop
+        },
+        index=pd.Index([f"P{i}" for i in g.permutation(n)], name="patent_id"),
+    )
+    for col in frame.columns:
+        assert input_hash(frame[[col]]) == input_hash_reference(frame[[col]]), col
+
+
+def test_patent_ids_read_as_before():
+    from ipvalue.facts.columns import patent_ids
+
+    def reference(frame: pd.DataFrame) -> list[str]:
+        index = [str(i) for i in frame.index]
+        if "patent_id" not in frame.columns:
+            return index
+        return [index[k] if pd.isna(v) else str(v) for k, v in enumerate(frame["patent_id"].tolist())]
+
+    frames = [
+        pd.DataFrame({"x": [1, 2]}, index=pd.Index(["CN1", "CN2"], dtype="str")),
+        pd.DataFrame({"x": [1, 2, 3]}, index=[10, 11, 12]),
+        pd.DataFrame({"patent_id": ["CN1", None, "CN3"]}, index=["a", "b", "c"]),
+        pd.DataFrame({"patent_id": [1.5, np.nan, 3]}),
+        pd.DataFrame({"patent_id": pd.array(["A", None], dtype="str")}),
+        pd.DataFrame({"x": []}),
+    ]
+    for frame in frames:
+        got = patent_ids(frame)
+        assert got.dtype == object and got.tolist() == reference(frame)

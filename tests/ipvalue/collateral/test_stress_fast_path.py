@@ -1,0 +1,219 @@
+"""The stress run's fast comparisons against the straightforward ones they replace (issue 17).
+
+* ``_same_frame`` compares column arrays (:func:`ipvalue.facts.columns.same_values`, read with
+  :func:`ipvalue.facts.columns.column_arrays`) instead of ``list(x) != list(y)`` per column: it must answer as
+  the element-by-element reference kept below, on every kind of column a valued frame carries, and never call
+  two frames that differ in a bit the same.
+* A direct shock is applied again with the finished base case only when it read the base case's rows
+  (``_ShockContext`` notes the readers); the stress table is the same as when every direct shock is applied
+  again (``test_stress_axis.py`` holds the one-pass run to the two-pass one).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ipvalue as iv
+from ipvalue.collateral import CollateralContext, load_policy
+from ipvalue.collateral import stress as stress_module
+from ipvalue.collateral._inputs import check_frame
+from ipvalue.collateral.stress import STRESS_SHOCKS, assess_with_stress
+from ipvalue.demo import load_demo
+from ipvalue.facts.columns import column_arrays, column_arrays_reference, same_values
+
+
+def _same_frame_reference(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """The comparison as it was before issue 17: a Series per column, floats by bits, the rest as Python lists."""
+    if a is b:
+        return True
+    if list(a.columns) != list(b.columns) or not a.index.equals(b.index):
+        return False
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if x is y:
+            continue
+        if x.dtype != y.dtype:
+            return False
+        if x.dtype.kind == "f":
+            if not np.array_equal(x.to_numpy().view(np.int64), y.to_numpy().view(np.int64)):
+                return False
+            continue
+        try:
+            if list(x) != list(y):
+                return False
+        except TypeError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def demo_frame():
+    portfolio, loan, as_of = load_demo()
+    valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
+    return valued, check_frame(valued).sort_index(kind="stable"), loan
+
+
+def _mixed(n: int) -> pd.DataFrame:
+    g = np.random.default_rng(n)
+    miss = g.random(n) < 0.3
+    text = np.array([f"名称 {i}" for i in range(n)], dtype=object)
+    text[miss] = None
+    return pd.DataFrame(
+        {
+            "value": np.where(miss, np.nan, g.lognormal(10, 1, n)),
+            "count": g.integers(0, 9, n),
+            "flag": g.random(n) < 0.5,
+            "nullable_int": pd.array(np.where(miss, None, g.integers(0, 5, n)), dtype="Int64"),
+            "nullable_bool": pd.array(np.where(miss, None, g.random(n) < 0.5), dtype="boolean"),
+            "when": pd.to_datetime(np.where(miss, None, "2026-01-31")),
+            "text_object": text,
+            "text_str": pd.Series(text, dtype="str"),
+            "text_string": pd.array(text, dtype="string"),
+            "basis": [{"code": "x", "value": float(i)} for i in range(n)],
+        },
+        index=pd.Index([f"CN{100 + i}B" for i in range(n)], name="patent_id"),
+    )
+
+
+def _variants(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame, bool]]:
+    """(what, a frame to compare with ``frame``, whether it holds the same values to the last bit)."""
+    out: list[tuple[str, pd.DataFrame, bool]] = [
+        ("itself", frame, True),
+        ("shallow copy", frame.copy(deep=False), True),
+        ("deep copy", frame.copy(deep=True), True),
+        ("columns reordered", frame[list(reversed(frame.columns))], False),
+        ("a row less", frame.iloc[1:], False),
+    ]
+    for col in frame.columns:
+        s = frame[col]
+        changed = frame.copy(deep=True)
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+            v = s.to_numpy(dtype=float).copy()
+            finite = np.flatnonzero(np.isfinite(v))
+            if finite.size:
+                v[finite[0]] = np.nextafter(v[finite[0]], np.inf)  # one bit
+            else:
+                v[0] = 1.0
+            changed[col] = v
+        elif s.dtype.kind == "b":
+            changed[col] = ~s.fillna(False).astype(s.dtype)
+        elif s.dtype.kind in "iu":
+            changed[col] = s.fillna(0) + 1
+        elif s.dtype.kind == "M":
+            changed[col] = s.fillna(pd.Timestamp("2000-01-01")) + pd.Timedelta(days=1)
+        else:
+            cells = s.astype(object).tolist()
+            cells[0] = "other" if cells[0] != "other" else "else"
+            changed[col] = pd.Series(cells, index=frame.index, dtype=s.dtype)
+        out.append((f"{col} changed", changed, False))
+    zero = frame.copy(deep=True)
+    fcol = next(c for c in frame.columns if frame[c].dtype.kind == "f")
+    v = zero[fcol].to_numpy(dtype=float).copy()
+    v[0] = -0.0 if v[0] == 0.0 and not np.signbit(v[0]) else 0.0
+    zero[fcol] = v
+    out.append(
+        ("a zero's sign", zero, bool(np.array_equal(v.view(np.int64), frame[fcol].to_numpy().view(np.int64))))
+    )
+    return out
+
+
+@pytest.mark.parametrize("which", ["demo", "mixed"])
+def test_same_frame_answers_as_the_reference(demo_frame, which):
+    frame = demo_frame[1] if which == "demo" else _mixed(17)
+    for what, other, same in _variants(frame):
+        got = stress_module._same_frame(frame, other)
+        assert got == same, what
+        assert got == _same_frame_reference(frame, other), what
+
+
+def test_column_arrays_are_the_columns(demo_frame):
+    for frame in (demo_frame[1], _mixed(9), _mixed(0)):
+        fast, ref = column_arrays(frame), column_arrays_reference(frame)
+        assert len(fast) == len(ref) == frame.shape[1]
+        for col, x, y in zip(frame.columns, fast, ref, strict=True):
+            assert same_values(x, y), col
+            assert x.dtype == frame[col].dtype, col
+
+
+def test_same_values_is_bitwise_and_typed():
+    a = np.array([0.0, 1.0, np.nan])
+    assert same_values(a, a.copy())
+    assert not same_values(a, np.array([-0.0, 1.0, np.nan]))  # 0.0 == -0.0, but not the same bits
+    assert not same_values(a, a.astype(np.float32))  # another dtype
+    s = pd.array(["a", None, "b"], dtype="str")
+    assert same_values(s, pd.array(["a", None, "b"], dtype="str"))
+    assert not same_values(s, pd.array(["a", "", "b"], dtype="str"))
+    assert not same_values(s, pd.array(["a", None, "c"], dtype="str"))
+    i = pd.array([1, None, 3], dtype="Int64")
+    assert same_values(i, pd.array([1, None, 3], dtype="Int64"))
+    assert not same_values(i, pd.array([1, 0, 3], dtype="Int64"))  # NA is not 0
+    o = np.array([{"a": 1}, pd.NA], dtype=object)
+    assert not same_values(o, np.array([{"a": 1}, "x"], dtype=object))  # NA against a value: no
+
+
+def _shock_context(**entries):
+    root = stress_module._ShockContext(**entries)
+    shock = STRESS_SHOCKS[0]
+    return root, root.view(shock), id(shock)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda c: c["base_patents"],
+        lambda c: c.get("base_patents"),
+        lambda c: "base_patents" in c,
+        lambda c: dict(c),
+        lambda c: {**c},
+        lambda c: list(c.items()),
+        lambda c: list(c.values()),
+        lambda c: list(c),
+        lambda c: c.copy(),
+        lambda c: copy.deepcopy(c),
+        lambda c: repr(c),
+    ],
+)
+def test_reading_the_base_case_is_noted(read):
+    root, view, who = _shock_context(policy="p", base_patents=pd.DataFrame({"x": [1.0]}))
+    read(view)
+    assert who in root.readers
+
+
+def test_reading_the_policy_only_is_not_noted():
+    root, view, who = _shock_context(policy="p", base_patents=pd.DataFrame({"x": [1.0]}))
+    assert view["policy"] == "p" and view.get("policy") == "p" and len(view) == 2
+    assert who not in root.readers
+
+
+def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame):
+    valued, frame, loan = demo_frame
+    calls: dict[str, int] = {}
+
+    def counting(shock):
+        def direct(f, c):
+            calls[shock.name] = calls.get(shock.name, 0) + 1
+            return shock.direct(f, c)
+
+        return replace(shock, direct=direct)
+
+    info = dict(valued.attrs["ipvalue"])
+    ctx = CollateralContext(
+        loan=loan,
+        policy=load_policy("cn-bank-standard"),
+        as_of=dt.date.fromisoformat(info["as_of"]),
+        seed=0,
+        paths=500,
+    )
+    shocks = tuple(counting(s) for s in STRESS_SHOCKS)
+    _, table = assess_with_stress(frame, ctx, valuation=info, shocks=shocks)
+    _, plain = assess_with_stress(frame, ctx, valuation=info)
+    pd.testing.assert_frame_equal(table, plain, check_exact=True)
+    # the three rate shocks are revalued; of the direct ones only the invalidation reads the base case's
+    # collateral values, so it alone is applied twice (with the rows before and after the liquidity haircut)
+    assert calls == {"ip_market_crash": 1, "invalidation_largest_family": 2, "compensation_fund_exhausted": 1}
