@@ -185,13 +185,32 @@ def localize_frame(frame: pd.DataFrame | None, lang: str) -> pd.DataFrame | None
 
 
 def haircut_components(df: pd.DataFrame) -> list[str]:
-    """Names of the haircut components, in column order (``haircut_<component>`` columns)."""
-    out = []
-    for c in df.columns:
-        if isinstance(c, str) and c.startswith("haircut_") and c not in _NOT_COMPONENTS:
-            if pd.api.types.is_numeric_dtype(df[c]):
-                out.append(c.removeprefix("haircut_"))
-    return out
+    """Names of the haircut components (``haircut_<component>`` columns), in the engine's order.
+
+    The engine's components come in the order they compose (:data:`ipvalue.collateral.haircut.COMPONENTS`),
+    whatever the order of the columns (a stored assessment read back from JSON may have its keys sorted); any
+    other numeric ``haircut_`` column follows, in column order. The waterfall splits each patent's drop over the
+    components in this order, so the order fixes the split.
+    """
+    from ipvalue.collateral.haircut import COMPONENTS
+
+    present = {
+        c.removeprefix("haircut_")
+        for c in df.columns
+        if isinstance(c, str)
+        and c.startswith("haircut_")
+        and c not in _NOT_COMPONENTS
+        and pd.api.types.is_numeric_dtype(df[c])
+    }
+    known = [c for c in COMPONENTS if c in present]
+    rest = [
+        c.removeprefix("haircut_")
+        for c in df.columns
+        if isinstance(c, str)
+        and c.startswith("haircut_")
+        and c.removeprefix("haircut_") in present - set(known)
+    ]
+    return known + rest
 
 
 def waterfall_steps(assessment: Any, lang: str = "en") -> pd.DataFrame:

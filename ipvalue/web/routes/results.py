@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,25 +41,30 @@ def _assessment(rec: AssessmentRecord) -> Any:
     return assessment_from_json(rec.output or {}, rec.artifacts)
 
 
-def _svg(fig: Any) -> bytes:
-    """A matplotlib figure as SVG bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    return buf.getvalue()
+def _svg(text: str) -> bytes:
+    """An SVG chart of the report as a standalone SVG file (XML declaration, UTF-8)."""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")
+
+
+def _font() -> str:
+    """The charts' font stack: the CJK families the report prefers, then the browser's sans-serif."""
+    from ipvalue.report._fonts import PREFERRED_CJK_FAMILIES
+
+    return ", ".join(f'"{name}"' for name in PREFERRED_CJK_FAMILIES) + ", sans-serif"
 
 
 def _chart_svg(rec: AssessmentRecord, name: str, lang: str) -> bytes:
-    """One report chart of a record, as SVG."""
-    from ipvalue.report import charts
+    """One report chart of a record, as SVG: the report's own drawing (no matplotlib)."""
+    from ipvalue.report._svgcharts import SVG_CHARTS
 
-    return _svg(getattr(charts, name)(_assessment(rec), lang=lang))
+    return _svg(SVG_CHARTS[name](_assessment(rec), lang=lang, font=_font()))
 
 
 def _radar_svg(profile: Any, lang: str) -> bytes:
-    """The profile's radar chart, as SVG."""
-    from ipvalue.report import charts
+    """The profile's radar chart, as SVG: the report's own drawing (no matplotlib)."""
+    from ipvalue.report._svgcharts import profile_radar
 
-    return _svg(charts.profile_radar(profile, lang=lang))
+    return _svg(profile_radar(profile, lang=lang, font=_font()))
 
 
 def _report_bytes(wb: Workbench, rec: AssessmentRecord, fmt: str, lang: str) -> bytes:

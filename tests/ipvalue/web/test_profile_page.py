@@ -139,3 +139,37 @@ def test_profile_page_needs_a_session(no_peers, demo):
     with httpx.Client(base_url=no_peers.url, timeout=30) as c:
         r = c.get(f"/web/assessments/{rid}/profile")
     assert r.status_code == 303 and "/web/login" in r.headers["location"]
+
+
+def _svg_texts(data: bytes) -> set[str]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(data)  # a well-formed standalone SVG document
+    assert root.tag.endswith("svg")
+    return {"".join(el.itertext()).strip() for el in root.iter() if el.tag.endswith("text")}
+
+
+def test_result_charts_are_the_reports_svg_charts(no_peers, demo):
+    # the result page's charts carry the report's figures: each waterfall step and amount, each stress change
+    from ipvalue.report import _data as D
+    from ipvalue.report.assessment_json import assessment_from_json
+
+    a = assessment_from_json(demo["output"], {})
+    rid = store_record(no_peers, demo)
+    with signed_in(no_peers) as c:
+        for lang in ("en", "zh"):
+            c.get(f"/web/lang/{lang}")
+            got = {}
+            for name in ("waterfall", "liquidation_scenarios", "stress"):
+                r = c.get(f"/web/assessments/{rid}/charts/{name}.svg")
+                assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+                assert r.content.startswith(b"<?xml")
+                got[name] = _svg_texts(r.content)
+            steps = D.waterfall_steps(a, lang)
+            scale, _ = D.money_unit(a, lang)
+            for label, amount in zip(steps["label"], steps["amount"], strict=True):
+                assert str(label) in got["waterfall"] and D.money_label(amount, scale) in got["waterfall"]
+            assert {D.fmt_pct(v) for v in a.stress["change_pct"]} <= got["stress"]
+            assert {D.fmt_pct(v) for v in a.liquidation["recovery_rate"]} <= {
+                t.split("  ")[0] for t in got["liquidation_scenarios"]
+            }
