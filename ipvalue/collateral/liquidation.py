@@ -29,7 +29,6 @@ regime, time to sale, market factor) from ``root_rng(seed, "liquidation")``. Pat
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -521,7 +520,8 @@ class PatentDraws:
     normal and its 变卖 buyer (a patent that is its own package from its own stream, after ``Z`` and ``E``). None
     of it depends on the loan, the policy's numbers or a stress shock, so one set of draws serves the base case
     and every shock (:func:`liquidation_partial_sums_many`). ``cache=True`` keeps each block's draws for
-    further calls (memory ``~ 25 bytes x patents x paths``); else each call draws again.
+    further calls (memory ``~ 25 bytes x patents x paths``); else each call draws again, into buffers reused from
+    block to block (the arrays a call returns are valid until the next call).
 
     Parameters
     ----------
@@ -552,34 +552,52 @@ class PatentDraws:
         self.judicial = judicial
         self.cache = cache
         self._blocks: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
-        self._buf: tuple[np.ndarray, np.ndarray] | None = None
+        self._bufs: dict[str, np.ndarray] = {}
+        # every row's package as an index into the sorted labels, and whether the patent is its own package
+        # (the label is its patent_id, or "patent:" and its patent_id): once, not per block
+        self._labels, self._label_of = np.unique(self.packages, return_inverse=True)
+        self._own = (self.packages == self.ids) | (self.packages == np.char.add("patent:", self.ids))
+
+    def _array(self, name: str, rows: int, cols: int, dtype: type = float) -> np.ndarray:
+        """A fresh array (kept draws) or the first ``rows`` rows of a buffer reused by every block."""
+        if self.cache:
+            return np.empty((rows, cols), dtype=dtype)
+        b = self._bufs.get(name)
+        if b is None or b.shape[0] < rows:  # fresh large arrays would fault their pages in again each block
+            b = self._bufs[name] = np.empty((max(rows, 1), cols), dtype=dtype)
+        return b[:rows]
 
     def block(
         self, b0: int, b1: int, *, executor: ThreadPoolExecutor | None = None, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(Z, E, bid normal, 变卖 buyer)`` of rows ``b0:b1``, each ``(rows, paths)`` (buyer: judicial paths).
 
-        ``executor`` (of ``threads`` threads): draws the rows' streams in parallel, the same numbers as one thread.
+        ``executor`` (of ``threads`` threads): every stream drawn, the buyers compared and the packages' rows
+        spread to their members in parallel (numpy draws and copies without the GIL), the same numbers as one
+        thread.
         """
         key = (b0, b1)
         if key in self._blocks:
             z, e, zb, buyer = self._blocks[key]
             return z, e, zb, buyer
         nb, paths, seed = b1 - b0, self.paths, self.seed
-        j0, j1 = self.judicial.start, self.judicial.stop
-        if self.cache:
-            z, e = np.empty((nb, paths)), np.empty((nb, paths))
-        else:  # buffers reused by every block (fresh large arrays would fault their pages in again each time)
-            if self._buf is None or self._buf[0].shape[0] < nb:
-                self._buf = (np.empty((nb, paths)), np.empty((nb, paths)))
-            z, e = self._buf[0][:nb], self._buf[1][:nb]
-        ids_b, labels_b = self.ids[b0:b1], self.packages[b0:b1]
-        labels, member = np.unique(labels_b, return_inverse=True)
-        own = (labels_b == ids_b) | (labels_b == np.char.add("patent:", ids_b.astype(str)))
-        zp = np.empty((len(labels), paths))
-        up = np.empty((len(labels), j1 - j0), dtype=np.float32)
+        nj = self.judicial.stop - self.judicial.start
+        ids_b, own = self.ids[b0:b1], self._own[b0:b1]
+        labels, member = np.unique(self._label_of[b0:b1], return_inverse=True)
+        nl = len(labels)
+        z, e = self._array("z", nb, paths), self._array("e", nb, paths)
+        zp, up = self._array("zp", nl, paths), self._array("up", nl, nj, np.float32)
+        # a package none of whose members is its own package in this block draws from the package's stream
+        named = np.ones(nl, dtype=bool)
+        named[member[own]] = False
+        named_k = np.flatnonzero(named)
+        spread = not (nl == nb and np.array_equal(member, np.arange(nb)))  # not one patent per package
+        zb = self._array("zb", nb, paths) if spread else zp
+        buyer = self._array("buyer", nb if spread else nl, nj, bool)
+        threshold = np.float32(self.sale_success)
 
-        def fill(rows: range) -> None:
+        def draw(part: tuple[range, range]) -> None:
+            rows, packs = part
             for j in rows:
                 gp = patent_rng(seed, str(ids_b[j]), "liquidation")
                 gp.standard_normal(out=z[j])
@@ -587,27 +605,33 @@ class PatentDraws:
                 if own[j]:  # an own package has one member: no two rows write the same package row
                     gp.standard_normal(out=zp[member[j]])
                     gp.random(dtype=np.float32, out=up[member[j]])
+            for k in named_k[packs.start : packs.stop]:
+                gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
+                gk.standard_normal(out=zp[k])
+                gk.random(dtype=np.float32, out=up[k])
 
-        # numpy fills the arrays without the GIL: the rows' streams are drawn on several threads at once
-        if executor is None or nb < 2 or threads < 2:
-            fill(range(nb))
-        else:
-            cuts = np.linspace(0, nb, min(threads, nb) + 1).astype(int)
-            list(executor.map(fill, [range(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]))
-        named = np.ones(len(labels), dtype=bool)
-        named[member[own]] = False
-        for k in np.flatnonzero(named):
-            gk = patent_rng(seed, str(labels[k]), "liquidation-package")
-            gk.standard_normal(out=zp[k])
-            gk.random(dtype=np.float32, out=up[k])
-        buyer = up < np.float32(self.sale_success)
-        if len(labels) == nb and np.array_equal(member, np.arange(nb)):  # one patent per package: no gather
-            zb, sale_buyer = zp, buyer
-        else:
-            zb, sale_buyer = zp[member], buyer[member]
+        def finish(rows: range) -> None:
+            r = slice(rows.start, rows.stop)
+            if spread:  # each member gets its package's bid normal and buyer
+                np.take(zp, member[r], axis=0, out=zb[r])
+                np.less(np.take(up, member[r], axis=0), threshold, out=buyer[r])
+            else:
+                np.less(up[r], threshold, out=buyer[r])
+
+        parts = max(1, min(threads, nb)) if executor is not None else 1
+        row_cuts = np.linspace(0, nb, parts + 1).astype(int)
+        pack_cuts = np.linspace(0, len(named_k), parts + 1).astype(int)
+        row_parts = [range(int(row_cuts[i]), int(row_cuts[i + 1])) for i in range(parts)]
+        draw_parts = [(row_parts[i], range(int(pack_cuts[i]), int(pack_cuts[i + 1]))) for i in range(parts)]
+        if parts == 1 or executor is None:
+            draw(draw_parts[0])
+            finish(row_parts[0])
+        else:  # numpy fills the arrays without the GIL: the streams are drawn on several threads at once
+            list(executor.map(draw, draw_parts))
+            list(executor.map(finish, row_parts))
         if self.cache:
-            self._blocks[key] = (z, e, zb, sale_buyer)
-        return z, e, zb, sale_buyer
+            self._blocks[key] = (z, e, zb, buyer)
+        return z, e, zb, buyer
 
 
 @dataclass(frozen=True)
@@ -670,6 +694,8 @@ def _path_terms(ps: LiquidationPaths) -> _PathTerms:
 #: patents x paths of one tile of the Monte Carlo's arithmetic (whole rows of a thread's paths while they fit): large
 #: enough that numpy's per-call overhead is small, small enough that the tile's few buffers stay near the core
 TILE_ELEMENTS = 100_000
+#: the most patents (rows) of one tile: the rest of the tile's elements are paths (columns)
+TILE_ROWS = 5
 
 
 def _classes(keys: list[tuple]) -> list[int]:
@@ -771,8 +797,32 @@ def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.nda
     return plan
 
 
+class _Cols:
+    """One run's path terms on a tile's columns (views, made once per tile)."""
+
+    def __init__(self, run: _Run, c0: int, c1: int, ja: int, jb: int) -> None:
+        ps, qt = run.ps, run.qt
+        cols = slice(c0, c1)
+        self.thr, self.common, self.t, self.b_p = qt.thr_bid[cols], ps.common[cols], ps.t[cols], qt.b_p[cols]
+        self.theta = ps.theta[:, ja:jb]
+        self.buyer = slice(ja - ps.j0, jb - ps.j0)  # the tile's judicial columns among the buyer draws
+        self.jcrash = max(qt.crash_from[1], ja) - ja  # first crashed column among the tile's judicial ones
+        self.segments = []  # orderly / distressed: (tile columns, log bid median, no-sale threshold, first crashed)
+        for sa, sb, cf in ((0, ps.j0, qt.crash_from[0]), (ps.j1, ps.paths, qt.crash_from[2])):
+            a, b = max(sa, c0), min(sb, c1)
+            if a < b:
+                self.segments.append(
+                    (slice(a - c0, b - c0), qt.log_bid_med[a:b], ps.ns_threshold[a:b], max(cf, a) - a)
+                )
+
+
 class _Tile:
-    """One thread's work on its columns (paths ``c0:c1``), tile by tile: buffers reused from tile to tile."""
+    """One thread's work on its columns (paths ``c0:c1``), tile by tile: buffers reused from tile to tile.
+
+    Every float buffer has one row more than the tile: row 0 takes a sum's running total, so that one
+    ``np.add.reduce`` along the rows adds the tile's patents to it one after the other (numpy reduces the
+    outer axis of a C-ordered array row by row, in order: the same additions, in the same order, as a loop).
+    """
 
     def __init__(
         self, plan: list[_Run], c0: int, c1: int, rows: int, bufs: dict[str, np.ndarray] | None = None
@@ -781,183 +831,191 @@ class _Tile:
         ps = plan[0].ps
         ja = max(ps.j0, c0)
         self.j = (ja, max(ja, min(ps.j1, c1)))  # judicial columns
+        self.jt = slice(self.j[0] - c0, self.j[1] - c0)  # ... among the tile's columns
         self.rounds = len(ps.reserves)
         self._bufs: dict[str, np.ndarray] = {} if bufs is None else bufs  # shared by one thread's tiles
         self._done: dict[str, int] = {}
-        self._views: dict[tuple[str, int], np.ndarray] = {}
-        self._acc: dict[int, tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]] = {}
+        self._views: dict[tuple[str, bool, int], np.ndarray] = {}
+        self._cols = {id(r): _Cols(r, c0, c1, *self.j) for r in plan}
+        self._acc: dict[int, list[np.ndarray]] = {}
         self.nr = rows
         # runs that share a step one after the other: a buffer holds one class at a time (few buffers, in cache)
         self.order = sorted(plan, key=lambda r: (r.q, r.x3, r.la, r.p, r.v, r.b, r.c))
 
-    def _buf(self, key: str, dtype: type = float) -> np.ndarray:
-        view = self._views.get((key, self.nr))
+    def _full(self, key: str, jud: bool = False) -> np.ndarray:
+        """A float buffer's row 0 (a running total) and the tile's rows (all columns, or the judicial ones)."""
+        view = self._views.get((key, jud, self.nr))
         if view is None:
+            w = self.c1 - self.c0
             b = self._bufs.get(key)
-            if b is None or b.shape[0] < self.rows or b.shape[1] < self.c1 - self.c0:
-                b = self._bufs[key] = np.empty((self.rows, self.c1 - self.c0), dtype=dtype)
-            view = self._views[key, self.nr] = b[: self.nr, : self.c1 - self.c0]
+            if b is None or b.shape[0] < self.rows + 1 or b.shape[1] < w:
+                b = self._bufs[key] = np.empty((self.rows + 1, w))
+            view = b[: self.nr + 1, : (self.j[1] - self.j[0]) if jud else w]
+            self._views[key, jud, self.nr] = view
         return view
 
-    def _jud(self, key: str, dtype: type = float) -> np.ndarray:
-        """A buffer's columns as wide as this tile's judicial paths."""
-        view = self._views.get((key + "/j", self.nr))
+    def _buf(self, key: str, jud: bool = False) -> np.ndarray:
+        """A float buffer's rows for the tile's patents."""
+        return self._full(key, jud)[1:]
+
+    def _mask(self, key: str, jud: bool = False) -> np.ndarray:
+        view = self._views.get((key, jud, self.nr))
         if view is None:
-            view = self._views[key + "/j", self.nr] = self._buf(key, dtype)[:, : self.j[1] - self.j[0]]
+            w = self.c1 - self.c0
+            b = self._bufs.get(key)
+            if b is None or b.shape[0] < self.rows or b.shape[1] < w:
+                b = self._bufs[key] = np.empty((self.rows, w), dtype=bool)
+            view = b[: self.nr, : (self.j[1] - self.j[0]) if jud else w]
+            self._views[key, jud, self.nr] = view
         return view
 
-    def _sums(self, run: _Run) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+    def _sums(self, run: _Run) -> list[np.ndarray]:
         """The run's sums on this tile's columns: ``sum_v``, ``s01``, the later rounds', ``s_sale``."""
         out = self._acc.get(id(run))
         if out is None:
             acc, (ja, jb) = run.acc, self.j
-            out = self._acc[id(run)] = (
+            out = self._acc[id(run)] = [
                 acc["sum_v"][self.c0 : self.c1],
                 acc["s01"][self.c0 : self.c1],
-                [acc[s][ja:jb] for s in ("s2", "s3")[: self.rounds - 1]],
+                *[acc[s][ja:jb] for s in ("s2", "s3")[: self.rounds - 1]],
                 acc["s_sale"][ja:jb],
-            )
+            ]
         return out
 
     def run(self, drawn: tuple[np.ndarray, ...], b0: int, r0: int, r1: int) -> None:
         """Add rows ``r0:r1`` of the block that starts at draw row ``b0`` to every run's sums."""
         self.drawn, self.g, self.nr, self.r = drawn, slice(b0 + r0, b0 + r1), r1 - r0, slice(r0, r1)
         self._done.clear()
-        ja, jb = self.j
         for run in self.order:
             held = run.present[self.g]
-            if held.all():
-                rows: Iterable[int] = range(self.nr)
-            elif held.any():
-                rows = np.flatnonzero(held).tolist()
-            else:
+            whole = bool(held.all())
+            if not whole and not held.any():
                 continue
-            v = self._value(run)
-            c01, cr, csale = self._products(run)
-            s_v, s01, s_r, s_sale = self._sums(run)
-            for i in rows:  # one patent after the other: the sums do not depend on the blocks or tiles
-                s_v += v[i]
-                s01 += c01[i]
-                if jb > ja:
-                    for s, c in zip(s_r, cr, strict=True):
-                        s += c[i]
-                    s_sale += csale[i]
+            self._value(run)
+            self._products(run)
+            terms = [self._full(k, jud) for k, jud in self._summed]
+            for full, acc in zip(terms, self._sums(run), strict=True):
+                if whole:  # the running total, then the patents one after the other
+                    full[0] = acc
+                    np.add.reduce(full, axis=0, out=acc)
+                else:
+                    for i in np.flatnonzero(held) + 1:
+                        acc += full[i]
 
-    def _step(self, name: str, cls: int) -> tuple[np.ndarray, bool]:
-        """The buffer of a step and whether it must be computed (it holds another class's numbers)."""
+    @property
+    def _summed(self) -> list[tuple[str, bool]]:
+        """The buffers added to the sums, in the order of :meth:`_sums`."""
+        return [
+            ("v", False),
+            ("c01", False),
+            *[(f"c{k}", True) for k in range(1, self.rounds)],
+            ("csale", True),
+        ]
+
+    def _step(self, name: str, cls: int) -> bool:
+        """Whether a step's buffer must be computed (it holds another class's numbers)."""
         fresh = self._done.get(name) != cls
         self._done[name] = cls
-        return self._buf(name), fresh
+        return fresh
 
-    def _log_value(self, run: _Run) -> np.ndarray:
-        cols, g = slice(self.c0, self.c1), self.g
-        z = self.drawn[0][self.r, cols]
-        q, fresh = self._step("q", run.q)
-        if fresh:
-            np.multiply(z, run.qt.thr_bid[cols], out=q)
-            q += run.ps.common[cols]
-        x3, fresh = self._step("x3", run.x3)
-        if fresh:
+    def _log_value(self, run: _Run, cols: _Cols) -> np.ndarray:
+        g = self.g
+        q, x3, p = self._buf("q"), self._buf("x3"), self._buf("p")
+        if self._step("q", run.q):
+            np.multiply(self.drawn[0][self.r, self.c0 : self.c1], cols.thr, out=q)
+            q += cols.common
+        if self._step("x3", run.x3):
             np.multiply(q, run.sig[g, None], out=x3)
-        x4, fresh = self._step("p", run.p)
-        if fresh:
+        if self._step("p", run.p):
             d = self._buf("tmp")
-            np.multiply.outer(run.drift[g], run.ps.t[cols], out=d)
-            np.add(x3, d, out=x4)
-        return x4
+            np.multiply(run.drift[g, None], cols.t, out=d)
+            np.add(x3, d, out=p)
+        return p
 
-    def _life_alive(self, run: _Run) -> np.ndarray:
-        la, fresh = self._step("la", run.la)
-        if fresh:
-            cols, g = slice(self.c0, self.c1), self.g
+    def _life_alive(self, run: _Run, cols: _Cols) -> np.ndarray:
+        la = self._buf("la")
+        if self._step("la", run.la):
+            g = self.g
+            a = run.a_i[g, None]
             # (1 - A B)+: the life run-off, 0 after expiry
-            np.multiply.outer(run.a_i[g], run.qt.b_p[cols], out=la)
+            np.multiply(a, cols.b_p, out=la)
             np.subtract(1.0, la, out=la)
             # A B rounds monotonically in B: when 1 - A b_max > 0 every factor is positive, the floor is the identity
             if not (1.0 - run.a_i[g] * run.qt.b_max > 0.0).all():
                 np.maximum(la, 0.0, out=la)
             h = self._buf("tmp")
-            np.multiply.outer(run.hazard[g], run.ps.t[cols], out=h)
-            alive = self._buf("mask", bool)
-            np.greater(self.drawn[1][self.r, cols], h, out=alive)  # not invalidated before the sale
+            np.multiply(run.hazard[g, None], cols.t, out=h)
+            alive = self._mask("mask")
+            np.greater(
+                self.drawn[1][self.r, self.c0 : self.c1], h, out=alive
+            )  # not invalidated before the sale
             la *= alive
         return la
 
     def _value(self, run: _Run) -> np.ndarray:
-        v, fresh = self._step("v", run.v)
-        if fresh:
-            np.add(self._log_value(run), run.log_vc[self.g, None], out=v)
-            with np.errstate(under="ignore"):
-                np.exp(v, out=v)
-            v *= self._life_alive(run)
+        v = self._buf("v")
+        if self._step("v", run.v):
+            cols = self._cols[id(run)]
+            np.add(self._log_value(run, cols), run.log_vc[self.g, None], out=v)
+            np.exp(v, out=v)
+            v *= self._life_alive(run, cols)
         return v
 
-    def _bids(self, run: _Run) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """The bid terms per row and path.
+    def _bids(self, run: _Run) -> None:
+        """The bid terms per row and path, in the buffers ``m01``, ``m1``... and ``msale``.
 
         The judicial first-round mask and the orderly / distressed proceeds per unit of value (one array, on
         disjoint columns), the later rounds' masks and the 变卖 mask (judicial columns).
         """
-        m01, fresh = self._step("m01", run.b)
-        mr = [self._jud(f"m{k}") for k in range(1, self.rounds)]
-        msale = self._jud("msale")
-        if not fresh:
-            return m01, mr, msale
-        ps, qt, g, c0, c1 = run.ps, run.qt, self.g, self.c0, self.c1
+        if not self._step("m01", run.b):
+            return
+        m01 = self._buf("m01")
+        ps, cols = run.ps, self._cols[id(run)]
         _, _, zb, buyer = self.drawn
         zb = zb[self.r]
-        keep = run.log_keep[g, None]
-        mask = self._buf("mask", bool)
+        keep = run.log_keep[self.g, None]
         ja, jb = self.j
         if jb > ja:
             # judicial lots: which reserve the best bid reaches (log bid s Zb, + ln(1 - drop) on crashed paths)
-            lw, mj = self._jud("tmp"), self._jud("mask", bool)
+            lw, mj = self._buf("tmp", jud=True), self._mask("mask", jud=True)
             np.multiply(zb[:, ja:jb], ps.s_bid, out=lw)
-            cs = max(qt.crash_from[1], ja)
-            if cs < jb:
-                lw[:, cs - ja :] += keep
+            if cols.jcrash < jb - ja:
+                lw[:, cols.jcrash :] += keep
             for rnd in range(self.rounds):
-                np.greater_equal(lw, ps.theta[rnd, ja:jb], out=mj)
+                np.greater_equal(lw, cols.theta[rnd], out=mj)
                 if rnd == 0:
-                    m01[:, ja - c0 : jb - c0] = mj
+                    m01[:, self.jt] = mj
                 else:
-                    mr[rnd - 1][...] = mj
+                    self._buf(f"m{rnd}", jud=True)[...] = mj
             # below the last reserve and a 变卖 buyer appeared
-            np.greater(buyer[self.r, ja - ps.j0 : jb - ps.j0], mj, out=mj)
-            msale[...] = mj
+            np.greater(buyer[self.r, cols.buyer], mj, out=mj)
+            self._buf("msale", jud=True)[...] = mj
         # orderly / distressed lots: sold at the best bid W = exp(s Zb + ln(bid median) [+ ln(1 - drop)]) x V
         # unless it is among the lowest p_no_sale
-        for sa, sb, cf in ((0, ps.j0, qt.crash_from[0]), (ps.j1, ps.paths, qt.crash_from[2])):
-            a, b = max(sa, c0), min(sb, c1)
-            if a >= b:
-                continue
-            w, zs, ms = m01[:, a - c0 : b - c0], zb[:, a:b], mask[:, : b - a]
+        mask = self._mask("mask")
+        for seg, log_med, ns, cs in cols.segments:
+            w, zs = m01[:, seg], zb[:, self.c0 + seg.start : self.c0 + seg.stop]
+            ms = mask[:, : seg.stop - seg.start]
             np.multiply(zs, ps.s_bid, out=w)
-            w += qt.log_bid_med[a:b]
-            cs = max(cf, a)
-            if cs < b:
-                w[:, cs - a :] += keep
+            w += log_med
+            if cs < seg.stop - seg.start:
+                w[:, cs:] += keep
             np.exp(w, out=w)
-            np.greater(zs, ps.ns_threshold[a:b], out=ms)
+            np.greater(zs, ns, out=ms)
             w *= ms
-        return m01, mr, msale
 
-    def _products(self, run: _Run) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    def _products(self, run: _Run) -> None:
         """Value x bid terms: what the run adds to ``s01``, to the later rounds' sums and to ``s_sale``."""
-        c01, fresh = self._step("c01", run.c)
-        jw = self.j[1] - self.j[0]
-        cr = [self._jud(f"c{k}") for k in range(1, self.rounds)]
-        csale = self._jud("csale")
-        if fresh:
-            v = self._value(run)
-            m01, mr, msale = self._bids(run)
-            np.multiply(v, m01, out=c01)
-            if jw > 0:
-                vj = v[:, self.j[0] - self.c0 : self.j[1] - self.c0]
-                for c, m in zip(cr, mr, strict=True):
-                    np.multiply(vj, m, out=c)
-                np.multiply(vj, msale, out=csale)
-        return c01, cr, csale
+        if not self._step("c01", run.c):
+            return
+        v = self._value(run)
+        self._bids(run)
+        np.multiply(v, self._buf("m01"), out=self._buf("c01"))
+        if self.j[1] > self.j[0]:
+            vj = v[:, self.jt]
+            for k in range(1, self.rounds):
+                np.multiply(vj, self._buf(f"m{k}", jud=True), out=self._buf(f"c{k}", jud=True))
+            np.multiply(vj, self._buf("msale", jud=True), out=self._buf("csale", jud=True))
 
 
 def liquidation_partial_sums(
@@ -1053,8 +1111,9 @@ def liquidation_partial_sums_many(
         workers = 1
     # each thread its share of the paths, in tiles of at most TILE_ELEMENTS patent-paths (whole rows if they fit)
     cuts = np.linspace(0, paths, workers + 1).astype(int)
-    width = max(1, min(int(cuts[1] - cuts[0]), TILE_ELEMENTS))
-    rows = max(1, min(block, TILE_ELEMENTS // width))
+    rows = max(1, min(block, n, TILE_ROWS))
+    width = max(1, min(int(cuts[1] - cuts[0]), TILE_ELEMENTS // rows))
+    rows = max(1, min(rows, TILE_ELEMENTS // width))
     tiles = []
     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
         bufs: dict[str, np.ndarray] = {}
@@ -1062,9 +1121,10 @@ def liquidation_partial_sums_many(
         tiles.append([_Tile(plan, a, min(int(c1), a + width), rows, bufs) for a in steps])
 
     def work(chunks: list[_Tile], b0: int, b1: int, drawn: tuple[np.ndarray, ...]) -> None:
-        for tile in chunks:
-            for r0 in range(0, b1 - b0, rows):
-                tile.run(drawn, b0, r0, min(b1 - b0, r0 + rows))
+        with np.errstate(under="ignore"):  # the value's exponential may underflow to 0
+            for tile in chunks:
+                for r0 in range(0, b1 - b0, rows):
+                    tile.run(drawn, b0, r0, min(b1 - b0, r0 + rows))
 
     executor = (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ipvalue-mc") if workers > 1 else None
