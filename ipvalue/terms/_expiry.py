@@ -190,7 +190,6 @@ class TermRules:
         start = np.where(
             np.isnat(inp.earliest) | bad_earliest, inp.filing, np.minimum(inp.earliest, inp.filing)
         )
-        adj = np.nan_to_num(inp.adjustment_days, nan=0.0).astype(np.int64).astype("timedelta64[D]")
         # a US reissue runs for the unexpired part of the original patent's term (35 USC 251(a)): its term and
         # the rule that sets it follow the original application, given as earliest_filing_date
         reissue = us_series(inp.ids, inp.jurisdiction) == "RE"
@@ -204,30 +203,9 @@ class TermRules:
             if not m.any():
                 continue
             matched |= m
-            if rule.base == "filing":
-                e = add_years(inp.filing, rule.years)
-            elif rule.base == "earliest_filing":
-                e = add_years(start, rule.years)
-            elif rule.base == "grant":
-                e = add_years(inp.grant, rule.years)
-            else:  # us_transitional
-                e = np.maximum(add_years(inp.grant, rule.grant_years or 17), add_years(start, rule.years))
-                e = np.where(np.isnat(inp.grant), NAT, e)
-            e = e + adj
-            expiry = np.where(m, e, expiry)
+            expiry = np.where(m, _rule_expiry(rule, inp, start), expiry)
             basis = np.where(m, rule.describe(), basis)
-            if not rule.term_adjustment:
-                for i in np.flatnonzero(m & (inp.adjustment_days > 0)):
-                    problem[i] = (
-                        f"patent {inp.ids[i]}: field term_adjustment_days is {inp.adjustment_days[i]:g}, but "
-                        f"{rule.jurisdiction} {rule.patent_type} terms get no adjustment"
-                    )
-            needs_grant = m & np.isnat(inp.grant) & (rule.base in ("grant", "us_transitional"))
-            for i in np.flatnonzero(needs_grant):
-                problem[i] = (
-                    f"patent {inp.ids[i]}: field grant_date is missing; the {rule.jurisdiction} {rule.patent_type} "
-                    f"term runs from grant"
-                )
+            _rule_problems(rule, inp, m, problem)
         for i in np.flatnonzero(reissue & np.isnat(inp.earliest) & (basis != "")):
             problem[i] = (
                 f"patent {inp.ids[i]}: field earliest_filing_date is missing; a US reissue keeps the unexpired term "
@@ -243,37 +221,32 @@ class TermRules:
             + " days adjustment",
             basis,
         )
-        offices = self.offices
         for i in np.flatnonzero(~matched | bad_earliest | np.isnan(inp.adjustment_days)):
-            pid, j, t = inp.ids[i], inp.jurisdiction[i], inp.patent_type[i]
-            if bad_earliest[i]:
-                problem[i] = (
-                    f"patent {pid}: field earliest_filing_date {inp.earliest[i]} is after filing_date {inp.filing[i]}"
-                )
-            elif np.isnan(inp.adjustment_days[i]):
-                problem[i] = f"patent {pid}: field term_adjustment_days is negative or not a number"
-            elif j == "":
-                problem[i] = f"patent {pid}: field jurisdiction is missing"
-            elif j not in offices:
-                problem[i] = (
-                    f"patent {pid}: field jurisdiction {j!r} has no term rule "
-                    f"(offices with rules: {', '.join(offices)}; a WO application has no term of its own)"
-                )
-            elif t == "":
-                problem[i] = f"patent {pid}: field patent_type is missing"
-            elif t not in self.types_for(j):
-                problem[i] = (
-                    f"patent {pid}: field patent_type {t!r} does not exist at {j} (known: {', '.join(self.types_for(j))})"
-                )
-            elif np.isnat(inp.filing[i]):
-                problem[i] = f"patent {pid}: field filing_date is missing (needed for the {j} {t} term)"
-            else:
-                problem[i] = (
-                    f"patent {pid}: field filing_date {inp.filing[i]} falls outside every {j} {t} rule"
-                )
-        bad = problem != ""
-        expiry = np.where(bad, NAT, expiry)
+            problem[i] = self._unmatched_problem(inp, i, bool(bad_earliest[i]))
+        expiry = np.where(problem != "", NAT, expiry)
         return expiry, basis, problem
+
+    def _unmatched_problem(self, inp: TermInputs, i: int, bad_earliest: bool) -> str:
+        """Why row ``i`` has no term: the first of its fields that no rule can take, named with the patent."""
+        pid, j, t = inp.ids[i], inp.jurisdiction[i], inp.patent_type[i]
+        if bad_earliest:
+            return f"patent {pid}: field earliest_filing_date {inp.earliest[i]} is after filing_date {inp.filing[i]}"
+        if np.isnan(inp.adjustment_days[i]):
+            return f"patent {pid}: field term_adjustment_days is negative or not a number"
+        if j == "":
+            return f"patent {pid}: field jurisdiction is missing"
+        if j not in self.offices:
+            return (
+                f"patent {pid}: field jurisdiction {j!r} has no term rule "
+                f"(offices with rules: {', '.join(self.offices)}; a WO application has no term of its own)"
+            )
+        if t == "":
+            return f"patent {pid}: field patent_type is missing"
+        if t not in self.types_for(j):
+            return f"patent {pid}: field patent_type {t!r} does not exist at {j} (known: {', '.join(self.types_for(j))})"
+        if np.isnat(inp.filing[i]):
+            return f"patent {pid}: field filing_date is missing (needed for the {j} {t} term)"
+        return f"patent {pid}: field filing_date {inp.filing[i]} falls outside every {j} {t} rule"
 
     def expiry_dates(self, frame: pd.DataFrame, *, errors: Errors = "raise") -> pd.Series:
         """Expiry date per patent: the ``expiry_date`` column where given, else the statutory expiry.
@@ -331,6 +304,37 @@ class TermRules:
         out = as_date(expiry[0])
         assert out is not None
         return out
+
+
+def _rule_expiry(rule: TermRule, inp: TermInputs, start: np.ndarray) -> np.ndarray:
+    """The expiry ``rule`` gives every row (before its rows are picked), its term adjustment added."""
+    if rule.base == "filing":
+        e = add_years(inp.filing, rule.years)
+    elif rule.base == "earliest_filing":
+        e = add_years(start, rule.years)
+    elif rule.base == "grant":
+        e = add_years(inp.grant, rule.years)
+    else:  # us_transitional
+        e = np.maximum(add_years(inp.grant, rule.grant_years or 17), add_years(start, rule.years))
+        e = np.where(np.isnat(inp.grant), NAT, e)
+    adj = np.nan_to_num(inp.adjustment_days, nan=0.0).astype(np.int64).astype("timedelta64[D]")
+    return e + adj
+
+
+def _rule_problems(rule: TermRule, inp: TermInputs, m: np.ndarray, problem: np.ndarray) -> None:
+    """Write into ``problem`` why rows ``m`` of ``rule`` get no term: an adjustment it refuses, a missing grant."""
+    if not rule.term_adjustment:
+        for i in np.flatnonzero(m & (inp.adjustment_days > 0)):
+            problem[i] = (
+                f"patent {inp.ids[i]}: field term_adjustment_days is {inp.adjustment_days[i]:g}, but "
+                f"{rule.jurisdiction} {rule.patent_type} terms get no adjustment"
+            )
+    needs_grant = m & np.isnat(inp.grant) & (rule.base in ("grant", "us_transitional"))
+    for i in np.flatnonzero(needs_grant):
+        problem[i] = (
+            f"patent {inp.ids[i]}: field grant_date is missing; the {rule.jurisdiction} {rule.patent_type} "
+            f"term runs from grant"
+        )
 
 
 @functools.cache
