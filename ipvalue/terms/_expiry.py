@@ -222,7 +222,7 @@ class TermRules:
             basis,
         )
         for i in np.flatnonzero(~matched | bad_earliest | np.isnan(inp.adjustment_days)):
-            problem[i] = self._unmatched_problem(inp, i, bool(bad_earliest[i]))
+            problem[i] = self._unmatched_problem(inp, int(i), bool(bad_earliest[i]))
         expiry = np.where(problem != "", NAT, expiry)
         return expiry, basis, problem
 
