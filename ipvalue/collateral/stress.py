@@ -39,7 +39,14 @@ from ipvalue.facts.columns import column_arrays, same_values
 from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
 from ipvalue.valuation import Assumptions, value_portfolio
-from ipvalue.valuation.kernel import Prepared, can_revalue, prepare_stages, value_chunk, value_prepared
+from ipvalue.valuation.kernel import (
+    Prepared,
+    cached_stages,
+    can_revalue,
+    value_chunk,
+    value_prepared,
+    value_prepared_many,
+)
 
 __all__ = [
     "STRESS_SHOCKS",
@@ -333,8 +340,10 @@ _BY_RATES: dict[Callable[..., Any], str] = {
 
 
 def _stages(frame: pd.DataFrame, info: Mapping[str, Any], as_of: dt.date) -> Prepared | None:
-    """The valuation stages of ``frame`` that no rate moves, prepared once per stress run (kept in ``info``).
+    """The valuation stages of ``frame`` that no rate moves, looked up once per stress run (kept in ``info``).
 
+    ``value_portfolio`` kept them when it valued the book (``cached_stages``: a hit only when the frame's
+    columns, the assumptions and ``as_of`` are the ones it valued, to the last bit); else they are prepared here.
     None when they cannot be prepared (each shock then runs the whole valuation and reports its own error).
     """
     key = "_prepared_stages"
@@ -342,8 +351,8 @@ def _stages(frame: pd.DataFrame, info: Mapping[str, Any], as_of: dt.date) -> Pre
         base = frame.drop(columns=[c for c in VALUATION_OUTPUT if c in frame.columns])
         base.attrs = {}
         try:
-            state: Prepared | None = prepare_stages(
-                base, Assumptions.of(dict(info["assumptions"] or {})).as_dict(), as_of
+            state: Prepared | None = cached_stages(
+                base, Assumptions.of(dict(info["assumptions"] or {})).as_dict(), as_of, same_rows=False
             )
         except Exception:  # noqa: BLE001 - the whole valuation, shock by shock, reports the error
             state = None
@@ -363,8 +372,8 @@ def _revalue(
 ) -> pd.DataFrame:
     """The shock's revaluation of ``frame``: from the prepared stages for a rate shock, else the whole valuation.
 
-    ``info`` is the stress run's record of the valuation (a dict: the prepared stages are kept in it for the
-    next shock).
+    ``info`` is the stress run's record of the valuation (a dict: the prepared stages, and the rate shocks'
+    revaluations, all made on a shock axis at the first one's turn, are kept in it for the next shock).
     """
     if shock.revalue is None:
         raise _CannotRevalue("not a valuation input shock", "非估值输入冲击")
@@ -372,6 +381,10 @@ def _revalue(
         raise _CannotRevalue(
             "the frame does not record the valuation's assumptions", "输入数据未记录估值假设"
         )
+    if backend is None and shock.revalue in _BY_RATES:
+        done = _rate_revaluations(frame, info, as_of)
+        if shock.revalue in done:
+            return done[shock.revalue]
     shocked, assumptions = shock.revalue(frame, dict(info["assumptions"] or {}))
     shocked = shocked.drop(columns=[c for c in VALUATION_OUTPUT if c in shocked.columns])
     shocked.attrs = {}
@@ -397,6 +410,48 @@ def _revalue(
     out = out.reindex(frame.index)
     out.attrs = {}
     return out
+
+
+def _rate_revaluations(
+    frame: pd.DataFrame, info: Mapping[str, Any], as_of: dt.date
+) -> dict[Callable[..., Any], pd.DataFrame]:
+    """Every rate shock of :data:`_BY_RATES` revalued from the prepared stages in one pass (a shock axis).
+
+    Made once per stress run (kept in ``info``) and the same to the last bit as each shock on its own
+    (``value_prepared_many``). A shock that cannot be revalued this way (its input function refuses the frame,
+    its inputs change more than rates, the stages cannot be prepared, a shocked rate breaks its rule) is left
+    out: it runs on its own, as before, and reports its own error.
+    """
+    key = "_rate_revaluations"
+    if not isinstance(info, dict):
+        return {}
+    if key in info:
+        return info[key]
+    done: dict[Callable[..., Any], pd.DataFrame] = {}
+    state = _stages(frame, info, as_of)
+    todo = []
+    for fn, col in _BY_RATES.items() if state is not None else ():
+        try:
+            shocked, assumptions = fn(frame, dict(info["assumptions"] or {}))
+            a = Assumptions.of(assumptions).as_dict()
+        except Exception:  # noqa: BLE001 - the shock on its own reports it
+            continue
+        columns = {col: shocked[col]} if col in shocked.columns else {}
+        if can_revalue(state, a, columns):
+            todo.append((fn, a, columns))
+    if todo:
+        try:
+            frames = value_prepared_many(
+                state, int(info.get("seed", 0)), [(a, columns) for _, a, columns in todo]
+            )
+        except Exception:  # noqa: BLE001 - each shock on its own reports its error
+            frames = []
+        for (fn, _, _), out in zip(todo, frames, strict=False):
+            out = out.reindex(frame.index)
+            out.attrs = {}
+            done[fn] = out
+    info[key] = done
+    return done
 
 
 @dataclass

@@ -98,8 +98,9 @@ def value_portfolio(
         raise TypeError(
             f"portfolio must be a DataFrame (use ipvalue.read_portfolio), got {type(portfolio).__name__}"
         )
+    # the prepared stages are kept (a small cache keyed by the inputs' content) for the stress test of this book
     out = value_chunk(
-        portfolio, a=a, as_of=day, seed=seed, currency=None, cohort=None, comparables=comparables
+        portfolio, a=a, as_of=day, seed=seed, currency=None, cohort=None, comparables=comparables, keep=True
     )
     out.attrs = {**dict(portfolio.attrs), "ipvalue": provenance(a, day, seed, input_hash(portfolio))}
     return out

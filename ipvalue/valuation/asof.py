@@ -163,7 +163,9 @@ def _quality(
     else:
         scored = score_quality(frame, as_of=as_of, remaining_life_years=life, cohort_quantiles=cohort)
     cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in scored.columns else [])]
-    return scored.loc[:, cols], "computed"
+    out = scored.loc[:, cols]
+    out.attrs = {}  # the scoring's record is not read here, and pandas would deep-copy it on every column read
+    return out, "computed"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ::
 
     read the inputs -> facts at as_of -> economics -> methods (income, option, cost, market) -> reconcile
-    -> range (Monte Carlo) -> assemble
+    -> range (Monte Carlo) -> attach
 
 Each stage is a function over typed inputs in its own module (:mod:`.inputs`, :mod:`.asof`, :mod:`.economics`,
 :mod:`.methods`, :mod:`.reconcile`, :mod:`.montecarlo`); every stage adds its notes to one :class:`Notes`, in this
@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ipvalue._version import __version__
+from ipvalue.valuation._axis import stack_rows
+from ipvalue.valuation._stages_cache import StagesCache, stages_keys
 from ipvalue.valuation.asof import QUALITY_COLUMNS, Facts, read_facts
 from ipvalue.valuation.assumptions import INCOME_METHODS, METHOD_LABELS
 from ipvalue.valuation.economics import Economics, Markets, economics, markets_stage
@@ -31,7 +33,7 @@ from ipvalue.valuation.methods.income import income_values
 from ipvalue.valuation.methods.market_stage import market_values
 from ipvalue.valuation.methods.real_option import option_values
 from ipvalue.valuation.montecarlo import UniformRows, ValueRange, value_range
-from ipvalue.valuation.notes import Notes
+from ipvalue.valuation.notes import Notes, stack_notes
 from ipvalue.valuation.reconcile import Reconciled, reconcile_values
 
 __all__ = [
@@ -39,8 +41,13 @@ __all__ = [
     "value_frame",
     "Prepared",
     "prepare_stages",
+    "cached_stages",
+    "STAGES_CACHE",
     "can_revalue",
     "value_prepared",
+    "value_prepared_many",
+    "added_columns",
+    "attach",
     "RATE_ASSUMPTIONS",
     "provenance",
     "VALUE_COLUMNS",
@@ -124,6 +131,30 @@ def prepare_stages(
     return Prepared(dict(a), day, inputs, facts, markets, fees, notes)
 
 
+#: the prepared stages of the books valued lately in this process (:mod:`ipvalue.valuation._stages_cache`)
+STAGES_CACHE = StagesCache()
+
+
+def cached_stages(
+    portfolio: pd.DataFrame, a: dict[str, Any], day: dt.date, *, same_rows: bool = True
+) -> Prepared:
+    """:func:`prepare_stages` of a whole book (its own currency and quality cohort), kept for the next caller.
+
+    The stages are looked up in :data:`STAGES_CACHE` by digests of the frame's every column and index, the
+    assumptions and ``day`` (:func:`ipvalue.valuation._stages_cache.stages_keys`); any changed input misses.
+    ``same_rows``: only the stages of this very frame (row order, dtypes) hit, the same to the last bit as
+    preparing them again. False: also those of the same book in another row order, or with its ``currency``
+    text in another dtype (a valued frame, sorted by the collateral checks): their rows are in that book's
+    order, so the caller takes its rows back by index (each row's stages are the same in any order). The stages
+    returned are read only (their arrays are not writeable) and carry their own, empty Monte Carlo uniforms store.
+    """
+    keys = stages_keys(portfolio, a, day)
+    state = STAGES_CACHE.get_or_make(
+        keys, len(portfolio), lambda: prepare_stages(portfolio, a, day), same_rows=same_rows
+    )
+    return replace(state, uniforms=UniformRows())
+
+
 def can_revalue(state: Prepared, a: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> bool:
     """Whether :func:`value_prepared` may start from ``state`` for assumptions ``a`` and changed ``columns``.
 
@@ -145,7 +176,7 @@ def value_prepared(
     columns: Mapping[str, Any] | None = None,
     comparables: Any = None,
 ) -> pd.DataFrame:
-    """Value the chunk of ``state`` from its prepared stages: economics -> methods -> reconcile -> range -> assemble.
+    """Value the chunk of ``state`` from its prepared stages: economics -> methods -> reconcile -> range -> attach.
 
     Parameters
     ----------
@@ -175,17 +206,107 @@ def value_prepared(
     ValuationInputError
         When a replaced column breaks its rule.
     """
+    a, inputs = _shock_inputs(state, a, columns)
+    return _value_rest(inputs, state, a, seed, state.notes.copy(), comparables, state.uniforms)
+
+
+def _shock_inputs(
+    state: Prepared, a: Mapping[str, Any] | None, columns: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], Inputs]:
+    """The assumptions and inputs of one revaluation from ``state`` (its changed rate columns read again)."""
     a = state.a if a is None else dict(a)
     if not can_revalue(state, a, columns):
         raise ValueError("the prepared stages cannot serve this valuation (it changes more than rates)")
-    frame = state.inputs.frame.copy(deep=False)  # assemble adds the columns to its own shallow copy
+    frame = state.inputs.frame.copy(deep=False)  # its own shallow copy: the state's frame serves other shocks
     if columns:
         for c, v in columns.items():
             frame[c] = v
-        inputs = reread_rates(state.inputs, frame, columns, state.day)
-    else:
-        inputs = replace(state.inputs, frame=frame)
-    return _value_rest(inputs, state, a, seed, state.notes.copy(), comparables, state.uniforms)
+        return a, reread_rates(state.inputs, frame, columns, state.day)
+    return a, replace(state.inputs, frame=frame)
+
+
+def value_prepared_many(
+    state: Prepared,
+    seed: int,
+    shocks: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
+    *,
+    comparables: Any = None,
+) -> list[pd.DataFrame]:
+    """:func:`value_prepared` for several shocks at once: the stages after the economics run once on a shock axis.
+
+    Each shock's economics (the only stage that reads the rate assumptions) runs on its own; then the shocks'
+    rows are stacked, shock after shock, and the methods, the reconciliation and the Monte Carlo range run once
+    over the stack (every one of them works row by row, so a row's numbers do not depend on the rows beside it;
+    the Monte Carlo draws each patent's own stream, the same for every shock), and the stack is split into one
+    frame per shock. With comparables, or fewer than two shocks or rows, each shock runs on its own.
+
+    Parameters
+    ----------
+    state : Prepared
+        :func:`prepare_stages`'s result (not modified).
+    seed : int
+        Root seed of the per-patent streams.
+    shocks : sequence of (assumptions, columns)
+        Per shock, the ``a`` and ``columns`` :func:`value_prepared` takes (None: the state's assumptions, no
+        column changed).
+    comparables : pandas.DataFrame, optional
+        Comparable transactions for the market approach.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per shock, each the same to the last bit as :func:`value_prepared` gives for it.
+
+    Raises
+    ------
+    ValueError, ValuationInputError
+        As :func:`value_prepared`, for the first shock at fault.
+    """
+    n = state.inputs.n
+    if comparables is not None or len(shocks) < 2 or n < 2:
+        return [value_prepared(state, seed, a=a, columns=c, comparables=comparables) for a, c in shocks]
+    runs = []
+    for a_k, columns in shocks:
+        a, inputs = _shock_inputs(state, a_k, columns)
+        notes = state.notes.copy()
+        econ = economics(inputs, state.facts, a, state.day, notes, markets=state.markets)
+        runs.append((a, inputs, notes, econ))
+    k = len(runs)
+    stacked = replace(
+        state,
+        # later stages read no rate assumption: they get none (a KeyError, not a wrong number, if one ever did)
+        a={key: v for key, v in runs[0][0].items() if key not in RATE_ASSUMPTIONS},
+        inputs=_stack_inputs([r[1] for r in runs]),
+        facts=stack_rows([state.facts] * k, n),
+        fees=stack_rows([state.fees] * k, n),
+    )
+    notes = stack_notes([r[2] for r in runs])
+    econ = stack_rows([r[3] for r in runs], n)
+    added = _later_stages(stacked.inputs, stacked, stacked.a, econ, seed, notes, None, state.uniforms)
+    out = []
+    for j, (_, inputs, _, _) in enumerate(runs):
+        rows = slice(j * n, (j + 1) * n)
+        part = {c: (v[rows] if isinstance(v, np.ndarray) else v) for c, v in added.items()}
+        out.append(attach(inputs.frame, part))
+    return out
+
+
+def _stack_inputs(inputs: list[Inputs]) -> Inputs:
+    """The inputs of several shocks of one chunk stacked row-wise (groups kept apart, shock by shock)."""
+    first, n = inputs[0], inputs[0].n
+    g = first.groups
+    groups = replace(
+        g,
+        codes=np.concatenate([g.codes] * len(inputs)),
+        in_group=np.concatenate([g.in_group] * len(inputs)),
+        id_order=np.concatenate([g.id_order + j * n for j in range(len(inputs))]),
+    )
+    parts = {
+        f.name: stack_rows([getattr(i, f.name) for i in inputs], n)
+        for f in fields(first)
+        if f.name not in ("frame", "groups")
+    }
+    return replace(first, frame=pd.concat([i.frame for i in inputs]), groups=groups, **parts)
 
 
 def value_frame(
@@ -197,15 +318,21 @@ def value_frame(
     currency: str | None = None,
     cohort: dict | None = None,
     comparables: Any = None,
+    keep: bool = False,
 ) -> pd.DataFrame:
     """Value one chunk: the stages in order. Returns the frame with :data:`VALUE_COLUMNS` and ``currency``.
 
     ``currency`` and ``cohort`` (the quality cohort caps) are the book-level results of the first pass when the
     frame is one chunk of a larger book; omitted, they come from the frame itself. Rows of a ``group`` must all be
-    in the same chunk. ``comparables`` feeds the market approach (None: ``value_market`` is NaN).
+    in the same chunk. ``comparables`` feeds the market approach (None: ``value_market`` is NaN). ``keep``
+    (a whole book: no ``currency`` or ``cohort`` given): the prepared stages come from, or go into,
+    :data:`STAGES_CACHE` for a later revaluation of the same book (the stress test of its assessment).
     """
+    if keep and currency is None and cohort is None:
+        state = cached_stages(portfolio, a, day)
+        return _value_rest(state.inputs, state, state.a, seed, state.notes.copy(), comparables)
     state = prepare_stages(portfolio, a, day, currency=currency, cohort=cohort)
-    # the one valuation of this state: it may take the state's frame and notes as they are
+    # the one valuation of this state: it may take its notes as they are
     return _value_rest(state.inputs, state, state.a, seed, state.notes, comparables)
 
 
@@ -218,9 +345,23 @@ def _value_rest(
     comparables: Any,
     uniforms: UniformRows | None = None,
 ) -> pd.DataFrame:
-    """The stages after the prepared ones: economics -> methods -> reconcile -> range -> assemble."""
+    """The stages after the prepared ones: economics -> methods -> reconcile -> range -> attach."""
+    econ = economics(inputs, state.facts, a, state.day, notes, markets=state.markets)
+    return attach(inputs.frame, _later_stages(inputs, state, a, econ, seed, notes, comparables, uniforms))
+
+
+def _later_stages(
+    inputs: Inputs,
+    state: Prepared,
+    a: dict[str, Any],
+    econ: Economics,
+    seed: int,
+    notes: Notes,
+    comparables: Any,
+    uniforms: UniformRows | None,
+) -> dict[str, Any]:
+    """The stages after the economics: methods -> reconcile -> range; the columns they add (by row)."""
     facts, day = state.facts, state.day
-    econ = economics(inputs, facts, a, day, notes, markets=state.markets)
     income = income_values(econ, facts, a, notes)
     market = market_values(inputs, facts, econ, day, comparables, max_level=a["market_max_level"])
     values = {
@@ -247,10 +388,10 @@ def _value_rest(
     spread = value_range(
         inputs.ids, facts, econ, values, rec, a, seed, notes, market_bounds=bounds, uniforms=uniforms
     )
-    return assemble(inputs, facts, econ, values, rec, spread, notes)
+    return added_columns(inputs, facts, econ, values, rec, spread, notes)
 
 
-def assemble(
+def added_columns(
     inputs: Inputs,
     facts: Facts,
     econ: Economics,
@@ -258,20 +399,22 @@ def assemble(
     rec: Reconciled,
     spread: ValueRange,
     notes: Notes,
-) -> pd.DataFrame:
-    """The output frame: the chunk's columns and :data:`VALUE_COLUMNS`, an application's values times its grant factor.
+) -> dict[str, Any]:
+    """The columns a valuation adds to the chunk, as arrays by row (text as object arrays), and ``currency``.
 
     A pending application's every value (by method, reconciled and its range) is multiplied by its grant factor
     (probability of grant x discount for the wait), see :func:`ipvalue.valuation.asof.grant_adjustment`.
+    :func:`attach` puts them on the chunk's frame.
     """
     gf = econ.grant.factor
-    frame = inputs.frame
-    index = frame.index
+    n = inputs.n
     quality = {
-        c: facts.quality[c].to_numpy(dtype=float, na_value=np.nan) if c in facts.quality else np.nan
+        c: facts.quality[c].to_numpy(dtype=float, na_value=np.nan)
+        if c in facts.quality
+        else np.full(n, np.nan)
         for c in QUALITY_COLUMNS
     }
-    added: dict[str, Any] = {
+    return {
         "remaining_life_years": facts.life_legal,
         **quality,
         "value_income": values["income"] * gf,
@@ -279,24 +422,37 @@ def assemble(
         "value_market": values["market"] * gf,
         "value_option": values["option"] * gf,
         "grant_probability": econ.grant.probability,
-        "status_as_of": pd.Series(facts.status, index=index, dtype=object),
-        "method_weights": pd.Series(rec.explained, index=index, dtype=object),
+        "status_as_of": np.asarray(facts.status, dtype=object),
+        "method_weights": np.asarray(rec.explained, dtype=object),
         "value": rec.value * gf,
         "value_p05": spread.p05 * gf,
         "value_p50": spread.p50 * gf,
         "value_p95": spread.p95 * gf,
-        "methods_used": pd.Series(rec.methods_used, index=index, dtype=object),
-        "value_notes": notes.series(index),
+        "methods_used": np.asarray(rec.methods_used, dtype=object),
+        "value_notes": notes.texts(),
         "currency": inputs.currency,
     }
-    if any(c in frame.columns for c in added):
-        # a frame valued before: each column replaced where it is, the others added after
-        for c, v in added.items():
-            frame[c] = v
-        out = frame
-    else:
-        # one concatenation instead of a column insertion each (the same columns, in the same order)
-        out = pd.concat([frame, pd.DataFrame(added, index=index)], axis=1)
+
+
+#: the added columns that hold text (object columns)
+_TEXT_COLUMNS = ("status_as_of", "method_weights", "methods_used", "value_notes")
+
+
+def attach(frame: pd.DataFrame, added: Mapping[str, Any]) -> pd.DataFrame:
+    """``frame`` with the columns of :func:`added_columns` (rows in the frame's order) and no ``attrs``.
+
+    A column the frame has already (``currency``, or a frame valued before) is replaced where it is, on a
+    shallow copy (the caller's frame, or the prepared stages', is never modified); the others are added after it.
+    """
+    index = frame.index
+    cols = {c: pd.Series(v, index=index, dtype=object) if c in _TEXT_COLUMNS else v for c, v in added.items()}
+    existing = [c for c in cols if c in frame.columns]
+    if existing:
+        frame = frame.copy(deep=False)
+        for c in existing:
+            frame[c] = cols.pop(c)
+    # one concatenation instead of a column insertion each (the same columns, in the same order)
+    out = pd.concat([frame, pd.DataFrame(cols, index=index)], axis=1) if cols else frame
     out.attrs = {}
     return out
 
@@ -311,6 +467,7 @@ def value_chunk(
     cohort: Mapping[str, pd.DataFrame] | None,
     comparables: Any = None,
     attrs: Mapping[str, Any] | None = None,
+    keep: bool = False,
 ) -> pd.DataFrame:
     """Value one chunk of a book (the same function on every backend).
 
@@ -332,6 +489,8 @@ def value_chunk(
         Comparable transactions for the market approach (the same table for every chunk).
     attrs : mapping, optional
         Set as the result's ``attrs``.
+    keep : bool
+        Keep the prepared stages of a whole book for its later revaluation (see :func:`value_frame`).
 
     Returns
     -------
@@ -346,6 +505,7 @@ def value_chunk(
         currency=currency,
         cohort=None if cohort is None else dict(cohort),
         comparables=comparables,
+        keep=keep,
     )
     if attrs is not None:
         out.attrs = dict(attrs)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Notes", "fmt", "fmt_pct"]
+__all__ = ["Notes", "stack_notes", "fmt", "fmt_pct"]
 
 
 class Notes:
@@ -52,15 +52,42 @@ class Notes:
 
     def series(self, index: pd.Index) -> pd.Series:
         """The notes of every row joined with ``; `` (empty where a row has none)."""
+        return pd.Series(self.texts(), index=index, dtype=object)
+
+    def texts(self) -> np.ndarray:
+        """The notes of every row joined with ``; `` (empty where a row has none), as an object array."""
         cols = []
         for mask, msg in self.pieces:
             col = np.full(self.n, None, dtype=object)
             col[mask] = msg if isinstance(msg, str) else np.asarray(msg, dtype=object)[mask]
             cols.append(col)
+        out = np.empty(self.n, dtype=object)
         if not cols:
-            return pd.Series("", index=index, dtype=object)
-        text = ["; ".join([p for p in row if p]) for row in zip(*cols, strict=True)]
-        return pd.Series(text, index=index, dtype=object)
+            out[:] = ""
+            return out
+        out[:] = ["; ".join([p for p in row if p]) for row in zip(*cols, strict=True)]
+        return out
+
+
+def stack_notes(parts: list[Notes]) -> Notes:
+    """Notes of several runs over the same rows stacked row-wise, run after run (a shock axis).
+
+    Each run's pieces keep their order on its own rows, so every row's text is the one its run would give;
+    the muted rows are stacked alike.
+    """
+    n = parts[0].n
+    out = Notes(n * len(parts))
+    out.muted = np.concatenate([p.muted for p in parts])
+    for j, part in enumerate(parts):
+        for mask, msg in part.pieces:
+            full = np.zeros(out.n, dtype=bool)
+            full[j * n : (j + 1) * n] = mask
+            if not isinstance(msg, str):
+                text = np.full(out.n, None, dtype=object)
+                text[j * n : (j + 1) * n] = np.asarray(msg, dtype=object)
+                msg = text
+            out.pieces.append((full, msg))
+    return out
 
 
 def fmt(x: Any, spec: str) -> np.ndarray:
