@@ -254,15 +254,22 @@ def _direct_crash(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
 
 def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
     base = ctx["base_patents"]
-    fam = text(frame, "family_id").fillna(pd.Series(frame.index, index=frame.index, dtype="string"))
-    cv = base["collateral_value"].reindex(frame.index).to_numpy(dtype=float)
-    by = pd.Series(cv, index=frame.index).groupby(fam.to_numpy()).sum()
-    if by.empty or not (by > 0).any():
-        by = pd.Series(np.nan_to_num(num(frame, "value")), index=frame.index).groupby(fam.to_numpy()).sum()
+    # the family id, else the patent's own id (as text)
+    fam = text(frame, "family_id").to_numpy(dtype=object, na_value=None)
+    alone = np.array([f is None for f in fam.tolist()], dtype=bool)
+    if alone.any():
+        fam[alone] = np.asarray(frame.index.astype("string"), dtype=object)[alone]
+    cv = base["collateral_value"]
+    cv = (cv if base.index.equals(frame.index) else cv.reindex(frame.index)).to_numpy(dtype=float)
+    # pandas' grouped sums (compensated, rows in order), by family id in sorted order
+    by = pd.Series(cv).groupby(fam).sum()
+    if by.empty or not (by.to_numpy() > 0).any():
+        by = pd.Series(np.nan_to_num(num(frame, "value"))).groupby(fam).sum()
     if by.empty:
         return frame, ("no patent to invalidate", "没有可宣告无效的专利")
-    target = by.sort_index().idxmax()  # ties: the first family id in sorted order
-    hit = (fam == target).to_numpy(dtype=bool)
+    by = by.sort_index()
+    target = by.index[int(np.argmax(by.to_numpy()))]  # ties: the first family id in sorted order
+    hit = np.asarray(fam == target, dtype=bool)
     out = frame.copy(deep=False)
     out["legal_status"] = text(out, "legal_status").mask(hit, "revoked")
     for c in VALUE_COLUMNS:

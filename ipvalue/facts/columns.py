@@ -40,6 +40,7 @@ __all__ = [
     "is_dask_frame",
     "column_arrays",
     "column_arrays_reference",
+    "ARROW_TEXT_ROWS",
     "same_values",
 ]
 
@@ -301,42 +302,57 @@ def _column_bytes(s: pd.Series) -> bytes:
     return b"text:" + "\x1f".join(txt).encode("utf-8")
 
 
-def _column_bytes_fast(s: pd.Series, order: np.ndarray) -> bytes:
-    """:func:`_column_bytes` of ``s.iloc[order]`` on numpy arrays: the same bytes, without a pandas pass per column.
+def _column_bytes_fast(values: Any, order: np.ndarray) -> bytes:
+    """:func:`_column_bytes` of a column (its array, :func:`column_arrays`) in ``order``: the same bytes, on arrays.
 
     Plain numpy numbers, booleans and dates, pandas' nullable ``Int64`` / ``Float64`` / ``boolean``, and text
     (object or string columns of ``str``, dicts, lists... each written as ``str(value)``) are serialised here;
-    anything else (time zones, categories, other extension dtypes, bytes) goes through :func:`_column_bytes`. A missing text is written as an empty string: that is what the reference writes
-    (pandas' ``where`` turns the NUL it is given into ``""``, numpy dropping trailing NULs), and the recorded
-    hashes must not move.
+    anything else (time zones, categories, other extension dtypes, bytes) goes through :func:`_column_bytes`.
+    A missing text is written as an empty string: that is what the reference writes (pandas' ``where`` turns
+    the NUL it is given into ``""``, numpy dropping trailing NULs), and the recorded hashes must not move.
     """
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-        v = s.to_numpy()[order].astype(np.float64)
+    dtype = values.dtype
+    if isinstance(values, np.ndarray) and dtype.kind in "biuf":
+        v = values[order].astype(np.float64)
         return b"num:" + np.where(np.isnan(v), np.nan, v).astype("<f8").tobytes()
-    if isinstance(dtype, np.dtype) and dtype.kind == "M":
-        return b"date:" + s.to_numpy(dtype="datetime64[D]")[order].astype("<i8").tobytes()
+    if isinstance(values, np.ndarray) and dtype.kind == "M":
+        return b"date:" + values.astype("datetime64[D]")[order].astype("<i8").tobytes()
     if isinstance(dtype, pd.Int64Dtype | pd.Float64Dtype | pd.BooleanDtype):
-        v = s.to_numpy(dtype=float, na_value=np.nan)[order]
+        v = values.to_numpy(dtype=float, na_value=np.nan)[order]
         return b"num:" + np.where(np.isnan(v), np.nan, v).astype("<f8").tobytes()
-    if (isinstance(dtype, np.dtype) and dtype.kind == "O") or isinstance(dtype, pd.StringDtype):
-        joined = _text_bytes_arrow(s, order)
+    if (isinstance(values, np.ndarray) and dtype.kind == "O") or isinstance(dtype, pd.StringDtype):
+        joined = _text_bytes(values, order)
         if joined is not None:
             return b"text:" + joined
-        o = s.to_numpy(dtype=object)[order]
-        missing = pd.isna(o)
-        out = []
-        for x, gone in zip(o.tolist(), missing.tolist(), strict=True):
-            if gone:
-                out.append("")
-            elif type(x) is str:
-                out.append(x)
-            elif isinstance(x, bytes | bytearray | memoryview):  # pandas decodes these: its own pass
-                return _column_bytes(s.iloc[order])
-            else:
-                out.append(str(x))
-        return b"text:" + "\x1f".join(out).encode("utf-8")
-    return _column_bytes(s.iloc[order])
+    return _column_bytes(pd.Series(values, dtype=dtype, copy=False).iloc[order])
+
+
+#: from this many rows on, text is joined by pyarrow (below, its fixed cost per column is more than Python's)
+ARROW_TEXT_ROWS = 2_000
+
+
+def _text_bytes(values: Any, order: np.ndarray) -> bytes | None:
+    """The joined text of :func:`_column_bytes_fast`, or None when a value is bytes (pandas decodes those)."""
+    if len(order) >= ARROW_TEXT_ROWS:
+        joined = _text_bytes_arrow(values, order)
+        if joined is not None:
+            return joined
+    o = (values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object))[order]
+    items = o.tolist()
+    if set(map(type, items)) <= {str}:  # nothing missing, nothing to convert
+        return "\x1f".join(items).encode("utf-8")
+    missing = pd.isna(o)
+    out = []
+    for x, gone in zip(items, missing.tolist(), strict=True):
+        if gone:
+            out.append("")
+        elif type(x) is str:
+            out.append(x)
+        elif isinstance(x, bytes | bytearray | memoryview):
+            return None
+        else:
+            out.append(str(x))
+    return "\x1f".join(out).encode("utf-8")
 
 
 #: Python types of the elements of an object column that :func:`_text_bytes_arrow` joins in arrow (a float
@@ -344,8 +360,8 @@ def _column_bytes_fast(s: pd.Series, order: np.ndarray) -> bytes:
 _TEXT_TYPES = frozenset({str, type(None), float})
 
 
-def _text_bytes_arrow(s: pd.Series, order: np.ndarray) -> bytes | None:
-    """The text part of :func:`_column_bytes_fast` for ``s.iloc[order]`` joined by pyarrow, or None to do it in Python.
+def _text_bytes_arrow(values: Any, order: np.ndarray) -> bytes | None:
+    """:func:`_text_bytes` joined by pyarrow, or None to do it in Python.
 
     Only for columns of ``str`` (missing as None, NaN or pandas' NA): arrow-backed text as it is, an object
     column when every element is a ``str`` or missing. Missing values are written as ``""`` and the values
@@ -356,12 +372,12 @@ def _text_bytes_arrow(s: pd.Series, order: np.ndarray) -> bytes | None:
         import pyarrow.compute as pc
     except ImportError:  # pragma: no cover - pyarrow comes with pandas' string columns
         return None
-    dtype = s.dtype
+    dtype = values.dtype
     try:
         if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-            arr = s.array.__arrow_array__().take(pa.array(order))
+            arr = values.__arrow_array__().take(pa.array(order))
         else:
-            o = s.to_numpy(dtype=object)[order]
+            o = (values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object))[order]
             if not set(map(type, o.tolist())) <= _TEXT_TYPES:
                 return None
             arr = pa.array(o, from_pandas=True)
@@ -380,7 +396,11 @@ def _text_bytes_arrow(s: pd.Series, order: np.ndarray) -> bytes | None:
     return b"" if buf is None else buf.to_pybytes()
 
 
-def _frame_hash(frame: pd.DataFrame, column_bytes: Any) -> str:
+def _frame_hash(frame: pd.DataFrame, column_bytes: Any, *, arrays: bool) -> str:
+    """The hash of :func:`input_hash`: ``column_bytes(column, order)`` for every column.
+
+    Each column as its array (:func:`column_arrays`) when ``arrays``, else as a Series.
+    """
     if frame.attrs:  # pandas deep-copies attrs into every column it hands out: hash a view without them
         frame = frame.copy(deep=False)
         frame.attrs = {}
@@ -388,6 +408,14 @@ def _frame_hash(frame: pd.DataFrame, column_bytes: Any) -> str:
     order = np.argsort(idx, kind="stable")
     h = hashlib.sha256()
     h.update(b"ipvalue-input-v1\x1e__index__\x1e" + "\x1f".join(idx[order]).encode("utf-8"))
+    if arrays:
+        names = list(frame.columns)
+        values = column_arrays(frame)
+        # sorted is stable: the columns in the order of sorted(frame.columns, key=str)
+        for i in sorted(range(len(names)), key=lambda i: str(names[i])):
+            h.update(b"\x1e" + str(names[i]).encode("utf-8") + b"\x1e")
+            h.update(column_bytes(values[i], order))
+        return h.hexdigest()
     for name in sorted(frame.columns, key=str):
         h.update(b"\x1e" + str(name).encode("utf-8") + b"\x1e")
         h.update(column_bytes(frame[name], order))
@@ -402,12 +430,12 @@ def input_hash(frame: pd.DataFrame) -> str:
     text as UTF-8 joined by the unit separator (missing as an empty string). Row and column order do not change the
     hash; any value does. Binary rather than CSV text so that a million-row portfolio hashes in about a second.
     """
-    return _frame_hash(frame, _column_bytes_fast)
+    return _frame_hash(frame, _column_bytes_fast, arrays=True)
 
 
 def input_hash_reference(frame: pd.DataFrame) -> str:
     """:func:`input_hash` the straightforward way (a pandas pass per column); the tests hold the two equal."""
-    return _frame_hash(frame, lambda s, order: _column_bytes(s.iloc[order]))
+    return _frame_hash(frame, lambda s, order: _column_bytes(s.iloc[order]), arrays=False)
 
 
 def is_dask_frame(obj: Any) -> bool:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ipvalue.facts import columns as columns_module
 from ipvalue.facts.columns import input_hash, input_hash_reference
 
 
@@ -50,8 +51,11 @@ def _mixed_frame(n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.parametrize("arrow_rows", [0, None])
 @pytest.mark.parametrize("n", [0, 1, 9, 40])
-def test_every_column_kind_hashes_as_the_reference(n):
+def test_every_column_kind_hashes_as_the_reference(n, arrow_rows, monkeypatch):
+    if arrow_rows is not None:  # text joined by pyarrow however short the column
+        monkeypatch.setattr(columns_module, "ARROW_TEXT_ROWS", arrow_rows)
     frame = _mixed_frame(n, seed=n)
     assert input_hash(frame) == input_hash_reference(frame)
     for col in frame.columns:  # column by column, so that a difference names its kind
