@@ -698,17 +698,33 @@ TILE_ELEMENTS = 100_000
 TILE_ROWS = 5
 
 
+def _same_bits(a: tuple, b: tuple) -> bool:
+    """Whether two keys hold the same bits, element by element (dtype, shape and bytes; -0.0 is not 0.0)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x is y:
+            continue
+        xa, ya = np.asarray(x), np.asarray(y)
+        if xa.dtype.str != ya.dtype.str or xa.shape != ya.shape:
+            return False
+        xb = np.ascontiguousarray(xa).reshape(-1).view(np.uint8)
+        if not np.array_equal(xb, np.ascontiguousarray(ya).reshape(-1).view(np.uint8)):
+            return False
+    return True
+
+
 def _classes(keys: list[tuple]) -> list[int]:
     """For each run, the first run whose key has the same bits: the two compute the same numbers there.
 
     A key is a tuple of arrays and scalars; they are compared bit for bit (dtype, shape, bytes), so two runs
-    share a step only when its inputs are identical (not merely equal: -0.0 is not 0.0).
+    share a step only when its inputs are identical (not merely equal: -0.0 is not 0.0). The same object is the
+    same bits without a look.
     """
-    seen: dict[tuple, int] = {}
-    out = []
+    out: list[int] = []
     for k, key in enumerate(keys):
-        bits = tuple((a.dtype.str, a.shape, a.tobytes()) for a in (np.asarray(x) for x in key))
-        out.append(seen.setdefault(bits, k))
+        # the first run with the same bits leads its class: compare with the leaders only
+        out.append(next((j for j in range(k) if out[j] == j and _same_bits(keys[j], key)), k))
     return out
 
 
@@ -743,7 +759,11 @@ class _Run:
 
 def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.ndarray], n: int) -> list[_Run]:
     """Per-patent terms on the draws' rows and the class of each run at each step."""
-    terms = [(_pool_terms(pool, ps), _path_terms(ps)) for pool, ps in runs]
+    path_terms: dict[int, _PathTerms] = {}  # runs with the same setup (object) share its path terms
+    for _, ps in runs:
+        if id(ps) not in path_terms:
+            path_terms[id(ps)] = _path_terms(ps)
+    terms = [(_pool_terms(pool, ps), path_terms[id(ps)]) for pool, ps in runs]
     per_row = {
         "sig": [pool.volatility for pool, _ in runs],
         "drift": [pt.drift for pt, _ in terms],
@@ -977,19 +997,17 @@ class _Tile:
         ja, jb = self.j
         if jb > ja:
             # judicial lots: which reserve the best bid reaches (log bid s Zb, + ln(1 - drop) on crashed paths)
-            lw, mj = self._buf("tmp", jud=True), self._mask("mask", jud=True)
+            lw = self._buf("tmp", jud=True)
             np.multiply(zb[:, ja:jb], ps.s_bid, out=lw)
             if cols.jcrash < jb - ja:
                 lw[:, cols.jcrash :] += keep
+            # each round's mask written as 1.0 / 0.0 straight into its float buffer
+            mj = m01[:, self.jt]
             for rnd in range(self.rounds):
+                mj = m01[:, self.jt] if rnd == 0 else self._buf(f"m{rnd}", jud=True)
                 np.greater_equal(lw, cols.theta[rnd], out=mj)
-                if rnd == 0:
-                    m01[:, self.jt] = mj
-                else:
-                    self._buf(f"m{rnd}", jud=True)[...] = mj
-            # below the last reserve and a 变卖 buyer appeared
-            np.greater(buyer[self.r, cols.buyer], mj, out=mj)
-            self._buf("msale", jud=True)[...] = mj
+            # below the last reserve and a 变卖 buyer appeared (buyer 1 > mask 0)
+            np.greater(buyer[self.r, cols.buyer], mj, out=self._buf("msale", jud=True))
         # orderly / distressed lots: sold at the best bid W = exp(s Zb + ln(bid median) [+ ln(1 - drop)]) x V
         # unless it is among the lowest p_no_sale
         mask = self._mask("mask")
