@@ -7,6 +7,8 @@ tree as now, extracted with ``git archive``), "after" as it is. Each measures, o
 (``ipvalue/valuation/_synthetic.py``, 20,000 patents, ``--quick`` 2,000) valued with point values and the loan
 of ``benchmarks/bench_fast.py``:
 
+* the demo book (``ipvalue.demo``): ``assess_collateral`` with the six stress shocks, best of 7, and the floor of
+  its draws;
 * ``assess_collateral`` without stress and with the six stress shocks: wall and CPU time of the process, and the
   CPU time spent inside ``liquidation_partial_sums_many`` (the Monte Carlo: draws and arithmetic);
 * the floor (after only): numpy drawing the random numbers the Monte Carlo uses for the base case's pledged
@@ -28,8 +30,9 @@ from pathlib import Path
 
 from _versions import extract_ipvalue, run_worker
 
-#: the last commit with the liquidation arithmetic before this work
-BEFORE = "1599812"
+#: the liquidation module before the latest work on it (``--before REV`` to compare with another commit; the
+#: figures of ``1599812``, the first round, are in ``benchmarks/RESULTS.md``)
+BEFORE = "85ac831"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,7 +89,25 @@ def worker(quick: bool, floor: bool) -> dict:
 
     kernel.liquidation_partial_sums_many = timed(kernel.liquidation_partial_sums_many)
     stress.liquidation_partial_sums_many = timed(stress.liquidation_partial_sums_many)
+    from ipvalue.demo import load_demo
+
+    portfolio, demo_loan, as_of = load_demo()
+    valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
+    iv.assess_collateral(valued, loan=demo_loan, rng=0)  # warm-up
+    demo = {"wall": 9e9, "cpu": 9e9, "mc_cpu": 9e9}
+    for _ in range(7):  # best of 7: the demo's figures are milliseconds
+        mc.update(cpu=0.0, calls=0)
+        t, c = time.perf_counter(), time.process_time()
+        res = iv.assess_collateral(valued, loan=demo_loan, rng=0)
+        got = {"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "mc_cpu": mc["cpu"]}
+        demo = {k: min(demo[k], got[k]) for k in demo}
     n = 2_000 if quick else 20_000
+    out_demo = {**demo, "figures": [float(x) for x in res.stress["collateral_value"]]}
+    out_demo["figures"] += [float(x) for x in res.stress["expected_lgd"]] + [
+        float(res.summary["expected_lgd"])
+    ]
+    if floor:
+        out_demo["floor"] = _floor(valued, demo_loan, 20_000)
     book = synthetic_portfolio(n, seed=0)
     big = iv.value_portfolio(book, {"draws": 0}, as_of="2026-06-30", rng=1)
     loan = iv.Loan(
@@ -96,7 +117,7 @@ def worker(quick: bool, floor: bool) -> dict:
         interest_rate=0.045,
         probability_of_default=0.03,
     )
-    out: dict = {"ipvalue": str(Path(iv.__file__).resolve().parent), "n": n}
+    out: dict = {"ipvalue": str(Path(iv.__file__).resolve().parent), "n": n, "demo": out_demo}
     for name, kw in (("plain", {"stress": False}), ("stress", {})):
         mc.update(cpu=0.0, calls=0)
         t, c = time.perf_counter(), time.process_time()
@@ -111,7 +132,7 @@ def worker(quick: bool, floor: bool) -> dict:
     return out
 
 
-def arithmetic(n: int = 2_000, repeat: int = 3) -> dict:
+def arithmetic(n: int = 2_000, repeat: int = 3, before: str = BEFORE) -> dict:
     """The arithmetic alone, before and after in this process, on one thread, the draws kept (drawn once).
 
     The runs are those of an assessment with stress of an ``n``-patent book (the base case and the five
@@ -147,16 +168,16 @@ def arithmetic(n: int = 2_000, repeat: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "liquidation_before.py"
         old = subprocess.run(
-            ["git", "show", f"{BEFORE}:ipvalue/collateral/liquidation.py"],
+            ["git", "show", f"{before}:ipvalue/collateral/liquidation.py"],
             cwd=ROOT,
             check=True,
             capture_output=True,
         )
         src.write_bytes(old.stdout)
         spec = importlib.util.spec_from_file_location("liquidation_before", src)
-        before = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.modules["liquidation_before"] = before  # dataclasses look their module up
-        spec.loader.exec_module(before)  # type: ignore[union-attr]
+        old_mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules["liquidation_before"] = old_mod  # dataclasses look their module up
+        spec.loader.exec_module(old_mod)  # type: ignore[union-attr]
     base_pool, base_setup = captured[0]
     draws = liquidation.PatentDraws(
         base_pool.ids,
@@ -174,7 +195,7 @@ def arithmetic(n: int = 2_000, repeat: int = 3) -> dict:
     best: dict = {}
     same = True
     for _ in range(repeat):
-        for version, mod in (("before", before), ("after", liquidation)):
+        for version, mod in (("before", old_mod), ("after", liquidation)):
             mod.PARALLEL_THREADS = 1
             for case, runs in cases.items():
                 c = time.process_time()
@@ -193,12 +214,12 @@ def _run_worker(path: Path, quick: bool, *, floor: bool) -> dict:
     return run_worker(__file__, path, *(["--quick"] if quick else []), *(["--floor"] if floor else []))
 
 
-def run(quick: bool = False) -> str:
+def run(quick: bool = False, before: str = BEFORE) -> str:
     """Both workers, then the Markdown section."""
     with tempfile.TemporaryDirectory() as tmp:
         before_dir = extract_ipvalue("HEAD", Path(tmp) / "before")
         old = subprocess.run(
-            ["git", "show", f"{BEFORE}:ipvalue/collateral/liquidation.py"],
+            ["git", "show", f"{before}:ipvalue/collateral/liquidation.py"],
             cwd=ROOT,
             check=True,
             capture_output=True,
@@ -207,7 +228,7 @@ def run(quick: bool = False) -> str:
         load0 = os.getloadavg()[0]
         b = _run_worker(before_dir, quick, floor=False)
         a = _run_worker(ROOT, quick, floor=True)
-        args = [sys.executable, str(Path(__file__).resolve()), "--arithmetic"]
+        args = [sys.executable, str(Path(__file__).resolve()), "--arithmetic", "--before", before]
         done = subprocess.run(
             args, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True, capture_output=True
         )
@@ -224,9 +245,27 @@ def run(quick: bool = False) -> str:
         )
 
     same = b["figures"] == a["figures"]
+    bd, ad = b["demo"], a["demo"]
+    fd = ad["floor"]
+    demo_same = bd["figures"] == ad["figures"]
     lines = [
+        f"Demo book (34 patents, {fd['pledged']} pledged), `assess_collateral` with the six stress shocks, "
+        f"20,000 paths, best of 7 in each process (before: `liquidation.py` of `{before}`):",
+        "",
+        "| case | before ms wall (CPU) | after ms wall (CPU) | CPU ratio | Monte Carlo CPU before | after "
+        "| ratio | after Monte Carlo / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| demo assessment with stress | {bd['wall'] * 1e3:.0f} ({bd['cpu'] * 1e3:.0f}) | "
+        f"{ad['wall'] * 1e3:.0f} ({ad['cpu'] * 1e3:.0f}) | {bd['cpu'] / ad['cpu']:.2f}x | "
+        f"{bd['mc_cpu'] * 1e3:.1f} | {ad['mc_cpu'] * 1e3:.1f} | {bd['mc_cpu'] / ad['mc_cpu']:.2f}x | "
+        f"{ad['mc_cpu'] / fd['cpu']:.1f}x |",
+        f"| floor: numpy drawing the demo's Monte Carlo numbers once | | {fd['wall'] * 1e3:.1f} "
+        f"({fd['cpu'] * 1e3:.1f}) | | | | | 1.0x |",
+        "",
+        f"Demo stress collateral values and expected LGDs identical before and after: {'yes' if demo_same else 'NO'}.",
+        "",
         f"Book of {a['n']:,} synthetic patents ({a['eligible']:,} pledge-eligible), 20,000 paths, run once each. "
-        f"Before: `liquidation.py` of `{BEFORE}`, the rest of the tree as after; each in its own process, one "
+        f"Before: `liquidation.py` of `{before}`, the rest of the tree as after; each in its own process, one "
         f"after the other. Load average (1 min) {load0:.1f} at the start, {load1:.1f} at the end, on "
         f"{os.cpu_count()} cores: wall includes waiting for a core; CPU (in brackets) is the process's own.",
         "",
@@ -259,15 +298,16 @@ def run(quick: bool = False) -> str:
 
 
 if __name__ == "__main__":
+    rev = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else BEFORE
     if "--arithmetic" in sys.argv:
         sys.path.insert(0, os.environ.get("PYTHONPATH", str(ROOT)))
-        print(json.dumps(arithmetic()))
+        print(json.dumps(arithmetic(before=rev)))
         sys.exit(0)
     if "--worker" in sys.argv:
         sys.path.insert(0, os.environ.get("PYTHONPATH", str(ROOT)))
         print(json.dumps(worker("--quick" in sys.argv, "--floor" in sys.argv)))
         sys.exit(0)
-    text = run(quick="--quick" in sys.argv)
+    text = run(quick="--quick" in sys.argv, before=rev)
     print(text)
     out = ROOT / "benchmarks" / "results" / "liquidation_mc.md"
     out.parent.mkdir(exist_ok=True)

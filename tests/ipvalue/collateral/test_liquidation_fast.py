@@ -186,3 +186,35 @@ def test_runs_with_different_rounds_cannot_share_draws():
     )
     with pytest.raises(ValueError, match="number of judicial auction rounds"):
         liquidation_partial_sums_many([(pool, two), (pool, three)])
+
+
+@pytest.mark.slow
+def test_a_two_thousand_patent_stress_assessment_equals_the_reference(monkeypatch):
+    # the runs of a real assessment with stress (the base case, revaluations, a faster obsolescence, a crash,
+    # an invalidated family) on a book of 2,000 synthetic patents (over a thousand pledged, families sharing a
+    # package): several blocks of draws, two threads, the engine's own tiles; every run's sums equal the
+    # patent-by-patent reference to the last bit
+    import ipvalue as iv
+    from ipvalue.collateral import stress
+    from ipvalue.valuation._synthetic import synthetic_portfolio
+
+    book = iv.value_portfolio(synthetic_portfolio(2_000, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
+    loan = Loan(amount=1e7, currency="CNY", tenor_years=3.0, interest_rate=0.045, probability_of_default=0.03)
+    calls = []
+    engine = stress.liquidation_partial_sums_many
+
+    def capture(runs, **kw):
+        got = engine(runs, **kw)
+        calls.append((list(runs), got))
+        return got
+
+    monkeypatch.setattr(stress, "liquidation_partial_sums_many", capture)
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", 2)
+    iv.assess_collateral(book, loan=loan, rng=0, paths=2_000)
+    runs = [(run, sums) for call_runs, got in calls for run, sums in zip(call_runs, got, strict=True)]
+    assert len(runs) >= 5
+    pools = [pool for (pool, _), _ in runs]
+    assert len(pools[0].ids) > 1_000 and len(np.unique(pools[0].package)) < len(pools[0].ids)
+    assert len(pools[0].ids) * 2_000 > 2 * 1_000_000  # three blocks of draws (block_elements 1,000,000)
+    for (pool, setup), sums in runs:
+        _assert_same_bits(sums, reference_sums(pool, setup))
