@@ -14,7 +14,7 @@ embed the same charts as SVG (``ipvalue/report/_svgcharts.py``), drawn without m
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,6 +227,7 @@ def write_all(
     comparables: Any = None,
     processes: int | None = None,
     pdf_worker: PDFWorker | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Path]:
     """Write one report in several formats, sharing the work between them.
 
@@ -247,6 +248,10 @@ def write_all(
     pdf_worker : PDFWorker, optional
         A worker from :func:`start_pdf_worker` (started earlier, so it is warm); used for the PDF instead of a
         new one, and shut down on return. ``processes`` is then ignored.
+    meanwhile : callable, optional
+        Called once with no arguments: while the worker lays the PDF out (for example to print results), or,
+        when there is no worker or no PDF, after the checks and before anything is rendered or written. Its
+        exceptions propagate (the worker is shut down).
 
     Returns
     -------
@@ -269,26 +274,32 @@ def write_all(
     extra = {k: v for k, v in (("profile", profile), ("comparables", comparables)) if v is not None}
     worker, font_css = pdf_worker, None
     try:
+        if "write_pdf" in kinds and worker is None:
+            worker = start_pdf_worker(processes)  # warms up while this process renders the HTML
         if "write_pdf" in kinds:
             font_css = report_font().css_stack()  # fail before any work when Chinese text would not render
             if worker is None:
-                worker = start_pdf_worker(processes)  # warms up while this process renders the HTML
-            if worker is None:
                 _pdf.load_weasyprint()  # fail before any work when WeasyPrint is missing
+        if meanwhile is not None and (worker is None or "write_pdf" not in kinds):
+            meanwhile()  # nothing runs beside this process
+            meanwhile = None
         html = ""
         if "write_html" in kinds or "write_pdf" in kinds:
             html = _render(assessment, lang=lang, font_css=font_css, **extra)
+        pending = []
         if worker is not None and "write_pdf" in kinds:
             worker.ready()  # PDFBackendError from the worker, before any file is written
-        pending = []
+            pending = [
+                worker.submit(html, p) for p, k in zip(checked, kinds, strict=True) if k == "write_pdf"
+            ]
+            if meanwhile is not None:
+                meanwhile()  # while the worker lays the PDF out
         for path, kind in zip(checked, kinds, strict=True):
-            if kind == "write_pdf" and worker is not None:
-                pending.append(worker.submit(html, path))
-            elif kind == "write_pdf":
+            if kind == "write_pdf" and worker is None:
                 _pdf.pdf_from_html(html, path)
             elif kind == "write_html":
                 write_html(assessment, path, lang=lang, html=html)
-            else:
+            elif kind != "write_pdf":
                 _writer(path.suffix.lower())(assessment, path, lang=lang, **extra)
         for job in pending:
             job.result()

@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ipvalue.report._fonts import report_font
+from ipvalue.report._gc import gc_paused
 from ipvalue.report._html import REPORT_DPI, render_html
 
 __all__ = ["write_pdf", "pdf_from_html", "load_weasyprint", "warm_up", "PDFBackendError"]
+
+#: Documents up to this many characters of HTML are laid out with the cyclic garbage collector paused (the demo
+#: report has about 130,000, a 300-patent book's about 470,000). WeasyPrint makes some 4,000 objects in reference
+#: cycles per page, so collections run every few cells and each full one walks the whole heap (pandas, numpy and
+#: the assessment in a report-writing process): pausing it took 15-20% off the PDF's CPU time, with the same peak
+#: memory on both (``benchmarks/RESULTS.md``). Larger documents keep the collector, so their memory stays bounded.
+GC_PAUSE_MAX_CHARS = 2_000_000
 
 
 class PDFBackendError(ImportError):
@@ -75,8 +83,10 @@ def write_pdf(
 
 def pdf_from_html(html: str, path: Path | BinaryIO) -> Path | BinaryIO:
     """Lay out the report's HTML document with WeasyPrint and write the PDF to ``path`` (one layout pass)."""
-    doc = load_weasyprint().HTML(string=html, base_url=None)
-    doc.write_pdf(path if hasattr(path, "write") else str(path), pdf_identifier=False)
+    weasyprint = load_weasyprint()
+    with gc_paused(len(html) <= GC_PAUSE_MAX_CHARS):
+        doc = weasyprint.HTML(string=html, base_url=None)
+        doc.write_pdf(path if hasattr(path, "write") else str(path), pdf_identifier=False)
     return path
 
 

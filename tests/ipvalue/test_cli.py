@@ -31,6 +31,33 @@ def test_demo_prints_facts_values_and_collateral():
     assert f"{a.summary['collateral_value']:,.0f}" in res.output
 
 
+@pytest.mark.slow
+def test_demo_prints_in_order_writes_the_reports_and_restores_the_collector(tmp_path):
+    """The tables are printed while the PDF is laid out, in the order they are computed, before the paths
+    written; the garbage collector paused for the run is on again after it."""
+    import gc
+
+    assert gc.isenabled()
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path), "--lang", "en"], terminal_width=240)
+    assert res.exit_code == 0, res.output
+    assert gc.isenabled()
+    marks = [
+        "as_of:",
+        "Demo portfolio (fictional company",
+        "Facts and terms",
+        "Values (",
+        "Collateral per patent",
+        "Collateral summary",
+        "technology profile (against 300 invented peer firms)",
+        "wrote ",
+    ]
+    at = [res.output.find(m) for m in marks]
+    assert min(at) >= 0 and at == sorted(at), list(zip(marks, at, strict=True))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"collateral_report_en{s}" for s in (".html", ".pdf", ".xlsx")]
+    assert (tmp_path / "collateral_report_en.pdf").read_bytes()[:5] == b"%PDF-"
+
+
 def test_value_defaults_as_of_to_today_and_prints_it(tmp_path):
     out = tmp_path / "v.csv"
     res = runner.invoke(app, ["value", str(demo_portfolio_path()), "-o", str(out)], terminal_width=200)

@@ -258,3 +258,38 @@ def test_write_all_fails_before_writing_anything(fx, monkeypatch, tmp_path):
     with pytest.raises(R.PDFBackendError, match=r"ipvalue\[pdf\]"):  # from an early worker's warm-up
         R.write_all(a, [tmp_path / "r.html", tmp_path / "r.pdf"], lang="en", pdf_worker=R.start_pdf_worker(1))
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [0, 1, "early", "no pdf"])
+def test_write_all_calls_meanwhile_once_before_the_other_files(fx, tmp_path, processes):
+    """``meanwhile`` (``ipvalue demo`` prints its tables there) runs once: beside the worker's PDF layout, after
+    the HTML is rendered and before the HTML and Excel files are written; with no worker or no PDF, before any
+    file is written."""
+    a = fx.make_assessment()
+    names = ["r.html", "r.xlsx"] if processes == "no pdf" else ["r.html", "r.pdf", "r.xlsx"]
+    seen: list[list[str]] = []
+
+    def meanwhile() -> None:
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+
+    options = {"pdf_worker": R.start_pdf_worker(1)} if processes == "early" else {"processes": 1}
+    if processes == 0:
+        options = {"processes": 0}
+    written = R.write_all(a, [tmp_path / n for n in names], lang="en", meanwhile=meanwhile, **options)
+    assert len(seen) == 1
+    if processes in (1, "early"):  # the worker may have written the PDF already, nothing else is written yet
+        assert set(seen[0]) <= {"r.pdf"}
+    else:
+        assert seen == [[]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert [p.name for p in written] == names
+
+
+def test_write_all_meanwhile_errors_propagate(fx, tmp_path):
+    def boom() -> None:
+        raise RuntimeError("printing failed")
+
+    with pytest.raises(RuntimeError, match="printing failed"):
+        R.write_all(fx.make_assessment(), [tmp_path / "r.html"], lang="en", meanwhile=boom)
+    assert not list(tmp_path.iterdir())
