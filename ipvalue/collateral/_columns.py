@@ -109,6 +109,7 @@ class EngineColumns:
         self._same: dict[str, bool] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._columns: dict[str, pd.Series | None] = {}
+        self._arrays: dict[str, Any] | None = None
 
     def has(self, col: str) -> bool:
         """Whether the frame has the column."""
@@ -133,10 +134,36 @@ class EngineColumns:
             self._columns[col] = self.frame[col] if col in self.frame.columns else None
         return self._columns[col]
 
+    def arrays(self) -> dict[str, Any] | None:
+        """The frame's columns by name as arrays (:func:`~ipvalue.facts.columns.column_arrays`), read once.
+
+        None when column names repeat (the Series route then decides).
+        """
+        if self._arrays is None:
+            names = list(self.frame.columns)
+            self._arrays = (
+                dict(zip(names, columns.column_arrays(self.frame), strict=True))
+                if len(set(names)) == len(names)
+                else {}
+            )
+        return self._arrays or None
+
     def _unchanged(self, col: str) -> bool:
         if col not in self._same:
             like = self._like
-            self._same[col] = like is not None and _same_column(self.column(col), like.column(col))
+            if like is None:
+                same = False
+            else:
+                mine, theirs = self.arrays(), like.arrays()
+                if mine is not None and theirs is not None:
+                    # the same dtype and bits (stricter than equality: in doubt the array is derived anew)
+                    x, y = mine.get(col), theirs.get(col)
+                    same = (x is None and y is None) or (
+                        x is not None and y is not None and columns.same_values(x, y)
+                    )
+                else:
+                    same = _same_column(self.column(col), like.column(col))
+            self._same[col] = same
         return self._same[col]
 
     def derived(self, key: Hashable, deps: tuple[str, ...], fn: Callable[[pd.DataFrame], Any]) -> Any:

@@ -178,7 +178,17 @@ def text_series(frame: pd.DataFrame, col: str) -> pd.Series:
     """A text column as a pandas ``string`` Series on the frame's index, ``<NA>`` where missing or blank."""
     if col not in frame.columns:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return frame[col].astype("string").str.strip().replace("", pd.NA)
+    st = frame[col].astype("string")
+    arrow = getattr(st.array, "__arrow_array__", None)
+    if st.dtype.storage != "pyarrow" or arrow is None:
+        return st.str.strip().replace("", pd.NA)
+    # what .str.strip().replace("", pd.NA) does on arrow-backed text, in two arrow kernels
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pc.utf8_trim_whitespace(arrow())
+    arr = pc.if_else(pc.equal(arr, pa.scalar("", arr.type)), pa.scalar(None, arr.type), arr)
+    return pd.Series(type(st.array)(arr), index=st.index, name=st.name, copy=False)
 
 
 def dates(

@@ -141,3 +141,32 @@ def test_patent_ids_read_as_before():
     for frame in frames:
         got = patent_ids(frame)
         assert got.dtype == object and got.tolist() == reference(frame)
+
+
+@pytest.mark.parametrize("n", [0, 1, 34, 3_000])
+def test_text_series_reads_as_the_pandas_chain(n):
+    # text_series strips and blanks arrow-backed text with two arrow kernels: the same Series as
+    # .astype("string").str.strip().replace("", pd.NA), whatever the column holds
+    from ipvalue.facts.columns import text_series
+
+    g = np.random.default_rng(n)
+    cells = np.array(
+        ["a", " b ", "", "  ", None, np.nan, "名称\u3000", "\tx\n", "\u00a0y", "x y"], dtype=object
+    )
+    frame = pd.DataFrame(
+        {
+            "object": cells[g.integers(0, len(cells), n)],
+            "str": pd.Series(cells[g.integers(0, len(cells), n)], dtype="str").to_numpy(),
+            "string": pd.array(cells[g.integers(0, len(cells), n)], dtype="string"),
+            "python": pd.array(cells[g.integers(0, len(cells), n)], dtype=pd.StringDtype("python")),
+            "number": g.random(n),
+            "mixed": np.array([[1, "a ", None, 2.5, True][i % 5] for i in range(n)], dtype=object),
+            "nullable": pd.array([[1, None][i % 2] for i in range(n)], dtype="Int64"),
+            "empty": [None] * n,
+        },
+        index=pd.Index([f"P{i}" for i in range(n)], name="patent_id"),
+    )
+    for col in frame.columns:
+        reference = frame[col].astype("string").str.strip().replace("", pd.NA)
+        pd.testing.assert_series_equal(text_series(frame, col), reference, check_exact=True)
+    assert text_series(frame, "absent").isna().all()
