@@ -33,3 +33,53 @@ def run_worker(script: str | Path, tree: Path, *args: str) -> dict:
     cmd = [sys.executable, str(Path(script).resolve()), "--worker", *args]
     done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=str(tree))
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def book_loan(n: int):
+    """The loan the benchmarks pledge a synthetic book of ``n`` patents against (500 M CNY per 100,000 patents)."""
+    import ipvalue as iv
+
+    return iv.Loan(
+        amount=5e8 * n / 100_000,
+        currency="CNY",
+        tenor_years=3.0,
+        interest_rate=0.045,
+        probability_of_default=0.03,
+    )
+
+
+def stress_revaluations(valued):
+    """A callable running the stress test's revaluations of ``valued`` as one stress run does; and their digest.
+
+    The frame as the collateral checks leave it (sorted by ``patent_id``), every shock with an input function,
+    a fresh run record each call (what a stress run keeps lives as long as it); a shock that cannot be revalued
+    gives None (the stress run then applies it to the values directly).
+    """
+    import datetime as dt
+    import hashlib
+
+    from ipvalue.collateral import stress
+    from ipvalue.collateral._inputs import check_frame
+    from ipvalue.facts.columns import input_hash
+
+    frame = check_frame(valued).sort_index(kind="stable")
+    record = dict(valued.attrs["ipvalue"])
+    day = dt.date.fromisoformat(record["as_of"])
+    shocks = [s for s in stress.STRESS_SHOCKS if s.revalue is not None]
+
+    def one(shock, info):
+        try:
+            return stress._revalue(frame, shock, as_of=day, info=info)
+        except stress._CannotRevalue:
+            return None
+
+    def run():
+        info = dict(record)
+        return [one(s, info) for s in shocks]
+
+    def digest(frames) -> str:
+        return hashlib.sha256(
+            "".join("-" if f is None else input_hash(f) for f in frames).encode()
+        ).hexdigest()
+
+    return run, digest

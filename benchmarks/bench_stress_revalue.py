@@ -18,7 +18,6 @@ after; the section says whether they are.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 from _versions import extract_ipvalue, run_worker
+from _versions import stress_revaluations as _revaluations
 
 #: the last commit before the stress revaluation by stages
 BEFORE = "f32f544"
@@ -48,37 +48,6 @@ def _once(fn) -> tuple[object, float]:
     c = time.process_time()
     out = fn()
     return out, time.process_time() - c
-
-
-def _revaluations(valued):
-    """A callable running the three rate shocks' revaluations as a fresh stress run does; and the digest of them."""
-    import hashlib
-
-    from ipvalue.collateral import stress
-    from ipvalue.collateral._inputs import check_frame
-    from ipvalue.facts.columns import input_hash
-
-    frame = check_frame(valued).sort_index(kind="stable")
-    record = dict(valued.attrs["ipvalue"])
-    day = dt.date.fromisoformat(record["as_of"])
-    shocks = [s for s in stress.STRESS_SHOCKS if s.revalue is not None]
-
-    def one(shock, info):
-        try:
-            return stress._revalue(frame, shock, as_of=day, info=info)
-        except stress._CannotRevalue:  # as run_stress: the shock is then applied to the values directly
-            return None
-
-    def run():
-        info = dict(record)  # one stress run: the prepared stages (after) live as long as it
-        return [one(s, info) for s in shocks]
-
-    def digest(frames) -> str:
-        return hashlib.sha256(
-            "".join("-" if f is None else input_hash(f) for f in frames).encode()
-        ).hexdigest()
-
-    return run, digest
 
 
 def _whole(fn):

@@ -443,7 +443,10 @@ def _rate_revaluations(
             a = Assumptions.of(assumptions).as_dict()
         except Exception:  # noqa: BLE001 - the shock on its own reports it
             continue
-        columns = {col: shocked[col]} if col in shocked.columns else {}
+        # the shocked column in the prepared stages' row order (they may be the book's as value_portfolio got it)
+        columns = (
+            {col: shocked[col].reindex(state.inputs.frame.index).to_numpy()} if col in shocked.columns else {}
+        )
         if can_revalue(state, a, columns):
             todo.append((fn, a, columns))
     if todo:

@@ -81,6 +81,9 @@ def stages_keys(frame: pd.DataFrame, a: Any, day: dt.date) -> tuple[str, str]:
     (the stages are the same row by row: no stage depends on the row order, see
     :func:`ipvalue.valuation.economics.markets_stage`). ``frame.attrs`` goes in neither (no stage reads it).
     """
+    if frame.attrs:  # pandas deep-copies attrs into every column it hands out: read a view without them
+        frame = frame.copy(deep=False)
+        frame.attrs = {}
     h = hashlib.blake2b(digest_size=32)
 
     def put(tag: str, data: bytes) -> None:

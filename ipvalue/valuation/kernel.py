@@ -28,7 +28,7 @@ from ipvalue.valuation.asof import QUALITY_COLUMNS, Facts, read_facts
 from ipvalue.valuation.assumptions import INCOME_METHODS, METHOD_LABELS
 from ipvalue.valuation.economics import Economics, Markets, economics, markets_stage
 from ipvalue.valuation.inputs import RATE_COLUMNS, Inputs, read_inputs, reread_rates
-from ipvalue.valuation.methods.cost import FeesPaid, cost_values, fees_paid_stage
+from ipvalue.valuation.methods.cost import COST_FRAME_COLUMNS, FeesPaid, cost_values, fees_paid_stage
 from ipvalue.valuation.methods.income import income_values
 from ipvalue.valuation.methods.market_stage import market_values
 from ipvalue.valuation.methods.real_option import option_values
@@ -306,7 +306,11 @@ def _stack_inputs(inputs: list[Inputs]) -> Inputs:
         for f in fields(first)
         if f.name not in ("frame", "groups")
     }
-    return replace(first, frame=pd.concat([i.frame for i in inputs]), groups=groups, **parts)
+    # the later stages read the frame's index and COST_FRAME_COLUMNS only (no rate column): the first shock's
+    # columns, once per shock
+    cols = [c for c in COST_FRAME_COLUMNS if c in first.frame.columns]
+    frame = pd.concat([first.frame[cols]] * len(inputs))
+    return replace(first, frame=frame, groups=groups, **parts)
 
 
 def value_frame(

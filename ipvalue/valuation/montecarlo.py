@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtri
 
 from ipvalue._random import patent_rng, patent_uniforms
@@ -294,6 +295,23 @@ def yearly_pv(
     return acc
 
 
+def _patent_rows(ids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Each row's patent as a code and one row of each patent; ``(None, None)`` when no patent repeats."""
+    codes, uniques = pd.factorize(np.asarray(ids, dtype=object))
+    if len(uniques) == len(ids):
+        return None, None
+    first = np.empty(len(uniques), dtype=np.intp)
+    first[codes] = np.arange(len(ids))  # any row of the patent: its rows hold the same draws
+    return codes, first
+
+
+def _per_patent(fn: Any, u: np.ndarray, codes: np.ndarray | None, first: np.ndarray | None) -> np.ndarray:
+    """``fn(u)`` computed on one row per patent and copied to its other rows (the same draws: the same bits)."""
+    if codes is None or first is None:
+        return fn(u)
+    return fn(u[first])[codes]
+
+
 def _draw_values(
     e: _DrawInputs,
     sl: np.ndarray,
@@ -322,8 +340,10 @@ def _draw_values(
 
     # royalty: triangular on [lo, hi] with mode at the point value
     roy = triangular(u_roy, col(e.royalty_low), col(e.royalty), col(e.royalty_high))
-    r = np.maximum(col(e.discount) + a["discount_rate_sd"] * ndtri(u_r), 0.005)
-    g = np.maximum(col(e.growth) + a["growth_sd"] * ndtri(u_g), -0.9)
+    # a patent's rows (one per shock on a shock axis) hold the same draws: each normal quantile computed once
+    codes, first = _patent_rows(e.ids[sl])
+    r = np.maximum(col(e.discount) + a["discount_rate_sd"] * _per_patent(ndtri, u_r, codes, first), 0.005)
+    g = np.maximum(col(e.growth) + a["growth_sd"] * _per_patent(ndtri, u_g, codes, first), -0.9)
     s = a["life_spread_relative"]
     legal = col(np.where(np.isnan(e.life_legal), 0.0, e.life_legal))
     life = np.minimum(col(e.period) * (1 - s + 2 * s * u_life), legal)
@@ -388,7 +408,8 @@ def _draw_values(
     opt = we[:, 2] > 0
     if opt.any():
         # only the patents whose value uses the option: the volatility draws and the pricing are theirs alone
-        vol = col(e.volatility)[opt] * np.exp(a["volatility_log_sd"] * ndtri(u_vol[opt]))
+        z_vol = _per_patent(ndtri, u_vol[opt], *_patent_rows(e.ids[sl][opt]))
+        vol = col(e.volatility)[opt] * np.exp(a["volatility_log_sd"] * z_vol)
         k = col(e.launch_cost)[opt]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             ov = deferral_option(

@@ -39,6 +39,7 @@ __all__ = [
     "FeesPaid",
     "fees_paid_stage",
     "cost_values",
+    "COST_FRAME_COLUMNS",
 ]
 
 
@@ -196,6 +197,11 @@ def fees_paid_stage(inputs: Inputs, facts: Facts, day: dt.date, notes: Notes) ->
     return FeesPaid(fees_paid(inputs.frame, day, inputs.currency, recorded, rows), recorded)
 
 
+#: the columns of the chunk's frame :func:`cost_values` reads (the rest comes from the checked inputs); a shock
+#: axis stacks only these (:func:`ipvalue.valuation.kernel.value_prepared_many`)
+COST_FRAME_COLUMNS: tuple[str, ...] = ("filing_date",)
+
+
 def cost_values(
     inputs: Inputs,
     facts: Facts,
@@ -235,7 +241,7 @@ def cost_values(
     notes.extend(fees.notes)
     fees_arr = np.zeros(len(frame)) if fees.amounts is None else fees.amounts
     opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
-    filing = (
+    filing = (  # COST_FRAME_COLUMNS lists the frame's columns read here
         pd.to_datetime(frame["filing_date"])
         if "filing_date" in frame.columns
         else pd.Series(pd.NaT, index=frame.index)
