@@ -32,7 +32,7 @@ class PDFBackendError(ImportError):
 def load_weasyprint() -> Any:
     """The ``weasyprint`` module, or :class:`PDFBackendError` naming what to install."""
     try:
-        import weasyprint
+        weasyprint = _import_weasyprint()
     except ImportError as exc:  # missing package
         raise PDFBackendError(
             "Writing a PDF report needs WeasyPrint: `pip install 'ipvalue[pdf]'` (or `pip install weasyprint`)."
@@ -43,6 +43,44 @@ def load_weasyprint() -> Any:
             "`apt-get install -y libpango-1.0-0 libpangoft2-1.0-0`. Original error: " + str(exc)
         ) from exc
     return weasyprint
+
+
+def _import_weasyprint() -> Any:
+    """``import weasyprint``, first without ``ctypes.util.find_library``'s search, then with it if that fails.
+
+    WeasyPrint opens Pango, HarfBuzz and fontconfig through cffi, trying several names per library (Windows, macOS
+    and Linux spellings). cffi loads a name that looks like a file directly and asks ``find_library`` only when
+    that fails; on Linux that search runs ``ldconfig``, ``gcc`` and ``ld`` for every name tried, 54 programs in
+    all, about half of the import's wall time (0.3 of 0.7 s measured, ``benchmarks/RESULTS.md``), before a later
+    name (``libpango-1.0.so.0``) loads directly. So the import first runs with the search answering "not found";
+    if a library then fails to load (a platform where only the search finds it), the partial import is dropped
+    and it runs again with the search.
+    """
+    import sys
+
+    if "weasyprint" in sys.modules:
+        import weasyprint
+
+        return weasyprint
+    import ctypes.util
+
+    search = ctypes.util.find_library
+    ctypes.util.find_library = _not_found
+    try:
+        import weasyprint
+    except OSError:
+        for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
+            del sys.modules[name]
+        ctypes.util.find_library = search
+        import weasyprint
+    finally:
+        ctypes.util.find_library = search
+    return weasyprint
+
+
+def _not_found(name: str) -> None:
+    """A ``ctypes.util.find_library`` that finds nothing (see :func:`_import_weasyprint`)."""
+    return None
 
 
 def write_pdf(

@@ -1,4 +1,5 @@
-"""The cyclic garbage collector is paused around the PDF layout and ``ipvalue demo``, and always restored."""
+"""The cyclic garbage collector paused around the PDF layout and `ipvalue demo`; WeasyPrint imported without
+the library search programs."""
 
 from __future__ import annotations
 
@@ -76,3 +77,53 @@ def test_pdf_layout_pauses_the_collector_for_small_documents_only(gc_on, monkeyp
     _pdf.pdf_from_html("<p>x</p>", io.BytesIO())
     assert states == [False, False, True, True]
     assert gc.isenabled()
+
+
+_IMPORT_PROBE = """
+import ctypes.util, subprocess, sys
+from ipvalue.report import _pdf
+
+search = ctypes.util.find_library
+calls, runs = [], []
+real_popen = subprocess.Popen.__init__
+def counting_popen(self, *args, **kwargs):
+    runs.append(args[0])
+    real_popen(self, *args, **kwargs)
+subprocess.Popen.__init__ = counting_popen
+
+class Finder:  # with FAIL, the first import fails as on a platform where only find_library finds Pango
+    def find_spec(self, name, path, target=None):
+        if name == "weasyprint":
+            quick = ctypes.util.find_library is _pdf._not_found
+            calls.append("quick" if quick else "search")
+            if quick and FAIL:
+                raise OSError("cannot load library 'libpango-1.0-0'")
+        return None
+
+sys.meta_path.insert(0, Finder())
+w = _pdf.load_weasyprint()
+import json
+print(json.dumps([calls, w.__name__, ctypes.util.find_library is search, len(runs)]))
+"""
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_weasyprint_import_without_then_with_the_library_search(fail):
+    """WeasyPrint is imported without ``find_library``'s programs (ldconfig, gcc, ld); a failed load falls back
+    to the import with them; the search is restored either way."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("weasyprint")
+    code = f"FAIL = {fail}\n" + _IMPORT_PROBE
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    calls, name, restored, runs = json.loads(out.stdout.strip().splitlines()[-1])
+    assert name == "weasyprint" and restored
+    if fail:
+        assert calls == ["quick", "search"]
+    else:
+        assert calls == ["quick"]
+        assert runs == 0  # no program run to find a library
