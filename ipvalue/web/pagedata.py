@@ -107,7 +107,11 @@ def patent_table(
 
 
 def haircut_rows(p: dict[str, Any], lang: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each haircut component with its rate and its explanation, and the explanation's closing parts."""
+    """Each haircut component with its rate and its explanation, and the explanation's closing parts.
+
+    The components come in the engine's order (:data:`ipvalue.collateral.haircut.COMPONENTS`), whatever the order
+    of the record's keys; any other ``haircut_`` entry follows.
+    """
     parts_en = [s.strip() for s in str(p.get("haircut_explanation") or "").split(";") if s.strip()]
     parts_zh = [s.strip() for s in re.split("；", str(p.get("haircut_explanation_zh") or "")) if s.strip()]
     parts = parts_zh if lang == "zh" and len(parts_zh) == len(parts_en) else parts_en
@@ -134,7 +138,12 @@ def haircut_rows(p: dict[str, Any], lang: str) -> tuple[list[dict[str, Any]], li
             }
         )
     rest = [s for i, s in enumerate(parts) if i not in used]
-    return rows, rest
+    # the engine's order (a stored record's keys may come back sorted), other components after, as they came
+    from ipvalue.collateral.haircut import COMPONENTS
+
+    rank = {c: i for i, c in enumerate(COMPONENTS)}
+    order = sorted(range(len(rows)), key=lambda i: (rank.get(rows[i]["component"], len(rank)), i))
+    return [rows[i] for i in order], rest
 
 
 def loan_end(r: dict[str, Any]) -> dt.date | None:
