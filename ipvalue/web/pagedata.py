@@ -142,7 +142,7 @@ def haircut_rows(p: dict[str, Any], lang: str) -> tuple[list[dict[str, Any]], li
     from ipvalue.collateral.haircut import COMPONENTS
 
     rank = {c: i for i, c in enumerate(COMPONENTS)}
-    order = sorted(range(len(rows)), key=lambda i: (rank.get(rows[i]["component"], len(rank)), i))
+    order = sorted(range(len(rows)), key=lambda i: (rank.get(str(rows[i]["component"]), len(rank)), i))
     return [rows[i] for i in order], rest
 
 
