@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -287,17 +288,36 @@ class GrantRates:
 
 
 def grant_lookup(office: np.ndarray, patent_type: np.ndarray) -> GrantRates:
-    """The grant-rate table (``ipvalue/data/valuation_grant_rates.csv``) looked up for every row's office and type."""
+    """The grant-rate table (``ipvalue/data/valuation_grant_rates.csv``) looked up for every row's office and type.
+
+    Each distinct (office, type) pair is looked up once; a pair not in the table (or with no figure in it) takes
+    the ``*`` row's figures, and ``known`` says which pairs are in the table.
+    """
+    p_map, w_map, p_fallback, w_fallback = _grant_maps()
+    office_codes, offices = pd.factorize(np.asarray(office).astype(str))
+    type_codes, types = pd.factorize(np.asarray(patent_type).astype(str))
+    pair = office_codes * max(len(types), 1) + type_codes
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    keys = [f"{offices[c // max(len(types), 1)]}|{types[c % max(len(types), 1)]}" for c in uniq.tolist()]
+    known = np.array([k in p_map for k in keys], dtype=bool)
+    prob = np.array([p_map.get(k, np.nan) for k in keys], dtype=float)
+    wait = np.array([w_map.get(k, np.nan) for k in keys], dtype=float)
+    prob = np.where(np.isnan(prob), p_fallback, prob)
+    wait = np.where(np.isnan(wait), w_fallback, wait)
+    return GrantRates(known[inverse], prob[inverse], wait[inverse])
+
+
+@lru_cache(maxsize=1)
+def _grant_maps() -> tuple[dict[str, float], dict[str, float], float, float]:
+    """The grant-rate table as ``office|type`` -> probability and -> pendency, and the ``*`` row's (once a process)."""
     tbl = grant_rates()
-    key = pd.Series(office.astype(str), dtype=object) + "|" + pd.Series(patent_type.astype(str), dtype=object)
     keys = tbl["office"].astype(str) + "|" + tbl["patent_type"].astype(str)
     fallback = tbl[(tbl["office"] == "*") & (tbl["patent_type"] == "*")].iloc[0]
-    p_map = dict(zip(keys, tbl["grant_probability"].astype(float), strict=True))
-    w_map = dict(zip(keys, tbl["pendency_years"].astype(float), strict=True))
-    return GrantRates(
-        key.isin(p_map).to_numpy(),
-        key.map(p_map).to_numpy(dtype=float, na_value=float(fallback["grant_probability"])),
-        key.map(w_map).to_numpy(dtype=float, na_value=float(fallback["pendency_years"])),
+    return (
+        dict(zip(keys, tbl["grant_probability"].astype(float), strict=True)),
+        dict(zip(keys, tbl["pendency_years"].astype(float), strict=True)),
+        float(fallback["grant_probability"]),
+        float(fallback["pendency_years"]),
     )
 
 

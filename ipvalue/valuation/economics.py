@@ -173,8 +173,14 @@ def _row_tables(inputs: Inputs, juris: np.ndarray, a: dict[str, Any]) -> RowTabl
     frame, n = inputs.frame, inputs.n
     dt_table = decay_table()
     fld = _cpc_field(texts(frame, "cpc"), dt_table)
-    fld_decay = dt_table.set_index("field")["decay_rate"].reindex(fld).to_numpy(dtype=float)
-    fld_vol = dt_table.set_index("field")["volatility"].reindex(fld).to_numpy(dtype=float)
+    # each distinct field looked up once (NaN for a field not in the table, as a reindex gives)
+    f_codes, f_names = pd.factorize(fld)
+    by_field = dict(
+        zip(dt_table["field"], zip(dt_table["decay_rate"], dt_table["volatility"], strict=True), strict=True)
+    )
+    looked = np.array([by_field.get(f, (np.nan, np.nan)) for f in f_names], dtype=float).reshape(-1, 2)
+    fld_decay = looked[f_codes, 0]
+    fld_vol = looked[f_codes, 1]
     ranges = royalty_ranges()
     for ind, (lo_a, hi_a) in a["royalty_ranges"].items():
         ranges[ind] = (lo_a, hi_a, "assumption")
@@ -329,30 +335,37 @@ def _group_market(
 ) -> np.ndarray:
     """The market of each row: its group's (the one ``market`` given, else the group's most common jurisdiction).
 
-    Rows outside a group keep their own market (the ``market`` column, else their jurisdiction).
+    Rows outside a group keep their own market (the ``market`` column, else their jurisdiction). The most common
+    jurisdiction of a group is counted on arrays (ties: the first in text order).
     """
     in_group = codes >= 0
     if not in_group.any():
         return market
-    g = pd.DataFrame(
-        {"g": codes[in_group], "m": market[in_group], "given": given[in_group], "j": juris[in_group]}
-    )
-    gm = g[g["given"]].drop_duplicates(["g", "m"])
-    clash = gm["g"][gm["g"].duplicated()].unique()
-    if len(clash):
-        raise ValuationInputError(
-            [
-                (ids[np.flatnonzero(codes == c)[0]], "market",
-                 f"group {names[c]!r}: field market differs between its patents; a product line sells in one market")
-                for c in clash
-            ]
-        )  # fmt: skip
-    counts = g.groupby(["g", "j"]).size().rename("k").reset_index()
-    counts = counts.sort_values(["g", "k", "j"], ascending=[True, False, True]).drop_duplicates("g")
-    by_group = dict(zip(counts["g"], counts["j"], strict=True))
-    by_group.update(dict(zip(gm["g"], gm["m"], strict=True)))
+    gi = codes[in_group]
+    j_names, j_codes = np.unique(np.asarray(juris[in_group], dtype=object).astype(str), return_inverse=True)
+    # rows per (group, jurisdiction); per group the most rows, ties to the jurisdiction first in text order
+    pair, count = np.unique(gi * len(j_names) + j_codes, return_counts=True)
+    g_of, j_of = pair // len(j_names), pair % len(j_names)
+    order = np.lexsort((j_of, -count, g_of))
+    first = order[np.r_[True, g_of[order][1:] != g_of[order][:-1]]]
+    by_group = np.full(int(gi.max()) + 1, None, dtype=object)
+    by_group[g_of[first]] = np.asarray(j_names, dtype=object)[j_of[first]]
+    gv = given[in_group]
+    if gv.any():
+        g_given, m_given = gi[gv], np.asarray(market[in_group][gv], dtype=object)
+        pairs = pd.DataFrame({"g": g_given, "m": m_given}).drop_duplicates()
+        clash = pairs["g"][pairs["g"].duplicated()].unique()
+        if len(clash):
+            raise ValuationInputError(
+                [
+                    (ids[np.flatnonzero(codes == c)[0]], "market",
+                     f"group {names[c]!r}: field market differs between its patents; a product line sells in one market")
+                    for c in clash
+                ]
+            )  # fmt: skip
+        by_group[pairs["g"].to_numpy()] = pairs["m"].to_numpy(dtype=object)
     out = market.copy()
-    out[in_group] = pd.Series(codes[in_group]).map(by_group).to_numpy(dtype=object)
+    out[in_group] = by_group[gi]
     return out
 
 
