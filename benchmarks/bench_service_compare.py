@@ -35,7 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_service import _free_port, body_50  # noqa: E402
+from bench_service import _free_port, body_50, request_bodies, server_cpu_s  # noqa: E402
 
 
 class Side:
@@ -49,6 +49,7 @@ class Side:
         keys: Path,
         env: dict[str, str] | None = None,
         stub: bool = False,
+        without: tuple[str, ...] = (),
     ):
         self.name, self.tree = name, tree
         self.port = _free_port()
@@ -81,7 +82,16 @@ class Side:
                 "add_key=None, scopes='read,write', log_level='warning')\n"
             )
         launcher.write_text(code, encoding="utf-8")
-        env = {**os.environ, "PYTHONPATH": str(tree), **(env or {})}
+        path = str(tree)
+        if without:  # modules the side must not find (the extras a tree before them was measured without)
+            shim = tmp / f"without_{name.replace(', ', '_')}"
+            for mod in without:
+                (shim / mod).mkdir(parents=True, exist_ok=True)
+                (shim / mod / "__init__.py").write_text(
+                    f"raise ImportError('{mod}: left out for this side')\n"
+                )
+            path = f"{shim}{os.pathsep}{tree}"
+        env = {**os.environ, "PYTHONPATH": path, **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, str(launcher)],
             cwd=tree,
@@ -93,20 +103,7 @@ class Side:
 
     def cpu_s(self) -> float:
         """CPU seconds of the server process and its live children."""
-        pids = {self.proc.pid}
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-            try:
-                pids |= {int(p) for p in (task / "children").read_text().split()}
-            except OSError:
-                pass
-        total = 0
-        for pid in pids:
-            try:
-                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(f[11]) + int(f[12])  # utime, stime
-        return total / os.sysconf("SC_CLK_TCK")
+        return server_cpu_s(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -122,30 +119,32 @@ def phase(side: Side, headers: dict, body: dict, clients: int, n: int, seed0: in
     lat: list[float] = []
     errors = [0]
     lock = threading.Lock()
+    bodies = request_bodies(body, range(seed0, seed0 + n))  # encoded before the clock starts
+    headers = {**headers, "Content-Type": "application/json"}
     with httpx.Client(base_url=side.url, timeout=600, limits=httpx.Limits(max_connections=clients)) as c:
 
         def post(i: int) -> None:
             t = time.perf_counter()
             try:
-                ok = c.post("/v1/assessments", json={**body, "seed": seed0 + i}, headers=headers).status_code
-                ok = ok == 201
+                ok = c.post("/v1/assessments", content=bodies[i], headers=headers).status_code == 201
             except httpx.HTTPError:
                 ok = False
             with lock:
                 lat.append(time.perf_counter() - t)
                 errors[0] += not ok
 
-        cpu0, load0, t0 = side.cpu_s(), os.getloadavg()[0], time.perf_counter()
+        cpu0, client0, load0, t0 = side.cpu_s(), time.process_time(), os.getloadavg()[0], time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(post, range(n)))
         wall = time.perf_counter() - t0
-        cpu1, load1 = side.cpu_s(), os.getloadavg()[0]
+        cpu1, client1, load1 = side.cpu_s(), time.process_time(), os.getloadavg()[0]
     return {
         "n": n,
         "wall": wall,
         "lat": lat,
         "errors": errors[0],
         "cpu": cpu1 - cpu0,
+        "client": client1 - client0,
         "load": (load0 + load1) / 2,
     }
 
@@ -164,6 +163,12 @@ def main() -> None:
         action="store_true",
         help="a third side: this checkout computing on threads (no processes)",
     )
+    ap.add_argument(
+        "--before-without",
+        default="",
+        help="comma-separated modules the before side must not import (e.g. uvloop,httptools: the service "
+        "extras, when the before tree predates them and they are installed now)",
+    )
     args = ap.parse_args()
     import httpx
 
@@ -177,7 +182,14 @@ def main() -> None:
     body = body_50()
     procs = {"IPVALUE_COMPUTE_PROCESSES": str(os.cpu_count() or 1)} if args.stub else {}  # as `ipvalue serve`
     sides = [
-        Side("before", args.before.resolve(), tmp, keys, stub=args.stub),
+        Side(
+            "before",
+            args.before.resolve(),
+            tmp,
+            keys,
+            stub=args.stub,
+            without=tuple(m for m in args.before_without.split(",") if m),
+        ),
         Side("after", HERE.parent, tmp, keys, procs, stub=args.stub),
     ]
     if args.threads:
@@ -215,8 +227,9 @@ def main() -> None:
         f"Load average (1, 5, 15 min) at the start {load_start[0]:.1f} {load_start[1]:.1f} {load_start[2]:.1f}, "
         f"at the end {load_end[0]:.1f} {load_end[1]:.1f} {load_end[2]:.1f}; {os.cpu_count()} cores.",
         "",
-        "| side | clients | requests | req/s | p50 ms | p95 ms | errors | server CPU s / request | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| side | clients | requests | req/s | p50 ms | p95 ms | errors | server CPU ms / request "
+        "| client CPU ms / request | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for clients in (1, 4):
         for s in sides:
@@ -226,7 +239,8 @@ def main() -> None:
             lines.append(
                 f"| {s.name} | {clients} | {n} | {n / sum(r['wall'] for r in rs):.2f} | "
                 f"{np.percentile(lat, 50):.0f} | {np.percentile(lat, 95):.0f} | {sum(r['errors'] for r in rs)} | "
-                f"{sum(r['cpu'] for r in rs) / n:.3f} | {np.mean([r['load'] for r in rs]):.1f} |"
+                f"{1000 * sum(r['cpu'] for r in rs) / n:.1f} | {1000 * sum(r['client'] for r in rs) / n:.1f} | "
+                f"{np.mean([r['load'] for r in rs]):.1f} |"
             )
     lines += (
         []

@@ -453,6 +453,53 @@ def _map_headers(raw: pd.DataFrame) -> tuple[dict[str, str], list[str]]:
     return mapping, unmapped
 
 
+#: a day as JSON requests carry it (``2015-06-01``, ASCII digits only)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: the days a ``datetime64[ns]`` column holds (pandas' nanosecond range), as numpy days
+_NS_DAYS = (np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-10", "D"))
+
+
+def _iso_days(values: pd.Series) -> pd.Series | None:
+    """A date column whose values are all ISO days or blank, read in one numpy step; else ``None``.
+
+    The general reader (:func:`parse_date` per value) gives the same column for such values; anything else
+    (other forms, impossible or out-of-range days, blank text) returns ``None`` and is read by it, with its
+    messages.
+    """
+    text = []
+    for v in values.tolist():
+        if type(v) is str and _ISO_DAY.fullmatch(v):
+            text.append(v)
+        elif v is None or (type(v) is float and v != v):
+            text.append("NaT")
+        else:
+            return None
+    try:
+        days = np.array(text, dtype="datetime64[D]")
+    except ValueError:  # an impossible day (2015-02-30): the general reader names it
+        return None
+    present = days[~np.isnat(days)]
+    if present.size and (present.min() < _NS_DAYS[0] or present.max() > _NS_DAYS[1]):
+        return None
+    return pd.Series(days.astype("datetime64[ns]"), index=values.index)
+
+
+def _whole_counts(num: pd.Series) -> tuple[Any, np.ndarray] | None:
+    """Floats as an ``Int64`` array in one numpy step (fractions blanked, their rows returned), or ``None``.
+
+    The same array as ``num.where(~fractional).round().astype("Int64")`` for values below 2**53 in size
+    (exact in both types); larger or infinite values return ``None`` and take that pandas path.
+    """
+    arr = num.to_numpy(dtype=float, na_value=np.nan)
+    present = ~np.isnan(arr)
+    frac = present & (arr != np.floor(arr))
+    keep = present & ~frac
+    if not (np.abs(arr[keep]) < 2.0**53).all():
+        return None
+    ints = np.where(keep, arr, 0.0).astype(np.int64)
+    return pd.arrays.IntegerArray(ints, ~keep), np.flatnonzero(frac)
+
+
 @dataclass
 class _Reader:
     raw: pd.DataFrame
@@ -488,6 +535,9 @@ class _Reader:
         return values.map(lambda v: None if _is_blank(v) else str(v).strip()).astype(object)
 
     def _dates(self, name: str, values: pd.Series) -> pd.Series:
+        iso = _iso_days(values)
+        if iso is not None:
+            return iso
         cache: dict[object, object] = {}
         out = []
         for i, v in enumerate(values.tolist()):
@@ -529,6 +579,12 @@ class _Reader:
     def _whole(self, name: str, kind: str, values: pd.Series, num: pd.Series) -> pd.Series:
         """``num`` (floats) as the column's kind: an ``int`` column refuses fractions and becomes ``Int64``."""
         if kind == "int":
+            whole = _whole_counts(num)
+            if whole is not None:
+                array, frac_rows = whole
+                for i in frac_rows:
+                    self.fail(int(i), name, f"not a whole number: {values.iloc[i]!r}")
+                return pd.Series(array, index=num.index, name=num.name)
             frac = num.notna() & (num != np.floor(num))
             for i in np.flatnonzero(frac.to_numpy()):
                 self.fail(int(i), name, f"not a whole number: {values.iloc[i]!r}")

@@ -82,7 +82,7 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     else:
         df = df.reset_index(drop=True)
     keys = [str(k) for k in df.columns]
-    columns = [_column_json(df.iloc[:, j]) for j in range(df.shape[1])]
+    columns = [_column_json(col) for _, col in df.items()]  # items(): no indexer per column
     return (
         [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
         if keys
@@ -106,7 +106,9 @@ def _column_json(col: pd.Series) -> list[Any]:
         if ((stamps == days) | missing).all():
             text = np.datetime_as_string(days, unit="D").tolist()
             return [None if m else d for d, m in zip(text, missing, strict=True)] if missing.any() else text
-    return [to_jsonable(v) for v in values]
+    # texts and blanks (most values of an object column) as they are, without a call each; the rest as
+    # to_jsonable writes them
+    return [v if type(v) is str or v is None else to_jsonable(v) for v in values]
 
 
 def records_to_frame(records: list[dict[str, Any]], *, index: str | None = None) -> pd.DataFrame:

@@ -45,15 +45,17 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _may_have_problems(value: Any, max_text: int, *, escaped: bool) -> bool:
+def _may_have_problems(value: Any, max_text: int, *, escaped: bool, max_depth: int | None = None) -> bool:
     """Whether :func:`check_json_body` has anything to report: one pass over the values, no paths built.
 
     A control character can only be in a parsed string when the text escaped it (JSON text holds none raw), so
-    the strings are searched for one only when ``escaped``.
+    the strings are searched for one only when ``escaped``. With ``max_depth``, nesting deeper than that
+    (arrays and objects, as :func:`json_depth` counts them) is something to report too.
     """
-    stack = [value]
+    deepest = max_depth if max_depth is not None else -1
+    stack = [(value, 1)]
     while stack:
-        v = stack.pop()
+        v, depth = stack.pop()
         t = type(v)
         if t is str:
             if len(v) > max_text or (escaped and _CONTROL.search(v)):
@@ -62,12 +64,16 @@ def _may_have_problems(value: Any, max_text: int, *, escaped: bool) -> bool:
             if not math.isfinite(v):
                 return True
         elif t is dict:
+            if depth == deepest + 1:
+                return True
             for k, item in v.items():
                 if len(k) > max_text or (escaped and _CONTROL.search(k)):
                     return True
-                stack.append(item)
+                stack.append((item, depth + 1))
         elif t is list:
-            stack.extend(v)
+            if depth == deepest + 1:
+                return True
+            stack.extend((item, depth + 1) for item in v)
     return False
 
 
@@ -87,13 +93,21 @@ def check_json_body(raw: bytes, *, max_depth: int, max_text: int) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _malformed("the request body is not UTF-8 text") from None
+    escaped = _ESCAPED_CONTROL.search(raw) is not None
+    try:  # the usual body first: it parses, is shallow enough and has nothing to report
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        pass  # the checks below, in their order, say what is wrong
+    else:
+        if not _may_have_problems(value, max_text, escaped=escaped, max_depth=max_depth):
+            return value
     if json_depth(raw) > max_depth:
         raise _malformed(f"the request body is nested deeper than {max_depth} levels")
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         raise _malformed("the request body is not valid JSON") from None
-    if not _may_have_problems(value, max_text, escaped=_ESCAPED_CONTROL.search(raw) is not None):
+    if not _may_have_problems(value, max_text, escaped=escaped):
         return value
     problems: list[dict[str, Any]] = []
     stack: list[tuple[Sequence[str | int], Any]] = [(["body"], value)]

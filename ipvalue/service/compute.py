@@ -3,8 +3,9 @@
 The service's threads share one interpreter lock, so an assessment computed on a work-pool thread (reading the
 portfolio, valuing it, the collateral pass and its stress shocks, the result's JSON) uses one core however many
 requests run at once. :class:`ComputePool` hands that computation to ``processes`` worker processes instead:
-the request (validated JSON) goes to a worker, the result's JSON, its hash and the Monte Carlo draws come back;
-nothing else crosses (no frames, no store, no keys). The calling thread (the work pool's) waits for the result
+the request (validated JSON) goes to a worker, the result's canonical JSON text, its hash and the Monte Carlo
+draws (``.npy`` bytes) come back; nothing else crosses (no frames, no store, no keys, and not the result as
+objects: the text is what the service stores and answers, so the server never decodes it). The calling thread (the work pool's) waits for the result
 without holding the lock, and does the storing and the answering as before.
 
 Only inline portfolios go to a worker: fetching facts for ``numbers`` waits on the network, and the fetch stage
@@ -29,7 +30,7 @@ from ipvalue.service.errors import ApiError
 from ipvalue.service.pipeline import Pipeline, run_assessment, run_valuation
 from ipvalue.service.store.protocol import hashed_json
 
-__all__ = ["ComputePool", "Computed", "compute"]
+__all__ = ["ANSWER_MEMBERS", "ComputePool", "Computed", "compute"]
 
 log = logging.getLogger("ipvalue.service")
 
@@ -39,8 +40,9 @@ class Computed(NamedTuple):
 
     Attributes
     ----------
-    output : dict
-        The result JSON.
+    output : dict or None
+        The result JSON; ``None`` when it came back from a worker process and ``output_json`` answers it as it is
+        (a non-empty object none of whose members is named like the answer's own, :data:`ANSWER_MEMBERS`).
     artifacts : bytes or None
         The Monte Carlo draws as ``.npy`` bytes (assessments).
     output_hash : str
@@ -49,13 +51,19 @@ class Computed(NamedTuple):
         :func:`~ipvalue.service.store.protocol.canonical_json` of ``output``, stored and answered as it is.
     """
 
-    output: dict[str, Any]
+    output: dict[str, Any] | None
     artifacts: bytes | None
     output_hash: str
     output_json: str
 
 
 _RUN = {"assessment": run_assessment, "valuation": run_valuation}
+
+#: the members an answer puts before the result's own (``routes``; a result holding one of them is answered from
+#: its objects, not spliced from its text)
+ANSWER_MEMBERS = frozenset(
+    {"id", "status", "created_at", "links", "input_hash", "output_hash", "version", "seed"}
+)
 
 #: the stages a worker process was given (set by its initializer)
 _worker_pipeline: Pipeline | None = None
@@ -87,7 +95,10 @@ def _worker_ready() -> int:
 
 def _worker_compute(kind: str, payload: dict[str, Any]) -> Computed:
     assert _worker_pipeline is not None, "the worker was not initialised"
-    return compute(_worker_pipeline, kind, payload)
+    done = compute(_worker_pipeline, kind, payload)
+    if done.output and ANSWER_MEMBERS.isdisjoint(done.output):
+        return done._replace(output=None)  # the text answers it: the objects need not be pickled and sent
+    return done
 
 
 class ComputePool:

@@ -21,6 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from ipvalue._version import __version__
 from ipvalue.errors import InputError
 from ipvalue.service.auth import ApiKey
+from ipvalue.service.compute import ANSWER_MEMBERS
 from ipvalue.service.errors import ApiError, detail, invalid_input
 from ipvalue.service.jobs import render_report
 from ipvalue.service.models import (
@@ -56,9 +57,11 @@ from ipvalue.service.store import (
     AssessmentRepository,
     AuditEntry,
     IdempotencyConflict,
+    canonical_json,
     new_record_id,
     result_hash,
     sha256_json,
+    sha256_text,
 )
 from ipvalue.service.store.protocol import AlertOutbox
 from ipvalue.service.webhooks import ALERT_LEVELS, alert_payload
@@ -219,7 +222,8 @@ def _result_response(
     """A finished record as JSON: its id, status, links, hashes, version and seed, then its output's members.
 
     The output is answered from its canonical text when the record holds it (as computed, or as stored), so a
-    large result is not encoded again.
+    large result is not encoded again; a record computed in a worker process holds only the text (its output is
+    ``None``: :attr:`~ipvalue.service.compute.Computed.output`).
     """
     head = {
         "id": rec.id,
@@ -231,9 +235,11 @@ def _result_response(
         "version": rec.version,
         "seed": rec.seed,
     }
-    output = rec.output or {}
-    if rec.output_json is None or not output or not head.keys().isdisjoint(output):
-        return JSONResponse({**head, **output}, status_code=status_code, headers=headers)
+    output = rec.output
+    if rec.output_json is None or (
+        output is not None and (not output or not ANSWER_MEMBERS.isdisjoint(output))
+    ):
+        return JSONResponse({**head, **(output or {})}, status_code=status_code, headers=headers)
     text = json.dumps(head, ensure_ascii=False, allow_nan=False, separators=(",", ":"))  # as JSONResponse
     body = f"{text[:-1]},{rec.output_json[1:]}".encode()
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
@@ -380,7 +386,8 @@ def _submit(
     """Run (or queue) a request and store it with its audit entry; idempotent on ``idem``."""
     store = svc.store
     store.check_writable()  # a busy or full database answers 503 before any work is done
-    request_hash = sha256_json(payload)
+    input_json = canonical_json(payload)  # rendered once: hashed here, stored as it is
+    request_hash = sha256_text(input_json)
     if idem is not None:
         existing = store.find_idempotent(key.id, idem)
         if existing is not None:
@@ -406,6 +413,7 @@ def _submit(
         seed=int(payload.get("seed", 0)),
         idempotency_key=idem,
         request_hash=request_hash,
+        input_json=input_json,
     )
     is_job = n_patents > svc.settings.job_threshold
     if not is_job:

@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ipvalue as iv
 from ipvalue.facts.io import PortfolioError, parse_date
@@ -219,3 +221,57 @@ def test_list_columns_from_json_lists_and_owner_commas(tmp_path):
     assert df.loc["US11646472B2", "cpc"] == "G06F1/16"
     assert df.loc["EP2400812A1", "owner"] == "Nokia Oyj, Espoo;Acme"
     assert df.loc["EP2400812A1", "cpc"] == "H04W4/00;H04L1/00"
+
+
+# --- the reader's one-step paths for ISO days and whole numbers, against its general path -----------------------
+
+_days = st.one_of(
+    st.dates(dt.date(1600, 1, 1), dt.date(2400, 12, 31)).map(str),  # ISO days, some outside pandas' range
+    st.sampled_from(
+        ["2019-02-30", "2019-13-01", "0000-01-01", "2019/6/1", "2019-06", "2019-06-01T00:00", ""]
+    ),
+    st.just(float("nan")),
+    st.none(),
+)
+_counts = st.one_of(
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from([2.0**53, 2.0**60, -0.0, 0.5]),
+    st.none(),
+)
+
+
+def _rows(days: list, counts: list) -> list[dict]:
+    rows = []
+    for i, (d, c) in enumerate(zip(days, counts, strict=False)):
+        body = f"2019100{i:05d}"
+        row = {"patent_id": f"CN{body}.{cn_check_digit(body)}", "filing_date": "2019-01-02", "claims": 20}
+        if d is not None:
+            row["grant_date"] = d
+        if c is not None:
+            row["independent_claims"] = c
+        rows.append(row)
+    return rows
+
+
+def _read(rows: list[dict]) -> tuple[str, object]:
+    try:
+        df = iv.read_portfolio(rows, errors="collect")
+    except Exception as exc:  # noqa: BLE001 - compared as they are: the same error either way
+        return "error", (type(exc).__name__, str(exc))
+    cells = [(str(c), str(df[c].dtype), [repr(x) for x in df[c].tolist()]) for c in df.columns]
+    return "frame", (cells, list(df.index), df.attrs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_days, min_size=1, max_size=6), st.lists(_counts, min_size=1, max_size=6))
+def test_one_step_paths_read_what_the_general_path_reads(days, counts):
+    rows = _rows(days, counts)
+    fast = _read(rows)
+    with (
+        pytest.MonkeyPatch.context() as mp
+    ):  # the general path alone: parse_date per value, pandas per column
+        mp.setattr("ipvalue.facts.io._iso_days", lambda values: None)
+        mp.setattr("ipvalue.facts.io._whole_counts", lambda num: None)
+        general = _read(rows)
+    assert fast == general

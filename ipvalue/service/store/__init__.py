@@ -22,6 +22,7 @@ from ipvalue.service.store.protocol import (
     new_record_id,
     result_hash,
     sha256_json,
+    sha256_text,
 )
 from ipvalue.service.store.sqlite import SQLiteAssessmentStore
 
@@ -39,4 +40,5 @@ __all__ = [
     "open_store",
     "result_hash",
     "sha256_json",
+    "sha256_text",
 ]

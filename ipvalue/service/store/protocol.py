@@ -40,6 +40,7 @@ __all__ = [
     "LeaseLost",
     "canonical_json",
     "sha256_json",
+    "sha256_text",
     "result_hash",
     "hashed_json",
     "new_record_id",
@@ -60,9 +61,14 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def sha256_text(text: str) -> str:
+    """``sha256:<hex>`` of ``text`` (UTF-8): :func:`sha256_json` of an object whose canonical JSON is ``text``."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def sha256_json(obj: Any) -> str:
     """``sha256:<hex>`` of :func:`canonical_json` of ``obj``."""
-    return "sha256:" + hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+    return sha256_text(canonical_json(obj))
 
 
 #: wall-clock fields left out of the output hash, so that the same request gives the same hash

@@ -11,6 +11,7 @@ import pytest
 
 from ipvalue.facts.patent import COLUMN_KINDS
 from ipvalue.report.assessment_json import frame_records
+from ipvalue.service.compute import ANSWER_MEMBERS
 
 demo = importlib.import_module("ipvalue.demo")
 
@@ -66,6 +67,11 @@ def test_demo_assessment_end_to_end(real, keys):
         assert r.status_code == 201, r.text
         a = r.json()
         assert [p["patent_id"] for p in a["patents"]] == [p["patent_id"] for p in body["patents"]]
+        # computed in a worker process, answered from the text it sent back: byte for byte what the store answers,
+        # the answer's own members first
+        assert c.get(f"/v1/assessments/{a['id']}", headers=auth(keys.ro)).content == r.content
+        assert list(a)[: len(ANSWER_MEMBERS)] == [k for k in a if k in ANSWER_MEMBERS]
+        assert ANSWER_MEMBERS <= set(a) and "summary" in a
         s = a["summary"]
         assert s["n_patents"] == len(body["patents"]) and s["seed"] == 7 and s["policy"] == "cn-bank-standard"
         assert 0 <= s["collateral_value"] <= s["eligible_value"] <= s["appraised_value"]
