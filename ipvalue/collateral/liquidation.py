@@ -569,17 +569,19 @@ class PatentDraws:
 
     def block(
         self, b0: int, b1: int, *, executor: ThreadPoolExecutor | None = None, threads: int = 1
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(Z, E, bid normal, 变卖 buyer)`` of rows ``b0:b1``, each ``(rows, paths)`` (buyer: judicial paths).
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(Z, E, bid normal, 变卖 buyer, member)`` of rows ``b0:b1``.
 
-        ``executor`` (of ``threads`` threads): every stream drawn, the buyers compared and the packages' rows
-        spread to their members in parallel (numpy draws and copies without the GIL), the same numbers as one
-        thread.
+        ``Z`` and ``E`` are ``(rows, paths)``; the bid normal (``(packages, paths)``) and the buyer (``(packages,
+        judicial paths)``) are per package, ``member`` the package row of each patent row (None when every
+        patent of the block is its own package's only member: the package rows are the patent rows); the
+        arithmetic reads each tile's rows of the packages through it. ``executor`` (of ``threads`` threads):
+        the streams are drawn in parallel (numpy draws without the GIL), the same numbers as one thread.
         """
         key = (b0, b1)
         if key in self._blocks:
-            z, e, zb, buyer = self._blocks[key]
-            return z, e, zb, buyer
+            z, e, zp, buyer, member_ = self._blocks[key]
+            return z, e, zp, buyer, member_
         nb, paths, seed = b1 - b0, self.paths, self.seed
         nj = self.judicial.stop - self.judicial.start
         ids_b, own = self.ids[b0:b1], self._own[b0:b1]
@@ -587,13 +589,11 @@ class PatentDraws:
         nl = len(labels)
         z, e = self._array("z", nb, paths), self._array("e", nb, paths)
         zp, up = self._array("zp", nl, paths), self._array("up", nl, nj, np.float32)
+        buyer = self._array("buyer", nl, nj, bool)
         # a package none of whose members is its own package in this block draws from the package's stream
         named = np.ones(nl, dtype=bool)
         named[member[own]] = False
         named_k = np.flatnonzero(named)
-        spread = not (nl == nb and np.array_equal(member, np.arange(nb)))  # not one patent per package
-        zb = self._array("zb", nb, paths) if spread else zp
-        buyer = self._array("buyer", nb if spread else nl, nj, bool)
         threshold = np.float32(self.sale_success)
 
         def draw(part: tuple[range, range]) -> None:
@@ -603,35 +603,32 @@ class PatentDraws:
                 gp.standard_normal(out=z[j])
                 gp.standard_exponential(out=e[j])
                 if own[j]:  # an own package has one member: no two rows write the same package row
-                    gp.standard_normal(out=zp[member[j]])
-                    gp.random(dtype=np.float32, out=up[member[j]])
+                    m = member[j]
+                    gp.standard_normal(out=zp[m])
+                    gp.random(dtype=np.float32, out=up[m])
+                    np.less(up[m], threshold, out=buyer[m])
             for k in named_k[packs.start : packs.stop]:
                 gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
                 gk.standard_normal(out=zp[k])
                 gk.random(dtype=np.float32, out=up[k])
-
-        def finish(rows: range) -> None:
-            r = slice(rows.start, rows.stop)
-            if spread:  # each member gets its package's bid normal and buyer
-                np.take(zp, member[r], axis=0, out=zb[r])
-                np.less(np.take(up, member[r], axis=0), threshold, out=buyer[r])
-            else:
-                np.less(up[r], threshold, out=buyer[r])
+                np.less(up[k], threshold, out=buyer[k])
 
         parts = max(1, min(threads, nb)) if executor is not None else 1
         row_cuts = np.linspace(0, nb, parts + 1).astype(int)
         pack_cuts = np.linspace(0, len(named_k), parts + 1).astype(int)
-        row_parts = [range(int(row_cuts[i]), int(row_cuts[i + 1])) for i in range(parts)]
-        draw_parts = [(row_parts[i], range(int(pack_cuts[i]), int(pack_cuts[i + 1]))) for i in range(parts)]
+        draw_parts = [
+            (range(int(row_cuts[i]), int(row_cuts[i + 1])), range(int(pack_cuts[i]), int(pack_cuts[i + 1])))
+            for i in range(parts)
+        ]
         if parts == 1 or executor is None:
             draw(draw_parts[0])
-            finish(row_parts[0])
         else:  # numpy fills the arrays without the GIL: the streams are drawn on several threads at once
             list(executor.map(draw, draw_parts))
-            list(executor.map(finish, row_parts))
+        own_rows = nl == nb and np.array_equal(member, np.arange(nb))  # one patent per package
+        out = (z, e, zp, buyer, None if own_rows else member)
         if self.cache:
-            self._blocks[key] = (z, e, zb, buyer)
-        return z, e, zb, buyer
+            self._blocks[key] = out
+        return out
 
 
 @dataclass(frozen=True)
@@ -757,6 +754,10 @@ class _Run:
     c: int = 0  # value x bid terms
 
 
+#: a run's sums as :func:`liquidation_partial_sums_many` accumulates them (s0 and s1 in one, then ``s1``)
+_ACC = ("sum_v", "s01", "s2", "s3", "s_sale", "s1")
+
+
 def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.ndarray], n: int) -> list[_Run]:
     """Per-patent terms on the draws' rows and the class of each run at each step."""
     path_terms: dict[int, _PathTerms] = {}  # runs with the same setup (object) share its path terms
@@ -782,6 +783,8 @@ def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.nda
             own = fill.copy()
             own[p] = v
             laid[name].append(own)
+    # every run's sums (and the first round's, split off at the end) in one allocation
+    sums = np.zeros((len(runs), len(_ACC), runs[0][1].paths if runs else 0))
     plan = []
     for k, ((_, ps), (_, qt)) in enumerate(zip(runs, terms, strict=True)):
         present = np.zeros(n, dtype=bool)
@@ -797,7 +800,7 @@ def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.nda
                 a_i=laid["a_i"][k],
                 hazard=laid["hazard"][k],
                 log_keep=laid["log_keep"][k],
-                acc={s: np.zeros(ps.paths) for s in ("sum_v", "s01", "s2", "s3", "s_sale")},
+                acc=dict(zip(_ACC, sums[k], strict=True)),
             )
         )
     cq = _classes([(r.qt.thr_bid, r.ps.common) for r in plan])
@@ -878,13 +881,14 @@ class _Tile:
         """A float buffer's rows for the tile's patents."""
         return self._full(key, jud)[1:]
 
-    def _mask(self, key: str, jud: bool = False) -> np.ndarray:
+    def _mask(self, key: str, jud: bool = False, dtype: type = bool) -> np.ndarray:
+        """A buffer of the tile's rows (no running-total row): boolean masks, or ``dtype``."""
         view = self._views.get((key, jud, self.nr))
         if view is None:
             w = self.c1 - self.c0
             b = self._bufs.get(key)
             if b is None or b.shape[0] < self.rows or b.shape[1] < w:
-                b = self._bufs[key] = np.empty((self.rows, w), dtype=bool)
+                b = self._bufs[key] = np.empty((self.rows, w), dtype=dtype)
             view = b[: self.nr, : (self.j[1] - self.j[0]) if jud else w]
             self._views[key, jud, self.nr] = view
         return view
@@ -981,6 +985,21 @@ class _Tile:
             v *= self._life_alive(run, cols)
         return v
 
+    def _packages(self, cols: _Cols) -> tuple[np.ndarray, np.ndarray]:
+        """The tile's bid normals (its columns) and 变卖 buyers (its judicial columns), one row per patent.
+
+        Read from the package rows; where patents share packages, gathered once per tile into tile buffers.
+        """
+        _, _, zp, buyer, member = self.drawn
+        if member is None:
+            return zp[self.r, self.c0 : self.c1], buyer[self.r, cols.buyer]
+        zb, by = self._mask("zb", dtype=float), self._mask("by", jud=True)
+        if self._step("zb", 0):  # mode="clip": the indices are in range ("raise" copies through a temporary)
+            rows = member[self.r]
+            np.take(zp[:, self.c0 : self.c1], rows, axis=0, out=zb, mode="clip")
+            np.take(buyer[:, cols.buyer], rows, axis=0, out=by, mode="clip")
+        return zb, by
+
     def _bids(self, run: _Run) -> None:
         """The bid terms per row and path, in the buffers ``m01``, ``m1``... and ``msale``.
 
@@ -991,14 +1010,13 @@ class _Tile:
             return
         m01 = self._buf("m01")
         ps, cols = run.ps, self._cols[id(run)]
-        _, _, zb, buyer = self.drawn
-        zb = zb[self.r]
+        zb, buyer = self._packages(cols)
         keep = run.log_keep[self.g, None]
         ja, jb = self.j
         if jb > ja:
             # judicial lots: which reserve the best bid reaches (log bid s Zb, + ln(1 - drop) on crashed paths)
             lw = self._buf("tmp", jud=True)
-            np.multiply(zb[:, ja:jb], ps.s_bid, out=lw)
+            np.multiply(zb[:, self.jt], ps.s_bid, out=lw)
             if cols.jcrash < jb - ja:
                 lw[:, cols.jcrash :] += keep
             # each round's mask written as 1.0 / 0.0 straight into its float buffer
@@ -1007,12 +1025,12 @@ class _Tile:
                 mj = m01[:, self.jt] if rnd == 0 else self._buf(f"m{rnd}", jud=True)
                 np.greater_equal(lw, cols.theta[rnd], out=mj)
             # below the last reserve and a 变卖 buyer appeared (buyer 1 > mask 0)
-            np.greater(buyer[self.r, cols.buyer], mj, out=self._buf("msale", jud=True))
+            np.greater(buyer, mj, out=self._buf("msale", jud=True))
         # orderly / distressed lots: sold at the best bid W = exp(s Zb + ln(bid median) [+ ln(1 - drop)]) x V
         # unless it is among the lowest p_no_sale
         mask = self._mask("mask")
         for seg, log_med, ns, cs in cols.segments:
-            w, zs = m01[:, seg], zb[:, self.c0 + seg.start : self.c0 + seg.stop]
+            w, zs = m01[:, seg], zb[:, seg]
             ms = mask[:, : seg.stop - seg.start]
             np.multiply(zs, ps.s_bid, out=w)
             w += log_med
@@ -1164,7 +1182,7 @@ def liquidation_partial_sums_many(
     jud = slice(ps0.j0, ps0.j1)
     for r in plan:
         acc = r.acc
-        s0, s1 = acc.pop("s01"), np.zeros(paths)
+        s0, s1 = acc.pop("s01"), acc.pop("s1")
         s1[jud] = s0[jud]
         s0[jud] = 0.0
         out.append(
