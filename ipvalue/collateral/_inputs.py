@@ -68,7 +68,7 @@ def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
     """
     if not isinstance(valued, pd.DataFrame):
         raise CollateralInputError(f"expected a pandas DataFrame, got {type(valued).__name__}")
-    frame = valued.copy()
+    frame = valued.copy(deep=False)  # copy-on-write: the caller's frame is never written to
     # the engine works without attrs: pandas deep-copies them on nearly every operation; assess_collateral
     # reads the valuation's record from the input once
     frame.attrs = {}

@@ -190,7 +190,7 @@ def _assess(
         frame, ctx, core, attrs, stress=stress, be=be, core_fn=core_fn, one_pass=one_pass_stress
     )
     summary = _summary(core, ctx, frame, stress_df, valued_on)
-    patents = core.patents.reindex(input_order)
+    patents = _in_order(core.patents, input_order)
     output_hash = _output_digest(patents, summary, core, stress_df)
     audit = {
         "package_version": __version__,
@@ -215,6 +215,14 @@ def _assess(
         assumptions=assumptions_table(pol, loan=loan, frame=frame, fx=fx),
         audit=audit,
     )
+
+
+def _in_order(patents: pd.DataFrame, order: pd.Index) -> pd.DataFrame:
+    """``patents.reindex(order)``; the frame itself when it is in that order already (the same rows and bits)."""
+    index = patents.index
+    if index.equals(order) and index.dtype == order.dtype and index.names == order.names:
+        return patents
+    return patents.reindex(order)
 
 
 def _dates(attrs: Mapping[str, Any], as_of: Any) -> tuple[dt.date, dt.date | None]:

@@ -570,12 +570,6 @@ def haircut_arrays(
     return out, stats
 
 
-def _num(x: Any) -> float | None:
-    """A finite float, or None (JSON has no NaN or infinity)."""
-    f = float(x)
-    return f if np.isfinite(f) else None
-
-
 def _basis_rows(
     *,
     reasons: np.ndarray,
@@ -600,45 +594,51 @@ def _basis_rows(
     life_years, life_h = life
     shares, tech, line = concentration
     mismatch, sig_fx, t_mkt = currency
+    s_val = np.asarray(s_val, dtype=float)
+    q_legal = np.asarray(q_legal, dtype=float)
+    life_years = np.asarray(life_years, dtype=float)
+    ok = np.asarray(eligible, dtype=bool)
+    # a few distinct combinations of reason codes: each split once, every row its own list
+    split: dict[str, list[str]] = {}
+    ineligible = []
+    for r, good in zip(reasons.tolist(), ok.tolist(), strict=True):
+        if good:
+            ineligible.append([])
+            continue
+        codes = split.get(r)
+        if codes is None:
+            codes = split[r] = [c for c in str(r).split(";") if c]
+        ineligible.append(list(codes))
     cols = [
-        reasons.tolist(),
-        np.asarray(eligible, dtype=bool).tolist(),
+        ineligible,
         *(np.asarray(comps[c], dtype=float).tolist() for c in PATENT_COMPONENTS),
         v_code.tolist(),
-        np.asarray(s_val, dtype=float).tolist(),
+        _finite_or_none(s_val),
         np.asarray(sigma, dtype=float).tolist(),
-        np.asarray(q_legal, dtype=float).tolist(),
-        np.asarray(life_years, dtype=float).tolist(),
+        np.where(np.isnan(q_legal), "no_score", "score").tolist(),
+        _finite_or_none(q_legal),
+        np.where(np.isnan(life_years), "unknown", "run_off").tolist(),
+        _finite_or_none(life_years),
         *(
             np.asarray(shares[d], dtype=float).tolist()
             for d in ("family", "technology_class", "product_line")
         ),
         [str(t) for t in tech.tolist()],
         [str(x) for x in line.tolist()],
-        np.asarray(mismatch, dtype=bool).tolist(),
+        np.where(np.asarray(mismatch, dtype=bool), "mismatch", "same_currency").tolist(),
         np.asarray(sig_fx, dtype=float).tolist(),
     ]
     out = []
-    for r, ok, h_v, h_m, h_l, h_t, h_c, h_x, vc, s, sg, ql, ly, sf, st, sp, tc, pl, mm, sx in zip(
+    for inel, h_v, h_m, h_l, h_t, h_c, h_x, vc, s, sg, qc, ql, lc, ly, sf, st, sp, tc, pl, mc, sx in zip(
         *cols, strict=True
     ):
         out.append(
             {
-                "ineligible": [] if ok else [c for c in str(r).split(";") if c],
-                "valuation": {"code": vc, "value": h_v, "log_sd": _num(s), "k": k},
+                "ineligible": inel,
+                "valuation": {"code": vc, "value": h_v, "log_sd": s, "k": k},
                 "market": {**mkt, "value": h_m, "volatility": sg},
-                "legal": {
-                    "code": "no_score" if ql != ql else "score",
-                    "value": h_l,
-                    "score": _num(ql),
-                    "max_haircut": legal_max,
-                },
-                "life": {
-                    "code": "unknown" if ly != ly else "run_off",
-                    "value": h_t,
-                    "remaining_years": _num(ly),
-                    "horizon_years": life_h,
-                },
+                "legal": {"code": qc, "value": h_l, "score": ql, "max_haircut": legal_max},
+                "life": {"code": lc, "value": h_t, "remaining_years": ly, "horizon_years": life_h},
                 "concentration": {
                     "code": "shares",
                     "value": h_c,
@@ -648,15 +648,17 @@ def _basis_rows(
                     "product_line": pl,
                     "product_line_share": sp,
                 },
-                "currency": {
-                    "code": "mismatch" if mm else "same_currency",
-                    "value": h_x,
-                    "fx_volatility": sx,
-                    "horizon_years": t_mkt,
-                },
+                "currency": {"code": mc, "value": h_x, "fx_volatility": sx, "horizon_years": t_mkt},
             }
         )
     return out
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    """Every element as a float, or None where it is NaN or infinite (JSON has neither)."""
+    out = values.astype(object)
+    out[~np.isfinite(values)] = None
+    return out.tolist()
 
 
 def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
