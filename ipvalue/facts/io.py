@@ -650,7 +650,7 @@ def read_portfolio(
     reader, parsed_types, parsed_cc = _read_numbers(df)
     out = _canonical_values(reader, df)
     _fill_from_numbers(reader, out, parsed_types, parsed_cc)
-    _add_default_columns(out)
+    out = _add_default_columns(out)
     _check_rows(reader, out)
     return _finish(reader, out, errors, mapping, unmapped)
 
@@ -820,13 +820,19 @@ def _fill_from_numbers(
         )
 
 
-def _add_default_columns(out: pd.DataFrame) -> None:
+def _add_default_columns(out: pd.DataFrame) -> pd.DataFrame:
     """Add every canonical column that is missing, with its default; economics stay absent unless given.
 
     Parameters
     ----------
     out : pandas.DataFrame
-        From :func:`_fill_from_numbers`; changed in place.
+        From :func:`_fill_from_numbers`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` with the missing columns after its own, in :data:`COLUMN_KINDS` order (framed once and joined,
+        not inserted one by one).
 
     Notes
     -----
@@ -834,25 +840,30 @@ def _add_default_columns(out: pd.DataFrame) -> None:
     whole numbers, texts and lists are blank columns, except ``group``, ``currency`` and ``industry``,
     which, like ``commercialized``, ``rd_year`` and the rates and amounts, stay absent.
     """
+    n = len(out)
+    added: dict[str, Any] = {}
     for col, kind in COLUMN_KINDS.items():
         if col in out.columns:
             continue
         if col in ("pledged", "invalidation_pending", "in_litigation", "licensed"):
-            out[col] = False
+            added[col] = np.zeros(n, dtype=bool)
         elif col == "term_adjustment_days":
-            out[col] = pd.array([0] * len(out), dtype="Int64")
+            added[col] = pd.array([0] * n, dtype="Int64")
         elif col in ("commercialized",) or kind in ("float",) or col in ("rd_year",):
             continue  # economics stay absent unless given
         elif kind == "date":
-            out[col] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+            added[col] = np.full(n, np.datetime64("NaT", "ns"))
         elif kind == "int":
-            out[col] = pd.array([pd.NA] * len(out), dtype="Int64")
+            added[col] = pd.array([pd.NA] * n, dtype="Int64")
         elif kind in ("str", "list"):
             if col in ("group", "currency", "industry"):
                 continue
-            out[col] = pd.Series([None] * len(out), dtype=object)
+            added[col] = np.full(n, None, dtype=object)
+    if added:
+        out = pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
     if out["term_adjustment_days"].isna().any():
         out["term_adjustment_days"] = out["term_adjustment_days"].fillna(0)
+    return out
 
 
 def _finish(
@@ -887,13 +898,13 @@ def _finish(
     PortfolioError
         With ``errors="raise"``, when there is any problem.
     """
-    out["input_errors"] = pd.Series([""] * len(out), dtype=object)
-    for i, msgs in reader.bad_rows.items():
-        out.loc[i, "input_errors"] = "; ".join(msgs)
-    if reader.issues and errors == "raise":
-        raise PortfolioError(reader.issues)
-    if not reader.issues:
-        out = out.drop(columns="input_errors")
+    # every problem is a row's (fail() records both), so only then is there a column to write
+    if reader.issues:
+        out["input_errors"] = pd.Series([""] * len(out), dtype=object)
+        for i, msgs in reader.bad_rows.items():
+            out.loc[i, "input_errors"] = "; ".join(msgs)
+        if errors == "raise":
+            raise PortfolioError(reader.issues)
     out = out.set_index(pd.Index(out["patent_id"].to_list(), name="patent_id"))
     out.attrs["ipvalue_read"] = {
         "header_mapping": {str(k): v for k, v in mapping.items()},
