@@ -122,7 +122,14 @@ class EngineColumns:
         """
         v = self._numbers.get(col)
         if v is None:
-            v = num(self.frame, col)
+            arrays = self.arrays()
+            a = None if arrays is None else arrays.get(col)
+            if isinstance(a, np.ndarray) and a.dtype == np.float64:
+                # what num() gives a float64 column (pandas' read-only view), from the arrays read once
+                v = a.view()
+                v.flags.writeable = False
+            else:
+                v = num(self.frame, col)
             if col == "remaining_life_years" and self.life_elapsed_years > 0:
                 v = np.maximum(v - self.life_elapsed_years, 0.0)
             self._numbers[col] = v

@@ -217,3 +217,21 @@ def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame):
     # the three rate shocks are revalued; of the direct ones only the invalidation reads the base case's
     # collateral values, so it alone is applied twice (with the rows before and after the liquidity haircut)
     assert calls == {"ip_market_crash": 1, "invalidation_largest_family": 2, "compensation_fund_exhausted": 1}
+
+
+def test_engine_numbers_from_the_column_arrays_are_num(demo_frame):
+    # EngineColumns.num serves float64 columns from the arrays read once per frame: the same bits and the
+    # same read-only view num() gives; other columns (and absent ones) through num() itself
+    from ipvalue.collateral._columns import EngineColumns
+    from ipvalue.collateral._inputs import num
+
+    frame = demo_frame[1].assign(as_text=["1.5"] * len(demo_frame[1]), as_int=np.arange(len(demo_frame[1])))
+    cols = EngineColumns(frame)
+    names = [c for c in frame.columns if frame[c].dtype.kind in "fiu" or c == "as_text"] + ["absent"]
+    assert "value" in names and "as_int" in names
+    for c in names:
+        got, ref = cols.num(c), num(frame, c)
+        assert got.dtype == ref.dtype == np.float64, c
+        assert got.tobytes() == ref.tobytes(), c
+        if frame.get(c) is not None and frame[c].dtype == np.float64:
+            assert not got.flags.writeable, c
