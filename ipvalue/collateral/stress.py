@@ -435,9 +435,12 @@ def _rate_revaluations(
     if key in info:
         return info[key]
     done: dict[Callable[..., Any], pd.DataFrame] = {}
+    info[key] = done
     state = _stages(frame, info, as_of)
+    if state is None:
+        return done
     todo = []
-    for fn, col in _BY_RATES.items() if state is not None else ():
+    for fn, col in _BY_RATES.items():
         try:
             shocked, assumptions = fn(frame, dict(info["assumptions"] or {}))
             a = Assumptions.of(assumptions).as_dict()
@@ -460,7 +463,6 @@ def _rate_revaluations(
             out = out.reindex(frame.index)
             out.attrs = {}
             done[fn] = out
-    info[key] = done
     return done
 
 
