@@ -179,18 +179,20 @@ def arithmetic(n: int = 2_000, repeat: int = 3, before: str = BEFORE) -> dict:
         sys.modules["liquidation_before"] = old_mod  # dataclasses look their module up
         spec.loader.exec_module(old_mod)  # type: ignore[union-attr]
     base_pool, base_setup = captured[0]
-    draws = liquidation.PatentDraws(
-        base_pool.ids,
-        base_pool.package,
-        seed=base_setup.seed,
-        paths=base_setup.paths,
-        sale_success=base_setup.sale_success,
-        judicial=slice(base_setup.j0, base_setup.j1),
-        cache=True,
-    )
     block = max(1, 1_000_000 // base_setup.paths)
-    for b0 in range(0, len(base_pool.ids), block):
-        draws.block(b0, min(len(base_pool.ids), b0 + block))
+    kept = {}  # each version its own kept draws (the same numbers; the block layout may differ)
+    for mod in (old_mod, liquidation):
+        draws = kept[mod] = mod.PatentDraws(
+            base_pool.ids,
+            base_pool.package,
+            seed=base_setup.seed,
+            paths=base_setup.paths,
+            sale_success=base_setup.sale_success,
+            judicial=slice(base_setup.j0, base_setup.j1),
+            cache=True,
+        )
+        for b0 in range(0, len(base_pool.ids), block):
+            draws.block(b0, min(len(base_pool.ids), b0 + block))
     cases = {"base": captured[:1], "shocks": captured[1:]}
     best: dict = {}
     same = True
@@ -199,7 +201,7 @@ def arithmetic(n: int = 2_000, repeat: int = 3, before: str = BEFORE) -> dict:
             mod.PARALLEL_THREADS = 1
             for case, runs in cases.items():
                 c = time.process_time()
-                sums = mod.liquidation_partial_sums_many(runs, draws=draws)
+                sums = mod.liquidation_partial_sums_many(runs, draws=kept[mod])
                 cpu = time.process_time() - c
                 key = f"{version}_{case}"
                 best[key] = min(best.get(key, cpu), cpu)
