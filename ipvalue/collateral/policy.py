@@ -208,15 +208,14 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         """The policy in its file shape (name, version, description, sources, parameters)."""
+        # the values copied through JSON, in one round trip for all of them
+        values = json.loads(json.dumps(self.values))
         return {
             "name": self.name,
             "version": self.version,
             "description": self.description,
             "sources": dict(self.references),
-            "parameters": {
-                k: {"value": json.loads(json.dumps(self.values[k])), "source": self.sources[k]}
-                for k in self.values
-            },
+            "parameters": {k: {"value": values[k], "source": self.sources[k]} for k in self.values},
         }
 
 

@@ -222,6 +222,9 @@ def dates(
 
 def check_unique_ids(ids: np.ndarray, *, error: type[InputError] = InputError) -> None:
     """Raise naming every patent listed more than once (each repeat after the first)."""
+    items = ids.tolist()
+    if len(set(items)) == len(items) and set(map(type, items)) <= {str}:
+        return  # all distinct (text compares as pandas compares it)
     dup = pd.Series(ids, dtype=object).duplicated().to_numpy()
     if dup.any():
         raise error.from_problems(

@@ -170,3 +170,15 @@ def test_text_series_reads_as_the_pandas_chain(n):
         reference = frame[col].astype("string").str.strip().replace("", pd.NA)
         pd.testing.assert_series_equal(text_series(frame, col), reference, check_exact=True)
     assert text_series(frame, "absent").isna().all()
+
+
+def test_repeated_patent_ids_are_named():
+    from ipvalue.errors import InputError
+    from ipvalue.facts.columns import check_unique_ids
+
+    check_unique_ids(np.array(["CN1", "CN2", "CN3"], dtype=object))  # distinct text: no error
+    with pytest.raises(InputError) as err:
+        check_unique_ids(np.array(["CN1", "CN2", "CN1", "CN2", "CN1"], dtype=object))
+    assert [p.patent for p in err.value.problems] == ["CN1", "CN2", "CN1"]  # each repeat after the first
+    with pytest.raises(InputError):  # not all text: pandas' comparison (1 and 1.0 are the same id)
+        check_unique_ids(np.array([1, "CN2", 1.0], dtype=object))
