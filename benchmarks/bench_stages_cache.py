@@ -2,7 +2,8 @@
 
 Run as a script: ``python benchmarks/bench_stages_cache.py [--quick] [--no-book]`` prints the Markdown section and
 writes it to ``benchmarks/results/stages_cache.md``. Two worker processes run the same cases one after the other:
-one on the code before the change (commit ``BEFORE``, extracted with ``git archive``), one on this checkout. CPU
+one on this checkout with the change's commits (``CHANGES``) reverted, so that the other helpers' work is in both
+trees, one on this checkout. CPU
 time of the process (``time.process_time``), best of several runs for the small books.
 
 * "cold": the process-level cache of prepared stages is emptied before each run (what a first request costs);
@@ -27,10 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _versions import book_loan, extract_ipvalue, run_worker, stress_revaluations
+from _versions import book_loan, run_worker, stress_revaluations
+from bench_collateral_side import extract_without
 
-#: main before the kept stages and the shock axis
-BEFORE = "331075b"
+#: the commits of the kept stages, the shock axis and the table look-ups (newest first)
+CHANGES = ("b0f8ad6", "de6fcf6", "78fac7f", "0bcbd7a")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -147,7 +149,7 @@ def run(quick: bool = False, book: bool = True) -> str:
     """Both workers, then the Markdown section."""
     args = [*(["--quick"] if quick else []), *([] if book else ["--no-book"])]
     with tempfile.TemporaryDirectory() as tmp:
-        before_dir = extract_ipvalue(BEFORE, Path(tmp) / "before")
+        before_dir = extract_without(CHANGES, Path(tmp) / "before")
         load0 = os.getloadavg()[0]
         b = run_worker(__file__, before_dir, *args)
         a = run_worker(__file__, ROOT, *args)
@@ -163,7 +165,8 @@ def run(quick: bool = False, book: bool = True) -> str:
     lines = [
         "## Fast path, kept valuation stages and the rate shocks' shock axis (issue 17, this session)",
         "",
-        f"Before: commit `{BEFORE}` (extracted with `git archive`), after: this checkout; each in its own worker "
+        f"Before: this checkout with commits {', '.join(f'`{c}`' for c in CHANGES)} reverted (the other helpers' "
+        "work in both trees), after: this checkout; each in its own worker "
         f"process, one after the other, CPU time of the process (load average {load0:.1f} before, {load1:.1f} "
         f"after, on {os.cpu_count()} cores). `python benchmarks/bench_stages_cache.py`. Cold: the cache of "
         "prepared stages emptied before each run; warm: `value_portfolio` of the book ran before (the cache holds "
