@@ -72,6 +72,16 @@ def value_portfolio(
     ValuationInputError
         On bad inputs (rates outside [0, 1], negative revenue or cost, non-positive economic life, conflicting
         group revenue, unknown legal status...), naming every patent and field at fault.
+
+    Notes
+    -----
+    The one pass keeps the stages of the book that no rate moves (inputs read, facts at ``as_of``, quality,
+    markets, renewal fees paid) in a small process-level cache,
+    :data:`ipvalue.valuation.kernel.STAGES_CACHE` (at most 4 books and 60,000 rows, about 1 KB a row, least
+    recently used out), keyed by a digest of every column, the index, the assumptions and ``as_of``: the stress
+    test of ``assess_collateral`` on the result, or the same book valued again, takes them from there instead of
+    preparing them again, with the same numbers to the last bit; any changed input misses. ``STAGES_CACHE.clear()``
+    empties it; ``STAGES_CACHE.entries = 0`` keeps nothing.
     """
     day = as_date(as_of, "as_of", error=ValuationInputError)
     seed = check_seed(rng)
