@@ -37,7 +37,7 @@ from _versions import run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the commits of this change (issue 17, collateral side), newest first
-CHANGES = ("0fa0776", "1350403", "5551a18", "7d09487", "5772594")
+CHANGES = ("1077c37", "0fa0776", "1350403", "5551a18", "7d09487", "5772594")
 #: the parts of the collateral pass in ipvalue.collateral.stress
 PASS_PARTS = ("_shock_runs", "_shock_results", "prepare_chunk", "finish_base", "_direct", "_same_frame")
 #: the functions timed in ipvalue.collateral.stress and ipvalue.collateral.api
