@@ -124,6 +124,11 @@ class StressShock:
         Overrides for the collateral engine: ``obsolescence_shift``, ``crash_probability``, ``loan``.
     description_zh : str
         ``description`` in Chinese (the English one stands in when empty).
+    reads_base_rows : bool
+        Whether ``direct`` reads the base case's patent rows (``ctx["base_patents"]``). Such a shock is applied
+        once with the rows before the liquidity haircut and, when the base case is finished, again with its
+        final rows (:func:`assess_with_stress`). True by default, the safe answer for a shock written elsewhere;
+        the shocks here that read only the frame and the policy say False.
     """
 
     name: str
@@ -132,6 +137,7 @@ class StressShock:
     direct: Callable[[pd.DataFrame, dict], tuple[pd.DataFrame, Note]]
     engine: Mapping[str, Any]
     description_zh: str = ""
+    reads_base_rows: bool = True
 
 
 def _scale_values(frame: pd.DataFrame, factor: Any) -> pd.DataFrame:
@@ -293,6 +299,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _direct_obsolescence,
         {"obsolescence_shift": 0.20},
         "技术过时：经济寿命减半，过时漂移每年再加 20%（参考资料 5.4：每年 -10% 至 -30%）",
+        reads_base_rows=False,
     ),
     StressShock(
         "royalty_cut",
@@ -301,6 +308,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _direct_royalty,
         {},
         "提成率下调 40%（参考资料 5.4：违约后许可收入中断，收益折减 30%–50%）",
+        reads_base_rows=False,
     ),
     StressShock(
         "discount_rate_up",
@@ -309,6 +317,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _direct_discount,
         {},
         "折现率上升 3 个百分点 [C]",
+        reads_base_rows=False,
     ),
     StressShock(
         "ip_market_crash",
@@ -317,6 +326,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _direct_crash,
         {"crash_probability": 1.0, "liquidation_frame": "base"},
         "知识产权交易市场崩溃（Ocean Tomo 2008–09：拍品成交比例由 50% 降至 7%，成交额 -80%；中端市场 -50%）",
+        reads_base_rows=False,
     ),
     StressShock(
         "invalidation_largest_family",
@@ -325,6 +335,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _direct_invalidate_family,
         {},
         "押品价值最大的专利同族被宣告无效",
+        reads_base_rows=True,
     ),
     StressShock(
         "compensation_fund_exhausted",
@@ -333,6 +344,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         _direct_none,
         {"compensation_fund": 0.0},
         "风险补偿资金池耗尽：其分担比例降为 0（参考资料 3.5、5.4）",
+        reads_base_rows=False,
     ),
 )
 
@@ -483,12 +495,8 @@ class _Shocked:
 def _direct(
     shock: StressShock, frame: pd.DataFrame, shock_ctx: dict, why: _CannotRevalue | None
 ) -> tuple[pd.DataFrame, str, str]:
-    """The shock applied to the valued frame directly: the frame and the notes (with why it was not revalued).
-
-    A :class:`_ShockContext` notes whether the shock read the base case's rows.
-    """
-    view = shock_ctx.view(shock) if isinstance(shock_ctx, _ShockContext) else shock_ctx
-    shocked, direct_note = shock.direct(frame, view)
+    """The shock applied to the valued frame directly: the frame and the notes (with why it was not revalued)."""
+    shocked, direct_note = shock.direct(frame, shock_ctx)
     note, note_zh = _note_texts(direct_note)
     if shock.revalue is not None and why is not None:
         note = f"{note} (revaluation impossible: {why})"
@@ -662,71 +670,6 @@ def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return all(same_values(x, y) for x, y in zip(column_arrays(a), column_arrays(b), strict=True))
 
 
-class _ShockContext(dict):
-    """What a direct shock reads (``policy``, ``base_patents``), noting which shocks read the base case's rows.
-
-    :func:`_direct` hands each shock a view of it (:meth:`view`); the view notes in ``readers`` the shocks that
-    reached ``base_patents``: by key, or by anything that could reach every entry (iterating, ``items``,
-    ``values``, copying, comparing, printing). A shock that did not read them gives the same frame and note
-    when applied again with the finished base case (the frame and the policy are the same), so
-    :func:`assess_with_stress` applies again only the readers.
-    """
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.readers: set[int] = set()
-        self._owner: tuple[_ShockContext, int] | None = None
-
-    def view(self, shock: StressShock) -> _ShockContext:
-        """The same entries for one shock's call; its reads are noted here under ``id(shock)``."""
-        out = _ShockContext(dict.items(self))
-        out._owner = (self, id(shock))
-        return out
-
-    def _touch(self, key: Any = None, *, every: bool = False) -> None:
-        if self._owner is not None and (every or key == "base_patents"):
-            parent, who = self._owner
-            parent.readers.add(who)
-
-    def __getitem__(self, key: Any) -> Any:
-        self._touch(key)
-        return super().__getitem__(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._touch(key)
-        return super().get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self._touch(key)
-        return super().__contains__(key)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        self._touch(every=True)
-        return (dict, (dict(super().items()),))
-
-
-def _noting_every(name: str) -> Callable[..., Any]:
-    """``dict.<name>`` for :class:`_ShockContext`, noting first that the shock may read every entry."""
-    plain = getattr(dict, name)
-
-    def method(self: _ShockContext, *args: Any, **kw: Any) -> Any:
-        self._touch(every=True)
-        return plain(self, *args, **kw)
-
-    method.__name__ = name
-    return method
-
-
-# what reaches every entry (copies come back as plain dicts)
-for _name in (
-    "__iter__", "keys", "values", "items", "copy", "pop", "popitem", "setdefault", "update", "__eq__", "__ne__",
-    "__repr__", "__or__", "__ror__",
-):  # fmt: skip
-    setattr(_ShockContext, _name, _noting_every(_name))
-
-
 def assess_with_stress(
     frame: pd.DataFrame,
     ctx: CollateralContext,
@@ -768,7 +711,7 @@ def assess_with_stress(
     if base_arrays is None:
         raise ValueError("the one-pass stress run needs the base case's arrays")
     info = dict((frame.attrs or {}).get("ipvalue", {}) if valuation is None else valuation)
-    early = _ShockContext(policy=ctx.policy, base_patents=prepared.patents)
+    early = {"policy": ctx.policy, "base_patents": prepared.patents}
     applied = [_apply(shock, frame, ctx, early, info=info, backend=None) for shock in shocks]
     loan_only, todo = _shock_runs(applied, frame, ctx, base_arrays, setup)
     runs = [(prepared.pool, setup)] + [(a.pool, st) for _, a, st in todo]
@@ -783,7 +726,7 @@ def assess_with_stress(
     late = {"policy": ctx.policy, "base_patents": core.patents}
     moved = []
     for k, s in enumerate(applied):
-        if s.revalued or id(s.shock) not in early.readers:
+        if s.revalued or not s.shock.reads_base_rows:
             continue
         shocked, note, note_zh = _direct(s.shock, frame, late, s.why)
         if (note, note_zh) != (s.note, s.note_zh) or not _same_frame(shocked, s.frame):
