@@ -28,6 +28,7 @@ regime, time to sale, market factor) from ``root_rng(seed, "liquidation")``. Pat
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -328,13 +329,14 @@ class MonteCarloResult:
         """Expected, 95% and 99% LGD (bank-retained), their standard error, P(full recovery), time to cash."""
         lgd = self.lgd
         ttc = self.time_to_cash[np.isfinite(self.time_to_cash)]
+        q95, q99 = np.quantile(lgd, [0.95, 0.99])  # one partition for both (the same values as one at a time)
         return {
             "expected_lgd": float(lgd.mean()),
             "expected_lgd_stderr": float(lgd.std(ddof=1) / np.sqrt(len(lgd)))
             if len(lgd) > 1
             else float("nan"),
-            "lgd_95": float(np.quantile(lgd, 0.95)),
-            "lgd_99": float(np.quantile(lgd, 0.99)),
+            "lgd_95": float(q95),
+            "lgd_99": float(q99),
             "expected_lgd_gross": float(self.lgd_gross.mean()),
             "prob_full_recovery": float(np.mean(lgd <= 1e-12)),
             "expected_time_to_cash_years": float(ttc.mean()) if len(ttc) else float("nan"),
@@ -402,6 +404,32 @@ PARALLEL_MIN_ELEMENTS = 4_000_000
 PARTIAL_SUMS: tuple[str, ...] = ("sum_v", "s0", "s1", "s2", "s3", "s_sale")
 
 
+@functools.lru_cache(maxsize=8)
+def _root_draws(seed: int, paths: int) -> tuple[np.ndarray, ...]:
+    g = root_rng(seed, "liquidation")
+    out = (
+        g.random(paths),
+        g.random(paths),
+        g.random(paths),
+        g.standard_normal(paths),
+        g.standard_normal(paths),
+    )
+    for a in out:
+        a.setflags(write=False)  # shared by every run with this seed and number of paths
+    return out
+
+
+def _path_draws(seed: int, paths: int) -> tuple[np.ndarray, ...]:
+    """The path-level draws of ``root_rng(seed, "liquidation")``, in the order drawn.
+
+    The default time, mode and regime uniforms, then the time-to-sale and market normals; kept (read-only) for
+    the other runs of an assessment (up to 100,000 paths).
+    """
+    if paths > 100_000:
+        return _root_draws.__wrapped__(seed, paths)
+    return _root_draws(seed, paths)
+
+
 def liquidation_paths(
     *,
     loan: Loan,
@@ -425,19 +453,15 @@ def liquidation_paths(
     v_rate = np.log1p(rate)
     p_crash = float(pol["crash_probability"] if crash_probability is None else crash_probability)
 
-    g = root_rng(seed, "liquidation")
-    u_default = g.random(paths)
-    u_mode = g.random(paths)
-    u_crash = g.random(paths)
-    z_time = g.standard_normal(paths)
-    z_market = g.standard_normal(paths)
+    u_default, u_mode, u_crash, z_time, z_market = _path_draws(int(seed), int(paths))
 
     cum = np.cumsum([float(pol["mode_probabilities"][m]) for m in MODES])
     mode = np.minimum(np.searchsorted(cum, u_mode, side="right"), len(MODES) - 1)
     # group the paths by disposal mode, and within a mode the crashed markets last, so that each is a
     # contiguous slice of columns (paths are exchangeable: the per-patent draws of column j meet the path-level
     # draws of the j-th path in this order)
-    order = np.lexsort((u_crash < p_crash, mode))
+    key = mode * 2 + (u_crash < p_crash)  # lexsort((crashed, mode)) as a counting sort: six keys, stable
+    order = np.concatenate([np.flatnonzero(key == k) for k in range(2 * len(MODES))])
     mode, u_default, u_crash, z_time, z_market = (
         a[order] for a in (mode, u_default, u_crash, z_time, z_market)
     )
@@ -460,11 +484,13 @@ def liquidation_paths(
     s_bid = float(pol["bid_dispersion"])
     ns = pol["no_sale_probability"]
     ns_crash = pol["crash_no_sale_probability"]
-    p_ns = np.zeros(paths)
+    # per mode and regime (not crashed, crashed) the no-sale probability; a lot is unsold when its bid normal is
+    # below its quantile (-inf when p = 0): ndtri of the six values, then one per path
+    p_ns = np.zeros((len(MODES), 2))
     for i, m in enumerate(MODES):
         if m in ns:
-            p_ns = np.where(mode == i, np.where(crash, ns_crash[m], ns[m]), p_ns)
-    ns_threshold = ndtri(p_ns)  # lot unsold when its bid normal is below this (-inf when p = 0)
+            p_ns[i] = (ns[m], ns_crash[m])
+    ns_threshold = ndtri(p_ns)[mode, crash.astype(np.intp)]
     judicial = mode == MODES.index("judicial")
     reserves = judicial_reserves(pol)
     delays = judicial_delays(pol)
@@ -1216,17 +1242,30 @@ def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndar
     loan, ead = ps.loan, ps.ead
     legal = ps.legal
     fees = ps.fee * sum_v
+    # the judicial paths are the slice j0:j1 (liquidation_paths groups the paths by mode): the rounds' arithmetic
+    # on that slice only, the other paths' on the rest (each path's numbers as with np.where over all paths)
+    jud = slice(ps.j0, ps.j1)
+    if int(np.count_nonzero(judicial)) != ps.j1 - ps.j0 or not judicial[jud].all():
+        jud = slice(0, ps.paths)
     # proceeds per judicial round (at that round's reserve), then the 变卖 at the last reserve
-    g, before = [], np.zeros(ps.paths)
+    g, before = [], np.zeros(jud.stop - jud.start)
     for r, s_k in zip(ps.reserves, cleared, strict=True):
-        g.append(float(r) * (s_k - before))
-        before = s_k
-    g.append(float(ps.reserves[-1]) * acc["s_sale"])
-    g_jud = np.sum(g, axis=0)
-    gross = np.where(judicial, g_jud, s0)
-    pv_net = keep * np.where(judicial, np.sum(ps.df_rounds * np.asarray(g), axis=0), ps.df0 * s0)
-    when = np.add.outer(np.asarray(ps.delays), t_sell)
-    pv_time = keep * np.where(judicial, np.sum(when * np.asarray(g), axis=0), t_sell * s0)
+        g.append(float(r) * (s_k[jud] - before))
+        before = s_k[jud]
+    g.append(float(ps.reserves[-1]) * acc["s_sale"][jud])
+    g_all = np.asarray(g)
+    when = np.add.outer(np.asarray(ps.delays), t_sell[jud])
+    gross, pv, tm = s0.copy(), ps.df0 * s0, t_sell * s0
+    if jud.stop - jud.start == ps.paths and not judicial.all():  # not grouped: as np.where
+        gross = np.where(judicial, np.sum(g_all, axis=0), s0)
+        pv = np.where(judicial, np.sum(ps.df_rounds * g_all, axis=0), pv)
+        tm = np.where(judicial, np.sum(when * g_all, axis=0), tm)
+    else:
+        gross[jud] = np.sum(g_all, axis=0)
+        pv[jud] = np.sum(ps.df_rounds[:, jud] * g_all, axis=0)
+        tm[jud] = np.sum(when * g_all, axis=0)
+    pv_net = keep * pv
+    pv_time = keep * tm
     net_total = pv_net - fees - legal
     recovery = np.clip(net_total, 0.0, ead)
     loss = ead - recovery

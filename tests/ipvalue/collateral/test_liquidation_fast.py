@@ -218,3 +218,31 @@ def test_a_two_thousand_patent_stress_assessment_equals_the_reference(monkeypatc
     assert len(pools[0].ids) * 2_000 > 2 * 1_000_000  # three blocks of draws (block_elements 1,000,000)
     for (pool, setup), sums in runs:
         _assert_same_bits(sums, reference_sums(pool, setup))
+
+
+def test_finish_on_paths_not_grouped_by_mode_is_the_permuted_result(loan):
+    # finish_liquidation works on the judicial slice when the paths are grouped by mode (as liquidation_paths
+    # makes them) and falls back to a mask otherwise: shuffling the paths shuffles every per-path figure
+    import dataclasses
+
+    from ipvalue.collateral.liquidation import finish_liquidation
+
+    pol = load_policy("cn-bank-standard")
+    setup = liquidation_paths(loan=loan, policy=pol, seed=3, paths=PATHS)
+    sums = liquidation_partial_sums(_pool(9, 2, pol), setup)
+    perm = np.random.default_rng(0).permutation(PATHS)
+    per_path = {
+        f.name
+        for f in dataclasses.fields(setup)
+        if isinstance(getattr(setup, f.name), np.ndarray) and getattr(setup, f.name).shape == (PATHS,)
+    }
+    shuffled = dataclasses.replace(
+        setup,
+        **{k: getattr(setup, k)[perm] for k in per_path},
+        df_rounds=setup.df_rounds[:, perm],
+    )
+    assert not shuffled.judicial[setup.j0 : setup.j1].all()  # the judicial paths no longer a slice
+    grouped = finish_liquidation(setup, [sums])
+    mixed = finish_liquidation(shuffled, [{k: v[perm] for k, v in sums.items()}])
+    for f in ("gross_proceeds", "costs", "recovery", "lgd_gross", "lgd", "time_to_cash", "loan_recovered"):
+        np.testing.assert_array_equal(getattr(mixed, f), getattr(grouped, f)[perm])
