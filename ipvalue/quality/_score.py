@@ -116,11 +116,18 @@ def aggregate(values: np.ndarray, tree: QualityTree, *, _lay: dict | None = None
     return {"dims": dims, "score": score, "coverage": coverage, "effective": effective}
 
 
-def _token_table(labels: list[str]) -> np.ndarray:
-    """All "label +x.y" tokens for contributions from -100.0 to +100.0 in steps of 0.1."""
-    tenths = np.arange(-1000, 1001)
-    nums = [f"{t / 10:+.1f}" for t in tenths]
-    return np.array([f"{lab} {num}" for lab in labels for num in nums], dtype=object)
+def _tokens(labels: list[str], tok_id: np.ndarray) -> np.ndarray:
+    """The "label +x.y" token of each id ``leaf * 2001 + tenths + 1000`` (contributions -100.0 to +100.0).
+
+    Only the distinct ids present are formatted (a book uses a few hundred of the 2,001 tokens per leaf).
+    """
+    uniq, inverse = np.unique(tok_id, return_inverse=True)
+    texts = [f"{labels[u // 2001]} {(u % 2001 - 1000) / 10:+.1f}" for u in uniq.tolist()]
+    return (
+        np.array(texts, dtype=object)[inverse.reshape(tok_id.shape)]
+        if texts
+        else np.empty(tok_id.shape, object)
+    )
 
 
 _NONE_TEXT = {"en": "no indicator stands out", "zh": "无突出指标"}
@@ -129,7 +136,6 @@ _NONE_TEXT = {"en": "no indicator stands out", "zh": "无突出指标"}
 def _explain(
     contrib: np.ndarray,
     labels: list[str],
-    tokens: np.ndarray,
     k: int = 3,
     *,
     none_text: str = _NONE_TEXT["en"],
@@ -142,11 +148,13 @@ def _explain(
     c = contrib[rows, top]
     tenth = np.clip(np.rint(np.nan_to_num(c, nan=0.0) * 10), -1000, 1000).astype(np.int64)
     show = mag[rows, top] >= 0.05
-    tok_id = top * 2001 + (tenth + 1000)
-    text = np.where(show[:, 0], tokens[tok_id[:, 0]], none_text).astype(object)
+    tokens = _tokens(labels, top * 2001 + (tenth + 1000))
+    if kk == 0:
+        return np.full(n, none_text, dtype=object)
+    text = np.where(show[:, 0], tokens[:, 0], none_text).astype(object)
     for j in range(1, kk):
         # object arrays: the concatenation runs in numpy's loop over Python strings, no per-row Python code
-        text = text + np.where(show[:, j], "; " + tokens[tok_id[:, j]], "").astype(object)
+        text = text + np.where(show[:, j], "; " + tokens[:, j], "").astype(object)
     return text
 
 
@@ -262,7 +270,6 @@ def score_quality(
     if lang not in ("en", "zh"):
         raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
     labels = [tree.label(leaf, lang) for leaf in leaves]
-    tokens = _token_table(labels)
     lay = _layout(tree)
     neutral = tree.neutral_values()
     out = {c: np.full(n, np.nan) for c in ("quality_legal", "quality_technical", "quality_economic")}
@@ -282,7 +289,7 @@ def score_quality(
         score[sl] = 100.0 * agg["score"]
         coverage[sl] = agg["coverage"]
         contrib = 100.0 * agg["effective"] * (np.where(np.isnan(mat), neutral, mat) - neutral)
-        explanation[sl] = _explain(contrib, labels, tokens, none_text=_NONE_TEXT[lang])
+        explanation[sl] = _explain(contrib, labels, none_text=_NONE_TEXT[lang])
         miss_code[sl] = np.isnan(mat).astype(np.int64) @ bits
     result = pd.DataFrame(
         {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,10 +131,44 @@ def _events(inp: TermInputs, expiry: np.ndarray) -> pd.DataFrame:
     TermError
         A US patent whose entity size is not one of :data:`ENTITY_SIZES`.
     """
+    return _event_frame(_event_blocks(inp, expiry))
+
+
+#: the columns of the event table (:func:`_events`); a block (:func:`_event_block`) has also ``projected`` and
+#: ``early``, the flags its notes say in words
+_EVENT_COLUMNS = ("pos", "due_date", "fee_year", "amount", "office", "note", "payable")
+
+
+def _event_blocks(inp: TermInputs, expiry: np.ndarray) -> list[dict[str, Any]]:
+    """Every office's fee events as blocks of :func:`_event_block` (CNIPA by patent type, USPTO, EPO)."""
     t = _tables()
-    blocks = [*_cn_blocks(inp, expiry, t), *_us_blocks(inp, expiry, t), *_ep_blocks(inp, expiry, t)]
-    out = pd.concat(blocks, ignore_index=True) if blocks else _no_events()
+    return [*_cn_blocks(inp, expiry, t), *_us_blocks(inp, expiry, t), *_ep_blocks(inp, expiry, t)]
+
+
+def _event_frame(blocks: list[dict[str, Any]]) -> pd.DataFrame:
+    """The event table of :func:`_events` from its blocks, with the ``currency`` of each office."""
+    frames = [pd.DataFrame({k: b[k] for k in _EVENT_COLUMNS}) for b in blocks]
+    out = pd.concat(frames, ignore_index=True) if frames else _no_events()
     out["currency"] = out["office"].map(CURRENCY)
+    return out
+
+
+def _event_arrays(blocks: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """The blocks' ``pos``, ``due_date``, ``amount``, ``payable``, ``projected`` and ``early`` as whole arrays.
+
+    In the event table's row order; what :func:`fees_paid_to_date` reads, without building the table.
+    """
+    out: dict[str, np.ndarray] = {}
+    for key, dtype in (
+        ("pos", np.int64),
+        ("due_date", "datetime64[D]"),
+        ("amount", float),
+        ("payable", bool),
+        ("projected", bool),
+        ("early", bool),
+    ):
+        parts = [np.broadcast_to(np.asarray(b[key], dtype=dtype), (len(b["pos"]),)) for b in blocks]
+        out[key] = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
     return out
 
 
@@ -146,8 +181,11 @@ def _event_block(
     amount: np.ndarray,
     note: np.ndarray | tuple[np.ndarray, np.ndarray],
     payable: np.ndarray | bool,
-) -> pd.DataFrame:
-    """One office's fee events as rows, one per valid (patent, fee) cell.
+    *,
+    projected: np.ndarray | bool = False,
+    early: np.ndarray | bool = False,
+) -> dict[str, Any]:
+    """One office's fee events, one per valid (patent, fee) cell, as columns.
 
     Parameters
     ----------
@@ -165,25 +203,33 @@ def _event_block(
         Fee year of each fee column.
     payable : numpy.ndarray or bool
         Whether each cell is payable, or one flag for all.
+    projected, early : numpy.ndarray or bool
+        Whether each cell's fee is only projected (its note starts "projected"), and whether it fell due before
+        the earliest schedule in the table (its note says so); or one flag for all.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns pos, due_date, fee_year, amount, office, note, payable.
+    dict
+        Columns pos, due_date, fee_year, amount, office (one text), note, payable (an array or one flag),
+        projected, early (an array or one flag).
     """
     r, c = np.nonzero(valid)
     notes = note[0][note[1][r, c]] if isinstance(note, tuple) else note[r, c]
-    return pd.DataFrame(
-        {
-            "pos": rows[r],
-            "due_date": due[r, c],
-            "fee_year": fee_year[c],
-            "amount": amount[r, c],
-            "office": office,
-            "note": notes,
-            "payable": payable[r, c] if isinstance(payable, np.ndarray) else payable,
-        }
-    )
+
+    def cells(x: np.ndarray | bool) -> np.ndarray | bool:
+        return x[r, c] if isinstance(x, np.ndarray) else x
+
+    return {
+        "pos": rows[r],
+        "due_date": due[r, c],
+        "fee_year": fee_year[c],
+        "amount": amount[r, c],
+        "office": office,
+        "note": notes,
+        "payable": cells(payable),
+        "projected": cells(projected),
+        "early": cells(early),
+    }
 
 
 #: the notes of CNIPA fee events, by the number :func:`_cn_blocks` gives each cell
@@ -198,7 +244,7 @@ _CN_NOTES = np.array(
 )
 
 
-def _cn_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataFrame]:
+def _cn_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[dict[str, Any]]:
     """CNIPA annual fees: fee years from filing, due on the anniversary; grant-year fee at registration.
 
     Parameters
@@ -212,8 +258,9 @@ def _cn_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataF
 
     Returns
     -------
-    list of pandas.DataFrame
-        One block per patent type with CN patents of known filing date, in the table's type order.
+    list of dict
+        One block (:func:`_event_block`) per patent type with CN patents of known filing date, in the table's
+        type order.
     """
     blocks = []
     for ptype, amounts in t.cn_amounts.items():
@@ -235,11 +282,15 @@ def _cn_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataF
         code = np.where(pending & is_pending, 0, np.where(pending, 1, np.where(is_grant_year, 2, 3))).astype(
             np.int8
         )
-        blocks.append(_event_block("CN", rows, valid, due, k.astype(float), amt, (_CN_NOTES, code), payable))
+        blocks.append(
+            _event_block(
+                "CN", rows, valid, due, k.astype(float), amt, (_CN_NOTES, code), payable, projected=code == 0
+            )
+        )
     return blocks
 
 
-def _us_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataFrame]:
+def _us_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[dict[str, Any]]:
     """USPTO maintenance fees: 3.5 / 7.5 / 11.5 years after grant, by entity size.
 
     Parameters
@@ -253,8 +304,8 @@ def _us_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataF
 
     Returns
     -------
-    list of pandas.DataFrame
-        One block, or none when no granted US utility patent (filed on or after 12 December 1980) is given.
+    list of dict
+        One block (:func:`_event_block`), or none when no granted US utility patent (filed on or after 12 December 1980) is given.
         Plant patents pay none; reissues: see :data:`US_REISSUE_NOTE`.
 
     Raises
@@ -297,10 +348,10 @@ def _us_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataF
         np.char.add("maintenance fee; ", np.broadcast_to(entity[:, None].astype(str), due.shape)) + " entity",
     ).astype(object)
     note = np.where(early, note + "; due before the earliest schedule in the table, its amounts used", note)
-    return [_event_block("US", rows, valid, due, t.us_stages / 12.0, amt, note, True)]
+    return [_event_block("US", rows, valid, due, t.us_stages / 12.0, amt, note, True, early=early)]
 
 
-def _ep_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataFrame]:
+def _ep_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[dict[str, Any]]:
     """EPO renewal fees: years 3.., due at the end of the anniversary month, to the EPO until grant.
 
     Parameters
@@ -314,8 +365,8 @@ def _ep_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataF
 
     Returns
     -------
-    list of pandas.DataFrame
-        One block, or none when no EP patent of known filing date is given.
+    list of dict
+        One block (:func:`_event_block`), or none when no EP patent of known filing date is given.
     """
     rows = np.flatnonzero(
         (inp.jurisdiction == "EP") & (inp.patent_type == "invention") & ~np.isnat(inp.filing)
@@ -335,7 +386,7 @@ def _ep_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[pd.DataF
         "renewal fee; due before the earliest schedule in the table, its amounts used",
         "renewal fee",
     )
-    return [_event_block("EP", rows, valid, due, k.astype(float), amt, note, payable)]
+    return [_event_block("EP", rows, valid, due, k.astype(float), amt, note, payable, early=early)]
 
 
 def _no_events() -> pd.DataFrame:
@@ -362,13 +413,31 @@ def _no_events() -> pd.DataFrame:
 def _prepare(
     portfolio: object, as_of: object
 ) -> tuple[pd.DataFrame, bool, np.datetime64, pd.DataFrame, TermInputs, np.ndarray, pd.DataFrame]:
+    """The frame, the day, the life table, the term inputs, the expiry dates and the fee event table."""
+    frame, single, day, life, inp, expiry, blocks = _laid_out(portfolio, as_of)
+    return frame, single, day, life, inp, expiry, _event_frame(blocks)
+
+
+def _laid_out(
+    portfolio: object, as_of: object, expiry_date: np.ndarray | None = None
+) -> tuple[pd.DataFrame, bool, np.datetime64, pd.DataFrame, TermInputs, np.ndarray, list[dict[str, Any]]]:
+    """The frame, the day, the life table, the term inputs, the expiry dates and the fee event blocks.
+
+    ``expiry_date``: the life table's ``expiry_date`` of every row, computed already by the caller; the life
+    table is then not computed (an empty frame is returned in its place).
+    """
     frame, single = as_frame(portfolio)
     day = as_of_day(as_of)
-    life = life_frame(frame, day, "coerce", TermRules.default())
+    if expiry_date is None:
+        life = life_frame(frame, day, "coerce", TermRules.default())
+        expiry = life["expiry_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    else:
+        life = pd.DataFrame(index=frame.index)
+        expiry = np.asarray(expiry_date).astype("datetime64[D]")
+        if expiry.shape != (len(frame),):
+            raise ValueError(f"expiry_date has {expiry.size} dates for {len(frame)} patents")
     inp = term_inputs(frame)
-    expiry = life["expiry_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    events = _events(inp, expiry)
-    return frame, single, day, life, inp, expiry, events
+    return frame, single, day, life, inp, expiry, _event_blocks(inp, expiry)
 
 
 def _modelled(inp: TermInputs) -> tuple[np.ndarray, np.ndarray]:
@@ -595,7 +664,9 @@ def renewal_fees_due(portfolio: pd.DataFrame, as_of: object, *, years: float = 5
     )
 
 
-def fees_paid_to_date(patent_or_frame: object, as_of: object) -> float | pd.DataFrame:
+def fees_paid_to_date(
+    patent_or_frame: object, as_of: object, *, expiry_date: np.ndarray | None = None
+) -> float | pd.DataFrame:
     """Renewal fees paid so far (the historical maintenance cost, for the cost method).
 
     A fee counts as paid when it fell due on or before ``as_of``, while the patent lived (before expiry), was
@@ -607,6 +678,10 @@ def fees_paid_to_date(patent_or_frame: object, as_of: object) -> float | pd.Data
     ----------
     patent_or_frame : Patent or DataFrame
     as_of : date or str
+    expiry_date : numpy.ndarray, optional
+        The ``expiry_date`` column of :func:`ipvalue.terms.life_table` for these rows at ``as_of`` (one date per
+        row, ``datetime64``), when the caller computed that table already; the fees are then laid out against
+        it instead of computing the table a second time (the same result).
 
     Returns
     -------
@@ -614,21 +689,19 @@ def fees_paid_to_date(patent_or_frame: object, as_of: object) -> float | pd.Data
         For one patent, the amount in the office's currency. For a frame, indexed like it: ``fees_paid``,
         ``fee_currency``, ``fees_paid_note`` (NaN amount when the office's fees are not modelled).
     """
-    frame, single, day, life, inp, expiry, events = _prepare(patent_or_frame, as_of)
-    pos = events["pos"].to_numpy()
-    due = events["due_date"].to_numpy(dtype="datetime64[D]")
+    frame, single, day, _, inp, expiry, blocks = _laid_out(patent_or_frame, as_of, expiry_date)
+    events = _event_arrays(blocks)  # the columns read, not the event table (its texts are not read)
+    pos, due = events["pos"], events["due_date"]
     fpt = inp.fees_paid_through[pos]
-    projected = events["note"].str.startswith("projected").to_numpy(dtype=bool)
     paid = (
-        events["payable"].to_numpy(dtype=bool)
-        & ~projected
+        events["payable"]
+        & ~events["projected"]
         & (due <= day)
         & (due < expiry[pos])
         & (np.isnat(fpt) | (due < fpt))
     )
-    take = events[paid]
     n = len(frame)
-    total = np.bincount(take["pos"].to_numpy(), weights=take["amount"].to_numpy(), minlength=n)
+    total = np.bincount(pos[paid], weights=events["amount"][paid], minlength=n)
     modelled = np.isin(inp.jurisdiction, FEE_OFFICES)
     note = np.where(modelled, "", "renewal fees of this office are not modelled").astype(object)
     series = us_series(inp.ids, inp.jurisdiction)
@@ -638,8 +711,7 @@ def fees_paid_to_date(patent_or_frame: object, as_of: object) -> float | pd.Data
     unknown_lapse = np.isin(inp.status, DEAD_STATUSES) & np.isnat(inp.fees_paid_through)
     note = np.where(unknown_lapse & modelled, "lapse date unknown: fees counted up to as_of or expiry", note)
     early = np.zeros(n, dtype=bool)
-    early_pos = take.loc[take["note"].str.contains("earliest schedule"), "pos"].to_numpy()
-    early[early_pos] = True
+    early[pos[paid & events["early"]]] = True
     note = np.where(
         early,
         np.where(note == "", "", note + "; ") + "some fees before the earliest schedule in the table",

@@ -22,9 +22,17 @@ def us_series(ids: np.ndarray, jurisdiction: np.ndarray) -> np.ndarray:
     Read from the patent number (``USPP12,345``, ``US RE45,678 E``...), the USPTO's own numbering of those
     series (plant patents PP, reissues RE).
     """
-    compact = pd.Series(ids, dtype=object).astype(str).str.upper().str.replace(r"[\s,./-]", "", regex=True)
-    series = compact.str.extract(r"^(?:US)?(PP|RE)\d", expand=False).fillna("").to_numpy(dtype=object)
-    return np.where(np.asarray(jurisdiction, dtype=object) == "US", series, "").astype(object)
+    us = np.asarray(jurisdiction, dtype=object) == "US"
+    out = np.full(len(us), "", dtype=object)
+    if us.any():  # only the US rows' numbers are read
+        compact = (
+            pd.Series(np.asarray(ids)[us], dtype=object)
+            .astype(str)
+            .str.upper()
+            .str.replace(r"[\s,./-]", "", regex=True)
+        )
+        out[us] = compact.str.extract(r"^(?:US)?(PP|RE)\d", expand=False).fillna("").to_numpy(dtype=object)
+    return out
 
 
 KNOWN_STATUSES = ("pending", "granted", *DEAD_STATUSES)

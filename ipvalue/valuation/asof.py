@@ -55,6 +55,9 @@ class Facts:
         :data:`QUALITY_COLUMNS` (and ``quality_coverage`` when computed).
     quality_source : str
         ``given`` (the frame had the columns) or ``computed``.
+    expiry_date : numpy.ndarray of datetime64[D]
+        The term's expiry date (:func:`ipvalue.terms.life_table`'s ``expiry_date``: the ``expiry_date`` column
+        where given, else statutory), which the renewal fees paid are laid out against.
     """
 
     status: np.ndarray
@@ -64,6 +67,7 @@ class Facts:
     filing: np.ndarray
     quality: pd.DataFrame
     quality_source: str
+    expiry_date: np.ndarray
 
     @property
     def quality_score(self) -> np.ndarray:
@@ -99,7 +103,7 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
         Receives a note per row whose facts were read differently from the status given.
     """
     frame, ids = inputs.frame, inputs.ids
-    life_legal, expiry = _remaining_life(frame, day, a, notes, inputs.status == UNKNOWN_STATUS)
+    life_legal, expiry, expiry_date = _remaining_life(frame, day, a, notes, inputs.status == UNKNOWN_STATUS)
     filing = dates(frame, "filing_date", ids=ids, error=ValuationInputError)
     at = facts_at_as_of(
         inputs.status,
@@ -124,13 +128,15 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
         )
     qual, qsource = _quality(qframe, day, life_legal, cohort)
     notes.mute(unknown)
-    return Facts(status, life_legal, dead, unknown, filing, qual, qsource)
+    return Facts(status, life_legal, dead, unknown, filing, qual, qsource, expiry_date)
 
 
 def _remaining_life(
     frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes, unknown: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Remaining legal life (years) and last day of the term (datetime64[D]) of every row, from :mod:`ipvalue.terms`.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Remaining legal life (years), last day of the term and expiry date (datetime64[D]) of every row.
+
+    From :func:`ipvalue.terms.life_table`.
 
     The last day is the expiry date for US and EP (the term ends on the anniversary) and the day before it for
     CN (the expiry date is the 期满终止日); ``ipvalue.terms.last_day_in_force``.
@@ -140,6 +146,8 @@ def _remaining_life(
     tbl = life_table(frame, as_of, errors=a["term_errors"])
     life = tbl["remaining_life_years"].to_numpy(dtype=float)
     expiry = pd.to_datetime(tbl["last_day_in_force"]).to_numpy(dtype="datetime64[D]")
+    # read as ipvalue.terms.fees_paid_to_date reads it from its own life table
+    expiry_date = tbl["expiry_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
     tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
     prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
@@ -147,7 +155,7 @@ def _remaining_life(
     notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
     notes.add((tnote != "") & ~unknown, tnote)  # an unknown status has its own note: no "in force assumed"
     notes.add(np.isnan(life), "remaining life unknown (" + prob + "): not valued")
-    return life, expiry
+    return life, expiry, expiry_date
 
 
 def _quality(

@@ -882,3 +882,16 @@ def test_tree_file_missing_a_parameter_is_named(tmp_path):
         QualityTreeError, match="'legal/disputes/litigation' lacks the parameter 'in_litigation'"
     ):
         score_quality(frame([base()]), as_of=AS_OF, weights=write_tree(tmp_path, bad))
+
+
+def test_explanation_tokens_formatted_on_demand_are_the_full_tables():
+    # the tokens of the ids present (the fast path) against the whole table of every label and tenth (reference)
+    from ipvalue.quality import _score
+
+    labels = ["legal status", "remaining life", "claims"]
+    tenths = np.arange(-1000, 1001)
+    table = np.array([f"{lab} {t / 10:+.1f}" for lab in labels for t in tenths], dtype=object)
+    ids = np.random.default_rng(5).integers(0, len(table), size=(400, 3))
+    ids[0] = [0, 1000, 2000]  # -100.0, +0.0 and +100.0 of the first leaf
+    np.testing.assert_array_equal(_score._tokens(labels, ids), table[ids])
+    assert _score._tokens(labels, np.zeros((0, 3), dtype=np.int64)).shape == (0, 3)

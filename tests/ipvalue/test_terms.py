@@ -32,6 +32,7 @@ from ipvalue.terms import (
     renewal_schedule,
     us_earliest_filing_date,
 )
+from ipvalue.terms._inputs import us_series
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 D = dt.date
@@ -759,3 +760,72 @@ def test_us_reissue_keeps_the_original_term_and_fee_schedule():
     # an original filed before 1995-06-08 gets the 154(c)(1) rule even if the reissue was filed later
     old = re.assign(earliest_filing_date=pd.Timestamp("1994-01-03"), grant_date=pd.Timestamp("1996-02-06"))
     assert "later of 17 years from grant" in life_table(old, "2005-01-01")["expiry_basis"].iloc[0]
+
+
+def _mixed_book(n: int, seed: int) -> pd.DataFrame:
+    """A random book over the offices and types the fee tables model (and one they do not), old and new dates."""
+    rng = np.random.default_rng(seed)
+    office = rng.choice(["CN", "US", "EP", "JP"], n)
+    ptype = rng.choice(["invention", "utility_model", "design"], n, p=[0.7, 0.2, 0.1])
+    filing = np.datetime64("1978-01-01") + rng.integers(0, 47 * 365, n).astype("timedelta64[D]")
+    grant = filing + rng.integers(300, 2500, n).astype("timedelta64[D]")
+    grant = np.where(rng.random(n) < 0.2, np.datetime64("NaT"), grant)
+    paid = filing + rng.integers(365, 20 * 365, n).astype("timedelta64[D]")
+    paid = np.where(rng.random(n) < 0.6, np.datetime64("NaT"), paid)
+    ids = [f"{o}{'PP' if o == 'US' and i % 17 == 0 else ''}{1000000 + i}" for i, o in enumerate(office)]
+    return pd.DataFrame(
+        {
+            "jurisdiction": office,
+            "patent_type": np.where(office == "EP", "invention", ptype),
+            "filing_date": filing,
+            "grant_date": grant,
+            "legal_status": rng.choice(
+                ["granted", "pending", "lapsed", "expired"], n, p=[0.6, 0.2, 0.1, 0.1]
+            ),
+            "fees_paid_through": paid,
+            "entity_size": rng.choice(["", "large", "small", "micro"], n),
+        },
+        index=pd.Index(ids, name="patent_id"),
+    )
+
+
+@pytest.mark.parametrize("as_of", ["2026-06-30", "2001-03-15"])
+def test_fees_paid_to_date_with_the_life_tables_expiry_is_the_same_as_without(as_of):
+    # the fast path (the caller's life table given) against the reference (fees_paid_to_date computing its own)
+    frame = _mixed_book(1500, seed=11)
+    expiry = life_table(frame, as_of, errors="coerce")["expiry_date"].to_numpy()
+    ref = fees_paid_to_date(frame, as_of)
+    fast = fees_paid_to_date(frame, as_of, expiry_date=expiry)
+    pd.testing.assert_frame_equal(fast, ref)
+    assert ref["fees_paid"].gt(0).sum() > 100
+    with pytest.raises(ValueError, match="expiry_date has 3 dates for 1500 patents"):
+        fees_paid_to_date(frame, as_of, expiry_date=expiry[:3])
+
+
+def test_the_fee_events_flags_are_what_their_notes_say():
+    # fees_paid_to_date reads the blocks' flags instead of searching the notes' texts: the same rows
+    from ipvalue.terms import _fees, _inputs
+
+    frame = _mixed_book(1500, seed=12)
+    inp = _inputs.term_inputs(frame)
+    expiry = (
+        life_table(frame, "2026-06-30", errors="coerce")["expiry_date"].to_numpy().astype("datetime64[D]")
+    )
+    blocks = _fees._event_blocks(inp, expiry)
+    arrays = _fees._event_arrays(blocks)
+    events = _fees._event_frame(blocks)
+    projected = events["note"].str.startswith("projected").to_numpy(dtype=bool)
+    early = events["note"].str.contains("earliest schedule").to_numpy(dtype=bool)
+    np.testing.assert_array_equal(arrays["projected"], projected)
+    np.testing.assert_array_equal(arrays["early"], early)
+    assert projected.any() and early.any()
+    for key in ("pos", "amount", "payable"):
+        np.testing.assert_array_equal(arrays[key], events[key].to_numpy())
+    np.testing.assert_array_equal(arrays["due_date"], events["due_date"].to_numpy().astype("datetime64[D]"))
+
+
+def test_us_series_reads_only_the_us_rows():
+    ids = np.array(["USPP12,345", "US RE45,678 E", "US9483551", "CNPP123", "EPRE1"], dtype=object)
+    office = np.array(["US", "US", "US", "CN", "EP"], dtype=object)
+    assert us_series(ids, office).tolist() == ["PP", "RE", "", "", ""]
+    assert us_series(ids[3:], office[3:]).tolist() == ["", ""]

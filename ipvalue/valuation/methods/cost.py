@@ -194,7 +194,9 @@ def fees_paid_stage(inputs: Inputs, facts: Facts, day: dt.date, notes: Notes) ->
     """
     rows = np.isfinite(inputs.x["rd_cost"]) & ~facts.dead & ~np.isnan(facts.life_legal)
     recorded = notes.scratch()
-    return FeesPaid(fees_paid(inputs.frame, day, inputs.currency, recorded, rows), recorded)
+    return FeesPaid(
+        fees_paid(inputs.frame, day, inputs.currency, recorded, rows, expiry_date=facts.expiry_date), recorded
+    )
 
 
 #: the columns of the chunk's frame :func:`cost_values` reads (the rest comes from the checked inputs); a shock
@@ -291,11 +293,19 @@ def trend_factor(rd_year: np.ndarray, day: dt.date) -> tuple[np.ndarray, np.ndar
 
 
 def fees_paid(
-    frame: pd.DataFrame, as_of: dt.date, currency: str, notes: Notes, rows: np.ndarray
+    frame: pd.DataFrame,
+    as_of: dt.date,
+    currency: str,
+    notes: Notes,
+    rows: np.ndarray,
+    *,
+    expiry_date: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Renewal fees actually paid (from :func:`ipvalue.terms.fees_paid_to_date`) in the valuation currency.
 
     Fees in another currency or of offices the terms module does not model are left out, with a note.
+    ``expiry_date``: the term's expiry date of every row of ``frame`` when already read (``Facts.expiry_date``;
+    None: the terms module computes it again).
     """
     from ipvalue.terms import fees_paid_to_date
 
@@ -308,7 +318,9 @@ def fees_paid(
     fcur = np.empty(len(where), dtype=object)
     step = 50_000
     for start in range(0, len(where), step):
-        tbl: Any = fees_paid_to_date(frame.iloc[where[start : start + step]], as_of)
+        block = where[start : start + step]
+        expiry = None if expiry_date is None else expiry_date[block]
+        tbl: Any = fees_paid_to_date(frame.iloc[block], as_of, expiry_date=expiry)
         amt[start : start + step] = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
         fcur[start : start + step] = texts(tbl, "fee_currency")
     usable = np.isfinite(amt) & (fcur == currency)
