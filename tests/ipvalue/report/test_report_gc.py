@@ -127,3 +127,22 @@ def test_weasyprint_import_without_then_with_the_library_search(fail):
     else:
         assert calls == ["quick"]
         assert runs == 0  # no program run to find a library
+
+
+@pytest.mark.slow
+def test_the_pdf_is_the_same_with_the_collector_paused_or_running(fx, monkeypatch):
+    """The pause changes when cycles are freed, not the layout: same pages, same text on each (the reference
+    path is the layout with the collector running, as for documents over ``GC_PAUSE_MAX_CHARS``)."""
+    pypdf = pytest.importorskip("pypdf")
+    pytest.importorskip("weasyprint")
+    from ipvalue.report._fonts import report_font
+    from ipvalue.report._html import render_html
+
+    html = render_html(fx.make_assessment(), lang="zh", font_css=report_font().css_stack())
+    paused, running = io.BytesIO(), io.BytesIO()
+    _pdf.pdf_from_html(html, paused)
+    monkeypatch.setattr(_pdf, "GC_PAUSE_MAX_CHARS", 0)
+    _pdf.pdf_from_html(html, running)
+    pages = [pypdf.PdfReader(b).pages for b in (paused, running)]
+    assert len(pages[0]) == len(pages[1]) >= 2
+    assert [p.extract_text() for p in pages[0]] == [p.extract_text() for p in pages[1]]
