@@ -8,6 +8,7 @@ package is ``weasyprint`` (extra ``ipvalue[pdf]``).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,6 +24,8 @@ __all__ = ["write_pdf", "pdf_from_html", "load_weasyprint", "warm_up", "PDFBacke
 #: the assessment in a report-writing process): pausing it took 15-20% off the PDF's CPU time, with the same peak
 #: memory on both (``benchmarks/RESULTS.md``). Larger documents keep the collector, so their memory stays bounded.
 GC_PAUSE_MAX_CHARS = 2_000_000
+
+_IMPORT_LOCK = threading.Lock()
 
 
 class PDFBackendError(ImportError):
@@ -58,24 +61,25 @@ def _import_weasyprint() -> Any:
     """
     import sys
 
-    if "weasyprint" in sys.modules:
-        import weasyprint
+    with _IMPORT_LOCK:  # one swap of find_library at a time (threads of the service)
+        if "weasyprint" in sys.modules:
+            import weasyprint
 
+            return weasyprint
+        import ctypes.util
+
+        search = ctypes.util.find_library
+        ctypes.util.find_library = _not_found
+        try:
+            import weasyprint
+        except OSError:
+            for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
+                del sys.modules[name]
+            ctypes.util.find_library = search
+            import weasyprint
+        finally:
+            ctypes.util.find_library = search
         return weasyprint
-    import ctypes.util
-
-    search = ctypes.util.find_library
-    ctypes.util.find_library = _not_found
-    try:
-        import weasyprint
-    except OSError:
-        for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
-            del sys.modules[name]
-        ctypes.util.find_library = search
-        import weasyprint
-    finally:
-        ctypes.util.find_library = search
-    return weasyprint
 
 
 def _not_found(name: str) -> None:
