@@ -539,6 +539,10 @@ def liquidation_paths(
     )
 
 
+#: one block of draws: Z, E, the packages' bid normals and 变卖 buyers, each patent row's package row (or None)
+Drawn = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]
+
+
 class PatentDraws:
     """The per-patent and per-package draws of the liquidation Monte Carlo for a set of patents, block by block.
 
@@ -577,7 +581,7 @@ class PatentDraws:
         self.sale_success = float(sale_success)
         self.judicial = judicial
         self.cache = cache
-        self._blocks: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+        self._blocks: dict[tuple[int, int], Drawn] = {}
         self._bufs: dict[str, np.ndarray] = {}
         # every row's package as an index into the sorted labels, and whether the patent is its own package
         # (the label is its patent_id, or "patent:" and its patent_id): once, not per block
@@ -595,7 +599,7 @@ class PatentDraws:
 
     def block(
         self, b0: int, b1: int, *, executor: ThreadPoolExecutor | None = None, threads: int = 1
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    ) -> Drawn:
         """``(Z, E, bid normal, 变卖 buyer, member)`` of rows ``b0:b1``.
 
         ``Z`` and ``E`` are ``(rows, paths)``; the bid normal (``(packages, paths)``) and the buyer (``(packages,
@@ -932,7 +936,7 @@ class _Tile:
             ]
         return out
 
-    def run(self, drawn: tuple[np.ndarray, ...], b0: int, r0: int, r1: int) -> None:
+    def run(self, drawn: Drawn, b0: int, r0: int, r1: int) -> None:
         """Add rows ``r0:r1`` of the block that starts at draw row ``b0`` to every run's sums."""
         self.drawn, self.g, self.nr, self.r = drawn, slice(b0 + r0, b0 + r1), r1 - r0, slice(r0, r1)
         self._done.clear()
@@ -1182,7 +1186,7 @@ def liquidation_partial_sums_many(
         steps = range(int(c0), int(c1), width)
         tiles.append([_Tile(plan, a, min(int(c1), a + width), rows, bufs) for a in steps])
 
-    def work(chunks: list[_Tile], b0: int, b1: int, drawn: tuple[np.ndarray, ...]) -> None:
+    def work(chunks: list[_Tile], b0: int, b1: int, drawn: Drawn) -> None:
         with np.errstate(under="ignore"):  # the value's exponential may underflow to 0
             for tile in chunks:
                 for r0 in range(0, b1 - b0, rows):
