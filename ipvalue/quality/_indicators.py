@@ -198,28 +198,26 @@ def _quantile_table(
     Columns ``size``, ``lo``, ``hi``, indexed by ``key``.
     """
     ok = (key >= 0) & ~np.isnan(rate)
-    df = pd.DataFrame({"k": key[ok], "r": rate[ok]})
-    empty = pd.DataFrame(
-        {"size": np.empty(0, np.int64), "lo": np.empty(0), "hi": np.empty(0)},
-        index=pd.Index([], dtype=np.int64),
+    order = np.lexsort((rate[ok], key[ok]))  # by cohort, then rate: each cohort's rates sorted in one run
+    k, r = key[ok][order], rate[ok][order]
+    cohorts, start, size = np.unique(k, return_index=True, return_counts=True)
+    big = size >= min_size
+    cohorts, start, size = cohorts[big], start[big], size[big]
+
+    def quantile(q: float) -> np.ndarray:
+        # pandas' groupby quantile, linear: the order statistic at int(q (n - 1)), plus the fraction of the
+        # step to the next one (the same operations, so the same bits)
+        at = q * (size - 1).astype(np.float64)
+        idx = at.astype(np.int64)
+        frac = at % 1
+        val = r[start + idx]
+        nxt = r[start + np.minimum(idx + 1, size - 1)]
+        return np.where(frac == 0.0, val, val + (nxt - val) * frac)
+
+    return pd.DataFrame(
+        {"size": size.astype(np.int64), "lo": quantile(lo_q), "hi": quantile(hi_q)},
+        index=pd.Index(cohorts.astype(np.int64), dtype=np.int64),
     )
-    if df.empty:
-        return empty
-    size = df.groupby("k")["r"].size()
-    big = size.index[size.to_numpy() >= min_size]
-    if len(big) == 0:
-        return empty
-    sub = df[df["k"].isin(big)]
-    q = sub.groupby("k")["r"].quantile([lo_q, hi_q]).unstack()
-    out = pd.DataFrame(
-        {
-            "size": size.reindex(q.index).to_numpy(np.int64),
-            "lo": q[lo_q].to_numpy(),
-            "hi": q[hi_q].to_numpy(),
-        },
-        index=pd.Index(q.index.to_numpy(np.int64), dtype=np.int64),
-    )
-    return out.sort_index()
 
 
 def _cohort_normalise(

@@ -257,10 +257,12 @@ def read_inputs(
             if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
                 ck.bad(name, col.notna().to_numpy(dtype=bool), f"expected text, got dtype {col.dtype}")
                 continue
-            s = pd.Series(col.to_numpy(dtype=object), dtype=object)
-            if col.dtype != object:  # a pandas string dtype holds only text or missing
-                out.text[name] = s.where(s.notna(), None)
+            vals = col.to_numpy(dtype=object)
+            if col.dtype != object or pd.api.types.infer_dtype(vals, skipna=True) in ("string", "empty"):
+                # only text or missing (a pandas string dtype, or an object column found so in one C pass)
+                out.text[name] = pd.Series(np.where(pd.isna(vals), None, vals), dtype=object)
                 continue
+            s = pd.Series(vals, dtype=object)
             nonstr = ~s.map(lambda v: isinstance(v, str) or v is None, na_action="ignore").fillna(
                 True
             ).astype(bool)

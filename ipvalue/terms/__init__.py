@@ -21,7 +21,7 @@ from ipvalue.terms._fees import (
     renewal_schedule,
 )
 from ipvalue.terms._inputs import DEAD_STATUSES, TermError
-from ipvalue.terms._life import LIFE_COLUMNS, life_table, remaining_life
+from ipvalue.terms._life import LIFE_COLUMNS, life_columns, life_table, remaining_life
 
 __all__ = [
     "expiry_date",
@@ -29,6 +29,7 @@ __all__ = [
     "last_day_in_force",
     "remaining_life",
     "life_table",
+    "life_columns",
     "renewal_schedule",
     "renewal_fees_due",
     "fees_paid_to_date",

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ipvalue.terms._data import TERMS_FILE, load_table
 from ipvalue.terms._dates import NAT, add_years, as_date, to_day
-from ipvalue.terms._inputs import TermError, TermInputs, as_frame, term_inputs, us_series
+from ipvalue.terms._inputs import TermError, TermInputs, as_frame, office_lookup, term_inputs
 
 Errors = Literal["raise", "coerce"]
 _BASES = ("filing", "earliest_filing", "grant", "us_transitional")
@@ -163,8 +163,8 @@ class TermRules:
             elsewhere (CN: the expiry date is the 期满终止日, the first day without the right); NaT kept.
         """
         e = np.asarray(expiry, dtype="datetime64[D]")
-        on = pd.Series(np.asarray(jurisdiction, dtype=object)).map(self.expiry_in_force).fillna(False)
-        return e - np.where(on.to_numpy(dtype=bool), 0, 1).astype("timedelta64[D]")
+        on = office_lookup(jurisdiction, self.expiry_in_force, False).astype(bool)
+        return e - np.where(on, 0, 1).astype("timedelta64[D]")
 
     # -- computation --------------------------------------------------------------------------------------
     def compute(self, inp: TermInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -192,7 +192,7 @@ class TermRules:
         )
         # a US reissue runs for the unexpired part of the original patent's term (35 USC 251(a)): its term and
         # the rule that sets it follow the original application, given as earliest_filing_date
-        reissue = us_series(inp.ids, inp.jurisdiction) == "RE"
+        reissue = inp.us_series == "RE"
         window = np.where(reissue & ~np.isnat(start), start, inp.filing)
         for rule in self.rules:
             m = (inp.jurisdiction == rule.jurisdiction) & (inp.patent_type == rule.patent_type) & has_filing

@@ -23,7 +23,6 @@ from ipvalue.terms._inputs import (
     as_frame,
     as_of_day,
     term_inputs,
-    us_series,
 )
 from ipvalue.terms._life import life_frame
 
@@ -316,7 +315,7 @@ def _us_blocks(inp: TermInputs, expiry: np.ndarray, t: _Tables) -> list[dict[str
     rows = np.flatnonzero(
         (inp.jurisdiction == "US")
         & (inp.patent_type == "invention")
-        & (us_series(inp.ids, inp.jurisdiction) == "")
+        & (inp.us_series == "")
         & ~np.isnat(inp.grant)
         & ~(inp.filing < _US_FEE_FLOOR)
     )
@@ -452,7 +451,7 @@ def _modelled(inp: TermInputs) -> tuple[np.ndarray, np.ndarray]:
     )
     us_design = (inp.jurisdiction == "US") & (inp.patent_type == "design")
     note = np.where(us_design, "US design: no maintenance fees", note)
-    series = us_series(inp.ids, inp.jurisdiction)
+    series = inp.us_series
     note = np.where(series == "PP", US_PLANT_NOTE, note)
     reissue = series == "RE"
     note = np.where(reissue, US_REISSUE_NOTE, note)
@@ -704,7 +703,7 @@ def fees_paid_to_date(
     total = np.bincount(pos[paid], weights=events["amount"][paid], minlength=n)
     modelled = np.isin(inp.jurisdiction, FEE_OFFICES)
     note = np.where(modelled, "", "renewal fees of this office are not modelled").astype(object)
-    series = us_series(inp.ids, inp.jurisdiction)
+    series = inp.us_series
     note = np.where(series == "PP", US_PLANT_NOTE, np.where(series == "RE", US_REISSUE_NOTE, note))
     modelled &= series != "RE"
     total = np.where(modelled, total, np.nan)

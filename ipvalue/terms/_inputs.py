@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,13 @@ def us_series(ids: np.ndarray, jurisdiction: np.ndarray) -> np.ndarray:
     """
     us = np.asarray(jurisdiction, dtype=object) == "US"
     out = np.full(len(us), "", dtype=object)
-    if us.any():  # only the US rows' numbers are read
+    if us.any():  # only the US rows' numbers are read, and only those with the letters of PP or RE
+        text = np.asarray(ids)[us].astype(str)
+        letters = (np.char.find(np.char.upper(text), "P") >= 0) | (
+            np.char.find(np.char.upper(text), "R") >= 0
+        )
+        us[us] = letters
+    if us.any():
         compact = (
             pd.Series(np.asarray(ids)[us], dtype=object)
             .astype(str)
@@ -71,6 +78,21 @@ class TermInputs:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def us_series(self) -> np.ndarray:
+        """:func:`us_series` of the rows (read once, on first use)."""
+        return us_series(self.ids, self.jurisdiction)
+
+
+def office_lookup(jurisdiction: np.ndarray, mapping: Mapping[str, object], default: object) -> np.ndarray:
+    """``mapping[office]`` for every row's office (``default`` where the office is not a key).
+
+    Each distinct office is looked up once (what ``Series.map(mapping).fillna(default)`` gives, without pandas).
+    """
+    offices, inverse = np.unique(np.asarray(jurisdiction, dtype=object).astype(str), return_inverse=True)
+    values = np.array([mapping.get(o, default) for o in offices.tolist()], dtype=object)
+    return values[inverse.reshape(-1)]
 
 
 def as_frame(obj: object) -> tuple[pd.DataFrame, bool]:

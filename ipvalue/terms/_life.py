@@ -9,7 +9,15 @@ import pandas as pd
 
 from ipvalue.terms._dates import add_months, years_between
 from ipvalue.terms._expiry import TermRules
-from ipvalue.terms._inputs import DEAD_STATUSES, KNOWN_STATUSES, TermError, as_frame, as_of_day, term_inputs
+from ipvalue.terms._inputs import (
+    DEAD_STATUSES,
+    KNOWN_STATUSES,
+    TermError,
+    as_frame,
+    as_of_day,
+    office_lookup,
+    term_inputs,
+)
 
 LIFE_COLUMNS = (
     "statutory_expiry",
@@ -30,6 +38,54 @@ def life_frame(
     frame: pd.DataFrame, as_of: object, errors: Literal["raise", "coerce"], rules: TermRules
 ) -> pd.DataFrame:
     """The life table of a frame under ``rules``: expiry, basis, remaining life and problems per patent."""
+    return _as_table(life_columns(frame, as_of, errors=errors, rules=rules), frame.index)
+
+
+def _as_table(cols: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """The life table (:data:`LIFE_COLUMNS`, with their dtypes) of :func:`life_columns`' arrays."""
+    return pd.DataFrame(
+        {
+            "statutory_expiry": cols["statutory_expiry"].astype("datetime64[s]"),
+            "expiry_date": cols["expiry_date"].astype("datetime64[s]"),
+            "expiry_basis": cols["expiry_basis"].astype(object),
+            "last_day_in_force": cols["last_day_in_force"].astype("datetime64[s]"),
+            "in_force": cols["in_force"],
+            "lapse_reason": cols["lapse_reason"].astype(object),
+            "remaining_life_years": cols["remaining_life_years"].astype(float),
+            "term_note": cols["term_note"].astype(object),
+            "term_problem": cols["term_problem"].astype(object),
+        },
+        index=index,
+    )
+
+
+def life_columns(
+    frame: pd.DataFrame,
+    as_of: object,
+    *,
+    errors: Literal["raise", "coerce"] = "raise",
+    rules: TermRules | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`life_table`'s columns as numpy arrays, for a caller that reads them (no frame built).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Portfolio frame.
+    as_of : date or str
+        Valuation date.
+    errors : {"raise", "coerce"}
+        As in :func:`life_table`.
+    rules : TermRules, optional
+        Other term rules than the packaged ones.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        The keys of :data:`LIFE_COLUMNS`: the dates as ``datetime64[D]``, the texts as object arrays of str,
+        ``in_force`` bool, ``remaining_life_years`` float; the same values as the table's columns.
+    """
+    rules = rules or TermRules.default()
     day = as_of_day(as_of)
     inp = term_inputs(frame)
     n = len(inp)
@@ -45,12 +101,7 @@ def life_frame(
             f"patent {inp.ids[i]}: field legal_status {inp.status[i]!r} is not one of {', '.join(KNOWN_STATUSES)}"
         )
     dead = np.isin(inp.status, DEAD_STATUSES)
-    grace = (
-        pd.Series(inp.jurisdiction, dtype=object)
-        .map(rules.grace_months)
-        .fillna(DEFAULT_GRACE_MONTHS)
-        .to_numpy(dtype=np.int64)
-    )
+    grace = office_lookup(inp.jurisdiction, rules.grace_months, DEFAULT_GRACE_MONTHS).astype(np.int64)
     has_fpt = ~np.isnat(inp.fees_paid_through)
     grace_end = add_months(inp.fees_paid_through, grace)
     fee_lapse = has_fpt & (grace_end < day) & ~dead
@@ -74,9 +125,7 @@ def life_frame(
     m = fee_lapse
     # the day the right ended: the due date itself (CN Rule 98 (2010) / 115 (2023): 专利权自应当缴纳年费期满之日起
     # 终止; JP, KR alike) or the end of the grace period (US, 35 USC 41(b)); not stated for other offices
-    ends = (
-        pd.Series(inp.jurisdiction, dtype=object).map(rules.terminates_from).fillna("").to_numpy(dtype=object)
-    )
+    ends = office_lookup(inp.jurisdiction, rules.terminates_from, "")
     since = np.full(n, "", dtype=object)
     due = m & (ends == "due_date")
     since[due] = "; the right terminated as of the due date " + inp.fees_paid_through[due].astype(str).astype(
@@ -106,20 +155,17 @@ def life_frame(
     )
     note[~inp.status_given & ~dead] = "legal_status missing: in force assumed"
 
-    return pd.DataFrame(
-        {
-            "statutory_expiry": statutory.astype("datetime64[s]"),
-            "expiry_date": expiry.astype("datetime64[s]"),
-            "expiry_basis": basis.astype(object),
-            "last_day_in_force": last_day.astype("datetime64[s]"),
-            "in_force": (~dead & ~fee_lapse & ~term_over & ~fatal & (inp.status == "granted")),
-            "lapse_reason": reason.astype(object),
-            "remaining_life_years": life.astype(float),
-            "term_note": note.astype(object),
-            "term_problem": problem.astype(object),
-        },
-        index=frame.index,
-    )
+    return {
+        "statutory_expiry": statutory,
+        "expiry_date": expiry,
+        "expiry_basis": basis.astype(object),
+        "last_day_in_force": last_day,
+        "in_force": (~dead & ~fee_lapse & ~term_over & ~fatal & (inp.status == "granted")),
+        "lapse_reason": reason.astype(object),
+        "remaining_life_years": life.astype(float),
+        "term_note": note.astype(object),
+        "term_problem": problem.astype(object),
+    }
 
 
 def life_table(
@@ -198,4 +244,4 @@ def remaining_life(portfolio_or_patent: object, as_of: object) -> float | pd.Ser
     return out.rename("remaining_life_years")
 
 
-__all__ = ["life_table", "life_frame", "remaining_life", "LIFE_COLUMNS"]
+__all__ = ["life_table", "life_frame", "life_columns", "remaining_life", "LIFE_COLUMNS"]

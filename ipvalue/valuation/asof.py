@@ -136,21 +136,18 @@ def _remaining_life(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Remaining legal life (years), last day of the term and expiry date (datetime64[D]) of every row.
 
-    From :func:`ipvalue.terms.life_table`.
+    From :func:`ipvalue.terms.life_columns` (the arrays of ``life_table``'s columns).
 
     The last day is the expiry date for US and EP (the term ends on the anniversary) and the day before it for
     CN (the expiry date is the 期满终止日); ``ipvalue.terms.last_day_in_force``.
     """
-    from ipvalue.terms import life_table
+    from ipvalue.terms import life_columns
 
-    tbl = life_table(frame, as_of, errors=a["term_errors"])
-    life = tbl["remaining_life_years"].to_numpy(dtype=float)
-    expiry = pd.to_datetime(tbl["last_day_in_force"]).to_numpy(dtype="datetime64[D]")
-    # read as ipvalue.terms.fees_paid_to_date reads it from its own life table
-    expiry_date = tbl["expiry_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    reason = tbl["lapse_reason"].astype("object").fillna("").to_numpy(dtype=object)
-    tnote = tbl["term_note"].astype("object").fillna("").to_numpy(dtype=object)
-    prob = tbl["term_problem"].astype("object").fillna("").to_numpy(dtype=object)
+    tbl = life_columns(frame, as_of, errors=a["term_errors"])
+    life = tbl["remaining_life_years"]
+    expiry = tbl["last_day_in_force"]
+    expiry_date = tbl["expiry_date"]
+    reason, tnote, prob = tbl["lapse_reason"], tbl["term_note"], tbl["term_problem"]
     notes.add((life <= 0) & (reason != ""), "no remaining life (" + reason + "): value 0")
     notes.add((life <= 0) & (reason == ""), "no remaining life: value 0")
     notes.add((tnote != "") & ~unknown, tnote)  # an unknown status has its own note: no "in force assumed"
@@ -172,8 +169,9 @@ def _quality(
     else:
         scored = score_quality(frame, as_of=as_of, remaining_life_years=life, cohort_quantiles=cohort)
     cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in scored.columns else [])]
+    # the scoring's record is not read here, and pandas would deep-copy it on the selection and every column read
+    scored.attrs = {}
     out = scored.loc[:, cols]
-    out.attrs = {}  # the scoring's record is not read here, and pandas would deep-copy it on every column read
     return out, "computed"
 
 

@@ -895,3 +895,48 @@ def test_explanation_tokens_formatted_on_demand_are_the_full_tables():
     ids[0] = [0, 1000, 2000]  # -100.0, +0.0 and +100.0 of the first leaf
     np.testing.assert_array_equal(_score._tokens(labels, ids), table[ids])
     assert _score._tokens(labels, np.zeros((0, 3), dtype=np.int64)).shape == (0, 3)
+
+
+def _quantile_table_reference(key, rate, *, min_size, lo_q, hi_q):
+    """The cohort quantiles as first written: pandas groupby size and quantile."""
+    ok = (key >= 0) & ~np.isnan(rate)
+    df = pd.DataFrame({"k": key[ok], "r": rate[ok]})
+    size = df.groupby("k")["r"].size()
+    big = size.index[size.to_numpy() >= min_size]
+    if df.empty or len(big) == 0:
+        return None
+    q = df[df["k"].isin(big)].groupby("k")["r"].quantile([lo_q, hi_q]).unstack()
+    return pd.DataFrame(
+        {
+            "size": size.reindex(q.index).to_numpy(np.int64),
+            "lo": q[lo_q].to_numpy(),
+            "hi": q[hi_q].to_numpy(),
+        },
+        index=pd.Index(q.index.to_numpy(np.int64), dtype=np.int64),
+    ).sort_index()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-1, 6),
+            st.one_of(st.floats(0, 50, allow_nan=False), st.sampled_from([0.0, 1.5, np.nan])),
+        ),
+        max_size=60,
+    ),
+    st.integers(1, 6),
+    st.sampled_from([(0.01, 0.99), (0.05, 0.95), (0.0, 1.0), (0.25, 0.5)]),
+)
+def test_cohort_quantiles_as_pandas_groupby(pairs, min_size, qs):
+    # the numpy cohort quantiles (the fast path) against pandas' groupby quantile (the reference), to the bit
+    from ipvalue.quality import _indicators
+
+    key = np.array([k for k, _ in pairs], dtype=np.int64)
+    rate = np.array([r for _, r in pairs], dtype=float)
+    got = _indicators._quantile_table(key, rate, min_size=min_size, lo_q=qs[0], hi_q=qs[1])
+    ref = _quantile_table_reference(key, rate, min_size=min_size, lo_q=qs[0], hi_q=qs[1])
+    if ref is None:
+        assert got.empty
+    else:
+        pd.testing.assert_frame_equal(got, ref, check_exact=True)

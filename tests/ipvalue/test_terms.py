@@ -829,3 +829,26 @@ def test_us_series_reads_only_the_us_rows():
     office = np.array(["US", "US", "US", "CN", "EP"], dtype=object)
     assert us_series(ids, office).tolist() == ["PP", "RE", "", "", ""]
     assert us_series(ids[3:], office[3:]).tolist() == ["", ""]
+
+
+def _us_series_reference(ids: np.ndarray, jurisdiction: np.ndarray) -> np.ndarray:
+    """us_series as first written: every row's number through pandas' text methods."""
+    compact = pd.Series(ids, dtype=object).astype(str).str.upper().str.replace(r"[\s,./-]", "", regex=True)
+    series = compact.str.extract(r"^(?:US)?(PP|RE)\d", expand=False).fillna("").to_numpy(dtype=object)
+    return np.where(np.asarray(jurisdiction, dtype=object) == "US", series, "").astype(object)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["US", "CN", "EP", ""]), st.text(alphabet="USPRrepxy 019,./-\t", max_size=10)
+        ),
+        max_size=25,
+    )
+)
+def test_us_series_as_the_reference(rows):
+    # the fast path reads only US numbers with the letters of PP or RE; the reference reads every row
+    ids = np.array([i for _, i in rows], dtype=object)
+    office = np.array([o for o, _ in rows], dtype=object)
+    np.testing.assert_array_equal(us_series(ids, office), _us_series_reference(ids, office))
