@@ -22,6 +22,7 @@ from ipvalue.terms._inputs import (
     TermInputs,
     as_frame,
     as_of_day,
+    office_lookup,
     term_inputs,
 )
 from ipvalue.terms._life import life_frame
@@ -645,7 +646,7 @@ def renewal_fees_due(portfolio: pd.DataFrame, as_of: object, *, years: float = 5
     modelled, why = _modelled(inp)
     dead = life["remaining_life_years"].to_numpy(dtype=float) == 0
     total = np.where(modelled | dead | (count > 0), total, np.nan)
-    currency = pd.Series(inp.jurisdiction, dtype=object).map(CURRENCY).fillna("").to_numpy(dtype=object)
+    currency = office_lookup(inp.jurisdiction, CURRENCY, "")
     note = np.where(dead, "", why)
     note = np.where(
         life["term_problem"].to_numpy(dtype=object) != "", life["term_problem"].to_numpy(dtype=object), note
@@ -731,7 +732,7 @@ def fees_paid_to_date(
     )
     if single:
         return float(total[0])
-    currency = pd.Series(inp.jurisdiction, dtype=object).map(CURRENCY).fillna("").to_numpy(dtype=object)
+    currency = office_lookup(inp.jurisdiction, CURRENCY, "")
     return pd.DataFrame(
         {"fees_paid": total, "fee_currency": currency, "fees_paid_note": note}, index=frame.index
     )

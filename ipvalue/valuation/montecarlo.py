@@ -312,6 +312,161 @@ def _per_patent(fn: Any, u: np.ndarray, codes: np.ndarray | None, first: np.ndar
     return fn(u[first])[codes]
 
 
+@dataclass(frozen=True)
+class _Block:
+    """One block of patents of :func:`_draw_values`: their rows ``sl`` of the draw inputs and the drawn inputs.
+
+    ``col(v)`` is ``v`` at the block's rows as a column, broadcast against the ``(patents, draws)`` draws.
+    """
+
+    e: _DrawInputs
+    sl: np.ndarray
+    draws: int
+
+    def col(self, v: np.ndarray) -> np.ndarray:
+        """``v`` at the block's rows, as a column."""
+        return v[self.sl, None]
+
+
+def _uniform_draws(
+    b: _Block, seed: int, uniforms: UniformRows | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The block's uniforms of the ``valuation`` stream: royalty, discount rate, life, growth, volatility."""
+    D = b.draws
+    # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
+    if uniforms is None:
+        u = patent_uniforms(seed, b.e.ids[b.sl], 5 * D, "valuation")
+    else:
+        u = uniforms.uniforms(seed, b.e.ids[b.sl], 5 * D, "valuation")
+    u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
+    return u_roy, u_r, u_life, u_g, u_vol
+
+
+def _drawn_rates(b: _Block, a: dict, u_r: np.ndarray, u_g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Discount rate (floored at 0.5%) and growth (floored at -90%) per draw, normal around the point."""
+    # a patent's rows (one per shock on a shock axis) hold the same draws: each normal quantile computed once
+    codes, first = _patent_rows(b.e.ids[b.sl])
+    r = np.maximum(b.col(b.e.discount) + a["discount_rate_sd"] * _per_patent(ndtri, u_r, codes, first), 0.005)
+    g = np.maximum(b.col(b.e.growth) + a["growth_sd"] * _per_patent(ndtri, u_g, codes, first), -0.9)
+    return r, g
+
+
+def _drawn_life(b: _Block, a: dict, u_life: np.ndarray) -> np.ndarray:
+    """Economic life per draw: uniform on the point period +- the relative spread, at most the legal life."""
+    s = a["life_spread_relative"]
+    legal = b.col(np.where(np.isnan(b.e.life_legal), 0.0, b.e.life_legal))
+    return np.minimum(b.col(b.e.period) * (1 - s + 2 * s * u_life), legal)
+
+
+def _revenue_pv(b: _Block, r: np.ndarray, g: np.ndarray, life: np.ndarray, linear: bool) -> np.ndarray:
+    """PV per draw of the revenue path over the drawn life, before the royalty and tax (``S``).
+
+    The closed form :func:`geometric_pv` where it applies; year by year (:func:`yearly_pv`) for a revenue
+    forecast or the linear step-down, and with the step-down once more for a declining profit share.
+    """
+    e, sl, col = b.e, b.sl, b.col
+    rev = col(e.revenue)
+    fmat, horizon, last = e.extra["fmat"][sl], e.extra["horizon"][sl], e.extra["last"][sl]
+    dec = e.extra["decline"][
+        sl
+    ]  # declining profit share: year by year with the step-down, valued apart below
+    looped = ((horizon > 0) | linear) & ~dec
+    if not looped.any():
+        S = rev * geometric_pv((1.0 + g) * (1.0 - col(e.decay)) / (1.0 + r), life)
+    else:
+        S = np.empty_like(r)
+        cf = ~looped
+        if cf.any():
+            x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
+            S[cf] = rev[cf] * geometric_pv(x, life[cf])
+    for rows, extra_step in ((looped, False), (dec, True)):
+        if not rows.any():
+            continue
+        # years up to the longest drawn life (which may exceed the point period by the life spread): a shorter
+        # loop would cut some draws short depending on which other patents share the block
+        n_years = max(1, math.ceil(float(np.nanmax(life[rows]))))
+        S[rows] = yearly_pv(
+            rev[rows, 0],
+            g[rows],
+            col(e.decay)[rows],
+            r[rows],
+            life[rows],
+            fmat[rows],
+            horizon[rows],
+            last[rows],
+            n_years,
+            linear,
+            extra_step=extra_step,
+        )
+    return S
+
+
+def _income_draws(b: _Block, a: dict, roy: np.ndarray, S: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The income value per draw: the drawn royalty (or profit split share) after tax on ``S``."""
+    e, col = b.e, b.col
+    if a["mid_year"]:
+        S = S * np.sqrt(1.0 + r)
+    tau = col(e.tax)
+    pv = roy * (1.0 - tau) * S
+    sp = e.extra["split"][b.sl]
+    if sp.any():
+        # profit split: the drawn share of the profit (revenue x margin), after tax
+        pv = np.where(sp[:, None], roy * col(e.extra["margin"]) * (1.0 - tau) * S, pv)
+    if a["tab_years"] is not None:
+        pv = pv * tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
+    return pv
+
+
+def _option_draws(
+    b: _Block, a: dict, pv: np.ndarray, life: np.ndarray, u_vol: np.ndarray, opt: np.ndarray
+) -> np.ndarray:
+    """The real option's value per draw for the patents ``opt`` of the block whose value uses it (NaN elsewhere)."""
+    option = np.full_like(pv, np.nan)
+    if not opt.any():
+        return option
+    # only the patents whose value uses the option: the volatility draws and the pricing are theirs alone
+    z_vol = _per_patent(ndtri, u_vol[opt], *_patent_rows(b.e.ids[b.sl][opt]))
+    vol = b.col(b.e.volatility)[opt] * np.exp(a["volatility_log_sd"] * z_vol)
+    k = b.col(b.e.launch_cost)[opt]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ov = deferral_option(
+            np.nan_to_num(pv[opt]),
+            np.nan_to_num(k),
+            np.maximum(life[opt], 1e-6),
+            continuous_rate(a["risk_free"]),
+            vol,
+        )
+    # the European formula per draw, floored at the exercise value (a right exercisable today is worth at
+    # least max(S - K, 0)); the lattice per draw would cost steps^2 per patent and draw
+    euro = np.asarray(getattr(ov, "value", ov), dtype=float)
+    option[opt] = np.where(life[opt] > 0, np.maximum(euro, np.nan_to_num(pv[opt]) - np.nan_to_num(k)), 0.0)
+    return option
+
+
+def _reconciled(
+    b: _Block, seed: int, income: np.ndarray, option: np.ndarray, we: np.ndarray, market_spread: np.ndarray
+) -> np.ndarray:
+    """The reconciled value per draw: the methods' draws (and points) with the effective weights ``we``."""
+    e, sl = b.e, b.sl
+    # cost and a point market value enter at one column per patent (broadcast in the sum, never copied per draw);
+    # the patents whose market value is drawn take their market part from their draws, added last as before
+    cost = e.value_cost[sl, None]
+    market = e.value_market[sl, None]
+    drawn_rows = np.flatnonzero(market_spread)
+    we_point = we
+    if len(drawn_rows):
+        we_point = we.copy()
+        we_point[drawn_rows, 3] = 0.0
+    vals = reconcile_draws(income, cost, option, we_point, market)
+    if len(drawn_rows):
+        at = sl[drawn_rows]
+        drawn = market_draws(
+            seed, e.ids[at], e.market_low[at], e.value_market[at], e.market_high[at], b.draws
+        )
+        vals[drawn_rows] += weighted_draws(drawn, we[drawn_rows, 3:4])
+    return vals
+
+
 def _draw_values(
     e: _DrawInputs,
     sl: np.ndarray,
@@ -326,118 +481,18 @@ def _draw_values(
     """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams.
 
     ``market_spread`` (per patent of ``sl``): the market value is drawn (:func:`market_draws`), else a point.
+    The steps: the uniforms, the drawn royalty, rates and life, the revenue's PV, the income and option values
+    per draw, their reconciliation, its percentiles.
     """
-    D = draws
-    # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
-    if uniforms is None:
-        u = patent_uniforms(seed, e.ids[sl], 5 * D, "valuation")
-    else:
-        u = uniforms.uniforms(seed, e.ids[sl], 5 * D, "valuation")
-    u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
-
-    def col(v: np.ndarray) -> np.ndarray:
-        return v[sl, None]
-
+    b = _Block(e, sl, draws)
+    u_roy, u_r, u_life, u_g, u_vol = _uniform_draws(b, seed, uniforms)
     # royalty: triangular on [lo, hi] with mode at the point value
-    roy = triangular(u_roy, col(e.royalty_low), col(e.royalty), col(e.royalty_high))
-    # a patent's rows (one per shock on a shock axis) hold the same draws: each normal quantile computed once
-    codes, first = _patent_rows(e.ids[sl])
-    r = np.maximum(col(e.discount) + a["discount_rate_sd"] * _per_patent(ndtri, u_r, codes, first), 0.005)
-    g = np.maximum(col(e.growth) + a["growth_sd"] * _per_patent(ndtri, u_g, codes, first), -0.9)
-    s = a["life_spread_relative"]
-    legal = col(np.where(np.isnan(e.life_legal), 0.0, e.life_legal))
-    life = np.minimum(col(e.period) * (1 - s + 2 * s * u_life), legal)
-    rev = col(e.revenue)
-    tau = col(e.tax)
-    fmat, horizon, last = e.extra["fmat"][sl], e.extra["horizon"][sl], e.extra["last"][sl]
-    sp = e.extra["split"][sl]
-    dec = e.extra["decline"][
-        sl
-    ]  # declining profit share: year by year with the step-down, valued apart below
-    looped = ((horizon > 0) | linear) & ~dec
-    if not looped.any():
-        S = rev * geometric_pv((1.0 + g) * (1.0 - col(e.decay)) / (1.0 + r), life)
-    else:
-        S = np.empty_like(r)
-        cf = ~looped
-        if cf.any():
-            x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
-            S[cf] = rev[cf] * geometric_pv(x, life[cf])
-    if looped.any():
-        # years up to the longest drawn life (which may exceed the point period by the life spread): a shorter
-        # loop would cut some draws short depending on which other patents share the block
-        n_years = max(1, math.ceil(float(np.nanmax(life[looped]))))
-        S[looped] = yearly_pv(
-            rev[looped, 0],
-            g[looped],
-            col(e.decay)[looped],
-            r[looped],
-            life[looped],
-            fmat[looped],
-            horizon[looped],
-            last[looped],
-            n_years,
-            linear,
-        )
-    if dec.any():
-        n_dec = max(1, math.ceil(float(np.nanmax(life[dec]))))
-        S[dec] = yearly_pv(
-            rev[dec, 0],
-            g[dec],
-            col(e.decay)[dec],
-            r[dec],
-            life[dec],
-            fmat[dec],
-            horizon[dec],
-            last[dec],
-            n_dec,
-            linear,
-            extra_step=True,
-        )
-    if a["mid_year"]:
-        S = S * np.sqrt(1.0 + r)
-    pv = roy * (1.0 - tau) * S
-    if sp.any():
-        # profit split: the drawn share of the profit (revenue x margin), after tax
-        pv = np.where(sp[:, None], roy * col(e.extra["margin"]) * (1.0 - tau) * S, pv)
-    if a["tab_years"] is not None:
-        pv = pv * tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
-    income = pv
-    option = np.full_like(pv, np.nan)
+    roy = triangular(u_roy, b.col(e.royalty_low), b.col(e.royalty), b.col(e.royalty_high))
+    r, g = _drawn_rates(b, a, u_r, u_g)
+    life = _drawn_life(b, a, u_life)
+    income = _income_draws(b, a, roy, _revenue_pv(b, r, g, life, linear), r)
     we = w_eff[sl]
-    opt = we[:, 2] > 0
-    if opt.any():
-        # only the patents whose value uses the option: the volatility draws and the pricing are theirs alone
-        z_vol = _per_patent(ndtri, u_vol[opt], *_patent_rows(e.ids[sl][opt]))
-        vol = col(e.volatility)[opt] * np.exp(a["volatility_log_sd"] * z_vol)
-        k = col(e.launch_cost)[opt]
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            ov = deferral_option(
-                np.nan_to_num(pv[opt]),
-                np.nan_to_num(k),
-                np.maximum(life[opt], 1e-6),
-                continuous_rate(a["risk_free"]),
-                vol,
-            )
-        # the European formula per draw, floored at the exercise value (a right exercisable today is worth at
-        # least max(S - K, 0)); the lattice per draw would cost steps^2 per patent and draw
-        euro = np.asarray(getattr(ov, "value", ov), dtype=float)
-        option[opt] = np.where(
-            life[opt] > 0, np.maximum(euro, np.nan_to_num(pv[opt]) - np.nan_to_num(k)), 0.0
-        )
-    # cost and a point market value enter at one column per patent (broadcast in the sum, never copied per draw);
-    # the patents whose market value is drawn take their market part from their draws, added last as before
-    cost = e.value_cost[sl, None]
-    market = e.value_market[sl, None]
-    drawn_rows = np.flatnonzero(market_spread)
-    we_point = we
-    if len(drawn_rows):
-        we_point = we.copy()
-        we_point[drawn_rows, 3] = 0.0
-    vals = reconcile_draws(income, cost, option, we_point, market)
-    if len(drawn_rows):
-        at = sl[drawn_rows]
-        drawn = market_draws(seed, e.ids[at], e.market_low[at], e.value_market[at], e.market_high[at], D)
-        vals[drawn_rows] += weighted_draws(drawn, we[drawn_rows, 3:4])
+    option = _option_draws(b, a, income, life, u_vol, we[:, 2] > 0)
+    vals = _reconciled(b, seed, income, option, we, market_spread)
     q = np.percentile(vals, [5, 50, 95], axis=1)
     return q[0], q[1], q[2]

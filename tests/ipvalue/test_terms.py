@@ -852,3 +852,17 @@ def test_us_series_as_the_reference(rows):
     ids = np.array([i for _, i in rows], dtype=object)
     office = np.array([o for o, _ in rows], dtype=object)
     np.testing.assert_array_equal(us_series(ids, office), _us_series_reference(ids, office))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["CN", "US", "EP", "JP", "KR", "", "WO"]), max_size=30))
+def test_office_lookup_as_series_map(offices):
+    # each distinct office looked up once (the fast path) against pandas' map and fillna (the reference)
+    from ipvalue.terms._inputs import office_lookup
+
+    arr = np.array(offices, dtype=object)
+    for mapping, default in (({"CN": "CNY", "US": "USD", "EP": "EUR"}, ""), ({"US": 6, "CN": 6, "JP": 6}, 6)):
+        ref = pd.Series(arr, dtype=object).map(mapping).fillna(default).to_numpy(dtype=object)
+        np.testing.assert_array_equal(office_lookup(arr, mapping, default), ref)
+    on = office_lookup(arr, {"US": True, "EP": True}, False).astype(bool)
+    np.testing.assert_array_equal(on, np.isin(arr, ["US", "EP"]))

@@ -320,7 +320,8 @@ def fees_paid(
     for start in range(0, len(where), step):
         block = where[start : start + step]
         expiry = None if expiry_date is None else expiry_date[block]
-        tbl: Any = fees_paid_to_date(frame.iloc[block], as_of, expiry_date=expiry)
+        rows_frame = frame if len(block) == len(frame) else frame.iloc[block]  # every row, in order: no copy
+        tbl: Any = fees_paid_to_date(rows_frame, as_of, expiry_date=expiry)
         amt[start : start + step] = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
         fcur[start : start + step] = texts(tbl, "fee_currency")
     usable = np.isfinite(amt) & (fcur == currency)
