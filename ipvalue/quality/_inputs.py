@@ -91,13 +91,28 @@ class _Checker:
             self.bad(name, np.ones(len(col), dtype=bool), f"expected {what}, got booleans")
             return np.full(len(col), np.nan)
         if pd.api.types.is_numeric_dtype(col.dtype):
-            arr = col.to_numpy(dtype=float, na_value=np.nan)
-            bad_type = np.zeros(len(col), dtype=bool)
-        else:
-            parsed = pd.to_numeric(col.astype(object).where(col.notna(), None), errors="coerce")
-            arr = parsed.to_numpy(dtype=float, na_value=np.nan)
-            bad_type = np.isnan(arr) & col.notna().to_numpy(dtype=bool)
-            self.bad(name, bad_type, f"expected {what}, got text that is not a number")
+            return self.numbers(
+                name, col.to_numpy(dtype=float, na_value=np.nan), low=low, high=high, what=what
+            )
+        parsed = pd.to_numeric(col.astype(object).where(col.notna(), None), errors="coerce")
+        arr = parsed.to_numpy(dtype=float, na_value=np.nan)
+        bad_type = np.isnan(arr) & col.notna().to_numpy(dtype=bool)
+        self.bad(name, bad_type, f"expected {what}, got text that is not a number")
+        return self.numbers(name, arr, low=low, high=high, what=what, bad_type=bad_type)
+
+    def numbers(
+        self,
+        name: str,
+        arr: np.ndarray,
+        *,
+        low: float | None,
+        high: float | None,
+        what: str,
+        bad_type: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Check the float values ``arr`` of field ``name`` (finite, within bounds); NaN where refused."""
+        if bad_type is None:
+            bad_type = np.zeros(len(arr), dtype=bool)
         finite = np.isfinite(arr) | np.isnan(arr)
         self.bad(name, ~finite, f"expected {what}, got an infinite value")
         invalid = ~finite | bad_type
@@ -136,7 +151,8 @@ class _Checker:
             return None
         col = self.frame[name]
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
-            if getattr(col.dt, "tz", None) is not None:
+            # a numpy datetime64 column has no zone (no .dt accessor built for it)
+            if not isinstance(col.dtype, np.dtype) and getattr(col.dt, "tz", None) is not None:
                 col = col.dt.tz_localize(None)
             return col.to_numpy(dtype="datetime64[ns]")
         parsed = pd.to_datetime(
@@ -217,13 +233,10 @@ def read_inputs(
             raise ValueError(
                 f"remaining_life_years has shape {rl.shape}, expected ({len(frame)},) to match the portfolio"
             )
-        tmp = pd.DataFrame({"remaining_life_years": rl})
-        sub = _Checker(tmp, errors)
-        sub.out.frame = frame
-        arr = sub.numeric("remaining_life_years", low=0.0, high=None, what="a number of years")
+        sub = _Checker(frame, errors)  # the frame's own column of that name is not read
+        arr = sub.numbers("remaining_life_years", rl, low=0.0, high=None, what="a number of years")
         out.invalid.update(sub.out.invalid)
-        if arr is not None:
-            out.num["remaining_life_years"] = arr
+        out.num["remaining_life_years"] = arr
     else:
         arr = ck.numeric("remaining_life_years", low=0.0, high=None, what="a number of years")
         if arr is not None:

@@ -117,10 +117,14 @@ def term_inputs(frame: pd.DataFrame) -> TermInputs:
     """Read the term columns of a portfolio frame (missing columns read as missing values)."""
     n = len(frame)
     if "term_adjustment_days" in frame.columns:
-        tad = pd.to_numeric(frame["term_adjustment_days"], errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan
-        )
-        given = frame["term_adjustment_days"].notna().to_numpy()
+        col = frame["term_adjustment_days"]
+        if pd.api.types.is_numeric_dtype(col.dtype):  # numbers already: nothing to parse
+            tad = col.to_numpy(dtype=float, na_value=np.nan)
+            # a numpy column is missing exactly where NaN; an extension column says where itself
+            given = ~np.isnan(tad) if isinstance(col.dtype, np.dtype) else col.notna().to_numpy()
+        else:
+            tad = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            given = col.notna().to_numpy()
         tad = np.where(given, tad, 0.0)  # missing means none; unreadable stays NaN and is reported
         tad = np.where(tad < 0, np.nan, tad)
     else:

@@ -169,9 +169,10 @@ def _quality(
     else:
         scored = score_quality(frame, as_of=as_of, remaining_life_years=life, cohort_quantiles=cohort)
     cols = [*QUALITY_COLUMNS, *(["quality_coverage"] if "quality_coverage" in scored.columns else [])]
-    # the scoring's record is not read here, and pandas would deep-copy it on the selection and every column read
+    # a new frame of the columns' arrays: the scoring's record (attrs) is not read here, and pandas would
+    # deep-copy it on a selection and every column read
     scored.attrs = {}
-    out = scored.loc[:, cols]
+    out = pd.DataFrame({c: scored[c].to_numpy() for c in cols}, index=scored.index)
     return out, "computed"
 
 

@@ -940,3 +940,22 @@ def test_cohort_quantiles_as_pandas_groupby(pairs, min_size, qs):
         assert got.empty
     else:
         pd.testing.assert_frame_equal(got, ref, check_exact=True)
+
+
+def test_remaining_life_argument_checked_like_a_column():
+    # the remaining life given as an argument is checked on its array (no frame built): the patent named
+    f = pd.DataFrame(
+        {
+            "patent_type": ["invention"] * 3,
+            "legal_status": ["granted"] * 3,
+            "remaining_life_years": [1.0, 2.0, 3.0],
+        },
+        index=pd.Index(["CN1", "CN2", "CN3"], name="patent_id"),
+    )
+    given = [-1.0, 5.0, np.inf]
+    with pytest.raises(QualityInputError) as err:
+        score_quality(f, as_of=dt.date(2025, 1, 1), remaining_life_years=given)
+    assert [(p.patent, p.field) for p in err.value.problems] == [("CN3", "remaining_life_years")]
+    out = score_quality(f, as_of=dt.date(2025, 1, 1), remaining_life_years=given, errors="missing")
+    invalid = out["quality_missing"].astype(str).str.contains("remaining_life_years(invalid)", regex=False)
+    assert invalid.tolist() == [True, False, True]

@@ -866,3 +866,26 @@ def test_office_lookup_as_series_map(offices):
         np.testing.assert_array_equal(office_lookup(arr, mapping, default), ref)
     on = office_lookup(arr, {"US": True, "EP": True}, False).astype(bool)
     np.testing.assert_array_equal(on, np.isin(arr, ["US", "EP"]))
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.array([1, None, 3], dtype="Int64"),
+        np.array([1.0, np.nan, -2.0]),
+        np.array([True, False, True]),
+        pd.array([1.5, None, 2.0], dtype="Float64"),
+        np.array(["3", "x", None], dtype=object),
+        np.array([4, 0, 7]),
+    ],
+)
+def test_term_adjustment_days_read_as_the_reference(column):
+    # numbers read without parsing (the fast path) against pd.to_numeric and notna (the reference)
+    from ipvalue.terms._inputs import term_inputs
+
+    frame = pd.DataFrame({"term_adjustment_days": column}, index=pd.Index(["a", "b", "c"], name="patent_id"))
+    col = frame["term_adjustment_days"]
+    ref = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    ref = np.where(col.notna().to_numpy(), ref, 0.0)
+    ref = np.where(ref < 0, np.nan, ref)
+    np.testing.assert_array_equal(term_inputs(frame).adjustment_days, ref)
