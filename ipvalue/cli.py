@@ -216,7 +216,7 @@ def _demo(worker: Any, as_of: Any, seed: int, out: Path, lang: str, no_report: b
     table = market_table(frame, comps, when)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"collateral_report_{lang}{suffix}" for suffix in (".html", ".pdf", ".xlsx")]
-    # one HTML rendering feeds the HTML and the PDF; the PDF is laid out in the worker when a core was idle
+    # one HTML rendering feeds the HTML and the PDF; the PDF is laid out in the worker if the machine was not busy
     written = iv.report.write_all(
         assessment, paths, lang=lang, profile=prof, comparables=table, pdf_worker=worker, meanwhile=show
     )

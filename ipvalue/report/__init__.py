@@ -156,8 +156,10 @@ def _checked_path(path: str | Path) -> Path:
 def _pdf_pool(processes: int | None) -> Any:
     """A one-process pool (forked: it shares what this process computed) for the PDF layout, or None.
 
-    By default only when a core is idle (1-minute load average at most the core count less one): on a busy
-    machine the worker only waits for the CPU (measured in ``benchmarks/RESULTS.md``).
+    By default only when the 1-minute load average is below the core count: then the second process finds CPU
+    time a single one would not use (2 cores, load 0.8-1.3, which a previous run of the demo alone makes: demo
+    3.3-3.5 s with the worker, 3.9-4.1 s without); on a machine busier than that the worker only waits for the
+    CPU (load 2-2.6: 6% slower; measured in ``benchmarks/RESULTS.md``).
     """
     import multiprocessing
     import os
@@ -166,7 +168,7 @@ def _pdf_pool(processes: int | None) -> Any:
         return None
     if processes is None:
         cores = os.cpu_count() or 1
-        if cores < 2 or os.getloadavg()[0] > cores - 1:
+        if cores < 2 or os.getloadavg()[0] >= cores:
             return None
     from concurrent.futures import ProcessPoolExecutor
 
@@ -243,7 +245,7 @@ def write_all(
         Files to write, each ending in ``.html``, ``.pdf`` or ``.xlsx``; their folders must exist.
     processes : int, optional
         ``0`` writes everything in this process; ``None`` (default) lays the PDF out in one forked worker when
-        the platform can fork and a core is idle (the 1-minute load average at most the core count less one);
+        the platform can fork and the 1-minute load average is below the core count (and there are two or more);
         ``1`` does so whatever the cores and the load.
     pdf_worker : PDFWorker, optional
         A worker from :func:`start_pdf_worker` (started earlier, so it is warm); used for the PDF instead of a

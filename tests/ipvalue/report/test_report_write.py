@@ -293,3 +293,31 @@ def test_write_all_meanwhile_errors_propagate(fx, tmp_path):
     with pytest.raises(RuntimeError, match="printing failed"):
         R.write_all(fx.make_assessment(), [tmp_path / "r.html"], lang="en", meanwhile=boom)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "processes", "forks"),
+    [
+        (2, 0.0, None, True),
+        (2, 1.3, None, True),  # a previous demo run alone leaves about this much: the worker still pays
+        (2, 2.0, None, False),  # busier: the worker would only wait for the CPU
+        (8, 7.5, None, True),
+        (1, 0.0, None, False),
+        (2, 9.0, 1, True),
+        (2, 0.0, 0, False),
+    ],
+)
+def test_pdf_worker_rule(monkeypatch, cores, load, processes, forks):
+    import multiprocessing
+    import os
+
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Linux CI forks
+        pytest.skip("no fork on this platform: the PDF is always laid out in process")
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    pool = R.start_pdf_worker(processes)
+    try:
+        assert (pool is not None) == forks
+    finally:
+        if pool is not None:
+            pool.close()
