@@ -419,12 +419,16 @@ def _prepare(
 
 
 def _laid_out(
-    portfolio: object, as_of: object, expiry_date: np.ndarray | None = None
+    portfolio: object,
+    as_of: object,
+    expiry_date: np.ndarray | None = None,
+    inputs: TermInputs | None = None,
 ) -> tuple[pd.DataFrame, bool, np.datetime64, pd.DataFrame, TermInputs, np.ndarray, list[dict[str, Any]]]:
     """The frame, the day, the life table, the term inputs, the expiry dates and the fee event blocks.
 
     ``expiry_date``: the life table's ``expiry_date`` of every row, computed already by the caller; the life
-    table is then not computed (an empty frame is returned in its place).
+    table is then not computed (an empty frame is returned in its place). ``inputs``: the frame's term inputs,
+    read already by the caller.
     """
     frame, single = as_frame(portfolio)
     day = as_of_day(as_of)
@@ -436,7 +440,9 @@ def _laid_out(
         expiry = np.asarray(expiry_date).astype("datetime64[D]")
         if expiry.shape != (len(frame),):
             raise ValueError(f"expiry_date has {expiry.size} dates for {len(frame)} patents")
-    inp = term_inputs(frame)
+    if inputs is not None and len(inputs) != len(frame):
+        raise ValueError(f"inputs has {len(inputs)} rows for {len(frame)} patents")
+    inp = term_inputs(frame) if inputs is None else inputs
     return frame, single, day, life, inp, expiry, _event_blocks(inp, expiry)
 
 
@@ -665,7 +671,11 @@ def renewal_fees_due(portfolio: pd.DataFrame, as_of: object, *, years: float = 5
 
 
 def fees_paid_to_date(
-    patent_or_frame: object, as_of: object, *, expiry_date: np.ndarray | None = None
+    patent_or_frame: object,
+    as_of: object,
+    *,
+    expiry_date: np.ndarray | None = None,
+    inputs: TermInputs | None = None,
 ) -> float | pd.DataFrame:
     """Renewal fees paid so far (the historical maintenance cost, for the cost method).
 
@@ -682,6 +692,9 @@ def fees_paid_to_date(
         The ``expiry_date`` column of :func:`ipvalue.terms.life_table` for these rows at ``as_of`` (one date per
         row, ``datetime64``), when the caller computed that table already; the fees are then laid out against
         it instead of computing the table a second time (the same result).
+    inputs : TermInputs, optional
+        The term inputs of these rows (``ipvalue.terms._inputs.term_inputs``), when the caller read them
+        already; they are not read from the frame again.
 
     Returns
     -------
@@ -689,7 +702,7 @@ def fees_paid_to_date(
         For one patent, the amount in the office's currency. For a frame, indexed like it: ``fees_paid``,
         ``fee_currency``, ``fees_paid_note`` (NaN amount when the office's fees are not modelled).
     """
-    frame, single, day, _, inp, expiry, blocks = _laid_out(patent_or_frame, as_of, expiry_date)
+    frame, single, day, _, inp, expiry, blocks = _laid_out(patent_or_frame, as_of, expiry_date, inputs)
     events = _event_arrays(blocks)  # the columns read, not the event table (its texts are not read)
     pos, due = events["pos"], events["due_date"]
     fpt = inp.fees_paid_through[pos]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,6 +79,16 @@ class TermInputs:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def take(self, rows: np.ndarray) -> TermInputs:
+        """The inputs of the rows ``rows`` (positions), in that order."""
+        out = TermInputs(
+            index=self.index[rows],
+            **{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self) if f.name != "index"},
+        )
+        if "us_series" in self.__dict__:  # read already: taken along
+            out.__dict__["us_series"] = self.__dict__["us_series"][rows]
+        return out
 
     @cached_property
     def us_series(self) -> np.ndarray:

@@ -13,6 +13,7 @@ from ipvalue.terms._inputs import (
     DEAD_STATUSES,
     KNOWN_STATUSES,
     TermError,
+    TermInputs,
     as_frame,
     as_of_day,
     office_lookup,
@@ -65,6 +66,7 @@ def life_columns(
     *,
     errors: Literal["raise", "coerce"] = "raise",
     rules: TermRules | None = None,
+    inputs: TermInputs | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`life_table`'s columns as numpy arrays, for a caller that reads them (no frame built).
 
@@ -78,6 +80,8 @@ def life_columns(
         As in :func:`life_table`.
     rules : TermRules, optional
         Other term rules than the packaged ones.
+    inputs : TermInputs, optional
+        ``term_inputs(frame)`` when the caller read them already (they are not read again).
 
     Returns
     -------
@@ -87,7 +91,7 @@ def life_columns(
     """
     rules = rules or TermRules.default()
     day = as_of_day(as_of)
-    inp = term_inputs(frame)
+    inp = term_inputs(frame) if inputs is None else inputs
     n = len(inp)
     statutory, basis, problem = rules.compute(inp)
     has_override = ~np.isnat(inp.override)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ipvalue.errors import InputError, Problem
 from ipvalue.facts.columns import dates
+from ipvalue.terms._inputs import TermInputs, term_inputs
 from ipvalue.valuation._data import grant_rates
 from ipvalue.valuation.inputs import DEAD_STATUSES, UNKNOWN_STATUS, Inputs, ValuationInputError
 from ipvalue.valuation.notes import Notes, fmt, fmt_pct
@@ -58,6 +59,8 @@ class Facts:
     expiry_date : numpy.ndarray of datetime64[D]
         The term's expiry date (:func:`ipvalue.terms.life_table`'s ``expiry_date``: the ``expiry_date`` column
         where given, else statutory), which the renewal fees paid are laid out against.
+    terms : TermInputs
+        The term columns of the rows as :mod:`ipvalue.terms` read them (for the renewal fees paid).
     """
 
     status: np.ndarray
@@ -68,6 +71,7 @@ class Facts:
     quality: pd.DataFrame
     quality_source: str
     expiry_date: np.ndarray
+    terms: TermInputs
 
     @property
     def quality_score(self) -> np.ndarray:
@@ -103,7 +107,10 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
         Receives a note per row whose facts were read differently from the status given.
     """
     frame, ids = inputs.frame, inputs.ids
-    life_legal, expiry, expiry_date = _remaining_life(frame, day, a, notes, inputs.status == UNKNOWN_STATUS)
+    terms = term_inputs(frame)
+    life_legal, expiry, expiry_date = _remaining_life(
+        frame, day, a, notes, inputs.status == UNKNOWN_STATUS, terms
+    )
     filing = dates(frame, "filing_date", ids=ids, error=ValuationInputError)
     at = facts_at_as_of(
         inputs.status,
@@ -128,11 +135,11 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
         )
     qual, qsource = _quality(qframe, day, life_legal, cohort)
     notes.mute(unknown)
-    return Facts(status, life_legal, dead, unknown, filing, qual, qsource, expiry_date)
+    return Facts(status, life_legal, dead, unknown, filing, qual, qsource, expiry_date, terms)
 
 
 def _remaining_life(
-    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes, unknown: np.ndarray
+    frame: pd.DataFrame, as_of: dt.date, a: dict, notes: Notes, unknown: np.ndarray, terms: TermInputs
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Remaining legal life (years), last day of the term and expiry date (datetime64[D]) of every row.
 
@@ -143,7 +150,7 @@ def _remaining_life(
     """
     from ipvalue.terms import life_columns
 
-    tbl = life_columns(frame, as_of, errors=a["term_errors"])
+    tbl = life_columns(frame, as_of, errors=a["term_errors"], inputs=terms)
     life = tbl["remaining_life_years"]
     expiry = tbl["last_day_in_force"]
     expiry_date = tbl["expiry_date"]

@@ -889,3 +889,23 @@ def test_term_adjustment_days_read_as_the_reference(column):
     ref = np.where(col.notna().to_numpy(), ref, 0.0)
     ref = np.where(ref < 0, np.nan, ref)
     np.testing.assert_array_equal(term_inputs(frame).adjustment_days, ref)
+
+
+def test_fees_paid_to_date_with_the_callers_term_inputs_of_some_rows():
+    # the caller's term inputs and expiry dates of a subset (the valuation's fast path) against the reference
+    from ipvalue.terms import life_columns
+    from ipvalue.terms._inputs import term_inputs
+
+    frame = _mixed_book(800, seed=13)
+    rows = np.sort(np.random.default_rng(1).choice(len(frame), 300, replace=False))
+    inputs = term_inputs(frame)
+    _ = inputs.us_series  # read before the take: taken along
+    expiry = life_columns(frame, "2026-06-30", errors="coerce")["expiry_date"]
+    ref = fees_paid_to_date(frame.iloc[rows], "2026-06-30")
+    fast = fees_paid_to_date(
+        frame.iloc[rows], "2026-06-30", expiry_date=expiry[rows], inputs=inputs.take(rows)
+    )
+    pd.testing.assert_frame_equal(fast, ref)
+    np.testing.assert_array_equal(inputs.take(rows).us_series, term_inputs(frame.iloc[rows]).us_series)
+    with pytest.raises(ValueError, match="inputs has 800 rows for 300 patents"):
+        fees_paid_to_date(frame.iloc[rows], "2026-06-30", inputs=inputs)

@@ -22,6 +22,7 @@ from ipvalue.valuation._data import price_index
 from ipvalue.valuation.notes import fmt, fmt_pct
 
 if TYPE_CHECKING:  # the stage reads the earlier stages' results (economics imports trend_factor from here)
+    from ipvalue.terms._inputs import TermInputs
     from ipvalue.valuation.asof import Facts
     from ipvalue.valuation.economics import Economics
     from ipvalue.valuation.inputs import Inputs
@@ -195,7 +196,16 @@ def fees_paid_stage(inputs: Inputs, facts: Facts, day: dt.date, notes: Notes) ->
     rows = np.isfinite(inputs.x["rd_cost"]) & ~facts.dead & ~np.isnan(facts.life_legal)
     recorded = notes.scratch()
     return FeesPaid(
-        fees_paid(inputs.frame, day, inputs.currency, recorded, rows, expiry_date=facts.expiry_date), recorded
+        fees_paid(
+            inputs.frame,
+            day,
+            inputs.currency,
+            recorded,
+            rows,
+            expiry_date=facts.expiry_date,
+            terms=facts.terms,
+        ),
+        recorded,
     )
 
 
@@ -300,12 +310,14 @@ def fees_paid(
     rows: np.ndarray,
     *,
     expiry_date: np.ndarray | None = None,
+    terms: TermInputs | None = None,
 ) -> np.ndarray | None:
     """Renewal fees actually paid (from :func:`ipvalue.terms.fees_paid_to_date`) in the valuation currency.
 
     Fees in another currency or of offices the terms module does not model are left out, with a note.
     ``expiry_date``: the term's expiry date of every row of ``frame`` when already read (``Facts.expiry_date``;
-    None: the terms module computes it again).
+    None: the terms module computes it again); ``terms``: the term inputs of every row (``Facts.terms``; None:
+    read from the frame again).
     """
     from ipvalue.terms import fees_paid_to_date
 
@@ -320,8 +332,10 @@ def fees_paid(
     for start in range(0, len(where), step):
         block = where[start : start + step]
         expiry = None if expiry_date is None else expiry_date[block]
-        rows_frame = frame if len(block) == len(frame) else frame.iloc[block]  # every row, in order: no copy
-        tbl: Any = fees_paid_to_date(rows_frame, as_of, expiry_date=expiry)
+        every = len(block) == len(frame)  # every row, in order: nothing taken
+        rows_frame = frame if every else frame.iloc[block]
+        rows_terms = None if terms is None else (terms if every else terms.take(block))
+        tbl: Any = fees_paid_to_date(rows_frame, as_of, expiry_date=expiry, inputs=rows_terms)
         amt[start : start + step] = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
         fcur[start : start + step] = texts(tbl, "fee_currency")
     usable = np.isfinite(amt) & (fcur == currency)
