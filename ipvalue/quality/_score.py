@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,22 @@ QUALITY_COLUMNS: tuple[str, ...] = (
 _CHUNK = 8_192  # rows per block: temporaries stay small enough to be reused, not page-faulted
 
 
+@functools.lru_cache(maxsize=16)
+def _packaged(scenario: str) -> tuple[QualityTree, dict[str, np.ndarray]]:
+    """The packaged tree of ``scenario`` and its :func:`_layout`, read once a process (read only: never changed)."""
+    tree = load_tree(scenario=scenario)
+    lay = _layout(tree)
+    for arr in lay.values():
+        arr.setflags(write=False)
+    return tree, lay
+
+
 def _resolve_tree(scenario: str, weights: object) -> QualityTree:
     if isinstance(weights, QualityTree):
         return weights
     if isinstance(weights, str | Path):
         return load_tree(weights, scenario=scenario)
-    tree = load_tree(scenario=scenario)
+    tree = _packaged(scenario)[0]
     if weights is None:
         return tree
     if isinstance(weights, Mapping):
@@ -270,7 +281,8 @@ def score_quality(
     if lang not in ("en", "zh"):
         raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
     labels = [tree.label(leaf, lang) for leaf in leaves]
-    lay = _layout(tree)
+    packaged = _packaged(scenario) if weights is None else None
+    lay = packaged[1] if packaged is not None and packaged[0] is tree else _layout(tree)
     neutral = tree.neutral_values()
     out = {c: np.full(n, np.nan) for c in ("quality_legal", "quality_technical", "quality_economic")}
     score = np.full(n, np.nan)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ipvalue.errors import InputError, Problem
-from ipvalue.facts.columns import dates
 from ipvalue.terms._inputs import TermInputs, term_inputs
 from ipvalue.valuation._data import grant_rates
 from ipvalue.valuation.inputs import DEAD_STATUSES, UNKNOWN_STATUS, Inputs, ValuationInputError
@@ -111,11 +110,13 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
     life_legal, expiry, expiry_date = _remaining_life(
         frame, day, a, notes, inputs.status == UNKNOWN_STATUS, terms
     )
-    filing = dates(frame, "filing_date", ids=ids, error=ValuationInputError)
+    filing = (
+        terms.filing
+    )  # the frame's dates as ipvalue.facts.columns.dates reads them (a bad one raised there)
     at = facts_at_as_of(
         inputs.status,
         filing,
-        dates(frame, "grant_date", ids=ids, error=ValuationInputError),
+        terms.grant,
         expiry,
         day,
         ids,
@@ -259,17 +260,23 @@ def facts_at_as_of(
     out[granted_later] = "pending"
     out[expired] = "expired"
     out[not_filed] = "not_filed"
-    notes.add(
-        not_filed, f"not filed at as_of {day} (filing_date " + fmt_dates(filing) + "): no right, value 0"
-    )
-    notes.add(
-        granted_later & ~expired,
-        f"granted after as_of {day} (grant_date " + fmt_dates(grant) + "): valued as a pending application",
-    )
-    notes.add(
-        expired,
-        "term ended: last day in force " + fmt_dates(expiry) + f", before as_of {day}: expired, value 0",
-    )
+    # each note's texts formatted only when it has rows
+    if not_filed.any():
+        notes.add(
+            not_filed, f"not filed at as_of {day} (filing_date " + fmt_dates(filing) + "): no right, value 0"
+        )
+    if (granted_later & ~expired).any():
+        notes.add(
+            granted_later & ~expired,
+            f"granted after as_of {day} (grant_date "
+            + fmt_dates(grant)
+            + "): valued as a pending application",
+        )
+    if expired.any():
+        notes.add(
+            expired,
+            "term ended: last day in force " + fmt_dates(expiry) + f", before as_of {day}: expired, value 0",
+        )
     return FactsAt(out, not_filed, granted_later, expired)
 
 

@@ -959,3 +959,18 @@ def test_remaining_life_argument_checked_like_a_column():
     out = score_quality(f, as_of=dt.date(2025, 1, 1), remaining_life_years=given, errors="missing")
     invalid = out["quality_missing"].astype(str).str.contains("remaining_life_years(invalid)", regex=False)
     assert invalid.tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("scenario", ["pledge", "transaction", "default"])
+def test_packaged_tree_kept_once_scores_as_a_tree_read_anew(scenario):
+    # the packaged tree and its layout kept per scenario (the fast path) against a tree read from the file now
+    from ipvalue.demo import load_demo
+    from ipvalue.quality import _score
+
+    frame = load_demo()[0]
+    day = dt.date(2026, 6, 30)
+    kept = score_quality(frame, as_of=day, scenario=scenario)
+    anew = score_quality(frame, as_of=day, weights=load_tree(scenario=scenario))
+    pd.testing.assert_frame_equal(kept, anew)
+    assert kept.attrs == anew.attrs
+    assert _score._packaged(scenario)[0] is _score._packaged(scenario)[0]
