@@ -261,9 +261,17 @@ def _cohort_normalise(
             tbl = tables[i]
         if tbl.empty:
             continue
-        rows = use & np.isin(key, tbl.index.to_numpy())
-        lo = tbl["lo"].reindex(key[rows]).to_numpy(dtype=float)
-        hi = tbl["hi"].reindex(key[rows]).to_numpy(dtype=float)
+        cohorts = tbl.index.to_numpy(dtype=np.int64)
+        rows = use & np.isin(key, cohorts)
+        # each row's cohort found by binary search when the table's keys are sorted and distinct (as
+        # _quantile_table makes them); else by pandas' reindex
+        if len(cohorts) < 2 or bool(np.all(cohorts[1:] > cohorts[:-1])):
+            at = np.searchsorted(cohorts, key[rows])
+            lo = tbl["lo"].to_numpy(dtype=float)[at]
+            hi = tbl["hi"].to_numpy(dtype=float)[at]
+        else:
+            lo = tbl["lo"].reindex(key[rows]).to_numpy(dtype=float)
+            hi = tbl["hi"].reindex(key[rows]).to_numpy(dtype=float)
         x = np.clip(rate[rows], lo, hi)
         with np.errstate(invalid="ignore", divide="ignore"):
             val = np.where(hi > 0, x / hi, (rate[rows] > 0).astype(float))

@@ -974,3 +974,24 @@ def test_packaged_tree_kept_once_scores_as_a_tree_read_anew(scenario):
     pd.testing.assert_frame_equal(kept, anew)
     assert kept.attrs == anew.attrs
     assert _score._packaged(scenario)[0] is _score._packaged(scenario)[0]
+
+
+def test_cohort_caps_found_by_binary_search_as_by_reindex():
+    # sorted cohort tables are searched (the fast path); the same tables unsorted go through pandas' reindex
+    from ipvalue.quality import _indicators
+
+    rng = np.random.default_rng(8)
+    key1 = rng.integers(-1, 12, 400)
+    key2 = rng.integers(-1, 5, 400)
+    rate = np.where(rng.random(400) < 0.1, np.nan, rng.gamma(1.0, 2.0, 400))
+    kw = {"min_size": 5, "lo_q": 0.01, "hi_q": 0.99, "cap": 3.0}
+    tables = tuple(
+        _indicators._quantile_table(k, rate, **{x: kw[x] for x in ("min_size", "lo_q", "hi_q")})
+        for k in (key1, key2)
+    )
+    fast = _indicators._cohort_normalise(rate, key1, key2, tables=tables, **kw)
+    shuffled = tuple(t.iloc[::-1] for t in tables)
+    ref = _indicators._cohort_normalise(rate, key1, key2, tables=shuffled, **kw)
+    for got, want in zip(fast, ref, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert (fast[1] == 1).any() and (fast[1] == 2).any()

@@ -333,8 +333,11 @@ def fees_paid(
         block = where[start : start + step]
         expiry = None if expiry_date is None else expiry_date[block]
         every = len(block) == len(frame)  # every row, in order: nothing taken
-        rows_frame = frame if every else frame.iloc[block]
-        rows_terms = None if terms is None else (terms if every else terms.take(block))
+        if terms is None:
+            rows_frame, rows_terms = (frame if every else frame.iloc[block]), None
+        else:  # the term inputs carry the columns read: of the frame only the rows' index is needed
+            rows_frame = frame if every else pd.DataFrame(index=frame.index[block])
+            rows_terms = terms if every else terms.take(block)
         tbl: Any = fees_paid_to_date(rows_frame, as_of, expiry_date=expiry, inputs=rows_terms)
         amt[start : start + step] = tbl["fees_paid"].to_numpy(dtype=float, na_value=np.nan)
         fcur[start : start + step] = texts(tbl, "fee_currency")
