@@ -600,7 +600,7 @@ def _basis_rows(
     ok = np.asarray(eligible, dtype=bool)
     # a few distinct combinations of reason codes: each split once, every row its own list
     split: dict[str, list[str]] = {}
-    ineligible = []
+    ineligible: list[list[str]] = []
     for r, good in zip(reasons.tolist(), ok.tolist(), strict=True):
         if good:
             ineligible.append([])
