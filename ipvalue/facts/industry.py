@@ -133,17 +133,32 @@ def industry_for_ipc(codes: Any, *, table: pd.DataFrame | None = None) -> pd.Dat
     >>> industry_for_ipc(["A61K 31/00", "H04W 4/00;G06F 1/00", "G06F 17/30"])["industry_code"].tolist()
     ['C27', 'C39', None]
     """
-    tab = concordance() if table is None else table
-    lut = {
-        str(r.ipc_prefix): (r.ipc_prefix, r.industry_code, r.industry_label, r.royalty_industry, r.basis)
-        for r in tab.drop_duplicates("ipc_prefix").itertuples()
-    }
+    lut = _bundled_lookup() if table is None else _prefix_lookup(table)
     levels = ipc_levels(codes)
     joined = (levels["group"] + "|" + levels["subclass"] + "|" + levels["class"]).to_numpy(dtype=object)
     inv, uniq = pd.factorize(pd.Series(joined, dtype=object))
     empty = (None, None, None, None, None)
     found = [next((lut[p] for p in u.split("|") if p and p in lut), empty) for u in uniq]
     rows = np.array([*found, empty], dtype=object).reshape(-1, 5)[np.where(inv < 0, len(uniq), inv)]
-    cols = ["ipc_prefix", "industry_code", "industry_label", "royalty_industry", "basis"]
-    out = pd.DataFrame(rows, columns=cols, index=levels.index, dtype=object)
-    return out.where(out.notna(), None)
+    # the lookup's missing cells are None already: the columns as they are (no pass turning NaN into None)
+    return pd.DataFrame(
+        {c: rows[:, j] for j, c in enumerate(_MATCH_COLUMNS)}, index=levels.index, dtype=object
+    )
+
+
+_MATCH_COLUMNS = ("ipc_prefix", "industry_code", "industry_label", "royalty_industry", "basis")
+
+
+def _prefix_lookup(table: pd.DataFrame) -> dict[str, tuple[Any, ...]]:
+    """``{prefix: (ipc_prefix, industry_code, industry_label, royalty_industry, basis)}``, missing cells None."""
+    out = {}
+    for r in table.drop_duplicates("ipc_prefix").itertuples():
+        cells = (r.ipc_prefix, r.industry_code, r.industry_label, r.royalty_industry, r.basis)
+        out[str(r.ipc_prefix)] = tuple(None if pd.isna(v) else v for v in cells)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _bundled_lookup() -> dict[str, tuple[Any, ...]]:
+    """:func:`_prefix_lookup` of the bundled concordance (built once a process; read only)."""
+    return _prefix_lookup(_bundled()[1])
