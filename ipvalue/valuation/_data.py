@@ -35,13 +35,23 @@ def _royalty_frame() -> pd.DataFrame:
 
 
 def royalty_ranges() -> dict[str, tuple[float, float, str]]:
-    """Industry -> (low, high, source) royalty ranges on net sales."""
+    """Industry -> (low, high, source) royalty ranges on net sales (a fresh dict each call)."""
+    return dict(_royalty_ranges())
+
+
+@lru_cache(maxsize=1)
+def _royalty_ranges() -> dict[str, tuple[float, float, str]]:
     df = _royalty_frame()
     return {r.industry: (float(r.low), float(r.high), str(r.source)) for r in df.itertuples()}
 
 
 def royalty_aliases() -> dict[str, str]:
-    """Names (code, lower-case code, Chinese label) that map onto an industry code."""
+    """Names (code, lower-case code, Chinese label) that map onto an industry code (a fresh dict each call)."""
+    return dict(_royalty_aliases())
+
+
+@lru_cache(maxsize=1)
+def _royalty_aliases() -> dict[str, str]:
     df = _royalty_frame()
     out: dict[str, str] = {}
     for r in df.itertuples():

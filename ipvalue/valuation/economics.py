@@ -185,12 +185,10 @@ def _row_tables(inputs: Inputs, juris: np.ndarray, a: dict[str, Any]) -> RowTabl
     for ind, (lo_a, hi_a) in a["royalty_ranges"].items():
         ranges[ind] = (lo_a, hi_a, "assumption")
     industry = texts(frame, "industry")
-    ind_key = (
-        pd.Series(industry, dtype=object)
-        .map(_industry_aliases(ranges))
-        .fillna("unknown")
-        .to_numpy(dtype=object)
-    )
+    # each distinct industry text looked up once ("unknown" where no alias names it, as map and fillna give)
+    i_codes, i_names = pd.factorize(industry)
+    aliases = _industry_aliases(ranges)
+    ind_key = np.array([aliases.get(t, "unknown") for t in i_names] + ["unknown"], dtype=object)[i_codes]
     from_ipc, ipc_note = _industry_from_ipc(frame, industry, ranges)
     ind_key = np.where(from_ipc, ipc_note[0], ind_key).astype(object)
     lo = (

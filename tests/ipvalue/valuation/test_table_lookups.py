@@ -123,3 +123,47 @@ def test_field_decay_and_volatility_are_the_table_rows(n):
     np.testing.assert_array_equal(tables.field_decay, ref["decay_rate"].to_numpy(dtype=float))
     np.testing.assert_array_equal(tables.field_volatility, ref["volatility"].to_numpy(dtype=float))
     assert len(tables.field_decay) == n
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_industry_keys_are_the_alias_map(seed):
+    # each distinct industry text looked up once (the fast path) against Series.map(aliases).fillna("unknown")
+    from ipvalue.facts.columns import texts
+    from ipvalue.valuation import Assumptions
+    from ipvalue.valuation._data import royalty_aliases, royalty_ranges
+    from ipvalue.valuation._synthetic import synthetic_portfolio
+    from ipvalue.valuation.kernel import prepare_stages
+
+    rng = np.random.default_rng(seed)
+    book = synthetic_portfolio(120, seed=seed)
+    names = [
+        *royalty_ranges(),
+        *(k.lower() for k in royalty_ranges()),
+        *royalty_aliases(),
+        "",
+        "no such industry",
+    ]
+    book["industry"] = rng.choice(np.array(names, dtype=object), len(book))
+    book.loc[book.index[::9], "industry"] = None
+    tables = prepare_stages(
+        book, Assumptions.of(None).as_dict(), pd.Timestamp("2026-06-30").date()
+    ).markets.tables
+    aliases = economics._industry_aliases(royalty_ranges())
+    ref = (
+        pd.Series(texts(book, "industry"), dtype=object).map(aliases).fillna("unknown").to_numpy(dtype=object)
+    )
+    ref = np.where(tables.from_ipc, tables.ipc_note[0], ref)
+    np.testing.assert_array_equal(tables.industry_key, ref)
+    assert (ref == "unknown").any() and (ref != "unknown").sum() > 50
+
+
+def test_royalty_tables_are_fresh_dicts_each_call():
+    # the tables are read once a process; each caller gets its own dict (economics adds the assumption's rows)
+    from ipvalue.valuation._data import royalty_aliases, royalty_ranges
+
+    ranges, aliases = royalty_ranges(), royalty_aliases()
+    ranges["added_by_a_caller"] = (0.0, 1.0, "assumption")
+    aliases["added_by_a_caller"] = "added_by_a_caller"
+    assert "added_by_a_caller" not in royalty_ranges()
+    assert "added_by_a_caller" not in royalty_aliases()
+    assert royalty_ranges() == {k: v for k, v in ranges.items() if k != "added_by_a_caller"}
