@@ -110,9 +110,8 @@ def read_facts(inputs: Inputs, a: dict[str, Any], day: dt.date, cohort: dict | N
     life_legal, expiry, expiry_date = _remaining_life(
         frame, day, a, notes, inputs.status == UNKNOWN_STATUS, terms
     )
-    filing = (
-        terms.filing
-    )  # the frame's dates as ipvalue.facts.columns.dates reads them (a bad one raised there)
+    # the frame's dates as ipvalue.facts.columns.dates reads them (term_inputs raised on a bad one)
+    filing = terms.filing
     at = facts_at_as_of(
         inputs.status,
         filing,
