@@ -110,7 +110,28 @@ def worker(quick: bool) -> dict:
     portfolio, loan, as_of = load_demo()
     valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
     rep = 3 if quick else 7
-    out["demo_value"] = _best(lambda: iv.value_portfolio(portfolio, as_of=as_of, rng=0), rep)
+    from ipvalue.valuation import kernel
+
+    cache = getattr(kernel, "STAGES_CACHE", None)  # value_portfolio's kept stages (none before the fast path)
+
+    def cold(fn):
+        def run():
+            if cache is not None:
+                cache.clear()
+            return fn()
+
+        return run
+
+    # cold: the kept stages forgotten first (a new book, as every service request); warm: this book valued before
+    out["demo_value"] = _best(cold(lambda: iv.value_portfolio(portfolio, as_of=as_of, rng=0)), rep)
+    out["demo_flow"] = _best(
+        cold(
+            lambda: iv.assess_collateral(iv.value_portfolio(portfolio, as_of=as_of, rng=0), loan=loan, rng=0)
+        ),
+        rep,
+    )
+    out["demo_stress_cold"] = _best(cold(lambda: iv.assess_collateral(valued, loan=loan, rng=0)), rep)
+    iv.value_portfolio(portfolio, as_of=as_of, rng=0)
     out["demo_assess"] = _best(lambda: iv.assess_collateral(valued, loan=loan, rng=0, stress=False), rep)
     out["demo_stress"] = _best(lambda: iv.assess_collateral(valued, loan=loan, rng=0), rep)
     out["demo_deepcopy"] = _deepcopies(lambda: iv.assess_collateral(valued, loan=loan, rng=0))
@@ -182,9 +203,15 @@ def run(quick: bool = False) -> str:
         "",
         "| demo book, 34 patents, 20,000 paths (best of several) | before ms wall (CPU) | after ms wall (CPU) | CPU ratio | target |",
         "|---|---:|---:|---:|---|",
-        row("`value_portfolio`", "demo_value", ""),
+        row("`value_portfolio` (a new book: kept stages forgotten first)", "demo_value", ""),
         row("`assess_collateral`, no stress", "demo_assess", ""),
-        row("`assess_collateral` with the six stress shocks", "demo_stress", "< 60 ms (was 690 ms)"),
+        row(
+            "`assess_collateral` with the six stress shocks (the book valued before in the process)",
+            "demo_stress",
+            "< 60 ms (was 690 ms)",
+        ),
+        row("the same, the kept stages forgotten first", "demo_stress_cold", ""),
+        row("`value_portfolio` then `assess_collateral` with stress, a new book", "demo_flow", ""),
         f"| `copy.deepcopy` calls in one assessment with stress | {before['demo_deepcopy']:,} | {after['demo_deepcopy']:,} | | |",
         f"| floor: numpy drawing the Monte Carlo's random numbers ({floor_d['pledged']} pledged patents) | | "
         f"{floor_d['wall'] * 1e3:.0f} ({floor_d['cpu'] * 1e3:.0f}) | | |",
