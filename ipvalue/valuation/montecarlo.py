@@ -129,7 +129,7 @@ def value_range(
         mv = market_draws(seed, ids[sl], e.market_low[sl], e.value_market[sl], e.market_high[sl], draws)
         wc = w_eff[sl, 1:2]
         vals = np.where(wc > 0, wc * e.value_cost[sl, None], 0.0) + w_eff[sl, 3:4] * mv
-        q = np.percentile(vals, [5, 50, 95], axis=1)
+        q = percentiles(vals, (5, 50, 95))
         p05[sl], p50[sl], p95[sl] = q[0], q[1], q[2]
     return ValueRange(p05, p50, p95)
 
