@@ -30,6 +30,9 @@ from _versions import extract_ipvalue, run_worker
 
 #: the last commit before the fast path (issue 17)
 BEFORE = "22208c6"
+#: the last commit that moved the synthetic book's figures on purpose (rules review: the option stage takes the
+#: annual risk-free rate as its continuous equivalent ln(1 + r)); speed work since must give its figures exactly
+FIGURES_SINCE = "dafec9a"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -96,6 +99,23 @@ def _floor(valued, loan, paths: int) -> dict:
 
     _, wall, cpu = _once(draw)
     return {"pledged": n, "wall": wall, "cpu": cpu}
+
+
+def book_figures(n: int) -> list[float]:
+    """The synthetic book's stress collateral values and expected LGD (what the speed work must not move)."""
+    import ipvalue as iv
+    from ipvalue.valuation._synthetic import synthetic_portfolio
+
+    big = iv.value_portfolio(synthetic_portfolio(n, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
+    loan = iv.Loan(
+        amount=5e8 * n / 100_000,
+        currency="CNY",
+        tenor_years=3.0,
+        interest_rate=0.045,
+        probability_of_default=0.03,
+    )
+    res = iv.assess_collateral(big, loan=loan, rng=0)
+    return [float(x) for x in res.stress["collateral_value"]] + [float(res.summary["expected_lgd"])]
 
 
 def worker(quick: bool) -> dict:
@@ -180,6 +200,10 @@ def run(quick: bool = False) -> str:
         before = _run_worker(before_dir, quick, floor=False)
         after = _run_worker(ROOT, quick, floor=True)
         load1 = os.getloadavg()[0]
+        n_book = after["book"]["n"]
+        since = run_worker(
+            __file__, extract_ipvalue(FIGURES_SINCE, Path(tmp) / "since"), "--figures", str(n_book)
+        )
     same_demo = before["demo_figures"] == after["demo_figures"]
     b, a = before["book"], after["book"]
     same_book = b["figures"] == a["figures"]
@@ -188,6 +212,8 @@ def run(quick: bool = False) -> str:
         for x, y in zip(b["figures"], a["figures"], strict=True)
     )
     floor_d, floor_b = after["demo_floor"], a["floor"]
+    same_since = since["figures"] == a["figures"]
+    moved = max(abs(y - x) / max(abs(x), 1e-300) for x, y in zip(b["figures"], a["figures"], strict=True))
 
     def row(name: str, key: str, target: str) -> str:
         (bw, bc), (aw, ac) = before[key], after[key]
@@ -233,7 +259,10 @@ def run(quick: bool = False) -> str:
         f"With stress / floor (CPU): before {b['stress'][1] / floor_b['cpu']:.1f}x, after "
         f"{a['stress'][1] / floor_b['cpu']:.1f}x; without stress, after: {a['plain'][1] / floor_b['cpu']:.1f}x. "
         f"Stress collateral values and expected LGD identical before and after: "
-        f"{'yes' if same_book else ('within 1e-12 relative (sums added patent by patent now)' if close_book else 'NO')}.",
+        f"{'yes' if same_book else ('within 1e-12 relative (sums added patent by patent now)' if close_book else 'no')}"
+        f"{'' if same_book or close_book else f' (at most {moved:.1e} relative)'}; identical to the last bit to those "
+        f"of `{FIGURES_SINCE}`, the last commit that moved them on purpose (the option stage's continuous risk-free "
+        f"rate, ln(1 + r)): {'yes' if same_since else 'NO'}.",
         "",
     ]
     return "\n".join(lines)
@@ -242,7 +271,10 @@ def run(quick: bool = False) -> str:
 if __name__ == "__main__":
     if "--worker" in sys.argv:
         sys.path.insert(0, os.environ.get("PYTHONPATH", str(ROOT)))
-        print(json.dumps(worker("--quick" in sys.argv)))
+        if "--figures" in sys.argv:
+            print(json.dumps({"figures": book_figures(int(sys.argv[sys.argv.index("--figures") + 1]))}))
+        else:
+            print(json.dumps(worker("--quick" in sys.argv)))
         sys.exit(0)
     quick = "--quick" in sys.argv
     text = run(quick=quick)
