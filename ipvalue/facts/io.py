@@ -500,6 +500,22 @@ def _whole_counts(num: pd.Series) -> tuple[Any, np.ndarray] | None:
     return pd.arrays.IntegerArray(ints, ~keep), np.flatnonzero(frac)
 
 
+def _in_range(day: Any) -> Any:
+    """``day`` itself, or ValueError when it lies outside the dates a frame holds (nanosecond timestamps).
+
+    A year like 3018 or 1500 in a bank's file is a typing error far more often than a real date; pandas cannot hold
+    it (``datetime64[ns]`` spans 1677-09-22 to 2262-04-11), so the row gets a problem naming the field.
+    """
+    if day is None:
+        return None
+    d = np.datetime64(day, "D")
+    if np.isnat(d) or _NS_DAYS[0] <= d <= _NS_DAYS[1]:
+        return day
+    raise ValueError(
+        f"date {d} is outside the dates a portfolio can hold ({_NS_DAYS[0]} to {_NS_DAYS[1]}); a typing error?"
+    )
+
+
 @dataclass
 class _Reader:
     raw: pd.DataFrame
@@ -544,7 +560,7 @@ class _Reader:
             key = v if isinstance(v, str | int | float) else repr(v)
             if key not in cache:
                 try:
-                    cache[key] = parse_date(v)
+                    cache[key] = _in_range(parse_date(v))
                 except ValueError as exc:
                     cache[key] = exc
             r = cache[key]

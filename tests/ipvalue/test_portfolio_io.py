@@ -275,3 +275,34 @@ def test_one_step_paths_read_what_the_general_path_reads(days, counts):
         mp.setattr("ipvalue.facts.io._whole_counts", lambda num: None)
         general = _read(rows)
     assert fast == general
+
+
+@pytest.mark.parametrize(
+    ("filing", "grant", "field", "shown"),
+    [
+        (
+            "1500-01-01",
+            "2018-03-02",
+            "filing_date",
+            "1500-01-01",
+        ),  # the general reader (an ISO day out of range)
+        ("2015-06-01", "3018-03-02", "grant_date", "3018-03-02"),
+        ("2015/06/01", "2318年3月2日", "grant_date", "2318-03-02"),  # other spellings: the same check
+    ],
+)
+def test_a_date_no_frame_can_hold_is_a_problem_naming_patent_and_field(tmp_path, filing, grant, field, shown):
+    # pandas holds dates from 1677-09-22 to 2262-04-11; a year like 3018 in a bank's file is a typing error and
+    # must not end the read in pandas' OutOfBoundsDatetime
+    p = tmp_path / "far.csv"
+    p.write_text(
+        f"patent_id,filing_date,grant_date\nCN105123456B,{filing},{grant}\nCN105123457B,2015-06-01,2017-01-01\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PortfolioError) as err:
+        iv.read_portfolio(p)
+    (issue,) = err.value.issues
+    assert (issue.row, issue.patent, issue.field) == (1, "CN105123456B", field)
+    assert shown in issue.message and "outside" in issue.message
+    kept = iv.read_portfolio(p, errors="collect")
+    assert list(kept.index) == ["CN105123456B", "CN105123457B"]  # no row lost
+    assert kept.loc["CN105123457B", "grant_date"] == pd.Timestamp("2017-01-01")
