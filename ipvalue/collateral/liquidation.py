@@ -46,6 +46,7 @@ from ipvalue.collateral.sizing import risk_sharing_split
 
 __all__ = [
     "LiquidationPool",
+    "set_parallel_threads",
     "MonteCarloResult",
     "JUDICIAL_ROUNDS",
     "judicial_auction_prices",
@@ -399,6 +400,26 @@ class LiquidationPaths:
 PARALLEL_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: patents x paths (x runs) from which a job is large enough to run on several threads
 PARALLEL_MIN_ELEMENTS = 4_000_000
+
+
+def set_parallel_threads(n: int) -> None:
+    """Set how many threads a large Monte Carlo job may use in this process (default: the cores, at most 4).
+
+    A process that is one of several workers sharing the cores (the service's compute workers, one per core) sets
+    1: its threads would only compete for cores its sibling processes already keep busy, and handing work between
+    threads costs CPU (about 6% of a 50-patent assessment with stress, ``benchmarks/RESULTS.md``). The numbers do
+    not depend on it: the paths' sums are added in the same order on any number of threads.
+
+    Parameters
+    ----------
+    n : int
+        At least 1.
+    """
+    global PARALLEL_THREADS
+    if int(n) != n or n < 1:
+        raise ValueError(f"threads must be a whole number of at least 1, got {n!r}")
+    PARALLEL_THREADS = int(n)
+
 
 #: names of the per-path partial sums :func:`liquidation_partial_sums` returns
 PARTIAL_SUMS: tuple[str, ...] = ("sum_v", "s0", "s1", "s2", "s3", "s_sale")

@@ -79,9 +79,13 @@ def compute(pipeline: Pipeline, kind: str, payload: dict[str, Any]) -> Computed:
 
 
 def _worker_init(stages: bytes) -> None:
+    """A worker process's set-up: its stages, and one Monte Carlo thread (the processes already fill the cores)."""
     global _worker_pipeline
+    from ipvalue.collateral.liquidation import set_parallel_threads
+
     read, value, assess = pickle.loads(stages)
     _worker_pipeline = Pipeline(read=read, value=value, assess=assess)
+    set_parallel_threads(1)
 
 
 def _worker_ready() -> int:

@@ -151,3 +151,28 @@ def test_the_hash_and_the_text_rendered_once_are_those_rendered_twice(output, au
 def test_keys_that_are_not_text_are_ordered_as_json_orders_them():
     output = {2: "b", 10: "a", 1: {"created_at": 1}}
     assert hashed_json(output) == (result_hash(output), canonical_json(output))
+
+
+def test_a_worker_process_runs_the_monte_carlo_on_one_thread(monkeypatch):
+    # the workers are one per core: threads of their own would only compete for the cores the sibling processes
+    # already use (and cost hand-off CPU); the numbers do not depend on it (tests/ipvalue/collateral)
+    import pickle
+
+    from ipvalue.collateral import liquidation
+    from ipvalue.service import compute as compute_module
+
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", 4)
+    monkeypatch.setattr(compute_module, "_worker_pipeline", None)
+    compute_module._worker_init(pickle.dumps((None, None, None)))
+    assert liquidation.PARALLEL_THREADS == 1
+    assert compute_module._worker_pipeline is not None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_monte_carlo_threads_are_a_whole_number_of_at_least_one(bad, monkeypatch):
+    from ipvalue.collateral import liquidation
+
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", 2)
+    with pytest.raises(ValueError, match="threads"):
+        liquidation.set_parallel_threads(bad)
+    assert liquidation.PARALLEL_THREADS == 2
