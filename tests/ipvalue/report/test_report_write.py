@@ -311,8 +311,8 @@ def test_pdf_worker_rule(monkeypatch, cores, load, processes, forks):
     import multiprocessing
     import os
 
-    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Linux CI forks
-        pytest.skip("no fork on this platform: the PDF is always laid out in process")
+    # without fork (Windows, or macOS's default) the PDF is always laid out in process: no worker whatever the load
+    forks = forks and "fork" in multiprocessing.get_all_start_methods()
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     pool = R.start_pdf_worker(processes)
@@ -321,3 +321,13 @@ def test_pdf_worker_rule(monkeypatch, cores, load, processes, forks):
     finally:
         if pool is not None:
             pool.close()
+
+
+def test_no_pdf_worker_where_processes_cannot_fork(monkeypatch):
+    import multiprocessing
+    import os
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert R.start_pdf_worker(None) is None and R.start_pdf_worker(4) is None
