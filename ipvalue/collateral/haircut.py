@@ -47,6 +47,7 @@ from ipvalue.facts.columns import text_series as text
 
 __all__ = [
     "COMPONENTS",
+    "in_component_order",
     "BUSINESS_DAYS_PER_YEAR",
     "basel_scaling_factor",
     "market_haircut",
@@ -81,6 +82,19 @@ COMPONENTS: tuple[str, ...] = (
     "currency",
     "liquidity",
 )
+
+
+def in_component_order(names: Iterable[str]) -> list[str]:
+    """``names`` with the engine's components first, in :data:`COMPONENTS` order, then the others as they came.
+
+    A stored assessment read back from JSON may have its keys sorted; whoever splits or lists the haircuts puts
+    them in the order they compose (the waterfall's split depends on it).
+    """
+    rank = {c: k for k, c in enumerate(COMPONENTS)}
+    given = dict.fromkeys(names)  # each once, in the order given
+    return [c for _, _, c in sorted((rank.get(c, len(rank)), k, c) for k, c in enumerate(given))]
+
+
 BUSINESS_DAYS_PER_YEAR = 250
 #: the components set per patent (the liquidity haircut is set for the whole book, after the liquidation)
 PATENT_COMPONENTS: tuple[str, ...] = COMPONENTS[:-1]

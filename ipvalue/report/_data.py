@@ -192,25 +192,16 @@ def haircut_components(df: pd.DataFrame) -> list[str]:
     other numeric ``haircut_`` column follows, in column order. The waterfall splits each patent's drop over the
     components in this order, so the order fixes the split.
     """
-    from ipvalue.collateral.haircut import COMPONENTS
+    from ipvalue.collateral.haircut import in_component_order
 
-    present = {
+    return in_component_order(
         c.removeprefix("haircut_")
         for c in df.columns
         if isinstance(c, str)
         and c.startswith("haircut_")
         and c not in _NOT_COMPONENTS
         and pd.api.types.is_numeric_dtype(df[c])
-    }
-    known = [c for c in COMPONENTS if c in present]
-    rest = [
-        c.removeprefix("haircut_")
-        for c in df.columns
-        if isinstance(c, str)
-        and c.startswith("haircut_")
-        and c.removeprefix("haircut_") in present - set(known)
-    ]
-    return known + rest
+    )
 
 
 def waterfall_steps(assessment: Any, lang: str = "en") -> pd.DataFrame:

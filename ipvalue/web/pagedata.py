@@ -139,11 +139,10 @@ def haircut_rows(p: dict[str, Any], lang: str) -> tuple[list[dict[str, Any]], li
         )
     rest = [s for i, s in enumerate(parts) if i not in used]
     # the engine's order (a stored record's keys may come back sorted), other components after, as they came
-    from ipvalue.collateral.haircut import COMPONENTS
+    from ipvalue.collateral.haircut import in_component_order
 
-    rank = {c: i for i, c in enumerate(COMPONENTS)}
-    order = sorted(range(len(rows)), key=lambda i: (rank.get(str(rows[i]["component"]), len(rank)), i))
-    return [rows[i] for i in order], rest
+    by_name = {str(r["component"]): r for r in rows}
+    return [by_name[c] for c in in_component_order(by_name)], rest
 
 
 def loan_end(r: dict[str, Any]) -> dt.date | None:
