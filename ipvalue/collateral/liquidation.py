@@ -29,7 +29,9 @@ regime, time to sale, market factor) from ``root_rng(seed, "liquidation")``. Pat
 from __future__ import annotations
 
 import functools
+import importlib
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -47,6 +49,9 @@ from ipvalue.collateral.sizing import risk_sharing_split
 __all__ = [
     "LiquidationPool",
     "set_parallel_threads",
+    "set_engine",
+    "engine",
+    "load_compiled_engine",
     "MonteCarloResult",
     "JUDICIAL_ROUNDS",
     "judicial_auction_prices",
@@ -744,6 +749,76 @@ def _path_terms(ps: LiquidationPaths) -> _PathTerms:
 TILE_ELEMENTS = 100_000
 #: the most patents (rows) of one tile: the rest of the tile's elements are paths (columns)
 TILE_ROWS = 5
+#: the compiled engine's tile (:mod:`._mc_fused`): all runs' value buffers of a tile stay in a core's cache
+FUSED_TILE_ELEMENTS = 32_768
+FUSED_TILE_ROWS = 8
+
+#: the engines of the Monte Carlo's arithmetic: "numpy" (a numpy call per step) and "compiled" (numba, the same
+#: numbers to the last bit); "auto" takes the compiled engine for a large job, or once it is loaded in the process
+ENGINES = ("auto", "numpy", "compiled")
+_ENGINE = ["auto"]
+#: patents x paths x runs from which "auto" loads the compiled engine: loading it (numba's import and its cached
+#: machine code) costs about 0.3 s once per process, the compiled arithmetic saves about 6 ns per patent-path-run
+#: (``benchmarks/RESULTS.md``); a job this large pays for the load on its own
+FUSED_MIN_ELEMENTS = 50_000_000
+
+
+def set_engine(name: str) -> None:
+    """Choose the engine of the liquidation Monte Carlo's arithmetic in this process.
+
+    Both give the same numbers to the last bit (the tests compare them); the compiled engine (numba, installed
+    with the ``fast`` extra) makes about 3x fewer CPU seconds of the arithmetic.
+
+    Parameters
+    ----------
+    name : {"auto", "numpy", "compiled"}
+        "auto" (the default): compiled when numba is installed and either the job has at least
+        :data:`FUSED_MIN_ELEMENTS` patent-path-runs or the engine is already loaded (:func:`load_compiled_engine`);
+        else numpy.
+    """
+    if name not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {name!r}")
+    if name == "compiled" and not _numba_available():
+        raise ImportError("the compiled engine needs numba: pip install 'ipvalue[fast]'")
+    _ENGINE[0] = name
+
+
+def load_compiled_engine() -> bool:
+    """Load the compiled engine now, so that every later run in this process uses it under "auto".
+
+    For a long-lived process (a service's compute worker, a notebook): the load (about 0.3 s, or a few seconds
+    the first time, when numba compiles and caches the machine code) is paid once, before the first request.
+
+    Returns
+    -------
+    bool
+        Whether the engine is loaded (False: numba is not installed; the numpy engine runs).
+    """
+    if not _numba_available():
+        return False
+    importlib.import_module("ipvalue.collateral._mc_fused").warm_up()
+    return True
+
+
+def engine(elements: int = 0) -> str:
+    """The engine a run of ``elements`` patent-path-runs would use now: "numpy" or "compiled"."""
+    return "compiled" if _use_fused(elements) else "numpy"
+
+
+@functools.cache
+def _numba_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def _use_fused(elements: int) -> bool:
+    name = _ENGINE[0]
+    if name != "auto":
+        return name == "compiled"
+    if not _numba_available():
+        return False
+    return elements >= FUSED_MIN_ELEMENTS or "ipvalue.collateral._mc_fused" in sys.modules
 
 
 def _same_bits(a: tuple, b: tuple) -> bool:
@@ -1105,6 +1180,87 @@ class _Tile:
             np.multiply(vj, self._buf("msale", jud=True), out=self._buf("csale", jud=True))
 
 
+class _FusedPlan:
+    """The plan's per-run terms stacked along a run axis, for the compiled engine (:mod:`._mc_fused`).
+
+    Per row (``(runs, patents)``): volatility, drift, ln(V c), run-off A, hazard, ln(1 - drop), present; per path
+    (``(runs, paths)``): the own shock's weight, the market factor, the time to sale, B, ln(bid median), the
+    no-sale threshold; ``theta`` ``(runs, rounds, paths)``. The value (bid) classes' leaders compute the value
+    (bid) terms once for their class; ``v_slot``/``b_slot`` give each run its class's slot.
+    """
+
+    def __init__(self, plan: list[_Run]) -> None:
+        def rows(name: str) -> np.ndarray:
+            return np.ascontiguousarray(np.stack([getattr(r, name) for r in plan]))
+
+        self.sig, self.drift, self.log_vc = rows("sig"), rows("drift"), rows("log_vc")
+        self.a_i, self.hazard, self.log_keep = rows("a_i"), rows("hazard"), rows("log_keep")
+        self.present = rows("present")
+        self.thr = np.stack([r.qt.thr_bid for r in plan])
+        self.common = np.stack([r.ps.common for r in plan])
+        self.t = np.stack([r.ps.t for r in plan])
+        self.b_p = np.stack([np.broadcast_to(r.qt.b_p, r.ps.t.shape) for r in plan]).astype(float)
+        self.log_med = np.stack([r.qt.log_bid_med for r in plan])
+        self.ns = np.stack([r.ps.ns_threshold for r in plan])
+        self.theta = np.ascontiguousarray(np.stack([r.ps.theta for r in plan]))
+        self.s_bid = np.array([r.ps.s_bid for r in plan], dtype=float)
+        self.crash_from = np.array([r.qt.crash_from for r in plan], dtype=np.int64)
+        self.acc = np.stack([np.stack([r.acc[a] for a in _ACC[:5]]) for r in plan])
+        v_cls, b_cls = [r.v for r in plan], [r.b for r in plan]
+        self.v_lead = np.array(sorted(set(v_cls)), dtype=np.int64)
+        self.b_lead = np.array(sorted(set(b_cls)), dtype=np.int64)
+        self.v_slot = np.searchsorted(self.v_lead, v_cls).astype(np.int64)
+        self.b_slot = np.searchsorted(self.b_lead, b_cls).astype(np.int64)
+        ps = plan[0].ps
+        self.j0, self.j1 = ps.j0, ps.j1
+
+    def store(self, plan: list[_Run]) -> None:
+        """Write the summed terms back into each run's accumulators (the runs' ``acc`` arrays)."""
+        for k, r in enumerate(plan):
+            for a, name in enumerate(_ACC[:5]):
+                r.acc[name][...] = self.acc[k, a]
+
+
+class _FusedTile:
+    """One thread's work on paths ``c0:c1`` with the compiled engine: buffers reused from tile to tile."""
+
+    def __init__(self, fp: _FusedPlan, c0: int, c1: int, rows: int) -> None:
+        self.fp, self.c0, self.c1 = fp, c0, c1
+        w = c1 - c0
+        self.v = np.empty((len(fp.v_lead), rows, w))
+        self.w = np.empty((len(fp.b_lead), rows, w))
+        self.ja, self.jb = max(fp.j0, c0), max(max(fp.j0, c0), min(fp.j1, c1))
+        self._none = np.empty(0, dtype=np.int64)
+        # numba's functions: imported with the engine (a run that uses it), not with this module
+        self._kernels = importlib.import_module("ipvalue.collateral._mc_fused")
+        # each bid class's judicial masks per round, then the 变卖's (the judicial paths of the tile)
+        self.masks = np.empty((len(fp.b_lead), fp.theta.shape[1] + 1, rows, max(0, self.jb - self.ja)))
+
+    def run(self, drawn: Drawn, b0: int, r0: int, r1: int) -> None:
+        """Add rows ``r0:r1`` of the block that starts at draw row ``b0`` to every run's sums."""
+        fused, fp, c0, c1, nr = self._kernels, self.fp, self.c0, self.c1, r1 - r0
+        z, e, zp, buyer, member = drawn
+        mem = self._none if member is None else member.astype(np.int64, copy=False)
+        fused.tile_arguments(
+            z, zp, mem, b0, r0, r1, c0, c1, fp.j0, fp.j1,
+            fp.v_lead, fp.thr, fp.common, fp.t, fp.sig, fp.drift, fp.log_vc, self.v,
+            fp.b_lead, fp.s_bid, fp.log_med, fp.crash_from, fp.log_keep, self.w,
+        )  # fmt: skip
+        v = self.v[:, :nr]
+        np.exp(v, out=v)
+        for a, b in ((c0, self.ja), (self.jb, c1)):
+            if b > a:
+                wv = self.w[:, :nr, a - c0 : b - c0]
+                np.exp(wv, out=wv)
+        fused.tile_sums(
+            e, zp, buyer.view(np.uint8), mem, b0, r0, r1, c0, c1, fp.j0, fp.j1,
+            fp.v_lead, fp.a_i, fp.b_p, fp.hazard, fp.t, self.v,
+            fp.b_lead, fp.ns, self.w,
+            fp.present, fp.v_slot, fp.b_slot, fp.s_bid, fp.log_keep, fp.crash_from, fp.theta, fp.acc,
+            self.masks,
+        )  # fmt: skip
+
+
 def liquidation_partial_sums(
     pool: LiquidationPool, setup: LiquidationPaths, *, block_elements: int = 1_000_000
 ) -> dict[str, np.ndarray]:
@@ -1198,16 +1354,22 @@ def liquidation_partial_sums_many(
         workers = 1
     # each thread its share of the paths, in tiles of at most TILE_ELEMENTS patent-paths (whole rows if they fit)
     cuts = np.linspace(0, paths, workers + 1).astype(int)
-    rows = max(1, min(block, n, TILE_ROWS))
-    width = max(1, min(int(cuts[1] - cuts[0]), TILE_ELEMENTS // rows))
-    rows = max(1, min(rows, TILE_ELEMENTS // width))
-    tiles = []
+    fused = _use_fused(n * paths * len(runs))
+    tile_rows, tile_elements = (FUSED_TILE_ROWS, FUSED_TILE_ELEMENTS) if fused else (TILE_ROWS, TILE_ELEMENTS)
+    rows = max(1, min(block, n, tile_rows))
+    width = max(1, min(int(cuts[1] - cuts[0]), tile_elements // rows))
+    rows = max(1, min(rows, tile_elements // width))
+    fplan = _FusedPlan(plan) if fused else None
+    tiles: list[list[_Tile] | list[_FusedTile]] = []
     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
-        bufs: dict[str, np.ndarray] = {}
         steps = range(int(c0), int(c1), width)
-        tiles.append([_Tile(plan, a, min(int(c1), a + width), rows, bufs) for a in steps])
+        if fplan is not None:
+            tiles.append([_FusedTile(fplan, a, min(int(c1), a + width), rows) for a in steps])
+        else:
+            bufs: dict[str, np.ndarray] = {}
+            tiles.append([_Tile(plan, a, min(int(c1), a + width), rows, bufs) for a in steps])
 
-    def work(chunks: list[_Tile], b0: int, b1: int, drawn: Drawn) -> None:
+    def work(chunks: list[_Tile] | list[_FusedTile], b0: int, b1: int, drawn: Drawn) -> None:
         with np.errstate(under="ignore"):  # the value's exponential may underflow to 0
             for tile in chunks:
                 for r0 in range(0, b1 - b0, rows):
@@ -1229,6 +1391,8 @@ def liquidation_partial_sums_many(
     finally:
         if executor is not None:
             executor.shutdown()
+    if fplan is not None:
+        fplan.store(plan)
     out = []
     jud = slice(ps0.j0, ps0.j1)
     for r in plan:

@@ -79,13 +79,19 @@ def compute(pipeline: Pipeline, kind: str, payload: dict[str, Any]) -> Computed:
 
 
 def _worker_init(stages: bytes) -> None:
-    """A worker process's set-up: its stages, and one Monte Carlo thread (the processes already fill the cores)."""
+    """A worker process's set-up: its stages, one Monte Carlo thread, the compiled Monte Carlo engine.
+
+    One thread: the processes already fill the cores. The compiled engine is loaded when numba is installed: a
+    worker serves many requests, so the load is paid once and every assessment then runs compiled, whatever its
+    size.
+    """
     global _worker_pipeline
-    from ipvalue.collateral.liquidation import set_parallel_threads
+    from ipvalue.collateral.liquidation import load_compiled_engine, set_parallel_threads
 
     read, value, assess = pickle.loads(stages)
     _worker_pipeline = Pipeline(read=read, value=value, assess=assess)
     set_parallel_threads(1)
+    load_compiled_engine()
 
 
 def _worker_ready() -> int:
@@ -148,8 +154,14 @@ class ComputePool:
             return self._executor
 
     def start(self) -> list[Future[int]]:
-        """Start the workers now (each imports the stages' modules) rather than at the first request."""
+        """Start the workers now (each imports the stages' modules) rather than at the first request.
+
+        Without worker processes the service computes in its own process, which loads the compiled engine here.
+        """
         if not self.processes:
+            from ipvalue.collateral.liquidation import load_compiled_engine
+
+            load_compiled_engine()
             return []
         pool = self._pool()
         return [pool.submit(_worker_ready) for _ in range(self.processes)]

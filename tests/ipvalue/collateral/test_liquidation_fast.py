@@ -8,7 +8,8 @@ sigma + (mu - sigma^2 / 2) t + ln(V0 C)``, its exponential, times the life run-o
 ``1{E > h t}``; the judicial rounds from the log bid ``s Zb (+ ln(1 - drop) on crashed paths)``; orderly and
 distressed proceeds ``exp(s Zb + ln(bid median) (+ ln(1 - drop))) x V x 1{Zb above the no-sale quantile}``.
 The engine shares steps among runs whose inputs have the same bits, works in tiles and splits the paths among
-threads; none of that may move a bit.
+threads; none of that may move a bit. Each test runs both engines of the arithmetic: numpy (a call per step) and
+the compiled one (numba, ``ipvalue[fast]``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,24 @@ from ipvalue.collateral.liquidation import (
 )
 
 PATHS = 900
+
+ENGINES = [
+    "numpy",
+    pytest.param(
+        "compiled",
+        marks=pytest.mark.skipif(
+            not liquidation._numba_available(), reason="numba is not installed (the fast extra)"
+        ),
+    ),
+]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, monkeypatch):
+    """Each test of this module on both engines of the Monte Carlo's arithmetic (restored afterwards)."""
+    monkeypatch.setattr(liquidation, "_ENGINE", [request.param])
+    assert liquidation.engine(0) == request.param
+    return request.param
 
 
 def reference_sums(pool: LiquidationPool, ps: LiquidationPaths) -> dict[str, np.ndarray]:
@@ -123,7 +142,7 @@ def _assert_same_bits(got: dict[str, np.ndarray], ref: dict[str, np.ndarray]) ->
 
 # tiles of whole rows, of rows and parts of a row, of 37 paths
 @pytest.mark.parametrize(("threads", "tile"), [(1, 8_192), (2, 8_192), (2, 150), (3, 37)])
-def test_shock_axis_equals_the_reference_bit_for_bit(loan, monkeypatch, threads, tile):
+def test_shock_axis_equals_the_reference_bit_for_bit(loan, monkeypatch, threads, tile, engine):
     pol = load_policy("cn-bank-standard")
     pool = _pool(23, 5, pol)
     g = np.random.default_rng(2)
@@ -142,6 +161,7 @@ def test_shock_axis_equals_the_reference_bit_for_bit(loan, monkeypatch, threads,
     monkeypatch.setattr(liquidation, "PARALLEL_THREADS", threads)
     monkeypatch.setattr(liquidation, "PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(liquidation, "TILE_ELEMENTS", tile)
+    monkeypatch.setattr(liquidation, "FUSED_TILE_ELEMENTS", tile)
     got = liquidation_partial_sums_many(runs, block_elements=6 * PATHS)  # four blocks of draws
     for (p, s), sums in zip(runs, got, strict=True):
         _assert_same_bits(sums, reference_sums(p, s))
@@ -150,7 +170,7 @@ def test_shock_axis_equals_the_reference_bit_for_bit(loan, monkeypatch, threads,
     assert not np.array_equal(got[0]["s0"], got[3]["s0"])  # the crash moves the bids
 
 
-def test_three_rounds_no_life_discount_and_kept_draws_equal_the_reference(loan, monkeypatch):
+def test_three_rounds_no_life_discount_and_kept_draws_equal_the_reference(loan, monkeypatch, engine):
     # offline rules (three auctions), no discount in the life run-off, four threads
     pol = load_policy("cn-bank-standard")
     pol = pol.replace("[C] test", judicial_auction_rounds=3, life_discount_rate=0.0)
@@ -189,7 +209,7 @@ def test_runs_with_different_rounds_cannot_share_draws():
 
 
 @pytest.mark.slow
-def test_a_two_thousand_patent_stress_assessment_equals_the_reference(monkeypatch):
+def test_a_two_thousand_patent_stress_assessment_equals_the_reference(monkeypatch, engine):
     # the runs of a real assessment with stress (the base case, revaluations, a faster obsolescence, a crash,
     # an invalidated family) on a book of 2,000 synthetic patents (over a thousand pledged, families sharing a
     # package): several blocks of draws, two threads, the engine's own tiles; every run's sums equal the
@@ -220,7 +240,7 @@ def test_a_two_thousand_patent_stress_assessment_equals_the_reference(monkeypatc
         _assert_same_bits(sums, reference_sums(pool, setup))
 
 
-def test_finish_on_paths_not_grouped_by_mode_is_the_permuted_result(loan):
+def test_finish_on_paths_not_grouped_by_mode_is_the_permuted_result(loan, engine):
     # finish_liquidation works on the judicial slice when the paths are grouped by mode (as liquidation_paths
     # makes them) and falls back to a mask otherwise: shuffling the paths shuffles every per-path figure
     import dataclasses
@@ -246,3 +266,65 @@ def test_finish_on_paths_not_grouped_by_mode_is_the_permuted_result(loan):
     mixed = finish_liquidation(shuffled, [{k: v[perm] for k, v in sums.items()}])
     for f in ("gross_proceeds", "costs", "recovery", "lgd_gross", "lgd", "time_to_cash", "loan_recovered"):
         np.testing.assert_array_equal(getattr(mixed, f), getattr(grouped, f)[perm])
+
+
+@pytest.mark.skipif(not liquidation._numba_available(), reason="numba is not installed (the fast extra)")
+def test_the_demo_assessment_with_stress_is_the_same_on_both_engines(monkeypatch):
+    # every table of the demo's assessment (stress included) to the last bit, whichever engine added the sums
+    import pandas as pd
+
+    import ipvalue as iv
+    from ipvalue.demo import load_demo
+
+    portfolio, loan, as_of = load_demo()
+    valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
+    got = {}
+    for name in ("numpy", "compiled"):
+        monkeypatch.setattr(liquidation, "_ENGINE", [name])
+        got[name] = iv.assess_collateral(valued, loan=loan, rng=0)
+    a, b = got["numpy"], got["compiled"]
+    for table in ("patents", "liquidation", "stress"):
+        pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), check_exact=True)
+    assert a.summary["collateral_value"] == b.summary["collateral_value"]
+    assert a.summary["expected_lgd"] == b.summary["expected_lgd"]
+
+
+def test_set_engine_names_the_choices(monkeypatch):
+    monkeypatch.setattr(liquidation, "_ENGINE", ["auto"])
+    with pytest.raises(ValueError, match="engine must be one of"):
+        liquidation.set_engine("fortran")
+    liquidation.set_engine("numpy")
+    assert liquidation.engine(10**12) == "numpy"
+    liquidation.set_engine("auto")
+    # auto: a job large enough for the load takes the compiled engine where numba is installed
+    big = liquidation.FUSED_MIN_ELEMENTS
+    assert liquidation.engine(big) == ("compiled" if liquidation._numba_available() else "numpy")
+
+
+@pytest.mark.skipif(not liquidation._numba_available(), reason="numba is not installed (the fast extra)")
+def test_auto_takes_the_compiled_engine_for_small_jobs_once_loaded(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(liquidation, "_ENGINE", ["auto"])
+    monkeypatch.delitem(sys.modules, "ipvalue.collateral._mc_fused", raising=False)
+    assert liquidation.engine(1_000) == "numpy"  # not loaded: a small job does not pay for the load
+    assert liquidation.load_compiled_engine() is True
+    assert liquidation.engine(1_000) == "compiled"
+    # the warm-up compiled the functions for the types a run passes: a run adds no signature
+    from ipvalue.collateral import _mc_fused
+
+    before = (len(_mc_fused.tile_arguments.signatures), len(_mc_fused.tile_sums.signatures))
+    loan = Loan(amount=1e7, currency="CNY", tenor_years=1.0, interest_rate=0.05)
+    pol = load_policy("cn-bank-standard")
+    pool = _pool(6, 3, pol)
+    liquidation_partial_sums(pool, liquidation_paths(loan=loan, policy=pol, seed=0, paths=300))
+    assert (len(_mc_fused.tile_arguments.signatures), len(_mc_fused.tile_sums.signatures)) == before == (1, 1)
+
+
+def test_the_compiled_engine_without_numba_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(liquidation, "_ENGINE", ["auto"])
+    monkeypatch.setattr(liquidation, "_numba_available", lambda: False)
+    with pytest.raises(ImportError, match=r"ipvalue\[fast\]"):
+        liquidation.set_engine("compiled")
+    assert liquidation.engine(10**12) == "numpy"  # auto falls back to numpy
+    assert liquidation.load_compiled_engine() is False

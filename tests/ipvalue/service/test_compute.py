@@ -168,6 +168,24 @@ def test_a_worker_process_runs_the_monte_carlo_on_one_thread(monkeypatch):
     assert compute_module._worker_pipeline is not None
 
 
+def test_a_worker_process_loads_the_compiled_engine(monkeypatch):
+    # a worker serves many requests: it loads the compiled Monte Carlo engine once, at its start, so that even a
+    # small assessment runs compiled (numba installed), or says it could not (the numpy engine then runs)
+    import pickle
+    import sys
+
+    from ipvalue.collateral import liquidation
+    from ipvalue.service import compute as compute_module
+
+    monkeypatch.setattr(liquidation, "_ENGINE", ["auto"])
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", liquidation.PARALLEL_THREADS)
+    monkeypatch.setattr(compute_module, "_worker_pipeline", None)
+    monkeypatch.delitem(sys.modules, "ipvalue.collateral._mc_fused", raising=False)
+    compute_module._worker_init(pickle.dumps((None, None, None)))
+    expected = "compiled" if liquidation._numba_available() else "numpy"
+    assert liquidation.engine(1) == expected
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5])
 def test_monte_carlo_threads_are_a_whole_number_of_at_least_one(bad, monkeypatch):
     from ipvalue.collateral import liquidation
