@@ -340,21 +340,33 @@ def _column_bytes_fast(values: Any, order: np.ndarray) -> bytes:
     return _column_bytes(pd.Series(values, dtype=dtype, copy=False).iloc[order])
 
 
-#: from this many rows on, text is joined by pyarrow (below, its fixed cost per column is more than Python's)
+#: from this many rows on, arrow-backed text is joined by pyarrow (below, its fixed cost per column is more than
+#: Python's)
 ARROW_TEXT_ROWS = 2_000
 
 
 def _text_bytes(values: Any, order: np.ndarray) -> bytes | None:
-    """The joined text of :func:`_column_bytes_fast`, or None when a value is bytes (pandas decodes those)."""
-    if len(order) >= ARROW_TEXT_ROWS:
+    """The joined text of :func:`_column_bytes_fast`, or None when a value is bytes (pandas decodes those).
+
+    Arrow-backed text of :data:`ARROW_TEXT_ROWS` rows and more is joined by pyarrow (no Python string per
+    cell); everything else in Python: an object column's cells are Python objects already, and ``str.join``
+    writes their text in one pass (pyarrow would first copy every string into its own buffers).
+    """
+    dtype = values.dtype
+    if len(order) >= ARROW_TEXT_ROWS and isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         joined = _text_bytes_arrow(values, order)
         if joined is not None:
             return joined
     o = (values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object))[order]
     items = o.tolist()
-    if set(map(type, items)) <= {str}:  # nothing missing, nothing to convert
+    types = set(map(type, items))
+    if types <= {str}:  # nothing missing, nothing to convert
         return "\x1f".join(items).encode("utf-8")
     missing = pd.isna(o)
+    if types <= _TEXT_TYPES:  # text and missing values only (a float only as NaN): missing written as ""
+        filled = np.where(missing, "", o).tolist()
+        if set(map(type, filled)) <= {str}:
+            return "\x1f".join(filled).encode("utf-8")
     out = []
     for x, gone in zip(items, missing.tolist(), strict=True):
         if gone:
@@ -368,32 +380,24 @@ def _text_bytes(values: Any, order: np.ndarray) -> bytes | None:
     return "\x1f".join(out).encode("utf-8")
 
 
-#: Python types of the elements of an object column that :func:`_text_bytes_arrow` joins in arrow (a float
-#: only as a missing value: arrow refuses text mixed with numbers)
-_TEXT_TYPES = frozenset({str, type(None), float})
+#: Python types of the elements of an object column of text with missing values (a float only as a missing
+#: value, NaN; pandas' NA has its own type)
+_TEXT_TYPES = frozenset({str, type(None), float, type(pd.NA)})
 
 
 def _text_bytes_arrow(values: Any, order: np.ndarray) -> bytes | None:
-    """:func:`_text_bytes` joined by pyarrow, or None to do it in Python.
+    """:func:`_text_bytes` of arrow-backed text joined by pyarrow, or None to do it in Python.
 
-    Only for columns of ``str`` (missing as None, NaN or pandas' NA): arrow-backed text as it is, an object
-    column when every element is a ``str`` or missing. Missing values are written as ``""`` and the values
-    joined by the unit separator in UTF-8 (arrow's ``binary_join``): the bytes the Python loop writes.
+    Missing values are written as ``""`` and the values joined by the unit separator in UTF-8 (arrow's
+    ``binary_join``): the bytes the Python loop writes.
     """
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
     except ImportError:  # pragma: no cover - pyarrow comes with pandas' string columns
         return None
-    dtype = values.dtype
     try:
-        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-            arr = values.__arrow_array__().take(pa.array(order))
-        else:
-            o = (values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object))[order]
-            if not set(map(type, o.tolist())) <= _TEXT_TYPES:
-                return None
-            arr = pa.array(o, from_pandas=True)
+        arr = values.__arrow_array__().take(pa.array(order))
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             return None
         if isinstance(arr, pa.ChunkedArray):

@@ -231,6 +231,7 @@ def value_prepared_many(
     shocks: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
     *,
     comparables: Any = None,
+    texts: bool = True,
 ) -> list[pd.DataFrame]:
     """:func:`value_prepared` for several shocks at once: the stages after the economics run once on a shock axis.
 
@@ -251,6 +252,9 @@ def value_prepared_many(
         column changed).
     comparables : pandas.DataFrame, optional
         Comparable transactions for the market approach.
+    texts : bool
+        Write the text columns; False leaves ``method_weights``, ``methods_used`` and ``value_notes`` None in
+        every row (every other column the same: for a caller that reads the numbers only, the stress test).
 
     Returns
     -------
@@ -264,7 +268,8 @@ def value_prepared_many(
     """
     n = state.inputs.n
     if comparables is not None or len(shocks) < 2 or n < 2:
-        return [value_prepared(state, seed, a=a, columns=c, comparables=comparables) for a, c in shocks]
+        out = [value_prepared(state, seed, a=a, columns=c, comparables=comparables) for a, c in shocks]
+        return out if texts else [_without_texts(f) for f in out]
     runs = []
     for a_k, columns in shocks:
         a, inputs = _shock_inputs(state, a_k, columns)
@@ -282,7 +287,9 @@ def value_prepared_many(
     )
     notes = stack_notes([r[2] for r in runs])
     econ = stack_rows([r[3] for r in runs], n)
-    added = _later_stages(stacked.inputs, stacked, stacked.a, econ, seed, notes, None, state.uniforms)
+    added = _later_stages(
+        stacked.inputs, stacked, stacked.a, econ, seed, notes, None, state.uniforms, texts=texts
+    )
     out = []
     for j, (_, inputs, _, _) in enumerate(runs):
         rows = slice(j * n, (j + 1) * n)
@@ -363,8 +370,13 @@ def _later_stages(
     notes: Notes,
     comparables: Any,
     uniforms: UniformRows | None,
+    *,
+    texts: bool = True,
 ) -> dict[str, Any]:
-    """The stages after the economics: methods -> reconcile -> range; the columns they add (by row)."""
+    """The stages after the economics: methods -> reconcile -> range; the columns they add (by row).
+
+    ``texts`` False: the text columns but ``status_as_of`` are left None (see :func:`value_prepared_many`).
+    """
     facts, day = state.facts, state.day
     income = income_values(econ, facts, a, notes)
     market = market_values(inputs, facts, econ, day, comparables, max_level=a["market_max_level"])
@@ -387,12 +399,21 @@ def _later_stages(
         notes,
         unknown=facts.unknown,
         market_ok=market.weighable,
+        texts=texts,
     )
     bounds = (np.where(facts.unknown, np.nan, market.low), np.where(facts.unknown, np.nan, market.high))
     spread = value_range(
         inputs.ids, facts, econ, values, rec, a, seed, notes, market_bounds=bounds, uniforms=uniforms
     )
-    return added_columns(inputs, facts, econ, values, rec, spread, notes)
+    return added_columns(inputs, facts, econ, values, rec, spread, notes, texts=texts)
+
+
+def _without_texts(frame: pd.DataFrame) -> pd.DataFrame:
+    """A valued frame with the text columns :func:`value_prepared_many` leaves out (``texts=False``) set to None."""
+    out = frame.copy(deep=False)
+    for c in _NUMBERS_ONLY_EMPTY:
+        out[c] = pd.Series(None, index=out.index, dtype=object)
+    return out
 
 
 def added_columns(
@@ -403,12 +424,15 @@ def added_columns(
     rec: Reconciled,
     spread: ValueRange,
     notes: Notes,
+    *,
+    texts: bool = True,
 ) -> dict[str, Any]:
     """The columns a valuation adds to the chunk, as arrays by row (text as object arrays), and ``currency``.
 
     A pending application's every value (by method, reconciled and its range) is multiplied by its grant factor
     (probability of grant x discount for the wait), see :func:`ipvalue.valuation.asof.grant_adjustment`.
-    :func:`attach` puts them on the chunk's frame.
+    :func:`attach` puts them on the chunk's frame. ``texts`` False: ``value_notes`` is None in every row (and
+    ``method_weights`` and ``methods_used`` are, when the reconciliation wrote none).
     """
     gf = econ.grant.factor
     n = inputs.n
@@ -433,13 +457,15 @@ def added_columns(
         "value_p50": spread.p50 * gf,
         "value_p95": spread.p95 * gf,
         "methods_used": np.asarray(rec.methods_used, dtype=object),
-        "value_notes": notes.texts(),
+        "value_notes": notes.texts() if texts else np.full(n, None, dtype=object),
         "currency": inputs.currency,
     }
 
 
 #: the added columns that hold text (object columns)
 _TEXT_COLUMNS = ("status_as_of", "method_weights", "methods_used", "value_notes")
+#: the text columns a valuation without texts leaves None (:func:`value_prepared_many`, ``texts=False``)
+_NUMBERS_ONLY_EMPTY = ("method_weights", "methods_used", "value_notes")
 
 
 def attach(frame: pd.DataFrame, added: Mapping[str, Any]) -> pd.DataFrame:

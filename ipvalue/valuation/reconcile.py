@@ -264,6 +264,7 @@ def reconcile_values(
     *,
     unknown: np.ndarray | None = None,
     market_ok: np.ndarray | None = None,
+    texts: bool = True,
 ) -> Reconciled:
     """The reconcile stage: the method-choice rule per patent, the weighted value, and its explanation.
 
@@ -291,6 +292,9 @@ def reconcile_values(
         Where the market branch of the rule applies (comparables near enough, see
         :func:`ipvalue.valuation.methods.market_stage.market_values`); elsewhere a market value is shown, not
         weighed. Default: wherever there is a market value.
+    texts : bool
+        Write ``methods_used`` and ``explained``; False leaves them None (the numbers are the same: a caller
+        that reads only the numbers, the stress test's revaluations, skips the text).
     """
     W = method_weights(situation, weights)
     shares = market_shares(situation, weights)
@@ -299,6 +303,11 @@ def reconcile_values(
     unweighed = ok & (shares == 0)
     shares = np.where(ok, shares, 0.0)
     value, w_eff = reconcile(values["income"], values["cost"], values["option"], W, vm, shares)
+    value = np.where(dead, 0.0, value)
+    notes.add(~dead & np.isnan(value) & ~np.isnan(life_legal), "no method applies: value not computed")
+    if not texts:
+        empty = np.full(len(value), None, dtype=object)
+        return Reconciled(value, w_eff, empty, empty.copy())
     if unweighed.any():
         market_reason = np.where(
             unweighed,
@@ -306,8 +315,6 @@ def reconcile_values(
             + "; shown, not weighed: method_weights gives it no share here",
             market_reason,
         )
-    value = np.where(dead, 0.0, value)
-    notes.add(~dead & np.isnan(value) & ~np.isnan(life_legal), "no method applies: value not computed")
     used = describe_weights(w_eff).to_numpy(dtype=object, copy=True)
     with_income = w_eff[:, 0] > 0
     labels = np.asarray(income_label, dtype=object)

@@ -86,6 +86,7 @@ def test_the_hash_still_sees_every_value():
             st.text(max_size=6),
             st.integers(-(2**40), 2**40),
             st.booleans(),
+            st.just(pd.NA),
         ),
         min_size=1,
         max_size=12,
@@ -97,8 +98,8 @@ def test_an_object_column_of_anything_hashes_as_the_reference(values):
 
 
 def test_long_text_columns_hash_as_the_reference():
-    # the text of arrow-backed and object columns is joined by pyarrow: the same bytes as the Python loop,
-    # missing values, non-ASCII text and separators inside values included
+    # arrow-backed text is joined by pyarrow, object columns in Python (missing cells filled at once): the same
+    # bytes as the reference, missing values, non-ASCII text and separators inside values included
     g = np.random.default_rng(5)
     n = 3_000
     words = np.array(["名称", "Ltd", "", "  padded ", "a\x1fb", "x;y", "ü"], dtype=object)
@@ -106,10 +107,16 @@ def test_long_text_columns_hash_as_the_reference():
     text[g.random(n) < 0.2] = None
     nan_text = text.copy()
     nan_text[g.random(n) < 0.1] = np.nan
+    na_text = nan_text.copy()
+    na_text[g.random(n) < 0.1] = pd.NA
+    number_text = na_text.copy()
+    number_text[7] = 2.5  # a number among the text: written as str(2.5)
     frame = pd.DataFrame(
         {
             "object": text,
             "object_nan": nan_text,
+            "object_na": na_text,
+            "object_number": number_text,
             "str": pd.Series(text, dtype="str").to_numpy(),
             "string": pd.array(text, dtype="string"),
             "string_python": pd.array(text, dtype=pd.StringDtype("python")),

@@ -1290,31 +1290,34 @@ def deferral_lattice(
     # node j of level i has spot S u^(2j - i): the powers u^e, e = -steps..steps, are taken once per patent and
     # level i reads every other one of e = -i..i (the same exp of the same product as computing them per level)
     e = np.arange(-steps, steps + 1, dtype=float)
+    # the nodes of a level are rows and the patents of a block columns (level x patent): each level's slice is
+    # one contiguous run of memory, which numpy walks about three times faster than a column slice of every
+    # patent's row; the operations and their order per element are those of one patent's lattice, unchanged
     for start in range(0, s.size, block):
         sl = slice(start, start + block)
-        dt = t[sl, None] / steps
-        q = 1.0 / t[sl, None]
-        up = np.exp(v[sl, None] * np.sqrt(dt))
+        dt = t[None, sl] / steps
+        q = 1.0 / t[None, sl]
+        up = np.exp(v[None, sl] * np.sqrt(dt))
         pu = (np.exp((rate - q) * dt) - 1.0 / up) / (up - 1.0 / up)
         pu = np.clip(pu, 0.0, 1.0)
         pd_ = 1.0 - pu
         disc = np.exp(-rate * dt)
         log_u = np.log(up)
-        spot = s[sl, None] * np.exp(e[None, :] * log_u)  # (block, 2 steps + 1): S u^e
-        kk = k[sl, None]
-        val = np.maximum(spot[:, ::2] - kk, 0.0)  # level `steps`: e = -steps, -steps + 2, ..., steps
+        spot = s[None, sl] * np.exp(e[:, None] * log_u)  # (2 steps + 1, block): S u^e
+        kk = k[None, sl]
+        val = np.maximum(spot[::2] - kk, 0.0)  # level `steps`: e = -steps, -steps + 2, ..., steps
         up_part = np.empty_like(val)
         exercise = np.empty_like(val)
         for i in range(steps - 1, -1, -1):
             # in place, in the order of disc * (pu * V_up + (1 - pu) * V_down), then max(continue, S - K)
-            a_, b_, x_ = up_part[:, : i + 1], val[:, : i + 1], exercise[:, : i + 1]
-            np.multiply(pu, val[:, 1 : i + 2], out=a_)
+            a_, b_, x_ = up_part[: i + 1], val[: i + 1], exercise[: i + 1]
+            np.multiply(pu, val[1 : i + 2], out=a_)
             np.multiply(pd_, b_, out=b_)
             np.add(a_, b_, out=b_)
             np.multiply(disc, b_, out=b_)
-            np.subtract(spot[:, steps - i : steps + i + 1 : 2], kk, out=x_)
+            np.subtract(spot[steps - i : steps + i + 1 : 2], kk, out=x_)
             np.maximum(b_, x_, out=b_)
-        out[sl] = val[:, 0]
+        out[sl] = val[0]
     return out
 
 
