@@ -32,8 +32,10 @@ import functools
 import importlib
 import os
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -750,7 +752,7 @@ TILE_ELEMENTS = 100_000
 #: the most patents (rows) of one tile: the rest of the tile's elements are paths (columns)
 TILE_ROWS = 5
 #: the compiled engine's tile (:mod:`._mc_fused`): all runs' value buffers of a tile stay in a core's cache
-FUSED_TILE_ELEMENTS = 32_768
+FUSED_TILE_ELEMENTS = 8_192
 FUSED_TILE_ROWS = 8
 
 #: the engines of the Monte Carlo's arithmetic: "numpy" (a numpy call per step) and "compiled" (numba, the same
@@ -792,12 +794,32 @@ def load_compiled_engine() -> bool:
     Returns
     -------
     bool
-        Whether the engine is loaded (False: numba is not installed; the numpy engine runs).
+        Whether the engine is loaded (False: numba is not installed, or could not load the functions here, with
+        a warning saying why; the numpy engine runs).
     """
-    if not _numba_available():
+    kernels = _kernels()
+    if kernels is None:
         return False
-    importlib.import_module("ipvalue.collateral._mc_fused").warm_up()
+    kernels.warm_up()
     return True
+
+
+def _kernels() -> ModuleType | None:
+    """The compiled functions' module, or None (numba missing, or failing here: a warning says why)."""
+    if not _numba_available():
+        return None
+    try:
+        return importlib.import_module("ipvalue.collateral._mc_fused")
+    except Exception as exc:  # numba installed but unusable here (no place for its cache, a broken install)
+        if _ENGINE[0] == "compiled":
+            raise
+        warnings.warn(
+            f"the compiled Monte Carlo engine cannot load ({exc}); the numpy engine runs",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        _ENGINE[0] = "numpy"
+        return None
 
 
 def engine(elements: int = 0) -> str:
@@ -818,7 +840,9 @@ def _use_fused(elements: int) -> bool:
         return name == "compiled"
     if not _numba_available():
         return False
-    return elements >= FUSED_MIN_ELEMENTS or "ipvalue.collateral._mc_fused" in sys.modules
+    if "ipvalue.collateral._mc_fused" in sys.modules:
+        return True
+    return elements >= FUSED_MIN_ELEMENTS and _kernels() is not None
 
 
 def _same_bits(a: tuple, b: tuple) -> bool:

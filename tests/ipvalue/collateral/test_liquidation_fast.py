@@ -328,3 +328,28 @@ def test_the_compiled_engine_without_numba_is_a_clear_error(monkeypatch):
         liquidation.set_engine("compiled")
     assert liquidation.engine(10**12) == "numpy"  # auto falls back to numpy
     assert liquidation.load_compiled_engine() is False
+
+
+@pytest.mark.skipif(not liquidation._numba_available(), reason="numba is not installed (the fast extra)")
+def test_a_compiled_engine_that_cannot_load_falls_back_with_a_warning(monkeypatch):
+    # numba installed but unusable here (e.g. no writable place for its cache): "auto" warns once and runs numpy;
+    # "compiled", asked for by name, raises
+    import importlib
+    import sys
+
+    real = importlib.import_module
+
+    def broken(name, *a, **k):
+        if name == "ipvalue.collateral._mc_fused":
+            raise RuntimeError("cannot cache function 'tile_sums': no locator available")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(liquidation, "_ENGINE", ["auto"])
+    monkeypatch.delitem(sys.modules, "ipvalue.collateral._mc_fused", raising=False)
+    monkeypatch.setattr(liquidation.importlib, "import_module", broken)
+    with pytest.warns(RuntimeWarning, match="no locator available"):
+        assert liquidation.engine(10**12) == "numpy"
+    assert liquidation.engine(10**12) == "numpy"  # decided once: no second warning, no second attempt
+    monkeypatch.setattr(liquidation, "_ENGINE", ["compiled"])
+    with pytest.raises(RuntimeError, match="no locator available"):
+        liquidation.load_compiled_engine()
