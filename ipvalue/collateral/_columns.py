@@ -22,7 +22,7 @@ from ipvalue.collateral._inputs import CollateralInputError, flag, num
 from ipvalue.facts import columns
 from ipvalue.facts.columns import text_series as text
 
-__all__ = ["EngineColumns", "normalize_owner_series", "technology_classes"]
+__all__ = ["EngineColumns", "normalize_owner_series", "technology_classes", "subclass_of_texts"]
 
 _SUFFIXES = (
     (r"\blimited\b", "ltd"),
@@ -42,8 +42,28 @@ def normalize_owner_series(s: pd.Series) -> pd.Series:
 
 
 def technology_classes(frame: pd.DataFrame) -> pd.Series:
-    """The CPC subclass (first four characters) of each patent's first class, ``"unknown"`` when missing."""
-    first = text(frame, "cpc").str.replace("；", ";", regex=False).str.split(";").str[0]
+    """The CPC subclass (first four characters) of each patent's first class, ``"unknown"`` when missing.
+
+    Each distinct ``cpc`` text is read once (:func:`subclass_of_texts` on the distinct values, then taken back
+    row by row): a book's classes repeat, and every step reads one value at a time.
+    """
+    cpc = text(frame, "cpc")
+    codes, uniques = pd.factorize(cpc.array, use_na_sentinel=True)
+    if (
+        len(uniques) == 0
+    ):  # nothing or only missing values: as it is (pandas infers the dtype from the values)
+        return subclass_of_texts(cpc)
+    missing = codes < 0
+    cells = [*uniques, pd.NA] if missing.any() else list(uniques)  # the same values, each once
+    classes = subclass_of_texts(pd.Series(pd.array(cells, dtype=cpc.dtype), name=cpc.name))
+    out = classes.take(np.where(missing, len(uniques), codes))  # the dtype pandas gave the distinct values
+    out.index = cpc.index
+    return out
+
+
+def subclass_of_texts(cpc: pd.Series) -> pd.Series:
+    """The CPC subclass of each text (as :func:`~ipvalue.facts.columns.text_series` reads it), row by row."""
+    first = cpc.str.replace("；", ";", regex=False).str.split(";").str[0]
     return first.str.replace(" ", "", regex=False).str[:4].str.upper().fillna("unknown")
 
 

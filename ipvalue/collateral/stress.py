@@ -160,7 +160,7 @@ def _in_obsolescence(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
         raise _CannotRevalue(
             "neither economic_life_years nor remaining_life_years is known", "经济寿命与剩余保护期均未知"
         )
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the caller's frame keeps its columns
     out["economic_life_years"] = np.where(
         np.isfinite(base) & (base > 0), np.maximum(base / 2.0, 0.01), np.nan
     )
@@ -180,7 +180,7 @@ def _in_royalty(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
                 "industry table, not the frame",
                 f"{int(lacking.sum())} 项已估值专利的提成率取自估值的行业参数表，而非输入数据",
             )
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the caller's frame keeps its columns
     if "royalty_rate" in out.columns:
         out["royalty_rate"] = roy * 0.6
     return out, a
@@ -199,7 +199,7 @@ def _in_discount(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
             "no discount rate in the frame or the assumptions to raise",
             "输入数据与估值假设中均无可上调的折现率",
         )
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the caller's frame keeps its columns
     if "discount_rate" in out.columns:
         out["discount_rate"] = num(frame, "discount_rate") + 0.03
     return out, a

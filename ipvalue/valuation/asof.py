@@ -369,6 +369,8 @@ def grant_adjustment(
     prob = np.where(pending, p_tab, np.where(status == "granted", 1.0, np.nan))
     r = np.where(np.isfinite(discount_rate), discount_rate, 0.0)
     factor = np.where(pending, prob * (1.0 + r) ** (-wait), 1.0)
+    if not notes.wanted:  # the notes below write text for every row
+        return GrantAdjustment(prob, wait, factor)
     notes.add(
         pending & known,
         "application: value x grant probability "

@@ -608,31 +608,34 @@ def _royalty(
         roy[unknown_ind] = hi[unknown_ind]
         need = known_need
         how = np.where(np.isfinite(qscore), "positioned by quality_score", "midpoint")
-        notes.add(
-            need & live_rev & ~split,
-            "royalty_rate default "
-            + fmt_pct(roy, 2)
-            + " ("
-            + ind_key
-            + " range "
-            + fmt_pct(lo, 1)
-            + "-"
-            + fmt_pct(hi, 1)
-            + ", "
-            + how
-            + ")",
-        )
+        # (the text of the notes below is written for every row: not when the notes are not kept)
+        if notes.wanted:
+            notes.add(
+                need & live_rev & ~split,
+                "royalty_rate default "
+                + fmt_pct(roy, 2)
+                + " ("
+                + ind_key
+                + " range "
+                + fmt_pct(lo, 1)
+                + "-"
+                + fmt_pct(hi, 1)
+                + ", "
+                + how
+                + ")",
+            )
     # 25% rule (Goldscheider et al. 2002): a sanity check on the royalty, never an input (Uniloc v. Microsoft, 2011)
     margin = inputs.x["profit_margin"]
     chk25 = live_rev & np.isfinite(margin) & (margin > 0) & ~split
-    notes.add(
-        chk25,
-        "25% rule cross-check: 0.25 x profit_margin = "
-        + fmt_pct(0.25 * margin, 2)
-        + " (royalty used "
-        + fmt_pct(roy, 2)
-        + ")",
-    )
+    if notes.wanted:
+        notes.add(
+            chk25,
+            "25% rule cross-check: 0.25 x profit_margin = "
+            + fmt_pct(0.25 * margin, 2)
+            + " (royalty used "
+            + fmt_pct(roy, 2)
+            + ")",
+        )
     spread = a["royalty_spread_relative"]
     lo = np.where(roy_given, roy * (1 - spread), lo)
     hi = np.where(roy_given, np.minimum(roy * (1 + spread), 1.0), hi)

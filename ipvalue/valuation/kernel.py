@@ -274,6 +274,7 @@ def value_prepared_many(
     for a_k, columns in shocks:
         a, inputs = _shock_inputs(state, a_k, columns)
         notes = state.notes.copy()
+        notes.wanted = texts  # without texts no note is kept (nor its text written, where that costs)
         econ = economics(inputs, state.facts, a, state.day, notes, markets=state.markets)
         runs.append((a, inputs, notes, econ))
     k = len(runs)

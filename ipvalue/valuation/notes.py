@@ -13,16 +13,21 @@ __all__ = ["Notes", "stack_notes", "fmt", "fmt_pct"]
 class Notes:
     """Per-patent notes built column-wise: ``add(mask, message)`` with a str or an array of str.
 
-    Pieces are kept as columns and joined once at the end (one pass over the rows).
+    Pieces are kept as columns and joined once at the end (one pass over the rows). ``wanted`` False: the
+    notes are not kept (a valuation whose caller reads the numbers only); a stage may then skip writing the
+    text of a note that costs a pass over the rows (``if notes.wanted: notes.add(...)``).
     """
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, *, wanted: bool = True):
         self.n = n
         self.pieces: list[tuple[np.ndarray, Any]] = []
         self.muted = np.zeros(n, dtype=bool)
+        self.wanted = wanted
 
     def add(self, mask: np.ndarray, message: Any) -> None:
         """Add ``message`` (one text, or an array of texts by row) to the rows selected by ``mask``."""
+        if not self.wanted:
+            return
         mask = np.asarray(mask, dtype=bool)
         if self.muted.any():
             mask = mask & ~self.muted
@@ -31,14 +36,14 @@ class Notes:
 
     def copy(self) -> Notes:
         """An independent copy: later notes added to it do not reach this one (the masks are shared, read only)."""
-        out = Notes(self.n)
+        out = Notes(self.n, wanted=self.wanted)
         out.pieces = list(self.pieces)
         out.muted = self.muted.copy()
         return out
 
     def scratch(self) -> Notes:
         """An empty set of notes with this one's muted rows: records what a stage adds, to replay it later."""
-        out = Notes(self.n)
+        out = Notes(self.n, wanted=self.wanted)
         out.muted = self.muted.copy()
         return out
 
@@ -76,8 +81,10 @@ def stack_notes(parts: list[Notes]) -> Notes:
     the muted rows are stacked alike.
     """
     n = parts[0].n
-    out = Notes(n * len(parts))
+    out = Notes(n * len(parts), wanted=any(p.wanted for p in parts))
     out.muted = np.concatenate([p.muted for p in parts])
+    if not out.wanted:
+        return out
     for j, part in enumerate(parts):
         for mask, msg in part.pieces:
             full = np.zeros(out.n, dtype=bool)

@@ -3,17 +3,22 @@
 * ``stress._one_draw_pass`` (whether the base case and the shocks can share one set of draws) counts distinct
   patents and (patent, package) pairs with Python sets; the reference joined the pairs as numpy text and
   counted them with ``np.unique``.
+* ``technology_classes`` reads each distinct ``cpc`` text once and takes the classes back row by row; the
+  reference is the same chain of pandas string steps on every row.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipvalue.collateral import stress
+from ipvalue.collateral._columns import subclass_of_texts, technology_classes
 from ipvalue.collateral.liquidation import LiquidationPaths, LiquidationPool
+from ipvalue.facts.columns import text_series
 
 
 def one_draw_pass_reference(runs) -> bool:
@@ -102,3 +107,42 @@ def test_the_setup_fields_the_rule_reads_are_those_of_the_paths():
     # the stand-in above carries the fields of LiquidationPaths the rule compares
     names = {"paths", "seed", "sale_success", "reserves", "j0", "j1"}
     assert names <= set(LiquidationPaths.__dataclass_fields__)
+
+
+_CPC = np.array(
+    [
+        "H04L 9/32; G06F 21/00",
+        "h04l9/32",
+        "",
+        "  ",
+        None,
+        np.nan,
+        "\uff28\uff10\uff14\uff2c",  # full-width letters and digits
+        "G06F\uff1bH04L",  # a full-width semicolon
+        "\u00df06x",  # a letter whose upper case is two letters
+        "A",
+        " a b c d e",
+    ],
+    dtype=object,
+)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 40, 3_000])
+@pytest.mark.parametrize("kind", ["object", "str", "string", "python", "all_missing", "absent"])
+def test_technology_classes_read_as_the_reference(n, kind):
+    g = np.random.default_rng(n)
+    cells = _CPC[g.integers(0, len(_CPC), n)]
+    column = {
+        "object": cells,
+        "str": pd.array(cells, dtype="str"),
+        "string": pd.array(cells, dtype="string"),
+        "python": pd.array(cells, dtype=pd.StringDtype("python")),
+        "all_missing": np.full(n, None, dtype=object),
+        "absent": None,
+    }[kind]
+    frame = pd.DataFrame(
+        {"x": np.arange(n)} if column is None else {"cpc": column, "x": np.arange(n)},
+        index=pd.Index([f"CN{i}" for i in g.permutation(n)], name="patent_id"),
+    )
+    reference = subclass_of_texts(text_series(frame, "cpc"))
+    pd.testing.assert_series_equal(technology_classes(frame), reference, check_exact=True)
