@@ -908,8 +908,14 @@ class _Run:
 _ACC = ("sum_v", "s01", "s2", "s3", "s_sale", "s1")
 
 
-def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.ndarray], n: int) -> list[_Run]:
-    """Per-patent terms on the draws' rows and the class of each run at each step."""
+def _plan(
+    runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.ndarray], n: int
+) -> tuple[list[_Run], np.ndarray]:
+    """Per-patent terms on the draws' rows and the class of each run at each step.
+
+    Returns the runs and every run's sums in one array (runs x :data:`_ACC` x paths; each run's ``acc`` holds
+    views of its rows).
+    """
     path_terms: dict[int, _PathTerms] = {}  # runs with the same setup (object) share its path terms
     for _, ps in runs:
         if id(ps) not in path_terms:
@@ -967,7 +973,7 @@ def _plan(runs: list[tuple[LiquidationPool, LiquidationPaths]], pos: list[np.nda
     cc = _classes([(cv[k], cb[k]) for k in range(len(plan))])
     for k, r in enumerate(plan):
         r.q, r.x3, r.p, r.la, r.v, r.b, r.c = cq[k], cx3[k], cp[k], cla[k], cv[k], cb[k], cc[k]
-    return plan
+    return plan, sums
 
 
 class _Cols:
@@ -1213,7 +1219,7 @@ class _FusedPlan:
     (bid) terms once for their class; ``v_slot``/``b_slot`` give each run its class's slot.
     """
 
-    def __init__(self, plan: list[_Run]) -> None:
+    def __init__(self, plan: list[_Run], sums: np.ndarray) -> None:
         def rows(name: str) -> np.ndarray:
             return np.ascontiguousarray(np.stack([getattr(r, name) for r in plan]))
 
@@ -1229,7 +1235,7 @@ class _FusedPlan:
         self.theta = np.ascontiguousarray(np.stack([r.ps.theta for r in plan]))
         self.s_bid = np.array([r.ps.s_bid for r in plan], dtype=float)
         self.crash_from = np.array([r.qt.crash_from for r in plan], dtype=np.int64)
-        self.acc = np.stack([np.stack([r.acc[a] for a in _ACC[:5]]) for r in plan])
+        self.acc = sums  # the runs' sums, added to in place (the compiled pass writes rows 0-4 of _ACC)
         v_cls, b_cls = [r.v for r in plan], [r.b for r in plan]
         self.v_lead = np.array(sorted(set(v_cls)), dtype=np.int64)
         self.b_lead = np.array(sorted(set(b_cls)), dtype=np.int64)
@@ -1237,12 +1243,6 @@ class _FusedPlan:
         self.b_slot = np.searchsorted(self.b_lead, b_cls).astype(np.int64)
         ps = plan[0].ps
         self.j0, self.j1 = ps.j0, ps.j1
-
-    def store(self, plan: list[_Run]) -> None:
-        """Write the summed terms back into each run's accumulators (the runs' ``acc`` arrays)."""
-        for k, r in enumerate(plan):
-            for a, name in enumerate(_ACC[:5]):
-                r.acc[name][...] = self.acc[k, a]
 
 
 class _FusedTile:
@@ -1371,7 +1371,7 @@ def liquidation_partial_sums_many(
             raise ValueError("the runs' judicial paths differ from those the draws were made for")
         pos.append(p)
     n = len(draws.ids)
-    plan = _plan(runs, pos, n)
+    plan, sums = _plan(runs, pos, n)
     block = max(1, int(block_elements // paths))
     workers = max(1, min(PARALLEL_THREADS, paths))
     if n * paths * (len(runs) + 3) < PARALLEL_MIN_ELEMENTS:
@@ -1383,7 +1383,7 @@ def liquidation_partial_sums_many(
     rows = max(1, min(block, n, tile_rows))
     width = max(1, min(int(cuts[1] - cuts[0]), tile_elements // rows))
     rows = max(1, min(rows, tile_elements // width))
-    fplan = _FusedPlan(plan) if fused else None
+    fplan = _FusedPlan(plan, sums) if fused else None
     tiles: list[list[_Tile] | list[_FusedTile]] = []
     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
         steps = range(int(c0), int(c1), width)
@@ -1415,8 +1415,6 @@ def liquidation_partial_sums_many(
     finally:
         if executor is not None:
             executor.shutdown()
-    if fplan is not None:
-        fplan.store(plan)
     out = []
     jud = slice(ps0.j0, ps0.j1)
     for r in plan:
