@@ -511,8 +511,9 @@ def _output_digest(
     str
         The digest.
     """
+    known = None if core.basis_texts is None else core.basis_texts()
     return digest(
-        input_hash(patents),
+        input_hash(patents, texts=None if known is None else {"haircut_basis": known}),
         json.dumps(summary, sort_keys=True, default=json_default),
         input_hash(core.liquidation),
         input_hash(stress_df),

@@ -32,6 +32,7 @@ the figures that produced it; the report (:mod:`ipvalue.report.explain`) words i
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -43,6 +44,7 @@ from scipy.special import ndtri
 from ipvalue.collateral._columns import EngineColumns, technology_classes
 from ipvalue.collateral.fx import fx_haircut
 from ipvalue.collateral.policy import Policy
+from ipvalue.facts._reprs import Column, spec_texts
 from ipvalue.facts.columns import text_series as text
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "haircut_frame",
     "HAIRCUT_COLUMNS",
     "finish_haircut_basis",
+    "haircut_basis_texts",
     "BASIS_KEYS",
     "PATENT_COMPONENTS",
 ]
@@ -555,6 +558,7 @@ def haircut_arrays(
     out["fx_rate"] = fx_rate
     out["collateral_value"] = collateral
     out["haircut_basis"] = None
+    out["haircut_basis_spec"] = None
     if reasons is not None:
         valuation_code = np.select(
             [np.isnan(s_val), np.nan_to_num(p95) <= 0, p05 > 0, p50 > 0],
@@ -569,7 +573,7 @@ def haircut_arrays(
                 estimation_days=t_n,
                 scaling=float(basel_scaling_factor(n_r, t_m, t_n)),
             )
-        out["haircut_basis"] = _basis_rows(
+        out["haircut_basis"], out["haircut_basis_spec"] = _basis_rows(
             reasons=np.asarray(reasons, dtype=object),
             eligible=eligible,
             comps=comps,
@@ -595,12 +599,14 @@ def _basis_rows(
     life: tuple,
     concentration: tuple,
     currency: tuple,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per patent, each per-patent component's code, value and the figures that produced it (no words).
 
     The pieces are arrays over the portfolio (book-level parameters are scalars shared by every row); only
     the final assembly is a per-row loop, one dict per patent. :func:`finish_haircut_basis` adds the
-    book-level liquidity haircut and the pledge rate; :mod:`ipvalue.report.explain` words the result.
+    book-level liquidity haircut and the pledge rate; :mod:`ipvalue.report.explain` words the result. Also
+    returns the rows' spec (:func:`ipvalue.facts._reprs.spec_texts`: the same dict, a column where the rows
+    differ), from which :func:`haircut_basis_texts` writes the rows' text for the output hash.
     """
     v_code, s_val, k = valuation
     sigma, mkt = market
@@ -642,30 +648,31 @@ def _basis_rows(
         np.where(np.asarray(mismatch, dtype=bool), "mismatch", "same_currency").tolist(),
         np.asarray(sig_fx, dtype=float).tolist(),
     ]
-    out = []
-    for inel, h_v, h_m, h_l, h_t, h_c, h_x, vc, s, sg, qc, ql, lc, ly, sf, st, sp, tc, pl, mc, sx in zip(
-        *cols, strict=True
-    ):
-        out.append(
-            {
-                "ineligible": inel,
-                "valuation": {"code": vc, "value": h_v, "log_sd": s, "k": k},
-                "market": {**mkt, "value": h_m, "volatility": sg},
-                "legal": {"code": qc, "value": h_l, "score": ql, "max_haircut": legal_max},
-                "life": {"code": lc, "value": h_t, "remaining_years": ly, "horizon_years": life_h},
-                "concentration": {
-                    "code": "shares",
-                    "value": h_c,
-                    "family_share": sf,
-                    "technology_class": tc,
-                    "technology_class_share": st,
-                    "product_line": pl,
-                    "product_line_share": sp,
-                },
-                "currency": {"code": mc, "value": h_x, "fx_volatility": sx, "horizon_years": t_mkt},
-            }
-        )
-    return out
+
+    def entry(
+        inel: Any, h_v: Any, h_m: Any, h_l: Any, h_t: Any, h_c: Any, h_x: Any, vc: Any, s: Any, sg: Any,
+        qc: Any, ql: Any, lc: Any, ly: Any, sf: Any, st: Any, sp: Any, tc: Any, pl: Any, mc: Any, sx: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        # one patent's dict; called with Column objects it is the rows' spec (the same keys, in the same order)
+        return {
+            "ineligible": inel,
+            "valuation": {"code": vc, "value": h_v, "log_sd": s, "k": k},
+            "market": {**mkt, "value": h_m, "volatility": sg},
+            "legal": {"code": qc, "value": h_l, "score": ql, "max_haircut": legal_max},
+            "life": {"code": lc, "value": h_t, "remaining_years": ly, "horizon_years": life_h},
+            "concentration": {
+                "code": "shares",
+                "value": h_c,
+                "family_share": sf,
+                "technology_class": tc,
+                "technology_class_share": st,
+                "product_line": pl,
+                "product_line_share": sp,
+            },
+            "currency": {"code": mc, "value": h_x, "fx_volatility": sx, "horizon_years": t_mkt},
+        }
+
+    return [entry(*row) for row in zip(*cols, strict=True)], entry(*(Column(c) for c in cols))
 
 
 def _finite_or_none(values: np.ndarray) -> list[float | None]:
@@ -675,20 +682,20 @@ def _finite_or_none(values: np.ndarray) -> list[float | None]:
     return out.tolist()
 
 
-def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
-    """Complete each patent's ``haircut_basis`` once the book-level liquidity haircut is known.
+def _finish_columns(patents: pd.DataFrame) -> tuple[list[Any], list[list[Any]]]:
+    """The columns :func:`finish_haircut_basis` adds to each patent's basis: the rows' bases and the new values.
 
-    Adds the liquidity haircut with the full-recovery confidence it was calibrated to, the composed haircut,
-    the patent type, the pledge-rate cap and whether it binds, the component that binds and the pledge rate.
-    Reads only the patents' columns; the numbers are those of the columns, unchanged.
+    Returns the bases (a list, or ``{}`` per row) and, in the order of :func:`_finished`'s arguments after the
+    level, the liquidity haircut, the composed haircut, the patent type, the cap, whether it binds, the binding
+    component and the pledge rate (Python values, one per row).
     """
     n = len(patents)
     comps = {c: patents[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS}
     retain = np.ones(n)
     for c in COMPONENTS:
         retain *= 1.0 - comps[c]
-    cols = [
-        patents["haircut_basis"].tolist() if "haircut_basis" in patents.columns else [{}] * n,
+    bases = patents["haircut_basis"].tolist() if "haircut_basis" in patents.columns else [{}] * n
+    return bases, [
         comps["liquidity"].tolist(),
         (1.0 - retain).tolist(),
         [None if t is pd.NA else t for t in text(patents, "patent_type").tolist()],
@@ -697,20 +704,58 @@ def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.Data
         patents["binding_component"].to_numpy(dtype=str).tolist(),
         (1.0 - patents["haircut_total"].to_numpy(dtype=float)).tolist(),
     ]
+
+
+def _finished(
+    b: Any, level: float, h: Any, composed: Any, ptype: Any, cap: Any, binding: Any, which: Any, rate: Any
+) -> dict[str, Any]:
+    """One patent's completed basis; with a spec for ``b`` and Column objects, the completed rows' spec."""
+    return {
+        **b,
+        "liquidity": {"code": "recovery_confidence", "value": h, "confidence": level},
+        "composed": composed,
+        "patent_type": ptype,
+        "cap": cap,
+        "cap_binding": binding,
+        "binding": which,
+        "pledge_rate": rate,
+    }
+
+
+def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
+    """Complete each patent's ``haircut_basis`` once the book-level liquidity haircut is known.
+
+    Adds the liquidity haircut with the full-recovery confidence it was calibrated to, the composed haircut,
+    the patent type, the pledge-rate cap and whether it binds, the component that binds and the pledge rate.
+    Reads only the patents' columns; the numbers are those of the columns, unchanged.
+    """
+    bases, cols = _finish_columns(patents)
     level = float(confidence)
-    basis = [
-        {
-            **b,
-            "liquidity": {"code": "recovery_confidence", "value": h, "confidence": level},
-            "composed": composed,
-            "patent_type": ptype,
-            "cap": cap,
-            "cap_binding": binding,
-            "binding": which,
-            "pledge_rate": rate,
-        }
-        for b, h, composed, ptype, cap, binding, which, rate in zip(*cols, strict=True)
-    ]
+    basis = [_finished(b, level, *row) for b, *row in zip(bases, *cols, strict=True)]
     out = patents.copy(deep=False)  # copy-on-write: the caller's frame keeps its column
     out["haircut_basis"] = pd.Series(basis, index=patents.index, dtype=object)
     return out
+
+
+def haircut_basis_texts(
+    before: pd.DataFrame, after: pd.DataFrame, hc: Mapping[str, Any], *, confidence: float
+) -> tuple[list[Any], list[str]] | None:
+    """``str()`` of every completed ``haircut_basis`` of ``after``, written from columns; None when it cannot be.
+
+    ``before`` is the frame :func:`finish_haircut_basis` completed (its bases must be the very dicts of
+    ``hc["haircut_basis"]``, in that order, whose spec is ``hc["haircut_basis_spec"]``), ``after`` its result.
+    Returns the completed dicts and their texts (:func:`ipvalue.facts._reprs.spec_texts`), for
+    :func:`ipvalue.facts.columns.input_hash`; the first and last rows are checked against ``str()``.
+    """
+    rows, spec = hc.get("haircut_basis"), hc.get("haircut_basis_spec")
+    if rows is None or spec is None or "haircut_basis" not in before.columns or len(before) != len(rows):
+        return None
+    if not all(map(operator.is_, before["haircut_basis"].tolist(), rows)):
+        return None
+    n = len(after)
+    _, cols = _finish_columns(after)
+    texts = spec_texts(_finished(spec, float(confidence), *(Column(c) for c in cols)), n)
+    done = after["haircut_basis"].tolist()
+    if texts is None or (n and (texts[0] != str(done[0]) or texts[-1] != str(done[-1]))):
+        return None
+    return done, texts

@@ -12,7 +12,7 @@ functions; nothing here imports them back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from ipvalue.collateral.haircut import (
     concentration_totals,
     finish_haircut_basis,
     haircut_arrays,
+    haircut_basis_texts,
     haircut_frame,
 )
 from ipvalue.collateral.liquidation import (
@@ -142,6 +143,9 @@ class CoreResult:
     setup: LiquidationPaths | None = None
     draws: PatentDraws | None = None
     arrays: ChunkArrays | None = None
+    #: the patents' ``haircut_basis`` dicts and their ``str()`` texts for the output hash, written from columns
+    #: on request (:func:`~ipvalue.collateral.haircut.haircut_basis_texts`; None: none known)
+    basis_texts: Callable[[], tuple[list[Any], list[str]] | None] | None = None
 
 
 def loan_offset_years(loan: Loan, as_of: dt.date) -> float:
@@ -422,7 +426,15 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
     nums = {k: _add([p.sums[k] for p in parts]) for k in parts[0].sums}
     mc = finish_liquidation(setup, [p.mc_partial for p in parts])
     patents = pd.concat([p.patents for p in parts]) if len(parts) > 1 else parts[0].patents
+    before = patents
     patents, liquidity = apply_liquidity_haircut(patents, mc, policy)
+    basis_texts = None
+    if len(parts) == 1 and parts[0].arrays is not None:
+        hc, after, level = parts[0].arrays.hc, patents, liquidity["recovery_confidence"]
+
+        def basis_texts() -> tuple[list[Any], list[str]] | None:
+            return haircut_basis_texts(before, after, hc, confidence=level)
+
     nums["collateral_value"] = float(patents["collateral_value"].sum())
     sizing = size_loan(
         nums["collateral_value"], nums["eligible_value"], loan, float(policy["loan_to_collateral"])
@@ -449,6 +461,7 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
         stats=stats,
         parts=parts,
         setup=setup,
+        basis_texts=basis_texts,
     )
 
 

@@ -413,10 +413,28 @@ def _text_bytes_arrow(values: Any, order: np.ndarray) -> bytes | None:
     return b"" if buf is None else buf.to_pybytes()
 
 
-def _frame_hash(frame: pd.DataFrame, column_bytes: Any, *, arrays: bool) -> str:
+def _known_text_bytes(values: Any, order: np.ndarray, cells: Any, texts: Any) -> bytes | None:
+    """:func:`_column_bytes_fast` of an object column whose cells' ``str()`` is known, or None when it is not.
+
+    ``cells`` and ``texts`` are objects and their texts: the column's bytes are written from ``texts`` when
+    every cell of the column is one of those very objects (the same object, not an equal one), else None.
+    """
+    if not (isinstance(values, np.ndarray) and values.dtype.kind == "O") or len(cells) != len(texts):
+        return None
+    where = {id(c): k for k, c in enumerate(cells)}  # the cells are alive (held here): an id is one object
+    idx = [where.get(id(x), -1) for x in values[order].tolist()]
+    if -1 in idx:
+        return None
+    return b"text:" + "\x1f".join([texts[k] for k in idx]).encode("utf-8")
+
+
+def _frame_hash(
+    frame: pd.DataFrame, column_bytes: Any, *, arrays: bool, texts: Mapping[Any, Any] | None = None
+) -> str:
     """The hash of :func:`input_hash`: ``column_bytes(column, order)`` for every column.
 
-    Each column as its array (:func:`column_arrays`) when ``arrays``, else as a Series.
+    Each column as its array (:func:`column_arrays`) when ``arrays``, else as a Series; ``texts`` as in
+    :func:`input_hash` (arrays only).
     """
     if frame.attrs:  # pandas deep-copies attrs into every column it hands out: hash a view without them
         frame = frame.copy(deep=False)
@@ -431,7 +449,9 @@ def _frame_hash(frame: pd.DataFrame, column_bytes: Any, *, arrays: bool) -> str:
         # sorted is stable: the columns in the order of sorted(frame.columns, key=str)
         for i in sorted(range(len(names)), key=lambda i: str(names[i])):
             h.update(b"\x1e" + str(names[i]).encode("utf-8") + b"\x1e")
-            h.update(column_bytes(values[i], order))
+            known = texts.get(names[i]) if texts else None
+            written = None if known is None else _known_text_bytes(values[i], order, *known)
+            h.update(column_bytes(values[i], order) if written is None else written)
         return h.hexdigest()
     for name in sorted(frame.columns, key=str):
         h.update(b"\x1e" + str(name).encode("utf-8") + b"\x1e")
@@ -439,15 +459,19 @@ def _frame_hash(frame: pd.DataFrame, column_bytes: Any, *, arrays: bool) -> str:
     return h.hexdigest()
 
 
-def input_hash(frame: pd.DataFrame) -> str:
+def input_hash(frame: pd.DataFrame, *, texts: Mapping[Any, tuple[Any, Any]] | None = None) -> str:
     """SHA-256 of a canonical serialisation of the frame: the one hash of "the same input" in ipvalue.
 
     Rows are sorted by index (as text) and columns by name; then the index and every column are written in turn:
     the name, then numbers as little-endian float64 (one NaN pattern for every missing value), dates as int64 days,
     text as UTF-8 joined by the unit separator (missing as an empty string). Row and column order do not change the
     hash; any value does. Binary rather than CSV text so that a million-row portfolio hashes in about a second.
+
+    ``texts``: by column name, ``(cells, their str() texts)`` already written by the caller (the assessment's
+    ``haircut_basis``, written from the columns its dicts were made of); used for a column whose cells are
+    those very objects, in any order, and ignored otherwise. The hash is the same with or without it.
     """
-    return _frame_hash(frame, _column_bytes_fast, arrays=True)
+    return _frame_hash(frame, _column_bytes_fast, arrays=True, texts=texts)
 
 
 def input_hash_reference(frame: pd.DataFrame) -> str:

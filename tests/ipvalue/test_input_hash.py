@@ -189,3 +189,90 @@ def test_repeated_patent_ids_are_named():
     assert [p.patent for p in err.value.problems] == ["CN1", "CN2", "CN1"]  # each repeat after the first
     with pytest.raises(InputError):  # not all text: pandas' comparison (1 and 1.0 are the same id)
         check_unique_ids(np.array([1, "CN2", 1.0], dtype=object))
+
+
+_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.sampled_from([0.0, -0.0, 1.0, 0.1, 1e16, 1e-7, float("nan"), float("inf")]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet="ab'\"%{}\\\n名", max_size=4),
+)
+_LIST = st.one_of(
+    st.lists(st.text(alphabet="AB_", max_size=3), max_size=3),
+    st.lists(_SCALAR, max_size=3),
+)
+_PLAIN = st.one_of(_SCALAR, _LIST)
+
+
+@st.composite
+def _specs(draw, depth=0):
+    from ipvalue.facts._reprs import Column
+
+    n = draw(st.integers(1, 6))
+    keys = draw(
+        st.lists(st.text(alphabet="ab%'{", min_size=1, max_size=3), min_size=0, max_size=4, unique=True)
+    )
+    spec = {}
+    for key in keys:
+        kind = draw(st.sampled_from(["column", "same", "nested"] if depth < 2 else ["column", "same"]))
+        if kind == "column":  # scalars, or lists (a column of both is left to str())
+            cells = st.one_of(
+                st.lists(_SCALAR, min_size=n, max_size=n), st.lists(_LIST, min_size=n, max_size=n)
+            )
+            spec[key] = Column(draw(cells))
+        elif kind == "same":
+            spec[key] = draw(_PLAIN)
+        else:
+            sub, m = draw(_specs(depth + 1))
+            spec[key] = sub if m == n else {}
+    return spec, n
+
+
+def _rows(spec, n):
+    from ipvalue.facts._reprs import Column
+
+    def row(s, i):
+        return {
+            k: (v.values[i] if isinstance(v, Column) else row(v, i) if type(v) is dict else v)
+            for k, v in s.items()
+        }
+
+    return [row(spec, i) for i in range(n)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(_specs())
+def test_spec_texts_write_what_str_writes(spec_n):
+    # the dicts' text written from the columns they are made of: str() of each dict, character for character
+    # (zeros of both signs, 1 / 1.0 / True, NaN, quotes, % and braces in keys and values)
+    from ipvalue.facts._reprs import spec_texts
+
+    spec, n = spec_n
+    assert spec_texts(spec, n) == [str(d) for d in _rows(spec, n)]
+
+
+def test_spec_texts_refuse_what_they_cannot_write():
+    from ipvalue.facts._reprs import Column, spec_texts
+
+    assert spec_texts({"x": Column([np.float64(0.5)])}, 1) is None  # numpy's float64 writes np.float64(0.5)
+    assert spec_texts({"x": Column([(1, 2)])}, 1) is None
+    assert spec_texts({"x": Column([[{"a": 1}]])}, 1) is None
+    assert spec_texts({1: Column([0.5])}, 1) is None
+    assert spec_texts({"x": Column([0.5, 0.25])}, 3) is None  # a column of the wrong length
+
+
+def test_known_texts_are_used_for_the_very_objects_only():
+    cells = [{"code": "x", "value": float(i)} for i in range(5)]
+    frame = pd.DataFrame({"basis": cells, "v": np.arange(5.0)}, index=[f"P{i}" for i in (3, 1, 4, 0, 2)])
+    texts = [str(c) for c in cells]
+    want = input_hash_reference(frame)
+    assert input_hash(frame, texts={"basis": (cells, texts)}) == want
+    # written from the texts given (wrong texts change the hash: they are used)...
+    assert input_hash(frame, texts={"basis": (cells, ["?"] * 5)}) != want
+    # ...but only for the very objects: equal copies, or a cell not among them, are written by str()
+    copies = [dict(c) for c in cells]
+    assert input_hash(frame, texts={"basis": (copies, ["?"] * 5)}) == want
+    assert input_hash(frame, texts={"basis": (cells[:4], ["?"] * 4)}) == want
+    assert input_hash(frame.iloc[::-1], texts={"basis": (cells, texts)}) == want

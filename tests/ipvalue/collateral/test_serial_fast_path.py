@@ -146,3 +146,82 @@ def test_technology_classes_read_as_the_reference(n, kind):
     )
     reference = subclass_of_texts(text_series(frame, "cpc"))
     pd.testing.assert_series_equal(technology_classes(frame), reference, check_exact=True)
+
+
+def _assessed(name: str, policy: str):
+    import ipvalue as iv
+    from ipvalue.demo import load_demo
+    from ipvalue.valuation._synthetic import synthetic_portfolio
+
+    if name == "demo":
+        portfolio, loan, as_of = load_demo()
+        return iv.value_portfolio(portfolio, as_of=as_of, rng=0), loan, policy
+    valued = iv.value_portfolio(synthetic_portfolio(400, seed=3), {"draws": 0}, as_of="2026-06-30", rng=1)
+    loan = iv.Loan(
+        amount=2e6, currency="CNY", tenor_years=3.0, interest_rate=0.045, probability_of_default=0.03
+    )
+    return valued, loan, policy
+
+
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [("demo", "cn-bank-standard"), ("demo", "basel-internal"), ("synthetic", "conservative")],
+)
+def test_the_basis_texts_are_str_of_the_basis_and_the_output_hash_does_not_move(name, policy, monkeypatch):
+    # the output hash writes haircut_basis from the columns its dicts were made of (haircut_basis_texts): the
+    # texts are str() of the dicts, and the assessment's output hash is the one written with str() of each dict
+    import ipvalue as iv
+    from ipvalue.collateral import kernel
+    from ipvalue.collateral._inputs import check_frame
+    from ipvalue.collateral.kernel import CollateralContext, assess_frame
+    from ipvalue.collateral.policy import load_policy
+    from ipvalue.facts.columns import as_date, input_hash_reference
+
+    valued, loan, pol = _assessed(name, policy)
+    ctx = CollateralContext(
+        loan=loan,
+        policy=load_policy(pol),
+        as_of=as_date(valued.attrs["ipvalue"]["as_of"], "as_of"),
+        seed=0,
+        paths=500,
+    )
+    core = assess_frame(check_frame(valued).sort_index(kind="stable"), ctx)
+    known = core.basis_texts()
+    assert known is not None
+    dicts, texts = known
+    assert dicts == core.patents["haircut_basis"].tolist()
+    assert all(a is b for a, b in zip(dicts, core.patents["haircut_basis"].tolist(), strict=True))
+    assert texts == [str(d) for d in dicts]
+    hashed = []
+    real = kernel.haircut_basis_texts
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        hashed.append(out is not None)
+        return out
+
+    monkeypatch.setattr(kernel, "haircut_basis_texts", spy)
+    fast = iv.assess_collateral(valued, loan=loan, policy=pol, rng=0, paths=500)
+    assert hashed == [True]  # the output hash took the texts written from columns (the base case's only)
+    monkeypatch.setattr(kernel, "haircut_basis_texts", lambda *a, **k: None)  # str() of every dict
+    slow = iv.assess_collateral(valued, loan=loan, policy=pol, rng=0, paths=500)
+    assert fast.audit["output_hash"] == slow.audit["output_hash"]
+    assert input_hash_reference(fast.patents) == input_hash_reference(slow.patents)
+
+
+def test_no_basis_texts_for_frames_not_made_by_the_engine():
+    from ipvalue.collateral.haircut import haircut_basis_texts
+
+    before = pd.DataFrame({"haircut_basis": [{"a": 1}]})
+    assert (
+        haircut_basis_texts(
+            before, before, {"haircut_basis": [{"a": 1}], "haircut_basis_spec": {}}, confidence=0.5
+        )
+        is None
+    )
+    assert (
+        haircut_basis_texts(
+            before, before, {"haircut_basis": None, "haircut_basis_spec": None}, confidence=0.5
+        )
+        is None
+    )
