@@ -353,3 +353,30 @@ def test_a_compiled_engine_that_cannot_load_falls_back_with_a_warning(monkeypatc
     monkeypatch.setattr(liquidation, "_ENGINE", ["compiled"])
     with pytest.raises(RuntimeError, match="no locator available"):
         liquidation.load_compiled_engine()
+
+
+@pytest.mark.parametrize(
+    "modes",
+    [
+        {"orderly": 1.0, "judicial": 0.0, "distressed": 0.0},  # no judicial paths at all
+        {"orderly": 0.0, "judicial": 1.0, "distressed": 0.0},  # only judicial paths
+        {"orderly": 0.0, "judicial": 0.0, "distressed": 1.0},
+        {"orderly": 0.5, "judicial": 0.0, "distressed": 0.5},  # the judicial slice empty between the two
+    ],
+)
+def test_paths_of_one_disposal_mode_equal_the_reference(loan, monkeypatch, engine, modes):
+    # a tile may hold no judicial path, only judicial paths, or straddle an empty judicial slice
+    pol = load_policy("cn-bank-standard").replace("[C] test", mode_probabilities=modes)
+    pool = _pool(11, 4, pol)
+    setups = [
+        liquidation_paths(loan=loan, policy=pol, seed=2, paths=PATHS),
+        liquidation_paths(loan=loan, policy=pol, seed=2, paths=PATHS, crash_probability=1.0),
+    ]
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", 2)
+    monkeypatch.setattr(liquidation, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(liquidation, "FUSED_TILE_ELEMENTS", 400)
+    monkeypatch.setattr(liquidation, "TILE_ELEMENTS", 400)
+    got = liquidation_partial_sums_many([(pool, s) for s in setups], block_elements=5 * PATHS)
+    for s, sums in zip(setups, got, strict=True):
+        _assert_same_bits(sums, reference_sums(pool, s))
+        assert sums["sum_v"].any()
