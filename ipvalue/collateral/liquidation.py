@@ -428,6 +428,9 @@ def set_parallel_threads(n: int) -> None:
     PARALLEL_THREADS = int(n)
 
 
+#: memory for packages kept from one block of draws to a later one (:class:`PatentDraws`)
+PACKAGE_KEEP_BYTES = 256 * 2**20
+
 #: names of the per-path partial sums :func:`liquidation_partial_sums` returns
 PARTIAL_SUMS: tuple[str, ...] = ("sum_v", "s0", "s1", "s2", "s3", "s_sale")
 
@@ -615,6 +618,13 @@ class PatentDraws:
         # (the label is its patent_id, or "patent:" and its patent_id): once, not per block
         self._labels, self._label_of = np.unique(self.packages, return_inverse=True)
         self._own = (self.packages == self.ids) | (self.packages == np.char.add("patent:", self.ids))
+        # a package drawn from its own stream whose members run on into later blocks is kept for them (a family's
+        # members are spread over the patent_id order: drawn again in every block, the 20k book's packages were
+        # drawn 2.7 times each); up to PACKAGE_KEEP_BYTES, beyond which a package is drawn again where needed
+        self._last_row = np.zeros(len(self._labels), dtype=np.intp)
+        np.maximum.at(self._last_row, self._label_of, np.arange(len(self.ids)))
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._spare: list[tuple[np.ndarray, np.ndarray]] = []
 
     def _array(self, name: str, rows: int, cols: int, dtype: type = float) -> np.ndarray:
         """A fresh array (kept draws) or the first ``rows`` rows of a buffer reused by every block."""
@@ -653,6 +663,14 @@ class PatentDraws:
         named[member[own]] = False
         named_k = np.flatnonzero(named)
         threshold = np.float32(self.sale_success)
+        # packages kept from an earlier block: their rows copied in, the others drawn
+        fresh = np.ones(len(named_k), dtype=bool)
+        for i, k in enumerate(named_k.tolist()):
+            got = self._kept.get(int(labels[k]))
+            if got is not None:
+                zp[k], buyer[k] = got
+                fresh[i] = False
+        named_k = named_k[fresh]
 
         def draw(part: tuple[range, range]) -> None:
             rows, packs = part
@@ -682,11 +700,28 @@ class PatentDraws:
             draw(draw_parts[0])
         else:  # numpy fills the arrays without the GIL: the streams are drawn on several threads at once
             list(executor.map(draw, draw_parts))
+        self._keep_packages(labels, named_k, zp, buyer, b1)
         own_rows = nl == nb and np.array_equal(member, np.arange(nb))  # one patent per package
         out = (z, e, zp, buyer, None if own_rows else member)
         if self.cache:
             self._blocks[key] = out
         return out
+
+    def _keep_packages(
+        self, labels: np.ndarray, drawn: np.ndarray, zp: np.ndarray, buyer: np.ndarray, b1: int
+    ) -> None:
+        """Keep the packages just drawn that later rows need; let go of those no row from ``b1`` on needs."""
+        for label in [k for k, _ in self._kept.items() if self._last_row[k] < b1]:
+            self._spare.append(self._kept.pop(label))
+        room = PACKAGE_KEEP_BYTES // max(1, zp.shape[1] * zp.itemsize + buyer.shape[1]) - len(self._kept)
+        for k in drawn.tolist():
+            label = int(labels[k])
+            if self._last_row[label] < b1 or room <= 0:
+                continue
+            rows = self._spare.pop() if self._spare else (np.empty_like(zp[k]), np.empty_like(buyer[k]))
+            rows[0][...], rows[1][...] = zp[k], buyer[k]
+            self._kept[label] = rows
+            room -= 1
 
 
 @dataclass(frozen=True)

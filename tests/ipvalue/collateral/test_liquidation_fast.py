@@ -380,3 +380,61 @@ def test_paths_of_one_disposal_mode_equal_the_reference(loan, monkeypatch, engin
     for s, sums in zip(setups, got, strict=True):
         _assert_same_bits(sums, reference_sums(pool, s))
         assert sums["sum_v"].any()
+
+
+@pytest.mark.parametrize("keep_bytes", [0, 5_000, 256 * 2**20])  # none kept, room for one package, all
+def test_a_package_is_drawn_once_across_blocks_and_its_draws_are_the_same(loan, monkeypatch, keep_bytes):
+    # a family's members lie far apart in patent_id order, so its package appears in many blocks of draws:
+    # kept from the first block that draws it (within the memory allowed), not drawn again; the numbers are the
+    # same whether a package is kept or drawn again
+    from ipvalue import _random
+
+    pol = load_policy("cn-bank-standard")
+    n, paths = 24, 500
+    ids = np.array([f"CN{500000 + i}A" for i in range(n)])
+    package = np.array([f"family:F{i % 3}" if i % 4 else pid for i, pid in enumerate(ids)])  # 3 families
+    g = np.random.default_rng(6)
+    pool = LiquidationPool.build(
+        ids=ids,
+        value=g.lognormal(13.0, 0.5, n),
+        volatility=g.uniform(0.2, 0.5, n),
+        remaining_life=g.uniform(2.0, 12.0, n),
+        quality_legal=g.uniform(30.0, 90.0, n),
+        quality_score=g.uniform(30.0, 90.0, n),
+        in_litigation=np.zeros(n, dtype=bool),
+        package=package,
+        policy=pol,
+    )
+    setup = liquidation_paths(loan=loan, policy=pol, seed=4, paths=paths)
+    streams: list[str] = []
+    real = _random.patent_rng
+
+    def counting(seed, pid, stream):
+        streams.append(stream)
+        return real(seed, pid, stream)
+
+    monkeypatch.setattr(liquidation, "patent_rng", counting)
+    monkeypatch.setattr(liquidation, "PACKAGE_KEEP_BYTES", keep_bytes)
+    (got,) = liquidation_partial_sums_many([(pool, setup)], block_elements=3 * paths)  # 8 blocks of 3 rows
+    _assert_same_bits(got, reference_sums(pool, setup))
+    package_draws = streams.count("liquidation-package")
+    if keep_bytes == 0:
+        assert package_draws > 3 * 4  # each family drawn in most blocks
+    elif keep_bytes >= 3 * paths * 9:
+        assert package_draws == 3  # each family once
+    else:  # one family kept, the two others drawn again in each block they appear in
+        assert 3 < package_draws < streams_without_keep(pool, setup, monkeypatch)
+
+
+def streams_without_keep(pool, setup, monkeypatch) -> int:
+    """How many package draws the same run makes when no package is kept (blocks of 3 rows)."""
+    from ipvalue import _random
+
+    count = []
+    real = _random.patent_rng
+    monkeypatch.setattr(liquidation, "PACKAGE_KEEP_BYTES", 0)
+    monkeypatch.setattr(
+        liquidation, "patent_rng", lambda s, p, stream: (count.append(stream), real(s, p, stream))[1]
+    )
+    liquidation_partial_sums_many([(pool, setup)], block_elements=3 * setup.paths)
+    return count.count("liquidation-package")
