@@ -34,6 +34,7 @@ def tile_arguments(  # noqa: PLR0913 - one compiled call takes the whole tile's 
     c1: int,
     j0: int,
     j1: int,
+    setup_of: np.ndarray,
     v_lead: np.ndarray,
     thr: np.ndarray,
     common: np.ndarray,
@@ -55,12 +56,15 @@ def tile_arguments(  # noqa: PLR0913 - one compiled call takes the whole tile's 
     for each bid class leader ``k = b_lead[s]``, on the paths outside the judicial slice ``j0:j1``:
     ``w_out[s, i, j] = (s Zb + ln median) [+ ln(1 - drop) on crashed paths]``. Rows ``r0:r1`` of the block that
     starts at draw row ``b0``, paths ``c0:c1``; ``member`` maps a block row to its package row (empty: the same row).
+    The per-path arrays (``thr``, ``common``, ``t``, ``log_med``) have a row per path-level setup; run ``k``
+    reads row ``setup_of[k]``.
     Every loop runs over views that start at the tile's first path, so that the compiler vectorises it.
     """
     nr, w = r1 - r0, c1 - c0
     for s in range(v_lead.shape[0]):
         k = v_lead[s]
-        thr_k, com_k, t_k = thr[k, c0:c1], common[k, c0:c1], t[k, c0:c1]
+        q = setup_of[k]
+        thr_k, com_k, t_k = thr[q, c0:c1], common[q, c0:c1], t[q, c0:c1]
         for i in range(nr):
             g = b0 + r0 + i
             sg, dr, lv = sig[k, g], drift[k, g], log_vc[k, g]
@@ -74,6 +78,7 @@ def tile_arguments(  # noqa: PLR0913 - one compiled call takes the whole tile's 
                 out[j] = p + lv
     for s in range(b_lead.shape[0]):
         k = b_lead[s]
+        q = setup_of[k]
         sb = s_bid[k]
         for i in range(nr):
             g = b0 + r0 + i
@@ -83,11 +88,11 @@ def tile_arguments(  # noqa: PLR0913 - one compiled call takes the whole tile's 
                 if b <= a:
                     continue
                 cut = min(max(cf, a), b)  # crashed paths from here: + ln(1 - drop)
-                zb, med, out = zp[m, a:cut], log_med[k, a:cut], w_out[s, i, a - c0 : cut - c0]
+                zb, med, out = zp[m, a:cut], log_med[q, a:cut], w_out[s, i, a - c0 : cut - c0]
                 for j in range(cut - a):
                     x = zb[j] * sb
                     out[j] = x + med[j]
-                zb, med, out = zp[m, cut:b], log_med[k, cut:b], w_out[s, i, cut - c0 : b - c0]
+                zb, med, out = zp[m, cut:b], log_med[q, cut:b], w_out[s, i, cut - c0 : b - c0]
                 for j in range(b - cut):
                     x = zb[j] * sb
                     x = x + med[j]
@@ -107,6 +112,7 @@ def tile_sums(  # noqa: PLR0913
     c1: int,
     j0: int,
     j1: int,
+    setup_of: np.ndarray,
     v_lead: np.ndarray,
     a_i: np.ndarray,
     b_p: np.ndarray,
@@ -139,7 +145,8 @@ def tile_sums(  # noqa: PLR0913
     rounds = theta.shape[1]
     for s in range(v_lead.shape[0]):
         k = v_lead[s]
-        bk, tk = b_p[k, c0:c1], t[k, c0:c1]
+        q = setup_of[k]
+        bk, tk = b_p[q, c0:c1], t[q, c0:c1]
         for i in range(nr):
             g = b0 + r0 + i
             a, h = a_i[k, g], hazard[k, g]
@@ -158,6 +165,7 @@ def tile_sums(  # noqa: PLR0913
     nj = jb - ja
     for s in range(b_lead.shape[0]):
         k = b_lead[s]
+        q = setup_of[k]
         sb = s_bid[k]
         cut = min(max(crash_from[k, 1], ja), jb) - ja  # judicial paths from here are crashed: + ln(1 - drop)
         for i in range(nr):
@@ -166,7 +174,7 @@ def tile_sums(  # noqa: PLR0913
             for a, b in segments:
                 if b <= a:
                     continue
-                zb, nsk, out = zp[m, a:b], ns[k, a:b], w_buf[s, i, a - c0 : b - c0]
+                zb, nsk, out = zp[m, a:b], ns[q, a:b], w_buf[s, i, a - c0 : b - c0]
                 for j in range(b - a):
                     out[j] = out[j] * (1.0 if zb[j] > nsk[j] else 0.0)
             if nj == 0:
@@ -180,7 +188,7 @@ def tile_sums(  # noqa: PLR0913
                 x = zb[j] * sb
                 lw[j] = x + keep
             for rnd in range(rounds):
-                th, mk = theta[k, rnd, ja:jb], masks[s, rnd, i, :nj]
+                th, mk = theta[q, rnd, ja:jb], masks[s, rnd, i, :nj]
                 for j in range(nj):
                     mk[j] = 1.0 if lw[j] >= th[j] else 0.0
             mk = masks[s, rounds - 1, i, :nj]
@@ -218,11 +226,11 @@ def warm_up() -> None:
     rows, one = np.zeros((1, 1)), np.zeros(1)
     crash = np.zeros((1, 3), dtype=np.int64)
     tile_arguments(
-        f, f, none, 0, 0, 1, 0, 2, 1, 2, i, f, f, f, rows, rows, rows, np.zeros((1, 1, 2)),
+        f, f, none, 0, 0, 1, 0, 2, 1, 2, i, i, f, f, f, rows, rows, rows, np.zeros((1, 1, 2)),
         i, one, f, crash, rows, np.zeros((1, 1, 2)),
     )  # fmt: skip
     tile_sums(
-        f, f, np.zeros((1, 1), dtype=np.uint8), none, 0, 0, 1, 0, 2, 1, 2, i, rows, f, rows, f,
+        f, f, np.zeros((1, 1), dtype=np.uint8), none, 0, 0, 1, 0, 2, 1, 2, i, i, rows, f, rows, f,
         np.zeros((1, 1, 2)), i, f, np.zeros((1, 1, 2)), np.ones((1, 1), dtype=bool), i, i, one, rows, crash,
         np.zeros((1, 2, 2)), np.zeros((1, 5, 2)), np.zeros((1, 3, 1, 1)),
     )  # fmt: skip

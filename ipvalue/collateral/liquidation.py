@@ -1249,8 +1249,9 @@ class _FusedPlan:
     """The plan's per-run terms stacked along a run axis, for the compiled engine (:mod:`._mc_fused`).
 
     Per row (``(runs, patents)``): volatility, drift, ln(V c), run-off A, hazard, ln(1 - drop), present; per path
-    (``(runs, paths)``): the own shock's weight, the market factor, the time to sale, B, ln(bid median), the
-    no-sale threshold; ``theta`` ``(runs, rounds, paths)``. The value (bid) classes' leaders compute the value
+    (``(setups, paths)``, one row per distinct path-level setup, ``setup_of`` each run's): the own shock's weight,
+    the market factor, the time to sale, B, ln(bid median), the no-sale threshold; ``theta``
+    ``(setups, rounds, paths)``. The value (bid) classes' leaders compute the value
     (bid) terms once for their class; ``v_slot``/``b_slot`` give each run its class's slot.
     """
 
@@ -1261,13 +1262,20 @@ class _FusedPlan:
         self.sig, self.drift, self.log_vc = rows("sig"), rows("drift"), rows("log_vc")
         self.a_i, self.hazard, self.log_keep = rows("a_i"), rows("hazard"), rows("log_keep")
         self.present = rows("present")
-        self.thr = np.stack([r.qt.thr_bid for r in plan])
-        self.common = np.stack([r.ps.common for r in plan])
-        self.t = np.stack([r.ps.t for r in plan])
-        self.b_p = np.stack([np.broadcast_to(r.qt.b_p, r.ps.t.shape) for r in plan]).astype(float)
-        self.log_med = np.stack([r.qt.log_bid_med for r in plan])
-        self.ns = np.stack([r.ps.ns_threshold for r in plan])
-        self.theta = np.ascontiguousarray(np.stack([r.ps.theta for r in plan]))
+        # the path-level arrays once per setup (the value shocks and the invalidation share the base case's)
+        setups: dict[int, _Run] = {}
+        for r in plan:
+            setups.setdefault(id(r.ps), r)
+        order = list(setups)
+        self.setup_of = np.array([order.index(id(r.ps)) for r in plan], dtype=np.int64)
+        first = list(setups.values())
+        self.thr = np.stack([r.qt.thr_bid for r in first])
+        self.common = np.stack([r.ps.common for r in first])
+        self.t = np.stack([r.ps.t for r in first])
+        self.b_p = np.stack([np.broadcast_to(r.qt.b_p, r.ps.t.shape) for r in first]).astype(float)
+        self.log_med = np.stack([r.qt.log_bid_med for r in first])
+        self.ns = np.stack([r.ps.ns_threshold for r in first])
+        self.theta = np.ascontiguousarray(np.stack([r.ps.theta for r in first]))
         self.s_bid = np.array([r.ps.s_bid for r in plan], dtype=float)
         self.crash_from = np.array([r.qt.crash_from for r in plan], dtype=np.int64)
         self.acc = sums  # the runs' sums, added to in place (the compiled pass writes rows 0-4 of _ACC)
@@ -1301,7 +1309,7 @@ class _FusedTile:
         z, e, zp, buyer, member = drawn
         mem = self._none if member is None else member.astype(np.int64, copy=False)
         fused.tile_arguments(
-            z, zp, mem, b0, r0, r1, c0, c1, fp.j0, fp.j1,
+            z, zp, mem, b0, r0, r1, c0, c1, fp.j0, fp.j1, fp.setup_of,
             fp.v_lead, fp.thr, fp.common, fp.t, fp.sig, fp.drift, fp.log_vc, self.v,
             fp.b_lead, fp.s_bid, fp.log_med, fp.crash_from, fp.log_keep, self.w,
         )  # fmt: skip
@@ -1312,7 +1320,7 @@ class _FusedTile:
                 wv = self.w[:, :nr, a - c0 : b - c0]
                 np.exp(wv, out=wv)
         fused.tile_sums(
-            e, zp, buyer.view(np.uint8), mem, b0, r0, r1, c0, c1, fp.j0, fp.j1,
+            e, zp, buyer.view(np.uint8), mem, b0, r0, r1, c0, c1, fp.j0, fp.j1, fp.setup_of,
             fp.v_lead, fp.a_i, fp.b_p, fp.hazard, fp.t, self.v,
             fp.b_lead, fp.ns, self.w,
             fp.present, fp.v_slot, fp.b_slot, fp.s_bid, fp.log_keep, fp.crash_from, fp.theta, fp.acc,
