@@ -74,6 +74,8 @@ def worker(n: int, demo_runs: int) -> dict:
     out: dict = {
         "demo": {**best, "best_serial_cpu": best_serial, "hash": runs[0][0].audit["output_hash"]},
     }
+    if n == 0:
+        return out
     big = iv.value_portfolio(synthetic_portfolio(n, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
     res, times = _assess(big, book_loan(n), acc)
     out["book"] = {

@@ -737,18 +737,25 @@ def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.Data
     return out
 
 
+#: from this many patents on, :func:`haircut_basis_texts` writes the texts from columns (below, ``str()`` of each
+#: dict is cheaper: about 15 us a row against about 1 ms of set-up; 20,000 rows: 0.15 s against 0.33 s)
+BASIS_TEXT_ROWS = 200
+
+
 def haircut_basis_texts(
     before: pd.DataFrame, after: pd.DataFrame, hc: Mapping[str, Any], *, confidence: float
 ) -> tuple[list[Any], list[str]] | None:
     """``str()`` of every completed ``haircut_basis`` of ``after``, written from columns; None when it cannot be.
 
     ``before`` is the frame :func:`finish_haircut_basis` completed (its bases must be the very dicts of
-    ``hc["haircut_basis"]``, in that order, whose spec is ``hc["haircut_basis_spec"]``), ``after`` its result.
-    Returns the completed dicts and their texts (:func:`ipvalue.facts._reprs.spec_texts`), for
+    ``hc["haircut_basis"]``, in that order, whose spec is ``hc["haircut_basis_spec"]``), ``after`` its result;
+    fewer than :data:`BASIS_TEXT_ROWS` rows: None. Returns the completed dicts and their texts (:func:`ipvalue.facts._reprs.spec_texts`), for
     :func:`ipvalue.facts.columns.input_hash`; the first and last rows are checked against ``str()``.
     """
     rows, spec = hc.get("haircut_basis"), hc.get("haircut_basis_spec")
     if rows is None or spec is None or "haircut_basis" not in before.columns or len(before) != len(rows):
+        return None
+    if len(rows) < BASIS_TEXT_ROWS:  # a few rows: str() of each costs less than the columns' set-up
         return None
     if not all(map(operator.is_, before["haircut_basis"].tolist(), rows)):
         return None

@@ -171,12 +171,13 @@ def test_the_basis_texts_are_str_of_the_basis_and_the_output_hash_does_not_move(
     # the output hash writes haircut_basis from the columns its dicts were made of (haircut_basis_texts): the
     # texts are str() of the dicts, and the assessment's output hash is the one written with str() of each dict
     import ipvalue as iv
-    from ipvalue.collateral import kernel
+    from ipvalue.collateral import haircut, kernel
     from ipvalue.collateral._inputs import check_frame
     from ipvalue.collateral.kernel import CollateralContext, assess_frame
     from ipvalue.collateral.policy import load_policy
     from ipvalue.facts.columns import as_date, input_hash_reference
 
+    monkeypatch.setattr(haircut, "BASIS_TEXT_ROWS", 0)  # the demo's 34 rows written from columns too
     valued, loan, pol = _assessed(name, policy)
     ctx = CollateralContext(
         loan=loan,
@@ -209,9 +210,11 @@ def test_the_basis_texts_are_str_of_the_basis_and_the_output_hash_does_not_move(
     assert input_hash_reference(fast.patents) == input_hash_reference(slow.patents)
 
 
-def test_no_basis_texts_for_frames_not_made_by_the_engine():
+def test_no_basis_texts_for_frames_not_made_by_the_engine(monkeypatch):
+    from ipvalue.collateral import haircut
     from ipvalue.collateral.haircut import haircut_basis_texts
 
+    monkeypatch.setattr(haircut, "BASIS_TEXT_ROWS", 0)
     before = pd.DataFrame({"haircut_basis": [{"a": 1}]})
     assert (
         haircut_basis_texts(
@@ -225,3 +228,4 @@ def test_no_basis_texts_for_frames_not_made_by_the_engine():
         )
         is None
     )
+
