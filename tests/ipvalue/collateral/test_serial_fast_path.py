@@ -229,3 +229,32 @@ def test_no_basis_texts_for_frames_not_made_by_the_engine(monkeypatch):
         is None
     )
 
+
+def test_one_pass_assessment_runs_with_the_cyclic_collector_paused(monkeypatch):
+    # the one-pass assessment makes tens of thousands of small objects at 20k patents: Python's cyclic
+    # collector waits until it ends (and is on again after, also after an error); a backend run is left alone
+    import gc
+
+    import ipvalue as iv
+    from ipvalue.collateral import api
+    from ipvalue.demo import load_demo
+
+    portfolio, loan, as_of = load_demo()
+    valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
+    seen = []
+    real = api._assess
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "_assess", spy)
+    assert gc.isenabled()
+    iv.assess_collateral(valued, loan=loan, rng=0, paths=200, stress=False)
+    iv.assess_collateral(valued, loan=loan, rng=0, paths=200, stress=False, backend="serial")
+    assert seen == [False, True] and gc.isenabled()
+    from ipvalue.collateral._inputs import CollateralInputError
+
+    with pytest.raises(CollateralInputError):  # raised inside the pass: a valuation dated after as_of
+        iv.assess_collateral(valued, loan=loan, rng=0, paths=200, as_of="2000-01-01")
+    assert seen[-1] is False and gc.isenabled()
