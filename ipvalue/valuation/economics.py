@@ -550,7 +550,8 @@ def _decay_and_volatility(
         notes.add(m & live_rev, f"decay {a['decay_rate']:.1%}/yr (assumption)")
     else:
         decay[m] = fld_decay[m]
-        notes.add(m & live_rev, "decay " + fmt_pct(fld_decay, 2) + "/yr (field " + fld + ")")
+        if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+            notes.add(m & live_rev, "decay " + fmt_pct(fld_decay, 2) + "/yr (field " + fld + ")")
     if a["decay_curve"] == "none":
         decay[:] = 0.0
     vol = x["volatility"].copy()
@@ -689,14 +690,15 @@ def _profit_share(
             share[need_s] = (lo_s + (hi_s - lo_s) * pos)[need_s]
             s_lo[need_s], s_hi[need_s] = lo_s, hi_s
             how = np.where(np.isfinite(facts.quality_score), "positioned by quality_score", "midpoint")
-            notes.add(
-                need_s & live_rev,
-                "profit_share default "
-                + fmt_pct(share, 2)
-                + f" (range {lo_s:.0%}-{hi_s:.0%} of profit, 四分法/三分法 rule of thumb, "
-                + how
-                + ")",
-            )
+            if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+                notes.add(
+                    need_s & live_rev,
+                    "profit_share default "
+                    + fmt_pct(share, 2)
+                    + f" (range {lo_s:.0%}-{hi_s:.0%} of profit, 四分法/三分法 rule of thumb, "
+                    + how
+                    + ")",
+                )
         ok_e = np.zeros(n, bool)
         if eqi.any():
             ok_e = _equivalent_investment(inputs, share, launch_cost, eqi, live_rev, a, day, notes)
@@ -709,15 +711,16 @@ def _profit_share(
         )
         notes.add(split & live_rev & (margin < 0), "income: profit_margin negative, profit split not applied")
     split_ok = split & np.isfinite(share) & np.isfinite(margin) & (margin >= 0)
-    notes.add(
-        split_ok & live_rev,
-        "income: "
-        + fmt_pct(share, 2)
-        + " of profit (revenue x profit_margin "
-        + fmt_pct(margin, 1)
-        + "), after tax"
-        + (", share declining linearly (动态分成率)" if decline else ""),
-    )
+    if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+        notes.add(
+            split_ok & live_rev,
+            "income: "
+            + fmt_pct(share, 2)
+            + " of profit (revenue x profit_margin "
+            + fmt_pct(margin, 1)
+            + "), after tax"
+            + (", share declining linearly (动态分成率)" if decline else ""),
+        )
     return _Share(share, s_lo, s_hi, split_ok, decline)
 
 
@@ -743,16 +746,17 @@ def _equivalent_investment(
     ok_e &= np.where(ok_e, cp * (1.0 + pp) + np.where(ok_e, launch_cost, 0.0) * (1.0 + pl), 0.0) > 0
     if ok_e.any():
         share[ok_e] = equivalent_investment_share(cp[ok_e], pp, launch_cost[ok_e], pl)
-    notes.add(
-        ok_e & live_rev,
-        "profit_share "
-        + fmt_pct(share, 2)
-        + " by 约当投资: patent rd_cost x CPI "
-        + fmt(np.round(cp, 0), "{:,.0f}")
-        + f" at {pp:.1%}, licensee commercialization_cost "
-        + fmt(np.round(launch_cost, 0), "{:,.0f}")
-        + f" at {pl:.1%}",
-    )
+    if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+        notes.add(
+            ok_e & live_rev,
+            "profit_share "
+            + fmt_pct(share, 2)
+            + " by 约当投资: patent rd_cost x CPI "
+            + fmt(np.round(cp, 0), "{:,.0f}")
+            + f" at {pp:.1%}, licensee commercialization_cost "
+            + fmt(np.round(launch_cost, 0), "{:,.0f}")
+            + f" at {pl:.1%}",
+        )
     notes.add(
         eqi & ~ok_e & live_rev,
         "income: equivalent_investment needs rd_cost and commercialization_cost, method not applied",
@@ -805,12 +809,13 @@ def _income_period(
         np.isnan(econ_life) & np.isfinite(revenue) & ~dead,
         "economic life not given: remaining legal life used",
     )
-    notes.add(
-        (wait > 0) & np.isfinite(life_legal) & np.isfinite(revenue) & ~dead,
-        "income period from the expected grant to expiry: "
-        + fmt(np.where(np.isnan(life_legal), 0.0, life_legal), "{:.2f}")
-        + " years of legal life left after the wait",
-    )
+    if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+        notes.add(
+            (wait > 0) & np.isfinite(life_legal) & np.isfinite(revenue) & ~dead,
+            "income period from the expected grant to expiry: "
+            + fmt(np.where(np.isnan(life_legal), 0.0, life_legal), "{:.2f}")
+            + " years of legal life left after the wait",
+        )
     return econ_life, period
 
 

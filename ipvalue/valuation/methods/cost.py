@@ -235,10 +235,11 @@ def cost_values(
     factor, lvl_then, years_idx = trend_factor(rd_year, day)
     has_year = np.isfinite(rd_year)
     if has_year.any():
-        notes.add(
-            np.isfinite(rd) & ~dead & has_year & np.isfinite(lvl_then),
-            "cost trended by CPI x" + fmt(np.round(factor, 3), "{:.3f}"),
-        )
+        if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+            notes.add(
+                np.isfinite(rd) & ~dead & has_year & np.isfinite(lvl_then),
+                "cost trended by CPI x" + fmt(np.round(factor, 3), "{:.3f}"),
+            )
         notes.add(
             np.isfinite(rd) & ~dead & (day.year > years_idx[-1]),
             f"CPI table ends {int(years_idx[-1])}: later years held flat",
@@ -278,7 +279,8 @@ def cost_values(
             economic_obsolescence=a["economic_obsolescence"],
         )
         value_cost[cost_ok] = cv.value
-        notes.add(cost_ok, "cost: 贬值率 " + fmt_pct(np.asarray(_dep(used, period)), 1))
+        if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+            notes.add(cost_ok, "cost: 贬值率 " + fmt_pct(np.asarray(_dep(used, period)), 1))
     notes.add(~dead & ~np.isfinite(rd), "cost: no rd_cost, method not applied")
     notes.add(~dead & np.isfinite(rd) & ~np.isfinite(used), "cost: filing_date missing, method not applied")
     return value_cost

@@ -1355,10 +1355,11 @@ def option_values(
             f"income value attributable to the patent, strike = its share of the launch cost, T = income period, "
             f"risk-free {a['risk_free']:.2%} a year ({r_c:.4%} continuous), leakage 1/T",
         )
-        notes.add(
-            ok & ~econ.volatility_given,
-            "volatility default " + fmt_pct(vol, 0) + " (field " + econ.field + ")",
-        )
+        if notes.wanted:  # (a text for every row: not written when the notes are not kept)
+            notes.add(
+                ok & ~econ.volatility_given,
+                "volatility default " + fmt_pct(vol, 0) + " (field " + econ.field + ")",
+            )
     notes.add(
         pre & ~dead & income.has_revenue & ~np.isfinite(k),
         "option: no commercialization_cost, method not applied",
