@@ -440,10 +440,15 @@ def _load(source: Any, sheet: str | int | None) -> pd.DataFrame:
 
 
 def _map_headers(raw: pd.DataFrame) -> tuple[dict[str, str], list[str]]:
+    return _map_header_names(raw.columns)
+
+
+def _map_header_names(names: Iterable[Any]) -> tuple[dict[str, str], list[str]]:
+    """File header -> canonical name (the first header of each canonical name), and the headers left as they are."""
     mapping: dict[str, str] = {}
     unmapped: list[str] = []
     taken: set[str] = set()
-    for col in raw.columns:
+    for col in names:
         canon = _ALIAS_INDEX.get(_header_key(col))
         if canon is None or canon in taken:
             unmapped.append(str(col))
@@ -466,8 +471,14 @@ def _iso_days(values: pd.Series) -> pd.Series | None:
     (other forms, impossible or out-of-range days, blank text) returns ``None`` and is read by it, with its
     messages.
     """
+    days = _iso_day_array(values.tolist())
+    return None if days is None else pd.Series(days, index=values.index)
+
+
+def _iso_day_array(values: list[Any]) -> np.ndarray | None:
+    """:func:`_iso_days` of a list of values, as a ``datetime64[ns]`` array (or ``None``)."""
     text = []
-    for v in values.tolist():
+    for v in values:
         if type(v) is str and _ISO_DAY.fullmatch(v):
             text.append(v)
         elif v is None or (type(v) is float and v != v):
@@ -481,7 +492,7 @@ def _iso_days(values: pd.Series) -> pd.Series | None:
     present = days[~np.isnat(days)]
     if present.size and (present.min() < _NS_DAYS[0] or present.max() > _NS_DAYS[1]):
         return None
-    return pd.Series(days.astype("datetime64[ns]"), index=values.index)
+    return days.astype("datetime64[ns]")
 
 
 def _whole_counts(num: pd.Series) -> tuple[Any, np.ndarray] | None:
@@ -490,7 +501,11 @@ def _whole_counts(num: pd.Series) -> tuple[Any, np.ndarray] | None:
     The same array as ``num.where(~fractional).round().astype("Int64")`` for values below 2**53 in size
     (exact in both types); larger or infinite values return ``None`` and take that pandas path.
     """
-    arr = num.to_numpy(dtype=float, na_value=np.nan)
+    return _whole_count_array(num.to_numpy(dtype=float, na_value=np.nan))
+
+
+def _whole_count_array(arr: np.ndarray) -> tuple[Any, np.ndarray] | None:
+    """:func:`_whole_counts` of a float array."""
     present = ~np.isnan(arr)
     frac = present & (arr != np.floor(arr))
     keep = present & ~frac
@@ -516,6 +531,27 @@ def _in_range(day: Any) -> Any:
     )
 
 
+def _list_separator(name: str) -> re.Pattern[str]:
+    """What separates the items of a list column's text."""
+    # owner names contain commas ("Acme Co., Ltd."), so only ; | and 、 separate owners
+    return _OWNER_SEP if name == "owner" else _LIST_SEP
+
+
+_OWNER_SEP = re.compile(r"[;；|、]")
+_LIST_SEP = re.compile(r"[;；,，、|]")
+
+
+def _join_list(v: object, sep: re.Pattern[str]) -> str | None:
+    """A list column's value as ``;``-joined text (``None`` when it holds nothing)."""
+    if isinstance(v, list | tuple | np.ndarray):
+        parts = [str(p).strip() for p in v if not _is_blank(p)]
+    elif _is_blank(v):
+        return None
+    else:
+        parts = [p.strip() for p in sep.split(str(v))]
+    return ";".join(p for p in parts if p) or None
+
+
 @dataclass
 class _Reader:
     raw: pd.DataFrame
@@ -535,19 +571,8 @@ class _Reader:
         if kind == "bool":
             return self._bools(name, values)
         if kind == "list":
-            # owner names contain commas ("Acme Co., Ltd."), so only ; | and 、 separate owners
-            sep = r"[;；|、]" if name == "owner" else r"[;；,，、|]"
-
-            def join(v: object) -> str | None:
-                if isinstance(v, list | tuple | np.ndarray):
-                    parts = [str(p).strip() for p in v if not _is_blank(p)]
-                elif _is_blank(v):
-                    return None
-                else:
-                    parts = [p.strip() for p in re.split(sep, str(v))]
-                return ";".join(p for p in parts if p) or None
-
-            return values.map(join).astype(object)
+            sep = _list_separator(name)
+            return values.map(lambda v: _join_list(v, sep)).astype(object)
         return values.map(lambda v: None if _is_blank(v) else str(v).strip()).astype(object)
 
     def _dates(self, name: str, values: pd.Series) -> pd.Series:
@@ -660,6 +685,10 @@ def read_portfolio(
     """
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    if isinstance(source, list):
+        fast = read_json_rows(source)
+        if fast is not None:
+            return fast
     raw = _load(source, sheet)
     mapping, unmapped = _map_headers(raw)
     df = _with_number_column(raw.rename(columns=mapping))
@@ -669,6 +698,260 @@ def read_portfolio(
     out = _add_default_columns(out)
     _check_rows(reader, out)
     return _finish(reader, out, errors, mapping, unmapped)
+
+
+#: a key no row holds (a row without the column: blank, as pandas frames it)
+_ABSENT: Any = float("nan")
+#: the columns :func:`_check_rows` checks against a range (counts, amounts, rates)
+_COUNT_COLUMNS = (
+    "term_adjustment_days",
+    "claims",
+    "independent_claims",
+    "forward_citations",
+    "backward_citations",
+    "family_size",
+)
+_AMOUNT_COLUMNS = ("revenue", "rd_cost", "commercialization_cost")
+_RATE_COLUMNS = ("royalty_rate", "profit_share", "tax_rate", "discount_rate", "profit_margin", "volatility")
+
+
+class _NotPlain(Exception):
+    """A row value the one-pass reader leaves to the general reader."""
+
+
+def read_json_rows(rows: list[Any]) -> pd.DataFrame | None:
+    """:func:`read_portfolio` of JSON-like rows in one pass over Python lists, or ``None``.
+
+    The rows a JSON request carries (dicts whose keys are known headers, each a different canonical column,
+    with a ``patent_id``; texts as ``str``, days as ISO ``str``, numbers as ``int`` or ``float``, flags as
+    ``bool``; an absent key is a blank) are read column by column as lists, checked as the general reader
+    checks them, and framed once: the same frame as the general reader's (values, dtypes, column order,
+    index, ``attrs``), without its pandas work per column. Anything else (another value type, an unknown or
+    doubled header, a problem in any row) returns ``None``, and the general reader reads the rows and names
+    every problem.
+
+    Parameters
+    ----------
+    rows : list
+        Patent dictionaries.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The portfolio frame, or ``None`` where the general reader must read the rows.
+    """
+    if not rows or any(type(r) is not dict for r in rows):
+        return None
+    names: dict[Any, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    if any(type(k) is not str for k in names):
+        return None
+    mapping, unmapped = _map_header_names(names)
+    canon = [mapping[k] for k in names if k in mapping]
+    if unmapped or "patent_id" not in canon or any(c not in COLUMN_KINDS for c in canon):
+        return None
+    try:
+        return _frame_json_rows(rows, list(names), mapping)
+    except _NotPlain:
+        return None
+
+
+def _frame_json_rows(rows: list[dict[str, Any]], names: list[str], mapping: dict[str, str]) -> pd.DataFrame:
+    """The frame of :func:`read_json_rows` (raises :class:`_NotPlain` where it returns ``None``)."""
+    n = len(rows)
+    raw = {mapping[k]: [r.get(k, _ABSENT) for r in rows] for k in names}
+    ids, types, offices = _plain_numbers(raw["patent_id"])
+    cols: dict[str, Any] = {"patent_id": np.array(ids, dtype=object)}
+    for col, values in raw.items():
+        if col != "patent_id":
+            cols[col] = _plain_column(col, COLUMN_KINDS[col], values)
+    # what the numbers tell (as _fill_from_numbers does): the office, the type, a blank status
+    given = cols.get("jurisdiction")
+    cols["jurisdiction"] = np.array(
+        offices
+        if given is None
+        else [g if type(g) is str else o for g, o in zip(given, offices, strict=True)],
+        dtype=object,
+    )
+    given = cols.get("patent_type")
+    if given is not None and any(
+        g is not None and t is not None and g != t for g, t in zip(given, types, strict=True)
+    ):
+        raise _NotPlain  # a type that contradicts the number: a problem
+    cols["patent_type"] = np.array(
+        [
+            (g if g is not None else t if t is not None else "invention")
+            for g, t in zip(given if given is not None else [None] * n, types, strict=True)
+        ],
+        dtype=object,
+    )
+    status = cols.get("legal_status")
+    index = pd.Index(ids, name="patent_id")
+    if status is None:  # no status column: every patent granted, the column as the general reader sets it
+        cols["legal_status"] = pd.Series("granted", index=index)
+    else:
+        granted = ~np.isnat(cols["grant_date"]) if "grant_date" in cols else np.zeros(n, dtype=bool)
+        status = [
+            s if s is not None else "granted" if g else "pending"
+            for s, g in zip(status, granted, strict=True)
+        ]
+        cols["legal_status"] = np.array(status, dtype=object)
+    _add_plain_defaults(cols, n)
+    _check_plain(cols)
+    # object columns as such (a frame made from an object array of texts would infer pandas' text dtype)
+    frame = {
+        c: pd.Series(v, index=index, dtype=object, copy=False)
+        if isinstance(v, np.ndarray) and v.dtype == object
+        else v
+        for c, v in cols.items()
+    }
+    out = pd.DataFrame(frame, index=index)
+    out.attrs["ipvalue_read"] = {
+        "header_mapping": {str(k): v for k, v in mapping.items()},
+        "unmapped_columns": [],
+        "issues": [],
+    }
+    return out
+
+
+def _plain_numbers(values: list[Any]) -> tuple[list[str], list[str | None], list[str]]:
+    """Canonical numbers, the types and offices they tell; a blank, unreadable or repeated number is not plain."""
+    ids: list[str] = []
+    types: list[str | None] = []
+    offices: list[str] = []
+    for v in values:
+        if type(v) is not str or not v.strip():
+            raise _NotPlain
+        try:
+            p = parse_number(v)
+        except PatentNumberError:
+            raise _NotPlain from None
+        ids.append(p.canonical)
+        types.append(p.patent_type)
+        offices.append(p.country)
+    if len(set(ids)) < len(ids) or any(type(o) is not str for o in offices):
+        raise _NotPlain
+    return ids, types, offices
+
+
+def _plain_texts(values: list[str | None]) -> list[Any]:
+    """A text column's cleaned values as pandas frames them: blanks ``None``, or ``nan`` beside any text."""
+    if any(v is not None for v in values):
+        return [_ABSENT if v is None else v for v in values]
+    return values
+
+
+def _plain_column(col: str, kind: str, values: list[Any]) -> Any:
+    """One column of plain values read as the general reader reads it (:class:`_NotPlain` otherwise)."""
+    if kind == "date":
+        days = _iso_day_array(values)
+        if days is None:
+            raise _NotPlain
+        return days
+    if kind in ("int", "float"):
+        nums = []
+        for v in values:
+            t = type(v)
+            if t is float:
+                nums.append(v)
+            elif t is int and -(2**53) < v < 2**53:
+                nums.append(float(v))
+            else:
+                raise _NotPlain
+        arr = np.array(nums, dtype=float)
+        if kind == "float":
+            return arr
+        whole = _whole_count_array(arr)
+        if whole is None or len(whole[1]):
+            raise _NotPlain
+        return whole[0]
+    if kind == "bool":
+        flags = []
+        for v in values:
+            if type(v) is bool:
+                flags.append(v)
+            elif v is _ABSENT:
+                flags.append(False)
+            else:
+                raise _NotPlain
+        return np.array(flags, dtype=bool)
+    if any(v is not _ABSENT and type(v) is not str for v in values):
+        raise _NotPlain
+    if col in ("patent_type", "legal_status"):
+        table = PATENT_TYPE_VALUES if col == "patent_type" else LEGAL_STATUS_VALUES
+        seen: dict[str, str] = {}
+        mapped: list[str | None] = []
+        for v in values:
+            if v is _ABSENT or not v.strip():
+                mapped.append(None)
+                continue
+            hit = seen.get(v)
+            if hit is None:
+                hit = table.get(re.sub(r"[\s_\-]", "", v.strip().lower())) or table.get(v.strip())
+                if hit is None:
+                    raise _NotPlain  # an unknown value: a problem
+                seen[v] = hit
+            mapped.append(hit)
+        return mapped
+    if col == "jurisdiction":
+        return [None if v is _ABSENT or not v.strip() else v.strip().upper() for v in values]
+    if kind == "list":
+        sep = _list_separator(col)
+        return np.array(
+            _plain_texts([None if v is _ABSENT else _join_list(v, sep) for v in values]), dtype=object
+        )
+    return np.array(
+        _plain_texts([None if v is _ABSENT or not v.strip() else v.strip() for v in values]), dtype=object
+    )
+
+
+def _add_plain_defaults(cols: dict[str, Any], n: int) -> None:
+    """The missing canonical columns with their defaults, as :func:`_add_default_columns` adds them."""
+    for col, kind in COLUMN_KINDS.items():
+        if col in cols:
+            continue
+        if col in ("pledged", "invalidation_pending", "in_litigation", "licensed"):
+            cols[col] = np.zeros(n, dtype=bool)
+        elif col == "term_adjustment_days":
+            cols[col] = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
+        elif col in ("commercialized",) or kind in ("float",) or col in ("rd_year",):
+            continue
+        elif kind == "date":
+            cols[col] = np.full(n, np.datetime64("NaT", "ns"))
+        elif kind == "int":
+            cols[col] = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        elif kind in ("str", "list") and col not in ("group", "currency", "industry"):
+            cols[col] = np.full(n, None, dtype=object)
+    tad = cols["term_adjustment_days"]
+    if tad.isna().any():
+        cols["term_adjustment_days"] = tad.fillna(0)
+
+
+def _check_plain(cols: dict[str, Any]) -> None:
+    """:func:`_check_rows`'s checks on the columns: any problem is not plain (the general reader names it)."""
+    for col in _COUNT_COLUMNS:
+        if col in cols and (cols[col].to_numpy(dtype=float, na_value=0.0) < 0).any():
+            raise _NotPlain
+    if "claims" in cols and "independent_claims" in cols:
+        ind = cols["independent_claims"].to_numpy(dtype=float, na_value=0.0)
+        if (ind > cols["claims"].to_numpy(dtype=float, na_value=np.inf)).any():
+            raise _NotPlain
+    with np.errstate(invalid="ignore"):
+        for col in _AMOUNT_COLUMNS:
+            if col in cols and (cols[col] < 0).any():
+                raise _NotPlain
+        for col in _RATE_COLUMNS:
+            if col in cols:
+                v = cols[col]
+                if ((v < 0) | (v > (5.0 if col == "volatility" else 1.0))).any():
+                    raise _NotPlain
+    f, g, e, p = (cols.get(c) for c in ("filing_date", "grant_date", "expiry_date", "priority_date"))
+    for later, earlier in ((g, f), (e, g), (e, f), (f, p)):
+        if later is not None and earlier is not None and (later < earlier).any():
+            raise _NotPlain
+    if not set(cols["patent_type"]) <= set(PATENT_TYPES):
+        raise _NotPlain
 
 
 def _with_number_column(df: pd.DataFrame) -> pd.DataFrame:
@@ -948,14 +1231,7 @@ def _map_values(reader: _Reader, col: str, values: pd.Series, table: dict[str, s
 
 
 def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
-    for col in (
-        "term_adjustment_days",
-        "claims",
-        "independent_claims",
-        "forward_citations",
-        "backward_citations",
-        "family_size",
-    ):
+    for col in _COUNT_COLUMNS:
         if col in out.columns:
             neg = out[col].to_numpy(dtype=float, na_value=0.0) < 0
             for i in np.flatnonzero(neg):
@@ -967,12 +1243,12 @@ def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
         more = ind > tot
         for i in np.flatnonzero(more):
             reader.fail(int(i), "independent_claims", "more independent claims than claims")
-    for col in ("revenue", "rd_cost", "commercialization_cost"):
+    for col in _AMOUNT_COLUMNS:
         if col in out.columns:
             neg = (out[col] < 0).to_numpy(dtype=bool)
             for i in np.flatnonzero(neg):
                 reader.fail(int(i), col, f"negative amount {out[col].iloc[i]}")
-    for col in ("royalty_rate", "profit_share", "tax_rate", "discount_rate", "profit_margin", "volatility"):
+    for col in _RATE_COLUMNS:
         if col in out.columns:
             bad = ((out[col] < 0) | (out[col] > (5.0 if col == "volatility" else 1.0))).to_numpy(dtype=bool)
             for i in np.flatnonzero(bad):

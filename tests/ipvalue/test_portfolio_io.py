@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import ipvalue as iv
 from ipvalue.facts.io import PortfolioError, parse_date
 from ipvalue.facts.numbers import cn_check_digit
+from ipvalue.facts.patent import COLUMN_KINDS
 
 
 def zl(body: str) -> str:
@@ -273,6 +274,7 @@ def test_one_step_paths_read_what_the_general_path_reads(days, counts):
     ):  # the general path alone: parse_date per value, pandas per column
         mp.setattr("ipvalue.facts.io._iso_days", lambda values: None)
         mp.setattr("ipvalue.facts.io._whole_counts", lambda num: None)
+        mp.setattr("ipvalue.facts.io.read_json_rows", lambda rows: None)
         general = _read(rows)
     assert fast == general
 
@@ -306,3 +308,137 @@ def test_a_date_no_frame_can_hold_is_a_problem_naming_patent_and_field(tmp_path,
     kept = iv.read_portfolio(p, errors="collect")
     assert list(kept.index) == ["CN105123456B", "CN105123457B"]  # no row lost
     assert kept.loc["CN105123457B", "grant_date"] == pd.Timestamp("2017-01-01")
+
+
+# --- JSON rows read in one pass over lists (read_json_rows), against the general reader --------------------------
+
+
+def _strict(df: pd.DataFrame) -> tuple:
+    """Everything a frame holds, each value with its type (None and nan told apart)."""
+    cells = [
+        (str(c), str(df[c].dtype), [(type(x).__name__, repr(x)) for x in df[c].tolist()]) for c in df.columns
+    ]
+    return cells, repr(df.index), str(df.index.dtype), repr(df.columns), df.attrs
+
+
+def _read_both(rows: list[dict], errors: str) -> tuple[tuple, tuple]:
+    def read() -> tuple:
+        try:
+            return "frame", _strict(iv.read_portfolio(rows, errors=errors))
+        except Exception as exc:  # noqa: BLE001 - compared as they are: the same error either way
+            return "error", (type(exc).__name__, str(exc))
+
+    one_pass = read()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ipvalue.facts.io.read_json_rows", lambda rows: None)
+        general = read()
+    return one_pass, general
+
+
+_NUMBERS = [
+    "CN201810136750.X",
+    "US9876543B2",
+    "EP2400812A1",
+    zl("201620123456"),
+    zl("201930123456"),
+    "CN105123457B",
+]
+_PLAIN: dict[str, list] = {
+    "str": ["一种方法", " Acme ", "x", "  ", ""],
+    "list": ["甲公司;乙大学", "Acme Co., Ltd.; B", "G06F1/16, H04L1/00", " ; ", "US、EP"],
+    "date": ["2015-06-01", "2017-03-02", "2030-01-01", "1990-12-31"],
+    "int": [0, 3, 12, 2.0, 40],
+    "float": [0.05, 1, 0.0, 3e7, -0.5, 0.9, 2.5],
+    "bool": [True, False],
+}
+_ODD: dict[str, list] = {  # values the one-pass reader leaves to the general one, or that make a problem
+    "str": [5, None, float("nan"), True],
+    "list": [["x", " y "], None, 3],
+    "date": ["2019-02-30", "2015/6/1", "3018-01-01", "", None, float("nan"), 20150601, "2015-6-1"],
+    "int": [-1, 2.5, 2**60, True, "7", None, float("nan"), float("inf")],
+    "float": [float("inf"), "5%", True, None, float("nan"), 2.0, -1.0],
+    "bool": ["是", 1, None, "no"],
+}
+_SPECIAL = {
+    "patent_type": ["invention", "发明", "utility_model", "design", "外观设计", " Utility Model ", "  "],
+    "legal_status": ["granted", "有效", "lapsed", "pending", "", "未缴年费终止"],
+    "jurisdiction": ["cn", " US ", "", "EP"],
+}
+_ODD_SPECIAL = {"patent_type": ["bogus", 3], "legal_status": ["bogus"], "jurisdiction": [3, None]}
+# the columns the reader checks against each other or fills from the numbers, drawn more often than the rest
+_CHECKED = [
+    "filing_date",
+    "priority_date",
+    "grant_date",
+    "expiry_date",
+    "claims",
+    "independent_claims",
+    "term_adjustment_days",
+    "patent_type",
+    "legal_status",
+    "jurisdiction",
+    "revenue",
+    "royalty_rate",
+    "volatility",
+]
+_OTHERS = [c for c in COLUMN_KINDS if c != "patent_id" and c not in _CHECKED]
+
+
+@st.composite
+def _json_rows(draw: st.DrawFn, odd: bool) -> list[dict]:
+    columns = draw(st.lists(st.sampled_from(_CHECKED), max_size=8, unique=True))
+    columns += draw(st.lists(st.sampled_from(_OTHERS), max_size=8, unique=True))
+    n = draw(st.integers(1, 5))
+    numbers = draw(st.permutations(_NUMBERS))[:n]
+    if odd and draw(st.booleans()):
+        numbers[-1] = draw(st.sampled_from([numbers[0], "  ", "XYZ", 123]))
+    rows = []
+    for pid in numbers:
+        row = {"patent_id": pid}
+        for col in columns:
+            if draw(st.integers(0, 3)) == 0:
+                continue  # absent from this row
+            pool = _SPECIAL.get(col) or _PLAIN[COLUMN_KINDS[col]]
+            if odd and draw(st.integers(0, 3)) == 0:
+                pool = _ODD_SPECIAL.get(col) or _ODD[COLUMN_KINDS[col]]
+            row[col] = draw(st.sampled_from(pool))
+        rows.append(row)
+    if odd and draw(st.integers(0, 4)) == 0:  # headers: an alias, an alias doubling a column, an unknown one
+        extra = draw(st.sampled_from([("专利名称", "一种装置"), ("备注", "x"), ("application_number", "x")]))
+        rows[0][extra[0]] = extra[1]
+    if odd and draw(st.integers(0, 4)) == 0:
+        rows = [{("专利号" if k == "patent_id" else k): v for k, v in r.items()} for r in rows]
+    return rows
+
+
+@settings(max_examples=150, deadline=None)
+@given(_json_rows(odd=False), st.sampled_from(["raise", "collect"]))
+def test_json_rows_read_in_one_pass_as_the_general_reader_reads_them(rows, errors):
+    one_pass, general = _read_both(rows, errors)
+    assert one_pass == general
+
+
+@settings(max_examples=150, deadline=None)
+@given(_json_rows(odd=True), st.sampled_from(["raise", "collect"]))
+def test_json_rows_with_odd_values_or_headers_read_as_the_general_reader_reads_them(rows, errors):
+    one_pass, general = _read_both(rows, errors)
+    assert one_pass == general
+
+
+def test_json_rows_of_a_service_request_take_the_one_pass_reader():
+    # the rows a 50-patent request carries (the demo book as JSON) are plain: read in one pass, the same frame
+    from ipvalue.demo import load_demo
+    from ipvalue.facts.io import read_json_rows
+    from ipvalue.report.assessment_json import frame_records
+
+    frame = load_demo()[0]
+    cols = [c for c in COLUMN_KINDS if c in frame.columns and c not in ("source", "fetched_at")]
+    rows = [{k: v for k, v in r.items() if v is not None} for r in frame_records(frame[cols])]
+    assert read_json_rows(rows) is not None
+    one_pass, general = _read_both(rows, "raise")
+    assert one_pass == general and one_pass[0] == "frame"
+    # a row with a problem is left to the general reader, which names it
+    bad = [*rows[:-1], {**rows[-1], "claims": -3}]
+    assert read_json_rows(bad) is None
+    with pytest.raises(PortfolioError, match="negative count"):
+        iv.read_portfolio(bad)
