@@ -82,7 +82,7 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     else:
         df = df.reset_index(drop=True)
     keys = [str(k) for k in df.columns]
-    columns = [_column_json(col) for _, col in df.items()]  # items(): no indexer per column
+    columns = _columns_json(df)
     return (
         [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
         if keys
@@ -90,25 +90,58 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     )
 
 
-def _column_json(col: pd.Series) -> list[Any]:
-    """One column as :func:`to_jsonable` values, a column at a time (numbers without a call per value)."""
-    values = col.tolist()
-    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else None
+def _columns_json(df: pd.DataFrame) -> list[list[Any]]:
+    """Every column of ``df`` as :func:`to_jsonable` values, in order, a column at a time.
+
+    The columns' arrays are taken from the frame as pandas holds them (``DataFrame._get_column_array``, what a
+    column's Series wraps: no Series made per column, a wide result has 75 of them); a pandas without it gives
+    the Series (``DataFrame.items``).
+    """
+    get = getattr(df, "_get_column_array", None)
+    if get is None:  # pragma: no cover - pandas 1.3 to 3.x have it
+        return [_values_json(col.array) for _, col in df.items()]
+    return [_values_json(get(i)) for i in range(df.shape[1])]
+
+
+def _at_midnight(stamps: np.ndarray) -> bool:
+    """Whether every timezone-naive stamp (NaT aside) is a day."""
+    return bool(((stamps == stamps.astype("datetime64[D]")) | np.isnat(stamps)).all())
+
+
+def _values_json(values: Any) -> list[Any]:
+    """A column's array (numpy or pandas) as :func:`to_jsonable` values: what ``Series.tolist()`` holds, written."""
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in ("i", "u", "b", "f", "O"):
+            return _array_json(values)
+        if dtype.kind == "M":  # timezone-naive stamps (numpy's or pandas' DatetimeArray)
+            stamps = np.asarray(values)
+            if _at_midnight(stamps):
+                return _array_json(stamps)
+        if isinstance(values, np.ndarray):  # other numpy kinds: the scalars a Series gives (Timedelta...)
+            values = pd.array(values)
+    # pandas' own dtypes, stamps with a time of day: their tolist() (Timestamps, NA...) as to_jsonable writes them
+    return [v if type(v) is str or v is None else to_jsonable(v) for v in values.tolist()]
+
+
+def _array_json(values: np.ndarray) -> list[Any]:
+    """A column's numpy array as :func:`to_jsonable` values (datetimes: days, as :func:`_at_midnight` says)."""
+    kind = values.dtype.kind
     if kind in ("i", "u", "b"):  # numpy integers and booleans: tolist() gives Python ints and bools already
-        return values
+        return values.tolist()
     if kind == "f":
-        finite = np.isfinite(col.to_numpy())
-        return values if finite.all() else [v if ok else None for v, ok in zip(values, finite, strict=True)]
-    if kind == "M":  # timezone-naive datetimes: a date when at midnight (as to_jsonable writes a Timestamp)
-        stamps = col.to_numpy()
-        days = stamps.astype("datetime64[D]")
-        missing = np.isnat(stamps)
-        if ((stamps == days) | missing).all():
-            text = np.datetime_as_string(days, unit="D").tolist()
-            return [None if m else d for d, m in zip(text, missing, strict=True)] if missing.any() else text
+        out = values.tolist()
+        finite = np.isfinite(values)
+        return out if finite.all() else [v if ok else None for v, ok in zip(out, finite, strict=True)]
+    if kind == "M":  # timezone-naive days: ISO text
+        missing = np.isnat(values)
+        text = np.datetime_as_string(values.astype("datetime64[D]"), unit="D").tolist()
+        return [None if m else d for d, m in zip(text, missing, strict=True)] if missing.any() else text
     # texts and blanks (most values of an object column) as they are, without a call each; the rest as
     # to_jsonable writes them
-    return [v if type(v) is str or v is None else to_jsonable(v) for v in values]
+    return [v if type(v) is str or v is None else to_jsonable(v) for v in values.tolist()]
 
 
 def records_to_frame(records: list[dict[str, Any]], *, index: str | None = None) -> pd.DataFrame:

@@ -69,8 +69,25 @@ def test_column_by_column_is_value_by_value(data):
             ),
             "d": pd.to_datetime(pd.Series(data.draw(st.lists(dates, min_size=n, max_size=n)), dtype=object)),
             7: pd.Series(range(n), dtype="int64"),
+            # more columns of the numpy dtypes taken out of a frame together (one 2-D array per dtype)
+            "f2": pd.Series(data.draw(st.lists(floats, min_size=n, max_size=n)), dtype=float),
+            "b2": pd.Series(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool),
+            "o2": pd.Series(
+                data.draw(
+                    st.lists(
+                        st.one_of(texts, dates, st.dictionaries(st.text(max_size=2), floats)),
+                        min_size=n,
+                        max_size=n,
+                    )
+                ),
+                dtype=object,
+            ),
+            "d2": pd.to_datetime(pd.Series(data.draw(st.lists(dates, min_size=n, max_size=n)), dtype=object)),
+            "td": pd.to_timedelta(pd.Series(range(n), dtype="int64"), unit="h"),
         }
     )
+    if data.draw(st.booleans()):  # a repeated column name: the columns are taken by position
+        df = pd.concat([df, df[["f", "o"]]], axis=1)
     if data.draw(st.booleans()):
         df.index = pd.Index([f"P{i}" for i in range(n)], name="patent_id")
     assert same(frame_records(df), reference(df))
