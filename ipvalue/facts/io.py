@@ -19,6 +19,7 @@ from ipvalue.facts.patent import COLUMN_KINDS, LEGAL_STATUSES, PATENT_TYPES, Pat
 
 __all__ = [
     "read_portfolio",
+    "read_json_rows",
     "PortfolioError",
     "ReadIssue",
     "HEADER_ALIASES",
