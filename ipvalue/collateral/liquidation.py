@@ -663,17 +663,13 @@ class PatentDraws:
         named[member[own]] = False
         named_k = np.flatnonzero(named)
         threshold = np.float32(self.sale_success)
-        # packages kept from an earlier block: their rows copied in, the others drawn
-        fresh = np.ones(len(named_k), dtype=bool)
-        for i, k in enumerate(named_k.tolist()):
-            got = self._kept.get(int(labels[k]))
-            if got is not None:
-                zp[k], buyer[k] = got
-                fresh[i] = False
-        named_k = named_k[fresh]
+        # packages kept from an earlier block are copied in; the others drawn, and kept when later rows need them
+        # (the copies made by the drawing threads, not on this one while they wait)
+        copy_in, fresh = self._kept_and_fresh(labels, named_k, b0)
+        keep_to = self._slots_to_keep(labels, fresh, zp, buyer, b1)
 
-        def draw(part: tuple[range, range]) -> None:
-            rows, packs = part
+        def draw(part: tuple[range, range, range]) -> None:
+            rows, packs, copies = part
             for j in rows:
                 gp = patent_rng(seed, str(ids_b[j]), "liquidation")
                 gp.standard_normal(out=z[j])
@@ -683,45 +679,63 @@ class PatentDraws:
                     gp.standard_normal(out=zp[m])
                     gp.random(dtype=np.float32, out=up[m])
                     np.less(up[m], threshold, out=buyer[m])
-            for k in named_k[packs.start : packs.stop]:
+            for k in fresh[packs.start : packs.stop]:
                 gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
                 gk.standard_normal(out=zp[k])
                 gk.random(dtype=np.float32, out=up[k])
                 np.less(up[k], threshold, out=buyer[k])
+                slot = keep_to.get(k)
+                if slot is not None:
+                    slot[0][...], slot[1][...] = zp[k], buyer[k]
+            for k, (zk, bk) in copy_in[copies.start : copies.stop]:
+                zp[k], buyer[k] = zk, bk
 
         parts = max(1, min(threads, nb)) if executor is not None else 1
-        row_cuts = np.linspace(0, nb, parts + 1).astype(int)
-        pack_cuts = np.linspace(0, len(named_k), parts + 1).astype(int)
-        draw_parts = [
-            (range(int(row_cuts[i]), int(row_cuts[i + 1])), range(int(pack_cuts[i]), int(pack_cuts[i + 1])))
-            for i in range(parts)
-        ]
+
+        def cuts(n: int) -> list[range]:
+            at = np.linspace(0, n, parts + 1).astype(int)
+            return [range(int(at[i]), int(at[i + 1])) for i in range(parts)]
+
+        draw_parts = list(zip(cuts(nb), cuts(len(fresh)), cuts(len(copy_in)), strict=True))
         if parts == 1 or executor is None:
             draw(draw_parts[0])
         else:  # numpy fills the arrays without the GIL: the streams are drawn on several threads at once
             list(executor.map(draw, draw_parts))
-        self._keep_packages(labels, named_k, zp, buyer, b1)
         own_rows = nl == nb and np.array_equal(member, np.arange(nb))  # one patent per package
         out = (z, e, zp, buyer, None if own_rows else member)
         if self.cache:
             self._blocks[key] = out
         return out
 
-    def _keep_packages(
-        self, labels: np.ndarray, drawn: np.ndarray, zp: np.ndarray, buyer: np.ndarray, b1: int
-    ) -> None:
-        """Keep the packages just drawn that later rows need; let go of those no row from ``b1`` on needs."""
-        for label in [k for k, _ in self._kept.items() if self._last_row[k] < b1]:
+    def _kept_and_fresh(
+        self, labels: np.ndarray, named_k: np.ndarray, b0: int
+    ) -> tuple[list[tuple[int, tuple[np.ndarray, np.ndarray]]], list[int]]:
+        """Let go of the kept packages no row from ``b0`` on needs; split the block's packages into kept / to draw."""
+        for label in [k for k in self._kept if self._last_row[k] < b0]:
             self._spare.append(self._kept.pop(label))
+        copy_in, fresh = [], []
+        for k in named_k.tolist():
+            got = self._kept.get(int(labels[k]))
+            if got is None:
+                fresh.append(k)
+            else:
+                copy_in.append((k, got))
+        return copy_in, fresh
+
+    def _slots_to_keep(
+        self, labels: np.ndarray, fresh: list[int], zp: np.ndarray, buyer: np.ndarray, b1: int
+    ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Rows to keep the packages about to be drawn that later rows need in (filled as they are drawn)."""
         room = PACKAGE_KEEP_BYTES // max(1, zp.shape[1] * zp.itemsize + buyer.shape[1]) - len(self._kept)
-        for k in drawn.tolist():
+        slots = {}
+        for k in fresh:
             label = int(labels[k])
             if self._last_row[label] < b1 or room <= 0:
                 continue
-            rows = self._spare.pop() if self._spare else (np.empty_like(zp[k]), np.empty_like(buyer[k]))
-            rows[0][...], rows[1][...] = zp[k], buyer[k]
-            self._kept[label] = rows
+            slot = self._spare.pop() if self._spare else (np.empty_like(zp[k]), np.empty_like(buyer[k]))
+            self._kept[label] = slots[k] = slot
             room -= 1
+        return slots
 
 
 @dataclass(frozen=True)
