@@ -55,6 +55,29 @@ def entry_hash(row: dict[str, Any]) -> str:
     return sha256_json({k: row[k] for k in AUDIT_FIELDS})
 
 
+def _create_key_file(path: Path) -> None:
+    """Write a new key to ``path`` unless another process has: the file appears whole or not at all.
+
+    Several server processes start at once on a fresh key file (``ipvalue serve --workers N``, two instances):
+    the key is written to a file of this process's own, then linked to ``path``; a process that finds ``path``
+    taken reads the key already there, never a file still being written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first: its key is the key
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class AuditSigner:
     """Signs audit entries and writes checkpoints of the head to the anchor file.
 
@@ -81,16 +104,7 @@ class AuditSigner:
         """The signer whose key is in ``path`` (hex); a missing file is created with a new key, mode 0600."""
         path = Path(path)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:  # another process made it first
-                pass
-            else:
-                with os.fdopen(fd, "w", encoding="ascii") as fh:
-                    fh.write(secrets.token_hex(32) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
+            _create_key_file(path)
         text = path.read_text(encoding="ascii").strip()
         try:
             key = bytes.fromhex(text)
