@@ -809,8 +809,9 @@ FUSED_TILE_ROWS = 8
 ENGINES = ("auto", "numpy", "compiled")
 _ENGINE = ["auto"]
 #: patents x paths x runs from which "auto" loads the compiled engine: loading it (numba's import and its cached
-#: machine code) costs about 0.3 s once per process, the compiled arithmetic saves about 6 ns per patent-path-run
-#: (``benchmarks/RESULTS.md``); a job this large pays for the load on its own
+#: machine code) costs about 0.3 s once per process, the compiled arithmetic saves 4.6 to 6.6 ns per
+#: patent-path-run (``benchmarks/RESULTS.md``), so the load pays for itself from 45 to 65 million; a job this
+#: large pays for it on its own
 FUSED_MIN_ELEMENTS = 50_000_000
 
 
@@ -818,7 +819,7 @@ def set_engine(name: str) -> None:
     """Choose the engine of the liquidation Monte Carlo's arithmetic in this process.
 
     Both give the same numbers to the last bit (the tests compare them); the compiled engine (numba, installed
-    with the ``fast`` extra) makes about 3x fewer CPU seconds of the arithmetic.
+    with the ``fast`` extra) takes about 2.5x less CPU for the arithmetic.
 
     Parameters
     ----------
