@@ -808,11 +808,11 @@ FUSED_TILE_ROWS = 8
 #: numbers to the last bit); "auto" takes the compiled engine for a large job, or once it is loaded in the process
 ENGINES = ("auto", "numpy", "compiled")
 _ENGINE = ["auto"]
-#: patents x paths x runs from which "auto" loads the compiled engine: loading it (numba's import and its cached
-#: machine code) costs about 0.3 s once per process, the compiled arithmetic saves 4.6 to 6.6 ns per
-#: patent-path-run (``benchmarks/RESULTS.md``), so the load pays for itself from 45 to 65 million; a job this
-#: large pays for it on its own
-FUSED_MIN_ELEMENTS = 50_000_000
+#: patents x paths x runs from which "auto" loads the compiled engine: loading it costs about 0.6 s once per
+#: process (numba's import 0.1 s, its compiler's set-up 0.3 s, the cached machine code 0.2 s), the compiled
+#: arithmetic saves 4.6 to 6.6 ns per patent-path-run (``benchmarks/RESULTS.md``), so the load pays for itself
+#: from about 90 to 130 million; a job this large pays for it on its own
+FUSED_MIN_ELEMENTS = 100_000_000
 
 
 def set_engine(name: str) -> None:
@@ -838,7 +838,7 @@ def set_engine(name: str) -> None:
 def load_compiled_engine() -> bool:
     """Load the compiled engine now, so that every later run in this process uses it under "auto".
 
-    For a long-lived process (a service's compute worker, a notebook): the load (about 0.3 s, or a few seconds
+    For a long-lived process (a service's compute worker, a notebook): the load (about 0.6 s, or a few seconds
     the first time, when numba compiles and caches the machine code) is paid once, before the first request.
 
     Returns
