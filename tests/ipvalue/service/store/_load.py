@@ -186,6 +186,7 @@ def run_load(
                 live.remove(urls[0])
                 kill()  # type: ignore[operator]
             base = live[i % len(live)]
+            pair_to = list(live[:2])  # read under the lock: another thread may kill an instance meanwhile
             known = list(res.acknowledged.values())
         kind = mix[i % len(mix)]
         with httpx.Client() as client:
@@ -200,11 +201,11 @@ def run_load(
                         if not ok:
                             res.errors.append(f"GET {r.status_code} {r.text[:200]}")
                     return
-                if kind == "pair" and len(live) > 1:
+                if kind == "pair" and len(pair_to) > 1:
                     key = f"pair-{uuid.uuid4().hex}"
                     path, body = _body("assessment", i)
                     with ThreadPoolExecutor(2) as two:
-                        rs = list(two.map(lambda u: post(client, u, path, body, key), live[:2]))
+                        rs = list(two.map(lambda u: post(client, u, path, body, key), pair_to))
                     with lock:
                         res.requests += 2
                         if all(r.status_code in (200, 201, 202) for r in rs):
