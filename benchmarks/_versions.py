@@ -48,6 +48,15 @@ def book_loan(n: int):
     )
 
 
+def valued_book(n: int):
+    """The synthetic book of ``n`` patents valued as the benchmarks value it (point values), and its loan."""
+    import ipvalue as iv
+    from ipvalue.valuation._synthetic import synthetic_portfolio
+
+    valued = iv.value_portfolio(synthetic_portfolio(n, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
+    return valued, book_loan(n)
+
+
 def stress_revaluations(valued):
     """A callable running the stress test's revaluations of ``valued`` as one stress run does; and their digest.
 

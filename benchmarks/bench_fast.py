@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _versions import extract_ipvalue, run_worker
+from _versions import extract_ipvalue, run_worker, valued_book
 
 #: the last commit before the fast path (issue 17)
 BEFORE = "22208c6"
@@ -104,16 +104,8 @@ def _floor(valued, loan, paths: int) -> dict:
 def book_figures(n: int) -> list[float]:
     """The synthetic book's stress collateral values and expected LGD (what the speed work must not move)."""
     import ipvalue as iv
-    from ipvalue.valuation._synthetic import synthetic_portfolio
 
-    big = iv.value_portfolio(synthetic_portfolio(n, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
-    loan = iv.Loan(
-        amount=5e8 * n / 100_000,
-        currency="CNY",
-        tenor_years=3.0,
-        interest_rate=0.045,
-        probability_of_default=0.03,
-    )
+    big, loan = valued_book(n)
     res = iv.assess_collateral(big, loan=loan, rng=0)
     return [float(x) for x in res.stress["collateral_value"]] + [float(res.summary["expected_lgd"])]
 
@@ -124,7 +116,6 @@ def worker(quick: bool) -> dict:
 
     import ipvalue as iv
     from ipvalue.demo import load_demo
-    from ipvalue.valuation._synthetic import synthetic_portfolio
 
     out: dict = {"ipvalue": str(Path(iv.__file__).resolve().parent)}
     portfolio, loan, as_of = load_demo()
@@ -181,15 +172,7 @@ def worker(quick: bool) -> dict:
         ] == out["demo_figures"]
 
     n = 2_000 if quick else 20_000
-    book = synthetic_portfolio(n, seed=0)
-    big = iv.value_portfolio(book, {"draws": 0}, as_of="2026-06-30", rng=1)
-    big_loan = iv.Loan(
-        amount=5e8 * n / 100_000,
-        currency="CNY",
-        tenor_years=3.0,
-        interest_rate=0.045,
-        probability_of_default=0.03,
-    )
+    big, big_loan = valued_book(n)
     res, *t_plain = _once(lambda: iv.assess_collateral(big, loan=big_loan, rng=0, stress=False))
     res_s, *t_stress = _once(lambda: iv.assess_collateral(big, loan=big_loan, rng=0))
     out["book"] = {

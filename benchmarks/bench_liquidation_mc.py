@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _versions import extract_ipvalue, run_worker
+from _versions import extract_ipvalue, run_worker, valued_book
 
 #: the liquidation module before the latest work on it (``--before REV`` to compare with another commit; the
 #: figures of ``1599812``, the first round, are in ``benchmarks/RESULTS.md``)
@@ -143,7 +143,6 @@ def arithmetic(n: int = 2_000, repeat: int = 3, before: str = BEFORE) -> dict:
 
     import ipvalue as iv
     from ipvalue.collateral import kernel, liquidation, stress
-    from ipvalue.valuation._synthetic import synthetic_portfolio
 
     captured: list = []
 
@@ -156,14 +155,7 @@ def arithmetic(n: int = 2_000, repeat: int = 3, before: str = BEFORE) -> dict:
 
     kernel.liquidation_partial_sums_many = capture(kernel.liquidation_partial_sums_many)
     stress.liquidation_partial_sums_many = capture(stress.liquidation_partial_sums_many)
-    big = iv.value_portfolio(synthetic_portfolio(n, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
-    loan = iv.Loan(
-        amount=5e8 * n / 100_000,
-        currency="CNY",
-        tenor_years=3.0,
-        interest_rate=0.045,
-        probability_of_default=0.03,
-    )
+    big, loan = valued_book(n)
     iv.assess_collateral(big, loan=loan, rng=0)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "liquidation_before.py"

@@ -23,24 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _versions import valued_book
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _book(n: int):
-    import ipvalue as iv
-    from ipvalue.valuation._synthetic import synthetic_portfolio
-
-    valued = iv.value_portfolio(synthetic_portfolio(n, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
-    loan = iv.Loan(
-        amount=5e8 * n / 100_000,
-        currency="CNY",
-        tenor_years=3.0,
-        interest_rate=0.045,
-        probability_of_default=0.03,
-    )
-    return valued, loan
 
 
 def _captured_runs(n: int) -> list:
@@ -48,7 +34,7 @@ def _captured_runs(n: int) -> list:
     import ipvalue as iv
     from ipvalue.collateral import stress
 
-    valued, loan = _book(n)
+    valued, loan = valued_book(n)
     runs: list = []
     engine = stress.liquidation_partial_sums_many
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _versions import extract_ipvalue, run_worker
+from _versions import extract_ipvalue, run_worker, valued_book
 
 #: main before this work
 BEFORE = "37525d4"
@@ -31,18 +31,9 @@ def worker(quick: bool) -> dict:
     """Measure the case on the ``ipvalue`` this process imports."""
     import ipvalue as iv
     from ipvalue.collateral import kernel, stress
-    from ipvalue.valuation._synthetic import synthetic_portfolio
 
     n = 2_000 if quick else 20_000
-    book = synthetic_portfolio(n, seed=0)
-    big = iv.value_portfolio(book, {"draws": 0}, as_of="2026-06-30", rng=1)
-    loan = iv.Loan(
-        amount=5e8 * n / 100_000,
-        currency="CNY",
-        tenor_years=3.0,
-        interest_rate=0.045,
-        probability_of_default=0.03,
-    )
+    big, loan = valued_book(n)
     calls: list[int] = []
     mc_cpu = [0.0]
     for mod in (kernel, stress):

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _versions import extract_ipvalue, run_worker
+from _versions import book_loan, extract_ipvalue, run_worker
 from _versions import stress_revaluations as _revaluations
 
 #: the last commit before the stress revaluation by stages
@@ -97,13 +97,7 @@ def worker(quick: bool, book_assess: bool) -> dict:
     out["book_revalued"] = [f is not None for f in frames]
     out["n"] = n
     if book_assess:
-        big_loan = iv.Loan(
-            amount=5e8 * n / 100_000,
-            currency="CNY",
-            tenor_years=3.0,
-            interest_rate=0.045,
-            probability_of_default=0.03,
-        )
+        big_loan = book_loan(n)
         res, out["book_stress"] = _once(lambda: iv.assess_collateral(big, loan=big_loan, rng=0))
         out["book_figures"] = [float(x) for x in res.stress["collateral_value"]]  # type: ignore[attr-defined]
     return out
