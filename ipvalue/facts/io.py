@@ -15,7 +15,14 @@ import pandas as pd
 
 from ipvalue.errors import InputError, Problem
 from ipvalue.facts.numbers import PatentNumberError, parse_number
-from ipvalue.facts.patent import COLUMN_KINDS, LEGAL_STATUSES, PATENT_TYPES, Patent, patents_to_frame
+from ipvalue.facts.patent import (
+    COLUMN_KINDS,
+    COUNT_COLUMNS,
+    LEGAL_STATUSES,
+    PATENT_TYPES,
+    Patent,
+    patents_to_frame,
+)
 
 __all__ = [
     "read_portfolio",
@@ -703,15 +710,7 @@ def read_portfolio(
 
 #: a key no row holds (a row without the column: blank, as pandas frames it)
 _ABSENT: Any = float("nan")
-#: the columns :func:`_check_rows` checks against a range (counts, amounts, rates)
-_COUNT_COLUMNS = (
-    "term_adjustment_days",
-    "claims",
-    "independent_claims",
-    "forward_citations",
-    "backward_citations",
-    "family_size",
-)
+#: the columns :func:`_check_rows` checks against a range (counts: ``COUNT_COLUMNS``, amounts, rates)
 _AMOUNT_COLUMNS = ("revenue", "rd_cost", "commercialization_cost")
 _RATE_COLUMNS = ("royalty_rate", "profit_share", "tax_rate", "discount_rate", "profit_margin", "volatility")
 
@@ -931,7 +930,7 @@ def _add_plain_defaults(cols: dict[str, Any], n: int) -> None:
 
 def _check_plain(cols: dict[str, Any]) -> None:
     """:func:`_check_rows`'s checks on the columns: any problem is not plain (the general reader names it)."""
-    for col in _COUNT_COLUMNS:
+    for col in COUNT_COLUMNS:
         if col in cols and (cols[col].to_numpy(dtype=float, na_value=0.0) < 0).any():
             raise _NotPlain
     if "claims" in cols and "independent_claims" in cols:
@@ -1232,7 +1231,7 @@ def _map_values(reader: _Reader, col: str, values: pd.Series, table: dict[str, s
 
 
 def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
-    for col in _COUNT_COLUMNS:
+    for col in COUNT_COLUMNS:
         if col in out.columns:
             neg = out[col].to_numpy(dtype=float, na_value=0.0) < 0
             for i in np.flatnonzero(neg):

@@ -25,6 +25,7 @@ __all__ = [
     "FACT_COLUMNS",
     "ECONOMIC_COLUMNS",
     "COLUMN_KINDS",
+    "COUNT_COLUMNS",
     "normalize_number",
     "parse_number",
     "ParsedNumber",
@@ -93,7 +94,8 @@ ECONOMIC_COLUMNS: dict[str, str] = {
 
 COLUMN_KINDS: dict[str, str] = {**FACT_COLUMNS, **ECONOMIC_COLUMNS}
 
-_NON_NEGATIVE = (
+#: the count columns, which may not be negative (checked by :class:`Patent` and by the portfolio reader)
+COUNT_COLUMNS = (
     "term_adjustment_days",
     "claims",
     "independent_claims",
