@@ -152,7 +152,7 @@ def demo(
 ) -> None:
     """Run the whole job offline on the bundled FICTIONAL demo portfolio and print what it finds."""
     import ipvalue as iv
-    from ipvalue.report._gc import gc_paused
+    from ipvalue._gc import gc_paused
 
     comps = read_comparables_file(comparables)
     # a short run on a fixed 34-patent book: Python's cyclic garbage collector, which walks the whole heap (pandas,

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ipvalue._gc import gc_paused
 from ipvalue.report._fonts import report_font
-from ipvalue.report._gc import gc_paused
 from ipvalue.report._html import REPORT_DPI, render_html
 
 __all__ = ["write_pdf", "pdf_from_html", "load_weasyprint", "warm_up", "PDFBackendError"]

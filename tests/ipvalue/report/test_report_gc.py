@@ -8,8 +8,8 @@ import io
 
 import pytest
 
+from ipvalue._gc import gc_paused
 from ipvalue.report import _pdf
-from ipvalue.report._gc import gc_paused
 
 
 @pytest.fixture
