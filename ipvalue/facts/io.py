@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -930,28 +930,13 @@ def _add_plain_defaults(cols: dict[str, Any], n: int) -> None:
 
 def _check_plain(cols: dict[str, Any]) -> None:
     """:func:`_check_rows`'s checks on the columns: any problem is not plain (the general reader names it)."""
-    for col in COUNT_COLUMNS:
-        if col in cols and (cols[col].to_numpy(dtype=float, na_value=0.0) < 0).any():
-            raise _NotPlain
-    if "claims" in cols and "independent_claims" in cols:
-        ind = cols["independent_claims"].to_numpy(dtype=float, na_value=0.0)
-        if (ind > cols["claims"].to_numpy(dtype=float, na_value=np.inf)).any():
-            raise _NotPlain
+
+    def get(name: str) -> pd.Series | None:
+        return pd.Series(cols[name]) if name in cols else None
+
     with np.errstate(invalid="ignore"):
-        for col in _AMOUNT_COLUMNS:
-            if col in cols and (cols[col] < 0).any():
-                raise _NotPlain
-        for col in _RATE_COLUMNS:
-            if col in cols:
-                v = cols[col]
-                if ((v < 0) | (v > (5.0 if col == "volatility" else 1.0))).any():
-                    raise _NotPlain
-    f, g, e, p = (cols.get(c) for c in ("filing_date", "grant_date", "expiry_date", "priority_date"))
-    for later, earlier in ((g, f), (e, g), (e, f), (f, p)):
-        if later is not None and earlier is not None and (later < earlier).any():
+        if any(bad.any() for _, bad, _, _ in _row_checks(get)):
             raise _NotPlain
-    if not set(cols["patent_type"]) <= set(PATENT_TYPES):
-        raise _NotPlain
 
 
 def _with_number_column(df: pd.DataFrame) -> pd.DataFrame:
@@ -1230,51 +1215,73 @@ def _map_values(reader: _Reader, col: str, values: pd.Series, table: dict[str, s
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
+def _says(template: str, *cols: pd.Series, dates: bool = False) -> Callable[[int], str]:
+    """The message of row ``i``: ``template`` filled with the row's values of ``cols`` (their days when ``dates``)."""
+
+    def text(i: int) -> str:
+        return template.format(*(c.iloc[i].date() if dates else c.iloc[i] for c in cols))
+
+    return text
+
+
+def _row_checks(
+    get: Callable[[str], pd.Series | None],
+) -> Iterator[tuple[str, np.ndarray, Callable[[int], str], bool]]:
+    """The checks of a patent table's rows, one at a time: ``(field, rows that fail, message of row i, clear)``.
+
+    ``get`` gives a column as a Series (None when the table has none). It is called as each check comes, so a
+    consumer that clears the rows of a failing count (``clear``) before going on has the later checks read them
+    cleared. The portfolio reader names each failing row (:func:`_check_rows`); the one-pass reader only asks
+    whether any row fails (:func:`_check_plain`).
+    """
     for col in COUNT_COLUMNS:
-        if col in out.columns:
-            neg = out[col].to_numpy(dtype=float, na_value=0.0) < 0
-            for i in np.flatnonzero(neg):
-                reader.fail(int(i), col, f"negative count {out[col].iloc[i]}")
-                out.loc[i, col] = pd.NA
-    if {"claims", "independent_claims"} <= set(out.columns):
-        ind = out["independent_claims"].to_numpy(dtype=float, na_value=0.0)
-        tot = out["claims"].to_numpy(dtype=float, na_value=np.inf)
-        more = ind > tot
-        for i in np.flatnonzero(more):
-            reader.fail(int(i), "independent_claims", "more independent claims than claims")
+        v = get(col)
+        if v is not None:
+            neg = v.to_numpy(dtype=float, na_value=0.0) < 0
+            yield col, neg, _says("negative count {}", v), True
+    ind, tot = get("independent_claims"), get("claims")
+    if ind is not None and tot is not None:
+        more = ind.to_numpy(dtype=float, na_value=0.0) > tot.to_numpy(dtype=float, na_value=np.inf)
+        yield "independent_claims", more, _says("more independent claims than claims"), False
     for col in _AMOUNT_COLUMNS:
-        if col in out.columns:
-            neg = (out[col] < 0).to_numpy(dtype=bool)
-            for i in np.flatnonzero(neg):
-                reader.fail(int(i), col, f"negative amount {out[col].iloc[i]}")
+        v = get(col)
+        if v is not None:
+            yield col, (v < 0).to_numpy(dtype=bool), _says("negative amount {}", v), False
     for col in _RATE_COLUMNS:
-        if col in out.columns:
-            bad = ((out[col] < 0) | (out[col] > (5.0 if col == "volatility" else 1.0))).to_numpy(dtype=bool)
-            for i in np.flatnonzero(bad):
-                reader.fail(int(i), col, f"rate {out[col].iloc[i]} outside [0, 1]")
-    f, g, e, p = (out.get(c) for c in ("filing_date", "grant_date", "expiry_date", "priority_date"))
+        v = get(col)
+        if v is not None:
+            bad = ((v < 0) | (v > (5.0 if col == "volatility" else 1.0))).to_numpy(dtype=bool)
+            yield col, bad, _says("rate {} outside [0, 1]", v), False
+    f, g, e, p = (get(c) for c in ("filing_date", "grant_date", "expiry_date", "priority_date"))
+    # (the date, the date it may not come before / after, its field, what it would be)
     pairs: Iterable[tuple[pd.Series | None, pd.Series | None, str, str]] = (
         (g, f, "grant_date", "before filing_date"),
         (e, g, "expiry_date", "before grant_date"),
         (e, f, "expiry_date", "before filing_date"),
+        (p, f, "priority_date", "after filing_date"),
     )
-    for later, earlier, fld, what in pairs:
-        if later is None or earlier is None:
-            continue
-        bad = (later < earlier).to_numpy(dtype=bool)
-        for i in np.flatnonzero(bad):
-            reader.fail(int(i), fld, f"{later.iloc[i].date()} is {what} {earlier.iloc[i].date()}")
-    if p is not None and f is not None:
-        bad = (p > f).to_numpy(dtype=bool)
-        for i in np.flatnonzero(bad):
-            reader.fail(
-                int(i), "priority_date", f"{p.iloc[i].date()} is after filing_date {f.iloc[i].date()}"
+    for date, other, fld, what in pairs:
+        if date is not None and other is not None:
+            bad = ((date > other) if what.startswith("after") else (date < other)).to_numpy(dtype=bool)
+            yield (
+                fld,
+                bad,
+                _says("{} is " + what + " {}", date, other, dates=True),
+                False,
             )
-    if "patent_type" in out.columns:
-        bad = ~out["patent_type"].isin(PATENT_TYPES)
-        for i in np.flatnonzero(bad.to_numpy()):
-            reader.fail(int(i), "patent_type", f"unknown patent type {out['patent_type'].iloc[i]!r}")
+    t = get("patent_type")
+    if t is not None:
+        unknown = (~t.isin(PATENT_TYPES)).to_numpy(dtype=bool)
+        yield "patent_type", unknown, _says("unknown patent type {!r}", t), False
+
+
+def _check_rows(reader: _Reader, out: pd.DataFrame) -> None:
+    """Name every row that fails a check (:func:`_row_checks`); a negative count is cleared once named."""
+    for fld, bad, message, clear in _row_checks(out.get):
+        for i in np.flatnonzero(bad):
+            reader.fail(int(i), fld, message(int(i)))
+            if clear:
+                out.loc[i, fld] = pd.NA
 
 
 # Public names of the reading machinery, for readers of other bank tables (comparable transactions) that share
