@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.exceptions import TyperException
 
+from ipvalue._allocator import tune_allocator
 from ipvalue.errors import InputError, IpvalueError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -586,6 +587,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args[: next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))]
     register_commands()
+    tune_allocator()  # this process's arrays reuse freed pages (ipvalue._allocator); nothing computed changes
     try:
         code = app(args=args, prog_name="ipvalue", standalone_mode=False)
     except KeyboardInterrupt:  # pragma: no cover

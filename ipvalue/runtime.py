@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipvalue._allocator import ALLOCATOR_MMAP_THRESHOLD, ALLOCATOR_TRIM_THRESHOLD, tune_allocator
+
 __all__ = [
     "Backend",
     "SerialBackend",
@@ -29,6 +31,9 @@ __all__ = [
     "require_dask",
     "aligned_chunks",
     "DEFAULT_CHUNK_SIZE",
+    "tune_allocator",
+    "ALLOCATOR_MMAP_THRESHOLD",
+    "ALLOCATOR_TRIM_THRESHOLD",
 ]
 
 #: patents per chunk when ``chunk_size`` is not given

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ from ipvalue.collateral.liquidation import (
     liquidation_paths,
     monte_carlo_row,
     scenario_values,
+    with_obsolescence_shift,
 )
 from ipvalue.collateral.policy import Policy
 from ipvalue.collateral.sizing import size_loan
@@ -59,6 +60,7 @@ __all__ = [
     "DRAW_CACHE_ELEMENTS",
     "loan_offset_years",
     "liquidation_setup",
+    "shock_setup",
     "chunk_totals",
     "assess_chunk",
     "PreparedChunk",
@@ -167,6 +169,22 @@ def liquidation_setup(ctx: CollateralContext) -> LiquidationPaths:
         obsolescence_shift=ctx.obsolescence_shift,
         crash_probability=ctx.crash_probability,
     )
+
+
+def shock_setup(
+    ctx: CollateralContext, base_ctx: CollateralContext, base_setup: LiquidationPaths
+) -> LiquidationPaths:
+    """:func:`liquidation_setup` of a shock's context, from the base case's where they differ in little.
+
+    The base case's setup when the contexts are equal, the base case's with its drift moved when they differ in
+    the obsolescence shift only (:func:`~ipvalue.collateral.liquidation.with_obsolescence_shift`), else drawn
+    anew. The same to the last bit as ``liquidation_setup(ctx)`` in every case.
+    """
+    if ctx == base_ctx:
+        return base_setup
+    if replace(ctx, obsolescence_shift=base_ctx.obsolescence_shift) == base_ctx:
+        return with_obsolescence_shift(base_setup, ctx.policy, ctx.obsolescence_shift)
+    return liquidation_setup(ctx)
 
 
 def life_elapsed_years(ctx: CollateralContext) -> float:

@@ -34,7 +34,7 @@ import os
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
 import numpy as np
@@ -65,6 +65,8 @@ __all__ = [
     "simulate_liquidation",
     "LiquidationPaths",
     "liquidation_paths",
+    "path_drift",
+    "with_obsolescence_shift",
     "liquidation_partial_sums",
     "liquidation_partial_sums_many",
     "PatentDraws",
@@ -461,6 +463,22 @@ def _path_draws(seed: int, paths: int) -> tuple[np.ndarray, ...]:
     return _root_draws(seed, paths)
 
 
+def path_drift(policy: Policy, obsolescence_shift: float = 0.0) -> float:
+    """The value's drift ``mu`` of :class:`LiquidationPaths`: minus the obsolescence rate and its stress shift."""
+    return -(float(policy["obsolescence_rate"]) + obsolescence_shift)
+
+
+def with_obsolescence_shift(
+    setup: LiquidationPaths, policy: Policy, obsolescence_shift: float
+) -> LiquidationPaths:
+    """``setup`` under another obsolescence shift: the same draws and arrays, only the drift ``mu`` moved.
+
+    The drift is the only part of :func:`liquidation_paths` that reads the shift, so this is what it would give
+    for the same loan, policy, seed and paths, to the last bit, without drawing and grouping the paths again.
+    """
+    return replace(setup, mu=path_drift(policy, obsolescence_shift))
+
+
 def liquidation_paths(
     *,
     loan: Loan,
@@ -508,7 +526,7 @@ def liquidation_paths(
     sqrt_t = np.sqrt(t)
     rho = float(pol["market_correlation"])
     common = np.sqrt(rho) * z_market * sqrt_t  # x sigma_i later
-    mu = -(float(pol["obsolescence_rate"]) + obsolescence_shift)
+    mu = path_drift(pol, obsolescence_shift)
     life_rate = float(pol["life_discount_rate"])
 
     bid_med = np.array([float(pol["bid_median"][m]) for m in MODES])[mode]

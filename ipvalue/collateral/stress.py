@@ -33,6 +33,7 @@ from ipvalue.collateral.kernel import (
     liquidation_setup,
     prepare_chunk,
     shock_numbers,
+    shock_setup,
 )
 from ipvalue.collateral.liquidation import LiquidationPaths, LiquidationPool, liquidation_partial_sums_many
 from ipvalue.facts.columns import column_arrays, same_values
@@ -589,7 +590,7 @@ def _shock_runs(
             cols, s.ctx, liquidation_value=liq_value, rows=False, elig=elig, bucket_sums=sums.get(i)
         )
         # the path-level setup is a function of the context only: the base case's serves an unchanged one
-        todo.append((k, arrays, base_setup if s.ctx == ctx else liquidation_setup(s.ctx)))
+        todo.append((k, arrays, shock_setup(s.ctx, ctx, base_setup)))
     return loan_only, todo
 
 

@@ -26,6 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 
+from ipvalue._allocator import tune_allocator
 from ipvalue.service.errors import ApiError
 from ipvalue.service.pipeline import Pipeline, run_assessment, run_valuation
 from ipvalue.service.store.protocol import hashed_json
@@ -79,11 +80,11 @@ def compute(pipeline: Pipeline, kind: str, payload: dict[str, Any]) -> Computed:
 
 
 def _worker_init(stages: bytes) -> None:
-    """A worker process's set-up: its stages, one Monte Carlo thread, the compiled Monte Carlo engine.
+    """A worker process's set-up: its stages, one Monte Carlo thread, the compiled Monte Carlo engine, the allocator.
 
     One thread: the processes already fill the cores. The compiled engine is loaded when numba is installed: a
     worker serves many requests, so the load is paid once and every assessment then runs compiled, whatever its
-    size.
+    size. glibc's malloc keeps freed memory for the next request's arrays (:func:`ipvalue.runtime.tune_allocator`).
     """
     global _worker_pipeline
     from ipvalue.collateral.liquidation import load_compiled_engine, set_parallel_threads
@@ -92,6 +93,7 @@ def _worker_init(stages: bytes) -> None:
     _worker_pipeline = Pipeline(read=read, value=value, assess=assess)
     set_parallel_threads(1)
     load_compiled_engine()
+    tune_allocator()
 
 
 def _worker_ready() -> int:
@@ -162,6 +164,7 @@ class ComputePool:
             from ipvalue.collateral.liquidation import load_compiled_engine
 
             load_compiled_engine()
+            tune_allocator()
             return []
         pool = self._pool()
         return [pool.submit(_worker_ready) for _ in range(self.processes)]

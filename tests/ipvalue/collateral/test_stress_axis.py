@@ -261,3 +261,46 @@ def test_a_shock_reading_the_finished_base_case_is_run_again(demo_valued, monkey
     _assert_same_base(core, base)
     pd.testing.assert_frame_equal(one, two, check_exact=True)
     assert f"h = {core.numbers['liquidity_haircut']!r}" in one["description"].iloc[0]
+
+
+def _setup_fields(setup) -> dict:
+    import dataclasses
+
+    return {f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"obsolescence_shift": 0.2},
+        {"obsolescence_shift": -0.05},
+        {"crash_probability": 1.0},
+        {"obsolescence_shift": 0.2, "crash_probability": 1.0},
+        {"seed": 3},
+    ],
+)
+def test_a_shock_setup_equals_the_one_drawn_anew(loan, change):
+    # shock_setup derives a shock's path-level setup from the base case's where only the drift moves: every field
+    # must be what liquidation_setup draws and computes for the shock's context, to the last bit
+    import dataclasses
+
+    base_ctx = CollateralContext(
+        loan=loan, policy=load_policy("cn-bank-standard"), as_of=dt.date(2026, 1, 1), seed=0, paths=3_000
+    )
+    ctx = dataclasses.replace(base_ctx, **change)
+    base_setup = collateral_kernel.liquidation_setup(base_ctx)
+    got = collateral_kernel.shock_setup(ctx, base_ctx, base_setup)
+    want = collateral_kernel.liquidation_setup(ctx)
+    if not change:
+        assert got is base_setup
+    g, w = _setup_fields(got), _setup_fields(want)
+    assert g.keys() == w.keys()
+    for name in w:
+        if isinstance(w[name], np.ndarray):
+            assert (g[name].dtype, g[name].shape) == (w[name].dtype, w[name].shape), name
+            assert g[name].tobytes() == w[name].tobytes(), name  # the same bits (NaN included)
+        else:
+            assert g[name] == w[name], name
+    if "obsolescence_shift" in change:  # the drift moved: the comparison is not between two base setups
+        assert got.mu != base_setup.mu
