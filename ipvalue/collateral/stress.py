@@ -46,7 +46,7 @@ from ipvalue.valuation.kernel import (
     can_revalue,
     value_chunk,
     value_prepared,
-    value_prepared_many,
+    value_prepared_onto,
 )
 
 __all__ = [
@@ -469,15 +469,14 @@ def _rate_revaluations(
             todo.append((fn, a, columns))
     if todo:
         try:
-            # the stress run reads the revalued numbers only: no notes or method texts are written
-            frames = value_prepared_many(
-                state, int(info.get("seed", 0)), [(a, columns) for _, a, columns in todo], texts=False
+            # the stress run reads the revalued numbers only: no notes or method texts are written; each frame
+            # is the base frame with the columns the shock changed replaced (rows in frame's order)
+            frames = value_prepared_onto(
+                state, int(info.get("seed", 0)), [(a, columns) for _, a, columns in todo], frame, texts=False
             )
         except Exception:  # noqa: BLE001 - each shock on its own reports its error
             frames = []
         for (fn, _, _), out in zip(todo, frames, strict=False):
-            out = out.reindex(frame.index)
-            out.attrs = {}
             done[fn] = out
     return done
 

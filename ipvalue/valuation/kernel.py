@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ipvalue._version import __version__
+from ipvalue.facts.columns import column_arrays, same_values
 from ipvalue.valuation._axis import stack_rows
 from ipvalue.valuation._stages_cache import StagesCache, stages_keys
 from ipvalue.valuation.asof import QUALITY_COLUMNS, Facts, read_facts
@@ -46,6 +47,7 @@ __all__ = [
     "can_revalue",
     "value_prepared",
     "value_prepared_many",
+    "value_prepared_onto",
     "added_columns",
     "attach",
     "RATE_ASSUMPTIONS",
@@ -270,6 +272,18 @@ def value_prepared_many(
     if comparables is not None or len(shocks) < 2 or n < 2:
         out = [value_prepared(state, seed, a=a, columns=c, comparables=comparables) for a, c in shocks]
         return out if texts else [_without_texts(f) for f in out]
+    inputs, added = _revalue_stacked(state, seed, shocks, texts)
+    return [attach(inp.frame, _shock_part(added, j, n)) for j, inp in enumerate(inputs)]
+
+
+def _revalue_stacked(
+    state: Prepared,
+    seed: int,
+    shocks: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
+    texts: bool,
+) -> tuple[list[Inputs], dict[str, Any]]:
+    """Each shock's inputs and the columns the later stages add, stacked shock after shock (``n`` rows each)."""
+    n = state.inputs.n
     runs = []
     for a_k, columns in shocks:
         a, inputs = _shock_inputs(state, a_k, columns)
@@ -291,12 +305,173 @@ def value_prepared_many(
     added = _later_stages(
         stacked.inputs, stacked, stacked.a, econ, seed, notes, None, state.uniforms, texts=texts
     )
+    return [r[1] for r in runs], added
+
+
+def _shock_part(added: Mapping[str, Any], j: int, n: int) -> dict[str, Any]:
+    """The rows of shock ``j`` (``n`` rows a shock) of the stacked added columns."""
+    rows = slice(j * n, (j + 1) * n)
+    return {c: (v[rows] if isinstance(v, np.ndarray) else v) for c, v in added.items()}
+
+
+def value_prepared_onto(
+    state: Prepared,
+    seed: int,
+    shocks: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
+    frame: pd.DataFrame,
+    *,
+    texts: bool = True,
+) -> list[pd.DataFrame]:
+    """:func:`value_prepared_many`'s frames laid onto ``frame``, a valued frame of the state's book.
+
+    ``frame`` holds rows of the state's chunk (by index, in any order) with the chunk's columns and the
+    valuation's (what :func:`ipvalue.value_portfolio` returned for the book, e.g. checked and sorted by the
+    collateral engine). Each result is the same to the last bit as ``value_prepared_many(state, seed, shocks,
+    texts=texts)[k].reindex(frame.index)`` with empty ``attrs`` (the same columns in the same order, dtypes,
+    values and index), built as a shallow copy of ``frame`` in which only the columns whose values (or dtype)
+    the revaluation changes are replaced, the rows taken from the stack by one positional take: every other
+    column is ``frame``'s own array, so a reader comparing the columns with ``frame``'s (the collateral engine's
+    :class:`~ipvalue.collateral._columns.EngineColumns`) finds them unchanged at once. When ``frame`` is not laid
+    out so (a row the chunk lacks, repeated labels, another index name, its columns not the revaluation's in its
+    order) the frames are built as :func:`value_prepared_many` builds them, then reindexed.
+
+    Parameters
+    ----------
+    state, seed, shocks, texts
+        As for :func:`value_prepared_many` (the shocks' columns in the chunk's row order).
+    frame : pandas.DataFrame
+        The valued frame of the chunk.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per shock, rows as ``frame``'s.
+    """
+    n = state.inputs.n
+    if len(shocks) < 2 or n < 2:
+        return [_plain(f.reindex(frame.index)) for f in value_prepared_many(state, seed, shocks, texts=texts)]
+    inputs, added = _revalue_stacked(state, seed, shocks, texts)
+    pos = _positions(state.inputs.frame.index, frame.index)
+    names = list(frame.columns)
+    have = dict(zip(names, column_arrays(frame), strict=True)) if len(set(names)) == len(names) else None
     out = []
-    for j, (_, inputs, _, _) in enumerate(runs):
-        rows = slice(j * n, (j + 1) * n)
-        part = {c: (v[rows] if isinstance(v, np.ndarray) else v) for c, v in added.items()}
-        out.append(attach(inputs.frame, part))
+    probes: dict[tuple[str, str, str], pd.Series] = {}
+    for j, (inp, (_, columns)) in enumerate(zip(inputs, shocks, strict=True)):
+        part = _shock_part(added, j, n)
+        got = None
+        if pos is not None and have is not None:
+            got = _onto(frame, have, pos, inp.frame, dict(columns or {}), part, probes)
+        out.append(_plain(attach(inp.frame, part).reindex(frame.index)) if got is None else got)
     return out
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.attrs = {}
+    return frame
+
+
+def _positions(chunk: pd.Index, index: pd.Index) -> np.ndarray | None:
+    """Where each label of ``index`` sits in ``chunk`` (both without repeats, the same name), else None."""
+    if not (chunk.is_unique and index.is_unique) or chunk.names != index.names:
+        return None
+    pos = chunk.get_indexer(index)
+    return None if (pos < 0).any() else pos
+
+
+def _onto(
+    frame: pd.DataFrame,
+    have: Mapping[str, Any],
+    pos: np.ndarray,
+    chunk: pd.DataFrame,
+    columns: Mapping[str, Any],
+    part: Mapping[str, Any],
+    probes: dict[tuple[str, str, str], pd.Series],
+) -> pd.DataFrame | None:
+    """One revaluation laid onto ``frame`` (see :func:`value_prepared_onto`); None when ``frame`` does not fit.
+
+    ``chunk`` is the revaluation's frame of inputs (the shocked ``columns`` set on it), ``part`` the columns
+    :func:`added_columns` gave, both in the chunk's row order; ``pos`` takes the chunk's rows to ``frame``'s;
+    ``have`` is ``frame``'s columns by name as arrays. The columns are those :func:`attach` gives, in its order:
+    the chunk's, then the added ones it lacks.
+    """
+    layout = list(chunk.columns)
+    layout += [c for c in part if c not in set(layout)]
+    if len(set(layout)) != len(layout) or not set(have) <= set(layout):
+        return None
+    if [c for c in layout if c in have] != list(frame.columns):
+        return None
+    out = frame.copy(deep=False)  # copy-on-write: frame keeps its columns
+    for i, c in enumerate(layout):
+        v = columns[c] if c in columns else part.get(c)
+        if c in columns or (c not in _TEXT_COLUMNS and isinstance(v, np.ndarray)):
+            # a shocked column (_shock_inputs sets the array given) or a number column attach sets as given
+            if not (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype == np.float64):
+                return None
+            col: Any = v[pos]
+        elif c in _TEXT_COLUMNS:
+            col = np.asarray(v, dtype=object)[pos]
+        elif c in part:
+            # anything else (the run's currency, a scalar): the column as attach makes it, made here the same way
+            col = _attached(c, v, chunk, pos, frame.index, probes)
+        else:
+            continue  # a column of the chunk that the revaluation does not touch: frame's own
+        if c in have and _same_column(have[c], col):
+            continue
+        if c in _TEXT_COLUMNS:  # attach frames a text column as object, whatever pandas would infer
+            col = pd.Series(col, index=frame.index, dtype=object)
+        if c in have:
+            out[c] = col
+        else:
+            out.insert(i, c, col)
+    out.attrs = {}
+    return out
+
+
+def _attached(
+    c: str,
+    v: Any,
+    chunk: pd.DataFrame,
+    pos: np.ndarray,
+    index: pd.Index,
+    probes: dict[tuple[str, str, str], pd.Series],
+) -> pd.Series:
+    """Column ``c`` as :func:`attach` puts ``v`` on ``chunk``, its rows taken by ``pos``, on ``index``.
+
+    A scalar is broadcast as pandas does for a column set to it, or framed with others (both build the column
+    as ``pd.Series(v, index=...)`` does: one value, its dtype inferred from it), once per call (``probes``);
+    anything else is set on a frame of the chunk's index as attach would (replaced in place, or framed).
+    """
+    if pd.api.types.is_scalar(v):
+        key = (c, type(v).__qualname__, repr(v))
+        if key not in probes:
+            probes[key] = pd.Series(v, index=index)
+        return probes[key]
+    if c in chunk.columns:
+        probe = pd.DataFrame(index=chunk.index)
+        probe[c] = v
+    else:
+        probe = pd.DataFrame({c: v}, index=chunk.index)
+    s = probe[c].take(pos)
+    s.index = index
+    return s
+
+
+def _same_column(x: Any, y: Any) -> bool:
+    """Whether column array ``x`` has the dtype and values of ``y`` (an array or a Series) to the last bit.
+
+    Numbers by their bytes (:func:`~ipvalue.facts.columns.same_values`); objects element by element, the same
+    object or equal texts (in doubt: no); pandas' own arrays as :func:`~ipvalue.facts.columns.same_values`.
+    """
+    ya = y.to_numpy() if isinstance(y, pd.Series) and isinstance(y.dtype, np.dtype) else y
+    ya = ya.array if isinstance(ya, pd.Series) else ya
+    if x.dtype != ya.dtype or len(x) != len(ya):
+        return False
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return all(
+            p is q or (type(p) is str and type(q) is str and p == q)
+            for p, q in zip(x.tolist(), ya.tolist(), strict=True)
+        )
+    return same_values(x, ya)
 
 
 def _stack_inputs(inputs: list[Inputs]) -> Inputs:

@@ -30,11 +30,7 @@ RATE_SHOCKS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    STAGES_CACHE.clear()
-    yield
-    STAGES_CACHE.clear()
+pytestmark = pytest.mark.usefixtures("empty_stages_cache")
 
 
 def _book(name: str) -> tuple[pd.DataFrame, dict, dt.date]:
