@@ -10,7 +10,7 @@ engine only. Shocks follow the reference note's table (section 5.4).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -130,6 +130,11 @@ class StressShock:
         once with the rows before the liquidity haircut and, when the base case is finished, again with its
         final rows (:func:`assess_with_stress`). True by default, the safe answer for a shock written elsewhere;
         the shocks here that read only the frame and the policy say False.
+    base_key : callable or None
+        For a shock that reads the base case's rows: ``f(frame, ctx) -> key``, what ``direct`` reads of them
+        (its frame and note are a function of the frame and the key). When the key is the same for the rows
+        before the liquidity haircut and the finished ones, the shock is not applied again. None: it is applied
+        again and its frame compared.
     """
 
     name: str
@@ -139,6 +144,7 @@ class StressShock:
     engine: Mapping[str, Any]
     description_zh: str = ""
     reads_base_rows: bool = True
+    base_key: Callable[[pd.DataFrame, dict], Hashable] | None = None
 
 
 def _scale_values(frame: pd.DataFrame, factor: Any) -> pd.DataFrame:
@@ -259,7 +265,12 @@ def _direct_crash(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
     )
 
 
-def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
+def _largest_family(frame: pd.DataFrame, ctx: dict) -> tuple[np.ndarray, Any]:
+    """Each patent's family (its ``family_id``, else its own id, as text) and the family to invalidate.
+
+    The family with the most collateral value in the base case's rows (``ctx["base_patents"]``), else, when no
+    family has any, the most value; ties go to the first family id in sorted order. None when there is no patent.
+    """
     base = ctx["base_patents"]
     # the family id, else the patent's own id (as text)
     fam = text(frame, "family_id").to_numpy(dtype=object, na_value=None)
@@ -273,9 +284,20 @@ def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFr
     if by.empty or not (by.to_numpy() > 0).any():
         by = pd.Series(np.nan_to_num(num(frame, "value"))).groupby(fam).sum()
     if by.empty:
-        return frame, ("no patent to invalidate", "没有可宣告无效的专利")
+        return fam, None
     by = by.sort_index()
-    target = by.index[int(np.argmax(by.to_numpy()))]  # ties: the first family id in sorted order
+    return fam, by.index[int(np.argmax(by.to_numpy()))]  # ties: the first family id in sorted order
+
+
+def _invalidation_target(frame: pd.DataFrame, ctx: dict) -> Any:
+    """What the largest family's invalidation reads of the base case's rows: the family it invalidates."""
+    return _largest_family(frame, ctx)[1]
+
+
+def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
+    fam, target = _largest_family(frame, ctx)
+    if target is None:
+        return frame, ("no patent to invalidate", "没有可宣告无效的专利")
     hit = np.asarray(fam == target, dtype=bool)
     out = frame.copy(deep=False)
     out["legal_status"] = text(out, "legal_status").mask(hit, "revoked")
@@ -337,6 +359,7 @@ STRESS_SHOCKS: tuple[StressShock, ...] = (
         {},
         "押品价值最大的专利同族被宣告无效",
         reads_base_rows=True,
+        base_key=_invalidation_target,
     ),
     StressShock(
         "compensation_fund_exhausted",
@@ -662,6 +685,14 @@ def _one_draw_pass(runs: list[tuple[LiquidationPool, LiquidationPaths]]) -> bool
     return len(set(ids)) == len(set(zip(map(str, ids), map(str, pkgs), strict=True)))
 
 
+def _same_key(a: Any, b: Any) -> bool:
+    """Whether two keys of :attr:`StressShock.base_key` are equal (in doubt: no)."""
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):  # e.g. arrays: the shock is applied again
+        return False
+
+
 def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """Whether two frames hold the same columns, index and values to the last bit (a strict test: any doubt, no).
 
@@ -732,6 +763,10 @@ def assess_with_stress(
     for k, s in enumerate(applied):
         if s.revalued or not s.shock.reads_base_rows:
             continue
+        if s.shock.base_key is not None and _same_key(
+            s.shock.base_key(frame, late), s.shock.base_key(frame, early)
+        ):
+            continue  # it reads the same of both rows: its frame and note are the ones applied
         shocked, note, note_zh = _direct(s.shock, frame, late, s.why)
         if (note, note_zh) != (s.note, s.note_zh) or not _same_frame(shocked, s.frame):
             applied[k] = replace(s, frame=shocked, note=note, note_zh=note_zh)

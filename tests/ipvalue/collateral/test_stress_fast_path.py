@@ -201,6 +201,19 @@ def test_a_shock_written_elsewhere_is_taken_to_read_the_base_rows():
     assert shock.reads_base_rows
 
 
+def _record_and_context(valued: pd.DataFrame, loan, *, paths: int) -> tuple[dict, CollateralContext]:
+    """The valuation's record and the engine's context of the demo assessment, with ``paths`` paths."""
+    info = dict(valued.attrs["ipvalue"])
+    ctx = CollateralContext(
+        loan=loan,
+        policy=load_policy("cn-bank-standard"),
+        as_of=dt.date.fromisoformat(info["as_of"]),
+        seed=0,
+        paths=paths,
+    )
+    return info, ctx
+
+
 def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame):
     valued, frame, loan = demo_frame
     calls: dict[str, int] = {}
@@ -212,21 +225,50 @@ def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame):
 
         return replace(shock, direct=direct)
 
-    info = dict(valued.attrs["ipvalue"])
-    ctx = CollateralContext(
-        loan=loan,
-        policy=load_policy("cn-bank-standard"),
-        as_of=dt.date.fromisoformat(info["as_of"]),
-        seed=0,
-        paths=500,
-    )
+    info, ctx = _record_and_context(valued, loan, paths=500)
     shocks = tuple(counting(s) for s in STRESS_SHOCKS)
     _, table = assess_with_stress(frame, ctx, valuation=info, shocks=shocks)
     _, plain = assess_with_stress(frame, ctx, valuation=info)
     pd.testing.assert_frame_equal(table, plain, check_exact=True)
     # the three rate shocks are revalued; of the direct ones only the invalidation reads the base case's
-    # collateral values, so it alone is applied twice (with the rows before and after the liquidity haircut)
-    assert calls == {"ip_market_crash": 1, "invalidation_largest_family": 2, "compensation_fund_exhausted": 1}
+    # collateral values; its key (the family it invalidates) is the same before and after the liquidity haircut
+    # here, so it is applied once
+    assert calls == {"ip_market_crash": 1, "invalidation_largest_family": 1, "compensation_fund_exhausted": 1}
+    # without its key it is applied again with the finished rows and compared: the same table
+    keyless = tuple(replace(counting(s), base_key=None) for s in STRESS_SHOCKS)
+    calls.clear()
+    _, again = assess_with_stress(frame, ctx, valuation=info, shocks=keyless)
+    assert calls["invalidation_largest_family"] == 2
+    pd.testing.assert_frame_equal(again, plain, check_exact=True)
+
+
+@pytest.mark.parametrize(("key", "times"), [(lambda f, c: "same", 1), (lambda f, c: id(c), 2)])
+def test_a_shock_whose_key_moves_is_applied_again(demo_frame, key, times):
+    # base_key says what a direct shock reads of the base case's rows: the same key for the rows before and after
+    # the liquidity haircut, applied once; a key that moves (here: each context dict its own), applied again
+    valued, frame, loan = demo_frame
+    calls = []
+
+    def direct(f, c):
+        calls.append(1)
+        return f, "read the rows"
+
+    shock = stress_module.StressShock("reader", "reads the rows", None, direct, {}, base_key=key)
+    info, ctx = _record_and_context(valued, loan, paths=200)
+    _, table = assess_with_stress(frame, ctx, valuation=info, shocks=(shock,))
+    assert len(calls) == times
+    assert table["shock"].tolist() == ["reader"]
+
+
+def test_the_invalidation_key_is_the_family_it_invalidates(demo_frame):
+    _, frame, _ = demo_frame
+    (shock,) = [s for s in STRESS_SHOCKS if s.name == "invalidation_largest_family"]
+    base = frame.assign(collateral_value=np.where(frame["family_id"].astype("string") == "FAM1011", 9e9, 1.0))
+    ctx = {"policy": {}, "base_patents": base}
+    shocked, note = shock.direct(frame, ctx)
+    assert shock.base_key(frame, ctx) == "FAM1011" and "family FAM1011" in note[0]
+    revoked = shocked["legal_status"].astype("string") == "revoked"
+    assert revoked.sum() == (frame["family_id"].astype("string") == "FAM1011").sum() > 0
 
 
 def test_engine_numbers_from_the_column_arrays_are_num(demo_frame):
