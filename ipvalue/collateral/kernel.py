@@ -565,17 +565,25 @@ def liquidity_haircut(
 
 
 def shock_numbers(
-    arrays: ChunkArrays, mc_partial: dict[str, np.ndarray], ctx: CollateralContext, *, setup: LiquidationPaths
+    arrays: ChunkArrays,
+    mc_partial: dict[str, np.ndarray],
+    ctx: CollateralContext,
+    *,
+    setup: LiquidationPaths,
+    mc: MonteCarloResult | None = None,
 ) -> dict[str, Any]:
     """The book's numbers of a one-chunk run, without its tables: what a stress shock reports.
 
     The same numbers, to the last bit, as ``finish_chunks([chunk], ctx, setup=setup).numbers`` for the chunk
     whose arrays these are (sizing, the liquidation summary, the liquidity haircut), without assembling the
-    patent rows, the haircut basis or the liquidation table.
+    patent rows, the haircut basis or the liquidation table. ``mc``: the run's liquidation when the caller has
+    it (``finish_liquidation(setup, [mc_partial])``, e.g. the base case's with another risk sharing), else
+    finished here.
     """
     loan, policy = ctx.loan, ctx.policy
     nums = {k: float(v) for k, v in arrays.sums.items()}
-    mc = finish_liquidation(setup, [mc_partial])
+    if mc is None:
+        mc = finish_liquidation(setup, [mc_partial])
     hc = arrays.hc
     eligible = arrays.elig["eligible"]
     value = np.nan_to_num(arrays.cols.num("value")) * hc["fx_rate"]

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
 from ipvalue._random import patent_rng, root_rng
-from ipvalue.collateral._assessment import Loan
+from ipvalue.collateral._assessment import Loan, RiskSharing
 from ipvalue.collateral.haircut import life_factor
 from ipvalue.collateral.policy import MODES, Policy
 from ipvalue.collateral.sizing import risk_sharing_split
@@ -71,6 +71,7 @@ __all__ = [
     "liquidation_partial_sums_many",
     "PatentDraws",
     "finish_liquidation",
+    "with_risk_sharing",
     "scenario_values",
     "PARTIAL_SUMS",
     "LIQUIDATION_COLUMNS",
@@ -1580,6 +1581,16 @@ def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndar
         paths=ps.paths,
         loan_recovered=np.maximum((pv_net - fees) / (1.0 + legal / ead), 0.0),
     )
+
+
+def with_risk_sharing(mc: MonteCarloResult, risk_sharing: RiskSharing) -> MonteCarloResult:
+    """``mc`` with the loss split by another risk sharing.
+
+    What :func:`finish_liquidation` gives, to the last bit, for the same setup and sums with a loan that differs
+    from ``mc``'s in its risk sharing only: the bank-retained LGD is the one number that reads it.
+    """
+    loss = mc.ead - mc.recovery
+    return replace(mc, lgd=risk_sharing_split(loss, risk_sharing)["bank"] / mc.ead)
 
 
 def simulate_liquidation(

@@ -35,7 +35,13 @@ from ipvalue.collateral.kernel import (
     shock_numbers,
     shock_setup,
 )
-from ipvalue.collateral.liquidation import LiquidationPaths, LiquidationPool, liquidation_partial_sums_many
+from ipvalue.collateral.liquidation import (
+    LiquidationPaths,
+    LiquidationPool,
+    MonteCarloResult,
+    liquidation_partial_sums_many,
+    with_risk_sharing,
+)
 from ipvalue.facts.columns import column_arrays, same_values
 from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
@@ -641,7 +647,9 @@ def _shock_axis(
         ):
             draws = None
     partials = liquidation_partial_sums_many(runs, draws=draws)
-    return _shock_results(applied, base_arrays, base_parts[0].mc_partial, loan_only, todo, partials)
+    return _shock_results(
+        applied, base_arrays, base_parts[0].mc_partial, loan_only, todo, partials, base_mc=base_core.mc
+    )
 
 
 def _shock_results(
@@ -651,11 +659,17 @@ def _shock_results(
     loan_only: list[tuple[int, LiquidationPaths]],
     todo: list[tuple[int, ChunkArrays, LiquidationPaths]],
     partials: list[dict[str, np.ndarray]],
+    *,
+    base_mc: MonteCarloResult | None = None,
 ) -> list[dict[str, Any]]:
-    """Every shock's numbers, in the order of ``applied``, from the Monte Carlo's per-path sums."""
+    """Every shock's numbers, in the order of ``applied``, from the Monte Carlo's per-path sums.
+
+    A loan-only shock takes the base case's liquidation (``base_mc``, when given) with its own risk sharing.
+    """
     results: dict[int, dict[str, Any]] = {}
     for k, setup in loan_only:
-        results[k] = shock_numbers(base_arrays, base_partial, applied[k].ctx, setup=setup)
+        mc = None if base_mc is None else with_risk_sharing(base_mc, setup.loan.risk_sharing)
+        results[k] = shock_numbers(base_arrays, base_partial, applied[k].ctx, setup=setup, mc=mc)
     for (k, arrays, setup), partial in zip(todo, partials, strict=True):
         results[k] = shock_numbers(arrays, partial, applied[k].ctx, setup=setup)
     return [results[k] for k in range(len(applied))]
@@ -780,7 +794,7 @@ def assess_with_stress(
         again = [(moved[i], a, st) for i, a, st in again]
         todo += again
         partials += liquidation_partial_sums_many([(a.pool, st) for _, a, st in again])
-    numbers = _shock_results(applied, base_arrays, base_partial, loan_only, todo, partials)
+    numbers = _shock_results(applied, base_arrays, base_partial, loan_only, todo, partials, base_mc=core.mc)
     return core, _stress_rows(applied, numbers, core.numbers)
 
 

@@ -304,3 +304,39 @@ def test_a_shock_setup_equals_the_one_drawn_anew(loan, change):
             assert g[name] == w[name], name
     if "obsolescence_shift" in change:  # the drift moved: the comparison is not between two base setups
         assert got.mu != base_setup.mu
+
+
+@pytest.mark.parametrize(
+    "sharing",
+    [
+        {"compensation_fund": 0.0},
+        {"compensation_fund": 0.9, "insurer": 0.0, "appraiser": 0.0},
+        {"insurer_cap": 10_000.0, "guarantor": 0.05},
+    ],
+)
+def test_the_base_liquidation_with_another_risk_sharing_is_that_loan_finished(loan, sharing):
+    # the loan-only stress shock takes the base case's finished liquidation with its own risk sharing
+    # (liquidation.with_risk_sharing): every field must be what finishing the same sums with that loan gives
+    import dataclasses
+
+    from ipvalue.collateral.liquidation import finish_liquidation, with_risk_sharing
+
+    paths = 3_000
+    ctx = CollateralContext(
+        loan=loan, policy=load_policy("cn-bank-standard"), as_of=dt.date(2026, 1, 1), seed=2, paths=paths
+    )
+    setup = collateral_kernel.liquidation_setup(ctx)
+    rng = np.random.default_rng(3)
+    v = rng.gamma(2.0, 2e6, size=paths) * (rng.random(paths) < 0.85)
+    part = dict(zip(PARTIAL_SUMS, (v * 1.3, v, v * 0.7, v * 0.4, v * 0.2, v * 0.1), strict=True))
+    other = dataclasses.replace(loan, risk_sharing=dataclasses.replace(loan.risk_sharing, **sharing))
+    got = with_risk_sharing(finish_liquidation(setup, [part]), other.risk_sharing)
+    want = finish_liquidation(dataclasses.replace(setup, loan=other), [part])
+    for f in dataclasses.fields(want):
+        x, y = getattr(got, f.name), getattr(want, f.name)
+        if isinstance(y, np.ndarray):
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), f.name
+        else:
+            assert x == y, f.name
+    # the sharing moved the bank's LGD (the comparison is not between two copies of the base case)
+    assert got.lgd.tobytes() != finish_liquidation(setup, [part]).lgd.tobytes()
