@@ -39,7 +39,7 @@ from ipvalue.collateral.liquidation import (
     LiquidationPool,
     MonteCarloResult,
     PatentDraws,
-    deterministic_scenarios,
+    deterministic_rows,
     finish_liquidation,
     liquidation_partial_sums,
     liquidation_partial_sums_many,
@@ -458,22 +458,24 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
         nums["collateral_value"], nums["eligible_value"], loan, float(policy["loan_to_collateral"])
     )
     values = {m: _add([p.scenario_values[m] for p in parts]) for m in parts[0].scenario_values}
-    det = deterministic_scenarios(
+    summary = mc.summary()
+    det = deterministic_rows(
         None,
         loan=loan,
         policy=policy,
         start_offset_years=loan_offset_years(loan, ctx.as_of),
         values=values,
     )
-    liquidation = pd.concat([det, pd.DataFrame([monte_carlo_row(mc)])], ignore_index=True)[
-        list(LIQUIDATION_COLUMNS)
-    ]
+    # the deterministic scenarios and the Monte Carlo's row, one frame built from the rows
+    liquidation = pd.DataFrame(
+        [*det, monte_carlo_row(mc, summary=summary)], columns=list(LIQUIDATION_COLUMNS)
+    )
     stats = dict(parts[0].stats)
     stats["currency_mismatch"] = any(p.stats["currency_mismatch"] for p in parts)
     stats["cap_binding"] = bool(patents["cap_binding"].any())
     return CoreResult(
         patents=patents,
-        numbers={**nums, **sizing, **mc.summary(), **liquidity},
+        numbers={**nums, **sizing, **summary, **liquidity},
         mc=mc,
         liquidation=liquidation,
         stats=stats,

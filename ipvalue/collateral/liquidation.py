@@ -36,6 +36,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,7 @@ __all__ = [
     "judicial_delays",
     "default_time_quantile",
     "deterministic_scenarios",
+    "deterministic_rows",
     "simulate_liquidation",
     "LiquidationPaths",
     "liquidation_paths",
@@ -1685,6 +1687,30 @@ def deterministic_scenarios(
 ) -> pd.DataFrame:
     """Deterministic disposal scenarios after a default at maturity, the pledged patents sold as one package.
 
+    The table of :func:`deterministic_rows` (same parameters): columns :data:`LIQUIDATION_COLUMNS`.
+    """
+    rows = deterministic_rows(
+        pool,
+        loan=loan,
+        policy=policy,
+        start_offset_years=start_offset_years,
+        obsolescence_shift=obsolescence_shift,
+        values=values,
+    )
+    return pd.DataFrame(rows, columns=list(LIQUIDATION_COLUMNS))
+
+
+def deterministic_rows(
+    pool: LiquidationPool | None,
+    *,
+    loan: Loan,
+    policy: Policy,
+    start_offset_years: float = 0.0,
+    obsolescence_shift: float = 0.0,
+    values: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of :func:`deterministic_scenarios`, one dict per scenario.
+
     The value at the sale is ``V0 * exp(mu * t) * life run-off`` (no invalidation, no diffusion), with
     ``t`` = maturity + the mode's median time to sale. Rows: ``orderly_sale`` (at the median orderly bid),
     ``judicial_first_auction`` (first reserve), ``judicial_second_auction`` (second reserve),
@@ -1695,8 +1721,8 @@ def deterministic_scenarios(
 
     Returns
     -------
-    pandas.DataFrame
-        Columns :data:`LIQUIDATION_COLUMNS`; ``basis`` holds the figures that define the scenario (a dict
+    list of dict
+        Keys :data:`LIQUIDATION_COLUMNS`; ``basis`` holds the figures that define the scenario (a dict
         with stable keys, no words: :mod:`ipvalue.report.explain` words it in Chinese or English).
     """
     pol = policy
@@ -1794,12 +1820,12 @@ def deterministic_scenarios(
         "distressed",
         m_d * (1.0 - p_ns),
     )
-    return pd.DataFrame(rows, columns=list(LIQUIDATION_COLUMNS))
+    return rows
 
 
-def monte_carlo_row(mc: MonteCarloResult) -> dict:
-    """The Monte Carlo's means as one row of the liquidation table."""
-    s = mc.summary()
+def monte_carlo_row(mc: MonteCarloResult, *, summary: dict[str, float] | None = None) -> dict:
+    """The Monte Carlo's means as one row of the liquidation table (``summary``: ``mc.summary()`` if known)."""
+    s = mc.summary() if summary is None else summary
     return {
         "scenario": "monte_carlo",
         "basis": {

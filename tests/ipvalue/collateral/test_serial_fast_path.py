@@ -258,3 +258,40 @@ def test_one_pass_assessment_runs_with_the_cyclic_collector_paused(monkeypatch):
     with pytest.raises(CollateralInputError):  # raised inside the pass: a valuation dated after as_of
         iv.assess_collateral(valued, loan=loan, rng=0, paths=200, as_of="2000-01-01")
     assert seen[-1] is False and gc.isenabled()
+
+
+@pytest.mark.parametrize("rounds", [2, 3])
+def test_liquidation_table_from_rows_equals_the_concatenated_frames(rounds):
+    # finish_chunks builds the liquidation table in one frame from the deterministic rows and the Monte Carlo's
+    # row; before, the deterministic table and a one-row frame were concatenated: the same frame, dtypes included
+    import datetime as dt
+    from dataclasses import replace
+
+    import ipvalue as iv
+    from ipvalue.collateral import CollateralContext, load_policy
+    from ipvalue.collateral._inputs import check_frame
+    from ipvalue.collateral.kernel import assess_frame, loan_offset_years
+    from ipvalue.collateral.liquidation import LIQUIDATION_COLUMNS, deterministic_scenarios, monte_carlo_row
+    from ipvalue.demo import load_demo
+
+    portfolio, loan, as_of = load_demo()
+    valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
+    policy = load_policy("cn-bank-standard")
+    policy = replace(policy, values={**policy.values, "judicial_auction_rounds": rounds})
+    ctx = CollateralContext(
+        loan=loan, policy=policy, as_of=dt.date.fromisoformat(str(as_of)), seed=0, paths=2_000
+    )
+    core = assess_frame(check_frame(valued).sort_index(kind="stable"), ctx, checked=True)
+    det = deterministic_scenarios(
+        None,
+        loan=loan,
+        policy=policy,
+        start_offset_years=loan_offset_years(loan, ctx.as_of),
+        values=core.parts[0].scenario_values,
+    )
+    old = pd.concat([det, pd.DataFrame([monte_carlo_row(core.mc)])], ignore_index=True)[
+        list(LIQUIDATION_COLUMNS)
+    ]
+    pd.testing.assert_frame_equal(core.liquidation, old, check_exact=True, check_dtype=True)
+    assert len(core.liquidation) == len(det) + 1 and core.liquidation["scenario"].iloc[-1] == "monte_carlo"
+    assert (core.liquidation["scenario"] == "judicial_third_auction").any() == (rounds == 3)
