@@ -271,18 +271,37 @@ def _direct_crash(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, Note]:
     )
 
 
-def _largest_family(frame: pd.DataFrame, ctx: dict) -> tuple[np.ndarray, Any]:
-    """Each patent's family (its ``family_id``, else its own id, as text) and the family to invalidate.
+#: keys of a stress run's shock context (a dict) under which the largest family's reads are kept for the run
+_FAMILY_LABELS, _LARGEST_FAMILY = "_family_labels", "_largest_family"
 
-    The family with the most collateral value in the base case's rows (``ctx["base_patents"]``), else, when no
-    family has any, the most value; ties go to the first family id in sorted order. None when there is no patent.
-    """
-    base = ctx["base_patents"]
-    # the family id, else the patent's own id (as text)
+
+def _family_labels(frame: pd.DataFrame, ctx: Mapping[str, Any]) -> np.ndarray:
+    """Each patent's family: its ``family_id``, else its own id, as text (kept in ``ctx`` for this frame)."""
+    kept = ctx.get(_FAMILY_LABELS)
+    if kept is not None and kept[0] is frame:
+        return kept[1]
     fam = text(frame, "family_id").to_numpy(dtype=object, na_value=None)
     alone = np.array([f is None for f in fam.tolist()], dtype=bool)
     if alone.any():
         fam[alone] = np.asarray(frame.index.astype("string"), dtype=object)[alone]
+    fam.flags.writeable = False
+    if isinstance(ctx, dict):
+        ctx[_FAMILY_LABELS] = (frame, fam)
+    return fam
+
+
+def _largest_family(frame: pd.DataFrame, ctx: dict) -> tuple[np.ndarray, Any]:
+    """Each patent's family (:func:`_family_labels`) and the family to invalidate.
+
+    The family with the most collateral value in the base case's rows (``ctx["base_patents"]``), else, when no
+    family has any, the most value; ties go to the first family id in sorted order. None when there is no patent.
+    Kept in ``ctx`` for this frame and these rows (a stress run asks again for its key).
+    """
+    base = ctx["base_patents"]
+    kept = ctx.get(_LARGEST_FAMILY)
+    if kept is not None and kept[0] is frame and kept[1] is base:
+        return kept[2]
+    fam = _family_labels(frame, ctx)
     cv = base["collateral_value"]
     cv = (cv if base.index.equals(frame.index) else cv.reindex(frame.index)).to_numpy(dtype=float)
     # pandas' grouped sums (compensated, rows in order), by family id in sorted order
@@ -290,9 +309,13 @@ def _largest_family(frame: pd.DataFrame, ctx: dict) -> tuple[np.ndarray, Any]:
     if by.empty or not (by.to_numpy() > 0).any():
         by = pd.Series(np.nan_to_num(num(frame, "value"))).groupby(fam).sum()
     if by.empty:
-        return fam, None
-    by = by.sort_index()
-    return fam, by.index[int(np.argmax(by.to_numpy()))]  # ties: the first family id in sorted order
+        out: tuple[np.ndarray, Any] = (fam, None)
+    else:
+        by = by.sort_index()
+        out = (fam, by.index[int(np.argmax(by.to_numpy()))])  # ties: the first family id in sorted order
+    if isinstance(ctx, dict):
+        ctx[_LARGEST_FAMILY] = (frame, base, out)
+    return out
 
 
 def _invalidation_target(frame: pd.DataFrame, ctx: dict) -> Any:
@@ -772,7 +795,7 @@ def assess_with_stress(
     core = finish_base(prepared, base_partial, ctx, setup=setup)
     # the direct shocks that read the base case's rows, with the finished rows: the ones that moved are run
     # again, on their own (a shock that did not read them gives the same frame and note again)
-    late = {"policy": ctx.policy, "base_patents": core.patents}
+    late = {**early, "base_patents": core.patents}  # what the shocks kept of the frame carries over
     moved = []
     for k, s in enumerate(applied):
         if s.revalued or not s.shock.reads_base_rows:
