@@ -420,11 +420,14 @@ def _stages(frame: pd.DataFrame, info: Mapping[str, Any], as_of: dt.date) -> Pre
     """
     key = "_prepared_stages"
     if key not in info:
-        base = frame.drop(columns=[c for c in VALUATION_OUTPUT if c in frame.columns])
-        base.attrs = {}
         try:
+            # the frame without the valuation's columns (left out of the look-up, not copied)
             state: Prepared | None = cached_stages(
-                base, Assumptions.of(dict(info["assumptions"] or {})).as_dict(), as_of, same_rows=False
+                frame,
+                Assumptions.of(dict(info["assumptions"] or {})).as_dict(),
+                as_of,
+                same_rows=False,
+                drop=VALUATION_OUTPUT,
             )
         except Exception:  # noqa: BLE001 - the whole valuation, shock by shock, reports the error
             state = None
@@ -507,16 +510,24 @@ def _rate_revaluations(
     if state is None:
         return done
     todo = []
+    # where each of the prepared stages' rows is in frame (they may be in the book's order as value_portfolio
+    # got it): the shocked column taken by position, as a reindex would (NaN for a row frame lacks)
+    take = frame.index.get_indexer(state.inputs.frame.index) if frame.index.is_unique else None
     for fn, col in _BY_RATES.items():
         try:
             shocked, assumptions = fn(frame, dict(info["assumptions"] or {}))
             a = Assumptions.of(assumptions).as_dict()
         except Exception:  # noqa: BLE001 - the shock on its own reports it
             continue
-        # the shocked column in the prepared stages' row order (they may be the book's as value_portfolio got it)
-        columns = (
-            {col: shocked[col].reindex(state.inputs.frame.index).to_numpy()} if col in shocked.columns else {}
-        )
+        columns = {}
+        if col in shocked.columns:
+            values = shocked[col]
+            if take is not None and values.dtype == np.float64:
+                got = values.to_numpy()[take]
+                got[take < 0] = np.nan
+            else:
+                got = values.reindex(state.inputs.frame.index).to_numpy()
+            columns[col] = got
         if can_revalue(state, a, columns):
             todo.append((fn, a, columns))
     if todo:

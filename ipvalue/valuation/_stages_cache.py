@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipvalue.facts.columns import column_arrays
+
 __all__ = ["StagesCache", "stages_keys", "freeze", "MAX_ENTRIES", "MAX_ROWS"]
 
 #: books kept at most
@@ -77,7 +79,7 @@ def _values_bytes(values: Any, dtype: Any) -> bytes:
 _TEXT_BY_VALUE = "currency"
 
 
-def stages_keys(frame: pd.DataFrame, a: Any, day: dt.date) -> tuple[str, str]:
+def stages_keys(frame: pd.DataFrame, a: Any, day: dt.date, *, drop: Any = ()) -> tuple[str, str]:
     """Digests of a frame, the resolved assumptions and the valuation date: what the prepared stages read.
 
     Returns ``(book, exact)``. ``book`` takes the rows in index order and every column's name, position, dtype
@@ -87,6 +89,7 @@ def stages_keys(frame: pd.DataFrame, a: Any, day: dt.date) -> tuple[str, str]:
     equal ``exact`` digests are the same input, equal ``book`` digests the same book in another row order
     (the stages are the same row by row: no stage depends on the row order, see
     :func:`ipvalue.valuation.economics.markets_stage`). ``frame.attrs`` goes in neither (no stage reads it).
+    ``drop``: columns left out, the same digests as ``frame.drop(columns=...)``'s (the columns present).
     """
     if frame.attrs:  # pandas deep-copies attrs into every column it hands out: read a view without them
         frame = frame.copy(deep=False)
@@ -96,6 +99,9 @@ def stages_keys(frame: pd.DataFrame, a: Any, day: dt.date) -> tuple[str, str]:
     def put(tag: str, data: bytes) -> None:
         h.update(tag.encode("utf-8") + b"\x1e" + len(data).to_bytes(8, "little") + data)
 
+    names = list(frame.columns)
+    left_out = set(drop) & set(names)
+    kept = [(c, v) for c, v in zip(names, column_arrays(frame), strict=True) if c not in left_out]
     idx = frame.index
     try:
         order = np.asarray(idx.argsort(kind="stable"))
@@ -103,16 +109,17 @@ def stages_keys(frame: pd.DataFrame, a: Any, day: dt.date) -> tuple[str, str]:
         order = np.arange(len(idx))
     put("day", day.isoformat().encode())
     put("assumptions", _token(a).encode("utf-8", "surrogatepass"))
-    put("shape", repr(frame.shape).encode())
+    put("shape", repr((frame.shape[0], len(kept))).encode())
     put(
         "index",
         f"{idx.dtype!r}|{_token(list(idx.names))}".encode() + _values_bytes(idx.to_numpy()[order], idx.dtype),
     )
-    put("columns", _token(list(frame.columns)).encode("utf-8", "surrogatepass"))
+    put("columns", _token([c for c, _ in kept]).encode("utf-8", "surrogatepass"))
     dtype_by_value = ""
-    for name, s in frame.items():
-        dtype = s.dtype
-        values = (s.to_numpy() if isinstance(dtype, np.dtype) else s.to_numpy(dtype=object))[order]
+    for name, arr in kept:
+        dtype = arr.dtype
+        # the column's values as Series.to_numpy gives them (numpy dtypes), or as objects (pandas' own arrays)
+        values = (arr if isinstance(arr, np.ndarray) else arr.to_numpy(dtype=object))[order]
         if name == _TEXT_BY_VALUE and (dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype)):
             dtype_by_value = repr(dtype)
             put("text", _values_bytes(values, np.dtype(object)))

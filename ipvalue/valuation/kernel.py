@@ -138,7 +138,7 @@ STAGES_CACHE = StagesCache()
 
 
 def cached_stages(
-    portfolio: pd.DataFrame, a: dict[str, Any], day: dt.date, *, same_rows: bool = True
+    portfolio: pd.DataFrame, a: dict[str, Any], day: dt.date, *, same_rows: bool = True, drop: Any = ()
 ) -> Prepared:
     """:func:`prepare_stages` of a whole book (its own currency and quality cohort), kept for the next caller.
 
@@ -149,11 +149,20 @@ def cached_stages(
     text in another dtype (a valued frame, sorted by the collateral checks): their rows are in that book's
     order, so the caller takes its rows back by index (each row's stages are the same in any order). The stages
     returned are read only (their arrays are not writeable) and carry their own, empty Monte Carlo uniforms store.
+    ``drop``: columns of ``portfolio`` left out, as if it were ``portfolio.drop(columns=...)`` (without
+    ``attrs``), which is prepared on a miss.
     """
-    keys = stages_keys(portfolio, a, day)
-    state = STAGES_CACHE.get_or_make(
-        keys, len(portfolio), lambda: prepare_stages(portfolio, a, day), same_rows=same_rows
-    )
+    keys = stages_keys(portfolio, a, day, drop=drop)
+
+    def make() -> Prepared:
+        book = portfolio
+        left_out = [c for c in portfolio.columns if c in set(drop)]
+        if left_out:
+            book = portfolio.drop(columns=left_out)
+            book.attrs = {}
+        return prepare_stages(book, a, day)
+
+    state = STAGES_CACHE.get_or_make(keys, len(portfolio), make, same_rows=same_rows)
     return replace(state, uniforms=UniformRows())
 
 
@@ -353,15 +362,17 @@ def value_prepared_onto(
     inputs, added = _revalue_stacked(state, seed, shocks, texts)
     pos = _positions(state.inputs.frame.index, frame.index)
     names = list(frame.columns)
-    have = dict(zip(names, column_arrays(frame), strict=True)) if len(set(names)) == len(names) else None
+    fits = pos is not None and len(set(names)) == len(names)
+    have = dict(zip(names, column_arrays(frame), strict=True)) if fits else {}
+    replaced = (
+        _replaced_columns(frame, have, pos, inputs, shocks, added, n) if fits and pos is not None else None
+    )
     out = []
-    probes: dict[tuple[str, str, str], pd.Series] = {}
-    for j, (inp, (_, columns)) in enumerate(zip(inputs, shocks, strict=True)):
-        part = _shock_part(added, j, n)
-        got = None
-        if pos is not None and have is not None:
-            got = _onto(frame, have, pos, inp.frame, dict(columns or {}), part, probes)
-        out.append(_plain(attach(inp.frame, part).reindex(frame.index)) if got is None else got)
+    for j, inp in enumerate(inputs):
+        got = None if replaced is None else _onto(frame, have, inp.frame, added, replaced[j])
+        out.append(
+            _plain(attach(inp.frame, _shock_part(added, j, n)).reindex(frame.index)) if got is None else got
+        )
     return out
 
 
@@ -378,82 +389,99 @@ def _positions(chunk: pd.Index, index: pd.Index) -> np.ndarray | None:
     return None if (pos < 0).any() else pos
 
 
-def _onto(
+def _replaced_columns(
     frame: pd.DataFrame,
     have: Mapping[str, Any],
     pos: np.ndarray,
+    inputs: list[Inputs],
+    shocks: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
+    added: Mapping[str, Any],
+    n: int,
+) -> list[dict[str, Any]] | None:
+    """Per shock, the columns of its frame that differ from ``frame``'s own or that it lacks.
+
+    Made as :func:`attach` makes them, rows as ``frame``'s (``have``: its columns by name as arrays); None when
+    one cannot be made so. The shocks' rows of each added column are taken to ``frame``'s rows at once (``pos``) and compared with
+    ``frame``'s column at once (numbers by their bits, objects one by one: the same object or equal texts).
+    """
+    k = len(inputs)
+    out: list[dict[str, Any]] = [{} for _ in range(k)]
+    index = frame.index
+    for c, v in added.items():
+        if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == k * n:
+            rows = v.reshape(k, n)[:, pos]  # shock by shock, in frame's row order
+            if c in _TEXT_COLUMNS:  # attach frames a text column as object, whatever pandas would infer
+                rows = rows.astype(object, copy=False)
+                same = [c in have and _same_column(have[c], rows[j]) for j in range(k)]
+                empty = all(x is None for x in rows.ravel().tolist())
+                shared = pd.Series(rows[0], index=index, dtype=object) if empty else None
+                for j in range(k):
+                    if not same[j]:
+                        out[j][c] = (
+                            shared if shared is not None else pd.Series(rows[j], index=index, dtype=object)
+                        )
+                continue
+            if rows.dtype != np.float64:
+                return None
+            x = have.get(c)
+            if isinstance(x, np.ndarray) and x.dtype == np.float64:
+                same_bits = (rows.view(np.int64) == x.view(np.int64)[None, :]).all(axis=1).tolist()
+            else:
+                same_bits = [False] * k
+            for j in range(k):
+                if not same_bits[j]:
+                    out[j][c] = rows[j]
+        elif pd.api.types.is_scalar(v):
+            # a scalar (the run's currency): broadcast as pandas does for a column set to it, or framed with others
+            # (both build the column as pd.Series(v, index=...) does)
+            col = pd.Series(v, index=index)
+            if not (c in have and _same_column(have[c], col)):
+                for j in range(k):
+                    out[j][c] = col
+        else:
+            return None
+    for j, (_, columns) in enumerate(shocks):
+        for c, v in (columns or {}).items():
+            # _shock_inputs sets the shocked column as the array given
+            if not (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype == np.float64 and len(v) == n):
+                return None
+            col = v[pos]
+            if not (c in have and _same_column(have[c], col)):
+                out[j][c] = col
+    return out
+
+
+def _onto(
+    frame: pd.DataFrame,
+    have: Mapping[str, Any],
     chunk: pd.DataFrame,
-    columns: Mapping[str, Any],
-    part: Mapping[str, Any],
-    probes: dict[tuple[str, str, str], pd.Series],
+    added: Mapping[str, Any],
+    replaced: Mapping[str, Any],
 ) -> pd.DataFrame | None:
     """One revaluation laid onto ``frame`` (see :func:`value_prepared_onto`); None when ``frame`` does not fit.
 
-    ``chunk`` is the revaluation's frame of inputs (the shocked ``columns`` set on it), ``part`` the columns
-    :func:`added_columns` gave, both in the chunk's row order; ``pos`` takes the chunk's rows to ``frame``'s;
-    ``have`` is ``frame``'s columns by name as arrays. The columns are those :func:`attach` gives, in its order:
-    the chunk's, then the added ones it lacks.
+    ``chunk`` is the revaluation's frame of inputs (the shocked columns set on it), ``added`` the columns
+    :func:`added_columns` gave, ``replaced`` the columns to set (:func:`_replaced_columns`); ``have`` is
+    ``frame``'s columns by name as arrays. The columns are those :func:`attach` gives, in its order: the
+    chunk's, then the added ones it lacks.
     """
     layout = list(chunk.columns)
-    layout += [c for c in part if c not in set(layout)]
+    layout += [c for c in added if c not in set(layout)]
     if len(set(layout)) != len(layout) or not set(have) <= set(layout):
         return None
     if [c for c in layout if c in have] != list(frame.columns):
         return None
     out = frame.copy(deep=False)  # copy-on-write: frame keeps its columns
     for i, c in enumerate(layout):
-        v = columns[c] if c in columns else part.get(c)
-        if c in columns or (c not in _TEXT_COLUMNS and isinstance(v, np.ndarray)):
-            # a shocked column (_shock_inputs sets the array given) or a number column attach sets as given
-            if not (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype == np.float64):
-                return None
-            col: Any = v[pos]
-        elif c in _TEXT_COLUMNS:
-            col = np.asarray(v, dtype=object)[pos]
-        elif c in part:
-            # anything else (the run's currency, a scalar): the column as attach makes it, made here the same way
-            col = _attached(c, v, chunk, pos, frame.index, probes)
-        else:
-            continue  # a column of the chunk that the revaluation does not touch: frame's own
-        if c in have and _same_column(have[c], col):
-            continue
-        if c in _TEXT_COLUMNS:  # attach frames a text column as object, whatever pandas would infer
-            col = pd.Series(col, index=frame.index, dtype=object)
         if c in have:
-            out[c] = col
+            if c in replaced:
+                out[c] = replaced[c]
+        elif c in replaced:
+            out.insert(i, c, replaced[c])
         else:
-            out.insert(i, c, col)
+            return None  # a column the chunk has and frame lacks (not one the revaluation sets)
     out.attrs = {}
     return out
-
-
-def _attached(
-    c: str,
-    v: Any,
-    chunk: pd.DataFrame,
-    pos: np.ndarray,
-    index: pd.Index,
-    probes: dict[tuple[str, str, str], pd.Series],
-) -> pd.Series:
-    """Column ``c`` as :func:`attach` puts ``v`` on ``chunk``, its rows taken by ``pos``, on ``index``.
-
-    A scalar is broadcast as pandas does for a column set to it, or framed with others (both build the column
-    as ``pd.Series(v, index=...)`` does: one value, its dtype inferred from it), once per call (``probes``);
-    anything else is set on a frame of the chunk's index as attach would (replaced in place, or framed).
-    """
-    if pd.api.types.is_scalar(v):
-        key = (c, type(v).__qualname__, repr(v))
-        if key not in probes:
-            probes[key] = pd.Series(v, index=index)
-        return probes[key]
-    if c in chunk.columns:
-        probe = pd.DataFrame(index=chunk.index)
-        probe[c] = v
-    else:
-        probe = pd.DataFrame({c: v}, index=chunk.index)
-    s = probe[c].take(pos)
-    s.index = index
-    return s
 
 
 def _same_column(x: Any, y: Any) -> bool:

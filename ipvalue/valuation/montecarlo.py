@@ -243,12 +243,21 @@ def geometric_pv(x: np.ndarray, life: np.ndarray) -> np.ndarray:
     ``m + (x - 1) m (m + 1) / 2`` (error of order ``m^3 (x - 1)^2``) avoids the cancellation.
     """
     m = np.floor(life)
-    xm1 = np.exp((m + 1.0) * np.log(x))
-    one_m_x = 1.0 - x
+    xm1 = np.log(x)
+    xm1 *= m + 1.0  # (m + 1) log x: the product is commutative, bit for bit
+    np.exp(xm1, out=xm1)
+    one_m_x = np.subtract(1.0, x)
     near = np.abs(one_m_x) < 1e-6
+    full = np.subtract(x, xm1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        full = np.where(near, m - one_m_x * m * (m + 1.0) / 2.0, (x - xm1) / np.where(near, 1.0, one_m_x))
-    return full + (life - m) * xm1
+        full /= one_m_x  # the rows near 1 are written below (the expansion, computed there only)
+    if near.any():
+        mn, dn = m[near], one_m_x[near]
+        full[near] = mn - dn * mn * (mn + 1.0) / 2.0
+    tail = np.subtract(life, m)
+    tail *= xm1
+    full += tail
+    return full
 
 
 def yearly_pv(
@@ -295,74 +304,153 @@ def yearly_pv(
     return acc
 
 
-def _patent_rows(ids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Each row's patent as a code and one row of each patent; ``(None, None)`` when no patent repeats."""
-    codes, uniques = pd.factorize(np.asarray(ids, dtype=object))
-    if len(uniques) == len(ids):
-        return None, None
-    first = np.empty(len(uniques), dtype=np.intp)
-    first[codes] = np.arange(len(ids))  # any row of the patent: its rows hold the same draws
-    return codes, first
+#: elements of a ``(rows, draws)`` array the income draws work on at once: a block of patents is drawn in parts of
+#: about this size, so that the arrays of each step stay in the core's cache (each row's numbers do not depend on
+#: the rows beside it: the same numbers in parts of any size)
+CACHE_ELEMENTS = 1 << 15
 
 
-def _per_patent(fn: Any, u: np.ndarray, codes: np.ndarray | None, first: np.ndarray | None) -> np.ndarray:
-    """``fn(u)`` computed on one row per patent and copied to its other rows (the same draws: the same bits)."""
-    if codes is None or first is None:
-        return fn(u)
-    return fn(u[first])[codes]
+def _patent_rows(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's patent as a code (0, 1, ... in order of first appearance) and each patent's first row."""
+    codes, _ = pd.factorize(np.asarray(ids, dtype=object))
+    return codes, np.unique(codes, return_index=True)[1]
+
+
+def _distinct_rows(codes: np.ndarray, cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows that differ in their patent or in one of ``cols`` (to the last bit): one row of each, and each row's.
+
+    None when every row differs (nothing to share).
+    """
+    bits = [np.ascontiguousarray(c, dtype=np.float64).view(np.int64).tolist() for c in cols]
+    seen: dict[tuple, int] = {}
+    first: list[int] = []
+    inverse = np.empty(len(codes), dtype=np.intp)
+    for i, key in enumerate(zip(codes.tolist(), *bits, strict=True)):
+        j = seen.get(key)
+        if j is None:
+            j = seen[key] = len(first)
+            first.append(i)
+        inverse[i] = j
+    if len(first) == len(codes):
+        return None
+    return np.asarray(first, dtype=np.intp), inverse
 
 
 @dataclass(frozen=True)
 class _Block:
-    """One block of patents of :func:`_draw_values`: their rows ``sl`` of the draw inputs and the drawn inputs.
+    """Rows ``sl`` of the draw inputs drawn together, and their patents.
 
-    ``col(v)`` is ``v`` at the block's rows as a column, broadcast against the ``(patents, draws)`` draws.
+    ``col(v)`` is ``v`` at the block's rows as a column, broadcast against the ``(rows, draws)`` draws;
+    ``codes`` is each row's patent (the rows of one patent, on a shock axis one per shock, hold the same draws),
+    ``u`` the uniforms of the patents' ``valuation`` streams, ``(patents, 5 x draws)``: royalty, discount
+    rate, life, growth and volatility, ``draws`` each.
     """
 
     e: _DrawInputs
     sl: np.ndarray
     draws: int
+    codes: np.ndarray
+    u: np.ndarray
+
+    @property
+    def repeats(self) -> bool:
+        """Whether a patent has several rows (else row i is patent i)."""
+        return len(self.u) < len(self.sl)
 
     def col(self, v: np.ndarray) -> np.ndarray:
         """``v`` at the block's rows, as a column."""
         return v[self.sl, None]
 
+    def uniforms(self, k: int) -> np.ndarray:
+        """The ``k``-th uniforms of each patent (0 royalty, 1 discount rate, 2 life, 3 growth, 4 volatility)."""
+        d = self.draws
+        return self.u[:, k * d : (k + 1) * d]
 
-def _uniform_draws(
-    b: _Block, seed: int, uniforms: UniformRows | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The block's uniforms of the ``valuation`` stream: royalty, discount rate, life, growth, volatility."""
-    D = b.draws
+    def by_row(self, per_patent: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        """A per-patent array's rows for the block's ``rows`` (None: every row, in order)."""
+        if rows is None:
+            return per_patent[self.codes] if self.repeats else per_patent
+        return per_patent[self.codes[rows]]
+
+    def per_row(self, fn: Any, *cols: np.ndarray) -> np.ndarray:
+        """``fn(rows)`` for every row (``rows`` None: all), once per distinct row, copied to the others.
+
+        ``fn``'s numbers for a row may depend only on the row's patent and on ``cols`` (values per row of the
+        block): rows alike in both get a copy of the first one's, the same bits as computing them again.
+        """
+        distinct = _distinct_rows(self.codes, cols) if self.repeats else None
+        if distinct is None:
+            return fn(None)
+        first, inverse = distinct
+        return fn(first)[inverse]
+
+    def rows(self, rows: np.ndarray | None) -> np.ndarray:
+        """The positions in the draw inputs of the block's ``rows`` (None: all)."""
+        return self.sl if rows is None else self.sl[rows]
+
+
+def _block(e: _DrawInputs, sl: np.ndarray, draws: int, seed: int, uniforms: UniformRows | None) -> _Block:
+    """The block of rows ``sl``: their patents and the patents' uniforms, drawn once per patent."""
+    codes, first = _patent_rows(e.ids[sl])
     # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
+    ids = e.ids[sl][first]
     if uniforms is None:
-        u = patent_uniforms(seed, b.e.ids[b.sl], 5 * D, "valuation")
+        u = patent_uniforms(seed, ids, 5 * draws, "valuation")
     else:
-        u = uniforms.uniforms(seed, b.e.ids[b.sl], 5 * D, "valuation")
-    u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
-    return u_roy, u_r, u_life, u_g, u_vol
+        u = uniforms.uniforms(seed, ids, 5 * draws, "valuation")
+    return _Block(e, sl, draws, codes, u)
 
 
-def _drawn_rates(b: _Block, a: dict, u_r: np.ndarray, u_g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _drawn_royalty(b: _Block) -> np.ndarray:
+    """The royalty (or profit split share) per draw: triangular on [low, high] with its mode at the point."""
+    e = b.e
+    u = b.uniforms(0)
+
+    def fn(rows: np.ndarray | None) -> np.ndarray:
+        at = b.rows(rows)[:, None]
+        return triangular(b.by_row(u, rows), e.royalty_low[at], e.royalty[at], e.royalty_high[at])
+
+    return b.per_row(fn, e.royalty_low[b.sl], e.royalty[b.sl], e.royalty_high[b.sl])
+
+
+def _drawn_rates(b: _Block, a: dict) -> tuple[np.ndarray, np.ndarray]:
     """Discount rate (floored at 0.5%) and growth (floored at -90%) per draw, normal around the point."""
-    # a patent's rows (one per shock on a shock axis) hold the same draws: each normal quantile computed once
-    codes, first = _patent_rows(b.e.ids[b.sl])
-    r = np.maximum(b.col(b.e.discount) + a["discount_rate_sd"] * _per_patent(ndtri, u_r, codes, first), 0.005)
-    g = np.maximum(b.col(b.e.growth) + a["growth_sd"] * _per_patent(ndtri, u_g, codes, first), -0.9)
+    # a patent's rows (one per shock on a shock axis) hold the same draws: each normal quantile, times its
+    # standard deviation, once per patent; the rates once per distinct row
+    e = b.e
+    z_r = a["discount_rate_sd"] * ndtri(b.uniforms(1))
+    z_g = a["growth_sd"] * ndtri(b.uniforms(3))
+    r = b.per_row(
+        lambda rows: np.maximum(e.discount[b.rows(rows), None] + b.by_row(z_r, rows), 0.005), e.discount[b.sl]
+    )
+    g = b.per_row(
+        lambda rows: np.maximum(e.growth[b.rows(rows), None] + b.by_row(z_g, rows), -0.9), e.growth[b.sl]
+    )
     return r, g
 
 
-def _drawn_life(b: _Block, a: dict, u_life: np.ndarray) -> np.ndarray:
+def _drawn_life(b: _Block, a: dict) -> np.ndarray:
     """Economic life per draw: uniform on the point period +- the relative spread, at most the legal life."""
     s = a["life_spread_relative"]
-    legal = b.col(np.where(np.isnan(b.e.life_legal), 0.0, b.e.life_legal))
-    return np.minimum(b.col(b.e.period) * (1 - s + 2 * s * u_life), legal)
+    e = b.e
+    spread = 1 - s + 2 * s * b.uniforms(2)  # per patent
+    legal = np.where(np.isnan(e.life_legal[b.sl]), 0.0, e.life_legal[b.sl])
+
+    def fn(rows: np.ndarray | None) -> np.ndarray:
+        at = slice(None) if rows is None else rows
+        return np.minimum(e.period[b.rows(rows), None] * b.by_row(spread, rows), legal[at, None])
+
+    return b.per_row(fn, e.period[b.sl], legal)
 
 
-def _revenue_pv(b: _Block, r: np.ndarray, g: np.ndarray, life: np.ndarray, linear: bool) -> np.ndarray:
+def _revenue_pv(
+    b: _Block, r: np.ndarray, g: np.ndarray, life: np.ndarray, linear: bool, one_r: np.ndarray
+) -> np.ndarray:
     """PV per draw of the revenue path over the drawn life, before the royalty and tax (``S``).
 
     The closed form :func:`geometric_pv` where it applies; year by year (:func:`yearly_pv`) for a revenue
     forecast or the linear step-down, and with the step-down once more for a declining profit share.
+    ``one_r`` is ``1 + r``.
     """
     e, sl, col = b.e, b.sl, b.col
     rev = col(e.revenue)
@@ -372,12 +460,16 @@ def _revenue_pv(b: _Block, r: np.ndarray, g: np.ndarray, life: np.ndarray, linea
     ]  # declining profit share: year by year with the step-down, valued apart below
     looped = ((horizon > 0) | linear) & ~dec
     if not looped.any():
-        S = rev * geometric_pv((1.0 + g) * (1.0 - col(e.decay)) / (1.0 + r), life)
+        x = np.add(1.0, g)
+        x *= 1.0 - col(e.decay)
+        x /= one_r
+        S = geometric_pv(x, life)
+        S *= rev  # rev * pv (the product is commutative, bit for bit)
     else:
         S = np.empty_like(r)
         cf = ~looped
         if cf.any():
-            x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / (1.0 + r[cf])
+            x = (1.0 + g[cf]) * (1.0 - col(e.decay)[cf]) / one_r[cf]
             S[cf] = rev[cf] * geometric_pv(x, life[cf])
     for rows, extra_step in ((looped, False), (dec, True)):
         if not rows.any():
@@ -401,32 +493,35 @@ def _revenue_pv(b: _Block, r: np.ndarray, g: np.ndarray, life: np.ndarray, linea
     return S
 
 
-def _income_draws(b: _Block, a: dict, roy: np.ndarray, S: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """The income value per draw: the drawn royalty (or profit split share) after tax on ``S``."""
+def _income_draws(
+    b: _Block, a: dict, roy: np.ndarray, S: np.ndarray, r: np.ndarray, one_r: np.ndarray
+) -> np.ndarray:
+    """The income value per draw: the drawn royalty (or profit split share) after tax on ``S`` (``S`` reused)."""
     e, col = b.e, b.col
     if a["mid_year"]:
-        S = S * np.sqrt(1.0 + r)
+        S *= np.sqrt(one_r)
     tau = col(e.tax)
-    pv = roy * (1.0 - tau) * S
     sp = e.extra["split"][b.sl]
+    pv = roy * (1.0 - tau)
     if sp.any():
         # profit split: the drawn share of the profit (revenue x margin), after tax
-        pv = np.where(sp[:, None], roy * col(e.extra["margin"]) * (1.0 - tau) * S, pv)
+        pv[sp] = roy[sp] * col(e.extra["margin"])[sp] * (1.0 - tau[sp])
+    pv *= S
     if a["tab_years"] is not None:
-        pv = pv * tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
+        pv *= tab_factor(tau, a["tab_years"], r, mid_year=a["mid_year"])
     return pv
 
 
-def _option_draws(
-    b: _Block, a: dict, pv: np.ndarray, life: np.ndarray, u_vol: np.ndarray, opt: np.ndarray
-) -> np.ndarray:
+def _option_draws(b: _Block, a: dict, pv: np.ndarray, life: np.ndarray, opt: np.ndarray) -> np.ndarray:
     """The real option's value per draw for the patents ``opt`` of the block whose value uses it (NaN elsewhere)."""
     option = np.full_like(pv, np.nan)
     if not opt.any():
         return option
-    # only the patents whose value uses the option: the volatility draws and the pricing are theirs alone
-    z_vol = _per_patent(ndtri, u_vol[opt], *_patent_rows(b.e.ids[b.sl][opt]))
-    vol = b.col(b.e.volatility)[opt] * np.exp(a["volatility_log_sd"] * z_vol)
+    # only the patents whose value uses the option: the volatility draws and the pricing are theirs alone; the
+    # normal quantile and its spread once per patent
+    used, at = np.unique(b.codes[opt], return_inverse=True)
+    spread = np.exp(a["volatility_log_sd"] * ndtri(b.uniforms(4)[used]))
+    vol = b.col(b.e.volatility)[opt] * spread[at.reshape(-1)]
     k = b.col(b.e.launch_cost)[opt]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ov = deferral_option(
@@ -467,6 +562,23 @@ def _reconciled(
     return vals
 
 
+def _parts(ids: np.ndarray, size: int) -> list[np.ndarray]:
+    """Positions of ``ids`` in parts of about ``size`` rows, a patent's rows together (in one part, side by side)."""
+    codes, _ = _patent_rows(ids)
+    order = np.argsort(codes, kind="stable")
+    if len(order) <= size:
+        return [order]
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])  # each patent's first row
+    out, begin = [], 0
+    for s0 in starts[1:]:
+        if s0 - begin >= size:
+            out.append(order[begin:s0])
+            begin = s0
+    out.append(order[begin:])
+    return out
+
+
 def _draw_values(
     e: _DrawInputs,
     sl: np.ndarray,
@@ -481,21 +593,26 @@ def _draw_values(
     """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams.
 
     ``market_spread`` (per patent of ``sl``): the market value is drawn (:func:`market_draws`), else a point.
-    The steps: the uniforms, the drawn royalty, rates and life, the revenue's PV, the income and option values
-    per draw, their reconciliation, its percentiles.
+    Drawn in parts of about :data:`CACHE_ELEMENTS` numbers, a patent's rows (on a shock axis, one per shock)
+    together: what depends on the patent alone (its uniforms, their normal quantiles) is computed once per
+    patent, what depends on the patent and a row's inputs once per distinct row (a shock that leaves a
+    patent's royalty alone shares its royalty draws), the same numbers as computed row by row.
+    The steps, part by part: the uniforms, the drawn royalty, rates and life, the revenue's PV, the income and
+    option values per draw, their reconciliation, its percentiles.
     """
-    b = _Block(e, sl, draws)
-    u_roy, u_r, u_life, u_g, u_vol = _uniform_draws(b, seed, uniforms)
-    # royalty: triangular on [lo, hi] with mode at the point value
-    roy = triangular(u_roy, b.col(e.royalty_low), b.col(e.royalty), b.col(e.royalty_high))
-    r, g = _drawn_rates(b, a, u_r, u_g)
-    life = _drawn_life(b, a, u_life)
-    income = _income_draws(b, a, roy, _revenue_pv(b, r, g, life, linear), r)
-    we = w_eff[sl]
-    option = _option_draws(b, a, income, life, u_vol, we[:, 2] > 0)
-    vals = _reconciled(b, seed, income, option, we, market_spread)
-    q = percentiles(vals, (5, 50, 95))
-    return q[0], q[1], q[2]
+    p05, p50, p95 = np.empty(len(sl)), np.empty(len(sl)), np.empty(len(sl))
+    for part in _parts(e.ids[sl], max(1, CACHE_ELEMENTS // max(1, draws))):
+        b = _block(e, sl[part], draws, seed, uniforms)
+        roy = _drawn_royalty(b)
+        r, g = _drawn_rates(b, a)
+        life = _drawn_life(b, a)
+        one_r = 1.0 + r
+        income = _income_draws(b, a, roy, _revenue_pv(b, r, g, life, linear, one_r), r, one_r)
+        we = w_eff[b.sl]
+        option = _option_draws(b, a, income, life, we[:, 2] > 0)
+        vals = _reconciled(b, seed, income, option, we, market_spread[part])
+        p05[part], p50[part], p95[part] = percentiles(vals, (5, 50, 95))
+    return p05, p50, p95
 
 
 def percentiles(vals: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
