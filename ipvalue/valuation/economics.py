@@ -145,6 +145,8 @@ class RowTables:
         The royalty industry of each row, whether it came from the IPC concordance, and that note (key, text).
     range_low, range_high : numpy.ndarray
         The industry's royalty range.
+    patent_type : numpy.ndarray of str
+        The ``patent_type`` column in lower case (the grant adjustment reads it).
     """
 
     grant: GrantRates
@@ -157,6 +159,7 @@ class RowTables:
     ipc_note: tuple[np.ndarray, np.ndarray]
     range_low: np.ndarray
     range_high: np.ndarray
+    patent_type: np.ndarray
 
 
 def markets_stage(inputs: Inputs, facts: Facts, a: dict[str, Any], notes: Notes) -> Markets:
@@ -201,8 +204,9 @@ def _row_tables(inputs: Inputs, juris: np.ndarray, a: dict[str, Any]) -> RowTabl
         if n < 64
         else pd.Series(ind_key, dtype=object).map({k: v[1] for k, v in ranges.items()}).to_numpy(dtype=float)
     )
-    grant = grant_lookup(juris, texts(frame, "patent_type", lower=True))
-    return RowTables(grant, fld, fld_decay, fld_vol, ranges, ind_key, from_ipc, ipc_note, lo, hi)
+    ptype = texts(frame, "patent_type", lower=True)
+    grant = grant_lookup(juris, ptype)
+    return RowTables(grant, fld, fld_decay, fld_vol, ranges, ind_key, from_ipc, ipc_note, lo, hi, ptype)
 
 
 def economics(
@@ -241,7 +245,7 @@ def economics(
     tables = markets.tables
     grant = grant_adjustment(
         juris,
-        texts(inputs.frame, "patent_type", lower=True),
+        tables.patent_type,  # the chunk's patent types, read once with its markets
         facts.status,
         facts.filing,
         disc,

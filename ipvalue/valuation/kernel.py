@@ -361,7 +361,7 @@ def value_prepared_onto(
         return [_plain(f.reindex(frame.index)) for f in value_prepared_many(state, seed, shocks, texts=texts)]
     inputs, added = _revalue_stacked(state, seed, shocks, texts)
     pos = _positions(state.inputs.frame.index, frame.index)
-    names = list(frame.columns)
+    names = frame.columns.tolist()
     fits = pos is not None and len(set(names)) == len(names)
     have = dict(zip(names, column_arrays(frame), strict=True)) if fits else {}
     replaced = (
@@ -465,11 +465,13 @@ def _onto(
     ``frame``'s columns by name as arrays. The columns are those :func:`attach` gives, in its order: the
     chunk's, then the added ones it lacks.
     """
-    layout = list(chunk.columns)
-    layout += [c for c in added if c not in set(layout)]
-    if len(set(layout)) != len(layout) or not set(have) <= set(layout):
+    layout = chunk.columns.tolist()  # names as a list (iterating pandas' text index goes name by name)
+    known = set(layout)
+    layout += [c for c in added if c not in known]
+    known = set(layout)
+    if len(known) != len(layout) or not known.issuperset(have):
         return None
-    if [c for c in layout if c in have] != list(frame.columns):
+    if [c for c in layout if c in have] != list(have):  # have: frame's columns in order
         return None
     out = frame.copy(deep=False)  # copy-on-write: frame keeps its columns
     for i, c in enumerate(layout):
@@ -518,9 +520,17 @@ def _stack_inputs(inputs: list[Inputs]) -> Inputs:
         if f.name not in ("frame", "groups")
     }
     # the later stages read the frame's index and COST_FRAME_COLUMNS only (no rate column): the first shock's
-    # columns, once per shock
-    cols = [c for c in COST_FRAME_COLUMNS if c in first.frame.columns]
-    frame = pd.concat([first.frame[cols]] * len(inputs))
+    # columns, once per shock (what pd.concat of the frames gives: numpy columns joined as arrays)
+    k, src = len(inputs), first.frame
+    cols = [c for c in COST_FRAME_COLUMNS if c in src.columns]
+    index = src.index.append([src.index] * (k - 1)) if k > 1 else src.index
+    data = {}
+    for c in cols:
+        s = src[c]
+        data[c] = (
+            np.concatenate([s.to_numpy()] * k) if isinstance(s.dtype, np.dtype) else pd.concat([s] * k).array
+        )
+    frame = pd.DataFrame(data, index=index, columns=cols)
     return replace(first, frame=frame, groups=groups, **parts)
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "yearly_pv",
     "triangular",
     "market_draws",
+    "percentiles",
+    "sorted_percentiles",
 ]
 
 
@@ -59,17 +61,20 @@ class UniformRows:
         self.limit = limit
 
     def uniforms(self, seed: int, patent_ids: np.ndarray, n: int, stream: str) -> np.ndarray:
-        """As :func:`ipvalue._random.patent_uniforms`, the same numbers, rows kept read back."""
+        """As :func:`ipvalue._random.patent_uniforms`, the same numbers, rows kept read back (read only)."""
         out = np.empty((len(patent_ids), n))
         for i, pid in enumerate(patent_ids):
             key = (int(seed), stream, n, str(pid))
             row = self.rows.get(key)
             if row is None:
-                row = patent_rng(seed, pid, stream).random(n)
+                # drawn into its row of the result (the same numbers), which is kept: the result is read only
+                patent_rng(seed, pid, stream).random(n, out=out[i])
                 if self.size + n <= self.limit:
-                    self.rows[key] = row
+                    self.rows[key] = out[i]
                     self.size += n
-            out[i] = row
+            else:
+                out[i] = row
+        out.setflags(write=False)
         return out
 
 
@@ -157,7 +162,8 @@ def triangular(u: np.ndarray, lo: np.ndarray, mode: np.ndarray, hi: np.ndarray) 
     np.add(lo, b, out=a)  # lo + root
     np.subtract(hi, b, out=b)  # hi - root
     np.copyto(b, a, where=left)
-    np.copyto(b, mode, where=~spread)
+    if not spread.all():
+        np.copyto(b, mode, where=~spread)
     return b
 
 
@@ -619,13 +625,38 @@ def percentiles(vals: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     """``np.percentile(vals, q, axis=1)``, the same numbers, from the rows sorted once.
 
     numpy selects the order statistics of several percentiles by a partition per statistic, several times the
-    cost of sorting a row of draws; on sorted rows its partition has nothing to move. Equal draws are the same
-    bits except 0.0 and -0.0, whose order a sort and a partition may break differently: rows holding a negative
-    zero take ``np.percentile`` of their draws as they came.
+    cost of sorting a row of draws; on sorted rows the order statistics are read at their places and
+    interpolated as numpy's ``linear`` method does (:func:`sorted_percentiles`). Equal draws are the same bits
+    except 0.0 and -0.0, whose order a sort and a partition may break differently, and NaNs: rows holding a
+    negative zero or a NaN take ``np.percentile`` of their draws as they came.
     """
     s = np.sort(vals, axis=1)
-    out = np.percentile(s, q, axis=1)
-    signed = np.flatnonzero(((s == 0.0) & np.signbit(s)).any(axis=1))
-    if len(signed):
-        out[:, signed] = np.percentile(vals[signed], q, axis=1)
+    out = sorted_percentiles(s, q)
+    odd = np.flatnonzero(((s == 0.0) & np.signbit(s)).any(axis=1) | np.isnan(s[:, -1]))
+    if len(odd):
+        out[:, odd] = np.percentile(vals[odd], q, axis=1)
+    return out
+
+
+def sorted_percentiles(s: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
+    """``np.percentile(s, q, axis=1)`` of rows ``s`` already sorted and without NaN: the same operations.
+
+    numpy's ``linear`` method (Hyndman and Fan's method 7): the virtual index ``(n - 1) q / 100``, its floor and
+    the next index (both the last for a virtual index at or past it, the first below 0), the fraction ``g``
+    between them, and the interpolation ``a + (b - a) g``, or ``b - (b - a)(1 - g)`` where ``g >= 0.5``.
+    """
+    n = s.shape[1]
+    virtual = (n - 1) * np.true_divide(q, 100)
+    prev = np.floor(virtual)
+    nxt = np.add(prev, 1)
+    above = virtual >= n - 1
+    prev[above] = nxt[above] = -1
+    below = virtual < 0
+    prev[below] = nxt[below] = 0
+    gamma = np.asarray(virtual - prev, dtype=virtual.dtype).reshape(-1, 1)
+    a = s[:, prev.astype(np.intp)].T
+    b = s[:, nxt.astype(np.intp)].T
+    diff = b - a
+    out = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
     return out

@@ -4,7 +4,9 @@
 a patent's rows together (on a shock axis, one row per shock), with what depends on the patent alone (its
 uniforms and their normal quantiles) computed once per patent and what depends on the patent and a row's inputs
 (the drawn royalty, rates and life) once per distinct row; :func:`~ipvalue.valuation.montecarlo.geometric_pv`
-computes its expansion near ``x = 1`` only where it applies. The reference below is the range as it was written
+computes its expansion near ``x = 1`` only where it applies; the triangular law skips a step that changes
+nothing; a method's weighted draws skip the replacement of NaN and infinities where there is none; the
+percentiles read the sorted draws at numpy's places. The reference below is the range as it was written
 before (every row on its own, one array per block, the expansion everywhere), compared bit for bit through the
 whole valuation: demo and synthetic books, value_portfolio and the stress test's shock axis, revenue forecasts,
 the linear step-down, mid-year and tax amortisation, drawn market values, parts of one row up to one block.
@@ -32,8 +34,8 @@ from ipvalue.valuation._synthetic import synthetic_comparables, synthetic_portfo
 from ipvalue.valuation.kernel import prepare_stages, value_prepared_many
 from ipvalue.valuation.methods.income import tab_factor
 from ipvalue.valuation.methods.real_option import continuous_rate, deferral_option
-from ipvalue.valuation.montecarlo import geometric_pv, market_draws, percentiles, triangular, yearly_pv
-from ipvalue.valuation.reconcile import reconcile_draws, weighted_draws
+from ipvalue.valuation.montecarlo import geometric_pv, percentiles, yearly_pv
+from ipvalue.valuation.reconcile import weighted_draws
 
 pytestmark = pytest.mark.usefixtures("empty_stages_cache")
 
@@ -47,6 +49,53 @@ def geometric_pv_reference(x, life):
     with np.errstate(divide="ignore", invalid="ignore"):
         full = np.where(near, m - one_m_x * m * (m + 1.0) / 2.0, (x - xm1) / np.where(near, 1.0, one_m_x))
     return full + (life - m) * xm1
+
+
+def triangular_reference(u, lo, mode, hi):
+    """The triangular inverse CDF as written before (two buffers, every step on every draw)."""
+    lo = np.minimum(lo, mode)
+    hi = np.maximum(hi, mode)
+    spread = hi > lo
+    width = np.where(spread, hi - lo, 1.0)
+    fc = np.where(spread, (mode - lo) / width, 0.5)
+    shape = np.broadcast_shapes(np.shape(u), np.shape(lo), np.shape(mode), np.shape(hi))
+    left = u < fc
+    a = np.multiply(u, width, out=np.empty(shape))
+    a *= mode - lo
+    b = np.subtract(1.0, u, out=np.empty(shape))
+    b *= width
+    b *= hi - mode
+    np.copyto(b, a, where=left)
+    np.sqrt(b, out=b)
+    np.add(lo, b, out=a)
+    np.subtract(hi, b, out=b)
+    np.copyto(b, a, where=left)
+    np.copyto(b, mode, where=~spread)
+    return b
+
+
+def weighted_draws_reference(values, weight):
+    part = np.multiply(values, weight)
+    np.nan_to_num(part, copy=False, nan=0.0)
+    np.copyto(part, 0.0, where=~(weight > 0))
+    return part
+
+
+def reconcile_draws_reference(income, cost, option, effective_weights, market=None):
+    out = np.zeros(np.broadcast_shapes(income.shape, option.shape))
+    methods = [income, cost, option]
+    if effective_weights.shape[1] > 3 and market is not None:
+        methods.append(np.asarray(market))
+    for j, v in enumerate(methods):
+        wj = effective_weights[:, j : j + 1]
+        if (wj > 0).any():
+            out += weighted_draws_reference(v, wj)
+    return out
+
+
+def market_draws_reference(seed, ids, low, mode, high, draws):
+    u = patent_uniforms(seed, ids, draws, "valuation-market")
+    return triangular_reference(u, low[:, None], mode[:, None], high[:, None])
 
 
 def _per_patent(fn, u, ids):
@@ -68,7 +117,7 @@ def draw_values_reference(e, sl, draws, seed, a, w_eff, linear, market_spread, u
 
     u = patent_uniforms(seed, ids, 5 * D, "valuation")
     u_roy, u_r, u_life, u_g, u_vol = (u[:, k * D : (k + 1) * D] for k in range(5))
-    roy = triangular(u_roy, col(e.royalty_low), col(e.royalty), col(e.royalty_high))
+    roy = triangular_reference(u_roy, col(e.royalty_low), col(e.royalty), col(e.royalty_high))
     r = np.maximum(col(e.discount) + a["discount_rate_sd"] * _per_patent(ndtri, u_r, ids), 0.005)
     g = np.maximum(col(e.growth) + a["growth_sd"] * _per_patent(ndtri, u_g, ids), -0.9)
     s = a["life_spread_relative"]
@@ -128,12 +177,14 @@ def draw_values_reference(e, sl, draws, seed, a, w_eff, linear, market_spread, u
     if len(drawn_rows):
         we_point = we.copy()
         we_point[drawn_rows, 3] = 0.0
-    vals = reconcile_draws(pv, cost, option, we_point, market)
+    vals = reconcile_draws_reference(pv, cost, option, we_point, market)
     if len(drawn_rows):
         at = sl[drawn_rows]
-        drawn = market_draws(seed, e.ids[at], e.market_low[at], e.value_market[at], e.market_high[at], D)
-        vals[drawn_rows] += weighted_draws(drawn, we[drawn_rows, 3:4])
-    q = percentiles(vals, (5, 50, 95))
+        drawn = market_draws_reference(
+            seed, e.ids[at], e.market_low[at], e.value_market[at], e.market_high[at], D
+        )
+        vals[drawn_rows] += weighted_draws_reference(drawn, we[drawn_rows, 3:4])
+    q = np.percentile(vals, (5, 50, 95), axis=1)
     return q[0], q[1], q[2]
 
 
@@ -267,3 +318,54 @@ def test_a_demo_assessment_with_stress_gives_the_reference_numbers(monkeypatch):
         want = iv.assess_collateral(valued, loan=loan, rng=0, paths=500)
     pd.testing.assert_frame_equal(got.stress, want.stress, check_exact=True)
     pd.testing.assert_frame_equal(got.patents, want.patents, check_exact=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.sampled_from([0.0, -0.0, 1.0, 1e300, -1e-300]),
+            ),
+            min_size=5,
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([(5, 50, 95), (0, 100), (12.5, 33.3, 99.99), (50,)]),
+)
+def test_percentiles_of_sorted_rows_are_numpys(rows, q):
+    vals = np.array(rows, dtype=float)
+    got = percentiles(vals, q)
+    want = np.percentile(vals, q, axis=1)
+    assert got.shape == want.shape
+    assert np.array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("draws", [1, 2, 7, 1000, 1001])
+def test_percentiles_of_many_draws_are_numpys(draws):
+    g = np.random.default_rng(draws)
+    vals = g.lognormal(10, 2, (30, draws))
+    vals[3] = 5.0  # a row of equal draws
+    vals[4, : draws // 2] = 0.0
+    assert np.array_equal(
+        _bits(percentiles(vals, (5, 50, 95))), _bits(np.percentile(vals, (5, 50, 95), axis=1))
+    )
+
+
+def test_triangular_and_weighted_draws_give_the_reference_bits():
+    g = np.random.default_rng(5)
+    u = g.random((9, 300))
+    lo, mode, hi = g.random((9, 1)), g.random((9, 1)), g.random((9, 1))
+    mode[2] = lo[2] = hi[2]  # no spread: the mode
+    for spread_rows in (slice(None), slice(3, None)):  # with a row without spread, and without any
+        args = (u[spread_rows], lo[spread_rows], mode[spread_rows], hi[spread_rows])
+        assert np.array_equal(_bits(montecarlo.triangular(*args)), _bits(triangular_reference(*args)))
+    v = g.normal(size=(6, 50))
+    v[1, 3], v[2, 4], v[3, 5] = np.nan, np.inf, -np.inf
+    for w in (np.array([[0.5], [1.0], [0.2], [0.3], [0.0], [np.nan]]), np.full((6, 1), 0.25)):
+        for vals in (v, np.abs(v[4:]), v[[0, 5]]):
+            ww = w[: len(vals)]
+            assert np.array_equal(_bits(weighted_draws(vals, ww)), _bits(weighted_draws_reference(vals, ww)))
