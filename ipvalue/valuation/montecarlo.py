@@ -316,12 +316,6 @@ def yearly_pv(
 CACHE_ELEMENTS = 1 << 15
 
 
-def _patent_rows(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's patent as a code (0, 1, ... in order of first appearance) and each patent's first row."""
-    codes, _ = pd.factorize(np.asarray(ids, dtype=object))
-    return codes, np.unique(codes, return_index=True)[1]
-
-
 def _distinct_rows(codes: np.ndarray, cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray] | None:
     """Rows that differ in their patent or in one of ``cols`` (to the last bit): one row of each, and each row's.
 
@@ -395,11 +389,18 @@ class _Block:
         return self.sl if rows is None else self.sl[rows]
 
 
-def _block(e: _DrawInputs, sl: np.ndarray, draws: int, seed: int, uniforms: UniformRows | None) -> _Block:
-    """The block of rows ``sl``: their patents and the patents' uniforms, drawn once per patent."""
-    codes, first = _patent_rows(e.ids[sl])
+def _block(
+    e: _DrawInputs,
+    sl: np.ndarray,
+    codes: np.ndarray,
+    first: np.ndarray,
+    draws: int,
+    seed: int,
+    uniforms: UniformRows | None,
+) -> _Block:
+    """The rows ``sl`` (patent ``codes``, each patent's ``first`` row) and the patents' uniforms, once each."""
     # uniforms in [0, 1): an exact 0 maps to -inf below, which the floors and the option handle
-    ids = e.ids[sl][first]
+    ids = e.ids[sl[first]]
     if uniforms is None:
         u = patent_uniforms(seed, ids, 5 * draws, "valuation")
     else:
@@ -568,20 +569,27 @@ def _reconciled(
     return vals
 
 
-def _parts(ids: np.ndarray, size: int) -> list[np.ndarray]:
-    """Positions of ``ids`` in parts of about ``size`` rows, a patent's rows together (in one part, side by side)."""
-    codes, _ = _patent_rows(ids)
+def _parts(ids: np.ndarray, size: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``ids`` in parts of about ``size`` rows, a patent's rows together (in one part, side by side).
+
+    Per part: the positions of its rows, each row's patent (0, 1, ... within the part) and each patent's first row.
+    """
+    codes, _ = pd.factorize(np.asarray(ids, dtype=object))
     order = np.argsort(codes, kind="stable")
-    if len(order) <= size:
-        return [order]
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])  # each patent's first row
-    out, begin = [], 0
-    for s0 in starts[1:]:
-        if s0 - begin >= size:
-            out.append(order[begin:s0])
-            begin = s0
-    out.append(order[begin:])
+    by_patent = codes[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = by_patent[1:] != by_patent[:-1]  # each patent's first row
+    bounds, begin = [0], 0
+    if len(order) > size:
+        for s0 in np.flatnonzero(new)[1:].tolist():
+            if s0 - begin >= size:
+                bounds.append(s0)
+                begin = s0
+    bounds.append(len(order))
+    out = []
+    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
+        starts = new[b0:b1]
+        out.append((order[b0:b1], np.cumsum(starts) - 1, np.flatnonzero(starts)))
     return out
 
 
@@ -607,8 +615,8 @@ def _draw_values(
     option values per draw, their reconciliation, its percentiles.
     """
     p05, p50, p95 = np.empty(len(sl)), np.empty(len(sl)), np.empty(len(sl))
-    for part in _parts(e.ids[sl], max(1, CACHE_ELEMENTS // max(1, draws))):
-        b = _block(e, sl[part], draws, seed, uniforms)
+    for part, codes, first in _parts(e.ids[sl], max(1, CACHE_ELEMENTS // max(1, draws))):
+        b = _block(e, sl[part], codes, first, draws, seed, uniforms)
         roy = _drawn_royalty(b)
         r, g = _drawn_rates(b, a)
         life = _drawn_life(b, a)

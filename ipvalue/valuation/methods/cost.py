@@ -41,6 +41,7 @@ __all__ = [
     "fees_paid_stage",
     "cost_values",
     "COST_FRAME_COLUMNS",
+    "years_used",
 ]
 
 
@@ -185,6 +186,19 @@ class FeesPaid:
 
     amounts: np.ndarray | None
     notes: Notes
+    #: years from filing to ``as_of`` per row (:func:`years_used`; None: read by :func:`cost_values`)
+    used: np.ndarray | None = None
+
+
+def years_used(frame: pd.DataFrame, day: dt.date) -> np.ndarray:
+    """Years from ``filing_date`` to ``day`` per row (whole days / 365.25, at least 0; NaN without a date)."""
+    filing = (  # COST_FRAME_COLUMNS lists the frame's columns read here
+        pd.to_datetime(frame["filing_date"])
+        if "filing_date" in frame.columns
+        else pd.Series(pd.NaT, index=frame.index)
+    )
+    used = ((pd.Timestamp(day) - filing).dt.days / 365.25).to_numpy(dtype=float, na_value=np.nan)
+    return np.clip(used, 0.0, None)
 
 
 def fees_paid_stage(inputs: Inputs, facts: Facts, day: dt.date, notes: Notes) -> FeesPaid:
@@ -206,6 +220,7 @@ def fees_paid_stage(inputs: Inputs, facts: Facts, day: dt.date, notes: Notes) ->
             terms=facts.terms,
         ),
         recorded,
+        years_used(inputs.frame, day),
     )
 
 
@@ -254,13 +269,8 @@ def cost_values(
     notes.extend(fees.notes)
     fees_arr = np.zeros(len(frame)) if fees.amounts is None else fees.amounts
     opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
-    filing = (  # COST_FRAME_COLUMNS lists the frame's columns read here
-        pd.to_datetime(frame["filing_date"])
-        if "filing_date" in frame.columns
-        else pd.Series(pd.NaT, index=frame.index)
-    )
-    used = ((pd.Timestamp(day) - filing).dt.days / 365.25).to_numpy(dtype=float, na_value=np.nan)
-    used = np.clip(used, 0.0, None)
+    # the years used, read with the fees paid when they were (the same dates: no rate moves them)
+    used = years_used(frame, day) if fees.used is None else fees.used
     cost_ok = np.isfinite(rd) & ~dead & np.isfinite(period) & np.isfinite(used)
     value_cost = np.where(dead, 0.0, np.nan)
     if cost_ok.any():
