@@ -99,7 +99,7 @@ def stages_keys(frame: pd.DataFrame, a: Any, day: dt.date, *, drop: Any = ()) ->
     def put(tag: str, data: bytes) -> None:
         h.update(tag.encode("utf-8") + b"\x1e" + len(data).to_bytes(8, "little") + data)
 
-    names = list(frame.columns)
+    names = frame.columns.tolist()  # a list (iterating pandas' text index goes name by name)
     left_out = set(drop) & set(names)
     kept = [(c, v) for c, v in zip(names, column_arrays(frame), strict=True) if c not in left_out]
     idx = frame.index
