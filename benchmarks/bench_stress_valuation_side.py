@@ -1,9 +1,10 @@
 """Benchmark: the valuation side of the stress run (issue 17, fifth session), before and after in one run.
 
-Run as a script: ``python benchmarks/bench_stress_valuation_side.py [--before REV] [--quick]`` prints the
-Markdown section and writes it to ``benchmarks/results/stress_valuation_side.md``. Two worker processes run the
-same cases one after the other: one on the ``ipvalue`` package as it is at git revision ``REV`` (default
-``main``; extracted with ``git archive``), one on this checkout. CPU time of the process
+Run as a script: ``python benchmarks/bench_stress_valuation_side.py [--before REV] [--quick] [--repeat N]``
+prints the Markdown section and writes it to ``benchmarks/results/stress_valuation_side.md``. Worker processes
+run the same cases one after the other: one on this checkout's ``ipvalue`` with the change's commits
+(``CHANGES``) reverted, so that the other work landed since is in both trees (or, with ``--before``, the package
+as it is at git revision ``REV``, extracted with ``git archive``), one on this checkout. CPU time of the process
 (``time.process_time``), best of ``--repeat`` runs (default 20).
 
 * the demo book (34 patents): ``iv.assess_collateral(valued, loan=loan, rng=0)`` with the six stress shocks, the
@@ -27,7 +28,10 @@ import time
 from pathlib import Path
 
 from _versions import book_loan, extract_ipvalue, run_worker
+from bench_collateral_side import extract_without
 
+#: the commits of the fifth session's valuation side of the stress run (newest first)
+CHANGES = ("121f42f", "3ce168b", "076e0f9", "418a2ae", "7cdea8b")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -128,23 +132,26 @@ def worker(args: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    before = "main"
-    if "--before" in argv:
-        before = argv[argv.index("--before") + 1]
+    before = argv[argv.index("--before") + 1] if "--before" in argv else None
     repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 20
     sizes = "40,300" if "--quick" in argv else "40,300,1500"
     script = Path(__file__)
     with tempfile.TemporaryDirectory() as tmp:
-        old = extract_ipvalue(before, Path(tmp) / "before")
+        dest = Path(tmp) / "before"
+        old = extract_without(CHANGES, dest) if before is None else extract_ipvalue(before, dest)
         b = run_worker(script, old, str(repeat), sizes, "plain")
         a = run_worker(script, ROOT, str(repeat), sizes, "plain")
         bt = run_worker(script, old, str(repeat), sizes, "tune")
         at = run_worker(script, ROOT, str(repeat), sizes, "tune")
     same = {name: b["digests"][name] == a["digests"][name] for name in a["digests"]}
     lines = [
-        "Before: `ipvalue` at `"
-        + before
-        + "` (extracted with `git archive`), after: this checkout; each in its own "
+        (
+            f"Before: this checkout with commits {', '.join(f'`{c}`' for c in CHANGES)} reverted (the other work "
+            "landed since in both trees)"
+            if before is None
+            else f"Before: `ipvalue` at `{before}` (extracted with `git archive`)"
+        )
+        + ", after: this checkout; each in its own "
         f"worker process, one after the other, CPU time of the process, best of {repeat} (load average 1 min "
         f"{b['load']:.1f} before, {a['load']:.1f} after, on {os.cpu_count()} cores). "
         "`python benchmarks/bench_stress_valuation_side.py`.",
