@@ -474,10 +474,10 @@ def _onto(
     if [c for c in layout if c in have] != list(have):  # have: frame's columns in order
         return None
     out = frame.copy(deep=False)  # copy-on-write: frame keeps its columns
-    for i, c in enumerate(layout):
+    for i, c in enumerate(layout):  # out's first columns are layout's up to i (the missing ones inserted)
         if c in have:
             if c in replaced:
-                out[c] = replaced[c]
+                out.isetitem(i, replaced[c])  # by position: the set pandas does by name, without the look-up
         elif c in replaced:
             out.insert(i, c, replaced[c])
         else:
