@@ -125,6 +125,8 @@ class Markets:
     allocation: np.ndarray
     revenue: _Revenue
     tables: RowTables
+    #: each row's position inside its royalty range, from the quality score (:func:`_royalty_position`)
+    royalty_position: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,8 @@ def markets_stage(inputs: Inputs, facts: Facts, a: dict[str, Any], notes: Notes)
     juris, market, protects = _territories(inputs, dead, notes)
     alloc = _allocation(inputs, a, dead | ~protects, facts, notes)
     rev = _revenue(inputs, alloc, protects, notes)
-    return Markets(juris, market, protects, alloc, rev, _row_tables(inputs, juris, a))
+    pos = _royalty_position(facts.quality_score, facts.quality_coverage)
+    return Markets(juris, market, protects, alloc, rev, _row_tables(inputs, juris, a), pos)
 
 
 def _row_tables(inputs: Inputs, juris: np.ndarray, a: dict[str, Any]) -> RowTables:
@@ -256,7 +259,7 @@ def economics(
     method_code = _income_method(inputs, a, live_rev, notes)
     split = method_code > 0  # profit_split or equivalent_investment: a share of the profit stream
     decay, vol, fld = _decay_and_volatility(inputs, revenue, live_rev, a, notes, tables)
-    pos = _royalty_position(facts.quality_score, facts.quality_coverage)
+    pos = markets.royalty_position  # the quality's, read with the markets (no rate moves it)
     roy, lo, hi, roy_given = _royalty(inputs, facts, revenue, live_rev, split, pos, a, notes, tables)
     sh = _profit_share(inputs, facts, rev.launch_cost, live_rev, method_code, pos, a, day, notes)
     situation = _rc.classify_situation(inputs.commercialized, revenue, rev.launch_cost)
