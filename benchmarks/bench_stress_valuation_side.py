@@ -31,7 +31,7 @@ from _versions import book_loan, extract_ipvalue, run_worker
 from bench_collateral_side import extract_without
 
 #: the commits of the fifth session's valuation side of the stress run (newest first)
-CHANGES = ("121f42f", "3ce168b", "076e0f9", "418a2ae", "7cdea8b")
+CHANGES = ("01df8a9", "9cbbd33", "121f42f", "3ce168b", "076e0f9", "418a2ae", "7cdea8b")
 ROOT = Path(__file__).resolve().parents[1]
 
 
