@@ -163,6 +163,8 @@ def test_a_worker_process_runs_the_monte_carlo_on_one_thread(monkeypatch):
 
     monkeypatch.setattr(liquidation, "PARALLEL_THREADS", 4)
     monkeypatch.setattr(compute_module, "_worker_pipeline", None)
+    # the test process keeps glibc's defaults
+    monkeypatch.setattr(compute_module, "tune_allocator", lambda: True)
     compute_module._worker_init(pickle.dumps((None, None, None)))
     assert liquidation.PARALLEL_THREADS == 1
     assert compute_module._worker_pipeline is not None
@@ -181,9 +183,32 @@ def test_a_worker_process_loads_the_compiled_engine(monkeypatch):
     monkeypatch.setattr(liquidation, "PARALLEL_THREADS", liquidation.PARALLEL_THREADS)
     monkeypatch.setattr(compute_module, "_worker_pipeline", None)
     monkeypatch.delitem(sys.modules, "ipvalue.collateral._mc_fused", raising=False)
+    # the test process keeps glibc's defaults
+    monkeypatch.setattr(compute_module, "tune_allocator", lambda: True)
     compute_module._worker_init(pickle.dumps((None, None, None)))
     expected = "compiled" if liquidation._numba_available() else "numpy"
     assert liquidation.engine(1) == expected
+
+
+def test_a_worker_process_and_the_command_tune_the_allocator(monkeypatch):
+    # glibc's malloc keeps freed memory for the next request's arrays (ipvalue.runtime.tune_allocator): each
+    # compute worker sets it at its start, as the ipvalue command does at its own
+    import pickle
+
+    from ipvalue import cli
+    from ipvalue.collateral import liquidation
+    from ipvalue.service import compute as compute_module
+
+    calls: list[str] = []
+    monkeypatch.setattr(compute_module, "tune_allocator", lambda: calls.append("worker") or True)
+    monkeypatch.setattr(cli, "tune_allocator", lambda: calls.append("command") or True)
+    monkeypatch.setattr(liquidation, "PARALLEL_THREADS", liquidation.PARALLEL_THREADS)
+    monkeypatch.setattr(compute_module, "_worker_pipeline", None)
+    compute_module._worker_init(pickle.dumps((None, None, None)))
+    assert calls == ["worker"]
+    with pytest.raises(SystemExit):
+        cli.main(["no-such-command"])  # an unknown command: exit 2, after the set-up
+    assert calls == ["worker", "command"]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5])
