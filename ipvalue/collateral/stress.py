@@ -715,17 +715,12 @@ def _one_draw_pass(runs: list[tuple[LiquidationPool, LiquidationPaths]]) -> bool
     The runs need the seed, paths, judicial sale success, number of rounds and judicial paths of the first,
     and a patent in several pools the same disposal package in each (its package's draws are then the same).
     """
-    ps0 = runs[0][1]
-    for _, ps in runs:
-        if (ps.paths, ps.seed, ps.sale_success, len(ps.reserves), ps.j0, ps.j1) != (
-            ps0.paths,
-            ps0.seed,
-            ps0.sale_success,
-            len(ps0.reserves),
-            ps0.j0,
-            ps0.j1,
-        ):
-            return False
+
+    def shared(ps: LiquidationPaths) -> tuple[Any, ...]:
+        return ps.paths, ps.seed, ps.sale_success, len(ps.reserves), ps.j0, ps.j1
+
+    if any(shared(ps) != shared(runs[0][1]) for _, ps in runs):
+        return False
     ids = np.concatenate([p.ids for p, _ in runs]).tolist()
     pkgs = np.concatenate([p.ids if p.package is None else p.package for p, _ in runs]).tolist()
     # as many distinct (patent, package) pairs as patents: each patent in one package (sets of Python text:
