@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -908,21 +908,7 @@ def _plain_column(col: str, kind: str, values: list[Any]) -> Any:
 
 def _add_plain_defaults(cols: dict[str, Any], n: int) -> None:
     """The missing canonical columns with their defaults, as :func:`_add_default_columns` adds them."""
-    for col, kind in COLUMN_KINDS.items():
-        if col in cols:
-            continue
-        if col in ("pledged", "invalidation_pending", "in_litigation", "licensed"):
-            cols[col] = np.zeros(n, dtype=bool)
-        elif col == "term_adjustment_days":
-            cols[col] = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
-        elif col in ("commercialized",) or kind in ("float",) or col in ("rd_year",):
-            continue
-        elif kind == "date":
-            cols[col] = np.full(n, np.datetime64("NaT", "ns"))
-        elif kind == "int":
-            cols[col] = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
-        elif kind in ("str", "list") and col not in ("group", "currency", "industry"):
-            cols[col] = np.full(n, None, dtype=object)
+    cols.update(_default_columns(cols, n))
     tad = cols["term_adjustment_days"]
     if tad.isna().any():
         cols["term_adjustment_days"] = tad.fillna(0)
@@ -1124,30 +1110,37 @@ def _add_default_columns(out: pd.DataFrame) -> pd.DataFrame:
     whole numbers, texts and lists are blank columns, except ``group``, ``currency`` and ``industry``,
     which, like ``commercialized``, ``rd_year`` and the rates and amounts, stay absent.
     """
-    n = len(out)
-    added: dict[str, Any] = {}
-    for col, kind in COLUMN_KINDS.items():
-        if col in out.columns:
-            continue
-        if col in ("pledged", "invalidation_pending", "in_litigation", "licensed"):
-            added[col] = np.zeros(n, dtype=bool)
-        elif col == "term_adjustment_days":
-            added[col] = pd.array([0] * n, dtype="Int64")
-        elif col in ("commercialized",) or kind in ("float",) or col in ("rd_year",):
-            continue  # economics stay absent unless given
-        elif kind == "date":
-            added[col] = np.full(n, np.datetime64("NaT", "ns"))
-        elif kind == "int":
-            added[col] = pd.array([pd.NA] * n, dtype="Int64")
-        elif kind in ("str", "list"):
-            if col in ("group", "currency", "industry"):
-                continue
-            added[col] = np.full(n, None, dtype=object)
+    added = _default_columns(out.columns, len(out))
     if added:
         out = pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
     if out["term_adjustment_days"].isna().any():
         out["term_adjustment_days"] = out["term_adjustment_days"].fillna(0)
     return out
+
+
+def _default_columns(present: Container[str], n: int) -> dict[str, Any]:
+    """The canonical columns not in ``present`` that have a default, as arrays of ``n`` rows.
+
+    The defaults are those of :func:`_add_default_columns` (its Notes); the one-pass reader
+    (:func:`_add_plain_defaults`) takes them from here too.
+    """
+    added: dict[str, Any] = {}
+    for col, kind in COLUMN_KINDS.items():
+        if col in present:
+            continue
+        if col in ("pledged", "invalidation_pending", "in_litigation", "licensed"):
+            added[col] = np.zeros(n, dtype=bool)
+        elif col == "term_adjustment_days":
+            added[col] = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
+        elif col in ("commercialized",) or kind in ("float",) or col in ("rd_year",):
+            continue  # economics stay absent unless given
+        elif kind == "date":
+            added[col] = np.full(n, np.datetime64("NaT", "ns"))
+        elif kind == "int":
+            added[col] = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        elif kind in ("str", "list") and col not in ("group", "currency", "industry"):
+            added[col] = np.full(n, None, dtype=object)
+    return added
 
 
 def _finish(
