@@ -888,7 +888,7 @@ def _plain_column(col: str, kind: str, values: list[Any]) -> Any:
                 continue
             hit = seen.get(v)
             if hit is None:
-                hit = table.get(re.sub(r"[\s_\-]", "", v.strip().lower())) or table.get(v.strip())
+                hit = _lookup_value(v, table)
                 if hit is None:
                     raise _NotPlain  # an unknown value: a problem
                 seen[v] = hit
@@ -1191,14 +1191,18 @@ def _finish(
     return out
 
 
+def _lookup_value(text: str, table: dict[str, str]) -> str | None:
+    """The canonical value ``table`` gives a cell's text (case, spaces, ``_`` and ``-`` aside), or None."""
+    return table.get(re.sub(r"[\s_\-]", "", text.strip().lower())) or table.get(text.strip())
+
+
 def _map_values(reader: _Reader, col: str, values: pd.Series, table: dict[str, str]) -> pd.Series:
     out: list[str | None] = []
     for i, v in enumerate(values.tolist()):
         if _is_blank(v):
             out.append(None)
             continue
-        key = re.sub(r"[\s_\-]", "", str(v).strip().lower())
-        hit = table.get(key) or table.get(str(v).strip())
+        hit = _lookup_value(str(v), table)
         if hit is None:
             known = sorted(set(table.values()))
             reader.fail(
