@@ -87,11 +87,22 @@ def _worker_init(stages: bytes) -> None:
     size. glibc's malloc keeps freed memory for the next request's arrays (:func:`ipvalue.runtime.tune_allocator`).
     """
     global _worker_pipeline
-    from ipvalue.collateral.liquidation import load_compiled_engine, set_parallel_threads
+    from ipvalue.collateral.liquidation import set_parallel_threads
 
     read, value, assess = pickle.loads(stages)
     _worker_pipeline = Pipeline(read=read, value=value, assess=assess)
     set_parallel_threads(1)
+    _prepare_computing_process()
+
+
+def _prepare_computing_process() -> None:
+    """Ready the process that runs the assessments: the compiled Monte Carlo engine loaded, the allocator tuned.
+
+    A worker process calls it at its start (:func:`_worker_init`); without workers, the service's own process
+    (:meth:`ComputePool.start`).
+    """
+    from ipvalue.collateral.liquidation import load_compiled_engine
+
     load_compiled_engine()
     tune_allocator()
 
@@ -158,13 +169,11 @@ class ComputePool:
     def start(self) -> list[Future[int]]:
         """Start the workers now (each imports the stages' modules) rather than at the first request.
 
-        Without worker processes the service computes in its own process, which loads the compiled engine here.
+        Without worker processes the service computes in its own process, which is readied here as a worker is
+        (the compiled engine loaded, the allocator tuned).
         """
         if not self.processes:
-            from ipvalue.collateral.liquidation import load_compiled_engine
-
-            load_compiled_engine()
-            tune_allocator()
+            _prepare_computing_process()
             return []
         pool = self._pool()
         return [pool.submit(_worker_ready) for _ in range(self.processes)]

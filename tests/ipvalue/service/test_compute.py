@@ -211,6 +211,21 @@ def test_a_worker_process_and_the_command_tune_the_allocator(monkeypatch):
     assert calls == ["worker", "command"]
 
 
+def test_without_workers_the_service_process_is_readied_as_a_worker_is(monkeypatch):
+    # --compute-processes 0: the assessments run in the service's own process, which start() readies the way a
+    # worker readies itself (the compiled engine loaded, the allocator tuned); no worker process is started
+    from ipvalue.collateral import liquidation
+    from ipvalue.service import compute as compute_module
+
+    calls: list[str] = []
+    monkeypatch.setattr(liquidation, "load_compiled_engine", lambda: calls.append("engine"))
+    monkeypatch.setattr(compute_module, "tune_allocator", lambda: calls.append("allocator") or True)
+    pool = ComputePool(Pipeline(), 0)
+    assert pool.start() == []
+    assert calls == ["engine", "allocator"]
+    assert pool._executor is None
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5])
 def test_monte_carlo_threads_are_a_whole_number_of_at_least_one(bad, monkeypatch):
     from ipvalue.collateral import liquidation
