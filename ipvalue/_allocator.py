@@ -26,9 +26,9 @@ def tune_allocator(
     An assessment allocates and frees arrays of 0.1 to a few MB by the hundred (the Monte Carlo's paths, its draws,
     the valuation's draws). glibc returns the free top of its heap to the system once it exceeds a threshold that
     moves with the largest blocks freed, and gives large blocks fresh mappings, so the next arrays land on new pages
-    that the kernel must fault in and zero: about 7,800 page faults and 10 ms of an assessment of the demo book
-    (``benchmarks/RESULTS.md``). With the heap keeping up to ``trim_threshold`` free and serving blocks up to
-    ``mmap_threshold``, the pages are reused. Nothing computed changes; the process keeps up to
+    that the kernel must fault in and zero: about 7,000 to 7,800 page faults and 10 to 14 ms of an assessment of
+    the demo book (``benchmarks/RESULTS.md``). With the heap keeping up to ``trim_threshold`` free and serving
+    blocks up to ``mmap_threshold``, the pages are reused. Nothing computed changes; the process keeps up to
     ``trim_threshold`` of free memory.
 
     The setting is the process's: the ``ipvalue`` command and the service's computing processes call this at
