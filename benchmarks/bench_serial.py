@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _versions import book_loan, extract_ipvalue, run_worker
+from _versions import extract_ipvalue, run_worker, valued_book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,6 @@ def worker(n: int, demo_runs: int) -> dict:
     """Measure on the ``ipvalue`` this process imports."""
     import ipvalue as iv
     from ipvalue.demo import load_demo
-    from ipvalue.valuation._synthetic import synthetic_portfolio
 
     acc = _timed_mc()
     portfolio, loan, as_of = load_demo()
@@ -76,8 +75,8 @@ def worker(n: int, demo_runs: int) -> dict:
     }
     if n == 0:
         return out
-    big = iv.value_portfolio(synthetic_portfolio(n, seed=0), {"draws": 0}, as_of="2026-06-30", rng=1)
-    res, times = _assess(big, book_loan(n), acc)
+    big, big_loan = valued_book(n)
+    res, times = _assess(big, big_loan, acc)
     out["book"] = {
         "n": n,
         **times,
