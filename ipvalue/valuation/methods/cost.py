@@ -186,8 +186,8 @@ class FeesPaid:
 
     amounts: np.ndarray | None
     notes: Notes
-    #: years from filing to ``as_of`` per row (:func:`years_used`; None: read by :func:`cost_values`)
-    used: np.ndarray | None = None
+    #: years from filing to ``as_of`` per row (:func:`years_used`), read with the fees (no rate moves them)
+    used: np.ndarray
 
 
 def years_used(frame: pd.DataFrame, day: dt.date) -> np.ndarray:
@@ -269,8 +269,7 @@ def cost_values(
     notes.extend(fees.notes)
     fees_arr = np.zeros(len(frame)) if fees.amounts is None else fees.amounts
     opp = a["opportunity_rate"] if a["opportunity_rate"] is not None else a["risk_free"]
-    # the years used, read with the fees paid when they were (the same dates: no rate moves them)
-    used = years_used(frame, day) if fees.used is None else fees.used
+    used = fees.used  # the years used, read with the fees paid (the same dates: no rate moves them)
     cost_ok = np.isfinite(rd) & ~dead & np.isfinite(period) & np.isfinite(used)
     value_cost = np.where(dead, 0.0, np.nan)
     if cost_ok.any():
