@@ -29,7 +29,7 @@ from ipvalue.valuation.asof import QUALITY_COLUMNS, Facts, read_facts
 from ipvalue.valuation.assumptions import INCOME_METHODS, METHOD_LABELS
 from ipvalue.valuation.economics import Economics, Markets, economics, markets_stage
 from ipvalue.valuation.inputs import RATE_COLUMNS, Inputs, read_inputs, reread_rates
-from ipvalue.valuation.methods.cost import COST_FRAME_COLUMNS, FeesPaid, cost_values, fees_paid_stage
+from ipvalue.valuation.methods.cost import FeesPaid, cost_values, fees_paid_stage
 from ipvalue.valuation.methods.income import income_values
 from ipvalue.valuation.methods.market_stage import market_values
 from ipvalue.valuation.methods.real_option import option_values
@@ -519,18 +519,10 @@ def _stack_inputs(inputs: list[Inputs]) -> Inputs:
         for f in fields(first)
         if f.name not in ("frame", "groups")
     }
-    # the later stages read the frame's index and COST_FRAME_COLUMNS only (no rate column): the first shock's
-    # columns, once per shock (what pd.concat of the frames gives: numpy columns joined as arrays)
-    k, src = len(inputs), first.frame
-    cols = [c for c in COST_FRAME_COLUMNS if c in src.columns]
-    index = src.index.append([src.index] * (k - 1)) if k > 1 else src.index
-    data = {}
-    for c in cols:
-        s = src[c]
-        data[c] = (
-            np.concatenate([s.to_numpy()] * k) if isinstance(s.dtype, np.dtype) else pd.concat([s] * k).array
-        )
-    frame = pd.DataFrame(data, index=index, columns=cols)
+    # the later stages read no column of the frame (the cost method reads the years used with the fees paid,
+    # stacked with the state): the index only, the first shock's once per shock
+    k, src = len(inputs), first.frame.index
+    frame = pd.DataFrame(index=src.append([src] * (k - 1)) if k > 1 else src)
     return replace(first, frame=frame, groups=groups, **parts)
 
 

@@ -40,7 +40,6 @@ __all__ = [
     "FeesPaid",
     "fees_paid_stage",
     "cost_values",
-    "COST_FRAME_COLUMNS",
     "years_used",
 ]
 
@@ -192,7 +191,7 @@ class FeesPaid:
 
 def years_used(frame: pd.DataFrame, day: dt.date) -> np.ndarray:
     """Years from ``filing_date`` to ``day`` per row (whole days / 365.25, at least 0; NaN without a date)."""
-    filing = (  # COST_FRAME_COLUMNS lists the frame's columns read here
+    filing = (
         pd.to_datetime(frame["filing_date"])
         if "filing_date" in frame.columns
         else pd.Series(pd.NaT, index=frame.index)
@@ -224,11 +223,6 @@ def fees_paid_stage(inputs: Inputs, facts: Facts, day: dt.date, notes: Notes) ->
     )
 
 
-#: the columns of the chunk's frame :func:`cost_values` reads (the rest comes from the checked inputs); a shock
-#: axis stacks only these (:func:`ipvalue.valuation.kernel.value_prepared_many`)
-COST_FRAME_COLUMNS: tuple[str, ...] = ("filing_date",)
-
-
 def cost_values(
     inputs: Inputs,
     facts: Facts,
@@ -241,7 +235,9 @@ def cost_values(
     """``value_cost`` for every patent (NaN with a note where it cannot apply, 0 for dead patents).
 
     Trended ``rd_cost`` plus developer's profit, opportunity cost and fees paid, less 贬值率 and obsolescence.
-    ``fees`` is :func:`fees_paid_stage`'s result when already read for the chunk (None: read here).
+    ``fees`` is :func:`fees_paid_stage`'s result when already read for the chunk (None: read here); with it,
+    no column of ``inputs.frame`` is read (a shock axis stacks only the frame's index,
+    :func:`ipvalue.valuation.kernel.value_prepared_many`).
     """
     frame, x = inputs.frame, inputs.x
     dead, period = facts.dead, econ.period
