@@ -186,6 +186,7 @@ def value_prepared(
     a: Mapping[str, Any] | None = None,
     columns: Mapping[str, Any] | None = None,
     comparables: Any = None,
+    texts: bool = True,
 ) -> pd.DataFrame:
     """Value the chunk of ``state`` from its prepared stages: economics -> methods -> reconcile -> range -> attach.
 
@@ -203,6 +204,9 @@ def value_prepared(
         (a column not in the chunk is added at its end).
     comparables : pandas.DataFrame, optional
         Comparable transactions for the market approach.
+    texts : bool
+        Write the text columns; False leaves ``method_weights``, ``methods_used`` and ``value_notes`` None in
+        every row, no note being kept (every other column the same).
 
     Returns
     -------
@@ -218,7 +222,9 @@ def value_prepared(
         When a replaced column breaks its rule.
     """
     a, inputs = _shock_inputs(state, a, columns)
-    return _value_rest(inputs, state, a, seed, state.notes.copy(), comparables, state.uniforms)
+    notes = state.notes.copy()
+    notes.wanted = texts  # without texts no note is kept (nor its text written, where that costs)
+    return _value_rest(inputs, state, a, seed, notes, comparables, state.uniforms, texts=texts)
 
 
 def _shock_inputs(
@@ -279,8 +285,10 @@ def value_prepared_many(
     """
     n = state.inputs.n
     if comparables is not None or len(shocks) < 2 or n < 2:
-        out = [value_prepared(state, seed, a=a, columns=c, comparables=comparables) for a, c in shocks]
-        return out if texts else [_without_texts(f) for f in out]
+        return [
+            value_prepared(state, seed, a=a, columns=c, comparables=comparables, texts=texts)
+            for a, c in shocks
+        ]
     inputs, added = _revalue_stacked(state, seed, shocks, texts)
     return [attach(inp.frame, _shock_part(added, j, n)) for j, inp in enumerate(inputs)]
 
@@ -561,10 +569,13 @@ def _value_rest(
     notes: Notes,
     comparables: Any,
     uniforms: UniformRows | None = None,
+    *,
+    texts: bool = True,
 ) -> pd.DataFrame:
     """The stages after the prepared ones: economics -> methods -> reconcile -> range -> attach."""
     econ = economics(inputs, state.facts, a, state.day, notes, markets=state.markets)
-    return attach(inputs.frame, _later_stages(inputs, state, a, econ, seed, notes, comparables, uniforms))
+    added = _later_stages(inputs, state, a, econ, seed, notes, comparables, uniforms, texts=texts)
+    return attach(inputs.frame, added)
 
 
 def _later_stages(
@@ -612,14 +623,6 @@ def _later_stages(
         inputs.ids, facts, econ, values, rec, a, seed, notes, market_bounds=bounds, uniforms=uniforms
     )
     return added_columns(inputs, facts, econ, values, rec, spread, notes, texts=texts)
-
-
-def _without_texts(frame: pd.DataFrame) -> pd.DataFrame:
-    """A valued frame with the text columns :func:`value_prepared_many` leaves out (``texts=False``) set to None."""
-    out = frame.copy(deep=False)
-    for c in _NUMBERS_ONLY_EMPTY:
-        out[c] = pd.Series(None, index=out.index, dtype=object)
-    return out
 
 
 def added_columns(
@@ -670,8 +673,6 @@ def added_columns(
 
 #: the added columns that hold text (object columns)
 _TEXT_COLUMNS = ("status_as_of", "method_weights", "methods_used", "value_notes")
-#: the text columns a valuation without texts leaves None (:func:`value_prepared_many`, ``texts=False``)
-_NUMBERS_ONLY_EMPTY = ("method_weights", "methods_used", "value_notes")
 
 
 def attach(frame: pd.DataFrame, added: Mapping[str, Any]) -> pd.DataFrame:

@@ -133,3 +133,25 @@ def test_revaluations_without_texts_keep_every_number(name):
     # one shock: value_prepared's frames, the text columns emptied the same way
     (one,) = value_prepared_many(state, 3, shocks[:1], texts=False)
     pd.testing.assert_frame_equal(one, without[0], check_exact=True)
+
+
+def test_a_revaluation_with_comparables_without_texts_keeps_every_number():
+    """The path value_prepared_many takes with comparables: value_prepared's own texts flag, not a blanking after."""
+    from ipvalue.valuation._synthetic import synthetic_comparables
+    from ipvalue.valuation.kernel import value_prepared
+
+    state, a = _state("synthetic")
+    comps = synthetic_comparables(200, seed=1)
+    shocks = [(a, None), ({**a, "discount_rate_build_up": {**(a.get("discount_rate_build_up") or {})}}, None)]
+    with_texts = value_prepared_many(state, 3, shocks, comparables=comps)
+    without = value_prepared_many(state, 3, shocks, comparables=comps, texts=False)
+    empty = ["method_weights", "methods_used", "value_notes"]
+    assert with_texts[0]["value_market"].notna().any()  # the market approach values some rows here
+    for full, lean in zip(with_texts, without, strict=True):
+        assert list(full.columns) == list(lean.columns)
+        for c in empty:
+            assert lean[c].isna().all() and full[c].notna().all(), c
+            assert lean[c].dtype == object
+        pd.testing.assert_frame_equal(full.drop(columns=empty), lean.drop(columns=empty), check_exact=True)
+    one = value_prepared(state, 3, comparables=comps, texts=False)
+    pd.testing.assert_frame_equal(one, without[0], check_exact=True)
