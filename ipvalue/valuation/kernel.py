@@ -156,7 +156,8 @@ def cached_stages(
 
     def make() -> Prepared:
         book = portfolio
-        left_out = [c for c in portfolio.columns if c in set(drop)]
+        dropped = set(drop)
+        left_out = [c for c in portfolio.columns.tolist() if c in dropped]
         if left_out:
             book = portfolio.drop(columns=left_out)
             book.attrs = {}
