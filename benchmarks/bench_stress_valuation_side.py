@@ -30,8 +30,22 @@ from pathlib import Path
 from _versions import book_loan, extract_ipvalue, run_worker
 from bench_collateral_side import extract_without
 
-#: the commits of the fifth session's valuation side of the stress run (newest first)
-CHANGES = ("01df8a9", "9cbbd33", "121f42f", "3ce168b", "076e0f9", "418a2ae", "7cdea8b")
+#: the commits of the fifth session's valuation side of the stress run (newest first), after the review's mends
+#: on top of them (reverted first: the session's commits no longer revert cleanly without them)
+CHANGES = (
+    "f57f9c5",
+    "0273fec",
+    "bd25981",
+    "67fb283",
+    "6068180",
+    "01df8a9",
+    "9cbbd33",
+    "121f42f",
+    "3ce168b",
+    "076e0f9",
+    "418a2ae",
+    "7cdea8b",
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
