@@ -320,9 +320,9 @@ def _revalue_stacked(
     )
     notes = stack_notes([r[2] for r in runs])
     econ = stack_rows([r[3] for r in runs], n)
-    added = _later_stages(
-        stacked.inputs, stacked, stacked.a, econ, seed, notes, None, state.uniforms, texts=texts
-    )
+    # no uniforms store: the range draws each patent's uniforms once for all its shock rows, and a store would
+    # only hold them (and the arrays they are views of) for the rest of the run
+    added = _later_stages(stacked.inputs, stacked, stacked.a, econ, seed, notes, None, None, texts=texts)
     return [r[1] for r in runs], added
 
 

@@ -52,10 +52,9 @@ class UniformRows:
 
     A chunk revalued again with the same seed (:func:`ipvalue.valuation.kernel.value_prepared`, shock after
     shock) reads each patent's stream again: it gives the same draws each time
-    (:func:`ipvalue._random.patent_uniforms`), so they are drawn once and read back. On a shock axis
-    (:func:`ipvalue.valuation.kernel.value_prepared_many`, the stress test's rate shocks) the range already
-    draws each patent's uniforms once for all its rows (:func:`_draw_values`): there the store only keeps them
-    for a later revaluation of the same prepared stages. At most ``limit`` numbers are kept (the rest are drawn
+    (:func:`ipvalue._random.patent_uniforms`), so they are drawn once and read back. A shock axis
+    (:func:`ipvalue.valuation.kernel.value_prepared_many`, the stress test's rate shocks) uses no store: the range
+    draws each patent's uniforms once for all its rows (:func:`_draw_values`). At most ``limit`` numbers are kept (the rest are drawn
     each time, as without the store). A kept row is a view of the result it was drawn into (no copy), so that
     whole result stays in memory while the row is kept, with its rows read back or not kept, beyond ``limit``.
     """
