@@ -662,7 +662,13 @@ class PatentDraws:
         return b[:rows]
 
     def block(
-        self, b0: int, b1: int, *, executor: ThreadPoolExecutor | None = None, threads: int = 1
+        self,
+        b0: int,
+        b1: int,
+        *,
+        executor: ThreadPoolExecutor | None = None,
+        threads: int = 1,
+        compiled: bool = False,
     ) -> Drawn:
         """``(Z, E, bid normal, 变卖 buyer, member)`` of rows ``b0:b1``.
 
@@ -671,6 +677,8 @@ class PatentDraws:
         patent of the block is its own package's only member: the package rows are the patent rows); the
         arithmetic reads each tile's rows of the packages through it. ``executor`` (of ``threads`` threads):
         the streams are drawn in parallel (numpy draws without the GIL), the same numbers as one thread.
+        ``compiled``: each stream is drawn by the compiled engine's functions (:mod:`._mc_fused`), the same
+        numbers as numpy's in about half the time.
         """
         key = (b0, b1)
         if key in self._blocks:
@@ -694,22 +702,34 @@ class PatentDraws:
         copy_in, fresh = self._kept_and_fresh(labels, named_k, b0)
         keep_to = self._slots_to_keep(labels, fresh, zp, buyer, b1)
 
+        kernels = importlib.import_module("ipvalue.collateral._mc_fused") if compiled else None
+        # the package arguments of a patent that is not its own package (empty rows of the right types)
+        unused = (zp[:1, :0][0], up[:1, :0][0], buyer[:1, :0][0])
+
         def draw(part: tuple[range, range, range]) -> None:
             rows, packs, copies = part
             for j in rows:
                 gp = patent_rng(seed, str(ids_b[j]), "liquidation")
+                # an own package has one member: no two rows write the same package row
+                m = member[j] if own[j] else -1
+                if kernels is not None:  # one compiled call per stream: the same numbers as numpy's below
+                    out_p = (zp[m], up[m], buyer[m]) if m >= 0 else unused
+                    kernels.draw_patent(gp, z[j], e[j], m >= 0, *out_p, threshold)
+                    continue
                 gp.standard_normal(out=z[j])
                 gp.standard_exponential(out=e[j])
-                if own[j]:  # an own package has one member: no two rows write the same package row
-                    m = member[j]
+                if m >= 0:
                     gp.standard_normal(out=zp[m])
                     gp.random(dtype=np.float32, out=up[m])
                     np.less(up[m], threshold, out=buyer[m])
             for k in fresh[packs.start : packs.stop]:
                 gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
-                gk.standard_normal(out=zp[k])
-                gk.random(dtype=np.float32, out=up[k])
-                np.less(up[k], threshold, out=buyer[k])
+                if kernels is not None:
+                    kernels.draw_package(gk, zp[k], up[k], buyer[k], threshold)
+                else:
+                    gk.standard_normal(out=zp[k])
+                    gk.random(dtype=np.float32, out=up[k])
+                    np.less(up[k], threshold, out=buyer[k])
                 slot = keep_to.get(k)
                 if slot is not None:
                     slot[0][...], slot[1][...] = zp[k], buyer[k]
@@ -1491,7 +1511,7 @@ def liquidation_partial_sums_many(
             b1 = min(n, b0 + block)
             if not any(r.present[b0:b1].any() for r in plan):
                 continue
-            drawn = draws.block(b0, b1, executor=executor, threads=workers)
+            drawn = draws.block(b0, b1, executor=executor, threads=workers, compiled=fused)
             if executor is None:
                 work(tiles[0], b0, b1, drawn)
             else:  # each thread its own paths: every sum still gets the patents in order

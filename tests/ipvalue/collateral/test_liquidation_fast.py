@@ -383,7 +383,9 @@ def test_paths_of_one_disposal_mode_equal_the_reference(loan, monkeypatch, engin
 
 
 @pytest.mark.parametrize("keep_bytes", [0, 5_000, 256 * 2**20])  # none kept, room for one package, all
-def test_a_package_is_drawn_once_across_blocks_and_its_draws_are_the_same(loan, monkeypatch, keep_bytes):
+def test_a_package_is_drawn_once_across_blocks_and_its_draws_are_the_same(
+    loan, monkeypatch, keep_bytes, engine
+):
     # a family's members lie far apart in patent_id order, so its package appears in many blocks of draws:
     # kept from the first block that draws it (within the memory allowed), not drawn again; the numbers are the
     # same whether a package is kept or drawn again
@@ -438,3 +440,60 @@ def streams_without_keep(pool, setup, monkeypatch) -> int:
     )
     liquidation_partial_sums_many([(pool, setup)], block_elements=3 * setup.paths)
     return count.count("liquidation-package")
+
+
+COMPILED = pytest.mark.skipif(
+    not liquidation._numba_available(), reason="numba is not installed (the fast extra)"
+)
+
+
+@COMPILED
+def test_the_compiled_draws_are_numpys_to_the_last_bit():
+    # numba draws through the numpy Generator's own bit generator with numpy's algorithms; 400 streams of 20,000
+    # normals hold about 2,000 draws beyond the ziggurat's last layer (|z| > 3.6542, the tail's own algorithm) and
+    # as many exponentials beyond 7.6971, so the rare branches are compared too
+    from ipvalue.collateral import _mc_fused
+
+    paths, nj, thr = 20_000, 7_000, np.float32(0.6)
+    tails = 0
+    for i in range(400):
+        a, b = patent_rng(11, f"CN{i}", "liquidation"), patent_rng(11, f"CN{i}", "liquidation")
+        z, e, zp = np.empty(paths), np.empty(paths), np.empty(paths)
+        up, buyer = np.empty(nj, dtype=np.float32), np.empty(nj, dtype=bool)
+        _mc_fused.draw_patent(a, z, e, True, zp, up, buyer, thr)
+        ref_z, ref_e, ref_zp = (
+            b.standard_normal(paths),
+            b.standard_exponential(paths),
+            b.standard_normal(paths),
+        )
+        ref_up = b.random(nj, dtype=np.float32)
+        for got, ref in ((z, ref_z), (e, ref_e), (zp, ref_zp), (up, ref_up), (buyer, ref_up < thr)):
+            assert got.dtype == ref.dtype and got.tobytes() == ref.tobytes()
+        # both generators are left in the same state: the next draw is the same
+        assert a.bit_generator.state == b.bit_generator.state
+        tails += int((np.abs(z) > 3.6542).sum() + (e > 7.6971).sum())
+    assert tails > 1_000
+
+
+@COMPILED
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_block_drawn_compiled_is_the_block_numpy_draws(threads):
+    # own packages, families shared within the block and across blocks (kept), on one and two threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    n, paths = 40, 700
+    ids = np.array([f"CN{600000 + i}A" for i in range(n)])
+    package = np.array([f"family:F{i % 5}" if i % 3 == 0 else pid for i, pid in enumerate(ids)])
+
+    def blocks(compiled: bool) -> list[tuple]:
+        draws = PatentDraws(ids, package, seed=9, paths=paths, sale_success=0.45, judicial=slice(100, 400))
+        out = []
+        with ThreadPoolExecutor(threads) as pool:
+            for b0 in range(0, n, 7):
+                got = draws.block(b0, min(n, b0 + 7), executor=pool, threads=threads, compiled=compiled)
+                out.append(tuple(None if a is None else a.copy() for a in got))
+        return out
+
+    for got, ref in zip(blocks(True), blocks(False), strict=True):
+        for a, b in zip(got, ref, strict=True):
+            assert (a is None and b is None) or (a.dtype == b.dtype and a.tobytes() == b.tobytes())
