@@ -25,7 +25,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["draw_package", "draw_patent", "tile_arguments", "tile_sums", "warm_up"]
+__all__ = [
+    "draw_package",
+    "draw_patent",
+    "finish_paths",
+    "liquidity_bisection",
+    "numpy_sum",
+    "tile_arguments",
+    "tile_sums",
+    "warm_up",
+]
 
 
 @njit(nogil=True, cache=True)
@@ -268,11 +277,215 @@ def draw_patent(  # noqa: PLR0913 - one call per patent: the generator is unboxe
         draw_package(g, zp, up, buyer, threshold)
 
 
+@njit(nogil=True, cache=True)
+def finish_paths(  # noqa: PLR0913 - the finish's inputs and outputs, one compiled pass over the paths
+    sum_v: np.ndarray,
+    s0: np.ndarray,
+    cleared: np.ndarray,
+    s_sale: np.ndarray,
+    j0: int,
+    j1: int,
+    reserves: np.ndarray,
+    delays: np.ndarray,
+    t_sell: np.ndarray,
+    df0: np.ndarray,
+    df_rounds: np.ndarray,
+    keep: np.ndarray,
+    legal: np.ndarray,
+    var_cost: np.ndarray,
+    fee: float,
+    ead: float,
+    shares: np.ndarray,
+    caps: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """The liquidation's finish per path (``finish_liquidation``'s arithmetic, operation by operation).
+
+    The judicial paths are ``j0:j1``; ``cleared`` holds the value of lots clearing each round's reserve (a row per
+    round), ``df_rounds`` a row per round and the 变卖. ``out`` gets a row each: gross proceeds, costs, recovery,
+    LGD before and after the risk sharing (``shares``/``caps`` per sharer), time to cash, the loan recovered in
+    full. Each operation as numpy does it: ``np.sum(..., axis=0)`` adds the rounds one after the other,
+    ``np.clip`` is ``min(max(x, 0), ead)`` with NaN kept, ``np.minimum``/``np.maximum`` keep a NaN.
+    """
+    rounds = reserves.shape[0]
+    last = reserves[rounds - 1]
+    g = np.empty(rounds + 1)
+    for j in range(sum_v.shape[0]):
+        fees = fee * sum_v[j]
+        if j0 <= j < j1:
+            before = 0.0
+            for r in range(rounds):
+                s_k = cleared[r, j]
+                g[r] = reserves[r] * (s_k - before)
+                before = s_k
+            g[rounds] = last * s_sale[j]
+            gross = 0.0 + g[0]
+            pv = 0.0 + df_rounds[0, j] * g[0]
+            tm = 0.0 + (delays[0] + t_sell[j]) * g[0]
+            for r in range(1, rounds + 1):
+                gross = gross + g[r]
+                pv = pv + df_rounds[r, j] * g[r]
+                tm = tm + (delays[r] + t_sell[j]) * g[r]
+        else:
+            gross = s0[j]
+            pv = df0[j] * s0[j]
+            tm = t_sell[j] * s0[j]
+        pv_net = keep[j] * pv
+        pv_time = keep[j] * tm
+        net_total = pv_net - fees
+        net_total = net_total - legal[j]
+        recovery = net_total if np.isnan(net_total) else (net_total if net_total > 0.0 else 0.0)
+        recovery = recovery if (np.isnan(recovery) or recovery < ead) else ead
+        loss = ead - recovery
+        paid_total = 0.0
+        for k in range(shares.shape[0]):
+            paid = shares[k] * loss
+            paid = paid if (paid <= caps[k] or np.isnan(paid)) else caps[k]
+            paid_total = paid_total + paid
+        bank = loss - paid_total
+        undiscounted_net = gross * keep[j]
+        costs = gross * var_cost[j]
+        costs = costs + fees
+        out[0, j] = gross
+        out[1, j] = costs + legal[j]
+        out[2, j] = recovery
+        out[3, j] = loss / ead
+        out[4, j] = bank / ead
+        out[5, j] = pv_time / undiscounted_net if undiscounted_net > 0 else np.nan
+        x = pv_net - fees
+        x = x / (1.0 + legal[j] / ead)
+        out[6, j] = x if (x >= 0.0 or np.isnan(x)) else 0.0
+
+
+@njit(nogil=True, cache=True)
+def _pairwise_block(a: np.ndarray, lo: int, n: int) -> float:
+    """The pairwise sum of ``a[lo:lo + n]`` as numpy adds a block of at most 128 numbers.
+
+    numpy's ``pairwise_sum`` (``loops_utils.h``): below 8 numbers one after the other from -0.0; else in eight interleaved sums joined as
+    ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))``, then the rest one by one.
+    """
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        k = lo + i
+        r0 += a[k]
+        r1 += a[k + 1]
+        r2 += a[k + 2]
+        r3 += a[k + 3]
+        r4 += a[k + 4]
+        r5 += a[k + 5]
+        r6 += a[k + 6]
+        r7 += a[k + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(nogil=True, cache=True)
+def _pairwise(a: np.ndarray, lo: int, n: int) -> float:
+    """The pairwise sum of ``a[lo:lo + n]`` as numpy adds it.
+
+    Above 128 numbers, the sums of the two halves (the first a multiple of 8 long) added, down to blocks of at most
+    128 (:func:`_pairwise_block`). numpy recurses; here the halves are walked with a stack of their own (the
+    recursive form crashed when loaded from numba's cache), in the same order, each sum the left half's plus the
+    right half's.
+    """
+    if n <= 128:
+        return _pairwise_block(a, lo, n)
+    los, ns = np.empty(64, dtype=np.int64), np.empty(64, dtype=np.int64)
+    phase, vals = np.zeros(64, dtype=np.int64), np.empty(64)
+    los[0], ns[0], phase[0] = lo, n, 0
+    sp, vp = 1, 0
+    while sp > 0:
+        t = sp - 1
+        m = ns[t]
+        if m <= 128:
+            vals[vp] = _pairwise_block(a, los[t], m)
+            vp += 1
+            sp -= 1
+            continue
+        n2 = m // 2
+        n2 -= n2 % 8
+        if phase[t] == 0:  # the left half first
+            phase[t] = 1
+            los[sp], ns[sp], phase[sp] = los[t], n2, 0
+            sp += 1
+        elif phase[t] == 1:  # then the right half
+            phase[t] = 2
+            los[sp], ns[sp], phase[sp] = los[t] + n2, m - n2, 0
+            sp += 1
+        else:  # both done: left + right
+            vals[vp - 2] = vals[vp - 2] + vals[vp - 1]
+            vp -= 1
+            sp -= 1
+    return vals[0]
+
+
+@njit(nogil=True, cache=True)
+def numpy_sum(a: np.ndarray) -> float:
+    """``float(a.sum())`` of a contiguous float64 array as numpy adds it: its identity 0.0 plus the pairwise sum."""
+    return 0.0 + _pairwise(a, 0, a.shape[0])
+
+
+@njit(nogil=True, cache=True)
+def liquidity_bisection(
+    retain: np.ndarray,
+    cap: np.ndarray,
+    value: np.ndarray,
+    out: np.ndarray,
+    ltc: float,
+    supported: float,
+    buf: np.ndarray,
+) -> float:
+    """The liquidity haircut's bisection (``kernel.liquidity_haircut``): each maximum loan as numpy computes it.
+
+    ``ltc x sum(value x min(retain x (1 - h), cap))`` over the patents not ``out``; ``h = 0`` when it is within
+    ``supported``, else 60 halvings of ``[0, 1]`` keeping the maximum loan within it, and the upper end.
+    """
+
+    def max_loan(h: float) -> float:
+        keep = 1.0 - h
+        for i in range(buf.shape[0]):
+            x = retain[i] * keep
+            c = cap[i]
+            x = x if (x <= c or np.isnan(x)) else c  # np.minimum: a NaN on either side is kept
+            buf[i] = 0.0 if out[i] else value[i] * x
+        return ltc * numpy_sum(buf)
+
+    if not max_loan(0.0) > supported:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if max_loan(mid) <= supported:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def warm_up() -> None:
     """Compile (or load from numba's cache) the functions for the argument types the engine passes: a tiny tile."""
     g = np.random.Generator(np.random.PCG64(0))
     row, up, buyer = np.zeros(2), np.zeros(1, dtype=np.float32), np.zeros(1, dtype=bool)
     draw_patent(g, row, row, True, row, up, buyer, 0.5)
+    one = np.zeros(1)
+    flags = np.zeros(2, dtype=bool)
+    liquidity_bisection(row, row, row, flags, 1.0, 0.0, np.zeros(2))
+    finish_paths(
+        row, row, np.zeros((1, 2)), row, 0, 1, one, one, row, row, np.zeros((2, 2)), row, row, row, 0.0, 1.0,
+        one, one, np.zeros((7, 2)),
+    )  # fmt: skip
     f, i = np.zeros((1, 2)), np.zeros(1, dtype=np.int64)
     none = np.empty(0, dtype=np.int64)
     rows, one = np.zeros((1, 1)), np.zeros(1)

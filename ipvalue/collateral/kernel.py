@@ -39,6 +39,7 @@ from ipvalue.collateral.liquidation import (
     LiquidationPool,
     MonteCarloResult,
     PatentDraws,
+    compiled_kernels,
     deterministic_rows,
     finish_liquidation,
     liquidation_partial_sums,
@@ -547,6 +548,18 @@ def liquidity_haircut(
 
     out = ~np.asarray(eligible, dtype=bool)
     buf = np.empty(len(value))
+    kernels = compiled_kernels()
+    if kernels is not None:  # the compiled engine: the same maximum loans, the same halvings
+        h = kernels.liquidity_bisection(
+            np.ascontiguousarray(retain, dtype=float),
+            np.ascontiguousarray(cap, dtype=float),
+            np.ascontiguousarray(value, dtype=float),
+            out,
+            ltc,
+            float(supported),
+            buf,
+        )
+        return h, {"recovery_confidence": level, "full_recovery_loan": supported, "liquidity_haircut": h}
 
     def max_loan(h: float) -> float:
         # ltc x sum(where(eligible, value x min(retain x (1 - h), cap), 0)), into one buffer (same bits)

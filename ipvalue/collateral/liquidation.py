@@ -47,7 +47,7 @@ from ipvalue._random import patent_rng, root_rng
 from ipvalue.collateral._assessment import Loan, RiskSharing
 from ipvalue.collateral.haircut import life_factor
 from ipvalue.collateral.policy import MODES, Policy
-from ipvalue.collateral.sizing import risk_sharing_split
+from ipvalue.collateral.sizing import SHARERS, risk_sharing_split
 
 __all__ = [
     "LiquidationPool",
@@ -73,6 +73,7 @@ __all__ = [
     "liquidation_partial_sums_many",
     "PatentDraws",
     "finish_liquidation",
+    "compiled_kernels",
     "with_risk_sharing",
     "scenario_values",
     "PARTIAL_SUMS",
@@ -918,6 +919,15 @@ def _kernels() -> ModuleType | None:
         return None
 
 
+def compiled_kernels() -> ModuleType | None:
+    """The compiled engine's functions when a small job would use them now (:func:`engine`), else None.
+
+    The engine's finish (:func:`finish_liquidation`) and the liquidity haircut's bisection take them: the same
+    numbers as their numpy code, to the last bit.
+    """
+    return _kernels() if _use_fused(0) else None
+
+
 def engine(elements: int = 0) -> str:
     """The engine a run of ``elements`` patent-path-runs would use now: "numpy" or "compiled"."""
     return "compiled" if _use_fused(elements) else "numpy"
@@ -1562,6 +1572,9 @@ def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndar
     jud = slice(ps.j0, ps.j1)
     if int(np.count_nonzero(judicial)) != ps.j1 - ps.j0 or not judicial[jud].all():
         jud = slice(0, ps.paths)
+    kernels = compiled_kernels() if jud.stop - jud.start < ps.paths else None
+    if kernels is not None:  # the compiled engine: the same operations in one pass over the paths
+        return _finish_compiled(kernels, ps, acc, cleared)
     # proceeds per judicial round (at that round's reserve), then the 变卖 at the last reserve
     g, before = [], np.zeros(jud.stop - jud.start)
     for r, s_k in zip(ps.reserves, cleared, strict=True):
@@ -1588,20 +1601,55 @@ def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndar
     undiscounted_net = gross * keep
     with np.errstate(invalid="ignore", divide="ignore"):
         ttc = np.where(undiscounted_net > 0, pv_time / undiscounted_net, np.nan)
+    return _path_result(
+        ps,
+        gross,
+        gross * ps.var_cost + fees + legal,
+        recovery,
+        loss / ead,
+        split["bank"] / ead,
+        ttc,
+        np.maximum((pv_net - fees) / (1.0 + legal / ead), 0.0),
+    )
+
+
+def _finish_compiled(
+    kernels: ModuleType, ps: LiquidationPaths, acc: dict[str, np.ndarray], cleared: list[np.ndarray]
+) -> MonteCarloResult:
+    """:func:`finish_liquidation` on the compiled engine (paths grouped by mode): the same numbers to the last bit."""
+    rs = ps.loan.risk_sharing
+    shares = np.array([float(getattr(rs, name)) for name in SHARERS])
+    caps = np.array([float(getattr(rs, f"{name}_cap")) for name in SHARERS])
+    out = np.empty((7, ps.paths))
+    kernels.finish_paths(
+        acc["sum_v"], acc["s0"], np.stack(cleared), acc["s_sale"], ps.j0, ps.j1,
+        np.asarray(ps.reserves, dtype=float), np.asarray(ps.delays, dtype=float), ps.t_sell, ps.df0,
+        ps.df_rounds, ps.keep, ps.legal, ps.var_cost, float(ps.fee), float(ps.ead), shares, caps, out,
+    )  # fmt: skip
+    return _path_result(ps, *out)
+
+
+def _path_result(ps: LiquidationPaths, *per_path: np.ndarray) -> MonteCarloResult:
+    """The result from the finish's per-path arrays.
+
+    In order: gross proceeds, costs, recovery, LGD before and after the risk sharing, time to cash, the loan
+    recovered in full.
+    """
+    gross, costs, recovery, lgd_gross, lgd, ttc, recovered = per_path
     return MonteCarloResult(
         gross_proceeds=gross,
-        costs=gross * ps.var_cost + fees + legal,
+        costs=costs,
         recovery=recovery,
-        lgd_gross=loss / ead,
-        lgd=split["bank"] / ead,
+        lgd_gross=lgd_gross,
+        lgd=lgd,
         time_to_cash=ttc,
         default_time=ps.tau,
         mode=ps.mode,
         crash=ps.crash,
-        ead=ead,
+        ead=ps.ead,
         seed=ps.seed,
         paths=ps.paths,
-        loan_recovered=np.maximum((pv_net - fees) / (1.0 + legal / ead), 0.0),
+        loan_recovered=recovered,
     )
 
 
