@@ -77,6 +77,7 @@ __all__ = [
     "with_risk_sharing",
     "scenario_values",
     "PARTIAL_SUMS",
+    "BLOCK_ELEMENTS",
     "LIQUIDATION_COLUMNS",
 ]
 
@@ -433,6 +434,12 @@ def set_parallel_threads(n: int) -> None:
         raise ValueError(f"threads must be a whole number of at least 1, got {n!r}")
     PARALLEL_THREADS = int(n)
 
+
+#: patents x paths per block of draws (about 25 bytes each: 50 MB): the memory bound of the Monte Carlo's draws.
+#: On the 20k book with stress (20,000 paths, compiled engine), 2 million took 5.5-5.8 s against 5.8-6.3 s for
+#: 1 million, interleaved in one process (fewer hand-offs between the threads, fewer part-filled tiles); 3 million
+#: was no faster (``benchmarks/RESULTS.md``). The numbers do not depend on it.
+BLOCK_ELEMENTS = 2_000_000
 
 #: memory for packages kept from one block of draws to a later one (:class:`PatentDraws`)
 PACKAGE_KEEP_BYTES = 256 * 2**20
@@ -1400,7 +1407,7 @@ class _FusedTile:
 
 
 def liquidation_partial_sums(
-    pool: LiquidationPool, setup: LiquidationPaths, *, block_elements: int = 1_000_000
+    pool: LiquidationPool, setup: LiquidationPaths, *, block_elements: int = BLOCK_ELEMENTS
 ) -> dict[str, np.ndarray]:
     """Step (b) of :func:`simulate_liquidation`: per-path sums over the patents of ``pool`` (one chunk).
 
@@ -1423,7 +1430,7 @@ def liquidation_partial_sums_many(
     runs: list[tuple[LiquidationPool, LiquidationPaths]],
     *,
     draws: PatentDraws | None = None,
-    block_elements: int = 1_000_000,
+    block_elements: int = BLOCK_ELEMENTS,
 ) -> list[dict[str, np.ndarray]]:
     """:func:`liquidation_partial_sums` of several runs over one set of per-patent draws (a shock axis).
 
@@ -1673,7 +1680,7 @@ def simulate_liquidation(
     start_offset_years: float = 0.0,
     obsolescence_shift: float = 0.0,
     crash_probability: float | None = None,
-    block_elements: int = 1_000_000,
+    block_elements: int = BLOCK_ELEMENTS,
 ) -> MonteCarloResult:
     """Monte Carlo of the disposal of the pledged patents after a default.
 
