@@ -913,7 +913,12 @@ def _kernels() -> ModuleType | None:
     if not _numba_available():
         return None
     try:
-        return importlib.import_module("ipvalue.collateral._mc_fused")
+        kernels = importlib.import_module("ipvalue.collateral._mc_fused")
+        differs = _self_check(kernels)
+        if differs is None:
+            return kernels
+        # a numba or numpy release whose draws or sums are no longer the other's: the numbers would move
+        raise RuntimeError(f"{differs} (numba {_version('numba')}, numpy {np.__version__})")
     except Exception as exc:  # numba installed but unusable here (no place for its cache, a broken install)
         if _ENGINE[0] == "compiled":
             raise
@@ -924,6 +929,21 @@ def _kernels() -> ModuleType | None:
         )
         _ENGINE[0] = "numpy"
         return None
+
+
+@functools.cache
+def _self_check(kernels: ModuleType) -> str | None:
+    """The compiled engine's agreement with numpy (:func:`._mc_fused.self_check`), once per process."""
+    return kernels.self_check()
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def compiled_kernels() -> ModuleType | None:
@@ -953,8 +973,8 @@ def _use_fused(elements: int) -> bool:
         return name == "compiled"
     if not _numba_available():
         return False
-    if "ipvalue.collateral._mc_fused" in sys.modules:
-        return True
+    if "ipvalue.collateral._mc_fused" in sys.modules:  # loaded: used (unless it failed its check here)
+        return _kernels() is not None
     return elements >= FUSED_MIN_ELEMENTS and _kernels() is not None
 
 

@@ -355,6 +355,29 @@ def test_a_compiled_engine_that_cannot_load_falls_back_with_a_warning(monkeypatc
         liquidation.load_compiled_engine()
 
 
+@pytest.mark.skipif(not liquidation._numba_available(), reason="numba is not installed (the fast extra)")
+def test_a_numba_whose_draws_are_not_numpys_is_not_used(monkeypatch):
+    # a later numba (or numpy) whose port of the draws or whose sums no longer agree would move the numbers: the
+    # engine's loader checks a fixed sample once per process; "auto" warns and runs numpy, "compiled" raises
+    import importlib
+
+    _mc_fused = importlib.import_module("ipvalue.collateral._mc_fused")  # the module the engine loads
+
+    assert _mc_fused.self_check() is None  # this numba and this numpy agree
+    monkeypatch.setattr(_mc_fused, "self_check", lambda: "numba's normal draws differ from numpy's")
+    liquidation._self_check.cache_clear()
+    try:
+        monkeypatch.setattr(liquidation, "_ENGINE", ["auto"])
+        with pytest.warns(RuntimeWarning, match="normal draws differ from numpy's"):
+            assert liquidation.engine(10**12) == "numpy"
+        assert liquidation.compiled_kernels() is None  # the finish and the bisection run numpy's code too
+        monkeypatch.setattr(liquidation, "_ENGINE", ["compiled"])
+        with pytest.raises(RuntimeError, match="normal draws differ from numpy's"):
+            liquidation.load_compiled_engine()
+    finally:
+        liquidation._self_check.cache_clear()
+
+
 @pytest.mark.parametrize(
     "modes",
     [
