@@ -237,7 +237,7 @@ def tile_sums(  # noqa: PLR0913
 
 @njit(nogil=True, cache=True)
 def draw_package(
-    g: np.random.Generator, zp: np.ndarray, up: np.ndarray, buyer: np.ndarray, threshold: float
+    g: np.random.Generator, zp: np.ndarray, up: np.ndarray, buyer: np.ndarray, threshold: np.float32
 ) -> None:
     """A package's draws from its stream ``g``: the best-bid normals ``zp``, then the 变卖 uniforms ``up`` (float32).
 
@@ -263,7 +263,7 @@ def draw_patent(  # noqa: PLR0913 - one call per patent: the generator is unboxe
     zp: np.ndarray,
     up: np.ndarray,
     buyer: np.ndarray,
-    threshold: float,
+    threshold: np.float32,
 ) -> None:
     """A patent's draws from its stream ``g``: the value shocks ``z``, the invalidation times ``e``, its package's.
 
@@ -487,7 +487,7 @@ def self_check() -> str | None:
     n = 20_000
     z, e, zp = np.empty(n), np.empty(n), np.empty(n)
     up, buyer = np.empty(5_000, dtype=np.float32), np.empty(5_000, dtype=bool)
-    draw_patent(mine, z, e, True, zp, up, buyer, 0.5)
+    draw_patent(mine, z, e, True, zp, up, buyer, np.float32(0.5))  # the types the engine passes
     ref_z, ref_e, ref_zp = ref.standard_normal(n), ref.standard_exponential(n), ref.standard_normal(n)
     ref_up = ref.random(5_000, dtype=np.float32)
     for name, got, want in (("normal", z, ref_z), ("exponential", e, ref_e), ("normal", zp, ref_zp)):
@@ -506,7 +506,8 @@ def warm_up() -> None:
     """Compile (or load from numba's cache) the functions for the argument types the engine passes: a tiny tile."""
     g = np.random.Generator(np.random.PCG64(0))
     row, up, buyer = np.zeros(2), np.zeros(1, dtype=np.float32), np.zeros(1, dtype=bool)
-    draw_patent(g, row, row, True, row, up, buyer, 0.5)
+    draw_patent(g, row, row, True, row, up, buyer, np.float32(0.5))
+    draw_package(g, row, up, buyer, np.float32(0.5))
     one = np.zeros(1)
     flags = np.zeros(2, dtype=bool)
     liquidity_bisection(row, row, row, flags, 1.0, 0.0, np.zeros(2))

@@ -559,23 +559,23 @@ def liquidity_haircut(
             float(supported),
             buf,
         )
-        return h, {"recovery_confidence": level, "full_recovery_loan": supported, "liquidity_haircut": h}
+    else:
 
-    def max_loan(h: float) -> float:
-        # ltc x sum(where(eligible, value x min(retain x (1 - h), cap), 0)), into one buffer (same bits)
-        np.multiply(retain, 1.0 - h, out=buf)
-        np.minimum(buf, cap, out=buf)
-        np.multiply(value, buf, out=buf)
-        buf[out] = 0.0
-        return ltc * float(buf.sum())
+        def max_loan(h: float) -> float:
+            # ltc x sum(where(eligible, value x min(retain x (1 - h), cap), 0)), into one buffer (same bits)
+            np.multiply(retain, 1.0 - h, out=buf)
+            np.minimum(buf, cap, out=buf)
+            np.multiply(value, buf, out=buf)
+            buf[out] = 0.0
+            return ltc * float(buf.sum())
 
-    h = 0.0
-    if max_loan(0.0) > supported:
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (lo, mid) if max_loan(mid) <= supported else (mid, hi)
-        h = hi
+        h = 0.0
+        if max_loan(0.0) > supported:
+            lo, hi = 0.0, 1.0
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (lo, mid) if max_loan(mid) <= supported else (mid, hi)
+            h = hi
     return h, {"recovery_confidence": level, "full_recovery_loan": supported, "liquidity_haircut": h}
 
 

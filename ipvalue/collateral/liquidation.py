@@ -48,6 +48,7 @@ from ipvalue.collateral._assessment import Loan, RiskSharing
 from ipvalue.collateral.haircut import life_factor
 from ipvalue.collateral.policy import MODES, Policy
 from ipvalue.collateral.sizing import SHARERS, risk_sharing_split
+from ipvalue.valuation.montecarlo import percentiles
 
 __all__ = [
     "LiquidationPool",
@@ -344,7 +345,9 @@ class MonteCarloResult:
         """Expected, 95% and 99% LGD (bank-retained), their standard error, P(full recovery), time to cash."""
         lgd = self.lgd
         ttc = self.time_to_cash[np.isfinite(self.time_to_cash)]
-        q95, q99 = np.quantile(lgd, [0.95, 0.99])  # one partition for both (the same values as one at a time)
+        # np.quantile(lgd, [0.95, 0.99]) read from the sorted paths (the same operations: a sort of 20,000 paths
+        # costs a third of numpy's partitions)
+        q95, q99 = percentiles(lgd.reshape(1, -1), (95.0, 99.0))[:, 0]
         return {
             "expected_lgd": float(lgd.mean()),
             "expected_lgd_stderr": float(lgd.std(ddof=1) / np.sqrt(len(lgd)))

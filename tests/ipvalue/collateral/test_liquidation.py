@@ -212,6 +212,20 @@ def test_monte_carlo_outputs_are_bounded_and_respond_to_the_crash():
     assert obsolete.lgd.mean() > mc.lgd.mean()
 
 
+@pytest.mark.parametrize("amount", [2e5, 4e6, 5e7])  # nearly always, sometimes and never fully recovered
+def test_summary_quantiles_are_numpys(amount):
+    # the summary reads the 95% and 99% LGD from the sorted paths: the same numbers as np.quantile, on LGDs with
+    # many ties (every path recovered in full has LGD 0, every path with nothing sold the bank's whole share)
+    pol = load_policy("cn-bank-standard")
+    loan = Loan(amount=amount, currency="CNY", tenor_years=1.0, risk_sharing=RiskSharing(insurer=0.3))
+    mc = simulate_liquidation(_pool(6), loan=loan, policy=pol, seed=2, paths=5001)
+    s = mc.summary()
+    want = np.quantile(mc.lgd, [0.95, 0.99])
+    assert np.float64(s["lgd_95"]).tobytes() == want[0].tobytes()
+    assert np.float64(s["lgd_99"]).tobytes() == want[1].tobytes()
+    assert len(np.unique(mc.lgd)) < len(mc.lgd)  # ties present
+
+
 def test_empty_pool_loses_everything():
     pol = load_policy("cn-bank-standard")
     loan = Loan(amount=1e6, currency="CNY", tenor_years=1.0)
