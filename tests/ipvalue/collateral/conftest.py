@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipvalue.collateral import Loan, RiskSharing
+from ipvalue.collateral import CollateralContext, Loan, RiskSharing, load_policy
 
 AS_OF = dt.date(2026, 6, 30)
 BORROWER = "深圳市示例科技有限公司"
@@ -75,3 +75,22 @@ def loan() -> Loan:
         interest_rate=0.045,
         risk_sharing=RiskSharing(compensation_fund=0.54, insurer=0.16, appraiser=0.04),
     )
+
+
+def record_and_context(valued: pd.DataFrame, loan: Loan, *, paths: int) -> tuple[dict, CollateralContext]:
+    """The valuation's record of ``valued`` and the engine's context of its assessment, seed 0, ``paths`` paths."""
+    info = dict(valued.attrs["ipvalue"])
+    ctx = CollateralContext(
+        loan=loan,
+        policy=load_policy("cn-bank-standard"),
+        as_of=dt.date.fromisoformat(info["as_of"]),
+        seed=0,
+        paths=paths,
+    )
+    return info, ctx
+
+
+@pytest.fixture
+def engine_context():
+    """:func:`record_and_context` itself (test modules cannot import conftest under --import-mode=importlib)."""
+    return record_and_context

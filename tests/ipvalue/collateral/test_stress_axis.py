@@ -164,7 +164,7 @@ def test_the_engine_frame_carries_no_attrs(make_frame):
 
 
 def _two_passes_and_one(
-    valued: pd.DataFrame, loan: Loan, monkeypatch, *, paths: int, shocks=STRESS_SHOCKS
+    valued: pd.DataFrame, loan: Loan, monkeypatch, engine_context, *, paths: int, shocks=STRESS_SHOCKS
 ) -> tuple[tuple, tuple, list[int]]:
     """The base case and the stress table two ways in this run, and the runs of each one-pass Monte Carlo call.
 
@@ -172,15 +172,8 @@ def _two_passes_and_one(
     case does not keep its draws) then :func:`run_stress` on the shock axis, which draws the book again. One
     pass: :func:`assess_with_stress`, the base case as run 0 of the shock axis.
     """
-    info = dict(valued.attrs.get("ipvalue", {}))
+    info, ctx = engine_context(valued, loan, paths=paths)
     frame = check_frame(valued).sort_index(kind="stable")
-    ctx = CollateralContext(
-        loan=loan,
-        policy=load_policy("cn-bank-standard"),
-        as_of=dt.date.fromisoformat(info["as_of"]),
-        seed=0,
-        paths=paths,
-    )
     base = assess_frame(frame, ctx, checked=True, keep_draws_elements=0)
     assert base.draws is None  # above the threshold: the two-pass path draws the book twice
     two = run_stress(
@@ -225,9 +218,13 @@ def _assert_same_base(a, b) -> None:
     assert a.mc.recovery_draws().tobytes() == b.mc.recovery_draws().tobytes()
 
 
-def test_one_draw_pass_equals_the_two_passes_above_the_keep_draws_threshold(demo_valued, monkeypatch):
+def test_one_draw_pass_equals_the_two_passes_above_the_keep_draws_threshold(
+    demo_valued, monkeypatch, engine_context
+):
     valued, loan = demo_valued
-    (base, two), (core, one), calls = _two_passes_and_one(valued, loan, monkeypatch, paths=2_000)
+    (base, two), (core, one), calls = _two_passes_and_one(
+        valued, loan, monkeypatch, engine_context, paths=2_000
+    )
     # one Monte Carlo call: the base case and the five shocks that move the patents (the loan-only shock
     # reuses the base case's sums)
     assert calls == [6]
@@ -247,7 +244,7 @@ def _liquidity_scaled(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFrame, str
     return out, f"values x (1 - h / 2), h = {h!r}"
 
 
-def test_a_shock_reading_the_finished_base_case_is_run_again(demo_valued, monkeypatch):
+def test_a_shock_reading_the_finished_base_case_is_run_again(demo_valued, monkeypatch, engine_context):
     # a direct shock that reads the base case's liquidity haircut: applied first with the rows before the
     # haircut (h = 0), it moves once the base case is finished and is run again on its own, the same bits
     reads_h = StressShock(
@@ -255,7 +252,7 @@ def test_a_shock_reading_the_finished_base_case_is_run_again(demo_valued, monkey
     )
     valued, loan = demo_valued
     (base, two), (core, one), calls = _two_passes_and_one(
-        valued, loan, monkeypatch, paths=1_000, shocks=(reads_h, *STRESS_SHOCKS)
+        valued, loan, monkeypatch, engine_context, paths=1_000, shocks=(reads_h, *STRESS_SHOCKS)
     )
     assert calls == [7, 1]
     _assert_same_base(core, base)

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 
 import ipvalue as iv
-from ipvalue.collateral import CollateralContext, load_policy
+from ipvalue.collateral import load_policy
 from ipvalue.collateral import stress as stress_module
 from ipvalue.collateral._inputs import check_frame
 from ipvalue.collateral.stress import STRESS_SHOCKS, assess_with_stress
@@ -201,20 +200,7 @@ def test_a_shock_written_elsewhere_is_taken_to_read_the_base_rows():
     assert shock.reads_base_rows
 
 
-def _record_and_context(valued: pd.DataFrame, loan, *, paths: int) -> tuple[dict, CollateralContext]:
-    """The valuation's record and the engine's context of the demo assessment, with ``paths`` paths."""
-    info = dict(valued.attrs["ipvalue"])
-    ctx = CollateralContext(
-        loan=loan,
-        policy=load_policy("cn-bank-standard"),
-        as_of=dt.date.fromisoformat(info["as_of"]),
-        seed=0,
-        paths=paths,
-    )
-    return info, ctx
-
-
-def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame):
+def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame, engine_context):
     valued, frame, loan = demo_frame
     calls: dict[str, int] = {}
 
@@ -225,7 +211,7 @@ def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame):
 
         return replace(shock, direct=direct)
 
-    info, ctx = _record_and_context(valued, loan, paths=500)
+    info, ctx = engine_context(valued, loan, paths=500)
     shocks = tuple(counting(s) for s in STRESS_SHOCKS)
     _, table = assess_with_stress(frame, ctx, valuation=info, shocks=shocks)
     _, plain = assess_with_stress(frame, ctx, valuation=info)
@@ -243,7 +229,7 @@ def test_only_the_shocks_that_read_the_base_case_are_applied_again(demo_frame):
 
 
 @pytest.mark.parametrize(("key", "times"), [(lambda f, c: "same", 1), (lambda f, c: id(c), 2)])
-def test_a_shock_whose_key_moves_is_applied_again(demo_frame, key, times):
+def test_a_shock_whose_key_moves_is_applied_again(demo_frame, engine_context, key, times):
     # base_key says what a direct shock reads of the base case's rows: the same key for the rows before and after
     # the liquidity haircut, applied once; a key that moves (here: each context dict its own), applied again
     valued, frame, loan = demo_frame
@@ -254,7 +240,7 @@ def test_a_shock_whose_key_moves_is_applied_again(demo_frame, key, times):
         return f, "read the rows"
 
     shock = stress_module.StressShock("reader", "reads the rows", None, direct, {}, base_key=key)
-    info, ctx = _record_and_context(valued, loan, paths=200)
+    info, ctx = engine_context(valued, loan, paths=200)
     _, table = assess_with_stress(frame, ctx, valuation=info, shocks=(shock,))
     assert len(calls) == times
     assert table["shock"].tolist() == ["reader"]
