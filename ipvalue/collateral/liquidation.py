@@ -47,7 +47,7 @@ from ipvalue._random import patent_rng, root_rng
 from ipvalue.collateral._assessment import Loan, RiskSharing
 from ipvalue.collateral.haircut import life_factor
 from ipvalue.collateral.policy import MODES, Policy
-from ipvalue.collateral.sizing import SHARERS, risk_sharing_split
+from ipvalue.collateral.sizing import risk_sharing_split, risk_sharing_terms
 from ipvalue.valuation.montecarlo import percentiles
 
 __all__ = [
@@ -1647,9 +1647,7 @@ def _finish_compiled(
     kernels: ModuleType, ps: LiquidationPaths, acc: dict[str, np.ndarray], cleared: list[np.ndarray]
 ) -> MonteCarloResult:
     """:func:`finish_liquidation` on the compiled engine (paths grouped by mode): the same numbers to the last bit."""
-    rs = ps.loan.risk_sharing
-    shares = np.array([float(getattr(rs, name)) for name in SHARERS])
-    caps = np.array([float(getattr(rs, f"{name}_cap")) for name in SHARERS])
+    shares, caps = np.array(risk_sharing_terms(ps.loan.risk_sharing)).T.copy()
     out = np.empty((7, ps.paths))
     kernels.finish_paths(
         acc["sum_v"], acc["s0"], np.stack(cleared), acc["s_sale"], ps.j0, ps.j1,

@@ -7,10 +7,15 @@ from numpy.typing import ArrayLike
 
 from ipvalue.collateral._assessment import Loan, RiskSharing
 
-__all__ = ["SHARERS", "risk_sharing_split", "bank_retained_exposure", "size_loan"]
+__all__ = ["SHARERS", "risk_sharing_terms", "risk_sharing_split", "bank_retained_exposure", "size_loan"]
 
 #: parties that share a loss with the bank, in the order of :class:`RiskSharing`
 SHARERS: tuple[str, ...] = ("compensation_fund", "guarantor", "insurer", "appraiser")
+
+
+def risk_sharing_terms(risk_sharing: RiskSharing) -> list[tuple[float, float]]:
+    """Each sharer's share of the loss and cap in money, in the order of :data:`SHARERS`."""
+    return [(float(getattr(risk_sharing, n)), float(getattr(risk_sharing, f"{n}_cap"))) for n in SHARERS]
 
 
 def risk_sharing_split(loss: ArrayLike, risk_sharing: RiskSharing) -> dict[str, np.ndarray]:
@@ -33,9 +38,7 @@ def risk_sharing_split(loss: ArrayLike, risk_sharing: RiskSharing) -> dict[str, 
     loss = np.asarray(loss, dtype=float)
     out: dict[str, np.ndarray] = {}
     paid_total = np.zeros_like(loss)
-    for name in SHARERS:
-        share = float(getattr(risk_sharing, name))
-        cap = float(getattr(risk_sharing, f"{name}_cap"))
+    for name, (share, cap) in zip(SHARERS, risk_sharing_terms(risk_sharing), strict=True):
         paid = np.minimum(share * loss, cap)
         out[name] = paid
         paid_total = paid_total + paid
