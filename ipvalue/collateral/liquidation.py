@@ -713,7 +713,11 @@ class PatentDraws:
         copy_in, fresh = self._kept_and_fresh(labels, named_k, b0)
         keep_to = self._slots_to_keep(labels, fresh, zp, buyer, b1)
 
-        kernels = importlib.import_module("ipvalue.collateral._mc_fused") if compiled else None
+        # one call per stream, the same numbers either way: the compiled engine's or numpy's fill functions
+        fill_patent, fill_package = _draw_patent, _draw_package
+        if compiled:
+            kernels = importlib.import_module("ipvalue.collateral._mc_fused")
+            fill_patent, fill_package = kernels.draw_patent, kernels.draw_package
         # the package arguments of a patent that is not its own package (empty rows of the right types)
         unused = (zp[:1, :0][0], up[:1, :0][0], buyer[:1, :0][0])
 
@@ -723,24 +727,11 @@ class PatentDraws:
                 gp = patent_rng(seed, str(ids_b[j]), "liquidation")
                 # an own package has one member: no two rows write the same package row
                 m = member[j] if own[j] else -1
-                if kernels is not None:  # one compiled call per stream: the same numbers as numpy's below
-                    out_p = (zp[m], up[m], buyer[m]) if m >= 0 else unused
-                    kernels.draw_patent(gp, z[j], e[j], m >= 0, *out_p, threshold)
-                    continue
-                gp.standard_normal(out=z[j])
-                gp.standard_exponential(out=e[j])
-                if m >= 0:
-                    gp.standard_normal(out=zp[m])
-                    gp.random(dtype=np.float32, out=up[m])
-                    np.less(up[m], threshold, out=buyer[m])
+                package = (zp[m], up[m], buyer[m]) if m >= 0 else unused
+                fill_patent(gp, z[j], e[j], m >= 0, *package, threshold)
             for k in fresh[packs.start : packs.stop]:
                 gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
-                if kernels is not None:
-                    kernels.draw_package(gk, zp[k], up[k], buyer[k], threshold)
-                else:
-                    gk.standard_normal(out=zp[k])
-                    gk.random(dtype=np.float32, out=up[k])
-                    np.less(up[k], threshold, out=buyer[k])
+                fill_package(gk, zp[k], up[k], buyer[k], threshold)
                 slot = keep_to.get(k)
                 if slot is not None:
                     slot[0][...], slot[1][...] = zp[k], buyer[k]
@@ -793,6 +784,35 @@ class PatentDraws:
             self._kept[label] = slots[k] = slot
             room -= 1
         return slots
+
+
+def _draw_package(
+    g: np.random.Generator, zp: np.ndarray, up: np.ndarray, buyer: np.ndarray, threshold: np.float32
+) -> None:
+    """A package's draws from its stream: the best-bid normals, then the 变卖 uniforms and whether a buyer came.
+
+    numpy's fill functions; ``_mc_fused.draw_package`` is the compiled engine's, with the same numbers.
+    """
+    g.standard_normal(out=zp)
+    g.random(dtype=np.float32, out=up)
+    np.less(up, threshold, out=buyer)
+
+
+def _draw_patent(  # noqa: PLR0913 - the compiled engine's signature (_mc_fused.draw_patent)
+    g: np.random.Generator,
+    z: np.ndarray,
+    e: np.ndarray,
+    own: bool,
+    zp: np.ndarray,
+    up: np.ndarray,
+    buyer: np.ndarray,
+    threshold: np.float32,
+) -> None:
+    """A patent's draws from its stream: value shocks, invalidation times, then its own package's (when ``own``)."""
+    g.standard_normal(out=z)
+    g.standard_exponential(out=e)
+    if own:
+        _draw_package(g, zp, up, buyer, threshold)
 
 
 @dataclass(frozen=True)
