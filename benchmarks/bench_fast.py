@@ -69,7 +69,7 @@ def _deepcopies(fn) -> int:
 
 def _floor(valued, loan, paths: int) -> dict:
     """Draw the liquidation Monte Carlo's random numbers for the base case's pledged patents, once."""
-    from ipvalue.collateral import load_policy
+    from ipvalue.collateral import liquidation, load_policy
     from ipvalue.collateral._inputs import check_frame
     from ipvalue.collateral.kernel import CollateralContext, liquidation_setup, prepare_chunk
     from ipvalue.collateral.liquidation import PatentDraws
@@ -93,7 +93,8 @@ def _floor(valued, loan, paths: int) -> dict:
         sale_success=setup.sale_success,
         judicial=slice(setup.j0, setup.j1),
     )
-    block = max(1, 1_000_000 // paths)
+    # the engine's blocks (two million patent-paths since the sixth session; one million before)
+    block = max(1, getattr(liquidation, "BLOCK_ELEMENTS", 1_000_000) // paths)
     n = len(pool.ids)
 
     def draw() -> None:
