@@ -22,17 +22,23 @@ loads them instead of compiling again.
 
 from __future__ import annotations
 
+import ctypes
+
 import numba
 import numpy as np
 from numba import njit
 
 __all__ = [
     "draw_package",
+    "draw_packages",
     "draw_patent",
+    "draw_patents",
     "finish_paths",
     "liquidity_bisection",
     "numpy_sum",
     "self_check",
+    "state_views",
+    "stream_states",
     "tile_arguments",
     "tile_sums",
     "warm_up",
@@ -279,6 +285,170 @@ def draw_patent(  # noqa: PLR0913 - one call per patent: the generator is unboxe
         draw_package(g, zp, up, buyer, threshold)
 
 
+# numpy's SeedSequence (its hash constants) and PCG64's multiplier: the state numpy's PCG64(SeedSequence(entropy))
+# starts from, computed here for a block of streams at once (stream_states)
+_U = np.uint64
+_M32 = _U(0xFFFFFFFF)
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = _U(0x43B0D7E5), _U(0x931E8875), _U(0x8B51F9DD), _U(0x58F38DED)
+_MIX_L, _MIX_R = _U(0xCA01F9DD), _U(0x4973F715)
+_PCG_HI, _PCG_LO = _U(0x2360ED051FC65DA4), _U(0x4385DF649FCCF645)
+
+
+@njit(nogil=True, cache=True)
+def _mulhi(a: np.uint64, b: np.uint64) -> np.uint64:
+    """The high 64 bits of the 128-bit product ``a b``."""
+    a0, a1, b0, b1 = a & _M32, a >> _U(32), b & _M32, b >> _U(32)
+    t = a1 * b0 + ((a0 * b0) >> _U(32))
+    w1, w2 = t & _M32, t >> _U(32)
+    t = a0 * b1 + w1
+    return a1 * b1 + w2 + (t >> _U(32))
+
+
+@njit(nogil=True, cache=True)
+def _hashmix(value: np.uint64, hc: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """SeedSequence's ``hashmix`` in 32-bit words: the mixed value and the next hash constant."""
+    value = value ^ hc
+    hc = (hc * _MULT_A) & _M32
+    value = (value * hc) & _M32
+    return value ^ (value >> _U(16)), hc
+
+
+@njit(nogil=True, cache=True)
+def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
+    """SeedSequence's ``mix`` in 32-bit words."""
+    r = ((_MIX_L * x) - (_MIX_R * y)) & _M32
+    return r ^ (r >> _U(16))
+
+
+@njit(nogil=True, cache=True)
+def stream_states(entropy: np.ndarray, out: np.ndarray) -> None:
+    """The PCG64 state of ``Generator(PCG64(SeedSequence([a, b, c])))`` for each row ``(a, b, c)`` of ``entropy``.
+
+    ``out[r]`` is the 128-bit state and increment as four 64-bit words, low word first (``state_lo, state_hi,
+    inc_lo, inc_hi``), as they lie in the bit generator's memory. numpy's own steps: each integer in 32-bit words
+    (one word for an integer below 2**32, two above), the words mixed into a pool of four, four 64-bit words
+    drawn from the pool, and PCG64 seeded with the first two (the state, high word first) and the last two
+    (the stream). ``self_check`` and the tests compare it with numpy's objects.
+    """
+    words = np.zeros(6, dtype=np.uint64)
+    pool = np.zeros(4, dtype=np.uint64)
+    for r in range(entropy.shape[0]):
+        n = 0
+        for c in range(3):
+            v = entropy[r, c]
+            words[n] = v & _M32
+            n += 1
+            if v >> _U(32) != _U(0):
+                words[n] = v >> _U(32)
+                n += 1
+        hc = _INIT_A
+        for i in range(4):  # the pool filled with the first words (zeros past the last)
+            pool[i], hc = _hashmix(words[i] if i < n else _U(0), hc)
+        for i in range(4):
+            for j in range(4):
+                if i != j:
+                    y, hc = _hashmix(pool[i], hc)
+                    pool[j] = _mix(pool[j], y)
+        for i in range(4, n):  # words past the pool's size mixed into every pool word
+            for j in range(4):
+                y, hc = _hashmix(words[i], hc)
+                pool[j] = _mix(pool[j], y)
+        hb = _INIT_B
+        val = np.zeros(4, dtype=np.uint64)
+        # generate_state(4, uint64): eight 32-bit words, two per 64-bit word, the low one first
+        for i in range(8):
+            x = pool[i % 4] ^ hb
+            hb = (hb * _MULT_B) & _M32
+            x = (x * hb) & _M32
+            x = x ^ (x >> _U(16))
+            val[i // 2] |= x << _U(32 * (i % 2))
+        # PCG64's seeding: state 0, inc = (initseq << 1) | 1, one step, state += initstate, one step
+        inc_hi = (val[2] << _U(1)) | (val[3] >> _U(63))
+        inc_lo = (val[3] << _U(1)) | _U(1)
+        s_lo = inc_lo + val[1]  # the first step from 0 leaves the increment
+        s_hi = inc_hi + val[0] + (_U(1) if s_lo < inc_lo else _U(0))
+        hi = _mulhi(s_lo, _PCG_LO) + s_lo * _PCG_HI + s_hi * _PCG_LO
+        lo = s_lo * _PCG_LO
+        s_lo = lo + inc_lo
+        out[r, 0], out[r, 1] = s_lo, hi + inc_hi + (_U(1) if s_lo < lo else _U(0))
+        out[r, 2], out[r, 3] = inc_lo, inc_hi
+
+
+def state_views(g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays over a PCG64 generator's own memory: its state and increment, and its buffered 32-bit word.
+
+    ``(pcg, half)``: ``pcg`` the four 64-bit words of :func:`stream_states`, ``half`` the ``has_uint32`` flag and
+    the buffered word. Writing a stream's state and zeros there makes ``g`` that stream's fresh generator: one
+    generator per drawing thread serves every stream, with no Python object per stream. Valid while ``g`` lives.
+    """
+    bit = g.bit_generator
+    if type(bit) is not np.random.PCG64:
+        raise TypeError("state_views needs a PCG64 generator")
+    address = bit.ctypes.state_address
+    state = ctypes.c_void_p.from_address(address).value  # pcg64_state: a pointer to the 128-bit state and inc
+    pcg = np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(state))
+    half = np.ctypeslib.as_array((ctypes.c_uint32 * 2).from_address(address + ctypes.sizeof(ctypes.c_void_p)))
+    return pcg, half
+
+
+@njit(nogil=True, cache=True)
+def _start(pcg: np.ndarray, half: np.ndarray, state: np.ndarray) -> None:
+    """Make the generator behind ``pcg`` and ``half`` (:func:`state_views`) a fresh one at ``state``."""
+    pcg[0], pcg[1], pcg[2], pcg[3] = state[0], state[1], state[2], state[3]
+    half[0] = 0
+    half[1] = 0
+
+
+@njit(nogil=True, cache=True)
+def draw_patents(  # noqa: PLR0913 - one compiled call per thread and block
+    g: np.random.Generator,
+    pcg: np.ndarray,
+    half: np.ndarray,
+    states: np.ndarray,
+    r0: int,
+    r1: int,
+    z: np.ndarray,
+    e: np.ndarray,
+    own_row: np.ndarray,
+    zp: np.ndarray,
+    up: np.ndarray,
+    buyer: np.ndarray,
+    threshold: np.float32,
+) -> None:
+    """:func:`draw_patent` for rows ``r0:r1``, row ``j`` from the stream whose state is ``states[j]``.
+
+    ``g`` is restarted at each stream's state through ``pcg`` and ``half`` (:func:`state_views`); ``own_row[j]``
+    is the package row of a patent that is its own package (its draws follow the patent's), -1 otherwise.
+    """
+    none_f, none_u, none_b = np.empty(0), np.empty(0, dtype=np.float32), np.empty(0, dtype=np.bool_)
+    for j in range(r0, r1):
+        _start(pcg, half, states[j])
+        m = own_row[j]
+        if m >= 0:
+            draw_patent(g, z[j], e[j], True, zp[m], up[m], buyer[m], threshold)
+        else:
+            draw_patent(g, z[j], e[j], False, none_f, none_u, none_b, threshold)
+
+
+@njit(nogil=True, cache=True)
+def draw_packages(  # noqa: PLR0913
+    g: np.random.Generator,
+    pcg: np.ndarray,
+    half: np.ndarray,
+    states: np.ndarray,
+    rows: np.ndarray,
+    zp: np.ndarray,
+    up: np.ndarray,
+    buyer: np.ndarray,
+    threshold: np.float32,
+) -> None:
+    """:func:`draw_package` into package rows ``rows``, the ``i``-th from the stream whose state is ``states[i]``."""
+    for i in range(rows.shape[0]):
+        _start(pcg, half, states[i])
+        k = rows[i]
+        draw_package(g, zp[k], up[k], buyer[k], threshold)
+
+
 @njit(nogil=True, cache=True)
 def finish_paths(  # noqa: PLR0913 - the finish's inputs and outputs, one compiled pass over the paths
     sum_v: np.ndarray,
@@ -479,10 +649,11 @@ def liquidity_bisection(
 def self_check() -> str | None:
     """Whether this numba and this numpy agree where the engine relies on it: None if so, else what differs.
 
-    The draws are numpy's only as long as numba's port of numpy's algorithms is numpy's, and the sums numpy's as
-    long as numpy adds pairwise as :func:`numpy_sum` does; both are library internals that a new release could
-    change. Checked on a fixed sample (40,000 draws with a few from the tails, sums of 1 to 300 and 20,000
-    numbers), once per process by the engine's loader.
+    The draws are numpy's only as long as numba's port of numpy's algorithms is numpy's, the streams numpy's as
+    long as numpy seeds PCG64 and keeps its state as :func:`stream_states` and :func:`state_views` take it, and
+    the sums numpy's as long as numpy adds pairwise as :func:`numpy_sum` does; all are library internals that a
+    new release could change. Checked on a fixed sample (40,000 draws with a few from the tails, sums of 1 to 300 and 20,000
+    numbers, the streams' seeding and a generator restarted at it), once per process by the engine's loader.
     """
     mine, ref = np.random.Generator(np.random.PCG64(20261205)), np.random.Generator(np.random.PCG64(20261205))
     versions = f"numba {numba.__version__}, numpy {np.__version__}"
@@ -497,6 +668,25 @@ def self_check() -> str | None:
             return f"numba's {name} draws differ from numpy's ({versions})"
     if up.tobytes() != ref_up.tobytes() or buyer.tobytes() != (ref_up < np.float32(0.5)).tobytes():
         return f"numba's float32 uniforms differ from numpy's ({versions})"
+    # the streams' states (numpy's seeding, done here) and a generator restarted at them through its memory
+    entropy = np.array([[0, 1, 2], [20261205, 2**32 - 1, 2**32], [2**64 - 1, 5, 2**63 + 11]], dtype=np.uint64)
+    states = np.empty((3, 4), dtype=np.uint64)
+    stream_states(entropy, states)
+    g = np.random.Generator(np.random.PCG64(0))
+    g.random(dtype=np.float32)  # half a word buffered: a restart must forget it
+    pcg, half = state_views(g)
+    m = 1_001
+    zs, es, zps = np.empty((3, m)), np.empty((3, m)), np.empty((3, m))
+    ups, buyers = np.empty((3, 3), dtype=np.float32), np.empty((3, 3), dtype=bool)
+    draw_patents(
+        g, pcg, half, states, 0, 3, zs, es, np.arange(3, dtype=np.int64), zps, ups, buyers, np.float32(0.5)
+    )
+    for r, words in enumerate(entropy.tolist()):
+        ref = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+        want = (ref.standard_normal(m), ref.standard_exponential(m), ref.standard_normal(m))
+        want += (ref.random(3, dtype=np.float32),)
+        if any(a.tobytes() != b.tobytes() for a, b in zip((zs[r], es[r], zps[r], ups[r]), want, strict=True)):
+            return f"a generator restarted at numpy's seeding of a stream draws other numbers ({versions})"
     x = np.random.Generator(np.random.PCG64(7)).standard_normal(n) * 1e3
     for m in (*range(1, 300, 7), n):
         if np.float64(numpy_sum(x[:m])).tobytes() != np.float64(x[:m].sum()).tobytes():
@@ -510,6 +700,12 @@ def warm_up() -> None:
     row, up, buyer = np.zeros(2), np.zeros(1, dtype=np.float32), np.zeros(1, dtype=bool)
     draw_patent(g, row, row, True, row, up, buyer, np.float32(0.5))
     draw_package(g, row, up, buyer, np.float32(0.5))
+    states, rows = np.zeros((1, 4), dtype=np.uint64), np.zeros(1, dtype=np.int64)
+    stream_states(np.zeros((1, 3), dtype=np.uint64), states)
+    pcg, half = state_views(g)
+    f2, u2, b2 = np.zeros((1, 2)), np.zeros((1, 1), dtype=np.float32), np.zeros((1, 1), dtype=bool)
+    draw_patents(g, pcg, half, states, 0, 1, f2, f2, rows, f2, u2, b2, np.float32(0.5))
+    draw_packages(g, pcg, half, states, rows, f2, u2, b2, np.float32(0.5))
     one = np.zeros(1)
     flags = np.zeros(2, dtype=bool)
     liquidity_bisection(row, row, row, flags, 1.0, 0.0, np.zeros(2))

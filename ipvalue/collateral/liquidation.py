@@ -43,7 +43,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
-from ipvalue._random import patent_rng, root_rng
+from ipvalue._random import patent_rng, root_rng, stable_key
 from ipvalue.collateral._assessment import Loan, RiskSharing
 from ipvalue.collateral.haircut import life_factor
 from ipvalue.collateral.policy import MODES, Policy
@@ -662,6 +662,41 @@ class PatentDraws:
         np.maximum.at(self._last_row, self._label_of, np.arange(len(self.ids)))
         self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._spare: list[tuple[np.ndarray, np.ndarray]] = []
+        # the compiled engine's: every stream's starting state (patents, then packages), and one generator per
+        # drawing thread restarted at each stream's state (made on its first block)
+        self._states: tuple[np.ndarray, np.ndarray] | None = None
+        self._scratch: list[tuple[np.random.Generator, np.ndarray, np.ndarray]] = []
+
+    def _stream_states(self, kernels: ModuleType) -> tuple[np.ndarray, np.ndarray]:
+        """The PCG64 states :func:`~ipvalue._random.patent_rng` starts each patent's and package's stream at.
+
+        Computed for every stream at once (``_mc_fused.stream_states``: numpy's seeding, the same states), so
+        that a thread draws a block's streams in one compiled call, where a ``Generator`` made per stream held
+        the interpreter's lock for about 30 microseconds each (the 20k book: 12,000 streams, two threads
+        waiting on each other).
+        """
+        if self._states is None:
+            seed = self.seed & 0xFFFFFFFFFFFFFFFF
+
+            def entropy(names: np.ndarray, stream: str) -> np.ndarray:
+                out = np.empty((len(names), 3), dtype=np.uint64)
+                out[:, 0], out[:, 2] = seed, stable_key(stream)
+                out[:, 1] = [stable_key(str(x)) for x in names.tolist()]
+                return out
+
+            patents = np.empty((len(self.ids), 4), dtype=np.uint64)
+            packages = np.empty((len(self._labels), 4), dtype=np.uint64)
+            kernels.stream_states(entropy(self.ids, "liquidation"), patents)
+            kernels.stream_states(entropy(self._labels, "liquidation-package"), packages)
+            self._states = (patents, packages)
+        return self._states
+
+    def _generator(self, i: int, kernels: ModuleType) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
+        """Drawing thread ``i``'s generator and the views of its state (``_mc_fused.state_views``)."""
+        while len(self._scratch) <= i:
+            g = np.random.Generator(np.random.PCG64(0))
+            self._scratch.append((g, *kernels.state_views(g)))
+        return self._scratch[i]
 
     def _array(self, name: str, rows: int, cols: int, dtype: type = float) -> np.ndarray:
         """A fresh array (kept draws) or the first ``rows`` rows of a buffer reused by every block."""
@@ -713,25 +748,38 @@ class PatentDraws:
         copy_in, fresh = self._kept_and_fresh(labels, named_k, b0)
         keep_to = self._slots_to_keep(labels, fresh, zp, buyer, b1)
 
-        # one call per stream, the same numbers either way: the compiled engine's or numpy's fill functions
-        fill_patent, fill_package = _draw_patent, _draw_package
-        if compiled:
-            kernels = importlib.import_module("ipvalue.collateral._mc_fused")
-            fill_patent, fill_package = kernels.draw_patent, kernels.draw_package
         # the package arguments of a patent that is not its own package (empty rows of the right types)
         unused = (zp[:1, :0][0], up[:1, :0][0], buyer[:1, :0][0])
+        kernels = importlib.import_module("ipvalue.collateral._mc_fused") if compiled else None
+        if kernels is not None:  # every stream of the block from its state, a compiled call per thread
+            states, package_states = self._stream_states(kernels)
+            states = states[b0:b1]
+            # an own package has one member: no two rows write the same package row
+            own_row = np.where(own, member, -1).astype(np.int64)
+            fresh_rows = np.asarray(fresh, dtype=np.int64)
+            fresh_states = package_states[labels[fresh_rows]]
 
-        def draw(part: tuple[range, range, range]) -> None:
+        def draw(i: int, part: tuple[range, range, range]) -> None:
             rows, packs, copies = part
-            for j in rows:
-                gp = patent_rng(seed, str(ids_b[j]), "liquidation")
-                # an own package has one member: no two rows write the same package row
-                m = member[j] if own[j] else -1
-                package = (zp[m], up[m], buyer[m]) if m >= 0 else unused
-                fill_patent(gp, z[j], e[j], m >= 0, *package, threshold)
+            if kernels is not None:
+                g, pcg, half = self._generator(i, kernels)
+                kernels.draw_patents(
+                    g, pcg, half, states, rows.start, rows.stop, z, e, own_row, zp, up, buyer, threshold
+                )
+                at = slice(packs.start, packs.stop)
+                kernels.draw_packages(
+                    g, pcg, half, fresh_states[at], fresh_rows[at], zp, up, buyer, threshold
+                )
+            else:  # numpy's fill functions, a generator per stream
+                for j in rows:
+                    gp = patent_rng(seed, str(ids_b[j]), "liquidation")
+                    m = member[j] if own[j] else -1
+                    package = (zp[m], up[m], buyer[m]) if m >= 0 else unused
+                    _draw_patent(gp, z[j], e[j], m >= 0, *package, threshold)
+                for k in fresh[packs.start : packs.stop]:
+                    gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
+                    _draw_package(gk, zp[k], up[k], buyer[k], threshold)
             for k in fresh[packs.start : packs.stop]:
-                gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
-                fill_package(gk, zp[k], up[k], buyer[k], threshold)
                 slot = keep_to.get(k)
                 if slot is not None:
                     slot[0][...], slot[1][...] = zp[k], buyer[k]
@@ -746,9 +794,9 @@ class PatentDraws:
 
         draw_parts = list(zip(cuts(nb), cuts(len(fresh)), cuts(len(copy_in)), strict=True))
         if parts == 1 or executor is None:
-            draw(draw_parts[0])
-        else:  # numpy fills the arrays without the GIL: the streams are drawn on several threads at once
-            list(executor.map(draw, draw_parts))
+            draw(0, draw_parts[0])
+        else:  # the fills run without the GIL: the streams are drawn on several threads at once
+            list(executor.map(draw, range(parts), draw_parts))
         own_rows = nl == nb and np.array_equal(member, np.arange(nb))  # one patent per package
         out = (z, e, zp, buyer, None if own_rows else member)
         if self.cache:

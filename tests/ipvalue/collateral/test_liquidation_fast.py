@@ -14,6 +14,8 @@ the compiled one (numba, ``ipvalue[fast]``).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -412,8 +414,6 @@ def test_a_package_is_drawn_once_across_blocks_and_its_draws_are_the_same(
     # a family's members lie far apart in patent_id order, so its package appears in many blocks of draws:
     # kept from the first block that draws it (within the memory allowed), not drawn again; the numbers are the
     # same whether a package is kept or drawn again
-    from ipvalue import _random
-
     pol = load_policy("cn-bank-standard")
     n, paths = 24, 500
     ids = np.array([f"CN{500000 + i}A" for i in range(n)])
@@ -431,38 +431,37 @@ def test_a_package_is_drawn_once_across_blocks_and_its_draws_are_the_same(
         policy=pol,
     )
     setup = liquidation_paths(loan=loan, policy=pol, seed=4, paths=paths)
-    streams: list[str] = []
-    real = _random.patent_rng
-
-    def counting(seed, pid, stream):
-        streams.append(stream)
-        return real(seed, pid, stream)
-
-    monkeypatch.setattr(liquidation, "patent_rng", counting)
     monkeypatch.setattr(liquidation, "PACKAGE_KEEP_BYTES", keep_bytes)
-    (got,) = liquidation_partial_sums_many([(pool, setup)], block_elements=3 * paths)  # 8 blocks of 3 rows
+    with counted_package_draws(monkeypatch) as drawn:
+        # 8 blocks of 3 rows
+        (got,) = liquidation_partial_sums_many([(pool, setup)], block_elements=3 * paths)
     _assert_same_bits(got, reference_sums(pool, setup))
-    package_draws = streams.count("liquidation-package")
+    package_draws = sum(drawn)
     if keep_bytes == 0:
         assert package_draws > 3 * 4  # each family drawn in most blocks
     elif keep_bytes >= 3 * paths * 9:
         assert package_draws == 3  # each family once
     else:  # one family kept, the two others drawn again in each block they appear in
-        assert 3 < package_draws < streams_without_keep(pool, setup, monkeypatch)
+        monkeypatch.setattr(liquidation, "PACKAGE_KEEP_BYTES", 0)
+        with counted_package_draws(monkeypatch) as again:
+            liquidation_partial_sums_many([(pool, setup)], block_elements=3 * paths)
+        assert 3 < package_draws < sum(again)
 
 
-def streams_without_keep(pool, setup, monkeypatch) -> int:
-    """How many package draws the same run makes when no package is kept (blocks of 3 rows)."""
-    from ipvalue import _random
+@contextlib.contextmanager
+def counted_package_draws(monkeypatch):
+    """How many packages each block draws from their streams (the rest are copied from a kept package)."""
+    counts: list[int] = []
+    real = liquidation.PatentDraws._kept_and_fresh
 
-    count = []
-    real = _random.patent_rng
-    monkeypatch.setattr(liquidation, "PACKAGE_KEEP_BYTES", 0)
-    monkeypatch.setattr(
-        liquidation, "patent_rng", lambda s, p, stream: (count.append(stream), real(s, p, stream))[1]
-    )
-    liquidation_partial_sums_many([(pool, setup)], block_elements=3 * setup.paths)
-    return count.count("liquidation-package")
+    def counting(self, labels, named_k, b0):
+        copy_in, fresh = real(self, labels, named_k, b0)
+        counts.append(len(fresh))
+        return copy_in, fresh
+
+    with monkeypatch.context() as m:
+        m.setattr(liquidation.PatentDraws, "_kept_and_fresh", counting)
+        yield counts
 
 
 COMPILED = pytest.mark.skipif(
@@ -520,3 +519,69 @@ def test_a_block_drawn_compiled_is_the_block_numpy_draws(threads):
     for got, ref in zip(blocks(True), blocks(False), strict=True):
         for a, b in zip(got, ref, strict=True):
             assert (a is None and b is None) or (a.dtype == b.dtype and a.tobytes() == b.tobytes())
+
+
+@COMPILED
+def test_the_streams_states_are_numpys_seeding():
+    # _mc_fused.stream_states redoes numpy's SeedSequence and PCG64 seeding; integers below 2**32 take one 32-bit
+    # word and larger ones two, so the entropy runs from three to six words (the pool holds four): each length,
+    # zero, and the largest seeds are compared with numpy's own objects
+    from ipvalue.collateral import _mc_fused
+
+    g = np.random.default_rng(20261205)
+    rows = [
+        [0, 0, 0],
+        [0, 1, 2],
+        [2**64 - 1, 2**64 - 1, 2**64 - 1],
+        [2**32 - 1, 2**32, 5],
+        [7, 2**63, 2**32 - 1],
+    ]
+    for _ in range(3_000):
+        bits = g.choice([8, 32, 33, 64], size=3)
+        rows.append([int(g.integers(0, 2 ** int(b), dtype=np.uint64, endpoint=False)) for b in bits])
+    out = np.empty((len(rows), 4), dtype=np.uint64)
+    _mc_fused.stream_states(np.array(rows, dtype=np.uint64), out)
+    lengths = set()
+    for words, got in zip(rows, out.tolist(), strict=True):
+        state = np.random.PCG64(np.random.SeedSequence(words)).state["state"]
+        mask = 2**64 - 1
+        assert got == [state["state"] & mask, state["state"] >> 64, state["inc"] & mask, state["inc"] >> 64]
+        lengths.add(sum(1 if w < 2**32 else 2 for w in words))
+    assert lengths == {3, 4, 5, 6}
+
+
+@COMPILED
+def test_a_generator_restarted_at_each_stream_draws_what_patent_rng_draws():
+    # one generator per thread, restarted through its memory (state_views) at each stream's state, with a half
+    # word left buffered by a float32 draw before: the numbers of a fresh patent_rng generator per stream
+    from ipvalue.collateral import _mc_fused
+
+    ids = np.array([f"CN{700000 + i}A" for i in range(30)] + ["US 11,000,001 B2", "专利-1"])
+    draws = PatentDraws(ids, ids, seed=2**40 + 3, paths=901, sale_success=0.5, judicial=slice(0, 777))
+    states, _ = draws._stream_states(_mc_fused)
+    g = np.random.Generator(np.random.PCG64(1))
+    g.random(dtype=np.float32)
+    pcg, half = _mc_fused.state_views(g)
+    n = len(ids)
+    z, e, zp = np.empty((n, 901)), np.empty((n, 901)), np.empty((n, 901))
+    up, buyer = np.empty((n, 777), dtype=np.float32), np.empty((n, 777), dtype=bool)
+    own = np.where(np.arange(n) % 2 == 0, np.arange(n), -1).astype(
+        np.int64
+    )  # every other patent its own package
+    _mc_fused.draw_patents(g, pcg, half, states, 0, n, z, e, own, zp, up, buyer, np.float32(0.5))
+    for j, pid in enumerate(ids.tolist()):
+        ref = patent_rng(2**40 + 3, pid, "liquidation")
+        want = [ref.standard_normal(901), ref.standard_exponential(901)]
+        got = [z[j], e[j]]
+        if own[j] >= 0:
+            want += [ref.standard_normal(901), ref.random(777, dtype=np.float32)]
+            got += [zp[j], up[j]]
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(got, want, strict=True))
+
+
+@COMPILED
+def test_state_views_refuse_a_generator_other_than_pcg64():
+    from ipvalue.collateral import _mc_fused
+
+    with pytest.raises(TypeError, match="PCG64"):
+        _mc_fused.state_views(np.random.Generator(np.random.MT19937(0)))
