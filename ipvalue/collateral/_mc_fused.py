@@ -3,15 +3,17 @@
 :func:`ipvalue.collateral.liquidation.liquidation_partial_sums_many` works tile by tile (a few patents x a few
 thousand paths). The numpy engine makes about thirty passes over a tile per run (each multiply, add, compare and
 sum its own array); this engine makes two compiled passes over all runs of a tile at once (a shock axis), and
-leaves the two exponentials to numpy: numpy's ``exp`` has its own SIMD implementation whose last bit can differ
-from the C library's, so calling it keeps every figure the same to the last bit.
+leaves the two exponentials to numpy's own loop: numpy's ``exp`` has its own SIMD implementation whose last bit
+can differ from the C library's, so calling it keeps every figure the same to the last bit. :func:`block_sums`
+runs every tile of a thread's share of a block in one call, numpy's loop reached through :func:`exp_loop`.
 
 Each compiled step does the numpy engine's floating operations one by one, in the same order (no fused
 multiply-add: numba does not contract without ``fastmath``), and each sum gets the patents one after the other,
 as ``np.add.reduce`` over the rows does. Tests run both engines on the same books and compare the bits.
 
-The draws too: :func:`draw_patent` and :func:`draw_package` fill a patent's and a package's arrays from its numpy
-``Generator`` in one compiled call. numba draws through the generator's own bit generator with numpy's
+The draws too: :func:`draw_patent` and :func:`draw_package` fill a patent's and a package's arrays from a numpy
+``Generator`` in one compiled call (:func:`draw_patents` and :func:`draw_packages` a block's streams, one generator
+restarted at each stream's state, :func:`stream_states`). numba draws through the generator's own bit generator with numpy's
 algorithms (the ziggurat for the normal and the exponential, 24 bits for a float32), so the numbers are numpy's to
 the last bit (a test compares 400 streams, the rare tail branches included), in about 60% of numpy's time on
 this project's machine (``benchmarks/bench_fast.py`` measures both).
@@ -23,16 +25,22 @@ loads them instead of compiling again.
 from __future__ import annotations
 
 import ctypes
+import functools
+from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 from numba import njit
 
 __all__ = [
+    "ExpLoop",
+    "block_sums",
     "draw_package",
     "draw_packages",
     "draw_patent",
     "draw_patents",
+    "exp_loop",
     "finish_paths",
     "liquidity_bisection",
     "numpy_sum",
@@ -240,6 +248,139 @@ def tile_sums(  # noqa: PLR0913
                 sr, mk = acc[k, 4 if rnd == rounds else 1 + rnd, ja:jb], masks[bs, rnd, i, :nj]
                 for j in range(nj):
                     sr[j] = sr[j] + vj[j] * mk[j]
+
+
+@dataclass(frozen=True)
+class ExpLoop:
+    """The float64 ``exp`` loop of numpy (the SIMD one ``np.exp`` runs), callable from compiled code.
+
+    ``fn`` calls the loop (a ctypes function: numba calls it without the GIL), ``context`` and ``auxdata`` are
+    its arguments; ``capsule`` owns them (they live as long as it does).
+    """
+
+    capsule: Any
+    fn: Any
+    context: int
+    auxdata: int
+
+
+@functools.cache
+def exp_loop() -> ExpLoop:
+    """The float64 ``exp`` strided loop of numpy, looked up once per process.
+
+    Through ``ufunc._resolve_dtypes_and_context`` and ``ufunc._get_strided_loop``, the access numpy gives to its
+    loops for compiled callers (marked unstable by numpy: :func:`self_check` compares it with ``np.exp``). numpy's
+    ``exp`` has its own SIMD implementation whose last bit can differ from the C library's, so the compiled
+    engine calls numpy's, not one of its own.
+    """
+    _, capsule = np.exp._resolve_dtypes_and_context((np.dtype(np.float64), np.dtype(np.float64)))
+    np.exp._get_strided_loop(capsule, fixed_strides=(8, 8))
+    pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    # ufunc_call_info: the loop, its context, its auxdata, then two flags (the GIL needed, errors not set)
+    info = pointer(capsule, b"numpy_1.24_ufunc_call_info")
+    loop, context, auxdata = (ctypes.c_void_p * 3).from_address(info)
+    if (
+        loop is None
+        or context is None
+        or (ctypes.c_ubyte * 1).from_address(info + 3 * ctypes.sizeof(ctypes.c_void_p))[0]
+    ):
+        raise RuntimeError("numpy's exp loop is not available without the interpreter")
+    # int loop(context, char **data, npy_intp *dimensions, npy_intp *strides, auxdata): pointers passed as size_t
+    size = ctypes.c_size_t
+    fn = ctypes.CFUNCTYPE(ctypes.c_int, size, size, size, size, size)(loop)
+    return ExpLoop(capsule, fn, int(context), int(auxdata or 0))
+
+
+@njit(nogil=True, cache=True)
+def _exp(  # noqa: PLR0913
+    fn: Any, context: int, auxdata: int, row: np.ndarray, lo: int, hi: int, call: np.ndarray
+) -> None:
+    """``np.exp(row[lo:hi], out=row[lo:hi])`` through numpy's loop; ``call`` holds its pointers and sizes.
+
+    The range is clamped to the row, as a slice would be (numpy's loop writes wherever it is told).
+    """
+    lo, hi = max(lo, 0), min(hi, row.shape[0])
+    if hi <= lo:
+        return
+    at = row.ctypes.data + lo * 8
+    call[0], call[1], call[2], call[3], call[4] = at, at, hi - lo, 8, 8
+    fn(context, call.ctypes.data, call.ctypes.data + 16, call.ctypes.data + 24, auxdata)
+
+
+@njit(nogil=True, cache=True)
+def block_sums(  # noqa: PLR0913 - every tile of one thread's share of a block, in one compiled call
+    fn: Any,
+    context: int,
+    auxdata: int,
+    z: np.ndarray,
+    e: np.ndarray,
+    zp: np.ndarray,
+    buyer: np.ndarray,
+    member: np.ndarray,
+    b0: int,
+    nrows: int,
+    rows: int,
+    c_start: int,
+    c_stop: int,
+    width: int,
+    j0: int,
+    j1: int,
+    setup_of: np.ndarray,
+    v_lead: np.ndarray,
+    thr: np.ndarray,
+    common: np.ndarray,
+    t: np.ndarray,
+    sig: np.ndarray,
+    drift: np.ndarray,
+    log_vc: np.ndarray,
+    b_lead: np.ndarray,
+    s_bid: np.ndarray,
+    log_med: np.ndarray,
+    crash_from: np.ndarray,
+    log_keep: np.ndarray,
+    a_i: np.ndarray,
+    b_p: np.ndarray,
+    hazard: np.ndarray,
+    ns: np.ndarray,
+    present: np.ndarray,
+    v_slot: np.ndarray,
+    b_slot: np.ndarray,
+    theta: np.ndarray,
+    acc: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    masks: np.ndarray,
+) -> None:
+    """Rows ``0:nrows`` of the block that starts at draw row ``b0`` added to every run's sums, paths ``c_start:c_stop``.
+
+    Tile by tile (``width`` paths, ``rows`` rows, the order the sums need): :func:`tile_arguments`, numpy's
+    ``exp`` of the value arguments and of the bids outside the judicial paths (:func:`exp_loop`), and
+    :func:`tile_sums`, without returning to Python between tiles. ``v``, ``w`` and ``masks`` are the tile buffers
+    (``width`` paths wide).
+    """
+    call = np.empty(5, dtype=np.intp)
+    for c0 in range(c_start, c_stop, width):
+        c1 = min(c_stop, c0 + width)
+        ja = max(j0, c0)
+        jb = max(ja, min(j1, c1))
+        for r0 in range(0, nrows, rows):
+            r1 = min(nrows, r0 + rows)
+            tile_arguments(
+                z, zp, member, b0, r0, r1, c0, c1, j0, j1, setup_of, v_lead, thr, common, t, sig, drift,
+                log_vc, v, b_lead, s_bid, log_med, crash_from, log_keep, w,
+            )  # fmt: skip
+            for s in range(v.shape[0]):
+                for i in range(r1 - r0):
+                    _exp(fn, context, auxdata, v[s, i], 0, c1 - c0, call)
+            for s in range(w.shape[0]):
+                for i in range(r1 - r0):
+                    _exp(fn, context, auxdata, w[s, i], 0, min(ja, c1) - c0, call)
+                    _exp(fn, context, auxdata, w[s, i], jb - c0, c1 - c0, call)
+            tile_sums(
+                e, zp, buyer, member, b0, r0, r1, c0, c1, j0, j1, setup_of, v_lead, a_i, b_p, hazard, t, v,
+                b_lead, ns, w, present, v_slot, b_slot, s_bid, log_keep, crash_from, theta, acc, masks,
+            )  # fmt: skip
 
 
 @njit(nogil=True, cache=True)
@@ -651,9 +792,10 @@ def self_check() -> str | None:
 
     The draws are numpy's only as long as numba's port of numpy's algorithms is numpy's, the streams numpy's as
     long as numpy seeds PCG64 and keeps its state as :func:`stream_states` and :func:`state_views` take it, and
-    the sums numpy's as long as numpy adds pairwise as :func:`numpy_sum` does; all are library internals that a
-    new release could change. Checked on a fixed sample (40,000 draws with a few from the tails, sums of 1 to 300 and 20,000
-    numbers, the streams' seeding and a generator restarted at it), once per process by the engine's loader.
+    the sums numpy's as long as numpy adds pairwise as :func:`numpy_sum` does, and the exponentials numpy's as long
+    as :func:`exp_loop` finds numpy's loop; all are library internals that a new release could change. Checked on a fixed sample (40,000 draws with a few from the tails, sums of 1 to 300 and 20,000
+    numbers, the streams' seeding and a generator restarted at it, numpy's exp loop called from compiled code),
+    once per process by the engine's loader.
     """
     mine, ref = np.random.Generator(np.random.PCG64(20261205)), np.random.Generator(np.random.PCG64(20261205))
     versions = f"numba {numba.__version__}, numpy {np.__version__}"
@@ -687,6 +829,18 @@ def self_check() -> str | None:
         want += (ref.random(3, dtype=np.float32),)
         if any(a.tobytes() != b.tobytes() for a, b in zip((zs[r], es[r], zps[r], ups[r]), want, strict=True)):
             return f"a generator restarted at numpy's seeding of a stream draws other numbers ({versions})"
+    # numpy's exp loop called from compiled code: np.exp's bits (an API numpy marks unstable)
+    try:
+        exp = exp_loop()
+    except Exception as exc:  # noqa: BLE001 - any failure here means: not this engine
+        return f"numpy's exp loop is not available to compiled code: {exc} ({versions})"
+    x = np.concatenate([ref_z * 30.0, ref_e * -100.0, [-745.2, -708.4, 0.0, -0.0, 1e-300]])
+    got_exp, call = x.copy(), np.empty(5, dtype=np.intp)
+    _exp(exp.fn, exp.context, exp.auxdata, got_exp, 3, len(x), call)
+    with np.errstate(under="ignore"):
+        want_exp = np.concatenate([x[:3], np.exp(x[3:])])
+    if got_exp.tobytes() != want_exp.tobytes():
+        return f"numpy's exp loop called from compiled code differs from np.exp ({versions})"
     x = np.random.Generator(np.random.PCG64(7)).standard_normal(n) * 1e3
     for m in (*range(1, 300, 7), n):
         if np.float64(numpy_sum(x[:m])).tobytes() != np.float64(x[:m].sum()).tobytes():
@@ -710,7 +864,7 @@ def warm_up() -> None:
     flags = np.zeros(2, dtype=bool)
     liquidity_bisection(row, row, row, flags, 1.0, 0.0, np.zeros(2))
     finish_paths(
-        row, row, np.zeros((1, 2)), row, 0, 1, one, one, row, row, np.zeros((2, 2)), row, row, row, 0.0, 1.0,
+        row, row, np.zeros((1, 2)), row, 0, 1, one, row, row, row, np.zeros((2, 2)), row, row, row, 0.0, 1.0,
         one, one, np.zeros((7, 2)),
     )  # fmt: skip
     f, i = np.zeros((1, 2)), np.zeros(1, dtype=np.int64)
@@ -725,4 +879,10 @@ def warm_up() -> None:
         f, f, np.zeros((1, 1), dtype=np.uint8), none, 0, 0, 1, 0, 2, 1, 2, i, i, rows, f, rows, f,
         np.zeros((1, 1, 2)), i, f, np.zeros((1, 1, 2)), np.ones((1, 1), dtype=bool), i, i, one, rows, crash,
         np.zeros((1, 2, 2)), np.zeros((1, 5, 2)), np.zeros((1, 3, 1, 1)),
+    )  # fmt: skip
+    exp = exp_loop()
+    block_sums(
+        exp.fn, exp.context, exp.auxdata, f, f, f, np.zeros((1, 1), dtype=np.uint8), none, 0, 1, 1, 0, 2, 2, 1, 2,
+        i, i, f, f, f, rows, rows, rows, i, one, f, crash, rows, rows, f, rows, f, np.ones((1, 1), dtype=bool), i, i,
+        np.zeros((1, 2, 2)), np.zeros((1, 5, 2)), np.zeros((1, 1, 2)), np.zeros((1, 1, 2)), np.zeros((1, 3, 1, 2)),
     )  # fmt: skip

@@ -691,12 +691,11 @@ class PatentDraws:
             self._states = (patents, packages)
         return self._states
 
-    def _generator(self, i: int, kernels: ModuleType) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
-        """Drawing thread ``i``'s generator and the views of its state (``_mc_fused.state_views``)."""
-        while len(self._scratch) <= i:
+    def _generators(self, threads: int, kernels: ModuleType) -> None:
+        """A generator per drawing thread, with the views of its state (``_mc_fused.state_views``), in ``_scratch``."""
+        while len(self._scratch) < threads:
             g = np.random.Generator(np.random.PCG64(0))
             self._scratch.append((g, *kernels.state_views(g)))
-        return self._scratch[i]
 
     def _array(self, name: str, rows: int, cols: int, dtype: type = float) -> np.ndarray:
         """A fresh array (kept draws) or the first ``rows`` rows of a buffer reused by every block."""
@@ -762,7 +761,7 @@ class PatentDraws:
         def draw(i: int, part: tuple[range, range, range]) -> None:
             rows, packs, copies = part
             if kernels is not None:
-                g, pcg, half = self._generator(i, kernels)
+                g, pcg, half = self._scratch[i]
                 kernels.draw_patents(
                     g, pcg, half, states, rows.start, rows.stop, z, e, own_row, zp, up, buyer, threshold
                 )
@@ -793,6 +792,10 @@ class PatentDraws:
             return [range(int(at[i]), int(at[i + 1])) for i in range(parts)]
 
         draw_parts = list(zip(cuts(nb), cuts(len(fresh)), cuts(len(copy_in)), strict=True))
+        if (
+            kernels is not None
+        ):  # each drawing thread its own generator, made here (not by the threads at once)
+            self._generators(parts, kernels)
         if parts == 1 or executor is None:
             draw(0, draw_parts[0])
         else:  # the fills run without the GIL: the streams are drawn on several threads at once
@@ -1257,6 +1260,11 @@ class _Tile:
             ]
         return out
 
+    def add_block(self, drawn: Drawn, b0: int, b1: int) -> None:
+        """Add the block's rows (draw rows ``b0:b1``) to every run's sums, ``rows`` at a time."""
+        for r0 in range(0, b1 - b0, self.rows):
+            self.run(drawn, b0, r0, min(b1 - b0, r0 + self.rows))
+
     def run(self, drawn: Drawn, b0: int, r0: int, r1: int) -> None:
         """Add rows ``r0:r1`` of the block that starts at draw row ``b0`` to every run's sums."""
         self.drawn, self.g, self.nr, self.r = drawn, slice(b0 + r0, b0 + r1), r1 - r0, slice(r0, r1)
@@ -1448,43 +1456,37 @@ class _FusedPlan:
         self.j0, self.j1 = ps.j0, ps.j1
 
 
-class _FusedTile:
-    """One thread's work on paths ``c0:c1`` with the compiled engine: buffers reused from tile to tile."""
+class _FusedShare:
+    """One thread's share of the paths (``c_start:c_stop``) with the compiled engine, in tiles ``width`` paths wide.
 
-    def __init__(self, fp: _FusedPlan, c0: int, c1: int, rows: int) -> None:
-        self.fp, self.c0, self.c1 = fp, c0, c1
-        w = c1 - c0
+    A block's rows are added in one compiled call (``_mc_fused.block_sums``: every tile, numpy's ``exp`` called
+    from it), where a call per tile held the interpreter's lock between tiles and two threads waited on each other.
+    The tile buffers are reused from tile to tile and block to block.
+    """
+
+    def __init__(self, fp: _FusedPlan, c_start: int, c_stop: int, width: int, rows: int) -> None:
+        self.fp, self.c_start, self.c_stop, self.width, self.rows = fp, c_start, c_stop, width, rows
+        w = min(width, c_stop - c_start)
         self.v = np.empty((len(fp.v_lead), rows, w))
         self.w = np.empty((len(fp.b_lead), rows, w))
-        self.ja, self.jb = max(fp.j0, c0), max(max(fp.j0, c0), min(fp.j1, c1))
+        # each bid class's judicial masks per round, then the 变卖's (a tile's judicial paths)
+        self.masks = np.empty((len(fp.b_lead), fp.theta.shape[1] + 1, rows, w))
         self._none = np.empty(0, dtype=np.int64)
         # numba's functions: imported with the engine (a run that uses it), not with this module
         self._kernels = importlib.import_module("ipvalue.collateral._mc_fused")
-        # each bid class's judicial masks per round, then the 变卖's (the judicial paths of the tile)
-        self.masks = np.empty((len(fp.b_lead), fp.theta.shape[1] + 1, rows, max(0, self.jb - self.ja)))
 
-    def run(self, drawn: Drawn, b0: int, r0: int, r1: int) -> None:
-        """Add rows ``r0:r1`` of the block that starts at draw row ``b0`` to every run's sums."""
-        fused, fp, c0, c1, nr = self._kernels, self.fp, self.c0, self.c1, r1 - r0
+    def add_block(self, drawn: Drawn, b0: int, b1: int) -> None:
+        """Add the block's rows (draw rows ``b0:b1``) to every run's sums, on this share's paths."""
+        fused, fp = self._kernels, self.fp
         z, e, zp, buyer, member = drawn
         mem = self._none if member is None else member.astype(np.int64, copy=False)
-        fused.tile_arguments(
-            z, zp, mem, b0, r0, r1, c0, c1, fp.j0, fp.j1, fp.setup_of,
-            fp.v_lead, fp.thr, fp.common, fp.t, fp.sig, fp.drift, fp.log_vc, self.v,
-            fp.b_lead, fp.s_bid, fp.log_med, fp.crash_from, fp.log_keep, self.w,
-        )  # fmt: skip
-        v = self.v[:, :nr]
-        np.exp(v, out=v)
-        for a, b in ((c0, self.ja), (self.jb, c1)):
-            if b > a:
-                wv = self.w[:, :nr, a - c0 : b - c0]
-                np.exp(wv, out=wv)
-        fused.tile_sums(
-            e, zp, buyer.view(np.uint8), mem, b0, r0, r1, c0, c1, fp.j0, fp.j1, fp.setup_of,
-            fp.v_lead, fp.a_i, fp.b_p, fp.hazard, fp.t, self.v,
-            fp.b_lead, fp.ns, self.w,
-            fp.present, fp.v_slot, fp.b_slot, fp.s_bid, fp.log_keep, fp.crash_from, fp.theta, fp.acc,
-            self.masks,
+        exp = fused.exp_loop()
+        fused.block_sums(
+            exp.fn, exp.context, exp.auxdata, z, e, zp, buyer.view(np.uint8), mem, b0, b1 - b0, self.rows,
+            self.c_start, self.c_stop, self.width, fp.j0, fp.j1, fp.setup_of, fp.v_lead, fp.thr, fp.common,
+            fp.t, fp.sig, fp.drift, fp.log_vc, fp.b_lead, fp.s_bid, fp.log_med, fp.crash_from, fp.log_keep,
+            fp.a_i, fp.b_p, fp.hazard, fp.ns, fp.present, fp.v_slot, fp.b_slot, fp.theta, fp.acc,
+            self.v, self.w, self.masks,
         )  # fmt: skip
 
 
@@ -1587,20 +1589,19 @@ def liquidation_partial_sums_many(
     width = max(1, min(int(cuts[1] - cuts[0]), tile_elements // rows))
     rows = max(1, min(rows, tile_elements // width))
     fplan = _FusedPlan(plan, sums) if fused else None
-    tiles: list[list[_Tile] | list[_FusedTile]] = []
+    tiles: list[list[_Tile] | list[_FusedShare]] = []
     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
-        steps = range(int(c0), int(c1), width)
         if fplan is not None:
-            tiles.append([_FusedTile(fplan, a, min(int(c1), a + width), rows) for a in steps])
+            tiles.append([_FusedShare(fplan, int(c0), int(c1), width, rows)])
         else:
             bufs: dict[str, np.ndarray] = {}
+            steps = range(int(c0), int(c1), width)
             tiles.append([_Tile(plan, a, min(int(c1), a + width), rows, bufs) for a in steps])
 
-    def work(chunks: list[_Tile] | list[_FusedTile], b0: int, b1: int, drawn: Drawn) -> None:
+    def work(chunks: list[_Tile] | list[_FusedShare], b0: int, b1: int, drawn: Drawn) -> None:
         with np.errstate(under="ignore"):  # the value's exponential may underflow to 0
             for tile in chunks:
-                for r0 in range(0, b1 - b0, rows):
-                    tile.run(drawn, b0, r0, min(b1 - b0, r0 + rows))
+                tile.add_block(drawn, b0, b1)
 
     executor = (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ipvalue-mc") if workers > 1 else None
