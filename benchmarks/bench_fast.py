@@ -132,6 +132,12 @@ def worker(quick: bool) -> dict:
     from ipvalue.demo import load_demo
 
     out: dict = {"ipvalue": str(Path(iv.__file__).resolve().parent)}
+    from ipvalue.collateral import liquidation
+
+    if hasattr(liquidation, "set_engine"):
+        # the numpy engine for the rows before the compiled ones: auto would move to the compiled engine part way
+        # through them, once the process has spent LOAD_AFTER_SECONDS on numpy (the code before had no choice)
+        liquidation.set_engine("numpy")
     portfolio, loan, as_of = load_demo()
     valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
     rep = 3 if quick else 7
@@ -166,9 +172,9 @@ def worker(quick: bool) -> dict:
     ]
     if "--floor" in sys.argv:
         out["demo_floor"] = _floor(valued, loan, 20_000)
-    from ipvalue.collateral import liquidation
-
     out["demo_engine"] = liquidation.engine(1) if hasattr(liquidation, "engine") else "numpy"
+    if hasattr(liquidation, "set_engine"):
+        liquidation.set_engine("auto")
     if hasattr(liquidation, "load_compiled_engine") and liquidation.load_compiled_engine():
         # a long-lived process (a service worker, a notebook) loads the compiled engine once: every run uses it
         out["demo_stress_compiled"] = _best(lambda: iv.assess_collateral(valued, loan=loan, rng=0), rep)
@@ -326,8 +332,9 @@ def run(quick: bool = False) -> str:
             if "demo_compiled_same" in after
             else ""
         )
-        + f". Engine of the rows above the compiled ones: {after['demo_engine']} (auto: a small job in a process "
-        "that has not loaded the compiled engine).",
+        + f". Engine of the rows above the compiled ones: {after['demo_engine']} (set for them; auto runs a small "
+        "job there in a process that has not loaded the compiled engine and has spent less than "
+        "`liquidation.LOAD_AFTER_SECONDS` in the numpy engine's Monte Carlo, e.g. the `ipvalue demo` command).",
         "",
         f"| book of {n:,} synthetic patents ({a['eligible']:,} pledge-eligible), 20,000 paths, run once, "
         f"engine: {a.get('engine', 'numpy')} "

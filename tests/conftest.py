@@ -54,3 +54,12 @@ def _loopback_only():
     yield
     socket.socket.connect = _real_connect
     socket.socket.connect_ex = _real_connect_ex
+
+
+@pytest.fixture(autouse=True)
+def _engine_choice_per_test(monkeypatch):
+    # "auto" loads the compiled Monte Carlo engine once a process has spent a while on the numpy one: each test
+    # starts with none spent, so that which engine "auto" picks does not depend on the tests run before it
+    from ipvalue.collateral import liquidation
+
+    monkeypatch.setattr(liquidation, "_NUMPY_SECONDS", [0.0])

@@ -32,6 +32,7 @@ import functools
 import importlib
 import os
 import sys
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -933,7 +934,8 @@ FUSED_TILE_ELEMENTS = 8_192
 FUSED_TILE_ROWS = 8
 
 #: the engines of the Monte Carlo's arithmetic: "numpy" (a numpy call per step) and "compiled" (numba, the same
-#: numbers to the last bit); "auto" takes the compiled engine for a large job, or once it is loaded in the process
+#: numbers to the last bit); "auto" takes the compiled engine for a large job, after the process has spent about
+#: its load on the numpy one, or once it is loaded in the process
 ENGINES = ("auto", "numpy", "compiled")
 _ENGINE = ["auto"]
 #: patents x paths x runs from which "auto" loads the compiled engine: loading it costs about 0.6 s once per
@@ -941,6 +943,13 @@ _ENGINE = ["auto"]
 #: arithmetic saves 4.6 to 6.6 ns per patent-path-run (``benchmarks/RESULTS.md``), so the load pays for itself
 #: from about 90 to 130 million; a job this large pays for it on its own
 FUSED_MIN_ELEMENTS = 100_000_000
+#: seconds of Monte Carlo on the numpy engine after which "auto" loads the compiled engine in this process: about
+#: its load's cost. A process that runs many small jobs (a notebook, a batch of books) has then spent on the
+#: slower engine what the load costs, and pays for the load once more at most (the rent-or-buy rule: rent until
+#: the rent paid equals the price, then buy); a one-off small job (the ``ipvalue demo`` command) never loads it
+LOAD_AFTER_SECONDS = 0.6
+#: seconds this process has spent in the numpy engine's Monte Carlo (``liquidation_partial_sums_many``)
+_NUMPY_SECONDS = [0.0]
 
 
 def set_engine(name: str) -> None:
@@ -952,9 +961,9 @@ def set_engine(name: str) -> None:
     Parameters
     ----------
     name : {"auto", "numpy", "compiled"}
-        "auto" (the default): compiled when numba is installed and either the job has at least
-        :data:`FUSED_MIN_ELEMENTS` patent-path-runs or the engine is already loaded (:func:`load_compiled_engine`);
-        else numpy.
+        "auto" (the default): compiled when numba is installed and the job has at least
+        :data:`FUSED_MIN_ELEMENTS` patent-path-runs, or the process has spent :data:`LOAD_AFTER_SECONDS` in the
+        numpy engine's Monte Carlo, or the engine is already loaded (:func:`load_compiled_engine`); else numpy.
     """
     if name not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {name!r}")
@@ -1040,7 +1049,9 @@ def _use_fused(elements: int) -> bool:
         return False
     if "ipvalue.collateral._mc_fused" in sys.modules:  # loaded: used (unless it failed its check here)
         return _kernels() is not None
-    return elements >= FUSED_MIN_ELEMENTS and _kernels() is not None
+    if elements >= FUSED_MIN_ELEMENTS or _NUMPY_SECONDS[0] >= LOAD_AFTER_SECONDS:
+        return _kernels() is not None
+    return False
 
 
 def _same_bits(a: tuple, b: tuple) -> bool:
@@ -1606,6 +1617,7 @@ def liquidation_partial_sums_many(
     executor = (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ipvalue-mc") if workers > 1 else None
     )
+    started = time.perf_counter()
     try:
         for b0 in range(0, n, block):
             b1 = min(n, b0 + block)
@@ -1619,6 +1631,8 @@ def liquidation_partial_sums_many(
     finally:
         if executor is not None:
             executor.shutdown()
+        if not fused:  # what "auto" weighs against the compiled engine's load (LOAD_AFTER_SECONDS)
+            _NUMPY_SECONDS[0] += time.perf_counter() - started
     out = []
     jud = slice(ps0.j0, ps0.j1)
     for r in plan:

@@ -304,6 +304,35 @@ def test_set_engine_names_the_choices(monkeypatch):
 
 
 @pytest.mark.skipif(not liquidation._numba_available(), reason="numba is not installed (the fast extra)")
+def test_auto_loads_the_compiled_engine_once_the_numpy_one_has_cost_about_its_load(loan, monkeypatch):
+    # the rent-or-buy rule: small jobs run on numpy until the process has spent LOAD_AFTER_SECONDS in its Monte
+    # Carlo, then auto loads the compiled engine; a run on the compiled engine adds nothing to the time counted
+    import sys
+
+    monkeypatch.setattr(liquidation, "_ENGINE", ["auto"])
+    monkeypatch.delitem(sys.modules, "ipvalue.collateral._mc_fused", raising=False)
+    pol = load_policy("cn-bank-standard")
+    pool = _pool(6, 2, pol)
+    setup = liquidation_paths(loan=loan, policy=pol, seed=3, paths=PATHS)
+    small = len(pool.ids) * PATHS
+    assert liquidation.engine(small) == "numpy"
+    (first,) = liquidation_partial_sums_many([(pool, setup)])
+    spent = liquidation._NUMPY_SECONDS[0]
+    assert spent > 0.0
+    # the load's cost set just above what the first run spent: not yet, then after a second numpy run
+    monkeypatch.setattr(liquidation, "LOAD_AFTER_SECONDS", float(np.nextafter(spent, np.inf)))
+    assert liquidation.engine(small) == "numpy"
+    (second,) = liquidation_partial_sums_many([(pool, setup)])
+    counted = liquidation._NUMPY_SECONDS[0]
+    assert counted > spent
+    assert liquidation.engine(small) == "compiled"
+    (third,) = liquidation_partial_sums_many([(pool, setup)])
+    assert liquidation._NUMPY_SECONDS[0] == counted  # the compiled run is not counted
+    for got in (second, third):  # the same numbers on either engine
+        _assert_same_bits(got, first)
+
+
+@pytest.mark.skipif(not liquidation._numba_available(), reason="numba is not installed (the fast extra)")
 def test_auto_takes_the_compiled_engine_for_small_jobs_once_loaded(monkeypatch):
     import sys
 
