@@ -273,8 +273,9 @@ def exp_loop() -> ExpLoop:
     ``exp`` has its own SIMD implementation whose last bit can differ from the C library's, so the compiled
     engine calls numpy's, not one of its own.
     """
-    _, capsule = np.exp._resolve_dtypes_and_context((np.dtype(np.float64), np.dtype(np.float64)))
-    np.exp._get_strided_loop(capsule, fixed_strides=(8, 8))
+    exp: Any = np.exp  # the two methods are numpy's unstable API: not in its type stubs
+    _, capsule = exp._resolve_dtypes_and_context((np.dtype(np.float64), np.dtype(np.float64)))
+    exp._get_strided_loop(capsule, fixed_strides=(8, 8))
     pointer = ctypes.pythonapi.PyCapsule_GetPointer
     pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     # ufunc_call_info: the loop, its context, its auxdata, then two flags (the GIL needed, errors not set)
@@ -527,6 +528,8 @@ def state_views(g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise TypeError("state_views needs a PCG64 generator")
     address = bit.ctypes.state_address
     state = ctypes.c_void_p.from_address(address).value  # pcg64_state: a pointer to the 128-bit state and inc
+    if state is None:
+        raise RuntimeError("the PCG64 generator has no state")
     pcg = np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(state))
     half = np.ctypeslib.as_array((ctypes.c_uint32 * 2).from_address(address + ctypes.sizeof(ctypes.c_void_p)))
     return pcg, half
@@ -825,9 +828,15 @@ def self_check() -> str | None:
     )
     for r, words in enumerate(entropy.tolist()):
         ref = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
-        want = (ref.standard_normal(m), ref.standard_exponential(m), ref.standard_normal(m))
-        want += (ref.random(3, dtype=np.float32),)
-        if any(a.tobytes() != b.tobytes() for a, b in zip((zs[r], es[r], zps[r], ups[r]), want, strict=True)):
+        drawn: list[np.ndarray] = [
+            ref.standard_normal(m),
+            ref.standard_exponential(m),
+            ref.standard_normal(m),
+        ]
+        drawn.append(ref.random(3, dtype=np.float32))
+        if any(
+            a.tobytes() != b.tobytes() for a, b in zip((zs[r], es[r], zps[r], ups[r]), drawn, strict=True)
+        ):
             return f"a generator restarted at numpy's seeding of a stream draws other numbers ({versions})"
     # numpy's exp loop called from compiled code: np.exp's bits (an API numpy marks unstable)
     try:
@@ -854,12 +863,12 @@ def warm_up() -> None:
     row, up, buyer = np.zeros(2), np.zeros(1, dtype=np.float32), np.zeros(1, dtype=bool)
     draw_patent(g, row, row, True, row, up, buyer, np.float32(0.5))
     draw_package(g, row, up, buyer, np.float32(0.5))
-    states, rows = np.zeros((1, 4), dtype=np.uint64), np.zeros(1, dtype=np.int64)
+    states, own = np.zeros((1, 4), dtype=np.uint64), np.zeros(1, dtype=np.int64)
     stream_states(np.zeros((1, 3), dtype=np.uint64), states)
     pcg, half = state_views(g)
     f2, u2, b2 = np.zeros((1, 2)), np.zeros((1, 1), dtype=np.float32), np.zeros((1, 1), dtype=bool)
-    draw_patents(g, pcg, half, states, 0, 1, f2, f2, rows, f2, u2, b2, np.float32(0.5))
-    draw_packages(g, pcg, half, states, rows, f2, u2, b2, np.float32(0.5))
+    draw_patents(g, pcg, half, states, 0, 1, f2, f2, own, f2, u2, b2, np.float32(0.5))
+    draw_packages(g, pcg, half, states, own, f2, u2, b2, np.float32(0.5))
     one = np.zeros(1)
     flags = np.zeros(2, dtype=bool)
     liquidity_bisection(row, row, row, flags, 1.0, 0.0, np.zeros(2))
