@@ -723,8 +723,8 @@ class PatentDraws:
         patent of the block is its own package's only member: the package rows are the patent rows); the
         arithmetic reads each tile's rows of the packages through it. ``executor`` (of ``threads`` threads):
         the streams are drawn in parallel (numpy draws without the GIL), the same numbers as one thread.
-        ``compiled``: each stream is drawn by the compiled engine's functions (:mod:`._mc_fused`), the same
-        numbers as numpy's in about 60% of the time.
+        ``compiled``: the compiled engine's functions (:mod:`._mc_fused`) draw each thread's streams in one call,
+        one generator restarted at each stream's state: the same numbers as numpy's, in less than half the time.
         """
         key = (b0, b1)
         if key in self._blocks:
@@ -793,9 +793,8 @@ class PatentDraws:
             return [range(int(at[i]), int(at[i + 1])) for i in range(parts)]
 
         draw_parts = list(zip(cuts(nb), cuts(len(fresh)), cuts(len(copy_in)), strict=True))
-        if (
-            kernels is not None
-        ):  # each drawing thread its own generator, made here (not by the threads at once)
+        # each drawing thread its own generator, made here (not by the threads at once)
+        if kernels is not None:
             self._generators(parts, kernels)
         if parts == 1 or executor is None:
             draw(0, draw_parts[0])
