@@ -12,11 +12,11 @@ multiply-add: numba does not contract without ``fastmath``), and each sum gets t
 as ``np.add.reduce`` over the rows does. Tests run both engines on the same books and compare the bits.
 
 The draws too: :func:`draw_patent` and :func:`draw_package` fill a patent's and a package's arrays from a numpy
-``Generator`` in one compiled call (:func:`draw_patents` and :func:`draw_packages` a block's streams, one generator
-restarted at each stream's state, :func:`stream_states`). numba draws through the generator's own bit generator with numpy's
-algorithms (the ziggurat for the normal and the exponential, 24 bits for a float32), so the numbers are numpy's to
-the last bit (a test compares 400 streams, the rare tail branches included), in about 60% of numpy's time on
-this project's machine (``benchmarks/bench_fast.py`` measures both).
+``Generator`` in one compiled call, and :func:`draw_patents` and :func:`draw_packages` a block's streams, one
+generator restarted at each stream's state (:func:`stream_states`). numba draws through the generator's own bit
+generator with numpy's algorithms (the ziggurat for the normal and the exponential, 24 bits for a float32), so the
+numbers are numpy's to the last bit (a test compares 400 streams, the rare tail branches included), in less than
+half of numpy's time on this project's machine (``benchmarks/bench_fast.py`` measures both).
 
 The functions are compiled on first use and kept in numba's on-disk cache (``cache=True``), so a new process
 loads them instead of compiling again.
