@@ -276,8 +276,10 @@ def exp_loop() -> ExpLoop:
     exp: Any = np.exp  # the two methods are numpy's unstable API: not in its type stubs
     _, capsule = exp._resolve_dtypes_and_context((np.dtype(np.float64), np.dtype(np.float64)))
     exp._get_strided_loop(capsule, fixed_strides=(8, 8))
-    pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    # a prototype of our own (setting argtypes on ctypes.pythonapi's would change them for the whole process)
+    pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+        ("PyCapsule_GetPointer", ctypes.pythonapi)
+    )
     # ufunc_call_info: the loop, its context, its auxdata, then two flags (the GIL needed, errors not set)
     info = pointer(capsule, b"numpy_1.24_ufunc_call_info")
     loop, context, auxdata = (ctypes.c_void_p * 3).from_address(info)
