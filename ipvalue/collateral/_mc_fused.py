@@ -44,6 +44,7 @@ __all__ = [
     "finish_paths",
     "liquidity_bisection",
     "numpy_sum",
+    "read_only",
     "self_check",
     "state_views",
     "stream_states",
@@ -755,6 +756,18 @@ def numpy_sum(a: np.ndarray) -> float:
     return 0.0 + _pairwise(a, 0, a.shape[0])
 
 
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a`` as a read-only contiguous float64 array (a view when it is one already).
+
+    numba compiles a function once per argument type, and a read-only array is another type than a writeable
+    one: the inputs a caller may hold either way (a pandas column is read-only, a computed array is not) are
+    passed read-only, so that one compiled version (the one :func:`warm_up` loads) serves every call.
+    """
+    out = np.ascontiguousarray(a, dtype=np.float64).view()
+    out.flags.writeable = False
+    return out
+
+
 @njit(nogil=True, cache=True)
 def liquidity_bisection(
     retain: np.ndarray,
@@ -873,7 +886,7 @@ def warm_up() -> None:
     draw_packages(g, pcg, half, states, own, f2, u2, b2, np.float32(0.5))
     one = np.zeros(1)
     flags = np.zeros(2, dtype=bool)
-    liquidity_bisection(row, row, row, flags, 1.0, 0.0, np.zeros(2))
+    liquidity_bisection(read_only(row), read_only(row), read_only(row), flags, 1.0, 0.0, np.zeros(2))
     finish_paths(
         row, row, np.zeros((1, 2)), row, 0, 1, one, row, row, row, np.zeros((2, 2)), row, row, row, 0.0, 1.0,
         one, one, np.zeros((7, 2)),

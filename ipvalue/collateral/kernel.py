@@ -551,9 +551,9 @@ def liquidity_haircut(
     kernels = compiled_kernels()
     if kernels is not None:  # the compiled engine: the same maximum loans, the same halvings
         h = kernels.liquidity_bisection(
-            np.ascontiguousarray(retain, dtype=float),
-            np.ascontiguousarray(cap, dtype=float),
-            np.ascontiguousarray(value, dtype=float),
+            kernels.read_only(retain),
+            kernels.read_only(cap),
+            kernels.read_only(value),
             out,
             ltc,
             float(supported),

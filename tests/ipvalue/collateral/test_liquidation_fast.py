@@ -341,15 +341,33 @@ def test_auto_takes_the_compiled_engine_for_small_jobs_once_loaded(monkeypatch):
     assert liquidation.engine(1_000) == "numpy"  # not loaded: a small job does not pay for the load
     assert liquidation.load_compiled_engine() is True
     assert liquidation.engine(1_000) == "compiled"
-    # the warm-up compiled the functions for the types a run passes: a run adds no signature
+    # the warm-up compiled the functions for the types a run passes: a run adds no signature (a new one is a
+    # compilation of seconds in a process, e.g. a read-only array where the warm-up passed a writeable one)
+    import ipvalue as iv
     from ipvalue.collateral import _mc_fused
+    from ipvalue.demo import load_demo
 
-    before = (len(_mc_fused.tile_arguments.signatures), len(_mc_fused.tile_sums.signatures))
+    def signatures() -> dict[str, int]:
+        names = [
+            "tile_arguments",
+            "tile_sums",
+            "block_sums",
+            "draw_patents",
+            "draw_packages",
+            "stream_states",
+        ]
+        names += ["finish_paths", "liquidity_bisection", "numpy_sum"]
+        return {n: len(getattr(_mc_fused, n).signatures) for n in names}
+
+    before = signatures()
     loan = Loan(amount=1e7, currency="CNY", tenor_years=1.0, interest_rate=0.05)
     pol = load_policy("cn-bank-standard")
     pool = _pool(6, 3, pol)
     liquidation_partial_sums(pool, liquidation_paths(loan=loan, policy=pol, seed=0, paths=300))
-    assert (len(_mc_fused.tile_arguments.signatures), len(_mc_fused.tile_sums.signatures)) == before == (1, 1)
+    portfolio, demo_loan, as_of = load_demo()  # an assessment with stress: the finish and the bisection too
+    iv.assess_collateral(iv.value_portfolio(portfolio, as_of=as_of, rng=0), loan=demo_loan, rng=0)
+    assert signatures() == before
+    assert set(before.values()) == {1}
 
 
 def test_the_compiled_engine_without_numba_is_a_clear_error(monkeypatch):
