@@ -939,7 +939,7 @@ ENGINES = ("auto", "numpy", "compiled")
 _ENGINE = ["auto"]
 #: patents x paths x runs from which "auto" loads the compiled engine: loading it costs about 0.6 s once per
 #: process (numba's import 0.1 s, its compiler's set-up 0.3 s, the cached machine code 0.2 s), the compiled
-#: arithmetic saves 4.6 to 6.6 ns per patent-path-run (``benchmarks/RESULTS.md``), so the load pays for itself
+#: arithmetic saves 4.6 to 6.7 ns per patent-path-run (``benchmarks/RESULTS.md``), so the load pays for itself
 #: from about 90 to 130 million; a job this large pays for it on its own
 FUSED_MIN_ELEMENTS = 100_000_000
 #: seconds of Monte Carlo on the numpy engine after which "auto" loads the compiled engine in this process: about
@@ -955,7 +955,7 @@ def set_engine(name: str) -> None:
     """Choose the engine of the liquidation Monte Carlo's arithmetic in this process.
 
     Both give the same numbers to the last bit (the tests compare them); the compiled engine (numba, installed
-    with the ``fast`` extra) takes about 2.5x less CPU for the arithmetic.
+    with the ``fast`` extra) takes 2.5x to 3.4x less CPU for the arithmetic.
 
     Parameters
     ----------
