@@ -873,11 +873,13 @@ def self_check() -> str | None:
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the functions for the argument types the engine passes: a tiny tile."""
+    """Compile (or load from numba's cache) the functions the engine calls, for the argument types it passes.
+
+    The entry points only (a tiny block): the functions they call (:func:`draw_patent`, :func:`tile_arguments`,
+    :func:`tile_sums`...) are compiled into them.
+    """
     g = np.random.Generator(np.random.PCG64(0))
-    row, up, buyer = np.zeros(2), np.zeros(1, dtype=np.float32), np.zeros(1, dtype=bool)
-    draw_patent(g, row, row, True, row, up, buyer, np.float32(0.5))
-    draw_package(g, row, up, buyer, np.float32(0.5))
+    row = np.zeros(2)
     states, own = np.zeros((1, 4), dtype=np.uint64), np.zeros(1, dtype=np.int64)
     stream_states(np.zeros((1, 3), dtype=np.uint64), states)
     pcg, half = state_views(g)
@@ -895,15 +897,6 @@ def warm_up() -> None:
     none = np.empty(0, dtype=np.int64)
     rows, one = np.zeros((1, 1)), np.zeros(1)
     crash = np.zeros((1, 3), dtype=np.int64)
-    tile_arguments(
-        f, f, none, 0, 0, 1, 0, 2, 1, 2, i, i, f, f, f, rows, rows, rows, np.zeros((1, 1, 2)),
-        i, one, f, crash, rows, np.zeros((1, 1, 2)),
-    )  # fmt: skip
-    tile_sums(
-        f, f, np.zeros((1, 1), dtype=np.uint8), none, 0, 0, 1, 0, 2, 1, 2, i, i, rows, f, rows, f,
-        np.zeros((1, 1, 2)), i, f, np.zeros((1, 1, 2)), np.ones((1, 1), dtype=bool), i, i, one, rows, crash,
-        np.zeros((1, 2, 2)), np.zeros((1, 5, 2)), np.zeros((1, 3, 1, 1)),
-    )  # fmt: skip
     exp = exp_loop()
     block_sums(
         exp.fn, exp.context, exp.auxdata, f, f, f, np.zeros((1, 1), dtype=np.uint8), none, 0, 1, 1, 0, 2, 2, 1, 2,
