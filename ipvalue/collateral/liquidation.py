@@ -748,8 +748,6 @@ class PatentDraws:
         copy_in, fresh = self._kept_and_fresh(labels, named_k, b0)
         keep_to = self._slots_to_keep(labels, fresh, zp, buyer, b1)
 
-        # the package arguments of a patent that is not its own package (empty rows of the right types)
-        unused = (zp[:1, :0][0], up[:1, :0][0], buyer[:1, :0][0])
         kernels = importlib.import_module("ipvalue.collateral._mc_fused") if compiled else None
         if kernels is not None:  # every stream of the block from its state, a compiled call per thread
             states, package_states = self._stream_states(kernels)
@@ -773,9 +771,8 @@ class PatentDraws:
             else:  # numpy's fill functions, a generator per stream
                 for j in rows:
                     gp = patent_rng(seed, str(ids_b[j]), "liquidation")
-                    m = member[j] if own[j] else -1
-                    package = (zp[m], up[m], buyer[m]) if m >= 0 else unused
-                    _draw_patent(gp, z[j], e[j], m >= 0, *package, threshold)
+                    m = member[j]  # an own package's row: its draws follow the patent's
+                    _draw_patent(gp, z[j], e[j], (zp[m], up[m], buyer[m]) if own[j] else None, threshold)
                 for k in fresh[packs.start : packs.stop]:
                     gk = patent_rng(seed, str(self._labels[labels[k]]), "liquidation-package")
                     _draw_package(gk, zp[k], up[k], buyer[k], threshold)
@@ -849,21 +846,22 @@ def _draw_package(
     np.less(up, threshold, out=buyer)
 
 
-def _draw_patent(  # noqa: PLR0913 - the compiled engine's signature (_mc_fused.draw_patent)
+def _draw_patent(
     g: np.random.Generator,
     z: np.ndarray,
     e: np.ndarray,
-    own: bool,
-    zp: np.ndarray,
-    up: np.ndarray,
-    buyer: np.ndarray,
+    package: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     threshold: np.float32,
 ) -> None:
-    """A patent's draws from its stream: value shocks, invalidation times, then its own package's (when ``own``)."""
+    """A patent's draws from its stream: value shocks, invalidation times, then its own package's.
+
+    ``package``: the package's rows (bid normals, 变卖 uniforms, buyers) when the patent is its own package, else
+    None. numpy's fill functions; ``_mc_fused.draw_patent`` is the compiled engine's, with the same numbers.
+    """
     g.standard_normal(out=z)
     g.standard_exponential(out=e)
-    if own:
-        _draw_package(g, zp, up, buyer, threshold)
+    if package is not None:
+        _draw_package(g, *package, threshold)
 
 
 @dataclass(frozen=True)
