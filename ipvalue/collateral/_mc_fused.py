@@ -596,8 +596,8 @@ def draw_packages(  # noqa: PLR0913
         draw_package(g, zp[k], up[k], buyer[k], threshold)
 
 
-@njit(nogil=True, cache=True)
-def finish_paths(  # noqa: PLR0913 - the finish's inputs and outputs, one compiled pass over the paths
+@njit(nogil=True, cache=True, error_model="numpy")
+def finish_paths(  # noqa: PLR0913 - the finish's inputs and outputs, compiled passes over the paths
     sum_v: np.ndarray,
     s0: np.ndarray,
     cleared: np.ndarray,
@@ -625,55 +625,94 @@ def finish_paths(  # noqa: PLR0913 - the finish's inputs and outputs, one compil
     LGD before and after the risk sharing (``shares``/``caps`` per sharer), time to cash, the loan recovered in
     full. Each operation as numpy does it: ``np.sum(..., axis=0)`` adds the rounds one after the other,
     ``np.clip`` is ``min(max(x, 0), ead)`` with NaN kept, ``np.minimum``/``np.maximum`` keep a NaN.
+
+    Written as passes over the paths without a branch inside (a round, a sharer, a step at a time; each path's
+    operations in numpy's order), with numpy's error model (a division by zero gives inf or NaN, as numpy does,
+    where numba's default would test every divisor and raise): the compiler then vectorises every pass, about
+    half the time of one loop over the paths doing it all. Rows of ``out`` hold the intermediate sums on the way.
     """
     rounds = reserves.shape[0]
-    last = reserves[rounds - 1]
-    g = np.empty(rounds + 1)
-    for j in range(sum_v.shape[0]):
-        fees = fee * sum_v[j]
-        if j0 <= j < j1:
-            before = 0.0
-            for r in range(rounds):
-                s_k = cleared[r, j]
-                g[r] = reserves[r] * (s_k - before)
-                before = s_k
-            g[rounds] = last * s_sale[j]
-            gross = 0.0 + g[0]
-            pv = 0.0 + df_rounds[0, j] * g[0]
-            tm = 0.0 + (delays[0] + t_sell[j]) * g[0]
-            for r in range(1, rounds + 1):
-                gross = gross + g[r]
-                pv = pv + df_rounds[r, j] * g[r]
-                tm = tm + (delays[r] + t_sell[j]) * g[r]
+    n = sum_v.shape[0]
+    gross_o, costs_o, rec_o, loss_o, bank_o, ttc_o, full_o = (
+        out[0],
+        out[1],
+        out[2],
+        out[3],
+        out[4],
+        out[5],
+        out[6],
+    )
+    # judicial paths: each round's proceeds g = reserve x (cleared - the previous round's cleared, 0.0 before the
+    # first), then the 变卖's at the last reserve, added round after round (from 0.0) into the gross proceeds,
+    # their present value (in rec_o for now) and their time-weighted sum (in ttc_o for now)
+    ja, jb = max(j0, 0), min(j1, n)
+    m = max(jb - ja, 0)
+    gross_j, pv_j, tm_j, ts = (
+        gross_o[ja : ja + m],
+        rec_o[ja : ja + m],
+        ttc_o[ja : ja + m],
+        t_sell[ja : ja + m],
+    )
+    for r in range(rounds + 1):
+        res = reserves[min(r, rounds - 1)]
+        d = delays[r]
+        dfr = df_rounds[r, ja : ja + m]
+        if r == rounds:
+            cur = s_sale[ja : ja + m]
+            for j in range(m):
+                g = res * cur[j]
+                gross_j[j] = gross_j[j] + g
+                pv_j[j] = pv_j[j] + dfr[j] * g
+                tm_j[j] = tm_j[j] + (d + ts[j]) * g
+        elif r == 0:
+            cur = cleared[0, ja : ja + m]
+            for j in range(m):
+                g = res * (cur[j] - 0.0)
+                gross_j[j] = 0.0 + g
+                pv_j[j] = 0.0 + dfr[j] * g
+                tm_j[j] = 0.0 + (d + ts[j]) * g
         else:
-            gross = s0[j]
-            pv = df0[j] * s0[j]
-            tm = t_sell[j] * s0[j]
-        pv_net = keep[j] * pv
-        pv_time = keep[j] * tm
+            cur, prev = cleared[r, ja : ja + m], cleared[r - 1, ja : ja + m]
+            for j in range(m):
+                g = res * (cur[j] - prev[j])
+                gross_j[j] = gross_j[j] + g
+                pv_j[j] = pv_j[j] + dfr[j] * g
+                tm_j[j] = tm_j[j] + (d + ts[j]) * g
+    for a, b in ((0, min(j0, n)), (max(j1, 0), n)):  # the orderly and distressed paths: one sale
+        for j in range(a, b):
+            gross_o[j] = s0[j]
+            rec_o[j] = df0[j] * s0[j]
+            ttc_o[j] = t_sell[j] * s0[j]
+    for j in range(n):
+        fees = fee * sum_v[j]
+        pv_net = keep[j] * rec_o[j]
+        pv_time = keep[j] * ttc_o[j]
         net_total = pv_net - fees
         net_total = net_total - legal[j]
-        recovery = net_total if np.isnan(net_total) else (net_total if net_total > 0.0 else 0.0)
-        recovery = recovery if (np.isnan(recovery) or recovery < ead) else ead
-        loss = ead - recovery
-        paid_total = 0.0
-        for k in range(shares.shape[0]):
-            paid = shares[k] * loss
-            paid = paid if (paid <= caps[k] or np.isnan(paid)) else caps[k]
-            paid_total = paid_total + paid
-        bank = loss - paid_total
+        recovery = 0.0 if net_total <= 0.0 else net_total  # np.clip(net_total, 0, ead): NaN stays NaN
+        recovery = ead if recovery >= ead else recovery
+        gross = gross_o[j]
         undiscounted_net = gross * keep[j]
         costs = gross * var_cost[j]
         costs = costs + fees
-        out[0, j] = gross
-        out[1, j] = costs + legal[j]
-        out[2, j] = recovery
-        out[3, j] = loss / ead
-        out[4, j] = bank / ead
-        out[5, j] = pv_time / undiscounted_net if undiscounted_net > 0 else np.nan
+        costs_o[j] = costs + legal[j]
+        rec_o[j] = recovery
+        loss_o[j] = ead - recovery  # the loss, divided by the exposure below
+        bank_o[j] = 0.0  # the sharers' part, added sharer by sharer below
+        ttc_o[j] = pv_time / undiscounted_net if undiscounted_net > 0 else np.nan
         x = pv_net - fees
         x = x / (1.0 + legal[j] / ead)
-        out[6, j] = x if (x >= 0.0 or np.isnan(x)) else 0.0
+        full_o[j] = 0.0 if x < 0.0 else x  # np.maximum(x, 0.0): NaN stays NaN
+    for k in range(shares.shape[0]):
+        share, cap = shares[k], caps[k]
+        for j in range(n):
+            paid = share * loss_o[j]
+            bank_o[j] = bank_o[j] + (cap if paid > cap else paid)  # np.minimum(paid, cap): NaN stays NaN
+    for j in range(n):
+        loss = loss_o[j]
+        bank = loss - bank_o[j]
+        loss_o[j] = loss / ead
+        bank_o[j] = bank / ead
 
 
 @njit(nogil=True, cache=True)

@@ -69,7 +69,9 @@ __all__ = [
     "pooled_value",
     "haircut_frame",
     "HAIRCUT_COLUMNS",
+    "finish_columns",
     "finish_haircut_basis",
+    "finished_bases",
     "haircut_basis_texts",
     "BASIS_KEYS",
     "PATENT_COMPONENTS",
@@ -687,22 +689,45 @@ def _finish_columns(patents: pd.DataFrame) -> tuple[list[Any], list[list[Any]]]:
 
     Returns the bases (a list, or ``{}`` per row) and, in the order of :func:`_finished`'s arguments after the
     level, the liquidity haircut, the composed haircut, the patent type, the cap, whether it binds, the binding
-    component and the pledge rate (Python values, one per row).
+    component and the pledge rate (Python values, one per row): :func:`finish_columns` of the frame's columns.
     """
     n = len(patents)
-    comps = {c: patents[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS}
-    retain = np.ones(n)
-    for c in COMPONENTS:
-        retain *= 1.0 - comps[c]
-    bases = patents["haircut_basis"].tolist() if "haircut_basis" in patents.columns else [{}] * n
-    return bases, [
-        comps["liquidity"].tolist(),
-        (1.0 - retain).tolist(),
+    return finish_columns(
+        patents["haircut_basis"].tolist() if "haircut_basis" in patents.columns else [{}] * n,
+        {c: patents[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS},
         [None if t is pd.NA else t for t in text(patents, "patent_type").tolist()],
-        patents["pledge_rate_cap"].to_numpy(dtype=float).tolist(),
-        patents["cap_binding"].to_numpy(dtype=bool).tolist(),
-        patents["binding_component"].to_numpy(dtype=str).tolist(),
-        (1.0 - patents["haircut_total"].to_numpy(dtype=float)).tolist(),
+        patents["pledge_rate_cap"].to_numpy(dtype=float),
+        patents["cap_binding"].to_numpy(dtype=bool),
+        patents["binding_component"].to_numpy(dtype=str),
+        patents["haircut_total"].to_numpy(dtype=float),
+    )
+
+
+def finish_columns(
+    bases: list[Any],
+    comps: Mapping[str, np.ndarray],
+    patent_type: list[Any],
+    cap: np.ndarray,
+    cap_binding: np.ndarray,
+    binding: np.ndarray,
+    total: np.ndarray,
+) -> tuple[list[Any], list[list[Any]]]:
+    """:func:`_finish_columns` from the columns' values.
+
+    Each component's haircut by name (:data:`COMPONENTS`), the patent type (None where missing), the pledge-rate
+    cap, whether it binds, the binding component and the composed haircut ``haircut_total``, one per row.
+    """
+    retain = np.ones(len(bases))
+    for c in COMPONENTS:
+        retain *= 1.0 - np.asarray(comps[c], dtype=float)
+    return bases, [
+        np.asarray(comps["liquidity"], dtype=float).tolist(),
+        (1.0 - retain).tolist(),
+        list(patent_type),
+        np.asarray(cap, dtype=float).tolist(),
+        np.asarray(cap_binding, dtype=bool).tolist(),
+        np.asarray(binding, dtype=str).tolist(),
+        (1.0 - np.asarray(total, dtype=float)).tolist(),
     ]
 
 
@@ -722,6 +747,15 @@ def _finished(
     }
 
 
+def finished_bases(
+    bases: list[Any], cols: list[list[Any]], *, confidence: float, index: pd.Index
+) -> pd.Series:
+    """The completed ``haircut_basis`` column from :func:`finish_columns`' result."""
+    level = float(confidence)
+    basis = [_finished(b, level, *row) for b, *row in zip(bases, *cols, strict=True)]
+    return pd.Series(basis, index=index, dtype=object)
+
+
 def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
     """Complete each patent's ``haircut_basis`` once the book-level liquidity haircut is known.
 
@@ -730,10 +764,8 @@ def finish_haircut_basis(patents: pd.DataFrame, *, confidence: float) -> pd.Data
     Reads only the patents' columns; the numbers are those of the columns, unchanged.
     """
     bases, cols = _finish_columns(patents)
-    level = float(confidence)
-    basis = [_finished(b, level, *row) for b, *row in zip(bases, *cols, strict=True)]
     out = patents.copy(deep=False)  # copy-on-write: the caller's frame keeps its column
-    out["haircut_basis"] = pd.Series(basis, index=patents.index, dtype=object)
+    out["haircut_basis"] = finished_bases(bases, cols, confidence=confidence, index=patents.index)
     return out
 
 

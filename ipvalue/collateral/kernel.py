@@ -28,7 +28,9 @@ from ipvalue.collateral.haircut import (
     COMPONENTS,
     PATENT_COMPONENTS,
     concentration_totals,
+    finish_columns,
     finish_haircut_basis,
+    finished_bases,
     haircut_arrays,
     haircut_basis_texts,
     haircut_frame,
@@ -446,7 +448,8 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
     mc = finish_liquidation(setup, [p.mc_partial for p in parts])
     patents = pd.concat([p.patents for p in parts]) if len(parts) > 1 else parts[0].patents
     before = patents
-    patents, liquidity = apply_liquidity_haircut(patents, mc, policy)
+    one = parts[0].arrays if len(parts) == 1 else None
+    patents, liquidity = apply_liquidity_haircut(patents, mc, policy, arrays=one)
     basis_texts = None
     if len(parts) == 1 and parts[0].arrays is not None:
         hc, after, level = parts[0].arrays.hc, patents, liquidity["recovery_confidence"]
@@ -487,7 +490,7 @@ def finish_chunks(parts: list[ChunkResult], ctx: CollateralContext, *, setup: Li
 
 
 def apply_liquidity_haircut(
-    patents: pd.DataFrame, mc: MonteCarloResult, policy: Policy
+    patents: pd.DataFrame, mc: MonteCarloResult, policy: Policy, *, arrays: ChunkArrays | None = None
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Set the book-level liquidity haircut so that the maximum loan is backed by the liquidation model.
 
@@ -497,6 +500,10 @@ def apply_liquidity_haircut(
     exceeds it, one haircut ``h`` for every pledged patent, ``rate = min(retain x (1 - h), cap)``, is found by
     bisection so that the maximum loan is at most ``L*`` (60 halvings: ``h`` to about 1e-18).
 
+    ``arrays``: the per-patent pass's arrays these rows were assembled from (:func:`prepare_chunk`, one chunk,
+    the same rows in the same order), read instead of the frame's columns (the same values: the frame was made
+    of them), else None.
+
     Returns
     -------
     (patents, numbers)
@@ -504,27 +511,45 @@ def apply_liquidity_haircut(
         ``binding_component`` and the completed ``haircut_basis``; ``numbers`` holds ``recovery_confidence``,
         ``full_recovery_loan`` (``L*``) and ``liquidity_haircut`` (``h``).
     """
-    eligible = patents["eligible"].to_numpy(dtype=bool)
-    value = np.nan_to_num(num(patents, "value")) * patents["fx_rate"].to_numpy(dtype=float)
-    retain = np.ones(len(patents))
+    n = len(patents)
+    if arrays is not None and arrays.cols.n == n and arrays.hc.get("haircut_basis") is not None:
+        hc = arrays.hc
+        eligible = arrays.elig["eligible"]
+        value = np.nan_to_num(arrays.cols.num("value")) * hc["fx_rate"]
+        comps = {c: hc[f"haircut_{c}"] for c in COMPONENTS}
+        cap = hc["pledge_rate_cap"]
+        bases, patent_type = list(hc["haircut_basis"]), arrays.cols.text("patent_type").tolist()
+    else:
+        eligible = patents["eligible"].to_numpy(dtype=bool)
+        value = np.nan_to_num(num(patents, "value")) * patents["fx_rate"].to_numpy(dtype=float)
+        comps = {c: patents[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS}
+        cap = patents["pledge_rate_cap"].to_numpy(dtype=float)
+        bases, patent_type = None, None
+    retain = np.ones(n)
     for c in PATENT_COMPONENTS:
-        retain *= 1.0 - patents[f"haircut_{c}"].to_numpy(dtype=float)
-    cap = patents["pledge_rate_cap"].to_numpy(dtype=float)
+        retain *= 1.0 - comps[c]
     h, numbers = liquidity_haircut(eligible, value, retain, cap, mc, policy)
     level = numbers["recovery_confidence"]
     kept = retain * (1.0 - h)
     rate = np.where(eligible, np.minimum(kept, cap), 0.0)
+    cap_binding = eligible & (cap < kept)
+    comps["liquidity"] = np.full(n, h)  # the column set to h below
+    largest = np.asarray(COMPONENTS, dtype=object)[
+        np.argmax(np.column_stack([comps[c] for c in COMPONENTS]), axis=1)
+    ]
+    binding = np.where(~eligible, "ineligible", np.where(cap_binding, "pledge_rate_cap", largest))
     out = patents.copy(deep=False)  # copy-on-write: the columns set below leave the caller's frame as it was
     out["haircut_liquidity"] = h
     out["haircut_total"] = 1.0 - rate
-    out["cap_binding"] = eligible & (cap < kept)
+    out["cap_binding"] = cap_binding
     out["collateral_value"] = value * rate
-    comps = np.column_stack([out[f"haircut_{c}"].to_numpy(dtype=float) for c in COMPONENTS])
-    largest = np.asarray(COMPONENTS, dtype=object)[np.argmax(comps, axis=1)]
-    out["binding_component"] = np.where(
-        ~eligible, "ineligible", np.where(out["cap_binding"].to_numpy(dtype=bool), "pledge_rate_cap", largest)
-    )
-    out = finish_haircut_basis(out, confidence=level)
+    out["binding_component"] = binding
+    if bases is None or patent_type is None:
+        out = finish_haircut_basis(out, confidence=level)
+    else:
+        # what finish_haircut_basis reads of these columns, from the arrays they were set from
+        finished = finish_columns(bases, comps, patent_type, cap, cap_binding, binding, 1.0 - rate)
+        out["haircut_basis"] = finished_bases(*finished, confidence=level, index=out.index)
     return out, numbers
 
 

@@ -644,7 +644,11 @@ def percentiles(vals: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     """
     s = np.sort(vals, axis=1)
     out = sorted_percentiles(s, q)
-    odd = np.flatnonzero(((s == 0.0) & np.signbit(s)).any(axis=1) | np.isnan(s[:, -1]))
+    if s.dtype == np.float64:  # -0.0 is the one float64 whose bits are the smallest int64's: one comparison
+        neg_zero = s.view(np.int64) == np.iinfo(np.int64).min
+    else:
+        neg_zero = (s == 0.0) & np.signbit(s)
+    odd = np.flatnonzero(neg_zero.any(axis=1) | np.isnan(s[:, -1]))
     if len(odd):
         out[:, odd] = np.percentile(vals[odd], q, axis=1)
     return out
