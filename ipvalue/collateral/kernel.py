@@ -49,6 +49,7 @@ from ipvalue.collateral.liquidation import (
     liquidation_paths,
     monte_carlo_row,
     scenario_values,
+    with_crash_probability,
     with_obsolescence_shift,
 )
 from ipvalue.collateral.policy import Policy
@@ -180,14 +181,28 @@ def shock_setup(
     """:func:`liquidation_setup` of a shock's context, from the base case's where they differ in little.
 
     The base case's setup when the contexts are equal, the base case's with its drift moved when they differ in
-    the obsolescence shift only (:func:`~ipvalue.collateral.liquidation.with_obsolescence_shift`), else drawn
-    anew. The same to the last bit as ``liquidation_setup(ctx)`` in every case.
+    the obsolescence shift (:func:`~ipvalue.collateral.liquidation.with_obsolescence_shift`) and its paths
+    regrouped when they differ in the probability of a crashed market
+    (:func:`~ipvalue.collateral.liquidation.with_crash_probability`), else drawn anew. The same to the last bit
+    as ``liquidation_setup(ctx)`` in every case.
     """
     if ctx == base_ctx:
         return base_setup
-    if replace(ctx, obsolescence_shift=base_ctx.obsolescence_shift) == base_ctx:
-        return with_obsolescence_shift(base_setup, ctx.policy, ctx.obsolescence_shift)
-    return liquidation_setup(ctx)
+    if (
+        replace(
+            ctx, obsolescence_shift=base_ctx.obsolescence_shift, crash_probability=base_ctx.crash_probability
+        )
+        != base_ctx
+    ):
+        return liquidation_setup(ctx)
+    setup: LiquidationPaths | None = base_setup
+    if ctx.crash_probability != base_ctx.crash_probability:
+        setup = with_crash_probability(base_setup, ctx.policy, ctx.crash_probability)
+    if setup is None:
+        return liquidation_setup(ctx)
+    if ctx.obsolescence_shift != base_ctx.obsolescence_shift:
+        setup = with_obsolescence_shift(setup, ctx.policy, ctx.obsolescence_shift)
+    return setup
 
 
 def life_elapsed_years(ctx: CollateralContext) -> float:

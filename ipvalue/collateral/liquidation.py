@@ -412,6 +412,8 @@ class LiquidationPaths:
     df0: np.ndarray
     df_rounds: np.ndarray
     keep: np.ndarray
+    #: the draw index of each path in this order (``liquidation_paths`` groups the paths by mode and regime)
+    order: np.ndarray | None = None
 
 
 #: threads the liquidation Monte Carlo uses for a large job (numpy draws and computes without the GIL)
@@ -551,15 +553,7 @@ def liquidation_paths(
 
     bid_med = np.array([float(pol["bid_median"][m]) for m in MODES])[mode]
     s_bid = float(pol["bid_dispersion"])
-    ns = pol["no_sale_probability"]
-    ns_crash = pol["crash_no_sale_probability"]
-    # per mode and regime (not crashed, crashed) the no-sale probability; a lot is unsold when its bid normal is
-    # below its quantile (-inf when p = 0): ndtri of the six values, then one per path
-    p_ns = np.zeros((len(MODES), 2))
-    for i, m in enumerate(MODES):
-        if m in ns:
-            p_ns[i] = (ns[m], ns_crash[m])
-    ns_threshold = ndtri(p_ns)[mode, crash.astype(np.intp)]
+    ns_threshold = _no_sale_quantiles(pol)[mode, crash.astype(np.intp)]
     judicial = mode == MODES.index("judicial")
     reserves = judicial_reserves(pol)
     delays = judicial_delays(pol)
@@ -605,6 +599,69 @@ def liquidation_paths(
         df0=df0,
         df_rounds=df_rounds,
         keep=keep,
+        order=order,
+    )
+
+
+def _no_sale_quantiles(pol: Policy) -> np.ndarray:
+    """Per mode and regime (not crashed, crashed) the normal quantile of the no-sale probability.
+
+    A lot is unsold when its bid normal is below it (-inf when the probability is 0): ndtri of the six values,
+    taken per path by its mode and regime.
+    """
+    ns, ns_crash = pol["no_sale_probability"], pol["crash_no_sale_probability"]
+    p_ns = np.zeros((len(MODES), 2))
+    for i, m in enumerate(MODES):
+        if m in ns:
+            p_ns[i] = (ns[m], ns_crash[m])
+    return ndtri(p_ns)
+
+
+def with_crash_probability(
+    setup: LiquidationPaths, policy: Policy, crash_probability: float | None
+) -> LiquidationPaths | None:
+    """``setup`` under another probability of a crashed market: what :func:`liquidation_paths` gives, to the bit.
+
+    The regime is the one draw the probability reads (``u_crash < p``): the paths are grouped again by mode and
+    regime, the crash flags and no-sale quantiles taken anew, and every other per-path array (a function of the
+    path's own draws and mode) taken from ``setup`` at the path's place there, without computing it again. None
+    when ``setup`` does not record its paths' order.
+    """
+    if setup.order is None:
+        return None
+    pol = policy
+    p_crash = float(pol["crash_probability"] if crash_probability is None else crash_probability)
+    u_crash = _path_draws(int(setup.seed), int(setup.paths))[2]
+    n = int(setup.paths)
+    place = np.empty(n, dtype=np.intp)  # the place in setup of each draw
+    place[setup.order] = np.arange(n)
+    by_draw = setup.mode[place]  # each draw's mode, in draw order
+    key = by_draw * 2 + (u_crash < p_crash)  # as liquidation_paths groups them
+    order = np.concatenate([np.flatnonzero(key == k) for k in range(2 * len(MODES))])
+    at = place[order]  # each path's place in setup
+    mode = setup.mode[at]
+    crash = u_crash[order] < p_crash
+    return replace(
+        setup,
+        mode=mode,
+        tau=setup.tau[at],
+        crash=crash,
+        t=setup.t[at],
+        t_sell=setup.t_sell[at],
+        sqrt_t=setup.sqrt_t[at],
+        common=setup.common[at],
+        bid_med=setup.bid_med[at],
+        ns_threshold=_no_sale_quantiles(pol)[mode, crash.astype(np.intp)],
+        judicial=setup.judicial[at],
+        j0=int(np.count_nonzero(mode == 0)),
+        j1=int(np.count_nonzero(mode == 0)) + int(np.count_nonzero(mode == 1)),
+        theta=setup.theta[:, at],
+        var_cost=setup.var_cost[at],
+        legal=setup.legal[at],
+        df0=setup.df0[at],
+        df_rounds=setup.df_rounds[:, at],
+        keep=setup.keep[at],
+        order=order,
     )
 
 

@@ -273,13 +273,18 @@ def _setup_fields(setup) -> dict:
         {"obsolescence_shift": 0.2},
         {"obsolescence_shift": -0.05},
         {"crash_probability": 1.0},
+        {"crash_probability": 0.0},
+        {"crash_probability": 0.37},
         {"obsolescence_shift": 0.2, "crash_probability": 1.0},
         {"seed": 3},
+        {"paths": 2_000},
     ],
 )
 def test_a_shock_setup_equals_the_one_drawn_anew(loan, change):
-    # shock_setup derives a shock's path-level setup from the base case's where only the drift moves: every field
-    # must be what liquidation_setup draws and computes for the shock's context, to the last bit
+    # shock_setup derives a shock's path-level setup from the base case's where only the drift or the chance of a
+    # crashed market moves (the paths regrouped by mode and regime, each path's arrays taken from its place in the
+    # base case's): every field must be what liquidation_setup draws and computes for the shock's context, to the
+    # last bit
     import dataclasses
 
     base_ctx = CollateralContext(
@@ -301,6 +306,10 @@ def test_a_shock_setup_equals_the_one_drawn_anew(loan, change):
             assert g[name] == w[name], name
     if "obsolescence_shift" in change:  # the drift moved: the comparison is not between two base setups
         assert got.mu != base_setup.mu
+    if (
+        "crash_probability" in change
+    ):  # the regimes moved: the paths are grouped otherwise than the base case's
+        assert got.crash.tobytes() != base_setup.crash.tobytes()
 
 
 @pytest.mark.parametrize(
