@@ -655,11 +655,11 @@ def with_crash_probability(
         judicial=setup.judicial[at],
         j0=int(np.count_nonzero(mode == 0)),
         j1=int(np.count_nonzero(mode == 0)) + int(np.count_nonzero(mode == 1)),
-        theta=setup.theta[:, at],
+        theta=np.take(setup.theta, at, axis=1),  # in C order, as computed (an index on axis 1 gives F)
         var_cost=setup.var_cost[at],
         legal=setup.legal[at],
         df0=setup.df0[at],
-        df_rounds=setup.df_rounds[:, at],
+        df_rounds=np.take(setup.df_rounds, at, axis=1),
         keep=setup.keep[at],
         order=order,
     )
