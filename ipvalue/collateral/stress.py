@@ -302,17 +302,19 @@ def _largest_family(frame: pd.DataFrame, ctx: dict) -> tuple[np.ndarray, Any]:
     if kept is not None and kept[0] is frame and kept[1] is base:
         return kept[2]
     fam = _family_labels(frame, ctx)
+    # each family's number in sorted order of family id: grouped by it, pandas sums as it does by the ids (the
+    # same compensated sums, rows in order, the groups in sorted order) without sorting the texts again
+    codes, families = pd.factorize(fam, sort=True)
     cv = base["collateral_value"]
     cv = (cv if base.index.equals(frame.index) else cv.reindex(frame.index)).to_numpy(dtype=float)
-    # pandas' grouped sums (compensated, rows in order), by family id in sorted order
-    by = pd.Series(cv).groupby(fam).sum()
+    by = pd.Series(cv).groupby(codes).sum()
     if by.empty or not (by.to_numpy() > 0).any():
-        by = pd.Series(np.nan_to_num(num(frame, "value"))).groupby(fam).sum()
+        by = pd.Series(np.nan_to_num(num(frame, "value"))).groupby(codes).sum()
     if by.empty:
         out: tuple[np.ndarray, Any] = (fam, None)
     else:
-        by = by.sort_index()
-        out = (fam, by.index[int(np.argmax(by.to_numpy()))])  # ties: the first family id in sorted order
+        # ties: the first family id in sorted order
+        out = (fam, families[by.index[int(np.argmax(by.to_numpy()))]])
     if isinstance(ctx, dict):
         ctx[_LARGEST_FAMILY] = (frame, base, out)
     return out

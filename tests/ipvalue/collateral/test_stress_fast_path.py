@@ -273,3 +273,27 @@ def test_engine_numbers_from_the_column_arrays_are_num(demo_frame):
         assert got.tobytes() == ref.tobytes(), c
         if frame.get(c) is not None and frame[c].dtype == np.float64:
             assert not got.flags.writeable, c
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_largest_family_is_pandas_grouped_sum_by_family_id(seed):
+    # the family the invalidation shock hits: grouped by each family's number in sorted id order, the sums must be
+    # pandas' own by the ids (compensated, to the bit) and the pick the same, ties to the first id in sorted order
+    from ipvalue.collateral.stress import _largest_family
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 30))
+    ids = [f"CN{100 + i}" for i in range(n)]
+    family = [None if rng.random() < 0.2 else f"F{int(x)}" for x in rng.integers(0, max(1, n // 3), n)]
+    cv = rng.choice([0.0, 0.1, 0.2, 0.3, 1.0, 1e16, 2.0], n) * rng.choice([1.0, 0.5], n)
+    if seed % 5 == 0:
+        cv[:] = 0.0  # no collateral value anywhere: the most value decides
+    frame = pd.DataFrame({"family_id": family, "value": rng.choice([1.0, 2.0, 0.5], n)}, index=ids)
+    base = pd.DataFrame({"collateral_value": cv}, index=ids)
+    fam, target = _largest_family(frame, {"base_patents": base})
+    labels = np.array([f if f is not None else i for f, i in zip(family, ids, strict=True)], dtype=object)
+    by = pd.Series(cv).groupby(labels).sum().sort_index()
+    if not (by.to_numpy() > 0).any():
+        by = pd.Series(frame["value"].to_numpy()).groupby(labels).sum().sort_index()
+    assert list(fam) == list(labels)
+    assert target == by.index[int(np.argmax(by.to_numpy()))]
