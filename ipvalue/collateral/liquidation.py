@@ -1730,7 +1730,7 @@ def finish_liquidation(setup: LiquidationPaths, partials: list[dict[str, np.ndar
     if int(np.count_nonzero(judicial)) != ps.j1 - ps.j0 or not judicial[jud].all():
         jud = slice(0, ps.paths)
     kernels = compiled_kernels() if jud.stop - jud.start < ps.paths else None
-    if kernels is not None:  # the compiled engine: the same operations in one pass over the paths
+    if kernels is not None:  # the compiled engine: the same operations in vectorised passes over the paths
         return _finish_compiled(kernels, ps, acc, cleared)
     fees = ps.fee * sum_v
     # proceeds per judicial round (at that round's reserve), then the 变卖 at the last reserve
