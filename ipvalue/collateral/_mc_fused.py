@@ -25,13 +25,13 @@ loads them instead of compiling again.
 from __future__ import annotations
 
 import ctypes
-import functools
-from dataclasses import dataclass
 from typing import Any
 
 import numba
 import numpy as np
 from numba import njit
+
+from ipvalue._ufunc_loops import UfuncLoop, ufunc_loop
 
 __all__ = [
     "ExpLoop",
@@ -251,49 +251,17 @@ def tile_sums(  # noqa: PLR0913
                     sr[j] = sr[j] + vj[j] * mk[j]
 
 
-@dataclass(frozen=True)
-class ExpLoop:
-    """The float64 ``exp`` loop of numpy (the SIMD one ``np.exp`` runs), callable from compiled code.
-
-    ``fn`` calls the loop (a ctypes function: numba calls it without the GIL), ``context`` and ``auxdata`` are
-    its arguments; ``capsule`` owns them (they live as long as it does).
-    """
-
-    capsule: Any
-    fn: Any
-    context: int
-    auxdata: int
+#: numpy's float64 exp loop as :func:`exp_loop` gives it (:class:`ipvalue._ufunc_loops.UfuncLoop`)
+ExpLoop = UfuncLoop
 
 
-@functools.cache
 def exp_loop() -> ExpLoop:
-    """The float64 ``exp`` strided loop of numpy, looked up once per process.
+    """The float64 ``exp`` strided loop of numpy, looked up once per process (:func:`ipvalue._ufunc_loops.ufunc_loop`).
 
-    Through ``ufunc._resolve_dtypes_and_context`` and ``ufunc._get_strided_loop``, the access numpy gives to its
-    loops for compiled callers (marked unstable by numpy: :func:`self_check` compares it with ``np.exp``). numpy's
-    ``exp`` has its own SIMD implementation whose last bit can differ from the C library's, so the compiled
-    engine calls numpy's, not one of its own.
+    numpy's ``exp`` has its own SIMD implementation whose last bit can differ from the C library's, so the compiled
+    engine calls numpy's, not one of its own; :func:`self_check` compares it with ``np.exp``.
     """
-    exp: Any = np.exp  # the two methods are numpy's unstable API: not in its type stubs
-    _, capsule = exp._resolve_dtypes_and_context((np.dtype(np.float64), np.dtype(np.float64)))
-    exp._get_strided_loop(capsule, fixed_strides=(8, 8))
-    # a prototype of our own (setting argtypes on ctypes.pythonapi's would change them for the whole process)
-    pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
-        ("PyCapsule_GetPointer", ctypes.pythonapi)
-    )
-    # ufunc_call_info: the loop, its context, its auxdata, then two flags (the GIL needed, errors not set)
-    info = pointer(capsule, b"numpy_1.24_ufunc_call_info")
-    loop, context, auxdata = (ctypes.c_void_p * 3).from_address(info)
-    if (
-        loop is None
-        or context is None
-        or (ctypes.c_ubyte * 1).from_address(info + 3 * ctypes.sizeof(ctypes.c_void_p))[0]
-    ):
-        raise RuntimeError("numpy's exp loop is not available without the interpreter")
-    # int loop(context, char **data, npy_intp *dimensions, npy_intp *strides, auxdata): pointers passed as size_t
-    size = ctypes.c_size_t
-    fn = ctypes.CFUNCTYPE(ctypes.c_int, size, size, size, size, size)(loop)
-    return ExpLoop(capsule, fn, int(context), int(auxdata or 0))
+    return ufunc_loop(np.exp)
 
 
 @njit(nogil=True, cache=True)

@@ -71,6 +71,7 @@ __all__ = [
     "liquidation_paths",
     "path_drift",
     "with_obsolescence_shift",
+    "compiled_range_kernels",
     "liquidation_partial_sums",
     "liquidation_partial_sums_many",
     "PatentDraws",
@@ -1042,6 +1043,9 @@ def load_compiled_engine() -> bool:
     if kernels is None:
         return False
     kernels.warm_up()
+    ranges = _range_kernels()
+    if ranges is not None:
+        ranges.warm_up()
     return True
 
 
@@ -1072,6 +1076,37 @@ def _kernels() -> ModuleType | None:
 def _self_check(kernels: ModuleType) -> str | None:
     """The compiled engine's agreement with numpy (:func:`._mc_fused.self_check`), once per process."""
     return kernels.self_check()
+
+
+@functools.cache
+def _range_kernels() -> ModuleType | None:
+    """The valuation range's compiled draws (:mod:`ipvalue.valuation._range_fused`) once checked, else None.
+
+    Loaded with this engine's functions: the stress revaluations run under the same engine as the Monte Carlo.
+    None (with a warning) where its check fails: the valuation's numpy steps run, with the same numbers.
+    """
+    try:
+        ranges = importlib.import_module("ipvalue.valuation._range_fused")
+        differs = ranges.self_check()
+    except Exception as exc:  # noqa: BLE001 - numba unusable for it here: the numpy steps run
+        differs = str(exc)
+    if differs is None:
+        return ranges
+    warnings.warn(
+        f"the valuation range's compiled draws cannot load ({differs}); its numpy steps run",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return None
+
+
+def compiled_range_kernels() -> ModuleType | None:
+    """The valuation range's compiled draws when this engine's compiled functions are in use now, else None.
+
+    Passed to the stress revaluations (:func:`ipvalue.valuation.kernel.value_prepared_onto`): the same numbers
+    as the valuation's numpy steps, to the last bit.
+    """
+    return _range_kernels() if compiled_kernels() is not None else None
 
 
 def compiled_kernels() -> ModuleType | None:

@@ -39,6 +39,7 @@ from ipvalue.collateral.liquidation import (
     LiquidationPaths,
     LiquidationPool,
     MonteCarloResult,
+    compiled_range_kernels,
     liquidation_partial_sums_many,
     with_risk_sharing,
 )
@@ -537,7 +538,12 @@ def _rate_revaluations(
             # the stress run reads the revalued numbers only: no notes or method texts are written; each frame
             # is the base frame with the columns the shock changed replaced (rows in frame's order)
             frames = value_prepared_onto(
-                state, int(info.get("seed", 0)), [(a, columns) for _, a, columns in todo], frame, texts=False
+                state,
+                int(info.get("seed", 0)),
+                [(a, columns) for _, a, columns in todo],
+                frame,
+                texts=False,
+                range_kernels=compiled_range_kernels(),  # the valuation's draws on the Monte Carlo's engine
             )
         except Exception:  # noqa: BLE001 - each shock on its own reports its error
             frames = []

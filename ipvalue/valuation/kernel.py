@@ -299,6 +299,7 @@ def _revalue_stacked(
     seed: int,
     shocks: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
     texts: bool,
+    range_kernels: Any = None,
 ) -> tuple[list[Inputs], dict[str, Any]]:
     """Each shock's inputs and the columns the later stages add, stacked shock after shock (``n`` rows each)."""
     n = state.inputs.n
@@ -322,7 +323,18 @@ def _revalue_stacked(
     econ = stack_rows([r[3] for r in runs], n)
     # no uniforms store: the range draws each patent's uniforms once for all its shock rows, and a store would
     # only hold them (and the arrays they are views of) for the rest of the run
-    added = _later_stages(stacked.inputs, stacked, stacked.a, econ, seed, notes, None, None, texts=texts)
+    added = _later_stages(
+        stacked.inputs,
+        stacked,
+        stacked.a,
+        econ,
+        seed,
+        notes,
+        None,
+        None,
+        texts=texts,
+        range_kernels=range_kernels,
+    )
     return [r[1] for r in runs], added
 
 
@@ -339,6 +351,7 @@ def value_prepared_onto(
     frame: pd.DataFrame,
     *,
     texts: bool = True,
+    range_kernels: Any = None,
 ) -> list[pd.DataFrame]:
     """:func:`value_prepared_many`'s frames laid onto ``frame``, a valued frame of the state's book.
 
@@ -359,6 +372,8 @@ def value_prepared_onto(
         As for :func:`value_prepared_many` (the shocks' columns in the chunk's row order).
     frame : pandas.DataFrame
         The valued frame of the chunk.
+    range_kernels : module, optional
+        The range's compiled draws (:mod:`ipvalue.valuation._range_fused`, the same numbers), or None (numpy).
 
     Returns
     -------
@@ -368,7 +383,7 @@ def value_prepared_onto(
     n = state.inputs.n
     if len(shocks) < 2 or n < 2:
         return [_plain(f.reindex(frame.index)) for f in value_prepared_many(state, seed, shocks, texts=texts)]
-    inputs, added = _revalue_stacked(state, seed, shocks, texts)
+    inputs, added = _revalue_stacked(state, seed, shocks, texts, range_kernels)
     pos = _positions(state.inputs.frame.index, frame.index)
     names = frame.columns.tolist()
     fits = pos is not None and len(set(names)) == len(names)
@@ -590,10 +605,12 @@ def _later_stages(
     uniforms: UniformRows | None,
     *,
     texts: bool = True,
+    range_kernels: Any = None,
 ) -> dict[str, Any]:
     """The stages after the economics: methods -> reconcile -> range; the columns they add (by row).
 
     ``texts`` False: the text columns but ``status_as_of`` are left None (see :func:`value_prepared_many`).
+    ``range_kernels``: the range's compiled draws (:mod:`ipvalue.valuation._range_fused`), or None (numpy).
     """
     facts, day = state.facts, state.day
     income = income_values(econ, facts, a, notes)
@@ -621,7 +638,17 @@ def _later_stages(
     )
     bounds = (np.where(facts.unknown, np.nan, market.low), np.where(facts.unknown, np.nan, market.high))
     spread = value_range(
-        inputs.ids, facts, econ, values, rec, a, seed, notes, market_bounds=bounds, uniforms=uniforms
+        inputs.ids,
+        facts,
+        econ,
+        values,
+        rec,
+        a,
+        seed,
+        notes,
+        market_bounds=bounds,
+        uniforms=uniforms,
+        kernels=range_kernels,
     )
     return added_columns(inputs, facts, econ, values, rec, spread, notes, texts=texts)
 

@@ -94,6 +94,7 @@ def value_range(
     *,
     market_bounds: tuple[np.ndarray, np.ndarray] | None = None,
     uniforms: UniformRows | None = None,
+    kernels: Any = None,
 ) -> ValueRange:
     """The Monte Carlo range of the reconciled value, ``draws`` per patent (``draws = 0``: no range).
 
@@ -101,7 +102,8 @@ def value_range(
     weight and its comparables disagree (``market_bounds``: the lowest and highest adjusted comparable per
     patent), the market value is drawn too, from a triangular law on that range with its mode at
     ``value_market`` (:func:`market_draws`), from the patent's own ``valuation-market`` stream. ``uniforms``
-    keeps the income draws for the next valuation of the chunk (None: drawn here).
+    keeps the income draws for the next valuation of the chunk (None: drawn here). ``kernels``: the compiled
+    draws (:mod:`ipvalue.valuation._range_fused`: the same numbers, for the blocks it covers), or None.
     """
     dead, value, w_eff = facts.dead, rec.value, rec.weights
     p05 = np.where(dead, 0.0, np.nan)
@@ -131,7 +133,10 @@ def value_range(
     u_idx = np.flatnonzero(uncertain)
     for start in range(0, len(u_idx), block):
         sl = u_idx[start : start + block]
-        p05[sl], p50[sl], p95[sl] = _draw_values(e, sl, draws, seed, a, w_eff, linear, spread_m[sl], uniforms)
+        drawn = (e, sl, draws, seed, a, w_eff, linear, spread_m[sl], uniforms)
+        p05[sl], p50[sl], p95[sl] = (
+            _draw_values(*drawn) if kernels is None else _draw_values(*drawn, kernels=kernels)
+        )
     m_idx = np.flatnonzero(market_only)
     for start in range(0, len(m_idx), block):
         sl = m_idx[start : start + block]
@@ -607,6 +612,8 @@ def _draw_values(
     linear: bool,
     market_spread: np.ndarray,
     uniforms: UniformRows | None = None,
+    *,
+    kernels: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """p05, p50, p95 of the reconciled value for the patents ``sl`` from their own streams.
 
@@ -616,21 +623,45 @@ def _draw_values(
     patent, what depends on the patent and a row's inputs once per distinct row (a shock that leaves a
     patent's royalty alone shares its royalty draws), the same numbers as computed row by row.
     The steps, part by part: the uniforms, the drawn royalty, rates and life, the revenue's PV, the income and
-    option values per draw, their reconciliation, its percentiles.
+    option values per draw, their reconciliation, its percentiles. With ``kernels`` (the compiled draws) a part
+    they cover (:func:`ipvalue.valuation._range_fused.applies`) goes from the uniforms' normal quantiles and
+    spread factor to its reconciled values in one compiled call per part, the same operations.
     """
     p05, p50, p95 = np.empty(len(sl)), np.empty(len(sl)), np.empty(len(sl))
     for part, codes, first in _parts(e.ids[sl], max(1, CACHE_ELEMENTS // max(1, draws))):
         b = _block(e, sl[part], codes, first, draws, seed, uniforms)
-        roy = _drawn_royalty(b)
-        r, g = _drawn_rates(b, a)
-        life = _drawn_life(b, a)
-        one_r = 1.0 + r
-        income = _income_draws(b, a, roy, _revenue_pv(b, r, g, life, linear, one_r), r, one_r)
         we = w_eff[b.sl]
-        option = _option_draws(b, a, income, life, we[:, 2] > 0)
-        vals = _reconciled(b, seed, income, option, we, market_spread[part])
+        if kernels is not None and kernels.applies(
+            linear=linear,
+            mid_year=a["mid_year"],
+            tab_years=a["tab_years"],
+            looped=(e.extra["horizon"][b.sl] > 0) | e.extra["decline"][b.sl],
+            split=e.extra["split"][b.sl],
+            option=we[:, 2] > 0,
+            market_spread=market_spread[part],
+        ):
+            vals = kernels.block_values(b.u, *_deviations(b, a), b.codes, b.sl, e, we)
+        else:
+            roy = _drawn_royalty(b)
+            r, g = _drawn_rates(b, a)
+            life = _drawn_life(b, a)
+            one_r = 1.0 + r
+            income = _income_draws(b, a, roy, _revenue_pv(b, r, g, life, linear, one_r), r, one_r)
+            option = _option_draws(b, a, income, life, we[:, 2] > 0)
+            vals = _reconciled(b, seed, income, option, we, market_spread[part])
         p05[part], p50[part], p95[part] = percentiles(vals, (5, 50, 95))
     return p05, p50, p95
+
+
+def _deviations(b: _Block, a: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per patent of the block: the discount rate's and growth's normal deviations and the life's spread factor.
+
+    As :func:`_drawn_rates` and :func:`_drawn_life` compute them (the same numpy calls, the same bits).
+    """
+    s = a["life_spread_relative"]
+    z_r = a["discount_rate_sd"] * ndtri(b.uniforms(1))
+    z_g = a["growth_sd"] * ndtri(b.uniforms(3))
+    return z_r, z_g, 1 - s + 2 * s * b.uniforms(2)
 
 
 def percentiles(vals: np.ndarray, q: tuple[float, ...]) -> np.ndarray:

@@ -28,6 +28,7 @@ def test_the_compiled_kernels_index_only_inside_their_arrays(tmp_path):
     tests = [
         "tests/ipvalue/collateral/test_liquidation_fast.py",
         "tests/ipvalue/collateral/test_compiled_finish.py",
+        "tests/ipvalue/valuation/test_range_fused.py",
     ]
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
     run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)

@@ -346,12 +346,16 @@ def test_auto_takes_the_compiled_engine_for_small_jobs_once_loaded(monkeypatch):
     import ipvalue as iv
     from ipvalue.collateral import _mc_fused
     from ipvalue.demo import load_demo
+    from ipvalue.valuation import _range_fused
 
     def signatures() -> dict[str, int]:
-        # the functions the engine calls from Python (the others are compiled into them)
+        # the functions the engine calls from Python (the others are compiled into them), and the valuation
+        # range's compiled draws, loaded with it
         names = ["block_sums", "draw_patents", "draw_packages", "stream_states", "finish_paths"]
         names.append("liquidity_bisection")
-        return {n: len(getattr(_mc_fused, n).signatures) for n in names}
+        out = {n: len(getattr(_mc_fused, n).signatures) for n in names}
+        out["income_values"] = len(_range_fused.income_values.signatures)
+        return out
 
     before = signatures()
     loan = Loan(amount=1e7, currency="CNY", tenor_years=1.0, interest_rate=0.05)

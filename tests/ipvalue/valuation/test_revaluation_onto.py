@@ -39,8 +39,11 @@ def _book(name: str) -> tuple[pd.DataFrame, dict, dt.date]:
     return book, a, dt.date(2026, 6, 30)
 
 
-def _reference(state, seed, shocks, frame, *, texts=True):
-    """The frames as the stress test built them before: value_prepared_many's, reindexed, no attrs."""
+def _reference(state, seed, shocks, frame, *, texts=True, range_kernels=None):
+    """The frames as the stress test built them before: value_prepared_many's, reindexed, no attrs.
+
+    The range's numpy steps whatever ``range_kernels`` the stress run passes (the compiled draws, the same bits).
+    """
     out = []
     for f in value_prepared_many(state, seed, shocks, texts=texts):
         f = f.reindex(frame.index)
