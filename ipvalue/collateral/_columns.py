@@ -12,6 +12,8 @@ with the same code. Numbers are read from the frame each time (a copy of a float
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -22,7 +24,13 @@ from ipvalue.collateral._inputs import CollateralInputError, flag, num
 from ipvalue.facts import columns
 from ipvalue.facts.columns import text_series as text
 
-__all__ = ["EngineColumns", "normalize_owner_series", "technology_classes", "subclass_of_texts"]
+__all__ = [
+    "EngineColumns",
+    "normalize_owner_series",
+    "normalize_owner_text",
+    "technology_classes",
+    "subclass_of_texts",
+]
 
 _SUFFIXES = (
     (r"\blimited\b", "ltd"),
@@ -39,6 +47,34 @@ def normalize_owner_series(s: pd.Series) -> pd.Series:
     for pat, rep in _SUFFIXES:
         out = out.str.replace(pat, rep, regex=True)
     return out.str.replace(r"[\W_]+", "", regex=True)
+
+
+_SUFFIX_PATTERNS = tuple((re.compile(pat), rep) for pat, rep in _SUFFIXES)
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def normalize_owner_text(name: str) -> str:
+    r"""One owner name as :func:`normalize_owner_series` reduces it, in Python.
+
+    pandas' string methods are Python's: ``str.normalize("NFKC")`` is ``unicodedata.normalize``, ``casefold``
+    is ``str.casefold``, and a pattern whose meaning differs in arrow's RE2 (``\b``, ``\W`` on text that is
+    not ASCII) runs on Python's ``re`` (pandas' own rule); so this gives the same text (a test compares the two on
+    random Unicode names), for a few names in microseconds where the Series route costs about a millisecond.
+    """
+    out = unicodedata.normalize("NFKC", name).casefold()
+    for pat, rep in _SUFFIX_PATTERNS:
+        out = pat.sub(rep, out)
+    return _NOT_WORD.sub("", out)
+
+
+def _subclass_of_text(cpc: str | None) -> str:
+    """:func:`subclass_of_texts` of one ASCII text (None: ``"unknown"``).
+
+    On ASCII, Python's string methods are arrow's (``upper`` differs beyond it, e.g. for 'ß').
+    """
+    if cpc is None:
+        return "unknown"
+    return cpc.replace("；", ";").split(";")[0].replace(" ", "")[:4].upper()
 
 
 def technology_classes(frame: pd.DataFrame) -> pd.Series:
@@ -216,9 +252,7 @@ class EngineColumns:
 
         None where missing or blank; the comparisons below are on these arrays, element by element.
         """
-        return self.derived(
-            ("text", col), (col,), lambda f: text(f, col).to_numpy(dtype=object, na_value=None)
-        )
+        return self.derived(("text", col), (col,), lambda f: columns.text_values(f, col))
 
     def status(self) -> dict[str, np.ndarray]:
         """Masks of the legal status: ``na``, ``not_granted``, ``lapsed``, ``expired``, ``revoked``."""
@@ -259,6 +293,20 @@ class EngineColumns:
         """Whether the granting office (``jurisdiction``, else the number's first two letters) is accepted."""
 
         def read(frame: pd.DataFrame) -> np.ndarray:
+            given = self.text("jurisdiction")
+            ids = self.ids.tolist()
+            if all(
+                (x is None or x.isascii()) and type(i) is str and i.isascii()
+                for x, i in zip(given.tolist(), ids, strict=True)
+            ):  # ASCII: Python's upper is arrow's (the office, else the number's first two letters)
+                office = np.array(
+                    [
+                        (x if x is not None else i[:2]).upper()
+                        for x, i in zip(given.tolist(), ids, strict=True)
+                    ],
+                    dtype=object,
+                )
+                return _isin(office, offices)
             office = text(frame, "jurisdiction").str.upper()
             if office.isna().any():  # take the office from the number (CN..., US..., EP...)
                 office = office.fillna(
@@ -295,17 +343,17 @@ class EngineColumns:
                     split = owner.replace("；", ";").split(";")
                     rows += [i] * len(split)
                     parts += split
-            stripped = pd.Series(parts, dtype="string").str.strip().to_numpy(dtype=object, na_value=None)
-            keep = np.array([p is not None and p != "" for p in stripped.tolist()], dtype=bool)
+            # str.strip is arrow's utf8_trim_whitespace (see facts.columns.text_values)
+            stripped = np.empty(len(parts), dtype=object)
+            stripped[:] = [p.strip() for p in parts]
+            keep = np.array([p != "" for p in stripped.tolist()], dtype=bool)
             where = np.asarray(rows, dtype=np.intp)[keep]
             names = stripped[keep]
             out: dict[str, Any] = {"count": np.bincount(where, minlength=self.n), "hit": None}
             if borrower is not None:
                 distinct = list(dict.fromkeys(names.tolist()))
-                normal = normalize_owner_series(pd.Series([*distinct, borrower], dtype=object))
-                normal = normal.to_numpy(dtype=object, na_value=None)
-                target = normal[-1]
-                matches = {d for d, x in zip(distinct, normal[:-1].tolist(), strict=True) if x == target}
+                target = normalize_owner_text(borrower)
+                matches = {d for d in distinct if normalize_owner_text(d) == target}
                 hit = np.zeros(self.n, dtype=bool)
                 hit[where[np.array([x in matches for x in names.tolist()], dtype=bool)]] = True
                 out["hit"] = hit
@@ -315,9 +363,19 @@ class EngineColumns:
 
     def technology_class(self) -> np.ndarray:
         """:func:`technology_classes` as an object array."""
-        return self.derived(
-            "technology_class", ("cpc",), lambda f: technology_classes(f).to_numpy(dtype=object)
-        )
+
+        def read(frame: pd.DataFrame) -> np.ndarray:
+            cpc = self.text("cpc")
+            if all(x is None or x.isascii() for x in cpc.tolist()):
+                subclass: dict[str | None, str] = {}  # each distinct text once
+                out = np.empty(self.n, dtype=object)
+                out[:] = [
+                    subclass.get(x) or subclass.setdefault(x, _subclass_of_text(x)) for x in cpc.tolist()
+                ]
+                return out
+            return technology_classes(frame).to_numpy(dtype=object)
+
+        return self.derived("technology_class", ("cpc",), read)
 
     def buckets(self) -> dict[str, np.ndarray]:
         """Concentration bucket label per patent: family (else the patent), technology class, product line."""
@@ -367,8 +425,13 @@ class EngineColumns:
 
     def currency(self, loan_currency: str) -> np.ndarray:
         """Each patent's valuation currency in upper case, the loan's where missing (object array)."""
-        return self.derived(
-            ("currency", loan_currency),
-            ("currency",),
-            lambda f: text(f, "currency").str.upper().fillna(loan_currency).to_numpy(dtype=object),
-        )
+
+        def read(frame: pd.DataFrame) -> np.ndarray:
+            given = self.text("currency")
+            if all(x is None or x.isascii() for x in given.tolist()):  # ASCII: Python's upper is arrow's
+                out = np.empty(self.n, dtype=object)
+                out[:] = [loan_currency if x is None else x.upper() for x in given.tolist()]
+                return out
+            return text(frame, "currency").str.upper().fillna(loan_currency).to_numpy(dtype=object)
+
+        return self.derived(("currency", loan_currency), ("currency",), read)

@@ -43,7 +43,7 @@ from ipvalue.collateral.liquidation import (
     liquidation_partial_sums_many,
     with_risk_sharing,
 )
-from ipvalue.facts.columns import column_arrays, same_values
+from ipvalue.facts.columns import column_arrays, same_values, text_values
 from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
 from ipvalue.valuation import Assumptions, value_portfolio
@@ -281,7 +281,7 @@ def _family_labels(frame: pd.DataFrame, ctx: Mapping[str, Any]) -> np.ndarray:
     kept = ctx.get(_FAMILY_LABELS)
     if kept is not None and kept[0] is frame:
         return kept[1]
-    fam = text(frame, "family_id").to_numpy(dtype=object, na_value=None)
+    fam = text_values(frame, "family_id")
     alone = np.array([f is None for f in fam.tolist()], dtype=bool)
     if alone.any():
         fam[alone] = np.asarray(frame.index.astype("string"), dtype=object)[alone]

@@ -30,6 +30,7 @@ __all__ = [
     "flags",
     "texts",
     "text_series",
+    "text_values",
     "dates",
     "check_unique_ids",
     "run_currency",
@@ -189,6 +190,41 @@ def text_series(frame: pd.DataFrame, col: str) -> pd.Series:
     arr = pc.utf8_trim_whitespace(arrow())
     arr = pc.if_else(pc.equal(arr, pa.scalar("", arr.type)), pa.scalar(None, arr.type), arr)
     return pd.Series(type(st.array)(arr), index=st.index, name=st.name, copy=False)
+
+
+def text_values(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """:func:`text_series` as an object array: the stripped ``str``, None where missing or blank.
+
+    A column of Python text (object dtype, or pandas' ``str``/``string`` dtypes) is read value by value in Python:
+    ``str.strip`` strips what arrow's ``utf8_trim_whitespace`` strips (every code point compared; tests hold
+    the two equal), and None, NaN and ``pd.NA`` are missing, as ``astype("string")`` reads them. A column holding
+    anything else (numbers, dates, a ``str`` subclass) takes :func:`text_series`, which writes them as pandas
+    does. Reading a few dozen rows this way costs a few microseconds where the arrow route costs about 0.1 ms.
+    """
+    if col not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    s = frame[col]
+    if s.dtype == object:
+        values = s.to_numpy().tolist()
+    elif isinstance(s.dtype, pd.StringDtype):
+        values = s.to_numpy(dtype=object, na_value=None).tolist()
+    else:
+        values = None
+    if values is not None:
+        out: list[str | None] = []
+        for v in values:
+            if type(v) is str:
+                t = v.strip()
+                out.append(t if t else None)
+            elif v is None or v is pd.NA or (type(v) is float and v != v):
+                out.append(None)
+            else:  # another type: pandas writes it as text its own way
+                break
+        else:
+            arr = np.empty(len(out), dtype=object)
+            arr[:] = out
+            return arr
+    return text_series(frame, col).to_numpy(dtype=object, na_value=None)
 
 
 def dates(

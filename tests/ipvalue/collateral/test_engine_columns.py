@@ -14,6 +14,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ipvalue.collateral import CollateralContext, load_policy
 from ipvalue.collateral._columns import EngineColumns, normalize_owner_series
@@ -208,3 +210,98 @@ def test_owners_as_the_pandas_chain_reads_them(make_frame, loan):
         np.testing.assert_array_equal(got["hit"], hit)
         assert hit.any() and not hit.all()
     assert count.tolist() == [1, 2, 0, 0, 0, 2, 1, 1]
+
+
+# --- the text read in Python where pandas' string methods would be called: the same values ---------------------
+
+#: text with what trips string handling: whitespace of every kind at the ends, full-width forms, ligatures,
+#: special casing (ß, ǅ), combining marks, RTL and CJK letters, separators
+_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        st.sampled_from(list(" \t\n\x0b\x0c\r\x1c\x1f\x85\xa0\u2003\u3000;；_-.,ßǅﬁⅨＡ有限公司Limited")),
+    ),
+    max_size=12,
+)
+_CELL = st.one_of(_TEXT, st.none(), st.just(float("nan")), st.just(pd.NA))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CELL, min_size=1, max_size=15), st.sampled_from(["object", "str", "string"]))
+def test_text_values_are_text_series_values(cells, dtype):
+    from ipvalue.facts.columns import text_series, text_values
+
+    frame = pd.DataFrame({"t": pd.Series(cells, dtype=object)})
+    if dtype != "object":
+        frame["t"] = frame["t"].astype(dtype)
+    got = text_values(frame, "t")
+    want = text_series(frame, "t").to_numpy(dtype=object, na_value=None)
+    assert got.dtype == object and got.shape == want.shape
+    assert got.tolist() == want.tolist()
+    assert [type(x) for x in got.tolist()] == [type(x) for x in want.tolist()]
+
+
+def test_text_values_of_other_types_are_pandas_text():
+    from ipvalue.facts.columns import text_series, text_values
+
+    frame = pd.DataFrame({"t": pd.Series([" a ", 7, 2.5, None, np.float64("nan"), b"x"], dtype=object)})
+    assert (
+        text_values(frame, "t").tolist()
+        == text_series(frame, "t").to_numpy(dtype=object, na_value=None).tolist()
+    )
+    assert text_values(frame, "absent").tolist() == [None] * len(frame)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TEXT, min_size=1, max_size=8), st.booleans())
+def test_an_owner_name_reduced_in_python_is_pandas_reduction(names, ascii_only):
+    from ipvalue.collateral._columns import normalize_owner_text
+
+    if ascii_only:  # an all-ASCII array takes arrow's RE2 in pandas: the same as Python's re on ASCII
+        names = [n.encode("ascii", "ignore").decode() for n in names]
+    want = normalize_owner_series(pd.Series(names, dtype=object)).tolist()
+    assert [normalize_owner_text(n) for n in names] == want
+
+
+# make_frame is a factory (a new frame per call): nothing carries over between examples
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(["B25J8/02", " g06f 17/30 ; H04L", "a61k；C07D", "  ", "x", ";", "ß12", "Ⅸab/1"]),
+            _TEXT,
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(["cn", " Us ", "ep", "", "ß", "ǅx"]), _TEXT),
+        min_size=10,
+        max_size=10,
+    ),
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(["cny", " usd", "EUR", "", "ß"]), _TEXT),
+        min_size=10,
+        max_size=10,
+    ),
+)
+def test_classes_offices_and_currencies_read_in_python_are_pandas_reads(make_frame, cpc, office, currency):
+    from ipvalue.collateral._columns import technology_classes
+    from ipvalue.facts.columns import text_series
+
+    n = len(cpc)
+    frame = make_frame(n)
+    frame["cpc"], frame["jurisdiction"], frame["currency"] = cpc, office[:n], currency[:n]
+    cols = EngineColumns(frame)
+    assert cols.technology_class().tolist() == technology_classes(frame).to_numpy(dtype=object).tolist()
+    want_ccy = text_series(frame, "currency").str.upper().fillna("CNY").to_numpy(dtype=object)
+    assert cols.currency("CNY").tolist() == want_ccy.tolist()
+    offices = ("CN", "US", "EP", "SS", "ǄX")
+    got = cols.office_accepted(offices)
+    want = text_series(frame, "jurisdiction").str.upper()
+    want = want.fillna(pd.Series(frame.index, index=frame.index, dtype="string").str[:2].str.upper())
+    want = np.array(
+        [v is not None and v in set(offices) for v in want.to_numpy(dtype=object, na_value=None).tolist()]
+    )
+    np.testing.assert_array_equal(got, want)
