@@ -305,3 +305,16 @@ def test_classes_offices_and_currencies_read_in_python_are_pandas_reads(make_fra
         [v is not None and v in set(offices) for v in want.to_numpy(dtype=object, na_value=None).tolist()]
     )
     np.testing.assert_array_equal(got, want)
+
+
+def test_python_strip_is_arrows_trim_for_every_code_point():
+    # text_values strips with str.strip where text_series strips with arrow's utf8_trim_whitespace: every code point
+    # (surrogates aside), at both ends of a text, is stripped by both or by neither
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    texts = [c + "a" + c for c in chars]
+    trimmed = pc.utf8_trim_whitespace(pa.array(texts)).to_pylist()
+    assert [t.strip() for t in texts] == trimmed
+    assert sum(len(t) == 1 for t in trimmed) == 29  # the 29 code points of Python's str.isspace
