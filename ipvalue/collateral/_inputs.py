@@ -109,18 +109,14 @@ def check_frame(valued: pd.DataFrame) -> pd.DataFrame:
             first_bad((q < 0) | (q > 100), col, "must lie in [0, 100]")
     if "volatility" in frame.columns:
         first_bad(num(frame, "volatility") < 0, "volatility", "must not be negative")
-    pt = columns.text_series(frame, "patent_type")
-    first_bad(
-        (pt.notna() & ~pt.isin(PATENT_TYPES)).to_numpy(dtype=bool),
-        "patent_type",
-        f"must be one of {', '.join(PATENT_TYPES)}",
-    )
-    ls = columns.text_series(frame, "legal_status")
-    first_bad(
-        (ls.notna() & ~ls.isin(LEGAL_STATUSES)).to_numpy(dtype=bool),
-        "legal_status",
-        f"must be one of {', '.join(LEGAL_STATUSES)}",
-    )
+    for col, allowed in (("patent_type", PATENT_TYPES), ("legal_status", LEGAL_STATUSES)):
+        known = set(allowed)  # the column's text as text_series reads it (stripped, blank as missing)
+        given = columns.text_values(frame, col).tolist()
+        first_bad(
+            np.array([v is not None and v not in known for v in given], dtype=bool),
+            col,
+            f"must be one of {', '.join(allowed)}",
+        )
     return frame
 
 

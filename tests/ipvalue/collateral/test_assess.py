@@ -287,3 +287,22 @@ def test_an_empty_portfolio_gives_an_empty_table_and_a_full_loss(valued, loan):
     assert a.patents.empty and a.summary["n_patents"] == 0
     assert a.summary["expected_lgd"] == pytest.approx(0.26)  # the bank's share of a total loss
     assert "NO_ELIGIBLE_PATENTS" in a.summary["flags"] and len(a.stress) == 6
+
+
+def test_a_type_or_status_outside_the_lists_names_the_patent_padding_and_blanks_pass(valued):
+    from ipvalue.collateral._inputs import check_frame
+
+    v = valued.copy()
+    v["patent_type"] = v["patent_type"].astype(object)
+    v.loc[v.index[3], "patent_type"] = "gadget"
+    with pytest.raises(CollateralInputError) as err:
+        check_frame(v)
+    assert (err.value.patent_id, err.value.field) == (str(v.index[3]), "patent_type")
+    v = valued.copy()
+    v["legal_status"] = v["legal_status"].astype(object)
+    v.loc[v.index[0], "legal_status"] = "  granted\t"  # read stripped: a known status
+    v.loc[v.index[1], "legal_status"] = (
+        "   "  # blank: missing, checked later (STATUS_UNKNOWN), not refused here
+    )
+    v.loc[v.index[2], "legal_status"] = None
+    assert len(check_frame(v)) == len(v)
