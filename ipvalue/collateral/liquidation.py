@@ -32,8 +32,10 @@ import functools
 import importlib
 import os
 import sys
+import threading
 import time
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from types import ModuleType
@@ -666,6 +668,32 @@ def with_crash_probability(
     )
 
 
+#: bytes of draw buffers a thread keeps from one Monte Carlo to its next (:class:`PatentDraws` without ``cache``):
+#: the demo book's take about 6.5 MB. Fresh buffers of that size come from new mappings whose pages the kernel
+#: faults in and zeroes each time (about 1,500 faults, 2 ms of a demo assessment where glibc's malloc is not
+#: tuned, :func:`ipvalue.runtime.tune_allocator`); kept, their pages stay. Larger buffers are not kept.
+KEEP_DRAW_BUFFER_BYTES = 32 * 2**20
+_KEPT_DRAW_BUFFERS = threading.local()
+
+
+def _kept_draw_buffers() -> dict[tuple[str, int, str], np.ndarray]:
+    """The kept draw buffers of the calling thread, by name, columns and dtype (each lent to one at a time)."""
+    kept = getattr(_KEPT_DRAW_BUFFERS, "bufs", None)
+    if kept is None:
+        kept = _KEPT_DRAW_BUFFERS.bufs = {}
+    return kept
+
+
+def _give_back(
+    kept: dict[tuple[str, int, str], np.ndarray], lent: dict[tuple[str, int, str], np.ndarray]
+) -> None:
+    """Return a collected :class:`PatentDraws`' buffers to its thread's kept ones, within the bytes kept."""
+    for key, b in lent.items():
+        total = sum(x.nbytes for x in kept.values())
+        if key not in kept and total + b.nbytes <= KEEP_DRAW_BUFFER_BYTES:
+            kept[key] = b
+
+
 #: one block of draws: Z, E, the packages' bid normals and 变卖 buyers, each patent row's package row (or None)
 Drawn = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]
 
@@ -710,6 +738,9 @@ class PatentDraws:
         self.cache = cache
         self._blocks: dict[tuple[int, int], Drawn] = {}
         self._bufs: dict[str, np.ndarray] = {}
+        self._lent: dict[tuple[str, int, str], np.ndarray] | None = (
+            None  # borrowed from the thread's kept ones
+        )
         # every row's package as an index into the sorted labels, and whether the patent is its own package
         # (the label is its patent_id, or "patent:" and its patent_id): once, not per block
         self._labels, self._label_of = np.unique(self.packages, return_inverse=True)
@@ -757,12 +788,27 @@ class PatentDraws:
             self._scratch.append((g, *kernels.state_views(g)))
 
     def _array(self, name: str, rows: int, cols: int, dtype: type = float) -> np.ndarray:
-        """A fresh array (kept draws) or the first ``rows`` rows of a buffer reused by every block."""
+        """A fresh array (kept draws) or the first ``rows`` rows of a buffer reused by every block.
+
+        The buffer is borrowed from the thread's kept ones when one is large enough (taken out of them while
+        this object lives, returned when it is collected: two objects alive at once never share one).
+        """
         if self.cache:
             return np.empty((rows, cols), dtype=dtype)
         b = self._bufs.get(name)
         if b is None or b.shape[0] < rows:  # fresh large arrays would fault their pages in again each block
-            b = self._bufs[name] = np.empty((max(rows, 1), cols), dtype=dtype)
+            key = (name, int(cols), np.dtype(dtype).str)
+            kept = _kept_draw_buffers()
+            b = kept.get(key)
+            if b is not None and b.shape[0] >= rows:
+                del kept[key]
+            else:
+                b = np.empty((max(rows, 1), cols), dtype=dtype)
+            self._bufs[name] = b
+            if self._lent is None:
+                self._lent = {}
+                weakref.finalize(self, _give_back, kept, self._lent)
+            self._lent[key] = b
         return b[:rows]
 
     def block(

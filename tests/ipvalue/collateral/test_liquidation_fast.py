@@ -630,3 +630,50 @@ def test_state_views_refuse_a_generator_other_than_pcg64():
 
     with pytest.raises(TypeError, match="PCG64"):
         _mc_fused.state_views(np.random.Generator(np.random.MT19937(0)))
+
+
+def test_draw_buffers_are_kept_for_the_next_draws_and_never_shared(monkeypatch):
+    # PatentDraws without cache borrows its buffers from the thread's kept ones and returns them when collected:
+    # the next draws reuse that memory (no fresh pages to fault in), two draws alive at once never share a buffer,
+    # another thread keeps its own, and a buffer beyond KEEP_DRAW_BUFFER_BYTES is not kept
+    import gc
+    import threading
+
+    monkeypatch.setattr(liquidation, "_KEPT_DRAW_BUFFERS", threading.local())
+    n, paths = 12, 500
+    ids = np.array([f"CN{700000 + i}A" for i in range(n)])
+
+    def draws() -> PatentDraws:
+        return PatentDraws(ids, ids, seed=4, paths=paths, sale_success=0.45, judicial=slice(100, 300))
+
+    first = draws()
+    a = first.block(0, n)
+    want = tuple(x.copy() for x in a[:4])
+    second = draws()  # alive with the first: its own buffers
+    b = second.block(0, n)
+    assert not any(np.shares_memory(x, y) for x, y in zip(a[:4], b[:4], strict=True))
+    z_address = a[0].__array_interface__["data"][0]
+    del first, a
+    gc.collect()
+    third = draws()  # the first's buffers, returned when it was collected
+    c = third.block(0, n)
+    assert c[0].__array_interface__["data"][0] == z_address
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(c[:4], want, strict=True))  # the same draws
+
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(liquidation._kept_draw_buffers()))
+    t.start()
+    t.join()
+    assert seen == [{}]  # another thread: none of this thread's
+
+    del second, b, third, c
+    gc.collect()
+    kept = liquidation._kept_draw_buffers()
+    assert kept and sum(x.nbytes for x in kept.values()) <= liquidation.KEEP_DRAW_BUFFER_BYTES
+    monkeypatch.setattr(liquidation, "KEEP_DRAW_BUFFER_BYTES", 0)
+    kept.clear()
+    big = draws()
+    big.block(0, n)
+    del big
+    gc.collect()
+    assert liquidation._kept_draw_buffers() == {}  # nothing kept beyond the bytes allowed
