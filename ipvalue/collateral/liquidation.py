@@ -668,26 +668,50 @@ def with_crash_probability(
     )
 
 
-#: bytes of draw buffers a thread keeps from one Monte Carlo to its next (:class:`PatentDraws` without ``cache``):
-#: the demo book's take about 6.5 MB. Fresh buffers of that size come from new mappings whose pages the kernel
-#: faults in and zeroes each time (about 1,500 faults, 2 ms of a demo assessment where glibc's malloc is not
-#: tuned, :func:`ipvalue.runtime.tune_allocator`); kept, their pages stay. Larger buffers are not kept.
+#: bytes of buffers a thread keeps from one Monte Carlo to its next (:class:`PatentDraws` without ``cache``, the
+#: compiled engine's stacked path terms): the demo book's take about 10 MB. Fresh buffers of that size come from
+#: new mappings whose pages the kernel faults in and zeroes each time (thousands of faults, several ms of a demo
+#: assessment where glibc's malloc is not tuned, :func:`ipvalue.runtime.tune_allocator`); kept, their pages stay.
+#: Larger buffers are not kept.
 KEEP_DRAW_BUFFER_BYTES = 32 * 2**20
 _KEPT_DRAW_BUFFERS = threading.local()
 
 
-def _kept_draw_buffers() -> dict[tuple[str, int, str], np.ndarray]:
-    """The kept draw buffers of the calling thread, by name, columns and dtype (each lent to one at a time)."""
+def _kept_draw_buffers() -> dict[tuple[str, str], np.ndarray]:
+    """The kept buffers of the calling thread (bytes), by use and name; each lent to one owner at a time."""
     kept = getattr(_KEPT_DRAW_BUFFERS, "bufs", None)
     if kept is None:
         kept = _KEPT_DRAW_BUFFERS.bufs = {}
     return kept
 
 
-def _give_back(
-    kept: dict[tuple[str, int, str], np.ndarray], lent: dict[tuple[str, int, str], np.ndarray]
-) -> None:
-    """Return a collected :class:`PatentDraws`' buffers to its thread's kept ones, within the bytes kept."""
+def _borrow(
+    lent: dict[tuple[str, str], np.ndarray], key: tuple[str, str], shape: tuple[int, ...], dtype: Any
+) -> np.ndarray:
+    """An array of ``shape`` on a kept buffer large enough (taken out of the kept ones), else on a new one.
+
+    The buffer is recorded in ``lent``, which its owner gives back when collected (:func:`_lend_to`).
+    """
+    kept = _kept_draw_buffers()
+    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    b = kept.get(key)
+    if b is not None and b.nbytes >= need:
+        del kept[key]
+    else:
+        b = np.empty(max(need, 1), dtype=np.uint8)
+    lent[key] = b
+    return b[:need].view(dtype).reshape(shape)
+
+
+def _lend_to(owner: object) -> dict[tuple[str, str], np.ndarray]:
+    """The record of buffers lent to ``owner``, given back to this thread's kept ones when it is collected."""
+    lent: dict[tuple[str, str], np.ndarray] = {}
+    weakref.finalize(owner, _give_back, _kept_draw_buffers(), lent)
+    return lent
+
+
+def _give_back(kept: dict[tuple[str, str], np.ndarray], lent: dict[tuple[str, str], np.ndarray]) -> None:
+    """Return a collected owner's buffers to its thread's kept ones, within the bytes kept."""
     for key, b in lent.items():
         total = sum(x.nbytes for x in kept.values())
         if key not in kept and total + b.nbytes <= KEEP_DRAW_BUFFER_BYTES:
@@ -738,9 +762,8 @@ class PatentDraws:
         self.cache = cache
         self._blocks: dict[tuple[int, int], Drawn] = {}
         self._bufs: dict[str, np.ndarray] = {}
-        self._lent: dict[tuple[str, int, str], np.ndarray] | None = (
-            None  # borrowed from the thread's kept ones
-        )
+        # the buffers borrowed from the thread's kept ones (given back when this object is collected)
+        self._lent: dict[tuple[str, str], np.ndarray] | None = None
         # every row's package as an index into the sorted labels, and whether the patent is its own package
         # (the label is its patent_id, or "patent:" and its patent_id): once, not per block
         self._labels, self._label_of = np.unique(self.packages, return_inverse=True)
@@ -797,18 +820,9 @@ class PatentDraws:
             return np.empty((rows, cols), dtype=dtype)
         b = self._bufs.get(name)
         if b is None or b.shape[0] < rows:  # fresh large arrays would fault their pages in again each block
-            key = (name, int(cols), np.dtype(dtype).str)
-            kept = _kept_draw_buffers()
-            b = kept.get(key)
-            if b is not None and b.shape[0] >= rows:
-                del kept[key]
-            else:
-                b = np.empty((max(rows, 1), cols), dtype=dtype)
-            self._bufs[name] = b
             if self._lent is None:
-                self._lent = {}
-                weakref.finalize(self, _give_back, kept, self._lent)
-            self._lent[key] = b
+                self._lent = _lend_to(self)
+            b = self._bufs[name] = _borrow(self._lent, ("draws", name), (max(rows, 1), cols), dtype)
         return b[:rows]
 
     def block(
@@ -1583,13 +1597,20 @@ class _FusedPlan:
         order = list(setups)
         self.setup_of = np.array([order.index(id(r.ps)) for r in plan], dtype=np.int64)
         first = list(setups.values())
-        self.thr = np.stack([r.qt.thr_bid for r in first])
-        self.common = np.stack([r.ps.common for r in first])
-        self.t = np.stack([r.ps.t for r in first])
-        self.b_p = np.stack([np.broadcast_to(r.qt.b_p, r.ps.t.shape) for r in first]).astype(float)
-        self.log_med = np.stack([r.qt.log_bid_med for r in first])
-        self.ns = np.stack([r.ps.ns_threshold for r in first])
-        self.theta = np.ascontiguousarray(np.stack([r.ps.theta for r in first]))
+        # stacked on buffers kept from one Monte Carlo to the next (their pages stay: KEEP_DRAW_BUFFER_BYTES)
+        lent = _lend_to(self)
+
+        def stack(name: str, arrays: list[np.ndarray]) -> np.ndarray:
+            shape = (len(arrays), *np.shape(arrays[0]))
+            return np.stack(arrays, out=_borrow(lent, ("plan", name), shape, np.float64))
+
+        self.thr = stack("thr", [r.qt.thr_bid for r in first])
+        self.common = stack("common", [r.ps.common for r in first])
+        self.t = stack("t", [r.ps.t for r in first])
+        self.b_p = stack("b_p", [np.broadcast_to(r.qt.b_p, r.ps.t.shape) for r in first])
+        self.log_med = stack("log_med", [r.qt.log_bid_med for r in first])
+        self.ns = stack("ns", [r.ps.ns_threshold for r in first])
+        self.theta = stack("theta", [r.ps.theta for r in first])
         self.s_bid = np.array([r.ps.s_bid for r in plan], dtype=float)
         self.crash_from = np.array([r.qt.crash_from for r in plan], dtype=np.int64)
         self.acc = sums  # the runs' sums, added to in place (the compiled pass writes rows 0-4 of _ACC)

@@ -677,3 +677,27 @@ def test_draw_buffers_are_kept_for_the_next_draws_and_never_shared(monkeypatch):
     del big
     gc.collect()
     assert liquidation._kept_draw_buffers() == {}  # nothing kept beyond the bytes allowed
+
+
+@COMPILED
+def test_the_compiled_plan_stacks_on_kept_buffers_and_gives_the_same_sums(monkeypatch):
+    # the compiled engine's stacked path terms borrow kept buffers too: a second run reuses them, same sums
+    import gc
+    import threading
+
+    monkeypatch.setattr(liquidation, "_KEPT_DRAW_BUFFERS", threading.local())
+    monkeypatch.setattr(liquidation, "_ENGINE", ["compiled"])
+    loan = Loan(amount=1e7, currency="CNY", tenor_years=1.0, interest_rate=0.05)
+    pol = load_policy("cn-bank-standard")
+    pool = _pool(9, 5, pol)
+    ps = liquidation_paths(loan=loan, policy=pol, seed=3, paths=800)
+    first = liquidation_partial_sums(pool, ps)
+    gc.collect()
+    kept = liquidation._kept_draw_buffers()
+    assert {("plan", "theta"), ("plan", "common"), ("draws", "z")} <= set(kept)
+    theta = kept[("plan", "theta")]
+    second = liquidation_partial_sums(pool, ps)
+    gc.collect()
+    assert liquidation._kept_draw_buffers()[("plan", "theta")] is theta  # lent, used and given back
+    for k in first:
+        assert first[k].tobytes() == second[k].tobytes()
