@@ -44,6 +44,7 @@ __all__ = [
     "finish_paths",
     "liquidity_bisection",
     "numpy_sum",
+    "summary_sums",
     "read_only",
     "self_check",
     "state_views",
@@ -763,6 +764,34 @@ def numpy_sum(a: np.ndarray) -> float:
     return 0.0 + _pairwise(a, 0, a.shape[0])
 
 
+@njit(nogil=True, cache=True)
+def summary_sums(lgd: np.ndarray, gross: np.ndarray, ttc: np.ndarray, buf: np.ndarray) -> tuple:
+    """The sums of a liquidation's summary (``MonteCarloResult.summary``) as numpy computes them.
+
+    Returns ``(sum of lgd, sum of squared deviations from its mean, sum of gross lgd, paths with lgd <= 1e-12,
+    sum of the finite times to cash, their count)``: each sum numpy's pairwise sum (:func:`numpy_sum`); the
+    squared deviations from ``sum / n`` as ``ndarray.std`` takes them, the finite times to cash in path order as
+    ``ttc[np.isfinite(ttc)]`` keeps them. ``buf`` (as long as ``lgd``) holds the deviations, then the times.
+    """
+    n = lgd.shape[0]
+    total = numpy_sum(lgd)
+    mean = total / n
+    full = 0
+    for j in range(n):
+        d = lgd[j] - mean
+        buf[j] = d * d
+        if lgd[j] <= 1e-12:
+            full += 1
+    squares = numpy_sum(buf[:n])
+    m = 0
+    for j in range(ttc.shape[0]):
+        x = ttc[j]
+        if np.isfinite(x):
+            buf[m] = x
+            m += 1
+    return total, squares, numpy_sum(gross), full, numpy_sum(buf[:m]), m
+
+
 def read_only(a: np.ndarray) -> np.ndarray:
     """``a`` as a read-only contiguous float64 array (a view when it is one already).
 
@@ -896,6 +925,7 @@ def warm_up() -> None:
     one = np.zeros(1)
     flags = np.zeros(2, dtype=bool)
     liquidity_bisection(read_only(row), read_only(row), read_only(row), flags, 1.0, 0.0, np.zeros(2))
+    summary_sums(row, row, row, np.zeros(2))
     finish_paths(
         row, row, np.zeros((1, 2)), row, 0, 1, one, row, row, row, np.zeros((2, 2)), row, row, row, 0.0, 1.0,
         one, one, np.zeros((7, 2)),

@@ -148,3 +148,32 @@ def test_numpy_sum_adds_as_numpy_does():
         a = g.normal(size=n) * g.lognormal(0.0, 3.0, n)
         assert np.float64(_mc_fused.numpy_sum(a)).tobytes() == np.float64(a.sum()).tobytes(), n
     assert np.float64(_mc_fused.numpy_sum(np.array([-0.0]))).tobytes() == np.float64(0.0).tobytes()
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 8, 127, 128, 129, 1_000, 8_191, 8_193, 20_000, 100_001])
+def test_the_compiled_summary_is_numpys(monkeypatch, n):
+    # the summary's sums in one compiled pass (numpy's pairwise sums, the deviations from the mean as std takes
+    # them, the finite times to cash in path order): the same numbers as the numpy calls, on sizes around numpy's
+    # blocks of 8 and 128 and its buffer of 8,192, with NaN times to cash, exact zeros and ties
+    from dataclasses import replace
+
+    g = np.random.default_rng(n)
+    lgd = g.uniform(0.0, 1.0, n)
+    lgd[g.random(n) < 0.3] = 0.0
+    lgd[g.random(n) < 0.05] = 1e-13
+    ttc = g.uniform(0.5, 4.0, n)
+    ttc[g.random(n) < 0.2] = np.nan
+    zeros = np.zeros(n, dtype=np.intp)
+    mc = liquidation.MonteCarloResult(
+        gross_proceeds=lgd, costs=lgd, recovery=lgd, lgd_gross=lgd * 1.1, lgd=lgd, time_to_cash=ttc,
+        default_time=lgd, mode=zeros, crash=zeros.astype(bool), ead=1.0, seed=0, paths=n,
+    )  # fmt: skip
+    _on(monkeypatch, "numpy")
+    want = mc.summary()
+    _on(monkeypatch, "compiled")
+    got = mc.summary()
+    assert got.keys() == want.keys()
+    for k in want:
+        assert np.float64(got[k]).tobytes() == np.float64(want[k]).tobytes(), k
+    none = replace(mc, time_to_cash=np.full(n, np.nan))  # no path recovers anything: no time to cash
+    assert np.isnan(none.summary()["expected_time_to_cash_years"])

@@ -352,7 +352,7 @@ def test_auto_takes_the_compiled_engine_for_small_jobs_once_loaded(monkeypatch):
         # the functions the engine calls from Python (the others are compiled into them), and the valuation
         # range's compiled draws, loaded with it
         names = ["block_sums", "draw_patents", "draw_packages", "stream_states", "finish_paths"]
-        names.append("liquidity_bisection")
+        names += ["liquidity_bisection", "summary_sums"]
         out = {n: len(getattr(_mc_fused, n).signatures) for n in names}
         out["income_values"] = len(_range_fused.income_values.signatures)
         return out
