@@ -44,7 +44,6 @@ from ipvalue.collateral.liquidation import (
     with_risk_sharing,
 )
 from ipvalue.facts.columns import column_arrays, same_values, text_values
-from ipvalue.facts.columns import text_series as text
 from ipvalue.valuation import VALUE_COLUMNS as VALUATION_OUTPUT
 from ipvalue.valuation import Assumptions, value_portfolio
 from ipvalue.valuation.kernel import (
@@ -154,14 +153,26 @@ class StressShock:
     base_key: Callable[[pd.DataFrame, dict], Hashable] | None = None
 
 
-def _scale_values(frame: pd.DataFrame, factor: Any) -> pd.DataFrame:
-    # a shallow copy (copy-on-write): the columns the shock leaves alone stay the base case's, which the
-    # engine sees without comparing their values (EngineColumns)
+def _set_columns(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
+    """A shallow copy of ``frame`` (copy-on-write) with the columns ``values`` names set (each present once).
+
+    Set by position (``isetitem``): what ``out[c] = v`` does for a column present once, without pandas' look-up
+    by name; the columns left alone stay the base case's, which the engine sees without comparing their values
+    (EngineColumns).
+    """
     out = frame.copy(deep=False)
-    for c in VALUE_COLUMNS:
-        if c in out.columns:
-            out[c] = num(out, c) * factor
+    names = out.columns
+    for c, v in values.items():
+        loc = names.get_loc(c)
+        if isinstance(loc, int):
+            out.isetitem(loc, v)
+        else:  # a repeated name: as pandas sets it
+            out[c] = v
     return out
+
+
+def _scale_values(frame: pd.DataFrame, factor: Any) -> pd.DataFrame:
+    return _set_columns(frame, {c: num(frame, c) * factor for c in VALUE_COLUMNS if c in frame.columns})
 
 
 def _in_obsolescence(frame: pd.DataFrame, a: dict) -> tuple[pd.DataFrame, dict]:
@@ -331,11 +342,11 @@ def _direct_invalidate_family(frame: pd.DataFrame, ctx: dict) -> tuple[pd.DataFr
     if target is None:
         return frame, ("no patent to invalidate", "没有可宣告无效的专利")
     hit = np.asarray(fam == target, dtype=bool)
-    out = frame.copy(deep=False)
-    out["legal_status"] = text(out, "legal_status").mask(hit, "revoked")
-    for c in VALUE_COLUMNS:
-        if c in out.columns:
-            out[c] = np.where(hit, 0.0, num(out, c))
+    # the status as text_series reads it (stripped, blank as missing), "revoked" for the family: pandas' text
+    status = pd.array(np.where(hit, "revoked", text_values(frame, "legal_status")).tolist(), dtype="string")
+    columns: dict[str, Any] = {"legal_status": pd.Series(status, index=frame.index)}
+    columns.update({c: np.where(hit, 0.0, num(frame, c)) for c in VALUE_COLUMNS if c in frame.columns})
+    out = _set_columns(frame, columns)
     return out, (
         f"applied directly: family {target} ({int(hit.sum())} patents) declared invalid, value 0",
         f"直接作用于估值结果：同族 {target}（{int(hit.sum())} 项专利）被宣告无效，价值为 0",

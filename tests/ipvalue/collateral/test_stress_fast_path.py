@@ -297,3 +297,42 @@ def test_the_largest_family_is_pandas_grouped_sum_by_family_id(seed):
         by = pd.Series(frame["value"].to_numpy()).groupby(labels).sum().sort_index()
     assert list(fam) == list(labels)
     assert target == by.index[int(np.argmax(by.to_numpy()))]
+
+
+def test_the_direct_shocks_frames_are_the_straightforward_ones():
+    # the direct shocks set their columns by position on a shallow copy (and the invalidated family's status from
+    # the text read in Python): the frames, dtypes included, the plain pandas construction gives
+    from ipvalue.collateral.stress import (
+        VALUE_COLUMNS,
+        _direct_crash,
+        _direct_invalidate_family,
+        _largest_family,
+    )
+    from ipvalue.facts.columns import text_series
+
+    portfolio, loan, as_of = load_demo()
+    valued = iv.value_portfolio(portfolio, as_of=as_of, rng=0)
+    frame = check_frame(valued).sort_index(kind="stable")
+    frame.loc[frame.index[0], "legal_status"] = "  "  # a blank status: missing, kept missing
+    base = iv.assess_collateral(valued, loan=loan, rng=0, paths=500).patents.sort_index(kind="stable")
+    ctx = {"policy": load_policy("cn-bank-standard"), "base_patents": base}
+    got, _ = _direct_invalidate_family(frame, dict(ctx))
+    fam, target = _largest_family(frame, dict(ctx))
+    hit = np.asarray(fam == target, dtype=bool)
+    want = frame.copy()
+    want["legal_status"] = text_series(want, "legal_status").mask(hit, "revoked")
+    for c in VALUE_COLUMNS:
+        if c in want.columns:
+            want[c] = np.where(hit, 0.0, want[c].to_numpy(dtype=float))
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert hit.any() and got["legal_status"].isna().iloc[0]
+    got, _ = _direct_crash(frame, dict(ctx))
+    q = frame["quality_score"].to_numpy(dtype=float)
+    q = np.where(np.isnan(q), frame["quality_legal"].to_numpy(dtype=float), q)
+    q = np.where(np.isnan(q), 50.0, q)
+    factor = 1.0 - np.minimum(1.0, 2.0 * float(ctx["policy"]["crash_price_drop"]) * (1.0 - q / 100.0))
+    want = frame.copy()
+    for c in VALUE_COLUMNS:
+        if c in want.columns:
+            want[c] = want[c].to_numpy(dtype=float) * factor
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
