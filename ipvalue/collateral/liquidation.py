@@ -1046,6 +1046,17 @@ class _PathTerms:
     b_max: float  # the largest B: no run-off factor below 1 - A b_max
 
 
+def _path_key(ps: LiquidationPaths) -> tuple:
+    """What :func:`_path_terms` and the compiled engine's per-path stacks read of a setup.
+
+    Its per-path arrays by identity (the setups of one run share them, e.g. an obsolescence shock's, whose drift
+    alone moved) and its scalars: setups with the same key have the same per-path terms (the arrays are not
+    written to once made).
+    """
+    arrays = (ps.t, ps.sqrt_t, ps.crash, ps.bid_med, ps.common, ps.ns_threshold, ps.theta)
+    return (*map(id, arrays), ps.life_rate, ps.rho, ps.j0, ps.j1, ps.paths)
+
+
 def _path_terms(ps: LiquidationPaths) -> _PathTerms:
     paths, j0, j1 = ps.paths, ps.j0, ps.j1
     b_p = np.exp(np.log1p(ps.life_rate) * ps.t) if ps.life_rate > 0 else ps.t
@@ -1298,11 +1309,11 @@ def _plan(
     Returns the runs and every run's sums in one array (runs x :data:`_ACC` x paths; each run's ``acc`` holds
     views of its rows).
     """
-    path_terms: dict[int, _PathTerms] = {}  # runs with the same setup (object) share its path terms
+    path_terms: dict[tuple, _PathTerms] = {}  # runs whose setups share their per-path arrays share path terms
     for _, ps in runs:
-        if id(ps) not in path_terms:
-            path_terms[id(ps)] = _path_terms(ps)
-    terms = [(_pool_terms(pool, ps), path_terms[id(ps)]) for pool, ps in runs]
+        if _path_key(ps) not in path_terms:
+            path_terms[_path_key(ps)] = _path_terms(ps)
+    terms = [(_pool_terms(pool, ps), path_terms[_path_key(ps)]) for pool, ps in runs]
     per_row = {
         "sig": [pool.volatility for pool, _ in runs],
         "drift": [pt.drift for pt, _ in terms],
@@ -1614,12 +1625,13 @@ class _FusedPlan:
         self.sig, self.drift, self.log_vc = rows("sig"), rows("drift"), rows("log_vc")
         self.a_i, self.hazard, self.log_keep = rows("a_i"), rows("hazard"), rows("log_keep")
         self.present = rows("present")
-        # the path-level arrays once per setup (the value shocks and the invalidation share the base case's)
-        setups: dict[int, _Run] = {}
+        # the path-level arrays once per distinct per-path arrays (_path_key: the value, obsolescence and
+        # invalidation shocks share the base case's)
+        setups: dict[tuple, _Run] = {}
         for r in plan:
-            setups.setdefault(id(r.ps), r)
+            setups.setdefault(_path_key(r.ps), r)
         order = list(setups)
-        self.setup_of = np.array([order.index(id(r.ps)) for r in plan], dtype=np.int64)
+        self.setup_of = np.array([order.index(_path_key(r.ps)) for r in plan], dtype=np.int64)
         first = list(setups.values())
         # stacked on buffers kept from one Monte Carlo to the next (their pages stay: KEEP_DRAW_BUFFER_BYTES)
         lent = _lend_to(self)

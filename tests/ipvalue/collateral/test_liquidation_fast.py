@@ -701,3 +701,24 @@ def test_the_compiled_plan_stacks_on_kept_buffers_and_gives_the_same_sums(monkey
     assert liquidation._kept_draw_buffers()[("plan", "theta")] is theta  # lent, used and given back
     for k in first:
         assert first[k].tobytes() == second[k].tobytes()
+
+
+def test_setups_sharing_their_per_path_arrays_share_their_path_terms(monkeypatch, engine):
+    # an obsolescence shock's setup is the base case's with its drift moved: the same per-path arrays, so its path
+    # terms are the base case's (computed once), a crash's are its own; every run's sums as on its own
+    from ipvalue.collateral.liquidation import liquidation_partial_sums_many, with_crash_probability
+
+    loan = Loan(amount=1e7, currency="CNY", tenor_years=1.0, interest_rate=0.05)
+    pol = load_policy("cn-bank-standard")
+    pool = _pool(7, 2, pol)
+    base = liquidation_paths(loan=loan, policy=pol, seed=1, paths=600)
+    shifted = liquidation.with_obsolescence_shift(base, pol, 0.2)
+    crashed = with_crash_probability(base, pol, 1.0)
+    calls = []
+    real = liquidation._path_terms
+    monkeypatch.setattr(liquidation, "_path_terms", lambda ps: calls.append(ps) or real(ps))
+    got = liquidation_partial_sums_many([(pool, base), (pool, shifted), (pool, crashed)])
+    assert len(calls) == 2 and calls[0] is base and calls[1] is crashed
+    for sums, ps in zip(got, (base, shifted, crashed), strict=True):
+        alone = liquidation_partial_sums(pool, ps)
+        assert all(sums[k].tobytes() == alone[k].tobytes() for k in alone)
