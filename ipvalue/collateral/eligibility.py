@@ -182,6 +182,91 @@ def eligibility_frame(out: dict[str, Any], index: pd.Index) -> pd.DataFrame:
     )
 
 
+#: the columns the static eligibility checks read (besides the index): a shock that leaves them as they are takes
+#: the base case's checks
+_STATIC_SOURCES = (
+    "legal_status",
+    "expiry_date",
+    "jurisdiction",
+    "patent_type",
+    "fees_paid_through",
+    "pledged",
+    "invalidation_pending",
+    "in_litigation",
+    "owner",
+)
+
+
+def _static_checks(
+    cols: EngineColumns, pol: Policy, as_of: dt.date, offices: Any, borrower: str | None
+) -> dict[str, Any]:
+    """The eligibility checks that read neither the value nor the remaining life (read only: they are shared).
+
+    ``checks`` by reason code, ``expired`` (the status says expired, or the term's last day has passed: the
+    remaining life's part of ``EXPIRED`` is added by the caller), ``fees_verified``, ``owner_hit`` and
+    ``owner_unknown``.
+    """
+    n = cols.n
+    status = cols.status()
+    checks: dict[str, np.ndarray] = {}
+    checks["STATUS_UNKNOWN"] = status["na"]
+    checks["NOT_GRANTED"] = status["not_granted"]
+    checks["LAPSED"] = status["lapsed"]
+    # the term's last day (the expiry date is that last day for US and EP, the day after it for CN:
+    # ipvalue.terms.last_day_in_force)
+    expiry = cols.dates("expiry_date")
+
+    def read_last_day(frame: pd.DataFrame) -> np.ndarray:
+        if np.isnat(expiry).all():
+            return expiry
+        office = pd.Series(frame.index, index=frame.index, dtype="string").str[:2]  # else the number's prefix
+        if "jurisdiction" in frame.columns:
+            office = frame["jurisdiction"].astype("string").fillna(office)
+        return last_day_in_force(office.str.upper().fillna("").to_numpy(dtype=object), expiry)
+
+    # read once per book (a stress shock moves neither the expiry date nor the office)
+    last_day = cols.derived("last_day_in_force", ("expiry_date", "jurisdiction"), read_last_day)
+    expired = status["expired"] | (~np.isnat(last_day) & (last_day < np.datetime64(as_of, "D")))
+    checks["INVALIDATED"] = status["revoked"]
+    checks["TYPE_NOT_ACCEPTED"] = ~cols.type_accepted(tuple(pol["accepted_types"]))
+    if offices is None:
+        checks["JURISDICTION_NOT_ACCEPTED"] = np.zeros(n, dtype=bool)
+    else:
+        checks["JURISDICTION_NOT_ACCEPTED"] = ~cols.office_accepted(tuple(offices))
+    if cols.has("fees_paid_through"):
+        paid = cols.dates("fees_paid_through")
+        cutoff = np.datetime64(as_of, "D") - np.timedelta64(int(pol["fee_grace_days"]), "D")
+        fees_verified = ~np.isnat(paid)
+        checks["FEES_UNPAID"] = fees_verified & (paid < cutoff)
+    else:
+        fees_verified = np.zeros(n, dtype=bool)
+        checks["FEES_UNPAID"] = np.zeros(n, dtype=bool)
+    checks["ALREADY_PLEDGED"] = cols.flag("pledged")
+    checks["INVALIDATION_PENDING"] = cols.flag("invalidation_pending")
+    checks["IN_LITIGATION"] = cols.flag("in_litigation") & bool(pol["reject_in_litigation"])
+    owners = cols.owners(borrower)
+    n_owners = owners["count"]
+    owner_hit: Any = np.full(n, pd.NA, dtype=object)
+    owner_unknown = None
+    mismatch = np.zeros(n, dtype=bool)
+    if borrower is not None:
+        owner_hit = owners["hit"]
+        owner_unknown = n_owners == 0
+        mismatch = ~owner_unknown & ~owner_hit
+    checks["OWNER_UNKNOWN"] = np.zeros(n, dtype=bool) if owner_unknown is None else owner_unknown
+    checks["OWNER_MISMATCH"] = mismatch
+    checks["CO_OWNED"] = (n_owners > 1) & (not pol["accept_co_owned"])
+    for a in (*checks.values(), expired, fees_verified):
+        a.flags.writeable = False
+    return {
+        "checks": checks,
+        "expired": expired,
+        "fees_verified": fees_verified,
+        "owner_hit": owner_hit,
+        "owner_unknown": owner_unknown,
+    }
+
+
 def eligibility_arrays(
     cols: EngineColumns, loan: Loan, pol: Policy, *, as_of: dt.date, reasons: bool = True
 ) -> dict[str, Any]:
@@ -199,69 +284,35 @@ def eligibility_arrays(
     value = cols.num("value")
     life = cols.num("remaining_life_years")
     horizon = loan_horizon_years(loan, as_of) + float(pol["disposal_buffer_years"])
-    status = cols.status()
-
-    checks: dict[str, np.ndarray] = {}
-    checks["NOT_VALUED"] = np.isnan(value)
-    checks["STATUS_UNKNOWN"] = status["na"]
-    checks["NOT_GRANTED"] = status["not_granted"]
-    checks["LAPSED"] = status["lapsed"]
-    # past its term: the status says so, the remaining life at as_of is 0, or the term's last day has passed
-    # (the expiry date is that last day for US and EP, the day after it for CN: ipvalue.terms.last_day_in_force)
-    expiry = cols.dates("expiry_date")
-
-    def read_last_day(frame: pd.DataFrame) -> np.ndarray:
-        if np.isnat(expiry).all():
-            return expiry
-        office = pd.Series(frame.index, index=frame.index, dtype="string").str[:2]  # else the number's prefix
-        if "jurisdiction" in frame.columns:
-            office = frame["jurisdiction"].astype("string").fillna(office)
-        return last_day_in_force(office.str.upper().fillna("").to_numpy(dtype=object), expiry)
-
-    # read once per book (a stress shock moves neither the expiry date nor the office)
-    last_day = cols.derived("last_day_in_force", ("expiry_date", "jurisdiction"), read_last_day)
-    with np.errstate(invalid="ignore"):
-        checks["EXPIRED"] = (
-            status["expired"] | (life <= 0) | (~np.isnat(last_day) & (last_day < np.datetime64(as_of, "D")))
-        )
-    checks["INVALIDATED"] = status["revoked"]
-    checks["TYPE_NOT_ACCEPTED"] = ~cols.type_accepted(tuple(pol["accepted_types"]))
     offices = pol["accepted_jurisdictions"]
-    if offices is None:
-        checks["JURISDICTION_NOT_ACCEPTED"] = np.zeros(n, dtype=bool)
-    else:
-        checks["JURISDICTION_NOT_ACCEPTED"] = ~cols.office_accepted(tuple(offices))
+    check_owner = bool(pol["require_owner_match"]) and loan.borrower is not None
+    # the checks that read neither the value nor the remaining life, once per book and policy: a stress shock
+    # takes them from the base case's columns where it leaves their sources alone (EngineColumns.derived)
+    static = cols.derived(
+        (
+            "eligibility_static",
+            tuple(pol["accepted_types"]),
+            None if offices is None else tuple(offices),
+            int(pol["fee_grace_days"]),
+            bool(pol["reject_in_litigation"]),
+            loan.borrower if check_owner else None,
+            bool(pol["accept_co_owned"]),
+            as_of,
+        ),
+        _STATIC_SOURCES,
+        lambda frame: _static_checks(cols, pol, as_of, offices, loan.borrower if check_owner else None),
+    )
+    checks: dict[str, np.ndarray] = dict(static["checks"])
+    checks["NOT_VALUED"] = np.isnan(value)
+    with np.errstate(invalid="ignore"):
+        # past its term: the status says so, the term's last day has passed (static), or no life is left at as_of
+        checks["EXPIRED"] = static["expired"] | (life <= 0)
     checks["TERM_UNKNOWN"] = np.isnan(life)
     with np.errstate(invalid="ignore"):
         checks["TERM_SHORTER_THAN_LOAN"] = life < horizon
         checks["LIFE_BELOW_MINIMUM"] = life < float(pol["min_remaining_life_years"])
-
-    if cols.has("fees_paid_through"):
-        paid = cols.dates("fees_paid_through")
-        cutoff = np.datetime64(as_of, "D") - np.timedelta64(int(pol["fee_grace_days"]), "D")
-        fees_verified = ~np.isnat(paid)
-        checks["FEES_UNPAID"] = fees_verified & (paid < cutoff)
-    else:
-        fees_verified = np.zeros(n, dtype=bool)
-        checks["FEES_UNPAID"] = np.zeros(n, dtype=bool)
-
-    checks["ALREADY_PLEDGED"] = cols.flag("pledged")
-    checks["INVALIDATION_PENDING"] = cols.flag("invalidation_pending")
-    checks["IN_LITIGATION"] = cols.flag("in_litigation") & bool(pol["reject_in_litigation"])
-
-    check_owner = bool(pol["require_owner_match"]) and loan.borrower is not None
-    owners = cols.owners(loan.borrower if check_owner else None)
-    n_owners = owners["count"]
-    owner_hit: Any = np.full(n, pd.NA, dtype=object)
-    owner_unknown = None
-    mismatch = np.zeros(n, dtype=bool)
-    if check_owner:
-        owner_hit = owners["hit"]
-        owner_unknown = n_owners == 0
-        mismatch = ~owner_unknown & ~owner_hit
-    checks["OWNER_UNKNOWN"] = np.zeros(n, dtype=bool) if owner_unknown is None else owner_unknown
-    checks["OWNER_MISMATCH"] = mismatch
-    checks["CO_OWNED"] = (n_owners > 1) & (not pol["accept_co_owned"])
+    fees_verified = static["fees_verified"]
+    owner_hit, owner_unknown = static["owner_hit"], static["owner_unknown"]
 
     failed = np.zeros(n, dtype=bool)
     for code in REASON_CODES:

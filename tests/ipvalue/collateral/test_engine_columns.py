@@ -94,6 +94,7 @@ def test_reused_columns_equal_a_fresh_read(make_frame, loan):
     ctx = _ctx(loan=loan)
     base = EngineColumns(base_frame)
     chunk_arrays(base, ctx)  # derives everything once
+    base_elig = eligibility_arrays(base, ctx.loan, ctx.policy, as_of=ctx.as_of, reasons=False)
     shocked = _shocked(base_frame)
     reused = EngineColumns(shocked, like=base)
     fresh = EngineColumns(shocked)
@@ -119,6 +120,15 @@ def test_reused_columns_equal_a_fresh_read(make_frame, loan):
     again = EngineColumns(other, like=base)
     assert again.owners(loan.borrower) is not base.owners(loan.borrower)
     assert not again.owners(loan.borrower)["hit"].any()
+    # the eligibility checks that read neither value nor life: taken from the base case where their sources are
+    # unchanged (values only moved), derived anew where one changed (the owner), each as a fresh read gives them
+    values_only = base_frame.assign(value=base_frame["value"] * 0.5)
+    for frame, shared in ((values_only, True), (other, False)):
+        cols = EngineColumns(frame, like=base)
+        got = eligibility_arrays(cols, ctx.loan, ctx.policy, as_of=ctx.as_of, reasons=True)
+        want = eligibility_arrays(EngineColumns(frame), ctx.loan, ctx.policy, as_of=ctx.as_of, reasons=True)
+        _assert_same(got, want, "elig")
+        assert (got["checks"]["OWNER_MISMATCH"] is base_elig["checks"]["OWNER_MISMATCH"]) == shared
 
 
 def test_eligibility_arrays_give_check_eligibility(make_frame, loan):
