@@ -352,7 +352,7 @@ class EngineColumns:
             out: dict[str, Any] = {"count": np.bincount(where, minlength=self.n), "hit": None}
             if borrower is not None:
                 distinct = list(dict.fromkeys(names.tolist()))
-                target = normalize_owner_text(borrower)
+                target = normalize_owner_text(str(borrower))  # as pandas reads a name given as another type
                 matches = {d for d in distinct if normalize_owner_text(d) == target}
                 hit = np.zeros(self.n, dtype=bool)
                 hit[where[np.array([x in matches for x in names.tolist()], dtype=bool)]] = True
