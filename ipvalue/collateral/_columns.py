@@ -295,7 +295,7 @@ class EngineColumns:
         def read(frame: pd.DataFrame) -> np.ndarray:
             given = self.text("jurisdiction")
             ids = self.ids.tolist()
-            if all(
+            if self.n < columns.ARROW_TEXT_ROWS and all(  # a short ASCII column: in Python (arrow beyond)
                 (x is None or x.isascii()) and type(i) is str and i.isascii()
                 for x, i in zip(given.tolist(), ids, strict=True)
             ):  # ASCII: Python's upper is arrow's (the office, else the number's first two letters)
@@ -366,7 +366,7 @@ class EngineColumns:
 
         def read(frame: pd.DataFrame) -> np.ndarray:
             cpc = self.text("cpc")
-            if all(x is None or x.isascii() for x in cpc.tolist()):
+            if self.n < columns.ARROW_TEXT_ROWS and all(x is None or x.isascii() for x in cpc.tolist()):
                 subclass: dict[str | None, str] = {}  # each distinct text once
                 out = np.empty(self.n, dtype=object)
                 out[:] = [
@@ -428,7 +428,8 @@ class EngineColumns:
 
         def read(frame: pd.DataFrame) -> np.ndarray:
             given = self.text("currency")
-            if all(x is None or x.isascii() for x in given.tolist()):  # ASCII: Python's upper is arrow's
+            if self.n < columns.ARROW_TEXT_ROWS and all(x is None or x.isascii() for x in given.tolist()):
+                # a short ASCII column: Python's upper is arrow's, and costs less (arrow beyond)
                 out = np.empty(self.n, dtype=object)
                 out[:] = [loan_currency if x is None else x.upper() for x in given.tolist()]
                 return out

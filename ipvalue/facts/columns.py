@@ -199,17 +199,20 @@ def text_values(frame: pd.DataFrame, col: str) -> np.ndarray:
     ``str.strip`` strips what arrow's ``utf8_trim_whitespace`` strips (every code point compared; tests hold
     the two equal), and None, NaN and ``pd.NA`` are missing, as ``astype("string")`` reads them. A column holding
     anything else (numbers, dates, a ``str`` subclass) takes :func:`text_series`, which writes them as pandas
-    does. Reading a few dozen rows this way costs a few microseconds where the arrow route costs about 0.1 ms.
+    does. Below :data:`ARROW_TEXT_ROWS` rows only: reading a few dozen rows this way costs a few microseconds where
+    the arrow route costs about 0.2 ms, but from about 2,000 rows on arrow is the faster (50,000 rows: 7.1 ms in
+    Python, 3.8 ms through arrow).
     """
     if col not in frame.columns:
         return np.full(len(frame), None, dtype=object)
     s = frame[col]
-    if s.dtype == object:
+    values = None
+    if len(s) >= ARROW_TEXT_ROWS:
+        pass  # a long column: arrow's kernels (text_series)
+    elif s.dtype == object:
         values = s.to_numpy().tolist()
     elif isinstance(s.dtype, pd.StringDtype):
         values = s.to_numpy(dtype=object, na_value=None).tolist()
-    else:
-        values = None
     if values is not None:
         out: list[str | None] = []
         for v in values:
@@ -376,8 +379,8 @@ def _column_bytes_fast(values: Any, order: np.ndarray) -> bytes:
     return _column_bytes(pd.Series(values, dtype=dtype, copy=False).iloc[order])
 
 
-#: from this many rows on, arrow-backed text is joined by pyarrow (below, its fixed cost per column is more than
-#: Python's)
+#: from this many rows on, text is read and joined by pyarrow (below, its fixed cost per column is more than
+#: Python's per value: :func:`text_values`, :func:`_text_bytes`)
 ARROW_TEXT_ROWS = 2_000
 
 

@@ -328,3 +328,22 @@ def test_python_strip_is_arrows_trim_for_every_code_point():
     trimmed = pc.utf8_trim_whitespace(pa.array(texts)).to_pylist()
     assert [t.strip() for t in texts] == trimmed
     assert sum(len(t) == 1 for t in trimmed) == 29  # the 29 code points of Python's str.isspace
+
+
+def test_long_text_columns_take_arrows_route_with_the_same_values(make_frame):
+    # from ARROW_TEXT_ROWS rows on the text is read through arrow (faster there): the same values as the short read
+    from ipvalue.facts.columns import ARROW_TEXT_ROWS, text_series, text_values
+
+    n = ARROW_TEXT_ROWS + 7
+    cells = pd.Series(
+        [f"  cn{i % 5}\t" if i % 3 else (None if i % 2 else "  ") for i in range(n)], dtype=object
+    )
+    frame = pd.DataFrame({"t": cells})
+    want = text_series(frame, "t").to_numpy(dtype=object, na_value=None).tolist()
+    assert text_values(frame, "t").tolist() == want
+    assert text_values(frame.iloc[:50], "t").tolist() == want[:50]
+    long = make_frame(n)
+    long["currency"] = cells.where(cells.isna(), "cny").to_numpy()
+    cols = EngineColumns(long)
+    want_ccy = text_series(long, "currency").str.upper().fillna("USD").to_numpy(dtype=object)
+    assert cols.currency("USD").tolist() == want_ccy.tolist()
