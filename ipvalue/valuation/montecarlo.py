@@ -133,9 +133,8 @@ def value_range(
     u_idx = np.flatnonzero(uncertain)
     for start in range(0, len(u_idx), block):
         sl = u_idx[start : start + block]
-        drawn = (e, sl, draws, seed, a, w_eff, linear, spread_m[sl], uniforms)
-        p05[sl], p50[sl], p95[sl] = (
-            _draw_values(*drawn) if kernels is None else _draw_values(*drawn, kernels=kernels)
+        p05[sl], p50[sl], p95[sl] = _draw_values(
+            e, sl, draws, seed, a, w_eff, linear, spread_m[sl], uniforms, kernels=kernels
         )
     m_idx = np.flatnonzero(market_only)
     for start in range(0, len(m_idx), block):

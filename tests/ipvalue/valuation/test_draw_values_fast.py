@@ -107,8 +107,13 @@ def _per_patent(fn, u, ids):
     return fn(u[first])[codes]
 
 
-def draw_values_reference(e, sl, draws, seed, a, w_eff, linear, market_spread, uniforms=None):
-    """p05, p50, p95 of the reconciled value of the rows ``sl``: the block at once, every row on its own."""
+def draw_values_reference(
+    e, sl, draws, seed, a, w_eff, linear, market_spread, uniforms=None, *, kernels=None
+):
+    """p05, p50, p95 of the reconciled value of the rows ``sl``: the block at once, every row on its own.
+
+    ``kernels`` (the compiled draws a stress run may pass) is not used: the reference is numpy's, step by step.
+    """
     D = draws
     ids = e.ids[sl]
 
