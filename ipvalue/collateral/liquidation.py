@@ -346,47 +346,52 @@ class MonteCarloResult:
         return float(x[min(k, len(x) - 1)])
 
     def summary(self) -> dict[str, float]:
-        """Expected, 95% and 99% LGD (bank-retained), their standard error, P(full recovery), time to cash.
-
-        On the compiled engine the sums come from one compiled pass (``_mc_fused.summary_sums``: numpy's pairwise
-        sums, the same numbers as the numpy calls below).
-        """
+        """Expected, 95% and 99% LGD (bank-retained), their standard error, P(full recovery), time to cash."""
         lgd = self.lgd
         # np.quantile(lgd, [0.95, 0.99]) read from the sorted paths (the same operations: a sort of 20,000 paths
         # costs a third of numpy's partitions)
         q95, q99 = percentiles(lgd.reshape(1, -1), (95.0, 99.0))[:, 0]
-        kernels = compiled_kernels() if len(lgd) > 1 and lgd.dtype == np.float64 else None
-        if (
-            kernels is not None
-            and self.lgd_gross.dtype == np.float64
-            and self.time_to_cash.dtype == np.float64
+        mean, stderr, gross, full, ttc = self._means()
+        return {
+            "expected_lgd": mean,
+            "expected_lgd_stderr": stderr,
+            "lgd_95": float(q95),
+            "lgd_99": float(q99),
+            "expected_lgd_gross": gross,
+            "prob_full_recovery": full,
+            "expected_time_to_cash_years": ttc,
+        }
+
+    def _means(self) -> tuple[float, float, float, float, float]:
+        """The summary's means: LGD, its standard error, gross LGD, the share of full recoveries, time to cash.
+
+        On the compiled engine from one compiled pass (``_mc_fused.summary_sums``: numpy's pairwise sums, the
+        squared deviations as ``ndarray.std`` takes them), else numpy's calls: the same numbers.
+        """
+        lgd, n = self.lgd, len(self.lgd)
+        kernels = compiled_kernels() if n > 1 else None
+        if kernels is not None and all(
+            a.dtype == np.float64 for a in (lgd, self.lgd_gross, self.time_to_cash)
         ):
             f = np.ascontiguousarray
-            n = len(lgd)
             total, squares, gross, full, ttc_sum, ttc_n = kernels.summary_sums(
                 f(lgd), f(self.lgd_gross), f(self.time_to_cash), np.empty(max(n, len(self.time_to_cash)))
             )
-            return {
-                "expected_lgd": float(np.float64(total) / n),
-                "expected_lgd_stderr": float(np.sqrt(np.float64(squares) / (n - 1)) / np.sqrt(n)),
-                "lgd_95": float(q95),
-                "lgd_99": float(q99),
-                "expected_lgd_gross": float(np.float64(gross) / len(self.lgd_gross)),
-                "prob_full_recovery": float(np.float64(full) / n),
-                "expected_time_to_cash_years": float(np.float64(ttc_sum) / ttc_n) if ttc_n else float("nan"),
-            }
+            return (
+                float(np.float64(total) / n),
+                float(np.sqrt(np.float64(squares) / (n - 1)) / np.sqrt(n)),
+                float(np.float64(gross) / len(self.lgd_gross)),
+                float(np.float64(full) / n),
+                float(np.float64(ttc_sum) / ttc_n) if ttc_n else float("nan"),
+            )
         ttc = self.time_to_cash[np.isfinite(self.time_to_cash)]
-        return {
-            "expected_lgd": float(lgd.mean()),
-            "expected_lgd_stderr": float(lgd.std(ddof=1) / np.sqrt(len(lgd)))
-            if len(lgd) > 1
-            else float("nan"),
-            "lgd_95": float(q95),
-            "lgd_99": float(q99),
-            "expected_lgd_gross": float(self.lgd_gross.mean()),
-            "prob_full_recovery": float(np.mean(lgd <= 1e-12)),
-            "expected_time_to_cash_years": float(ttc.mean()) if len(ttc) else float("nan"),
-        }
+        return (
+            float(lgd.mean()),
+            float(lgd.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+            float(self.lgd_gross.mean()),
+            float(np.mean(lgd <= 1e-12)),
+            float(ttc.mean()) if len(ttc) else float("nan"),
+        )
 
     def recovery_draws(self) -> np.ndarray:
         """Recovery rate per path on the bank-retained basis (``1 - lgd``)."""
